@@ -1,0 +1,3 @@
+from seggraph.cli import main
+
+main()

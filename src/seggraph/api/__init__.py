@@ -1,0 +1,1 @@
+"""The GraphQL adapter: Strawberry types that map onto the services, split by domain."""

@@ -1,0 +1,37 @@
+"""The root schema, composed from each domain's queries and mutations."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+
+from seggraph.api.segments.mutations import SegmentMutations
+from seggraph.api.segments.queries import SegmentQueries
+
+
+@strawberry.type(description="Read segments.")
+class Query(SegmentQueries):
+    pass
+
+
+@strawberry.type(
+    description="Write segments. Every mutation returns userErrors instead of throwing."
+)
+class Mutation(SegmentMutations):
+    pass
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+    )
+
+
+schema = build_schema()
+
+
+def schema_sdl() -> str:
+    """The schema in SDL, as written to ``schema.graphql``."""
+    return schema.as_str() + "\n"

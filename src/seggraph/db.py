@@ -1,0 +1,60 @@
+"""The one MongoDB client of a process, and the indexes every collection needs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """The indexes one collection needs; created at start-up, idempotently."""
+
+    collection: str
+    indexes: tuple[IndexModel, ...] = field(default_factory=tuple)
+
+
+def redact_uri(uri: str) -> str:
+    """The URI with any password replaced, fit for a log line."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Database:
+    """Owns the process's ``AsyncMongoClient`` (PyMongo's async API) and the database handle."""
+
+    def __init__(self, uri: str, name: str, *, server_selection_timeout_ms: int = 5000) -> None:
+        self.uri = uri
+        self.client: AsyncMongoClient[dict] = AsyncMongoClient(
+            uri,
+            serverSelectionTimeoutMS=server_selection_timeout_ms,
+            tz_aware=True,
+            uuidRepresentation="standard",
+        )
+        self.db: AsyncDatabase[dict] = self.client[name]
+
+    async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        for spec in specs:
+            if spec.indexes:
+                await self.db[spec.collection].create_indexes(list(spec.indexes))
+
+    async def ping(self) -> bool:
+        try:
+            await self.client.admin.command("ping")
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure as "not ready"
+            log.warning("database ping failed: %s", exc)
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,35 @@
+"""Errors a user can act on, shared by every service and mapped to GraphQL ``userErrors``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+PathPart = str | int
+
+
+@dataclass(frozen=True, slots=True)
+class UserError:
+    """One refused part of an input.
+
+    ``path`` is the list of field names and list indices from the input's root, e.g.
+    ``["conditions", "children", 2, "value"]``; ``code`` is a stable machine-readable word.
+    """
+
+    path: tuple[PathPart, ...]
+    code: str
+    message: str
+
+
+@dataclass
+class InputRefused(Exception):
+    """Raised by a service when any part of an input is refused; nothing was written."""
+
+    errors: Sequence[UserError] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in self.errors)
+
+
+class NotFound(LookupError):
+    """The object asked for does not exist (in this mode)."""

@@ -1,0 +1,172 @@
+"""The embedded default database: SecantusDB as a child process.
+
+SecantusDB (GPL-2.0) is an optional dependency (the ``embedded`` extra). It is never
+imported here: it runs as a separate server process (``python -m secantus``) and is reached
+through the normal MongoDB driver, exactly like a real MongoDB.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger(__name__)
+
+MEMORY = ":memory:"
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded database could not be started."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def secantus_available() -> bool:
+    return importlib.util.find_spec("secantus") is not None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it if seggraph dies without stopping it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class EmbeddedDatabase:
+    """Start SecantusDB on a free loopback port, wait until it answers, stop it cleanly.
+
+    ``storage_path`` is a directory (kept across restarts) or ``":memory:"`` for a throw-away
+    database (tests). Use as a context manager; ``uri`` is the connection string.
+    """
+
+    def __init__(
+        self,
+        storage_path: Path | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        startup_timeout: float = 60.0,
+        log_file: Path | None = None,
+    ) -> None:
+        self.storage_path = storage_path
+        self.host = host
+        self.port = port or free_port(host)
+        self.startup_timeout = startup_timeout
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
+
+    def start(self) -> str:
+        if not secantus_available():
+            raise EmbeddedDatabaseError(
+                "the embedded database needs SecantusDB: install seggraph with the 'embedded' "
+                "extra (pip install 'seggraph[embedded]'), or set SEGGRAPH_MONGODB_URI to use a "
+                "MongoDB server"
+            )
+        storage = str(self.storage_path)
+        if storage != MEMORY:
+            Path(storage).mkdir(parents=True, exist_ok=True)
+        log_path = self.log_file or (
+            Path(storage).parent / "secantusdb.log" if storage != MEMORY else None
+        )
+        output: BinaryIO | int = (
+            open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "secantus",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--storage-path",
+            storage,
+            "--log-level",
+            "WARNING",
+        ]
+        # A session of its own: Ctrl-C in the terminal reaches seggraph, which then stops the
+        # database after the API has finished its in-flight requests.
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+            cwd=storage if storage != MEMORY else None,
+        )
+        if not isinstance(output, int):
+            output.close()
+        self._wait_until_ready(log_path)
+        return self.uri
+
+    def _wait_until_ready(self, log_path: Path | None) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        client: MongoClient[dict] = MongoClient(self.uri, serverSelectionTimeoutMS=250)
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    where = f"; see {log_path}" if log_path else ""
+                    raise EmbeddedDatabaseError(
+                        f"SecantusDB exited with code {self.process.returncode} at start-up{where}"
+                    )
+                try:
+                    client.admin.command("ping")
+                    return
+                except PyMongoError:
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        self.stop()
+        raise EmbeddedDatabaseError(
+            f"SecantusDB did not answer on {self.host}:{self.port} "
+            f"within {self.startup_timeout:.0f} s"
+        )
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM, then wait; SIGKILL only if it does not stop in time."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.error("SecantusDB did not stop within %.0f s; killing it", timeout)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def __enter__(self) -> EmbeddedDatabase:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,135 @@
+"""Settings, read from ``SEGGRAPH_*`` environment variables (and an optional ``.env`` file).
+
+A malformed value stops start-up with :class:`SettingsError`, whose message names the
+environment variable and what it expected; see the settings table in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from seggraph.domain.currencies import is_currency_code
+
+ENV_PREFIX = "SEGGRAPH_"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database keeps its files: ``$XDG_DATA_HOME/seggraph/db``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "seggraph" / "db"
+
+
+class Settings(BaseSettings):
+    """Everything seggraph reads from its environment.
+
+    Field docs double as the README's settings table (``seggraph settings`` prints them).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    mongodb_uri: str | None = Field(
+        default=None,
+        description="MongoDB connection string. Unset: `seggraph serve` starts the embedded "
+        "SecantusDB database.",
+    )
+    database: str = Field(
+        default="seggraph",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Name of the MongoDB database seggraph uses.",
+    )
+    host: str = Field(default="127.0.0.1", min_length=1, description="Address the API listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory of the embedded database's files (kept across restarts).",
+    )
+    log_level: LogLevel = Field(default=LogLevel.INFO, description="DEBUG, INFO, WARNING or ERROR.")
+    timezone: str = Field(
+        default="UTC",
+        description="The account time zone (IANA name, e.g. Europe/Paris): dates and day "
+        "counts are calendar days there.",
+    )
+    currency: str = Field(
+        default="USD",
+        description="The account currency (ISO 4217 code): money values without a currency "
+        "are in it.",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"an IANA time zone name such as UTC or Europe/Paris, got {value!r}"
+            ) from exc
+        return value
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_code(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().upper()
+            if not is_currency_code(value):
+                raise ValueError(
+                    f"a three-letter ISO 4217 currency code such as USD, got {value!r}"
+                )
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no MongoDB URI is configured and the embedded database is used."""
+        return not self.mongodb_uri
+
+
+class SettingsError(Exception):
+    """A setting could not be read; the message names each variable and what it expected."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning pydantic's errors into one message per variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "?"
+            variable = ENV_PREFIX + field.upper()
+            message = error["msg"]
+            if message.startswith("Value error, "):
+                message = "expected " + message.removeprefix("Value error, ")
+            given = error.get("input")
+            suffix = f" (got {given!r})" if given is not None and "got " not in message else ""
+            lines.append(f"{variable}: {message}{suffix}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,1 @@
+"""MongoDB persistence: documents in, domain objects out, at this package's edge."""

@@ -1,0 +1,1 @@
+"""HTTP pieces beside GraphQL: health checks and the offline GraphiQL page."""

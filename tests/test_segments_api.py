@@ -1,0 +1,110 @@
+"""The first slice of segments, through GraphQL over HTTP into the database and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.database import Database
+
+from tests.conftest import GraphQLClient
+
+CREATE = """
+mutation Create($input: CreateSegmentInput!) {
+  createSegment(input: $input) {
+    segment { id name description tags createdAt updatedAt }
+    userErrors { path code message }
+  }
+}
+"""
+
+LIST = """
+query List($first: Int!, $after: String) {
+  segments(first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id name } }
+  }
+}
+"""
+
+
+def create(gql: GraphQLClient, **fields: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = gql.query(CREATE, {"input": fields})["createSegment"]
+    return payload
+
+
+def test_create_then_read_back(gql: GraphQLClient, sync_db: Database[dict[str, Any]]) -> None:
+    payload = create(gql, name="  High MRR ", description="MRR over $100", tags=["Retention"])
+    assert payload["userErrors"] == []
+    segment = payload["segment"]
+    assert segment["name"] == "High MRR"
+    assert segment["tags"] == ["Retention"]
+
+    read = gql.query(
+        "query($id: ID!) { segment(id: $id) { id name description tags createdAt } }",
+        {"id": segment["id"]},
+    )
+    assert read["segment"] == {
+        k: segment[k] for k in ("id", "name", "description", "tags", "createdAt")
+    }
+    assert sync_db.segments.count_documents({}) == 1
+
+
+def test_unknown_and_malformed_ids_read_as_null(gql: GraphQLClient) -> None:
+    for segment_id in ("000000000000000000000000", "not-an-id"):
+        assert gql.query("query($id: ID!) { segment(id: $id) { id } }", {"id": segment_id}) == {
+            "segment": None
+        }
+
+
+def test_tags_are_trimmed_and_unique_case_insensitively(gql: GraphQLClient) -> None:
+    payload = create(gql, name="Tagged", tags=[" vip ", "VIP", "annual", "Vip"])
+    assert payload["segment"]["tags"] == ["vip", "annual"]
+
+
+def test_refused_input_names_the_field_and_writes_nothing(
+    gql: GraphQLClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    payload = create(gql, name="   ", tags=["ok", " "])
+    assert payload["segment"] is None
+    assert {(tuple(e["path"]), e["code"]) for e in payload["userErrors"]} == {
+        (("name",), "BLANK"),
+        (("tags", "1"), "BLANK"),
+    }
+    assert sync_db.segments.count_documents({}) == 0
+
+
+def test_segments_are_listed_newest_first_with_cursor_pagination(gql: GraphQLClient) -> None:
+    ids = [create(gql, name=f"segment {i}")["segment"]["id"] for i in range(5)]
+    first = gql.query(LIST, {"first": 2})["segments"]
+    assert first["totalCount"] == 5
+    assert [e["node"]["id"] for e in first["edges"]] == ids[::-1][:2]
+    assert first["pageInfo"]["hasNextPage"] is True
+
+    seen = [e["node"]["id"] for e in first["edges"]]
+    after = first["pageInfo"]["endCursor"]
+    while after:
+        page = gql.query(LIST, {"first": 2, "after": after})["segments"]
+        seen += [e["node"]["id"] for e in page["edges"]]
+        after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+    assert seen == ids[::-1]
+
+
+def test_a_forged_cursor_is_a_clear_error(gql: GraphQLClient) -> None:
+    body = gql.execute(LIST, {"first": 2, "after": "garbage!"})
+    assert body["errors"][0]["message"].startswith("not a valid cursor")
+
+
+def test_queries_work_by_get(gql: GraphQLClient) -> None:
+    create(gql, name="by get")
+    response = gql.http.get("/graphql", params={"query": "{ segments { totalCount } }"})
+    assert response.status_code == 200
+    assert response.json() == {"data": {"segments": {"totalCount": 1}}}
+
+
+def test_mutations_are_refused_by_get(gql: GraphQLClient) -> None:
+    response = gql.http.get(
+        "/graphql",
+        params={"query": 'mutation { createSegment(input: {name: "x"}) { segment { id } } }'},
+    )
+    assert response.status_code >= 400

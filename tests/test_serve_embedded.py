@@ -1,0 +1,85 @@
+"""`seggraph serve` on the embedded default, as a newcomer runs it: data survives a restart."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from seggraph.embedded import free_port
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def serving(data_dir: Path, port: int, log: Path) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(port))
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "seggraph", "serve"],
+            env=env,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready:\n" + log.read_text()
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0, log.read_text()
+
+
+def gql(url: str, query: str) -> dict:
+    response = httpx.post(url + "/graphql", json={"query": query}, timeout=30)
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def test_serve_embedded_keeps_data_across_a_restart(tmp_path: Path) -> None:
+    data_dir, log = tmp_path / "db", tmp_path / "serve.log"
+    port = free_port()
+    with serving(data_dir, port, log) as url:
+        created = gql(
+            url,
+            'mutation { createSegment(input: {name: "Survivor", tags: ["x"]}) { segment { id } } }',
+        )
+        segment_id = created["createSegment"]["segment"]["id"]
+    assert "embedded database" in log.read_text()
+
+    with serving(data_dir, port, log) as url:
+        listed = gql(url, "{ segments { totalCount nodes { id name tags } } }")
+    assert listed["segments"] == {
+        "totalCount": 1,
+        "nodes": [{"id": segment_id, "name": "Survivor", "tags": ["x"]}],
+    }
+    # The child database was stopped with the server: nothing listens on its port any more.
+    text = log.read_text()
+    assert "stopping the embedded database" in text
+    db_ports = re.findall(r"embedded database \(SecantusDB\) at mongodb://127.0.0.1:(\d+)", text)
+    assert len(db_ports) == 2
+    for db_port in db_ports:
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", int(db_port)), timeout=2).close()

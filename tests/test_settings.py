@@ -1,0 +1,70 @@
+"""Settings come from SEGGRAPH_* variables; a malformed one names itself and what it expected."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from seggraph.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("SEGGRAPH_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(str(tmp_path))  # no stray .env file
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.mongodb_uri is None and settings.embedded
+    assert (settings.database, settings.host, settings.port) == ("seggraph", "127.0.0.1", 8000)
+    assert settings.timezone == "UTC" and settings.currency == "USD"
+
+
+def test_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGGRAPH_MONGODB_URI", "mongodb://db.example:27017")
+    monkeypatch.setenv("SEGGRAPH_PORT", "9001")
+    monkeypatch.setenv("SEGGRAPH_TIMEZONE", "Europe/Paris")
+    monkeypatch.setenv("SEGGRAPH_CURRENCY", "eur")
+    monkeypatch.setenv("SEGGRAPH_LOG_LEVEL", "debug")
+    settings = load_settings()
+    assert not settings.embedded
+    assert settings.port == 9001
+    assert settings.zone.key == "Europe/Paris"
+    assert settings.currency == "EUR"
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("SEGGRAPH_PORT", "eighty", "SEGGRAPH_PORT: Input should be a valid integer"),
+        ("SEGGRAPH_PORT", "70000", "SEGGRAPH_PORT: Input should be less than or equal to 65535"),
+        ("SEGGRAPH_TIMEZONE", "Mars/Olympus", "SEGGRAPH_TIMEZONE: expected an IANA time zone name"),
+        ("SEGGRAPH_CURRENCY", "dollars", "SEGGRAPH_CURRENCY: expected a three-letter ISO 4217"),
+        ("SEGGRAPH_LOG_LEVEL", "chatty", "SEGGRAPH_LOG_LEVEL: Input should be 'DEBUG'"),
+        ("SEGGRAPH_DATABASE", "my db", "SEGGRAPH_DATABASE: String should match pattern"),
+    ],
+)
+def test_malformed_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert expected in str(error.value)
+
+
+def test_a_malformed_value_stops_serve_with_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGGRAPH_PORT", "eighty")
+    result = subprocess.run(
+        [sys.executable, "-m", "seggraph", "serve"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "SEGGRAPH_PORT" in result.stderr and "valid integer" in result.stderr
