@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from seggraph.api.context import Context
+from seggraph.api.context import Context, request_actor, request_mode
 from seggraph.api.schema import schema
 from seggraph.db import Database, redact_uri
 from seggraph.services.container import Services, all_indexes
@@ -35,7 +35,13 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         return HTMLResponse(self._ide_html)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return Context(request=request, response=response, services=request.app.state.services)
+        return Context(
+            request=request,
+            response=response,
+            services=request.app.state.services,
+            mode=request_mode(request),
+            actor=request_actor(request),
+        )
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,31 @@ class Database:
             uuidRepresentation="standard",
         )
         self.db: AsyncDatabase[dict] = self.client[name]
+        self._transactions: bool | None = None
 
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
         for spec in specs:
             if spec.indexes:
                 await self.db[spec.collection].create_indexes(list(spec.indexes))
+
+    async def supports_transactions(self) -> bool:
+        """True on a replica set or sharded cluster (and on SecantusDB, which acts as one)."""
+        if self._transactions is None:
+            hello = await self.client.admin.command("hello")
+            self._transactions = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
+        return self._transactions
+
+    async def run_atomically(self, work: Callable[[AsyncClientSession | None], Awaitable[T]]) -> T:
+        """Run ``work`` in a transaction where the server supports one, else without.
+
+        ``work`` receives the session to pass to every operation (``None`` without
+        transactions); transient transaction errors are retried by PyMongo.
+        """
+        if not await self.supports_transactions():
+            return await work(None)
+        async with self.client.start_session() as session:
+            result: T = await session.with_transaction(work)
+            return result
 
     async def ping(self) -> bool:
         try:

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         "are in it.",
     )
 
+    max_condition_depth: int = Field(
+        default=5, ge=1, le=20, description="Levels of nested condition groups (the root is 1)."
+    )
+    max_conditions: int = Field(
+        default=100, ge=1, le=10_000, description="Conditions in one segment, at most."
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:

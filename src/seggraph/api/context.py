@@ -1,17 +1,24 @@
-"""The per-request GraphQL context."""
+"""The per-request GraphQL context: services, the request's mode and its actor."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from seggraph.domain.segments import Mode
+
 if TYPE_CHECKING:
     from seggraph.services.container import Services
+
+MODE_HEADER = "x-seggraph-mode"
+ACTOR_HEADER = "x-seggraph-actor"
+DEFAULT_ACTOR = "anonymous"
 
 
 @dataclass
@@ -19,6 +26,24 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
     services: Services
+    mode: Mode = Mode.TEST
+    actor: str = DEFAULT_ACTOR
+
+
+def request_mode(request: Request | WebSocket) -> Mode:
+    """The mode a request works in: the ``X-Seggraph-Mode`` header, TEST by default."""
+    raw = request.headers.get(MODE_HEADER, Mode.TEST.value).strip().upper()
+    try:
+        return Mode(raw)
+    except ValueError:
+        raise HTTPException(
+            400, f"the {MODE_HEADER} header must be TEST or LIVE, got {raw!r}"
+        ) from None
+
+
+def request_actor(request: Request | WebSocket) -> str:
+    """Who is acting, for history: the ``X-Seggraph-Actor`` header until API keys say."""
+    return request.headers.get(ACTOR_HEADER, "").strip()[:200] or DEFAULT_ACTOR
 
 
 Info = StrawberryInfo[Context, None]

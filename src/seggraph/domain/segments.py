@@ -2,15 +2,99 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+
+from seggraph.domain.conditions import EMPTY_ROOT, Group
+
+
+class Mode(StrEnum):
+    """Every segment, usage and history entry belongs to exactly one mode."""
+
+    TEST = "TEST"
+    LIVE = "LIVE"
+
+    @property
+    def other(self) -> Mode:
+        return Mode.LIVE if self is Mode.TEST else Mode.TEST
+
+
+class UsageKind(StrEnum):
+    FLOW = "FLOW"
+    OFFER_RULE = "OFFER_RULE"
+    STEP_CONDITION = "STEP_CONDITION"
+
+
+class HistoryAction(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DUPLICATED = "DUPLICATED"
+    ARCHIVED = "ARCHIVED"
+    UNARCHIVED = "UNARCHIVED"
+    RESTORED = "RESTORED"
+    COPIED = "COPIED"
+    DELETED = "DELETED"
 
 
 @dataclass(frozen=True, slots=True)
 class Segment:
     id: str
+    mode: Mode
     name: str
     description: str
     tags: tuple[str, ...]
+    conditions: Group
+    version: int
+    archived: bool
     created_at: datetime
+    created_by: str
     updated_at: datetime
+    updated_by: str
+    source_id: str | None = None
+    """For a copy made by ``copySegmentToMode``: the segment in the other mode it came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A reference from another system (a cancellation flow, an offer rule…) to a segment."""
+
+    segment_id: str
+    mode: Mode
+    kind: UsageKind
+    ref_id: str
+    name: str
+    live: bool
+    registered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One readable difference between two versions."""
+
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    segment_id: str
+    mode: Mode
+    version: int
+    action: HistoryAction
+    at: datetime
+    by: str
+    changes: tuple[FieldChange, ...]
+    snapshot: Segment
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDraft:
+    """The editable fields of a segment, validated."""
+
+    name: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    conditions: Group = field(default_factory=lambda: EMPTY_ROOT)

@@ -1,19 +1,48 @@
-"""Creating, reading and listing segments."""
+"""Segments: create, edit, tag, search, version, use and delete them, in one mode at a time.
+
+Every write validates first and writes nothing when any part is refused; a segment and its
+history entry are written together (in a transaction where the database has them), and every
+edit names the version it started from, so two editors never silently overwrite each other.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
+from bson import ObjectId
+
+from seggraph.catalogue import Catalogue
 from seggraph.clock import Clock, utcnow
-from seggraph.domain.errors import InputRefused, UserError
-from seggraph.domain.segments import Segment
-from seggraph.store.segments import SegmentStore
+from seggraph.db import Database
+from seggraph.domain.conditions import (
+    Combinator,
+    Condition,
+    Group,
+    Node,
+    Operator,
+    referenced_segments,
+)
+from seggraph.domain.errors import InputRefused, PathPart, UserError
+from seggraph.domain.segments import (
+    FieldChange,
+    HistoryAction,
+    HistoryEntry,
+    Mode,
+    Segment,
+    Usage,
+    UsageKind,
+)
+from seggraph.store.segments import SegmentFilter, SegmentStore, Session
+from seggraph.textform import print_tree
+from seggraph.validation.conditions import ConditionValidator, TreeLimits
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
 MAX_TAG = 64
 MAX_TAGS = 50
 MAX_PAGE = 100
+MAX_USAGE_TEXT = 200
 
 
 @dataclass(frozen=True)
@@ -21,6 +50,28 @@ class SegmentPage:
     edges: list[tuple[str, Segment]]
     has_next_page: bool
     total_count: int
+
+
+@dataclass
+class WriteResult:
+    """A successful write, with the warnings a user should see (in-use, empty conditions)."""
+
+    segment: Segment
+    warnings: list[UserError] = field(default_factory=list)
+
+
+class VersionConflict(Exception):
+    """``expectedVersion`` is stale: someone else wrote first."""
+
+    def __init__(self, segment_id: str, expected: int, current: int) -> None:
+        super().__init__(
+            f"segment {segment_id} is at version {current}, not {expected}: it was changed "
+            "since you loaded it; reload, re-apply your edit and save again"
+        )
+        self.expected, self.current = expected, current
+
+    def as_user_error(self) -> UserError:
+        return UserError(("expectedVersion",), "VERSION_CONFLICT", str(self))
 
 
 def clean_tags(tags: list[str], errors: list[UserError]) -> tuple[str, ...]:
@@ -43,44 +94,592 @@ def clean_tags(tags: list[str], errors: list[UserError]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def clean_name(name: str, errors: list[UserError]) -> str:
+    name = name.strip()
+    if not name:
+        errors.append(UserError(("name",), "BLANK", "a segment needs a name"))
+    elif len(name) > MAX_NAME:
+        errors.append(UserError(("name",), "TOO_LONG", f"a name has at most {MAX_NAME} characters"))
+    return name
+
+
+def clean_description(description: str, errors: list[UserError]) -> str:
+    if len(description) > MAX_DESCRIPTION:
+        errors.append(
+            UserError(
+                ("description",),
+                "TOO_LONG",
+                f"a description has at most {MAX_DESCRIPTION} characters",
+            )
+        )
+    return description.strip()
+
+
+def describe_changes(before: Segment | None, after: Segment) -> tuple[FieldChange, ...]:
+    """Readable differences: each changed field, conditions in their text form."""
+    changes: list[FieldChange] = []
+
+    def text(segment: Segment | None, name: str) -> str:
+        if segment is None:
+            return ""
+        value = getattr(segment, name)
+        if name == "tags":
+            return ", ".join(value)
+        if name == "conditions":
+            return print_tree(value)
+        if name == "archived":
+            return "archived" if value else "active"
+        return str(value)
+
+    for name in ("name", "description", "tags", "conditions", "archived"):
+        old, new = text(before, name), text(after, name)
+        if old != new:
+            changes.append(FieldChange(name, old, new))
+    return tuple(changes)
+
+
+def usages_sentence(usages: list[Usage]) -> str:
+    return ", ".join(f"{u.kind.value} {u.name or u.ref_id!r} ({u.ref_id})" for u in usages)
+
+
 class SegmentService:
-    def __init__(self, store: SegmentStore, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        database: Database,
+        store: SegmentStore,
+        catalogue: Callable[[], Catalogue],
+        *,
+        currency: str,
+        limits: TreeLimits | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.database = database
         self.store = store
+        self.catalogue = catalogue
+        self.currency = currency
+        self.limits = limits or TreeLimits()
         self.clock = clock
 
-    async def create(
-        self, *, name: str, description: str = "", tags: list[str] | None = None
+    # -- reading ------------------------------------------------------------------------------
+
+    async def get(self, mode: Mode, segment_id: str) -> Segment | None:
+        return await self.store.get(mode, segment_id)
+
+    async def require(
+        self, mode: Mode, segment_id: str, path: tuple[PathPart, ...] = ("id",)
     ) -> Segment:
-        errors: list[UserError] = []
-        name = name.strip()
-        if not name:
-            errors.append(UserError(("name",), "BLANK", "a segment needs a name"))
-        elif len(name) > MAX_NAME:
-            errors.append(
-                UserError(("name",), "TOO_LONG", f"a name has at most {MAX_NAME} characters")
+        segment = await self.store.get(mode, segment_id)
+        if segment is None:
+            raise InputRefused(
+                [UserError(path, "NOT_FOUND", f"there is no {mode.value} segment {segment_id!r}")]
             )
-        if len(description) > MAX_DESCRIPTION:
-            errors.append(
-                UserError(
-                    ("description",),
-                    "TOO_LONG",
-                    f"a description has at most {MAX_DESCRIPTION} characters",
-                )
-            )
-        cleaned = clean_tags(tags or [], errors)
-        if errors:
-            raise InputRefused(errors)
-        return await self.store.insert(
-            name=name, description=description.strip(), tags=cleaned, now=self.clock()
-        )
+        return segment
 
-    async def get(self, segment_id: str) -> Segment | None:
-        return await self.store.get(segment_id)
-
-    async def page(self, *, first: int = 20, after: str | None = None) -> SegmentPage:
+    async def page(
+        self,
+        mode: Mode,
+        segment_filter: SegmentFilter | None = None,
+        *,
+        first: int = 20,
+        after: str | None = None,
+    ) -> SegmentPage:
         if not 0 <= first <= MAX_PAGE:
             raise InputRefused(
                 [UserError(("first",), "OUT_OF_RANGE", f"first must be 0..{MAX_PAGE}")]
             )
-        edges, has_next, total = await self.store.page(first=first, after=after)
+        edges, has_next, total = await self.store.page(
+            mode, segment_filter or SegmentFilter(), first=first, after=after
+        )
         return SegmentPage(edges, has_next, total)
+
+    async def tags(self, mode: Mode, include_archived: bool = False) -> list[tuple[str, int]]:
+        return await self.store.tag_counts(mode, include_archived)
+
+    async def history(self, mode: Mode, segment_id: str) -> list[HistoryEntry]:
+        return await self.store.list_history(mode, segment_id)
+
+    async def usages(self, mode: Mode, segment_id: str) -> list[Usage]:
+        return await self.store.list_usages(mode, segment_id)
+
+    # -- validation ---------------------------------------------------------------------------
+
+    async def validate_conditions(
+        self,
+        mode: Mode,
+        root: Group,
+        *,
+        segment_id: str | None,
+        prefix: tuple[PathPart, ...] = ("conditions",),
+    ) -> tuple[Group, list[UserError], list[UserError]]:
+        """The canonical tree, its errors and its warnings (references checked in ``mode``)."""
+        validator = ConditionValidator(self.catalogue(), currency=self.currency, limits=self.limits)
+        outcome = validator.validate(root, prefix)
+        errors = list(outcome.errors)
+        refs = referenced_segments(outcome.tree)
+        if refs:
+            errors += await self._check_references(mode, outcome.tree, refs, segment_id, prefix)
+        return outcome.tree, errors, list(outcome.warnings)
+
+    async def _check_references(
+        self,
+        mode: Mode,
+        tree: Group,
+        refs: set[str],
+        segment_id: str | None,
+        prefix: tuple[PathPart, ...],
+    ) -> list[UserError]:
+        errors: list[UserError] = []
+        found = {s.id for s in await self.store.get_many(mode, sorted(refs))}
+        for ref in sorted(refs - found):
+            other = await self.store.get(mode.other, ref)
+            why = (
+                f"segment {ref!r} is a {mode.other.value} segment; references never cross modes"
+                if other
+                else f"there is no {mode.value} segment {ref!r}"
+            )
+            errors.append(UserError(prefix, "UNKNOWN_SEGMENT", why))
+        if segment_id is not None and not errors:
+            graph = await self.store.reference_graph(mode)
+            graph[segment_id] = sorted(refs)
+            cycle = find_cycle(graph, segment_id)
+            if cycle:
+                errors.append(
+                    UserError(
+                        prefix,
+                        "REFERENCE_CYCLE",
+                        "segment references would form a cycle: " + " -> ".join(cycle),
+                    )
+                )
+        return errors
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def create(
+        self,
+        mode: Mode,
+        actor: str,
+        *,
+        name: str,
+        description: str = "",
+        tags: list[str] | None = None,
+        conditions: Group | None = None,
+        conditions_prefix: tuple[PathPart, ...] = ("conditions",),
+    ) -> WriteResult:
+        errors: list[UserError] = []
+        clean = clean_name(name, errors)
+        desc = clean_description(description, errors)
+        cleaned_tags = clean_tags(tags or [], errors)
+        tree, tree_errors, warnings = await self.validate_conditions(
+            mode, conditions or Group(Combinator.ALL), segment_id=None, prefix=conditions_prefix
+        )
+        errors += tree_errors
+        if errors:
+            raise InputRefused(errors)
+        now = self.clock()
+        segment = Segment(
+            id=str(ObjectId()),
+            mode=mode,
+            name=clean,
+            description=desc,
+            tags=cleaned_tags,
+            conditions=tree,
+            version=1,
+            archived=False,
+            created_at=now,
+            created_by=actor,
+            updated_at=now,
+            updated_by=actor,
+        )
+        await self._write(None, segment, HistoryAction.CREATED, actor)
+        return WriteResult(segment, warnings)
+
+    async def update(
+        self,
+        mode: Mode,
+        actor: str,
+        segment_id: str,
+        *,
+        expected_version: int,
+        name: str | None = None,
+        description: str | None = None,
+        tags: list[str] | None = None,
+        conditions: Group | None = None,
+        conditions_prefix: tuple[PathPart, ...] = ("conditions",),
+        acknowledge_live_usage: bool = False,
+    ) -> WriteResult:
+        current = await self.require(mode, segment_id)
+        errors: list[UserError] = []
+        changes: dict[str, object] = {}
+        if name is not None:
+            changes["name"] = clean_name(name, errors)
+        if description is not None:
+            changes["description"] = clean_description(description, errors)
+        if tags is not None:
+            changes["tags"] = clean_tags(tags, errors)
+        warnings: list[UserError] = []
+        if conditions is not None:
+            tree, tree_errors, warnings = await self.validate_conditions(
+                mode, conditions, segment_id=segment_id, prefix=conditions_prefix
+            )
+            errors += tree_errors
+            changes["conditions"] = tree
+        if errors:
+            raise InputRefused(errors)
+        if current.version != expected_version:
+            raise VersionConflict(segment_id, expected_version, current.version)
+        if "conditions" in changes and changes["conditions"] != current.conditions:
+            warnings += await self._live_usage_gate(mode, segment_id, acknowledge_live_usage)
+        updated = replace(current, **changes)  # type: ignore[arg-type]
+        return WriteResult(
+            await self._save(current, updated, HistoryAction.UPDATED, actor), warnings
+        )
+
+    async def _live_usage_gate(
+        self, mode: Mode, segment_id: str, acknowledged: bool
+    ) -> list[UserError]:
+        live = [u for u in await self.store.list_usages(mode, segment_id) if u.live]
+        if not live:
+            return []
+        names = usages_sentence(live)
+        if not acknowledged:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("conditions",),
+                        "SEGMENT_IN_LIVE_USE",
+                        f"this segment is used live by {names}; changing its conditions changes "
+                        "who they reach. Check the edit's impact, then save again with "
+                        "acknowledgeLiveUsage: true",
+                    )
+                ]
+            )
+        return [
+            UserError(
+                ("conditions",),
+                "SEGMENT_IN_LIVE_USE",
+                f"the new conditions apply at once to live usages: {names}",
+            )
+        ]
+
+    async def set_archived(
+        self, mode: Mode, actor: str, segment_id: str, archived: bool, expected_version: int | None
+    ) -> WriteResult:
+        current = await self.require(mode, segment_id)
+        if expected_version is not None and current.version != expected_version:
+            raise VersionConflict(segment_id, expected_version, current.version)
+        if current.archived == archived:
+            return WriteResult(current)
+        warnings: list[UserError] = []
+        if archived:
+            usages = await self.store.list_usages(mode, segment_id)
+            if usages:
+                warnings.append(
+                    UserError(
+                        ("id",),
+                        "SEGMENT_IN_USE",
+                        f"archived, but still used by {usages_sentence(usages)}: they keep "
+                        "evaluating it until they stop using it",
+                    )
+                )
+        action = HistoryAction.ARCHIVED if archived else HistoryAction.UNARCHIVED
+        saved = await self._save(current, replace(current, archived=archived), action, actor)
+        return WriteResult(saved, warnings)
+
+    async def duplicate(
+        self, mode: Mode, actor: str, segment_id: str, name: str | None = None
+    ) -> WriteResult:
+        source = await self.require(mode, segment_id)
+        errors: list[UserError] = []
+        new_name = clean_name(
+            name if name is not None else f"{source.name} (copy)"[:MAX_NAME], errors
+        )
+        if errors:
+            raise InputRefused(errors)
+        now = self.clock()
+        copy = replace(
+            source,
+            id=str(ObjectId()),
+            name=new_name,
+            version=1,
+            archived=False,
+            created_at=now,
+            created_by=actor,
+            updated_at=now,
+            updated_by=actor,
+            source_id=None,
+        )
+        await self._write(None, copy, HistoryAction.DUPLICATED, actor, note=f"from {source.id}")
+        return WriteResult(copy)
+
+    async def restore(
+        self, mode: Mode, actor: str, segment_id: str, version: int, expected_version: int | None
+    ) -> WriteResult:
+        current = await self.require(mode, segment_id)
+        entry = await self.store.get_history(mode, segment_id, version)
+        if entry is None:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("version",), "NOT_FOUND", f"segment {segment_id} has no version {version}"
+                    )
+                ]
+            )
+        if expected_version is not None and current.version != expected_version:
+            raise VersionConflict(segment_id, expected_version, current.version)
+        old = entry.snapshot
+        # The restored conditions must still be valid now (properties may have gone since).
+        tree, errors, warnings = await self.validate_conditions(
+            mode, old.conditions, segment_id=segment_id
+        )
+        if errors:
+            raise InputRefused(errors)
+        restored = replace(
+            current,
+            name=old.name,
+            description=old.description,
+            tags=old.tags,
+            conditions=tree,
+            archived=old.archived,
+        )
+        if restored.conditions != current.conditions:
+            warnings += await self._live_usage_gate(mode, segment_id, acknowledged=True)
+        saved = await self._save(
+            current, restored, HistoryAction.RESTORED, actor, note=f"restored version {version}"
+        )
+        return WriteResult(saved, warnings)
+
+    async def delete(
+        self, mode: Mode, actor: str, segment_id: str, expected_version: int | None
+    ) -> Segment:
+        current = await self.require(mode, segment_id)
+        errors: list[UserError] = []
+        usages = await self.store.list_usages(mode, segment_id)
+        if usages:
+            errors.append(
+                UserError(
+                    ("id",),
+                    "SEGMENT_IN_USE",
+                    f"segment is used by {usages_sentence(usages)}; remove those usages first "
+                    "(or archive the segment instead)",
+                )
+            )
+        referencing = await self.store.referencing(mode, segment_id)
+        if referencing:
+            names = ", ".join(f"{s.name!r} ({s.id})" for s in referencing)
+            errors.append(
+                UserError(
+                    ("id",),
+                    "SEGMENT_REFERENCED",
+                    f"segment is referenced by the conditions of {names}",
+                )
+            )
+        if errors:
+            raise InputRefused(errors)
+        version = current.version if expected_version is None else expected_version
+
+        async def work(session: Session) -> None:
+            if not await self.store.delete_if_version(mode, segment_id, version, session):
+                latest = await self.store.get(mode, segment_id, session)
+                raise VersionConflict(segment_id, version, latest.version if latest else -1)
+            gone = replace(
+                current, version=current.version + 1, updated_at=self.clock(), updated_by=actor
+            )
+            await self.store.add_history(
+                HistoryEntry(
+                    segment_id=segment_id,
+                    mode=mode,
+                    version=gone.version,
+                    action=HistoryAction.DELETED,
+                    at=gone.updated_at,
+                    by=actor,
+                    changes=(),
+                    snapshot=gone,
+                ),
+                session,
+            )
+
+        await self.database.run_atomically(work)
+        return current
+
+    async def copy_to_mode(
+        self, source_mode: Mode, actor: str, segment_id: str, target: Mode
+    ) -> WriteResult:
+        if target is source_mode:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("mode",), "SAME_MODE", f"the segment is already a {target.value} segment"
+                    )
+                ]
+            )
+        source = await self.require(source_mode, segment_id)
+        tree = await self._map_references(source.conditions, source_mode, target)
+        counterpart = await self.store.find_copy(target, segment_id)
+        tree, errors, warnings = await self.validate_conditions(
+            target, tree, segment_id=counterpart.id if counterpart else None
+        )
+        if errors:
+            raise InputRefused(errors)
+        now = self.clock()
+        note = f"copied from {source_mode.value} segment {segment_id} version {source.version}"
+        if counterpart is None:
+            copy = replace(
+                source,
+                id=str(ObjectId()),
+                mode=target,
+                conditions=tree,
+                version=1,
+                created_at=now,
+                created_by=actor,
+                updated_at=now,
+                updated_by=actor,
+                source_id=segment_id,
+            )
+            await self._write(None, copy, HistoryAction.COPIED, actor, note=note)
+            return WriteResult(copy, warnings)
+        updated = replace(
+            counterpart,
+            name=source.name,
+            description=source.description,
+            tags=source.tags,
+            conditions=tree,
+            archived=source.archived,
+        )
+        if updated.conditions != counterpart.conditions:
+            warnings += await self._live_usage_gate(target, counterpart.id, acknowledged=True)
+        saved = await self._save(counterpart, updated, HistoryAction.COPIED, actor, note=note)
+        return WriteResult(saved, warnings)
+
+    async def _map_references(self, tree: Group, source: Mode, target: Mode) -> Group:
+        """Point IN_SEGMENT conditions at the referenced segments' copies in ``target``."""
+        refs = referenced_segments(tree)
+        mapping: dict[str, str] = {}
+        missing: list[str] = []
+        for ref in sorted(refs):
+            copy = await self.store.find_copy(target, ref)
+            if copy is None:
+                missing.append(ref)
+            else:
+                mapping[ref] = copy.id
+        if missing:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("id",),
+                        "REFERENCE_NOT_COPIED",
+                        f"the conditions reference {source.value} segments with no {target.value} "
+                        f"copy yet: {', '.join(missing)}; copy those first",
+                    )
+                ]
+            )
+
+        def remap(node: Node) -> Node:
+            if isinstance(node, Group):
+                return Group(node.combinator, tuple(remap(c) for c in node.children))
+            if node.operator in (Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT):
+                return Condition(node.property, node.operator, mapping[str(node.value)])
+            return node
+
+        result = remap(tree)
+        assert isinstance(result, Group)
+        return result
+
+    # -- usages -------------------------------------------------------------------------------
+
+    async def register_usage(
+        self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str, name: str, live: bool
+    ) -> Usage:
+        errors: list[UserError] = []
+        if not ref_id.strip() or len(ref_id) > MAX_USAGE_TEXT:
+            errors.append(
+                UserError(("refId",), "INVALID", f"refId must be 1..{MAX_USAGE_TEXT} characters")
+            )
+        if len(name) > MAX_USAGE_TEXT:
+            errors.append(
+                UserError(("name",), "TOO_LONG", f"name has at most {MAX_USAGE_TEXT} characters")
+            )
+        await self.require(mode, segment_id, ("segmentId",))
+        if errors:
+            raise InputRefused(errors)
+        usage = Usage(segment_id, mode, kind, ref_id.strip(), name.strip(), live, self.clock())
+        await self.store.upsert_usage(usage)
+        return usage
+
+    async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> None:
+        if not await self.store.remove_usage(mode, segment_id, kind, ref_id):
+            raise InputRefused(
+                [
+                    UserError(
+                        ("refId",),
+                        "NOT_FOUND",
+                        f"segment {segment_id} has no {kind.value} usage {ref_id!r} "
+                        f"in {mode.value}",
+                    )
+                ]
+            )
+
+    # -- the one place that writes a segment with its history ---------------------------------
+
+    async def _save(
+        self, before: Segment, after: Segment, action: HistoryAction, actor: str, note: str = ""
+    ) -> Segment:
+        saved = replace(
+            after, version=before.version + 1, updated_at=self.clock(), updated_by=actor
+        )
+        await self._write(before, saved, action, actor, note=note)
+        return saved
+
+    async def _write(
+        self,
+        before: Segment | None,
+        after: Segment,
+        action: HistoryAction,
+        actor: str,
+        note: str = "",
+    ) -> None:
+        entry = HistoryEntry(
+            segment_id=after.id,
+            mode=after.mode,
+            version=after.version,
+            action=action,
+            at=after.updated_at,
+            by=actor,
+            changes=describe_changes(before, after),
+            snapshot=after,
+            note=note,
+        )
+
+        async def work(session: Session) -> None:
+            if before is None:
+                await self.store.insert(after, session)
+            elif not await self.store.replace_if_version(after, before.version, session):
+                latest = await self.store.get(after.mode, after.id, session)
+                raise VersionConflict(after.id, before.version, latest.version if latest else -1)
+            await self.store.add_history(entry, session)
+
+        await self.database.run_atomically(work)
+
+
+def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
+    """A reference cycle through ``start`` (as a path that returns to it), or None."""
+    path: list[str] = []
+    on_path: set[str] = set()
+    done: set[str] = set()
+
+    def visit(node: str) -> list[str] | None:
+        if node in on_path:
+            return path[path.index(node) :] + [node]
+        if node in done:
+            return None
+        path.append(node)
+        on_path.add(node)
+        for nxt in graph.get(node, ()):
+            cycle = visit(nxt)
+            if cycle:
+                return cycle
+        path.pop()
+        on_path.discard(node)
+        done.add(node)
+        return None
+
+    return visit(start)

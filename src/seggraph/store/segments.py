@@ -1,26 +1,82 @@
-"""The ``segments`` collection."""
+"""The ``segments``, ``segment_history`` and ``segment_usages`` collections.
+
+Every query names a mode: no read or write crosses modes unless a service asks for both.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from seggraph.db import IndexSpec
-from seggraph.domain.segments import Segment
+from seggraph.domain.conditions import referenced_segments
+from seggraph.domain.segments import (
+    FieldChange,
+    HistoryAction,
+    HistoryEntry,
+    Mode,
+    Segment,
+    Usage,
+    UsageKind,
+)
+from seggraph.store.condition_documents import decode_root, encode_tree
 from seggraph.store.pagination import encode_cursor, newest_first_after
 
-COLLECTION = "segments"
+SEGMENTS = "segments"
+HISTORY = "segment_history"
+USAGES = "segment_usages"
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
-INDEXES = IndexSpec(
-    COLLECTION,
-    (IndexModel(NEWEST_FIRST, name="newest_first"),),
-)
+INDEXES = [
+    IndexSpec(
+        SEGMENTS,
+        (
+            IndexModel(
+                [("mode", ASCENDING), ("archived", ASCENDING), *NEWEST_FIRST], name="listing"
+            ),
+            IndexModel(
+                [("mode", ASCENDING), ("tags_key", ASCENDING), *NEWEST_FIRST], name="by_tag"
+            ),
+            IndexModel([("mode", ASCENDING), ("search_terms", ASCENDING)], name="search"),
+            IndexModel([("mode", ASCENDING), ("refs", ASCENDING)], name="references"),
+            IndexModel([("mode", ASCENDING), ("source_id", ASCENDING)], name="copies"),
+        ),
+    ),
+    IndexSpec(
+        HISTORY,
+        (
+            IndexModel(
+                [("segment_id", ASCENDING), ("version", DESCENDING)], name="by_version", unique=True
+            ),
+        ),
+    ),
+    IndexSpec(
+        USAGES,
+        (
+            IndexModel(
+                [
+                    ("mode", ASCENDING),
+                    ("segment_id", ASCENDING),
+                    ("kind", ASCENDING),
+                    ("ref_id", ASCENDING),
+                ],
+                name="usage_identity",
+                unique=True,
+            ),
+        ),
+    ),
+]
+
+Session = AsyncClientSession | None
+_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def to_object_id(segment_id: str) -> ObjectId | None:
@@ -30,48 +86,260 @@ def to_object_id(segment_id: str) -> ObjectId | None:
         return None
 
 
+def search_terms(*texts: str) -> list[str]:
+    """The case-folded words of a segment's name and description (what text search matches)."""
+    return sorted({word.casefold() for text in texts for word in _WORD.findall(text)})
+
+
+def to_document(segment: Segment) -> dict[str, Any]:
+    return {
+        "_id": ObjectId(segment.id),
+        "mode": segment.mode.value,
+        "name": segment.name,
+        "description": segment.description,
+        "tags": list(segment.tags),
+        "tags_key": [tag.casefold() for tag in segment.tags],
+        "search_terms": search_terms(segment.name, segment.description),
+        "conditions": encode_tree(segment.conditions),
+        "refs": sorted(referenced_segments(segment.conditions)),
+        "version": segment.version,
+        "archived": segment.archived,
+        "created_at": segment.created_at,
+        "created_by": segment.created_by,
+        "updated_at": segment.updated_at,
+        "updated_by": segment.updated_by,
+        "source_id": segment.source_id,
+    }
+
+
 def from_document(doc: dict[str, Any]) -> Segment:
     return Segment(
         id=str(doc["_id"]),
+        mode=Mode(doc["mode"]),
         name=doc["name"],
         description=doc.get("description", ""),
         tags=tuple(doc.get("tags", ())),
+        conditions=decode_root(doc.get("conditions")),
+        version=int(doc.get("version", 1)),
+        archived=bool(doc.get("archived", False)),
         created_at=doc["created_at"],
+        created_by=doc.get("created_by", ""),
         updated_at=doc["updated_at"],
+        updated_by=doc.get("updated_by", ""),
+        source_id=doc.get("source_id"),
     )
+
+
+@dataclass(frozen=True)
+class SegmentFilter:
+    tags: tuple[str, ...] = ()
+    all_tags: bool = False
+    search: str = ""
+    archived: bool | None = False
+    """``False``: active only (the default); ``True``: archived only; ``None``: both."""
+
+    def query(self, mode: Mode) -> dict[str, Any]:
+        query: dict[str, Any] = {"mode": mode.value}
+        if self.archived is not None:
+            query["archived"] = self.archived
+        if self.tags:
+            keys = [tag.strip().casefold() for tag in self.tags]
+            query["tags_key"] = {"$all": keys} if self.all_tags else {"$in": keys}
+        words = search_terms(self.search)
+        if self.search.strip() and not words:
+            query["search_terms"] = {"$in": []}  # only punctuation: nothing can match
+        elif words:
+            # Every word of the search must start a word of the name or description; an
+            # anchored prefix pattern uses the (mode, search_terms) index.
+            query["$and"] = [{"search_terms": {"$regex": "^" + re.escape(word)}} for word in words]
+        return query
 
 
 class SegmentStore:
     def __init__(self, db: AsyncDatabase[dict]) -> None:
-        self.collection = db[COLLECTION]
+        self.segments = db[SEGMENTS]
+        self.history = db[HISTORY]
+        self.usages = db[USAGES]
 
-    async def insert(
-        self, *, name: str, description: str, tags: tuple[str, ...], now: datetime
-    ) -> Segment:
-        doc = {
-            "_id": ObjectId(),
-            "name": name,
-            "description": description,
-            "tags": list(tags),
-            "created_at": now,
-            "updated_at": now,
-        }
-        await self.collection.insert_one(doc)
-        return from_document(doc)
+    # -- segments ---------------------------------------------------------------------------
 
-    async def get(self, segment_id: str) -> Segment | None:
+    async def insert(self, segment: Segment, session: Session = None) -> None:
+        await self.segments.insert_one(to_document(segment), session=session)
+
+    async def get(self, mode: Mode, segment_id: str, session: Session = None) -> Segment | None:
         oid = to_object_id(segment_id)
         if oid is None:
             return None
-        doc = await self.collection.find_one({"_id": oid})
+        doc = await self.segments.find_one({"_id": oid, "mode": mode.value}, session=session)
         return from_document(doc) if doc else None
 
+    async def get_many(self, mode: Mode, ids: list[str], session: Session = None) -> list[Segment]:
+        oids = [oid for oid in map(to_object_id, ids) if oid is not None]
+        if not oids:
+            return []
+        cursor = self.segments.find({"_id": {"$in": oids}, "mode": mode.value}, session=session)
+        return [from_document(doc) for doc in await cursor.to_list()]
+
+    async def replace_if_version(
+        self, segment: Segment, expected_version: int, session: Session = None
+    ) -> bool:
+        """Write ``segment`` only if the stored version is still ``expected_version``."""
+        result = await self.segments.replace_one(
+            {"_id": ObjectId(segment.id), "mode": segment.mode.value, "version": expected_version},
+            to_document(segment),
+            session=session,
+        )
+        return result.matched_count == 1
+
+    async def delete_if_version(
+        self, mode: Mode, segment_id: str, expected_version: int, session: Session = None
+    ) -> bool:
+        result = await self.segments.delete_one(
+            {"_id": ObjectId(segment_id), "mode": mode.value, "version": expected_version},
+            session=session,
+        )
+        return result.deleted_count == 1
+
     async def page(
-        self, *, first: int, after: str | None
+        self, mode: Mode, segment_filter: SegmentFilter, *, first: int, after: str | None
     ) -> tuple[list[tuple[str, Segment]], bool, int]:
         """One newest-first page: ``(cursor, segment)`` pairs, whether more follow, the total."""
-        cursor = self.collection.find(newest_first_after(after)).sort(NEWEST_FIRST).limit(first + 1)
-        docs = await cursor.to_list()
-        total = await self.collection.count_documents({})
+        query = segment_filter.query(mode)
+        paged = {"$and": [query, newest_first_after(after)]} if after else query
+        docs = await self.segments.find(paged).sort(NEWEST_FIRST).limit(first + 1).to_list()
+        total = await self.segments.count_documents(query)
         rows = [(encode_cursor(d["created_at"], d["_id"]), from_document(d)) for d in docs[:first]]
         return rows, len(docs) > first, total
+
+    async def tag_counts(self, mode: Mode, include_archived: bool) -> list[tuple[str, int]]:
+        match: dict[str, Any] = {"mode": mode.value}
+        if not include_archived:
+            match["archived"] = False
+        pipeline: list[dict[str, Any]] = [
+            {"$match": match},
+            {"$unwind": "$tags"},
+            {
+                "$group": {
+                    "_id": {"$toLower": "$tags"},
+                    "tag": {"$first": "$tags"},
+                    "n": {"$sum": 1},
+                }
+            },
+            {"$sort": {"n": -1, "_id": 1}},
+        ]
+        rows = await (await self.segments.aggregate(pipeline)).to_list()
+        return [(row["tag"], int(row["n"])) for row in rows]
+
+    async def referencing(
+        self, mode: Mode, segment_id: str, session: Session = None
+    ) -> list[Segment]:
+        """Segments whose conditions name ``segment_id`` in IN_SEGMENT / NOT_IN_SEGMENT."""
+        cursor = self.segments.find({"mode": mode.value, "refs": segment_id}, session=session)
+        return [from_document(doc) for doc in await cursor.to_list()]
+
+    async def reference_graph(self, mode: Mode, session: Session = None) -> dict[str, list[str]]:
+        """For every segment of the mode that references others: its id -> referenced ids."""
+        cursor = self.segments.find(
+            {"mode": mode.value, "refs.0": {"$exists": True}}, {"refs": 1}, session=session
+        )
+        return {str(doc["_id"]): list(doc["refs"]) for doc in await cursor.to_list()}
+
+    async def find_copy(
+        self, mode: Mode, source_id: str, session: Session = None
+    ) -> Segment | None:
+        doc = await self.segments.find_one(
+            {"mode": mode.value, "source_id": source_id}, session=session
+        )
+        return from_document(doc) if doc else None
+
+    # -- history ----------------------------------------------------------------------------
+
+    async def add_history(self, entry: HistoryEntry, session: Session = None) -> None:
+        await self.history.insert_one(
+            {
+                "segment_id": entry.segment_id,
+                "mode": entry.mode.value,
+                "version": entry.version,
+                "action": entry.action.value,
+                "at": entry.at,
+                "by": entry.by,
+                "note": entry.note,
+                "changes": [
+                    {"field": c.field, "before": c.before, "after": c.after} for c in entry.changes
+                ],
+                "snapshot": to_document(entry.snapshot),
+            },
+            session=session,
+        )
+
+    async def list_history(self, mode: Mode, segment_id: str) -> list[HistoryEntry]:
+        cursor = self.history.find({"segment_id": segment_id, "mode": mode.value}).sort(
+            "version", DESCENDING
+        )
+        return [_history_entry(doc) for doc in await cursor.to_list()]
+
+    async def get_history(self, mode: Mode, segment_id: str, version: int) -> HistoryEntry | None:
+        doc = await self.history.find_one(
+            {"segment_id": segment_id, "mode": mode.value, "version": version}
+        )
+        return _history_entry(doc) if doc else None
+
+    # -- usages -----------------------------------------------------------------------------
+
+    async def upsert_usage(self, usage: Usage) -> None:
+        key = {
+            "mode": usage.mode.value,
+            "segment_id": usage.segment_id,
+            "kind": usage.kind.value,
+            "ref_id": usage.ref_id,
+        }
+        await self.usages.update_one(
+            key,
+            {
+                "$set": {"name": usage.name, "live": usage.live},
+                "$setOnInsert": {"registered_at": usage.registered_at},
+            },
+            upsert=True,
+        )
+
+    async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> bool:
+        result = await self.usages.delete_one(
+            {"mode": mode.value, "segment_id": segment_id, "kind": kind.value, "ref_id": ref_id}
+        )
+        return result.deleted_count == 1
+
+    async def list_usages(
+        self, mode: Mode, segment_id: str, session: Session = None
+    ) -> list[Usage]:
+        cursor = self.usages.find(
+            {"mode": mode.value, "segment_id": segment_id}, session=session
+        ).sort([("kind", ASCENDING), ("ref_id", ASCENDING)])
+        return [
+            Usage(
+                segment_id=doc["segment_id"],
+                mode=Mode(doc["mode"]),
+                kind=UsageKind(doc["kind"]),
+                ref_id=doc["ref_id"],
+                name=doc.get("name", ""),
+                live=bool(doc.get("live", False)),
+                registered_at=doc["registered_at"],
+            )
+            for doc in await cursor.to_list()
+        ]
+
+
+def _history_entry(doc: dict[str, Any]) -> HistoryEntry:
+    at: datetime = doc["at"]
+    return HistoryEntry(
+        segment_id=doc["segment_id"],
+        mode=Mode(doc["mode"]),
+        version=int(doc["version"]),
+        action=HistoryAction(doc["action"]),
+        at=at,
+        by=doc.get("by", ""),
+        note=doc.get("note", ""),
+        changes=tuple(
+            FieldChange(c["field"], c["before"], c["after"]) for c in doc.get("changes", ())
+        ),
+        snapshot=from_document(doc["snapshot"]),
+    )

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from seggraph.api.context import Info
 from seggraph.api.errors import UserErrorType, user_errors
-from seggraph.api.segments.types import SegmentType
+from seggraph.api.segments.conditions import ConditionGroupInput, to_domain
+from seggraph.api.segments.types import Mode, SegmentPayload, SegmentType, UsageKind, UsageType
+from seggraph.domain import segments as ds
 from seggraph.domain.errors import InputRefused
+from seggraph.services.segments import VersionConflict, WriteResult
 
 
 @strawberry.input
@@ -15,22 +20,199 @@ class CreateSegmentInput:
     name: str
     description: str = ""
     tags: list[str] = strawberry.field(default_factory=list)
+    conditions: ConditionGroupInput | None = strawberry.field(
+        default=None, description="The root group; omitted: an empty ALL group."
+    )
+
+
+@strawberry.input(description="Change any of name, description, tags and conditions.")
+class UpdateSegmentInput:
+    id: strawberry.ID
+    expected_version: int = strawberry.field(
+        description="The version you loaded; a stale one is refused with VERSION_CONFLICT."
+    )
+    name: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+    conditions: ConditionGroupInput | None = None
+    acknowledge_live_usage: bool = strawberry.field(
+        default=False,
+        description="Required to change the conditions of a segment that live usages route by.",
+    )
+
+
+@strawberry.input
+class SegmentUsageInput:
+    segment_id: strawberry.ID
+    kind: UsageKind  # type: ignore[valid-type]
+    ref_id: str = strawberry.field(description="The flow's, offer rule's or step's own id.")
+    name: str = ""
+    live: bool = False
 
 
 @strawberry.type
-class SegmentPayload:
-    segment: SegmentType | None = None
+class SegmentUsagePayload:
+    usage: UsageType | None = None
     user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
+class DeleteSegmentPayload:
+    deleted_id: strawberry.ID | None = None
+    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+    current_version: int | None = None
+
+
+async def _segment_write(work: Callable[[], Awaitable[WriteResult]]) -> SegmentPayload:
+    try:
+        result = await work()
+    except InputRefused as refused:
+        return SegmentPayload(user_errors=user_errors(list(refused.errors)))
+    except VersionConflict as conflict:
+        return SegmentPayload(
+            user_errors=user_errors([conflict.as_user_error()]), current_version=conflict.current
+        )
+    return SegmentPayload(
+        segment=SegmentType.of(result.segment), warnings=user_errors(result.warnings)
+    )
+
+
+@strawberry.type
 class SegmentMutations:
-    @strawberry.mutation(description="Create a segment.")
+    @strawberry.mutation(description="Create a segment in the request's mode.")
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
+        ctx = info.context
+        return await _segment_write(
+            lambda: ctx.services.segments.create(
+                ctx.mode,
+                ctx.actor,
+                name=input.name,
+                description=input.description,
+                tags=input.tags,
+                conditions=to_domain(input.conditions) if input.conditions else None,
+            )
+        )
+
+    @strawberry.mutation(description="Edit a segment; every write bumps its version.")
+    async def update_segment(self, info: Info, input: UpdateSegmentInput) -> SegmentPayload:
+        ctx = info.context
+        return await _segment_write(
+            lambda: ctx.services.segments.update(
+                ctx.mode,
+                ctx.actor,
+                str(input.id),
+                expected_version=input.expected_version,
+                name=input.name,
+                description=input.description,
+                tags=input.tags,
+                conditions=to_domain(input.conditions) if input.conditions else None,
+                acknowledge_live_usage=input.acknowledge_live_usage,
+            )
+        )
+
+    @strawberry.mutation(description='Copy a segment (named "NAME (copy)" unless a name is given).')
+    async def duplicate_segment(
+        self, info: Info, id: strawberry.ID, name: str | None = None
+    ) -> SegmentPayload:
+        ctx = info.context
+        return await _segment_write(
+            lambda: ctx.services.segments.duplicate(ctx.mode, ctx.actor, str(id), name)
+        )
+
+    @strawberry.mutation(description="Archive a segment (allowed in use, with a warning).")
+    async def archive_segment(
+        self, info: Info, id: strawberry.ID, expected_version: int | None = None
+    ) -> SegmentPayload:
+        ctx = info.context
+        return await _segment_write(
+            lambda: ctx.services.segments.set_archived(
+                ctx.mode, ctx.actor, str(id), True, expected_version
+            )
+        )
+
+    @strawberry.mutation(description="Bring an archived segment back.")
+    async def unarchive_segment(
+        self, info: Info, id: strawberry.ID, expected_version: int | None = None
+    ) -> SegmentPayload:
+        ctx = info.context
+        return await _segment_write(
+            lambda: ctx.services.segments.set_archived(
+                ctx.mode, ctx.actor, str(id), False, expected_version
+            )
+        )
+
+    @strawberry.mutation(description="Write a new version equal to an old one.")
+    async def restore_segment_version(
+        self, info: Info, id: strawberry.ID, version: int, expected_version: int | None = None
+    ) -> SegmentPayload:
+        ctx = info.context
+        return await _segment_write(
+            lambda: ctx.services.segments.restore(
+                ctx.mode, ctx.actor, str(id), version, expected_version
+            )
+        )
+
+    @strawberry.mutation(
+        description="Copy a segment into the other mode, creating or updating its counterpart."
+    )
+    async def copy_segment_to_mode(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        mode: Mode,  # type: ignore[valid-type]
+    ) -> SegmentPayload:
+        ctx = info.context
+        return await _segment_write(
+            lambda: ctx.services.segments.copy_to_mode(ctx.mode, ctx.actor, str(id), ds.Mode(mode))
+        )
+
+    @strawberry.mutation(description="Delete a segment; refused while anything uses it.")
+    async def delete_segment(
+        self, info: Info, id: strawberry.ID, expected_version: int | None = None
+    ) -> DeleteSegmentPayload:
+        ctx = info.context
         try:
-            segment = await info.context.services.segments.create(
-                name=input.name, description=input.description, tags=input.tags
+            await ctx.services.segments.delete(ctx.mode, ctx.actor, str(id), expected_version)
+        except InputRefused as refused:
+            return DeleteSegmentPayload(user_errors=user_errors(list(refused.errors)))
+        except VersionConflict as conflict:
+            return DeleteSegmentPayload(
+                user_errors=user_errors([conflict.as_user_error()]),
+                current_version=conflict.current,
+            )
+        return DeleteSegmentPayload(deleted_id=id)
+
+    @strawberry.mutation(description="Record that a flow, offer rule or step uses a segment.")
+    async def register_segment_usage(
+        self, info: Info, input: SegmentUsageInput
+    ) -> SegmentUsagePayload:
+        ctx = info.context
+        try:
+            usage = await ctx.services.segments.register_usage(
+                ctx.mode,
+                str(input.segment_id),
+                ds.UsageKind(input.kind),
+                input.ref_id,
+                input.name,
+                input.live,
             )
         except InputRefused as refused:
-            return SegmentPayload(user_errors=user_errors(list(refused.errors)))
-        return SegmentPayload(segment=SegmentType.of(segment))
+            return SegmentUsagePayload(user_errors=user_errors(list(refused.errors)))
+        return SegmentUsagePayload(usage=UsageType.of(usage))
+
+    @strawberry.mutation(description="Remove a usage recorded by registerSegmentUsage.")
+    async def remove_segment_usage(
+        self,
+        info: Info,
+        segment_id: strawberry.ID,
+        kind: UsageKind,  # type: ignore[valid-type]
+        ref_id: str,
+    ) -> SegmentUsagePayload:
+        ctx = info.context
+        try:
+            await ctx.services.segments.remove_usage(
+                ctx.mode, str(segment_id), ds.UsageKind(kind), ref_id
+            )
+        except InputRefused as refused:
+            return SegmentUsagePayload(user_errors=user_errors(list(refused.errors)))
+        return SegmentUsagePayload()

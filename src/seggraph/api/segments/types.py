@@ -1,4 +1,4 @@
-"""GraphQL types of segments."""
+"""GraphQL types of segments, their history and their usages."""
 
 from __future__ import annotations
 
@@ -6,7 +6,66 @@ from datetime import datetime
 
 import strawberry
 
-from seggraph.domain.segments import Segment
+from seggraph.api.context import Info
+from seggraph.api.errors import UserErrorType
+from seggraph.api.segments.conditions import ConditionGroupType
+from seggraph.domain import segments as ds
+from seggraph.textform import print_tree
+
+Mode = strawberry.enum(ds.Mode, description="TEST or LIVE: no query or mutation crosses modes.")
+UsageKind = strawberry.enum(ds.UsageKind)
+HistoryAction = strawberry.enum(ds.HistoryAction)
+
+
+@strawberry.type(name="SegmentUsage", description="Another system's reference to a segment.")
+class UsageType:
+    kind: UsageKind  # type: ignore[valid-type]
+    ref_id: str
+    name: str
+    live: bool
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, usage: ds.Usage) -> UsageType:
+        return cls(
+            kind=usage.kind,
+            ref_id=usage.ref_id,
+            name=usage.name,
+            live=usage.live,
+            registered_at=usage.registered_at,
+        )
+
+
+@strawberry.type(description="One field that changed between two versions.")
+class FieldChange:
+    field: str = strawberry.field(description="name, description, tags, conditions or archived.")
+    before: str
+    after: str
+
+
+@strawberry.type(name="SegmentVersion", description="One version of a segment: who, when, what.")
+class HistoryEntryType:
+    version: int
+    action: HistoryAction  # type: ignore[valid-type]
+    at: datetime
+    by: str
+    note: str
+    changes: list[FieldChange]
+    segment: SegmentType = strawberry.field(description="The segment as it was at this version.")
+
+    @classmethod
+    def of(cls, entry: ds.HistoryEntry) -> HistoryEntryType:
+        return cls(
+            version=entry.version,
+            action=entry.action,
+            at=entry.at,
+            by=entry.by,
+            note=entry.note,
+            changes=[
+                FieldChange(field=c.field, before=c.before, after=c.after) for c in entry.changes
+            ],
+            segment=SegmentType.of(entry.snapshot),
+        )
 
 
 @strawberry.type(
@@ -14,21 +73,55 @@ from seggraph.domain.segments import Segment
 )
 class SegmentType:
     id: strawberry.ID
+    mode: Mode  # type: ignore[valid-type]
     name: str
     description: str
     tags: list[str]
+    conditions: ConditionGroupType
+    version: int = strawberry.field(
+        description="Bumped by every write; pass it as expectedVersion."
+    )
+    archived: bool
     created_at: datetime
+    created_by: str
     updated_at: datetime
+    updated_by: str
+    copied_from_id: strawberry.ID | None = strawberry.field(
+        description="For a copy made by copySegmentToMode: its segment in the other mode."
+    )
+    domain: strawberry.Private[ds.Segment]
+
+    @strawberry.field(description="The conditions in the text form (see docs/text-form.md).")
+    def conditions_text(self) -> str:
+        return print_tree(self.domain.conditions)
+
+    @strawberry.field(description="Every version, newest first.")
+    async def history(self, info: Info) -> list[HistoryEntryType]:
+        entries = await info.context.services.segments.history(self.domain.mode, self.domain.id)
+        return [HistoryEntryType.of(e) for e in entries]
+
+    @strawberry.field(description="Flows, offer rules and step conditions that use this segment.")
+    async def usages(self, info: Info) -> list[UsageType]:
+        usages = await info.context.services.segments.usages(self.domain.mode, self.domain.id)
+        return [UsageType.of(u) for u in usages]
 
     @classmethod
-    def of(cls, segment: Segment) -> SegmentType:
+    def of(cls, segment: ds.Segment) -> SegmentType:
         return cls(
             id=strawberry.ID(segment.id),
+            mode=segment.mode,
             name=segment.name,
             description=segment.description,
             tags=list(segment.tags),
+            conditions=ConditionGroupType.of(segment.conditions),
+            version=segment.version,
+            archived=segment.archived,
             created_at=segment.created_at,
+            created_by=segment.created_by,
             updated_at=segment.updated_at,
+            updated_by=segment.updated_by,
+            copied_from_id=strawberry.ID(segment.source_id) if segment.source_id else None,
+            domain=segment,
         )
 
 
@@ -53,3 +146,22 @@ class SegmentConnection:
     @strawberry.field
     def nodes(self) -> list[SegmentType]:
         return [edge.node for edge in self.edges]
+
+
+@strawberry.type(description="A tag and how many segments carry it.")
+class TagCount:
+    tag: str
+    count: int
+
+
+@strawberry.type(description="The result of a segment mutation.")
+class SegmentPayload:
+    segment: SegmentType | None = None
+    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+    warnings: list[UserErrorType] = strawberry.field(
+        default_factory=list,
+        description="Written, but worth knowing: live usages affected, empty conditions…",
+    )
+    current_version: int | None = strawberry.field(
+        default=None, description="On a VERSION_CONFLICT: the version now stored."
+    )

@@ -1,0 +1,62 @@
+"""The property catalogue: every property the providers declare, by key.
+
+Built from the providers at start-up (see ``seggraph.plugins``) and refreshed when a provider's
+definitions change at run time (custom properties). Validation and evaluation read it; it holds
+no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from seggraph.domain.properties import PropertyDefinition
+
+
+class DuplicatePropertyError(ValueError):
+    """Two providers declared the same key."""
+
+    def __init__(self, key: str, first: str, second: str) -> None:
+        super().__init__(
+            f"property {key!r} is declared by both {first!r} and {second!r}; "
+            "each key must belong to exactly one provider"
+        )
+        self.key, self.first, self.second = key, first, second
+
+
+class Catalogue:
+    """An immutable snapshot of property definitions, with a version for cache keys."""
+
+    def __init__(self, definitions: Iterable[PropertyDefinition] = (), version: int = 0) -> None:
+        by_key: dict[str, PropertyDefinition] = {}
+        for definition in definitions:
+            existing = by_key.get(definition.key)
+            if existing is not None:
+                raise DuplicatePropertyError(definition.key, existing.provider, definition.provider)
+            by_key[definition.key] = definition
+        self._by_key = by_key
+        self.version = version
+
+    def get(self, key: str) -> PropertyDefinition | None:
+        return self._by_key.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def __iter__(self) -> Iterator[PropertyDefinition]:
+        return iter(self._by_key.values())
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def as_dict(self) -> dict[str, PropertyDefinition]:
+        return dict(self._by_key)
+
+    def by_provider(self, provider: str) -> list[PropertyDefinition]:
+        return [d for d in self._by_key.values() if d.provider == provider]
+
+    def replace_provider(
+        self, provider: str, definitions: Iterable[PropertyDefinition]
+    ) -> Catalogue:
+        """A new snapshot where ``provider``'s definitions are replaced (run-time changes)."""
+        kept = [d for d in self._by_key.values() if d.provider != provider]
+        return Catalogue([*kept, *definitions], version=self.version + 1)

@@ -1,0 +1,272 @@
+"""Validating a condition tree against the catalogue and the spec's rules.
+
+The validator returns the canonical tree (values parsed, ``IN`` items trimmed, children ordered
+conditions first, then groups) or every error found, each with the path of the offending part
+in the input: ``("conditions", "groups", 1, "conditions", 0, "value")``. Segment references are
+checked by the segment service, which can read the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2
+
+from seggraph.catalogue import Catalogue
+from seggraph.domain.conditions import (
+    BUCKET_PROPERTY,
+    SEGMENT_PROPERTY,
+    Combinator,
+    Condition,
+    Group,
+    Node,
+    Operator,
+)
+from seggraph.domain.errors import PathPart, UserError
+from seggraph.domain.properties import VALUELESS_OPERATORS, PropertyDefinition, PropertyType
+from seggraph.validation import values as v
+
+Path = tuple[PathPart, ...]
+
+_LIST_OPERATORS = frozenset(
+    {
+        Operator.IN,
+        Operator.NOT_IN,
+        Operator.CONTAINS_ANY,
+        Operator.CONTAINS_ALL,
+        Operator.CONTAINS_NONE,
+    }
+)
+_RANGE_OPERATORS = frozenset({Operator.BETWEEN, Operator.NOT_BETWEEN})
+_RELATIVE_OPERATORS = frozenset(
+    {Operator.IN_LAST, Operator.IN_NEXT, Operator.MORE_THAN_AGO, Operator.MORE_THAN_AHEAD}
+)
+_NON_EMPTY_TEXT = frozenset(
+    {
+        Operator.CONTAINS,
+        Operator.NOT_CONTAINS,
+        Operator.STARTS_WITH,
+        Operator.ENDS_WITH,
+        Operator.MATCHES,
+    }
+)
+_CASE_INSENSITIVE_TYPES = frozenset({PropertyType.TEXT, PropertyType.LIST})
+
+
+@dataclass(frozen=True)
+class TreeLimits:
+    """Size limits of a condition tree (settings; the spec's defaults)."""
+
+    max_depth: int = 5
+    max_conditions: int = 100
+    max_list_items: int = 500
+    max_text_length: int = 1000
+    max_regex_length: int = 1000
+
+
+@dataclass
+class ValidationOutcome:
+    tree: Group
+    errors: list[UserError] = field(default_factory=list)
+    warnings: list[UserError] = field(default_factory=list)
+
+
+def normalized(group: Group) -> Group:
+    """Children ordered conditions first, then groups (the order the GraphQL input has)."""
+    conditions = [c for c in group.children if isinstance(c, Condition)]
+    groups = [normalized(g) for g in group.children if isinstance(g, Group)]
+    return Group(group.combinator, (*conditions, *groups))
+
+
+def child_path(group: Group, index: int) -> tuple[PathPart, ...]:
+    """The input path of a normalized group's ``index``-th child, relative to the group."""
+    n_conditions = sum(1 for c in group.children if isinstance(c, Condition))
+    if index < n_conditions:
+        return ("conditions", index)
+    return ("groups", index - n_conditions)
+
+
+class ConditionValidator:
+    def __init__(
+        self, catalogue: Catalogue, *, currency: str, limits: TreeLimits | None = None
+    ) -> None:
+        self.catalogue = catalogue
+        self.currency = currency
+        self.limits = limits or TreeLimits()
+
+    def validate(self, root: Group, prefix: Path = ("conditions",)) -> ValidationOutcome:
+        root = normalized(root)
+        outcome = ValidationOutcome(tree=root)
+        errors = outcome.errors
+        count = [0]
+        tree = self._group(root, prefix, 1, errors, count)
+        if count[0] > self.limits.max_conditions:
+            errors.append(
+                UserError(
+                    prefix,
+                    "TOO_MANY_CONDITIONS",
+                    f"a segment has at most {self.limits.max_conditions} conditions, "
+                    f"this one has {count[0]}",
+                )
+            )
+        if not root.children:
+            outcome.warnings.append(
+                UserError(
+                    prefix,
+                    "EMPTY_CONDITIONS",
+                    "the segment has no conditions: "
+                    + (
+                        "it matches no one"
+                        if root.combinator is Combinator.ANY
+                        else "it matches everyone"
+                    ),
+                )
+            )
+        outcome.tree = tree
+        return outcome
+
+    def _group(
+        self, group: Group, path: Path, depth: int, errors: list[UserError], count: list[int]
+    ) -> Group:
+        if depth > self.limits.max_depth:
+            errors.append(
+                UserError(
+                    path,
+                    "TOO_DEEP",
+                    f"groups nest at most {self.limits.max_depth} levels deep "
+                    "(the root group is level 1)",
+                )
+            )
+            return group
+        children: list[Node] = []
+        for index, child in enumerate(group.children):
+            child_at = path + child_path(group, index)
+            if isinstance(child, Group):
+                children.append(self._group(child, child_at, depth + 1, errors, count))
+            else:
+                count[0] += 1
+                children.append(self._condition(child, child_at, errors))
+        return Group(group.combinator, tuple(children))
+
+    def _condition(self, condition: Condition, path: Path, errors: list[UserError]) -> Condition:
+        def refuse(where: Path, code: str, message: str) -> Condition:
+            errors.append(UserError(path + where, code, message))
+            return condition
+
+        key, operator = condition.property, condition.operator
+        if operator in (Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT):
+            if key != SEGMENT_PROPERTY:
+                return refuse(
+                    ("property",),
+                    "INVALID_PROPERTY",
+                    f"{operator.value} takes the pseudo-property {SEGMENT_PROPERTY!r}, got {key!r}",
+                )
+            if not isinstance(condition.value, str) or not condition.value.strip():
+                return refuse(("value",), "INVALID_VALUE", f"{operator.value} takes a segment id")
+            return Condition(key, operator, condition.value.strip())
+        if operator is Operator.PERCENTAGE or key == BUCKET_PROPERTY:
+            if key != BUCKET_PROPERTY or operator is not Operator.PERCENTAGE:
+                return refuse(
+                    ("operator",),
+                    "OPERATOR_NOT_ALLOWED",
+                    f"{BUCKET_PROPERTY} takes only PERCENTAGE, "
+                    f"and PERCENTAGE only {BUCKET_PROPERTY}",
+                )
+            try:
+                return Condition(key, operator, v.parse_percentage(condition.value))
+            except v.ValueRefused as exc:
+                return refuse(("value",), exc.code, f"{key} PERCENTAGE: {exc.message}")
+
+        definition = self.catalogue.get(key)
+        if definition is None:
+            return refuse(("property",), "UNKNOWN_PROPERTY", f"there is no property {key!r}")
+        if operator not in definition.operators:
+            allowed = ", ".join(o.value for o in definition.operators)
+            return refuse(
+                ("operator",),
+                "OPERATOR_NOT_ALLOWED",
+                f"{operator.value} is not allowed for {key} ({definition.type.value}); "
+                f"allowed: {allowed}",
+            )
+        if condition.case_insensitive and definition.type not in _CASE_INSENSITIVE_TYPES:
+            return refuse(
+                ("caseInsensitive",),
+                "CASE_INSENSITIVE_NOT_ALLOWED",
+                f"caseInsensitive applies to TEXT and LIST properties only; {key} is "
+                f"{definition.type.value}",
+            )
+        try:
+            value = self._value(definition, operator, condition.value)
+        except v.ValueRefused as exc:
+            return refuse(("value",), exc.code, f"{key} {operator.value}: {exc.message}")
+        return Condition(key, operator, value, condition.case_insensitive)
+
+    def _value(self, definition: PropertyDefinition, operator: Operator, raw: Any) -> Any:
+        if operator in VALUELESS_OPERATORS:
+            if raw is not None:
+                raise v.ValueRefused(f"{operator.value} takes no value", "VALUE_NOT_ALLOWED")
+            return None
+        if raw is None:
+            raise v.ValueRefused("a value is required", "VALUE_REQUIRED")
+        one = self._scalar_parser(definition, operator)
+        if operator in _RELATIVE_OPERATORS:
+            return v.parse_relative(raw)
+        if operator in _RANGE_OPERATORS:
+            items = v.as_list(raw, max_items=2)
+            if len(items) != 2:
+                raise v.ValueRefused("expected [min, max]")
+            low, high = one(items[0]), one(items[1])
+            if _sort_key(low) > _sort_key(high):
+                raise v.ValueRefused(f"expected min <= max, got [{low}, {high}]", "INVALID_RANGE")
+            return (low, high)
+        if operator in _LIST_OPERATORS:
+            items = v.as_list(raw, max_items=self.limits.max_list_items)
+            if definition.type in (PropertyType.TEXT, PropertyType.LIST):
+                items = [item.strip() if isinstance(item, str) else item for item in items]
+            return tuple(one(item) for item in items)
+        value = one(raw)
+        if operator is Operator.MATCHES:
+            self._check_regex(value)
+        return value
+
+    def _scalar_parser(
+        self, definition: PropertyDefinition, operator: Operator
+    ) -> Callable[[Any], Any]:
+        kind = definition.type
+        max_text = self.limits.max_text_length
+        if kind is PropertyType.NUMBER:
+            return v.parse_decimal
+        if kind is PropertyType.MONEY:
+            return lambda raw: v.parse_money(raw, self.currency)
+        if kind in (PropertyType.TEXT, PropertyType.LIST):
+            allow_empty = operator not in _NON_EMPTY_TEXT
+            return lambda raw: v.parse_text(raw, allow_empty=allow_empty, max_length=max_text)
+        if kind is PropertyType.ENUM:
+            return lambda raw: v.parse_enum(raw, definition.enum_values)
+        if kind is PropertyType.DATE:
+            return v.parse_date
+        if kind is PropertyType.DATETIME:
+            return v.parse_date_or_datetime
+        if kind is PropertyType.SEMVER:
+            return v.parse_semver
+        raise v.ValueRefused(f"{kind.value} conditions take no value")
+
+    def _check_regex(self, pattern: str) -> None:
+        if len(pattern) > self.limits.max_regex_length:
+            raise v.ValueRefused(
+                f"a pattern has at most {self.limits.max_regex_length} characters", "TOO_LONG"
+            )
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            re2.compile(pattern, options)
+        except re2.error as exc:
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+            raise v.ValueRefused(f"not a valid RE2 pattern: {reason}", "INVALID_PATTERN") from None
+
+
+def _sort_key(value: Any) -> Any:
+    """Comparable form of a range bound (money by amount; ISO dates sort as text)."""
+    return getattr(value, "amount", value)

@@ -1,0 +1,180 @@
+"""Parsing one condition value into its canonical form (see ``domain/conditions.py``).
+
+Each parser takes what a user sent — JSON from GraphQL (numbers, strings, lists, objects) or the
+values of the text form (``Decimal``, ``str``, ``tuple``, ``Money``, ``RelativeDate``) — and
+returns the canonical value, or raises :class:`ValueRefused` saying what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from seggraph.domain.conditions import DateUnit, Money, RelativeDate
+from seggraph.domain.currencies import is_currency_code, is_whole_minor_units
+
+# The regular expression semver.org publishes for strict Semantic Versioning 2.0.0.
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+class ValueRefused(ValueError):
+    """A condition value does not parse; ``message`` says what was expected."""
+
+    def __init__(self, message: str, code: str = "INVALID_VALUE") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_decimal(value: Any, what: str = "a number") -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise ValueRefused(f"expected {what}, got {describe(value)}")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueRefused(f"expected {what}, got {describe(value)}") from None
+    else:
+        raise ValueRefused(f"expected {what}, got {describe(value)}")
+    if not result.is_finite():
+        raise ValueRefused(f"expected a finite number, got {describe(value)}")
+    return result
+
+
+def parse_money(value: Any, account_currency: str) -> Money:
+    currency: str | None = None
+    amount_raw = value
+    if isinstance(value, Money):
+        amount_raw, currency = value.amount, value.currency
+    elif isinstance(value, dict):
+        unknown = set(value) - {"amount", "currency"}
+        if "amount" not in value or unknown:
+            raise ValueRefused(
+                'expected a money amount: a number, or {"amount": 99.95, "currency": "USD"}'
+            )
+        amount_raw, currency = value["amount"], value.get("currency")
+    amount = parse_decimal(amount_raw, "a money amount in major units, such as 100 or 99.95")
+    if currency is not None:
+        if not isinstance(currency, str) or not is_currency_code(currency.strip().upper()):
+            raise ValueRefused(f"expected a three-letter currency code, got {describe(currency)}")
+        currency = currency.strip().upper()
+    effective = currency or account_currency
+    if not is_whole_minor_units(amount, effective):
+        raise ValueRefused(
+            f"{amount} is not a whole number of {effective} minor units", "INVALID_MONEY"
+        )
+    return Money(amount, currency)
+
+
+def parse_text(value: Any, *, allow_empty: bool = True, max_length: int = 1000) -> str:
+    if not isinstance(value, str):
+        raise ValueRefused(f"expected a string, got {describe(value)}")
+    if not allow_empty and value == "":
+        raise ValueRefused("expected a non-empty string", "EMPTY_VALUE")
+    if len(value) > max_length:
+        raise ValueRefused(f"a text value has at most {max_length} characters", "TOO_LONG")
+    return value
+
+
+def parse_enum(value: Any, allowed: tuple[str, ...]) -> str:
+    if isinstance(value, str):
+        folded = value.strip().casefold()
+        for identifier in allowed:
+            if identifier.casefold() == folded:
+                return identifier
+    raise ValueRefused(f"expected one of {', '.join(allowed)}, got {describe(value)}")
+
+
+def parse_date(value: Any) -> str:
+    if isinstance(value, datetime):
+        raise ValueRefused(f"expected an ISO-8601 date (YYYY-MM-DD), got {describe(value)}")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            pass
+    raise ValueRefused(f"expected an ISO-8601 date (YYYY-MM-DD), got {describe(value)}")
+
+
+def parse_date_or_datetime(value: Any) -> str:
+    """A DATETIME condition value: a date, or a date-time (without offset: account zone)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+        try:
+            return datetime.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+    raise ValueRefused(
+        f"expected an ISO-8601 date or date-time (2026-01-31 or 2026-01-31T09:30:00+01:00), "
+        f"got {describe(value)}"
+    )
+
+
+def parse_relative(value: Any) -> RelativeDate:
+    if isinstance(value, RelativeDate):
+        amount_raw, unit_raw = value.amount, value.unit.value
+    elif isinstance(value, dict) and set(value) == {"amount", "unit"}:
+        amount_raw, unit_raw = value["amount"], value["unit"]
+    else:
+        raise ValueRefused('expected {"amount": N, "unit": DAY | WEEK | MONTH | YEAR}')
+    if isinstance(amount_raw, bool) or not isinstance(amount_raw, int | Decimal):
+        raise ValueRefused(f"expected a whole number amount >= 1, got {describe(amount_raw)}")
+    if amount_raw != int(amount_raw) or int(amount_raw) < 1:
+        raise ValueRefused(f"expected a whole number amount >= 1, got {describe(amount_raw)}")
+    if not isinstance(unit_raw, str) or unit_raw.upper() not in DateUnit.__members__:
+        raise ValueRefused(f"expected a unit DAY, WEEK, MONTH or YEAR, got {describe(unit_raw)}")
+    return RelativeDate(int(amount_raw), DateUnit(unit_raw.upper()))
+
+
+def parse_semver(value: Any) -> str:
+    if isinstance(value, str) and SEMVER.match(value):
+        return value
+    hint = " (without a leading v)" if isinstance(value, str) and value[:1] in "vV" else ""
+    raise ValueRefused(
+        f"expected a strict semantic version such as 1.4.0{hint}, got {describe(value)}"
+    )
+
+
+def parse_percentage(value: Any) -> Decimal:
+    number = parse_decimal(value, "a percentage from 0 to 100")
+    if not Decimal(0) <= number <= Decimal(100):
+        raise ValueRefused(f"expected a percentage from 0 to 100, got {number}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -3 and number != number.quantize(Decimal("0.001")):
+        raise ValueRefused(f"a percentage has at most 3 decimals, got {number}")
+    return number
+
+
+def as_list(value: Any, *, max_items: int) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise ValueRefused(f"expected a list, got {describe(value)}")
+    if not value:
+        raise ValueRefused("expected a non-empty list", "EMPTY_VALUE")
+    if len(value) > max_items:
+        raise ValueRefused(f"a list has at most {max_items} items", "TOO_LONG")
+    return list(value)

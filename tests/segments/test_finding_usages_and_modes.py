@@ -1,0 +1,222 @@
+"""Tags and search, usages and the in-use warning, test and live modes, segment references."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.database import Database
+
+from tests.segments.conftest import PAYLOAD, SegmentClient, errors_by_path, snapshot
+
+REGISTER = """mutation($input: SegmentUsageInput!) { registerSegmentUsage(input: $input) {
+  usage { kind refId name live } userErrors { path code message } } }"""
+DELETE = (
+    "mutation($id: ID!) { deleteSegment(id: $id) { deletedId userErrors { path code message } } }"
+)
+COPY = f"mutation($id: ID!, $target: Mode!) {{ copySegmentToMode(id: $id, mode: $target) {{ {PAYLOAD} }} }}"
+MRR_GT = {"conditions": [{"property": "subscriber.mrr", "operator": "GT", "value": 100}]}
+
+
+def names(page: dict[str, Any]) -> list[str]:
+    return [n["name"] for n in page["segments"]["nodes"]]
+
+
+def test_tag_counts_and_tag_filters(seg: SegmentClient) -> None:
+    seg.created(name="a", tags=["VIP", "annual"])
+    seg.created(name="b", tags=["vip"])
+    seg.created(name="c", tags=["monthly"])
+    tags = seg.run("{ tags { tag count } }")["tags"]
+    assert {(t["tag"].casefold(), t["count"]) for t in tags} == {
+        ("vip", 2),
+        ("annual", 1),
+        ("monthly", 1),
+    }
+    assert tags[0]["count"] == 2
+
+    any_of = seg.run('{ segments(filter: {tags: ["Vip", "monthly"]}) { nodes { name } } }')
+    assert names(any_of) == ["c", "b", "a"]
+    all_of = seg.run(
+        '{ segments(filter: {tags: ["vip", "ANNUAL"], tagMatch: ALL}) { nodes { name } } }'
+    )
+    assert names(all_of) == ["a"]
+
+
+def test_text_search_in_name_and_description(seg: SegmentClient) -> None:
+    seg.created(name="High MRR annual", description="Big spenders")
+    seg.created(name="Trialists", description="On a free trial, high intent")
+    seg.created(name="Churn risk")
+    assert names(seg.run('{ segments(filter: {search: "high"}) { nodes { name } } }')) == [
+        "Trialists",
+        "High MRR annual",
+    ]
+    assert names(seg.run('{ segments(filter: {search: "spend ann"}) { nodes { name } } }')) == [
+        "High MRR annual"
+    ]
+    assert names(seg.run('{ segments(filter: {search: "(.*"}) { nodes { name } } }')) == []
+
+
+def test_filters_page_with_a_total(seg: SegmentClient) -> None:
+    for i in range(5):
+        seg.created(name=f"s{i}", tags=["x"] if i % 2 == 0 else [])
+    page = seg.run(
+        '{ segments(first: 2, filter: {tags: ["x"]}) { totalCount pageInfo { hasNextPage endCursor } nodes { name } } }'
+    )
+    assert page["segments"]["totalCount"] == 3
+    assert names(page) == ["s4", "s2"]
+    after = page["segments"]["pageInfo"]["endCursor"]
+    rest = seg.run(
+        'query($after: String) { segments(first: 2, after: $after, filter: {tags: ["x"]}) { nodes { name } pageInfo { hasNextPage } } }',
+        after=after,
+    )
+    assert names(rest) == ["s0"] and rest["segments"]["pageInfo"]["hasNextPage"] is False
+
+
+def test_the_listing_filters_are_served_by_indexes(sync_db: Database[dict[str, Any]]) -> None:
+    keys = [list(ix["key"].keys()) for ix in sync_db.segments.list_indexes()]
+    assert ["mode", "archived", "created_at", "_id"] in keys
+    assert ["mode", "tags_key", "created_at", "_id"] in keys
+    assert ["mode", "search_terms"] in keys
+
+
+def test_live_usage_refuses_condition_changes_until_acknowledged(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    segment = seg.created(name="Routed", conditions=MRR_GT)
+    usage = seg.run(
+        REGISTER,
+        input={
+            "segmentId": segment["id"],
+            "kind": "FLOW",
+            "refId": "flow_1",
+            "name": "Main cancel flow",
+            "live": True,
+        },
+    )
+    assert usage["registerSegmentUsage"]["usage"] == {
+        "kind": "FLOW",
+        "refId": "flow_1",
+        "name": "Main cancel flow",
+        "live": True,
+    }
+    new_conditions = {"conditions": [{"property": "subscriber.mrr", "operator": "GT", "value": 50}]}
+
+    before = snapshot(sync_db)
+    refused = seg.update(id=segment["id"], expectedVersion=1, conditions=new_conditions)
+    assert errors_by_path(refused) == {"conditions": "SEGMENT_IN_LIVE_USE"}
+    assert "Main cancel flow" in refused["userErrors"][0]["message"]
+    assert snapshot(sync_db) == before
+
+    # Renaming does not change who is in it: no acknowledgement needed.
+    assert seg.update(id=segment["id"], expectedVersion=1, name="Routed!")["userErrors"] == []
+
+    accepted = seg.update(
+        id=segment["id"], expectedVersion=2, conditions=new_conditions, acknowledgeLiveUsage=True
+    )
+    assert accepted["userErrors"] == []
+    assert [w["code"] for w in accepted["warnings"]] == ["SEGMENT_IN_LIVE_USE"]
+    assert "Main cancel flow" in accepted["warnings"][0]["message"]
+
+
+def test_a_segment_in_use_cannot_be_deleted_but_can_be_archived(seg: SegmentClient) -> None:
+    segment = seg.created(name="Used")
+    seg.run(
+        REGISTER,
+        input={
+            "segmentId": segment["id"],
+            "kind": "OFFER_RULE",
+            "refId": "rule_9",
+            "name": "50% off",
+            "live": False,
+        },
+    )
+    refused = seg.run(DELETE, id=segment["id"])["deleteSegment"]
+    assert refused["deletedId"] is None
+    assert errors_by_path(refused) == {"id": "SEGMENT_IN_USE"}
+    assert "50% off" in refused["userErrors"][0]["message"]
+
+    archived = seg.run(
+        f"mutation($id: ID!) {{ archiveSegment(id: $id) {{ {PAYLOAD} }} }}", id=segment["id"]
+    )
+    assert archived["archiveSegment"]["segment"]["archived"] is True
+    assert [w["code"] for w in archived["archiveSegment"]["warnings"]] == ["SEGMENT_IN_USE"]
+
+    listed = seg.run(
+        "query($id: ID!) { segment(id: $id) { usages { kind refId } } }", id=segment["id"]
+    )
+    assert listed["segment"]["usages"] == [{"kind": "OFFER_RULE", "refId": "rule_9"}]
+    removed = seg.run(
+        'mutation($id: ID!) { removeSegmentUsage(segmentId: $id, kind: OFFER_RULE, refId: "rule_9") { userErrors { code } } }',
+        id=segment["id"],
+    )
+    assert removed["removeSegmentUsage"]["userErrors"] == []
+    assert seg.run(DELETE, id=segment["id"])["deleteSegment"]["deletedId"] == segment["id"]
+
+
+def test_test_and_live_never_cross_until_copied(seg: SegmentClient) -> None:
+    draft = seg.created(name="Draft", conditions=MRR_GT)
+    assert seg.get(draft["id"], mode="LIVE") is None
+    assert seg.run("{ segments { totalCount } }", mode="LIVE")["segments"]["totalCount"] == 0
+
+    copy = seg.run(COPY, id=draft["id"], target="LIVE")["copySegmentToMode"]
+    assert copy["userErrors"] == []
+    live = copy["segment"]
+    assert live["mode"] == "LIVE" and live["copiedFromId"] == draft["id"]
+    assert live["conditions"] == draft["conditions"]
+
+    # An edit in TEST is invisible in LIVE until copied again.
+    edited = {"conditions": [{"property": "subscriber.mrr", "operator": "GT", "value": 300}]}
+    seg.update(id=draft["id"], expectedVersion=1, conditions=edited)
+    assert seg.get(live["id"], mode="LIVE")["conditions"] == draft["conditions"]  # type: ignore[index]
+    again = seg.run(COPY, id=draft["id"], target="LIVE")["copySegmentToMode"]["segment"]
+    assert again["id"] == live["id"] and again["version"] == 2
+    assert again["conditions"]["conditions"][0]["value"] == 300
+    history = seg.run(
+        "query($id: ID!) { segment(id: $id) { history { version action note } } }",
+        mode="LIVE",
+        id=live["id"],
+    )["segment"]["history"]
+    assert [h["action"] for h in history] == ["COPIED", "COPIED"]
+    # and TEST-mode reads of the LIVE id find nothing
+    assert seg.get(live["id"], mode="TEST") is None
+
+
+def test_a_bad_mode_header_is_a_clear_400(seg: SegmentClient) -> None:
+    response = seg.gql.http.post(
+        "/graphql",
+        json={"query": "{ segments { totalCount } }"},
+        headers={"X-Seggraph-Mode": "PROD"},
+    )
+    assert response.status_code == 400
+    assert "TEST or LIVE" in response.text
+
+
+def in_segment(segment_id: str) -> dict[str, Any]:
+    return {"conditions": [{"property": "segment", "operator": "IN_SEGMENT", "value": segment_id}]}
+
+
+def test_segment_references_stay_in_mode_and_never_cycle(seg: SegmentClient) -> None:
+    a = seg.created(name="A", conditions=MRR_GT)
+    b = seg.created(name="B", conditions=in_segment(a["id"]))
+    c = seg.created(name="C", conditions=in_segment(b["id"]))
+
+    cycle = seg.update(id=a["id"], expectedVersion=1, conditions=in_segment(c["id"]))
+    assert errors_by_path(cycle) == {"conditions": "REFERENCE_CYCLE"}
+    message = cycle["userErrors"][0]["message"]
+    assert a["id"] in message and b["id"] in message and c["id"] in message
+    self_ref = seg.update(id=a["id"], expectedVersion=1, conditions=in_segment(a["id"]))
+    assert errors_by_path(self_ref) == {"conditions": "REFERENCE_CYCLE"}
+
+    live_a = seg.created(mode="LIVE", name="Live A")
+    cross = seg.create(name="cross", conditions=in_segment(live_a["id"]))
+    assert errors_by_path(cross) == {"conditions": "UNKNOWN_SEGMENT"}
+    assert "LIVE segment" in cross["userErrors"][0]["message"]
+
+    referenced = seg.run(DELETE, id=a["id"])["deleteSegment"]
+    assert errors_by_path(referenced) == {"id": "SEGMENT_REFERENCED"}
+
+    # Copying C to LIVE needs B (and so A) there first.
+    refused = seg.run(COPY, id=c["id"], target="LIVE")["copySegmentToMode"]
+    assert errors_by_path(refused) == {"id": "REFERENCE_NOT_COPIED"}
+    live_a2 = seg.run(COPY, id=a["id"], target="LIVE")["copySegmentToMode"]["segment"]
+    live_b = seg.run(COPY, id=b["id"], target="LIVE")["copySegmentToMode"]["segment"]
+    assert live_b["conditions"]["conditions"][0]["value"] == live_a2["id"]

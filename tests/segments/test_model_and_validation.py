@@ -1,0 +1,231 @@
+"""Creating segments with condition trees, and everything validation must refuse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pymongo.database import Database
+
+from tests.segments.conftest import SegmentClient, errors_by_path, snapshot
+
+HIGH_VALUE_ANNUAL = {
+    "combinator": "ALL",
+    "conditions": [
+        {"property": "subscriber.mrr", "operator": "GT", "value": 100},
+        {"property": "plan.interval", "operator": "IN", "value": ["month", " YEAR "]},
+    ],
+    "groups": [
+        {
+            "combinator": "ANY",
+            "conditions": [
+                {"property": "subscription.is_free_trial", "operator": "IS_TRUE"},
+                {"property": "subscription.duration_days", "operator": "GTE", "value": 90},
+            ],
+        },
+        {
+            "combinator": "NONE",
+            "conditions": [
+                {
+                    "property": "plan.name",
+                    "operator": "ENDS_WITH",
+                    "value": "Lite",
+                    "caseInsensitive": True,
+                }
+            ],
+        },
+    ],
+}
+
+
+def test_a_segment_keeps_its_whole_model(seg: SegmentClient) -> None:
+    segment = seg.created(
+        name="High value annual",
+        description="Worth an offer",
+        tags=["retention"],
+        conditions=HIGH_VALUE_ANNUAL,
+    )
+    assert segment["mode"] == "TEST"
+    assert segment["version"] == 1
+    assert segment["archived"] is False
+    assert segment["createdBy"] == segment["updatedBy"] == "anonymous"
+    root = segment["conditions"]
+    assert root["combinator"] == "ALL"
+    assert root["conditions"] == [
+        {"property": "subscriber.mrr", "operator": "GT", "value": 100, "caseInsensitive": False},
+        # enum values are stored canonical, list items trimmed
+        {
+            "property": "plan.interval",
+            "operator": "IN",
+            "value": ["MONTH", "YEAR"],
+            "caseInsensitive": False,
+        },
+    ]
+    assert [g["combinator"] for g in root["groups"]] == ["ANY", "NONE"]
+    assert root["groups"][1]["conditions"][0]["caseInsensitive"] is True
+    assert seg.get(segment["id"]) == segment
+
+
+def test_the_actor_header_is_recorded(seg: SegmentClient) -> None:
+    payload = seg.gql.query(
+        'mutation { createSegment(input: {name: "x"}) { segment { createdBy updatedBy } } }',
+        **{"X-Seggraph-Actor": "ana@example.com"},
+    )
+    assert payload["createSegment"]["segment"] == {
+        "createdBy": "ana@example.com",
+        "updatedBy": "ana@example.com",
+    }
+
+
+def test_an_empty_root_is_allowed_with_a_warning(seg: SegmentClient) -> None:
+    payload = seg.create(name="Everyone")
+    assert payload["userErrors"] == []
+    assert [w["code"] for w in payload["warnings"]] == ["EMPTY_CONDITIONS"]
+    assert "matches everyone" in payload["warnings"][0]["message"]
+
+
+def condition(prop: str, op: str, value: Any = None, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"property": prop, "operator": op, **extra}
+    if value is not None:
+        out["value"] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    ("cond", "code", "where"),
+    [
+        (condition("subscriber.nope", "EQ", 1), "UNKNOWN_PROPERTY", "property"),
+        (condition("subscriber.mrr", "CONTAINS", "1"), "OPERATOR_NOT_ALLOWED", "operator"),
+        (condition("subscriber.mrr", "GT", "lots"), "INVALID_VALUE", "value"),
+        (condition("subscriber.mrr", "GT", 12.505), "INVALID_MONEY", "value"),
+        (
+            condition("subscriber.mrr", "GT", {"amount": 10, "currency": "dollars"}),
+            "INVALID_VALUE",
+            "value",
+        ),
+        (condition("subscriber.mrr", "BETWEEN", [200, 100]), "INVALID_RANGE", "value"),
+        (condition("subscriber.mrr", "IN", []), "EMPTY_VALUE", "value"),
+        (condition("subscriber.mrr", "GT"), "VALUE_REQUIRED", "value"),
+        (condition("subscriber.status", "EQ", "PAUSED"), "INVALID_VALUE", "value"),
+        (condition("subscription.is_free_trial", "IS_TRUE", True), "VALUE_NOT_ALLOWED", "value"),
+        (
+            condition("subscription.duration_days", "GT", 5, caseInsensitive=True),
+            "CASE_INSENSITIVE_NOT_ALLOWED",
+            "caseInsensitive",
+        ),
+        (condition("plan.name", "CONTAINS", ""), "EMPTY_VALUE", "value"),
+        (condition("plan.name", "MATCHES", "(unclosed"), "INVALID_PATTERN", "value"),
+        (condition("plan.name", "MATCHES", "(a)\\1"), "INVALID_PATTERN", "value"),
+        (
+            condition("subscription.next_billing_date", "BEFORE", "31/01/2026"),
+            "INVALID_VALUE",
+            "value",
+        ),
+        (
+            condition("subscription.next_billing_date", "IN_LAST", {"amount": 0, "unit": "DAY"}),
+            "INVALID_VALUE",
+            "value",
+        ),
+        (
+            condition(
+                "subscription.next_billing_date", "IN_LAST", {"amount": 3, "unit": "FORTNIGHT"}
+            ),
+            "INVALID_VALUE",
+            "value",
+        ),
+        (condition("app.version", "GT", "v1.2.0"), "INVALID_VALUE", "value"),
+        (condition("app.version", "GT", "1.2"), "INVALID_VALUE", "value"),
+        (condition("addon.id", "CONTAINS_ANY", "not-a-list"), "INVALID_VALUE", "value"),
+        (condition("subscriber.bucket", "PERCENTAGE", 100.5), "INVALID_VALUE", "value"),
+        (condition("subscriber.bucket", "PERCENTAGE", 10.0005), "INVALID_VALUE", "value"),
+        (condition("subscriber.bucket", "EQ", 10), "OPERATOR_NOT_ALLOWED", "operator"),
+        (condition("segment", "IN_SEGMENT", "000000000000000000000000"), "UNKNOWN_SEGMENT", None),
+    ],
+)
+def test_refused_conditions_name_their_path(
+    seg: SegmentClient,
+    sync_db: Database[dict[str, Any]],
+    cond: dict[str, Any],
+    code: str,
+    where: str | None,
+) -> None:
+    tree = {
+        "conditions": [condition("subscriber.mrr", "GT", 1)],
+        "groups": [{"conditions": []}, {"combinator": "ANY", "conditions": [cond]}],
+    }
+    before = snapshot(sync_db)
+    payload = seg.create(name="refused", conditions=tree)
+    assert payload["segment"] is None
+    path = "conditions.groups.1.conditions.0" + (f".{where}" if where else "")
+    if where is None:
+        path = "conditions"
+    assert errors_by_path(payload) == {path: code}, payload["userErrors"]
+    assert cond["property"] in payload["userErrors"][0]["message"] or code == "UNKNOWN_SEGMENT"
+    assert snapshot(sync_db) == before
+
+
+def test_every_error_is_reported_at_once(seg: SegmentClient) -> None:
+    payload = seg.create(
+        name=" ",
+        tags=["ok", ""],
+        conditions={
+            "conditions": [condition("x.y", "EQ", 1), condition("subscriber.mrr", "GT", "x")]
+        },
+    )
+    assert errors_by_path(payload) == {
+        "name": "BLANK",
+        "tags.1": "BLANK",
+        "conditions.conditions.0.property": "UNKNOWN_PROPERTY",
+        "conditions.conditions.1.value": "INVALID_VALUE",
+    }
+
+
+def nested(depth: int) -> dict[str, Any]:
+    group: dict[str, Any] = {"conditions": [condition("subscriber.mrr", "GT", 1)]}
+    for _ in range(depth - 1):
+        group = {"groups": [group]}
+    return group
+
+
+def test_depth_limit(seg: SegmentClient) -> None:
+    assert seg.create(name="five", conditions=nested(5))["userErrors"] == []
+    payload = seg.create(name="six", conditions=nested(6))
+    assert errors_by_path(payload) == {
+        "conditions.groups.0.groups.0.groups.0.groups.0.groups.0": "TOO_DEEP"
+    }
+
+
+def test_condition_count_limit(seg: SegmentClient) -> None:
+    many = [condition("subscriber.mrr", "GT", i) for i in range(100)]
+    assert seg.create(name="100", conditions={"conditions": many})["userErrors"] == []
+    payload = seg.create(
+        name="101", conditions={"conditions": [*many, condition("subscriber.mrr", "GT", 1)]}
+    )
+    assert errors_by_path(payload) == {"conditions": "TOO_MANY_CONDITIONS"}
+
+
+def test_values_are_stored_canonically(seg: SegmentClient) -> None:
+    segment = seg.created(
+        name="canonical",
+        conditions={
+            "conditions": [
+                condition("subscriber.mrr", "BETWEEN", ["99.95", 200]),
+                condition("subscriber.mrr", "GTE", {"amount": 1000, "currency": "jpy"}),
+                condition(
+                    "subscription.next_billing_date", "IN_NEXT", {"amount": 2, "unit": "week"}
+                ),
+                condition("cdp.last_seen", "AFTER", "2026-01-31T10:00:00+01:00"),
+                condition("subscriber.bucket", "PERCENTAGE", 12.5),
+                condition("addon.id", "CONTAINS_ALL", [" a ", "b"], caseInsensitive=True),
+            ]
+        },
+    )
+    values = [c["value"] for c in segment["conditions"]["conditions"]]
+    assert values == [
+        [99.95, 200],
+        {"amount": 1000, "currency": "JPY"},
+        {"amount": 2, "unit": "WEEK"},
+        "2026-01-31T10:00:00+01:00",
+        12.5,
+        ["a", "b"],
+    ]

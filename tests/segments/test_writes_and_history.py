@@ -1,0 +1,153 @@
+"""Updates with optimistic concurrency, history, restore, duplicate, archive and delete."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from pymongo.database import Database
+
+from tests.segments.conftest import PAYLOAD, UPDATE, SegmentClient, errors_by_path, snapshot
+
+MRR_GT = {"conditions": [{"property": "subscriber.mrr", "operator": "GT", "value": 100}]}
+HISTORY = """query($id: ID!) { segment(id: $id) { version history {
+  version action by note changes { field before after } segment { name version } } } }"""
+
+
+def test_update_bumps_the_version_and_records_a_readable_diff(seg: SegmentClient) -> None:
+    segment = seg.created(name="Big", tags=["a"], conditions=MRR_GT)
+    payload = seg.update(
+        id=segment["id"],
+        expectedVersion=1,
+        name="Bigger",
+        tags=["a", "b"],
+        conditions={"conditions": [{"property": "subscriber.mrr", "operator": "GT", "value": 200}]},
+    )
+    assert payload["userErrors"] == []
+    assert payload["segment"]["version"] == 2
+    history = seg.run(HISTORY, id=segment["id"])["segment"]["history"]
+    assert [(h["version"], h["action"]) for h in history] == [(2, "UPDATED"), (1, "CREATED")]
+    assert {c["field"]: (c["before"], c["after"]) for c in history[0]["changes"]} == {
+        "name": ("Big", "Bigger"),
+        "tags": ("a", "a, b"),
+        "conditions": ("subscriber.mrr > 100", "subscriber.mrr > 200"),
+    }
+    assert history[1]["segment"] == {"name": "Big", "version": 1}
+
+
+def test_a_stale_version_is_a_conflict_carrying_the_current_version(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    segment = seg.created(name="x")
+    assert seg.update(id=segment["id"], expectedVersion=1, name="y")["userErrors"] == []
+    before = snapshot(sync_db)
+    stale = seg.update(id=segment["id"], expectedVersion=1, name="z")
+    assert errors_by_path(stale) == {"expectedVersion": "VERSION_CONFLICT"}
+    assert stale["currentVersion"] == 2
+    assert snapshot(sync_db) == before
+
+
+def test_ten_concurrent_updates_from_one_version_one_wins(
+    seg: SegmentClient, http: httpx.Client, sync_db: Database[dict[str, Any]]
+) -> None:
+    segment = seg.created(name="contended", conditions=MRR_GT)
+
+    async def edit(client: httpx.AsyncClient, i: int) -> dict[str, Any]:
+        response = await client.post(
+            "/graphql",
+            json={
+                "query": UPDATE,
+                "variables": {
+                    "input": {
+                        "id": segment["id"],
+                        "expectedVersion": 1,
+                        "name": f"edit {i}",
+                        "conditions": {
+                            "conditions": [
+                                {"property": "subscriber.mrr", "operator": "GT", "value": i}
+                            ]
+                        },
+                    }
+                },
+            },
+        )
+        result: dict[str, Any] = response.json()["data"]["updateSegment"]
+        return result
+
+    async def all_at_once() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=str(http.base_url), timeout=60) as client:
+            return await asyncio.gather(*(edit(client, i) for i in range(10)))
+
+    results = asyncio.run(all_at_once())
+    winners = [r for r in results if r["segment"]]
+    losers = [r for r in results if not r["segment"]]
+    assert len(winners) == 1 and len(losers) == 9
+    for loser in losers:
+        assert [e["code"] for e in loser["userErrors"]] == ["VERSION_CONFLICT"]
+        assert loser["currentVersion"] == 2
+    stored = seg.get(segment["id"])
+    assert stored is not None
+    assert stored["version"] == 2 and stored["name"] == winners[0]["segment"]["name"]
+    # Nothing lost, nothing extra: exactly the creation and the winning edit are in history.
+    versions = sorted(
+        d["version"] for d in sync_db.segment_history.find({"segment_id": segment["id"]})
+    )
+    assert versions == [1, 2]
+
+
+def test_restore_writes_a_new_version_equal_to_an_old_one(seg: SegmentClient) -> None:
+    segment = seg.created(name="v1", conditions=MRR_GT)
+    seg.update(id=segment["id"], expectedVersion=1, name="v2", conditions={"conditions": []})
+    restored = seg.run(
+        f"mutation($id: ID!) {{ restoreSegmentVersion(id: $id, version: 1) {{ {PAYLOAD} }} }}",
+        id=segment["id"],
+    )["restoreSegmentVersion"]
+    assert restored["userErrors"] == []
+    assert restored["segment"]["version"] == 3
+    assert restored["segment"]["name"] == "v1"
+    assert restored["segment"]["conditions"] == segment["conditions"]
+    history = seg.run(HISTORY, id=segment["id"])["segment"]["history"]
+    assert history[0]["action"] == "RESTORED" and history[0]["note"] == "restored version 1"
+
+
+def test_duplicate_archive_unarchive(seg: SegmentClient) -> None:
+    segment = seg.created(name="Original", tags=["t"], conditions=MRR_GT)
+    copy = seg.run(
+        f"mutation($id: ID!) {{ duplicateSegment(id: $id) {{ {PAYLOAD} }} }}", id=segment["id"]
+    )["duplicateSegment"]["segment"]
+    assert copy["name"] == "Original (copy)" and copy["id"] != segment["id"]
+    assert copy["conditions"] == segment["conditions"] and copy["version"] == 1
+
+    archived = seg.run(
+        f"mutation($id: ID!) {{ archiveSegment(id: $id) {{ {PAYLOAD} }} }}", id=segment["id"]
+    )["archiveSegment"]["segment"]
+    assert archived["archived"] is True and archived["version"] == 2
+    listed = seg.run("{ segments { nodes { id } } }")["segments"]["nodes"]
+    assert [n["id"] for n in listed] == [copy["id"]]
+    only_archived = seg.run("{ segments(filter: {archived: ARCHIVED}) { nodes { id } } }")
+    assert [n["id"] for n in only_archived["segments"]["nodes"]] == [segment["id"]]
+
+    back = seg.run(
+        f"mutation($id: ID!) {{ unarchiveSegment(id: $id) {{ {PAYLOAD} }} }}", id=segment["id"]
+    )["unarchiveSegment"]["segment"]
+    assert back["archived"] is False and back["version"] == 3
+
+
+def test_delete_removes_the_segment_and_keeps_its_history(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    segment = seg.created(name="doomed")
+    deleted = seg.run(
+        "mutation($id: ID!) { deleteSegment(id: $id) { deletedId userErrors { code } } }",
+        id=segment["id"],
+    )["deleteSegment"]
+    assert deleted == {"deletedId": segment["id"], "userErrors": []}
+    assert seg.get(segment["id"]) is None
+    actions = [d["action"] for d in sync_db.segment_history.find({"segment_id": segment["id"]})]
+    assert sorted(actions) == ["CREATED", "DELETED"]
+
+
+def test_updating_a_missing_segment_is_a_clear_error(seg: SegmentClient) -> None:
+    payload = seg.update(id="000000000000000000000000", expectedVersion=1, name="x")
+    assert errors_by_path(payload) == {"id": "NOT_FOUND"}
