@@ -7,7 +7,7 @@ evaluation core. It holds no I/O and no GraphQL types. See ``docs/conditions.md`
 Canonical value forms (what a *validated* condition holds in ``Condition.value``):
 
 - numbers (``NUMBER``, ``PERCENTAGE``): ``Decimal``
-- money: ``Money(amount: Decimal, currency: str | None)`` (``None`` = the account currency)
+- money: ``Decimal`` in the account currency, or ``Money(amount, currency)`` with an explicit one
 - text, enum identifiers, dates, date-times, semantic versions, segment ids: ``str``
 - lists (``IN``, ``NOT_IN``, ``CONTAINS_ANY`` ...): ``tuple`` of the above
 - ``BETWEEN`` / ``NOT_BETWEEN``: a 2-``tuple`` ``(min, max)``

@@ -58,7 +58,7 @@ def parse_decimal(value: Any, what: str = "a number") -> Decimal:
     return result
 
 
-def parse_money(value: Any, account_currency: str) -> Money:
+def parse_money(value: Any, account_currency: str) -> Money | Decimal:
     currency: str | None = None
     amount_raw = value
     if isinstance(value, Money):
@@ -80,7 +80,9 @@ def parse_money(value: Any, account_currency: str) -> Money:
         raise ValueRefused(
             f"{amount} is not a whole number of {effective} minor units", "INVALID_MONEY"
         )
-    return Money(amount, currency)
+    # Without a currency the canonical form is the bare amount (the account currency), which is
+    # also what the text form reads back from "100".
+    return Money(amount, currency) if currency is not None else amount
 
 
 def parse_text(value: Any, *, allow_empty: bool = True, max_length: int = 1000) -> str:
