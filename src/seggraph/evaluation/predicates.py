@@ -1,0 +1,389 @@
+"""Compiling one condition's operator and value into a test of a coerced provider value.
+
+A test takes the value the type's coercion produced (see ``values.py``) and the per-call
+:class:`~seggraph.evaluation.context.Env`, and returns ``TRUE`` / ``FALSE``, or an
+:class:`Unknown` when the value cannot be compared (money in another currency). Missing and
+unknown values never reach a test: the compiler answers those before (see ``compiler.py``).
+
+Everything that depends only on the condition is done here, once: numbers become ``Decimal``,
+text is case-folded, lists become frozensets, patterns are compiled, dates are parsed to the
+account's calendar days. Relative date operators read their bound from ``env.bounds`` because
+it depends on "today".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeAlias
+
+import re2
+
+from seggraph.domain.conditions import DateUnit, Money, Operator, RelativeDate
+from seggraph.domain.properties import PropertyDefinition, PropertyType
+from seggraph.evaluation.context import Env, EvaluationOptions
+from seggraph.evaluation.dates import parse_iso_date, parse_iso_day
+from seggraph.evaluation.semver import SemverError, parse_semver
+from seggraph.evaluation.truth import FALSE, TRUE, Truth
+from seggraph.evaluation.values import MoneyValue, Unknown, UnknownReason
+
+Test: TypeAlias = Callable[[Any, Env], "Truth | Unknown"]
+#: Registers a relative-date bound (amount and unit, -1 past / +1 future) and returns its index
+#: in ``env.bounds``.
+BoundIndex: TypeAlias = Callable[[RelativeDate, int], int]
+
+O = Operator  # noqa: E741 (short, for the operator tables below)
+
+
+class ConditionValueError(ValueError):
+    """The condition's value does not have the canonical form its operator needs."""
+
+
+# --- condition values ----------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ConditionValueError(f"expected a number, got {value!r}")
+    try:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, float):
+            number = Decimal(repr(value))
+        elif isinstance(value, str):
+            number = Decimal(value.strip())
+        else:
+            raise ConditionValueError(f"expected a number, got {value!r}")
+    except InvalidOperation:
+        raise ConditionValueError(f"expected a number, got {value!r}") from None
+    if not number.is_finite():
+        raise ConditionValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
+def _money(value: Any, account_currency: str) -> tuple[Decimal, str]:
+    """``(amount, currency)``; a bare number or ``Money`` without currency is the account's."""
+    if isinstance(value, Money):
+        currency = value.currency
+        if currency is not None and not isinstance(currency, str):
+            raise ConditionValueError(f"expected a currency code, got {currency!r}")
+        return _decimal(value.amount), (currency or account_currency).upper()
+    return _decimal(value), account_currency.upper()
+
+
+def _pair(value: Any) -> tuple[Any, Any]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ConditionValueError(f"expected (min, max), got {value!r}")
+    return value[0], value[1]
+
+
+def _items(value: Any) -> list[Any]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConditionValueError(f"expected a list, got {value!r}")
+    return list(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConditionValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _relative(value: Any) -> RelativeDate:
+    if isinstance(value, Mapping) and set(value) == {"amount", "unit"}:
+        try:
+            value = RelativeDate(value["amount"], DateUnit(str(value["unit"]).upper()))
+        except ValueError:
+            raise ConditionValueError(
+                f"expected a unit DAY, WEEK, MONTH or YEAR: {value!r}"
+            ) from None
+    if not isinstance(value, RelativeDate):
+        raise ConditionValueError(f"expected a RelativeDate(amount, unit), got {value!r}")
+    amount = value.amount
+    if isinstance(amount, bool) or not isinstance(amount, int | Decimal) or amount != int(amount):
+        raise ConditionValueError(f"expected a whole amount, got {amount!r}")
+    if int(amount) < 1:
+        raise ConditionValueError(f"expected an amount >= 1, got {amount!r}")
+    return RelativeDate(int(amount), DateUnit(value.unit))
+
+
+# --- shared shapes -------------------------------------------------------------------------------
+
+
+def _ordered(operator: Operator, target: Any) -> Test:
+    """A comparison with ``target`` of a value of the same ordered kind (number, day, version
+    precedence)."""
+    if operator in (O.EQ, O.ON):
+        return lambda v, env: TRUE if v == target else FALSE
+    if operator in (O.NEQ, O.NOT_ON):
+        return lambda v, env: TRUE if v != target else FALSE
+    if operator in (O.GT, O.AFTER):
+        return lambda v, env: TRUE if v > target else FALSE
+    if operator in (O.GTE, O.ON_OR_AFTER):
+        return lambda v, env: TRUE if v >= target else FALSE
+    if operator in (O.LT, O.BEFORE):
+        return lambda v, env: TRUE if v < target else FALSE
+    if operator in (O.LTE, O.ON_OR_BEFORE):
+        return lambda v, env: TRUE if v <= target else FALSE
+    raise ConditionValueError(f"{operator.value} is not a comparison")
+
+
+def _range(operator: Operator, low: Any, high: Any) -> Test:
+    if operator is O.BETWEEN:
+        return lambda v, env: TRUE if low <= v <= high else FALSE
+    return lambda v, env: FALSE if low <= v <= high else TRUE
+
+
+def _membership(operator: Operator, items: frozenset[Any]) -> Test:
+    if operator is O.IN:
+        return lambda v, env: TRUE if v in items else FALSE
+    return lambda v, env: FALSE if v in items else TRUE
+
+
+# --- per type ------------------------------------------------------------------------------------
+
+
+def _number_test(operator: Operator, value: Any) -> Test:
+    if operator in (O.BETWEEN, O.NOT_BETWEEN):
+        low, high = _pair(value)
+        return _range(operator, _decimal(low), _decimal(high))
+    if operator in (O.IN, O.NOT_IN):
+        # Equal numbers hash equal across int and Decimal, so 100 finds Decimal("100.00").
+        return _membership(operator, frozenset(_decimal(item) for item in _items(value)))
+    return _ordered(operator, _decimal(value))
+
+
+def _mismatch(value_currency: str, condition_currencies: Iterable[str]) -> Unknown:
+    wanted = ", ".join(sorted(set(condition_currencies)))
+    return Unknown(
+        UnknownReason.CURRENCY_MISMATCH,
+        f"the value is in {value_currency}, the condition in {wanted}",
+    )
+
+
+def _money_test(operator: Operator, value: Any, account_currency: str) -> Test:
+    """Money compares amounts of the same currency only; another currency is UNKNOWN. A
+    condition naming several currencies (a range or list) combines its parts in Kleene logic:
+    ``IN`` is the OR of ``EQ`` per item, ``BETWEEN`` the AND of ``GTE min`` and ``LTE max``."""
+    if operator in (O.BETWEEN, O.NOT_BETWEEN):
+        raw_low, raw_high = _pair(value)
+        (low, low_cur), (high, high_cur) = _money(raw_low, account_currency), _money(
+            raw_high, account_currency
+        )
+        negated = operator is O.NOT_BETWEEN
+
+        def money_range(v: MoneyValue, env: Env) -> Truth | Unknown:
+            amount, currency = v
+            if currency == low_cur and currency == high_cur:
+                inside = low <= amount <= high
+                return TRUE if inside is not negated else FALSE
+            if (currency == low_cur and amount < low) or (currency == high_cur and amount > high):
+                return TRUE if negated else FALSE
+            return _mismatch(currency, (low_cur, high_cur))
+
+        return money_range
+    if operator in (O.IN, O.NOT_IN):
+        by_currency: dict[str, set[Decimal]] = {}
+        for item in _items(value):
+            amount, currency = _money(item, account_currency)
+            by_currency.setdefault(currency, set()).add(amount)
+        frozen = {currency: frozenset(amounts) for currency, amounts in by_currency.items()}
+        currencies = len(frozen)
+        negated = operator is O.NOT_IN
+
+        def money_in(v: MoneyValue, env: Env) -> Truth | Unknown:
+            amount, currency = v
+            amounts = frozen.get(currency)
+            if amounts is not None and amount in amounts:
+                return FALSE if negated else TRUE
+            if currencies > (0 if amounts is None else 1):
+                return _mismatch(currency, frozen)
+            return TRUE if negated else FALSE
+
+        return money_in
+    amount, currency = _money(value, account_currency)
+    compare = _ordered(operator, amount)
+
+    def money_compare(v: MoneyValue, env: Env) -> Truth | Unknown:
+        if v[1] != currency:
+            return _mismatch(v[1], (currency,))
+        return compare(v[0], env)
+
+    return money_compare
+
+
+def _text_test(operator: Operator, value: Any, case_insensitive: bool) -> Test:
+    if operator is O.MATCHES:
+        options = re2.Options()
+        options.log_errors = False
+        options.case_sensitive = not case_insensitive
+        try:
+            search = re2.compile(_text(value), options).search
+        except re2.error as exc:
+            raise ConditionValueError(f"not a valid RE2 pattern: {value!r} ({exc})") from None
+        return lambda v, env: FALSE if search(v) is None else TRUE
+
+    def fold(text: str) -> str:
+        return text.casefold() if case_insensitive else text
+
+    check: Callable[[str], bool]
+    if operator in (O.IN, O.NOT_IN):
+        items = frozenset(fold(_text(item)) for item in _items(value))
+        if not case_insensitive:
+            return _membership(operator, items)
+        check = items.__contains__
+    else:
+        target = fold(_text(value))
+        if operator in (O.EQ, O.NEQ):
+            if not case_insensitive:
+                return _ordered(operator, target)
+            check = target.__eq__
+        elif operator in (O.CONTAINS, O.NOT_CONTAINS):
+            check = lambda text: target in text  # noqa: E731
+        elif operator is O.STARTS_WITH:
+            check = lambda text: text.startswith(target)  # noqa: E731
+        elif operator is O.ENDS_WITH:
+            check = lambda text: text.endswith(target)  # noqa: E731
+        else:
+            raise ConditionValueError(f"{operator.value} does not apply to text")
+    negated = operator in (O.NEQ, O.NOT_IN, O.NOT_CONTAINS)
+    if case_insensitive:
+        if negated:
+            return lambda v, env: FALSE if check(v.casefold()) else TRUE
+        return lambda v, env: TRUE if check(v.casefold()) else FALSE
+    if negated:
+        return lambda v, env: FALSE if check(v) else TRUE
+    return lambda v, env: TRUE if check(v) else FALSE
+
+
+def _enum_test(operator: Operator, value: Any, declared: tuple[str, ...]) -> Test:
+    canonical = {identifier.casefold(): identifier for identifier in declared}
+
+    def identifier(item: Any) -> str:
+        found = canonical.get(_text(item).strip().casefold())
+        if found is None:
+            raise ConditionValueError(f"{item!r} is not one of {', '.join(declared)}")
+        return found
+
+    if operator in (O.IN, O.NOT_IN):
+        return _membership(operator, frozenset(identifier(item) for item in _items(value)))
+    return _ordered(operator, identifier(value))
+
+
+def _boolean_test(operator: Operator) -> Test:
+    if operator is O.IS_TRUE:
+        return lambda v, env: TRUE if v else FALSE
+    return lambda v, env: FALSE if v else TRUE
+
+
+def _day_parser(kind: PropertyType, options: EvaluationOptions) -> Callable[[Any], date]:
+    """How a DATE or DATETIME condition value becomes a calendar day in the account zone."""
+
+    def day(value: Any) -> date:
+        try:
+            if kind is PropertyType.DATE:
+                if isinstance(value, date) and not isinstance(value, datetime):
+                    return value
+                return parse_iso_date(_text(value))
+            if isinstance(value, datetime):
+                if value.tzinfo is None or value.utcoffset() is None:
+                    return value.date()
+                return value.astimezone(options.timezone).date()
+            if isinstance(value, date):
+                return value
+            return parse_iso_day(_text(value), options.timezone)
+        except (ValueError, OverflowError) as exc:
+            if isinstance(exc, ConditionValueError):
+                raise
+            raise ConditionValueError(f"expected an ISO-8601 date, got {value!r}") from None
+
+    return day
+
+
+def _date_test(
+    operator: Operator, value: Any, kind: PropertyType, options: EvaluationOptions,
+    bound_index: BoundIndex,
+) -> Test:
+    if operator in (O.IN_LAST, O.IN_NEXT, O.MORE_THAN_AGO, O.MORE_THAN_AHEAD):
+        relative = _relative(value)
+        if operator is O.IN_LAST:
+            i = bound_index(relative, -1)
+            return lambda d, env: TRUE if env.bounds[i] <= d <= env.today else FALSE
+        if operator is O.IN_NEXT:
+            i = bound_index(relative, +1)
+            return lambda d, env: TRUE if env.today <= d <= env.bounds[i] else FALSE
+        if operator is O.MORE_THAN_AGO:
+            i = bound_index(relative, -1)
+            return lambda d, env: TRUE if d < env.bounds[i] else FALSE
+        i = bound_index(relative, +1)
+        return lambda d, env: TRUE if d > env.bounds[i] else FALSE
+    day = _day_parser(kind, options)
+    if operator in (O.BETWEEN, O.NOT_BETWEEN):
+        low, high = _pair(value)
+        return _range(operator, day(low), day(high))
+    return _ordered(operator, day(value))
+
+
+def _list_test(operator: Operator, value: Any, case_insensitive: bool) -> Test:
+    if operator is O.IS_EMPTY:
+        return lambda v, env: FALSE if v else TRUE
+    if operator is O.IS_NOT_EMPTY:
+        return lambda v, env: TRUE if v else FALSE
+    items = frozenset(
+        _text(item).casefold() if case_insensitive else _text(item) for item in _items(value)
+    )
+    if case_insensitive:
+        if operator is O.CONTAINS_ANY:
+            return lambda v, env: FALSE if items.isdisjoint([x.casefold() for x in v]) else TRUE
+        if operator is O.CONTAINS_ALL:
+            return lambda v, env: TRUE if items.issubset([x.casefold() for x in v]) else FALSE
+        return lambda v, env: TRUE if items.isdisjoint([x.casefold() for x in v]) else FALSE
+    if operator is O.CONTAINS_ANY:
+        return lambda v, env: FALSE if items.isdisjoint(v) else TRUE
+    if operator is O.CONTAINS_ALL:
+        return lambda v, env: TRUE if items.issubset(v) else FALSE
+    return lambda v, env: TRUE if items.isdisjoint(v) else FALSE
+
+
+def _semver_test(operator: Operator, value: Any) -> Test:
+    try:
+        target = parse_semver(_text(value)).precedence
+    except SemverError as exc:
+        raise ConditionValueError(str(exc)) from None
+    compare = _ordered(operator, target)
+    return lambda v, env: compare(v.precedence, env)
+
+
+def build_test(
+    definition: PropertyDefinition,
+    operator: Operator,
+    value: Any,
+    case_insensitive: bool,
+    options: EvaluationOptions,
+    bound_index: BoundIndex,
+) -> Test:
+    """The test of one condition on a property (presence operators are the compiler's)."""
+    kind = definition.type
+    if kind is PropertyType.NUMBER:
+        return _number_test(operator, value)
+    if kind is PropertyType.MONEY:
+        return _money_test(operator, value, options.currency)
+    if kind is PropertyType.TEXT:
+        return _text_test(operator, value, case_insensitive)
+    if kind is PropertyType.ENUM:
+        return _enum_test(operator, value, definition.enum_values)
+    if kind is PropertyType.BOOLEAN:
+        return _boolean_test(operator)
+    if kind in (PropertyType.DATE, PropertyType.DATETIME):
+        return _date_test(operator, value, kind, options, bound_index)
+    if kind is PropertyType.LIST:
+        return _list_test(operator, value, case_insensitive)
+    if kind is PropertyType.SEMVER:
+        return _semver_test(operator, value)
+    raise ConditionValueError(f"no operators for type {kind!r}")
+
+
+__all__ = ["BoundIndex", "ConditionValueError", "Test", "build_test"]

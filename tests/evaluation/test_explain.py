@@ -1,0 +1,169 @@
+"""Explanations and the causes of UNKNOWN results."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from seggraph.domain.conditions import (
+    SEGMENT_PROPERTY,
+    Combinator,
+    Condition,
+    Group,
+    Money,
+    Operator,
+)
+from seggraph.evaluation import (
+    MISSING,
+    ConditionExplanation,
+    GroupExplanation,
+    ResolvedValue,
+    Truth,
+    Unknown,
+    UnknownCause,
+    UnknownReason,
+    ValueState,
+)
+from tests.evaluation.helpers import compile_one, evaluate_all_ways
+
+TR, FA, UN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
+O = Operator  # noqa: E741
+
+TREE = Group(
+    Combinator.ALL,
+    (
+        Condition("n", O.GT, Decimal(100)),  # 0
+        Group(  # 1
+            Combinator.ANY,
+            (
+                Condition("s", O.EQ, "gold", case_insensitive=True),  # 1.0
+                Condition("m", O.GTE, Money(Decimal(50))),  # 1.1
+                Group(Combinator.NONE, (Condition("b", O.IS_TRUE),)),  # 1.2
+            ),
+        ),
+        Condition("e", O.IN, ("ACTIVE", "SAVED")),  # 2
+        Condition(SEGMENT_PROPERTY, O.IN_SEGMENT, "vip"),  # 3
+    ),
+)
+
+
+def _conditions(node: GroupExplanation | ConditionExplanation) -> list[ConditionExplanation]:
+    if isinstance(node, ConditionExplanation):
+        return [node]
+    return [c for child in node.children for c in _conditions(child)]
+
+
+def test_explanation_shows_paths_values_results_and_providers() -> None:
+    values = {
+        "n": ResolvedValue(150, "billing", 12.5),
+        "s": ResolvedValue("GOLD", "crm", 3.0),
+        "m": Money(Decimal(10), "EUR"),
+        "b": MISSING,
+        "e": "saved",
+    }
+    truth, result = evaluate_all_ways(TREE, values, segment_results={"vip": Truth.TRUE})
+    assert truth is TR
+    root = result.explanation
+    assert root is not None
+    assert (root.path, root.combinator, root.result) == (("conditions",), Combinator.ALL, TR)
+    inner = root.children[1]
+    assert isinstance(inner, GroupExplanation)
+    assert (inner.path, inner.combinator, inner.result) == (
+        ("conditions", "children", 1), Combinator.ANY, TR,
+    )
+    by_path = {c.path: c for c in _conditions(root)}
+    assert list(by_path) == [
+        ("conditions", "children", 0),
+        ("conditions", "children", 1, "children", 0),
+        ("conditions", "children", 1, "children", 1),
+        ("conditions", "children", 1, "children", 2, "children", 0),
+        ("conditions", "children", 2),
+        ("conditions", "children", 3),
+    ]
+    n = by_path["conditions", "children", 0]
+    assert (n.property, n.operator, n.expected, n.actual, n.state, n.result) == (
+        "n", O.GT, Decimal(100), 150, ValueState.PRESENT, TR,
+    )
+    assert (n.provider, n.latency_ms, n.unknown) == ("billing", 12.5, None)
+    s = by_path["conditions", "children", 1, "children", 0]
+    assert (s.actual, s.result, s.case_insensitive, s.provider, s.latency_ms) == (
+        "GOLD", TR, True, "crm", 3.0,
+    )
+    # Evaluated although ANY was already TRUE: an explanation shows every condition.
+    m = by_path["conditions", "children", 1, "children", 1]
+    assert (m.state, m.result) == (ValueState.PRESENT, UN)
+    assert m.unknown is not None and m.unknown.reason is UnknownReason.CURRENCY_MISMATCH
+    assert "EUR" in m.unknown.detail and "USD" in m.unknown.detail
+    b = by_path["conditions", "children", 1, "children", 2, "children", 0]
+    assert (b.actual, b.state, b.result, b.provider) == (MISSING, ValueState.MISSING, FA, None)
+    e = by_path["conditions", "children", 2]
+    assert (e.expected, e.actual, e.result) == (("ACTIVE", "SAVED"), "saved", TR)
+    vip = by_path["conditions", "children", 3]
+    assert (vip.property, vip.expected, vip.actual, vip.result) == (
+        SEGMENT_PROPERTY, "vip", TR, TR,
+    )
+    # TRUE despite an UNKNOWN condition: no causes to report.
+    assert result.unknown_reasons == ()
+
+
+def test_unknown_result_names_its_causes() -> None:
+    timeout = Unknown(UnknownReason.TIMEOUT, "crm did not answer in 2s")
+    values = {
+        "n": ResolvedValue(timeout, "crm", 2000.0),
+        "s": "silver",
+        "m": Money(Decimal(10), "EUR"),
+        "b": True,
+        "e": "ACTIVE",
+    }
+    compiled = compile_one(TREE)
+    plain = compiled.evaluate(values, subscriber_id="sub", segment_results={"vip": Truth.TRUE})
+    explained = compiled.evaluate(
+        values, subscriber_id="sub", segment_results={"vip": Truth.TRUE}, explain=True
+    )
+    assert plain.truth is explained.truth is UN
+    assert not plain.is_member
+    assert plain.explanation is None
+    expected = (
+        UnknownCause(("conditions", "children", 0), "n", UnknownReason.TIMEOUT,
+                     "crm did not answer in 2s", "crm"),
+        UnknownCause(("conditions", "children", 1, "children", 1), "m",
+                     UnknownReason.CURRENCY_MISMATCH,
+                     "the value is in EUR, the condition in USD", None),
+    )
+    assert plain.unknown_reasons == explained.unknown_reasons == expected
+    assert explained.explanation is not None
+    n = _conditions(explained.explanation)[0]
+    assert (n.actual, n.state, n.unknown, n.provider, n.latency_ms) == (
+        timeout, ValueState.UNKNOWN, timeout, "crm", 2000.0,
+    )
+
+
+def test_type_error_is_explained() -> None:
+    _, result = evaluate_all_ways(Condition("n", O.EQ, Decimal(1)), {"n": "1"})
+    assert result.truth is UN
+    (cause,) = result.unknown_reasons
+    assert cause.reason is UnknownReason.TYPE_ERROR
+    assert "number" in cause.detail
+    assert result.explanation is not None
+    (condition,) = result.explanation.children
+    assert isinstance(condition, ConditionExplanation)
+    assert (condition.actual, condition.state) == ("1", ValueState.PRESENT)
+
+
+def test_false_result_reports_no_causes_even_with_unknown_conditions() -> None:
+    tree = Group(Combinator.ALL, (Condition("n", O.GT, 1), Condition("s", O.EQ, "x")))
+    values = {"n": Unknown(UnknownReason.PROVIDER_ERROR, "500"), "s": "y"}
+    truth, explained = evaluate_all_ways(tree, values)
+    assert truth is FA
+    assert explained.unknown_reasons == ()
+    assert [c.result for c in _conditions(explained.explanation)] == [UN, FA]
+
+
+def test_explain_evaluates_past_the_short_circuit_with_the_same_truth() -> None:
+    tree = Group(
+        Combinator.ANY,
+        (Condition("b", O.IS_TRUE), Condition("n", O.GT, 1), Condition("s", O.IS_SET)),
+    )
+    values = {"b": True, "n": 0, "s": Unknown(UnknownReason.TIMEOUT, "")}
+    truth, explained = evaluate_all_ways(tree, values)
+    assert truth is TR
+    assert [c.result for c in _conditions(explained.explanation)] == [TR, FA, UN]
