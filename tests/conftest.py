@@ -59,9 +59,9 @@ def settings(mongo_uri: str, database_name: str) -> Settings:
 class LiveServer:
     """uvicorn serving ``create_app(settings)`` in a background thread on a free port."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **app_options: Any) -> None:
         self.port = free_port()
-        self.app = create_app(settings)
+        self.app = create_app(settings, **app_options)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -128,3 +128,20 @@ def gql(http: httpx.Client, sync_db: SyncDatabase[dict[str, Any]]) -> GraphQLCli
     for name in sync_db.list_collection_names():
         sync_db[name].delete_many({})
     return GraphQLClient(http)
+
+
+@pytest.fixture
+def start_live_server(sync_db: SyncDatabase[dict[str, Any]]) -> Iterator[Any]:
+    """Start extra live servers (``start(settings, **create_app_options)``), e.g. with
+    ``extra_plugins``; each is stopped when the test ends."""
+    started: list[LiveServer] = []
+
+    def start(settings: Settings, **app_options: Any) -> LiveServer:
+        server = LiveServer(settings, **app_options)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

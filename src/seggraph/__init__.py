@@ -9,4 +9,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from seggraph.plugins.hookspecs import hookimpl
+
+__all__ = ["__version__", "hookimpl"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,6 +17,8 @@ from strawberry.asgi import GraphQL
 from seggraph.api.context import Context, request_actor, request_mode
 from seggraph.api.schema import schema
 from seggraph.db import Database, redact_uri
+from seggraph.domain.properties import PropertyDefinition
+from seggraph.plugins.manager import PluginManager
 from seggraph.services.container import Services, all_indexes
 from seggraph.settings import Settings
 from seggraph.web import graphiql, health
@@ -35,23 +37,46 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         return HTMLResponse(self._ide_html)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        await request.app.state.services.ensure_fresh()
         return Context(
             request=request,
             response=response,
             services=request.app.state.services,
             mode=request_mode(request),
             actor=request_actor(request),
+            properties=request.app.state.services.properties.batcher(),
         )
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The application; its lifespan opens the one MongoDB client and creates indexes."""
+def create_app(
+    settings: Settings,
+    *,
+    extra_plugins: Iterable[object] = (),
+    plugin_manager: PluginManager | None = None,
+) -> Starlette:
+    """The application; its lifespan opens the one MongoDB client, creates indexes, starts the
+    providers and builds the property catalogue.
+
+    The providers are every plugin of the ``seggraph`` entry-point group (under
+    ``SEGGRAPH_PLUGINS`` / ``SEGGRAPH_DISABLE_PLUGINS``) plus ``extra_plugins`` (objects, or
+    ``(name, object)`` pairs), unless a ready ``plugin_manager`` is given (``extra_plugins`` are
+    then added to it).
+    """
     if not settings.mongodb_uri:
         raise ValueError(
             "create_app needs settings.mongodb_uri; `seggraph serve` starts the embedded "
             "database and fills it in"
         )
     uri = settings.mongodb_uri
+    if plugin_manager is None:
+        plugins = PluginManager.load(settings, extra_plugins)
+    else:
+        plugins = plugin_manager
+        for extra in extra_plugins:
+            if isinstance(extra, tuple):
+                plugins.add_plugin(extra[1], name=extra[0])
+            else:
+                plugins.add_plugin(extra)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -59,8 +84,17 @@ def create_app(settings: Settings) -> Starlette:
         log.info("database: %s (database %r)", redact_uri(uri), settings.database)
         try:
             await database.ensure_indexes(all_indexes())
-            app.state.services = Services.build(settings, database)
-            yield
+            services = Services.build(settings, database)
+            services.plugins = plugins
+            await plugins.startup(database, services)
+            try:
+                services.catalogue = plugins.build_catalogue()
+                plugins.catalogue_changed = _catalogue_updater(services)
+                _log_providers(plugins)
+                app.state.services = services
+                yield
+            finally:
+                await plugins.shutdown()
         finally:
             await database.close()
 
@@ -69,7 +103,34 @@ def create_app(settings: Settings) -> Starlette:
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         *health.routes,
         *graphiql.routes,
+        *plugins.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
+    app.state.plugins = plugins
     return app
+
+
+def _catalogue_updater(services: Services) -> Callable[[str, list[PropertyDefinition]], None]:
+    """What the plugin manager calls when a provider's definitions change at run time."""
+
+    def replace(provider: str, definitions: list[PropertyDefinition]) -> None:
+        services.catalogue = services.catalogue.replace_provider(provider, definitions)
+
+    return replace
+
+
+def _log_providers(plugins: PluginManager) -> None:
+    for info in plugins.describe():
+        if info.status.value == "DISABLED":
+            log.info("provider %s: DISABLED (%s)", info.name, info.last_error)
+        elif info.status.value in ("OK", "DEGRADED"):
+            log.info(
+                "provider %s %s: %s, %d properties",
+                info.name,
+                info.version or "",
+                info.status.value,
+                len(info.properties),
+            )
+        else:
+            log.warning("provider %s: %s (%s)", info.name, info.status.value, info.last_error)

@@ -6,13 +6,16 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from seggraph import __version__
 from seggraph.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from seggraph.plugins.manager import ProviderInfo
 
 app = typer.Typer(
     name="seggraph",
@@ -113,6 +116,117 @@ def export_schema(
 
     output.write_text(schema_sdl(), encoding="utf-8")
     console.print(f"wrote {output}")
+
+
+@app.command()
+def plugins(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table.")
+    ] = False,
+) -> None:
+    """List the installed plugins: version, status, hooks and properties.
+
+    Plugins are found through the `seggraph` entry-point group, under SEGGRAPH_PLUGINS and
+    SEGGRAPH_DISABLE_PLUGINS. Providers are not started: a provider whose properties live in
+    the database may list only some of them here.
+    """
+    import json
+
+    from seggraph.plugins.manager import PluginManager
+
+    settings = _settings()
+    # The table says what failed; keep the log's tracebacks out of the way.
+    logging.getLogger("seggraph").addHandler(logging.NullHandler())
+    logging.getLogger("seggraph").propagate = False
+    manager = PluginManager.load(settings)
+    manager.declare_all()
+    infos = manager.describe()
+    for key, first, second in manager.conflicts():
+        console.print(
+            f"[red]error:[/red] property {key!r} is declared by both {first!r} and {second!r}: "
+            "the server will refuse to start"
+        )
+    if as_json:
+        typer.echo(json.dumps([_plugin_json(info) for info in infos], indent=2))
+        return
+    _print_plugins(infos)
+
+
+def _plugin_json(info: ProviderInfo) -> dict[str, object]:
+    return {
+        "name": info.name,
+        "version": info.version,
+        "status": info.status.value,
+        "origin": info.origin,
+        "error": info.last_error,
+        "hooks": list(info.hooks),
+        "properties": [
+            {
+                "key": d.key,
+                "label": d.label,
+                "namespace": d.namespace,
+                "type": d.type.value,
+                "description": d.description,
+                "enum_values": list(d.enum_values),
+                "unit": d.unit,
+                "currency": d.currency,
+            }
+            for d in info.properties
+        ],
+    }
+
+
+def _print_plugins(infos: list[ProviderInfo]) -> None:
+    from rich.table import Table
+
+    if not infos:
+        Console().print("No plugins installed (entry-point group `seggraph`).")
+        return
+    table = Table(title="seggraph plugins", show_lines=True)
+    for column in ("name", "version", "status", "hooks", "properties"):
+        table.add_column(column, overflow="fold")
+    for info in infos:
+        status = info.status.value
+        if info.last_error:
+            status += f"\n{info.last_error}"
+        table.add_row(
+            info.name,
+            info.version or "",
+            status,
+            "\n".join(info.hooks),
+            "\n".join(f"{d.key} ({d.type.value})" for d in info.properties),
+        )
+    Console().print(table)
+
+
+import_app = typer.Typer(
+    help="Bulk-import a provider's data from a file (see each command's --help).",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+#: ``seggraph import NAME``: the bundled providers' import commands, as ``module:function``,
+#: each added when its provider is installed.
+IMPORT_COMMANDS: dict[str, str] = {
+    "billing": "seggraph_billing.cli:import_billing",
+    "custom": "seggraph_custom.cli:import_custom",
+    "crm": "seggraph_crm.cli:import_crm",
+}
+
+
+def _add_import_commands() -> None:
+    import importlib
+
+    for name, target in IMPORT_COMMANDS.items():
+        module_name, _, function = target.partition(":")
+        try:
+            command = getattr(importlib.import_module(module_name), function)
+        except (ImportError, AttributeError):
+            continue
+        import_app.command(name)(command)
+
+
+_add_import_commands()
 
 
 @app.command()

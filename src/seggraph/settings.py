@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from seggraph.domain.currencies import is_currency_code
 
@@ -82,6 +82,61 @@ class Settings(BaseSettings):
     max_conditions: int = Field(
         default=100, ge=1, le=10_000, description="Conditions in one segment, at most."
     )
+
+    plugins: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Allow-list of plugin names (comma-separated): only these are loaded. "
+        "Unset: every installed plugin; set but empty: none.",
+    )
+    disable_plugins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Block-list of plugin names (comma-separated): never loaded.",
+    )
+    provider_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="How long one provider call (resolve, suggest, ...) may take before its "
+        "keys are UNKNOWN (TIMEOUT).",
+    )
+    provider_startup_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long a provider's start-up or shut-down may take.",
+    )
+    provider_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed calls in a row after which a provider is skipped for the cool-down "
+        "and shown as DEGRADED.",
+    )
+    provider_cooldown_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=86_400,
+        description="How long a provider that keeps failing is skipped.",
+    )
+    provider_batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Evaluation contexts per resolve call: larger batches are split.",
+    )
+    subscriber_directory: str = Field(
+        default="billing",
+        min_length=1,
+        description="The provider that lists subscriber ids for bulk questions (falls back to "
+        "the only provider that can, when this one is not installed).",
+    )
+
+    @field_validator("plugins", "disable_plugins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

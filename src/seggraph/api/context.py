@@ -15,6 +15,8 @@ from seggraph.domain.segments import Mode
 
 if TYPE_CHECKING:
     from seggraph.services.container import Services
+    from seggraph.services.evaluation import EvaluationService
+    from seggraph.services.properties import PropertyBatcher
 
 MODE_HEADER = "x-seggraph-mode"
 ACTOR_HEADER = "x-seggraph-actor"
@@ -28,6 +30,23 @@ class Context:
     services: Services
     mode: Mode = Mode.TEST
     actor: str = DEFAULT_ACTOR
+    properties: PropertyBatcher | None = None
+    """This request's property batcher (see :meth:`property_batcher`)."""
+
+    _evaluation: EvaluationService | None = None
+
+    @property
+    def evaluation(self) -> EvaluationService:
+        """Query-time evaluation for this request (made on first use)."""
+        if self._evaluation is None:
+            self._evaluation = self.services.evaluation_for(self.property_batcher())
+        return self._evaluation
+
+    def property_batcher(self) -> PropertyBatcher:
+        """The request's one batcher of property values, made on first use."""
+        if self.properties is None:
+            self.properties = self.services.properties.batcher()
+        return self.properties
 
 
 def request_mode(request: Request | WebSocket) -> Mode:

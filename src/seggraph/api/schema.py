@@ -5,19 +5,35 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 
+from seggraph.api.custom_properties.mutations import CustomPropertyMutations
+from seggraph.api.custom_properties.queries import CustomPropertyQueries
+from seggraph.api.evaluation.queries import EvaluationQueries
+from seggraph.api.properties.queries import PropertyQueries
+from seggraph.api.retention.mutations import RetentionMutations
+from seggraph.api.retention.queries import RetentionQueries
 from seggraph.api.segments.mutations import SegmentMutations
 from seggraph.api.segments.queries import SegmentQueries
 
 
 @strawberry.type(description="Read segments.")
-class Query(SegmentQueries):
+class Query(
+    SegmentQueries,
+    EvaluationQueries,
+    CustomPropertyQueries,
+    PropertyQueries,
+    RetentionQueries,
+):
     pass
 
 
 @strawberry.type(
     description="Write segments. Every mutation returns userErrors instead of throwing."
 )
-class Mutation(SegmentMutations):
+class Mutation(
+    SegmentMutations,
+    CustomPropertyMutations,
+    RetentionMutations,
+):
     pass
 
 

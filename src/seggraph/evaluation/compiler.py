@@ -34,7 +34,13 @@ from seggraph.evaluation.nodes import (
     SegmentLeaf,
     Values,
 )
-from seggraph.evaluation.predicates import ConditionValueError, Test, build_test
+from seggraph.evaluation.predicates import (
+    ConditionValueError,
+    Shortcut,
+    Test,
+    build_shortcut,
+    build_test,
+)
 from seggraph.evaluation.truth import UNKNOWN, Truth
 from seggraph.evaluation.values import DIRECT_CLASS, coercer_for
 
@@ -76,6 +82,8 @@ class _Builder:
         self.refs: set[str] = set()
         self.shifts: list[tuple[RelativeDate, int]] = []
         self.conditions = 0
+        #: Whether a condition reads the subscriber id (PERCENTAGE buckets do).
+        self.reads_subscriber_id = False
 
     def bound_index(self, relative: RelativeDate, direction: int) -> int:
         wanted = (relative, direction)
@@ -105,6 +113,7 @@ class _Builder:
             self.refs.add(leaf.segment_id)
             return leaf
         if operator is Operator.PERCENTAGE:
+            self.reads_subscriber_id = True
             return BucketLeaf(path, condition, self.segment_id)
         definition = self.catalogue.get(condition.property)
         if definition is None:
@@ -122,18 +131,24 @@ class _Builder:
             currency=options.currency,
         )
         test: Test | None = None
+        shortcut: Shortcut | None = None
         if operator not in (Operator.IS_SET, Operator.IS_NOT_SET):
             try:
                 test = build_test(
                     definition, operator, condition.value, condition.case_insensitive, options,
                     self.bound_index,
                 )
+                shortcut = build_shortcut(
+                    definition, operator, condition.value, condition.case_insensitive, options
+                )
             except ConditionValueError as exc:
                 raise CompileError(
                     path + ("value",), f"{definition.key} {operator.value}: {exc}"
                 ) from None
         self.keys.add(definition.key)
-        return PropertyLeaf(path, condition, coerce, DIRECT_CLASS[definition.type], test)
+        return PropertyLeaf(
+            path, condition, coerce, DIRECT_CLASS[definition.type], test, shortcut
+        )
 
 
 def compile_segment(
@@ -157,6 +172,7 @@ def compile_segment(
         shifts=tuple(builder.shifts),
         options=options,
         condition_count=builder.conditions,
+        reads_subscriber_id=builder.reads_subscriber_id,
     )
 
 
@@ -172,6 +188,8 @@ class CompiledSegment:
         "_day",
         "_fast",
         "_node",
+        "_reads_subscriber_id",
+        "_shared_env",
         "_shifts",
         "condition_count",
         "keys",
@@ -192,6 +210,7 @@ class CompiledSegment:
         shifts: tuple[tuple[RelativeDate, int], ...],
         options: EvaluationOptions,
         condition_count: int,
+        reads_subscriber_id: bool = True,
     ) -> None:
         self.segment_id = segment_id
         self.root = root
@@ -203,6 +222,13 @@ class CompiledSegment:
         self._fast = node.fast
         self._shifts = shifts
         self._day: tuple[date, tuple[date, ...]] | None = None
+        self._reads_subscriber_id = reads_subscriber_id
+        # One Env for every call that needs nothing per call (no subscriber id, no clock, no
+        # referenced segments): nothing writes to it, so threads can share it.
+        self._shared_env = (
+            None if reads_subscriber_id or shifts
+            else Env("", None, (), no_segment_results)
+        )
 
     def __repr__(self) -> str:
         return f"<CompiledSegment {self.segment_id!r}: {self.condition_count} conditions>"
@@ -239,6 +265,10 @@ class CompiledSegment:
         segment_results: SegmentResults | None = None,
     ) -> Truth:
         """The hot path: only the truth, short-circuiting, building no explanation objects."""
+        if segment_results is None:
+            shared = self._shared_env
+            if shared is not None:
+                return self._fast(values, shared)
         if not self._shifts and segment_results is None:
             return self._fast(values, Env(subscriber_id, None, (), no_segment_results))
         return self._fast(values, self._env(subscriber_id, segment_results))
@@ -279,6 +309,8 @@ class CompiledSegment:
         out: list[Truth] = []
         append = out.append
         if segment_results is None:
+            if not self._reads_subscriber_id:
+                return [fast(values, env) for _, values in rows]
             for subscriber_id, values in rows:
                 env.subscriber_id = subscriber_id
                 append(fast(values, env))

@@ -14,15 +14,17 @@ it depends on "today".
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeAlias
+from operator import methodcaller
+from typing import Any, TypeAlias, final
 
 import re2
 
 from seggraph.domain.conditions import DateUnit, Money, Operator, RelativeDate
 from seggraph.domain.properties import PropertyDefinition, PropertyType
-from seggraph.evaluation.context import Env, EvaluationOptions
+from seggraph.evaluation.context import Env, EvaluationOptions, no_segment_results
 from seggraph.evaluation.dates import parse_iso_date, parse_iso_day
 from seggraph.evaluation.semver import SemverError, parse_semver
 from seggraph.evaluation.truth import FALSE, TRUE, Truth
@@ -34,6 +36,10 @@ Test: TypeAlias = Callable[[Any, Env], "Truth | Unknown"]
 BoundIndex: TypeAlias = Callable[[RelativeDate, int], int]
 
 O = Operator  # noqa: E741 (short, for the operator tables below)
+
+
+#: An Env for tests that do not read it (building the enum shortcut's table).
+_NO_ENV = Env("", None, (), no_segment_results)
 
 
 class ConditionValueError(ValueError):
@@ -357,6 +363,176 @@ def _semver_test(operator: Operator, value: Any) -> Test:
     return lambda v, env: compare(v.precedence, env)
 
 
+# --- shortcuts: the same answers for the commonest value classes, without coercion --------------
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Shortcut:
+    """A condition's answer for provider values of a few exact classes, without the coercion and
+    the general test (see ``nodes.PropertyLeaf``): ``classes`` are the classes it applies to (a
+    ``Decimal`` value must also be finite), and either ``table`` maps such a value to its truth
+    (a value it lacks takes the general path), or ``predicate(value)`` decides it: TRUE when
+    it holds, FALSE otherwise (swapped when ``negated``).
+
+    For every value of those classes a shortcut gives exactly what ``coerce`` then ``test``
+    give; the reference-agreement tests check it. ``predicate`` is a C-level callable where
+    there is one (a bound comparison, ``frozenset.__contains__``, ``methodcaller``), so
+    answering costs no Python frame.
+    """
+
+    classes: tuple[type, ...]
+    predicate: Callable[[Any], Any] | None = None
+    negated: bool = False
+    table: Mapping[Any, Truth] | None = None
+
+
+#: ``value OP target`` as a method of the target: ``v > t`` is ``t.__lt__(v)``.
+_REFLECTED = {
+    O.EQ: "__eq__", O.NEQ: "__ne__", O.GT: "__lt__", O.GTE: "__le__", O.LT: "__gt__",
+    O.LTE: "__ge__", O.ON: "__eq__", O.NOT_ON: "__ne__", O.AFTER: "__lt__",
+    O.ON_OR_AFTER: "__le__", O.BEFORE: "__gt__", O.ON_OR_BEFORE: "__ge__",
+}
+_NUMERIC_CLASSES = (Decimal, int)
+
+
+def _compare_shortcut(
+    classes: tuple[type, ...], operator: Operator, target: Any
+) -> Shortcut | None:
+    name = _REFLECTED.get(operator)
+    if name is None:
+        return None
+    return Shortcut(classes, getattr(target, name))
+
+
+def _range_shortcut(classes: tuple[type, ...], operator: Operator, low: Any, high: Any) -> Shortcut:
+    return Shortcut(classes, lambda v: low <= v <= high, negated=operator is O.NOT_BETWEEN)
+
+
+def _membership_shortcut(
+    classes: tuple[type, ...], operator: Operator, items: frozenset[Any]
+) -> Shortcut:
+    return Shortcut(classes, items.__contains__, negated=operator is O.NOT_IN)
+
+
+def _number_shortcut(operator: Operator, value: Any) -> Shortcut | None:
+    if operator in (O.BETWEEN, O.NOT_BETWEEN):
+        low, high = _pair(value)
+        return _range_shortcut(_NUMERIC_CLASSES, operator, _decimal(low), _decimal(high))
+    if operator in (O.IN, O.NOT_IN):
+        items = frozenset(_decimal(item) for item in _items(value))
+        return _membership_shortcut(_NUMERIC_CLASSES, operator, items)
+    return _compare_shortcut(_NUMERIC_CLASSES, operator, _decimal(value))
+
+
+def _money_shortcut(operator: Operator, value: Any, account_currency: str) -> Shortcut | None:
+    """A bare number is money in the account currency: when every amount of the condition is in
+    that currency too, the test is the number's."""
+    account = account_currency.upper()
+    if operator in (O.BETWEEN, O.NOT_BETWEEN):
+        (low, low_cur), (high, high_cur) = (_money(v, account_currency) for v in _pair(value))
+        if low_cur != account or high_cur != account:
+            return None
+        return _range_shortcut(_NUMERIC_CLASSES, operator, low, high)
+    if operator in (O.IN, O.NOT_IN):
+        amounts = [_money(item, account_currency) for item in _items(value)]
+        if any(currency != account for _, currency in amounts):
+            return None
+        items = frozenset(amount for amount, _ in amounts)
+        return _membership_shortcut(_NUMERIC_CLASSES, operator, items)
+    amount, currency = _money(value, account_currency)
+    if currency != account:
+        return None
+    return _compare_shortcut(_NUMERIC_CLASSES, operator, amount)
+
+
+def _text_shortcut(operator: Operator, value: Any, case_insensitive: bool) -> Shortcut | None:
+    classes = (str,)
+    if operator is O.MATCHES:
+        return None
+    if not case_insensitive:
+        if operator in (O.IN, O.NOT_IN):
+            items = frozenset(_text(item) for item in _items(value))
+            return _membership_shortcut(classes, operator, items)
+        target = _text(value)
+        if operator in (O.EQ, O.NEQ):
+            return _compare_shortcut(classes, operator, target)
+        negated = operator is O.NOT_CONTAINS
+        if operator in (O.CONTAINS, O.NOT_CONTAINS):
+            return Shortcut(classes, methodcaller("__contains__", target), negated=negated)
+        if operator is O.STARTS_WITH:
+            return Shortcut(classes, methodcaller("startswith", target))
+        if operator is O.ENDS_WITH:
+            return Shortcut(classes, methodcaller("endswith", target))
+        return None
+    check: Callable[[str], bool]
+    if operator in (O.IN, O.NOT_IN):
+        check = frozenset(_text(item).casefold() for item in _items(value)).__contains__
+    else:
+        folded = _text(value).casefold()
+        if operator in (O.EQ, O.NEQ):
+            check = folded.__eq__
+        elif operator in (O.CONTAINS, O.NOT_CONTAINS):
+            check = methodcaller("__contains__", folded)
+        elif operator is O.STARTS_WITH:
+            check = methodcaller("startswith", folded)
+        elif operator is O.ENDS_WITH:
+            check = methodcaller("endswith", folded)
+        else:
+            return None
+    negated = operator in (O.NEQ, O.NOT_IN, O.NOT_CONTAINS)
+    return Shortcut(classes, lambda v: check(v.casefold()), negated=negated)
+
+
+def _enum_shortcut(operator: Operator, value: Any, declared: tuple[str, ...]) -> Shortcut | None:
+    """A table from each declared identifier, as the provider sends it, to the truth."""
+    test = _enum_test(operator, value, declared)
+    table: dict[str, Truth] = {}
+    for identifier in declared:
+        truth = test(identifier, _NO_ENV)
+        if not isinstance(truth, Truth):
+            return None
+        table[identifier] = truth
+    return Shortcut((str,), table=table)
+
+
+def _date_shortcut(operator: Operator, value: Any, options: EvaluationOptions) -> Shortcut | None:
+    if operator in (O.IN_LAST, O.IN_NEXT, O.MORE_THAN_AGO, O.MORE_THAN_AHEAD):
+        return None  # the bound moves with "today"
+    day = _day_parser(PropertyType.DATE, options)
+    if operator in (O.BETWEEN, O.NOT_BETWEEN):
+        low, high = _pair(value)
+        return _range_shortcut((date,), operator, day(low), day(high))
+    return _compare_shortcut((date,), operator, day(value))
+
+
+def build_shortcut(
+    definition: PropertyDefinition,
+    operator: Operator,
+    value: Any,
+    case_insensitive: bool,
+    options: EvaluationOptions,
+) -> Shortcut | None:
+    """The shortcut of one condition, or ``None`` where every value takes the general path
+    (DATETIME, LIST, SEMVER, relative dates, MATCHES, presence). Call it only for a condition
+    :func:`build_test` accepted."""
+    kind = definition.type
+    if kind is PropertyType.NUMBER:
+        return _number_shortcut(operator, value)
+    if kind is PropertyType.MONEY:
+        return _money_shortcut(operator, value, options.currency)
+    if kind is PropertyType.TEXT:
+        return _text_shortcut(operator, value, case_insensitive)
+    if kind is PropertyType.ENUM:
+        return _enum_shortcut(operator, value, definition.enum_values)
+    if kind is PropertyType.BOOLEAN:
+        yes, no = (TRUE, FALSE) if operator is O.IS_TRUE else (FALSE, TRUE)
+        return Shortcut((bool,), table={True: yes, False: no})
+    if kind is PropertyType.DATE:
+        return _date_shortcut(operator, value, options)
+    return None
+
+
 def build_test(
     definition: PropertyDefinition,
     operator: Operator,
@@ -386,4 +562,6 @@ def build_test(
     raise ConditionValueError(f"no operators for type {kind!r}")
 
 
-__all__ = ["BoundIndex", "ConditionValueError", "Test", "build_test"]
+__all__ = [
+    "BoundIndex", "ConditionValueError", "Shortcut", "Test", "build_shortcut", "build_test",
+]

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from seggraph.catalogue import Catalogue
 from seggraph.db import Database, IndexSpec
+from seggraph.evaluation import EvaluationOptions, SegmentCompiler
+from seggraph.plugins.manager import PluginManager
+from seggraph.services.evaluation import EvaluationService, RequestValueSource
+from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
 from seggraph.settings import Settings
 from seggraph.store import segments as segment_store
 from seggraph.validation.conditions import TreeLimits
+
+if TYPE_CHECKING:
+    from seggraph.domain.custom_properties import CustomPropertiesBackend
+    from seggraph.domain.retention import RetentionBackend
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,8 +32,24 @@ class Services:
     segments: SegmentService = field(init=False)
     catalogue: Catalogue = field(default_factory=Catalogue)
     """The current snapshot; replaced (never mutated) when providers' definitions change."""
+    plugins: PluginManager = field(default_factory=PluginManager.empty)
+    """The providers (set in the app's lifespan)."""
+    properties: PropertyResolver = field(init=False)
+    compiler: SegmentCompiler = field(default_factory=SegmentCompiler)
+    """Compiled segment versions, shared by every request of the process."""
+    custom_properties: CustomPropertiesBackend | None = None
+    """The custom properties provider's definitions and values (set by it at start-up), for
+    the GraphQL API; ``None`` when it is not installed."""
+    retention: RetentionBackend | None = None
+    """Where retention events are kept (the billing provider sets it at start-up), for the
+    GraphQL API; ``None`` when no provider keeps them."""
+    freshness_checks: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    """Awaited before each GraphQL request (:meth:`ensure_fresh`). A provider whose definitions
+    another worker process can change registers one cheap check here that, when they changed,
+    refreshes them (and so the catalogue) in this process."""
 
     def __post_init__(self) -> None:
+        self.properties = PropertyResolver(lambda: self.plugins, lambda: self.catalogue)
         self.segments = SegmentService(
             self.database,
             segment_store.SegmentStore(self.database.db),
@@ -30,6 +59,28 @@ class Services:
                 max_depth=self.settings.max_condition_depth,
                 max_conditions=self.settings.max_conditions,
             ),
+        )
+
+    async def ensure_fresh(self) -> None:
+        """Run the freshness checks; a failing one is logged and the request goes on."""
+        for check in self.freshness_checks:
+            try:
+                await check()
+            except Exception as exc:  # noqa: BLE001 - a stale catalogue beats a failed request
+                log.warning("catalogue freshness check failed: %s", exc)
+
+    @property
+    def evaluation_options(self) -> EvaluationOptions:
+        return EvaluationOptions(timezone=self.settings.zone, currency=self.settings.currency)
+
+    def evaluation_for(self, batcher: PropertyBatcher) -> EvaluationService:
+        """Query-time evaluation for one request, around that request's batcher."""
+        return EvaluationService(
+            self.segments,
+            RequestValueSource(batcher, self.properties),
+            lambda: self.catalogue,
+            self.evaluation_options,
+            self.compiler,
         )
 
     @classmethod

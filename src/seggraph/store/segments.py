@@ -211,6 +211,13 @@ class SegmentStore:
         rows = [(encode_cursor(d["created_at"], d["_id"]), from_document(d)) for d in docs[:first]]
         return rows, len(docs) > first, total
 
+    async def all_matching(
+        self, mode: Mode, segment_filter: SegmentFilter, *, limit: int
+    ) -> list[Segment]:
+        """Every segment the filter selects (newest first), at most ``limit``."""
+        cursor = self.segments.find(segment_filter.query(mode)).sort(NEWEST_FIRST).limit(limit)
+        return [from_document(doc) for doc in await cursor.to_list()]
+
     async def tag_counts(self, mode: Mode, include_archived: bool) -> list[tuple[str, int]]:
         match: dict[str, Any] = {"mode": mode.value}
         if not include_archived:

@@ -8,7 +8,8 @@ import strawberry
 
 from seggraph.api.context import Info
 from seggraph.api.errors import UserErrorType, user_errors
-from seggraph.api.segments.conditions import ConditionGroupInput, to_domain
+from seggraph.api.evaluation.inputs import conditions_input
+from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import Mode, SegmentPayload, SegmentType, UsageKind, UsageType
 from seggraph.domain import segments as ds
 from seggraph.domain.errors import InputRefused
@@ -23,6 +24,9 @@ class CreateSegmentInput:
     conditions: ConditionGroupInput | None = strawberry.field(
         default=None, description="The root group; omitted: an empty ALL group."
     )
+    conditions_text: str | None = strawberry.field(
+        default=None, description="Or the conditions in the text form (docs/text-form.md)."
+    )
 
 
 @strawberry.input(description="Change any of name, description, tags and conditions.")
@@ -35,6 +39,9 @@ class UpdateSegmentInput:
     description: str | None = None
     tags: list[str] | None = None
     conditions: ConditionGroupInput | None = None
+    conditions_text: str | None = strawberry.field(
+        default=None, description="Or the new conditions in the text form."
+    )
     acknowledge_live_usage: bool = strawberry.field(
         default=False,
         description="Required to change the conditions of a segment that live usages route by.",
@@ -82,22 +89,28 @@ class SegmentMutations:
     @strawberry.mutation(description="Create a segment in the request's mode.")
     async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
         ctx = info.context
-        return await _segment_write(
-            lambda: ctx.services.segments.create(
+
+        async def work() -> WriteResult:
+            root, prefix = conditions_input(input.conditions, input.conditions_text, required=False)
+            return await ctx.services.segments.create(
                 ctx.mode,
                 ctx.actor,
                 name=input.name,
                 description=input.description,
                 tags=input.tags,
-                conditions=to_domain(input.conditions) if input.conditions else None,
+                conditions=root,
+                conditions_prefix=prefix,
             )
-        )
+
+        return await _segment_write(work)
 
     @strawberry.mutation(description="Edit a segment; every write bumps its version.")
     async def update_segment(self, info: Info, input: UpdateSegmentInput) -> SegmentPayload:
         ctx = info.context
-        return await _segment_write(
-            lambda: ctx.services.segments.update(
+
+        async def work() -> WriteResult:
+            root, prefix = conditions_input(input.conditions, input.conditions_text, required=False)
+            return await ctx.services.segments.update(
                 ctx.mode,
                 ctx.actor,
                 str(input.id),
@@ -105,10 +118,12 @@ class SegmentMutations:
                 name=input.name,
                 description=input.description,
                 tags=input.tags,
-                conditions=to_domain(input.conditions) if input.conditions else None,
+                conditions=root,
+                conditions_prefix=prefix,
                 acknowledge_live_usage=input.acknowledge_live_usage,
             )
-        )
+
+        return await _segment_write(work)
 
     @strawberry.mutation(description='Copy a segment (named "NAME (copy)" unless a name is given).')
     async def duplicate_segment(

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from graphql import GraphQLError
 
 from seggraph.api.context import Info
 from seggraph.api.errors import UserErrorType
 from seggraph.api.segments.conditions import ConditionGroupType
 from seggraph.domain import segments as ds
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.errors import InputRefused
 from seggraph.textform import print_tree
+
+if TYPE_CHECKING:
+    from seggraph.api.evaluation.types import Evaluation, MemberConnection, MemberCount
 
 Mode = strawberry.enum(ds.Mode, description="TEST or LIVE: no query or mutation crosses modes.")
 UsageKind = strawberry.enum(ds.UsageKind)
@@ -104,6 +111,57 @@ class SegmentType:
     async def usages(self, info: Info) -> list[UsageType]:
         usages = await info.context.services.segments.usages(self.domain.mode, self.domain.id)
         return [UsageType.of(u) for u in usages]
+
+    @strawberry.field(
+        description="Is this subscriber a member? With explain, every evaluated condition "
+        "with its expected and actual value, provider and latency."
+    )
+    async def evaluate(
+        self,
+        info: Info,
+        subscriber_id: strawberry.ID,
+        subscription_id: strawberry.ID | None = None,
+        explain: bool = False,
+    ) -> Annotated[Evaluation, strawberry.lazy("seggraph.api.evaluation.types")]:
+        from seggraph.api.evaluation.types import Evaluation as EvaluationType
+
+        context = EvaluationContext(
+            str(subscriber_id), str(subscription_id) if subscription_id else None
+        )
+        [outcome] = await info.context.evaluation.evaluate(
+            self.domain.mode, context, [self.domain], explain=explain
+        )
+        return EvaluationType.of(self.domain.conditions, outcome.result)
+
+    @strawberry.field(
+        description="Members, in the subscriber directory's order; after is the endCursor of "
+        "the previous page."
+    )
+    async def members(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> Annotated[MemberConnection, strawberry.lazy("seggraph.api.evaluation.types")]:
+        from seggraph.api.evaluation.types import MemberConnection as Connection
+
+        try:
+            page = await info.context.evaluation.members(
+                self.domain.mode, self.domain, first=first, after=after
+            )
+        except InputRefused as refused:
+            raise GraphQLError(str(refused)) from refused
+        return Connection(
+            member_ids=[strawberry.ID(i) for i in page.member_ids],
+            end_cursor=page.end_cursor,
+            has_next_page=page.has_next_page,
+        )
+
+    @strawberry.field(description="How many subscribers are members (over the whole directory).")
+    async def member_count(
+        self, info: Info
+    ) -> Annotated[MemberCount, strawberry.lazy("seggraph.api.evaluation.types")]:
+        from seggraph.api.evaluation.types import MemberCount as Count
+
+        members, unknown = await info.context.evaluation.count(self.domain.mode, self.domain)
+        return Count(members=members, unknown=unknown)
 
     @classmethod
     def of(cls, segment: ds.Segment) -> SegmentType:

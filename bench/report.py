@@ -1,0 +1,223 @@
+"""Results: ``results.json`` (everything), ``results.md`` (the tables) and ``chart.png``.
+
+A run that did only some stages keeps the other stages' sections of the previous
+``results.json``, so the files always describe the latest run of every stage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+STAGES = ("core", "graphql", "bulk")
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def merge(out_dir: Path, fresh: dict[str, Any]) -> dict[str, Any]:
+    path = out_dir / "results.json"
+    merged: dict[str, Any] = {}
+    if path.exists():
+        try:
+            merged = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            merged = {}
+    merged.update(fresh)
+    merged["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    merged["machine"] = machine()
+    return merged
+
+
+def write(out_dir: Path, results: dict[str, Any]) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / "results.json"
+    tmp = json_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(json_path)
+    md_path = out_dir / "results.md"
+    md_path.write_text(markdown(results), encoding="utf-8")
+    written = [json_path, md_path]
+    chart_path = out_dir / "chart.png"
+    if chart(results, chart_path):
+        written.append(chart_path)
+    return written
+
+
+# --- Markdown ------------------------------------------------------------------------------------
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = ["# Benchmark results", ""]
+    m = results.get("machine", {})
+    lines += [
+        f"Generated {results.get('generated_at', '?')} by `./run bench` on Python "
+        f"{m.get('python', '?')}, {m.get('platform', '?')}, {m.get('cpus', '?')} CPUs. "
+        "Ratios are measured in the same run; absolute times depend on the machine.",
+        "",
+    ]
+    core = results.get("core")
+    if core:
+        lines += _core_markdown(core)
+    for stage, title in (("graphql", "GraphQL under load"), ("bulk", "Bulk membership")):
+        section = results.get(stage)
+        lines += [f"## {title}", ""]
+        if not section:
+            lines += ["Not run yet.", ""]
+        elif section.get("status") == "skipped":
+            lines += [f"Skipped: {section['reason']}.", ""]
+        else:
+            lines += _rows_markdown(section)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _core_markdown(core: dict[str, Any]) -> list[str]:
+    config = core["config"]
+    summary = core["summary"]
+    answers = core["seggraph_answers"]
+    lines = [
+        "## The evaluation core against peer engines",
+        "",
+        f"{config['subscribers']:,} synthetic subscribers (seed {config['seed']}), one segment:",
+        "",
+        f"    {core['segment']}",
+        "",
+        f"Timing: {config['timing']}; up to {config['repeats']} passes per engine.",
+        "",
+        "| engine | kind | µs / subscriber | × hand-written predicate | members | "
+        "disagreements with seggraph |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in core["engines"]:
+        lines.append(
+            f"| {row['name']} ({row['package']}) | {row['kind']} | "
+            f"{_fmt(row['us_per_subscriber'], 3)} | {_fmt(row['ratio_to_predicate'])} | "
+            f"{row['members']:,} | {row['disagreements_with_seggraph']:,} |"
+        )
+    truth = answers["truth"]
+    lines += [
+        "",
+        f"seggraph's answers: {truth.get('TRUE', 0):,} TRUE, {truth.get('FALSE', 0):,} FALSE, "
+        f"{truth.get('UNKNOWN', 0):,} UNKNOWN ("
+        + ", ".join(f"{count:,} {cause}" for cause, count in answers["unknown_causes"].items())
+        + "); only TRUE is a member.",
+        "",
+        "**Targets** (issue 7):",
+        "",
+    ]
+    if "seggraph_speedup_vs_fastest_pure_python_peer" in summary:
+        ok = "met" if summary["meets_peer_target"] else "NOT met"
+        lines.append(
+            f"- seggraph is {_fmt(summary['seggraph_speedup_vs_fastest_pure_python_peer'])}× "
+            f"faster than the fastest pure-Python peer ({summary['fastest_pure_python_peer']}); "
+            f"target ≥ {_fmt(summary['target_speedup'], 0)}×: {ok}."
+        )
+    ok = "met" if summary["meets_predicate_target"] else "NOT met"
+    lines.append(
+        f"- seggraph takes {_fmt(summary['seggraph_vs_predicate'])}× the hand-written "
+        f"predicate's time; target ≤ {_fmt(summary['target_vs_predicate'], 0)}×: {ok}."
+    )
+    if "seggraph_speedup_vs_native_peer" in summary:
+        lines.append(
+            f"- Against {summary['native_peer']} (Rust behind ctypes and JSON): seggraph is "
+            f"{_fmt(summary['seggraph_speedup_vs_native_peer'])}× faster."
+        )
+    agree = "Every engine agrees with seggraph on every subscriber." if summary["counts_agree"] \
+        else "Some engines disagree with seggraph: see the table and results.json."
+    lines += ["", agree, "", "**How each peer expresses the segment, and where it differs:**", ""]
+    for row in core["engines"]:
+        lines.append(f"- **{row['name']}**: {row['expression']}.")
+        for difference in row["differences"]:
+            lines.append(f"  - {difference}")
+    for skipped in core.get("skipped_peers", []):
+        lines.append(f"- **{skipped['peer']}**: not run ({skipped['reason']}).")
+    lines.append("")
+    return lines
+
+
+def _rows_markdown(section: dict[str, Any]) -> list[str]:
+    rows = section.get("rows", [])
+    if not rows:
+        return ["No rows.", ""]
+    headers = list(rows[0])
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        cells = [
+            _fmt(value) if isinstance(value, float) else str(value) for value in row.values()
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+# --- chart ---------------------------------------------------------------------------------------
+
+_COLOURS = {
+    "seggraph": "#1b7f3b",
+    "baseline": "#7a7a7a",
+    "peer, pure Python": "#3b6fb6",
+    "peer, Rust via FFI": "#c2682b",
+}
+
+
+def chart(results: dict[str, Any], path: Path) -> bool:
+    """A horizontal bar per engine (µs per subscriber, log scale), labelled with the time and
+    the ratio to the hand-written predicate. ``False`` when matplotlib is missing."""
+    core = results.get("core")
+    if not core:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+    except ImportError:
+        print("chart: matplotlib is not installed (pip install -e '.[bench]'); no chart")
+        return False
+    rows = sorted(core["engines"], key=lambda row: row["us_per_subscriber"], reverse=True)
+    names = [row["name"] for row in rows]
+    values = [row["us_per_subscriber"] for row in rows]
+    colours = [_COLOURS.get(row["kind"], "#999999") for row in rows]
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(rows) + 1.8), dpi=120)
+    bars = ax.barh(names, values, color=colours)
+    ax.set_xscale("log")
+    ax.set_xlim(min(values) / 1.5, max(values) * 8)
+    ax.set_xlabel("µs per subscriber (log scale; lower is faster)")
+    subscribers = core["config"]["subscribers"]
+    ax.set_title(
+        f"One segment over {subscribers:,} subscribers: time per subscriber\n"
+        "(label: µs, and × the hand-written Python predicate measured in the same run)",
+        fontsize=11,
+    )
+    for bar, row in zip(bars, rows, strict=True):
+        ax.text(
+            bar.get_width() * 1.08, bar.get_y() + bar.get_height() / 2,
+            f"{row['us_per_subscriber']:.2f} µs  ({row['ratio_to_predicate']:.1f}×)",
+            va="center", fontsize=9,
+        )
+    ax.legend(
+        handles=[Patch(color=colour, label=kind) for kind, colour in _COLOURS.items()],
+        loc="lower right", fontsize=8, frameon=False,
+    )
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True

@@ -1,0 +1,163 @@
+"""``seggraph import billing FILE``: the bulk import, with a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pymongo import AsyncMongoClient
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from seggraph.settings import Settings, SettingsError, load_settings
+from seggraph_billing.importer import DEFAULT_BATCH, ImportReport, default_as_of, import_file
+from seggraph_billing.store import BillingStore
+
+console = Console(stderr=True)
+MAX_ERRORS_SHOWN = 20
+
+
+def parse_as_of(text: str) -> float:
+    """Unix seconds, or an ISO-8601 date-time (UTC when it has no offset)."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+@contextlib.contextmanager
+def database_uri(settings: Settings) -> Iterator[str]:
+    """The configured MongoDB, or the embedded database started on the data directory."""
+    if settings.mongodb_uri:
+        yield settings.mongodb_uri
+        return
+    from seggraph.embedded import EmbeddedDatabase
+
+    with EmbeddedDatabase(settings.data_dir) as embedded:
+        yield embedded.uri
+
+
+def import_billing(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="JSON lines of Stripe objects."
+        ),
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="When the file's data was current (Unix seconds or ISO date-time). Webhook "
+            "events created later win over it. Default: the file's modification time."
+        ),
+    ] = None,
+    start_line: Annotated[
+        int, typer.Option(min=1, help="Resume from this line (earlier lines are skipped).")
+    ] = 1,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Objects written per batch.")
+    ] = DEFAULT_BATCH,
+) -> None:
+    """Import billing objects (customers, subscriptions, prices, products, coupons, discounts,
+    invoices) from a file of JSON lines.
+
+    Each line is one Stripe-shaped object with its "object" field, e.g.
+    {"object": "customer", "id": "cus_1", ...}. Objects are upserted by id: importing the same
+    file again changes nothing, so an interrupted import is finished by running it again.
+    Bad lines are reported with their line number and skipped; the exit status is 1 when
+    there were any.
+
+    With SEGGRAPH_MONGODB_URI unset this writes to the embedded database, which must not be
+    in use by a running `seggraph serve`.
+    """
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        version = parse_as_of(as_of) if as_of is not None else default_as_of(file)
+    except ValueError:
+        console.print(
+            f"[red]error:[/red] --as-of: expected Unix seconds or an ISO date-time, got {as_of!r}"
+        )
+        raise typer.Exit(2) from None
+    from seggraph.embedded import EmbeddedDatabaseError
+
+    try:
+        with database_uri(settings) as uri:
+            report = asyncio.run(
+                _run(uri, settings.database, file, version, start_line, batch_size)
+            )
+    except EmbeddedDatabaseError as exc:
+        console.print(
+            f"[red]error:[/red] {exc} (is `seggraph serve` using the embedded database? stop "
+            "it, or set SEGGRAPH_MONGODB_URI)"
+        )
+        raise typer.Exit(1) from None
+    _print_report(report, file)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+async def _run(
+    uri: str, database: str, file: Path, version: float, start_line: int, batch_size: int
+) -> ImportReport:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
+    try:
+        store = BillingStore(client[database])
+        await store.ensure_indexes()
+        with Progress(
+            TextColumn("[bold]importing[/bold] {task.fields[lines]} lines"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("import", total=file.stat().st_size, lines=0)
+
+            def advance(done_bytes: int, lines: int) -> None:
+                progress.update(task, completed=done_bytes, lines=lines)
+
+            return await import_file(
+                store,
+                file,
+                as_of=version,
+                start_line=start_line,
+                batch_size=batch_size,
+                progress=advance,
+            )
+    finally:
+        await client.close()
+
+
+def _print_report(report: ImportReport, file: Path) -> None:
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.by_type.items()))
+    console.print(
+        f"{file}: {report.lines} lines read; {report.applied} objects written, "
+        f"{report.stale} older than what was stored (kept the newer)"
+        + (f"; {kinds}" if kinds else "")
+    )
+    for number, message in report.errors[:MAX_ERRORS_SHOWN]:
+        console.print(f"[red]line {number}:[/red] {message.removeprefix(f'line {number}: ')}")
+    if len(report.errors) > MAX_ERRORS_SHOWN:
+        console.print(f"… and {len(report.errors) - MAX_ERRORS_SHOWN} more bad lines")
+    if report.errors:
+        console.print(f"[red]{len(report.errors)} bad lines skipped[/red]")

@@ -1,0 +1,711 @@
+"""Every billing property of the spec, derived from Stripe-shaped objects. Pure: no I/O.
+
+``derive(data, lookups, account, now)`` takes one subscriber's billing objects (its customer,
+subscriptions, invoices and retention events) plus the prices, products and coupons they refer
+to, and returns the value of every property key in :data:`ALL_KEYS`, :data:`MISSING` where the
+subscriber has none. The rules are those of ``spec/properties.md``; the comments below name the
+convention each step follows.
+
+Arithmetic is exact: amounts are :class:`fractions.Fraction` from the moment they are read
+(``365/12`` has no finite decimal expansion, so ``Decimal`` division would already round), and a
+MONEY value is rounded half-up to its currency's minor unit only when it is returned.
+
+Objects are read the way Stripe writes them: timestamps are Unix seconds (``datetime`` values
+are accepted too), ``items`` is a list object (``{"data": [...]}``) or a plain list, and a
+reference (an item's ``price``, a price's ``product``, a discount's ``coupon``, an invoice's
+``subscription``) is an id or the expanded object. A referenced object found in the lookups wins
+over an expanded copy, which may be older.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from seggraph.domain.conditions import Money
+from seggraph.domain.currencies import minor_units, round_money
+from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
+
+Doc = Mapping[str, Any]
+
+SUBSCRIBER_KEYS: tuple[str, ...] = (
+    "subscriber.mrr",
+    "subscriber.ltv",
+    "subscriber.status",
+    "subscriber.active_offer_id",
+    "subscriber.active_coupon_id",
+    "subscriber.days_since_saved",
+)
+SUBSCRIPTION_KEYS: tuple[str, ...] = (
+    "subscription.mrr",
+    "subscription.ltv",
+    "subscription.is_free_trial",
+    "subscription.status",
+    "subscription.duration_days",
+    "subscription.will_renew",
+    "subscription.next_billing_date",
+    "subscription.is_past_due",
+    "subscription.active_coupon_id",
+    "subscription.discount_percentage",
+    "subscription.discount_fixed_amount",
+)
+PRODUCT_PLAN_ADDON_KEYS: tuple[str, ...] = (
+    "product.id",
+    "product.name",
+    "plan.id",
+    "plan.interval",
+    "plan.interval_count",
+    "plan.quantity",
+    "plan.name",
+    "addon.id",
+    "addon.name",
+)
+#: Every key the billing provider supplies, in the spec's order.
+ALL_KEYS: tuple[str, ...] = SUBSCRIBER_KEYS + SUBSCRIPTION_KEYS + PRODUCT_PLAN_ADDON_KEYS
+
+#: Statuses whose subscription counts towards MRR.
+MRR_STATUSES = frozenset({"active", "past_due", "unpaid"})
+#: "Canceled" in the spec's sense; every other status is live.
+CANCELED_STATUSES = frozenset({"canceled", "incomplete_expired"})
+PAST_DUE_STATUSES = frozenset({"past_due", "unpaid"})
+
+#: A price's interval normalised to months: ``amount_per_month = amount × factor / count``.
+MONTHS_FACTOR: dict[str, Fraction] = {
+    "day": Fraction(365, 12),
+    "week": Fraction(52, 12),
+    "month": Fraction(1),
+    "year": Fraction(1, 12),
+}
+#: Months in one interval (the inverse of :data:`MONTHS_FACTOR`).
+MONTHS_PER_INTERVAL: dict[str, Fraction] = {k: 1 / v for k, v in MONTHS_FACTOR.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The account settings a derivation needs: its time zone and its currency (upper case)."""
+
+    zone: tzinfo
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """Prices, products and coupons by id (a batch's worth, or everything in a test)."""
+
+    prices: Mapping[str, Doc] = field(default_factory=dict)
+    products: Mapping[str, Doc] = field(default_factory=dict)
+    coupons: Mapping[str, Doc] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberData:
+    """One subscriber's own billing objects.
+
+    ``retention_events`` are in the order they were recorded (ties on ``at`` go to the later
+    one). ``customer`` is ``None`` when only other objects are known so far.
+    """
+
+    subscriber_id: str
+    customer: Doc | None = None
+    subscriptions: Sequence[Doc] = ()
+    invoices: Sequence[Doc] = ()
+    retention_events: Sequence[Doc] = ()
+
+    @property
+    def is_known(self) -> bool:
+        """False for a subscriber billing knows nothing about (or whose customer was deleted)."""
+        if self.customer is not None:
+            return not self.customer.get("deleted", False)
+        return bool(self.subscriptions or self.invoices or self.retention_events)
+
+
+@dataclass(slots=True)
+class Derivation:
+    """The values (every key of :data:`ALL_KEYS`) and notes for explanations, by key."""
+
+    values: dict[str, Any]
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    subscription_id: str | None = None
+
+    def note(self, key: str, text: str) -> None:
+        self.notes.setdefault(key, []).append(text)
+
+
+class DerivationError(ValueError):
+    """A value cannot be derived from the stored objects (a missing price, a bad amount)."""
+
+
+# --- reading Stripe's shapes ---------------------------------------------------------------------
+
+
+def ref_id(value: Any) -> str | None:
+    """The id of a reference that is an id or an expanded object."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, Mapping):
+        ident = value.get("id")
+        return ident if isinstance(ident, str) and ident else None
+    return None
+
+
+def moment(value: Any) -> datetime | None:
+    """A Stripe timestamp (Unix seconds), a ``datetime`` (naive = UTC) or an ISO string."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def exact(value: Any, what: str) -> Fraction:
+    """An exact number from JSON: an int, a decimal string or a float (read as its repr)."""
+    if isinstance(value, bool) or value is None:
+        raise DerivationError(f"{what} is not a number: {value!r}")
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise DerivationError(f"{what} is not finite: {value!r}")
+        return Fraction(Decimal(repr(value)))
+    if isinstance(value, Decimal | str):
+        try:
+            number = Decimal(value)
+        except ArithmeticError:
+            raise DerivationError(f"{what} is not a number: {value!r}") from None
+        if not number.is_finite():
+            raise DerivationError(f"{what} is not finite: {value!r}")
+        return Fraction(number)
+    raise DerivationError(f"{what} is not a number: {value!r}")
+
+
+def to_money(amount: Fraction, currency: str) -> Money:
+    """Round once, half-up (away from zero on a tie), to the currency's minor unit."""
+    places = minor_units(currency)
+    scaled = amount * 10**places
+    whole = math.floor(abs(scaled) + Fraction(1, 2))
+    signed = -whole if scaled < 0 else whole
+    return Money(round_money(Decimal(signed).scaleb(-places), currency), currency)
+
+
+def minor_to_major(amount: Fraction, currency: str) -> Fraction:
+    return amount / 10 ** minor_units(currency)
+
+
+def number_value(value: Fraction) -> int | Decimal:
+    """A NUMBER as returned: an int when whole, else the exact Decimal (from a finite decimal)."""
+    if value.denominator == 1:
+        return int(value)
+    return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def currency_of(value: Any, fallback: str) -> str:
+    return value.upper() if isinstance(value, str) and value else fallback
+
+
+def local_date(when: datetime, zone: tzinfo) -> date:
+    return when.astimezone(zone).date()
+
+
+def days_between(earlier: datetime, now: datetime, zone: tzinfo) -> int:
+    """Whole calendar days in ``zone``: the local date of now minus the local date of the event."""
+    return (local_date(now, zone) - local_date(earlier, zone)).days
+
+
+def items_of(subscription: Doc) -> list[Doc]:
+    raw = subscription.get("items")
+    if isinstance(raw, Mapping):
+        raw = raw.get("data")
+    if not isinstance(raw, list):
+        return []
+    return [item for item in raw if isinstance(item, Mapping)]
+
+
+def item_kind(item: Doc) -> str | None:
+    metadata = item.get("metadata")
+    if isinstance(metadata, Mapping):
+        kind = metadata.get("kind")
+        if isinstance(kind, str):
+            return kind.strip().lower()
+    return None
+
+
+def plan_and_addons(subscription: Doc) -> tuple[Doc | None, list[Doc]]:
+    """The plan is the first item whose kind is ``plan``, else the first; the rest are add-ons."""
+    items = items_of(subscription)
+    if not items:
+        return None, []
+    plan_index = next((i for i, item in enumerate(items) if item_kind(item) == "plan"), 0)
+    return items[plan_index], [item for i, item in enumerate(items) if i != plan_index]
+
+
+def is_canceled(subscription: Doc) -> bool:
+    return subscription.get("status") in CANCELED_STATUSES
+
+
+def quantity_of(item: Doc) -> Fraction:
+    """An item's quantity; absent means 1, Stripe's default when an item is created."""
+    raw = item.get("quantity")
+    return Fraction(1) if raw is None else exact(raw, "quantity")
+
+
+def primary_subscription(subscriptions: Iterable[Doc]) -> Doc | None:
+    """The most recently created subscription that is not canceled, else the most recently
+    created one; ties on ``created`` go to the greatest id."""
+
+    def rank(subscription: Doc) -> tuple[bool, datetime, str]:
+        created = moment(subscription.get("created")) or datetime.min.replace(tzinfo=UTC)
+        return (not is_canceled(subscription), created, str(subscription.get("id") or ""))
+
+    return max(subscriptions, key=rank, default=None)
+
+
+class Resolver:
+    """Finds the objects a subscription refers to, preferring the lookups' copies."""
+
+    def __init__(self, lookups: Lookups) -> None:
+        self.lookups = lookups
+
+    def price(self, item: Doc) -> Doc | None:
+        raw = item.get("price")
+        if raw is None:
+            raw = item.get("plan")  # the legacy Plans API
+        ident = ref_id(raw)
+        if ident is not None and ident in self.lookups.prices:
+            return self.lookups.prices[ident]
+        return raw if isinstance(raw, Mapping) else None
+
+    def product(self, price: Doc) -> Doc | None:
+        raw = price.get("product")
+        ident = ref_id(raw)
+        if ident is not None and ident in self.lookups.products:
+            return self.lookups.products[ident]
+        return raw if isinstance(raw, Mapping) else None
+
+    def coupon(self, discount: Doc) -> Doc | None:
+        raw = discount.get("coupon")
+        if raw is None:
+            source = discount.get("source")  # newer API versions: discount.source.coupon
+            if isinstance(source, Mapping):
+                raw = source.get("coupon")
+        ident = ref_id(raw)
+        if ident is not None and ident in self.lookups.coupons:
+            return self.lookups.coupons[ident]
+        if isinstance(raw, Mapping):
+            return raw
+        return {"id": ident} if ident is not None else None
+
+    def price_name(self, price: Doc) -> str | None:
+        """The price's nickname, or its product's name when it has none."""
+        nickname = price.get("nickname")
+        if isinstance(nickname, str) and nickname:
+            return nickname
+        product = self.product(price)
+        name = product.get("name") if product is not None else None
+        return name if isinstance(name, str) and name else None
+
+
+def discount_in_force(discount: Any, now: datetime) -> Doc | None:
+    """The discount when its ``start`` (if any) is at or before now and its ``end`` (if any)
+    is after now; otherwise ``None``."""
+    if not isinstance(discount, Mapping) or discount.get("deleted"):
+        return None
+    start = moment(discount.get("start"))
+    end = moment(discount.get("end"))
+    if start is not None and start > now:
+        return None
+    if end is not None and end <= now:
+        return None
+    return discount
+
+
+def effective_discount(subscription: Doc, customer: Doc | None, now: datetime) -> Doc | None:
+    """The subscription's own discount in force, else the customer-level one in force."""
+    own = discount_in_force(subscription.get("discount"), now)
+    if own is not None:
+        return own
+    return discount_in_force(customer.get("discount") if customer else None, now)
+
+
+def invoice_subscription_id(invoice: Doc) -> str | None:
+    ident = ref_id(invoice.get("subscription"))
+    if ident is not None:
+        return ident
+    parent = invoice.get("parent")  # newer API versions: parent.subscription_details
+    if isinstance(parent, Mapping):
+        details = parent.get("subscription_details")
+        if isinstance(details, Mapping):
+            return ref_id(details.get("subscription"))
+    return None
+
+
+def invoice_net(invoice: Doc) -> Fraction:
+    """``amount_paid`` minus the refunded amount (``post_payment_credit_notes_amount``), in
+    minor units."""
+    paid = exact(invoice.get("amount_paid") or 0, "invoice amount_paid")
+    refunded = exact(invoice.get("post_payment_credit_notes_amount") or 0, "invoice refunds")
+    return paid - refunded
+
+
+def is_paid(invoice: Doc) -> bool:
+    return invoice.get("status") == "paid"
+
+
+# --- money ---------------------------------------------------------------------------------------
+
+
+def subscription_currency(subscription: Doc, resolver: Resolver, account: Account) -> str:
+    """The subscription's ``currency``, else its plan price's, else the account currency."""
+    if isinstance(subscription.get("currency"), str) and subscription["currency"]:
+        return str(subscription["currency"]).upper()
+    plan, _ = plan_and_addons(subscription)
+    price = resolver.price(plan) if plan is not None else None
+    return currency_of(price.get("currency") if price else None, account.currency)
+
+
+def _recurring(price: Doc, where: str) -> tuple[str, Fraction]:
+    recurring = price.get("recurring")
+    if not isinstance(recurring, Mapping):
+        raise DerivationError(f"price {price.get('id')!r} of {where} is not recurring")
+    interval = recurring.get("interval")
+    if interval not in MONTHS_FACTOR:
+        raise DerivationError(f"price {price.get('id')!r} has an unknown interval {interval!r}")
+    count = interval_count(recurring)
+    if count <= 0:
+        raise DerivationError(f"price {price.get('id')!r} has interval_count {count}")
+    return str(interval), count
+
+
+def interval_count(recurring: Doc) -> Fraction:
+    """``recurring.interval_count``; absent means 1 (Stripe's default)."""
+    raw = recurring.get("interval_count")
+    return Fraction(1) if raw is None else exact(raw, "interval_count")
+
+
+def _unit_amount(price: Doc) -> Fraction:
+    """The unit amount in minor units (``unit_amount``, or the finer ``unit_amount_decimal``)."""
+    if price.get("unit_amount") is not None:
+        return exact(price["unit_amount"], "unit_amount")
+    if price.get("unit_amount_decimal") is not None:
+        return exact(price["unit_amount_decimal"], "unit_amount_decimal")
+    raise DerivationError(f"price {price.get('id')!r} has no unit_amount")
+
+
+def subscription_mrr(
+    subscription: Doc,
+    customer: Doc | None,
+    resolver: Resolver,
+    account: Account,
+    now: datetime,
+) -> tuple[Fraction, str]:
+    """The exact MRR (major units) and its currency; raises :class:`DerivationError` when a
+    counted item's price is unknown."""
+    currency = subscription_currency(subscription, resolver, account)
+    if subscription.get("status") not in MRR_STATUSES:
+        return Fraction(0), currency
+    where = f"subscription {subscription.get('id')!r}"
+    total = Fraction(0)
+    plan, _ = plan_and_addons(subscription)
+    for item in items_of(subscription):
+        price = resolver.price(item)
+        if price is None:
+            raise DerivationError(f"the price of an item of {where} is not known")
+        interval, count = _recurring(price, where)
+        amount = minor_to_major(_unit_amount(price), currency)
+        total += amount * quantity_of(item) * MONTHS_FACTOR[interval] / count
+    discount = effective_discount(subscription, customer, now)
+    coupon = resolver.coupon(discount) if discount is not None else None
+    if coupon is not None:
+        if coupon.get("percent_off") is not None:
+            total *= 1 - exact(coupon["percent_off"], "percent_off") / 100
+        elif coupon.get("amount_off") is not None:
+            coupon_currency = currency_of(coupon.get("currency"), currency)
+            # A fixed-amount coupon in another currency cannot apply (Stripe refuses it).
+            if coupon_currency == currency and plan is not None:
+                plan_price = resolver.price(plan)
+                if plan_price is None:
+                    raise DerivationError(f"the plan price of {where} is not known")
+                interval, count = _recurring(plan_price, where)
+                months = count * MONTHS_PER_INTERVAL[interval]
+                off = minor_to_major(exact(coupon["amount_off"], "amount_off"), currency)
+                total -= off / months
+    return max(total, Fraction(0)), currency
+
+
+def paid_invoices(invoices: Iterable[Doc]) -> list[Doc]:
+    return [invoice for invoice in invoices if is_paid(invoice)]
+
+
+# --- the derivation ------------------------------------------------------------------------------
+
+
+def derive(
+    data: SubscriberData,
+    lookups: Lookups,
+    account: Account,
+    now: datetime,
+    subscription_id: str | None = None,
+) -> Derivation:
+    """Every key of :data:`ALL_KEYS` for one subscriber (and one subscription: the one named,
+    else the primary subscription). A value that cannot be derived is :class:`Unknown`."""
+    values: dict[str, Any] = dict.fromkeys(ALL_KEYS, MISSING)
+    out = Derivation(values)
+    if not data.is_known:
+        return out
+    resolver = Resolver(lookups)
+    customer = data.customer
+    subscriptions = list(data.subscriptions)
+
+    _derive_subscriber(out, data, subscriptions, customer, resolver, account, now)
+
+    if subscription_id is not None:
+        chosen = next((s for s in subscriptions if s.get("id") == subscription_id), None)
+    else:
+        chosen = primary_subscription(subscriptions)
+    if chosen is not None:
+        out.subscription_id = ref_id(chosen.get("id"))
+        _derive_subscription(out, chosen, data.invoices, customer, resolver, account, now)
+        _derive_plan(out, chosen, resolver)
+    return out
+
+
+def _guard(out: Derivation, key: str, compute: Any) -> None:
+    """Set ``key`` to ``compute()``, or to an :class:`Unknown` saying why it failed."""
+    try:
+        out.values[key] = compute()
+    except DerivationError as exc:
+        out.values[key] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+
+
+def _derive_subscriber(
+    out: Derivation,
+    data: SubscriberData,
+    subscriptions: list[Doc],
+    customer: Doc | None,
+    resolver: Resolver,
+    account: Account,
+    now: datetime,
+) -> None:
+    def mrr() -> Money:
+        total = Fraction(0)
+        for subscription in subscriptions:
+            amount, currency = subscription_mrr(subscription, customer, resolver, account, now)
+            if currency == account.currency:
+                total += amount
+            elif amount:
+                out.note(
+                    "subscriber.mrr",
+                    f"subscription {subscription.get('id')} is in {currency}, not the account "
+                    f"currency {account.currency}: left out",
+                )
+        return to_money(total, account.currency)
+
+    def ltv() -> Money:
+        total = Fraction(0)
+        for invoice in paid_invoices(data.invoices):
+            currency = currency_of(invoice.get("currency"), account.currency)
+            if currency == account.currency:
+                total += minor_to_major(invoice_net(invoice), currency)
+            else:
+                out.note(
+                    "subscriber.ltv",
+                    f"invoice {invoice.get('id')} is in {currency}, not the account currency "
+                    f"{account.currency}: left out",
+                )
+        return to_money(total, account.currency)
+
+    _guard(out, "subscriber.mrr", mrr)
+    _guard(out, "subscriber.ltv", ltv)
+
+    events = list(data.retention_events)
+    latest = _latest(events)
+    if not any(not is_canceled(s) for s in subscriptions):
+        status = "CANCELED"
+    elif latest is not None and _kind(latest) == "saved":
+        status = "SAVED"
+    elif latest is not None and _kind(latest) == "reactivated":
+        status = "REACTIVATED"
+    else:
+        status = "ACTIVE"
+    out.values["subscriber.status"] = status
+
+    latest_save = _latest([e for e in events if _kind(e) == "saved"])
+    if latest_save is not None:
+        offer = latest_save.get("offer_id")
+        if isinstance(offer, str) and offer:
+            out.values["subscriber.active_offer_id"] = offer
+        saved_at = moment(latest_save.get("at"))
+        if saved_at is not None:
+            out.values["subscriber.days_since_saved"] = days_between(saved_at, now, account.zone)
+
+    discount = discount_in_force(customer.get("discount") if customer else None, now)
+    coupon = resolver.coupon(discount) if discount is not None else None
+    if coupon is not None and ref_id(coupon) is not None:
+        out.values["subscriber.active_coupon_id"] = ref_id(coupon)
+
+
+def _kind(event: Doc) -> str:
+    return str(event.get("kind") or "").lower()
+
+
+def _latest(events: Sequence[Doc]) -> Doc | None:
+    """The event with the latest ``at``; ties go to the one recorded last (later in the list)."""
+    best: tuple[datetime, int] | None = None
+    chosen: Doc | None = None
+    for index, event in enumerate(events):
+        at = moment(event.get("at"))
+        if at is None:
+            continue
+        if best is None or (at, index) >= best:
+            best, chosen = (at, index), event
+    return chosen
+
+
+def _derive_subscription(
+    out: Derivation,
+    subscription: Doc,
+    invoices: Sequence[Doc],
+    customer: Doc | None,
+    resolver: Resolver,
+    account: Account,
+    now: datetime,
+) -> None:
+    values = out.values
+    status = subscription.get("status")
+    canceled = is_canceled(subscription)
+
+    def mrr() -> Money:
+        amount, currency = subscription_mrr(subscription, customer, resolver, account, now)
+        return to_money(amount, currency)
+
+    def ltv() -> Money:
+        currency = subscription_currency(subscription, resolver, account)
+        ident = subscription.get("id")
+        total = Fraction(0)
+        for invoice in paid_invoices(invoices):
+            if invoice_subscription_id(invoice) != ident:
+                continue
+            invoice_currency = currency_of(invoice.get("currency"), currency)
+            if invoice_currency != currency:
+                out.note(
+                    "subscription.ltv",
+                    f"invoice {invoice.get('id')} is in {invoice_currency}, not the "
+                    f"subscription's {currency}: left out",
+                )
+                continue
+            total += minor_to_major(invoice_net(invoice), currency)
+        return to_money(total, currency)
+
+    _guard(out, "subscription.mrr", mrr)
+    _guard(out, "subscription.ltv", ltv)
+    values["subscription.is_free_trial"] = status == "trialing"
+    values["subscription.status"] = (
+        "TRIALING" if status == "trialing" else "CANCELED" if canceled else "ACTIVE"
+    )
+    created = moment(subscription.get("created"))
+    if created is not None:
+        values["subscription.duration_days"] = days_between(created, now, account.zone)
+    will_renew = (
+        not canceled
+        and not subscription.get("cancel_at_period_end")
+        and subscription.get("cancel_at") is None
+    )
+    values["subscription.will_renew"] = will_renew
+    if will_renew:
+        if status == "trialing":
+            next_billing = moment(subscription.get("trial_end"))
+        else:
+            next_billing = period_end(subscription)
+        if next_billing is not None:
+            values["subscription.next_billing_date"] = local_date(next_billing, account.zone)
+    values["subscription.is_past_due"] = status in PAST_DUE_STATUSES
+
+    discount = effective_discount(subscription, customer, now)
+    coupon = resolver.coupon(discount) if discount is not None else None
+    if coupon is not None:
+        coupon_id = ref_id(coupon)
+        if coupon_id is not None:
+            values["subscription.active_coupon_id"] = coupon_id
+        if coupon.get("percent_off") is not None:
+            _guard(
+                out,
+                "subscription.discount_percentage",
+                lambda: number_value(exact(coupon["percent_off"], "percent_off")),
+            )
+        elif coupon.get("amount_off") is not None:
+            currency = currency_of(
+                coupon.get("currency"), subscription_currency(subscription, resolver, account)
+            )
+            _guard(
+                out,
+                "subscription.discount_fixed_amount",
+                lambda: to_money(
+                    minor_to_major(exact(coupon["amount_off"], "amount_off"), currency), currency
+                ),
+            )
+
+
+def period_end(subscription: Doc) -> datetime | None:
+    """The subscription's ``current_period_end``, else its plan item's."""
+    own = moment(subscription.get("current_period_end"))
+    if own is not None:
+        return own
+    plan, _ = plan_and_addons(subscription)
+    return moment(plan.get("current_period_end")) if plan is not None else None
+
+
+def _derive_plan(out: Derivation, subscription: Doc, resolver: Resolver) -> None:
+    values = out.values
+    plan, addons = plan_and_addons(subscription)
+    addon_prices = [(item, resolver.price(item)) for item in addons]
+    values["addon.id"] = [
+        ident
+        for item, price in addon_prices
+        if (ident := ref_id(price) or ref_id(item.get("price"))) is not None
+    ]
+    values["addon.name"] = [
+        name
+        for _, price in addon_prices
+        if price is not None and (name := resolver.price_name(price)) is not None
+    ]
+    if plan is None:
+        return
+    price = resolver.price(plan)
+    plan_id = ref_id(price) or ref_id(plan.get("price"))
+    if plan_id is not None:
+        values["plan.id"] = plan_id
+    _guard(out, "plan.quantity", lambda: number_value(quantity_of(plan)))
+    if price is None:
+        return
+    recurring = price.get("recurring")
+    if isinstance(recurring, Mapping):
+        interval = recurring.get("interval")
+        if isinstance(interval, str) and interval:
+            values["plan.interval"] = interval.upper()
+        _guard(
+            out,
+            "plan.interval_count",
+            lambda: number_value(interval_count(recurring)),
+        )
+    name = resolver.price_name(price)
+    if name is not None:
+        values["plan.name"] = name
+    product_id = ref_id(price.get("product"))
+    if product_id is not None:
+        values["product.id"] = product_id
+        product = resolver.product(price)
+        product_name = product.get("name") if product is not None else None
+        if isinstance(product_name, str) and product_name:
+            values["product.name"] = product_name

@@ -1,0 +1,294 @@
+"""The billing provider: property values in batches, the webhook, the subscriber directory and
+retention events. ``seggraph_billing.plugin`` connects it to seggraph's hooks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pymongo.asynchronous.database import AsyncDatabase
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.errors import InputRefused, UserError
+from seggraph.domain.retention import RetentionEvent, RetentionKind
+from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
+from seggraph_billing.derive import ALL_KEYS, Account, Lookups, SubscriberData, derive
+from seggraph_billing.ingest import IngestError, apply_event, parse_event, verify_signature
+from seggraph_billing.properties import DEFINITIONS, PROVIDER
+from seggraph_billing.settings import BillingSettings
+from seggraph_billing.store import BillingStore
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/billing"
+LTV_KEYS = frozenset({"subscriber.ltv", "subscription.ltv"})
+RETENTION_KEYS = frozenset(
+    {"subscriber.status", "subscriber.active_offer_id", "subscriber.days_since_saved"}
+)
+#: How far in the future a retention event's ``at`` may be (clock skew of the caller).
+FUTURE_SKEW = timedelta(minutes=5)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BillingProvider:
+    """One per process. ``bind`` it to the database and the account settings before use."""
+
+    name = PROVIDER
+
+    def __init__(
+        self,
+        settings: BillingSettings | None = None,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        wall_time: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings or BillingSettings()
+        self.clock = clock
+        self.wall_time = wall_time
+        self._store: BillingStore | None = None
+        self.account = Account(ZoneInfo("UTC"), "USD")
+
+    # --- set-up ----------------------------------------------------------------------------------
+
+    def bind(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        *,
+        zone: tzinfo | str = "UTC",
+        currency: str = "USD",
+        clock: Callable[[], datetime] | None = None,
+    ) -> BillingProvider:
+        self._store = BillingStore(db)
+        self.account = Account(ZoneInfo(zone) if isinstance(zone, str) else zone, currency.upper())
+        if clock is not None:
+            self.clock = clock
+        return self
+
+    @property
+    def store(self) -> BillingStore:
+        if self._store is None:
+            raise RuntimeError("the billing provider is not bound to a database yet")
+        return self._store
+
+    async def start(self) -> None:
+        """Create the billing collections' indexes (idempotent)."""
+        await self.store.ensure_indexes()
+        if not self.settings.secrets():
+            log.warning(
+                "SEGGRAPH_BILLING_WEBHOOK_SECRET is not set: %s refuses every event",
+                WEBHOOK_PATH,
+            )
+
+    def definitions(self) -> tuple[Any, ...]:
+        return DEFINITIONS
+
+    # --- values ----------------------------------------------------------------------------------
+
+    async def resolve(
+        self,
+        contexts: Sequence[EvaluationContext],
+        keys: Iterable[str] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The values of ``keys`` (all billing keys by default) for each context, in order.
+
+        The whole batch is read at once: one query per collection, never one per subscriber
+        (the plugin manager splits large batches). A value is :data:`MISSING` when the
+        subscriber has none, :class:`Unknown` when it cannot be derived from what is stored.
+        """
+        wanted = [k for k in (keys if keys is not None else ALL_KEYS) if k in ALL_KEYS]
+        moment = now or self.clock()
+        if not contexts:
+            return []
+        batch = await self.store.load_batch(
+            [c.subscriber_id for c in contexts],
+            invoices=not LTV_KEYS.isdisjoint(wanted),
+            retention=not RETENTION_KEYS.isdisjoint(wanted),
+        )
+        return [
+            self._values(
+                batch.subscribers.get(c.subscriber_id) or SubscriberData(c.subscriber_id),
+                batch.lookups,
+                moment,
+                c,
+                wanted,
+            )
+            for c in contexts
+        ]
+
+    def _values(
+        self,
+        data: SubscriberData,
+        lookups: Lookups,
+        now: datetime,
+        context: EvaluationContext,
+        keys: list[str],
+    ) -> dict[str, Any]:
+        try:
+            derivation = derive(data, lookups, self.account, now, context.subscription_id)
+        except Exception as exc:  # one subscriber's bad data must not fail the batch
+            log.exception("billing: could not derive values for %s", context.subscriber_id)
+            unknown = Unknown(UnknownReason.PROVIDER_ERROR, f"billing data unreadable: {exc}")
+            return dict.fromkeys(keys, unknown)
+        return {key: derivation.values.get(key, MISSING) for key in keys}
+
+    async def explain(
+        self, context: EvaluationContext, *, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """Every value with the notes of its derivation (currencies left out, and so on)."""
+        batch = await self.store.load_batch([context.subscriber_id])
+        data = batch.subscribers[context.subscriber_id]
+        derivation = derive(
+            data, batch.lookups, self.account, now or self.clock(), context.subscription_id
+        )
+        return {
+            "values": derivation.values,
+            "notes": derivation.notes,
+            "subscription_id": derivation.subscription_id,
+        }
+
+    # --- the subscriber directory -----------------------------------------------------------------
+
+    async def subscriber_ids(self, after: str | None = None, limit: int = 500) -> list[str]:
+        """A page of subscriber ids in id order, strictly after ``after``."""
+        return await self.store.subscriber_ids(after, limit)
+
+    # --- retention events ------------------------------------------------------------------------
+
+    async def record_retention_event(
+        self,
+        *,
+        subscriber_id: str,
+        kind: str,
+        offer_id: str | None = None,
+        coupon_id: str | None = None,
+        at: datetime | None = None,
+        actor: str | None = None,
+    ) -> RetentionEvent:
+        """Record a save, cancellation or reactivation; raises :class:`InputRefused` with every
+        refused part (nothing written)."""
+        errors: list[UserError] = []
+        subscriber_id = (subscriber_id or "").strip()
+        try:
+            kind = RetentionKind(str(kind).strip().upper())
+        except ValueError:
+            errors.append(
+                UserError(("kind",), "INVALID", "kind must be SAVED, CANCELED or REACTIVATED")
+            )
+        offer_id = (offer_id or "").strip() or None
+        coupon_id = (coupon_id or "").strip() or None
+        now = self.clock()
+        when = at or now
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=self.account.zone)
+        when = when.astimezone(UTC)
+        if not subscriber_id:
+            errors.append(UserError(("subscriberId",), "BLANK", "subscriberId is required"))
+        elif not await self.store.has_customer(subscriber_id):
+            errors.append(
+                UserError(
+                    ("subscriberId",),
+                    "UNKNOWN_SUBSCRIBER",
+                    f"no billing customer has the id {subscriber_id!r}",
+                )
+            )
+        if kind == RetentionKind.SAVED and offer_id is None:
+            errors.append(
+                UserError(("offerId",), "BLANK", "a save needs the id of the offer accepted")
+            )
+        if when > now + FUTURE_SKEW:
+            errors.append(UserError(("at",), "IN_FUTURE", "at must not be in the future"))
+        if errors:
+            raise InputRefused(errors)
+        doc = {
+            "subscriber_id": subscriber_id,
+            "kind": str(kind).lower(),
+            "offer_id": offer_id,
+            "coupon_id": coupon_id,
+            "at": when,
+            "recorded_at": now.astimezone(UTC),
+            "actor": actor,
+        }
+        doc["_id"] = await self.store.add_retention_event(doc)
+        return retention_event(doc)
+
+    async def retention_events(self, subscriber_id: str, limit: int = 20) -> list[RetentionEvent]:
+        """A subscriber's events, latest first (by ``at``, then by recording)."""
+        docs = await self.store.retention_events(subscriber_id, limit)
+        return [retention_event(doc) for doc in docs]
+
+    # --- the webhook -----------------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        return [Route(WEBHOOK_PATH, self.webhook, methods=["POST"], name="billing_webhook")]
+
+    async def webhook(self, request: Request) -> Response:
+        """``POST /webhooks/billing``: one Stripe event, signed with the endpoint's secret."""
+        try:
+            return await self._webhook(request)
+        except IngestError as exc:
+            log.info("billing webhook refused: %s %s", exc.code, exc.message)
+            return _error(exc.status, exc.code, exc.message)
+
+    async def _webhook(self, request: Request) -> Response:
+        if self._store is None:
+            return _error(503, "NOT_READY", "the billing provider has not started")
+        secrets = self.settings.secrets()
+        if not secrets:
+            return _error(
+                503,
+                "NOT_CONFIGURED",
+                "the billing webhook has no signing secret: set SEGGRAPH_BILLING_WEBHOOK_SECRET",
+            )
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise IngestError(413, "TOO_LARGE", "the body is larger than the webhook accepts")
+        payload = await request.body()
+        if len(payload) > limit:
+            raise IngestError(413, "TOO_LARGE", "the body is larger than the webhook accepts")
+        verify_signature(
+            payload,
+            request.headers.get("stripe-signature"),
+            secrets,
+            tolerance=self.settings.webhook_tolerance_seconds,
+            now=self.wall_time(),
+        )
+        event = parse_event(payload)
+        if await self.store.seen_event(event.id) is not None:
+            return JSONResponse({"received": True, "id": event.id, "outcome": "duplicate"})
+        outcome = await apply_event(self.store, event)
+        recorded = await self.store.record_event(
+            event.id, event.type, event.created, outcome, self.clock()
+        )
+        return JSONResponse(
+            {"received": True, "id": event.id, "outcome": outcome if recorded else "duplicate"}
+        )
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def retention_event(doc: Mapping[str, Any]) -> RetentionEvent:
+    return RetentionEvent(
+        id=str(doc["_id"]),
+        subscriber_id=doc["subscriber_id"],
+        kind=RetentionKind(str(doc["kind"]).upper()),
+        at=doc["at"],
+        recorded_at=doc["recorded_at"],
+        offer_id=doc.get("offer_id"),
+        coupon_id=doc.get("coupon_id"),
+        actor=doc.get("actor"),
+    )

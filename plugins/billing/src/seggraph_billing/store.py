@@ -1,0 +1,455 @@
+"""The billing collections in MongoDB: Stripe-shaped objects in, derivation inputs out.
+
+Each Stripe object is stored as it came (``_id`` is its id; a ``customer`` reference is kept as
+the id) plus a ``_seggraph`` field with the bookkeeping that makes ingestion safe out of order:
+
+- ``v``: the version of the object's state, the ``created`` time of the event that wrote it (or
+  the ``--as-of`` time of a bulk import). A write older than ``v`` is ignored; an equal one is
+  applied (the later arrival wins a tie, and re-applying the same event changes nothing).
+- ``dv``: the version of the ``discount`` field alone, which ``customer.discount.*`` events
+  change without the rest of the object. A full object older than ``dv`` keeps the newer
+  discount.
+- ``w``: a token changed by every write; writes are conditional on it (optimistic concurrency),
+  so two concurrent deliveries never lose an update.
+
+Reads are batched: for a batch of subscribers, one query per collection (``$in``), never one per
+subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from seggraph.db import IndexSpec
+from seggraph_billing.derive import Lookups, SubscriberData, items_of, ref_id
+
+PREFIX = "billing_"
+CUSTOMERS = PREFIX + "customers"
+SUBSCRIPTIONS = PREFIX + "subscriptions"
+PRICES = PREFIX + "prices"
+PRODUCTS = PREFIX + "products"
+COUPONS = PREFIX + "coupons"
+INVOICES = PREFIX + "invoices"
+RETENTION_EVENTS = PREFIX + "retention_events"
+WEBHOOK_EVENTS = PREFIX + "webhook_events"
+
+#: The collection of each Stripe object type seggraph keeps.
+COLLECTION_OF: dict[str, str] = {
+    "customer": CUSTOMERS,
+    "subscription": SUBSCRIPTIONS,
+    "price": PRICES,
+    "product": PRODUCTS,
+    "coupon": COUPONS,
+    "invoice": INVOICES,
+}
+META = "_seggraph"
+_MAX_ATTEMPTS = 8
+
+INDEXES: list[IndexSpec] = [
+    IndexSpec(SUBSCRIPTIONS, (IndexModel([("customer", ASCENDING)], name="by_customer"),)),
+    IndexSpec(
+        INVOICES,
+        (IndexModel([("customer", ASCENDING), ("status", ASCENDING)], name="by_customer"),),
+    ),
+    IndexSpec(
+        RETENTION_EVENTS,
+        (
+            IndexModel(
+                [("subscriber_id", ASCENDING), ("recorded_at", ASCENDING), ("_id", ASCENDING)],
+                name="by_subscriber",
+            ),
+        ),
+    ),
+    IndexSpec(WEBHOOK_EVENTS, (IndexModel([("received_at", ASCENDING)], name="by_received"),)),
+]
+
+#: The invoice fields a derivation reads (invoices carry large ``lines`` it never needs).
+INVOICE_FIELDS = {
+    "id": 1,
+    "customer": 1,
+    "subscription": 1,
+    "parent.subscription_details.subscription": 1,
+    "status": 1,
+    "amount_paid": 1,
+    "post_payment_credit_notes_amount": 1,
+    "currency": 1,
+}
+
+
+class BadObject(ValueError):
+    """A Stripe object seggraph cannot store (no id, an unknown type)."""
+
+
+@dataclass(slots=True)
+class WriteReport:
+    """What a write did: objects applied, and those ignored because newer state was stored."""
+
+    applied: int = 0
+    stale: int = 0
+
+    def add(self, other: WriteReport) -> None:
+        self.applied += other.applied
+        self.stale += other.stale
+
+
+@dataclass(slots=True)
+class Batch:
+    """A batch's derivation inputs: each subscriber's objects and the shared lookups."""
+
+    subscribers: dict[str, SubscriberData]
+    lookups: Lookups
+    queries: int = 0
+    collections: list[str] = field(default_factory=list)
+
+
+def normalize(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The document stored for a Stripe object (its fields, ``_id``, references as ids)."""
+    ident = obj.get("id")
+    if not isinstance(ident, str) or not ident:
+        raise BadObject(f"a {kind} needs a non-empty string id")
+    if kind not in COLLECTION_OF:
+        raise BadObject(f"objects of type {kind!r} are not kept")
+    doc = {k: v for k, v in obj.items() if k != META and k != "_id"}
+    doc["_id"] = ident
+    if kind in ("subscription", "invoice") and "customer" in doc:
+        doc["customer"] = ref_id(doc["customer"])
+    return doc
+
+
+class BillingStore:
+    """Reads and writes the ``billing_*`` collections of one database."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.db = db
+
+    async def ensure_indexes(self) -> None:
+        for spec in INDEXES:
+            await self.db[spec.collection].create_indexes(list(spec.indexes))
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    async def put_objects(
+        self, kind: str, entries: Sequence[tuple[Mapping[str, Any], float]], *, source: str
+    ) -> WriteReport:
+        """Store whole objects of one type, each with its version; older ones are ignored.
+
+        Entries for the same id are applied in order. Costs one read and one bulk write per
+        call (plus a retry for ids another writer changed in between).
+        """
+        collection = COLLECTION_OF.get(kind)
+        if collection is None:
+            raise BadObject(f"objects of type {kind!r} are not kept")
+        docs = [(normalize(kind, obj), version) for obj, version in entries]
+        report = WriteReport()
+        pending = docs
+        for _ in range(_MAX_ATTEMPTS):
+            if not pending:
+                return report
+            attempt, conflicted = await self._put_once(collection, pending, source)
+            report.add(attempt)
+            pending = [(doc, version) for doc, version in pending if doc["_id"] in conflicted]
+        raise RuntimeError(f"could not write {len(pending)} {kind} objects: too many conflicts")
+
+    async def _put_once(
+        self, collection: str, docs: list[tuple[dict[str, Any], float]], source: str
+    ) -> tuple[WriteReport, set[str]]:
+        ids = list(dict.fromkeys(doc["_id"] for doc, _ in docs))
+        stored = {
+            doc["_id"]: doc
+            async for doc in self.db[collection].find(
+                {"_id": {"$in": ids}}, {META: 1, "discount": 1}
+            )
+        }
+        report = WriteReport()
+        final: dict[str, dict[str, Any]] = {}
+        state: dict[str, Mapping[str, Any] | None] = {i: stored.get(i) for i in ids}
+        for doc, version in docs:
+            current = state[doc["_id"]]
+            meta = (current or {}).get(META) or {}
+            if current is not None and meta.get("v") is not None and meta["v"] > version:
+                report.stale += 1
+                continue
+            new = dict(doc)
+            new_meta: dict[str, Any] = {"v": version, "dv": version, "source": source}
+            if current is not None and meta.get("dv") is not None and meta["dv"] > version:
+                new["discount"] = current.get("discount")
+                new_meta["dv"] = meta["dv"]
+            new[META] = new_meta
+            state[doc["_id"]] = new
+            final[doc["_id"]] = new
+            report.applied += 1
+        token = uuid.uuid4().hex
+        operations: list[Any] = []
+        for ident, new in final.items():
+            new[META]["w"] = token
+            before = stored.get(ident)
+            if before is None:
+                operations.append(InsertOne(new))
+            else:
+                previous = (before.get(META) or {}).get("w")
+                operations.append(ReplaceOne({"_id": ident, f"{META}.w": previous}, new))
+        if not operations:
+            return report, set()
+        conflicted = await self._bulk(collection, operations, expected=len(operations))
+        if conflicted:
+            written = {
+                doc["_id"]
+                async for doc in self.db[collection].find(
+                    {"_id": {"$in": list(final)}, f"{META}.w": token}, {"_id": 1}
+                )
+            }
+            lost = set(final) - written
+            if lost:
+                report.applied -= sum(1 for doc, _ in docs if doc["_id"] in lost)
+                return report, lost
+        return report, set()
+
+    async def _bulk(self, collection: str, operations: list[Any], *, expected: int) -> bool:
+        """Run the writes; True when some did not apply (a concurrent writer got there first)."""
+        try:
+            result = await self.db[collection].bulk_write(operations, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != 11000 for error in errors):
+                raise
+            return True
+        return result.inserted_count + result.matched_count < expected
+
+    async def put_discount(
+        self, kind: str, ident: str, discount: Mapping[str, Any] | None, version: float
+    ) -> WriteReport:
+        """Set (or, with ``None``, remove) the discount of a customer or subscription.
+
+        Applies when ``version`` is at least the stored discount's; an object not stored yet
+        gets a stub holding only the discount, which its first full write completes.
+        """
+        collection = COLLECTION_OF[kind]
+        for _ in range(_MAX_ATTEMPTS):
+            current = await self.db[collection].find_one({"_id": ident}, {META: 1})
+            meta = (current or {}).get(META) or {}
+            if meta.get("dv") is not None and meta["dv"] > version:
+                return WriteReport(stale=1)
+            token = uuid.uuid4().hex
+            value = dict(discount) if discount is not None else None
+            if current is None:
+                stub = {
+                    "_id": ident,
+                    "id": ident,
+                    "discount": value,
+                    META: {"v": None, "dv": version, "w": token, "stub": True},
+                }
+                try:
+                    await self.db[collection].insert_one(stub)
+                except DuplicateKeyError:
+                    continue
+                return WriteReport(applied=1)
+            result = await self.db[collection].update_one(
+                {"_id": ident, f"{META}.w": meta.get("w")},
+                {"$set": {"discount": value, f"{META}.dv": version, f"{META}.w": token}},
+            )
+            if result.matched_count:
+                return WriteReport(applied=1)
+        raise RuntimeError(f"could not write the discount of {kind} {ident}: too many conflicts")
+
+    # --- webhook events --------------------------------------------------------------------------
+
+    async def seen_event(self, event_id: str) -> dict[str, Any] | None:
+        return await self.db[WEBHOOK_EVENTS].find_one({"_id": event_id})
+
+    async def record_event(
+        self, event_id: str, event_type: str, created: float, outcome: str, received_at: datetime
+    ) -> bool:
+        """Remember a processed event; False when it was already recorded (a concurrent
+        delivery of the same event)."""
+        try:
+            await self.db[WEBHOOK_EVENTS].insert_one(
+                {
+                    "_id": event_id,
+                    "type": event_type,
+                    "created": created,
+                    "outcome": outcome,
+                    "received_at": received_at,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    # --- retention events ------------------------------------------------------------------------
+
+    async def add_retention_event(self, event: Mapping[str, Any]) -> Any:
+        result = await self.db[RETENTION_EVENTS].insert_one(dict(event))
+        return result.inserted_id
+
+    async def retention_events(self, subscriber_id: str, limit: int) -> list[dict[str, Any]]:
+        """Latest first: by ``at``, then by recording."""
+        if limit <= 0:
+            return []
+        cursor = (
+            self.db[RETENTION_EVENTS]
+            .find({"subscriber_id": subscriber_id})
+            .sort([("at", DESCENDING), ("recorded_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
+        return await cursor.to_list(None)
+
+    async def has_customer(self, subscriber_id: str) -> bool:
+        found = await self.db[CUSTOMERS].find_one(
+            {"_id": subscriber_id, "deleted": {"$ne": True}}, {"_id": 1}
+        )
+        return found is not None
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    async def load_batch(
+        self,
+        subscriber_ids: Iterable[str],
+        *,
+        invoices: bool = True,
+        retention: bool = True,
+        subscriptions: bool = True,
+    ) -> Batch:
+        """Everything a derivation needs for these subscribers: one query per collection.
+
+        ``invoices``, ``retention`` and ``subscriptions`` leave out collections the requested
+        properties do not read.
+        """
+        ids = list(dict.fromkeys(subscriber_ids))
+        by_id = {"$in": ids}
+        names = [CUSTOMERS]
+        tasks: list[Any] = [self._all(CUSTOMERS, {"_id": by_id})]
+        if subscriptions:
+            names.append(SUBSCRIPTIONS)
+            tasks.append(self._all(SUBSCRIPTIONS, {"customer": by_id}))
+        if invoices:
+            names.append(INVOICES)
+            tasks.append(
+                self._all(
+                    INVOICES,
+                    {"customer": by_id, "status": "paid", "deleted": {"$ne": True}},
+                    INVOICE_FIELDS,
+                )
+            )
+        if retention:
+            names.append(RETENTION_EVENTS)
+            tasks.append(
+                self._all(
+                    RETENTION_EVENTS,
+                    {"subscriber_id": by_id},
+                    sort=[("recorded_at", ASCENDING), ("_id", ASCENDING)],
+                )
+            )
+        results = dict(zip(names, await asyncio.gather(*tasks), strict=True))
+        customers = {doc["_id"]: doc for doc in results[CUSTOMERS]}
+        subs = _group(results.get(SUBSCRIPTIONS, []), "customer")
+        invs = _group(results.get(INVOICES, []), "customer")
+        events = _group(results.get(RETENTION_EVENTS, []), "subscriber_id")
+
+        lookups, lookup_names = await self._lookups(
+            customers.values(), results.get(SUBSCRIPTIONS, [])
+        )
+        names += lookup_names
+        subscribers = {
+            ident: SubscriberData(
+                ident,
+                customer=customers.get(ident),
+                subscriptions=subs.get(ident, []),
+                invoices=invs.get(ident, []),
+                retention_events=events.get(ident, []),
+            )
+            for ident in ids
+        }
+        return Batch(subscribers, lookups, queries=len(names), collections=names)
+
+    async def _lookups(
+        self, customers: Iterable[Mapping[str, Any]], subscriptions: Iterable[Mapping[str, Any]]
+    ) -> tuple[Lookups, list[str]]:
+        """Prices and coupons the batch refers to (in parallel), then the prices' products."""
+        price_ids: set[str] = set()
+        coupon_ids: set[str] = set()
+        product_ids: set[str] = set()
+        for subscription in subscriptions:
+            for item in items_of(subscription):
+                raw = item.get("price") if item.get("price") is not None else item.get("plan")
+                if (ident := ref_id(raw)) is not None:
+                    price_ids.add(ident)
+                if isinstance(raw, Mapping) and (pid := ref_id(raw.get("product"))):
+                    product_ids.add(pid)
+            _add_coupon(coupon_ids, subscription.get("discount"))
+        for customer in customers:
+            _add_coupon(coupon_ids, customer.get("discount"))
+        names: list[str] = []
+        tasks: list[Any] = []
+        if price_ids:
+            names.append(PRICES)
+            tasks.append(self._all(PRICES, {"_id": {"$in": sorted(price_ids)}}))
+        if coupon_ids:
+            names.append(COUPONS)
+            tasks.append(self._all(COUPONS, {"_id": {"$in": sorted(coupon_ids)}}))
+        found = dict(zip(names, await asyncio.gather(*tasks), strict=True))
+        prices = {doc["_id"]: doc for doc in found.get(PRICES, [])}
+        coupons = {doc["_id"]: doc for doc in found.get(COUPONS, [])}
+        for price in prices.values():
+            if (pid := ref_id(price.get("product"))) is not None:
+                product_ids.add(pid)
+        products: dict[str, Any] = {}
+        if product_ids:
+            names.append(PRODUCTS)
+            products = {
+                doc["_id"]: doc
+                for doc in await self._all(PRODUCTS, {"_id": {"$in": sorted(product_ids)}})
+            }
+        return Lookups(prices=prices, products=products, coupons=coupons), names
+
+    async def _all(
+        self,
+        collection: str,
+        query: Mapping[str, Any],
+        projection: Mapping[str, Any] | None = None,
+        sort: list[tuple[str, int]] | None = None,
+    ) -> list[dict[str, Any]]:
+        cursor = self.db[collection].find(dict(query), projection)
+        if sort:
+            cursor = cursor.sort(sort)
+        return await cursor.to_list(None)
+
+    async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        """A page of subscriber ids (customers not deleted), in id order, after ``after``."""
+        query: dict[str, Any] = {"deleted": {"$ne": True}, f"{META}.stub": {"$ne": True}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self.db[CUSTOMERS].find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    async def clear(self) -> None:
+        """Remove every billing object (tests, and `seggraph import billing --replace`)."""
+        for name in (*COLLECTION_OF.values(), RETENTION_EVENTS, WEBHOOK_EVENTS):
+            await self.db[name].delete_many({})
+
+
+def _add_coupon(into: set[str], discount: Any) -> None:
+    if not isinstance(discount, Mapping):
+        return
+    raw = discount.get("coupon")
+    if raw is None and isinstance(discount.get("source"), Mapping):
+        raw = discount["source"].get("coupon")
+    if (ident := ref_id(raw)) is not None:
+        into.add(ident)
+
+
+def _group(docs: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs:
+        owner = doc.get(key)
+        if isinstance(owner, str):
+            out.setdefault(owner, []).append(doc)
+    return out

@@ -1,0 +1,160 @@
+"""The CDP provider: ingestion, and property values in batches. ``seggraph_cdp.plugin`` connects
+it to seggraph's hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from pymongo.asynchronous.database import AsyncDatabase
+from starlette.routing import Route
+
+from seggraph.db import Database
+from seggraph.domain.properties import PropertyDefinition
+from seggraph.evaluation.values import MISSING
+from seggraph_cdp import properties
+from seggraph_cdp.messages import Message
+from seggraph_cdp.properties import PROVIDER, ValueReader
+from seggraph_cdp.routes import cdp_routes
+from seggraph_cdp.settings import CdpSettings
+from seggraph_cdp.store import CdpStore, EventStats, IngestResult
+
+log = logging.getLogger(__name__)
+
+
+class SubjectLike(Protocol):
+    @property
+    def subscriber_id(self) -> str: ...
+
+
+def _utcnow() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class CdpProvider:
+    """One per process; ``bind`` it to the database and the account settings before use."""
+
+    name = PROVIDER
+
+    def __init__(
+        self, settings: CdpSettings | None = None, *, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self.settings = settings or CdpSettings()
+        self.clock = clock
+        self.zone: tzinfo = ZoneInfo("UTC")
+        self.currency = "USD"
+        self._store: CdpStore | None = None
+        self._database: Database | None = None
+        self._reader = self._make_reader()
+
+    def _make_reader(self) -> ValueReader:
+        return ValueReader(
+            self.settings.trait_declarations,
+            self.settings.event_names,
+            zone=self.zone,
+            currency=self.currency,
+        )
+
+    def bind(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        *,
+        database: Database | None = None,
+        zone: tzinfo | str = "UTC",
+        currency: str = "USD",
+        clock: Callable[[], datetime] | None = None,
+    ) -> CdpProvider:
+        self._store = CdpStore(db)
+        self._database = database
+        self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
+        self.currency = currency.upper()
+        if clock is not None:
+            self.clock = clock
+        self._reader = self._make_reader()
+        return self
+
+    @property
+    def store(self) -> CdpStore:
+        if self._store is None:
+            raise RuntimeError("the CDP provider is not bound to a database yet")
+        return self._store
+
+    async def start(self) -> None:
+        await self.store.ensure_indexes()
+        if self.settings.write_key is None:
+            log.warning("SEGGRAPH_CDP_WRITE_KEY is not set: /cdp/v1/* refuses every request")
+
+    def definitions(self) -> list[PropertyDefinition]:
+        return properties.definitions(
+            self.settings.trait_declarations, self.settings.event_names, self.currency
+        )
+
+    # --- ingestion (the routes' Ingestor) ---------------------------------------------------------
+
+    def write_key(self) -> str | None:
+        key = self.settings.write_key
+        return key.get_secret_value() if key is not None else None
+
+    def max_body_bytes(self) -> int:
+        return self.settings.max_body_bytes
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    async def ingest(self, messages: list[Message], received_at: datetime) -> IngestResult:
+        store = self.store
+        if self._database is None:
+            return await store.ingest(messages, received_at)
+        return await self._database.run_atomically(
+            lambda session: store.ingest(messages, received_at, session)
+        )
+
+    def routes(self) -> list[Route]:
+        return cdp_routes(self)
+
+    # --- values ----------------------------------------------------------------------------------
+
+    async def resolve(
+        self,
+        subjects: Sequence[SubjectLike],
+        keys: Iterable[str] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The values of ``keys`` (every CDP key by default) for each subject, in order: one
+        query on the profiles and, when event keys are asked, one aggregation on the events."""
+        known = {d.key for d in self.definitions()}
+        wanted = [k for k in (keys if keys is not None else known) if k in known]
+        if not subjects or not wanted:
+            return [{} for _ in subjects]
+        moment = now or self.clock()
+        ids = list(dict.fromkeys(s.subscriber_id for s in subjects))
+        events = sorted(
+            {found[0] for key in wanted if (found := self._reader.event_for(key)) is not None}
+        )
+        profiles_query = self.store.load_profiles(ids)
+        if events:
+            profiles, stats = await asyncio.gather(
+                profiles_query,
+                self.store.event_stats(ids, events, moment - properties.WINDOW),
+            )
+        else:
+            profiles, stats = await profiles_query, {}
+        per_user: dict[str, dict[str, EventStats]] = {}
+        for (user, event), found in stats.items():
+            per_user.setdefault(user, {})[event] = found
+        out = []
+        for subject in subjects:
+            values = self._reader.values(
+                wanted,
+                profiles.get(subject.subscriber_id),
+                per_user.get(subject.subscriber_id, {}),
+                moment,
+            )
+            out.append({k: MISSING if v is None else v for k, v in values.items()})
+        return out

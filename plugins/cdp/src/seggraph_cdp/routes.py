@@ -1,0 +1,101 @@
+"""The ingestion endpoints: ``POST /cdp/v1/identify``, ``/cdp/v1/track`` and ``/cdp/v1/batch``.
+
+They take Segment's Tracking API JSON and authorise it as Segment does: HTTP Basic with the
+write key as the user name and an empty password. The whole request is read and checked before
+anything is written, so a refused request (401, 400, 413) has no side effect.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from seggraph_cdp.messages import BadMessage, Message, parse_request
+from seggraph_cdp.store import IngestResult
+
+log = logging.getLogger(__name__)
+PREFIX = "/cdp/v1"
+
+
+class Ingestor(Protocol):
+    """What the routes need from the provider."""
+
+    def write_key(self) -> str | None: ...
+
+    def max_body_bytes(self) -> int: ...
+
+    def now(self) -> datetime: ...
+
+    async def ingest(self, messages: list[Message], received_at: datetime) -> IngestResult: ...
+
+
+def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"success": False, "error": message}, status_code=status, headers=headers)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def authorised(request: Request, write_key: str | None) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if write_key is None or scheme.lower() != "basic" or not token:
+        return False
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    user, _, _password = decoded.partition(":")
+    return hmac.compare_digest(user.encode(), write_key.encode())
+
+
+def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        write_key = ingestor.write_key()
+        if not authorised(request, write_key):
+            reason = (
+                "CDP ingestion has no write key configured (SEGGRAPH_CDP_WRITE_KEY)"
+                if write_key is None
+                else "a valid write key is required (HTTP Basic, the write key as user name)"
+            )
+            return _error(401, reason, **{"WWW-Authenticate": 'Basic realm="seggraph cdp"'})
+        limit = ingestor.max_body_bytes()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _error(413, f"the body is larger than {limit} bytes")
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > limit:
+                return _error(413, f"the body is larger than {limit} bytes")
+        try:
+            body: Any = json.loads(raw, parse_constant=_refuse_constant)
+        except ValueError:
+            return _error(400, "the body is not valid JSON")
+        received_at = ingestor.now()
+        try:
+            messages = parse_request(body, kind, received_at)
+        except BadMessage as exc:
+            return _error(400, str(exc))
+        result = await ingestor.ingest(messages, received_at)
+        return JSONResponse(result.as_json())
+
+    return endpoint
+
+
+def cdp_routes(ingestor: Ingestor) -> list[Route]:
+    return [
+        Route(f"{PREFIX}/{kind}", _endpoint(kind, ingestor), methods=["POST"])
+        for kind in ("identify", "track", "batch")
+    ]

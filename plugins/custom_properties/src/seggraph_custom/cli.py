@@ -1,0 +1,108 @@
+"""``seggraph import custom FILE``: custom property values in bulk, with a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from seggraph.db import Database
+from seggraph.settings import Settings, SettingsError, load_settings
+from seggraph_custom.importer import ImportFileError, ImportRows, describe, read_rows
+from seggraph_custom.service import CustomPropertiesService
+from seggraph_custom.store import CustomStore
+
+console = Console(stderr=True)
+MAX_ERRORS_SHOWN = 20
+
+
+@contextlib.contextmanager
+def database_uri(settings: Settings) -> Iterator[str]:
+    """The configured MongoDB, or the embedded database started on the data directory."""
+    if settings.mongodb_uri:
+        yield settings.mongodb_uri
+        return
+    from seggraph.embedded import EmbeddedDatabase
+
+    with EmbeddedDatabase(settings.data_dir) as embedded:
+        yield embedded.uri
+
+
+def import_custom(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="CSV (subscriber_id,key,value) or JSON lines.",
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row; write nothing.")
+    ] = False,
+) -> None:
+    """Import custom property values from CSV or JSON lines.
+
+    CSV needs a header row subscriber_id,key,value (subscription_id,key,value for properties
+    that describe subscriptions); each cell is text, coerced by the property's type. JSON lines
+    hold one {"subscriber_id", "key", "value"} object each; a null value removes the value.
+    Every row is checked first: when any is refused, nothing is written and each refused row
+    is listed with the subscriber, the key and why (exit status 1).
+
+    With SEGGRAPH_MONGODB_URI unset this writes to the embedded database, which must not be
+    in use by a running `seggraph serve`.
+    """
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        rows = read_rows(file)
+    except ImportFileError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    with database_uri(settings) as uri:
+        code = asyncio.run(_run(uri, settings.database, file, rows, dry_run))
+    if code:
+        raise typer.Exit(code)
+
+
+async def _run(uri: str, name: str, file: Path, rows: ImportRows, dry_run: bool) -> int:
+    database = Database(uri, name)
+    try:
+        service = CustomPropertiesService(database, CustomStore(database.db))
+        await service.store.ensure_indexes()
+        stored, errors = await service.check_values(rows.assignments)
+        problems = list(rows.errors) + [describe(e, rows) for e in errors]
+        if problems:
+            for line in problems[:MAX_ERRORS_SHOWN]:
+                console.print(f"[red]refused[/red] {line}")
+            if len(problems) > MAX_ERRORS_SHOWN:
+                console.print(f"… and {len(problems) - MAX_ERRORS_SHOWN} more")
+            console.print(f"[red]{len(problems)} rows refused; nothing was written[/red]")
+            return 1
+        if dry_run:
+            console.print(f"{file}: {len(stored)} values checked; nothing written (--dry-run)")
+            return 0
+        with Progress(
+            TextColumn("[bold]importing[/bold] custom values"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("import", total=len(stored))
+            await service.write(stored, lambda n: progress.advance(task, n))
+        removed = sum(1 for s in stored if s.value is None)
+        console.print(f"{file}: {len(stored) - removed} values set, {removed} removed")
+        return 0
+    finally:
+        await database.close()

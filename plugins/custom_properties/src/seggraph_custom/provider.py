@@ -1,0 +1,115 @@
+"""The custom properties provider: definitions that change at run time, values in batches.
+``seggraph_custom.plugin`` connects it to seggraph's hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from seggraph.clock import Clock, utcnow
+from seggraph.db import Database
+from seggraph.domain.custom_properties import NAMESPACE, PROVIDER, CustomObject
+from seggraph.domain.properties import PropertyDefinition
+from seggraph.evaluation.values import MISSING
+from seggraph_custom.service import CustomPropertiesService, OnChange
+from seggraph_custom.store import CustomStore
+from seggraph_custom.subscriptions import PrimarySubscriptions
+
+
+class SubjectLike(Protocol):
+    @property
+    def subscriber_id(self) -> str: ...
+
+    @property
+    def subscription_id(self) -> str | None: ...
+
+
+class CustomProvider:
+    """One per process; ``bind`` it to the database before use."""
+
+    name = PROVIDER
+
+    def __init__(self) -> None:
+        self._service: CustomPropertiesService | None = None
+        self._primary: PrimarySubscriptions | None = None
+        self._listeners: list[OnChange] = []
+
+    def bind(
+        self,
+        database: Database,
+        *,
+        db: AsyncDatabase[dict[str, Any]] | None = None,
+        clock: Clock = utcnow,
+        subscriptions_collection: str | None = None,
+    ) -> CustomProvider:
+        handle = db if db is not None else database.db
+        self._service = CustomPropertiesService(
+            database, CustomStore(handle), clock=clock, on_change=self._notify
+        )
+        self._primary = (
+            PrimarySubscriptions(handle[subscriptions_collection])
+            if subscriptions_collection
+            else None
+        )
+        return self
+
+    @property
+    def service(self) -> CustomPropertiesService:
+        if self._service is None:
+            raise RuntimeError("the custom properties provider is not bound to a database yet")
+        return self._service
+
+    def on_change(self, listener: OnChange) -> None:
+        """Call ``listener`` with every definition whenever the definitions change."""
+        self._listeners.append(listener)
+
+    def _notify(self, definitions: list[PropertyDefinition]) -> None:
+        for listener in self._listeners:
+            listener(definitions)
+
+    async def start(self) -> list[PropertyDefinition]:
+        await self.service.store.ensure_indexes()
+        return await self.service.load()
+
+    def definitions(self) -> list[PropertyDefinition]:
+        return self.service.properties() if self._service is not None else []
+
+    async def refresh_if_changed(self) -> bool:
+        return await self.service.refresh_if_changed()
+
+    async def resolve(
+        self,
+        subjects: Sequence[SubjectLike],
+        keys: Iterable[str] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The values of ``keys`` (every custom key by default) for each subject, in order.
+
+        A subscription property reads the subject's subscription, or, when none is named, the
+        subscriber's primary subscription.
+        """
+        service = self.service
+        known = {d.key for d in service.properties()}
+        wanted = [k for k in (keys if keys is not None else known) if k in known]
+        if not subjects or not wanted:
+            return [{} for _ in subjects]
+        needs_subscription = any(
+            (d := service.cached_definition(k.removeprefix(f"{NAMESPACE}."))) is not None
+            and d.object is CustomObject.SUBSCRIPTION
+            for k in wanted
+        )
+        named = [getattr(s, "subscription_id", None) for s in subjects]
+        primary: dict[str, str | None] = {}
+        unnamed = [s.subscriber_id for s, n in zip(subjects, named, strict=True) if not n]
+        if needs_subscription and unnamed and self._primary is not None:
+            primary = await self._primary.of(unnamed)
+        pairs = [
+            (s.subscriber_id, n or primary.get(s.subscriber_id))
+            for s, n in zip(subjects, named, strict=True)
+        ]
+        values = await service.values_for(wanted, pairs)
+        return [{k: MISSING if v is None else v for k, v in found.items()} for found in values]

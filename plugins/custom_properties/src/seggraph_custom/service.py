@@ -1,0 +1,428 @@
+"""Custom property definitions and values: every write validates first and writes nothing when
+any part is refused.
+
+- The key is immutable and so is the object (subscriber or subscription) a property describes.
+- Label and description can always change. The type (and removing or renaming ENUM values) can
+  change only while no segment uses the property (archived segments count: they can be
+  unarchived); existing values are then converted to the new type, and the change is refused
+  when one cannot be (naming the subscriber, the key and why).
+- A property a segment uses cannot be deleted; deleting one removes its values.
+- Every definition change bumps the catalogue version in ``custom_meta`` so every worker
+  refreshes its catalogue (see :meth:`CustomPropertiesService.refresh_if_changed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from bson import Decimal128
+from pymongo.errors import DuplicateKeyError
+
+from seggraph.clock import Clock, utcnow
+from seggraph.db import Database
+from seggraph.domain.custom_properties import (
+    NAMESPACE,
+    CustomObject,
+    CustomPropertyDefinition,
+    CustomType,
+    DefinitionChange,
+    SetResult,
+    StoredValue,
+    ValueAssignment,
+    ValueRefused,
+    check_description,
+    check_enum_values,
+    check_key,
+    check_label,
+    coerce_value,
+)
+from seggraph.domain.errors import InputRefused, UserError
+from seggraph.domain.properties import PropertyDefinition
+from seggraph_custom.store import CustomStore, Session, decode
+
+MAX_SUBJECT_ID = 256
+MAX_LISTED = 20
+WRITE_CHUNK = 1000
+
+OnChange = Callable[[list[PropertyDefinition]], None]
+
+
+def _subject_word(object: CustomObject) -> str:
+    return "subscription" if object is CustomObject.SUBSCRIPTION else "subscriber"
+
+
+def _as_text(stored: Any) -> Any:
+    """A stored value in the form a user would type it (to convert it to another type)."""
+    if isinstance(stored, bool):
+        return "true" if stored else "false"
+    if isinstance(stored, Decimal128):
+        return str(stored.to_decimal())
+    if isinstance(stored, int | Decimal):
+        return str(stored)
+    if isinstance(stored, list):
+        return ",".join(str(item) for item in stored)
+    return stored
+
+
+class CustomPropertiesService:
+    def __init__(
+        self,
+        database: Database,
+        store: CustomStore,
+        *,
+        clock: Clock = utcnow,
+        on_change: OnChange | None = None,
+    ) -> None:
+        self.database = database
+        self.store = store
+        self.clock = clock
+        self.on_change = on_change
+        self._definitions: dict[str, CustomPropertyDefinition] = {}
+        self._version: tuple[int, str] | None = None
+        self._refresh_lock = asyncio.Lock()
+
+    # -- the catalogue ---------------------------------------------------------------------------
+
+    def properties(self) -> list[PropertyDefinition]:
+        """The catalogue entries of the definitions this process knows."""
+        return [d.to_property() for d in self._definitions.values()]
+
+    def cached_definition(self, key: str) -> CustomPropertyDefinition | None:
+        return self._definitions.get(key)
+
+    async def load(self) -> list[PropertyDefinition]:
+        """Read every definition and the catalogue version (start-up, and after a change)."""
+        version = await self.store.version()
+        definitions = await self.store.all_definitions()
+        self._definitions = {d.key: d for d in definitions}
+        self._version = version
+        return self.properties()
+
+    async def refresh_if_changed(self) -> bool:
+        """One cheap read of the catalogue version; reload (and tell ``on_change``) when another
+        worker changed a definition. Returns True when the catalogue changed."""
+        version = await self.store.version()
+        if version == self._version:
+            return False
+        async with self._refresh_lock:
+            if version == self._version:
+                return False
+            await self.load()
+            self._notify()
+            return True
+
+    def _notify(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.properties())
+
+    async def _changed(self) -> None:
+        await self.load()
+        self._notify()
+
+    # -- definitions -----------------------------------------------------------------------------
+
+    async def list_definitions(self) -> list[CustomPropertyDefinition]:
+        return await self.store.all_definitions()
+
+    async def get_definition(self, key: str) -> CustomPropertyDefinition | None:
+        return await self.store.get_definition(key.removeprefix(f"{NAMESPACE}."))
+
+    async def create_definition(
+        self,
+        *,
+        key: str,
+        label: str,
+        type: CustomType,
+        object: CustomObject = CustomObject.SUBSCRIBER,
+        description: str = "",
+        enum_values: Sequence[str] = (),
+    ) -> CustomPropertyDefinition:
+        errors: list[UserError] = []
+        key = check_key(key, errors)
+        label = check_label(label, errors)
+        description = check_description(description, errors)
+        values = check_enum_values(type, enum_values, errors)
+        if not errors and await self.store.get_definition(key) is not None:
+            errors.append(
+                UserError(("key",), "KEY_TAKEN", f"a custom property custom.{key} already exists")
+            )
+        if errors:
+            raise InputRefused(errors)
+        now = self.clock()
+        definition = CustomPropertyDefinition(
+            key=key,
+            label=label,
+            type=type,
+            object=object,
+            description=description,
+            enum_values=values,
+            created_at=now,
+            updated_at=now,
+        )
+
+        async def work(session: Session) -> None:
+            await self.store.insert_definition(definition, session)
+            await self.store.bump_version(session)
+
+        try:
+            await self.database.run_atomically(work)
+        except DuplicateKeyError:
+            raise InputRefused(
+                [UserError(("key",), "KEY_TAKEN", f"a custom property custom.{key} already exists")]
+            ) from None
+        await self._changed()
+        return definition
+
+    async def update_definition(
+        self, key: str, change: DefinitionChange
+    ) -> CustomPropertyDefinition:
+        key = key.removeprefix(f"{NAMESPACE}.")
+        current = await self.store.get_definition(key)
+        if current is None:
+            raise InputRefused(
+                [UserError(("key",), "NOT_FOUND", f"there is no custom property custom.{key}")]
+            )
+        errors: list[UserError] = []
+        label = check_label(change.label, errors) if change.label is not None else current.label
+        description = (
+            check_description(change.description, errors)
+            if change.description is not None
+            else current.description
+        )
+        kind = change.type or current.type
+        if change.enum_values is not None:
+            values = check_enum_values(kind, change.enum_values, errors)
+        elif kind is CustomType.ENUM:
+            values = current.enum_values
+            if not values:
+                errors.append(UserError(("enumValues",), "BLANK", "an ENUM property needs values"))
+        else:
+            values = ()
+        if errors:
+            raise InputRefused(errors)
+        updated = replace(
+            current,
+            label=label,
+            description=description,
+            type=kind,
+            enum_values=values,
+            updated_at=self.clock(),
+        )
+        type_changes = kind is not current.type or not set(current.enum_values) <= set(values)
+        converted: list[tuple[str, Any]] = []
+        if type_changes:
+            users = await self.store.segments_using(current.property_key)
+            if users:
+                raise InputRefused(
+                    [
+                        UserError(
+                            ("type",),
+                            "PROPERTY_IN_USE",
+                            f"custom.{key} is used by segments {', '.join(users)}; its type (and "
+                            "its ENUM values) cannot change while any segment uses it",
+                        )
+                    ]
+                )
+            converted = await self._converted_values(current, updated)
+
+        async def work(session: Session) -> None:
+            await self.store.replace_definition(updated, session)
+            if converted:
+                await self.store.replace_values(key, current.object, converted, session)
+            await self.store.bump_version(session)
+
+        await self.database.run_atomically(work)
+        await self._changed()
+        return updated
+
+    async def _converted_values(
+        self, current: CustomPropertyDefinition, updated: CustomPropertyDefinition
+    ) -> list[tuple[str, Any]]:
+        """Every stored value of ``current`` in ``updated``'s type, or InputRefused naming those
+        that cannot be converted."""
+        errors: list[UserError] = []
+        converted: list[tuple[str, Any]] = []
+        refused = 0
+        word = _subject_word(current.object)
+        for subject, stored in await self.store.values_of(current.key):
+            try:
+                value = coerce_value(updated, _as_text(stored))
+            except ValueRefused as exc:
+                refused += 1
+                if len(errors) < MAX_LISTED:
+                    errors.append(
+                        UserError(
+                            ("type",),
+                            "VALUES_INCOMPATIBLE",
+                            f"{word} {subject}: custom.{current.key} holds {stored!r}, which "
+                            f"cannot be read as {updated.type.value}: {exc.message}",
+                        )
+                    )
+                continue
+            converted.append((subject, value))
+        if refused:
+            if refused > len(errors):
+                errors.append(
+                    UserError(
+                        ("type",),
+                        "VALUES_INCOMPATIBLE",
+                        f"and {refused - len(errors)} more values cannot be converted; change or "
+                        "remove them first",
+                    )
+                )
+            raise InputRefused(errors)
+        return converted
+
+    async def delete_definition(self, key: str) -> None:
+        key = key.removeprefix(f"{NAMESPACE}.")
+        current = await self.store.get_definition(key)
+        if current is None:
+            raise InputRefused(
+                [UserError(("key",), "NOT_FOUND", f"there is no custom property custom.{key}")]
+            )
+        users = await self.store.segments_using(current.property_key)
+        if users:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("key",),
+                        "PROPERTY_IN_USE",
+                        f"custom.{key} is used by segments {', '.join(users)}; remove it from "
+                        "them before deleting it",
+                    )
+                ]
+            )
+
+        async def work(session: Session) -> None:
+            await self.store.delete_definition(key, session)
+            await self.store.bump_version(session)
+
+        await self.database.run_atomically(work)
+        await self._changed()
+
+    # -- values ----------------------------------------------------------------------------------
+
+    async def check_values(
+        self, assignments: Sequence[ValueAssignment], path: str = "values"
+    ) -> tuple[list[StoredValue], list[UserError]]:
+        """Coerce every assignment; errors name the subscriber, the key and why."""
+        keys = {a.key.strip().removeprefix(f"{NAMESPACE}.") for a in assignments}
+        definitions = await self.store.definitions_of(keys)
+        stored: list[StoredValue] = []
+        errors: list[UserError] = []
+        for index, item in enumerate(assignments):
+            key = item.key.strip().removeprefix(f"{NAMESPACE}.")
+            subject = item.subject_id.strip() if isinstance(item.subject_id, str) else ""
+            definition = definitions.get(key)
+            if definition is None:
+                errors.append(
+                    UserError(
+                        (path, index, "key"),
+                        "UNKNOWN_PROPERTY",
+                        f"{subject or '?'}: there is no custom property custom.{key}",
+                    )
+                )
+                continue
+            word = _subject_word(definition.object)
+            if item.object is not None and item.object is not definition.object:
+                errors.append(
+                    UserError(
+                        (path, index, f"{_subject_word(item.object)}Id"),
+                        "WRONG_OBJECT",
+                        f"custom.{key} describes a {word}: give a {word} id, not a "
+                        f"{_subject_word(item.object)} id",
+                    )
+                )
+                continue
+            if not subject or len(subject) > MAX_SUBJECT_ID:
+                errors.append(
+                    UserError(
+                        (path, index, f"{word}Id"),
+                        "INVALID_ID",
+                        f"custom.{key} describes a {word}: a {word} id of 1 to "
+                        f"{MAX_SUBJECT_ID} characters is required",
+                    )
+                )
+                continue
+            try:
+                value = coerce_value(definition, item.value)
+            except ValueRefused as exc:
+                errors.append(
+                    UserError(
+                        (path, index, "value"),
+                        exc.code,
+                        f"{word} {subject}: custom.{key}: {exc.message}",
+                    )
+                )
+                continue
+            stored.append(StoredValue(key, definition.object, subject, value))
+        return stored, errors
+
+    async def set_values(self, assignments: Sequence[ValueAssignment]) -> SetResult:
+        stored, errors = await self.check_values(assignments)
+        if errors:
+            raise InputRefused(errors)
+
+        async def work(session: Session) -> None:
+            for start in range(0, len(stored), WRITE_CHUNK):
+                await self.store.write_values(stored[start : start + WRITE_CHUNK], session)
+
+        await self.database.run_atomically(work)
+        removed = sum(1 for s in stored if s.value is None)
+        return SetResult(written=len(stored) - removed, removed=removed)
+
+    async def write(
+        self, stored: Sequence[StoredValue], progress: Callable[[int], None] | None = None
+    ) -> None:
+        """Write checked values in chunks of one bulk write each (a bulk import: re-running it
+        after an interruption is harmless)."""
+        for start in range(0, len(stored), WRITE_CHUNK):
+            chunk = stored[start : start + WRITE_CHUNK]
+            await self.store.write_values(chunk)
+            if progress is not None:
+                progress(len(chunk))
+
+    async def get_values(self, object: CustomObject, subject_id: str) -> dict[str, Any]:
+        definitions = {d.key: d for d in await self.store.all_definitions() if d.object is object}
+        found = await self.store.load(object, [subject_id], list(definitions))
+        raw = found.get(subject_id, {})
+        return {
+            key: decode(value, definitions[key].type)
+            for key, value in sorted(raw.items())
+            if key in definitions and value is not None
+        }
+
+    # -- evaluation ------------------------------------------------------------------------------
+
+    async def values_for(
+        self, keys: Sequence[str], subjects: Sequence[tuple[str, str | None]]
+    ) -> list[dict[str, Any]]:
+        """For each (subscriber id, subscription id or None): {property key: value or None}.
+
+        Subscriber properties read the subscriber, subscription properties the subscription
+        (missing when there is none). One query per object kind in the batch.
+        """
+        wanted: dict[CustomObject, list[tuple[str, CustomPropertyDefinition]]] = {}
+        for property_key in keys:
+            definition = self._definitions.get(property_key.removeprefix(f"{NAMESPACE}."))
+            if definition is not None:
+                wanted.setdefault(definition.object, []).append((property_key, definition))
+        out: list[dict[str, Any]] = [dict.fromkeys(keys) for _ in subjects]
+        for object, entries in wanted.items():
+            position = 0 if object is CustomObject.SUBSCRIBER else 1
+            ids = [subject[position] for subject in subjects]
+            present = [i for i in ids if i]
+            if not present:
+                continue
+            found = await self.store.load(object, present, [d.key for _, d in entries])
+            for index, subject_id in enumerate(ids):
+                raw = found.get(subject_id or "", {}) if subject_id else {}
+                for property_key, definition in entries:
+                    value = raw.get(definition.key)
+                    if value is not None:
+                        out[index][property_key] = decode(value, definition.type)
+        return out

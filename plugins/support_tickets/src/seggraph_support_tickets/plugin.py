@@ -1,0 +1,132 @@
+"""The plugin: seggraph's hooks, implemented for support tickets.
+
+seggraph instantiates :class:`SupportTicketsPlugin` once per application (the entry point names
+the class), calls ``startup`` with the database, then ``register_properties``; after that,
+``resolve_properties`` answers whole batches of subscribers, one query each.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from seggraph import hookimpl
+from seggraph.db import Database
+from seggraph.domain.conditions import Condition, Operator
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.properties import PropertyDefinition
+from seggraph.plugins import SubscriberFilter
+from seggraph_support_tickets import properties
+from seggraph_support_tickets.ingest import BadTickets, parse_tickets
+from seggraph_support_tickets.store import COLLECTION, TicketStore
+
+TOKEN_VARIABLE = "SEGGRAPH_SUPPORT_TICKETS_TOKEN"
+INGEST_PATH = "/support-tickets/tickets"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SupportTicketsPlugin:
+    """Support-ticket properties of each subscriber, kept in the ``support_tickets`` collection
+    and fed by ``POST /support-tickets/tickets``."""
+
+    def __init__(
+        self, *, token: str | None = None, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self.token = token
+        self.clock = clock
+        self._store: TicketStore | None = None
+
+    @property
+    def store(self) -> TicketStore:
+        if self._store is None:
+            raise RuntimeError("the support tickets provider has not started")
+        return self._store
+
+    # --- life cycle -------------------------------------------------------------------------------
+
+    @hookimpl
+    async def startup(self, database: Database) -> None:
+        self._store = TicketStore(database.db[COLLECTION])
+        await self._store.ensure_indexes()
+        if self.token is None:
+            self.token = os.environ.get(TOKEN_VARIABLE) or None
+
+    # --- the catalogue ----------------------------------------------------------------------------
+
+    @hookimpl
+    def register_properties(self, register: Callable[[PropertyDefinition], None]) -> None:
+        for definition in properties.DEFINITIONS:
+            register(definition)
+
+    # --- values -----------------------------------------------------------------------------------
+
+    @hookimpl
+    async def resolve_properties(
+        self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
+    ) -> dict[EvaluationContext, dict[str, Any]]:
+        """One query for the whole batch; tickets belong to subscribers, so a context's
+        subscription is not used."""
+        tickets = await self.store.tickets_of([c.subscriber_id for c in contexts])
+        now = self.clock()
+        return {
+            context: properties.values(keys, tickets.get(context.subscriber_id, []), now)
+            for context in contexts
+        }
+
+    @hookimpl
+    async def suggest_property_values(self, key: str, prefix: str, limit: int) -> list[str] | None:
+        if key == properties.TAGS:
+            return await self.store.tags_starting_with(prefix, limit)
+        return None  # seggraph suggests an ENUM's values; numbers and dates get none
+
+    @hookimpl
+    def condition_to_filter(self, condition: Condition) -> SubscriberFilter | None:
+        """Conditions on tags are questions about tickets, so they translate to a query."""
+        if condition.property != properties.TAGS or condition.case_insensitive:
+            return None
+        if condition.operator is Operator.CONTAINS_ANY:
+            tags = [str(tag).lower() for tag in condition.value]
+            return SubscriberFilter(COLLECTION, {"tags": {"$in": tags}}, "subscriber_id")
+        if condition.operator is Operator.IS_NOT_EMPTY:
+            return SubscriberFilter(COLLECTION, {"tags.0": {"$exists": True}}, "subscriber_id")
+        return None
+
+    # --- ingestion --------------------------------------------------------------------------------
+
+    @hookimpl
+    def register_routes(self) -> list[BaseRoute]:
+        return [Route(INGEST_PATH, self.ingest, methods=["POST"], name="support_tickets_ingest")]
+
+    async def ingest(self, request: Request) -> Response:
+        """``POST /support-tickets/tickets`` with ``Authorization: Bearer <token>`` and
+        ``{"tickets": [{"id", "subscriber_id", "status", "priority", "tags", "created_at",
+        "satisfaction"}]}``: every ticket is written, or none."""
+        if not self.token:
+            return _error(503, "NOT_CONFIGURED", f"set {TOKEN_VARIABLE} to accept tickets")
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), self.token.encode()):
+            return _error(401, "UNAUTHORIZED", "a valid bearer token is required")
+        try:
+            tickets = parse_tickets(await request.json())
+        except ValueError as exc:
+            problems = exc.problems if isinstance(exc, BadTickets) else ["the body is not JSON"]
+            return JSONResponse(
+                {"error": {"code": "INVALID", "message": "tickets refused", "problems": problems}},
+                status_code=400,
+            )
+        written = await self.store.upsert(tickets, self.clock())
+        return JSONResponse({"written": written})
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)

@@ -1,0 +1,185 @@
+"""Custom property mutations: validate everything first, write nothing when any part is refused,
+and answer with userErrors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from seggraph.api.context import Info
+from seggraph.api.custom_properties.backend import backend
+from seggraph.api.custom_properties.types import (
+    CustomObjectEnum,
+    CustomPropertyNode,
+    CustomPropertyPayload,
+    CustomTypeEnum,
+    DeleteCustomPropertyPayload,
+    SetCustomPropertyValuesPayload,
+)
+from seggraph.api.errors import user_errors
+from seggraph.domain import custom_properties as dcp
+from seggraph.domain.errors import InputRefused, UserError
+
+MAX_VALUES = 5000
+
+
+@strawberry.input
+class CreateCustomPropertyInput:
+    key: str = strawberry.field(
+        description="Immutable: a lower-case letter, then up to 63 of a-z, 0-9 and _."
+    )
+    label: str
+    type: CustomTypeEnum  # type: ignore[valid-type]
+    object: CustomObjectEnum = dcp.CustomObject.SUBSCRIBER  # type: ignore[valid-type]
+    description: str = ""
+    enum_values: list[str] = strawberry.field(
+        default_factory=list, description="The values of an ENUM property (required for ENUM)."
+    )
+
+
+@strawberry.input(description="Change the label or description; the type only while unused.")
+class UpdateCustomPropertyInput:
+    key: str
+    label: str | None = None
+    description: str | None = None
+    type: CustomTypeEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="Refused while any segment uses the property; existing values are "
+        "converted, and the change is refused when one cannot be.",
+    )
+    enum_values: list[str] | None = strawberry.field(
+        default=None,
+        description="Adding values is always allowed; removing or renaming one counts as a "
+        "type change.",
+    )
+
+
+@strawberry.input(description="One value: a subscriber's (or a subscription's) value of a key.")
+class CustomPropertyValueInput:
+    key: str = strawberry.field(description="plan_tier or custom.plan_tier.")
+    subscriber_id: strawberry.ID | None = strawberry.field(
+        default=None, description="For a property that describes subscribers."
+    )
+    subscription_id: strawberry.ID | None = strawberry.field(
+        default=None, description="For a property that describes subscriptions."
+    )
+    value: JSON | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="JSON or text, coerced by the property's type (for a BOOLEAN, text reads "
+        "true for true t 1 yes and false for false f 0 no or blank); null removes the value.",
+    )
+
+
+def _assignment(
+    item: CustomPropertyValueInput, path: tuple[Any, ...], errors: list[UserError]
+) -> dcp.ValueAssignment | None:
+    if (item.subscriber_id is None) == (item.subscription_id is None):
+        errors.append(
+            UserError(
+                (*path, "subscriberId"),
+                "INVALID_ID",
+                "give exactly one of subscriberId and subscriptionId",
+            )
+        )
+        return None
+    if item.value is strawberry.UNSET:
+        errors.append(
+            UserError((*path, "value"), "BLANK", "a value is required (null removes the value)")
+        )
+        return None
+    if item.subscriber_id is not None:
+        return dcp.ValueAssignment(
+            item.key, str(item.subscriber_id), item.value, dcp.CustomObject.SUBSCRIBER
+        )
+    return dcp.ValueAssignment(
+        item.key, str(item.subscription_id), item.value, dcp.CustomObject.SUBSCRIPTION
+    )
+
+
+async def _set(
+    info: Info, items: list[CustomPropertyValueInput], single: bool
+) -> SetCustomPropertyValuesPayload:
+    errors: list[UserError] = []
+    if len(items) > MAX_VALUES:
+        errors.append(
+            UserError(("values",), "TOO_MANY", f"at most {MAX_VALUES} values in one mutation")
+        )
+    assignments: list[dcp.ValueAssignment] = []
+    for index, item in enumerate(items):
+        path: tuple[Any, ...] = ("input",) if single else ("values", index)
+        assignment = _assignment(item, path, errors)
+        if assignment is not None:
+            assignments.append(assignment)
+    if errors:
+        return SetCustomPropertyValuesPayload(user_errors=user_errors(errors))
+    try:
+        result = await backend(info).set_values(assignments)
+    except InputRefused as refused:
+        found = list(refused.errors)
+        if single:  # the service numbers values; one value's path starts at the input
+            found = [UserError(("input", *e.path[2:]), e.code, e.message) for e in found]
+        return SetCustomPropertyValuesPayload(user_errors=user_errors(found))
+    return SetCustomPropertyValuesPayload(written=result.written, removed=result.removed)
+
+
+@strawberry.type
+class CustomPropertyMutations:
+    @strawberry.mutation(description="Define a custom property; it is in the catalogue at once.")
+    async def create_custom_property(
+        self, info: Info, input: CreateCustomPropertyInput
+    ) -> CustomPropertyPayload:
+        try:
+            definition = await backend(info).create_definition(
+                key=input.key,
+                label=input.label,
+                type=dcp.CustomType(input.type),
+                object=dcp.CustomObject(input.object),
+                description=input.description,
+                enum_values=input.enum_values,
+            )
+        except InputRefused as refused:
+            return CustomPropertyPayload(user_errors=user_errors(list(refused.errors)))
+        return CustomPropertyPayload(custom_property=CustomPropertyNode.of(definition))
+
+    @strawberry.mutation(description="Edit a custom property's label, description or type.")
+    async def update_custom_property(
+        self, info: Info, input: UpdateCustomPropertyInput
+    ) -> CustomPropertyPayload:
+        change = dcp.DefinitionChange(
+            label=input.label,
+            description=input.description,
+            type=dcp.CustomType(input.type) if input.type is not None else None,
+            enum_values=input.enum_values,
+        )
+        try:
+            definition = await backend(info).update_definition(input.key, change)
+        except InputRefused as refused:
+            return CustomPropertyPayload(user_errors=user_errors(list(refused.errors)))
+        return CustomPropertyPayload(custom_property=CustomPropertyNode.of(definition))
+
+    @strawberry.mutation(
+        description="Delete a custom property and its values; refused while a segment uses it."
+    )
+    async def delete_custom_property(self, info: Info, key: str) -> DeleteCustomPropertyPayload:
+        try:
+            await backend(info).delete_definition(key)
+        except InputRefused as refused:
+            return DeleteCustomPropertyPayload(user_errors=user_errors(list(refused.errors)))
+        return DeleteCustomPropertyPayload(deleted_key=key.removeprefix(f"{dcp.NAMESPACE}."))
+
+    @strawberry.mutation(description="Set (or, with null, remove) one custom property value.")
+    async def set_custom_property_value(
+        self, info: Info, input: CustomPropertyValueInput
+    ) -> SetCustomPropertyValuesPayload:
+        return await _set(info, [input], single=True)
+
+    @strawberry.mutation(
+        description="Set many custom property values at once: all are checked first, and "
+        "nothing is written when any is refused."
+    )
+    async def set_custom_property_values(
+        self, info: Info, values: list[CustomPropertyValueInput]
+    ) -> SetCustomPropertyValuesPayload:
+        return await _set(info, values, single=False)

@@ -1,0 +1,54 @@
+"""Custom property queries: the definitions, and one subscriber's (or subscription's) values."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from seggraph.api.context import Info
+from seggraph.api.custom_properties.backend import backend_or_none
+from seggraph.api.custom_properties.types import (
+    CustomPropertyNode,
+    CustomPropertyValue,
+    value_to_json,
+)
+from seggraph.domain.custom_properties import NAMESPACE, CustomObject
+
+
+@strawberry.type
+class CustomPropertyQueries:
+    @strawberry.field(description="Every custom property definition, by key.")
+    async def custom_properties(self, info: Info) -> list[CustomPropertyNode]:
+        found = backend_or_none(info)
+        if found is None:
+            return []
+        return [CustomPropertyNode.of(d) for d in await found.list_definitions()]
+
+    @strawberry.field(description="One custom property by key (plan_tier or custom.plan_tier).")
+    async def custom_property(self, info: Info, key: str) -> CustomPropertyNode | None:
+        found = backend_or_none(info)
+        definition = await found.get_definition(key) if found else None
+        return CustomPropertyNode.of(definition) if definition else None
+
+    @strawberry.field(
+        description="The custom property values of one subscriber, or of one subscription."
+    )
+    async def custom_property_values(
+        self,
+        info: Info,
+        subscriber_id: strawberry.ID | None = None,
+        subscription_id: strawberry.ID | None = None,
+    ) -> list[CustomPropertyValue]:
+        if (subscriber_id is None) == (subscription_id is None):
+            raise GraphQLError("give exactly one of subscriberId and subscriptionId")
+        found = backend_or_none(info)
+        if found is None:
+            return []
+        object = CustomObject.SUBSCRIBER if subscriber_id else CustomObject.SUBSCRIPTION
+        values = await found.get_values(object, str(subscriber_id or subscription_id))
+        return [
+            CustomPropertyValue(
+                key=key, property_key=f"{NAMESPACE}.{key}", value=value_to_json(value)
+            )
+            for key, value in values.items()
+        ]

@@ -1,0 +1,212 @@
+"""Query-time questions: membership, explanations, previews, property values, edit impact."""
+
+from __future__ import annotations
+
+import strawberry
+
+from seggraph.api.context import Info
+from seggraph.api.errors import UserErrorType, user_errors
+from seggraph.api.evaluation.inputs import conditions_input
+from seggraph.api.evaluation.json_values import to_json
+from seggraph.api.evaluation.types import (
+    EditImpactType,
+    Evaluation,
+    MembershipResult,
+    PreviewRow,
+    PropertyValueType,
+    SegmentMembership,
+    ValueState,
+    reasons_of,
+)
+from seggraph.api.segments.conditions import ConditionGroupInput
+from seggraph.api.segments.types import SegmentType
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.errors import InputRefused
+from seggraph.evaluation import MISSING, ResolvedValue, Truth, Unknown
+from seggraph.services.evaluation import SegmentOutcome
+
+MAX_PROPERTY_KEYS = 200
+
+
+def _memberships(outcomes: list[SegmentOutcome], members_only: bool) -> list[SegmentMembership]:
+    return [
+        SegmentMembership(
+            segment=SegmentType.of(o.segment),
+            result=MembershipResult.of(o.result.truth),
+            unknown_reasons=reasons_of(o.segment.conditions, o.result.unknown_reasons),
+        )
+        for o in outcomes
+        if not members_only or o.result.truth is Truth.TRUE
+    ]
+
+
+@strawberry.type(
+    description="A subscriber (and optionally one of its subscriptions) at query time."
+)
+class Subscriber:
+    id: strawberry.ID
+    subscription_id: strawberry.ID | None
+
+    @property
+    def context(self) -> EvaluationContext:
+        return EvaluationContext(
+            str(self.id), str(self.subscription_id) if self.subscription_id else None
+        )
+
+    @strawberry.field(description="Property values, with the provider that supplied each.")
+    async def properties(self, info: Info, keys: list[str]) -> list[PropertyValueType]:
+        if len(keys) > MAX_PROPERTY_KEYS:
+            raise ValueError(f"ask for at most {MAX_PROPERTY_KEYS} keys at once")
+        catalogue = info.context.services.catalogue
+        unknown = [k for k in keys if k not in catalogue]
+        if unknown:
+            raise ValueError(f"unknown property keys: {', '.join(unknown)}")
+        values = await info.context.evaluation.values.resolve([self.context], frozenset(keys))
+        row = values.get(self.context, {})
+        out = []
+        for key in keys:
+            raw = row.get(key, MISSING)
+            provider = latency = None
+            if isinstance(raw, ResolvedValue):
+                provider, latency, raw = raw.provider, raw.latency_ms, raw.value
+            if isinstance(raw, Unknown):
+                state, error = ValueState.UNKNOWN, f"{raw.reason.value}: {raw.detail}"
+            elif raw is MISSING or raw is None:
+                state, error = ValueState.MISSING, None
+            else:
+                state, error = ValueState.PRESENT, None
+            definition = catalogue.get(key)
+            out.append(
+                PropertyValueType(
+                    key=key,
+                    value=to_json(raw),
+                    state=state,
+                    error=error,
+                    provider=provider or (definition.provider if definition else None),
+                    latency_ms=latency,
+                )
+            )
+        return out
+
+    @strawberry.field(
+        description="The segments this subscriber belongs to (every active segment is "
+        "evaluated; filter by tags). With includeNonMembers, every result is listed."
+    )
+    async def segments(
+        self,
+        info: Info,
+        tags: list[str] | None = None,
+        first: int = 100,
+        include_non_members: bool = False,
+    ) -> list[SegmentMembership]:
+        ctx = info.context
+        targets = await ctx.evaluation.segments_for(ctx.mode, tags=tags or ())
+        outcomes = await ctx.evaluation.evaluate(ctx.mode, self.context, targets)
+        return _memberships(outcomes, members_only=not include_non_members)[: max(first, 0)]
+
+    @strawberry.field(description="This subscriber's result in each of the given segments.")
+    async def membership(
+        self, info: Info, segment_ids: list[strawberry.ID]
+    ) -> list[SegmentMembership]:
+        ctx = info.context
+        targets = await ctx.evaluation.segments_for(
+            ctx.mode, segment_ids=[str(i) for i in segment_ids]
+        )
+        outcomes = await ctx.evaluation.evaluate(ctx.mode, self.context, targets)
+        return _memberships(outcomes, members_only=False)
+
+
+@strawberry.type
+class PreviewPayload:
+    results: list[PreviewRow] = strawberry.field(default_factory=list)
+    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+    warnings: list[UserErrorType] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class EditImpactPayload:
+    impact: EditImpactType | None = None
+    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class EvaluationQueries:
+    @strawberry.field(description="A subscriber, to ask about its properties and segments.")
+    def subscriber(
+        self, id: strawberry.ID, subscription_id: strawberry.ID | None = None
+    ) -> Subscriber:
+        return Subscriber(id=id, subscription_id=subscription_id)
+
+    @strawberry.field(
+        description="Evaluate unsaved conditions (a tree or text) for some subscribers, so a "
+        "segment can be tested before it is saved."
+    )
+    async def preview_conditions(
+        self,
+        info: Info,
+        subscriber_ids: list[strawberry.ID],
+        conditions: ConditionGroupInput | None = None,
+        conditions_text: str | None = None,
+        explain: bool = True,
+    ) -> PreviewPayload:
+        ctx = info.context
+        try:
+            root, prefix = conditions_input(conditions, conditions_text, required=True)
+            assert root is not None
+            tree, errors, warnings = await ctx.services.segments.validate_conditions(
+                ctx.mode, root, segment_id=None, prefix=prefix
+            )
+            if errors:
+                raise InputRefused(errors)
+            rows = await ctx.evaluation.preview(
+                ctx.mode, tree, [EvaluationContext(str(i)) for i in subscriber_ids], explain=explain
+            )
+        except InputRefused as refused:
+            return PreviewPayload(user_errors=user_errors(list(refused.errors)))
+        return PreviewPayload(
+            results=[
+                PreviewRow(
+                    subscriber_id=strawberry.ID(c.subscriber_id), evaluation=Evaluation.of(tree, r)
+                )
+                for c, r in rows
+            ],
+            warnings=user_errors(warnings),
+        )
+
+    @strawberry.field(
+        description="How many current members would leave and how many non-members would "
+        "join if the segment had these conditions, with a sample of each."
+    )
+    async def segment_edit_impact(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        conditions: ConditionGroupInput | None = None,
+        conditions_text: str | None = None,
+        sample: int = 10,
+    ) -> EditImpactPayload:
+        ctx = info.context
+        try:
+            segment = await ctx.services.segments.require(ctx.mode, str(id))
+            root, prefix = conditions_input(conditions, conditions_text, required=True)
+            assert root is not None
+            tree, errors, _ = await ctx.services.segments.validate_conditions(
+                ctx.mode, root, segment_id=segment.id, prefix=prefix
+            )
+            if errors:
+                raise InputRefused(errors)
+            impact = await ctx.evaluation.edit_impact(
+                ctx.mode, segment, tree, min(max(sample, 0), 100)
+            )
+        except InputRefused as refused:
+            return EditImpactPayload(user_errors=user_errors(list(refused.errors)))
+        return EditImpactPayload(
+            impact=EditImpactType(
+                evaluated=impact.evaluated,
+                leaving_count=impact.leaving_count,
+                joining_count=impact.joining_count,
+                unknown_count=impact.unknown_count,
+                sample_leaving=[strawberry.ID(i) for i in impact.leaving],
+                sample_joining=[strawberry.ID(i) for i in impact.joining],
+            )
+        )

@@ -1,0 +1,218 @@
+"""GraphQL types of query-time answers: results, explanations, property values, members."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from seggraph.api.evaluation.json_values import to_json
+from seggraph.api.segments.conditions import Combinator, Operator
+from seggraph.api.segments.types import SegmentType
+from seggraph.domain.conditions import Group
+from seggraph.domain.errors import PathPart
+from seggraph.evaluation import (
+    ConditionExplanation,
+    EvaluationResult,
+    GroupExplanation,
+    Truth,
+    UnknownCause,
+)
+from seggraph.validation.conditions import child_path
+
+
+@strawberry.enum(description="MEMBER only when the root is TRUE; UNKNOWN is never a member.")
+class MembershipResult(Enum):
+    MEMBER = "MEMBER"
+    NOT_MEMBER = "NOT_MEMBER"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def of(cls, truth: Truth) -> MembershipResult:
+        return {
+            Truth.TRUE: cls.MEMBER,
+            Truth.FALSE: cls.NOT_MEMBER,
+            Truth.UNKNOWN: cls.UNKNOWN,
+        }[truth]
+
+
+@strawberry.enum(description="TRUE, FALSE or UNKNOWN (three-valued logic).")
+class ConditionResult(Enum):
+    TRUE = "TRUE"
+    FALSE = "FALSE"
+    UNKNOWN = "UNKNOWN"
+
+
+@strawberry.enum(description="What the provider answered: a value, no value, or a failure.")
+class ValueState(Enum):
+    PRESENT = "PRESENT"
+    MISSING = "MISSING"
+    UNKNOWN = "UNKNOWN"
+
+
+def input_path(root: Group, path: tuple[PathPart, ...]) -> list[str]:
+    """An explanation path (``conditions, children, i, …``) in the input's shape
+    (``conditions, groups, 1, conditions, 0``)."""
+    out: list[str] = ["conditions"]
+    node: object = root
+    parts = list(path[1:])
+    while parts:
+        parts.pop(0)  # "children"
+        index = int(parts.pop(0))
+        assert isinstance(node, Group)
+        out += [str(p) for p in child_path(node, index)]
+        node = node.children[index]
+    return out
+
+
+@strawberry.type(description="Why a group has its result.")
+class GroupExplanationType:
+    path: list[str]
+    combinator: Combinator  # type: ignore[valid-type]
+    result: ConditionResult
+
+
+@strawberry.type(description="One evaluated condition: what was expected, what was found.")
+class ConditionExplanationType:
+    path: list[str]
+    property: str
+    operator: Operator  # type: ignore[valid-type]
+    expected: JSON | None
+    actual: JSON | None = strawberry.field(
+        description="The provider's value; null when missing or unknown."
+    )
+    state: ValueState
+    result: ConditionResult
+    unknown_reason: str | None = strawberry.field(
+        description="PROVIDER_ERROR, TIMEOUT, TYPE_ERROR, CURRENCY_MISMATCH or SEGMENT_UNKNOWN."
+    )
+    unknown_detail: str | None
+    provider: str | None
+    latency_ms: float | None
+    case_insensitive: bool
+
+
+@strawberry.type(description="A condition that made the result UNKNOWN, and why.")
+class UnknownReasonType:
+    path: list[str]
+    property: str
+    reason: str
+    detail: str
+    provider: str | None
+
+
+@strawberry.type(description="Every group and every evaluated condition, in tree order.")
+class Explanation:
+    groups: list[GroupExplanationType]
+    conditions: list[ConditionExplanationType]
+
+
+def explanation_of(root: Group, tree: GroupExplanation) -> Explanation:
+    groups: list[GroupExplanationType] = []
+    conditions: list[ConditionExplanationType] = []
+
+    def walk(node: GroupExplanation | ConditionExplanation) -> None:
+        path = input_path(root, node.path)
+        if isinstance(node, GroupExplanation):
+            groups.append(
+                GroupExplanationType(
+                    path=path, combinator=node.combinator, result=ConditionResult(node.result.name)
+                )
+            )
+            for child in node.children:
+                walk(child)
+            return
+        conditions.append(
+            ConditionExplanationType(
+                path=path,
+                property=node.property,
+                operator=node.operator,
+                expected=to_json(node.expected),
+                actual=to_json(node.actual),
+                state=ValueState(node.state.value),
+                result=ConditionResult(node.result.name),
+                unknown_reason=node.unknown.reason.value if node.unknown else None,
+                unknown_detail=node.unknown.detail if node.unknown else None,
+                provider=node.provider,
+                latency_ms=node.latency_ms,
+                case_insensitive=node.case_insensitive,
+            )
+        )
+
+    walk(tree)
+    return Explanation(groups=groups, conditions=conditions)
+
+
+def reasons_of(root: Group, causes: tuple[UnknownCause, ...]) -> list[UnknownReasonType]:
+    return [
+        UnknownReasonType(
+            path=input_path(root, c.path),
+            property=c.property,
+            reason=c.reason.value,
+            detail=c.detail,
+            provider=c.provider,
+        )
+        for c in causes
+    ]
+
+
+@strawberry.type(description="A segment's answer for one subscriber.")
+class Evaluation:
+    result: MembershipResult
+    unknown_reasons: list[UnknownReasonType]
+    explanation: Explanation | None = strawberry.field(description="Only when explain: true.")
+
+    @classmethod
+    def of(cls, root: Group, result: EvaluationResult) -> Evaluation:
+        return cls(
+            result=MembershipResult.of(result.truth),
+            unknown_reasons=reasons_of(root, result.unknown_reasons),
+            explanation=explanation_of(root, result.explanation) if result.explanation else None,
+        )
+
+
+@strawberry.type(description="A segment and the subscriber's result in it.")
+class SegmentMembership:
+    segment: SegmentType
+    result: MembershipResult
+    unknown_reasons: list[UnknownReasonType]
+
+
+@strawberry.type(description="A property's value for a subscriber, and where it came from.")
+class PropertyValueType:
+    key: str
+    value: JSON | None
+    state: ValueState
+    error: str | None
+    provider: str | None
+    latency_ms: float | None
+
+
+@strawberry.type
+class PreviewRow:
+    subscriber_id: strawberry.ID
+    evaluation: Evaluation
+
+
+@strawberry.type(description="How many subscribers are members, and how many are UNKNOWN.")
+class MemberCount:
+    members: int
+    unknown: int
+
+
+@strawberry.type
+class MemberConnection:
+    member_ids: list[strawberry.ID]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@strawberry.type(description="What an edit would do to a segment's membership, before saving it.")
+class EditImpactType:
+    evaluated: int
+    leaving_count: int
+    joining_count: int
+    unknown_count: int = strawberry.field(description="Subscribers UNKNOWN before or after.")
+    sample_leaving: list[strawberry.ID]
+    sample_joining: list[strawberry.ID]

@@ -1,0 +1,1 @@
+"""The property catalogue, the providers and property values in GraphQL."""

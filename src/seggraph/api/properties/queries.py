@@ -1,0 +1,126 @@
+"""Catalogue, provider and property-value queries."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from seggraph.api.context import Info
+from seggraph.api.properties.types import (
+    PropertyNode,
+    PropertyValue,
+    PropertyValueSuggestion,
+    ProviderNode,
+)
+from seggraph.catalogue import Catalogue
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.properties import PropertyDefinition
+
+MAX_SUGGESTIONS = 100
+MAX_SUBSCRIBERS = 1000
+MAX_KEYS = 200
+
+
+def _matches(definition: PropertyDefinition, words: list[str]) -> bool:
+    text = f"{definition.key} {definition.label} {definition.description}".casefold()
+    return all(word in text for word in words)
+
+
+def _check_keys(catalogue: Catalogue, keys: list[str]) -> None:
+    unknown = [key for key in keys if key not in catalogue]
+    if unknown:
+        raise GraphQLError(
+            f"unknown property key(s): {', '.join(unknown)}",
+            extensions={"code": "UNKNOWN_PROPERTY"},
+        )
+
+
+@strawberry.type(description="The values of some properties for one subscriber.")
+class SubscriberPropertyValues:
+    subscriber_id: strawberry.ID
+    keys: strawberry.Private[list[str]]
+
+    @property
+    def context(self) -> EvaluationContext:
+        return EvaluationContext(str(self.subscriber_id))
+
+    @strawberry.field(description="The values of the keys asked for, in their order.")
+    async def values(self, info: Info) -> list[PropertyValue]:
+        found = await info.context.property_batcher().load(self.context, self.keys)
+        return [PropertyValue.of(key, found[key]) for key in self.keys]
+
+    @strawberry.field(
+        description="One property's value (fetched together with every other value the "
+        "request asks for)."
+    )
+    async def value(self, info: Info, key: str) -> PropertyValue:
+        _check_keys(info.context.services.catalogue, [key])
+        found = await info.context.property_batcher().load(self.context, [key])
+        return PropertyValue.of(key, found[key])
+
+
+@strawberry.type
+class PropertyQueries:
+    @strawberry.field(
+        description="The property catalogue, by key: every property the providers declare. "
+        "`namespace` keeps one namespace; `search` keeps properties whose key, label or "
+        "description contain every word."
+    )
+    def properties(
+        self, info: Info, namespace: str | None = None, search: str | None = None
+    ) -> list[PropertyNode]:
+        words = (search or "").casefold().split()
+        found = [
+            definition
+            for definition in info.context.services.catalogue
+            if (namespace is None or definition.namespace == namespace)
+            and _matches(definition, words)
+        ]
+        return [PropertyNode.of(d) for d in sorted(found, key=lambda d: d.key)]
+
+    @strawberry.field(description="One property of the catalogue by key, or null.")
+    def property(self, info: Info, key: str) -> PropertyNode | None:
+        definition = info.context.services.catalogue.get(key)
+        return PropertyNode.of(definition) if definition else None
+
+    @strawberry.field(
+        description="Values to offer for a condition on a property, starting with `prefix` "
+        "(case-insensitively): the provider's suggestions, or an ENUM's values."
+    )
+    async def property_value_suggestions(
+        self, info: Info, key: str, prefix: str = "", first: int = 10
+    ) -> list[PropertyValueSuggestion]:
+        if not 1 <= first <= MAX_SUGGESTIONS:
+            raise GraphQLError(
+                f"first must be between 1 and {MAX_SUGGESTIONS}",
+                extensions={"code": "BAD_ARGUMENT"},
+            )
+        services = info.context.services
+        _check_keys(services.catalogue, [key])
+        values = await services.properties.suggest(key, prefix, first)
+        return [PropertyValueSuggestion.of(value) for value in values]
+
+    @strawberry.field(
+        description="Every installed provider (plugin), with its status and properties."
+    )
+    def providers(self, info: Info) -> list[ProviderNode]:
+        return [ProviderNode.of(i) for i in info.context.services.plugins.describe()]
+
+    @strawberry.field(
+        description="Property values for some subscribers. One request costs one call per "
+        "provider per batch of subscribers, however many fields ask."
+    )
+    def property_values(
+        self, info: Info, subscriber_ids: list[strawberry.ID], keys: list[str]
+    ) -> list[SubscriberPropertyValues]:
+        if len(subscriber_ids) > MAX_SUBSCRIBERS or len(keys) > MAX_KEYS:
+            raise GraphQLError(
+                f"ask for at most {MAX_SUBSCRIBERS} subscribers and {MAX_KEYS} keys at once",
+                extensions={"code": "TOO_MANY"},
+            )
+        _check_keys(info.context.services.catalogue, keys)
+        unique_keys = list(dict.fromkeys(keys))
+        return [
+            SubscriberPropertyValues(subscriber_id=subscriber_id, keys=unique_keys)
+            for subscriber_id in dict.fromkeys(subscriber_ids)
+        ]

@@ -1,0 +1,165 @@
+"""GraphQL types of the catalogue, the providers and property values."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from seggraph.api.segments.conditions import Operator, value_to_json
+from seggraph.domain.conditions import Money
+from seggraph.domain.properties import PropertyDefinition
+from seggraph.domain.properties import PropertyType as DomainPropertyType
+from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown
+from seggraph.plugins.manager import ProviderInfo
+from seggraph.plugins.results import ProviderStatus as DomainProviderStatus
+
+PropertyType = strawberry.enum(
+    DomainPropertyType,
+    name="PropertyType",
+    description="What kind of value a property holds; it decides the operators allowed.",
+)
+ProviderStatus = strawberry.enum(
+    DomainProviderStatus,
+    name="ProviderStatus",
+    description="OK; DEGRADED (failing: skipped for a cool-down); FAILED (could not be "
+    "imported, registered or started); DISABLED (by SEGGRAPH_PLUGINS or "
+    "SEGGRAPH_DISABLE_PLUGINS).",
+)
+
+
+@strawberry.enum(description="What a provider answered for one value.")
+class PropertyValueState(Enum):
+    PRESENT = "PRESENT"
+    MISSING = "MISSING"
+    UNKNOWN = "UNKNOWN"
+
+
+def json_value(value: Any) -> Any:
+    """A provider's value as JSON: exact numbers, money as {amount, currency}, ISO dates."""
+    if isinstance(value, Decimal | Money):
+        return value_to_json(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_value(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+@strawberry.type(name="Property", description="A property of the catalogue.")
+class PropertyNode:
+    key: str = strawberry.field(description="Globally unique, e.g. subscriber.mrr.")
+    label: str
+    namespace: str = strawberry.field(description="The group it belongs to, e.g. subscriber.")
+    type: PropertyType  # type: ignore[valid-type]
+    description: str
+    provider: str = strawberry.field(description="The name of the provider that supplies it.")
+    enum_values: list[str] = strawberry.field(description="The values of an ENUM (else empty).")
+    unit: str | None = strawberry.field(description='A unit such as "days", when it has one.')
+    currency: str | None = strawberry.field(description="A MONEY property's default currency.")
+    operators: list[Operator] = strawberry.field(  # type: ignore[valid-type]
+        description="The operators a condition on it may use (derived from its type)."
+    )
+
+    @classmethod
+    def of(cls, definition: PropertyDefinition) -> PropertyNode:
+        return cls(
+            key=definition.key,
+            label=definition.label,
+            namespace=definition.namespace,
+            type=definition.type,
+            description=definition.description,
+            provider=definition.provider,
+            enum_values=list(definition.enum_values),
+            unit=definition.unit,
+            currency=definition.currency,
+            operators=list(definition.operators),
+        )
+
+
+@strawberry.type(name="Provider", description="A property provider (a plugin) and its health.")
+class ProviderNode:
+    name: str = strawberry.field(description="The plugin's entry-point name.")
+    version: str | None = strawberry.field(description="The version of its distribution.")
+    status: ProviderStatus  # type: ignore[valid-type]
+    last_error: str | None = strawberry.field(
+        description="The latest failure (import, start-up, or a call), or why it is disabled."
+    )
+    last_error_at: datetime | None
+    failures_in_row: int = strawberry.field(description="Failed calls since the last success.")
+    degraded_until: datetime | None = strawberry.field(
+        description="While DEGRADED: when it will be called again."
+    )
+    hooks: list[str] = strawberry.field(description="The hooks it implements.")
+    properties: list[PropertyNode]
+
+    @classmethod
+    def of(cls, info: ProviderInfo) -> ProviderNode:
+        return cls(
+            name=info.name,
+            version=info.version,
+            status=info.status,
+            last_error=info.last_error,
+            last_error_at=info.last_error_at,
+            failures_in_row=info.failures_in_row,
+            degraded_until=info.degraded_until,
+            hooks=list(info.hooks),
+            properties=[PropertyNode.of(d) for d in info.properties],
+        )
+
+
+@strawberry.type(description="A suggested value for a condition on a property.")
+class PropertyValueSuggestion:
+    value: JSON = strawberry.field(description="The value, as a condition takes it.")
+    label: str = strawberry.field(description="The value as text, for a menu.")
+
+    @classmethod
+    def of(cls, value: Any) -> PropertyValueSuggestion:
+        as_json = json_value(value)
+        label = ("true" if as_json else "false") if isinstance(as_json, bool) else str(as_json)
+        return cls(value=as_json, label=label)
+
+
+@strawberry.type(description="One property's value for one subscriber, and where it came from.")
+class PropertyValue:
+    key: str
+    state: PropertyValueState
+    value: JSON | None = strawberry.field(description="The value when PRESENT, else null.")
+    unknown_reason: str | None = strawberry.field(
+        description="When UNKNOWN: PROVIDER_ERROR, TIMEOUT..."
+    )
+    detail: str | None = strawberry.field(description="When UNKNOWN: what went wrong.")
+    provider: str | None = strawberry.field(description="The provider asked.")
+    latency_ms: float | None = strawberry.field(description="How long its call took.")
+
+    @classmethod
+    def of(cls, key: str, resolved: ResolvedValue) -> PropertyValue:
+        raw = resolved.value
+        if isinstance(raw, Unknown):
+            return cls(
+                key=key,
+                state=PropertyValueState.UNKNOWN,
+                value=None,
+                unknown_reason=raw.reason.value,
+                detail=raw.detail,
+                provider=resolved.provider,
+                latency_ms=resolved.latency_ms,
+            )
+        missing = raw is MISSING or raw is None
+        return cls(
+            key=key,
+            state=PropertyValueState.MISSING if missing else PropertyValueState.PRESENT,
+            value=None if missing else json_value(raw),
+            unknown_reason=None,
+            detail=None,
+            provider=resolved.provider,
+            latency_ms=resolved.latency_ms,
+        )

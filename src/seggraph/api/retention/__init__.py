@@ -1,0 +1,1 @@
+"""Retention events over GraphQL: ``recordRetentionEvent`` and ``retentionEvents``."""

@@ -1,0 +1,210 @@
+# mypy: disable-error-code="empty-body"
+"""The plugin contract: every hook a seggraph plugin can implement.
+
+A plugin is a module or an object with functions marked ``@seggraph.hookimpl`` and named after
+the hooks below. It is found through the ``seggraph`` entry-point group::
+
+    [project.entry-points.seggraph]
+    support_tickets = "seggraph_support_tickets.plugin:SupportTicketsPlugin"
+
+The entry-point name is the provider's name (shown in ``seggraph plugins``, the ``providers``
+query and every explanation); the distribution's version is its version. An entry point may
+name a module (registered as it is) or a class (instantiated once per application with no
+arguments: the better choice when the plugin keeps state such as a database handle).
+
+An implementation takes any subset of a hook's arguments, by name, so new arguments can be
+added to a hook without breaking existing plugins.
+
+How the manager calls hooks (``seggraph.plugins.manager``): each plugin's implementation is
+called on its own, so a failure is pinned on the plugin that caused it. Hooks marked *may be
+async* may be ``async def`` (or return an awaitable); the manager awaits each one under a
+timeout (``SEGGRAPH_PROVIDER_TIMEOUT_SECONDS`` for calls made while answering requests,
+``SEGGRAPH_PROVIDER_STARTUP_TIMEOUT_SECONDS`` for start-up and shut-down). A synchronous
+implementation runs on the event loop and cannot be interrupted: keep it quick and do I/O in an
+async one. ``firstresult``, ``tryfirst`` and hook wrappers have no meaning here.
+
+What happens when an implementation raises or runs late is said under each hook; in short, a
+broken plugin is reported by name (log, ``seggraph plugins``, the ``providers`` query) and
+never takes the server or the other providers down. The one failure that stops start-up is two
+providers declaring the same property key: the catalogue cannot say which one to ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from seggraph.db import Database
+    from seggraph.domain.conditions import Condition
+    from seggraph.domain.context import EvaluationContext
+    from seggraph.domain.properties import PropertyDefinition
+    from seggraph.plugins.results import SubscriberFilter
+    from seggraph.services.container import Services
+    from seggraph.settings import Settings
+
+PROJECT = "seggraph"
+"""The pluggy project name, and the entry-point group plugins register under."""
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: What ``resolve_properties`` returns: per context, per key, a value, MISSING or an error.
+ResolveAnswer = Mapping["EvaluationContext", Mapping[str, Any]] | Sequence[Mapping[str, Any]]
+
+
+@hookspec
+def startup(
+    database: Database,
+    settings: Settings,
+    services: Services,
+    properties_changed: Callable[[], None],
+) -> Awaitable[None] | None:
+    """Prepare the provider: open clients, create indexes, load definitions.
+
+    Called once, in the application's start-up, before ``register_properties``.
+
+    - ``database``: the process's :class:`seggraph.db.Database`; ``database.db`` is the
+      PyMongo ``AsyncDatabase`` to keep your collections in (prefix their names with your
+      provider's name). Do not open another ``AsyncMongoClient`` on it.
+    - ``settings``: seggraph's settings (time zone, currency...). Read your own settings from
+      your own ``SEGGRAPH_<PROVIDER>_*`` variables.
+    - ``services``: the process's services, for bundled providers that add to the API; a
+      third-party provider should not need it.
+    - ``properties_changed``: call it (no arguments) when your definitions change at run time;
+      the manager calls your ``register_properties`` again and replaces your part of the
+      catalogue.
+
+    May be async. When it raises or runs late the provider is shown as FAILED with the error,
+    the server starts anyway, its properties stay in the catalogue (when it can still declare
+    them) and their values are UNKNOWN (PROVIDER_ERROR).
+    """
+
+
+@hookspec
+def shutdown() -> Awaitable[None] | None:
+    """Release what ``startup`` opened. Called once, when the application stops.
+
+    May be async. When it raises or runs late (past the start-up timeout) the error is logged;
+    the other providers still shut down.
+    """
+
+
+@hookspec
+def register_properties(register: Callable[[PropertyDefinition], None], settings: Settings) -> None:
+    """Declare the properties this provider supplies: call ``register(definition)`` for each.
+
+    ``definition`` is a :class:`seggraph.domain.properties.PropertyDefinition`: ``key``
+    (globally unique, lower-case dotted words such as ``support.open_tickets``), ``label``,
+    ``type``, ``description``, ``namespace`` (defaults to the key's first word),
+    ``enum_values`` (ENUM only, at least one), ``unit`` and ``currency`` (MONEY only). Its
+    ``provider`` is filled in with this plugin's name.
+
+    Synchronous. Called after ``startup`` when the application starts, again whenever the
+    provider calls ``properties_changed``, and by ``seggraph plugins`` without ``startup``
+    (declare what you can). When it raises, or declares an invalid definition or one key twice,
+    the provider is FAILED and none of its properties is in the catalogue. When two providers
+    declare one key, start-up is refused with an error naming both.
+    """
+
+
+@hookspec
+def resolve_properties(
+    contexts: Sequence[EvaluationContext], keys: Sequence[str], settings: Settings
+) -> Awaitable[ResolveAnswer] | ResolveAnswer:
+    """The values of ``keys`` for every context of a batch: the provider's one round trip.
+
+    - ``contexts``: distinct :class:`seggraph.domain.context.EvaluationContext` objects
+      (``subscriber_id`` and an optional ``subscription_id``; none means the subscriber's
+      primary subscription). At most ``SEGGRAPH_PROVIDER_BATCH_SIZE`` of them.
+    - ``keys``: keys this provider declared, never another provider's.
+
+    Return a mapping ``{context: {key: answer}}`` (or a sequence of ``{key: answer}`` in the
+    order of ``contexts``), where each answer is a value of the key's declared type,
+    ``MISSING`` (``None``, or leaving the key out, says the same) when the subscriber has no
+    value, or :class:`seggraph.plugins.ProviderError` (``message``) when this one value could
+    not be read. Keys you were not asked for are ignored. Read the whole batch at once (one
+    query per collection, never one per subscriber): a request costs one call per provider per
+    batch, however many fields, segments or conditions need the values.
+
+    May be async. When it raises, returns something else, or runs late (past the provider
+    timeout), every asked key is UNKNOWN for every context of the batch (PROVIDER_ERROR or
+    TIMEOUT, with the reason); the other providers' values are unaffected. After
+    ``SEGGRAPH_PROVIDER_FAILURE_THRESHOLD`` failed calls in a row the provider is skipped (its
+    keys UNKNOWN without calling it) for ``SEGGRAPH_PROVIDER_COOLDOWN_SECONDS`` and shown as
+    DEGRADED; the first call after the cool-down tries again.
+    """
+
+
+@hookspec
+def suggest_property_values(key: str, prefix: str, limit: int) -> Awaitable[Any] | Any:
+    """Up to ``limit`` values of ``key`` starting with ``prefix`` (case-insensitively), for
+    a condition editor's autocomplete. Optional.
+
+    Called only for this provider's own keys. Return a sequence of values of the key's
+    declared type (for a LIST, single items), most useful first, spelled as a condition takes
+    them (an ENUM's values as declared), or ``None`` to let seggraph suggest (an ENUM's
+    declared values). Values that are not valid for the type are dropped.
+
+    May be async. When it raises or runs late, the answer is seggraph's own suggestions (which
+    may be none) and the failure counts towards the provider's failures in a row.
+    """
+
+
+@hookspec
+def register_routes(settings: Settings) -> Sequence[BaseRoute] | None:
+    """Starlette routes to add to the application (ingestion endpoints, webhooks). Optional.
+
+    Synchronous; called once, when the application is built, before ``startup``: a handler
+    must not rely on ``startup`` having run until a request arrives. Use paths under your own
+    prefix (``/webhooks/<provider>``, ``/<provider>/...``); seggraph's own routes win a clash.
+    When it raises, the provider is FAILED and adds no route.
+    """
+
+
+@hookspec
+def condition_to_filter(
+    condition: Condition, definition: PropertyDefinition, settings: Settings
+) -> SubscriberFilter | None:
+    """Translate one condition on this provider's property into a MongoDB query, so a bulk
+    question (count or list a segment's members) can run as a database query instead of
+    resolving every subscriber. Optional.
+
+    Called only with this provider's own keys and validated conditions. Return a
+    :class:`seggraph.plugins.SubscriberFilter` (collection, filter, the field holding the
+    subscriber id, and whether the match is exact), or ``None`` when this condition cannot be
+    translated (the caller then resolves values in batches).
+
+    Synchronous (it only builds a query). When it raises, the caller treats it as ``None`` and
+    the failure is recorded on the provider.
+    """
+
+
+@hookspec
+def subscriber_ids(after: str | None, limit: int) -> Awaitable[Sequence[str]] | Sequence[str]:
+    """A page of subscriber ids, in ascending id order, strictly after ``after`` (from the
+    start when ``None``), at most ``limit`` of them: the subscriber directory bulk questions
+    walk. Optional.
+
+    Only one provider answers: the one named by ``SEGGRAPH_SUBSCRIBER_DIRECTORY`` (``billing``
+    by default), or the only one implementing this hook. An empty page means the end.
+
+    May be async. When it raises or runs late, the bulk question fails with the reason.
+    """
+
+
+#: Every hook's name, in the order documented above.
+HOOK_NAMES: tuple[str, ...] = (
+    "startup",
+    "shutdown",
+    "register_properties",
+    "resolve_properties",
+    "suggest_property_values",
+    "register_routes",
+    "condition_to_filter",
+    "subscriber_ids",
+)

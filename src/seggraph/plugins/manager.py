@@ -1,0 +1,754 @@
+"""The plugin manager: a typed facade over pluggy, one method per hook.
+
+It loads the ``seggraph`` entry points one at a time (recording each failure with the plugin's
+name), honours the allow- and block-lists, and calls each plugin's implementation on its own so
+that a plugin that raises or hangs is pinned by name and never affects the others: async
+implementations are awaited under a per-provider timeout, failures in a row put a provider in a
+cool-down (DEGRADED), and every value it could not supply becomes UNKNOWN with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+from pluggy import HookImpl
+from starlette.routing import BaseRoute
+
+from seggraph.catalogue import Catalogue
+from seggraph.domain.conditions import Condition
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.properties import PropertyDefinition, PropertyType
+from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownReason, coercer_for
+from seggraph.plugins import hookspecs, loader
+from seggraph.plugins.definitions import declaration_problems
+from seggraph.plugins.hookspecs import HOOK_NAMES, PROJECT
+from seggraph.plugins.loader import PluginSource
+from seggraph.plugins.results import (
+    ProviderStatus,
+    SubscriberFilter,
+    describe_exception,
+    normalize_value,
+)
+from seggraph.settings import Settings
+
+if TYPE_CHECKING:
+    from seggraph.db import Database
+    from seggraph.services.container import Services
+
+log = logging.getLogger(__name__)
+
+#: ``{context: {key: value}}`` as the manager answers it; every value wrapped with its provider.
+Resolved = dict[EvaluationContext, dict[str, ResolvedValue]]
+CatalogueListener = Callable[[str, list[PropertyDefinition]], None]
+
+
+class ProviderTimeout(Exception):
+    """A provider's call ran past its timeout (it was cancelled)."""
+
+
+class ProviderCallError(Exception):
+    """A provider call that the caller cannot do without failed (``subscriber_ids``)."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"provider {provider!r}: {message}")
+        self.provider = provider
+        self.message = message
+
+
+class BadAnswer(Exception):
+    """A provider answered something that is not the hook's documented shape."""
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """One plugin as ``seggraph plugins`` and the ``providers`` query show it."""
+
+    name: str
+    version: str | None
+    origin: str
+    status: ProviderStatus
+    hooks: tuple[str, ...]
+    properties: tuple[PropertyDefinition, ...]
+    last_error: str | None
+    last_error_at: datetime | None
+    failures_in_row: int
+    degraded_until: datetime | None
+
+
+@dataclass
+class _Record:
+    name: str
+    version: str | None
+    origin: str
+    plugin: object | None = None
+    disabled: str | None = None
+    broken: str | None = None
+    impls: dict[str, HookImpl] = field(default_factory=dict)
+    properties: tuple[PropertyDefinition, ...] = ()
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    failures_in_row: int = 0
+    skip_until: float = 0.0
+
+    @property
+    def loaded(self) -> bool:
+        return self.plugin is not None and self.disabled is None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PluginManager:
+    """The plugins of one application (or one CLI command).
+
+    Build it with :meth:`load` (entry points plus any objects given directly), then, in the
+    application's lifespan: :meth:`startup`, :meth:`build_catalogue`, and finally
+    :meth:`shutdown`. :meth:`routes` can be called as soon as it is loaded.
+    """
+
+    def __init__(
+        self, settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.model_construct()
+        self.clock = clock
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self._records: dict[str, _Record] = {}
+        #: Called with ``(provider, definitions)`` when a provider's definitions change.
+        self.catalogue_changed: CatalogueListener | None = None
+
+    # --- loading ----------------------------------------------------------------------------------
+
+    @classmethod
+    def empty(cls) -> PluginManager:
+        return cls()
+
+    @classmethod
+    def load(
+        cls,
+        settings: Settings,
+        extra_plugins: Iterable[object] = (),
+        *,
+        entry_points: Iterable[PluginSource] | None = None,
+    ) -> PluginManager:
+        """Every installed plugin (``entry_points`` defaults to the ``seggraph`` group) and the
+        ``extra_plugins`` objects (or ``(name, object)`` pairs), under the allow- and
+        block-lists. Nothing here raises because of a plugin."""
+        manager = cls(settings)
+        sources = loader.discover() if entry_points is None else list(entry_points)
+        for source in sources:
+            manager.add_entry_point(source)
+        for extra in extra_plugins:
+            if isinstance(extra, tuple):
+                name, plugin = extra
+                manager.add_plugin(plugin, name=name)
+            else:
+                manager.add_plugin(extra)
+        if settings.plugins is not None:
+            for wanted in settings.plugins:
+                if wanted not in manager._records:
+                    log.warning("SEGGRAPH_PLUGINS names %r, which is not installed", wanted)
+        return manager
+
+    def _refusal(self, name: str) -> str | None:
+        allowed = self.settings.plugins
+        if allowed is not None and name not in allowed:
+            return "not in SEGGRAPH_PLUGINS"
+        if name in self.settings.disable_plugins:
+            return "in SEGGRAPH_DISABLE_PLUGINS"
+        return None
+
+    def _new_record(
+        self, name: str, version: str | None, origin: str, *, installed: bool
+    ) -> _Record | None:
+        existing = self._records.get(name)
+        if existing is not None and existing.disabled and not installed:
+            del self._records[name]  # a disabled installed plugin gives way to a given object
+        elif existing is not None:
+            log.error(
+                "plugin %r (%s) is not loaded: the name is taken by %s",
+                name,
+                origin,
+                existing.origin,
+            )
+            existing.last_error = f"a second plugin named {name!r} ({origin}) was not loaded"
+            existing.last_error_at = _now()
+            return None
+        record = _Record(name, version, origin)
+        self._records[name] = record
+        record.disabled = self._refusal(name) if installed else None
+        if record.disabled:
+            log.info("plugin %r is disabled (%s)", name, record.disabled)
+        return record
+
+    def add_entry_point(self, source: PluginSource) -> None:
+        """Import and register one entry point; a failure is recorded under its name."""
+        record = self._new_record(source.name, source.version, source.origin, installed=True)
+        if record is None or record.disabled:
+            return
+        try:
+            plugin = loader.load(source)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's, recorded
+            self._break(record, f"could not be imported: {describe_exception(exc)}", exc)
+            return
+        self._register(record, plugin)
+
+    def add_plugin(
+        self, plugin: object, name: str | None = None, *, version: str | None = None
+    ) -> None:
+        """Register a plugin object directly (tests, applications embedding seggraph); the
+        allow- and block-lists choose among installed plugins and do not apply."""
+        name = name or loader.plugin_name(plugin)
+        record = self._new_record(
+            name,
+            version or loader.plugin_version(plugin),
+            f"registered: {type(plugin).__name__}",
+            installed=False,
+        )
+        if record is None or record.disabled:
+            return
+        self._register(record, plugin)
+
+    def _register(self, record: _Record, plugin: object) -> None:
+        try:
+            self.pm.register(plugin, name=record.name)
+        except Exception as exc:  # noqa: BLE001 - pluggy's validation errors, recorded
+            self._break(record, f"could not be registered: {describe_exception(exc)}", exc)
+            return
+        callers = self.pm.get_hookcallers(plugin) or []
+        unknown = sorted(caller.name for caller in callers if not caller.has_spec())
+        if unknown:
+            self.pm.unregister(plugin)
+            self._break(
+                record,
+                f"implements unknown hook(s) {', '.join(unknown)}; "
+                f"the hooks are: {', '.join(HOOK_NAMES)}",
+            )
+            return
+        record.plugin = plugin
+        for caller in callers:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    record.impls[caller.name] = impl
+        log.info("plugin %r loaded (%s)", record.name, record.origin)
+
+    def _break(self, record: _Record, reason: str, exc: BaseException | None = None) -> None:
+        record.broken = reason
+        record.last_error = reason
+        record.last_error_at = _now()
+        log.error("plugin %r %s", record.name, reason, exc_info=exc)
+
+    # --- calling one implementation ---------------------------------------------------------------
+
+    def _active(self, hook: str) -> list[_Record]:
+        return [r for r in self._records.values() if r.loaded and hook in r.impls]
+
+    @staticmethod
+    def _arguments(impl: HookImpl, available: Mapping[str, Any]) -> list[Any]:
+        return [available[name] for name in impl.argnames]
+
+    async def _call(self, record: _Record, hook: str, timeout: float, **available: Any) -> Any:
+        """Call one plugin's implementation, awaiting it (when async) for at most ``timeout``."""
+        impl = record.impls[hook]
+        result = impl.function(*self._arguments(impl, available))
+        if not inspect.isawaitable(result):
+            return result
+        task: asyncio.Future[Any] = asyncio.ensure_future(result)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            # Cancel without waiting: a plugin that ignores cancellation must not hold us up.
+            task.cancel()
+            task.add_done_callback(_discard_result)
+            raise ProviderTimeout(f"did not answer within {timeout:g}s")
+        return task.result()
+
+    def _call_sync(self, record: _Record, hook: str, **available: Any) -> Any:
+        impl = record.impls[hook]
+        result = impl.function(*self._arguments(impl, available))
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            raise TypeError(f"{hook} must be synchronous, but it returned an awaitable")
+        return result
+
+    def _failed(self, record: _Record, error: str) -> None:
+        record.failures_in_row += 1
+        record.last_error = error
+        record.last_error_at = _now()
+        threshold = self.settings.provider_failure_threshold
+        if record.failures_in_row >= threshold:
+            cooldown = self.settings.provider_cooldown_seconds
+            record.skip_until = self.clock() + cooldown
+            log.warning(
+                "provider %r failed %d calls in a row (last: %s); skipped for %gs",
+                record.name,
+                record.failures_in_row,
+                error,
+                cooldown,
+            )
+        else:
+            log.warning("provider %r: %s", record.name, error)
+
+    def _succeeded(self, record: _Record) -> None:
+        record.failures_in_row = 0
+        record.skip_until = 0.0
+
+    def _cooling(self, record: _Record) -> bool:
+        return record.skip_until > self.clock()
+
+    def _status(self, record: _Record) -> ProviderStatus:
+        if record.disabled:
+            return ProviderStatus.DISABLED
+        if record.broken or record.plugin is None:
+            return ProviderStatus.FAILED
+        if self._cooling(record):
+            return ProviderStatus.DEGRADED
+        return ProviderStatus.OK
+
+    # --- start-up and shut-down -------------------------------------------------------------------
+
+    async def startup(self, database: Database, services: Services) -> None:
+        """Run every ``startup`` implementation, concurrently, each under the start-up timeout;
+        a provider that raises or runs late is FAILED, and the others start."""
+        await asyncio.gather(
+            *(self._start(record, database, services) for record in self._active("startup"))
+        )
+
+    async def _start(self, record: _Record, database: Database, services: Services) -> None:
+        name = record.name
+        try:
+            await self._call(
+                record,
+                "startup",
+                self.settings.provider_startup_timeout_seconds,
+                database=database,
+                settings=self.settings,
+                services=services,
+                properties_changed=lambda: self.refresh_properties(name),
+            )
+        except Exception as exc:  # noqa: BLE001 - a provider's start-up failure is its own
+            self._break(record, f"failed to start: {describe_exception(exc)}", exc)
+
+    async def shutdown(self) -> None:
+        """Run every ``shutdown`` implementation; errors are logged, never raised."""
+        await asyncio.gather(*(self._stop(record) for record in self._active("shutdown")))
+
+    async def _stop(self, record: _Record) -> None:
+        try:
+            await self._call(record, "shutdown", self.settings.provider_startup_timeout_seconds)
+        except Exception as exc:  # noqa: BLE001 - shutting down goes on for the others
+            log.error("plugin %r failed to shut down: %s", record.name, describe_exception(exc))
+
+    # --- the catalogue ----------------------------------------------------------------------------
+
+    def _declare(self, record: _Record) -> tuple[PropertyDefinition, ...]:
+        declared: list[object] = []
+        try:
+            self._call_sync(
+                record, "register_properties", register=declared.append, settings=self.settings
+            )
+        except Exception as exc:  # noqa: BLE001 - a provider's declaration failure is its own
+            self._break(record, f"register_properties failed: {describe_exception(exc)}", exc)
+            record.properties = ()
+            return ()
+        problems = declaration_problems(declared)
+        if problems:
+            self._break(record, "declared invalid properties: " + "; ".join(problems))
+            record.properties = ()
+            return ()
+        definitions = tuple(
+            d if d.provider == record.name else replace(d, provider=record.name)
+            for d in declared
+            if isinstance(d, PropertyDefinition)
+        )
+        record.properties = definitions
+        return definitions
+
+    def declare_all(self) -> dict[str, tuple[PropertyDefinition, ...]]:
+        """Ask every loaded plugin for its definitions (no start-up needed), by provider."""
+        return {
+            record.name: self._declare(record) for record in self._active("register_properties")
+        }
+
+    def build_catalogue(self) -> Catalogue:
+        """The catalogue of every provider's definitions.
+
+        Raises :class:`seggraph.catalogue.DuplicatePropertyError`, naming both providers, when
+        two declare the same key: start-up is refused.
+        """
+        declared = self.declare_all()
+        return Catalogue(d for definitions in declared.values() for d in definitions)
+
+    def conflicts(self) -> list[tuple[str, str, str]]:
+        """``(key, first provider, second provider)`` for every key declared twice."""
+        owner: dict[str, str] = {}
+        found = []
+        for record in self._records.values():
+            for definition in record.properties:
+                first = owner.setdefault(definition.key, record.name)
+                if first != record.name:
+                    found.append((definition.key, first, record.name))
+        return found
+
+    def refresh_properties(self, name: str) -> None:
+        """Declare one provider's definitions again and hand them to ``catalogue_changed``."""
+        record = self._records.get(name)
+        if record is None or not record.loaded or "register_properties" not in record.impls:
+            return
+        definitions = self._declare(record)
+        if self.catalogue_changed is None:
+            return
+        try:
+            self.catalogue_changed(name, list(definitions))
+        except ValueError as exc:
+            record.last_error = f"new definitions refused: {exc}"
+            record.last_error_at = _now()
+            log.error("provider %r: new definitions refused: %s", name, exc)
+
+    # --- routes -----------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        """Every plugin's routes; a plugin whose hook raises is FAILED and adds none."""
+        routes: list[BaseRoute] = []
+        for record in self._active("register_routes"):
+            try:
+                answer = self._call_sync(record, "register_routes", settings=self.settings)
+                found = list(answer or ())
+                wrong = [r for r in found if not isinstance(r, BaseRoute)]
+                if wrong:
+                    raise TypeError(f"expected Starlette routes, got {type(wrong[0]).__name__}")
+            except Exception as exc:  # noqa: BLE001 - the plugin's failure, recorded
+                self._break(record, f"register_routes failed: {describe_exception(exc)}", exc)
+                continue
+            routes += found
+        return routes
+
+    # --- values -----------------------------------------------------------------------------------
+
+    async def resolve(
+        self,
+        catalogue: Catalogue,
+        contexts: Sequence[EvaluationContext],
+        keys: Iterable[str],
+    ) -> Resolved:
+        """The values of ``keys`` for ``contexts``: per provider, one call per batch of
+        contexts (``SEGGRAPH_PROVIDER_BATCH_SIZE``), providers in parallel. Never raises
+        because of a provider: what it could not supply is UNKNOWN, with the reason."""
+        unique = list(dict.fromkeys(contexts))
+        out: Resolved = {context: {} for context in unique}
+        by_provider: dict[str, list[str]] = {}
+        for key in dict.fromkeys(keys):
+            definition = catalogue.get(key)
+            if definition is None:
+                missing = ResolvedValue(
+                    Unknown(UnknownReason.PROVIDER_ERROR, f"no provider supplies {key!r}")
+                )
+                for context in unique:
+                    out[context][key] = missing
+            else:
+                by_provider.setdefault(definition.provider, []).append(key)
+        if not unique or not by_provider:
+            return out
+        answers = await asyncio.gather(
+            *(self._resolve_with(name, unique, keys) for name, keys in by_provider.items())
+        )
+        for answer in answers:
+            for context, values in answer.items():
+                out[context].update(values)
+        return out
+
+    async def _resolve_with(
+        self, name: str, contexts: list[EvaluationContext], keys: list[str]
+    ) -> Resolved:
+        record = self._records.get(name)
+        reason = self._unavailable(record, name, "resolve_properties")
+        if reason is not None:
+            return _all_unknown(contexts, keys, Unknown(UnknownReason.PROVIDER_ERROR, reason), name)
+        assert record is not None
+        size = self.settings.provider_batch_size
+        out: Resolved = {}
+        for start in range(0, len(contexts), size):
+            out.update(await self._resolve_batch(record, contexts[start : start + size], keys))
+        return out
+
+    def _unavailable(self, record: _Record | None, name: str, hook: str) -> str | None:
+        if record is None or record.disabled:
+            return f"provider {name!r} is not loaded"
+        if record.broken or record.plugin is None:
+            return f"provider {name!r} {record.broken or 'is not loaded'}"
+        if hook not in record.impls:
+            return f"provider {name!r} does not implement {hook}"
+        return None
+
+    async def _resolve_batch(
+        self, record: _Record, contexts: list[EvaluationContext], keys: list[str]
+    ) -> Resolved:
+        name = record.name
+        if self._cooling(record):
+            until = datetime.now(UTC) + timedelta(seconds=record.skip_until - self.clock())
+            reason = (
+                f"provider {name!r} is skipped until {until:%H:%M:%S} UTC after "
+                f"{record.failures_in_row} failed calls in a row (last: {record.last_error})"
+            )
+            return _all_unknown(contexts, keys, Unknown(UnknownReason.PROVIDER_ERROR, reason), name)
+        started = time.perf_counter()
+        try:
+            answer = await self._call(
+                record,
+                "resolve_properties",
+                self.settings.provider_timeout_seconds,
+                contexts=contexts,
+                keys=keys,
+                settings=self.settings,
+            )
+            rows = _rows(answer, contexts)
+        except ProviderTimeout as exc:
+            error = f"provider {name!r} {exc}"
+            self._failed(record, error)
+            return _all_unknown(contexts, keys, Unknown(UnknownReason.TIMEOUT, error), name)
+        except Exception as exc:  # noqa: BLE001 - contained: its keys become UNKNOWN
+            error = f"provider {name!r} failed: {describe_exception(exc)}"
+            self._failed(record, error)
+            return _all_unknown(contexts, keys, Unknown(UnknownReason.PROVIDER_ERROR, error), name)
+        self._succeeded(record)
+        latency = (time.perf_counter() - started) * 1000
+        out: Resolved = {}
+        for context in contexts:
+            row = rows.get(context) or {}
+            out[context] = {
+                key: ResolvedValue(normalize_value(row.get(key, MISSING)), name, latency)
+                for key in keys
+            }
+        return out
+
+    async def suggest(
+        self, catalogue: Catalogue, key: str, prefix: str = "", limit: int = 10
+    ) -> list[Any]:
+        """Up to ``limit`` values of ``key`` starting with ``prefix``: the provider's own
+        suggestions, or (when it has none, fails or runs late) an ENUM's declared values."""
+        definition = catalogue.get(key)
+        if definition is None or limit <= 0:
+            return []
+        record = self._records.get(definition.provider)
+        answer: Any = None
+        if (
+            record is not None
+            and self._unavailable(record, definition.provider, "suggest_property_values") is None
+            and not self._cooling(record)
+        ):
+            try:
+                answer = await self._call(
+                    record,
+                    "suggest_property_values",
+                    self.settings.provider_timeout_seconds,
+                    key=key,
+                    prefix=prefix,
+                    limit=limit,
+                )
+                if answer is not None and (
+                    isinstance(answer, str | bytes | Mapping) or not isinstance(answer, Iterable)
+                ):
+                    raise BadAnswer(f"expected a list of values, got {type(answer).__name__}")
+                self._succeeded(record)
+            except Exception as exc:  # noqa: BLE001 - contained: seggraph's own suggestions
+                self._failed(
+                    record,
+                    f"provider {record.name!r} could not suggest values: {describe_exception(exc)}",
+                )
+                answer = None
+        if answer is None:
+            return default_suggestions(definition, prefix, limit)
+        return valid_suggestions(definition, answer, self.settings)[:limit]
+
+    def condition_filter(
+        self, catalogue: Catalogue, condition: Condition
+    ) -> SubscriberFilter | None:
+        """The owning provider's translation of ``condition`` into a MongoDB query, if any."""
+        definition = catalogue.get(condition.property)
+        if definition is None:
+            return None
+        record = self._records.get(definition.provider)
+        if record is None or self._unavailable(record, record.name, "condition_to_filter"):
+            return None
+        try:
+            answer = self._call_sync(
+                record,
+                "condition_to_filter",
+                condition=condition,
+                definition=definition,
+                settings=self.settings,
+            )
+            if answer is not None and not isinstance(answer, SubscriberFilter):
+                raise BadAnswer(f"expected a SubscriberFilter, got {type(answer).__name__}")
+        except Exception as exc:  # noqa: BLE001 - contained: no translation
+            self._failed(record, f"provider {record.name!r} could not translate a condition: {exc}")
+            return None
+        return answer
+
+    def directory(self) -> str | None:
+        """The name of the provider answering ``subscriber_ids``, if any."""
+        candidates = [r for r in self._active("subscriber_ids") if not r.broken]
+        preferred = self.settings.subscriber_directory
+        for record in candidates:
+            if record.name == preferred:
+                return record.name
+        return candidates[0].name if len(candidates) == 1 else None
+
+    async def subscriber_ids(self, after: str | None = None, limit: int = 500) -> list[str]:
+        """A page of subscriber ids from the directory provider; raises
+        :class:`ProviderCallError` when there is none or it fails."""
+        name = self.directory()
+        if name is None:
+            raise ProviderCallError(
+                self.settings.subscriber_directory,
+                "no provider lists subscribers (install the billing provider, or set "
+                "SEGGRAPH_SUBSCRIBER_DIRECTORY)",
+            )
+        record = self._records[name]
+        try:
+            answer = await self._call(
+                record,
+                "subscriber_ids",
+                self.settings.provider_timeout_seconds,
+                after=after,
+                limit=limit,
+            )
+            ids = [str(i) for i in answer]
+        except Exception as exc:
+            message = describe_exception(exc)
+            self._failed(record, f"provider {name!r} could not list subscribers: {message}")
+            raise ProviderCallError(name, message) from exc
+        self._succeeded(record)
+        return ids
+
+    # --- direct calls (the contract kit, tools) ---------------------------------------------
+
+    def implements(self, name: str, hook: str) -> bool:
+        record = self._records.get(name)
+        return record is not None and record.loaded and hook in record.impls
+
+    async def call_hook(self, name: str, hook: str, **arguments: Any) -> Any:
+        """One plugin's raw answer to one hook, under the provider timeout (raises
+        :class:`ProviderTimeout` when late, and whatever the plugin raises). Nothing is
+        recorded: this is for checking a provider, not for serving requests."""
+        record = self._records[name]
+        return await self._call(record, hook, self.settings.provider_timeout_seconds, **arguments)
+
+    # --- reporting --------------------------------------------------------------------------------
+
+    def describe(self) -> list[ProviderInfo]:
+        """Every plugin, loaded or not, by name."""
+        infos = []
+        for record in sorted(self._records.values(), key=lambda r: r.name):
+            cooling = self._cooling(record)
+            until = (
+                _now() + timedelta(seconds=record.skip_until - self.clock()) if cooling else None
+            )
+            infos.append(
+                ProviderInfo(
+                    name=record.name,
+                    version=record.version,
+                    origin=record.origin,
+                    status=self._status(record),
+                    hooks=tuple(h for h in HOOK_NAMES if h in record.impls),
+                    properties=record.properties,
+                    last_error=record.last_error or record.disabled,
+                    last_error_at=record.last_error_at,
+                    failures_in_row=record.failures_in_row,
+                    degraded_until=until,
+                )
+            )
+        return infos
+
+    def info(self, name: str) -> ProviderInfo | None:
+        return next((i for i in self.describe() if i.name == name), None)
+
+    def plugin(self, name: str) -> object | None:
+        """The registered plugin object of a provider (for tests and bundled integrations)."""
+        record = self._records.get(name)
+        return record.plugin if record is not None else None
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._records)
+
+
+def _discard_result(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _all_unknown(
+    contexts: Iterable[EvaluationContext], keys: list[str], unknown: Unknown, provider: str
+) -> Resolved:
+    wrapped = ResolvedValue(unknown, provider)
+    return {context: dict.fromkeys(keys, wrapped) for context in contexts}
+
+
+def _rows(answer: Any, contexts: list[EvaluationContext]) -> Mapping[Any, Any]:
+    """The answer of ``resolve_properties`` as ``{context: {key: value}}``."""
+    if isinstance(answer, Mapping):
+        rows: Mapping[Any, Any] = answer
+    elif isinstance(answer, Sequence) and not isinstance(answer, str | bytes):
+        if len(answer) != len(contexts):
+            raise BadAnswer(
+                f"answered {len(answer)} rows for {len(contexts)} contexts (a list must follow "
+                "the order of the contexts)"
+            )
+        rows = dict(zip(contexts, answer, strict=True))
+    else:
+        raise BadAnswer(f"answered {type(answer).__name__}, not a mapping of contexts to values")
+    for row in rows.values():
+        if row is not None and not isinstance(row, Mapping):
+            raise BadAnswer(f"answered a {type(row).__name__} for a context, not a mapping")
+    return rows
+
+
+def default_suggestions(definition: PropertyDefinition, prefix: str, limit: int) -> list[Any]:
+    """What seggraph suggests on its own: an ENUM's values starting with ``prefix``."""
+    if definition.type is PropertyType.ENUM:
+        folded = prefix.casefold()
+        return [v for v in definition.enum_values if v.casefold().startswith(folded)][:limit]
+    if definition.type is PropertyType.BOOLEAN and not prefix:
+        return [True, False][:limit]
+    return []
+
+
+def valid_suggestions(
+    definition: PropertyDefinition, values: Iterable[Any], settings: Settings
+) -> list[Any]:
+    """The suggested values that are valid for the property's type (a LIST's: its items),
+    without repeats; an ENUM's in their declared spelling."""
+    if definition.type is PropertyType.LIST:
+        kept = [v for v in values if isinstance(v, str)]
+        return list(dict.fromkeys(kept))
+    coerce = coercer_for(
+        definition.type,
+        enum_values=definition.enum_values,
+        timezone=settings.zone,
+        currency=settings.currency,
+    )
+    out: list[Any] = []
+    for value in values:
+        if value is None or isinstance(value, Unknown):
+            continue
+        read = coerce(value)
+        if isinstance(read, Unknown):
+            continue
+        kept_value = read if definition.type is PropertyType.ENUM else value
+        if kept_value not in out:
+            out.append(kept_value)
+    return out

@@ -1,0 +1,360 @@
+"""Query-time evaluation: which segments a subscriber is in, why, and who the members are.
+
+The I/O around the pure core: load the segments asked about (and those they reference), compile
+each version once (cached), find the property keys they need, fetch those keys from the
+providers in ONE batched call per provider, then evaluate in reference order. A bulk question
+(members, counts, edit impact) walks the subscriber directory in pages and costs one batched
+provider call per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from seggraph.catalogue import Catalogue
+from seggraph.domain.conditions import Group
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.errors import InputRefused, UserError
+from seggraph.domain.segments import Mode, Segment
+from seggraph.evaluation import (
+    CompiledSegment,
+    EvaluationOptions,
+    EvaluationResult,
+    SegmentCompiler,
+    Truth,
+    compile_segment,
+    evaluation_order,
+)
+from seggraph.services.properties import PropertyBatcher, PropertyResolver
+from seggraph.services.segments import SegmentService
+from seggraph.store.segments import SegmentFilter
+
+#: How many subscribers a bulk question asks the providers about at once.
+PAGE_SIZE = 200
+MAX_PREVIEW_SUBSCRIBERS = 100
+MAX_MEMBERS_PAGE = 500
+MAX_EVALUATED_SEGMENTS = 500
+#: The id an unsaved draft is evaluated under (previewConditions).
+DRAFT_ID = "draft"
+
+
+class ValueSource(Protocol):
+    """Where property values come from (the plugin manager's batched resolver)."""
+
+    async def resolve(
+        self, contexts: Sequence[EvaluationContext], keys: Collection[str]
+    ) -> Mapping[EvaluationContext, Mapping[str, Any]]:
+        """Values (raw, ``MISSING``, ``Unknown`` or ``ResolvedValue``) per context and key."""
+        ...
+
+    async def subscriber_ids(self, after: str | None, limit: int) -> Sequence[str]:
+        """The subscriber directory, in a stable order, a page at a time."""
+        ...
+
+
+@dataclass(frozen=True)
+class SegmentOutcome:
+    segment: Segment
+    result: EvaluationResult
+
+
+@dataclass
+class SegmentSet:
+    """Segments compiled for one question, with everything they reference."""
+
+    targets: list[str]
+    compiled: dict[str, CompiledSegment]
+    order: list[str]
+    keys: frozenset[str]
+
+
+@dataclass
+class MemberPage:
+    member_ids: list[str]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@dataclass
+class EditImpact:
+    evaluated: int
+    leaving: list[str] = field(default_factory=list)
+    joining: list[str] = field(default_factory=list)
+    leaving_count: int = 0
+    joining_count: int = 0
+    unknown_count: int = 0
+
+
+class RequestValueSource:
+    """The providers as one request sees them: single-subscriber questions go through the
+    request's batcher (so every field, segment and condition of a request shares one provider
+    call per provider); bulk pages go straight to the resolver (nothing cached)."""
+
+    def __init__(self, batcher: PropertyBatcher, resolver: PropertyResolver) -> None:
+        self.batcher = batcher
+        self.resolver = resolver
+
+    async def resolve(
+        self, contexts: Sequence[EvaluationContext], keys: Collection[str]
+    ) -> Mapping[EvaluationContext, Mapping[str, Any]]:
+        if len(contexts) != 1:
+            return await self.resolver.resolve(contexts, keys)
+        # Fields of one request reach the providers at different moments (one after reading
+        # segments from the database, another at once), so coalescing by timing alone is not
+        # enough. A provider asked about a subscriber is asked for all of its keys at once:
+        # every later field finds the values in the batcher's cache, and each provider is
+        # called once per request however the fields interleave.
+        catalogue = self.resolver.catalogue
+        owners = {d.provider for key in keys if (d := catalogue.get(key)) is not None}
+        widened = set(keys) | {d.key for d in catalogue if d.provider in owners}
+        values = await self.batcher.load_many(contexts, widened)
+        return {ctx: {k: row[k] for k in keys if k in row} for ctx, row in values.items()}
+
+    async def subscriber_ids(self, after: str | None, limit: int) -> Sequence[str]:
+        return await self.resolver.plugins.subscriber_ids(after, limit)
+
+
+class EvaluationService:
+    """Built per request around that request's batched value source; the compiled-segment
+    cache (``compiler``) is shared by the whole process."""
+
+    def __init__(
+        self,
+        segments: SegmentService,
+        values: ValueSource,
+        catalogue: Callable[[], Catalogue],
+        options: EvaluationOptions,
+        compiler: SegmentCompiler | None = None,
+    ) -> None:
+        self.segments = segments
+        self.values = values
+        self.catalogue = catalogue
+        self.options = options
+        self.compiler = compiler or SegmentCompiler()
+
+    # -- preparing ----------------------------------------------------------------------------
+
+    def compile(self, segment: Segment) -> CompiledSegment:
+        """A saved segment's version, compiled once and cached."""
+        catalogue = self.catalogue()
+        return self.compiler.get(
+            segment.id,
+            segment.version,
+            segment.conditions,
+            catalogue,
+            options=self.options,
+            catalogue_version=catalogue.version,
+        )
+
+    def compile_draft(self, root: Group, segment_id: str = DRAFT_ID) -> CompiledSegment:
+        """An unsaved tree, never cached. ``segment_id`` seeds its PERCENTAGE buckets."""
+        return compile_segment(root, self.catalogue(), segment_id=segment_id, options=self.options)
+
+    async def prepare(
+        self, mode: Mode, compiled: dict[str, CompiledSegment], targets: Sequence[str]
+    ) -> SegmentSet:
+        """Add, transitively, every segment the ``compiled`` ones reference; order them."""
+        asked = set(compiled)
+        pending = {ref for c in compiled.values() for ref in c.segment_refs} - asked
+        while pending:
+            asked |= pending
+            for segment in await self.segments.store.get_many(mode, sorted(pending)):
+                compiled[segment.id] = self.compile(segment)
+            pending = {ref for c in compiled.values() for ref in c.segment_refs} - asked
+        order = evaluation_order(compiled)
+        keys = frozenset(k for c in compiled.values() for k in c.keys)
+        return SegmentSet(list(targets), compiled, order, keys)
+
+    async def prepare_saved(self, mode: Mode, segments: Sequence[Segment]) -> SegmentSet:
+        return await self.prepare(
+            mode, {s.id: self.compile(s) for s in segments}, [s.id for s in segments]
+        )
+
+    async def segments_for(
+        self, mode: Mode, *, segment_ids: Sequence[str] | None = None, tags: Sequence[str] = ()
+    ) -> list[Segment]:
+        """The segments a question is about: by id, or every active one (optionally tagged)."""
+        if segment_ids is not None:
+            found = {s.id: s for s in await self.segments.store.get_many(mode, list(segment_ids))}
+            missing = [i for i in segment_ids if i not in found]
+            if missing:
+                raise InputRefused(
+                    [
+                        UserError(
+                            ("segmentIds",),
+                            "NOT_FOUND",
+                            f"no {mode.value} segment {', '.join(map(repr, missing))}",
+                        )
+                    ]
+                )
+            return [found[i] for i in segment_ids]
+        return await self.segments.store.all_matching(
+            mode, SegmentFilter(tags=tuple(tags)), limit=MAX_EVALUATED_SEGMENTS
+        )
+
+    # -- one subscriber -----------------------------------------------------------------------
+
+    async def evaluate(
+        self,
+        mode: Mode,
+        context: EvaluationContext,
+        targets: list[Segment],
+        *,
+        explain: bool = False,
+    ) -> list[SegmentOutcome]:
+        """Each target's result for one subscriber: one provider call per provider in all."""
+        prepared = await self.prepare_saved(mode, targets)
+        values = await self._values_for([context], prepared.keys)
+        results = self._evaluate_one(prepared, context, values.get(context, {}), explain)
+        return [SegmentOutcome(s, results[s.id]) for s in targets]
+
+    def _evaluate_one(
+        self,
+        prepared: SegmentSet,
+        context: EvaluationContext,
+        values: Mapping[str, Any],
+        explain: bool,
+    ) -> dict[str, EvaluationResult]:
+        wanted = set(prepared.targets)
+        truths: dict[str, Truth] = {}
+        results: dict[str, EvaluationResult] = {}
+        for segment_id in prepared.order:
+            compiled = prepared.compiled[segment_id]
+            result = compiled.evaluate(
+                values,
+                subscriber_id=context.subscriber_id,
+                segment_results=truths,
+                explain=explain and segment_id in wanted,
+            )
+            truths[segment_id] = result.truth
+            results[segment_id] = result
+        return results
+
+    async def preview(
+        self,
+        mode: Mode,
+        root: Group,
+        contexts: Sequence[EvaluationContext],
+        *,
+        explain: bool = True,
+    ) -> list[tuple[EvaluationContext, EvaluationResult]]:
+        """Evaluate an unsaved (already validated) tree for a few subscribers."""
+        if len(contexts) > MAX_PREVIEW_SUBSCRIBERS:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("subscriberIds",),
+                        "TOO_MANY",
+                        f"preview at most {MAX_PREVIEW_SUBSCRIBERS} subscribers at once",
+                    )
+                ]
+            )
+        prepared = await self.prepare(mode, {DRAFT_ID: self.compile_draft(root)}, [DRAFT_ID])
+        values = await self._values_for(list(contexts), prepared.keys)
+        return [
+            (ctx, self._evaluate_one(prepared, ctx, values.get(ctx, {}), explain)[DRAFT_ID])
+            for ctx in contexts
+        ]
+
+    async def _values_for(
+        self, contexts: list[EvaluationContext], keys: frozenset[str]
+    ) -> Mapping[EvaluationContext, Mapping[str, Any]]:
+        if not keys:
+            return {}
+        return await self.values.resolve(contexts, keys)
+
+    # -- many subscribers ---------------------------------------------------------------------
+
+    async def _pages(
+        self, page_size: int = PAGE_SIZE, after: str | None = None
+    ) -> AsyncIterator[list[str]]:
+        """Pages of subscriber ids from the directory, in its stable order."""
+        source = self.values
+        while True:
+            ids = list(await source.subscriber_ids(after, page_size))
+            if not ids:
+                return
+            yield ids
+            if len(ids) < page_size:
+                return
+            after = ids[-1]
+
+    async def _page_truths(
+        self, prepared: SegmentSet, segment_id: str, ids: list[str]
+    ) -> list[Truth]:
+        contexts = [EvaluationContext(i) for i in ids]
+        values = await self._values_for(contexts, prepared.keys)
+        return [_truth(prepared, segment_id, ctx, values.get(ctx, {})) for ctx in contexts]
+
+    async def members(
+        self, mode: Mode, segment: Segment, *, first: int, after: str | None
+    ) -> MemberPage:
+        """Members in directory order, ``first`` at a time after the cursor (a subscriber id)."""
+        if not 0 <= first <= MAX_MEMBERS_PAGE:
+            raise InputRefused(
+                [UserError(("first",), "OUT_OF_RANGE", f"first must be 0..{MAX_MEMBERS_PAGE}")]
+            )
+        prepared = await self.prepare_saved(mode, [segment])
+        found: list[str] = []
+        async for ids in self._pages(after=after):
+            truths = await self._page_truths(prepared, segment.id, ids)
+            for subscriber_id, truth in zip(ids, truths, strict=True):
+                if truth is Truth.TRUE:
+                    if len(found) == first:
+                        return MemberPage(found, found[-1] if found else after, True)
+                    found.append(subscriber_id)
+        return MemberPage(found, found[-1] if found else None, False)
+
+    async def count(self, mode: Mode, segment: Segment) -> tuple[int, int]:
+        """``(members, unknown)`` over the whole directory."""
+        prepared = await self.prepare_saved(mode, [segment])
+        members = unknown = 0
+        async for ids in self._pages():
+            for truth in await self._page_truths(prepared, segment.id, ids):
+                if truth is Truth.TRUE:
+                    members += 1
+                elif truth is Truth.UNKNOWN:
+                    unknown += 1
+        return members, unknown
+
+    async def edit_impact(
+        self, mode: Mode, segment: Segment, new_root: Group, sample: int = 10
+    ) -> EditImpact:
+        """Who would leave and who would join if ``segment`` had ``new_root``."""
+        current = await self.prepare_saved(mode, [segment])
+        proposed = await self.prepare(
+            mode, {segment.id: self.compile_draft(new_root, segment.id)}, [segment.id]
+        )
+        impact = EditImpact(evaluated=0)
+        keys = current.keys | proposed.keys
+        async for ids in self._pages():
+            contexts = [EvaluationContext(i) for i in ids]
+            values = await self._values_for(contexts, keys)
+            for ctx in contexts:
+                row = values.get(ctx, {})
+                before = _truth(current, segment.id, ctx, row)
+                after = _truth(proposed, segment.id, ctx, row)
+                impact.evaluated += 1
+                if Truth.UNKNOWN in (before, after):
+                    impact.unknown_count += 1
+                elif before is Truth.TRUE and after is not Truth.TRUE:
+                    impact.leaving_count += 1
+                    if len(impact.leaving) < sample:
+                        impact.leaving.append(ctx.subscriber_id)
+                elif after is Truth.TRUE and before is not Truth.TRUE:
+                    impact.joining_count += 1
+                    if len(impact.joining) < sample:
+                        impact.joining.append(ctx.subscriber_id)
+        return impact
+
+
+def _truth(
+    prepared: SegmentSet, segment_id: str, ctx: EvaluationContext, row: Mapping[str, Any]
+) -> Truth:
+    """One segment's truth for one subscriber, evaluating what it references first."""
+    truths: dict[str, Truth] = {}
+    for sid in prepared.order:
+        truths[sid] = prepared.compiled[sid].evaluate_truth(row, ctx.subscriber_id, truths)
+    return truths[segment_id]

@@ -1,0 +1,147 @@
+"""Resolving property values: the process-wide resolver and the per-request batcher.
+
+A GraphQL request (or an evaluation) asks for values from many places at once: several fields,
+several segments, several conditions, several subscribers. :class:`PropertyBatcher` collects
+every ``load`` made while the event loop is busy starting those resolvers, then asks the plugin
+manager once for the union — one call per provider per batch of contexts — and caches what it
+got, so asking again for a value already fetched costs nothing. Build one per request
+(:meth:`PropertyResolver.batcher`); never share one between requests or event loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from seggraph.catalogue import Catalogue
+from seggraph.domain.context import EvaluationContext
+from seggraph.evaluation.values import ResolvedValue
+from seggraph.plugins.manager import PluginManager, Resolved
+
+#: How many times the batcher lets the event loop run before it dispatches: resolvers started
+#: by one ``gather`` reach their ``load`` a few loop iterations apart (nested fields later).
+SETTLE_TICKS = 3
+
+
+class PropertyResolver:
+    """Property values and suggestions for the whole process, through the plugin manager."""
+
+    def __init__(
+        self, plugins: Callable[[], PluginManager], catalogue: Callable[[], Catalogue]
+    ) -> None:
+        self._plugins = plugins
+        self._catalogue = catalogue
+
+    @property
+    def plugins(self) -> PluginManager:
+        return self._plugins()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self._catalogue()
+
+    async def resolve(self, contexts: Sequence[EvaluationContext], keys: Iterable[str]) -> Resolved:
+        """Values right now, without batching with anything else (bulk questions)."""
+        return await self.plugins.resolve(self.catalogue, contexts, keys)
+
+    async def suggest(self, key: str, prefix: str = "", limit: int = 10) -> list[Any]:
+        return await self.plugins.suggest(self.catalogue, key, prefix, limit)
+
+    async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        """A page of the subscriber directory (see ``PluginManager.subscriber_ids``)."""
+        return await self.plugins.subscriber_ids(after, limit)
+
+    def batcher(self) -> PropertyBatcher:
+        """A new batcher, for one request."""
+        return PropertyBatcher(self)
+
+
+class PropertyBatcher:
+    """Per-request, DataLoader-style: coalesces loads, one resolve per provider per batch."""
+
+    def __init__(self, resolver: PropertyResolver) -> None:
+        self._resolver = resolver
+        self._values: dict[EvaluationContext, dict[str, ResolvedValue]] = {}
+        self._inflight: dict[tuple[EvaluationContext, str], asyncio.Future[None]] = {}
+        self._pending: dict[EvaluationContext, set[str]] = {}
+        self._round: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Dispatches made so far (each is one call per provider concerned).
+        self.dispatches = 0
+
+    async def load(
+        self, context: EvaluationContext, keys: Iterable[str]
+    ) -> dict[str, ResolvedValue]:
+        """The values of ``keys`` for one context."""
+        found = await self.load_many([context], keys)
+        return found[context]
+
+    async def load_many(
+        self, contexts: Iterable[EvaluationContext], keys: Iterable[str]
+    ) -> dict[EvaluationContext, dict[str, ResolvedValue]]:
+        """The values of ``keys`` for each of ``contexts``."""
+        wanted_keys = list(dict.fromkeys(keys))
+        wanted_contexts = list(dict.fromkeys(contexts))
+        waits: set[asyncio.Future[None]] = set()
+        for context in wanted_contexts:
+            known = self._values.get(context, {})
+            for key in wanted_keys:
+                if key in known:
+                    continue
+                inflight = self._inflight.get((context, key))
+                if inflight is None:
+                    inflight = self._enqueue(context, key)
+                waits.add(inflight)
+        if waits:
+            await asyncio.gather(*waits)
+        return {
+            context: {key: self._values[context][key] for key in wanted_keys}
+            for context in wanted_contexts
+        }
+
+    async def resolve(
+        self, contexts: Sequence[EvaluationContext], keys: Iterable[str]
+    ) -> dict[EvaluationContext, dict[str, ResolvedValue]]:
+        """The same as :meth:`load_many` (so a batcher serves wherever a value source does)."""
+        return await self.load_many(contexts, keys)
+
+    async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        """A page of the subscriber directory (not batched: pages are already large)."""
+        return await self._resolver.subscriber_ids(after, limit)
+
+    def _enqueue(self, context: EvaluationContext, key: str) -> asyncio.Future[None]:
+        if self._round is None:
+            loop = asyncio.get_running_loop()
+            self._round = loop.create_future()
+            task = loop.create_task(self._dispatch(self._round))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._pending.setdefault(context, set()).add(key)
+        self._inflight[(context, key)] = self._round
+        return self._round
+
+    async def _dispatch(self, round_: asyncio.Future[None]) -> None:
+        try:
+            for _ in range(SETTLE_TICKS):
+                await asyncio.sleep(0)
+            pending, self._pending = self._pending, {}
+            self._round = None
+            contexts = list(pending)
+            keys = sorted(set().union(*pending.values()))
+            self.dispatches += 1
+            resolved = await self._resolver.resolve(contexts, keys)
+            for context, values in resolved.items():
+                self._values.setdefault(context, {}).update(values)
+            for context, asked in pending.items():
+                for key in asked:
+                    self._inflight.pop((context, key), None)
+            round_.set_result(None)
+        except BaseException as exc:
+            self._round = None if self._round is round_ else self._round
+            for pair in [p for p, f in self._inflight.items() if f is round_]:
+                del self._inflight[pair]
+            if not round_.done():
+                round_.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise

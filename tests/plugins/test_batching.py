@@ -1,0 +1,142 @@
+"""One request costs one call per provider per batch of contexts, however many fields ask."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from seggraph.catalogue import Catalogue
+from seggraph.domain.context import EvaluationContext
+from seggraph.plugins.manager import PluginManager
+from seggraph.services.properties import PropertyResolver
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+from tests.plugins.fakes import FakeProvider, number, text
+
+SUBSCRIBERS = [f"sub_{i}" for i in range(1, 7)]
+
+
+def providers() -> tuple[FakeProvider, FakeProvider]:
+    alpha = FakeProvider(
+        [number("alpha.count"), number("alpha.other")],
+        {s: {"alpha.count": i, "alpha.other": i * 10} for i, s in enumerate(SUBSCRIBERS)},
+    )
+    beta = FakeProvider([text("beta.name")], {s: {"beta.name": s.upper()} for s in SUBSCRIBERS})
+    return alpha, beta
+
+
+def serve(
+    start_live_server: Any, settings: Settings, **changes: Any
+) -> tuple[GraphQLClient, FakeProvider, FakeProvider, httpx.Client]:
+    alpha, beta = providers()
+    server: LiveServer = start_live_server(
+        settings.model_copy(update={"plugins": [], **changes}),
+        extra_plugins=[("alpha", alpha), ("beta", beta)],
+    )
+    http = httpx.Client(base_url=server.url, timeout=30)
+    return GraphQLClient(http), alpha, beta, http
+
+
+MANY_FIELDS = """{
+  first: propertyValues(subscriberIds: ["sub_1", "sub_2", "sub_3"],
+                        keys: ["alpha.count", "beta.name"]) {
+    subscriberId
+    values { key value provider }
+    count: value(key: "alpha.count") { value }
+    name: value(key: "beta.name") { value }
+    other: value(key: "alpha.other") { value }
+  }
+  second: propertyValues(subscriberIds: ["sub_4", "sub_5", "sub_6", "sub_1"], keys: ["beta.name"]) {
+    subscriberId
+    values { key value }
+    again: value(key: "beta.name") { value }
+    count: value(key: "alpha.count") { value }
+  }
+}"""
+
+
+def test_one_graphql_request_costs_one_call_per_provider(
+    settings: Settings, start_live_server: Any
+) -> None:
+    gql, alpha, beta, http = serve(start_live_server, settings)
+    with http:
+        data = gql.query(MANY_FIELDS)
+    # 6 subscribers x 3 keys, asked from 2 top-level fields, 7 kinds of nested fields...
+    assert data["first"][0] == {
+        "subscriberId": "sub_1",
+        "values": [
+            {"key": "alpha.count", "value": 0, "provider": "alpha"},
+            {"key": "beta.name", "value": "SUB_1", "provider": "beta"},
+        ],
+        "count": {"value": 0},
+        "name": {"value": "SUB_1"},
+        "other": {"value": 0},
+    }
+    assert data["second"][2] == {
+        "subscriberId": "sub_6",
+        "values": [{"key": "beta.name", "value": "SUB_6"}],
+        "again": {"value": "SUB_6"},
+        "count": {"value": 5},
+    }
+    # ... and each provider was called once, for every subscriber asked about.
+    assert len(alpha.calls) == 1 and len(beta.calls) == 1
+    alpha_contexts, alpha_keys = alpha.calls[0]
+    assert sorted(c.subscriber_id for c in alpha_contexts) == SUBSCRIBERS
+    assert sorted(alpha_keys) == ["alpha.count", "alpha.other"]
+    beta_contexts, beta_keys = beta.calls[0]
+    assert sorted(c.subscriber_id for c in beta_contexts) == SUBSCRIBERS
+    assert beta_keys == ["beta.name"]
+
+
+def test_every_request_asks_afresh(settings: Settings, start_live_server: Any) -> None:
+    gql, alpha, beta, http = serve(start_live_server, settings)
+    query = (
+        '{ propertyValues(subscriberIds: ["sub_1"], keys: ["alpha.count"]) { values { value } } }'
+    )
+    with http:
+        gql.query(query)
+        gql.query(query)
+    assert len(alpha.calls) == 2 and beta.calls == []
+
+
+def test_large_requests_are_split_into_batches_of_the_configured_size(
+    settings: Settings, start_live_server: Any
+) -> None:
+    gql, alpha, beta, http = serve(start_live_server, settings, provider_batch_size=4)
+    with http:
+        gql.query(MANY_FIELDS)
+    for provider in (alpha, beta):
+        sizes = sorted(len(contexts) for contexts, _ in provider.calls)
+        assert sizes == [2, 4]
+
+
+async def test_the_batcher_coalesces_concurrent_loads_and_remembers_answers() -> None:
+    alpha, beta = providers()
+    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
+    manager.add_plugin(alpha, name="alpha")
+    manager.add_plugin(beta, name="beta")
+    catalogue: Catalogue = manager.build_catalogue()
+    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
+    contexts = [EvaluationContext(s) for s in SUBSCRIBERS]
+
+    async def one(context: EvaluationContext, key: str) -> Any:
+        await asyncio.sleep(0)  # loads arrive a loop iteration apart
+        return (await batcher.load(context, [key]))[key].value
+
+    answers = await asyncio.gather(
+        *(one(c, k) for c in contexts for k in ("alpha.count", "beta.name", "alpha.other"))
+    )
+    assert answers[:3] == [0, "SUB_1", 0]
+    assert batcher.dispatches == 1
+    assert len(alpha.calls) == 1 and len(beta.calls) == 1
+
+    again = await batcher.load_many(contexts, ["alpha.count", "beta.name"])
+    assert again[contexts[5]]["alpha.count"].value == 5
+    assert batcher.dispatches == 1 and len(alpha.calls) == 1  # remembered
+
+    subscription = EvaluationContext("sub_1", "sub_1_annual")
+    await batcher.load(subscription, ["alpha.count"])
+    assert len(alpha.calls) == 2 and alpha.calls[1][0] == [subscription]
+    assert len(beta.calls) == 1

@@ -1,0 +1,160 @@
+"""The catalogue over GraphQL: properties, one property, value suggestions and providers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from seggraph.domain.properties import OPERATORS_BY_TYPE, PropertyDefinition, PropertyType
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+from tests.plugins.fakes import FakeProvider
+
+PLAN = PropertyDefinition(
+    "ledger.plan",
+    "Plan",
+    PropertyType.ENUM,
+    description="The plan of the subscription.",
+    enum_values=("Starter", "Growth", "Enterprise"),
+)
+MRR = PropertyDefinition(
+    "ledger.mrr", "Ledger MRR", PropertyType.MONEY, description="Monthly revenue.", currency="EUR"
+)
+TRIAL = PropertyDefinition("ledger.on_trial", "On trial", PropertyType.BOOLEAN)
+
+
+@pytest.fixture
+def gql(settings: Settings, start_live_server: Any) -> Iterator[GraphQLClient]:
+    server: LiveServer = start_live_server(
+        settings.model_copy(update={"plugins": ["support_tickets"]}),
+        extra_plugins=[("ledger", FakeProvider([PLAN, MRR, TRIAL]))],
+    )
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield GraphQLClient(http)
+
+
+PROPERTY = """key label namespace type description provider enumValues unit currency operators"""
+
+
+def test_properties_lists_the_whole_catalogue_by_key(gql: GraphQLClient) -> None:
+    keys = [p["key"] for p in gql.query("{ properties { key } }")["properties"]]
+    assert keys == sorted(keys)
+    assert set(keys) == {
+        "ledger.mrr",
+        "ledger.on_trial",
+        "ledger.plan",
+        "support.highest_open_priority",
+        "support.last_ticket_at",
+        "support.open_tickets",
+        "support.satisfaction",
+        "support.tags",
+        "support.tickets_last_30_days",
+    }
+
+
+def test_properties_filter_by_namespace_and_search(gql: GraphQLClient) -> None:
+    def keys(arguments: str) -> list[str]:
+        found = gql.query(f"{{ properties({arguments}) {{ key }} }}")["properties"]
+        return [p["key"] for p in found]
+
+    assert keys('namespace: "ledger"') == ["ledger.mrr", "ledger.on_trial", "ledger.plan"]
+    assert keys('search: "monthly"') == ["ledger.mrr"]
+    assert keys('search: "ticket OPEN"') == [
+        "support.highest_open_priority",
+        "support.open_tickets",
+    ]
+    assert keys('namespace: "support", search: "plan"') == []
+
+
+def test_property_has_its_type_description_provider_values_and_operators(
+    gql: GraphQLClient,
+) -> None:
+    plan = gql.query(f'{{ property(key: "ledger.plan") {{ {PROPERTY} }} }}')["property"]
+    assert plan == {
+        "key": "ledger.plan",
+        "label": "Plan",
+        "namespace": "ledger",
+        "type": "ENUM",
+        "description": "The plan of the subscription.",
+        "provider": "ledger",
+        "enumValues": ["Starter", "Growth", "Enterprise"],
+        "unit": None,
+        "currency": None,
+        "operators": ["EQ", "NEQ", "IN", "NOT_IN", "IS_SET", "IS_NOT_SET"],
+    }
+    mrr = gql.query(f'{{ property(key: "ledger.mrr") {{ {PROPERTY} }} }}')["property"]
+    assert mrr["currency"] == "EUR" and mrr["type"] == "MONEY"
+    tickets = gql.query(f'{{ property(key: "support.open_tickets") {{ {PROPERTY} }} }}')
+    assert tickets["property"]["unit"] == "tickets"
+    assert tickets["property"]["provider"] == "support_tickets"
+    assert gql.query('{ property(key: "no.such") { key } }') == {"property": None}
+
+
+def test_operators_are_derived_from_the_type_for_every_property(gql: GraphQLClient) -> None:
+    for found in gql.query("{ properties { type operators } }")["properties"]:
+        expected = [o.value for o in OPERATORS_BY_TYPE[PropertyType(found["type"])]]
+        assert found["operators"] == expected
+
+
+def test_value_suggestions_of_an_enum_come_from_its_declared_values(gql: GraphQLClient) -> None:
+    def suggest(arguments: str) -> list[dict[str, Any]]:
+        query = f"{{ propertyValueSuggestions({arguments}) {{ value label }} }}"
+        return gql.query(query)["propertyValueSuggestions"]
+
+    assert suggest('key: "ledger.plan"') == [
+        {"value": "Starter", "label": "Starter"},
+        {"value": "Growth", "label": "Growth"},
+        {"value": "Enterprise", "label": "Enterprise"},
+    ]
+    assert suggest('key: "ledger.plan", prefix: "gr"') == [{"value": "Growth", "label": "Growth"}]
+    assert suggest('key: "ledger.plan", first: 1') == [{"value": "Starter", "label": "Starter"}]
+    assert suggest('key: "ledger.on_trial"') == [
+        {"value": True, "label": "true"},
+        {"value": False, "label": "false"},
+    ]
+    assert suggest('key: "ledger.mrr"') == []
+
+
+def test_value_suggestions_refuse_unknown_keys_and_silly_sizes(gql: GraphQLClient) -> None:
+    body = gql.execute('{ propertyValueSuggestions(key: "no.such") { value } }')
+    assert body["errors"][0]["message"] == "unknown property key(s): no.such"
+    assert body["errors"][0]["extensions"] == {"code": "UNKNOWN_PROPERTY"}
+    body = gql.execute('{ propertyValueSuggestions(key: "ledger.plan", first: 0) { value } }')
+    assert body["errors"][0]["message"] == "first must be between 1 and 100"
+
+
+def test_providers_show_name_version_status_hooks_and_properties(gql: GraphQLClient) -> None:
+    found = gql.query(
+        "{ providers { name version status lastError failuresInRow degradedUntil hooks "
+        "properties { key type } } }"
+    )["providers"]
+    by_name = {p["name"]: p for p in found}
+    assert by_name["ledger"] == {
+        "name": "ledger",
+        "version": None,
+        "status": "OK",
+        "lastError": None,
+        "failuresInRow": 0,
+        "degradedUntil": None,
+        "hooks": ["register_properties", "resolve_properties"],
+        "properties": [
+            {"key": "ledger.plan", "type": "ENUM"},
+            {"key": "ledger.mrr", "type": "MONEY"},
+            {"key": "ledger.on_trial", "type": "BOOLEAN"},
+        ],
+    }
+    tickets = by_name["support_tickets"]
+    assert tickets["version"] == "0.1.0" and tickets["status"] == "OK"
+    assert "resolve_properties" in tickets["hooks"] and len(tickets["properties"]) == 6
+    for name, provider in by_name.items():
+        if name not in ("ledger", "support_tickets"):
+            assert provider["status"] == "DISABLED"
+            assert provider["lastError"] == "not in SEGGRAPH_PLUGINS"
+
+
+def test_property_values_refuse_unknown_keys(gql: GraphQLClient) -> None:
+    body = gql.execute('{ propertyValues(subscriberIds: ["a"], keys: ["x.y"]) { subscriberId } }')
+    assert body["errors"][0]["message"] == "unknown property key(s): x.y"

@@ -1,0 +1,160 @@
+"""The contract kit passes the example provider and fails deliberately broken ones, each for
+the rule it breaks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pymongo.database import Database as SyncDatabase
+from seggraph_support_tickets.plugin import SupportTicketsPlugin
+from seggraph_support_tickets.store import COLLECTION
+
+from seggraph.db import Database
+from seggraph.domain.context import EvaluationContext
+from seggraph.plugins import MISSING
+from seggraph.testing import CHECKS, ContractReport, check_provider
+from tests.plugins import broken
+from tests.plugins.conftest import CommandLog
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ALICE, BOB, CAROL = (
+    EvaluationContext("kit_alice"),
+    EvaluationContext("kit_bob", "sub_bob_1"),
+    EvaluationContext("kit_carol"),
+)
+
+
+def ticket(n: int, who: str, status: str, priority: str, days_ago: int, **more: Any) -> dict:
+    return {
+        "_id": f"T-{n}",
+        "subscriber_id": who,
+        "status": status,
+        "priority": priority,
+        "tags": more.get("tags", []),
+        "created_at": NOW - timedelta(days=days_ago),
+        "satisfaction": more.get("satisfaction"),
+    }
+
+
+@pytest.fixture
+def tickets(sync_db: SyncDatabase[dict[str, Any]]) -> None:
+    sync_db[COLLECTION].delete_many({})
+    sync_db[COLLECTION].insert_many(
+        [
+            ticket(1, "kit_alice", "open", "HIGH", 2, tags=["billing", "refund"]),
+            ticket(2, "kit_alice", "pending", "URGENT", 40, tags=["Bug"], satisfaction=4),
+            ticket(3, "kit_alice", "solved", "LOW", 5, satisfaction=5),
+            ticket(4, "kit_bob", "closed", "NORMAL", 90, tags=["billing"]),
+        ]
+    )
+
+
+async def test_the_example_provider_keeps_the_contract(
+    tickets: None, database: tuple[Database, CommandLog]
+) -> None:
+    db, _ = database
+    report = await check_provider(
+        SupportTicketsPlugin(clock=lambda: NOW),
+        [ALICE, BOB, CAROL],
+        name="support_tickets",
+        database=db,
+        expected={
+            ALICE: {
+                "support.open_tickets": 2,
+                "support.tickets_last_30_days": 2,
+                "support.highest_open_priority": "URGENT",
+                "support.tags": ["Bug", "billing", "refund"],
+                "support.satisfaction": Decimal("4.50"),
+                "support.last_ticket_at": NOW - timedelta(days=2),
+            },
+            BOB: {
+                "support.open_tickets": 0,
+                "support.highest_open_priority": MISSING,
+                "support.satisfaction": MISSING,
+            },
+            CAROL: {
+                "support.open_tickets": 0,
+                "support.tags": [],
+                "support.last_ticket_at": MISSING,
+            },
+        },
+        prefixes=("", "b", "RE"),
+    )
+    report.assert_ok()
+    assert report.checks_run == list(CHECKS)
+
+
+async def test_the_example_provider_reads_a_whole_batch_in_one_query(
+    tickets: None, database: tuple[Database, CommandLog]
+) -> None:
+    db, log = database
+    plugin = SupportTicketsPlugin(clock=lambda: NOW)
+    await plugin.startup(db)
+    contexts = [EvaluationContext(f"kit_{i}") for i in range(300)] + [ALICE, BOB]
+    log.commands.clear()
+    values = await plugin.resolve_properties(contexts, ["support.open_tickets", "support.tags"])
+    assert log.finds(COLLECTION) == 1
+    assert values[ALICE]["support.open_tickets"] == 2
+    assert values[contexts[0]] == {"support.open_tickets": 0, "support.tags": []}
+
+
+@pytest.mark.parametrize(
+    ("provider", "check", "message"),
+    [
+        (broken.InvalidDefinitions(), "definitions", "'broken.plan': an ENUM must declare"),
+        (broken.ForeignKeys(), "own_keys", "answered 'subscriber.mrr' for cus_1, a key it did not"),
+        (broken.WrongTypes(), "value_types", "broken.count for cus_1: '1' is not a valid NUMBER"),
+        (broken.ErrorsForStrangers(), "missing_vs_errors", "no data is not an error"),
+        (broken.Placeholders(), "missing_vs_errors", "answered 'N/A', which looks like a place"),
+        (broken.BatchDependent(), "batch_consistency", "broken.count for cus_1: 3 in a batch, 1"),
+        (broken.SortedRows(), "batch_consistency", "in reverse order"),
+        (broken.Raising(), "resolve_shape", "raised ConnectionError: no route to the ledger"),
+        (broken.BadSuggestions(), "suggestions", "'ENTERPRISE' is not a valid ENUM"),
+        (broken.BadSuggestions(), "suggestions", "'pro' is not spelled as declared"),
+        (broken.BadSuggestions(), "suggestions", "6 values, more than the 5 asked"),
+        (broken.BadSuggestions(), "suggestions", "'Ada' does not start with the prefix"),
+        (broken.Misspelled(), "registration", "unknown hook(s) resolve_properties_batch"),
+    ],
+)
+async def test_the_kit_fails_a_broken_provider_for_the_rule_it_breaks(
+    provider: object, check: str, message: str
+) -> None:
+    report = await check_provider(
+        provider,
+        [EvaluationContext("cus_1"), EvaluationContext("cus_2")],
+        name="broken",
+        prefixes=("", "z"),
+    )
+    assert not report.ok
+    found = [str(p) for p in report.failed(check)]
+    assert any(message in p for p in found), report.problems
+
+
+async def test_the_kit_passes_the_correct_twin_of_the_broken_providers() -> None:
+    report = await check_provider(
+        broken.Correct(), [EvaluationContext("cus_1"), EvaluationContext("cus_2")]
+    )
+    report.assert_ok()
+
+
+async def test_a_provider_breaking_many_rules_gets_every_one_reported() -> None:
+    report = await check_provider(broken.Everything(), [EvaluationContext("cus_1")], name="mess")
+    assert {p.check for p in report.problems} >= {
+        "own_keys",
+        "value_types",
+        "missing_vs_errors",
+        "suggestions",
+    }
+    with pytest.raises(AssertionError) as failure:
+        report.assert_ok()
+    text = str(failure.value)
+    assert text.startswith("provider 'mess' breaks the seggraph plugin contract:\n  - [")
+    assert text.count("\n  - ") == len(report.problems)
+
+
+async def test_the_kit_is_also_a_pytest_fixture(provider_contract: Any) -> None:
+    report: ContractReport = await provider_contract(broken.Correct(), [EvaluationContext("c")])
+    assert report.ok

@@ -1,0 +1,269 @@
+"""A provider that raises, hangs, fails to start or declares nonsense is reported by name; its
+keys are UNKNOWN with the reason, and the other providers keep answering."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from seggraph import hookimpl
+from seggraph.catalogue import DuplicatePropertyError
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.properties import PropertyDefinition, PropertyType
+from seggraph.plugins import MISSING, ProviderError, ProviderStatus, Unknown, UnknownReason
+from seggraph.plugins.manager import PluginManager
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+from tests.plugins.conftest import BROKEN_IMPORT, FakeDistribution
+from tests.plugins.fakes import FailingStartup, FakeProvider, StubbornProvider, number, text
+
+A, B = EvaluationContext("sub_a"), EvaluationContext("sub_b")
+
+
+def manager_with(*plugins: tuple[str, object], **settings: Any) -> PluginManager:
+    values = {"plugins": [], "provider_timeout_seconds": 0.3, **settings}
+    return PluginManager.load(Settings(_env_file=None, **values), plugins)  # type: ignore[arg-type]
+
+
+def healthy() -> FakeProvider:
+    return FakeProvider([number("alpha.count")], {"sub_a": {"alpha.count": 3}})
+
+
+async def test_a_provider_that_raises_yields_unknown_for_its_keys_only() -> None:
+    broken = FakeProvider([text("beta.name")], fail=RuntimeError("ledger offline"))
+    manager = manager_with(("alpha", healthy()), ("beta", broken))
+    values = await manager.resolve(manager.build_catalogue(), [A, B], ["alpha.count", "beta.name"])
+    assert values[A]["alpha.count"].value == 3
+    assert values[B]["alpha.count"].value is MISSING
+    for context in (A, B):
+        unknown = values[context]["beta.name"]
+        assert unknown.provider == "beta"
+        assert unknown.value == Unknown(
+            UnknownReason.PROVIDER_ERROR, "provider 'beta' failed: RuntimeError: ledger offline"
+        )
+    info = manager.info("beta")
+    assert info is not None and info.failures_in_row == 1
+    assert info.last_error == "provider 'beta' failed: RuntimeError: ledger offline"
+    assert info.status is ProviderStatus.OK  # one failure is not yet a pattern
+
+
+async def test_a_provider_that_hangs_times_out_without_holding_up_the_others() -> None:
+    slow = FakeProvider([text("beta.name")], delay=3600)
+    stubborn = StubbornProvider([text("gamma.name")])
+    manager = manager_with(("alpha", healthy()), ("beta", slow), ("gamma", stubborn))
+    started = time.monotonic()
+    values = await manager.resolve(
+        manager.build_catalogue(), [A], ["alpha.count", "beta.name", "gamma.name"]
+    )
+    assert time.monotonic() - started < 0.9  # 0.3 s timeout; the stubborn one is not awaited
+    assert values[A]["alpha.count"].value == 3
+    for key, name in (("beta.name", "beta"), ("gamma.name", "gamma")):
+        assert values[A][key].value == Unknown(
+            UnknownReason.TIMEOUT, f"provider {name!r} did not answer within 0.3s"
+        )
+
+
+async def test_failures_in_a_row_put_a_provider_in_a_cool_down_shown_as_degraded() -> None:
+    now = [1000.0]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        plugins=[],
+        provider_failure_threshold=2,
+        provider_cooldown_seconds=30,
+    )
+    manager = PluginManager(settings, clock=lambda: now[0])
+    flaky = FakeProvider([number("beta.count")], {"sub_a": {"beta.count": 7}}, fail=OSError("down"))
+    manager.add_plugin(flaky, name="beta")
+    catalogue = manager.build_catalogue()
+
+    for _ in range(2):
+        await manager.resolve(catalogue, [A], ["beta.count"])
+    assert len(flaky.calls) == 2
+    info = manager.info("beta")
+    assert info is not None and info.status is ProviderStatus.DEGRADED
+    assert info.failures_in_row == 2 and info.degraded_until is not None
+
+    skipped = await manager.resolve(catalogue, [A], ["beta.count"])
+    assert len(flaky.calls) == 2  # not called during the cool-down
+    unknown = skipped[A]["beta.count"].value
+    assert isinstance(unknown, Unknown) and unknown.reason is UnknownReason.PROVIDER_ERROR
+    assert "is skipped until" in unknown.detail and "OSError: down" in unknown.detail
+
+    now[0] += 31
+    flaky.fail = None
+    recovered = await manager.resolve(catalogue, [A], ["beta.count"])
+    assert recovered[A]["beta.count"].value == 7
+    info = manager.info("beta")
+    assert info is not None and info.status is ProviderStatus.OK and info.failures_in_row == 0
+
+
+async def test_answers_per_value_keep_missing_apart_from_errors() -> None:
+    class Mixed(FakeProvider):
+        @hookimpl
+        async def resolve_properties(self, contexts: Any, keys: Any) -> Any:  # type: ignore[override]
+            return [
+                {"beta.a": 1, "beta.b": None, "beta.c": ProviderError("row is corrupt")},
+                {"beta.a": ValueError("bad number")},
+            ]
+
+    provider = Mixed([number("beta.a"), number("beta.b"), number("beta.c")])
+    manager = manager_with(("beta", provider))
+    values = await manager.resolve(
+        manager.build_catalogue(), [A, B], ["beta.a", "beta.b", "beta.c"]
+    )
+    assert values[A]["beta.a"].value == 1
+    assert values[A]["beta.b"].value is MISSING
+    assert values[A]["beta.c"].value == Unknown(UnknownReason.PROVIDER_ERROR, "row is corrupt")
+    assert values[B]["beta.a"].value == Unknown(
+        UnknownReason.PROVIDER_ERROR, "ValueError: bad number"
+    )
+    assert values[B]["beta.b"].value is MISSING  # left out: missing
+    assert manager.info("beta").failures_in_row == 0  # type: ignore[union-attr]
+
+
+async def test_an_answer_of_the_wrong_shape_is_a_provider_error() -> None:
+    class Wrong(FakeProvider):
+        @hookimpl
+        async def resolve_properties(self, contexts: Any, keys: Any) -> Any:  # type: ignore[override]
+            return [{"beta.a": 1}]  # one row for two contexts
+
+    manager = manager_with(("beta", Wrong([number("beta.a")])))
+    values = await manager.resolve(manager.build_catalogue(), [A, B], ["beta.a"])
+    unknown = values[A]["beta.a"].value
+    assert isinstance(unknown, Unknown)
+    assert "answered 1 rows for 2 contexts" in unknown.detail
+
+
+async def test_a_provider_that_fails_to_start_is_failed_and_its_keys_unknown(
+    settings: Settings, mongo_uri: str
+) -> None:
+    from seggraph.db import Database
+    from seggraph.services.container import Services
+
+    manager = manager_with(
+        ("alpha", healthy()), ("tickets", FailingStartup([number("tickets.open")]))
+    )
+    database = Database(mongo_uri, settings.database)
+    try:
+        await manager.startup(database, Services.build(settings, database))
+    finally:
+        await database.close()
+    info = manager.info("tickets")
+    assert info is not None and info.status is ProviderStatus.FAILED
+    assert info.last_error == "failed to start: ConnectionError: cannot reach the ticket system"
+    catalogue = manager.build_catalogue()
+    assert "tickets.open" in catalogue  # still declared, so segments using it stay valid
+    values = await manager.resolve(catalogue, [A], ["tickets.open", "alpha.count"])
+    assert values[A]["tickets.open"].value == Unknown(
+        UnknownReason.PROVIDER_ERROR,
+        "provider 'tickets' failed to start: ConnectionError: cannot reach the ticket system",
+    )
+    assert values[A]["alpha.count"].value == 3
+
+
+def test_invalid_definitions_fail_their_provider_only() -> None:
+    nonsense = FakeProvider(
+        [
+            PropertyDefinition("Beta Plan", "", PropertyType.TEXT),
+            PropertyDefinition("beta.tier", "Tier", PropertyType.ENUM),
+            PropertyDefinition("beta.mrr", "MRR", PropertyType.NUMBER, currency="usd"),
+        ]
+    )
+    manager = manager_with(("alpha", healthy()), ("beta", nonsense))
+    catalogue = manager.build_catalogue()
+    assert [d.key for d in catalogue] == ["alpha.count"]
+    error = manager.info("beta").last_error or ""  # type: ignore[union-attr]
+    assert manager.info("beta").status is ProviderStatus.FAILED  # type: ignore[union-attr]
+    assert "'Beta Plan': the key must be lower-case dotted words" in error
+    assert "'Beta Plan': the label must not be blank" in error
+    assert "'beta.tier': an ENUM must declare at least one value" in error
+    assert "'beta.mrr': currency must be an ISO 4217 code, and only on a MONEY property" in error
+
+
+def test_two_providers_declaring_one_key_refuse_the_catalogue_naming_both() -> None:
+    manager = manager_with(("alpha", healthy()), ("copycat", FakeProvider([number("alpha.count")])))
+    try:
+        manager.build_catalogue()
+    except DuplicatePropertyError as exc:
+        assert str(exc) == (
+            "property 'alpha.count' is declared by both 'alpha' and 'copycat'; "
+            "each key must belong to exactly one provider"
+        )
+    else:
+        raise AssertionError("the duplicate key was accepted")
+
+
+async def test_the_server_refuses_to_start_when_two_providers_declare_one_key(
+    settings: Settings,
+) -> None:
+    from seggraph.app import create_app
+
+    app = create_app(
+        settings.model_copy(update={"plugins": []}),
+        extra_plugins=[("alpha", healthy()), ("copycat", FakeProvider([number("alpha.count")]))],
+    )
+    try:
+        async with app.router.lifespan_context(app):
+            raise AssertionError("the application started")
+    except DuplicatePropertyError as exc:
+        assert "'alpha' and 'copycat'" in str(exc)
+
+
+def test_over_http_broken_plugins_are_reported_and_the_others_keep_answering(
+    settings: Settings, start_live_server: Any, fake_distribution: FakeDistribution
+) -> None:
+    fake_distribution(
+        "broken-tickets",
+        "1.2.3",
+        {"broken_tickets": "seggraph_test_broken"},
+        {"seggraph_test_broken": BROKEN_IMPORT},
+    )
+    server: LiveServer = start_live_server(
+        settings.model_copy(
+            update={"plugins": ["broken_tickets"], "provider_timeout_seconds": 0.3}
+        ),
+        extra_plugins=[
+            ("alpha", healthy()),
+            ("raising", FakeProvider([text("raising.name")], fail=KeyError("customer"))),
+            ("hanging", FakeProvider([text("hanging.name")], delay=3600)),
+        ],
+    )
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        gql = GraphQLClient(http)
+        providers = gql.query("{ providers { name version status lastError failuresInRow } }")
+        by_name = {p["name"]: p for p in providers["providers"]}
+        assert by_name["broken_tickets"] == {
+            "name": "broken_tickets",
+            "version": "1.2.3",
+            "status": "FAILED",
+            "lastError": "could not be imported: RuntimeError: the ticket SDK is not configured",
+            "failuresInRow": 0,
+        }
+        query = """{ propertyValues(subscriberIds: ["sub_a"],
+                     keys: ["alpha.count", "raising.name", "hanging.name"]) {
+                       subscriberId values { key state value unknownReason detail provider } } }"""
+        for _ in range(2):  # and again: still answering
+            row = gql.query(query)["propertyValues"][0]
+            values = {v["key"]: v for v in row["values"]}
+            assert values["alpha.count"]["state"] == "PRESENT"
+            assert values["alpha.count"]["value"] == 3
+            assert values["raising.name"] == {
+                "key": "raising.name",
+                "state": "UNKNOWN",
+                "value": None,
+                "unknownReason": "PROVIDER_ERROR",
+                "detail": "provider 'raising' failed: KeyError: 'customer'",
+                "provider": "raising",
+            }
+            assert values["hanging.name"]["unknownReason"] == "TIMEOUT"
+            assert values["hanging.name"]["detail"] == (
+                "provider 'hanging' did not answer within 0.3s"
+            )
+        providers = gql.query("{ providers { name status lastError failuresInRow } }")
+        by_name = {p["name"]: p for p in providers["providers"]}
+        assert by_name["raising"]["failuresInRow"] == 2
+        assert by_name["raising"]["lastError"] == "provider 'raising' failed: KeyError: 'customer'"
+        assert by_name["hanging"]["failuresInRow"] == 2
+        assert by_name["alpha"]["status"] == "OK" and by_name["alpha"]["lastError"] is None

@@ -1,0 +1,53 @@
+"""Providers start with the application and stop with it; one of them is the subscriber
+directory that bulk questions walk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from seggraph.app import create_app
+from seggraph.plugins.manager import PluginManager, ProviderCallError
+from seggraph.settings import Settings
+from tests.plugins.fakes import Directory
+
+
+def manager_with(*plugins: tuple[str, object], **settings: Any) -> PluginManager:
+    return PluginManager.load(Settings(_env_file=None, plugins=[], **settings), plugins)  # type: ignore[arg-type]
+
+
+async def test_providers_start_and_stop_with_the_application(settings: Settings) -> None:
+    directory = Directory(3)
+    app = create_app(
+        settings.model_copy(update={"plugins": []}), extra_plugins=[("ledger", directory)]
+    )
+    async with app.router.lifespan_context(app):
+        assert directory.events == ["startup"]
+        assert app.state.services.plugins is app.state.plugins
+    assert directory.events == ["startup", "shutdown"]
+
+
+async def test_the_directory_pages_through_subscriber_ids() -> None:
+    manager = manager_with(("ledger", Directory(5)), subscriber_directory="ledger")
+    assert manager.directory() == "ledger"
+    assert await manager.subscriber_ids(None, 2) == ["sub_1", "sub_2"]
+    assert await manager.subscriber_ids("sub_2", 2) == ["sub_3", "sub_4"]
+    assert await manager.subscriber_ids("sub_5", 2) == []
+
+
+async def test_billing_is_the_default_directory_and_a_lone_one_is_used() -> None:
+    both = manager_with(("billing", Directory(2)), ("crm", Directory(9)))
+    assert both.directory() == "billing"
+    assert manager_with(("crm", Directory(9))).directory() == "crm"
+    assert manager_with(("crm", Directory(1)), ("cdp", Directory(1))).directory() is None
+
+
+async def test_without_a_directory_or_when_it_fails_the_error_names_it() -> None:
+    with pytest.raises(ProviderCallError, match="no provider lists subscribers"):
+        await manager_with().subscriber_ids(None, 10)
+    failing = manager_with(("billing", Directory(2, fail=TimeoutError("ledger slow"))))
+    with pytest.raises(ProviderCallError) as error:
+        await failing.subscriber_ids(None, 10)
+    assert str(error.value) == "provider 'billing': TimeoutError: ledger slow"
+    assert failing.info("billing").failures_in_row == 1  # type: ignore[union-attr]

@@ -1,0 +1,157 @@
+"""The example plugin, installed and discovered by its entry point, end to end over HTTP: its
+ingestion route, its values, its suggestions and its condition translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.database import Database as SyncDatabase
+from seggraph_support_tickets.plugin import TOKEN_VARIABLE, SupportTicketsPlugin
+from seggraph_support_tickets.store import COLLECTION
+
+from seggraph.domain.conditions import Condition, Operator
+from seggraph.plugins import SubscriberFilter
+from seggraph.plugins.manager import PluginManager
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+
+TOKEN = "s3cret-token"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def server(
+    settings: Settings,
+    start_live_server: Any,
+    sync_db: SyncDatabase[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[LiveServer]:
+    sync_db[COLLECTION].delete_many({})
+    monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
+    yield start_live_server(settings.model_copy(update={"plugins": ["support_tickets"]}))
+
+
+def post(url: str, body: Any, token: str | None = TOKEN) -> httpx.Response:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(f"{url}/support-tickets/tickets", json=body, headers=headers, timeout=30)
+
+
+def iso(days_ago: int) -> str:
+    return (NOW - timedelta(days=days_ago)).isoformat()
+
+
+TICKETS = {
+    "tickets": [
+        {
+            "id": "T-1",
+            "subscriber_id": "cus_1",
+            "status": "open",
+            "priority": "high",
+            "tags": ["Billing", "refund"],
+            "created_at": iso(3),
+        },
+        {
+            "id": "T-2",
+            "subscriber_id": "cus_1",
+            "status": "solved",
+            "priority": "URGENT",
+            "tags": ["bug"],
+            "created_at": iso(45),
+            "satisfaction": 3,
+        },
+        {
+            "id": "T-3",
+            "subscriber_id": "cus_2",
+            "status": "closed",
+            "created_at": iso(1),
+            "satisfaction": 4,
+        },
+    ]
+}
+
+
+def test_tickets_posted_to_its_route_become_property_values(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    assert post(server.url, TICKETS, token=None).status_code == 401
+    assert post(server.url, TICKETS, token="wrong").status_code == 401
+    refused = post(server.url, {"tickets": [{"id": "T-9", "status": "lost"}]})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["problems"] == [
+        "tickets[0].subscriber_id: required, a non-empty string",
+        "tickets[0].status: one of open, pending, solved, closed",
+        "tickets[0].created_at: an ISO 8601 date-time with an offset",
+    ]
+    assert sync_db[COLLECTION].count_documents({}) == 0  # nothing half-written
+
+    written = post(server.url, TICKETS)
+    assert written.status_code == 200 and written.json() == {"written": 3}
+
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        gql = GraphQLClient(http)
+        data = gql.query(
+            """{ propertyValues(subscriberIds: ["cus_1", "cus_2", "cus_3"], keys: [
+                 "support.open_tickets", "support.tickets_last_30_days", "support.tags",
+                 "support.highest_open_priority", "support.satisfaction",
+                 "support.last_ticket_at"]) { subscriberId values { key state value } } }"""
+        )
+        rows = {
+            row["subscriberId"]: {v["key"]: (v["state"], v["value"]) for v in row["values"]}
+            for row in data["propertyValues"]
+        }
+        assert rows["cus_1"] == {
+            "support.open_tickets": ("PRESENT", 1),
+            "support.tickets_last_30_days": ("PRESENT", 1),
+            "support.tags": ("PRESENT", ["billing", "bug", "refund"]),
+            "support.highest_open_priority": ("PRESENT", "HIGH"),
+            "support.satisfaction": ("PRESENT", 3),
+            "support.last_ticket_at": ("PRESENT", iso(3)),
+        }
+        assert rows["cus_2"]["support.highest_open_priority"] == ("MISSING", None)
+        assert rows["cus_2"]["support.satisfaction"] == ("PRESENT", 4)
+        assert rows["cus_3"] == {
+            "support.open_tickets": ("PRESENT", 0),
+            "support.tickets_last_30_days": ("PRESENT", 0),
+            "support.tags": ("PRESENT", []),
+            "support.highest_open_priority": ("MISSING", None),
+            "support.satisfaction": ("MISSING", None),
+            "support.last_ticket_at": ("MISSING", None),
+        }
+
+        suggestions = gql.query(
+            '{ propertyValueSuggestions(key: "support.tags", prefix: "B") { value } }'
+        )
+        assert suggestions["propertyValueSuggestions"] == [{"value": "billing"}, {"value": "bug"}]
+        priorities = gql.query(
+            '{ propertyValueSuggestions(key: "support.highest_open_priority", prefix: "h") '
+            "{ value } }"
+        )
+        assert priorities["propertyValueSuggestions"] == [{"value": "HIGH"}]
+
+
+def test_the_route_answers_503_until_a_token_is_configured(
+    settings: Settings, start_live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(TOKEN_VARIABLE, raising=False)
+    server = start_live_server(settings.model_copy(update={"plugins": ["support_tickets"]}))
+    response = post(server.url, TICKETS)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "NOT_CONFIGURED"
+
+
+def test_conditions_on_tags_translate_into_a_mongodb_query() -> None:
+    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
+    manager.add_plugin(SupportTicketsPlugin(), name="support_tickets")
+    catalogue = manager.build_catalogue()
+    condition = Condition("support.tags", Operator.CONTAINS_ANY, ("Billing", "bug"))
+    assert manager.condition_filter(catalogue, condition) == SubscriberFilter(
+        COLLECTION, {"tags": {"$in": ["billing", "bug"]}}, "subscriber_id"
+    )
+    assert (
+        manager.condition_filter(catalogue, Condition("support.open_tickets", Operator.GT, 2))
+        is None
+    )

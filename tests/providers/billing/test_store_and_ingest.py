@@ -1,0 +1,435 @@
+"""Billing storage and ingestion on the real test database: batched reads, events applied in
+any order, the bulk import, the subscriber directory, retention events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from pymongo.database import Database as SyncDatabase
+from seggraph_billing.importer import import_file
+from seggraph_billing.ingest import Event, apply_event
+from seggraph_billing.provider import BillingProvider
+from seggraph_billing.store import CUSTOMERS, SUBSCRIPTIONS
+
+from seggraph.domain.conditions import Money
+from seggraph.domain.context import EvaluationContext as Subject
+from seggraph.domain.errors import InputRefused
+from seggraph.evaluation.values import MISSING
+from tests.providers.billing.builders import (
+    NOW,
+    coupon,
+    customer,
+    discount,
+    invoice,
+    item,
+    price,
+    product,
+    subscription,
+)
+from tests.providers.billing.conftest import Clock, CommandLog
+
+T0 = int(NOW.timestamp()) - 3600
+
+
+def event(kind: str, obj: dict[str, Any], created: int, ident: str | None = None) -> Event:
+    return Event(ident or f"evt_{kind}_{obj.get('id')}_{created}", kind, created, obj)
+
+
+async def seed_catalogue(billing: BillingProvider) -> None:
+    await billing.store.put_objects(
+        "product",
+        [(product("prod_basic", "Basic"), T0), (product("prod_pro", "Pro"), T0)],
+        source="test",
+    )
+    await billing.store.put_objects(
+        "price",
+        [
+            (price("month_10", 1000, nickname="Basic monthly"), T0),
+            (price("year_120", 12000, "year", product="prod_pro"), T0),
+            (price("addon_5", 500, product="prod_pro", nickname="Seats"), T0),
+        ],
+        source="test",
+    )
+    await billing.store.put_objects(
+        "coupon", [(coupon("pct25", percent_off=25), T0)], source="test"
+    )
+
+
+async def values_of(billing: BillingProvider, subscriber: str, *keys: str) -> dict[str, Any]:
+    [out] = await billing.resolve([Subject(subscriber)], keys or None)
+    return out
+
+
+# --- batched reads -------------------------------------------------------------------------------
+
+
+async def test_one_query_per_collection_per_batch(
+    provider: BillingProvider, command_log: CommandLog
+) -> None:
+    await seed_catalogue(provider)
+    customers = [customer(f"cus_{i:02}") for i in range(30)]
+    await provider.store.put_objects("customer", [(c, T0) for c in customers], source="test")
+    subs = [
+        subscription(
+            f"sub_{i:02}",
+            [item("year_120"), item("addon_5", 2)],
+            customer=f"cus_{i:02}",
+            discount=discount("pct25") if i % 2 else None,
+        )
+        for i in range(30)
+    ]
+    await provider.store.put_objects("subscription", [(s, T0) for s in subs], source="test")
+    await provider.store.put_objects(
+        "invoice",
+        [(invoice(f"in_{i:02}", 1000, customer=f"cus_{i:02}"), T0) for i in range(30)],
+        source="test",
+    )
+    command_log.commands.clear()
+    results = await provider.resolve([Subject(f"cus_{i:02}") for i in range(30)])
+    finds = command_log.finds()
+    assert sorted(finds) == sorted(
+        [
+            "billing_customers",
+            "billing_subscriptions",
+            "billing_invoices",
+            "billing_retention_events",
+            "billing_prices",
+            "billing_coupons",
+            "billing_products",
+        ]
+    ), finds
+    assert results[0]["subscriber.mrr"] == Money(Decimal("20.00"), "USD")
+    assert results[1]["subscriber.mrr"] == Money(Decimal("15.00"), "USD")
+    assert results[1]["subscription.active_coupon_id"] == "pct25"
+    assert results[7]["plan.name"] == "Pro"
+    assert results[7]["addon.name"] == ["Seats"]
+    assert results[7]["subscriber.ltv"] == Money(Decimal("10.00"), "USD")
+
+
+async def test_collections_the_keys_do_not_need_are_not_read(
+    provider: BillingProvider, command_log: CommandLog
+) -> None:
+    await provider.store.put_objects(
+        "customer", [(customer(f"cus_{i:02}"), T0) for i in range(12)], source="test"
+    )
+    command_log.commands.clear()
+    results = await provider.resolve(
+        [Subject(f"cus_{i:02}") for i in range(12)], ["subscriber.mrr"]
+    )
+    assert [set(r) for r in results] == [{"subscriber.mrr"}] * 12
+    assert results[0]["subscriber.mrr"] == Money(Decimal("0"), "USD")
+    assert sorted(command_log.finds()) == ["billing_customers", "billing_subscriptions"]
+    command_log.commands.clear()
+    await provider.resolve([Subject("cus_01")], ["subscriber.ltv", "subscriber.status"])
+    assert sorted(command_log.finds()) == [
+        "billing_customers",
+        "billing_invoices",
+        "billing_retention_events",
+        "billing_subscriptions",
+    ]
+
+
+async def test_unknown_subscriber_has_every_value_missing(provider: BillingProvider) -> None:
+    got = await values_of(provider, "cus_nobody")
+    assert got and all(value is MISSING for value in got.values())
+
+
+# --- events, in any order ------------------------------------------------------------------------
+
+
+async def test_an_older_event_never_overwrites_newer_state(provider: BillingProvider) -> None:
+    await seed_catalogue(provider)
+    await apply_event(provider.store, event("customer.created", customer(), T0))
+    newer = subscription("sub_1", [item("year_120")], "past_due")
+    older = subscription("sub_1", [item("month_10")], "active")
+    assert (
+        await apply_event(provider.store, event("customer.subscription.updated", newer, T0 + 20))
+        == "applied"
+    )
+    assert (
+        await apply_event(provider.store, event("customer.subscription.updated", older, T0 + 10))
+        == "stale"
+    )
+    got = await values_of(provider, "cus_1")
+    assert got["plan.id"] == "year_120"
+    assert got["subscription.is_past_due"] is True
+    # The same second: the later arrival wins (and a replay changes nothing).
+    same = subscription("sub_1", [item("year_120")], "active")
+    assert (
+        await apply_event(provider.store, event("customer.subscription.updated", same, T0 + 20))
+        == "applied"
+    )
+    assert (await values_of(provider, "cus_1"))["subscription.is_past_due"] is False
+
+
+async def test_discount_events_interleaved_with_object_events(
+    provider: BillingProvider, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    await seed_catalogue(provider)
+    with_discount = customer(discount=discount("pct25") | {"customer": "cus_1"})
+    await apply_event(provider.store, event("customer.updated", with_discount, T0 + 100))
+    removed = discount("pct25") | {"customer": "cus_1"}
+    assert (
+        await apply_event(provider.store, event("customer.discount.deleted", removed, T0 + 150))
+        == "applied"
+    )
+    # A customer.updated from before the removal arrives late: its other fields are newer than
+    # what is stored, but its discount is older than the removal.
+    late = customer(discount=discount("pct25") | {"customer": "cus_1"}, name="Late name")
+    assert await apply_event(provider.store, event("customer.updated", late, T0 + 120)) == "applied"
+    stored = sync_db[CUSTOMERS].find_one({"_id": "cus_1"})
+    assert stored is not None
+    assert stored["name"] == "Late name"
+    assert stored["discount"] is None
+    assert (await values_of(provider, "cus_1"))["subscriber.active_coupon_id"] is MISSING
+
+
+async def test_a_discount_before_its_subscription_arrives(
+    provider: BillingProvider, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    await seed_catalogue(provider)
+    await apply_event(provider.store, event("customer.created", customer(), T0))
+    created = discount("pct25") | {"customer": "cus_1", "subscription": "sub_1"}
+    await apply_event(provider.store, event("customer.discount.created", created, T0 + 50))
+    sub = subscription("sub_1", [item("month_10")])
+    assert (
+        await apply_event(provider.store, event("customer.subscription.created", sub, T0 + 10))
+        == "applied"
+    )
+    got = await values_of(provider, "cus_1")
+    assert got["subscription.active_coupon_id"] == "pct25"
+    assert got["subscription.mrr"] == Money(Decimal("7.50"), "USD")
+    stored = sync_db[SUBSCRIPTIONS].find_one({"_id": "sub_1"})
+    assert stored is not None and stored["customer"] == "cus_1"
+
+
+async def test_deleted_events(provider: BillingProvider) -> None:
+    await seed_catalogue(provider)
+    await apply_event(provider.store, event("customer.created", customer(), T0))
+    sub = subscription("sub_1", [item("month_10")])
+    await apply_event(provider.store, event("customer.subscription.created", sub, T0))
+    assert (await values_of(provider, "cus_1"))["subscriber.status"] == "ACTIVE"
+    # Stripe sends the subscription's last state; it is canceled from now on.
+    await apply_event(provider.store, event("customer.subscription.deleted", sub, T0 + 5))
+    got = await values_of(provider, "cus_1")
+    assert got["subscriber.status"] == "CANCELED"
+    assert got["subscription.status"] == "CANCELED"
+    # A deleted product keeps its name for the subscriptions that still point at it.
+    await apply_event(
+        provider.store, event("product.deleted", product("prod_basic", "Basic"), T0 + 6)
+    )
+    assert (await values_of(provider, "cus_1"))["product.name"] == "Basic"
+    # A deleted customer is no longer a subscriber.
+    await apply_event(provider.store, event("customer.deleted", customer(), T0 + 7))
+    got = await values_of(provider, "cus_1")
+    assert all(value is MISSING for value in got.values())
+    assert await provider.subscriber_ids() == []
+    # An older customer.updated does not bring it back.
+    assert (
+        await apply_event(provider.store, event("customer.updated", customer(), T0 + 6)) == "stale"
+    )
+
+
+async def test_invoice_events_make_ltv(provider: BillingProvider) -> None:
+    await apply_event(provider.store, event("customer.created", customer(), T0))
+    draft = invoice("in_1", 0, status="draft", subscription="sub_1")
+    await apply_event(provider.store, event("invoice.created", draft, T0))
+    assert (await values_of(provider, "cus_1"))["subscriber.ltv"] == Money(Decimal("0"), "USD")
+    paid = invoice("in_1", 4200, subscription="sub_1")
+    await apply_event(provider.store, event("invoice.paid", paid, T0 + 1))
+    await apply_event(provider.store, event("invoice.finalized", draft | {"status": "open"}, T0))
+    got = await values_of(provider, "cus_1")
+    assert got["subscriber.ltv"] == Money(Decimal("42.00"), "USD")
+    refunded = paid | {"post_payment_credit_notes_amount": 1200}
+    await apply_event(provider.store, event("invoice.updated", refunded, T0 + 2))
+    assert (await values_of(provider, "cus_1"))["subscriber.ltv"] == Money(Decimal("30.00"), "USD")
+
+
+async def test_events_seggraph_does_not_use_are_ignored(provider: BillingProvider) -> None:
+    assert (
+        await apply_event(provider.store, event("charge.succeeded", {"id": "ch_1"}, T0))
+        == "ignored"
+    )
+    assert (
+        await apply_event(provider.store, event("customer.source.created", {"id": "src_1"}, T0))
+        == "ignored"
+    )
+    assert (
+        await apply_event(provider.store, event("invoice.upcoming", {"object": "invoice"}, T0))
+        == "ignored"
+    )
+
+
+# --- the bulk import -----------------------------------------------------------------------------
+
+
+def write_lines(path: Path, objects: list[Any]) -> Path:
+    lines = [o if isinstance(o, str) else orjson.dumps(o).decode() for o in objects]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def test_import_is_idempotent_and_reports_bad_lines(
+    provider: BillingProvider, tmp_path: Path, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    path = write_lines(
+        tmp_path / "billing.jsonl",
+        [
+            product("prod_basic", "Basic"),
+            price("month_10", 1000, nickname="Basic monthly"),
+            coupon("pct25", percent_off=25),
+            customer("cus_1"),
+            customer("cus_2"),
+            "not json",
+            subscription("sub_1", [item("month_10", 2)], customer="cus_1"),
+            "",
+            {"object": "charge", "id": "ch_1"},
+            {"object": "subscription", "id": "sub_x"},  # no customer
+            discount("pct25") | {"customer": "cus_2", "subscription": None},
+            subscription("sub_2", [item("month_10")], customer="cus_2"),
+            invoice("in_1", 2000, customer="cus_1", subscription="sub_1"),
+        ],
+    )
+    seen: list[tuple[int, int]] = []
+    report = await import_file(
+        provider.store, path, as_of=T0, batch_size=4, progress=lambda b, n: seen.append((b, n))
+    )
+    assert report.lines == 13
+    assert report.blank == 1
+    assert [number for number, _ in report.errors] == [6, 9, 10]
+    assert "line 10" in report.errors[2][1] and "customer" in report.errors[2][1]
+    assert report.applied == 9
+    assert seen[-1] == (path.stat().st_size, 13)
+    assert len(seen) >= 3
+    one = await values_of(provider, "cus_1")
+    two = await values_of(provider, "cus_2")
+    assert one["subscriber.mrr"] == Money(Decimal("20.00"), "USD")
+    assert one["subscriber.ltv"] == Money(Decimal("20.00"), "USD")
+    assert two["subscriber.mrr"] == Money(Decimal("7.50"), "USD")
+    assert two["subscriber.active_coupon_id"] == "pct25"
+    snapshot = {
+        name: list(sync_db[name].find({}, {"_seggraph.w": 0}))
+        for name in sync_db.list_collection_names()
+        if name.startswith("billing_")
+    }
+
+    again = await import_file(provider.store, path, as_of=T0)
+    assert again.applied == 9 and len(again.errors) == 3
+    assert snapshot == {name: list(sync_db[name].find({}, {"_seggraph.w": 0})) for name in snapshot}
+
+    # Resuming from a line imports only from there.
+    resumed = await import_file(provider.store, path, as_of=T0, start_line=11)
+    assert resumed.lines == 3 and resumed.applied == 3
+
+
+async def test_import_never_overwrites_newer_webhook_state(
+    provider: BillingProvider, tmp_path: Path
+) -> None:
+    await seed_catalogue(provider)
+    await apply_event(provider.store, event("customer.created", customer(), T0))
+    live = subscription("sub_1", [item("year_120")])
+    await apply_event(provider.store, event("customer.subscription.updated", live, T0 + 100))
+    path = write_lines(tmp_path / "old.jsonl", [subscription("sub_1", [item("month_10")])])
+    report = await import_file(provider.store, path, as_of=T0 + 50)
+    assert report.applied == 0 and report.stale == 1
+    assert (await values_of(provider, "cus_1"))["plan.id"] == "year_120"
+    newer = await import_file(provider.store, path, as_of=T0 + 200)
+    assert newer.applied == 1
+    assert (await values_of(provider, "cus_1"))["plan.id"] == "month_10"
+
+
+# --- the subscriber directory --------------------------------------------------------------------
+
+
+async def test_directory_lists_subscribers_in_pages(provider: BillingProvider) -> None:
+    ids = [f"cus_{i:03}" for i in range(23)]
+    await provider.store.put_objects(
+        "customer", [(customer(i), T0) for i in reversed(ids)], source="test"
+    )
+    await apply_event(provider.store, event("customer.deleted", customer("cus_005"), T0 + 1))
+    # A discount that arrived before its customer does not list a half-known subscriber.
+    await provider.store.put_discount(
+        "customer", "cus_999", discount("pct25") | {"customer": "cus_999"}, T0
+    )
+    pages: list[list[str]] = []
+    after: str | None = None
+    while True:
+        page = await provider.subscriber_ids(after, 10)
+        if not page:
+            break
+        pages.append(page)
+        after = page[-1]
+    assert [len(p) for p in pages] == [10, 10, 2]
+    assert [i for p in pages for i in p] == [i for i in ids if i != "cus_005"]
+
+
+# --- retention events ----------------------------------------------------------------------------
+
+
+async def test_retention_events_drive_status_offer_and_days(
+    provider: BillingProvider, clock: Clock
+) -> None:
+    await seed_catalogue(provider)
+    await provider.store.put_objects("customer", [(customer(), T0)], source="test")
+    await provider.store.put_objects(
+        "subscription", [(subscription("sub_1", [item("month_10")]), T0)], source="test"
+    )
+    saved = await provider.record_retention_event(
+        subscriber_id="cus_1",
+        kind="SAVED",
+        offer_id="offer_half",
+        coupon_id="pct25",
+        at=NOW - timedelta(days=3),
+    )
+    assert saved.offer_id == "offer_half" and saved.kind == "SAVED"
+    got = await values_of(provider, "cus_1")
+    assert got["subscriber.status"] == "SAVED"
+    assert got["subscriber.active_offer_id"] == "offer_half"
+    assert got["subscriber.days_since_saved"] == 3
+    clock.now = NOW + timedelta(days=1)
+    await provider.record_retention_event(subscriber_id="cus_1", kind="REACTIVATED")
+    got = await values_of(provider, "cus_1")
+    assert got["subscriber.status"] == "REACTIVATED"
+    assert got["subscriber.days_since_saved"] == 4
+    # Two events at the same moment: the one recorded last counts.
+    await provider.record_retention_event(
+        subscriber_id="cus_1", kind="SAVED", offer_id="o2", at=clock.now
+    )
+    assert (await values_of(provider, "cus_1"))["subscriber.status"] == "SAVED"
+    listed = await provider.retention_events("cus_1", 10)
+    assert [(e.kind, e.offer_id) for e in listed] == [
+        ("SAVED", "o2"),
+        ("REACTIVATED", None),
+        ("SAVED", "offer_half"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "kind", "kwargs", "path", "code"),
+    [
+        ("cus_nobody", "CANCELED", {}, ("subscriberId",), "UNKNOWN_SUBSCRIBER"),
+        ("", "CANCELED", {}, ("subscriberId",), "BLANK"),
+        ("cus_1", "SAVED", {}, ("offerId",), "BLANK"),
+        ("cus_1", "PAUSED", {}, ("kind",), "INVALID"),
+        ("cus_1", "CANCELED", {"at": NOW + timedelta(hours=1)}, ("at",), "IN_FUTURE"),
+    ],
+)
+async def test_refused_retention_events_write_nothing(
+    provider: BillingProvider,
+    sync_db: SyncDatabase[dict[str, Any]],
+    subscriber: str,
+    kind: str,
+    kwargs: dict[str, Any],
+    path: tuple[str, ...],
+    code: str,
+) -> None:
+    await provider.store.put_objects("customer", [(customer(), T0)], source="test")
+    with pytest.raises(InputRefused) as refused:
+        await provider.record_retention_event(subscriber_id=subscriber, kind=kind, **kwargs)
+    assert [(e.path, e.code) for e in refused.value.errors] == [(path, code)]
+    assert sync_db["billing_retention_events"].count_documents({}) == 0

@@ -1,0 +1,445 @@
+"""The billing provider in the running server: the signed webhook, property values through
+GraphQL, and the retention event mutation (real HTTP, real database)."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from pymongo.database import Database as SyncDatabase
+from seggraph_billing.ingest import sign, signature_header
+
+from tests.conftest import GraphQLClient
+from tests.providers.billing.builders import (
+    coupon,
+    customer,
+    discount,
+    invoice,
+    item,
+    price,
+    product,
+    subscription,
+)
+from tests.providers.billing.conftest import SECRET
+
+URL = "/webhooks/billing"
+
+
+def envelope(kind: str, obj: dict[str, Any], created: int | None = None, ident: str = "") -> bytes:
+    created = created if created is not None else int(time.time())
+    body = {
+        "id": ident or f"evt_{kind}_{obj.get('id')}_{created}",
+        "object": "event",
+        "api_version": "2024-06-20",
+        "type": kind,
+        "created": created,
+        "livemode": False,
+        "data": {"object": obj},
+    }
+    return orjson.dumps(body)
+
+
+class Webhook:
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def post(
+        self, payload: bytes, header: str | None = None, *, timestamp: int | None = None
+    ) -> httpx.Response:
+        stamp = timestamp if timestamp is not None else int(time.time())
+        headers = {"content-type": "application/json"}
+        signature = header if header is not None else signature_header(payload, SECRET, stamp)
+        if signature:
+            headers["stripe-signature"] = signature
+        return self.http.post(URL, content=payload, headers=headers)
+
+    def send(self, kind: str, obj: dict[str, Any], created: int | None = None) -> str:
+        response = self.post(envelope(kind, obj, created))
+        assert response.status_code == 200, response.text
+        outcome: str = response.json()["outcome"]
+        return outcome
+
+
+def billing_state(sync_db: SyncDatabase[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        name: list(sync_db[name].find({}, {"_seggraph.w": 0}))
+        for name in sorted(sync_db.list_collection_names())
+        if name.startswith("billing_")
+    }
+
+
+@pytest.fixture
+def webhook(gql: GraphQLClient, http: httpx.Client) -> Webhook:
+    """The live server's billing webhook, on an empty database."""
+    return Webhook(http)
+
+
+def seed(webhook: Webhook) -> None:
+    t = int(time.time()) - 60
+    webhook.send("product.created", product("prod_pro", "Pro"), t)
+    webhook.send("price.created", price("year_120", 12000, "year", product="prod_pro"), t)
+    webhook.send("price.created", price("seats_5", 500, "month", product="prod_pro"), t)
+    webhook.send("coupon.created", coupon("pct25", percent_off=25), t)
+    webhook.send("customer.created", customer("cus_1"), t)
+
+
+# --- the signature and the envelope ----------------------------------------------------------------
+
+
+def test_a_signed_event_is_applied_once(
+    webhook: Webhook, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    payload = envelope("customer.created", customer("cus_1"), ident="evt_1")
+    first = webhook.post(payload)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"received": True, "id": "evt_1", "outcome": "applied"}
+    assert sync_db["billing_customers"].count_documents({"_id": "cus_1"}) == 1
+    before = billing_state(sync_db)
+    # Stripe retries: the same event id again (even with another body) changes nothing.
+    again = webhook.post(envelope("customer.deleted", customer("cus_1"), ident="evt_1"))
+    assert again.status_code == 200
+    assert again.json()["outcome"] == "duplicate"
+    assert billing_state(sync_db) == before
+
+
+def test_any_of_several_signatures_may_match(webhook: Webhook) -> None:
+    payload = envelope("customer.created", customer("cus_1"))
+    stamp = int(time.time())
+    header = f"t={stamp},v1={'0' * 64},v0={'1' * 64},v1={sign(payload, SECRET, stamp)}"
+    assert webhook.post(payload, header).status_code == 200
+
+
+def refusals() -> list[Any]:
+    payload = envelope("customer.created", customer("cus_1"))
+    now = int(time.time())
+    good = sign(payload, SECRET, now)
+    return [
+        pytest.param(payload, "", 400, "MISSING_SIGNATURE", id="no header"),
+        pytest.param(payload, f"v1={good}", 400, "BAD_SIGNATURE_HEADER", id="no timestamp"),
+        pytest.param(payload, f"t={now}", 400, "BAD_SIGNATURE_HEADER", id="no v1"),
+        pytest.param(payload, f"t=soon,v1={good}", 400, "BAD_SIGNATURE_HEADER", id="bad t"),
+        pytest.param(
+            payload,
+            f"t={now},v1={sign(payload, 'whsec_other', now)}",
+            401,
+            "BAD_SIGNATURE",
+            id="another secret",
+        ),
+        pytest.param(
+            payload.replace(b"cus_1", b"cus_2"),
+            f"t={now},v1={good}",
+            401,
+            "BAD_SIGNATURE",
+            id="body changed",
+        ),
+        pytest.param(
+            payload,
+            f"t={now + 1},v1={good}",
+            401,
+            "BAD_SIGNATURE",
+            id="timestamp changed",
+        ),
+        pytest.param(
+            payload,
+            f"t={now - 400},v1={sign(payload, SECRET, now - 400)}",
+            400,
+            "STALE_TIMESTAMP",
+            id="stale",
+        ),
+        pytest.param(
+            payload,
+            f"t={now + 400},v1={sign(payload, SECRET, now + 400)}",
+            400,
+            "STALE_TIMESTAMP",
+            id="from the future",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("payload", "header", "status", "code"), refusals())
+def test_bad_signatures_are_refused_and_change_nothing(
+    webhook: Webhook,
+    sync_db: SyncDatabase[dict[str, Any]],
+    payload: bytes,
+    header: str,
+    status: int,
+    code: str,
+) -> None:
+    response = webhook.post(payload, header)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert all(not docs for docs in billing_state(sync_db).values())
+
+
+MALFORMED = [
+    pytest.param(b"{not json", "MALFORMED_JSON", id="not JSON"),
+    pytest.param(b"[1, 2]", "MALFORMED_EVENT", id="not an object"),
+    pytest.param(
+        orjson.dumps({"type": "customer.created", "created": 1, "data": {"object": {}}}),
+        "MALFORMED_EVENT",
+        id="no id",
+    ),
+    pytest.param(
+        orjson.dumps(
+            {
+                "id": "evt_1",
+                "type": "customer.created",
+                "created": "yesterday",
+                "data": {"object": {"id": "cus_1"}},
+            }
+        ),
+        "MALFORMED_EVENT",
+        id="created not a timestamp",
+    ),
+    pytest.param(
+        orjson.dumps({"id": "evt_1", "type": "customer.created", "created": 1, "data": {}}),
+        "MALFORMED_EVENT",
+        id="no data.object",
+    ),
+    pytest.param(
+        envelope("customer.created", {"object": "customer", "email": "a@example.com"}),
+        "MALFORMED_OBJECT",
+        id="customer without id",
+    ),
+    pytest.param(
+        envelope("customer.subscription.created", {"object": "subscription", "id": "sub_1"}),
+        "MALFORMED_OBJECT",
+        id="subscription without customer",
+    ),
+    pytest.param(
+        envelope("customer.subscription.updated", customer("cus_1")),
+        "MALFORMED_OBJECT",
+        id="object of the wrong type",
+    ),
+    pytest.param(
+        envelope("customer.discount.created", {"object": "discount", "coupon": "pct25"}),
+        "MALFORMED_OBJECT",
+        id="discount without owner",
+    ),
+]
+
+
+@pytest.mark.parametrize(("payload", "code"), MALFORMED)
+def test_malformed_bodies_are_refused_and_change_nothing(
+    webhook: Webhook, sync_db: SyncDatabase[dict[str, Any]], payload: bytes, code: str
+) -> None:
+    response = webhook.post(payload)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
+    assert all(not docs for docs in billing_state(sync_db).values())
+
+
+def test_only_post_and_only_reasonable_sizes(webhook: Webhook, http: httpx.Client) -> None:
+    assert http.get(URL).status_code == 405
+    huge = envelope("customer.created", customer("cus_1") | {"padding": "x" * 1_100_000})
+    response = webhook.post(huge)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "TOO_LARGE"
+
+
+def test_unused_event_types_are_acknowledged(
+    webhook: Webhook, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    assert webhook.send("charge.succeeded", {"id": "ch_1", "object": "charge"}) == "ignored"
+    assert sync_db["billing_webhook_events"].count_documents({"outcome": "ignored"}) == 1
+
+
+def test_out_of_order_delivery_keeps_the_newest_state(webhook: Webhook) -> None:
+    seed(webhook)
+    t = int(time.time()) - 30
+    newer = subscription("sub_1", [item("year_120")], "past_due")
+    older = subscription("sub_1", [item("year_120")], "active")
+    assert webhook.send("customer.subscription.updated", newer, t + 10) == "applied"
+    assert webhook.send("customer.subscription.updated", older, t) == "stale"
+
+
+# --- values through GraphQL --------------------------------------------------------------------------
+
+PROPERTIES_QUERY = """
+query ($id: ID!, $sub: ID, $keys: [String!]!) {
+  subscriber(id: $id, subscriptionId: $sub) {
+    properties(keys: $keys) { key value state error provider }
+  }
+}
+"""
+
+
+def property_values(
+    gql: GraphQLClient, subscriber: str, keys: list[str], subscription: str | None = None
+) -> dict[str, Any]:
+    data = gql.query(PROPERTIES_QUERY, {"id": subscriber, "sub": subscription, "keys": keys})
+    out = {}
+    for value in data["subscriber"]["properties"]:
+        assert value["provider"] == "billing", value
+        out[value["key"]] = value["value"] if value["state"] == "PRESENT" else value["state"]
+    return out
+
+
+def test_billing_properties_are_in_the_catalogue(gql: GraphQLClient) -> None:
+    data = gql.query("{ properties { key type provider enumValues } }")
+    billing = {p["key"]: p for p in data["properties"] if p["provider"] == "billing"}
+    assert len(billing) == 26
+    assert billing["subscriber.mrr"]["type"] == "MONEY"
+    assert billing["plan.interval"]["enumValues"] == ["DAY", "WEEK", "MONTH", "YEAR"]
+    assert billing["subscriber.status"]["enumValues"] == [
+        "ACTIVE",
+        "CANCELED",
+        "SAVED",
+        "REACTIVATED",
+    ]
+
+
+# --- retention events through GraphQL ----------------------------------------------------------------
+
+RECORD = """
+mutation ($input: RecordRetentionEventInput!) {
+  recordRetentionEvent(input: $input) {
+    retentionEvent { id subscriberId kind offerId couponId at }
+    userErrors { path code message }
+  }
+}
+"""
+
+
+def test_record_retention_events(webhook: Webhook, gql: GraphQLClient) -> None:
+    seed(webhook)
+    webhook.send("customer.subscription.created", subscription("sub_1", [item("year_120")]))
+    saved = gql.query(
+        RECORD,
+        {
+            "input": {
+                "subscriberId": "cus_1",
+                "kind": "SAVED",
+                "offerId": "offer_1",
+                "couponId": "pct25",
+                "at": "2026-01-02T03:04:05+00:00",
+            }
+        },
+    )["recordRetentionEvent"]
+    assert saved["userErrors"] == []
+    event = saved["retentionEvent"]
+    assert event["kind"] == "SAVED" and event["offerId"] == "offer_1"
+    assert event["couponId"] == "pct25" and event["at"].startswith("2026-01-02T03:04:05")
+    gql.query(RECORD, {"input": {"subscriberId": "cus_1", "kind": "CANCELED"}})
+    listed = gql.query('{ retentionEvents(subscriberId: "cus_1") { kind offerId } }')
+    assert listed["retentionEvents"] == [
+        {"kind": "CANCELED", "offerId": None},
+        {"kind": "SAVED", "offerId": "offer_1"},
+    ]
+
+
+def test_refused_retention_events_answer_user_errors(
+    webhook: Webhook, gql: GraphQLClient, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    seed(webhook)
+    refused = gql.query(RECORD, {"input": {"subscriberId": "cus_nobody", "kind": "SAVED"}})[
+        "recordRetentionEvent"
+    ]
+    assert refused["retentionEvent"] is None
+    assert {(tuple(e["path"]), e["code"]) for e in refused["userErrors"]} == {
+        (("subscriberId",), "UNKNOWN_SUBSCRIBER"),
+        (("offerId",), "BLANK"),
+    }
+    assert sync_db["billing_retention_events"].count_documents({}) == 0
+
+
+def test_discount_and_invoice_events_reach_the_values(webhook: Webhook, gql: GraphQLClient) -> None:
+    seed(webhook)
+    t = int(time.time()) - 20
+    sub = subscription("sub_1", [item("year_120", kind="plan"), item("seats_5", 2, kind="addon")])
+    webhook.send("customer.subscription.created", sub, t)
+    webhook.send(
+        "customer.discount.created",
+        discount("pct25") | {"customer": "cus_1", "subscription": "sub_1"},
+        t + 1,
+    )
+    webhook.send("invoice.paid", invoice("in_1", 22000, subscription="sub_1"), t + 2)
+    webhook.send("invoice.paid", invoice("in_2", 5000), t + 3)
+    keys = [
+        "subscriber.mrr",
+        "subscriber.ltv",
+        "subscriber.status",
+        "subscription.mrr",
+        "subscription.ltv",
+        "subscription.active_coupon_id",
+        "subscription.discount_percentage",
+        "plan.interval",
+        "plan.name",
+        "addon.id",
+        "subscriber.active_offer_id",
+    ]
+    got = property_values(gql, "cus_1", keys)
+    assert got["subscription.active_coupon_id"] == "pct25"
+    assert got["plan.interval"] == "YEAR"
+    assert got["plan.name"] == "Pro"
+    assert got["addon.id"] == ["seats_5"]
+    assert got["subscriber.status"] == "ACTIVE"
+    assert got["subscriber.active_offer_id"] == "MISSING"
+    # (10 + 2 × 5) × 0.75 = 15; LTV 220 + 50.
+    assert money(got["subscriber.mrr"]) == (Decimal("15.00"), "USD")
+    assert money(got["subscription.mrr"]) == (Decimal("15.00"), "USD")
+    assert money(got["subscriber.ltv"]) == (Decimal("270.00"), "USD")
+    assert money(got["subscription.ltv"]) == (Decimal("220.00"), "USD")
+    unknown = property_values(gql, "cus_nobody", ["subscriber.mrr", "plan.id"])
+    assert unknown == {"subscriber.mrr": "MISSING", "plan.id": "MISSING"}
+
+
+def money(value: Any) -> tuple[Decimal, str]:
+    """A MONEY value as the API renders it (a JSON number and a currency)."""
+    return Decimal(str(value["amount"])), value["currency"]
+
+
+# --- a segment over billing properties, end to end ---------------------------------------------------
+
+CREATE = """
+mutation ($input: CreateSegmentInput!) {
+  createSegment(input: $input) { segment { id } userErrors { path code message } }
+}
+"""
+MEMBERSHIP = """
+query ($id: ID!, $segments: [ID!]!) {
+  subscriber(id: $id) { membership(segmentIds: $segments) { result } }
+}
+"""
+
+
+def test_segment_membership_from_webhook_data(webhook: Webhook, gql: GraphQLClient) -> None:
+    seed(webhook)
+    webhook.send("customer.created", customer("cus_2"))
+    webhook.send("customer.subscription.created", subscription("sub_1", [item("year_120", 12)]))
+    webhook.send(
+        "customer.subscription.created",
+        subscription("sub_2", [item("seats_5")], customer="cus_2"),
+    )
+    created = gql.query(
+        CREATE,
+        {
+            "input": {
+                "name": "Yearly, MRR over 100",
+                "conditionsText": 'subscriber.mrr > 100 AND plan.interval = "YEAR" '
+                "AND subscription.will_renew IS TRUE",
+            }
+        },
+    )["createSegment"]
+    assert created["userErrors"] == []
+    segment = created["segment"]["id"]
+
+    def result(subscriber: str) -> str:
+        data = gql.query(MEMBERSHIP, {"id": subscriber, "segments": [segment]})
+        outcome: str = data["subscriber"]["membership"][0]["result"]
+        return outcome
+
+    assert result("cus_1") == "MEMBER"  # 12 × 120 / 12 = 120 a month, yearly
+    assert result("cus_2") != "MEMBER"  # 5 a month
+    webhook.send(
+        "customer.subscription.updated",
+        subscription("sub_1", [item("year_120", 12)], cancel_at_period_end=True),
+        int(time.time()) + 1,
+    )
+    assert result("cus_1") != "MEMBER"

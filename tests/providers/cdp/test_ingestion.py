@@ -1,0 +1,197 @@
+"""The ingestion endpoints over HTTP: authorisation, refusals without side effects, de-dup."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.database import Database as SyncDatabase
+
+from tests.providers.cdp.conftest import WRITE_KEY
+
+Db = SyncDatabase[dict[str, Any]]
+
+
+def post(client: httpx.Client, kind: str, body: Any, key: str | None = WRITE_KEY) -> httpx.Response:
+    """POST as Segment's libraries do: HTTP Basic with the write key and an empty password."""
+    headers = {"content-type": "application/json"}
+    if key is not None:
+        headers["authorization"] = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    if isinstance(body, bytes):
+        return client.post(f"/cdp/v1/{kind}", content=body, headers=headers)
+    return client.post(f"/cdp/v1/{kind}", json=body, headers=headers)
+
+
+def snapshot(db: Db) -> dict[str, list[dict[str, Any]]]:
+    return {name: list(db[name].find()) for name in ("cdp_events", "cdp_profiles")}
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_identify_and_track_are_stored(cdp: httpx.Client, sync_db: Db) -> None:
+    at = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    response = post(
+        cdp,
+        "identify",
+        {"userId": "cus_1", "messageId": "m1", "timestamp": iso(at), "traits": {"plan": "pro"}},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"success": True, "accepted": 1, "duplicates": 0, "ignored": 0}
+    response = post(
+        cdp,
+        "track",
+        {
+            "userId": "cus_1",
+            "messageId": "m2",
+            "event": "Order Completed",
+            "properties": {"total": 30},
+            "timestamp": iso(at + timedelta(days=1)),
+        },
+    )
+    assert response.status_code == 200, response.text
+    events = {doc["_id"]: doc for doc in sync_db["cdp_events"].find()}
+    assert set(events) == {"m1", "m2"}
+    assert events["m2"]["event"] == "Order Completed" and events["m2"]["user_id"] == "cus_1"
+    profile = sync_db["cdp_profiles"].find_one({"_id": "cus_1"})
+    assert profile is not None
+    assert profile["traits"] == {"plan": "pro"}
+    assert profile["first_seen"] == at and profile["last_seen"] == at + timedelta(days=1)
+
+
+def test_batch_counts_accepted_duplicates_and_ignored(cdp: httpx.Client, sync_db: Db) -> None:
+    batch = {
+        "batch": [
+            {"type": "identify", "userId": "cus_1", "messageId": "a", "traits": {"seats": 3}},
+            {"type": "track", "userId": "cus_1", "messageId": "b", "event": "Signed Up"},
+            {"type": "page", "userId": "cus_2", "messageId": "c", "name": "Pricing"},
+            {"type": "track", "anonymousId": "anon-1", "messageId": "d", "event": "Signed Up"},
+            {"type": "track", "userId": "cus_1", "messageId": "b", "event": "Signed Up"},
+        ]
+    }
+    response = post(cdp, "batch", batch)
+    assert response.json() == {"success": True, "accepted": 3, "duplicates": 1, "ignored": 1}
+    again = post(cdp, "batch", batch)
+    assert again.json() == {"success": True, "accepted": 0, "duplicates": 4, "ignored": 1}
+    assert sync_db["cdp_events"].count_documents({}) == 3
+    assert sync_db["cdp_profiles"].count_documents({}) == 2
+
+
+def test_a_repeated_message_changes_nothing(cdp: httpx.Client, sync_db: Db) -> None:
+    first = {"userId": "u", "messageId": "same", "traits": {"plan": "pro"}}
+    post(cdp, "identify", first)
+    before = snapshot(sync_db)
+    response = post(cdp, "identify", {**first, "traits": {"plan": "team"}})
+    assert response.json()["duplicates"] == 1
+    assert snapshot(sync_db) == before
+
+
+def test_an_older_identify_arriving_late_never_overwrites_a_newer_trait(
+    cdp: httpx.Client, sync_db: Db
+) -> None:
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    post(cdp, "identify", {"userId": "u", "timestamp": iso(now), "traits": {"plan": "team"}})
+    post(
+        cdp,
+        "identify",
+        {
+            "userId": "u",
+            "timestamp": iso(now - timedelta(days=3)),
+            "traits": {"plan": "free", "seats": 2},
+        },
+    )
+    profile = sync_db["cdp_profiles"].find_one({"_id": "u"})
+    assert profile is not None
+    assert profile["traits"] == {"plan": "team", "seats": 2}
+    assert profile["first_seen"] == now - timedelta(days=3) and profile["last_seen"] == now
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        None,
+        "Basic " + base64.b64encode(b"wrong_key:").decode(),
+        "Bearer " + WRITE_KEY,
+        "Basic not-base64!!",
+        "Basic " + base64.b64encode(b":" + WRITE_KEY.encode()).decode(),
+    ],
+    ids=["no header", "wrong key", "bearer", "garbage", "key as password"],
+)
+def test_a_bad_write_key_is_401_and_writes_nothing(
+    cdp: httpx.Client, sync_db: Db, auth: str | None
+) -> None:
+    post(cdp, "identify", {"userId": "u", "traits": {"plan": "pro"}})
+    before = snapshot(sync_db)
+    headers = {"authorization": auth} if auth else {}
+    for kind, body in (
+        ("identify", {"userId": "u", "traits": {"plan": "x"}}),
+        ("track", {"userId": "u", "event": "Signed Up"}),
+        ("batch", {"batch": [{"type": "track", "userId": "u", "event": "Signed Up"}]}),
+    ):
+        response = cdp.post(f"/cdp/v1/{kind}", json=body, headers=headers)
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"].startswith("Basic")
+        assert response.json()["success"] is False
+    assert snapshot(sync_db) == before
+
+
+def test_the_password_is_ignored_as_segment_does(cdp: httpx.Client) -> None:
+    response = cdp.post(
+        "/cdp/v1/track", json={"userId": "u", "event": "x"}, auth=(WRITE_KEY, "anything")
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "where"),
+    [
+        ("identify", b"{not json", "JSON"),
+        ("identify", b"", "JSON"),
+        ("identify", b'{"userId": "u", "traits": {"n": NaN}}', "JSON"),
+        ("identify", [1, 2], "body"),
+        ("identify", {"traits": {"plan": "x"}}, "userId"),
+        ("identify", {"userId": "u", "traits": "pro"}, "traits"),
+        ("identify", {"userId": "u", "traits": {"$set": 1}}, "traits"),
+        ("track", {"userId": "u"}, "event"),
+        ("track", {"userId": "u", "event": "x", "timestamp": "last tuesday"}, "timestamp"),
+        ("batch", {"batch": []}, "batch"),
+        ("batch", {"events": []}, "batch"),
+        (
+            "batch",
+            {
+                "batch": [
+                    {"type": "identify", "userId": "ok", "traits": {"plan": "x"}},
+                    {"type": "track", "userId": "ok", "event": "Signed Up"},
+                    {"type": "track", "userId": "bad"},
+                ]
+            },
+            "batch[2].event",
+        ),
+        ("batch", {"batch": [{"type": "screenshot", "userId": "u"}]}, "batch[0].type"),
+    ],
+)
+def test_malformed_input_is_400_and_writes_nothing(
+    cdp: httpx.Client, sync_db: Db, kind: str, body: Any, where: str
+) -> None:
+    post(cdp, "identify", {"userId": "u", "messageId": "seed", "traits": {"plan": "pro"}})
+    before = snapshot(sync_db)
+    response = post(cdp, kind, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["success"] is False
+    assert where in response.json()["error"]
+    assert snapshot(sync_db) == before
+
+
+def test_a_body_too_large_is_413_and_writes_nothing(cdp: httpx.Client, sync_db: Db) -> None:
+    huge = {"batch": [{"type": "track", "userId": "u", "event": "x" * 150}] * 200}
+    response = post(cdp, "batch", huge)
+    assert response.status_code == 413
+    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": []}
+
+
+def test_only_post_is_allowed(cdp: httpx.Client) -> None:
+    assert cdp.get("/cdp/v1/track", auth=(WRITE_KEY, "")).status_code == 405

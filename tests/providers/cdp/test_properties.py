@@ -1,0 +1,202 @@
+"""CDP properties read through GraphQL: declared traits by type, seen times, event counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from seggraph_cdp.provider import CdpProvider
+from starlette.applications import Starlette
+
+from tests.providers.cdp.conftest import cdp_settings
+from tests.providers.cdp.test_ingestion import iso, post
+
+
+def values(client: httpx.Client, subscriber: str, keys: list[str]) -> dict[str, Any]:
+    response = client.post(
+        "/graphql",
+        json={
+            "query": "query($id: ID!, $keys: [String!]!) { subscriber(id: $id) { "
+            "properties(keys: $keys) { key value state error provider } } }",
+            "variables": {"id": subscriber, "keys": keys},
+        },
+    )
+    body = response.json()
+    assert not body.get("errors"), body
+    return {row["key"]: row for row in body["data"]["subscriber"]["properties"]}
+
+
+def test_catalogue_lists_declared_traits_and_configured_events(cdp: httpx.Client) -> None:
+    response = cdp.post("/graphql", json={"query": "{ properties { key type provider } }"})
+    found = {
+        row["key"]: row["type"]
+        for row in response.json()["data"]["properties"]
+        if row["provider"] == "cdp"
+    }
+    assert found == {
+        "cdp.first_seen": "DATETIME",
+        "cdp.last_seen": "DATETIME",
+        "cdp.days_since_last_seen": "NUMBER",
+        "cdp.trait.plan": "TEXT",
+        "cdp.trait.seats": "NUMBER",
+        "cdp.trait.vip": "BOOLEAN",
+        "cdp.trait.first_name": "TEXT",
+        "cdp.trait.renewal": "DATE",
+        "cdp.trait.signed_up_at": "DATETIME",
+        "cdp.trait.tier": "ENUM",
+        "cdp.trait.tags": "LIST",
+        "cdp.trait.ltv": "MONEY",
+        "cdp.event.order_completed.count_30d": "NUMBER",
+        "cdp.event.order_completed.last_at": "DATETIME",
+        "cdp.event.signed_up.count_30d": "NUMBER",
+        "cdp.event.signed_up.last_at": "DATETIME",
+    }
+
+
+def test_traits_are_read_as_their_declared_types(cdp: httpx.Client) -> None:
+    post(
+        cdp,
+        "identify",
+        {
+            "userId": "cus_t",
+            "traits": {
+                "plan": "pro",
+                "seats": 12.5,
+                "vip": True,
+                "firstName": "Ann",
+                "renewal": "2026-09-30",
+                "signedUpAt": "2025-06-01T10:00:00+02:00",
+                "tier": "pro",
+                "tags": ["beta", "eu"],
+                "ltv": 1200.5,
+                "undeclared": "kept but not a property",
+            },
+        },
+    )
+    found = values(
+        cdp,
+        "cus_t",
+        [
+            "cdp.trait.plan",
+            "cdp.trait.seats",
+            "cdp.trait.vip",
+            "cdp.trait.first_name",
+            "cdp.trait.renewal",
+            "cdp.trait.signed_up_at",
+            "cdp.trait.tier",
+            "cdp.trait.tags",
+            "cdp.trait.ltv",
+        ],
+    )
+    assert {k: v["state"] for k, v in found.items()} == dict.fromkeys(found, "PRESENT")
+    assert found["cdp.trait.plan"]["value"] == "pro"
+    assert found["cdp.trait.seats"]["value"] == 12.5
+    assert found["cdp.trait.vip"]["value"] is True
+    assert found["cdp.trait.first_name"]["value"] == "Ann"
+    assert found["cdp.trait.renewal"]["value"] == "2026-09-30"
+    assert datetime.fromisoformat(found["cdp.trait.signed_up_at"]["value"]) == datetime(
+        2025, 6, 1, 8, tzinfo=UTC
+    )
+    assert found["cdp.trait.tags"]["value"] == ["beta", "eu"]
+    assert found["cdp.trait.ltv"]["provider"] == "cdp"
+
+
+def test_a_trait_of_the_wrong_type_is_unknown_not_converted(cdp: httpx.Client) -> None:
+    post(cdp, "identify", {"userId": "cus_w", "traits": {"seats": "12", "vip": "yes"}})
+    found = values(cdp, "cus_w", ["cdp.trait.seats", "cdp.trait.vip", "cdp.trait.plan"])
+    assert found["cdp.trait.seats"]["state"] == "UNKNOWN"
+    assert found["cdp.trait.seats"]["error"].startswith("TYPE_ERROR: trait 'seats': expected")
+    assert found["cdp.trait.vip"]["state"] == "UNKNOWN"
+    assert found["cdp.trait.plan"]["state"] == "MISSING"
+
+
+def test_seen_times_and_event_properties(cdp: httpx.Client) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    times = [now - timedelta(days=d) for d in (40, 29, 3, 2)]
+    post(
+        cdp,
+        "batch",
+        {
+            "batch": [
+                {
+                    "type": "track",
+                    "userId": "cus_e",
+                    "event": "Order Completed",
+                    "timestamp": iso(at),
+                }
+                for at in times
+            ]
+            + [{"type": "identify", "userId": "cus_e", "timestamp": iso(now - timedelta(days=50))}]
+        },
+    )
+    found = values(
+        cdp,
+        "cus_e",
+        [
+            "cdp.first_seen",
+            "cdp.last_seen",
+            "cdp.days_since_last_seen",
+            "cdp.event.order_completed.count_30d",
+            "cdp.event.order_completed.last_at",
+            "cdp.event.signed_up.count_30d",
+            "cdp.event.signed_up.last_at",
+        ],
+    )
+    assert datetime.fromisoformat(found["cdp.first_seen"]["value"]) == now - timedelta(days=50)
+    assert datetime.fromisoformat(found["cdp.last_seen"]["value"]) == now - timedelta(days=2)
+    assert found["cdp.days_since_last_seen"]["value"] == 2
+    assert found["cdp.event.order_completed.count_30d"]["value"] == 3
+    assert datetime.fromisoformat(found["cdp.event.order_completed.last_at"]["value"]) == (
+        now - timedelta(days=2)
+    )
+    assert found["cdp.event.signed_up.count_30d"]["value"] == 0
+    assert found["cdp.event.signed_up.last_at"]["state"] == "MISSING"
+
+
+def test_a_subscriber_never_seen_has_every_cdp_property_missing(cdp: httpx.Client) -> None:
+    found = values(
+        cdp,
+        "nobody",
+        ["cdp.first_seen", "cdp.days_since_last_seen", "cdp.event.signed_up.count_30d"],
+    )
+    assert {row["state"] for row in found.values()} == {"MISSING"}
+
+
+def test_segments_use_cdp_properties(cdp: httpx.Client) -> None:
+    post(cdp, "track", {"userId": "active", "event": "Signed Up"})
+    post(cdp, "identify", {"userId": "dormant", "timestamp": "2020-01-01T00:00:00Z"})
+    created = cdp.post(
+        "/graphql",
+        json={
+            "query": 'mutation { createSegment(input: {name: "Recently active", conditions: '
+            '{conditions: [{property: "cdp.days_since_last_seen", operator: LTE, value: 7}, '
+            '{property: "cdp.event.signed_up.count_30d", operator: GTE, value: 1}]}}) '
+            "{ segment { id } userErrors { message } } }"
+        },
+    ).json()["data"]["createSegment"]
+    assert created["userErrors"] == []
+    query = (
+        "query($id: ID!, $s: [ID!]!) { subscriber(id: $id) { membership(segmentIds: $s) "
+        "{ result } } }"
+    )
+    results = {}
+    for who in ("active", "dormant", "nobody"):
+        body = cdp.post(
+            "/graphql",
+            json={"query": query, "variables": {"id": who, "s": [created["segment"]["id"]]}},
+        ).json()
+        assert not body.get("errors"), body
+        results[who] = body["data"]["subscriber"]["membership"][0]["result"]
+    assert results == {"active": "MEMBER", "dormant": "NOT_MEMBER", "nobody": "NOT_MEMBER"}
+
+
+async def test_without_a_write_key_every_request_is_refused() -> None:
+    provider = CdpProvider(cdp_settings(write_key=None))
+    transport = httpx.ASGITransport(app=Starlette(routes=provider.routes()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://cdp") as client:
+        response = await client.post(
+            "/cdp/v1/track", json={"userId": "u", "event": "x"}, auth=("", "")
+        )
+    assert response.status_code == 401
+    assert "SEGGRAPH_CDP_WRITE_KEY" in response.json()["error"]

@@ -1,0 +1,183 @@
+"""``seggraph import crm FILE`` and the CRM properties it provides, read through GraphQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pymongo.database import Database as SyncDatabase
+
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient
+from tests.providers.servers import run_cli
+
+Db = SyncDatabase[dict[str, Any]]
+KEYS = [
+    "crm.lifecycle_stage",
+    "crm.lead_status",
+    "crm.company_name",
+    "crm.industry",
+    "crm.company_size",
+    "crm.annual_revenue",
+    "crm.country",
+    "crm.account_owner",
+    "crm.renewal_date",
+    "crm.health_score",
+]
+
+
+def crm_values(gql: GraphQLClient, subscriber: str) -> dict[str, Any]:
+    data = gql.query(
+        "query($id: ID!, $keys: [String!]!) { subscriber(id: $id) { properties(keys: $keys) "
+        "{ key value state provider } } }",
+        {"id": subscriber, "keys": KEYS},
+    )
+    rows = data["subscriber"]["properties"]
+    assert {row["provider"] for row in rows} == {"crm"}
+    return {row["key"]: row["value"] if row["state"] == "PRESENT" else row["state"] for row in rows}
+
+
+def write_files(tmp_path: Path) -> tuple[Path, Path]:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "Record ID,Email,external_id,Lifecycle Stage,Lead Status,Contact owner,"
+        "Associated Company ID,Country,Last Modified Date\n"
+        "c1,ann@acme.io,cus_ann,customer,OPEN_DEAL,owner-ann,co1,France,2026-01-01T00:00:00Z\n"
+        "c2,Bob@Example.com,,Marketing Qualified Lead,New,owner-bob,,Spain,\n"
+        "c3,stale@acme.io,cus_ann,lead,,,,,2020-01-01T00:00:00Z\n",
+        encoding="utf-8",
+    )
+    companies = tmp_path / "companies.json"
+    companies.write_text(
+        json.dumps(
+            {
+                "results": [
+                    {
+                        "id": "co1",
+                        "properties": {
+                            "name": "Acme",
+                            "industry": "COMPUTER_SOFTWARE",
+                            "numberofemployees": "250",
+                            "annualrevenue": "1200000.50",
+                            "annual_revenue_currency": "eur",
+                            "hubspot_owner_id": "owner-acme",
+                            "renewal_date": "2026-09-30",
+                            "health_score": "87.5",
+                        },
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    return contacts, companies
+
+
+def test_contacts_and_companies_provide_the_crm_properties(
+    gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    contacts, companies = write_files(tmp_path)
+    sync_db["billing_customers"].insert_one({"_id": "cus_bob", "email": "bob@example.com"})
+    done = run_cli(settings, "import", "crm", str(companies), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "0 contacts, 1 companies imported" in done.stderr
+    done = run_cli(settings, "import", "crm", str(contacts), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert crm_values(gql, "cus_ann") == {
+        "crm.lifecycle_stage": "CUSTOMER",
+        "crm.lead_status": "OPEN_DEAL",
+        "crm.company_name": "Acme",
+        "crm.industry": "COMPUTER_SOFTWARE",
+        "crm.company_size": 250,
+        "crm.annual_revenue": {"amount": 1200000.5, "currency": "EUR"},
+        "crm.country": "France",
+        "crm.account_owner": "owner-acme",
+        "crm.renewal_date": "2026-09-30",
+        "crm.health_score": 87.5,
+    }
+    # matched by the billing customer's email, case-insensitively; no company
+    assert crm_values(gql, "cus_bob") == {
+        "crm.lifecycle_stage": "MARKETING_QUALIFIED_LEAD",
+        "crm.lead_status": "NEW",
+        "crm.company_name": "MISSING",
+        "crm.industry": "MISSING",
+        "crm.company_size": "MISSING",
+        "crm.annual_revenue": "MISSING",
+        "crm.country": "Spain",
+        "crm.account_owner": "owner-bob",
+        "crm.renewal_date": "MISSING",
+        "crm.health_score": "MISSING",
+    }
+    assert set(crm_values(gql, "cus_nobody").values()) == {"MISSING"}
+
+
+def test_segments_use_crm_properties(
+    gql: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    contacts, companies = write_files(tmp_path)
+    run_cli(settings, "import", "crm", str(companies), cwd=tmp_path)
+    run_cli(settings, "import", "crm", str(contacts), cwd=tmp_path)
+    created = gql.query(
+        'mutation { createSegment(input: {name: "Big customers", conditions: {conditions: ['
+        '{property: "crm.lifecycle_stage", operator: EQ, value: "customer"}, '
+        '{property: "crm.company_size", operator: GTE, value: 100}, '
+        '{property: "crm.renewal_date", operator: BEFORE, value: "2027-01-01"}]}}) '
+        "{ segment { id } userErrors { message } } }"
+    )["createSegment"]
+    assert created["userErrors"] == []
+    result = gql.query(
+        'query($s: [ID!]!) { subscriber(id: "cus_ann") { membership(segmentIds: $s) { result } } }',
+        {"s": [created["segment"]["id"]]},
+    )["subscriber"]["membership"][0]["result"]
+    assert result == "MEMBER"
+
+
+def test_a_refused_record_stops_the_whole_import(
+    gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "crm.json"
+    path.write_text(
+        json.dumps(
+            {
+                "contacts": [
+                    {"id": "c1", "email": "ok@x.io", "lifecyclestage": "lead"},
+                    {"id": "c2", "email": "not-an-email"},
+                    {"id": "c3"},
+                ],
+                "companies": [{"id": "co1", "numberofemployees": "a few"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    done = run_cli(settings, "import", "crm", str(path), cwd=tmp_path)
+    assert done.returncode == 1
+    out = " ".join(done.stderr.split())
+    assert "contacts[1] (id c2): email: expected an email address, got 'not-an-email'" in out
+    assert "contacts[2] (id c3): email: a contact needs an email or an external_id" in out
+    assert "companies[0] (id co1): numberofemployees: expected a number, got 'a few'" in out
+    assert "3 problems; nothing was written" in out
+    assert sync_db["crm_contacts"].count_documents({}) == 0
+    assert sync_db["crm_companies"].count_documents({}) == 0
+
+
+def test_reimporting_replaces_records_and_dry_run_writes_nothing(
+    gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "contacts.jsonl"
+    path.write_text('{"id": "c1", "external_id": "cus_1", "lifecyclestage": "lead"}\n')
+    assert run_cli(settings, "import", "crm", str(path), cwd=tmp_path).returncode == 0
+    path.write_text('{"id": "c1", "external_id": "cus_1", "lifecyclestage": "customer"}\n')
+    done = run_cli(settings, "import", "crm", str(path), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0 and "nothing written" in done.stderr
+    assert crm_values(gql, "cus_1")["crm.lifecycle_stage"] == "LEAD"
+    assert run_cli(settings, "import", "crm", str(path), cwd=tmp_path).returncode == 0
+    assert crm_values(gql, "cus_1")["crm.lifecycle_stage"] == "CUSTOMER"
+    assert sync_db["crm_contacts"].count_documents({}) == 1
+
+
+def test_the_kind_of_an_ambiguous_file_must_be_given(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text("[]")
+    done = run_cli(settings, "import", "crm", str(path), cwd=tmp_path)
+    assert done.returncode == 2 and "--kind" in done.stderr

@@ -1,0 +1,116 @@
+"""Reading CRM import files: HubSpot column names, formats, and refusals (no I/O but files)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from seggraph_crm.importer import ImportFileError, read_records
+from seggraph_crm.records import RecordKind
+
+
+def test_hubspot_csv_contacts(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "Record ID,Email,lifecyclestage,hs_lead_status,hubspot_owner_id,associatedcompanyid\n"
+        "101,Ann@Example.com,marketingqualifiedlead,In progress,owner-7,9\n"
+        "102,,customer,,,\n",
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "USD")
+    assert [str(e) for e in parsed.errors] == [
+        "row 3 (id 102): email: a contact needs an email or an external_id to be matched "
+        "to a subscriber"
+    ]
+    assert parsed.contacts == [
+        {
+            "id": "101",
+            "email": "ann@example.com",
+            "lifecycle_stage": "MARKETING_QUALIFIED_LEAD",
+            "lead_status": "IN_PROGRESS",
+            "owner": "owner-7",
+            "company_id": "9",
+        }
+    ]
+
+
+def test_json_with_both_kinds_and_hubspot_api_objects(tmp_path: Path) -> None:
+    path = tmp_path / "crm.json"
+    path.write_text(
+        json.dumps(
+            {
+                "contacts": [
+                    {
+                        "id": "1",
+                        "properties": {"email": "a@x.io", "lifecyclestage": "lead"},
+                        "associations": {"companies": {"results": [{"id": "c1"}]}},
+                    }
+                ],
+                "companies": [
+                    {
+                        "id": "c1",
+                        "properties": {
+                            "name": "Acme",
+                            "numberofemployees": "250",
+                            "annualrevenue": "1200000.50",
+                            "renewal_date": "2026-09-30T00:00:00Z",
+                            "health_score": 87,
+                        },
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "EUR")
+    assert parsed.errors == []
+    assert parsed.contacts[0]["company_id"] == "c1"
+    assert parsed.companies == [
+        {
+            "id": "c1",
+            "name": "Acme",
+            "employees": 250,
+            "annual_revenue": Decimal("1200000.50"),
+            "renewal_date": date(2026, 9, 30),
+            "health_score": 87,
+        }
+    ]
+
+
+def test_every_bad_field_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "companies.csv"
+    path.write_text(
+        "id,name,numberofemployees,annualrevenue,currency,renewal_date,health_score\n"
+        "c1,Acme,many,-5,usdollars,soon,high\n"
+        ",NoId,,,,,\n"
+        "c2,Dup,1,,,,\n"
+        "c2,Dup again,1,,,,\n",
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "USD")
+    assert [str(e) for e in parsed.errors] == [
+        "row 2 (id c1): numberofemployees: expected a number, got 'many'",
+        "row 2 (id c1): annualrevenue: expected an amount of at least 0, got '-5'",
+        "row 2 (id c1): currency: expected a three-letter ISO 4217 currency code, got 'USDOLLARS'",
+        "row 2 (id c1): renewal_date: expected a date YYYY-MM-DD, got 'soon'",
+        "row 2 (id c1): health_score: expected a number, got 'high'",
+        "row 3: id: every record needs an id",
+        "row 5 (id c2): id: the same id is also at row 4",
+    ]
+
+
+def test_unknown_lifecycle_stage_lists_the_stages(tmp_path: Path) -> None:
+    path = tmp_path / "people.jsonl"
+    path.write_text('{"id": 1, "external_id": "cus_1", "lifecyclestage": "prospect"}\n')
+    parsed = read_records(path, RecordKind.CONTACTS, "USD")
+    assert "expected one of SUBSCRIBER, LEAD" in str(parsed.errors[0])
+
+
+def test_kind_must_be_known(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text("[]")
+    with pytest.raises(ImportFileError, match="--kind"):
+        read_records(path, None, "USD")

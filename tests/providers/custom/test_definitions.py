@@ -1,0 +1,235 @@
+"""Custom property definitions through GraphQL: create, edit, type changes, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pymongo.database import Database as SyncDatabase
+
+from tests.conftest import GraphQLClient
+from tests.providers.custom.conftest import (
+    create,
+    create_segment,
+    delete,
+    properties,
+    set_values,
+    update,
+)
+
+Db = SyncDatabase[dict[str, Any]]
+
+
+def catalogue_entry(gql: GraphQLClient, key: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = gql.query(
+        "query($key: String!) { property(key: $key) { key label type provider enumValues } }",
+        {"key": key},
+    )["property"]
+    return found
+
+
+def test_a_new_definition_is_in_the_catalogue_at_once(gql: GraphQLClient) -> None:
+    created = create(
+        gql,
+        key="plan_tier",
+        label="Plan tier",
+        type="ENUM",
+        enumValues=["GOLD", "SILVER"],
+        description="From the app",
+    )
+    assert created["userErrors"] == []
+    prop = created["customProperty"]
+    assert prop["key"] == "plan_tier" and prop["propertyKey"] == "custom.plan_tier"
+    assert prop["object"] == "SUBSCRIBER" and prop["enumValues"] == ["GOLD", "SILVER"]
+    assert catalogue_entry(gql, "custom.plan_tier") == {
+        "key": "custom.plan_tier",
+        "label": "Plan tier",
+        "type": "ENUM",
+        "provider": "custom",
+        "enumValues": ["GOLD", "SILVER"],
+    }
+    segment = create_segment(
+        gql, [{"property": "custom.plan_tier", "operator": "EQ", "value": "gold"}]
+    )
+    assert segment["userErrors"] == []
+    listed = gql.query("{ customProperties { key } }")["customProperties"]
+    assert listed == [{"key": "plan_tier"}]
+
+
+@pytest.mark.parametrize(
+    ("fields", "path", "code"),
+    [
+        ({"key": "Plan", "type": "TEXT"}, ["key"], "INVALID_KEY"),
+        ({"key": "1plan", "type": "TEXT"}, ["key"], "INVALID_KEY"),
+        ({"key": "plan-tier", "type": "TEXT"}, ["key"], "INVALID_KEY"),
+        ({"key": "a" * 65, "type": "TEXT"}, ["key"], "INVALID_KEY"),
+        ({"key": "plan", "type": "TEXT", "label": "  "}, ["label"], "BLANK"),
+        ({"key": "plan", "type": "ENUM"}, ["enumValues"], "BLANK"),
+        ({"key": "plan", "type": "TEXT", "enumValues": ["A"]}, ["enumValues"], "NOT_ALLOWED"),
+        (
+            {"key": "plan", "type": "ENUM", "enumValues": ["A", "a"]},
+            ["enumValues", "1"],
+            "DUPLICATE",
+        ),
+        ({"key": "plan", "type": "TEXT", "description": "d" * 2001}, ["description"], "TOO_LONG"),
+    ],
+)
+def test_bad_definitions_are_refused_and_nothing_is_written(
+    gql: GraphQLClient, sync_db: Db, fields: dict[str, Any], path: list[str], code: str
+) -> None:
+    result = create(gql, **fields)
+    assert result["customProperty"] is None
+    assert [(e["path"], e["code"]) for e in result["userErrors"]] == [(path, code)]
+    assert sync_db["custom_definitions"].count_documents({}) == 0
+
+
+def test_the_longest_key_is_allowed_and_custom_prefix_is_read(gql: GraphQLClient) -> None:
+    assert create(gql, key="a" * 64, type="TEXT")["userErrors"] == []
+    assert create(gql, key="custom.b", type="TEXT")["customProperty"]["key"] == "b"
+
+
+def test_a_key_is_taken_once(gql: GraphQLClient) -> None:
+    create(gql, key="vip", type="BOOLEAN")
+    again = create(gql, key="vip", type="TEXT")
+    assert [e["code"] for e in again["userErrors"]] == ["KEY_TAKEN"]
+
+
+def test_label_and_description_change_and_the_catalogue_follows(gql: GraphQLClient) -> None:
+    created = create(gql, key="vip", label="VIP", type="BOOLEAN")["customProperty"]
+    create_segment(gql, [{"property": "custom.vip", "operator": "IS_TRUE"}])
+    updated = update(gql, key="vip", label="Very important", description="Hand-picked")
+    assert updated["userErrors"] == []
+    prop = updated["customProperty"]
+    assert prop["label"] == "Very important" and prop["description"] == "Hand-picked"
+    assert prop["createdAt"] == created["createdAt"] and prop["updatedAt"] >= created["updatedAt"]
+    assert catalogue_entry(gql, "custom.vip")["label"] == "Very important"  # type: ignore[index]
+
+
+def test_an_unknown_key_cannot_be_updated_or_deleted(gql: GraphQLClient) -> None:
+    assert update(gql, key="ghost", label="x")["userErrors"][0]["code"] == "NOT_FOUND"
+    assert delete(gql, "ghost")["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("mode", ["TEST", "LIVE"])
+def test_the_type_cannot_change_while_a_segment_uses_the_property(
+    gql: GraphQLClient, sync_db: Db, mode: str
+) -> None:
+    create(gql, key="seats", type="NUMBER")
+    nested = gql.query(
+        "mutation($input: CreateSegmentInput!) { createSegment(input: $input) "
+        "{ segment { id } userErrors { message } } }",
+        {
+            "input": {
+                "name": "Deep",
+                "conditions": {
+                    "combinator": "ANY",
+                    "groups": [
+                        {
+                            "combinator": "ALL",
+                            "groups": [
+                                {
+                                    "conditions": [
+                                        {"property": "custom.seats", "operator": "GT", "value": 5}
+                                    ]
+                                }
+                            ],
+                        }
+                    ],
+                },
+            }
+        },
+        **{"X-Seggraph-Mode": mode},
+    )["createSegment"]
+    assert nested["userErrors"] == []
+    before = sync_db["custom_definitions"].find_one({"_id": "seats"})
+    refused = update(gql, key="seats", type="TEXT")
+    assert refused["customProperty"] is None
+    [error] = refused["userErrors"]
+    assert error["code"] == "PROPERTY_IN_USE" and error["path"] == ["type"]
+    assert f"'Deep' ({mode})" in error["message"]
+    assert sync_db["custom_definitions"].find_one({"_id": "seats"}) == before
+    # label changes are still fine
+    assert update(gql, key="seats", label="Seats bought")["userErrors"] == []
+    deleted = delete(gql, "seats")
+    assert deleted["deletedKey"] is None
+    assert deleted["userErrors"][0]["code"] == "PROPERTY_IN_USE"
+    assert "'Deep'" in deleted["userErrors"][0]["message"]
+
+
+def test_archived_segments_count_as_uses(gql: GraphQLClient) -> None:
+    create(gql, key="vip", type="BOOLEAN")
+    segment = create_segment(gql, [{"property": "custom.vip", "operator": "IS_TRUE"}])
+    gql.query(
+        "mutation($id: ID!) { archiveSegment(id: $id) { userErrors { message } } }",
+        {"id": segment["segment"]["id"]},
+    )
+    error = update(gql, key="vip", type="TEXT")["userErrors"][0]
+    assert error["code"] == "PROPERTY_IN_USE" and "archived" in error["message"]
+
+
+def test_adding_enum_values_is_allowed_in_use_but_removing_one_is_not(gql: GraphQLClient) -> None:
+    create(gql, key="tier", type="ENUM", enumValues=["GOLD", "SILVER"])
+    create_segment(gql, [{"property": "custom.tier", "operator": "EQ", "value": "GOLD"}])
+    added = update(gql, key="tier", enumValues=["GOLD", "SILVER", "BRONZE"])
+    assert added["userErrors"] == []
+    assert catalogue_entry(gql, "custom.tier")["enumValues"] == ["GOLD", "SILVER", "BRONZE"]  # type: ignore[index]
+    removed = update(gql, key="tier", enumValues=["GOLD"])
+    assert removed["userErrors"][0]["code"] == "PROPERTY_IN_USE"
+
+
+def test_an_unused_property_changes_type_and_its_values_are_converted(
+    gql: GraphQLClient, sync_db: Db
+) -> None:
+    create(gql, key="score", type="TEXT")
+    set_values(
+        gql,
+        [
+            {"key": "score", "subscriberId": "cus_1", "value": "42"},
+            {"key": "score", "subscriberId": "cus_2", "value": "7.5"},
+        ],
+    )
+    changed = update(gql, key="score", type="NUMBER")
+    assert changed["userErrors"] == [] and changed["customProperty"]["type"] == "NUMBER"
+    assert catalogue_entry(gql, "custom.score")["type"] == "NUMBER"  # type: ignore[index]
+    found = properties(gql, "cus_2", ["custom.score"])["custom.score"]
+    assert found["value"] == 7.5 and found["state"] == "PRESENT"
+    assert (
+        create_segment(gql, [{"property": "custom.score", "operator": "GT", "value": 10}])[
+            "userErrors"
+        ]
+        == []
+    )
+
+
+def test_a_type_change_is_refused_when_a_value_cannot_be_converted(
+    gql: GraphQLClient, sync_db: Db
+) -> None:
+    create(gql, key="note", type="TEXT")
+    set_values(
+        gql,
+        [
+            {"key": "note", "subscriberId": "cus_1", "value": "12"},
+            {"key": "note", "subscriberId": "cus_2", "value": "call back"},
+        ],
+    )
+    before = list(sync_db["custom_values"].find())
+    refused = update(gql, key="note", type="NUMBER")
+    [error] = refused["userErrors"]
+    assert error["code"] == "VALUES_INCOMPATIBLE"
+    assert "subscriber cus_2" in error["message"] and "custom.note" in error["message"]
+    assert "expected a number" in error["message"]
+    assert list(sync_db["custom_values"].find()) == before
+    assert sync_db["custom_definitions"].find_one({"_id": "note"})["type"] == "TEXT"  # type: ignore[index]
+
+
+def test_deleting_an_unused_property_removes_it_and_its_values(
+    gql: GraphQLClient, sync_db: Db
+) -> None:
+    create(gql, key="nickname", type="TEXT")
+    set_values(gql, [{"key": "nickname", "subscriberId": "cus_1", "value": "Ace"}])
+    deleted = delete(gql, "custom.nickname")
+    assert deleted == {"deletedKey": "nickname", "userErrors": []}
+    assert catalogue_entry(gql, "custom.nickname") is None
+    assert sync_db["custom_values"].find_one({"values.nickname": {"$exists": True}}) is None
+    refused = create_segment(gql, [{"property": "custom.nickname", "operator": "IS_SET"}])
+    assert refused["userErrors"][0]["code"] == "UNKNOWN_PROPERTY"

@@ -1,0 +1,112 @@
+"""``seggraph import custom FILE``: CSV and JSON lines, all rows checked before any is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pymongo.database import Database as SyncDatabase
+
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient
+from tests.providers.custom.conftest import create, properties
+from tests.providers.servers import run_cli
+
+Db = SyncDatabase[dict[str, Any]]
+
+
+def define(gql: GraphQLClient) -> None:
+    create(gql, key="vip", type="BOOLEAN")
+    create(gql, key="seats", type="NUMBER")
+    create(gql, key="tags", type="LIST")
+    create(gql, key="seat_cap", type="NUMBER", object="SUBSCRIPTION")
+
+
+def test_a_csv_import_sets_coerced_values(
+    gql: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    define(gql)
+    path = tmp_path / "values.csv"
+    path.write_text(
+        "subscriber_id,key,value\n"
+        "cus_1,vip,yes\n"
+        "cus_1,seats,12\n"
+        'cus_1,tags,"beta, eu"\n'
+        "cus_2,custom.vip,\n",
+        encoding="utf-8",
+    )
+    done = run_cli(settings, "import", "custom", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "4 values set, 0 removed" in done.stderr
+    one = properties(gql, "cus_1", ["custom.vip", "custom.seats", "custom.tags"])
+    assert {k: v["value"] for k, v in one.items()} == {
+        "custom.vip": True,
+        "custom.seats": 12,
+        "custom.tags": ["beta", "eu"],
+    }
+    assert properties(gql, "cus_2", ["custom.vip"])["custom.vip"]["value"] is False
+
+
+def test_a_json_lines_import_sets_and_removes(
+    gql: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    define(gql)
+    path = tmp_path / "values.jsonl"
+    rows = [
+        {"subscriber_id": "cus_1", "key": "seats", "value": 3},
+        {"subscription_id": "sub_1", "key": "seat_cap", "value": "40"},
+        {"subscriber_id": "cus_1", "key": "vip", "value": True},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert run_cli(settings, "import", "custom", str(path), cwd=tmp_path).returncode == 0
+    path.write_text(json.dumps({"subscriber_id": "cus_1", "key": "vip", "value": None}) + "\n")
+    done = run_cli(settings, "import", "custom", str(path), cwd=tmp_path)
+    assert "0 values set, 1 removed" in done.stderr
+    one = properties(gql, "cus_1", ["custom.vip", "custom.seats"])
+    assert one["custom.vip"]["state"] == "MISSING" and one["custom.seats"]["value"] == 3
+    found = properties(gql, "cus_1", ["custom.seat_cap"], subscription="sub_1")
+    assert found["custom.seat_cap"]["value"] == 40
+
+
+def test_a_refused_row_stops_the_whole_import(
+    gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    define(gql)
+    path = tmp_path / "values.csv"
+    path.write_text(
+        "subscriber_id,key,value\n"
+        "cus_1,vip,yes\n"
+        "cus_2,vip,perhaps\n"
+        "cus_3,ghost,1\n"
+        ",seats,1\n"
+        "cus_4,seats,lots\n",
+        encoding="utf-8",
+    )
+    done = run_cli(settings, "import", "custom", str(path), cwd=tmp_path)
+    assert done.returncode == 1
+    out = " ".join(done.stderr.split())
+    assert "row 3: subscriber cus_2: custom.vip: expected a boolean" in out
+    assert "row 4: cus_3: there is no custom property custom.ghost" in out
+    assert "row 5: a subscriber_id (or subscription_id) is required" in out
+    assert "row 6: subscriber cus_4: custom.seats: expected a number, got 'lots'" in out
+    assert "4 rows refused; nothing was written" in out
+    assert sync_db["custom_values"].count_documents({}) == 0
+
+
+def test_dry_run_checks_only(
+    gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    define(gql)
+    path = tmp_path / "values.csv"
+    path.write_text("subscriber_id,key,value\ncus_1,vip,yes\n", encoding="utf-8")
+    done = run_cli(settings, "import", "custom", str(path), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0 and "1 values checked" in done.stderr
+    assert sync_db["custom_values"].count_documents({}) == 0
+
+
+def test_a_file_without_the_header_is_refused(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "values.csv"
+    path.write_text("id,name\n1,x\n", encoding="utf-8")
+    done = run_cli(settings, "import", "custom", str(path), cwd=tmp_path)
+    assert done.returncode == 2 and "subscriber_id,key,value" in done.stderr

@@ -1,0 +1,265 @@
+"""Custom property values through GraphQL: one and in bulk, refusals, reading them back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pymongo.database import Database as SyncDatabase
+
+from tests.conftest import GraphQLClient
+from tests.providers.custom.conftest import (
+    create,
+    create_segment,
+    properties,
+    set_value,
+    set_values,
+)
+
+Db = SyncDatabase[dict[str, Any]]
+
+
+@pytest.fixture
+def defined(gql: GraphQLClient) -> GraphQLClient:
+    for fields in (
+        {"key": "vip", "type": "BOOLEAN"},
+        {"key": "seats", "type": "NUMBER"},
+        {"key": "nickname", "type": "TEXT"},
+        {"key": "renews_on", "type": "DATE"},
+        {"key": "tier", "type": "ENUM", "enumValues": ["GOLD", "SILVER"]},
+        {"key": "tags", "type": "LIST"},
+        {"key": "seat_cap", "type": "NUMBER", "object": "SUBSCRIPTION"},
+    ):
+        assert create(gql, **fields)["userErrors"] == []
+    return gql
+
+
+ALL_KEYS = [
+    "custom.vip",
+    "custom.seats",
+    "custom.nickname",
+    "custom.renews_on",
+    "custom.tier",
+    "custom.tags",
+]
+
+
+def test_values_of_every_type_are_coerced_stored_and_read(defined: GraphQLClient) -> None:
+    result = set_values(
+        defined,
+        [
+            {"key": "vip", "subscriberId": "cus_1", "value": "Yes"},
+            {"key": "custom.seats", "subscriberId": "cus_1", "value": "12.50"},
+            {"key": "nickname", "subscriberId": "cus_1", "value": " Ace "},
+            {"key": "renews_on", "subscriberId": "cus_1", "value": "2026-09-30"},
+            {"key": "tier", "subscriberId": "cus_1", "value": "gold"},
+            {"key": "tags", "subscriberId": "cus_1", "value": "beta, eu"},
+            {"key": "vip", "subscriberId": "cus_2", "value": ""},
+            {"key": "seats", "subscriberId": "cus_2", "value": 3},
+            {"key": "tags", "subscriberId": "cus_2", "value": ["a", "b"]},
+        ],
+    )
+    assert result == {"written": 9, "removed": 0, "userErrors": []}
+    one = properties(defined, "cus_1", ALL_KEYS)
+    assert {k: v["value"] for k, v in one.items()} == {
+        "custom.vip": True,
+        "custom.seats": 12.5,
+        "custom.nickname": " Ace ",
+        "custom.renews_on": "2026-09-30",
+        "custom.tier": "GOLD",
+        "custom.tags": ["beta", "eu"],
+    }
+    assert {v["provider"] for v in one.values()} == {"custom"}
+    two = properties(defined, "cus_2", ALL_KEYS)
+    assert two["custom.vip"]["value"] is False and two["custom.seats"]["value"] == 3
+    assert two["custom.nickname"]["state"] == "MISSING"
+    listed = defined.query(
+        '{ customPropertyValues(subscriberId: "cus_1") { key propertyKey value } }'
+    )["customPropertyValues"]
+    assert [row["key"] for row in listed] == [
+        "nickname",
+        "renews_on",
+        "seats",
+        "tags",
+        "tier",
+        "vip",
+    ]
+
+
+def test_a_refused_bulk_write_writes_nothing_and_names_subscriber_key_and_why(
+    defined: GraphQLClient, sync_db: Db
+) -> None:
+    set_values(defined, [{"key": "seats", "subscriberId": "cus_1", "value": 1}])
+    before = list(sync_db["custom_values"].find())
+    result = set_values(
+        defined,
+        [
+            {"key": "seats", "subscriberId": "cus_1", "value": 5},
+            {"key": "vip", "subscriberId": "cus_2", "value": "maybe"},
+            {"key": "ghost", "subscriberId": "cus_3", "value": 1},
+            {"key": "renews_on", "subscriberId": "cus_4", "value": "30/09/2026"},
+            {"key": "tier", "subscriberId": "cus_5", "value": "BRONZE"},
+            {"key": "seats", "subscriberId": "  ", "value": 1},
+            {"key": "seats", "subscriberId": "cus_6"},
+            {"key": "seats", "subscriptionId": "sub_1", "value": 1},
+            {"key": "seat_cap", "subscriberId": "cus_7", "value": 1},
+        ],
+    )
+    assert result["written"] == 0
+    errors = [(e["path"], e["code"], e["message"]) for e in result["userErrors"]]
+    assert errors[0] == (
+        ["values", "6", "value"],
+        "BLANK",
+        "a value is required (null removes the value)",
+    )
+    result = set_values(
+        defined,
+        [
+            {"key": "seats", "subscriberId": "cus_1", "value": 5},
+            {"key": "vip", "subscriberId": "cus_2", "value": "maybe"},
+            {"key": "ghost", "subscriberId": "cus_3", "value": 1},
+            {"key": "renews_on", "subscriberId": "cus_4", "value": "30/09/2026"},
+            {"key": "tier", "subscriberId": "cus_5", "value": "BRONZE"},
+            {"key": "seats", "subscriberId": "  ", "value": 1},
+            {"key": "seats", "subscriptionId": "sub_1", "value": 1},
+            {"key": "seat_cap", "subscriberId": "cus_7", "value": 1},
+        ],
+    )
+    assert result["written"] == 0
+    assert [(e["path"], e["code"], e["message"]) for e in result["userErrors"]] == [
+        (
+            ["values", "1", "value"],
+            "INVALID_VALUE",
+            "subscriber cus_2: custom.vip: expected a boolean (true, t, 1, yes / false, f, 0, "
+            "no or blank), got 'maybe'",
+        ),
+        (
+            ["values", "2", "key"],
+            "UNKNOWN_PROPERTY",
+            "cus_3: there is no custom property custom.ghost",
+        ),
+        (
+            ["values", "3", "value"],
+            "INVALID_VALUE",
+            "subscriber cus_4: custom.renews_on: expected a date YYYY-MM-DD, got '30/09/2026'",
+        ),
+        (
+            ["values", "4", "value"],
+            "INVALID_VALUE",
+            "subscriber cus_5: custom.tier: expected one of GOLD, SILVER, got 'BRONZE'",
+        ),
+        (
+            ["values", "5", "subscriberId"],
+            "INVALID_ID",
+            "custom.seats describes a subscriber: a subscriber id of 1 to 256 characters is "
+            "required",
+        ),
+        (
+            ["values", "6", "subscriptionId"],
+            "WRONG_OBJECT",
+            "custom.seats describes a subscriber: give a subscriber id, not a subscription id",
+        ),
+        (
+            ["values", "7", "subscriberId"],
+            "WRONG_OBJECT",
+            "custom.seat_cap describes a subscription: give a subscription id, not a subscriber id",
+        ),
+    ]
+    assert list(sync_db["custom_values"].find()) == before
+
+
+def test_one_value_is_set_and_null_removes_it(defined: GraphQLClient) -> None:
+    assert set_value(defined, {"key": "nickname", "subscriberId": "cus_1", "value": "Ace"}) == {
+        "written": 1,
+        "removed": 0,
+        "userErrors": [],
+    }
+    refused = set_value(defined, {"key": "seats", "subscriberId": "cus_1", "value": "many"})
+    assert refused["userErrors"] == [
+        {
+            "path": ["input", "value"],
+            "code": "INVALID_VALUE",
+            "message": "subscriber cus_1: custom.seats: expected a number, got 'many'",
+        }
+    ]
+    removed = set_value(defined, {"key": "nickname", "subscriberId": "cus_1", "value": None})
+    assert removed == {"written": 0, "removed": 1, "userErrors": []}
+    assert properties(defined, "cus_1", ["custom.nickname"])["custom.nickname"]["state"] == (
+        "MISSING"
+    )
+
+
+def test_later_values_win_within_one_request(defined: GraphQLClient) -> None:
+    set_values(
+        defined,
+        [
+            {"key": "seats", "subscriberId": "cus_1", "value": 1},
+            {"key": "seats", "subscriberId": "cus_1", "value": 2},
+        ],
+    )
+    assert properties(defined, "cus_1", ["custom.seats"])["custom.seats"]["value"] == 2
+
+
+def test_subscription_properties_read_the_named_or_primary_subscription(
+    defined: GraphQLClient, sync_db: Db
+) -> None:
+    sync_db["billing_subscriptions"].insert_many(
+        [
+            {"_id": "sub_old", "customer": "cus_1", "status": "active", "created": 100},
+            {"_id": "sub_new", "customer": "cus_1", "status": "active", "created": 200},
+            {"_id": "sub_gone", "customer": "cus_1", "status": "canceled", "created": 300},
+        ]
+    )
+    set_values(
+        defined,
+        [
+            {"key": "seat_cap", "subscriptionId": "sub_old", "value": 5},
+            {"key": "seat_cap", "subscriptionId": "sub_new", "value": 50},
+        ],
+    )
+    assert properties(defined, "cus_1", ["custom.seat_cap"])["custom.seat_cap"]["value"] == 50
+    named = properties(defined, "cus_1", ["custom.seat_cap"], subscription="sub_old")
+    assert named["custom.seat_cap"]["value"] == 5
+    assert properties(defined, "cus_9", ["custom.seat_cap"])["custom.seat_cap"]["state"] == (
+        "MISSING"
+    )
+    listed = defined.query('{ customPropertyValues(subscriptionId: "sub_new") { key value } }')[
+        "customPropertyValues"
+    ]
+    assert listed == [{"key": "seat_cap", "value": 50}]
+
+
+def test_segments_evaluate_custom_values(defined: GraphQLClient) -> None:
+    set_values(
+        defined,
+        [
+            {"key": "vip", "subscriberId": "cus_1", "value": "t"},
+            {"key": "tier", "subscriberId": "cus_1", "value": "GOLD"},
+            {"key": "vip", "subscriberId": "cus_2", "value": "no"},
+        ],
+    )
+    segment = create_segment(
+        defined,
+        [
+            {"property": "custom.vip", "operator": "IS_TRUE"},
+            {"property": "custom.tier", "operator": "IN", "value": ["GOLD", "SILVER"]},
+        ],
+    )
+    assert segment["userErrors"] == []
+    query = (
+        "query($id: ID!, $s: [ID!]!) { subscriber(id: $id) { membership(segmentIds: $s) "
+        "{ result } } }"
+    )
+    results = {
+        who: defined.query(query, {"id": who, "s": [segment["segment"]["id"]]})["subscriber"][
+            "membership"
+        ][0]["result"]
+        for who in ("cus_1", "cus_2", "cus_3")
+    }
+    assert results == {"cus_1": "MEMBER", "cus_2": "NOT_MEMBER", "cus_3": "NOT_MEMBER"}
+
+
+def test_too_many_values_in_one_request_are_refused(defined: GraphQLClient) -> None:
+    values = [{"key": "seats", "subscriberId": f"c{i}", "value": i} for i in range(5001)]
+    result = set_values(defined, values)
+    assert result["written"] == 0 and result["userErrors"][0]["code"] == "TOO_MANY"

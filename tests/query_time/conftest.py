@@ -1,0 +1,123 @@
+"""A live server with two small in-memory providers whose calls are counted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.database import Database
+
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.properties import PropertyDefinition, PropertyType
+from seggraph.plugins.hookspecs import hookimpl
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+
+SUBSCRIBERS = [f"sub_{i:03d}" for i in range(1, 31)]
+
+
+def billing_row(i: int) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "subscriber.mrr": Decimal(i * 10),  # 10 .. 300
+        "plan.interval": "YEAR" if i % 3 == 0 else "MONTH",
+        "subscription.is_free_trial": i % 5 == 0,
+    }
+    if i % 7 == 0:
+        del row["plan.interval"]  # missing for some subscribers
+    return row
+
+
+class CountingProvider:
+    """Answers from a dict; counts every resolve call and the contexts it was asked about."""
+
+    def __init__(
+        self, name: str, definitions: list[PropertyDefinition], rows: dict[str, dict[str, Any]]
+    ):
+        self.name = name
+        self.definitions = definitions
+        self.rows = rows
+        self.calls: list[tuple[int, tuple[str, ...]]] = []
+        self.fail = False
+
+    @hookimpl
+    def register_properties(self, register: Any) -> None:
+        for definition in self.definitions:
+            register(definition)
+
+    @hookimpl
+    async def resolve_properties(
+        self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
+    ) -> dict[EvaluationContext, dict[str, Any]]:
+        self.calls.append((len(contexts), tuple(sorted(keys))))
+        if self.fail:
+            raise RuntimeError(f"{self.name} is down")
+        return {
+            ctx: {k: v for k, v in self.rows.get(ctx.subscriber_id, {}).items() if k in keys}
+            for ctx in contexts
+        }
+
+    @hookimpl
+    async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        ids = sorted(self.rows)
+        if after is not None:
+            ids = [i for i in ids if i > after]
+        return ids[:limit]
+
+
+@pytest.fixture(scope="session")
+def providers() -> tuple[CountingProvider, CountingProvider]:
+    billing = CountingProvider(
+        "ledger",
+        [
+            PropertyDefinition("subscriber.mrr", "MRR", PropertyType.MONEY),
+            PropertyDefinition(
+                "plan.interval",
+                "Interval",
+                PropertyType.ENUM,
+                enum_values=("DAY", "WEEK", "MONTH", "YEAR"),
+            ),
+            PropertyDefinition("subscription.is_free_trial", "Trial", PropertyType.BOOLEAN),
+        ],
+        {f"sub_{i:03d}": billing_row(i) for i in range(1, 31)},
+    )
+    crm = CountingProvider(
+        "people",
+        [PropertyDefinition("crm.country", "Country", PropertyType.TEXT)],
+        {f"sub_{i:03d}": {"crm.country": "FR" if i % 2 else "US"} for i in range(1, 31)},
+    )
+    return billing, crm
+
+
+@pytest.fixture(scope="session")
+def query_server(
+    settings: Settings,
+    sync_db: Database[dict[str, Any]],
+    providers: tuple[CountingProvider, CountingProvider],
+) -> Iterator[LiveServer]:
+    billing, crm = providers
+    # Only the two counting providers: installed plugins stay out of this server.
+    isolated = settings.model_copy(
+        update={"plugins": ["ledger", "people"], "subscriber_directory": "ledger"}
+    )
+    server = LiveServer(isolated, extra_plugins=[("ledger", billing), ("people", crm)])
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def q(
+    query_server: LiveServer,
+    sync_db: Database[dict[str, Any]],
+    providers: tuple[CountingProvider, CountingProvider],
+) -> Iterator[GraphQLClient]:
+    for name in sync_db.list_collection_names():
+        sync_db[name].delete_many({})
+    for provider in providers:
+        provider.calls.clear()
+        provider.fail = False
+    with httpx.Client(base_url=query_server.url, timeout=60) as http:
+        yield GraphQLClient(http)

@@ -1,0 +1,210 @@
+"""Query-time answers through GraphQL: membership, explanations, previews, members, impact."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tests.conftest import GraphQLClient
+from tests.query_time.conftest import SUBSCRIBERS, CountingProvider, billing_row
+
+CREATE = """mutation($input: CreateSegmentInput!) { createSegment(input: $input) {
+  segment { id version conditionsText } userErrors { path code message } } }"""
+
+
+def create(q: GraphQLClient, name: str, text: str, tags: list[str] | None = None) -> dict[str, Any]:
+    payload = q.query(CREATE, {"input": {"name": name, "conditionsText": text, "tags": tags or []}})
+    assert payload["createSegment"]["userErrors"] == [], payload
+    segment: dict[str, Any] = payload["createSegment"]["segment"]
+    return segment
+
+
+def expected_member(i: int, threshold: int) -> bool:
+    return billing_row(i)["subscriber.mrr"] > Decimal(threshold)
+
+
+def test_one_subscriber_against_50_segments_costs_one_call_per_provider(
+    q: GraphQLClient, providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    for i in range(50):
+        text = f'subscriber.mrr > {i * 5} AND (plan.interval = "YEAR" OR crm.country = "FR")'
+        create(q, f"segment {i}", text, tags=["bulk"])
+    billing, crm = providers
+    billing.calls.clear()
+    crm.calls.clear()
+    data = q.query(
+        """{ subscriber(id: "sub_009") {
+             segments(tags: ["bulk"], includeNonMembers: true) { segment { name } result }
+             membership(segmentIds: []) { result }
+             properties(keys: ["subscriber.mrr", "crm.country"]) { key value provider }
+        } }"""
+    )
+    results = data["subscriber"]["segments"]
+    assert len(results) == 50
+    # sub_009: mrr 90, YEAR (9 % 3 == 0), FR: a member exactly where 90 > i*5.
+    members = {r["segment"]["name"] for r in results if r["result"] == "MEMBER"}
+    assert members == {f"segment {i}" for i in range(50) if i * 5 < 90}
+    assert len(billing.calls) == 1 and len(crm.calls) == 1
+    assert billing.calls[0][0] == 1  # one context
+    assert data["subscriber"]["properties"] == [
+        {"key": "subscriber.mrr", "value": 90, "provider": "ledger"},
+        {"key": "crm.country", "value": "FR", "provider": "people"},
+    ]
+
+
+def test_segments_lists_memberships_only_by_default(q: GraphQLClient) -> None:
+    create(q, "rich", "subscriber.mrr >= 200")
+    create(q, "poor", "subscriber.mrr < 50")
+    data = q.query('{ subscriber(id: "sub_025") { segments { segment { name } result } } }')
+    assert data["subscriber"]["segments"] == [{"segment": {"name": "rich"}, "result": "MEMBER"}]
+
+
+EVALUATE = """query($id: ID!, $sub: ID!) { segment(id: $id) { evaluate(subscriberId: $sub, explain: true) {
+  result
+  unknownReasons { path property reason detail provider }
+  explanation {
+    groups { path combinator result }
+    conditions { path property operator expected actual state result unknownReason unknownDetail provider latencyMs }
+  } } } }"""
+
+
+def test_an_explanation_shows_every_condition_with_expected_and_actual(q: GraphQLClient) -> None:
+    segment = create(
+        q,
+        "annual or trial",
+        'subscriber.mrr > 100 AND (plan.interval = "YEAR" OR subscription.is_free_trial IS TRUE)',
+    )
+    data = q.query(EVALUATE, {"id": segment["id"], "sub": "sub_005"})  # mrr 50, MONTH, trial
+    evaluation = data["segment"]["evaluate"]
+    assert evaluation["result"] == "NOT_MEMBER"
+    conditions = evaluation["explanation"]["conditions"]
+    assert [(c["path"], c["property"], c["result"]) for c in conditions] == [
+        (["conditions", "conditions", "0"], "subscriber.mrr", "FALSE"),
+        (["conditions", "groups", "0", "conditions", "0"], "plan.interval", "FALSE"),
+        (["conditions", "groups", "0", "conditions", "1"], "subscription.is_free_trial", "TRUE"),
+    ]
+    first = conditions[0]
+    assert (first["expected"], first["actual"], first["state"]) == (100, 50, "PRESENT")
+    assert first["provider"] == "ledger" and first["latencyMs"] is not None
+    assert [g["combinator"] for g in evaluation["explanation"]["groups"]] == ["ALL", "ANY"]
+
+
+def test_missing_values_and_failing_providers(
+    q: GraphQLClient, providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    segment = create(q, "fr or yearly", 'crm.country = "FR" OR plan.interval = "YEAR"')
+    # sub_014: even (US), 14 % 7 == 0 so plan.interval is missing: FALSE, not UNKNOWN.
+    missing = q.query(EVALUATE, {"id": segment["id"], "sub": "sub_014"})["segment"]["evaluate"]
+    assert missing["result"] == "NOT_MEMBER"
+    assert missing["explanation"]["conditions"][1]["state"] == "MISSING"
+
+    _, crm = providers
+    crm.fail = True
+    down = q.query(EVALUATE, {"id": segment["id"], "sub": "sub_004"})["segment"]["evaluate"]
+    # US and MONTH: without the CRM the answer cannot be known.
+    assert down["result"] == "UNKNOWN"
+    assert [(r["property"], r["reason"], r["provider"]) for r in down["unknownReasons"]] == [
+        ("crm.country", "PROVIDER_ERROR", "people")
+    ]
+    assert "people is down" in down["unknownReasons"][0]["detail"]
+    # The other provider keeps answering: sub_003 is YEAR, so a member whatever the CRM says.
+    still = q.query(EVALUATE, {"id": segment["id"], "sub": "sub_003"})["segment"]["evaluate"]
+    assert still["result"] == "MEMBER"
+
+
+def test_preview_unsaved_conditions_as_tree_or_text(q: GraphQLClient) -> None:
+    preview = """query($text: String, $tree: ConditionGroupInput) {
+      previewConditions(subscriberIds: ["sub_010", "sub_020"], conditionsText: $text, conditions: $tree, explain: false) {
+        results { subscriberId evaluation { result } } userErrors { path code message } } }"""
+    by_text = q.query(preview, {"text": "subscriber.mrr BETWEEN 150 AND 250"})["previewConditions"]
+    assert [(r["subscriberId"], r["evaluation"]["result"]) for r in by_text["results"]] == [
+        ("sub_010", "NOT_MEMBER"),
+        ("sub_020", "MEMBER"),
+    ]
+    tree = {"conditions": [{"property": "subscriber.mrr", "operator": "LT", "value": 150}]}
+    by_tree = q.query(preview, {"tree": tree})["previewConditions"]
+    assert [r["evaluation"]["result"] for r in by_tree["results"]] == ["MEMBER", "NOT_MEMBER"]
+
+    bad = q.query(preview, {"text": "subscriber.mrr >"})["previewConditions"]
+    assert bad["results"] == [] and bad["userErrors"][0]["path"] == ["conditionsText"]
+    assert "line 1, column" in bad["userErrors"][0]["message"]
+    invalid = q.query(preview, {"text": 'subscriber.mrr CONTAINS "x"'})["previewConditions"]
+    assert invalid["userErrors"][0]["code"] == "OPERATOR_NOT_ALLOWED"
+
+
+def test_members_and_counts_agree_with_one_by_one_evaluation(q: GraphQLClient) -> None:
+    segment = create(q, "mid", "subscriber.mrr > 95 AND subscriber.mrr <= 255")
+    expected = [s for i, s in enumerate(SUBSCRIBERS, 1) if 95 < i * 10 <= 255]
+    pages: list[str] = []
+    after = None
+    while True:
+        page = q.query(
+            """query($id: ID!, $after: String) { segment(id: $id) {
+                 members(first: 7, after: $after) { memberIds endCursor hasNextPage } } }""",
+            {"id": segment["id"], "after": after},
+        )["segment"]["members"]
+        pages.extend(page["memberIds"])
+        if not page["hasNextPage"]:
+            break
+        after = page["endCursor"]
+    assert pages == expected
+    count = q.query(
+        "query($id: ID!) { segment(id: $id) { memberCount { members unknown } } }",
+        {"id": segment["id"]},
+    )["segment"]["memberCount"]
+    assert count == {"members": len(expected), "unknown": 0}
+    one_by_one = [
+        s
+        for s in SUBSCRIBERS
+        if q.query(EVALUATE, {"id": segment["id"], "sub": s})["segment"]["evaluate"]["result"]
+        == "MEMBER"
+    ]
+    assert one_by_one == expected
+
+
+def test_edit_impact_before_saving(q: GraphQLClient) -> None:
+    segment = create(q, "over 200", "subscriber.mrr > 200")
+    impact = q.query(
+        """query($id: ID!) { segmentEditImpact(id: $id, conditionsText: "subscriber.mrr > 250") {
+             impact { evaluated leavingCount joiningCount unknownCount sampleLeaving sampleJoining }
+             userErrors { code } } }""",
+        {"id": segment["id"]},
+    )["segmentEditImpact"]
+    assert impact["userErrors"] == []
+    assert impact["impact"] == {
+        "evaluated": 30,
+        "leavingCount": 5,
+        "joiningCount": 0,
+        "unknownCount": 0,
+        "sampleLeaving": ["sub_021", "sub_022", "sub_023", "sub_024", "sub_025"],
+        "sampleJoining": [],
+    }
+
+
+def test_segment_references_are_evaluated_without_refetching(
+    q: GraphQLClient, providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    base = create(q, "yearly", 'plan.interval = "YEAR"')
+    combined = create(q, "yearly FR", f'IN SEGMENT "{base["id"]}" AND crm.country = "FR"')
+    not_yearly = create(q, "not yearly", f'NOT IN SEGMENT "{base["id"]}"')
+    billing, _ = providers
+    billing.calls.clear()
+    data = q.query(
+        'query($ids: [ID!]!) { subscriber(id: "sub_009") { membership(segmentIds: $ids) { segment { name } result } } }',
+        {"ids": [combined["id"], not_yearly["id"]]},
+    )
+    assert data["subscriber"]["membership"] == [
+        {"segment": {"name": "yearly FR"}, "result": "MEMBER"},
+        {"segment": {"name": "not yearly"}, "result": "NOT_MEMBER"},
+    ]
+    assert len(billing.calls) == 1
+
+
+def test_conditions_text_round_trips_through_a_segment(q: GraphQLClient) -> None:
+    text = (
+        'subscriber.mrr > 100 AND plan.interval IN ("MONTH", "YEAR") AND NOT (crm.country = "US")'
+    )
+    segment = create(q, "text", text)
+    again = create(q, "again", segment["conditionsText"])
+    assert again["conditionsText"] == segment["conditionsText"]
+    assert "subscriber.mrr > 100" in segment["conditionsText"]
