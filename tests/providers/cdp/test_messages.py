@@ -123,3 +123,16 @@ def test_trait_keys_are_snake_case_and_may_name_another_trait() -> None:
     ]
     with pytest.raises(ValueError, match="declared once"):
         parse_traits("firstName:TEXT,first_name:NUMBER")
+
+
+def test_days_since_last_seen_counts_calendar_days_in_the_account_time_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from seggraph_cdp.properties import DAYS_SINCE_LAST_SEEN, ValueReader
+
+    reader = ValueReader((), {}, zone=ZoneInfo("Asia/Tokyo"), currency="USD")
+    profile = {"last_seen": datetime(2026, 3, 1, 14, 59, tzinfo=UTC)}  # 23:59 on Mar 1 in Tokyo
+    now = datetime(2026, 3, 1, 15, 1, tzinfo=UTC)  # 00:01 on Mar 2 in Tokyo
+    assert reader.values([DAYS_SINCE_LAST_SEEN], profile, {}, now) == {DAYS_SINCE_LAST_SEEN: 1}
+    utc = ValueReader((), {}, zone=ZoneInfo("UTC"), currency="USD")
+    assert utc.values([DAYS_SINCE_LAST_SEEN], profile, {}, now) == {DAYS_SINCE_LAST_SEEN: 0}
