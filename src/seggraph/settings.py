@@ -119,7 +119,7 @@ class Settings(BaseSettings):
         description="How long a provider that keeps failing is skipped.",
     )
     provider_batch_size: int = Field(
-        default=500,
+        default=200,
         ge=1,
         le=100_000,
         description="Evaluation contexts per resolve call: larger batches are split.",

@@ -264,7 +264,7 @@ def test_out_of_order_delivery_keeps_the_newest_state(webhook: Webhook) -> None:
 PROPERTIES_QUERY = """
 query ($id: ID!, $sub: ID, $keys: [String!]!) {
   subscriber(id: $id, subscriptionId: $sub) {
-    properties(keys: $keys) { key value state error provider }
+    properties(keys: $keys) { key value state unknownReason detail provider }
   }
 }
 """

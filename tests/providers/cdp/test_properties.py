@@ -18,7 +18,7 @@ def values(client: httpx.Client, subscriber: str, keys: list[str]) -> dict[str, 
         "/graphql",
         json={
             "query": "query($id: ID!, $keys: [String!]!) { subscriber(id: $id) { "
-            "properties(keys: $keys) { key value state error provider } } }",
+            "properties(keys: $keys) { key value state unknownReason detail provider } } }",
             "variables": {"id": subscriber, "keys": keys},
         },
     )
@@ -106,7 +106,8 @@ def test_a_trait_of_the_wrong_type_is_unknown_not_converted(cdp: httpx.Client) -
     post(cdp, "identify", {"userId": "cus_w", "traits": {"seats": "12", "vip": "yes"}})
     found = values(cdp, "cus_w", ["cdp.trait.seats", "cdp.trait.vip", "cdp.trait.plan"])
     assert found["cdp.trait.seats"]["state"] == "UNKNOWN"
-    assert found["cdp.trait.seats"]["error"].startswith("TYPE_ERROR: trait 'seats': expected")
+    assert found["cdp.trait.seats"]["unknownReason"] == "TYPE_ERROR"
+    assert found["cdp.trait.seats"]["detail"].startswith("trait 'seats': expected")
     assert found["cdp.trait.vip"]["state"] == "UNKNOWN"
     assert found["cdp.trait.plan"]["state"] == "MISSING"
 

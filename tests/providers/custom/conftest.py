@@ -61,7 +61,7 @@ def properties(
 ) -> dict[str, dict[str, Any]]:
     data = gql.query(
         "query($id: ID!, $sub: ID, $keys: [String!]!) { subscriber(id: $id, subscriptionId: "
-        "$sub) { properties(keys: $keys) { key value state error provider } } }",
+        "$sub) { properties(keys: $keys) { key value state unknownReason detail provider } } }",
         {"id": subscriber, "sub": subscription, "keys": keys},
     )
     return {row["key"]: row for row in data["subscriber"]["properties"]}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
+from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
 
 from seggraph.api.errors import UserErrorType
+from seggraph.api.properties.types import json_value
 from seggraph.domain import custom_properties as dcp
 
 CustomTypeEnum = strawberry.enum(
@@ -23,17 +22,8 @@ CustomObjectEnum = strawberry.enum(
 )
 
 
-def value_to_json(value: Any) -> Any:
-    """A stored value as JSON: exact decimals as numbers while they fit a double, dates ISO."""
-    if isinstance(value, Decimal):
-        if value == value.to_integral_value() and abs(value) < 2**53:
-            return int(value)
-        return float(value) if len(value.as_tuple().digits) <= 15 else str(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [value_to_json(item) for item in value]
-    return value
+value_to_json = json_value
+"""A stored custom value as JSON (the catalogue's value form)."""
 
 
 @strawberry.type(

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 
 from seggraph.api.context import Info
 from seggraph.api.errors import UserErrorType, user_errors
 from seggraph.api.evaluation.inputs import conditions_input
-from seggraph.api.evaluation.json_values import to_json
 from seggraph.api.evaluation.types import (
     EditImpactType,
     Evaluation,
     MembershipResult,
     PreviewRow,
-    PropertyValueType,
     SegmentMembership,
-    ValueState,
     reasons_of,
 )
+from seggraph.api.properties.queries import MAX_KEYS, check_keys
+from seggraph.api.properties.types import PropertyValue
 from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import SegmentType
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused
-from seggraph.evaluation import MISSING, ResolvedValue, Truth, Unknown
+from seggraph.evaluation import MISSING, ResolvedValue, Truth
 from seggraph.services.evaluation import SegmentOutcome
 
-MAX_PROPERTY_KEYS = 200
+
+def as_resolved(value: object) -> ResolvedValue:
+    return value if isinstance(value, ResolvedValue) else ResolvedValue(value)
 
 
 def _memberships(outcomes: list[SegmentOutcome], members_only: bool) -> list[SegmentMembership]:
@@ -54,39 +56,13 @@ class Subscriber:
         )
 
     @strawberry.field(description="Property values, with the provider that supplied each.")
-    async def properties(self, info: Info, keys: list[str]) -> list[PropertyValueType]:
-        if len(keys) > MAX_PROPERTY_KEYS:
-            raise ValueError(f"ask for at most {MAX_PROPERTY_KEYS} keys at once")
-        catalogue = info.context.services.catalogue
-        unknown = [k for k in keys if k not in catalogue]
-        if unknown:
-            raise ValueError(f"unknown property keys: {', '.join(unknown)}")
+    async def properties(self, info: Info, keys: list[str]) -> list[PropertyValue]:
+        if len(keys) > MAX_KEYS:
+            raise GraphQLError(f"ask for at most {MAX_KEYS} keys at once")
+        check_keys(info.context.services.catalogue, keys)
         values = await info.context.evaluation.values.resolve([self.context], frozenset(keys))
         row = values.get(self.context, {})
-        out = []
-        for key in keys:
-            raw = row.get(key, MISSING)
-            provider = latency = None
-            if isinstance(raw, ResolvedValue):
-                provider, latency, raw = raw.provider, raw.latency_ms, raw.value
-            if isinstance(raw, Unknown):
-                state, error = ValueState.UNKNOWN, f"{raw.reason.value}: {raw.detail}"
-            elif raw is MISSING or raw is None:
-                state, error = ValueState.MISSING, None
-            else:
-                state, error = ValueState.PRESENT, None
-            definition = catalogue.get(key)
-            out.append(
-                PropertyValueType(
-                    key=key,
-                    value=to_json(raw),
-                    state=state,
-                    error=error,
-                    provider=provider or (definition.provider if definition else None),
-                    latency_ms=latency,
-                )
-            )
-        return out
+        return [PropertyValue.of(key, as_resolved(row.get(key, MISSING))) for key in keys]
 
     @strawberry.field(
         description="The segments this subscriber belongs to (every active segment is "

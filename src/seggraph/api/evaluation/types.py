@@ -7,7 +7,7 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
-from seggraph.api.evaluation.json_values import to_json
+from seggraph.api.properties.types import PropertyValueState, json_value
 from seggraph.api.segments.conditions import Combinator, Operator
 from seggraph.api.segments.types import SegmentType
 from seggraph.domain.conditions import Group
@@ -44,13 +44,6 @@ class ConditionResult(Enum):
     UNKNOWN = "UNKNOWN"
 
 
-@strawberry.enum(description="What the provider answered: a value, no value, or a failure.")
-class ValueState(Enum):
-    PRESENT = "PRESENT"
-    MISSING = "MISSING"
-    UNKNOWN = "UNKNOWN"
-
-
 def input_path(root: Group, path: tuple[PathPart, ...]) -> list[str]:
     """An explanation path (``conditions, children, i, …``) in the input's shape
     (``conditions, groups, 1, conditions, 0``)."""
@@ -82,7 +75,7 @@ class ConditionExplanationType:
     actual: JSON | None = strawberry.field(
         description="The provider's value; null when missing or unknown."
     )
-    state: ValueState
+    state: PropertyValueState
     result: ConditionResult
     unknown_reason: str | None = strawberry.field(
         description="PROVIDER_ERROR, TIMEOUT, TYPE_ERROR, CURRENCY_MISMATCH or SEGMENT_UNKNOWN."
@@ -128,9 +121,9 @@ def explanation_of(root: Group, tree: GroupExplanation) -> Explanation:
                 path=path,
                 property=node.property,
                 operator=node.operator,
-                expected=to_json(node.expected),
-                actual=to_json(node.actual),
-                state=ValueState(node.state.value),
+                expected=json_value(node.expected),
+                actual=json_value(node.actual),
+                state=PropertyValueState(node.state.value),
                 result=ConditionResult(node.result.name),
                 unknown_reason=node.unknown.reason.value if node.unknown else None,
                 unknown_detail=node.unknown.detail if node.unknown else None,
@@ -177,16 +170,6 @@ class SegmentMembership:
     segment: SegmentType
     result: MembershipResult
     unknown_reasons: list[UnknownReasonType]
-
-
-@strawberry.type(description="A property's value for a subscriber, and where it came from.")
-class PropertyValueType:
-    key: str
-    value: JSON | None
-    state: ValueState
-    error: str | None
-    provider: str | None
-    latency_ms: float | None
 
 
 @strawberry.type

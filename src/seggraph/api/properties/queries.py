@@ -26,7 +26,7 @@ def _matches(definition: PropertyDefinition, words: list[str]) -> bool:
     return all(word in text for word in words)
 
 
-def _check_keys(catalogue: Catalogue, keys: list[str]) -> None:
+def check_keys(catalogue: Catalogue, keys: list[str]) -> None:
     unknown = [key for key in keys if key not in catalogue]
     if unknown:
         raise GraphQLError(
@@ -54,7 +54,7 @@ class SubscriberPropertyValues:
         "request asks for)."
     )
     async def value(self, info: Info, key: str) -> PropertyValue:
-        _check_keys(info.context.services.catalogue, [key])
+        check_keys(info.context.services.catalogue, [key])
         found = await info.context.property_batcher().load(self.context, [key])
         return PropertyValue.of(key, found[key])
 
@@ -96,7 +96,7 @@ class PropertyQueries:
                 extensions={"code": "BAD_ARGUMENT"},
             )
         services = info.context.services
-        _check_keys(services.catalogue, [key])
+        check_keys(services.catalogue, [key])
         values = await services.properties.suggest(key, prefix, first)
         return [PropertyValueSuggestion.of(value) for value in values]
 
@@ -118,7 +118,7 @@ class PropertyQueries:
                 f"ask for at most {MAX_SUBSCRIBERS} subscribers and {MAX_KEYS} keys at once",
                 extensions={"code": "TOO_MANY"},
             )
-        _check_keys(info.context.services.catalogue, keys)
+        check_keys(info.context.services.catalogue, keys)
         unique_keys = list(dict.fromkeys(keys))
         return [
             SubscriberPropertyValues(subscriber_id=subscriber_id, keys=unique_keys)

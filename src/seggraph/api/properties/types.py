@@ -11,7 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from seggraph.api.segments.conditions import Operator, value_to_json
-from seggraph.domain.conditions import Money
+from seggraph.domain.conditions import Money, RelativeDate
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.domain.properties import PropertyType as DomainPropertyType
 from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown
@@ -41,15 +41,19 @@ class PropertyValueState(Enum):
 
 def json_value(value: Any) -> Any:
     """A provider's value as JSON: exact numbers, money as {amount, currency}, ISO dates."""
-    if isinstance(value, Decimal | Money):
+    if value is None or value is MISSING or isinstance(value, Unknown):
+        return None
+    if isinstance(value, Decimal | Money | RelativeDate):
         return value_to_json(value)
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list | tuple | set | frozenset):
         return [json_value(item) for item in value]
     if isinstance(value, Enum):
         return value.value
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, bool | int | float | str):
         return value
     return str(value)
 
