@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         default=100, ge=1, le=10_000, description="Conditions in one segment, at most."
     )
 
+    pushdown: bool = Field(
+        default=True,
+        description="Answer member lists and counts with database queries when every "
+        "condition's provider can translate it (false: always evaluate in batches).",
+    )
+
     plugins: Annotated[list[str] | None, NoDecode] = Field(
         default=None,
         description="Allow-list of plugin names (comma-separated): only these are loaded. "

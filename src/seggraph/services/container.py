@@ -81,6 +81,7 @@ class Services:
             lambda: self.catalogue,
             self.evaluation_options,
             self.compiler,
+            pushdown=self.settings.pushdown,
         )
 
     @classmethod

@@ -9,12 +9,21 @@ provider call per page.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from seggraph.catalogue import Catalogue
-from seggraph.domain.conditions import Group
+from seggraph.domain.conditions import (
+    BUCKET_PROPERTY,
+    SEGMENT_PROPERTY,
+    Combinator,
+    Condition,
+    Group,
+    Node,
+    iter_conditions,
+)
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.segments import Mode, Segment
@@ -27,6 +36,7 @@ from seggraph.evaluation import (
     compile_segment,
     evaluation_order,
 )
+from seggraph.plugins.results import SubscriberFilter
 from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
 from seggraph.store.segments import SegmentFilter
@@ -53,6 +63,10 @@ class ValueSource(Protocol):
         """The subscriber directory, in a stable order, a page at a time."""
         ...
 
+    def condition_filter(self, condition: Condition) -> SubscriberFilter | None:
+        """The owning provider's MongoDB translation of a condition, if it has one."""
+        ...
+
 
 @dataclass(frozen=True)
 class SegmentOutcome:
@@ -70,11 +84,28 @@ class SegmentSet:
     keys: frozenset[str]
 
 
+class Strategy(StrEnum):
+    """How a bulk question was answered (the answers are the same either way)."""
+
+    PUSHED_DOWN = "PUSHED_DOWN"
+    """By database queries built from the providers' translations of every condition."""
+    EVALUATED = "EVALUATED"
+    """By walking the subscriber directory, one batched provider call per page."""
+
+
 @dataclass
 class MemberPage:
     member_ids: list[str]
     end_cursor: str | None
     has_next_page: bool
+    strategy: Strategy = Strategy.EVALUATED
+
+
+@dataclass
+class MemberTotals:
+    members: int
+    unknown: int
+    strategy: Strategy
 
 
 @dataclass
@@ -115,6 +146,9 @@ class RequestValueSource:
     async def subscriber_ids(self, after: str | None, limit: int) -> Sequence[str]:
         return await self.resolver.plugins.subscriber_ids(after, limit)
 
+    def condition_filter(self, condition: Condition) -> SubscriberFilter | None:
+        return self.resolver.plugins.condition_filter(self.resolver.catalogue, condition)
+
 
 class EvaluationService:
     """Built per request around that request's batched value source; the compiled-segment
@@ -127,12 +161,15 @@ class EvaluationService:
         catalogue: Callable[[], Catalogue],
         options: EvaluationOptions,
         compiler: SegmentCompiler | None = None,
+        *,
+        pushdown: bool = True,
     ) -> None:
         self.segments = segments
         self.values = values
         self.catalogue = catalogue
         self.options = options
         self.compiler = compiler or SegmentCompiler()
+        self.pushdown = pushdown
 
     # -- preparing ----------------------------------------------------------------------------
 
@@ -291,12 +328,20 @@ class EvaluationService:
     async def members(
         self, mode: Mode, segment: Segment, *, first: int, after: str | None
     ) -> MemberPage:
-        """Members in directory order, ``first`` at a time after the cursor (a subscriber id)."""
+        """Members in ascending subscriber id order, ``first`` at a time after the cursor (the
+        last id of the previous page)."""
         if not 0 <= first <= MAX_MEMBERS_PAGE:
             raise InputRefused(
                 [UserError(("first",), "OUT_OF_RANGE", f"first must be 0..{MAX_MEMBERS_PAGE}")]
             )
         prepared = await self.prepare_saved(mode, [segment])
+        pushed = await self._pushed_down(prepared, segment)
+        if pushed is not None:
+            ids = [i for i in pushed if after is None or i > after]
+            page = ids[:first]
+            return MemberPage(
+                page, page[-1] if page else None, len(ids) > first, Strategy.PUSHED_DOWN
+            )
         found: list[str] = []
         async for ids in self._pages(after=after):
             truths = await self._page_truths(prepared, segment.id, ids)
@@ -307,9 +352,12 @@ class EvaluationService:
                     found.append(subscriber_id)
         return MemberPage(found, found[-1] if found else None, False)
 
-    async def count(self, mode: Mode, segment: Segment) -> tuple[int, int]:
-        """``(members, unknown)`` over the whole directory."""
+    async def count(self, mode: Mode, segment: Segment) -> MemberTotals:
+        """How many members (and UNKNOWN subscribers) over the whole directory."""
         prepared = await self.prepare_saved(mode, [segment])
+        pushed = await self._pushed_down(prepared, segment)
+        if pushed is not None:
+            return MemberTotals(len(pushed), 0, Strategy.PUSHED_DOWN)
         members = unknown = 0
         async for ids in self._pages():
             for truth in await self._page_truths(prepared, segment.id, ids):
@@ -317,7 +365,42 @@ class EvaluationService:
                     members += 1
                 elif truth is Truth.UNKNOWN:
                     unknown += 1
-        return members, unknown
+        return MemberTotals(members, unknown, Strategy.EVALUATED)
+
+    async def _pushed_down(self, prepared: SegmentSet, segment: Segment) -> list[str] | None:
+        """The members (sorted ids) from database queries, or None when that is not exact.
+
+        Every condition must be translated by its provider into a complete filter (one
+        ``distinct`` query per condition, at most); the sets are then combined by the tree's
+        logic. Subscribers in no condition's set have every condition FALSE (their values are
+        missing), so the push-down is only used when such a subscriber is not a member.
+        ``IN_SEGMENT`` and ``PERCENTAGE`` conditions are evaluated, not pushed down.
+        """
+        if not self.pushdown or len(prepared.compiled) != 1:
+            return None
+        compiled = prepared.compiled[segment.id]
+        conditions = iter_conditions(segment.conditions)
+        if not conditions or any(c.property in _PSEUDO_PROPERTIES for c in conditions):
+            return None
+        if compiled.evaluate_truth({}, "") is not Truth.FALSE:
+            return None
+        filters = [self.values.condition_filter(c) for c in conditions]
+        if any(f is None or not f.complete for f in filters):
+            return None
+        sets: dict[tuple[str, str, str], set[str]] = {}
+        by_condition: list[set[str]] = []
+        for f in filters:
+            assert f is not None
+            key = (f.collection, f.id_field, repr(sorted(f.filter.items())))
+            if key not in sets:
+                found = await self.segments.database.db[f.collection].distinct(
+                    f.id_field, dict(f.filter)
+                )
+                sets[key] = {str(i) for i in found}
+            by_condition.append(sets[key])
+        universe: set[str] = set().union(*by_condition)
+        members = _select(segment.conditions, iter(by_condition), universe)
+        return sorted(members)
 
     async def edit_impact(
         self, mode: Mode, segment: Segment, new_root: Group, sample: int = 10
@@ -348,6 +431,21 @@ class EvaluationService:
                     if len(impact.joining) < sample:
                         impact.joining.append(ctx.subscriber_id)
         return impact
+
+
+_PSEUDO_PROPERTIES = frozenset({SEGMENT_PROPERTY, BUCKET_PROPERTY})
+
+
+def _select(node: Node, sets: Iterator[set[str]], universe: set[str]) -> set[str]:
+    """The subscribers of ``universe`` for whom ``node`` is TRUE, given each condition's set
+    (consumed in tree order)."""
+    if isinstance(node, Condition):
+        return next(sets)
+    parts = [_select(child, sets, universe) for child in node.children]
+    if node.combinator is Combinator.ALL:
+        return set.intersection(*parts) if parts else set(universe)
+    union: set[str] = set().union(*parts)
+    return union if node.combinator is Combinator.ANY else universe - union
 
 
 def _truth(

@@ -19,6 +19,7 @@ from seggraph.evaluation import (
     Truth,
     UnknownCause,
 )
+from seggraph.services import evaluation as evaluation_service
 from seggraph.validation.conditions import child_path
 
 
@@ -178,17 +179,27 @@ class PreviewRow:
     evaluation: Evaluation
 
 
+Strategy = strawberry.enum(
+    evaluation_service.Strategy,
+    description="PUSHED_DOWN: answered by database queries built from the providers' "
+    "translations of every condition; EVALUATED: by evaluating the subscriber directory in "
+    "batches. The answers are the same either way.",
+)
+
+
 @strawberry.type(description="How many subscribers are members, and how many are UNKNOWN.")
 class MemberCount:
     members: int
     unknown: int
+    strategy: Strategy  # type: ignore[valid-type]
 
 
-@strawberry.type
+@strawberry.type(description="A page of members, in ascending subscriber id order.")
 class MemberConnection:
     member_ids: list[strawberry.ID]
     end_cursor: str | None
     has_next_page: bool
+    strategy: Strategy  # type: ignore[valid-type]
 
 
 @strawberry.type(description="What an edit would do to a segment's membership, before saving it.")

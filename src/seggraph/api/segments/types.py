@@ -152,6 +152,7 @@ class SegmentType:
             member_ids=[strawberry.ID(i) for i in page.member_ids],
             end_cursor=page.end_cursor,
             has_next_page=page.has_next_page,
+            strategy=page.strategy,
         )
 
     @strawberry.field(description="How many subscribers are members (over the whole directory).")
@@ -160,8 +161,8 @@ class SegmentType:
     ) -> Annotated[MemberCount, strawberry.lazy("seggraph.api.evaluation.types")]:
         from seggraph.api.evaluation.types import MemberCount as Count
 
-        members, unknown = await info.context.evaluation.count(self.domain.mode, self.domain)
-        return Count(members=members, unknown=unknown)
+        totals = await info.context.evaluation.count(self.domain.mode, self.domain)
+        return Count(members=totals.members, unknown=totals.unknown, strategy=totals.strategy)
 
     @classmethod
     def of(cls, segment: ds.Segment) -> SegmentType:

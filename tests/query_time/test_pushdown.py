@@ -1,0 +1,159 @@
+"""Members and counts pushed down to MongoDB agree with batched evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.database import Database
+
+from seggraph.domain.conditions import Condition, Operator
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.properties import PropertyDefinition, PropertyType
+from seggraph.plugins.hookspecs import hookimpl
+from seggraph.plugins.results import SubscriberFilter
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+
+COLLECTION = "pushdown_profiles"
+FIELDS = {"profile.plan": "plan", "profile.seats": "seats", "profile.region": "region"}
+
+
+class ProfileProvider:
+    """Keeps one profile document per subscriber and can translate simple conditions."""
+
+    def __init__(self) -> None:
+        self.db: Any = None
+
+    @hookimpl
+    def startup(self, database: Any) -> None:
+        self.db = database.db
+
+    @hookimpl
+    def register_properties(self, register: Any) -> None:
+        register(PropertyDefinition("profile.plan", "Plan", PropertyType.ENUM, enum_values=("FREE", "PRO", "TEAM")))
+        register(PropertyDefinition("profile.seats", "Seats", PropertyType.NUMBER))
+        register(PropertyDefinition("profile.region", "Region", PropertyType.TEXT))
+
+    @hookimpl
+    async def resolve_properties(
+        self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
+    ) -> dict[EvaluationContext, dict[str, Any]]:
+        ids = [c.subscriber_id for c in contexts]
+        docs = {d["_id"]: d for d in await self.db[COLLECTION].find({"_id": {"$in": ids}}).to_list()}
+        return {
+            c: {k: docs[c.subscriber_id].get(FIELDS[k]) for k in keys}
+            for c in contexts
+            if c.subscriber_id in docs
+        }
+
+    @hookimpl
+    async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        query = {"_id": {"$gt": after}} if after else {}
+        docs = await self.db[COLLECTION].find(query, {"_id": 1}).sort("_id", 1).limit(limit).to_list()
+        return [d["_id"] for d in docs]
+
+    @hookimpl
+    def condition_to_filter(self, condition: Condition) -> SubscriberFilter | None:
+        field = FIELDS[condition.property]
+        ops = {Operator.EQ: "$eq", Operator.GT: "$gt", Operator.GTE: "$gte", Operator.LT: "$lt", Operator.IN: "$in"}
+        if condition.operator not in ops or condition.case_insensitive:
+            return None
+        value: Any = condition.value
+        if condition.property == "profile.seats":
+            value = [int(v) for v in value] if isinstance(value, tuple) else int(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        return SubscriberFilter(COLLECTION, {field: {ops[condition.operator]: value}})
+
+
+@pytest.fixture(scope="session")
+def two_servers(settings: Settings, sync_db: Database[dict[str, Any]]) -> Iterator[tuple[LiveServer, LiveServer]]:
+    servers = []
+    for pushdown in (True, False):
+        isolated = settings.model_copy(
+            update={"plugins": ["profiles"], "subscriber_directory": "profiles", "pushdown": pushdown}
+        )
+        server = LiveServer(isolated, extra_plugins=[("profiles", ProfileProvider())])
+        server.start()
+        servers.append(server)
+    yield servers[0], servers[1]
+    for server in servers:
+        server.stop()
+
+
+PLANS = ("FREE", "PRO", "TEAM")
+REGIONS = ("eu", "us", "apac")
+
+
+@pytest.fixture
+def clients(
+    two_servers: tuple[LiveServer, LiveServer], sync_db: Database[dict[str, Any]]
+) -> Iterator[tuple[GraphQLClient, GraphQLClient]]:
+    for name in sync_db.list_collection_names():
+        sync_db[name].delete_many({})
+    docs = []
+    for i in range(1, 61):
+        doc: dict[str, Any] = {"_id": f"p{i:03d}", "plan": PLANS[i % 3], "seats": i % 17}
+        if i % 4:
+            doc["region"] = REGIONS[i % 3]
+        docs.append(doc)
+    sync_db[COLLECTION].insert_many(docs)
+    with httpx.Client(base_url=two_servers[0].url, timeout=60) as a, httpx.Client(
+        base_url=two_servers[1].url, timeout=60
+    ) as b:
+        yield GraphQLClient(a), GraphQLClient(b)
+
+
+MEMBERS = """query($id: ID!, $after: String) { segment(id: $id) {
+  memberCount { members unknown strategy }
+  members(first: 8, after: $after) { memberIds endCursor hasNextPage strategy } } }"""
+
+
+def all_members(gql: GraphQLClient, segment_id: str) -> tuple[list[str], dict[str, Any], set[str]]:
+    ids: list[str] = []
+    after = None
+    strategies = set()
+    while True:
+        data = gql.query(MEMBERS, {"id": segment_id, "after": after})["segment"]
+        page = data["members"]
+        ids += page["memberIds"]
+        strategies.add(page["strategy"])
+        if not page["hasNextPage"]:
+            return ids, data["memberCount"], strategies
+        after = page["endCursor"]
+
+
+@pytest.mark.parametrize(
+    ("text", "pushed"),
+    [
+        ('profile.plan = "PRO"', True),
+        ('profile.plan IN ("PRO", "TEAM") AND profile.seats >= 8', True),
+        ('profile.seats < 3 OR profile.region = "eu"', True),
+        ('profile.plan = "TEAM" AND NOT (profile.region = "us")', True),
+        # Matches subscribers with no translated value at all: evaluated, not pushed down.
+        ('NOT (profile.plan = "FREE")', False),
+        # ENDS_WITH has no translation: evaluated.
+        ('profile.region ENDS WITH "u"', False),
+    ],
+)
+def test_pushed_down_and_evaluated_answers_agree(
+    clients: tuple[GraphQLClient, GraphQLClient], text: str, pushed: bool
+) -> None:
+    fast, slow = clients
+    created = fast.query(
+        'mutation($t: String!) { createSegment(input: {name: "s", conditionsText: $t}) { segment { id } userErrors { message } } }',
+        {"t": text},
+    )["createSegment"]
+    assert created["userErrors"] == []
+    segment_id = created["segment"]["id"]
+    fast_ids, fast_count, fast_strategy = all_members(fast, segment_id)
+    slow_ids, slow_count, slow_strategy = all_members(slow, segment_id)
+    assert fast_ids == slow_ids
+    assert 0 < len(fast_ids) < 60
+    assert fast_count["members"] == slow_count["members"] == len(fast_ids)
+    assert slow_strategy == {"EVALUATED"} and slow_count["strategy"] == "EVALUATED"
+    expected = "PUSHED_DOWN" if pushed else "EVALUATED"
+    assert fast_strategy == {expected} and fast_count["strategy"] == expected
