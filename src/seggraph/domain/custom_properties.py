@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Protocol
 
-from seggraph.domain.errors import UserError
+from seggraph.domain.errors import UserError, checked_text
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 
 NAMESPACE = "custom"
@@ -281,26 +281,13 @@ def check_key(key: str, errors: list[UserError], path: tuple[str, ...] = ("key",
 
 
 def check_label(label: str, errors: list[UserError]) -> str:
-    label = label.strip()
-    if not label:
-        errors.append(UserError(("label",), "BLANK", "a custom property needs a label"))
-    elif len(label) > MAX_LABEL:
-        errors.append(
-            UserError(("label",), "TOO_LONG", f"a label has at most {MAX_LABEL} characters")
-        )
-    return label
+    return checked_text(
+        label, "label", errors, max_length=MAX_LABEL, blank="a custom property needs a label"
+    )
 
 
 def check_description(description: str, errors: list[UserError]) -> str:
-    if len(description) > MAX_DESCRIPTION:
-        errors.append(
-            UserError(
-                ("description",),
-                "TOO_LONG",
-                f"a description has at most {MAX_DESCRIPTION} characters",
-            )
-        )
-    return description.strip()
+    return checked_text(description, "description", errors, max_length=MAX_DESCRIPTION)
 
 
 def check_enum_values(

@@ -33,3 +33,23 @@ class InputRefused(Exception):
 
 class NotFound(LookupError):
     """The object asked for does not exist (in this mode)."""
+
+
+def checked_text(
+    value: str,
+    field: str,
+    errors: list[UserError],
+    *,
+    max_length: int,
+    blank: str | None = None,
+) -> str:
+    """``value`` trimmed; a ``BLANK`` error (message ``blank``) when it is empty and must not
+    be, a ``TOO_LONG`` one past ``max_length`` characters."""
+    text = value.strip()
+    if blank is not None and not text:
+        errors.append(UserError((field,), "BLANK", blank))
+    elif len(text) > max_length:
+        errors.append(
+            UserError((field,), "TOO_LONG", f"a {field} has at most {max_length} characters")
+        )
+    return text

@@ -23,7 +23,7 @@ from seggraph.domain.conditions import (
     Operator,
     referenced_segments,
 )
-from seggraph.domain.errors import InputRefused, PathPart, UserError
+from seggraph.domain.errors import InputRefused, PathPart, UserError, checked_text
 from seggraph.domain.segments import (
     FieldChange,
     HistoryAction,
@@ -95,24 +95,11 @@ def clean_tags(tags: list[str], errors: list[UserError]) -> tuple[str, ...]:
 
 
 def clean_name(name: str, errors: list[UserError]) -> str:
-    name = name.strip()
-    if not name:
-        errors.append(UserError(("name",), "BLANK", "a segment needs a name"))
-    elif len(name) > MAX_NAME:
-        errors.append(UserError(("name",), "TOO_LONG", f"a name has at most {MAX_NAME} characters"))
-    return name
+    return checked_text(name, "name", errors, max_length=MAX_NAME, blank="a segment needs a name")
 
 
 def clean_description(description: str, errors: list[UserError]) -> str:
-    if len(description) > MAX_DESCRIPTION:
-        errors.append(
-            UserError(
-                ("description",),
-                "TOO_LONG",
-                f"a description has at most {MAX_DESCRIPTION} characters",
-            )
-        )
-    return description.strip()
+    return checked_text(description, "description", errors, max_length=MAX_DESCRIPTION)
 
 
 def describe_changes(before: Segment | None, after: Segment) -> tuple[FieldChange, ...]:
@@ -433,20 +420,15 @@ class SegmentService:
         )
         if errors:
             raise InputRefused(errors)
-        restored = replace(
+        return await self._overwrite(
             current,
-            name=old.name,
-            description=old.description,
-            tags=old.tags,
-            conditions=tree,
-            archived=old.archived,
+            old,
+            tree,
+            warnings,
+            HistoryAction.RESTORED,
+            actor,
+            f"restored version {version}",
         )
-        if restored.conditions != current.conditions:
-            warnings += await self._live_usage_gate(mode, segment_id, acknowledged=True)
-        saved = await self._save(
-            current, restored, HistoryAction.RESTORED, actor, note=f"restored version {version}"
-        )
-        return WriteResult(saved, warnings)
 
     async def delete(
         self, mode: Mode, actor: str, segment_id: str, expected_version: int | None
@@ -537,18 +519,9 @@ class SegmentService:
             )
             await self._write(None, copy, HistoryAction.COPIED, actor, note=note)
             return WriteResult(copy, warnings)
-        updated = replace(
-            counterpart,
-            name=source.name,
-            description=source.description,
-            tags=source.tags,
-            conditions=tree,
-            archived=source.archived,
+        return await self._overwrite(
+            counterpart, source, tree, warnings, HistoryAction.COPIED, actor, note
         )
-        if updated.conditions != counterpart.conditions:
-            warnings += await self._live_usage_gate(target, counterpart.id, acknowledged=True)
-        saved = await self._save(counterpart, updated, HistoryAction.COPIED, actor, note=note)
-        return WriteResult(saved, warnings)
 
     async def _map_references(self, tree: Group, source: Mode, target: Mode) -> Group:
         """Point IN_SEGMENT conditions at the referenced segments' copies in ``target``."""
@@ -583,6 +556,32 @@ class SegmentService:
         result = remap(tree)
         assert isinstance(result, Group)
         return result
+
+    async def _overwrite(
+        self,
+        current: Segment,
+        source: Segment,
+        tree: Group,
+        warnings: list[UserError],
+        action: HistoryAction,
+        actor: str,
+        note: str,
+    ) -> WriteResult:
+        """Write a new version of ``current`` with ``source``'s editable fields and ``tree``
+        (restoring an old version, or updating a copy in the other mode). Live usages are
+        warned, not asked: the user chose to restore or copy."""
+        updated = replace(
+            current,
+            name=source.name,
+            description=source.description,
+            tags=source.tags,
+            conditions=tree,
+            archived=source.archived,
+        )
+        if updated.conditions != current.conditions:
+            warnings += await self._live_usage_gate(current.mode, current.id, acknowledged=True)
+        saved = await self._save(current, updated, action, actor, note=note)
+        return WriteResult(saved, warnings)
 
     # -- usages -------------------------------------------------------------------------------
 
