@@ -3,10 +3,11 @@
 Stages:
 
 1. ``core``: the evaluation core against peer engines on 100,000 synthetic subscribers;
-2. ``graphql``: the GraphQL service under load (skipped, with the reason, until the schema has
+2. ``graphql``: the GraphQL service under load: a trivial query, ``subscriber { segments }``
+   over 20 segments, a page of 100 segments (skipped, with the reason, when the schema lacks
    ``subscriber(id) { segments }``);
-3. ``bulk``: a segment's member count, pushed down and in-process (skipped until the schema has
-   a member count).
+3. ``bulk``: member counts over the subscribers, pushed down and evaluated in-process (skipped
+   when the schema has no member count).
 
 Results go to ``bench/results/``: ``results.json``, ``results.md`` and ``chart.png``.
 ``--profile`` also writes a pyinstrument profile of the core's hot path.
@@ -47,8 +48,21 @@ def _parser() -> argparse.ArgumentParser:
         "predicate always run",
     )
     parser.add_argument(
+        "--service-subscribers", type=int, default=100_000,
+        help="subscribers imported for the graphql and bulk stages (default: 100000)",
+    )
+    parser.add_argument(
+        "--connections", type=int, default=8,
+        help="graphql stage: keep-alive connections of the load generator (default: 8)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10.0,
+        help="graphql stage: seconds of load per query, after 2 s of warm-up (default: 10)",
+    )
+    parser.add_argument(
         "--quick", action="store_true",
-        help="a smoke run: 10000 subscribers, 2 passes, results in bench/results/quick/",
+        help="a smoke run: 10000 subscribers and 2 rounds for the core, 2000 subscribers and "
+        "3 s per query for the service; results in bench/results/quick/",
     )
     parser.add_argument(
         "--profile", action="store_true",
@@ -76,11 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     if "core" in stages:
         fresh["core"] = core.run(config)
     if "graphql" in stages or "bulk" in stages:
-        found = service.capabilities()
-        if "graphql" in stages:
-            fresh["graphql"] = service.run_graphql(found)
-        if "bulk" in stages:
-            fresh["bulk"] = service.run_bulk(found)
+        service_config = service.ServiceConfig(
+            subscribers=2_000 if args.quick else args.service_subscribers,
+            connections=args.connections,
+            seconds=3.0 if args.quick else args.seconds,
+            warmup=1.0 if args.quick else 2.0,
+        )
+        fresh.update(service.run_service(service.capabilities(), stages, service_config))
     if args.profile:
         from . import profiling
 

@@ -83,9 +83,42 @@ def markdown(results: dict[str, Any]) -> str:
             lines += ["Not run yet.", ""]
         elif section.get("status") == "skipped":
             lines += [f"Skipped: {section['reason']}.", ""]
+        elif stage == "graphql":
+            lines += _graphql_markdown(section)
         else:
-            lines += _rows_markdown(section)
+            lines += _bulk_markdown(section)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _graphql_markdown(section: dict[str, Any]) -> list[str]:
+    load, server = section["load"], section["server"]
+    lines = [
+        f"{server['command']}, event loop {server['loop']}, HTTP parser {server['http']}; load "
+        f"from {load['client']}: {load['connections']} keep-alive connections, each sending "
+        f"its next request when the last is answered, {load['warmup']:g} s of warm-up then "
+        f"{load['seconds']:g} s measured per query.",
+        "",
+        *_rows_markdown(section),
+    ]
+    ok = "met" if section["meets_target"] else "NOT met"
+    lines += [f"Target: {section['target']}: {ok}.", ""]
+    return lines
+
+
+def _bulk_markdown(section: dict[str, Any]) -> list[str]:
+    segments = section["segments"]
+    return [
+        f"{section['subscribers']:,} subscribers imported into the billing provider "
+        f"({section['import_seconds']:.0f} s), with support tickets. Segments:",
+        "",
+        f"- billing: `{segments['billing']}`",
+        f"- support ticket tags: `{segments['tags']}`",
+        "",
+        "`expected` is the count the bench derives from the data it generated; `agrees` "
+        "compares it with the service's answer.",
+        "",
+        *_rows_markdown(section),
+    ]
 
 
 def _core_markdown(core: dict[str, Any]) -> list[str]:
@@ -99,17 +132,18 @@ def _core_markdown(core: dict[str, Any]) -> list[str]:
         "",
         f"    {core['segment']}",
         "",
-        f"Timing: {config['timing']}; up to {config['repeats']} passes per engine.",
+        f"Timing: {config['timing']}; {config['repeats']} rounds (a fast engine takes several "
+        "passes a round; a slow one stops after its time budget).",
         "",
         "| engine | kind | µs / subscriber | × hand-written predicate | members | "
-        "disagreements with seggraph |",
-        "|---|---|---:|---:|---:|---:|",
+        "disagreements with seggraph | passes |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in core["engines"]:
         lines.append(
             f"| {row['name']} ({row['package']}) | {row['kind']} | "
             f"{_fmt(row['us_per_subscriber'], 3)} | {_fmt(row['ratio_to_predicate'])} | "
-            f"{row['members']:,} | {row['disagreements_with_seggraph']:,} |"
+            f"{row['members']:,} | {row['disagreements_with_seggraph']:,} | {row['passes']} |"
         )
     truth = answers["truth"]
     lines += [
@@ -160,7 +194,10 @@ def _rows_markdown(section: dict[str, Any]) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         cells = [
-            _fmt(value) if isinstance(value, float) else str(value) for value in row.values()
+            _fmt(value) if isinstance(value, float)
+            else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool)
+            else str(value)
+            for value in row.values()
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
@@ -214,7 +251,7 @@ def chart(results: dict[str, Any], path: Path) -> bool:
         )
     ax.legend(
         handles=[Patch(color=colour, label=kind) for kind, colour in _COLOURS.items()],
-        loc="lower right", fontsize=8, frameon=False,
+        loc="upper right", fontsize=8, frameon=False,
     )
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()

@@ -1,22 +1,34 @@
 """Stages 2 and 3: the GraphQL service under load, and bulk membership.
 
-Both need queries that are still being built (issue 7 parts 2 and 3):
+Both need queries of the API: stage 2 (``graphql``) ``subscriber(id) { segments { ... } }``,
+stage 3 (``bulk``) a segment's member count. Each looks for its query in ``schema.graphql`` (the
+committed SDL, kept in step with the code by ``seggraph export-schema``) and, when it is not
+there, is skipped with the reason printed and recorded in the results.
 
-- stage 2 (``graphql``) needs ``subscriber(id) { segments { ... } }``;
-- stage 3 (``bulk``) needs a segment's member count.
-
-Each stage looks for its query in ``schema.graphql`` (the committed SDL, kept in step with the
-code by ``seggraph export-schema``) and, until it is there, is skipped with the reason printed
-and recorded in the results. When the query appears, plug the stage in at the marked places
-below: the harness around it (results, report, chart) already takes its rows.
+When they run, they share one data set: the synthetic subscribers' Stripe-shaped billing
+objects imported (``seggraph import billing``) into the embedded database in a throw-away
+directory, support tickets posted to the support-tickets provider, and 102 segments created
+through the API. Then ``seggraph serve`` (uvicorn with uvloop and httptools, one process) is
+loaded from a separate process (``bench.loadgen``) with a trivial query, ``subscriber {
+segments }`` over 20 segments and a page of 100 segments; and member counts are asked of a
+segment the database can answer (pushed down) and of one it cannot (evaluated in-process),
+and of the first again with push-down off. Every count is checked against the count the bench
+derives from the data it generated.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from graphql import GraphQLField, GraphQLObjectType, build_schema, get_named_type
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schema.graphql"
@@ -83,28 +95,213 @@ def skipped(stage: str, reason: str) -> dict[str, Any]:
     return {"status": "skipped", "reason": reason}
 
 
-def run_graphql(found: Capabilities) -> dict[str, Any]:
-    """Stage 2: uvicorn (uvloop, httptools) serving seggraph in one process, a load generator in
-    another; a trivial query as the baseline, ``subscriber { segments }`` over 20 segments, and
-    a page of 100 segments; requests per second, p50 and p99, each as a ratio to the baseline.
-    """
-    if not found.subscriber_segments:
-        return skipped("graphql", f"{found.subscriber_reason}; issue 7 part 2 waits for it")
-    # PLUG IN (issue 7 part 2): seed 20 segments and the subscribers' provider data, start
-    # `uvicorn --loop uvloop --http httptools` on 127.0.0.1, drive the three queries from a
-    # separate process, and return {"status": "ok", "queries": [...rows...]}. Until then the
-    # stage says plainly that it did not run.
-    return skipped(
-        "graphql", "Query.subscriber(id) { segments } exists but the load stage is not written yet"
-    )
+@dataclass
+class ServiceConfig:
+    #: Subscribers in the billing provider (the directory bulk questions walk).
+    subscribers: int = 100_000
+    #: Load per query: keep-alive connections, measured seconds, warm-up seconds.
+    connections: int = 8
+    seconds: float = 10.0
+    warmup: float = 2.0
 
 
-def run_bulk(found: Capabilities) -> dict[str, Any]:
-    """Stage 3: the member count of the benchmark segment over 100,000 subscribers, pushed down
-    to the database and evaluated in-process."""
-    if found.member_count is None:
-        return skipped("bulk", f"{found.member_count_reason}; issue 7 part 3 waits for it")
-    # PLUG IN (issue 7 part 3): load the 100,000 subscribers into the providers' collections,
-    # ask the member count both ways, check that both equal the core stage's member count, and
-    # return {"status": "ok", "rows": [...]}.
-    return skipped("bulk", f"{found.member_count} exists but the bulk stage is not written yet")
+TICKETS_TOKEN = "bench-support-token"
+
+TRIVIAL = "{ __typename }"
+SUBSCRIBER_SEGMENTS = (
+    "query($id: ID!) { subscriber(id: $id) { segments(tags: [\"bench-20\"], "
+    "includeNonMembers: true) { segment { id } result } } }"
+)
+SEGMENT_PAGE = (
+    "{ segments(first: 100, filter: {tags: [\"bench\"]}) "
+    "{ totalCount nodes { id name tags version } } }"
+)
+CREATE = (
+    "mutation($name: String!, $text: String!, $tags: [String!]!) { createSegment(input: "
+    "{name: $name, conditionsText: $text, tags: $tags}) { segment { id } userErrors { message } } }"
+)
+COUNT = "query($id: ID!) { segment(id: $id) { memberCount { members unknown strategy } } }"
+
+
+def run_service(
+    found: Capabilities, stages: Sequence[str], config: ServiceConfig
+) -> dict[str, dict[str, Any]]:
+    """Stages 2 and 3 on one data set: the subscribers' billing objects imported into a
+    throw-away embedded database, support tickets posted, segments created, then the load
+    (stage 2) and the counts (stage 3)."""
+    out: dict[str, dict[str, Any]] = {}
+    want_graphql = "graphql" in stages
+    want_bulk = "bulk" in stages
+    if want_graphql and not found.subscriber_segments:
+        out["graphql"] = skipped("graphql", f"{found.subscriber_reason}; issue 7 part 2 waits")
+        want_graphql = False
+    if want_bulk and found.member_count is None:
+        out["bulk"] = skipped("bulk", f"{found.member_count_reason}; issue 7 part 3 waits")
+        want_bulk = False
+    if not (want_graphql or want_bulk):
+        return out
+    from . import server as srv
+    from . import service_data as data
+    from .workload import subscribers
+
+    population = subscribers(config.subscribers)
+    with tempfile.TemporaryDirectory(prefix="seggraph-bench-") as tmp:
+        root = Path(tmp)
+        data_dir = root / "db"
+        billing_file = root / "billing.jsonl"
+        with billing_file.open("wb") as handle:
+            for obj in data.billing_objects(population):
+                handle.write(orjson.dumps(obj) + b"\n")
+        print(f"service: importing {len(population):,} subscribers' billing objects…", flush=True)
+        started = time.perf_counter()
+        srv.run_cli(["import", "billing", str(billing_file), "--batch-size", "2000"],
+                    srv.environment(data_dir))
+        import_seconds = time.perf_counter() - started
+        ticket_list = data.tickets(population)
+        with srv.Server(data_dir, SEGGRAPH_SUPPORT_TICKETS_TOKEN=TICKETS_TOKEN) as server:
+            print(f"service: server on {server.url}; posting {len(ticket_list):,} tickets, "
+                  "creating segments…", flush=True)
+            for i in range(0, len(ticket_list), 1000):
+                answer = server.client.post(
+                    "/support-tickets/tickets", json={"tickets": ticket_list[i:i + 1000]},
+                    headers={"authorization": f"Bearer {TICKETS_TOKEN}"},
+                )
+                if answer.status_code != 200:
+                    raise RuntimeError(f"posting tickets: {answer.status_code} {answer.text}")
+            ids = _create_segments(server, data)
+            if want_graphql:
+                out["graphql"] = _load(server, ids, population, config)
+            if want_bulk:
+                rows = [
+                    _count(server, "billing (core segment less CRM/CDP)", ids["billing"],
+                           data.expected_billing_members(population), len(population)),
+                    _count(server, "support ticket tags", ids["tags"],
+                           data.expected_tag_members(ticket_list), len(population)),
+                ]
+        if want_bulk:
+            with srv.Server(data_dir, SEGGRAPH_PUSHDOWN="false") as server:
+                rows.append(
+                    _count(server, "support ticket tags, SEGGRAPH_PUSHDOWN=false", ids["tags"],
+                           data.expected_tag_members(ticket_list), len(population))
+                )
+            out["bulk"] = {
+                "status": "ok",
+                "subscribers": len(population),
+                "import_seconds": import_seconds,
+                "segments": {"billing": data.BILLING_SEGMENT, "tags": data.TAGS_SEGMENT},
+                "rows": rows,
+            }
+            for row in rows:
+                print(f"bulk: {row['segment']}: {row['members']:,} members "
+                      f"({row['strategy']}, {row['seconds']:.2f} s, expected "
+                      f"{row['expected']:,})")
+    return out
+
+
+def _create_segments(server: Any, data: Any) -> dict[str, str]:
+    def create(name: str, text: str, tags: list[str]) -> str:
+        payload = server.graphql(CREATE, {"name": name, "text": text, "tags": tags})
+        result = payload["createSegment"]
+        if result["userErrors"]:
+            raise RuntimeError(f"createSegment {name}: {result['userErrors']}")
+        segment_id: str = result["segment"]["id"]
+        return segment_id
+
+    ids = {
+        "billing": create("Bench high value (billing)", data.BILLING_SEGMENT, ["bench-bulk"]),
+        "tags": create("Bench ticket tags", data.TAGS_SEGMENT, ["bench-bulk"]),
+    }
+    for name, text, tags in data.page_segments(100):
+        create(name, text, tags)
+    return ids
+
+
+def _load(
+    server: Any, ids: dict[str, str], population: Sequence[Any], config: ServiceConfig
+) -> dict[str, Any]:
+    from .server import loop_and_parser
+    from .service_data import expected_billing_members
+
+    member = min(expected_billing_members(population))  # a subscriber in many segments
+    queries = [
+        ("trivial query (baseline)", TRIVIAL, {}),
+        ("subscriber { segments } over 20 segments", SUBSCRIBER_SEGMENTS, {"id": member}),
+        ("a page of 100 segments", SEGMENT_PAGE, {}),
+    ]
+    # Check each answer once before loading the server with it.
+    answer = server.graphql(SUBSCRIBER_SEGMENTS, {"id": member})
+    if len(answer["subscriber"]["segments"]) != 20:
+        raise RuntimeError(f"expected 20 segment results, got {answer}")
+    page = server.graphql(SEGMENT_PAGE)
+    if len(page["segments"]["nodes"]) != 100:
+        raise RuntimeError(f"expected a page of 100 segments, got {len(page['segments']['nodes'])}")
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="seggraph-load-") as tmp:
+        for name, query, variables in queries:
+            body = Path(tmp) / "body.json"
+            body.write_bytes(orjson.dumps({"query": query, "variables": variables}))
+            print(f"graphql: {name}: {config.connections} connections, {config.seconds:g} s…",
+                  flush=True)
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.loadgen", f"{server.url}/graphql", str(body),
+                 "--connections", str(config.connections), "--seconds", str(config.seconds),
+                 "--warmup", str(config.warmup)],
+                capture_output=True, text=True, check=True,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+            result = json.loads(done.stdout)
+            if result["errors"]:
+                raise RuntimeError(
+                    f"{name}: {result['errors']} errors, e.g. {result['first_error']}"
+                )
+            rows.append({"query": name, **result})
+    base = rows[0]
+    table = []
+    for row in rows:
+        row["p50_vs_trivial"] = row["p50_ms"] / base["p50_ms"]
+        row["p99_vs_trivial"] = row["p99_ms"] / base["p99_ms"]
+        row["rps_vs_trivial"] = row["rps"] / base["rps"]
+        table.append(
+            {
+                "query": row["query"],
+                "requests/s": row["rps"],
+                "p50 ms": row["p50_ms"],
+                "p99 ms": row["p99_ms"],
+                "p50 × trivial": row["p50_vs_trivial"],
+                "p99 × trivial": row["p99_vs_trivial"],
+                "requests/s × trivial": row["rps_vs_trivial"],
+            }
+        )
+        print(f"graphql: {row['query']}: {row['rps']:,.0f} req/s, p50 {row['p50_ms']:.2f} ms, "
+              f"p99 {row['p99_ms']:.2f} ms ({row['p50_vs_trivial']:.2f}× trivial p50)")
+    subscriber = rows[1]
+    return {
+        "status": "ok",
+        "server": {"command": "seggraph serve (uvicorn, one process)", **loop_and_parser()},
+        "load": {"connections": config.connections, "seconds": config.seconds,
+                 "warmup": config.warmup, "client": "python -m bench.loadgen, its own process"},
+        "target": "subscriber { segments } over 20 segments at most 1.5× the trivial query's "
+                  "latency",
+        "meets_target": subscriber["p50_vs_trivial"] <= 1.5,
+        "detail": rows,
+        "rows": table,
+    }
+
+
+def _count(
+    server: Any, name: str, segment_id: str, expected: set[str], directory: int
+) -> dict[str, Any]:
+    print(f"bulk: counting {name}…", flush=True)
+    started = time.perf_counter()
+    answer = server.graphql(COUNT, {"id": segment_id})["segment"]["memberCount"]
+    seconds = time.perf_counter() - started
+    return {
+        "segment": name,
+        "strategy": answer["strategy"],
+        "members": answer["members"],
+        "unknown": answer["unknown"],
+        "expected": len(expected),
+        "agrees": answer["members"] == len(expected),
+        "seconds": seconds,
+        "µs per subscriber": seconds / directory * 1e6,
+    }

@@ -53,7 +53,8 @@ def sync_db(mongo_uri: str, database_name: str) -> Iterator[SyncDatabase[dict[st
 
 @pytest.fixture(scope="session")
 def settings(mongo_uri: str, database_name: str) -> Settings:
-    return Settings(mongodb_uri=mongo_uri, database=database_name, _env_file=None)  # type: ignore[call-arg]
+    # auth off: API keys have their own tests (tests/security), on servers of their own.
+    return Settings(mongodb_uri=mongo_uri, database=database_name, auth=False, _env_file=None)  # type: ignore[call-arg]
 
 
 class LiveServer:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 @contextmanager
 def serving(data_dir: Path, port: int, log: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(port))
+    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(port), SEGGRAPH_AUTH="off")
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "seggraph", "serve"],

@@ -7,21 +7,33 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
-from seggraph.api.context import Context, request_actor, request_mode
+from seggraph.api.context import Context
 from seggraph.api.schema import schema
+from seggraph.api.security import masked
 from seggraph.db import Database, redact_uri
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.plugins.manager import PluginManager
 from seggraph.services.container import Services, all_indexes
 from seggraph.settings import Settings
 from seggraph.web import graphiql, health
+from seggraph.web.auth import ApiKeyGate, request_identity
+from seggraph.web.middleware import (
+    GRAPHQL_PATH,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    scope_request_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +50,31 @@ class SeggraphGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         await request.app.state.services.ensure_fresh()
+        mode, actor, api_key = request_identity(request)
         return Context(
             request=request,
             response=response,
             services=request.app.state.services,
-            mode=request_mode(request),
-            actor=request_actor(request),
+            mode=mode,
+            actor=actor,
             properties=request.app.state.services.properties.batcher(),
+            api_key=api_key,
+            request_id=scope_request_id(request.scope),
         )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Unexpected errors masked (they are logged with the request id by the schema)."""
+        if result.errors:
+            result.errors = masked(result.errors, scope_request_id(request.scope))
+        return await super().process_result(request, result)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
+        except RecursionError as exc:  # json.loads on thousands of nested brackets
+            raise HTTPException(400, "the request body is nested too deeply") from exc
 
 
 def create_app(
@@ -80,7 +109,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = Database(uri, settings.database)
+        database = Database(
+            uri,
+            settings.database,
+            server_selection_timeout_ms=round(settings.database_timeout_seconds * 1000),
+        )
         log.info("database: %s (database %r)", redact_uri(uri), settings.database)
         try:
             await database.ensure_indexes(all_indexes())
@@ -100,12 +133,16 @@ def create_app(
 
     graphql_app = SeggraphGraphQL()
     routes = [
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route(GRAPHQL_PATH, ApiKeyGate(graphql_app), methods=["GET", "POST"]),
         *health.routes,
         *graphiql.routes,
         *plugins.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, paths=[GRAPHQL_PATH]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.settings = settings
     app.state.plugins = plugins
     return app

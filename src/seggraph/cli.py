@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 
 from seggraph import __version__
+from seggraph.cli_keys import keys_app
+from seggraph.demo.cli import demo_command
 from seggraph.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -53,21 +55,39 @@ def serve(
         Path | None,
         typer.Option(help="Embedded database directory [env: SEGGRAPH_DATA_DIR]."),
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Load the demo data set and example segments first, unless they are loaded "
+            "(see `seggraph demo --help`).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the GraphQL API.
 
     With SEGGRAPH_MONGODB_URI set, seggraph uses that MongoDB. Without it, seggraph starts
     its embedded database (SecantusDB) as a child process, keeps its data in the data
-    directory, and stops it when you press Ctrl-C.
+    directory, and stops it when you press Ctrl-C. With --demo, an empty database gets the
+    demo data set (10,000 subscribers, a dozen segments) before the API starts.
     """
     import uvicorn
 
     from seggraph.app import create_app
-    from seggraph.embedded import EmbeddedDatabase, EmbeddedDatabaseError
+    from seggraph.embedded import (
+        EmbeddedDatabase,
+        EmbeddedDatabaseError,
+        forget_running,
+        record_running,
+    )
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
     _configure_logging(settings.log_level.value)
     log = logging.getLogger("seggraph.serve")
+    if demo:
+        from seggraph.demo.cli import apply_cdp_defaults, serve_demo
+
+        apply_cdp_defaults(log)
 
     def run(app_settings: Settings) -> None:
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler
@@ -81,8 +101,11 @@ def serve(
             log_level=app_settings.log_level.value.lower(),
         )
 
+    _log_auth(log, settings)
     if not settings.embedded:
         log.info("using the MongoDB at SEGGRAPH_MONGODB_URI")
+        if demo:
+            serve_demo(settings, settings.mongodb_uri or "", log)
         run(settings)
         return
     embedded = EmbeddedDatabase(settings.data_dir)
@@ -95,10 +118,30 @@ def serve(
         log.info(
             "using the embedded database (SecantusDB) at %s, data in %s", uri, settings.data_dir
         )
+        # `seggraph keys` reaches this database through the record while it holds the directory.
+        assert embedded.process is not None
+        record_running(settings.data_dir, uri, embedded.process.pid)
+        if demo:
+            serve_demo(settings, uri, log)
         run(settings.model_copy(update={"mongodb_uri": uri}))
     finally:
+        forget_running(settings.data_dir)
         log.info("stopping the embedded database")
         embedded.stop()
+
+
+def _log_auth(log: logging.Logger, settings: Settings) -> None:
+    if settings.auth:
+        log.info(
+            "GraphQL requests need an API key: create one (in another terminal) with "
+            "`seggraph keys create --mode test --role write` and send it as "
+            "`Authorization: Bearer sg_…`; SEGGRAPH_AUTH=off turns keys off for local development"
+        )
+    else:
+        log.warning(
+            "SEGGRAPH_AUTH is off: /graphql answers without an API key, in the mode the "
+            "X-Seggraph-Mode header names (local development only)"
+        )
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -198,6 +241,9 @@ def _print_plugins(infos: list[ProviderInfo]) -> None:
         )
     Console().print(table)
 
+
+app.add_typer(keys_app, name="keys")
+app.command("demo")(demo_command)
 
 import_app = typer.Typer(
     help="Bulk-import a provider's data from a file (see each command's --help).",

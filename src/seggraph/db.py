@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import pymongo
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,6 +35,18 @@ def redact_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def database_unavailable(error: BaseException | None) -> bool:
+    """The error, or one it was raised from, says the database could not be reached in time
+    (down, restarting, unreachable): a condition to report as such, not a bug."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ConnectionFailure):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 class Database:
     """Owns the process's ``AsyncMongoClient`` (PyMongo's async API) and the database handle."""
 
@@ -46,6 +60,9 @@ class Database:
         )
         self.db: AsyncDatabase[dict] = self.client[name]
         self._transactions: bool | None = None
+        self.transaction_time_limit = 3 * server_selection_timeout_ms / 1000
+        """Seconds a transaction may take with its retries: PyMongo alone retries a transient
+        failure (the database being away included) for 120 s, holding the request that long."""
 
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
         for spec in specs:
@@ -63,13 +80,15 @@ class Database:
         """Run ``work`` in a transaction where the server supports one, else without.
 
         ``work`` receives the session to pass to every operation (``None`` without
-        transactions); transient transaction errors are retried by PyMongo.
+        transactions); transient transaction errors are retried by PyMongo, within
+        :attr:`transaction_time_limit`.
         """
         if not await self.supports_transactions():
             return await work(None)
-        async with self.client.start_session() as session:
-            result: T = await session.with_transaction(work)
-            return result
+        with pymongo.timeout(self.transaction_time_limit):
+            async with self.client.start_session() as session:
+                result: T = await session.with_transaction(work)
+                return result
 
     async def ping(self) -> bool:
         try:

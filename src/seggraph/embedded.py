@@ -8,6 +8,7 @@ through the normal MongoDB driver, exactly like a real MongoDB.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import signal
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -50,6 +52,47 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def runtime_file(data_dir: Path) -> Path:
+    """Where ``seggraph serve`` records the embedded database it is running on ``data_dir``
+    (beside the directory, which that database locks), so other commands can reach it."""
+    return data_dir.parent / f"{data_dir.name}.server.json"
+
+
+def record_running(data_dir: Path, uri: str, pid: int) -> None:
+    path = runtime_file(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"uri": uri, "pid": pid, "serve_pid": os.getpid()}) + "\n")
+
+
+def forget_running(data_dir: Path) -> None:
+    runtime_file(data_dir).unlink(missing_ok=True)
+
+
+def running_uri(data_dir: Path) -> str | None:
+    """The URI of the embedded database a running ``seggraph serve`` holds on ``data_dir``, or
+    None when there is none (a record left by a server that died is ignored)."""
+    path = runtime_file(data_dir)
+    try:
+        record = json.loads(path.read_text())
+        uri, pid = str(record["uri"]), int(record["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, someone else's
+    client: MongoClient[dict] = MongoClient(uri, serverSelectionTimeoutMS=2000)
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return None
+    finally:
+        client.close()
+    return uri
+
+
 class EmbeddedDatabase:
     """Start SecantusDB on a free loopback port, wait until it answers, stop it cleanly.
 
@@ -65,8 +108,11 @@ class EmbeddedDatabase:
         port: int | None = None,
         startup_timeout: float = 60.0,
         log_file: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.storage_path = storage_path
+        self.extra_args = tuple(extra_args)
+        """More ``secantus`` options, e.g. ``--enable-test-commands`` for fail points (tests)."""
         self.host = host
         self.port = port or free_port(host)
         self.startup_timeout = startup_timeout
@@ -105,6 +151,7 @@ class EmbeddedDatabase:
             storage,
             "--log-level",
             "WARNING",
+            *self.extra_args,
         ]
         # A session of its own: Ctrl-C in the terminal reaches seggraph, which then stops the
         # database after the API has finished its in-flight requests.

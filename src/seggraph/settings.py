@@ -137,6 +137,50 @@ class Settings(BaseSettings):
         "the only provider that can, when this one is not installed).",
     )
 
+    # -- security and limits (README "Security") ----------------------------------------------
+    auth: bool = Field(
+        default=True,
+        description="Require an API key (Authorization: Bearer sg_…) on every GraphQL request. "
+        "off: no keys, the X-Seggraph-Mode and X-Seggraph-Actor headers decide (local "
+        "development only).",
+    )
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How long a process trusts a key it has checked: a revoked key stops "
+        "working within this time (0: check the database on every request).",
+    )
+    max_query_depth: int = Field(
+        default=15, ge=1, le=100, description="Levels of fields in one GraphQL operation."
+    )
+    max_aliases: int = Field(
+        default=30, ge=0, le=10_000, description="Aliased fields in one GraphQL document."
+    )
+    max_query_tokens: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="Tokens (names, punctuation, values) in one GraphQL document.",
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        le=100_000_000,
+        description="The largest GraphQL request body (413 above it).",
+    )
+    introspection: bool = Field(
+        default=True,
+        description="Answer introspection queries (__schema, __type); GraphiQL needs them.",
+    )
+    database_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How long a request waits for an unavailable database before it fails "
+        "with DATABASE_UNAVAILABLE.",
+    )
+
     @field_validator("plugins", "disable_plugins", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:

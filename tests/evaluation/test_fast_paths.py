@@ -126,3 +126,31 @@ def test_calls_without_segment_results_agree_with_reference(
     ]
     assert [compiled.evaluate_truth(values, sid) for sid, values in rows] == expected
     assert compiled.evaluate_many(rows) == expected
+
+
+@settings(
+    max_examples=800, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    root=st.builds(
+        Group, st.sampled_from(list(Combinator)),
+        st.lists(s.conditions(), min_size=5, max_size=10).map(tuple),
+    ),
+    values=s.value_maps(),
+    results=s.segment_results,
+)
+def test_wide_groups_agree_with_reference(
+    root: Group, values: dict[str, Any], results: dict[str, Truth]
+) -> None:
+    """Groups wider than the random trees' (5 to 10 conditions: generated fast paths of every
+    width, and the loop past eight)."""
+    now = s.NOWS[0]
+    zone = s.ZONES[0]
+    options = EvaluationOptions(timezone=zone, clock=lambda: now)
+    compiled = compile_segment(root, s.CATALOGUE, segment_id="seg-x", options=options)
+    expected = reference_truth(
+        root, s.CATALOGUE, values, segment_id="seg-x", subscriber_id="cus_1",
+        segment_results=results, zone=zone, account="USD", now=now,
+    )
+    assert compiled.evaluate_truth(values, "cus_1", results) is expected

@@ -14,6 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 from seggraph.domain.segments import Mode
 
 if TYPE_CHECKING:
+    from seggraph.domain.api_keys import ApiKey
     from seggraph.services.container import Services
     from seggraph.services.evaluation import EvaluationService
     from seggraph.services.properties import PropertyBatcher
@@ -32,6 +33,10 @@ class Context:
     actor: str = DEFAULT_ACTOR
     properties: PropertyBatcher | None = None
     """This request's property batcher (see :meth:`property_batcher`)."""
+    api_key: ApiKey | None = None
+    """The request's API key (None with SEGGRAPH_AUTH off); a READ key cannot run mutations."""
+    request_id: str = ""
+    """The id in the ``X-Request-Id`` response header, named in masked errors and the log."""
 
     _evaluation: EvaluationService | None = None
 

@@ -11,6 +11,7 @@ from seggraph.api.evaluation.queries import EvaluationQueries
 from seggraph.api.properties.queries import PropertyQueries
 from seggraph.api.retention.mutations import RetentionMutations
 from seggraph.api.retention.queries import RetentionQueries
+from seggraph.api.security import RequestLimits, SeggraphSchema
 from seggraph.api.segments.mutations import SegmentMutations
 from seggraph.api.segments.queries import SegmentQueries
 
@@ -38,10 +39,16 @@ class Mutation(
 
 
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    # RequestLimits adds the depth, alias, token and introspection limits (and the read-only
+    # rule of READ keys) as the same rule classes every time, so ValidationCache keeps hitting.
+    return SeggraphSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            RequestLimits,
+        ],
     )
 
 

@@ -8,6 +8,9 @@ The cache key is ``(segment_id, version, catalogue_version, options)``:
   enum values, say), which can change how a value is read;
 - ``options`` (account time zone, currency and clock) are compared by value, the clock by
   identity.
+
+Compiling a newer version of a segment drops the entries of its older versions, which no
+request asks for again: the cache's memory follows the number of segments, not of edits.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class SegmentCompiler:
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[CacheKey, CompiledSegment] = OrderedDict()
+        self._by_segment: dict[str, set[CacheKey]] = {}
         self._lock = threading.Lock()
 
     def get(
@@ -62,15 +66,35 @@ class SegmentCompiler:
         # Compile outside the lock; two threads may compile the same key once each, harmlessly.
         compiled = compile_segment(root, catalogue, segment_id=segment_id, options=options)
         with self._lock:
+            keys = self._by_segment.setdefault(segment_id, set())
+            for old in [k for k in keys if _superseded(k[1], version)]:
+                keys.discard(old)
+                self._entries.pop(old, None)
+            keys.add(key)
             self._entries[key] = compiled
             self._entries.move_to_end(key)
             while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
+                evicted, _ = self._entries.popitem(last=False)
+                left = self._by_segment.get(evicted[0])
+                if left is not None:
+                    left.discard(evicted)
+                    if not left:
+                        del self._by_segment[evicted[0]]
         return compiled
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._by_segment.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _superseded(old: Hashable, new: Hashable) -> bool:
+    """``old`` is an earlier version than ``new`` (or, for versions that do not order, another
+    one)."""
+    try:
+        return bool(old < new)  # type: ignore[operator]
+    except TypeError:
+        return old != new

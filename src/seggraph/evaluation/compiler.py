@@ -4,7 +4,11 @@
 ``nodes.py``) with three ways to run:
 
 - ``fast(values, env) -> Truth``: the hot path. No dispatch on operator names, no allocation
-  on the common path; groups short-circuit.
+  on the common path; groups short-circuit. A condition answers the value classes providers
+  send nearly always through a shortcut (``predicates.build_shortcut``: a table or one C-level
+  call, no coercion), and a group of up to eight children runs a generated function with its
+  children written out and those conditions inlined (``nodes._group_factory``); every other
+  value takes the general path, which gives the same answers.
 - ``reasons(values, env, out) -> Truth``: short-circuits like ``fast`` and also collects the
   causes of an UNKNOWN result (used by ``evaluate(explain=False)``).
 - ``observe(values, env) -> Explanation``: evaluates every condition and records what it saw.

@@ -76,7 +76,8 @@ class PropertyLeaf(Node):
     which look only at presence."""
 
     __slots__ = (
-        "coerce", "condition", "direct", "key", "on_missing", "on_present", "shortcut", "test",
+        "coerce", "condition", "direct", "general", "key", "on_missing", "on_present", "shortcut",
+        "test",
     )
 
     def __init__(
@@ -134,9 +135,26 @@ class PropertyLeaf(Node):
             r = test(c, env)
             return r if r.__class__ is Truth else UNKNOWN
 
+        self.general = check
         if self.shortcut is None:
             return check
         return _with_shortcut(key, self.shortcut, on_missing, check)
+
+    def inline(self) -> tuple[str, dict[str, Any]] | None:
+        """How a group's generated fast path can answer this condition in place: the shape of
+        its shortcut and the objects that shape reads (see ``_group_factory``), or ``None``."""
+        shortcut = self.shortcut
+        if shortcut is None:
+            return None
+        objects: dict[str, Any] = {
+            "k": self.key, "m": self.on_missing, "g": self.general, "c": shortcut.classes[0],
+        }
+        if shortcut.table is not None:
+            objects["t"] = shortcut.table.get
+            return "table", objects
+        objects["p"] = shortcut.predicate
+        objects["y"], objects["n"] = (FALSE, TRUE) if shortcut.negated else (TRUE, FALSE)
+        return ("numeric" if shortcut.classes == (Decimal, int) else "predicate"), objects
 
     def observe(self, values: Values, env: Env) -> ConditionExplanation:
         raw = values.get(self.key, MISSING)
@@ -322,39 +340,106 @@ class BucketLeaf(Node):
         )
 
 
-#: Groups of up to this many children get a fast path with each child's call written out.
+#: Groups of up to this many children get a generated fast path (see ``_group_factory``).
 _MAX_UNROLLED = 8
-_UNROLLED: dict[tuple[Combinator, int], Callable[..., FastFn]] = {}
+_FACTORIES: dict[tuple[Combinator, tuple[str, ...]], Callable[..., FastFn]] = {}
+
+# The source of one child in a generated group, by shape; ``{i}`` is the child's index. A
+# shortcut leaf is answered in place exactly as ``_with_shortcut`` answers it.
+_CHILD_SOURCE = {
+    "call": """
+        r{i} = f{i}(values, env)""",
+    "predicate": """
+        v = values.get(k{i})
+        if v.__class__ is c{i}:
+            r{i} = y{i} if p{i}(v) else n{i}
+        elif v is None or v is MISSING:
+            r{i} = m{i}
+        else:
+            r{i} = g{i}(values, env)""",
+    "numeric": """
+        v = values.get(k{i})
+        c = v.__class__
+        if (c is Decimal and v.is_finite()) or c is int:
+            r{i} = y{i} if p{i}(v) else n{i}
+        elif v is None or v is MISSING:
+            r{i} = m{i}
+        else:
+            r{i} = g{i}(values, env)""",
+    "table": """
+        v = values.get(k{i})
+        r{i} = t{i}(v) if v.__class__ is c{i} else None
+        if r{i} is None:
+            r{i} = m{i} if v is None or v is MISSING else g{i}(values, env)""",
+}
 
 
-def _unrolled(combinator: Combinator, n: int) -> Callable[..., FastFn]:
-    """A factory ``make(f0, ..., fn-1)`` of a group's fast path with its ``n`` children's calls
-    written out, short-circuiting like the loop in ``GroupNode._fast``: on the hot path the
-    loop's own overhead was a third of a group's time. The source is built from ``n`` alone (no
-    condition, key or value ever reaches it), once per combinator and size."""
-    factory = _UNROLLED.get((combinator, n))
+def _group_factory(combinator: Combinator, shapes: tuple[str, ...]) -> Callable[..., FastFn]:
+    """A factory ``make(**objects)`` of a group's fast path with every child written out in
+    order, short-circuiting like the loop in ``GroupNode._fast``: a child condition with a
+    shortcut is answered in place, any other child is called. On the hot path, the loop and
+    the call to each condition were over half a group's time.
+
+    The source is built from the combinator and the children's shapes alone: no key, value or
+    other condition data ever reaches it (those are the ``make`` arguments, bound by name,
+    ``k0``, ``p0``, ...). One factory per combinator and sequence of shapes, made once."""
+    factory = _FACTORIES.get((combinator, shapes))
     if factory is not None:
         return factory
-    names = [f"f{i}" for i in range(n)]
-    lines = [f"def make({', '.join(names)}):", "    def group(values, env):"]
-    for i in range(n):
-        lines.append(f"        r{i} = f{i}(values, env)")
-        lines.append(f"        if r{i} is DECISIVE: return ON_DECISIVE")
-    any_unknown = " or ".join(f"r{i} is UNKNOWN" for i in range(n))
-    lines.append(f"        if {any_unknown}: return UNKNOWN")
-    lines += ["        return OTHERWISE", "    return group"]
-    decisive = FALSE if combinator is Combinator.ALL else TRUE
-    on_decisive = TRUE if combinator is Combinator.ANY else FALSE
-    otherwise = FALSE if combinator is Combinator.ANY else TRUE
+    arguments: list[str] = []
+    body: list[str] = []
+    for i, shape in enumerate(shapes):
+        arguments += [f"{name}{i}" for name in _SHAPE_ARGUMENTS[shape]]
+        body.append(_CHILD_SOURCE[shape].format(i=i))
+        body.append(f"        if r{i} is DECISIVE: return ON_DECISIVE")
+    any_unknown = " or ".join(f"r{i} is UNKNOWN" for i in range(len(shapes)))
+    source = "\n".join(
+        [
+            f"def make({', '.join(arguments)}):",
+            "    def group(values, env):",
+            *body,
+            f"        if {any_unknown}: return UNKNOWN",
+            "        return OTHERWISE",
+            "    return group",
+        ]
+    )
     namespace: dict[str, Any] = {
-        "DECISIVE": decisive, "ON_DECISIVE": on_decisive, "OTHERWISE": otherwise,
+        "DECISIVE": FALSE if combinator is Combinator.ALL else TRUE,
+        "ON_DECISIVE": TRUE if combinator is Combinator.ANY else FALSE,
+        "OTHERWISE": FALSE if combinator is Combinator.ANY else TRUE,
         "UNKNOWN": UNKNOWN,
+        "MISSING": MISSING,
+        "Decimal": Decimal,
     }
-    code = compile("\n".join(lines), f"<seggraph {combinator.value} group of {n}>", "exec")
-    exec(code, namespace)
+    name = f"<seggraph {combinator.value} group: {' '.join(shapes)}>"
+    exec(compile(source, name, "exec"), namespace)
     factory = namespace["make"]
-    _UNROLLED[(combinator, n)] = factory
+    _FACTORIES[(combinator, shapes)] = factory
     return factory
+
+
+_SHAPE_ARGUMENTS = {
+    "call": ("f",),
+    "predicate": ("k", "c", "p", "y", "n", "m", "g"),
+    "numeric": ("k", "p", "y", "n", "m", "g"),
+    "table": ("k", "c", "t", "m", "g"),
+}
+
+
+def _generated_group(combinator: Combinator, children: Sequence[Node]) -> FastFn:
+    shapes: list[str] = []
+    objects: dict[str, Any] = {}
+    for i, child in enumerate(children):
+        inline = child.inline() if isinstance(child, PropertyLeaf) else None
+        if inline is None:
+            shapes.append("call")
+            objects[f"f{i}"] = child.fast
+            continue
+        shape, found = inline
+        shapes.append(shape)
+        for name in _SHAPE_ARGUMENTS[shape]:
+            objects[f"{name}{i}"] = found[name]
+    return _group_factory(combinator, tuple(shapes))(**objects)
 
 
 def combine(combinator: Combinator, results: Sequence[Truth]) -> Truth:
@@ -388,7 +473,7 @@ class GroupNode(Node):
                 return lambda values, env: NEGATION[only(values, env)]
             return only
         if len(fns) <= _MAX_UNROLLED:
-            return _unrolled(combinator, len(fns))(*fns)
+            return _generated_group(combinator, self.children)
         if combinator is Combinator.ALL:
 
             def all_(values: Values, env: Env) -> Truth:

@@ -11,10 +11,12 @@ from seggraph.catalogue import Catalogue
 from seggraph.db import Database, IndexSpec
 from seggraph.evaluation import EvaluationOptions, SegmentCompiler
 from seggraph.plugins.manager import PluginManager
+from seggraph.services.api_keys import ApiKeyService
 from seggraph.services.evaluation import EvaluationService, RequestValueSource
 from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
 from seggraph.settings import Settings
+from seggraph.store import api_keys as api_key_store
 from seggraph.store import segments as segment_store
 from seggraph.validation.conditions import TreeLimits
 
@@ -47,8 +49,14 @@ class Services:
     """Awaited before each GraphQL request (:meth:`ensure_fresh`). A provider whose definitions
     another worker process can change registers one cheap check here that, when they changed,
     refreshes them (and so the catalogue) in this process."""
+    api_keys: ApiKeyService = field(init=False)
+    """API keys: created and revoked by the CLI, checked on every GraphQL request."""
 
     def __post_init__(self) -> None:
+        self.api_keys = ApiKeyService(
+            api_key_store.ApiKeyStore(self.database.db),
+            cache_seconds=self.settings.api_key_cache_seconds,
+        )
         self.properties = PropertyResolver(lambda: self.plugins, lambda: self.catalogue)
         self.segments = SegmentService(
             self.database,
@@ -93,4 +101,4 @@ class Services:
 
 def all_indexes() -> list[IndexSpec]:
     """The indexes of every collection seggraph owns."""
-    return [*segment_store.INDEXES]
+    return [*segment_store.INDEXES, *api_key_store.INDEXES]

@@ -214,6 +214,16 @@ class EvaluationService:
     ) -> list[Segment]:
         """The segments a question is about: by id, or every active one (optionally tagged)."""
         if segment_ids is not None:
+            if len(segment_ids) > MAX_EVALUATED_SEGMENTS:
+                raise InputRefused(
+                    [
+                        UserError(
+                            ("segmentIds",),
+                            "TOO_MANY",
+                            f"ask about at most {MAX_EVALUATED_SEGMENTS} segments at once",
+                        )
+                    ]
+                )
             found = {s.id: s for s in await self.segments.store.get_many(mode, list(segment_ids))}
             missing = [i for i in segment_ids if i not in found]
             if missing:

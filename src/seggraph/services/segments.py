@@ -174,6 +174,17 @@ class SegmentService:
             raise InputRefused(
                 [UserError(("first",), "OUT_OF_RANGE", f"first must be 0..{MAX_PAGE}")]
             )
+        wanted = segment_filter or SegmentFilter()
+        if len(wanted.tags) > MAX_TAGS or len(wanted.search) > MAX_NAME:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("filter",),
+                        "TOO_LONG",
+                        f"filter by at most {MAX_TAGS} tags and {MAX_NAME} characters of search",
+                    )
+                ]
+            )
         edges, has_next, total = await self.store.page(
             mode, segment_filter or SegmentFilter(), first=first, after=after
         )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,7 +18,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from seggraph.settings import Settings, SettingsError, load_settings
+from seggraph.cli_database import database_uri
+from seggraph.settings import SettingsError, load_settings
 from seggraph_billing.importer import DEFAULT_BATCH, ImportReport, default_as_of, import_file
 from seggraph_billing.store import BillingStore
 
@@ -39,18 +38,6 @@ def parse_as_of(text: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
-
-
-@contextlib.contextmanager
-def database_uri(settings: Settings) -> Iterator[str]:
-    """The configured MongoDB, or the embedded database started on the data directory."""
-    if settings.mongodb_uri:
-        yield settings.mongodb_uri
-        return
-    from seggraph.embedded import EmbeddedDatabase
-
-    with EmbeddedDatabase(settings.data_dir) as embedded:
-        yield embedded.uri
 
 
 def import_billing(

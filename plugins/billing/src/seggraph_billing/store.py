@@ -290,6 +290,14 @@ class BillingStore:
         result = await self.db[RETENTION_EVENTS].insert_one(dict(event))
         return result.inserted_id
 
+    async def put_retention_events(self, events: Sequence[Mapping[str, Any]]) -> int:
+        """Store recorded events in one bulk write, each replacing any stored event with its
+        ``_id`` (a bulk load, such as the demo's, that may be run again)."""
+        operations = [ReplaceOne({"_id": e["_id"]}, dict(e), upsert=True) for e in events]
+        if operations:
+            await self.db[RETENTION_EVENTS].bulk_write(operations, ordered=False)
+        return len(operations)
+
     async def retention_events(self, subscriber_id: str, limit: int) -> list[dict[str, Any]]:
         """Latest first: by ``at``, then by recording."""
         if limit <= 0:

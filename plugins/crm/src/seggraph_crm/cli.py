@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,25 +11,14 @@ from pymongo import AsyncMongoClient
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from seggraph.settings import Settings, SettingsError, load_settings
+from seggraph.cli_database import database_uri
+from seggraph.settings import SettingsError, load_settings
 from seggraph_crm.importer import ImportFileError
 from seggraph_crm.provider import CrmProvider
 from seggraph_crm.records import ParsedRecords, RecordKind
 
 console = Console(stderr=True)
 MAX_ERRORS_SHOWN = 20
-
-
-@contextlib.contextmanager
-def database_uri(settings: Settings) -> Iterator[str]:
-    """The configured MongoDB, or the embedded database started on the data directory."""
-    if settings.mongodb_uri:
-        yield settings.mongodb_uri
-        return
-    from seggraph.embedded import EmbeddedDatabase
-
-    with EmbeddedDatabase(settings.data_dir) as embedded:
-        yield embedded.uri
 
 
 def import_crm(

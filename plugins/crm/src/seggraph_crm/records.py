@@ -137,8 +137,8 @@ def column_name(raw: Any) -> str:
     return re.sub(r"[\s\-]+", "_", str(raw).strip().casefold())
 
 
-def _pick(row: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any]:
-    lowered = {column_name(k): v for k, v in row.items()}
+def _pick(lowered: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any]:
+    """The first of ``names`` with a value in ``lowered`` (a row keyed by :func:`column_name`)."""
     for name in names:
         if name in lowered:
             value = lowered[name]
@@ -306,7 +306,7 @@ def _parse(
     if not isinstance(row, Mapping):
         errors.append(RecordError(position, None, "record", "expected an object"))
         return None
-    flat = flatten(row)
+    flat = {column_name(k): v for k, v in flatten(row).items()}
     record: dict[str, Any] = {}
     failed = False
     record_id: str | None = None

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -12,26 +10,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from seggraph.cli_database import database_uri
 from seggraph.db import Database
-from seggraph.settings import Settings, SettingsError, load_settings
+from seggraph.settings import SettingsError, load_settings
 from seggraph_custom.importer import ImportFileError, ImportRows, describe, read_rows
 from seggraph_custom.service import CustomPropertiesService
 from seggraph_custom.store import CustomStore
 
 console = Console(stderr=True)
 MAX_ERRORS_SHOWN = 20
-
-
-@contextlib.contextmanager
-def database_uri(settings: Settings) -> Iterator[str]:
-    """The configured MongoDB, or the embedded database started on the data directory."""
-    if settings.mongodb_uri:
-        yield settings.mongodb_uri
-        return
-    from seggraph.embedded import EmbeddedDatabase
-
-    with EmbeddedDatabase(settings.data_dir) as embedded:
-        yield embedded.uri
 
 
 def import_custom(

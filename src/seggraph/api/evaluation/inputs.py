@@ -7,6 +7,8 @@ from seggraph.domain.conditions import Group
 from seggraph.domain.errors import InputRefused, PathPart, UserError
 from seggraph.textform import TextFormError, parse
 
+MAX_CONDITIONS_TEXT = 200_000
+
 
 def conditions_input(
     tree: ConditionGroupInput | None, text: str | None, *, required: bool
@@ -24,6 +26,16 @@ def conditions_input(
             ]
         )
     if text is not None:
+        if len(text) > MAX_CONDITIONS_TEXT:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("conditionsText",),
+                        "TOO_LONG",
+                        f"conditionsText has at most {MAX_CONDITIONS_TEXT} characters",
+                    )
+                ]
+            )
         try:
             return parse(text), ("conditionsText",)
         except TextFormError as error:

@@ -1,0 +1,117 @@
+"""A closed-loop HTTP load generator, run as its own process by the GraphQL stage:
+
+    python -m bench.loadgen URL BODY_FILE --connections 8 --seconds 10 --warmup 2
+
+``connections`` keep-alive connections each send the same POST (the JSON body in BODY_FILE)
+and wait for its answer before sending the next, for ``warmup`` seconds (not counted) and then
+``seconds``. It prints one JSON object: requests, errors, requests per second, and latency
+percentiles in milliseconds. Plain asyncio streams and a hand-rolled HTTP/1.1 exchange, so the
+client costs far less than the server it measures (httpx would cost about as much). Loopback
+only: it refuses any other host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlsplit
+
+uvloop: ModuleType | None
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - the bench extra installs it
+    uvloop = None
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+async def _connection(
+    host: str, port: int, request: bytes, warm_until: float, stop_at: float,
+    latencies: list[float], errors: list[str],
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while True:
+            started = time.perf_counter()
+            if started >= stop_at:
+                return
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = head[9:12]
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+            elapsed = time.perf_counter() - started
+            if status != b"200" or b'"errors"' in body:
+                errors.append(f"{status.decode()} {body[:200]!r}")
+            elif started >= warm_until:
+                latencies.append(elapsed)
+    finally:
+        writer.close()
+
+
+async def run(url: str, body: bytes, connections: int, seconds: float, warmup: float) -> dict:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 80
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"loadgen only targets this machine (loopback), not {host!r}")
+    request = (
+        f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    now = time.perf_counter()
+    warm_until, stop_at = now + warmup, now + warmup + seconds
+    latencies: list[float] = []
+    errors: list[str] = []
+    await asyncio.gather(
+        *(
+            _connection(host, port, request, warm_until, stop_at, latencies, errors)
+            for _ in range(connections)
+        )
+    )
+    latencies.sort()
+    return {
+        "connections": connections,
+        "seconds": seconds,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "rps": len(latencies) / seconds,
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p90_ms": _percentile(latencies, 0.90) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        "max_ms": (latencies[-1] if latencies else float("nan")) * 1000,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
+    parser.add_argument("url")
+    parser.add_argument("body", type=Path, help="file holding the JSON request body")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    if uvloop is not None:
+        uvloop.install()
+    result = asyncio.run(
+        run(args.url, args.body.read_bytes(), args.connections, args.seconds, args.warmup)
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

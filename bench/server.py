@@ -1,0 +1,114 @@
+"""A seggraph server for the service stages: ``seggraph serve`` on a free loopback port, on the
+embedded database in a throw-away directory, started and stopped by the bench.
+
+``seggraph serve`` runs uvicorn with its defaults, which pick uvloop and httptools when they
+are installed (they are: ``uvicorn[standard]``, and the ``bench`` extra names them again);
+:func:`loop_and_parser` reports what this environment resolves them to.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SEGGRAPH = Path(sys.executable).with_name("seggraph")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def loop_and_parser() -> dict[str, str]:
+    """What uvicorn's ``auto`` loop and HTTP parser resolve to here."""
+    found = {}
+    for name, module in (("loop", "uvloop"), ("http", "httptools")):
+        try:
+            __import__(module)
+            found[name] = module
+        except ImportError:
+            found[name] = "asyncio" if name == "loop" else "h11"
+    return found
+
+
+def environment(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith("SEGGRAPH_")
+    }
+    env.update(
+        SEGGRAPH_DATA_DIR=str(data_dir),
+        SEGGRAPH_LOG_LEVEL="WARNING",
+        SEGGRAPH_AUTH="false",  # loopback only, and API-key checks are not what is measured
+        **extra,
+    )
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], timeout: float = 1800) -> str:
+    done = subprocess.run(
+        [str(SEGGRAPH), *args], env=env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"seggraph {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+class Server:
+    """``with Server(data_dir, **env) as server:`` — serving until the block ends."""
+
+    def __init__(self, data_dir: Path, **extra_env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = environment(data_dir, SEGGRAPH_PORT=str(self.port), **extra_env)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client = httpx.Client(base_url=self.url, timeout=600)
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(
+            [str(SEGGRAPH), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                assert self.process.stderr is not None
+                raise RuntimeError(f"seggraph serve exited:\n{self.process.stderr.read().decode()}")
+            try:
+                if self.client.get("/readyz").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.25)
+        self.__exit__()
+        raise RuntimeError("seggraph serve did not become ready in 120 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = self.client.post("/graphql", json={"query": query, "variables": variables or {}})
+        body: dict[str, Any] = answer.json()
+        if answer.status_code != 200 or body.get("errors"):
+            raise RuntimeError(f"GraphQL error ({answer.status_code}): {body}")
+        data: dict[str, Any] = body["data"]
+        return data

@@ -1,0 +1,203 @@
+"""GraphQL-level protection: operation limits, read-only keys, and masked unexpected errors.
+
+Limits (``SEGGRAPH_MAX_QUERY_DEPTH``, ``_MAX_ALIASES``, ``_MAX_QUERY_TOKENS``,
+``SEGGRAPH_INTROSPECTION``) and the read-only rule of READ keys are graphql-core validation
+rules, so a refused document gets ordinary validation errors and runs no resolver. Each rule
+class is made once per limit value and reused: Strawberry's ``ValidationCache`` keys its cache by
+(schema, document, rules), so per-request rule classes would make every lookup miss.
+
+Errors a client can act on (validation, limits, ``GraphQLError`` raised on purpose) are shown as
+they are; anything else is replaced by "Unexpected error; request id …" and logged with its
+traceback under that id.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import strawberry
+from graphql import ASTValidationRule, GraphQLError, OperationDefinitionNode, OperationType
+from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationRule
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from strawberry.types import ExecutionContext
+
+from seggraph.db import database_unavailable
+from seggraph.domain.api_keys import Role
+from seggraph.domain.errors import InputRefused
+from seggraph.plugins.manager import ProviderCallError
+from seggraph.services.segments import VersionConflict
+from seggraph.settings import Settings
+from seggraph.store.pagination import BadCursor
+from seggraph.web.middleware import unavailable_message
+
+log = logging.getLogger("seggraph.errors")
+
+UNEXPECTED = "INTERNAL_SERVER_ERROR"
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class GraphQLLimits:
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    introspection: bool
+
+    @classmethod
+    def of(cls, settings: Settings) -> GraphQLLimits:
+        return cls(
+            settings.max_query_depth,
+            settings.max_aliases,
+            settings.max_query_tokens,
+            settings.introspection,
+        )
+
+    @classmethod
+    def defaults(cls) -> GraphQLLimits:
+        fields = Settings.model_fields
+        return cls(
+            fields["max_query_depth"].default,
+            fields["max_aliases"].default,
+            fields["max_query_tokens"].default,
+            fields["introspection"].default,
+        )
+
+
+class ReadOnlyKeyRule(ValidationRule):
+    """Refuses mutations: the request's API key has the READ role."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        if node.operation is OperationType.MUTATION:
+            self.report_error(
+                GraphQLError(
+                    "this API key has the READ role: mutations need a key with the WRITE role",
+                    node,
+                    extensions={"code": "FORBIDDEN"},
+                )
+            )
+
+
+@functools.cache
+def _depth_rule(max_depth: int) -> type[ASTValidationRule]:
+    return depth_validator(max_depth, None, None)
+
+
+@functools.cache
+def _alias_rule(max_aliases: int) -> type[ASTValidationRule]:
+    return alias_validator(max_aliases)
+
+
+def validation_rules(
+    limits: GraphQLLimits, *, read_only: bool
+) -> tuple[type[ASTValidationRule], ...]:
+    """The extra rules of a request; the same classes every time for the same limits."""
+    rules = [_depth_rule(limits.max_depth), _alias_rule(limits.max_aliases)]
+    if not limits.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    if read_only:
+        rules.append(ReadOnlyKeyRule)
+    return tuple(rules)
+
+
+class RequestLimits(SchemaExtension):
+    """The limits of the running process (read from the request's services) and the read-only
+    rule of READ keys, applied before parsing and validation."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        services = getattr(context, "services", None)
+        settings = getattr(services, "settings", None)
+        limits = GraphQLLimits.of(settings) if settings is not None else GraphQLLimits.defaults()
+        key = getattr(context, "api_key", None)
+        read_only = key is not None and key.role is Role.READ
+        self.execution_context.parse_options["max_tokens"] = limits.max_tokens
+        self.execution_context.validation_rules = (
+            *self.execution_context.validation_rules,
+            *validation_rules(limits, read_only=read_only),
+        )
+        yield
+
+
+def is_database_unavailable(error: GraphQLError) -> bool:
+    return database_unavailable(error.original_error)
+
+
+#: Exceptions whose message is written for the client: refused input, and a provider the
+#: question cannot do without (named, as ``providers { lastError }`` names it anyway).
+SHOWN_AS_IS: tuple[type[Exception], ...] = (
+    GraphQLError,
+    InputRefused,
+    VersionConflict,
+    BadCursor,
+    ProviderCallError,
+)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Raised by a bug or an outage rather than on purpose: validation, limit and coercion
+    errors have no original error, and the API's own refusals are :data:`SHOWN_AS_IS`."""
+    original = error.original_error
+    return original is not None and not isinstance(original, SHOWN_AS_IS)
+
+
+def masked(errors: list[GraphQLError], request_id: str) -> list[GraphQLError]:
+    """``errors`` as a client may see them: unexpected ones replaced by a message naming only
+    the request id (the database being unavailable is said as such)."""
+    out: list[GraphQLError] = []
+    for error in errors:
+        if not is_unexpected(error):
+            out.append(error)
+            continue
+        if is_database_unavailable(error):
+            message = unavailable_message(request_id)
+            code = DATABASE_UNAVAILABLE
+        else:
+            message = f"Unexpected error; request id {request_id}"
+            code = UNEXPECTED
+        out.append(
+            GraphQLError(
+                message,
+                error.nodes,
+                error.source,
+                error.positions,
+                error.path,
+                extensions={"code": code, "requestId": request_id},
+            )
+        )
+    return out
+
+
+def log_errors(errors: list[GraphQLError], request_id: str) -> None:
+    """Unexpected errors with their traceback, an unavailable database with its reason, both
+    under the request id the client was told; errors the client caused are not logged."""
+    for error in errors:
+        if not is_unexpected(error):
+            continue
+        original = error.original_error
+        assert original is not None
+        where = ".".join(map(str, error.path or ())) or "(operation)"
+        if is_database_unavailable(error):
+            log.warning("request %s: database unavailable at %s: %s", request_id, where, original)
+        else:
+            log.error(
+                "request %s: unexpected error at %s",
+                request_id,
+                where,
+                exc_info=(type(original), original, original.__traceback__),
+            )
+
+
+class SeggraphSchema(strawberry.Schema):
+    """Strawberry's schema, logging errors with the request id instead of every error."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        context = execution_context.context if execution_context is not None else None
+        log_errors(errors, str(getattr(context, "request_id", "") or "-"))

@@ -1,0 +1,184 @@
+"""``seggraph keys``: create, list and revoke API keys.
+
+The commands reach the database the server uses (:func:`seggraph.cli_database.database_uri`):
+``SEGGRAPH_MONGODB_URI`` when it is set; otherwise the embedded database of a running
+``seggraph serve`` (recorded beside the data directory), or, when no server is running, a
+temporary embedded database on the data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from seggraph.cli_database import database_uri
+from seggraph.domain.api_keys import ApiKey, Role, parse_key
+from seggraph.domain.segments import Mode
+from seggraph.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from seggraph.services.api_keys import ApiKeyService
+
+T = TypeVar("T")
+
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys (every GraphQL request needs one; see README "
+    '"Security").',
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+
+class ModeOption(StrEnum):
+    test = "test"
+    live = "live"
+
+
+class RoleOption(StrEnum):
+    read = "read"
+    write = "write"
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _run(settings: Settings, work: Callable[[ApiKeyService], Awaitable[T]]) -> T:
+    """Run ``work(ApiKeyService)`` against the server's database."""
+    from seggraph.db import Database
+    from seggraph.services.api_keys import ApiKeyService
+    from seggraph.store.api_keys import INDEXES, ApiKeyStore
+
+    async def main(uri: str) -> T:
+        database = Database(uri, settings.database)
+        try:
+            await database.ensure_indexes(INDEXES)
+            return await work(ApiKeyService(ApiKeyStore(database.db), cache_seconds=0))
+        finally:
+            await database.close()
+
+    from seggraph.embedded import EmbeddedDatabaseError
+
+    try:
+        with database_uri(settings, use_running_server=True) as uri:
+            return asyncio.run(main(uri))
+    except EmbeddedDatabaseError as exc:
+        console.print(
+            f"[red]error:[/red] {exc}\n(is a `seggraph serve` on {settings.data_dir} starting or "
+            "stopping? try again when it is up, or set SEGGRAPH_MONGODB_URI)"
+        )
+        raise typer.Exit(1) from None
+
+
+def _key_json(key: ApiKey) -> dict[str, object]:
+    return {
+        "id": key.id,
+        "mode": key.mode.value,
+        "role": key.role.value,
+        "name": key.name,
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+@keys_app.command("create")
+def create(
+    mode: Annotated[ModeOption, typer.Option(help="The mode the key works in.")],
+    role: Annotated[
+        RoleOption, typer.Option(help="read: queries only; write: queries and mutations.")
+    ],
+    name: Annotated[
+        str, typer.Option(help="What the key is for (shown in lists and history).")
+    ] = "",
+) -> None:
+    """Create a key; it is printed once, on standard output.
+
+    Store it now: only a hash of it is kept. Send it as `Authorization: Bearer <key>`.
+    """
+    settings = _settings()
+
+    async def work(service: ApiKeyService) -> tuple[ApiKey, str]:
+        try:
+            return await service.create(Mode(mode.value.upper()), Role(role.value.upper()), name)
+        except ValueError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+
+    key, full = _run(settings, work)
+    console.print(
+        f"created {key.mode.value} {key.role.value} key [bold]{key.id}[/bold]"
+        + (f" ({key.name})" if key.name else "")
+        + ". It is shown once, below: store it now."
+    )
+    typer.echo(full)
+
+
+@keys_app.command("list")
+def list_keys(
+    include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List keys (never their secrets): id, mode, role, name, created, revoked."""
+    settings = _settings()
+
+    async def work(service: ApiKeyService) -> list[ApiKey]:
+        return await service.list(include_revoked=include_revoked)
+
+    keys = _run(settings, work)
+    if as_json:
+        typer.echo(json.dumps([_key_json(key) for key in keys], indent=2))
+        return
+    from rich.table import Table
+
+    if not keys:
+        Console().print(
+            "No API keys. Create one with `seggraph keys create --mode test --role write`."
+        )
+        return
+    table = Table(title="seggraph API keys")
+    for column in ("id", "mode", "role", "name", "created", "revoked"):
+        table.add_column(column)
+    for key in keys:
+        table.add_row(
+            key.id,
+            key.mode.value,
+            key.role.value,
+            key.name,
+            key.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            key.revoked_at.strftime("%Y-%m-%d %H:%M:%S UTC") if key.revoked_at else "",
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def revoke(
+    key_id: Annotated[
+        str, typer.Argument(help="The key's id (the part after sg_<mode>_), or the whole key.")
+    ],
+) -> None:
+    """Revoke a key: servers refuse it within SEGGRAPH_API_KEY_CACHE_SECONDS."""
+    settings = _settings()
+    whole = parse_key(key_id)
+    if whole is not None:
+        key_id = whole.key_id
+
+    async def work(service: ApiKeyService) -> ApiKey | None:
+        return await service.revoke(key_id)
+
+    key = _run(settings, work)
+    if key is None:
+        console.print(f"[red]error:[/red] there is no key {key_id!r} (see `seggraph keys list`)")
+        raise typer.Exit(1)
+    console.print(
+        f"revoked key {key.id}; servers refuse it within {settings.api_key_cache_seconds:g} s"
+    )

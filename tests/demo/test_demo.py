@@ -1,0 +1,191 @@
+"""The demo: generated deterministically, loaded once through the bundled providers, and every
+example segment valid and neither empty nor everyone — asked over GraphQL on a live server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database as SyncDatabase
+
+from seggraph.demo.generator import PERSONAS, generate, subscriber_id
+from seggraph.demo.loader import MARKER_COLLECTION, DemoRefused, load_demo
+from seggraph.demo.segments import SEGMENTS
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient
+from tests.providers.servers import run_cli
+
+SIZE = 300
+Db = SyncDatabase[dict[str, Any]]
+#: Collections the demo writes, and the least each must hold for SIZE subscribers.
+FILLED = {
+    "billing_customers": SIZE,
+    "billing_subscriptions": SIZE,
+    "billing_invoices": SIZE,
+    "billing_prices": 10,
+    "billing_products": 4,
+    "billing_coupons": 5,
+    "billing_retention_events": 10,
+    "crm_contacts": SIZE // 2,
+    "crm_companies": SIZE // 2,
+    "cdp_events": SIZE,
+    "cdp_profiles": SIZE // 2,
+    "custom_definitions": 4,
+    "custom_values": SIZE // 2,
+    "segments": len(SEGMENTS),
+}
+
+
+@pytest.fixture(scope="module")
+def demo_settings(mongo_uri: str, database_name: str) -> Iterator[Settings]:
+    """A database of its own (the demo refuses one holding other tests' data), dropped after."""
+    name = f"{database_name}_demo"
+    yield Settings(mongodb_uri=mongo_uri, database=name, auth=False, _env_file=None)  # type: ignore[call-arg]
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def demo_db(demo_settings: Settings) -> Iterator[Db]:
+    assert demo_settings.mongodb_uri
+    client: MongoClient[dict[str, Any]] = MongoClient(demo_settings.mongodb_uri, tz_aware=True)
+    yield client[demo_settings.database]
+    client.close()
+
+
+@pytest.fixture(scope="module")
+async def loaded(demo_settings: Settings, demo_db: Db) -> dict[str, Any]:
+    assert demo_settings.mongodb_uri
+    report = await load_demo(demo_settings, demo_settings.mongodb_uri, subscribers=SIZE)
+    assert report.loaded
+    return {"report": report}
+
+
+@pytest.fixture(scope="module")
+def demo_gql(loaded: dict[str, Any], demo_settings: Settings) -> Iterator[GraphQLClient]:
+    from tests.conftest import LiveServer
+
+    server = LiveServer(demo_settings)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=120) as http:
+            yield GraphQLClient(http)
+    finally:
+        server.stop()
+
+
+def counts(db: Db) -> dict[str, int]:
+    return {name: db[name].count_documents({}) for name in db.list_collection_names()}
+
+
+def test_the_generator_is_deterministic_and_the_personas_come_first() -> None:
+    now = datetime(2026, 3, 15, 12, tzinfo=UTC)
+    first, second = generate(50, now), generate(50, now)
+    assert first.billing == second.billing
+    assert first.cdp_messages == second.cdp_messages
+    assert first.crm_contacts == second.crm_contacts
+    assert first.subscriber_ids[:2] == ["cus_demo_00001", "cus_demo_00002"]
+    assert subscriber_id(7, 250_000) == "cus_demo_000007"
+    customers = {o["id"]: o for o in first.billing if o["object"] == "customer"}
+    assert set(customers) == set(first.subscriber_ids)
+    kinds = {o["object"] for o in first.billing}
+    assert kinds == {"product", "price", "coupon", "customer", "subscription", "invoice"}
+    assert set(PERSONAS) <= set(range(1, 51))
+
+
+async def test_the_demo_loads_every_provider_and_its_segments(
+    loaded: dict[str, Any], demo_db: Db
+) -> None:
+    found = counts(demo_db)
+    for collection, least in FILLED.items():
+        assert found.get(collection, 0) >= least, (collection, found.get(collection))
+    assert found["billing_customers"] == SIZE
+    marker = demo_db[MARKER_COLLECTION].find_one({"_id": "demo"})
+    assert marker is not None and marker["status"] == "loaded"
+    assert marker["subscribers"] == SIZE
+    report = loaded["report"]
+    assert set(report.segments) == {s.name for s in SEGMENTS}
+    assert set(report.live_segments) == {s.name for s in SEGMENTS if s.live}
+    assert demo_db["segments"].count_documents({"mode": "LIVE"}) == len(report.live_segments)
+
+
+async def test_loading_again_loads_nothing(
+    loaded: dict[str, Any], demo_settings: Settings, demo_db: Db
+) -> None:
+    before = counts(demo_db)
+    assert demo_settings.mongodb_uri
+    again = await load_demo(demo_settings, demo_settings.mongodb_uri, subscribers=SIZE)
+    assert not again.loaded
+    assert again.segments == loaded["report"].segments
+    assert counts(demo_db) == before
+
+
+def test_the_demo_command_says_it_is_already_loaded(
+    loaded: dict[str, Any], demo_settings: Settings, tmp_path: Path, demo_db: Db
+) -> None:
+    before = counts(demo_db)
+    done = run_cli(demo_settings, "demo", "--subscribers", "20", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "already loaded" in done.stderr
+    assert counts(demo_db) == before
+
+
+async def test_the_demo_refuses_a_database_with_other_data(
+    mongo_uri: str, database_name: str
+) -> None:
+    name = f"{database_name}_not_demo"
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    client[name]["billing_customers"].insert_one({"_id": "cus_real", "email": "a@b.example"})
+    try:
+        settings = Settings(mongodb_uri=mongo_uri, database=name, auth=False, _env_file=None)  # type: ignore[call-arg]
+        with pytest.raises(DemoRefused, match="already holds billing customers"):
+            await load_demo(settings, mongo_uri, subscribers=10)
+        assert client[name][MARKER_COLLECTION].count_documents({}) == 0
+        assert client[name]["billing_customers"].count_documents({}) == 1
+    finally:
+        client.drop_database(name)
+        client.close()
+
+
+def test_every_segment_has_some_members_but_not_everyone(demo_gql: GraphQLClient) -> None:
+    nodes = demo_gql.query("{ segments(first: 50) { totalCount nodes { id name tags } } }")[
+        "segments"
+    ]["nodes"]
+    assert {n["name"] for n in nodes} == {s.name for s in SEGMENTS}
+    for node in nodes:  # one at a time: each count walks the whole directory
+        total = demo_gql.query(
+            "query($id: ID!) { segment(id: $id) { memberCount { members unknown } } }",
+            {"id": node["id"]},
+        )["segment"]["memberCount"]
+        assert 0 < total["members"] < SIZE, (node["name"], total)
+        assert total["members"] + total["unknown"] < SIZE, (node["name"], total)
+    live = demo_gql.query(
+        "{ segments(first: 50) { nodes { name copiedFromId } } }", **{"X-Seggraph-Mode": "LIVE"}
+    )["segments"]["nodes"]
+    assert {n["name"] for n in live} == {s.name for s in SEGMENTS if s.live}
+    assert all(n["copiedFromId"] for n in live)
+
+
+def test_the_readme_persona_is_in_the_segments_it_describes(demo_gql: GraphQLClient) -> None:
+    data = demo_gql.query(
+        '{ subscriber(id: "cus_demo_00001") { segments { segment { name } result } } }'
+    )
+    names = {row["segment"]["name"] for row in data["subscriber"]["segments"]}
+    assert {
+        "High MRR (> $100)",
+        "Annual plans",
+        "Has add-ons",
+        "Long-time subscribers (> 365 days)",
+        "Enterprise companies (CRM)",
+    } <= names
+    assert "On a free trial" not in names
+    trial = demo_gql.query(
+        '{ subscriber(id: "cus_demo_00003") { segments { segment { name } } } }'
+    )["subscriber"]["segments"]
+    assert [row["segment"]["name"] for row in trial] == ["On a free trial"]

@@ -1,0 +1,222 @@
+"""API keys: made and revoked by the CLI, kept only as a hash, and on every GraphQL request they
+decide the mode, the actor, and whether mutations are allowed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import httpx
+from pymongo.database import Database as SyncDatabase
+
+from seggraph.db import Database
+from seggraph.domain.api_keys import Role, parse_key
+from seggraph.domain.segments import Mode
+from seggraph.services.api_keys import ApiKeyService
+from seggraph.settings import Settings
+from seggraph.store.api_keys import ApiKeyStore
+from tests.security.conftest import KeyMaker, bearer, run_cli
+
+CREATE = """mutation($name: String!) { createSegment(input: {name: $name}) {
+  segment { id createdBy history { by } } userErrors { code } } }"""
+COUNT = "{ segments(filter: {archived: ALL}) { totalCount nodes { name } } }"
+
+
+def post(http: httpx.Client, query: str, headers: dict[str, str], **variables: Any) -> Any:
+    return http.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+
+
+def test_a_key_shows_its_mode_is_shown_once_and_stored_only_as_a_hash(
+    make_key: KeyMaker, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    test_key, live_key = make_key("test", "write", "ci"), make_key("live", "read")
+    assert test_key.startswith("sg_test_") and live_key.startswith("sg_live_")
+    parsed = parse_key(test_key)
+    assert parsed is not None and len(parsed.secret) == 64  # 32 random bytes
+    stored = sync_db["api_keys"].find_one({"_id": parsed.key_id})
+    assert stored is not None
+    assert stored["secret_sha256"] == hashlib.sha256(parsed.secret.encode()).hexdigest()
+    assert (stored["mode"], stored["role"], stored["name"]) == ("TEST", "WRITE", "ci")
+    assert stored["revoked_at"] is None
+    every_value = json.dumps(list(sync_db["api_keys"].find()), default=str)
+    assert parsed.secret not in every_value and test_key not in every_value
+
+
+def test_keys_list_shows_no_secret_and_revoke_marks_the_key(
+    make_key: KeyMaker, auth_settings: Settings
+) -> None:
+    key = make_key("live", "read", "dashboard")
+    key_id = key.split("_")[2]
+    listed = run_cli(auth_settings, "keys", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    row = next(k for k in json.loads(listed.stdout) if k["id"] == key_id)
+    assert row["mode"] == "LIVE" and row["role"] == "READ" and row["name"] == "dashboard"
+    assert key.split("_")[3] not in listed.stdout
+    table = run_cli(auth_settings, "keys", "list")
+    assert key_id in table.stdout and "dashboard" in table.stdout
+
+    revoked = run_cli(auth_settings, "keys", "revoke", key_id)
+    assert revoked.exit_code == 0, revoked.output
+    assert key_id not in run_cli(auth_settings, "keys", "list", "--json").stdout
+    everything = json.loads(run_cli(auth_settings, "keys", "list", "--all", "--json").stdout)
+    assert next(k for k in everything if k["id"] == key_id)["revoked_at"] is not None
+    unknown = run_cli(auth_settings, "keys", "revoke", "000000000000")
+    assert unknown.exit_code == 1 and "no key" in unknown.output
+
+
+def test_every_graphql_request_needs_a_valid_key(
+    auth_http: httpx.Client, make_key: KeyMaker
+) -> None:
+    key = make_key()
+    parsed = parse_key(key)
+    assert parsed is not None
+    wrong_secret = key[:-4] + ("0000" if not key.endswith("0000") else "1111")
+    unknown_id = f"sg_test_{'0' * 12}_{parsed.secret}"
+    other_prefix = key.replace("sg_test_", "sg_live_")
+    for headers in (
+        {},
+        {"Authorization": key},  # no scheme
+        {"Authorization": "Basic " + key},
+        bearer("nonsense"),
+        bearer(wrong_secret),
+        bearer(unknown_id),
+        bearer(other_prefix),
+    ):
+        response = post(auth_http, COUNT, headers)
+        assert response.status_code == 401, (headers, response.text)
+        assert response.headers["www-authenticate"] == 'Bearer realm="seggraph"'
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "UNAUTHENTICATED"
+        assert "seggraph keys create" in error["message"] or "not valid" in error["message"]
+    # GET queries need one too
+    assert auth_http.get("/graphql", params={"query": COUNT}).status_code == 401
+    ok = auth_http.get("/graphql", params={"query": COUNT}, headers=bearer(key))
+    assert ok.status_code == 200 and "errors" not in ok.json()
+
+
+def test_the_key_decides_the_mode_of_everything_it_reads_and_writes(
+    auth_http: httpx.Client, make_key: KeyMaker, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    sync_db["segments"].delete_many({})
+    test_key, live_key = make_key("test"), make_key("live")
+    created = post(auth_http, CREATE, bearer(test_key), name="Only in test").json()
+    segment = created["data"]["createSegment"]["segment"]
+    assert sync_db["segments"].find_one({"name": "Only in test"})["mode"] == "TEST"
+
+    in_test = post(auth_http, COUNT, bearer(test_key)).json()["data"]["segments"]
+    in_live = post(auth_http, COUNT, bearer(live_key)).json()["data"]["segments"]
+    assert in_test["totalCount"] == 1 and in_live["totalCount"] == 0
+    by_id = "query($id: ID!) { segment(id: $id) { name } }"
+    assert post(auth_http, by_id, bearer(live_key), id=segment["id"]).json()["data"] == {
+        "segment": None
+    }
+    # Naming the key's own mode is fine; naming the other one is refused, and nothing runs.
+    same = post(auth_http, COUNT, bearer(test_key, **{"X-Seggraph-Mode": "test"}))
+    assert same.status_code == 200 and same.json()["data"]["segments"]["totalCount"] == 1
+    other = post(auth_http, CREATE, bearer(test_key, **{"X-Seggraph-Mode": "LIVE"}), name="x")
+    assert other.status_code == 403
+    error = other.json()["errors"][0]
+    assert error["extensions"]["code"] == "WRONG_MODE"
+    assert "works in TEST mode only" in error["message"]
+    assert sync_db["segments"].count_documents({}) == 1
+
+
+def test_history_names_the_key_and_whom_its_client_acts_for(
+    auth_http: httpx.Client, make_key: KeyMaker
+) -> None:
+    key = make_key(name="flow-builder")
+    key_id = key.split("_")[2]
+    mine = post(auth_http, CREATE, bearer(key), name="By the key").json()
+    segment = mine["data"]["createSegment"]["segment"]
+    assert segment["createdBy"] == f"key:{key_id} (flow-builder)"
+    assert segment["history"] == [{"by": f"key:{key_id} (flow-builder)"}]
+    headers = bearer(key, **{"X-Seggraph-Actor": "alice"})
+    for_alice = post(auth_http, CREATE, headers, name="A").json()
+    assert for_alice["data"]["createSegment"]["segment"]["createdBy"] == (
+        f"alice via key:{key_id} (flow-builder)"
+    )
+
+
+def test_a_read_key_reads_but_cannot_run_a_mutation_and_nothing_is_written(
+    auth_http: httpx.Client, make_key: KeyMaker, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    read_key = make_key("test", "read")
+    before = sync_db["segments"].count_documents({})
+    assert post(auth_http, COUNT, bearer(read_key)).json()["data"]["segments"] is not None
+    refused = post(auth_http, CREATE, bearer(read_key), name="Not allowed")
+    assert refused.status_code == 200
+    body = refused.json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "READ role" in body["errors"][0]["message"]
+    # a mutation hidden behind an operation name or beside a query is refused all the same
+    mixed = (
+        'query Q { segments { totalCount } } mutation M { deleteSegment(id: "x") { deletedId } }'
+    )
+    response = auth_http.post(
+        "/graphql", json={"query": mixed, "operationName": "M"}, headers=bearer(read_key)
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert sync_db["segments"].count_documents({}) == before
+
+
+def test_a_revoked_key_is_refused(
+    auth_http: httpx.Client, make_key: KeyMaker, auth_settings: Settings
+) -> None:
+    key = make_key()
+    assert post(auth_http, COUNT, bearer(key)).status_code == 200
+    assert run_cli(auth_settings, "keys", "revoke", key).exit_code == 0  # the whole key works too
+    assert post(auth_http, COUNT, bearer(key)).status_code == 401
+
+
+async def test_a_checked_key_is_trusted_for_the_cache_time_then_checked_again(
+    auth_settings: Settings,
+) -> None:
+    """Revocation latency: a process that checked a key trusts it for cache_seconds."""
+    assert auth_settings.mongodb_uri
+    database = Database(auth_settings.mongodb_uri, auth_settings.database)
+    try:
+        now = [1000.0]
+        server = ApiKeyService(ApiKeyStore(database.db), cache_seconds=5, monotonic=lambda: now[0])
+        cli = ApiKeyService(ApiKeyStore(database.db), cache_seconds=0)  # another process
+        key, full = await cli.create(Mode.LIVE, Role.WRITE, "cached")
+        assert await server.authenticate(full) == key
+        await cli.revoke(key.id)
+        now[0] += 4.9
+        assert await server.authenticate(full) == key  # within the cache time
+        now[0] += 0.2
+        assert await server.authenticate(full) is None  # checked again: revoked
+        assert await server.authenticate(full[:-1] + "x") is None
+    finally:
+        await database.close()
+
+
+def test_pages_health_checks_and_ingestion_routes_need_no_api_key(
+    auth_http: httpx.Client,
+) -> None:
+    assert auth_http.get("/healthz").status_code == 200
+    assert auth_http.get("/readyz").status_code == 200
+    page = auth_http.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    # The ingestion routes answer with their own checks (their own secrets), not ours:
+    webhook = auth_http.post("/webhooks/billing", content=b"{}")
+    assert webhook.status_code in (400, 503) and "UNAUTHENTICATED" not in webhook.text
+    cdp = auth_http.post("/cdp/v1/identify", json={"userId": "u1"})
+    assert cdp.status_code == 401 and "UNAUTHENTICATED" not in cdp.text
+    assert cdp.json()["success"] is False
+
+
+def test_every_response_carries_a_request_id(auth_http: httpx.Client, make_key: KeyMaker) -> None:
+    responses = [
+        auth_http.get("/healthz"),
+        auth_http.post("/graphql", json={"query": COUNT}),
+        post(auth_http, COUNT, bearer(make_key())),
+        auth_http.get("/no/such/route"),
+    ]
+    ids = [r.headers["x-request-id"] for r in responses]
+    assert len(set(ids)) == len(ids) and all(len(i) == 16 for i in ids)
+    given = auth_http.get("/healthz", headers={"X-Request-Id": "trace-1234-abcd"})
+    assert given.headers["x-request-id"] == "trace-1234-abcd"
+    odd = auth_http.get("/healthz", headers={"X-Request-Id": "<script>"})
+    assert odd.headers["x-request-id"] != "<script>"

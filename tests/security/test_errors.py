@@ -1,0 +1,102 @@
+"""Unexpected errors are masked for clients and logged, with their traceback, under the request
+id the client is given; errors the client can act on are shown as they are."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.database import Database as SyncDatabase
+
+from seggraph.settings import Settings
+from tests.conftest import LiveServer
+
+
+@pytest.fixture
+def server(settings: Settings, sync_db: SyncDatabase[dict[str, Any]]) -> Iterator[LiveServer]:
+    """A server of its own: these tests break its services on purpose."""
+    live = LiveServer(settings.model_copy(update={"plugins": []}))
+    live.start()
+    yield live
+    live.stop()
+
+
+def test_an_unexpected_error_is_masked_and_logged_with_the_request_id(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = server.app.state.services
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("connection string mongodb://admin:hunter2@db leaked")
+
+    services.segments.page = broken
+    with caplog.at_level(logging.ERROR, logger="seggraph.errors"):
+        response = httpx.post(
+            server.url + "/graphql",
+            json={"query": "{ tags { tag } segments { totalCount } }"},
+            timeout=30,
+        )
+    request_id = response.headers["x-request-id"]
+    body = response.json()
+    assert response.status_code == 200
+    assert body["data"] is None or body["data"].get("segments") is None
+    (error,) = body["errors"]
+    assert error["message"] == f"Unexpected error; request id {request_id}"
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    assert error["path"] == ["segments"]
+    assert "hunter2" not in response.text
+    (record,) = [r for r in caplog.records if request_id in r.getMessage()]
+    assert record.exc_info is not None and "hunter2" in str(record.exc_info[1])
+    assert "segments" in record.getMessage()
+
+
+def test_an_error_outside_graphql_execution_is_masked_too(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken() -> None:
+        raise KeyError("internal detail")
+
+    server.app.state.services.ensure_fresh = broken
+    with caplog.at_level(logging.ERROR, logger="seggraph.errors"):
+        response = httpx.post(server.url + "/graphql", json={"query": "{ __typename }"}, timeout=30)
+    request_id = response.headers["x-request-id"]
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["message"] == f"Unexpected error; request id {request_id}"
+    assert "internal detail" not in response.text
+    assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_errors_the_client_can_act_on_are_not_masked(http: httpx.Client) -> None:
+    def messages(query: str) -> list[str]:
+        return [e["message"] for e in http.post("/graphql", json={"query": query}).json()["errors"]]
+
+    assert messages("{ nope }") == ["Cannot query field 'nope' on type 'Query'."]
+    assert messages('{ segments(after: "garbage") { totalCount } }') == [
+        "not a valid cursor: 'garbage'"
+    ]
+    assert messages('{ subscriber(id: "s") { membership(segmentIds: ["x"]) { result } } }') == [
+        "segmentIds: no TEST segment 'x'"
+    ]
+    assert "invalid value" in messages("query($n: Int!) { segments(first: $n) { totalCount } }")[0]
+
+
+def test_malformed_and_absurdly_nested_bodies_are_400_not_500(http: httpx.Client) -> None:
+    for body in (b"{not json", b"[" * 100_000 + b"]" * 100_000, b'{"query": 1}'):
+        response = http.post("/graphql", content=body, headers={"content-type": "application/json"})
+        assert 400 <= response.status_code < 500, (body[:20], response.text)
+    deep_variables = (
+        b'{"query": "query($c: ConditionGroupInput) { previewConditions(subscriberIds: [], '
+        b'conditions: $c) { results { subscriberId } } }", "variables": {"c": '
+        + b'{"groups": [' * 200
+        + b"{}"
+        + b"]}" * 200
+        + b"}}"
+    )
+    response = http.post(
+        "/graphql", content=deep_variables, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["message"] == "Variable values are nested too deeply."

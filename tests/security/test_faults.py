@@ -1,0 +1,211 @@
+"""Faults: the database stopping in the middle of requests, and a write failing between a
+segment and its history entry. (Providers that hang or fail, and plugins that fail to import:
+tests/plugins/test_failures.py and tests/query_time/test_query_time.py.)"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import MongoClient
+
+from seggraph.embedded import EmbeddedDatabase, free_port
+from seggraph.settings import Settings
+from tests.conftest import TEST_URI_VARIABLE, LiveServer
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get(TEST_URI_VARIABLE)),
+        reason="stops and restarts a database of its own (the embedded one)",
+    ),
+]
+
+CREATE = """mutation($name: String!) { createSegment(input: {name: $name}) {
+  segment { id version } userErrors { code } } }"""
+UPDATE = """mutation($id: ID!, $v: Int!, $name: String!) {
+  updateSegment(input: {id: $id, expectedVersion: $v, name: $name}) {
+    segment { version } userErrors { code } } }"""
+
+
+@dataclass
+class Faulty:
+    database: EmbeddedDatabase
+    server: LiveServer
+    db: Any  # a synchronous handle, to look behind the API
+    http: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(base_url=self.server.url, timeout=60)
+
+    def gql(self, query: str, **variables: Any) -> dict[str, Any]:
+        response = self.http.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def faulty(tmp_path: Path, settings: Settings) -> Iterator[Faulty]:
+    """A server on a database of its own, on a fixed port and data directory (so it can be
+    stopped and started again), with fail points enabled; a short server selection timeout."""
+    database = EmbeddedDatabase(
+        tmp_path / "db", port=free_port(), extra_args=["--enable-test-commands"]
+    )
+    database.start()
+    server = LiveServer(
+        settings.model_copy(
+            update={
+                "mongodb_uri": database.uri,
+                "database": "faults",
+                "plugins": [],
+                "database_timeout_seconds": 1,
+            }
+        )
+    )
+    server.start()
+    client: MongoClient[dict[str, Any]] = MongoClient(database.uri, tz_aware=True)
+    faulty = Faulty(database, server, client["faults"])
+    try:
+        yield faulty
+    finally:
+        faulty.http.close()
+        server.stop()
+        client.close()
+        database.stop()
+
+
+def no_partial_writes(db: Any) -> None:
+    """Every segment has the history entry of its version, and every history entry's version
+    of a live segment is at most the segment's."""
+    segments = {doc["_id"]: doc["version"] for doc in db["segments"].find()}
+    for segment_id, version in segments.items():
+        versions = sorted(
+            h["version"] for h in db["segment_history"].find({"segment_id": str(segment_id)})
+        )
+        assert versions == list(range(1, version + 1)), (segment_id, version, versions)
+    orphans = db["segment_history"].count_documents(
+        {"segment_id": {"$nin": [str(i) for i in segments]}}
+    )
+    assert orphans == 0
+
+
+def test_the_database_stopping_mid_request_gives_clear_errors_and_recovery_without_restart(
+    faulty: Faulty,
+) -> None:
+    acknowledged: list[str] = []
+    refusals: list[dict[str, Any]] = []
+    slowest = [0.0]
+    stop = threading.Event()
+
+    def writer() -> None:
+        with httpx.Client(base_url=faulty.server.url, timeout=60) as http:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                started = time.monotonic()
+                response = http.post(
+                    "/graphql", json={"query": CREATE, "variables": {"name": f"w{n}"}}
+                )
+                slowest[0] = max(slowest[0], time.monotonic() - started)
+                body = response.json()
+                if response.status_code == 200 and not body.get("errors"):
+                    acknowledged.append(body["data"]["createSegment"]["segment"]["id"])
+                else:
+                    refusals.append({"status": response.status_code, **body})
+                    time.sleep(0.05)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 20:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        faulty.database.stop()  # SIGTERM, with writes in flight
+        acked_before = len(acknowledged)
+
+        # While it is down: clear answers within the timeouts, never a hang.
+        started = time.monotonic()
+        ready = faulty.http.get("/readyz")
+        assert ready.status_code == 503 and time.monotonic() - started < 5
+        started = time.monotonic()
+        down = faulty.gql("{ segments { totalCount } }")
+        assert time.monotonic() - started < 5
+        (error,) = down["errors"]
+        assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+        assert error["message"].startswith("the database is unavailable; try again shortly")
+        while len(refusals) < 2:
+            assert time.monotonic() < deadline + 30
+            time.sleep(0.05)
+
+        faulty.database.start()  # the same port and data directory
+        deadline = time.monotonic() + 30
+        while faulty.http.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the server did not recover"
+            time.sleep(0.1)
+        while len(acknowledged) < acked_before + 20:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(60)
+
+    assert refusals, "no request met the outage"
+    for refusal in refusals:
+        assert refusal["status"] == 200, refusal
+        codes = {e["extensions"]["code"] for e in refusal["errors"]}
+        assert codes == {"DATABASE_UNAVAILABLE"}, refusal
+    # a write waits for the database at most ~3 server-selection timeouts (one transaction)
+    assert slowest[0] < 10
+    stored = {str(doc["_id"]) for doc in faulty.db["segments"].find()}
+    assert set(acknowledged) <= stored  # every acknowledged write survived the restart
+    no_partial_writes(faulty.db)
+    after = faulty.gql("{ segments(first: 1) { totalCount } }")
+    assert after["data"]["segments"]["totalCount"] == len(stored)
+
+
+def fail_next_insert(db: Any, *, skip: int) -> None:
+    """Make the database refuse one insert command, after letting ``skip`` through."""
+    db.client.admin.command(
+        "configureFailPoint",
+        "failCommand",
+        mode={"skip": skip, "times": 1},
+        data={"failCommands": ["insert"], "errorCode": 2, "errorMessage": "injected failure"},
+    )
+
+
+def test_a_failure_between_a_segment_and_its_history_entry_writes_neither(
+    faulty: Faulty,
+) -> None:
+    # Creating: the segment insert goes through, the history insert after it fails.
+    fail_next_insert(faulty.db, skip=1)
+    created = faulty.gql(CREATE, name="Half written")
+    assert created["data"] is None
+    assert created["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert faulty.db["segments"].count_documents({}) == 0
+    assert faulty.db["segment_history"].count_documents({}) == 0
+
+    # Updating: a history entry already holds the next version, so adding it fails.
+    segment = faulty.gql(CREATE, name="Original")["data"]["createSegment"]["segment"]
+    faulty.db["segment_history"].insert_one(
+        {"segment_id": segment["id"], "version": 2, "note": "in the way"}
+    )
+    updated = faulty.gql(UPDATE, id=segment["id"], v=1, name="Renamed")
+    assert updated["data"] is None
+    assert updated["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    stored = faulty.db["segments"].find_one({})
+    assert (stored["name"], stored["version"]) == ("Original", 1)
+
+    # And the same write goes through once nothing is in the way.
+    faulty.db["segment_history"].delete_one({"note": "in the way"})
+    renamed = faulty.gql(UPDATE, id=segment["id"], v=1, name="Renamed")
+    assert renamed["data"]["updateSegment"]["segment"] == {"version": 2}
+    no_partial_writes(faulty.db)

@@ -1,0 +1,190 @@
+"""Limits: query depth, aliases, tokens, body size and introspection on the GraphQL endpoint (clear
+errors, never masked, and the validation cache keeps hitting with them on); page sizes and input
+lengths in the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.database import Database as SyncDatabase
+from strawberry.extensions.validation_cache import _get_validate_cache
+
+from seggraph.api.evaluation.inputs import MAX_CONDITIONS_TEXT
+from seggraph.services.evaluation import MAX_EVALUATED_SEGMENTS
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+from tests.segments.conftest import SegmentClient, errors_by_path
+
+LIMITS = {
+    "max_query_depth": 4,
+    "max_aliases": 2,
+    "max_query_tokens": 300,
+    "max_body_bytes": 4096,
+    "introspection": False,
+}
+
+
+@pytest.fixture(scope="module")
+def limited(settings: Settings, sync_db: SyncDatabase[dict[str, Any]]) -> Iterator[httpx.Client]:
+    server = LiveServer(settings.model_copy(update=LIMITS))
+    server.start()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+    server.stop()
+
+
+def errors(response: httpx.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json().get("errors") or []
+    return found
+
+
+def ask(http: httpx.Client, query: str) -> httpx.Response:
+    return http.post("/graphql", json={"query": query})
+
+
+# Depth counts the fields below the top one: segments is 0, combinator here 4 and 5.
+SHALLOW = "{ segments { nodes { conditions { groups { combinator } } } } }"
+DEEP = "{ segments { nodes { conditions { groups { groups { combinator } } } } } }"
+
+
+def test_too_deep_a_query_is_refused_every_time_while_the_validation_cache_hits(
+    limited: httpx.Client,
+) -> None:
+    cache = _get_validate_cache(512)  # the schema's ValidationCache(maxsize=512)
+    assert errors(ask(limited, SHALLOW)) == []
+    before = cache.cache_info()
+    for _ in range(3):
+        assert errors(ask(limited, SHALLOW)) == []
+    after = cache.cache_info()
+    assert after.hits - before.hits == 3 and after.misses == before.misses
+
+    refusals = [errors(ask(limited, DEEP)) for _ in range(3)]
+    assert refusals[0] == refusals[1] == refusals[2]
+    assert refusals[0][0]["message"] == "'anonymous' exceeds maximum operation depth of 4"
+    final = cache.cache_info()
+    assert final.misses == after.misses + 1 and final.hits == after.hits + 2
+
+
+def test_too_many_aliases_are_refused(limited: httpx.Client) -> None:
+    assert errors(ask(limited, "{ a: segments { totalCount } b: segments { totalCount } }")) == []
+    refused = errors(ask(limited, "{ a: segments { totalCount } b: tags { tag } c: tags { tag } }"))
+    assert [e["message"] for e in refused] == ["3 aliases found. Allowed: 2"]
+
+
+def test_too_many_tokens_are_refused_before_parsing_finishes(limited: httpx.Client) -> None:
+    long = "{ " + " ".join(["a"] * 400) + " }"
+    refused = errors(ask(limited, long))
+    assert refused[0]["message"] == (
+        "Syntax Error: Document contains more than 300 tokens. Parsing aborted."
+    )
+
+
+def test_a_body_over_the_limit_is_refused_with_413(limited: httpx.Client) -> None:
+    padding = " " * 5000
+    declared = limited.post(
+        "/graphql",
+        content=('{"query": "{ __typename }"' + padding + "}").encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert declared.status_code == 413
+    assert declared.json()["errors"][0]["extensions"]["code"] == "BODY_TOO_LARGE"
+    assert "4096 bytes" in declared.json()["errors"][0]["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"query": "{ __typename }"'
+        for _ in range(10):
+            yield b" " * 1000
+        yield b"}"
+
+    streamed = limited.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert streamed.headers["x-request-id"]
+    assert errors(ask(limited, "{ __typename }")) == []  # and the server is fine
+
+
+def test_introspection_can_be_switched_off(limited: httpx.Client, http: httpx.Client) -> None:
+    query = "{ __schema { queryType { name } } }"
+    refused = errors(ask(limited, query))
+    assert "introspection has been disabled" in refused[0]["message"]
+    assert errors(ask(limited, "{ __typename }")) == []
+    assert errors(ask(http, query)) == []  # on by default
+
+
+def test_limit_errors_are_never_masked(limited: httpx.Client) -> None:
+    for query in (DEEP, "{ nope }", "{ segments(first: 1000) { totalCount } }"):
+        for error in errors(ask(limited, query)):
+            assert "Unexpected error" not in error["message"]
+
+
+def test_defaults_let_ordinary_deep_questions_through(gql: GraphQLClient) -> None:
+    query = """{ segments { nodes { history { segment { history { segment { conditions {
+        groups { groups { groups { groups { conditions { property } } } } } } } } } } } } }"""
+    assert gql.query(query) == {"segments": {"nodes": []}}
+
+
+# -- page sizes and input lengths (the tree's depth and size, and regex syntax, are in
+# tests/segments/test_model_and_validation.py) ------------------------------------------------
+
+
+def condition(prop: str, operator: str, value: Any = None) -> dict[str, Any]:
+    return {"property": prop, "operator": operator, "value": value}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"name": "n" * 201}, {"name": "TOO_LONG"}),
+        ({"description": "d" * 2001}, {"description": "TOO_LONG"}),
+        ({"tags": ["t" * 65]}, {"tags.0": "TOO_LONG"}),
+        ({"tags": [f"t{i}" for i in range(51)]}, {"tags": "TOO_MANY"}),
+        (
+            {"conditions": {"conditions": [condition("plan.name", "EQ", "x" * 1001)]}},
+            {"conditions.conditions.0.value": "TOO_LONG"},
+        ),
+        (
+            {"conditions": {"conditions": [condition("plan.name", "IN", ["x"] * 501)]}},
+            {"conditions.conditions.0.value": "TOO_LONG"},
+        ),
+        (
+            {"conditions": {"conditions": [condition("plan.name", "MATCHES", "a" * 1001)]}},
+            {"conditions.conditions.0.value": "TOO_LONG"},
+        ),
+        ({"conditionsText": "x" * (MAX_CONDITIONS_TEXT + 1)}, {"conditionsText": "TOO_LONG"}),
+    ],
+    ids=["name", "description", "tag", "tags", "value", "list", "regex", "text"],
+)
+def test_input_lengths_are_clear_user_errors(
+    seg: SegmentClient, fields: dict[str, Any], expected: dict[str, str]
+) -> None:
+    payload = seg.create(**{"name": "ok", **fields})
+    assert errors_by_path(payload) == expected
+    assert payload["segment"] is None
+
+
+def test_page_sizes_and_list_arguments_are_bounded(seg: SegmentClient) -> None:
+    gql = seg.gql
+    tags = ",".join(['"t"'] * 51)
+    ids = ",".join(['"x"'] * (MAX_EVALUATED_SEGMENTS + 1))
+    for query, message in (
+        ("{ segments(first: 101) { totalCount } }", "first must be 0..100"),
+        ("{ segments(first: -1) { totalCount } }", "first must be 0..100"),
+        (
+            '{ propertyValueSuggestions(key: "plan.name", first: 101) { value } }',
+            "first must be between 1 and 100",
+        ),
+        ("{ segments(filter: {tags: [" + tags + "]}) { totalCount } }", "at most 50 tags"),
+        ('{ segments(filter: {search: "' + "s" * 201 + '"}) { totalCount } }', "filter by at"),
+        (
+            '{ subscriber(id: "s") { membership(segmentIds: [' + ids + "]) { result } } }",
+            f"at most {MAX_EVALUATED_SEGMENTS} segments",
+        ),
+    ):
+        body = gql.execute(query)
+        assert body.get("errors"), query
+        assert message in body["errors"][0]["message"], (query, body["errors"])
