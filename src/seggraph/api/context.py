@@ -66,7 +66,8 @@ def request_mode(request: Request | WebSocket) -> Mode:
 
 
 def request_actor(request: Request | WebSocket) -> str:
-    """Who is acting, for history: the ``X-Seggraph-Actor`` header until API keys say."""
+    """Who is acting, for history, with auth off: the ``X-Seggraph-Actor`` header (with a key,
+    see :func:`seggraph.web.auth.request_identity`)."""
     return request.headers.get(ACTOR_HEADER, "").strip()[:200] or DEFAULT_ACTOR
 
 
