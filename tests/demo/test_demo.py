@@ -189,3 +189,47 @@ def test_the_readme_persona_is_in_the_segments_it_describes(demo_gql: GraphQLCli
         '{ subscriber(id: "cus_demo_00003") { segments { segment { name } } } }'
     )["subscriber"]["segments"]
     assert [row["segment"]["name"] for row in trial] == ["On a free trial"]
+
+
+class Interrupted(Exception):
+    pass
+
+
+class StopInSegments:
+    """Progress that stops the load after a few segments are made (a crash, a Ctrl-C)."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.in_segments = False
+
+    def stage(self, name: str, total: int) -> None:
+        self.in_segments = name == "segments"
+
+    def advance(self, count: int) -> None:
+        if self.in_segments:
+            self.after -= count
+            if self.after <= 0:
+                raise Interrupted
+
+
+async def test_an_interrupted_load_is_completed_by_the_next(
+    mongo_uri: str, database_name: str
+) -> None:
+    name = f"{database_name}_demo_resume"
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    db = client[name]
+    settings = Settings(mongodb_uri=mongo_uri, database=name, auth=False, _env_file=None)  # type: ignore[call-arg]
+    try:
+        with pytest.raises(Interrupted):
+            await load_demo(settings, mongo_uri, subscribers=40, progress=StopInSegments(3))
+        marker = db[MARKER_COLLECTION].find_one({"_id": "demo"})
+        assert marker is not None and marker["status"] == "loading"
+        assert db["segments"].count_documents({}) == 3
+        report = await load_demo(settings, mongo_uri, subscribers=500)
+        assert report.loaded and report.subscribers == 40  # the size of the interrupted load
+        assert db["billing_customers"].count_documents({}) == 40
+        assert db["segments"].count_documents({"mode": "TEST"}) == len(SEGMENTS)
+        assert db["segments"].count_documents({"mode": "LIVE"}) == len(report.live_segments)
+    finally:
+        client.drop_database(name)
+        client.close()

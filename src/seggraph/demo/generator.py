@@ -958,7 +958,6 @@ def _cdp_messages(rng: random.Random, profile: Profile, now: datetime) -> list[d
             "messageId": f"{prefix}-identify",
             "timestamp": iso(earliest),
             "traits": {
-                "email": profile.email,
                 "plan": product,
                 "seats": profile.quantity + profile.seats,
                 "role": rng.choice(ROLES),
@@ -966,7 +965,7 @@ def _cdp_messages(rng: random.Random, profile: Profile, now: datetime) -> list[d
         }
     ]
     if profile.cdp == "active":
-        counts = {"Login": rng.randint(1, 6), "Feature Used": rng.randint(0, 2),
+        counts = {"Login": rng.randint(1, 5), "Feature Used": rng.randint(0, 2),
                   "Report Exported": rng.choice((0, 0, 0, 1))}  # fmt: skip
         window = 29
     else:

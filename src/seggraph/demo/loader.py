@@ -31,6 +31,7 @@ from seggraph.demo.segments import SEGMENTS
 from seggraph.domain.errors import InputRefused
 from seggraph.domain.segments import Mode
 from seggraph.settings import Settings
+from seggraph.store.segments import SEGMENTS as SEGMENTS_COLLECTION
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ async def demo_marker(db: Any) -> dict[str, Any] | None:
 async def _holds_other_data(db: Any) -> str | None:
     if await db["billing_customers"].find_one({}, {"_id": 1}) is not None:
         return "billing customers"
-    if await db["segments"].find_one({}, {"_id": 1}) is not None:
+    if await db[SEGMENTS_COLLECTION].find_one({}, {"_id": 1}) is not None:
         return "segments"
     return None
 
@@ -395,6 +396,13 @@ async def _create_segments(
     live_names: dict[str, str] = {}
     progress.stage("segments", len(SEGMENTS) + sum(1 for s in SEGMENTS if s.live))
     for spec in SEGMENTS:
+        if spec.key not in made:
+            # Made by a load that stopped before recording it in the marker?
+            found = await db[SEGMENTS_COLLECTION].find_one(
+                {"mode": Mode.TEST.value, "name": spec.name, "created_by": ACTOR}, {"_id": 1}
+            )
+            if found is not None:
+                made[spec.key] = str(found["_id"])
         if spec.key not in made:
             text = spec.text.format(**made)
             try:
