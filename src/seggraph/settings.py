@@ -88,6 +88,21 @@ class Settings(BaseSettings):
         description="Answer member lists and counts with database queries when every "
         "condition's provider can translate it (false: always evaluate in batches).",
     )
+    bulk_provider_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long one provider call may take when it covers many subscribers at "
+        "once: the pages of member lists, member counts and edit impacts, and previews over "
+        "a list of subscribers (SEGGRAPH_PROVIDER_TIMEOUT_SECONDS is for one subscriber).",
+    )
+    bulk_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Walks over the whole subscriber directory (evaluated member lists, "
+        "counts, edit impacts) running at once in one process; more wait for a free slot.",
+    )
 
     plugins: Annotated[list[str] | None, NoDecode] = Field(
         default=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -31,7 +32,9 @@ def billing_row(i: int) -> dict[str, Any]:
 
 
 class CountingProvider:
-    """Answers from a dict; counts every resolve call and the contexts it was asked about."""
+    """Answers from a dict; counts every resolve call and the contexts it was asked about.
+    ``delay`` makes each call take that long; ``most_at_once`` is the most resolve calls that
+    were in flight together."""
 
     def __init__(
         self, name: str, definitions: list[PropertyDefinition], rows: dict[str, dict[str, Any]]
@@ -41,6 +44,9 @@ class CountingProvider:
         self.rows = rows
         self.calls: list[tuple[int, tuple[str, ...]]] = []
         self.fail = False
+        self.delay = 0.0
+        self.in_flight = 0
+        self.most_at_once = 0
 
     @hookimpl
     def register_properties(self, register: Any) -> None:
@@ -52,6 +58,12 @@ class CountingProvider:
         self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
     ) -> dict[EvaluationContext, dict[str, Any]]:
         self.calls.append((len(contexts), tuple(sorted(keys))))
+        self.in_flight += 1
+        self.most_at_once = max(self.most_at_once, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         if self.fail:
             raise RuntimeError(f"{self.name} is down")
         return {
@@ -61,14 +73,15 @@ class CountingProvider:
 
     @hookimpl
     async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        await asyncio.sleep(self.delay)
         ids = sorted(self.rows)
         if after is not None:
             ids = [i for i in ids if i > after]
         return ids[:limit]
 
 
-@pytest.fixture(scope="session")
-def providers() -> tuple[CountingProvider, CountingProvider]:
+def make_providers() -> tuple[CountingProvider, CountingProvider]:
+    """A billing-like provider ("ledger", the directory) and a CRM-like one ("people")."""
     billing = CountingProvider(
         "ledger",
         [
@@ -89,6 +102,11 @@ def providers() -> tuple[CountingProvider, CountingProvider]:
         {f"sub_{i:03d}": {"crm.country": "FR" if i % 2 else "US"} for i in range(1, 31)},
     )
     return billing, crm
+
+
+@pytest.fixture(scope="session")
+def providers() -> tuple[CountingProvider, CountingProvider]:
+    return make_providers()
 
 
 @pytest.fixture(scope="session")

@@ -443,10 +443,13 @@ class PluginManager:
         catalogue: Catalogue,
         contexts: Sequence[EvaluationContext],
         keys: Iterable[str],
+        *,
+        timeout: float | None = None,
     ) -> Resolved:
         """The values of ``keys`` for ``contexts``: per provider, one call per batch of
-        contexts (``SEGGRAPH_PROVIDER_BATCH_SIZE``), providers in parallel. Never raises
-        because of a provider: what it could not supply is UNKNOWN, with the reason."""
+        contexts (``SEGGRAPH_PROVIDER_BATCH_SIZE``), providers in parallel, each call under
+        ``timeout`` (the provider timeout by default). Never raises because of a provider:
+        what it could not supply is UNKNOWN, with the reason."""
         unique = list(dict.fromkeys(contexts))
         out: Resolved = {context: {} for context in unique}
         by_provider: dict[str, list[str]] = {}
@@ -463,7 +466,7 @@ class PluginManager:
         if not unique or not by_provider:
             return out
         answers = await asyncio.gather(
-            *(self._resolve_with(name, unique, keys) for name, keys in by_provider.items())
+            *(self._resolve_with(name, unique, keys, timeout) for name, keys in by_provider.items())
         )
         for answer in answers:
             for context, values in answer.items():
@@ -471,7 +474,7 @@ class PluginManager:
         return out
 
     async def _resolve_with(
-        self, name: str, contexts: list[EvaluationContext], keys: list[str]
+        self, name: str, contexts: list[EvaluationContext], keys: list[str], timeout: float | None
     ) -> Resolved:
         record = self._records.get(name)
         reason = self._unavailable(record, name, "resolve_properties")
@@ -481,7 +484,8 @@ class PluginManager:
         size = self.settings.provider_batch_size
         out: Resolved = {}
         for start in range(0, len(contexts), size):
-            out.update(await self._resolve_batch(record, contexts[start : start + size], keys))
+            batch = contexts[start : start + size]
+            out.update(await self._resolve_batch(record, batch, keys, timeout))
         return out
 
     def _unavailable(self, record: _Record | None, name: str, hook: str) -> str | None:
@@ -494,7 +498,11 @@ class PluginManager:
         return None
 
     async def _resolve_batch(
-        self, record: _Record, contexts: list[EvaluationContext], keys: list[str]
+        self,
+        record: _Record,
+        contexts: list[EvaluationContext],
+        keys: list[str],
+        timeout: float | None,
     ) -> Resolved:
         name = record.name
         if self._cooling(record):
@@ -509,7 +517,7 @@ class PluginManager:
             answer = await self._call(
                 record,
                 "resolve_properties",
-                self.settings.provider_timeout_seconds,
+                self.settings.provider_timeout_seconds if timeout is None else timeout,
                 contexts=contexts,
                 keys=keys,
                 settings=self.settings,
@@ -607,9 +615,12 @@ class PluginManager:
                 return record.name
         return candidates[0].name if len(candidates) == 1 else None
 
-    async def subscriber_ids(self, after: str | None = None, limit: int = 500) -> list[str]:
-        """A page of subscriber ids from the directory provider; raises
-        :class:`ProviderCallError` when there is none or it fails."""
+    async def subscriber_ids(
+        self, after: str | None = None, limit: int = 500, *, timeout: float | None = None
+    ) -> list[str]:
+        """A page of subscriber ids from the directory provider, under ``timeout`` (the
+        provider timeout by default); raises :class:`ProviderCallError` when there is none or
+        it fails."""
         name = self.directory()
         if name is None:
             raise ProviderCallError(
@@ -622,7 +633,7 @@ class PluginManager:
             answer = await self._call(
                 record,
                 "subscriber_ids",
-                self.settings.provider_timeout_seconds,
+                self.settings.provider_timeout_seconds if timeout is None else timeout,
                 after=after,
                 limit=limit,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,8 +52,11 @@ class Services:
     refreshes them (and so the catalogue) in this process."""
     api_keys: ApiKeyService = field(init=False)
     """API keys: created and revoked by the CLI, checked on every GraphQL request."""
+    walk_slots: asyncio.Semaphore = field(init=False)
+    """Walks over the whole subscriber directory running at once (``SEGGRAPH_BULK_CONCURRENCY``)."""
 
     def __post_init__(self) -> None:
+        self.walk_slots = asyncio.Semaphore(self.settings.bulk_concurrency)
         self.api_keys = ApiKeyService(
             api_key_store.ApiKeyStore(self.database.db),
             cache_seconds=self.settings.api_key_cache_seconds,
@@ -85,11 +89,14 @@ class Services:
         """Query-time evaluation for one request, around that request's batcher."""
         return EvaluationService(
             self.segments,
-            RequestValueSource(batcher, self.properties),
+            RequestValueSource(
+                batcher, self.properties, self.settings.bulk_provider_timeout_seconds
+            ),
             lambda: self.catalogue,
             self.evaluation_options,
             self.compiler,
             pushdown=self.settings.pushdown,
+            walk_slots=self.walk_slots,
         )
 
     @classmethod

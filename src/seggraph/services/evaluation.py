@@ -9,6 +9,8 @@ provider call per page.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -121,17 +123,22 @@ class EditImpact:
 class RequestValueSource:
     """The providers as one request sees them: single-subscriber questions go through the
     request's batcher (so every field, segment and condition of a request shares one provider
-    call per provider); bulk pages go straight to the resolver (nothing cached)."""
+    call per provider); bulk pages go straight to the resolver (nothing cached), each call
+    under ``bulk_timeout``: a page of hundreds of subscribers is not held to the latency
+    budget of one."""
 
-    def __init__(self, batcher: PropertyBatcher, resolver: PropertyResolver) -> None:
+    def __init__(
+        self, batcher: PropertyBatcher, resolver: PropertyResolver, bulk_timeout: float
+    ) -> None:
         self.batcher = batcher
         self.resolver = resolver
+        self.bulk_timeout = bulk_timeout
 
     async def resolve(
         self, contexts: Sequence[EvaluationContext], keys: Collection[str]
     ) -> Mapping[EvaluationContext, Mapping[str, Any]]:
         if len(contexts) != 1:
-            return await self.resolver.resolve(contexts, keys)
+            return await self.resolver.resolve(contexts, keys, timeout=self.bulk_timeout)
         # Fields of one request reach the providers at different moments (one after reading
         # segments from the database, another at once), so coalescing by timing alone is not
         # enough. A provider asked about a subscriber is asked for all of its keys at once:
@@ -144,7 +151,7 @@ class RequestValueSource:
         return {ctx: {k: row[k] for k in keys if k in row} for ctx, row in values.items()}
 
     async def subscriber_ids(self, after: str | None, limit: int) -> Sequence[str]:
-        return await self.resolver.plugins.subscriber_ids(after, limit)
+        return await self.resolver.plugins.subscriber_ids(after, limit, timeout=self.bulk_timeout)
 
     def condition_filter(self, condition: Condition) -> SubscriberFilter | None:
         return self.resolver.plugins.condition_filter(self.resolver.catalogue, condition)
@@ -163,6 +170,7 @@ class EvaluationService:
         compiler: SegmentCompiler | None = None,
         *,
         pushdown: bool = True,
+        walk_slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.segments = segments
         self.values = values
@@ -170,6 +178,11 @@ class EvaluationService:
         self.options = options
         self.compiler = compiler or SegmentCompiler()
         self.pushdown = pushdown
+        self.walk_slots = walk_slots
+        """Shared by the process: how many walks over the directory may run at once
+        (``SEGGRAPH_BULK_CONCURRENCY``), so a burst of counts cannot swamp the providers."""
+        self._counts: dict[tuple[Mode, str, int], asyncio.Task[MemberTotals]] = {}
+        """This request's member counts, so a count asked twice walks once."""
 
     # -- preparing ----------------------------------------------------------------------------
 
@@ -328,6 +341,10 @@ class EvaluationService:
                 return
             after = ids[-1]
 
+    def _walk(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Hold one of the process's walk slots for a walk over the whole directory."""
+        return self.walk_slots if self.walk_slots is not None else contextlib.nullcontext()
+
     async def _page_truths(
         self, prepared: SegmentSet, segment_id: str, ids: list[str]
     ) -> list[Truth]:
@@ -353,28 +370,39 @@ class EvaluationService:
                 page, page[-1] if page else None, len(ids) > first, Strategy.PUSHED_DOWN
             )
         found: list[str] = []
-        async for ids in self._pages(after=after):
-            truths = await self._page_truths(prepared, segment.id, ids)
-            for subscriber_id, truth in zip(ids, truths, strict=True):
-                if truth is Truth.TRUE:
-                    if len(found) == first:
-                        return MemberPage(found, found[-1] if found else after, True)
-                    found.append(subscriber_id)
+        async with self._walk():
+            async for ids in self._pages(after=after):
+                truths = await self._page_truths(prepared, segment.id, ids)
+                for subscriber_id, truth in zip(ids, truths, strict=True):
+                    if truth is Truth.TRUE:
+                        if len(found) == first:
+                            return MemberPage(found, found[-1] if found else after, True)
+                        found.append(subscriber_id)
         return MemberPage(found, found[-1] if found else None, False)
 
     async def count(self, mode: Mode, segment: Segment) -> MemberTotals:
-        """How many members (and UNKNOWN subscribers) over the whole directory."""
+        """How many members (and UNKNOWN subscribers) over the whole directory; asked again
+        in the same request (``memberCount`` and ``members { totalCount }``), counted once."""
+        key = (mode, segment.id, segment.version)
+        task = self._counts.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._count(mode, segment))
+            self._counts[key] = task
+        return await asyncio.shield(task)
+
+    async def _count(self, mode: Mode, segment: Segment) -> MemberTotals:
         prepared = await self.prepare_saved(mode, [segment])
         pushed = await self._pushed_down(prepared, segment)
         if pushed is not None:
             return MemberTotals(len(pushed), 0, Strategy.PUSHED_DOWN)
         members = unknown = 0
-        async for ids in self._pages():
-            for truth in await self._page_truths(prepared, segment.id, ids):
-                if truth is Truth.TRUE:
-                    members += 1
-                elif truth is Truth.UNKNOWN:
-                    unknown += 1
+        async with self._walk():
+            async for ids in self._pages():
+                for truth in await self._page_truths(prepared, segment.id, ids):
+                    if truth is Truth.TRUE:
+                        members += 1
+                    elif truth is Truth.UNKNOWN:
+                        unknown += 1
         return MemberTotals(members, unknown, Strategy.EVALUATED)
 
     async def _pushed_down(self, prepared: SegmentSet, segment: Segment) -> list[str] | None:
@@ -422,24 +450,25 @@ class EvaluationService:
         )
         impact = EditImpact(evaluated=0)
         keys = current.keys | proposed.keys
-        async for ids in self._pages():
-            contexts = [EvaluationContext(i) for i in ids]
-            values = await self._values_for(contexts, keys)
-            for ctx in contexts:
-                row = values.get(ctx, {})
-                before = _truth(current, segment.id, ctx, row)
-                after = _truth(proposed, segment.id, ctx, row)
-                impact.evaluated += 1
-                if Truth.UNKNOWN in (before, after):
-                    impact.unknown_count += 1
-                elif before is Truth.TRUE and after is not Truth.TRUE:
-                    impact.leaving_count += 1
-                    if len(impact.leaving) < sample:
-                        impact.leaving.append(ctx.subscriber_id)
-                elif after is Truth.TRUE and before is not Truth.TRUE:
-                    impact.joining_count += 1
-                    if len(impact.joining) < sample:
-                        impact.joining.append(ctx.subscriber_id)
+        async with self._walk():
+            async for ids in self._pages():
+                contexts = [EvaluationContext(i) for i in ids]
+                values = await self._values_for(contexts, keys)
+                for ctx in contexts:
+                    row = values.get(ctx, {})
+                    before = _truth(current, segment.id, ctx, row)
+                    after = _truth(proposed, segment.id, ctx, row)
+                    impact.evaluated += 1
+                    if Truth.UNKNOWN in (before, after):
+                        impact.unknown_count += 1
+                    elif before is Truth.TRUE and after is not Truth.TRUE:
+                        impact.leaving_count += 1
+                        if len(impact.leaving) < sample:
+                            impact.leaving.append(ctx.subscriber_id)
+                    elif after is Truth.TRUE and before is not Truth.TRUE:
+                        impact.joining_count += 1
+                        if len(impact.joining) < sample:
+                            impact.joining.append(ctx.subscriber_id)
         return impact
 
 

@@ -41,9 +41,16 @@ class PropertyResolver:
     def catalogue(self) -> Catalogue:
         return self._catalogue()
 
-    async def resolve(self, contexts: Sequence[EvaluationContext], keys: Iterable[str]) -> Resolved:
-        """Values right now, without batching with anything else (bulk questions)."""
-        return await self.plugins.resolve(self.catalogue, contexts, keys)
+    async def resolve(
+        self,
+        contexts: Sequence[EvaluationContext],
+        keys: Iterable[str],
+        *,
+        timeout: float | None = None,
+    ) -> Resolved:
+        """Values right now, without batching with anything else (bulk questions), each
+        provider call under ``timeout`` (the provider timeout by default)."""
+        return await self.plugins.resolve(self.catalogue, contexts, keys, timeout=timeout)
 
     async def suggest(self, key: str, prefix: str = "", limit: int = 10) -> list[Any]:
         return await self.plugins.suggest(self.catalogue, key, prefix, limit)

@@ -7,11 +7,13 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
+from seggraph.api.context import Info
 from seggraph.api.properties.types import PropertyValueState, json_value
 from seggraph.api.segments.conditions import Combinator, Operator
 from seggraph.api.segments.types import SegmentType
 from seggraph.domain.conditions import Group
 from seggraph.domain.errors import PathPart
+from seggraph.domain.segments import Segment
 from seggraph.evaluation import (
     ConditionExplanation,
     EvaluationResult,
@@ -200,6 +202,15 @@ class MemberConnection:
     end_cursor: str | None
     has_next_page: bool
     strategy: Strategy  # type: ignore[valid-type]
+    segment: strawberry.Private[Segment]
+
+    @strawberry.field(
+        description="How many members the segment has over the whole directory (the same "
+        "count as Segment.memberCount, counted once per request however often it is asked)."
+    )
+    async def total_count(self, info: Info) -> int:
+        totals = await info.context.evaluation.count(self.segment.mode, self.segment)
+        return totals.members
 
 
 @strawberry.type(description="What an edit would do to a segment's membership, before saving it.")

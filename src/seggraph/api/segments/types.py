@@ -153,6 +153,7 @@ class SegmentType:
             end_cursor=page.end_cursor,
             has_next_page=page.has_next_page,
             strategy=page.strategy,
+            segment=self.domain,
         )
 
     @strawberry.field(description="How many subscribers are members (over the whole directory).")

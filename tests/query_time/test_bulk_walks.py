@@ -1,0 +1,123 @@
+"""Walks over the whole directory (member lists, counts, edit impact) have their own provider
+timeout and a cap on how many run at once: a page of hundreds of subscribers is not held to
+the latency budget of one, and a burst of counts cannot swamp the providers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.database import Database
+
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+from tests.query_time.conftest import SUBSCRIBERS, CountingProvider, make_providers
+from tests.query_time.test_query_time import EVALUATE, create
+
+SLOW = 0.4
+
+
+@pytest.fixture(scope="module")
+def slow_providers() -> tuple[CountingProvider, CountingProvider]:
+    return make_providers()
+
+
+@pytest.fixture(scope="module")
+def slow(
+    settings: Settings,
+    sync_db: Database[dict[str, Any]],
+    slow_providers: tuple[CountingProvider, CountingProvider],
+) -> Iterator[GraphQLClient]:
+    """A server whose providers answer after SLOW seconds: later than one subscriber's
+    provider timeout, well within the bulk one; one walk at a time."""
+    billing, crm = slow_providers
+    tight = settings.model_copy(
+        update={
+            "plugins": ["ledger", "people"],
+            "subscriber_directory": "ledger",
+            "provider_timeout_seconds": SLOW / 4,
+            "provider_failure_threshold": 1000,
+            "bulk_provider_timeout_seconds": 30.0,
+            "bulk_concurrency": 1,
+        }
+    )
+    for name in sync_db.list_collection_names():
+        sync_db[name].delete_many({})
+    server = LiveServer(tight, extra_plugins=[("ledger", billing), ("people", crm)])
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            yield GraphQLClient(http)
+    finally:
+        server.stop()
+
+
+def test_a_count_waits_for_slow_providers_where_one_subscriber_does_not(
+    slow: GraphQLClient, slow_providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    segment = create(slow, "big and French", 'subscriber.mrr > 100 AND crm.country = "FR"')
+    for provider in slow_providers:
+        provider.delay = SLOW
+    one = slow.query(EVALUATE, {"id": segment["id"], "sub": "sub_013"})["segment"]["evaluate"]
+    assert one["result"] == "UNKNOWN"
+    assert {r["reason"] for r in one["unknownReasons"]} == {"TIMEOUT"}
+
+    expected = [s for i, s in enumerate(SUBSCRIBERS, 1) if i * 10 > 100 and i % 2]
+    answer = slow.query(
+        """query($id: ID!) { segment(id: $id) {
+             memberCount { members unknown strategy } members(first: 100) { memberIds } } }""",
+        {"id": segment["id"]},
+    )["segment"]
+    assert answer["memberCount"] == {
+        "members": len(expected),
+        "unknown": 0,
+        "strategy": "EVALUATED",
+    }
+    assert answer["members"]["memberIds"] == expected
+
+
+def test_walks_beyond_the_concurrency_wait_their_turn(
+    slow: GraphQLClient, slow_providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    ids = {
+        name: create(slow, name, f"subscriber.mrr > {threshold}")["id"]
+        for name, threshold in (("a", 150), ("b", 200), ("c", 250))
+    }
+    billing, _ = slow_providers
+    billing.delay = SLOW
+    billing.most_at_once = 0
+    counts = slow.query(
+        """query($a: ID!, $b: ID!, $c: ID!) {
+             a: segment(id: $a) { memberCount { members } }
+             b: segment(id: $b) { memberCount { members } }
+             c: segment(id: $c) { memberCount { members } } }""",
+        ids,
+    )
+    assert {k: v["memberCount"]["members"] for k, v in counts.items()} == {"a": 15, "b": 10, "c": 5}
+    assert billing.most_at_once == 1
+
+
+def test_total_count_and_member_count_walk_once(
+    slow: GraphQLClient, slow_providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    segment = create(slow, "top ten", "subscriber.mrr > 200")
+    billing, _ = slow_providers
+    billing.delay = 0
+    billing.calls.clear()
+    answer = slow.query(
+        """query($id: ID!) { segment(id: $id) {
+             memberCount { members } members(first: 3) { memberIds totalCount hasNextPage } } }""",
+        {"id": segment["id"]},
+    )["segment"]
+    assert answer == {
+        "memberCount": {"members": 10},
+        "members": {
+            "memberIds": ["sub_021", "sub_022", "sub_023"],
+            "totalCount": 10,
+            "hasNextPage": True,
+        },
+    }
+    # One page for the members, one walk (one page: 30 subscribers) for both counts.
+    assert len(billing.calls) == 2
