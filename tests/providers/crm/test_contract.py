@@ -106,3 +106,31 @@ async def test_a_batch_costs_one_query_per_collection(
         assert sorted(log.reads()) == [("find", "billing_customers"), ("find", "crm_contacts")]
     finally:
         await client.close()
+
+
+async def test_contacts_stored_before_match_keys_are_matched_after_a_start(
+    gql: GraphQLClient,
+    sync_db: SyncDatabase[dict[str, Any]],
+    settings: Settings,
+) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    try:
+        provider = CrmProvider().bind(client[settings.database])
+        sync_db["billing_customers"].insert_one({"_id": "cus_old_email", "email": "Old@X.io"})
+        # As an earlier version wrote them: no match_keys.
+        sync_db["crm_contacts"].insert_many(
+            [
+                {"_id": "o1", "external_id": "cus_old_id", "lead_status": "OPEN"},
+                {"_id": "o2", "email": "old@x.io", "lead_status": "NEW"},
+            ]
+        )
+        await provider.start()
+        stored = sync_db["crm_contacts"].find_one({"_id": "o2"})
+        assert stored is not None and stored["match_keys"] == ["email:old@x.io"]
+        rows = await provider.resolve(
+            [EvaluationContext("cus_old_id"), EvaluationContext("cus_old_email")],
+            ["crm.lead_status"],
+        )
+        assert [row["crm.lead_status"] for row in rows] == ["OPEN", "NEW"]
+    finally:
+        await client.close()

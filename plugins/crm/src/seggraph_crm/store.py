@@ -6,6 +6,11 @@ replaces the record. Amounts are ``Decimal128``, dates ``YYYY-MM-DD`` strings.
 A batch read costs one query per collection: subscribers' emails from the email source (by
 default the billing provider's customers), then the contacts matching the subscriber ids
 (``external_id``) or those emails, then their companies.
+
+Contacts carry ``match_keys`` (``id:<external_id>``, ``email:<email>``), one multikey index,
+so that "by external id or by email" is a single ``$in`` on one index: an ``$or`` of two
+``$in`` on two indexes may be planned as a collection scan (SecantusDB does, 70x slower per
+batch of 200 on the demo's 10,000 contacts), where one ``$in`` is an index scan on any planner.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import Decimal128
-from pymongo import ASCENDING, IndexModel, ReplaceOne
+from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+
+T = TypeVar("T")
 
 CONTACTS = "crm_contacts"
 COMPANIES = "crm_companies"
@@ -27,6 +34,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     CONTACTS: [
         IndexModel([("external_id", ASCENDING)], name="by_external_id", sparse=True),
         IndexModel([("email", ASCENDING)], name="by_email", sparse=True),
+        IndexModel([("match_keys", ASCENDING)], name="by_match_key"),
     ],
     COMPANIES: [],
 }
@@ -45,9 +53,25 @@ def to_document(record: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+#: The field holding a contact's ways of being matched to a subscriber (indexed, multikey).
+MATCH_KEYS = "match_keys"
+
+
+def match_keys(contact: dict[str, Any]) -> list[str]:
+    """``id:<external_id>`` and ``email:<email>``, for those the contact has."""
+    keys = []
+    if contact.get("external_id"):
+        keys.append(f"id:{contact['external_id']}")
+    if contact.get("email"):
+        keys.append(f"email:{contact['email']}")
+    return keys
+
+
 def from_document(doc: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in doc.items():
+        if name == MATCH_KEYS:
+            continue
         if isinstance(value, Decimal128):
             value = value.to_decimal()
         out[name] = value
@@ -87,13 +111,28 @@ class CrmStore:
         for name, indexes in INDEXES.items():
             if indexes:
                 await self.db[name].create_indexes(indexes)
+        await self._add_missing_match_keys()
+
+    async def _add_missing_match_keys(self) -> None:
+        """Give contacts stored before ``match_keys`` existed theirs (once; cheap after)."""
+        cursor = self.contacts.find(
+            {MATCH_KEYS: {"$exists": False}}, {"external_id": 1, "email": 1}
+        )
+        updates = [
+            UpdateOne({"_id": doc["_id"]}, {"$set": {MATCH_KEYS: match_keys(doc)}})
+            for doc in await cursor.to_list()
+        ]
+        for batch in chunks(updates, 1000):
+            await self.contacts.bulk_write(list(batch), ordered=False)
 
     async def put(self, collection: str, records: Sequence[dict[str, Any]]) -> int:
         if not records:
             return 0
-        operations = [
-            ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in map(to_document, records)
-        ]
+        docs = [to_document(record) for record in records]
+        if collection == CONTACTS:
+            for doc in docs:
+                doc[MATCH_KEYS] = match_keys(doc)
+        operations = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs]
         await self.db[collection].bulk_write(operations, ordered=True)
         return len(operations)
 
@@ -120,10 +159,8 @@ class CrmStore:
         by_email: dict[str, list[str]] = {}
         for subscriber, email in emails.items():
             by_email.setdefault(email, []).append(subscriber)
-        clauses: list[dict[str, Any]] = [{"external_id": {"$in": ids}}]
-        if by_email:
-            clauses.append({"email": {"$in": list(by_email)}})
-        cursor = self.contacts.find({"$or": clauses} if len(clauses) > 1 else clauses[0])
+        wanted_keys = [f"id:{i}" for i in ids] + [f"email:{e}" for e in by_email]
+        cursor = self.contacts.find({MATCH_KEYS: {"$in": wanted_keys}})
         found = [from_document(doc) for doc in await cursor.to_list()]
         queries += 1
         best: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
@@ -156,6 +193,6 @@ class CrmStore:
         }
 
 
-def chunks(records: Sequence[dict[str, Any]], size: int) -> Iterable[Sequence[dict[str, Any]]]:
+def chunks(records: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(records), size):
         yield records[start : start + size]
