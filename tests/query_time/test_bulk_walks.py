@@ -121,3 +121,24 @@ def test_total_count_and_member_count_walk_once(
     }
     # One page for the members, one walk (one page: 30 subscribers) for both counts.
     assert len(billing.calls) == 2
+
+
+def test_a_walk_over_many_directory_pages_misses_no_one(
+    slow: GraphQLClient,
+    slow_providers: tuple[CountingProvider, CountingProvider],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from seggraph.services import evaluation
+
+    monkeypatch.setattr(evaluation, "DIRECTORY_PAGE_SIZE", 4)  # 30 subscribers: 8 pages
+    for provider in slow_providers:
+        provider.delay = 0
+    segment = create(slow, "odd tens", 'subscriber.mrr > 15 AND crm.country = "FR"')
+    expected = [s for i, s in enumerate(SUBSCRIBERS, 1) if i > 1 and i % 2]
+    answer = slow.query(
+        """query($id: ID!) { segment(id: $id) {
+             memberCount { members } members(first: 100) { memberIds } } }""",
+        {"id": segment["id"]},
+    )["segment"]
+    assert answer["memberCount"]["members"] == len(expected) == 14
+    assert answer["members"]["memberIds"] == expected
