@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, LiveServer
 from tests.query_time.conftest import SUBSCRIBERS, CountingProvider, billing_row
 
 CREATE = """mutation($input: CreateSegmentInput!) { createSegment(input: $input) {
@@ -208,3 +208,18 @@ def test_conditions_text_round_trips_through_a_segment(q: GraphQLClient) -> None
     again = create(q, "again", segment["conditionsText"])
     assert again["conditionsText"] == segment["conditionsText"]
     assert "subscriber.mrr > 100" in segment["conditionsText"]
+
+
+def test_each_segment_version_is_compiled_once_per_process(
+    q: GraphQLClient, query_server: LiveServer
+) -> None:
+    compiler = query_server.app.state.services.compiler
+    for i in range(5):
+        create(q, f"above {i}", f"subscriber.mrr > {i}", ["compiled"])
+    asked = '{ subscriber(id: "sub_001") { segments(tags: ["compiled"]) { result } } }'
+    q.query(asked)
+    misses = compiler.misses
+    for _ in range(3):
+        q.query(asked)
+    assert compiler.misses == misses  # every later request found all five compiled
+    assert compiler.hits >= 15

@@ -180,7 +180,8 @@ class EvaluationService:
         self.values = values
         self.catalogue = catalogue
         self.options = options
-        self.compiler = compiler or SegmentCompiler()
+        # Not `compiler or ...`: an empty cache has len() 0, so it is falsy.
+        self.compiler = compiler if compiler is not None else SegmentCompiler()
         self.pushdown = pushdown
         self.walk_slots = walk_slots
         """Shared by the process: how many walks over the directory may run at once

@@ -6,6 +6,7 @@ Every query names a mode: no read or write crosses modes unless a service asks f
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from seggraph.db import IndexSpec
-from seggraph.domain.conditions import referenced_segments
+from seggraph.domain.conditions import Group, referenced_segments
 from seggraph.domain.segments import (
     FieldChange,
     HistoryAction,
@@ -112,15 +113,41 @@ def to_document(segment: Segment) -> dict[str, Any]:
     }
 
 
+#: Fields a read never needs (they serve the indexes): left out of the documents read.
+READ_PROJECTION = {"search_terms": 0, "tags_key": 0}
+
+_DECODED_MAX = 4096
+_decoded: OrderedDict[tuple[str, int], tuple[dict[str, Any] | None, Group]] = OrderedDict()
+
+
+def _conditions_of(segment_id: str, version: int, raw: dict[str, Any] | None) -> Group:
+    """The decoded tree of a segment version, decoded once per process: reading a page of
+    segments, or every segment of a tag on each query, decodes nothing twice. The stored
+    document is compared with the one decoded (a C-level dict comparison, far cheaper than
+    decoding), so a version written in a transaction that was then rolled back, and written
+    again differently, is never confused with it."""
+    key = (segment_id, version)
+    cached = _decoded.get(key)
+    if cached is not None and cached[0] == raw:
+        return cached[1]
+    tree = decode_root(raw)
+    _decoded[key] = (raw, tree)
+    if len(_decoded) > _DECODED_MAX:
+        _decoded.popitem(last=False)
+    return tree
+
+
 def from_document(doc: dict[str, Any]) -> Segment:
+    segment_id = str(doc["_id"])
+    version = int(doc.get("version", 1))
     return Segment(
-        id=str(doc["_id"]),
+        id=segment_id,
         mode=Mode(doc["mode"]),
         name=doc["name"],
         description=doc.get("description", ""),
         tags=tuple(doc.get("tags", ())),
-        conditions=decode_root(doc.get("conditions")),
-        version=int(doc.get("version", 1)),
+        conditions=_conditions_of(segment_id, version, doc.get("conditions")),
+        version=version,
         archived=bool(doc.get("archived", False)),
         created_at=doc["created_at"],
         created_by=doc.get("created_by", ""),
@@ -177,7 +204,9 @@ class SegmentStore:
         oids = [oid for oid in map(to_object_id, ids) if oid is not None]
         if not oids:
             return []
-        cursor = self.segments.find({"_id": {"$in": oids}, "mode": mode.value}, session=session)
+        cursor = self.segments.find(
+            {"_id": {"$in": oids}, "mode": mode.value}, READ_PROJECTION, session=session
+        )
         return [from_document(doc) for doc in await cursor.to_list()]
 
     async def replace_if_version(
@@ -206,7 +235,8 @@ class SegmentStore:
         """One newest-first page: ``(cursor, segment)`` pairs, whether more follow, the total."""
         query = segment_filter.query(mode)
         paged = {"$and": [query, newest_first_after(after)]} if after else query
-        docs = await self.segments.find(paged).sort(NEWEST_FIRST).limit(first + 1).to_list()
+        cursor = self.segments.find(paged, READ_PROJECTION)
+        docs = await cursor.sort(NEWEST_FIRST).limit(first + 1).to_list()
         total = await self.segments.count_documents(query)
         rows = [(encode_cursor(d["created_at"], d["_id"]), from_document(d)) for d in docs[:first]]
         return rows, len(docs) > first, total
@@ -215,7 +245,8 @@ class SegmentStore:
         self, mode: Mode, segment_filter: SegmentFilter, *, limit: int
     ) -> list[Segment]:
         """Every segment the filter selects (newest first), at most ``limit``."""
-        cursor = self.segments.find(segment_filter.query(mode)).sort(NEWEST_FIRST).limit(limit)
+        cursor = self.segments.find(segment_filter.query(mode), READ_PROJECTION)
+        cursor = cursor.sort(NEWEST_FIRST).limit(limit)
         return [from_document(doc) for doc in await cursor.to_list()]
 
     async def tag_counts(self, mode: Mode, include_archived: bool) -> list[tuple[str, int]]:

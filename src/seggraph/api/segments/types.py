@@ -84,7 +84,6 @@ class SegmentType:
     name: str
     description: str
     tags: list[str]
-    conditions: ConditionGroupType
     version: int = strawberry.field(
         description="Bumped by every write; pass it as expectedVersion."
     )
@@ -97,6 +96,10 @@ class SegmentType:
         description="For a copy made by copySegmentToMode: its segment in the other mode."
     )
     domain: strawberry.Private[ds.Segment]
+
+    @strawberry.field(description="The root condition group (nested groups and conditions).")
+    def conditions(self) -> ConditionGroupType:
+        return ConditionGroupType.of(self.domain.conditions)
 
     @strawberry.field(description="The conditions in the text form (see docs/text-form.md).")
     def conditions_text(self) -> str:
@@ -173,7 +176,6 @@ class SegmentType:
             name=segment.name,
             description=segment.description,
             tags=list(segment.tags),
-            conditions=ConditionGroupType.of(segment.conditions),
             version=segment.version,
             archived=segment.archived,
             created_at=segment.created_at,
