@@ -78,6 +78,7 @@ class Server:
         self.process = subprocess.Popen(
             [str(SEGGRAPH), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: the embedded database with it
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -100,13 +101,19 @@ class Server:
             return
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            # Still busy (a count the bench stopped waiting for): end the server and the
+            # embedded database it started, which share its process group.
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
-    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        answer = self.client.post("/graphql", json={"query": query, "variables": variables or {}})
+    def graphql(
+        self, query: str, variables: dict[str, Any] | None = None, *, timeout: float = 600
+    ) -> dict[str, Any]:
+        answer = self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, timeout=timeout
+        )
         body: dict[str, Any] = answer.json()
         if answer.status_code != 200 or body.get("errors"):
             raise RuntimeError(f"GraphQL error ({answer.status_code}): {body}")
