@@ -2,53 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from seggraph.embedded import free_port
+from tests.serve_process import serving
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def serving(data_dir: Path, port: int, log: Path) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(port), SEGGRAPH_AUTH="off")
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "seggraph", "serve"],
-            env=env,
-            stdout=out,
-            stderr=out,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready:\n" + log.read_text()
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(60) == 0, log.read_text()
 
 
 def gql(url: str, query: str) -> dict:
@@ -61,7 +25,7 @@ def gql(url: str, query: str) -> dict:
 def test_serve_embedded_keeps_data_across_a_restart(tmp_path: Path) -> None:
     data_dir, log = tmp_path / "db", tmp_path / "serve.log"
     port = free_port()
-    with serving(data_dir, port, log) as url:
+    with serving(data_dir, port, log, SEGGRAPH_AUTH="off") as url:
         created = gql(
             url,
             'mutation { createSegment(input: {name: "Survivor", tags: ["x"]}) { segment { id } } }',
@@ -69,7 +33,7 @@ def test_serve_embedded_keeps_data_across_a_restart(tmp_path: Path) -> None:
         segment_id = created["createSegment"]["segment"]["id"]
     assert "embedded database" in log.read_text()
 
-    with serving(data_dir, port, log) as url:
+    with serving(data_dir, port, log, SEGGRAPH_AUTH="off") as url:
         listed = gql(url, "{ segments { totalCount nodes { id name tags } } }")
     assert listed["segments"] == {
         "totalCount": 1,

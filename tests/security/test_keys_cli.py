@@ -5,16 +5,15 @@ database), and the keys work against the server as a newcomer would use them."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from seggraph.embedded import free_port, runtime_file
+from tests.serve_process import serving
 
 pytestmark = pytest.mark.slow
 
@@ -52,33 +51,7 @@ def test_keys_are_made_before_and_while_the_embedded_server_runs(tmp_path: Path)
     assert before.startswith("sg_test_")
     assert not runtime_file(data_dir).exists()
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-    env.update(
-        SEGGRAPH_DATA_DIR=str(data_dir),
-        SEGGRAPH_PORT=str(port),
-        SEGGRAPH_API_KEY_CACHE_SECONDS="0",
-    )
-    with log.open("ab") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "seggraph", "serve"],
-            env=env,
-            stdout=out,
-            stderr=out,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+    with serving(data_dir, free_port(), log, SEGGRAPH_API_KEY_CACHE_SECONDS="0") as url:
         assert "seggraph keys create --mode test --role write" in log.read_text()
         assert httpx.post(url + "/graphql", json={"query": "{ __typename }"}).status_code == 401
 
@@ -98,9 +71,6 @@ def test_keys_are_made_before_and_while_the_embedded_server_runs(tmp_path: Path)
         revoked = seggraph(data_dir, "keys", "revoke", before.split("_")[2])
         assert revoked.returncode == 0, revoked.stderr
         assert ask(url, before, "{ segments { totalCount } }").status_code == 401
-    finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(60) == 0, log.read_text()
     assert not runtime_file(data_dir).exists()
     # and with the server gone, a temporary database again
     assert "laptop" in seggraph(data_dir, "keys", "list", "--all").stdout
