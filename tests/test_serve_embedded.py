@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from seggraph.embedded import free_port
+from tests.providers.billing import builders as b
 from tests.serve_process import serving
 
 pytestmark = pytest.mark.slow
@@ -33,8 +38,32 @@ def test_serve_embedded_keeps_data_across_a_restart(tmp_path: Path) -> None:
         segment_id = created["createSegment"]["segment"]["id"]
     assert "embedded database" in log.read_text()
 
+    billing = tmp_path / "billing.jsonl"
+    billing.write_text(
+        "\n".join(
+            json.dumps(obj)
+            for obj in (
+                b.product("prod_1", "Pro"),
+                b.price("price_1", 2000, "year", product="prod_1"),
+                b.customer("cus_1"),
+                b.subscription("sub_1", [b.item("price_1")]),
+            )
+        )
+    )
     with serving(data_dir, port, log, SEGGRAPH_AUTH="off") as url:
         listed = gql(url, "{ segments { totalCount nodes { id name tags } } }")
+        # An import while the server runs goes through the server's database: served at once.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "seggraph", "import", "billing", str(billing)],
+            env={**env, "SEGGRAPH_DATA_DIR": str(data_dir)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        answer = gql(url, '{ subscriber(id: "cus_1") { properties(keys: ["plan.interval"]) { value } } }')
+        assert answer["subscriber"]["properties"] == [{"value": "YEAR"}]
     assert listed["segments"] == {
         "totalCount": 1,
         "nodes": [{"id": segment_id, "name": "Survivor", "tags": ["x"]}],

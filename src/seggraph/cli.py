@@ -25,6 +25,9 @@ app = typer.Typer(
     "Start with `seggraph serve`, then open http://127.0.0.1:8000/graphql in a browser.",
     no_args_is_help=True,
     add_completion=False,
+    # Markdown: a docstring's paragraphs are re-flowed to the terminal's width (with "rich",
+    # its line breaks are kept and the text comes out ragged on an 80-column terminal).
+    rich_markup_mode="markdown",
 )
 console = Console(stderr=True)
 
@@ -46,14 +49,18 @@ def _configure_logging(level: str) -> None:
 @app.command()
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on [env: SEGGRAPH_HOST].")
+        str | None,
+        typer.Option(help="Address to listen on (default: SEGGRAPH_HOST, else 127.0.0.1)."),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port to listen on [env: SEGGRAPH_PORT].")
+        int | None, typer.Option(help="Port to listen on (default: SEGGRAPH_PORT, else 8000).")
     ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Embedded database directory [env: SEGGRAPH_DATA_DIR]."),
+        typer.Option(
+            help="Embedded database directory "
+            "(default: SEGGRAPH_DATA_DIR, else ~/.local/share/seggraph/db)."
+        ),
     ] = None,
     demo: Annotated[
         bool,
@@ -163,9 +170,7 @@ def export_schema(
 
 @app.command()
 def plugins(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of a table.")
-    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the installed plugins: version, status, hooks and properties.
 

@@ -70,8 +70,9 @@ def import_billing(
     Bad lines are reported with their line number and skipped; the exit status is 1 when
     there were any.
 
-    With SEGGRAPH_MONGODB_URI unset this writes to the embedded database, which must not be
-    in use by a running `seggraph serve`.
+    With SEGGRAPH_MONGODB_URI unset this writes to the embedded database in the data
+    directory: through the running `seggraph serve` when there is one, so the data is
+    served at once.
     """
     try:
         settings = load_settings()
@@ -88,7 +89,7 @@ def import_billing(
     from seggraph.embedded import EmbeddedDatabaseError
 
     try:
-        with database_uri(settings) as uri:
+        with database_uri(settings, use_running_server=True) as uri:
             report = asyncio.run(
                 _run(uri, settings.database, file, version, start_line, batch_size)
             )

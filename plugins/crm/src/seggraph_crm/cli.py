@@ -42,8 +42,9 @@ def import_crm(
     nothing is written and each problem is listed (exit status 1). A record whose id was
     imported before replaces it.
 
-    With SEGGRAPH_MONGODB_URI unset this writes to the embedded database, which must not be
-    in use by a running `seggraph serve`.
+    With SEGGRAPH_MONGODB_URI unset this writes to the embedded database in the data
+    directory: through the running `seggraph serve` when there is one, so the data is
+    served at once.
     """
     try:
         settings = load_settings()
@@ -68,7 +69,7 @@ def import_crm(
     if dry_run:
         console.print(f"{file}: {summary} checked; nothing written (--dry-run)")
         return
-    with database_uri(settings) as uri:
+    with database_uri(settings, use_running_server=True) as uri:
         asyncio.run(_run(uri, settings.database, provider, parsed))
     console.print(f"{file}: {summary} imported")
 

@@ -43,8 +43,9 @@ def import_custom(
     Every row is checked first: when any is refused, nothing is written and each refused row
     is listed with the subscriber, the key and why (exit status 1).
 
-    With SEGGRAPH_MONGODB_URI unset this writes to the embedded database, which must not be
-    in use by a running `seggraph serve`.
+    With SEGGRAPH_MONGODB_URI unset this writes to the embedded database in the data
+    directory: through the running `seggraph serve` when there is one, so the data is
+    served at once.
     """
     try:
         settings = load_settings()
@@ -56,7 +57,7 @@ def import_custom(
     except ImportFileError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    with database_uri(settings) as uri:
+    with database_uri(settings, use_running_server=True) as uri:
         code = asyncio.run(_run(uri, settings.database, file, rows, dry_run))
     if code:
         raise typer.Exit(code)
