@@ -157,3 +157,36 @@ def test_pushed_down_and_evaluated_answers_agree(
     assert slow_strategy == {"EVALUATED"} and slow_count["strategy"] == "EVALUATED"
     expected = "PUSHED_DOWN" if pushed else "EVALUATED"
     assert fast_strategy == {expected} and fast_count["strategy"] == expected
+
+
+def test_a_segment_written_by_one_process_is_seen_by_the_other_at_once(
+    clients: tuple[GraphQLClient, GraphQLClient], two_servers: tuple[LiveServer, LiveServer]
+) -> None:
+    """Each process keeps the segments of a tag in memory behind the mode's write token; a
+    write through another process changes the token, so the next answer reads them again."""
+    a, b = clients
+    ask = '{ subscriber(id: "p002") { segments(tags: ["kept"]) { segment { name } } } }'
+
+    def names(gql: GraphQLClient) -> list[str]:
+        rows = gql.query(ask)["subscriber"]["segments"]
+        return sorted(row["segment"]["name"] for row in rows)
+
+    create = """mutation($name: String!, $text: String!) { createSegment(input: {name: $name,
+      conditionsText: $text, tags: ["kept"]}) { segment { id version } userErrors { message } } }"""
+    made = b.query(create, {"name": "team", "text": 'profile.plan = "TEAM"'})["createSegment"]
+    assert names(a) == ["team"]  # p002 is TEAM (PLANS[2 % 3])
+    store = two_servers[0].app.state.services.segments.store
+    kept = {key: rows for key, (_, rows) in store._matching.items() if key[0] == "TEST"}
+    assert [s.name for rows in kept.values() for s in rows] == ["team"]
+    assert names(a) == ["team"]  # answered from what was kept: the same list object
+    assert all(store._matching[key][1] is rows for key, rows in kept.items())
+
+    b.query(create, {"name": "pro", "text": 'profile.plan = "PRO"'})
+    b.query(create, {"name": "also team", "text": 'profile.seats >= 0 AND profile.plan = "TEAM"'})
+    assert names(a) == ["also team", "team"]
+    archive = """mutation($id: ID!, $v: Int!) { archiveSegment(id: $id, expectedVersion: $v) {
+      segment { archived } userErrors { message } } }"""
+    segment = made["segment"]
+    answer = b.query(archive, {"id": segment["id"], "v": segment["version"]})
+    assert answer["archiveSegment"]["segment"]["archived"] is True, answer
+    assert names(a) == ["also team"]
