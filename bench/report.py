@@ -102,6 +102,16 @@ def _graphql_markdown(section: dict[str, Any]) -> list[str]:
     ]
     ok = "met" if section["meets_target"] else "NOT met"
     lines += [f"Target: {section['target']}: {ok}.", ""]
+    if "memory_provider_ratio" in section:
+        lines += [
+            "The last two rows come from a second server over the same database whose only "
+            "provider answers the same billing keys from memory (`bench/memory_server.py`), "
+            "each ratio against that server's own trivial query: `subscriber { segments }` "
+            f"there costs {section['memory_provider_ratio']:.2f}× the trivial query. That is "
+            "seggraph's own work (GraphQL, reading the 20 segments, evaluating them); the rest "
+            "of the first server's figure is the providers' database reads.",
+            "",
+        ]
     return lines
 
 

@@ -239,23 +239,27 @@ def _load(
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="seggraph-load-") as tmp:
         for name, query, variables in queries:
-            body = Path(tmp) / "body.json"
-            body.write_bytes(orjson.dumps({"query": query, "variables": variables}))
-            print(f"graphql: {name}: {config.connections} connections, {config.seconds:g} s…",
-                  flush=True)
-            done = subprocess.run(
-                [sys.executable, "-m", "bench.loadgen", f"{server.url}/graphql", str(body),
-                 "--connections", str(config.connections), "--seconds", str(config.seconds),
-                 "--warmup", str(config.warmup)],
-                capture_output=True, text=True, check=True,
-                cwd=Path(__file__).resolve().parent.parent,
-            )
-            result = json.loads(done.stdout)
-            if result["errors"]:
-                raise RuntimeError(
-                    f"{name}: {result['errors']} errors, e.g. {result['first_error']}"
-                )
-            rows.append({"query": name, **result})
+            rows.append(_measure(server.url, name, query, variables, config, Path(tmp)))
+        memory = _memory_rows(server, member, population, config, Path(tmp))
+    table = _with_ratios(rows) + _with_ratios(memory)
+    subscriber, memory_subscriber = rows[1], memory[1]
+    return {
+        "status": "ok",
+        "server": {"command": "seggraph serve (uvicorn, one process)", **loop_and_parser()},
+        "load": {"connections": config.connections, "seconds": config.seconds,
+                 "warmup": config.warmup, "client": "python -m bench.loadgen, its own process"},
+        "target": "subscriber { segments } over 20 segments at most 1.5× the trivial query's "
+                  "latency",
+        "meets_target": subscriber["p50_vs_trivial"] <= 1.5,
+        "memory_provider_ratio": memory_subscriber["p50_vs_trivial"],
+        "detail": rows + memory,
+        "rows": table,
+    }
+
+
+def _with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's figures as ratios to the first row's (its server's trivial query); the
+    table rows for results.md."""
     base = rows[0]
     table = []
     for row in rows:
@@ -274,19 +278,80 @@ def _load(
             }
         )
         print(f"graphql: {row['query']}: {row['rps']:,.0f} req/s, p50 {row['p50_ms']:.2f} ms, "
-              f"p99 {row['p99_ms']:.2f} ms ({row['p50_vs_trivial']:.2f}× trivial p50)")
-    subscriber = rows[1]
-    return {
-        "status": "ok",
-        "server": {"command": "seggraph serve (uvicorn, one process)", **loop_and_parser()},
-        "load": {"connections": config.connections, "seconds": config.seconds,
-                 "warmup": config.warmup, "client": "python -m bench.loadgen, its own process"},
-        "target": "subscriber { segments } over 20 segments at most 1.5× the trivial query's "
-                  "latency",
-        "meets_target": subscriber["p50_vs_trivial"] <= 1.5,
-        "detail": rows,
-        "rows": table,
-    }
+              f"p99 {row['p99_ms']:.2f} ms ({row['p50_vs_trivial']:.2f}× its trivial p50)")
+    return table
+
+
+def _measure(
+    url: str, name: str, query: str, variables: dict[str, Any], config: ServiceConfig,
+    tmp: Path,
+) -> dict[str, Any]:
+    """One query under the load generator (its own process): requests/s, p50, p99."""
+    body = tmp / "body.json"
+    body.write_bytes(orjson.dumps({"query": query, "variables": variables}))
+    print(f"graphql: {name}: {config.connections} connections, {config.seconds:g} s…", flush=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", f"{url}/graphql", str(body),
+         "--connections", str(config.connections), "--seconds", str(config.seconds),
+         "--warmup", str(config.warmup)],
+        capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    result = json.loads(done.stdout)
+    if result["errors"]:
+        raise RuntimeError(f"{name}: {result['errors']} errors, e.g. {result['first_error']}")
+    return {"query": name, **result}
+
+
+def _memory_rows(
+    server: Any, member: str, population: Sequence[Any], config: ServiceConfig, tmp: Path
+) -> list[dict[str, Any]]:
+    """The trivial query and ``subscriber { segments }`` on a second server over the same
+    database whose only provider answers the billing keys from memory (``bench.memory_server``):
+    seggraph's own cost, without the providers' database reads."""
+    from seggraph.embedded import running_uri
+
+    from .server import free_port
+
+    uri = running_uri(Path(server.env["SEGGRAPH_DATA_DIR"]))
+    if uri is None:
+        raise RuntimeError("the bench server's embedded database is not running")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.memory_server", "--port", str(port), "--mongodb-uri", uri,
+         "--subscribers", str(len(population))],
+        cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                if process.poll() is not None:
+                    assert process.stderr is not None
+                    raise RuntimeError(f"memory server exited: {process.stderr.read().decode()}")
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the memory server did not become ready in 120 s")
+                time.sleep(0.25)
+            answer = client.post(
+                "/graphql", json={"query": SUBSCRIBER_SEGMENTS, "variables": {"id": member}}
+            ).json()
+            if len(answer.get("data", {}).get("subscriber", {}).get("segments", [])) != 20:
+                raise RuntimeError(f"memory server: expected 20 segment results, got {answer}")
+        return [
+            _measure(url, "trivial query, in-memory provider server", TRIVIAL, {}, config, tmp),
+            _measure(url, "subscriber { segments } over 20 segments, in-memory provider",
+                     SUBSCRIBER_SEGMENTS, {"id": member}, config, tmp),
+        ]
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def _count(
