@@ -176,10 +176,10 @@ def test_a_segment_written_by_one_process_is_seen_by_the_other_at_once(
     made = b.query(create, {"name": "team", "text": 'profile.plan = "TEAM"'})["createSegment"]
     assert names(a) == ["team"]  # p002 is TEAM (PLANS[2 % 3])
     store = two_servers[0].app.state.services.segments.store
-    kept = {key: rows for key, (_, rows) in store._matching.items() if key[0] == "TEST"}
+    kept = {key: rows for key, (_, rows) in store._answers.items() if key[:2] == ("TEST", "all")}
     assert [s.name for rows in kept.values() for s in rows] == ["team"]
     assert names(a) == ["team"]  # answered from what was kept: the same list object
-    assert all(store._matching[key][1] is rows for key, rows in kept.items())
+    assert all(store._answers[key][1] is rows for key, rows in kept.items())
 
     b.query(create, {"name": "pro", "text": 'profile.plan = "PRO"'})
     b.query(create, {"name": "also team", "text": 'profile.seats >= 0 AND profile.plan = "TEAM"'})
@@ -190,3 +190,15 @@ def test_a_segment_written_by_one_process_is_seen_by_the_other_at_once(
     answer = b.query(archive, {"id": segment["id"], "v": segment["version"]})
     assert answer["archiveSegment"]["segment"]["archived"] is True, answer
     assert names(a) == ["also team"]
+
+    # Pages of segments are kept the same way ("team" is archived: not listed by default).
+    page = "{ segments(first: 2, filter: {tags: [\"kept\"]}) { totalCount nodes { name } } }"
+    assert a.query(page)["segments"] == {
+        "totalCount": 2,
+        "nodes": [{"name": "also team"}, {"name": "pro"}],
+    }
+    b.query(create, {"name": "newest", "text": 'profile.plan = "FREE"'})
+    assert a.query(page)["segments"] == {
+        "totalCount": 3,
+        "nodes": [{"name": "newest"}, {"name": "also team"}],
+    }

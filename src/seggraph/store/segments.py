@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -31,11 +32,13 @@ from seggraph.domain.segments import (
 from seggraph.store.condition_documents import decode_root, encode_tree
 from seggraph.store.pagination import encode_cursor, newest_first_after
 
+T = TypeVar("T")
+
 SEGMENTS = "segments"
 #: One document per mode whose token changes on every segment write (``write_token``).
 META = "segments_meta"
-#: How many ``all_matching`` filters (tag sets) are kept in memory per process.
-MATCHING_KEPT = 256
+#: How many answers (filters, pages) ``_kept`` holds in memory per process.
+ANSWERS_KEPT = 512
 HISTORY = "segment_history"
 USAGES = "segment_usages"
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
@@ -192,9 +195,7 @@ class SegmentStore:
         self.history = db[HISTORY]
         self.usages = db[USAGES]
         self.meta = db[META]
-        self._matching: OrderedDict[tuple[str, str, int], tuple[Any, list[Segment]]] = (
-            OrderedDict()
-        )
+        self._answers: OrderedDict[Hashable, tuple[Any, Any]] = OrderedDict()
 
     # -- the write token ----------------------------------------------------------------------
 
@@ -266,41 +267,60 @@ class SegmentStore:
     async def page(
         self, mode: Mode, segment_filter: SegmentFilter, *, first: int, after: str | None
     ) -> tuple[list[tuple[str, Segment]], bool, int]:
-        """One newest-first page: ``(cursor, segment)`` pairs, whether more follow, the total."""
+        """One newest-first page: ``(cursor, segment)`` pairs, whether more follow, the total
+        (kept in memory behind the mode's write token, like :meth:`all_matching`)."""
         query = segment_filter.query(mode)
-        paged = {"$and": [query, newest_first_after(after)]} if after else query
-        cursor = self.segments.find(paged, READ_PROJECTION)
-        docs = await cursor.sort(NEWEST_FIRST).limit(first + 1).to_list()
-        total = await self.segments.count_documents(query)
-        rows = [(encode_cursor(d["created_at"], d["_id"]), from_document(d)) for d in docs[:first]]
-        return rows, len(docs) > first, total
+        key = (mode.value, "page", repr(sorted(query.items())), first, after)
+
+        async def load() -> tuple[list[tuple[str, Segment]], bool, int]:
+            paged = {"$and": [query, newest_first_after(after)]} if after else query
+            cursor = self.segments.find(paged, READ_PROJECTION)
+            docs = await cursor.sort(NEWEST_FIRST).limit(first + 1).to_list()
+            total = await self.segments.count_documents(query)
+            rows = [
+                (encode_cursor(d["created_at"], d["_id"]), from_document(d)) for d in docs[:first]
+            ]
+            return rows, len(docs) > first, total
+
+        rows, more, total = await self._kept(mode, key, load)
+        return list(rows), more, total
 
     async def all_matching(
         self, mode: Mode, segment_filter: SegmentFilter, *, limit: int
     ) -> list[Segment]:
         """Every segment the filter selects (newest first), at most ``limit``.
 
-        Asked on every ``subscriber { segments }``, so the answer is kept in memory per
-        filter and reused while the mode's write token is unchanged: one read by ``_id``
-        instead of a sorted query returning every segment (0.6 ms against 10 ms for 20
-        segments on the embedded database). The token is read first, so what is kept is never
-        older than the token it is kept under; every write changes the token in the same
-        transaction, in every process's view.
+        Asked on every ``subscriber { segments }``, so the answer is kept in memory behind the
+        mode's write token (:meth:`_kept`).
         """
         query = segment_filter.query(mode)
-        key = (mode.value, repr(sorted(query.items())), limit)
+        key = (mode.value, "all", repr(sorted(query.items())), limit)
+
+        async def load() -> list[Segment]:
+            cursor = self.segments.find(query, READ_PROJECTION)
+            cursor = cursor.sort(NEWEST_FIRST).limit(limit)
+            return [from_document(doc) for doc in await cursor.to_list()]
+
+        return list(await self._kept(mode, key, load))
+
+    async def _kept(self, mode: Mode, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """``load()``'s answer, kept in memory per key and reused while the mode's write token
+        is unchanged: one read by ``_id`` instead of a sorted query over the segments (0.6 ms
+        against 10 ms for 20 segments on the embedded database). The token is read first, so
+        what is kept is never older than the token it is kept under; every write changes the
+        token in its own transaction, as every process sees it. Before the first write there
+        is no token and nothing is kept."""
         token = await self.write_token(mode)
-        kept = self._matching.get(key)
-        if kept is not None and token is not None and kept[0] == token:
-            self._matching.move_to_end(key)
-            return list(kept[1])
-        cursor = self.segments.find(query, READ_PROJECTION)
-        cursor = cursor.sort(NEWEST_FIRST).limit(limit)
-        found = [from_document(doc) for doc in await cursor.to_list()]
-        self._matching[key] = (token, found)
-        if len(self._matching) > MATCHING_KEPT:
-            self._matching.popitem(last=False)
-        return list(found)
+        found = self._answers.get(key)
+        if found is not None and token is not None and found[0] == token:
+            self._answers.move_to_end(key)
+            return cast(T, found[1])
+        answer = await load()
+        if token is not None:
+            self._answers[key] = (token, answer)
+            if len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        return answer
 
     async def tag_counts(self, mode: Mode, include_archived: bool) -> list[tuple[str, int]]:
         match: dict[str, Any] = {"mode": mode.value}
