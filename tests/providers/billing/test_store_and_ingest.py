@@ -10,11 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
+from pymongo import AsyncMongoClient
 from pymongo.database import Database as SyncDatabase
 from seggraph_billing.importer import import_file
 from seggraph_billing.ingest import Event, apply_event
 from seggraph_billing.provider import BillingProvider
-from seggraph_billing.store import CUSTOMERS, SUBSCRIPTIONS
+from seggraph_billing.store import CUSTOMERS, SUBSCRIPTIONS, BillingStore
 
 from seggraph.domain.conditions import Money
 from seggraph.domain.context import EvaluationContext as Subject
@@ -89,26 +90,65 @@ async def test_one_query_per_collection_per_batch(
         [(invoice(f"in_{i:02}", 1000, customer=f"cus_{i:02}"), T0) for i in range(30)],
         source="test",
     )
+    per_batch = [
+        "billing_customers",
+        "billing_subscriptions",
+        "billing_invoices",
+        "billing_retention_events",
+        "billing_meta",  # the catalogue's write token
+    ]
     command_log.commands.clear()
     results = await provider.resolve([Subject(f"cus_{i:02}") for i in range(30)])
     finds = command_log.finds()
-    assert sorted(finds) == sorted(
-        [
-            "billing_customers",
-            "billing_subscriptions",
-            "billing_invoices",
-            "billing_retention_events",
-            "billing_prices",
-            "billing_coupons",
-            "billing_products",
-        ]
-    ), finds
+    catalogue = ["billing_prices", "billing_coupons", "billing_products"]
+    assert sorted(finds) == sorted(per_batch + catalogue), finds
+    # The catalogue is unchanged: the next batch reads none of it.
+    command_log.commands.clear()
+    assert await provider.resolve([Subject(f"cus_{i:02}") for i in range(30)]) == results
+    assert sorted(command_log.finds()) == sorted(per_batch)
     assert results[0]["subscriber.mrr"] == Money(Decimal("20.00"), "USD")
     assert results[1]["subscriber.mrr"] == Money(Decimal("15.00"), "USD")
     assert results[1]["subscription.active_coupon_id"] == "pct25"
     assert results[7]["plan.name"] == "Pro"
     assert results[7]["addon.name"] == ["Seats"]
     assert results[7]["subscriber.ltv"] == Money(Decimal("10.00"), "USD")
+
+
+async def test_a_catalogue_write_by_another_process_is_seen_by_the_next_batch(
+    provider: BillingProvider, mongo_uri: str, database_name: str
+) -> None:
+    """Catalogue objects are kept in memory behind a token; another process's write (here a
+    second client and store on the same database, as the import CLI is) changes the token."""
+    await seed_catalogue(provider)
+    await provider.store.put_objects("customer", [(customer("cus_a"), T0)], source="test")
+    await provider.store.put_objects(
+        "subscription",
+        [(subscription("sub_a", [item("year_120"), item("later_1")], customer="cus_a"), T0)],
+        source="test",
+    )
+    keys = ("plan.name", "addon.name", "subscriber.mrr")
+    before = await values_of(provider, "cus_a", *keys)
+    assert before["plan.name"] == "Pro"
+    assert before["addon.name"] == []  # price "later_1" is not stored yet
+    assert await values_of(provider, "cus_a", *keys) == before  # answered from memory
+
+    other_client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_uri, tz_aware=True)
+    try:
+        other = BillingStore(other_client[database_name])
+        await other.put_objects("product", [(product("prod_pro", "Pro Plus"), T0 + 1)], source="t")
+        await other.put_objects(
+            "price",
+            [(price("later_1", 300, product="prod_basic", nickname="Extra"), T0)],
+            source="t",
+        )
+    finally:
+        await other_client.close()
+
+    after = await values_of(provider, "cus_a", *keys)
+    assert after["plan.name"] == "Pro Plus"
+    assert after["addon.name"] == ["Extra"]
+    assert not isinstance(before["subscriber.mrr"], Money)  # an item's price is unknown
+    assert after["subscriber.mrr"] == Money(Decimal("13.00"), "USD")
 
 
 async def test_collections_the_keys_do_not_need_are_not_read(
@@ -123,12 +163,17 @@ async def test_collections_the_keys_do_not_need_are_not_read(
     )
     assert [set(r) for r in results] == [{"subscriber.mrr"}] * 12
     assert results[0]["subscriber.mrr"] == Money(Decimal("0"), "USD")
-    assert sorted(command_log.finds()) == ["billing_customers", "billing_subscriptions"]
+    assert sorted(command_log.finds()) == [
+        "billing_customers",
+        "billing_meta",
+        "billing_subscriptions",
+    ]
     command_log.commands.clear()
     await provider.resolve([Subject("cus_01")], ["subscriber.ltv", "subscriber.status"])
     assert sorted(command_log.finds()) == [
         "billing_customers",
         "billing_invoices",
+        "billing_meta",
         "billing_retention_events",
         "billing_subscriptions",
     ]
@@ -315,7 +360,7 @@ async def test_import_is_idempotent_and_reports_bad_lines(
     snapshot = {
         name: list(sync_db[name].find({}, {"_seggraph.w": 0}))
         for name in sync_db.list_collection_names()
-        if name.startswith("billing_")
+        if name.startswith("billing_") and name != "billing_meta"  # a token, changed per write
     }
 
     again = await import_file(provider.store, path, as_of=T0)

@@ -13,18 +13,23 @@ the id) plus a ``_seggraph`` field with the bookkeeping that makes ingestion saf
   so two concurrent deliveries never lose an update.
 
 Reads are batched: for a batch of subscribers, one query per collection (``$in``), never one per
-subscriber.
+subscriber. The catalogue (prices, products, coupons) changes rarely and every subscriber refers
+to it, so each process keeps the catalogue objects it has read in memory behind a write token
+(``billing_meta``), changed by every catalogue write and read alongside the batch's first
+queries: while it is unchanged, a batch costs no catalogue query at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -41,6 +46,16 @@ COUPONS = PREFIX + "coupons"
 INVOICES = PREFIX + "invoices"
 RETENTION_EVENTS = PREFIX + "retention_events"
 WEBHOOK_EVENTS = PREFIX + "webhook_events"
+#: One document, ``{_id: "catalogue", token}``: the token changes on every catalogue write.
+BILLING_META = PREFIX + "meta"
+CATALOGUE_TOKEN_ID = "catalogue"
+#: The collections whose objects are kept in memory behind the catalogue token.
+CATALOGUE = (PRICES, PRODUCTS, COUPONS)
+#: Kept catalogue objects are dropped after this long even with an unchanged token: a safety
+#: net for a writer that stopped between writing objects and changing the token.
+CATALOGUE_MAX_AGE_SECONDS = 300.0
+#: Beyond this many kept objects (a very large catalogue) the memory starts again empty.
+CATALOGUE_MAX_OBJECTS = 20_000
 
 #: The collection of each Stripe object type seggraph keeps.
 COLLECTION_OF: dict[str, str] = {
@@ -102,6 +117,23 @@ class WriteReport:
 
 
 @dataclass(slots=True)
+class _KeptCatalogue:
+    """Catalogue objects read under one token: collection -> id -> document (``None`` when
+    the id was looked up and is not stored)."""
+
+    token: Any
+    since: float
+    docs: dict[str, dict[str, dict[str, Any] | None]]
+
+    @classmethod
+    def empty(cls, token: Any) -> _KeptCatalogue:
+        return cls(token, time.monotonic(), {name: {} for name in CATALOGUE})
+
+    def size(self) -> int:
+        return sum(len(docs) for docs in self.docs.values())
+
+
+@dataclass(slots=True)
 class Batch:
     """A batch's derivation inputs: each subscriber's objects and the shared lookups."""
 
@@ -130,6 +162,7 @@ class BillingStore:
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
+        self._catalogue = _KeptCatalogue.empty(None)
 
     async def ensure_indexes(self) -> None:
         for spec in INDEXES:
@@ -199,7 +232,11 @@ class BillingStore:
                 operations.append(ReplaceOne({"_id": ident, f"{META}.w": previous}, new))
         if not operations:
             return report, set()
-        conflicted = await self._bulk(collection, operations, expected=len(operations))
+        try:
+            conflicted = await self._bulk(collection, operations, expected=len(operations))
+        finally:
+            if collection in CATALOGUE:
+                await self._catalogue_written()
         if conflicted:
             written = {
                 doc["_id"]
@@ -212,6 +249,18 @@ class BillingStore:
                 report.applied -= sum(1 for doc, _ in docs if doc["_id"] in lost)
                 return report, lost
         return report, set()
+
+    async def _catalogue_written(self) -> None:
+        """Change the catalogue token, after the write (so a reader that kept an object from
+        before the write finds a new token on its next read). A fresh random value rather
+        than a counter: a wiped or restored database never brings back a token in use."""
+        await self.db[BILLING_META].update_one(
+            {"_id": CATALOGUE_TOKEN_ID}, {"$set": {"token": ObjectId()}}, upsert=True
+        )
+
+    async def _catalogue_token(self) -> Any:
+        doc = await self.db[BILLING_META].find_one({"_id": CATALOGUE_TOKEN_ID})
+        return doc["token"] if doc else None
 
     async def _bulk(self, collection: str, operations: list[Any], *, expected: int) -> bool:
         """Run the writes; True when some did not apply (a concurrent writer got there first)."""
@@ -356,14 +405,15 @@ class BillingStore:
                     sort=[("recorded_at", ASCENDING), ("_id", ASCENDING)],
                 )
             )
-        results = dict(zip(names, await asyncio.gather(*tasks), strict=True))
+        *answers, token = await asyncio.gather(*tasks, self._catalogue_token())
+        results = dict(zip(names, answers, strict=True))
         customers = {doc["_id"]: doc for doc in results[CUSTOMERS]}
         subs = _group(results.get(SUBSCRIPTIONS, []), "customer")
         invs = _group(results.get(INVOICES, []), "customer")
         events = _group(results.get(RETENTION_EVENTS, []), "subscriber_id")
 
         lookups, lookup_names = await self._lookups(
-            customers.values(), results.get(SUBSCRIPTIONS, [])
+            customers.values(), results.get(SUBSCRIPTIONS, []), token
         )
         names += lookup_names
         subscribers = {
@@ -379,9 +429,13 @@ class BillingStore:
         return Batch(subscribers, lookups, queries=len(names), collections=names)
 
     async def _lookups(
-        self, customers: Iterable[Mapping[str, Any]], subscriptions: Iterable[Mapping[str, Any]]
+        self,
+        customers: Iterable[Mapping[str, Any]],
+        subscriptions: Iterable[Mapping[str, Any]],
+        token: Any,
     ) -> tuple[Lookups, list[str]]:
-        """Prices and coupons the batch refers to (in parallel), then the prices' products."""
+        """Prices and coupons the batch refers to (in parallel), then the prices' products;
+        only those not kept in memory under ``token`` are read."""
         price_ids: set[str] = set()
         coupon_ids: set[str] = set()
         product_ids: set[str] = set()
@@ -395,28 +449,57 @@ class BillingStore:
             _add_coupon(coupon_ids, subscription.get("discount"))
         for customer in customers:
             _add_coupon(coupon_ids, customer.get("discount"))
+        kept = self._kept_catalogue(token)
         names: list[str] = []
-        tasks: list[Any] = []
-        if price_ids:
-            names.append(PRICES)
-            tasks.append(self._all(PRICES, {"_id": {"$in": sorted(price_ids)}}))
-        if coupon_ids:
-            names.append(COUPONS)
-            tasks.append(self._all(COUPONS, {"_id": {"$in": sorted(coupon_ids)}}))
-        found = dict(zip(names, await asyncio.gather(*tasks), strict=True))
-        prices = {doc["_id"]: doc for doc in found.get(PRICES, [])}
-        coupons = {doc["_id"]: doc for doc in found.get(COUPONS, [])}
+        prices, coupons = await self._catalogue_objects(
+            kept, {PRICES: price_ids, COUPONS: coupon_ids}, names
+        )
         for price in prices.values():
             if (pid := ref_id(price.get("product"))) is not None:
                 product_ids.add(pid)
-        products: dict[str, Any] = {}
-        if product_ids:
-            names.append(PRODUCTS)
-            products = {
-                doc["_id"]: doc
-                for doc in await self._all(PRODUCTS, {"_id": {"$in": sorted(product_ids)}})
-            }
+        (products,) = await self._catalogue_objects(kept, {PRODUCTS: product_ids}, names)
         return Lookups(prices=prices, products=products, coupons=coupons), names
+
+    def _kept_catalogue(self, token: Any) -> _KeptCatalogue | None:
+        """The memory of catalogue objects valid under ``token`` (emptied when the token
+        changed, it is too old or too big); ``None`` before the first catalogue write."""
+        if token is None:
+            return None
+        kept = self._catalogue
+        if (
+            kept.token != token
+            or time.monotonic() - kept.since > CATALOGUE_MAX_AGE_SECONDS
+            or kept.size() > CATALOGUE_MAX_OBJECTS
+        ):
+            kept = self._catalogue = _KeptCatalogue.empty(token)
+        return kept
+
+    async def _catalogue_objects(
+        self, kept: _KeptCatalogue | None, wanted: Mapping[str, set[str]], names: list[str]
+    ) -> list[dict[str, dict[str, Any]]]:
+        """Per collection, the wanted objects by id: from memory, the rest in one query per
+        collection (in parallel), remembered under the token read before the query (an object
+        written since is kept under a token that is already out of date, so never reused)."""
+        found: dict[str, dict[str, dict[str, Any]]] = {}
+        missing: dict[str, list[str]] = {}
+        for collection, ids in wanted.items():
+            memory = kept.docs[collection] if kept is not None else {}
+            found[collection] = {i: d for i in ids if (d := memory.get(i)) is not None}
+            absent = sorted(i for i in ids if i not in memory)
+            if absent:
+                missing[collection] = absent
+        read = await asyncio.gather(
+            *(self._all(name, {"_id": {"$in": ids}}) for name, ids in missing.items())
+        )
+        for (collection, asked), docs in zip(missing.items(), read, strict=True):
+            names.append(collection)
+            by_id = {doc["_id"]: doc for doc in docs}
+            found[collection].update(by_id)
+            if kept is not None:
+                memory = kept.docs[collection]
+                for ident in asked:
+                    memory[ident] = by_id.get(ident)
+        return [found[collection] for collection in wanted]
 
     async def _all(
         self,
@@ -442,6 +525,7 @@ class BillingStore:
         """Remove every billing object (tests, and `seggraph import billing --replace`)."""
         for name in (*COLLECTION_OF.values(), RETENTION_EVENTS, WEBHOOK_EVENTS):
             await self.db[name].delete_many({})
+        await self._catalogue_written()
 
 
 def _add_coupon(into: set[str], discount: Any) -> None:
