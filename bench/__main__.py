@@ -28,44 +28,59 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bench", description="seggraph's benchmarks (issue 7); see bench/README.md"
     )
     parser.add_argument(
-        "--stages", default=",".join(report.STAGES),
+        "--stages",
+        default=",".join(report.STAGES),
         help="comma-separated stages to run: core, graphql, bulk (default: all)",
     )
     parser.add_argument(
-        "-n", "--subscribers", type=int, default=100_000,
+        "-n",
+        "--subscribers",
+        type=int,
+        default=100_000,
         help="synthetic subscribers for the core stage (default: 100000)",
     )
     parser.add_argument(
         "--repeats", type=int, default=5, help="passes per engine; the best counts (default: 5)"
     )
     parser.add_argument(
-        "--budget", type=float, default=30.0,
+        "--budget",
+        type=float,
+        default=30.0,
         help="stop repeating an engine after this many seconds of passes (default: 30)",
     )
     parser.add_argument(
-        "--only", default="",
+        "--only",
+        default="",
         help="comma-separated peers to run (e.g. growthbook,unleash); seggraph and the "
         "predicate always run",
     )
     parser.add_argument(
-        "--service-subscribers", type=int, default=100_000,
+        "--service-subscribers",
+        type=int,
+        default=100_000,
         help="subscribers imported for the graphql and bulk stages (default: 100000)",
     )
     parser.add_argument(
-        "--connections", type=int, default=8,
+        "--connections",
+        type=int,
+        default=8,
         help="graphql stage: keep-alive connections of the load generator (default: 8)",
     )
     parser.add_argument(
-        "--seconds", type=float, default=10.0,
+        "--seconds",
+        type=float,
+        default=10.0,
         help="graphql stage: seconds of load per query, after 2 s of warm-up (default: 10)",
     )
     parser.add_argument(
-        "--quick", action="store_true",
+        "--quick",
+        action="store_true",
         help="a smoke run: 10000 subscribers and 2 rounds for the core, 2000 subscribers and "
         "3 s per query for the service; results in bench/results/quick/",
     )
     parser.add_argument(
-        "--profile", action="store_true",
+        "--profile",
+        action="store_true",
         help="also profile the core's hot path with pyinstrument (results/profile-core.txt)",
     )
     parser.add_argument("--out", type=Path, default=None, help="results directory")
@@ -112,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             + (
                 f", {summary['seggraph_speedup_vs_fastest_pure_python_peer']:.2f}× faster than "
                 f"{summary['fastest_pure_python_peer']}"
-                if "fastest_pure_python_peer" in summary else ""
+                if "fastest_pure_python_peer" in summary
+                else ""
             )
             + ("; all counts agree" if summary["counts_agree"] else "; COUNTS DISAGREE")
         )

@@ -70,8 +70,10 @@ def _load_engines(only: Sequence[str]) -> tuple[list[Engine], list[dict[str, str
     if only:
         wanted = {name.casefold() for name in only}
         engines = [
-            e for e in engines
-            if e.kind in (SEGGRAPH, BASELINE) or e.name.casefold() in wanted
+            e
+            for e in engines
+            if e.kind in (SEGGRAPH, BASELINE)
+            or e.name.casefold() in wanted
             or e.__class__.__module__.rsplit(".", 1)[-1] in wanted
         ]
     return engines, skipped
@@ -143,16 +145,19 @@ def run(config: Config) -> dict[str, Any]:
     measurements = _measure_all(engines, population, config)
     for m in measurements:
         us = m.best / len(population) * 1e6
-        print(f"core: {m.engine.name}: {us:.3f} µs/subscriber, {sum(m.members):,} members, "
-              f"best of {len(m.seconds)} passes")
+        print(
+            f"core: {m.engine.name}: {us:.3f} µs/subscriber, {sum(m.members):,} members, "
+            f"best of {len(m.seconds)} passes"
+        )
 
     reference = measurements[0]
     predicate = next(m for m in measurements if m.engine.kind == BASELINE)
     n = len(population)
     rows: list[dict[str, Any]] = []
     for m in measurements:
-        differing = [i for i, (a, b) in enumerate(zip(m.members, reference.members, strict=True))
-                     if a != b]
+        differing = [
+            i for i, (a, b) in enumerate(zip(m.members, reference.members, strict=True)) if a != b
+        ]
         rows.append(
             {
                 **m.engine.describe(),

@@ -36,8 +36,13 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 async def _connection(
-    host: str, port: int, request: bytes, warm_until: float, stop_at: float,
-    latencies: list[float], errors: list[str],
+    host: str,
+    port: int,
+    request: bytes,
+    warm_until: float,
+    stop_at: float,
+    latencies: list[float],
+    errors: list[str],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:

@@ -53,8 +53,10 @@ class MemoryProvider:
 
     @hookimpl
     def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
-        start = 0 if after is None else next(
-            (i for i, s in enumerate(self.ids) if s > after), len(self.ids)
+        start = (
+            0
+            if after is None
+            else next((i for i, s in enumerate(self.ids) if s > after), len(self.ids))
         )
         return self.ids[start : start + limit]
 

@@ -188,8 +188,11 @@ def _core_markdown(core: dict[str, Any]) -> list[str]:
             f"- Against {summary['native_peer']} (Rust behind ctypes and JSON): seggraph is "
             f"{_fmt(summary['seggraph_speedup_vs_native_peer'])}× faster."
         )
-    agree = "Every engine agrees with seggraph on every subscriber." if summary["counts_agree"] \
+    agree = (
+        "Every engine agrees with seggraph on every subscriber."
+        if summary["counts_agree"]
         else "Some engines disagree with seggraph: see the table and results.json."
+    )
     lines += ["", agree, "", "**How each peer expresses the segment, and where it differs:**", ""]
     for row in core["engines"]:
         lines.append(f"- **{row['name']}**: {row['expression']}.")
@@ -209,8 +212,10 @@ def _rows_markdown(section: dict[str, Any]) -> list[str]:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
         cells = [
-            _fmt(value) if isinstance(value, float)
-            else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool)
+            _fmt(value)
+            if isinstance(value, float)
+            else f"{value:,}"
+            if isinstance(value, int) and not isinstance(value, bool)
             else str(value)
             for value in row.values()
         ]
@@ -260,13 +265,17 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     )
     for bar, row in zip(bars, rows, strict=True):
         ax.text(
-            bar.get_width() * 1.08, bar.get_y() + bar.get_height() / 2,
+            bar.get_width() * 1.08,
+            bar.get_y() + bar.get_height() / 2,
             f"{row['us_per_subscriber']:.2f} µs  ({row['ratio_to_predicate']:.1f}×)",
-            va="center", fontsize=9,
+            va="center",
+            fontsize=9,
         )
     ax.legend(
         handles=[Patch(color=colour, label=kind) for kind, colour in _COLOURS.items()],
-        loc="upper right", fontsize=8, frameon=False,
+        loc="upper right",
+        fontsize=8,
+        frameon=False,
     )
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()

@@ -42,9 +42,7 @@ def loop_and_parser() -> dict[str, str]:
 
 
 def environment(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith("SEGGRAPH_")
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SEGGRAPH_")}
     env.update(
         SEGGRAPH_DATA_DIR=str(data_dir),
         SEGGRAPH_LOG_LEVEL="WARNING",
@@ -56,7 +54,11 @@ def environment(data_dir: Path, **extra: str) -> dict[str, str]:
 
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 1800) -> str:
     done = subprocess.run(
-        [str(SEGGRAPH), *args], env=env, capture_output=True, text=True, timeout=timeout,
+        [str(SEGGRAPH), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
@@ -77,7 +79,9 @@ class Server:
     def __enter__(self) -> Server:
         self.process = subprocess.Popen(
             [str(SEGGRAPH), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: the embedded database with it
         )
         deadline = time.monotonic() + 120

@@ -84,7 +84,8 @@ def capabilities(schema_path: Path = SCHEMA) -> Capabilities:
         subscriber_reason = "Query.subscriber(id) { segments } is in the schema"
     count = _find_member_count(schema)
     count_reason = (
-        f"{count} is in the schema" if count
+        f"{count} is in the schema"
+        if count
         else "schema.graphql has no segment member count yet (a Query or Segment field named "
         "like memberCount, or a members connection with totalCount)"
     )
@@ -112,11 +113,11 @@ COUNT_TIMEOUT = 1200.0
 
 TRIVIAL = "{ __typename }"
 SUBSCRIBER_SEGMENTS = (
-    "query($id: ID!) { subscriber(id: $id) { segments(tags: [\"bench-20\"], "
+    'query($id: ID!) { subscriber(id: $id) { segments(tags: ["bench-20"], '
     "includeNonMembers: true) { segment { id } result } } }"
 )
 SEGMENT_PAGE = (
-    "{ segments(first: 100, filter: {tags: [\"bench\"]}) "
+    '{ segments(first: 100, filter: {tags: ["bench"]}) '
     "{ totalCount nodes { id name tags version } } }"
 )
 CREATE = (
@@ -157,16 +158,22 @@ def run_service(
                 handle.write(orjson.dumps(obj) + b"\n")
         print(f"service: importing {len(population):,} subscribers' billing objects…", flush=True)
         started = time.perf_counter()
-        srv.run_cli(["import", "billing", str(billing_file), "--batch-size", "2000"],
-                    srv.environment(data_dir))
+        srv.run_cli(
+            ["import", "billing", str(billing_file), "--batch-size", "2000"],
+            srv.environment(data_dir),
+        )
         import_seconds = time.perf_counter() - started
         ticket_list = data.tickets(population)
         with srv.Server(data_dir, SEGGRAPH_SUPPORT_TICKETS_TOKEN=TICKETS_TOKEN) as server:
-            print(f"service: server on {server.url}; posting {len(ticket_list):,} tickets, "
-                  "creating segments…", flush=True)
+            print(
+                f"service: server on {server.url}; posting {len(ticket_list):,} tickets, "
+                "creating segments…",
+                flush=True,
+            )
             for i in range(0, len(ticket_list), 1000):
                 answer = server.client.post(
-                    "/support-tickets/tickets", json={"tickets": ticket_list[i:i + 1000]},
+                    "/support-tickets/tickets",
+                    json={"tickets": ticket_list[i : i + 1000]},
                     headers={"authorization": f"Bearer {TICKETS_TOKEN}"},
                 )
                 if answer.status_code != 200:
@@ -183,8 +190,11 @@ def run_service(
                 ]
         if want_bulk:
             with srv.Server(data_dir, SEGGRAPH_PUSHDOWN="false") as server:
-                rows.append(_count(server, "tags", ids["tags"], expected_tags,
-                                   len(population), pushdown=False))
+                rows.append(
+                    _count(
+                        server, "tags", ids["tags"], expected_tags, len(population), pushdown=False
+                    )
+                )
             out["bulk"] = {
                 "status": "ok",
                 "subscribers": len(population),
@@ -193,9 +203,11 @@ def run_service(
                 "rows": rows,
             }
             for row in rows:
-                print(f"bulk: {row['segment']}: {row['members']} members ({row['strategy']}, "
-                      f"{row['seconds']:.2f} s, expected {row['expected']:,})"
-                      + (f" — {row['error']}" if row["error"] else ""))
+                print(
+                    f"bulk: {row['segment']}: {row['members']} members ({row['strategy']}, "
+                    f"{row['seconds']:.2f} s, expected {row['expected']:,})"
+                    + (f" — {row['error']}" if row["error"] else "")
+                )
     return out
 
 
@@ -246,10 +258,14 @@ def _load(
     return {
         "status": "ok",
         "server": {"command": "seggraph serve (uvicorn, one process)", **loop_and_parser()},
-        "load": {"connections": config.connections, "seconds": config.seconds,
-                 "warmup": config.warmup, "client": "python -m bench.loadgen, its own process"},
+        "load": {
+            "connections": config.connections,
+            "seconds": config.seconds,
+            "warmup": config.warmup,
+            "client": "python -m bench.loadgen, its own process",
+        },
         "target": "subscriber { segments } over 20 segments at most 1.5× the trivial query's "
-                  "latency",
+        "latency",
         "meets_target": subscriber["p50_vs_trivial"] <= 1.5,
         "memory_provider_ratio": memory_subscriber["p50_vs_trivial"],
         "detail": rows + memory,
@@ -277,13 +293,19 @@ def _with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "requests/s × trivial": row["rps_vs_trivial"],
             }
         )
-        print(f"graphql: {row['query']}: {row['rps']:,.0f} req/s, p50 {row['p50_ms']:.2f} ms, "
-              f"p99 {row['p99_ms']:.2f} ms ({row['p50_vs_trivial']:.2f}× its trivial p50)")
+        print(
+            f"graphql: {row['query']}: {row['rps']:,.0f} req/s, p50 {row['p50_ms']:.2f} ms, "
+            f"p99 {row['p99_ms']:.2f} ms ({row['p50_vs_trivial']:.2f}× its trivial p50)"
+        )
     return table
 
 
 def _measure(
-    url: str, name: str, query: str, variables: dict[str, Any], config: ServiceConfig,
+    url: str,
+    name: str,
+    query: str,
+    variables: dict[str, Any],
+    config: ServiceConfig,
     tmp: Path,
 ) -> dict[str, Any]:
     """One query under the load generator (its own process): requests/s, p50, p99."""
@@ -291,10 +313,22 @@ def _measure(
     body.write_bytes(orjson.dumps({"query": query, "variables": variables}))
     print(f"graphql: {name}: {config.connections} connections, {config.seconds:g} s…", flush=True)
     done = subprocess.run(
-        [sys.executable, "-m", "bench.loadgen", f"{url}/graphql", str(body),
-         "--connections", str(config.connections), "--seconds", str(config.seconds),
-         "--warmup", str(config.warmup)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            f"{url}/graphql",
+            str(body),
+            "--connections",
+            str(config.connections),
+            "--seconds",
+            str(config.seconds),
+            "--warmup",
+            str(config.warmup),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
     result = json.loads(done.stdout)
@@ -319,9 +353,19 @@ def _memory_rows(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.memory_server", "--port", str(port), "--mongodb-uri", uri,
-         "--subscribers", str(len(population))],
-        cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "bench.memory_server",
+            "--port",
+            str(port),
+            "--mongodb-uri",
+            uri,
+            "--subscribers",
+            str(len(population)),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
@@ -346,8 +390,14 @@ def _memory_rows(
                 raise RuntimeError(f"memory server: expected 20 segment results, got {answer}")
         return [
             _measure(url, "trivial query, in-memory provider server", TRIVIAL, {}, config, tmp),
-            _measure(url, "subscriber { segments } over 20 segments, in-memory provider",
-                     SUBSCRIBER_SEGMENTS, {"id": member}, config, tmp),
+            _measure(
+                url,
+                "subscriber { segments } over 20 segments, in-memory provider",
+                SUBSCRIBER_SEGMENTS,
+                {"id": member},
+                config,
+                tmp,
+            ),
         ]
     finally:
         process.terminate()
@@ -355,8 +405,13 @@ def _memory_rows(
 
 
 def _count(
-    server: Any, segment: str, segment_id: str, expected: set[str], directory: int,
-    *, pushdown: bool = True,
+    server: Any,
+    segment: str,
+    segment_id: str,
+    expected: set[str],
+    directory: int,
+    *,
+    pushdown: bool = True,
 ) -> dict[str, Any]:
     settings = "defaults" if pushdown else "SEGGRAPH_PUSHDOWN=false"
     print(f"bulk: counting {segment} ({settings})…", flush=True)

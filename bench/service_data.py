@@ -142,9 +142,7 @@ def tickets(population: Sequence[Subscriber], seed: int = SEED) -> list[dict[str
 
 
 def expected_tag_members(ticket_list: Sequence[dict[str, Any]]) -> set[str]:
-    return {
-        t["subscriber_id"] for t in ticket_list if {"billing", "churn-risk"} & set(t["tags"])
-    }
+    return {t["subscriber_id"] for t in ticket_list if {"billing", "churn-risk"} & set(t["tags"])}
 
 
 def page_segments(count: int) -> list[tuple[str, str, list[str]]]:
@@ -155,9 +153,9 @@ def page_segments(count: int) -> list[tuple[str, str, list[str]]]:
         out.append(
             (
                 f"Bench segment {k:03d}",
-                f"subscriber.mrr > {20 + 5 * k} AND plan.interval IN (\"MONTH\", \"YEAR\") "
+                f'subscriber.mrr > {20 + 5 * k} AND plan.interval IN ("MONTH", "YEAR") '
                 f"AND subscription.is_free_trial IS FALSE AND subscription.next_billing_date "
-                f"BEFORE \"2026-{1 + k % 12:02d}-15\"",
+                f'BEFORE "2026-{1 + k % 12:02d}-15"',
                 ["bench", "bench-20" if k < 20 else "bench-page"],
             )
         )

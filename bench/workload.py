@@ -43,8 +43,16 @@ _ALL_INTERVALS = ("DAY", "WEEK", "MONTH", "YEAR")
 _STATUSES = ("ACTIVE", "CANCELED", "SAVED", "REACTIVATED")
 _ALL_COUNTRIES = ("US", "CA", "GB", "DE", "FR", "AU", "NL", "ES", "IT", "BR", "IN", "JP")
 _DOMAINS = (
-    "gmail.com", "example.com", "acme.io", "mail.de", "shop.co.uk", "corp.net", "outlook.com",
-    "startup.ai", "yahoo.fr", "company.com",
+    "gmail.com",
+    "example.com",
+    "acme.io",
+    "mail.de",
+    "shop.co.uk",
+    "corp.net",
+    "outlook.com",
+    "startup.ai",
+    "yahoo.fr",
+    "company.com",
 )
 _FIRST_BILLING = date(2026, 1, 1)
 
@@ -54,7 +62,10 @@ CATALOGUE: dict[str, PropertyDefinition] = {
     for d in (
         PropertyDefinition("subscriber.mrr", "MRR", P.MONEY, provider="billing"),
         PropertyDefinition(
-            "plan.interval", "Plan interval", P.ENUM, enum_values=_ALL_INTERVALS,
+            "plan.interval",
+            "Plan interval",
+            P.ENUM,
+            enum_values=_ALL_INTERVALS,
             provider="billing",
         ),
         PropertyDefinition(
@@ -140,13 +151,12 @@ def subscribers(count: int, seed: int = SEED) -> list[Subscriber]:
                 id=f"cus_{i:06d}",
                 mrr=_maybe(rng, 0.03, Decimal(cents).scaleb(-2)),
                 currency="EUR" if rng.random() < 0.04 else "USD",
-                interval=_maybe(
-                    rng, 0.03, rng.choices(_ALL_INTERVALS, weights=(2, 5, 70, 23))[0]
-                ),
+                interval=_maybe(rng, 0.03, rng.choices(_ALL_INTERVALS, weights=(2, 5, 70, 23))[0]),
                 status=_maybe(rng, 0.01, rng.choices(_STATUSES, weights=(70, 15, 10, 5))[0]),
                 is_free_trial=_maybe(rng, 0.05, rng.random() < 0.15),
                 country=_maybe(
-                    rng, 0.05,
+                    rng,
+                    0.05,
                     rng.choices(_ALL_COUNTRIES, weights=(30, 8, 10, 8, 7, 4, 4, 5, 5, 6, 8, 5))[0],
                 ),
                 email=_maybe(rng, 0.02, f"user{i}@{rng.choice(_DOMAINS)}"),
@@ -220,9 +230,10 @@ def hand_written(values: dict[str, Any]) -> bool:
         return False
     if values.get("plan.interval") not in _INTERVALS:
         return False
-    if values.get("subscriber.status") != SAVED and values.get(
-        "subscription.is_free_trial"
-    ) is not False:
+    if (
+        values.get("subscriber.status") != SAVED
+        and values.get("subscription.is_free_trial") is not False
+    ):
         return False
     if values.get("crm.country") not in _COUNTRIES:
         return False

@@ -62,7 +62,9 @@ def test_serve_embedded_keeps_data_across_a_restart(tmp_path: Path) -> None:
             timeout=120,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        answer = gql(url, '{ subscriber(id: "cus_1") { properties(keys: ["plan.interval"]) { value } } }')
+        answer = gql(
+            url, '{ subscriber(id: "cus_1") { properties(keys: ["plan.interval"]) { value } } }'
+        )
         assert answer["subscriber"]["properties"] == [{"value": "YEAR"}]
     assert listed["segments"] == {
         "totalCount": 1,

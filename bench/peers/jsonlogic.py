@@ -46,7 +46,7 @@ class JsonLogic(Engine):
         "MRR is FALSE here where seggraph says UNKNOWN (neither is a member).",
         "Strict `===` for the boolean and strings: JsonLogic's loose `==` makes a missing "
         "is_free_trial equal to false (null == false), which the spec forbids.",
-        "ENDS_WITH is `substr(email, -4) === \".com\"` (JsonLogic has no suffix operator).",
+        'ENDS_WITH is `substr(email, -4) === ".com"` (JsonLogic has no suffix operator).',
     )
 
     def prepare(self, population: Sequence[Subscriber]) -> Any:

@@ -37,8 +37,11 @@ _BASE = [
     {"contextName": "plan_interval", "operator": "IN", "values": list(INTERVALS)},
     {"contextName": "country", "operator": "IN", "values": list(COUNTRIES)},
     {"contextName": "email", "operator": "STR_ENDS_WITH", "values": [EMAIL_SUFFIX]},
-    {"contextName": "next_billing_date", "operator": "DATE_BEFORE",
-     "value": _rfc3339(BILLING_BEFORE)},
+    {
+        "contextName": "next_billing_date",
+        "operator": "DATE_BEFORE",
+        "value": _rfc3339(BILLING_BEFORE),
+    },
 ]
 STATE = {
     "version": 1,

@@ -37,9 +37,7 @@ KEY_OF = {definition.type: key for key, definition in CATALOGUE.items()}
 NOW = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)
 
 
-def options(
-    *, tz: str = "UTC", currency: str = "USD", now: datetime = NOW
-) -> EvaluationOptions:
+def options(*, tz: str = "UTC", currency: str = "USD", now: datetime = NOW) -> EvaluationOptions:
     return EvaluationOptions(timezone=ZoneInfo(tz), currency=currency, clock=lambda: now)
 
 
@@ -64,15 +62,20 @@ def evaluate_all_ways(
     root = node if isinstance(node, Group) else Group(Combinator.ALL, (node,))
     compiled = compile_one(root, segment_id=segment_id, tz=tz, currency=currency, now=now)
     fast = compiled.evaluate_truth(values, subscriber_id, segment_results)
-    plain = compiled.evaluate(
-        values, subscriber_id=subscriber_id, segment_results=segment_results
-    )
+    plain = compiled.evaluate(values, subscriber_id=subscriber_id, segment_results=segment_results)
     explained = compiled.evaluate(
         values, subscriber_id=subscriber_id, segment_results=segment_results, explain=True
     )
     expected = reference_truth(
-        root, CATALOGUE, values, segment_id=segment_id, subscriber_id=subscriber_id,
-        segment_results=segment_results, zone=ZoneInfo(tz), account=currency, now=now,
+        root,
+        CATALOGUE,
+        values,
+        segment_id=segment_id,
+        subscriber_id=subscriber_id,
+        segment_results=segment_results,
+        zone=ZoneInfo(tz),
+        account=currency,
+        now=now,
     )
     assert fast is plain.truth is explained.truth, (fast, plain.truth, explained.truth)
     assert fast is expected, f"compiled {fast}, reference {expected}"

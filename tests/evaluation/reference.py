@@ -256,9 +256,18 @@ O = Operator  # noqa: E741
 
 def cmp_op(op: Operator, x: Any, y: Any) -> bool:
     return {
-        O.EQ: x == y, O.ON: x == y, O.NEQ: x != y, O.NOT_ON: x != y,
-        O.GT: x > y, O.AFTER: x > y, O.GTE: x >= y, O.ON_OR_AFTER: x >= y,
-        O.LT: x < y, O.BEFORE: x < y, O.LTE: x <= y, O.ON_OR_BEFORE: x <= y,
+        O.EQ: x == y,
+        O.ON: x == y,
+        O.NEQ: x != y,
+        O.NOT_ON: x != y,
+        O.GT: x > y,
+        O.AFTER: x > y,
+        O.GTE: x >= y,
+        O.ON_OR_AFTER: x >= y,
+        O.LT: x < y,
+        O.BEFORE: x < y,
+        O.LTE: x <= y,
+        O.ON_OR_BEFORE: x <= y,
     }[op]
 
 
@@ -285,8 +294,12 @@ def apply(
         return b(cmp_op(op, x, Decimal(v)))
     if kind is PropertyType.MONEY:
         if op in (O.BETWEEN, O.NOT_BETWEEN):
-            r3 = k_and([money_cmp(O.GTE, x, cond_money(v[0], account)),
-                        money_cmp(O.LTE, x, cond_money(v[1], account))])
+            r3 = k_and(
+                [
+                    money_cmp(O.GTE, x, cond_money(v[0], account)),
+                    money_cmp(O.LTE, x, cond_money(v[1], account)),
+                ]
+            )
             return r3 if op is O.BETWEEN else k_not(r3)
         if op in (O.IN, O.NOT_IN):
             r3 = k_or([money_eq(x, cond_money(i, account)) for i in v])
@@ -304,11 +317,16 @@ def apply(
         if op in (O.IN, O.NOT_IN):
             r = any(f(x) == f(i) for i in v)
             return b(r if op is O.IN else not r)
-        return b({
-            O.EQ: f(x) == f(v), O.NEQ: f(x) != f(v),
-            O.CONTAINS: f(v) in f(x), O.NOT_CONTAINS: f(v) not in f(x),
-            O.STARTS_WITH: f(x).startswith(f(v)), O.ENDS_WITH: f(x).endswith(f(v)),
-        }[op])
+        return b(
+            {
+                O.EQ: f(x) == f(v),
+                O.NEQ: f(x) != f(v),
+                O.CONTAINS: f(v) in f(x),
+                O.NOT_CONTAINS: f(v) not in f(x),
+                O.STARTS_WITH: f(x).startswith(f(v)),
+                O.ENDS_WITH: f(x).endswith(f(v)),
+            }[op]
+        )
     if kind is PropertyType.ENUM:
         if op in (O.IN, O.NOT_IN):
             r = any(x.casefold() == i.casefold() for i in v)
@@ -411,8 +429,14 @@ def reference_truth(
     today = now.astimezone(zone).date()
     account = account.upper()  # currency codes compare case-insensitively
     r = node_truth(
-        root, catalogue=catalogue, values=values, segment_id=segment_id,
-        subscriber_id=subscriber_id, segment_results=segment_results, zone=zone,
-        account=account, today=today,
+        root,
+        catalogue=catalogue,
+        values=values,
+        segment_id=segment_id,
+        subscriber_id=subscriber_id,
+        segment_results=segment_results,
+        zone=zone,
+        account=account,
+        today=today,
     )
     return {T: Truth.TRUE, F: Truth.FALSE, U: Truth.UNKNOWN}[r]

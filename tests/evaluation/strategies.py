@@ -44,8 +44,12 @@ CATALOGUE: dict[str, PropertyDefinition] = {
 }
 KEY = {definition.type: key for key, definition in CATALOGUE.items()}
 
-ZONES = [ZoneInfo("UTC"), ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York"),
-         ZoneInfo("Pacific/Auckland")]
+ZONES = [
+    ZoneInfo("UTC"),
+    ZoneInfo("Europe/Paris"),
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Pacific/Auckland"),
+]
 # Clocks on awkward days: month ends, a leap day, a DST switch, late UTC evenings.
 NOWS = [
     datetime(2024, 3, 31, 22, 30, tzinfo=UTC),
@@ -57,22 +61,65 @@ NOWS = [
 SEGMENT_IDS = ["seg-a", "seg-b", "seg-c"]
 SUBSCRIBERS = [f"cus_{i}" for i in range(40)]
 
-NUMBERS = [Decimal("0"), Decimal("100"), Decimal("100.00"), Decimal("99.95"), Decimal("-5"),
-           Decimal("1E+2"), Decimal("0.3")]
+NUMBERS = [
+    Decimal("0"),
+    Decimal("100"),
+    Decimal("100.00"),
+    Decimal("99.95"),
+    Decimal("-5"),
+    Decimal("1E+2"),
+    Decimal("0.3"),
+]
 CURRENCIES = [None, "USD", "EUR"]
 TEXTS = ["gold", "Gold", "GOLD", "straße", "STRASSE", "", "old", "go", "a.b", " gold"]
 PATTERNS = ["^gold$", "old", "STRASSE", "^$", "o+l", "[0-9]", r"a\.b", "ß"]
 ENUMS = ["ACTIVE", "CANCELED", "SAVED"]
-DATES = ["2023-02-28", "2023-03-31", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-30",
-         "2024-03-31", "2024-04-01", "2024-04-14", "2024-12-31", "2025-01-01", "2024-01-31"]
-DATETIMES = DATES + ["2024-03-31T23:30:00+00:00", "2024-03-31T23:30:00", "2024-04-01T01:30:00+02:00",
-                     "2024-02-29T23:59:59-05:00", "2024-12-31T12:00:00+13:00"]
+DATES = [
+    "2023-02-28",
+    "2023-03-31",
+    "2024-02-28",
+    "2024-02-29",
+    "2024-03-01",
+    "2024-03-30",
+    "2024-03-31",
+    "2024-04-01",
+    "2024-04-14",
+    "2024-12-31",
+    "2025-01-01",
+    "2024-01-31",
+]
+DATETIMES = DATES + [
+    "2024-03-31T23:30:00+00:00",
+    "2024-03-31T23:30:00",
+    "2024-04-01T01:30:00+02:00",
+    "2024-02-29T23:59:59-05:00",
+    "2024-12-31T12:00:00+13:00",
+]
 LIST_ITEMS = ["a", "B", "b", "straße", "STRASSE"]
-VERSIONS = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-            "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.0+build.5", "2.0.0", "1.10.0", "1.9.0",
-            "1.0.0-2", "1.0.0-10"]
-PERCENTAGES = [Decimal("0"), Decimal("10"), Decimal("50.5"), Decimal("99.999"), Decimal("100"),
-               Decimal("33.333")]
+VERSIONS = [
+    "1.0.0-alpha",
+    "1.0.0-alpha.1",
+    "1.0.0-alpha.beta",
+    "1.0.0-beta",
+    "1.0.0-beta.2",
+    "1.0.0-beta.11",
+    "1.0.0-rc.1",
+    "1.0.0",
+    "1.0.0+build.5",
+    "2.0.0",
+    "1.10.0",
+    "1.9.0",
+    "1.0.0-2",
+    "1.0.0-10",
+]
+PERCENTAGES = [
+    Decimal("0"),
+    Decimal("10"),
+    Decimal("50.5"),
+    Decimal("99.999"),
+    Decimal("100"),
+    Decimal("33.333"),
+]
 
 
 # --- condition values ----------------------------------------------------------------------------
@@ -167,16 +214,46 @@ UNKNOWNS = [Unknown(UnknownReason.PROVIDER_ERROR, "boom"), Unknown(UnknownReason
 WRONG = ["100", True, 5, b"gold", 1.5, ["x"], date(2024, 3, 31), "v1.0.0", None]
 
 GOOD: dict[PropertyType, list[Any]] = {
-    P.NUMBER: [100, 100.0, Decimal("100.00"), 99.95, Decimal("99.95"), -5, 0, 0.1 + 0.2,
-               Decimal("0.3"), float("nan"), Decimal("NaN"), float("inf"), 10**30],
-    P.MONEY: [Money(Decimal("100"), "USD"), Money(100, None), Money(Decimal("99.95"), "usd"),
-              Money(100, "EUR"), Money(Decimal("-5"), "EUR"), Decimal("100"), 100, 99.95,
-              Money("100", "USD"), Money(1, "EURO"), Decimal("0")],
+    P.NUMBER: [
+        100,
+        100.0,
+        Decimal("100.00"),
+        99.95,
+        Decimal("99.95"),
+        -5,
+        0,
+        0.1 + 0.2,
+        Decimal("0.3"),
+        float("nan"),
+        Decimal("NaN"),
+        float("inf"),
+        10**30,
+    ],
+    P.MONEY: [
+        Money(Decimal("100"), "USD"),
+        Money(100, None),
+        Money(Decimal("99.95"), "usd"),
+        Money(100, "EUR"),
+        Money(Decimal("-5"), "EUR"),
+        Decimal("100"),
+        100,
+        99.95,
+        Money("100", "USD"),
+        Money(1, "EURO"),
+        Decimal("0"),
+    ],
     P.TEXT: TEXTS + ["golden", "GOLDEN", "x1", "a.b", "aXb", "Straße"],
     P.ENUM: ["ACTIVE", "active", "Canceled", "saved", "OTHER", ""],
     P.BOOLEAN: [True, False, 0, 1, "true"],
-    P.DATE: [date(2024, 3, 31), date(2024, 2, 29), date(2023, 2, 28), date(2024, 4, 14),
-             date(2024, 4, 15), date(2024, 3, 1)] + DATES
+    P.DATE: [
+        date(2024, 3, 31),
+        date(2024, 2, 29),
+        date(2023, 2, 28),
+        date(2024, 4, 14),
+        date(2024, 4, 15),
+        date(2024, 3, 1),
+    ]
+    + DATES
     + ["2024-03-31T10:00:00", datetime(2024, 3, 31, 10), "20240331", "2024-02-30"],
     P.DATETIME: [
         datetime(2024, 3, 31, 23, 30, tzinfo=UTC),
@@ -184,9 +261,15 @@ GOOD: dict[PropertyType, list[Any]] = {
         datetime(2024, 2, 29, 0, 30, tzinfo=timezone(timedelta(hours=5))),
         datetime(2024, 12, 31, 23, 0, tzinfo=ZoneInfo("America/New_York")),
         datetime(2024, 1, 30, 23, 59, tzinfo=UTC),
-        date(2024, 3, 31), "2024-03-31T23:30:00Z", "2024-03-31T23:30:00", "2024-04-01",
-        "2024-03-31T22:00:00-02:00", "garbage", "2024-13-01T00:00:00",
-    ] + DATES,
+        date(2024, 3, 31),
+        "2024-03-31T23:30:00Z",
+        "2024-03-31T23:30:00",
+        "2024-04-01",
+        "2024-03-31T22:00:00-02:00",
+        "garbage",
+        "2024-13-01T00:00:00",
+    ]
+    + DATES,
     P.LIST: [["a"], [], ["B", "straße"], ("a", "b"), ["A", "b", "STRASSE"], ["a", 1], "a", ["c"]],
     P.SEMVER: VERSIONS + ["v1.0.0", "1.0", "01.0.0", "1.0.0-01", "1.0.0-", "1.0.0+"],
 }
@@ -199,8 +282,8 @@ def _pool(kind: PropertyType) -> list[Any]:
     """Mostly good values, and often enough wrong, unknown and missing ones; each also wrapped
     in a ResolvedValue."""
     plain = GOOD[kind] * 2 + WRONG + UNKNOWNS * 3 + [MISSING] * 4
-    wrapped = [ResolvedValue(value, "billing", 1.5) for value in plain[:: 2]]
-    wrapped += [ResolvedValue(value) for value in plain[1:: 2]]
+    wrapped = [ResolvedValue(value, "billing", 1.5) for value in plain[::2]]
+    wrapped += [ResolvedValue(value) for value in plain[1::2]]
     return plain + plain + wrapped + [ABSENT] * 3
 
 
@@ -211,8 +294,9 @@ _VALUE_TUPLES = st.tuples(*(st.sampled_from(_pool(kind)) for kind in KEY))
 @st.composite
 def value_maps(draw: st.DrawFn) -> dict[str, Any]:
     drawn = draw(_VALUE_TUPLES)
-    return {key: value for key, value in zip(KEY.values(), drawn, strict=True)
-            if value is not ABSENT}
+    return {
+        key: value for key, value in zip(KEY.values(), drawn, strict=True) if value is not ABSENT
+    }
 
 
 segment_results = st.dictionaries(

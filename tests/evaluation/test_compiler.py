@@ -88,7 +88,9 @@ def test_relative_windows_follow_the_clock_and_are_computed_once_per_day() -> No
 
     condition = Condition("d", O.IN_LAST, RelativeDate(1, DateUnit.DAY))
     compiled = compile_segment(
-        Group(Combinator.ALL, (condition,)), CATALOGUE, segment_id="s",
+        Group(Combinator.ALL, (condition,)),
+        CATALOGUE,
+        segment_id="s",
         options=EvaluationOptions(clock=clock),
     )
     assert compiled.uses_clock
@@ -107,7 +109,9 @@ def test_a_segment_without_relative_dates_never_reads_the_clock() -> None:
         raise AssertionError("the clock was read")
 
     compiled = compile_segment(
-        Group(Combinator.ALL, (Condition("d", O.ON, "2024-03-31"),)), CATALOGUE, segment_id="s",
+        Group(Combinator.ALL, (Condition("d", O.ON, "2024-03-31"),)),
+        CATALOGUE,
+        segment_id="s",
         options=EvaluationOptions(clock=clock),
     )
     assert not compiled.uses_clock
@@ -219,7 +223,20 @@ def test_semver_parser() -> None:
     assert version.prerelease == ("rc", 1)
     assert version.build == ("build", "007")  # leading zeros are fine in build metadata
     assert str(version) == "1.2.3-rc.1+build.007"
-    for bad in ["v1.2.3", "1.2", "1.2.3.4", "01.2.3", "1.2.3-01", "1.2.3-", "1.2.3+", "1.2.3-a_b",
-                "", " 1.2.3", "1.2.3 ", "1..3", "-1.2.3"]:
+    for bad in [
+        "v1.2.3",
+        "1.2",
+        "1.2.3.4",
+        "01.2.3",
+        "1.2.3-01",
+        "1.2.3-",
+        "1.2.3+",
+        "1.2.3-a_b",
+        "",
+        " 1.2.3",
+        "1.2.3 ",
+        "1..3",
+        "-1.2.3",
+    ]:
         with pytest.raises(SemverError):
             parse_semver(bad)

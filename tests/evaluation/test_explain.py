@@ -68,7 +68,9 @@ def test_explanation_shows_paths_values_results_and_providers() -> None:
     inner = root.children[1]
     assert isinstance(inner, GroupExplanation)
     assert (inner.path, inner.combinator, inner.result) == (
-        ("conditions", "children", 1), Combinator.ANY, TR,
+        ("conditions", "children", 1),
+        Combinator.ANY,
+        TR,
     )
     by_path = {c.path: c for c in _conditions(root)}
     assert list(by_path) == [
@@ -81,12 +83,21 @@ def test_explanation_shows_paths_values_results_and_providers() -> None:
     ]
     n = by_path["conditions", "children", 0]
     assert (n.property, n.operator, n.expected, n.actual, n.state, n.result) == (
-        "n", O.GT, Decimal(100), 150, ValueState.PRESENT, TR,
+        "n",
+        O.GT,
+        Decimal(100),
+        150,
+        ValueState.PRESENT,
+        TR,
     )
     assert (n.provider, n.latency_ms, n.unknown) == ("billing", 12.5, None)
     s = by_path["conditions", "children", 1, "children", 0]
     assert (s.actual, s.result, s.case_insensitive, s.provider, s.latency_ms) == (
-        "GOLD", TR, True, "crm", 3.0,
+        "GOLD",
+        TR,
+        True,
+        "crm",
+        3.0,
     )
     # Evaluated although ANY was already TRUE: an explanation shows every condition.
     m = by_path["conditions", "children", 1, "children", 1]
@@ -99,7 +110,10 @@ def test_explanation_shows_paths_values_results_and_providers() -> None:
     assert (e.expected, e.actual, e.result) == (("ACTIVE", "SAVED"), "saved", TR)
     vip = by_path["conditions", "children", 3]
     assert (vip.property, vip.expected, vip.actual, vip.result) == (
-        SEGMENT_PROPERTY, "vip", TR, TR,
+        SEGMENT_PROPERTY,
+        "vip",
+        TR,
+        TR,
     )
     # TRUE despite an UNKNOWN condition: no causes to report.
     assert result.unknown_reasons == ()
@@ -123,17 +137,30 @@ def test_unknown_result_names_its_causes() -> None:
     assert not plain.is_member
     assert plain.explanation is None
     expected = (
-        UnknownCause(("conditions", "children", 0), "n", UnknownReason.TIMEOUT,
-                     "crm did not answer in 2s", "crm"),
-        UnknownCause(("conditions", "children", 1, "children", 1), "m",
-                     UnknownReason.CURRENCY_MISMATCH,
-                     "the value is in EUR, the condition in USD", None),
+        UnknownCause(
+            ("conditions", "children", 0),
+            "n",
+            UnknownReason.TIMEOUT,
+            "crm did not answer in 2s",
+            "crm",
+        ),
+        UnknownCause(
+            ("conditions", "children", 1, "children", 1),
+            "m",
+            UnknownReason.CURRENCY_MISMATCH,
+            "the value is in EUR, the condition in USD",
+            None,
+        ),
     )
     assert plain.unknown_reasons == explained.unknown_reasons == expected
     assert explained.explanation is not None
     n = _conditions(explained.explanation)[0]
     assert (n.actual, n.state, n.unknown, n.provider, n.latency_ms) == (
-        timeout, ValueState.UNKNOWN, timeout, "crm", 2000.0,
+        timeout,
+        ValueState.UNKNOWN,
+        timeout,
+        "crm",
+        2000.0,
     )
 
 

@@ -36,9 +36,7 @@ O = Operator  # noqa: E741
 @pytest.mark.parametrize("combinator", list(Combinator))
 @pytest.mark.parametrize("size", range(1, 11))
 def test_groups_of_every_size_combine_in_kleene_logic(combinator: Combinator, size: int) -> None:
-    children = tuple(
-        Condition(SEGMENT_PROPERTY, O.IN_SEGMENT, f"s{i}") for i in range(size)
-    )
+    children = tuple(Condition(SEGMENT_PROPERTY, O.IN_SEGMENT, f"s{i}") for i in range(size))
     compiled = compile_segment(Group(combinator, children), CATALOGUE, segment_id="g")
     combos: Any = itertools.product((TR, FA, UN), repeat=size)
     if size > 6:
@@ -97,13 +95,16 @@ def test_shortcuts_answer_as_the_general_path(
 
 
 @settings(
-    max_examples=1500, deadline=None, database=None,
+    max_examples=1500,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
     root=s.groups(),
-    rows=st.lists(st.tuples(st.sampled_from(s.SUBSCRIBERS), s.value_maps()), min_size=1,
-                  max_size=3),
+    rows=st.lists(
+        st.tuples(st.sampled_from(s.SUBSCRIBERS), s.value_maps()), min_size=1, max_size=3
+    ),
     zone=st.sampled_from(s.ZONES),
     now=st.sampled_from(s.NOWS),
     currency=st.sampled_from(["USD", "EUR"]),
@@ -119,8 +120,15 @@ def test_calls_without_segment_results_agree_with_reference(
     compiled = compile_segment(root, s.CATALOGUE, segment_id="seg-x", options=options)
     expected = [
         reference_truth(
-            root, s.CATALOGUE, values, segment_id="seg-x", subscriber_id=subscriber_id,
-            segment_results={}, zone=zone, account=currency, now=now,
+            root,
+            s.CATALOGUE,
+            values,
+            segment_id="seg-x",
+            subscriber_id=subscriber_id,
+            segment_results={},
+            zone=zone,
+            account=currency,
+            now=now,
         )
         for subscriber_id, values in rows
     ]
@@ -129,12 +137,15 @@ def test_calls_without_segment_results_agree_with_reference(
 
 
 @settings(
-    max_examples=800, deadline=None, database=None,
+    max_examples=800,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
     root=st.builds(
-        Group, st.sampled_from(list(Combinator)),
+        Group,
+        st.sampled_from(list(Combinator)),
         st.lists(s.conditions(), min_size=5, max_size=10).map(tuple),
     ),
     values=s.value_maps(),
@@ -150,7 +161,14 @@ def test_wide_groups_agree_with_reference(
     options = EvaluationOptions(timezone=zone, clock=lambda: now)
     compiled = compile_segment(root, s.CATALOGUE, segment_id="seg-x", options=options)
     expected = reference_truth(
-        root, s.CATALOGUE, values, segment_id="seg-x", subscriber_id="cus_1",
-        segment_results=results, zone=zone, account="USD", now=now,
+        root,
+        s.CATALOGUE,
+        values,
+        segment_id="seg-x",
+        subscriber_id="cus_1",
+        segment_results=results,
+        zone=zone,
+        account="USD",
+        now=now,
     )
     assert compiled.evaluate_truth(values, "cus_1", results) is expected

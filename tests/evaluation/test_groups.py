@@ -22,15 +22,33 @@ def ref(name: str) -> Condition:
 
 # The full truth tables, written out by hand from the spec.
 TABLE = [
-    (ALL, TR, TR, TR), (ALL, TR, FA, FA), (ALL, TR, UN, UN),
-    (ALL, FA, TR, FA), (ALL, FA, FA, FA), (ALL, FA, UN, FA),
-    (ALL, UN, TR, UN), (ALL, UN, FA, FA), (ALL, UN, UN, UN),
-    (ANY, TR, TR, TR), (ANY, TR, FA, TR), (ANY, TR, UN, TR),
-    (ANY, FA, TR, TR), (ANY, FA, FA, FA), (ANY, FA, UN, UN),
-    (ANY, UN, TR, TR), (ANY, UN, FA, UN), (ANY, UN, UN, UN),
-    (NONE, TR, TR, FA), (NONE, TR, FA, FA), (NONE, TR, UN, FA),
-    (NONE, FA, TR, FA), (NONE, FA, FA, TR), (NONE, FA, UN, UN),
-    (NONE, UN, TR, FA), (NONE, UN, FA, UN), (NONE, UN, UN, UN),
+    (ALL, TR, TR, TR),
+    (ALL, TR, FA, FA),
+    (ALL, TR, UN, UN),
+    (ALL, FA, TR, FA),
+    (ALL, FA, FA, FA),
+    (ALL, FA, UN, FA),
+    (ALL, UN, TR, UN),
+    (ALL, UN, FA, FA),
+    (ALL, UN, UN, UN),
+    (ANY, TR, TR, TR),
+    (ANY, TR, FA, TR),
+    (ANY, TR, UN, TR),
+    (ANY, FA, TR, TR),
+    (ANY, FA, FA, FA),
+    (ANY, FA, UN, UN),
+    (ANY, UN, TR, TR),
+    (ANY, UN, FA, UN),
+    (ANY, UN, UN, UN),
+    (NONE, TR, TR, FA),
+    (NONE, TR, FA, FA),
+    (NONE, TR, UN, FA),
+    (NONE, FA, TR, FA),
+    (NONE, FA, FA, TR),
+    (NONE, FA, UN, UN),
+    (NONE, UN, TR, FA),
+    (NONE, UN, FA, UN),
+    (NONE, UN, UN, UN),
 ]
 
 
@@ -43,8 +61,17 @@ def test_kleene_tables(combinator: Combinator, left: Truth, right: Truth, expect
 
 @pytest.mark.parametrize(
     ("combinator", "child", "expected"),
-    [(ALL, TR, TR), (ALL, FA, FA), (ALL, UN, UN), (ANY, TR, TR), (ANY, FA, FA), (ANY, UN, UN),
-     (NONE, TR, FA), (NONE, FA, TR), (NONE, UN, UN)],
+    [
+        (ALL, TR, TR),
+        (ALL, FA, FA),
+        (ALL, UN, UN),
+        (ANY, TR, TR),
+        (ANY, FA, FA),
+        (ANY, UN, UN),
+        (NONE, TR, FA),
+        (NONE, FA, TR),
+        (NONE, UN, UN),
+    ],
 )
 def test_single_child(combinator: Combinator, child: Truth, expected: Truth) -> None:
     truth, _ = evaluate_all_ways(Group(combinator, (ref("a"),)), {}, segment_results={"a": child})

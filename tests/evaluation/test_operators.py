@@ -36,8 +36,9 @@ def rel(amount: int, unit: str) -> RelativeDate:
 Row = tuple[PropertyType, Operator, Any, Any, Truth, dict[str, Any]]
 
 
-def row(kind: PropertyType, op: Operator, value: Any, actual: Any, expected: Truth,
-        **kw: Any) -> Any:
+def row(
+    kind: PropertyType, op: Operator, value: Any, actual: Any, expected: Truth, **kw: Any
+) -> Any:
     ci = kw.pop("ci", False)
     label = f"{kind.value}-{op.value}-{value!r}{'-ci' if ci else ''}-{actual!r}"
     return pytest.param(kind, op, value, actual, expected, ci, kw, id=label[:120])
@@ -296,14 +297,38 @@ ROWS = [
     row(P.DATE, O.IN_LAST, rel(30, "DAY"), MISSING, FA),
     row(P.DATE, O.IN_LAST, rel(1, "MONTH"), "2024-02-29", TR),  # Mar 31 - 1 month = Feb 29
     row(P.DATE, O.IN_LAST, rel(1, "MONTH"), "2024-02-28", FA),
-    row(P.DATE, O.IN_LAST, rel(1, "MONTH"), "2023-02-28", TR,
-        now=datetime(2023, 3, 31, 12, tzinfo=UTC)),  # not a leap year: Feb 28
-    row(P.DATE, O.IN_LAST, rel(1, "MONTH"), "2023-02-27", FA,
-        now=datetime(2023, 3, 31, 12, tzinfo=UTC)),
-    row(P.DATE, O.IN_LAST, rel(1, "YEAR"), "2023-02-28", TR,
-        now=datetime(2024, 2, 29, 12, tzinfo=UTC)),  # Feb 29 - 12 months = Feb 28
-    row(P.DATE, O.IN_LAST, rel(1, "YEAR"), "2023-02-27", FA,
-        now=datetime(2024, 2, 29, 12, tzinfo=UTC)),
+    row(
+        P.DATE,
+        O.IN_LAST,
+        rel(1, "MONTH"),
+        "2023-02-28",
+        TR,
+        now=datetime(2023, 3, 31, 12, tzinfo=UTC),
+    ),  # not a leap year: Feb 28
+    row(
+        P.DATE,
+        O.IN_LAST,
+        rel(1, "MONTH"),
+        "2023-02-27",
+        FA,
+        now=datetime(2023, 3, 31, 12, tzinfo=UTC),
+    ),
+    row(
+        P.DATE,
+        O.IN_LAST,
+        rel(1, "YEAR"),
+        "2023-02-28",
+        TR,
+        now=datetime(2024, 2, 29, 12, tzinfo=UTC),
+    ),  # Feb 29 - 12 months = Feb 28
+    row(
+        P.DATE,
+        O.IN_LAST,
+        rel(1, "YEAR"),
+        "2023-02-27",
+        FA,
+        now=datetime(2024, 2, 29, 12, tzinfo=UTC),
+    ),
     row(P.DATE, O.IN_LAST, rel(2, "WEEK"), "2024-03-17", TR),
     row(P.DATE, O.IN_LAST, rel(2, "WEEK"), "2024-03-16", FA),
     row(P.DATE, O.IN_LAST, rel(13, "MONTH"), "2023-02-28", TR),  # Mar 31 - 13 months
@@ -320,10 +345,22 @@ ROWS = [
     row(P.DATE, O.MORE_THAN_AGO, rel(1, "MONTH"), MISSING, FA),
     row(P.DATE, O.MORE_THAN_AGO, rel(1, "DAY"), "2024-03-29", TR),
     row(P.DATE, O.MORE_THAN_AGO, rel(1, "DAY"), "2024-03-30", FA),
-    row(P.DATE, O.MORE_THAN_AHEAD, rel(1, "MONTH"), "2024-03-01", TR,
-        now=datetime(2024, 1, 31, 12, tzinfo=UTC)),  # Jan 31 + 1 month = Feb 29
-    row(P.DATE, O.MORE_THAN_AHEAD, rel(1, "MONTH"), "2024-02-29", FA,
-        now=datetime(2024, 1, 31, 12, tzinfo=UTC)),
+    row(
+        P.DATE,
+        O.MORE_THAN_AHEAD,
+        rel(1, "MONTH"),
+        "2024-03-01",
+        TR,
+        now=datetime(2024, 1, 31, 12, tzinfo=UTC),
+    ),  # Jan 31 + 1 month = Feb 29
+    row(
+        P.DATE,
+        O.MORE_THAN_AHEAD,
+        rel(1, "MONTH"),
+        "2024-02-29",
+        FA,
+        now=datetime(2024, 1, 31, 12, tzinfo=UTC),
+    ),
     row(P.DATE, O.MORE_THAN_AHEAD, rel(1, "DAY"), "2024-04-02", TR),
     row(P.DATE, O.MORE_THAN_AHEAD, rel(1, "DAY"), "2024-04-01", FA),
     row(P.DATE, O.MORE_THAN_AHEAD, rel(1, "DAY"), MISSING, FA),
@@ -354,32 +391,79 @@ ROWS = [
     row(P.DATETIME, O.ON, "2024-03-31T23:30:00+00:00", "2024-03-31", TR),
     row(P.DATETIME, O.ON, "2024-03-31T23:30:00", "2024-03-31", TR, tz=PARIS),
     row(P.DATETIME, O.BEFORE, "2024-04-01", datetime(2024, 3, 31, 23, 30, tzinfo=UTC), TR),
-    row(P.DATETIME, O.BEFORE, "2024-04-01", datetime(2024, 3, 31, 23, 30, tzinfo=UTC), FA,
-        tz=PARIS),
-    row(P.DATETIME, O.NOT_ON, "2024-04-01", datetime(2024, 3, 31, 23, 30, tzinfo=UTC), FA,
-        tz=PARIS),
+    row(
+        P.DATETIME, O.BEFORE, "2024-04-01", datetime(2024, 3, 31, 23, 30, tzinfo=UTC), FA, tz=PARIS
+    ),
+    row(
+        P.DATETIME, O.NOT_ON, "2024-04-01", datetime(2024, 3, 31, 23, 30, tzinfo=UTC), FA, tz=PARIS
+    ),
     row(P.DATETIME, O.NOT_ON, "2024-04-01", MISSING, FA),
     row(P.DATETIME, O.BETWEEN, ("2024-03-01", "2024-03-31"), "2024-03-31T23:30:00Z", TR),
-    row(P.DATETIME, O.BETWEEN, ("2024-03-01", "2024-03-31"), "2024-03-31T23:30:00Z", FA,
-        tz=PARIS),
-    row(P.DATETIME, O.NOT_BETWEEN, ("2024-03-01", "2024-03-31"), "2024-03-31T23:30:00Z", TR,
-        tz=PARIS),
+    row(P.DATETIME, O.BETWEEN, ("2024-03-01", "2024-03-31"), "2024-03-31T23:30:00Z", FA, tz=PARIS),
+    row(
+        P.DATETIME,
+        O.NOT_BETWEEN,
+        ("2024-03-01", "2024-03-31"),
+        "2024-03-31T23:30:00Z",
+        TR,
+        tz=PARIS,
+    ),
     row(P.DATETIME, O.AFTER, "2024-03-31", "2024-03-31T23:30:00Z", TR, tz=PARIS),
     row(P.DATETIME, O.ON_OR_BEFORE, "2024-03-31", "2024-03-31T23:30:00Z", TR),
     row(P.DATETIME, O.ON_OR_AFTER, "2024-04-01", "2024-03-31T23:30:00Z", FA),
     # "Today" is now's day in the account zone: 22:30 UTC on Mar 31 is Apr 1 in Paris.
-    row(P.DATETIME, O.IN_LAST, rel(1, "DAY"), "2024-03-30", TR,
-        now=datetime(2024, 3, 31, 22, 30, tzinfo=UTC)),
-    row(P.DATETIME, O.IN_LAST, rel(1, "DAY"), "2024-03-30", FA, tz=PARIS,
-        now=datetime(2024, 3, 31, 22, 30, tzinfo=UTC)),
-    row(P.DATETIME, O.IN_LAST, rel(1, "DAY"), "2024-04-01T00:30:00+02:00", TR, tz=PARIS,
-        now=datetime(2024, 3, 31, 22, 30, tzinfo=UTC)),
-    row(P.DATETIME, O.IN_NEXT, rel(1, "DAY"), "2024-04-02", FA, tz=NY,
-        now=datetime(2024, 4, 1, 2, 0, tzinfo=UTC)),  # still Mar 31 in New York
-    row(P.DATETIME, O.IN_NEXT, rel(1, "DAY"), "2024-04-01", TR, tz=NY,
-        now=datetime(2024, 4, 1, 2, 0, tzinfo=UTC)),
-    row(P.DATETIME, O.IN_NEXT, rel(1, "DAY"), "2024-04-02", TR,
-        now=datetime(2024, 4, 1, 2, 0, tzinfo=UTC)),
+    row(
+        P.DATETIME,
+        O.IN_LAST,
+        rel(1, "DAY"),
+        "2024-03-30",
+        TR,
+        now=datetime(2024, 3, 31, 22, 30, tzinfo=UTC),
+    ),
+    row(
+        P.DATETIME,
+        O.IN_LAST,
+        rel(1, "DAY"),
+        "2024-03-30",
+        FA,
+        tz=PARIS,
+        now=datetime(2024, 3, 31, 22, 30, tzinfo=UTC),
+    ),
+    row(
+        P.DATETIME,
+        O.IN_LAST,
+        rel(1, "DAY"),
+        "2024-04-01T00:30:00+02:00",
+        TR,
+        tz=PARIS,
+        now=datetime(2024, 3, 31, 22, 30, tzinfo=UTC),
+    ),
+    row(
+        P.DATETIME,
+        O.IN_NEXT,
+        rel(1, "DAY"),
+        "2024-04-02",
+        FA,
+        tz=NY,
+        now=datetime(2024, 4, 1, 2, 0, tzinfo=UTC),
+    ),  # still Mar 31 in New York
+    row(
+        P.DATETIME,
+        O.IN_NEXT,
+        rel(1, "DAY"),
+        "2024-04-01",
+        TR,
+        tz=NY,
+        now=datetime(2024, 4, 1, 2, 0, tzinfo=UTC),
+    ),
+    row(
+        P.DATETIME,
+        O.IN_NEXT,
+        rel(1, "DAY"),
+        "2024-04-02",
+        TR,
+        now=datetime(2024, 4, 1, 2, 0, tzinfo=UTC),
+    ),
     row(P.DATETIME, O.MORE_THAN_AGO, rel(1, "WEEK"), "2024-03-23T23:59:59", TR),
     row(P.DATETIME, O.MORE_THAN_AGO, rel(1, "WEEK"), "2024-03-24T00:00:00", FA),
     row(P.DATETIME, O.MORE_THAN_AHEAD, rel(1, "YEAR"), "2025-04-01T00:00:00Z", TR),
@@ -459,7 +543,12 @@ ROWS = [
 
 @pytest.mark.parametrize(("kind", "op", "value", "actual", "expected", "ci", "kw"), ROWS)
 def test_operator(
-    kind: PropertyType, op: Operator, value: Any, actual: Any, expected: Truth, ci: bool,
+    kind: PropertyType,
+    op: Operator,
+    value: Any,
+    actual: Any,
+    expected: Truth,
+    ci: bool,
     kw: dict[str, Any],
 ) -> None:
     condition = Condition(KEY_OF[kind], op, value, ci)
@@ -497,8 +586,17 @@ def test_every_operator_is_unknown_on_unknown() -> None:
 
 
 SEMVER_CHAIN = [
-    "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-    "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.1.0", "2.0.0",
+    "1.0.0-alpha",
+    "1.0.0-alpha.1",
+    "1.0.0-alpha.beta",
+    "1.0.0-beta",
+    "1.0.0-beta.2",
+    "1.0.0-beta.11",
+    "1.0.0-rc.1",
+    "1.0.0",
+    "1.0.1",
+    "1.1.0",
+    "2.0.0",
 ]
 
 

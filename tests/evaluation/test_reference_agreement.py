@@ -39,8 +39,9 @@ def _conditions_in(explanation: GroupExplanation | ConditionExplanation) -> int:
 @SETTINGS
 @given(
     root=s.groups(),
-    rows=st.lists(st.tuples(st.sampled_from(s.SUBSCRIBERS), s.value_maps()), min_size=1,
-                  max_size=3),
+    rows=st.lists(
+        st.tuples(st.sampled_from(s.SUBSCRIBERS), s.value_maps()), min_size=1, max_size=3
+    ),
     results=s.segment_results,
     zone=st.sampled_from(s.ZONES),
     now=st.sampled_from(s.NOWS),
@@ -59,8 +60,15 @@ def test_compiled_agrees_with_reference(
     expected_many = []
     for subscriber_id, values in rows:
         expected = reference_truth(
-            root, s.CATALOGUE, values, segment_id="seg-x", subscriber_id=subscriber_id,
-            segment_results=results, zone=zone, account=currency, now=now,
+            root,
+            s.CATALOGUE,
+            values,
+            segment_id="seg-x",
+            subscriber_id=subscriber_id,
+            segment_results=results,
+            zone=zone,
+            account=currency,
+            now=now,
         )
         expected_many.append(expected)
         assert compiled.evaluate_truth(values, subscriber_id, results) is expected
@@ -106,8 +114,15 @@ def test_single_conditions_agree_with_reference(
     options = EvaluationOptions(timezone=zone, clock=lambda: now)
     compiled = compile_segment(root, s.CATALOGUE, segment_id="seg-x", options=options)
     expected = reference_truth(
-        root, s.CATALOGUE, values, segment_id="seg-x", subscriber_id=subscriber_id,
-        segment_results=results, zone=zone, account="USD", now=now,
+        root,
+        s.CATALOGUE,
+        values,
+        segment_id="seg-x",
+        subscriber_id=subscriber_id,
+        segment_results=results,
+        zone=zone,
+        account="USD",
+        now=now,
     )
     assert compiled.evaluate_truth(values, subscriber_id, results) is expected
     explained = compiled.evaluate(

@@ -38,8 +38,14 @@ def in_segment(segment_id: str, negated: bool = False) -> Condition:
 @pytest.mark.parametrize(
     ("negated", "other", "expected"),
     [
-        (False, TR, TR), (False, FA, FA), (False, UN, UN), (False, None, UN),
-        (True, TR, FA), (True, FA, TR), (True, UN, UN), (True, None, UN),
+        (False, TR, TR),
+        (False, FA, FA),
+        (False, UN, UN),
+        (False, None, UN),
+        (True, TR, FA),
+        (True, FA, TR),
+        (True, UN, UN),
+        (True, None, UN),
     ],
 )
 def test_in_segment(negated: bool, other: Truth | None, expected: Truth) -> None:
@@ -54,6 +60,7 @@ def test_in_segment(negated: bool, other: Truth | None, expected: Truth) -> None
 
 def test_segment_results_as_callable_bool_or_none() -> None:
     compiled = compile_one(Group(Combinator.ALL, (in_segment("a"), in_segment("b", True))))
+
     def lookup(segment_id: str) -> bool:
         return segment_id == "a"
 
@@ -85,7 +92,9 @@ def test_keys_and_segment_refs() -> None:
 
 def _segments(graph: dict[str, list[str]]) -> dict[str, CompiledSegment]:
     return {
-        name: compile_one(Group(Combinator.ALL, tuple(in_segment(r) for r in refs)), segment_id=name)
+        name: compile_one(
+            Group(Combinator.ALL, tuple(in_segment(r) for r in refs)), segment_id=name
+        )
         for name, refs in graph.items()
     }
 
@@ -148,9 +157,7 @@ def test_bucket_is_stable_as_the_percentage_grows() -> None:
     members: dict[str, set[str]] = {}
     for pct in ("0", "10", "20", "50", "99.999", "100"):
         compiled = compile_one(percentage(pct), segment_id="seg-rollout")
-        members[pct] = {
-            s for s in subscribers if compiled.evaluate_truth({}, s) is TR
-        }
+        members[pct] = {s for s in subscribers if compiled.evaluate_truth({}, s) is TR}
     assert members["0"] == set()
     assert members["100"] == set(subscribers)
     assert members["10"] <= members["20"] <= members["50"] <= members["99.999"]

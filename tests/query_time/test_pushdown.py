@@ -33,7 +33,11 @@ class ProfileProvider:
 
     @hookimpl
     def register_properties(self, register: Any) -> None:
-        register(PropertyDefinition("profile.plan", "Plan", PropertyType.ENUM, enum_values=("FREE", "PRO", "TEAM")))
+        register(
+            PropertyDefinition(
+                "profile.plan", "Plan", PropertyType.ENUM, enum_values=("FREE", "PRO", "TEAM")
+            )
+        )
         register(PropertyDefinition("profile.seats", "Seats", PropertyType.NUMBER))
         register(PropertyDefinition("profile.region", "Region", PropertyType.TEXT))
 
@@ -42,7 +46,9 @@ class ProfileProvider:
         self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
     ) -> dict[EvaluationContext, dict[str, Any]]:
         ids = [c.subscriber_id for c in contexts]
-        docs = {d["_id"]: d for d in await self.db[COLLECTION].find({"_id": {"$in": ids}}).to_list()}
+        docs = {
+            d["_id"]: d for d in await self.db[COLLECTION].find({"_id": {"$in": ids}}).to_list()
+        }
         return {
             c: {k: docs[c.subscriber_id].get(FIELDS[k]) for k in keys}
             for c in contexts
@@ -52,13 +58,21 @@ class ProfileProvider:
     @hookimpl
     async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
         query = {"_id": {"$gt": after}} if after else {}
-        docs = await self.db[COLLECTION].find(query, {"_id": 1}).sort("_id", 1).limit(limit).to_list()
+        docs = (
+            await self.db[COLLECTION].find(query, {"_id": 1}).sort("_id", 1).limit(limit).to_list()
+        )
         return [d["_id"] for d in docs]
 
     @hookimpl
     def condition_to_filter(self, condition: Condition) -> SubscriberFilter | None:
         field = FIELDS[condition.property]
-        ops = {Operator.EQ: "$eq", Operator.GT: "$gt", Operator.GTE: "$gte", Operator.LT: "$lt", Operator.IN: "$in"}
+        ops = {
+            Operator.EQ: "$eq",
+            Operator.GT: "$gt",
+            Operator.GTE: "$gte",
+            Operator.LT: "$lt",
+            Operator.IN: "$in",
+        }
         if condition.operator not in ops or condition.case_insensitive:
             return None
         value: Any = condition.value
@@ -70,11 +84,17 @@ class ProfileProvider:
 
 
 @pytest.fixture(scope="session")
-def two_servers(settings: Settings, sync_db: Database[dict[str, Any]]) -> Iterator[tuple[LiveServer, LiveServer]]:
+def two_servers(
+    settings: Settings, sync_db: Database[dict[str, Any]]
+) -> Iterator[tuple[LiveServer, LiveServer]]:
     servers = []
     for pushdown in (True, False):
         isolated = settings.model_copy(
-            update={"plugins": ["profiles"], "subscriber_directory": "profiles", "pushdown": pushdown}
+            update={
+                "plugins": ["profiles"],
+                "subscriber_directory": "profiles",
+                "pushdown": pushdown,
+            }
         )
         server = LiveServer(isolated, extra_plugins=[("profiles", ProfileProvider())])
         server.start()
@@ -101,9 +121,10 @@ def clients(
             doc["region"] = REGIONS[i % 3]
         docs.append(doc)
     sync_db[COLLECTION].insert_many(docs)
-    with httpx.Client(base_url=two_servers[0].url, timeout=60) as a, httpx.Client(
-        base_url=two_servers[1].url, timeout=60
-    ) as b:
+    with (
+        httpx.Client(base_url=two_servers[0].url, timeout=60) as a,
+        httpx.Client(base_url=two_servers[1].url, timeout=60) as b,
+    ):
         yield GraphQLClient(a), GraphQLClient(b)
 
 
@@ -192,7 +213,7 @@ def test_a_segment_written_by_one_process_is_seen_by_the_other_at_once(
     assert names(a) == ["also team"]
 
     # Pages of segments are kept the same way ("team" is archived: not listed by default).
-    page = "{ segments(first: 2, filter: {tags: [\"kept\"]}) { totalCount nodes { name } } }"
+    page = '{ segments(first: 2, filter: {tags: ["kept"]}) { totalCount nodes { name } } }'
     assert a.query(page)["segments"] == {
         "totalCount": 2,
         "nodes": [{"name": "also team"}, {"name": "pro"}],

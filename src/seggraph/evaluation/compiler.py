@@ -139,7 +139,11 @@ class _Builder:
         if operator not in (Operator.IS_SET, Operator.IS_NOT_SET):
             try:
                 test = build_test(
-                    definition, operator, condition.value, condition.case_insensitive, options,
+                    definition,
+                    operator,
+                    condition.value,
+                    condition.case_insensitive,
+                    options,
                     self.bound_index,
                 )
                 shortcut = build_shortcut(
@@ -150,9 +154,7 @@ class _Builder:
                     path + ("value",), f"{definition.key} {operator.value}: {exc}"
                 ) from None
         self.keys.add(definition.key)
-        return PropertyLeaf(
-            path, condition, coerce, DIRECT_CLASS[definition.type], test, shortcut
-        )
+        return PropertyLeaf(path, condition, coerce, DIRECT_CLASS[definition.type], test, shortcut)
 
 
 def compile_segment(
@@ -230,8 +232,7 @@ class CompiledSegment:
         # One Env for every call that needs nothing per call (no subscriber id, no clock, no
         # referenced segments): nothing writes to it, so threads can share it.
         self._shared_env = (
-            None if reads_subscriber_id or shifts
-            else Env("", None, (), no_segment_results)
+            None if reads_subscriber_id or shifts else Env("", None, (), no_segment_results)
         )
 
     def __repr__(self) -> str:

@@ -89,7 +89,10 @@ def cause_of(explanation: ConditionExplanation) -> UnknownCause:
     unknown = explanation.unknown
     assert unknown is not None, "only an UNKNOWN condition has a cause"
     return UnknownCause(
-        explanation.path, explanation.property, unknown.reason, unknown.detail,
+        explanation.path,
+        explanation.property,
+        unknown.reason,
+        unknown.detail,
         explanation.provider,
     )
 

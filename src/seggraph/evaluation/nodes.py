@@ -76,7 +76,14 @@ class PropertyLeaf(Node):
     which look only at presence."""
 
     __slots__ = (
-        "coerce", "condition", "direct", "general", "key", "on_missing", "on_present", "shortcut",
+        "coerce",
+        "condition",
+        "direct",
+        "general",
+        "key",
+        "on_missing",
+        "on_present",
+        "shortcut",
         "test",
     )
 
@@ -147,7 +154,10 @@ class PropertyLeaf(Node):
         if shortcut is None:
             return None
         objects: dict[str, Any] = {
-            "k": self.key, "m": self.on_missing, "g": self.general, "c": shortcut.classes[0],
+            "k": self.key,
+            "m": self.on_missing,
+            "g": self.general,
+            "c": shortcut.classes[0],
         }
         if shortcut.table is not None:
             objects["t"] = shortcut.table.get
@@ -297,8 +307,14 @@ class SegmentLeaf(Node):
             state, result = ValueState.PRESENT, NEGATION[found] if self.negated else found
         condition = self.condition
         return ConditionExplanation(
-            self.path, condition.property, condition.operator, condition.value, actual, state,
-            result, unknown,
+            self.path,
+            condition.property,
+            condition.operator,
+            condition.value,
+            actual,
+            state,
+            result,
+            unknown,
         )
 
 
@@ -334,8 +350,12 @@ class BucketLeaf(Node):
         index = bucket_index(self.owner, env.subscriber_id)
         condition = self.condition
         return ConditionExplanation(
-            self.path, condition.property, condition.operator, condition.value,
-            Decimal(index).scaleb(-3), ValueState.PRESENT,
+            self.path,
+            condition.property,
+            condition.operator,
+            condition.value,
+            Decimal(index).scaleb(-3),
+            ValueState.PRESENT,
             TRUE if index < self.threshold else FALSE,
         )
 

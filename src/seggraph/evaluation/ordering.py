@@ -47,7 +47,7 @@ def evaluation_order(segments: Mapping[str, References]) -> list[str]:
             if ref in done:
                 continue
             if ref in on_path:
-                path = [segment for segment, _ in stack[on_path[ref]:]]
+                path = [segment for segment, _ in stack[on_path[ref] :]]
                 raise ReferenceCycleError([*path, ref])
             on_path[ref] = len(stack)
             stack.append((ref, _refs(segments, ref)))

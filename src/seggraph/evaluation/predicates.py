@@ -176,8 +176,9 @@ def _money_test(operator: Operator, value: Any, account_currency: str) -> Test:
     ``IN`` is the OR of ``EQ`` per item, ``BETWEEN`` the AND of ``GTE min`` and ``LTE max``."""
     if operator in (O.BETWEEN, O.NOT_BETWEEN):
         raw_low, raw_high = _pair(value)
-        (low, low_cur), (high, high_cur) = _money(raw_low, account_currency), _money(
-            raw_high, account_currency
+        (low, low_cur), (high, high_cur) = (
+            _money(raw_low, account_currency),
+            _money(raw_high, account_currency),
         )
         negated = operator is O.NOT_BETWEEN
 
@@ -310,7 +311,10 @@ def _day_parser(kind: PropertyType, options: EvaluationOptions) -> Callable[[Any
 
 
 def _date_test(
-    operator: Operator, value: Any, kind: PropertyType, options: EvaluationOptions,
+    operator: Operator,
+    value: Any,
+    kind: PropertyType,
+    options: EvaluationOptions,
     bound_index: BoundIndex,
 ) -> Test:
     if operator in (O.IN_LAST, O.IN_NEXT, O.MORE_THAN_AGO, O.MORE_THAN_AHEAD):
@@ -389,9 +393,18 @@ class Shortcut:
 
 #: ``value OP target`` as a method of the target: ``v > t`` is ``t.__lt__(v)``.
 _REFLECTED = {
-    O.EQ: "__eq__", O.NEQ: "__ne__", O.GT: "__lt__", O.GTE: "__le__", O.LT: "__gt__",
-    O.LTE: "__ge__", O.ON: "__eq__", O.NOT_ON: "__ne__", O.AFTER: "__lt__",
-    O.ON_OR_AFTER: "__le__", O.BEFORE: "__gt__", O.ON_OR_BEFORE: "__ge__",
+    O.EQ: "__eq__",
+    O.NEQ: "__ne__",
+    O.GT: "__lt__",
+    O.GTE: "__le__",
+    O.LT: "__gt__",
+    O.LTE: "__ge__",
+    O.ON: "__eq__",
+    O.NOT_ON: "__ne__",
+    O.AFTER: "__lt__",
+    O.ON_OR_AFTER: "__le__",
+    O.BEFORE: "__gt__",
+    O.ON_OR_BEFORE: "__ge__",
 }
 _NUMERIC_CLASSES = (Decimal, int)
 
@@ -563,5 +576,10 @@ def build_test(
 
 
 __all__ = [
-    "BoundIndex", "ConditionValueError", "Shortcut", "Test", "build_shortcut", "build_test",
+    "BoundIndex",
+    "ConditionValueError",
+    "Shortcut",
+    "Test",
+    "build_shortcut",
+    "build_test",
 ]

@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _DIGITS = frozenset("0123456789")
-_IDENTIFIER_CHARS = _DIGITS | frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-"
-)
+_IDENTIFIER_CHARS = _DIGITS | frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")
 
 #: A pre-release identifier's sort key: numeric ones ``(0, n)`` sort before alphanumeric ones
 #: ``(1, text)``, which compare in ASCII order (semver.org §11.4).

@@ -147,8 +147,12 @@ def coerce_money(raw: Any, account_currency: str) -> MoneyValue | Unknown:
         currency = raw.currency
         if currency is None:
             return (amount, account_currency)
-        if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii()
-                and currency.isalpha()):
+        if not (
+            isinstance(currency, str)
+            and len(currency) == 3
+            and currency.isascii()
+            and currency.isalpha()
+        ):
             return _type_error("a three-letter currency code", currency)
         return (amount, currency.upper())
     amount = coerce_number(raw)
