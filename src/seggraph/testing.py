@@ -30,7 +30,10 @@ nobody knows:
 - ``batch_consistency``: a batch answers the same as one-by-one calls (per context, per key,
   and in another order);
 - ``suggestions``: suggested values are valid values of the type, start with the prefix, and
-  are no more than asked for.
+  are no more than asked for;
+- ``directory``: for a subscriber directory (``subscriber_ids``) that describes itself
+  (``directory_filter``, checked when a database is given): pages come in ascending id order
+  without repeats, and the filter selects exactly the ids the pages list.
 
 ``check_provider`` returns a :class:`ContractReport`; ``report.assert_ok()`` fails with every
 problem listed. The ``provider_contract`` pytest fixture is the same function.
@@ -49,7 +52,12 @@ from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.evaluation.values import MISSING, Unknown, coercer_for
 from seggraph.plugins.definitions import declaration_problems
 from seggraph.plugins.manager import PluginManager, ProviderTimeout
-from seggraph.plugins.results import ProviderStatus, describe_exception, normalize_value
+from seggraph.plugins.results import (
+    ProviderStatus,
+    SubscriberFilter,
+    describe_exception,
+    normalize_value,
+)
 from seggraph.settings import Settings
 
 if TYPE_CHECKING:
@@ -65,7 +73,10 @@ CHECKS = (
     "expected_values",
     "batch_consistency",
     "suggestions",
+    "directory",
 )
+#: The directory check walks at most this many ids (test data is small).
+DIRECTORY_CHECK_LIMIT = 20_000
 PLACEHOLDERS = frozenset({"", "n/a", "na", "none", "null", "nil", "unknown", "missing", "-"})
 DEFAULT_NAME = "provider_under_test"
 
@@ -151,6 +162,8 @@ async def check_provider(
         if definitions:
             await checker.values(definitions, contexts, expected or {})
             await checker.suggestions(definitions, prefixes, suggestion_limit)
+        if database is not None:
+            await checker.directory(database)
     finally:
         if started:
             await manager.shutdown()
@@ -390,6 +403,49 @@ class _Checker:
             compare(await self._resolve(list(reversed(everyone)), keys), "in reverse order")
 
     # --- suggestions ------------------------------------------------------------------------------
+
+    async def directory(self, database: Database) -> None:
+        implements = self.manager.implements
+        if not implements(self.name, "directory_filter"):
+            return
+        report = self.report
+        report.ran("directory")
+        if not implements(self.name, "subscriber_ids"):
+            report.add("directory", "directory_filter without subscriber_ids is never asked")
+            return
+        try:
+            described = await self.manager.call_hook(self.name, "directory_filter")
+            listed: list[str] = []
+            while len(listed) < DIRECTORY_CHECK_LIMIT:
+                page = await self.manager.call_hook(
+                    self.name, "subscriber_ids", after=listed[-1] if listed else None, limit=1000
+                )
+                if not page:
+                    break
+                listed += [str(i) for i in page]
+        except Exception as exc:  # noqa: BLE001 - the provider's failure, reported
+            report.add("directory", f"raised {describe_exception(exc)}")
+            return
+        if not isinstance(described, SubscriberFilter) or not described.complete:
+            report.add(
+                "directory",
+                f"directory_filter answered {described!r}, not a complete SubscriberFilter",
+            )
+            return
+        if listed != sorted(set(listed)):
+            report.add("directory", "subscriber_ids pages are not in ascending id order, once each")
+        if len(listed) >= DIRECTORY_CHECK_LIMIT:
+            return
+        cursor = database.db[described.collection].find(
+            dict(described.filter), {described.id_field: 1}
+        )
+        selected = {str(doc.get(described.id_field)) async for doc in cursor}
+        for what, ids in (
+            ("selects ids subscriber_ids does not list", selected - set(listed)),
+            ("leaves out ids subscriber_ids lists", set(listed) - selected),
+        ):
+            if ids:
+                report.add("directory", f"directory_filter {what}: {sorted(ids)[:5]}")
 
     async def suggestions(
         self, definitions: list[PropertyDefinition], prefixes: Sequence[str], limit: int

@@ -8,7 +8,7 @@ from typing import Any
 from seggraph import hookimpl
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
-from seggraph.plugins import MISSING, ProviderError
+from seggraph.plugins import MISSING, ProviderError, SubscriberFilter
 
 COUNT = PropertyDefinition("broken.count", "Count", PropertyType.NUMBER)
 NAME = PropertyDefinition("broken.name", "Name", PropertyType.TEXT)
@@ -128,3 +128,30 @@ class Misspelled(Base):
 
 class Everything(ForeignKeys, WrongTypes, ErrorsForStrangers, BadSuggestions):
     """Breaks several rules at once: every one is reported."""
+
+
+class KeptDirectory(Base):
+    """A correct provider that is also a subscriber directory over a collection of the test
+    database, describing itself with ``query`` (right when it is ``{"open": True}``)."""
+
+    collection = "kit_directory"
+
+    def __init__(self, query: dict[str, Any]) -> None:
+        self.query = query
+        self.db: Any = None
+
+    @hookimpl
+    def startup(self, database: Any) -> None:
+        self.db = database.db
+
+    @hookimpl
+    async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        query: dict[str, Any] = {"open": True}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self.db[self.collection].find(query, {"_id": 1}).sort("_id", 1).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    @hookimpl
+    def directory_filter(self) -> SubscriberFilter:
+        return SubscriberFilter(self.collection, self.query)

@@ -9,7 +9,7 @@ from typing import Any
 from seggraph import hookimpl
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
-from seggraph.plugins import MISSING
+from seggraph.plugins import MISSING, SubscriberFilter
 
 
 def number(key: str) -> PropertyDefinition:
@@ -112,3 +112,18 @@ class Directory:
         if self.fail is not None:
             raise self.fail
         return [i for i in self.ids if after is None or i > after][:limit]
+
+
+class DescribedDirectory(Directory):
+    """A directory that also describes itself as a MongoDB query (``directory_filter``);
+    ``answer`` is what it returns, or raises when it is an exception."""
+
+    def __init__(self, count: int, answer: object = None) -> None:
+        super().__init__(count)
+        self.answer = answer if answer is not None else SubscriberFilter("ledger", {"open": True})
+
+    @hookimpl
+    def directory_filter(self) -> object:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer

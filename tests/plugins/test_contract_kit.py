@@ -84,7 +84,8 @@ async def test_the_example_provider_keeps_the_contract(
         prefixes=("", "b", "RE"),
     )
     report.assert_ok()
-    assert report.checks_run == list(CHECKS)
+    # Every check but "directory": the example provider is not a subscriber directory.
+    assert report.checks_run == [check for check in CHECKS if check != "directory"]
 
 
 async def test_the_example_provider_reads_a_whole_batch_in_one_query(
@@ -158,3 +159,21 @@ async def test_a_provider_breaking_many_rules_gets_every_one_reported() -> None:
 async def test_the_kit_is_also_a_pytest_fixture(provider_contract: Any) -> None:
     report: ContractReport = await provider_contract(broken.Correct(), [EvaluationContext("c")])
     assert report.ok
+
+
+async def test_the_kit_checks_that_a_directory_describes_exactly_what_it_lists(
+    sync_db: SyncDatabase[dict[str, Any]], database: tuple[Database, CommandLog]
+) -> None:
+    db, _ = database
+    sync_db[broken.KeptDirectory.collection].delete_many({})
+    sync_db[broken.KeptDirectory.collection].insert_many(
+        [{"_id": f"cus_{i}", "open": i % 3 != 0} for i in range(1, 10)]
+    )
+    right = await check_provider(broken.KeptDirectory({"open": True}), [], database=db)
+    right.assert_ok()
+    assert "directory" in right.checks_run
+    wrong = await check_provider(broken.KeptDirectory({}), [], database=db)
+    assert [str(p) for p in wrong.problems] == [
+        "[directory] directory_filter selects ids subscriber_ids does not list: "
+        "['cus_3', 'cus_6', 'cus_9']"
+    ]

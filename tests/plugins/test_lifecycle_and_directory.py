@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from seggraph.app import create_app
+from seggraph.plugins import SubscriberFilter
 from seggraph.plugins.manager import PluginManager, ProviderCallError
 from seggraph.settings import Settings
-from tests.plugins.fakes import Directory
+from tests.plugins.fakes import DescribedDirectory, Directory
 
 
 def manager_with(*plugins: tuple[str, object], **settings: Any) -> PluginManager:
@@ -51,3 +52,23 @@ async def test_without_a_directory_or_when_it_fails_the_error_names_it() -> None
         await failing.subscriber_ids(None, 10)
     assert str(error.value) == "provider 'billing': TimeoutError: ledger slow"
     assert failing.info("billing").failures_in_row == 1  # type: ignore[union-attr]
+
+
+async def test_only_the_directory_describes_the_directory_and_a_bad_answer_is_no_answer() -> None:
+    """Pushed-down answers are kept to ``directory_filter``'s ids; without a usable one there
+    is no push-down, and a failing provider is recorded."""
+    described = manager_with(("billing", DescribedDirectory(2)))
+    assert described.directory_filter() == SubscriberFilter("ledger", {"open": True})
+    # Another provider's description is never asked: the directory here is billing.
+    other = manager_with(("billing", Directory(2)), ("crm", DescribedDirectory(2)))
+    assert other.directory_filter() is None
+    assert manager_with().directory_filter() is None
+    for answer, said in (
+        (ValueError("no collection yet"), "no collection yet"),
+        ({"collection": "ledger"}, "expected a SubscriberFilter, got dict"),
+    ):
+        failing = manager_with(("billing", DescribedDirectory(2, answer)))
+        assert failing.directory_filter() is None
+        info = failing.info("billing")
+        assert info is not None and said in (info.last_error or "")
+        assert "could not describe its directory" in (info.last_error or "")

@@ -14,6 +14,7 @@ from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins.hookspecs import hookimpl
 from seggraph.plugins.results import SubscriberFilter
+from seggraph.services import evaluation
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
 
@@ -57,11 +58,17 @@ class ProfileProvider:
 
     @hookimpl
     async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
-        query = {"_id": {"$gt": after}} if after else {}
+        query: dict[str, Any] = {"closed": {"$ne": True}}
+        if after:
+            query["_id"] = {"$gt": after}
         docs = (
             await self.db[COLLECTION].find(query, {"_id": 1}).sort("_id", 1).limit(limit).to_list()
         )
         return [d["_id"] for d in docs]
+
+    @hookimpl
+    def directory_filter(self) -> SubscriberFilter:
+        return SubscriberFilter(COLLECTION, {"closed": {"$ne": True}})
 
     @hookimpl
     def condition_to_filter(self, condition: Condition) -> SubscriberFilter | None:
@@ -119,6 +126,8 @@ def clients(
         doc: dict[str, Any] = {"_id": f"p{i:03d}", "plan": PLANS[i % 3], "seats": i % 17}
         if i % 4:
             doc["region"] = REGIONS[i % 3]
+        if i % 7 == 0:
+            doc["closed"] = True  # values kept, but no longer in the directory
         docs.append(doc)
     sync_db[COLLECTION].insert_many(docs)
     with (
@@ -174,6 +183,7 @@ def test_pushed_down_and_evaluated_answers_agree(
     slow_ids, slow_count, slow_strategy = all_members(slow, segment_id)
     assert fast_ids == slow_ids
     assert 0 < len(fast_ids) < 60
+    assert not {f"p{i:03d}" for i in range(7, 61, 7)} & set(fast_ids)  # closed: not listed
     assert fast_count["members"] == slow_count["members"] == len(fast_ids)
     assert slow_strategy == {"EVALUATED"} and slow_count["strategy"] == "EVALUATED"
     expected = "PUSHED_DOWN" if pushed else "EVALUATED"
@@ -223,3 +233,19 @@ def test_a_segment_written_by_one_process_is_seen_by_the_other_at_once(
         "totalCount": 3,
         "nodes": [{"name": "newest"}, {"name": "also team"}],
     }
+
+
+def test_a_large_pushed_down_answer_is_checked_against_the_whole_directory(
+    clients: tuple[GraphQLClient, GraphQLClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past DIRECTORY_CHECK_IN_LIMIT ids, the answer is checked by reading the directory's ids
+    once instead of by ``$in`` chunks: the same members."""
+    monkeypatch.setattr(evaluation, "DIRECTORY_CHECK_IN_LIMIT", 3)
+    fast, slow = clients
+    created = fast.query(
+        'mutation { createSegment(input: {name: "s", conditionsText: "profile.seats >= 2"}) { segment { id } } }'
+    )["createSegment"]["segment"]
+    fast_ids, _, strategy = all_members(fast, created["id"])
+    assert strategy == {"PUSHED_DOWN"}
+    assert fast_ids == all_members(slow, created["id"])[0]
+    assert len(fast_ids) > 3 and "p007" not in fast_ids and "p002" in fast_ids

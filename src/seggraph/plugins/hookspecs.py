@@ -200,6 +200,21 @@ def subscriber_ids(after: str | None, limit: int) -> Awaitable[Sequence[str]] | 
     """
 
 
+@hookspec
+def directory_filter() -> SubscriberFilter | None:
+    """The subscribers ``subscriber_ids`` lists, as a MongoDB query (a
+    :class:`seggraph.plugins.SubscriberFilter`: collection, filter, the field holding the
+    subscriber id). Optional; asked only of the directory provider.
+
+    A pushed-down answer comes from other providers' collections, which may hold values for
+    ids the directory no longer lists (a deleted customer's tickets, say). seggraph keeps a
+    pushed-down answer to the ids this query selects, so that it equals the walk's; without
+    this hook, bulk questions are never pushed down. Synchronous (it only builds a query).
+    When it raises or returns something else, nothing is pushed down and the failure is
+    recorded on the provider.
+    """
+
+
 #: Every hook's name, in the order documented above.
 HOOK_NAMES: tuple[str, ...] = (
     "startup",
@@ -210,4 +225,5 @@ HOOK_NAMES: tuple[str, ...] = (
     "register_routes",
     "condition_to_filter",
     "subscriber_ids",
+    "directory_filter",
 )

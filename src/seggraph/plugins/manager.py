@@ -615,6 +615,23 @@ class PluginManager:
                 return record.name
         return candidates[0].name if len(candidates) == 1 else None
 
+    def directory_filter(self) -> SubscriberFilter | None:
+        """The directory provider's query for the subscribers it lists, if it gives one."""
+        name = self.directory()
+        if name is None:
+            return None
+        record = self._records[name]
+        if self._unavailable(record, name, "directory_filter"):
+            return None
+        try:
+            answer = self._call_sync(record, "directory_filter")
+            if answer is not None and not isinstance(answer, SubscriberFilter):
+                raise BadAnswer(f"expected a SubscriberFilter, got {type(answer).__name__}")
+        except Exception as exc:  # noqa: BLE001 - contained: no push-down
+            self._failed(record, f"provider {name!r} could not describe its directory: {exc}")
+            return None
+        return answer
+
     async def subscriber_ids(
         self, after: str | None = None, limit: int = 500, *, timeout: float | None = None
     ) -> list[str]:

@@ -49,6 +49,10 @@ PAGE_SIZE = 200
 #: pages, so a walk over 100,000 subscribers costs 50 directory queries rather than 500 (each
 #: a range scan that some databases start from the beginning of the collection).
 DIRECTORY_PAGE_SIZE = 2000
+#: A pushed-down answer is checked against the directory by ``$in`` chunks of this size when
+#: it has at most DIRECTORY_CHECK_IN_LIMIT ids, else by reading the directory's ids once.
+DIRECTORY_CHECK_CHUNK = 1000
+DIRECTORY_CHECK_IN_LIMIT = 5000
 MAX_PREVIEW_SUBSCRIBERS = 100
 MAX_MEMBERS_PAGE = 500
 MAX_EVALUATED_SEGMENTS = 500
@@ -71,6 +75,10 @@ class ValueSource(Protocol):
 
     def condition_filter(self, condition: Condition) -> SubscriberFilter | None:
         """The owning provider's MongoDB translation of a condition, if it has one."""
+        ...
+
+    def directory_filter(self) -> SubscriberFilter | None:
+        """The directory's query for the subscribers it lists, if it gives one."""
         ...
 
 
@@ -159,6 +167,9 @@ class RequestValueSource:
 
     def condition_filter(self, condition: Condition) -> SubscriberFilter | None:
         return self.resolver.plugins.condition_filter(self.resolver.catalogue, condition)
+
+    def directory_filter(self) -> SubscriberFilter | None:
+        return self.resolver.plugins.directory_filter()
 
 
 class EvaluationService:
@@ -417,9 +428,14 @@ class EvaluationService:
         ``distinct`` query per condition, at most); the sets are then combined by the tree's
         logic. Subscribers in no condition's set have every condition FALSE (their values are
         missing), so the push-down is only used when such a subscriber is not a member.
-        ``IN_SEGMENT`` and ``PERCENTAGE`` conditions are evaluated, not pushed down.
+        ``IN_SEGMENT`` and ``PERCENTAGE`` conditions are evaluated, not pushed down. The
+        answer is kept to the ids the directory lists (its ``directory_filter``), as a walk's
+        is; without that filter nothing is pushed down.
         """
         if not self.pushdown or len(prepared.compiled) != 1:
+            return None
+        directory = self.values.directory_filter()
+        if directory is None or not directory.complete:
             return None
         compiled = prepared.compiled[segment.id]
         conditions = iter_conditions(segment.conditions)
@@ -443,7 +459,25 @@ class EvaluationService:
             by_condition.append(sets[key])
         universe: set[str] = set().union(*by_condition)
         members = _select(segment.conditions, iter(by_condition), universe)
-        return sorted(members)
+        return sorted(await self._listed(directory, members))
+
+    async def _listed(self, directory: SubscriberFilter, ids: set[str]) -> set[str]:
+        """Those of ``ids`` the directory lists: by ``$in`` in chunks when they are few,
+        else by reading the directory's ids once (fewer round trips than many chunks)."""
+        if not ids:
+            return set()
+        collection = self.segments.database.db[directory.collection]
+        field = directory.id_field
+        if len(ids) > DIRECTORY_CHECK_IN_LIMIT:
+            cursor = collection.find(dict(directory.filter), {field: 1})
+            return {str(doc.get(field)) async for doc in cursor} & ids
+        listed: set[str] = set()
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), DIRECTORY_CHECK_CHUNK):
+            chunk = ordered[start : start + DIRECTORY_CHECK_CHUNK]
+            query = {"$and": [dict(directory.filter), {field: {"$in": chunk}}]}
+            listed.update(str(i) for i in await collection.distinct(field, query))
+        return listed
 
     async def edit_impact(
         self, mode: Mode, segment: Segment, new_root: Group, sample: int = 10

@@ -69,9 +69,12 @@ async def seed(store: BillingStore) -> None:
             (customer("cus_1", discount=discount("off5")), version),
             (customer("cus_2"), version),
             (customer("cus_3"), version),
+            (customer("cus_gone", deleted=True), version),  # not in the directory
         ],
         source="test",
     )
+    # A discount that arrived before its customer: a stub, not in the directory either.
+    await store.put_discount("customer", "cus_early", discount("off5"), version)
     await store.put_objects(
         "subscription",
         [
@@ -166,7 +169,7 @@ async def test_the_billing_plugin_keeps_the_contract(database: Database) -> None
         },
     )
     report.assert_ok()
-    assert {"registration", "definitions", "value_types", "batch_consistency"} <= set(
+    assert {"registration", "definitions", "value_types", "batch_consistency", "directory"} <= set(
         report.checks_run
     )
 

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
-from seggraph.plugins import hookimpl
+from seggraph.plugins import SubscriberFilter, hookimpl
 from seggraph_billing import __version__
 from seggraph_billing.properties import DEFINITIONS
 from seggraph_billing.provider import BillingProvider
 from seggraph_billing.settings import BillingSettings
+from seggraph_billing.store import CUSTOMERS, DIRECTORY_QUERY
 
 if TYPE_CHECKING:
     from seggraph.db import Database
@@ -58,3 +59,8 @@ class BillingPlugin:
     @hookimpl
     async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
         return await self.provider.subscriber_ids(after, limit)
+
+    @hookimpl
+    def directory_filter(self) -> SubscriberFilter:
+        """The customers ``subscriber_ids`` lists, so pushed-down answers are kept to them."""
+        return SubscriberFilter(CUSTOMERS, DIRECTORY_QUERY)

@@ -68,6 +68,9 @@ COLLECTION_OF: dict[str, str] = {
 }
 META = "_seggraph"
 _MAX_ATTEMPTS = 8
+#: The customers that are subscribers: not deleted, and not a stub holding only a discount
+#: that arrived before its customer.
+DIRECTORY_QUERY: dict[str, Any] = {"deleted": {"$ne": True}, f"{META}.stub": {"$ne": True}}
 
 INDEXES: list[IndexSpec] = [
     IndexSpec(SUBSCRIPTIONS, (IndexModel([("customer", ASCENDING)], name="by_customer"),)),
@@ -515,7 +518,7 @@ class BillingStore:
 
     async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
         """A page of subscriber ids (customers not deleted), in id order, after ``after``."""
-        query: dict[str, Any] = {"deleted": {"$ne": True}, f"{META}.stub": {"$ne": True}}
+        query: dict[str, Any] = dict(DIRECTORY_QUERY)
         if after is not None:
             query["_id"] = {"$gt": after}
         cursor = self.db[CUSTOMERS].find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)
