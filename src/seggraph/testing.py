@@ -57,6 +57,7 @@ from seggraph.plugins.results import (
     SubscriberFilter,
     describe_exception,
     normalize_value,
+    selected_ids,
 )
 from seggraph.settings import Settings
 
@@ -436,10 +437,7 @@ class _Checker:
             report.add("directory", "subscriber_ids pages are not in ascending id order, once each")
         if len(listed) >= DIRECTORY_CHECK_LIMIT:
             return
-        cursor = database.db[described.collection].find(
-            dict(described.filter), {described.id_field: 1}
-        )
-        selected = {str(doc.get(described.id_field)) async for doc in cursor}
+        selected = await selected_ids(database.db, described)
         for what, ids in (
             ("selects ids subscriber_ids does not list", selected - set(listed)),
             ("leaves out ids subscriber_ids lists", set(listed) - selected),

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from seggraph.chunking import chunks
 from seggraph.db import Database
 from seggraph.demo.generator import DEFAULT_SUBSCRIBERS, SEED, DemoData, generate
 from seggraph.demo.segments import SEGMENTS
@@ -130,11 +131,6 @@ def _quiet() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 async def load_demo(
@@ -284,12 +280,12 @@ async def _load_billing(db: Any, data: DemoData, progress: DemoProgress) -> None
             raise DemoError(f"the billing provider refused a demo object: {exc.message}") from None
         by_kind.setdefault(obj["object"], []).append((obj, version))
     for kind, entries in by_kind.items():
-        for chunk in _chunks(entries, BILLING_BATCH):
+        for chunk in chunks(entries, BILLING_BATCH):
             await store.put_objects(kind, chunk, source="demo")
             progress.advance(len(chunk))
-    for chunk in _chunks(data.retention_events, 1000):
-        await store.put_retention_events(chunk)
-        progress.advance(len(chunk))
+    for events in chunks(data.retention_events, 1000):
+        await store.put_retention_events(events)
+        progress.advance(len(events))
 
 
 async def _load_crm(db: Any, data: DemoData, settings: Settings, progress: DemoProgress) -> None:

@@ -588,21 +588,28 @@ class PluginManager:
         definition = catalogue.get(condition.property)
         if definition is None:
             return None
-        record = self._records.get(definition.provider)
-        if record is None or self._unavailable(record, record.name, "condition_to_filter"):
+        return self._subscriber_filter(
+            self._records.get(definition.provider),
+            "condition_to_filter",
+            "translate a condition",
+            condition=condition,
+            definition=definition,
+            settings=self.settings,
+        )
+
+    def _subscriber_filter(
+        self, record: _Record | None, hook: str, doing: str, **arguments: Any
+    ) -> SubscriberFilter | None:
+        """A synchronous hook's ``SubscriberFilter``; ``None`` when the provider does not
+        give one, and when it raises or answers something else (recorded as its failure)."""
+        if record is None or self._unavailable(record, record.name, hook):
             return None
         try:
-            answer = self._call_sync(
-                record,
-                "condition_to_filter",
-                condition=condition,
-                definition=definition,
-                settings=self.settings,
-            )
+            answer = self._call_sync(record, hook, **arguments)
             if answer is not None and not isinstance(answer, SubscriberFilter):
                 raise BadAnswer(f"expected a SubscriberFilter, got {type(answer).__name__}")
-        except Exception as exc:  # noqa: BLE001 - contained: no translation
-            self._failed(record, f"provider {record.name!r} could not translate a condition: {exc}")
+        except Exception as exc:  # noqa: BLE001 - contained: nothing is pushed down
+            self._failed(record, f"provider {record.name!r} could not {doing}: {exc}")
             return None
         return answer
 
@@ -620,17 +627,9 @@ class PluginManager:
         name = self.directory()
         if name is None:
             return None
-        record = self._records[name]
-        if self._unavailable(record, name, "directory_filter"):
-            return None
-        try:
-            answer = self._call_sync(record, "directory_filter")
-            if answer is not None and not isinstance(answer, SubscriberFilter):
-                raise BadAnswer(f"expected a SubscriberFilter, got {type(answer).__name__}")
-        except Exception as exc:  # noqa: BLE001 - contained: no push-down
-            self._failed(record, f"provider {name!r} could not describe its directory: {exc}")
-            return None
-        return answer
+        return self._subscriber_filter(
+            self._records[name], "directory_filter", "describe its directory"
+        )
 
     async def subscriber_ids(
         self, after: str | None = None, limit: int = 500, *, timeout: float | None = None

@@ -70,6 +70,15 @@ class SubscriberFilter:
     notes: tuple[str, ...] = field(default=())
 
 
+async def selected_ids(db: Any, subscriber_filter: SubscriberFilter) -> set[str]:
+    """Every subscriber id ``subscriber_filter`` selects in ``db`` (PyMongo's
+    ``AsyncDatabase``), read as a stream of documents: a ``distinct`` answer must fit in one
+    16 MB reply, which a whole directory may not."""
+    field_name = subscriber_filter.id_field
+    cursor = db[subscriber_filter.collection].find(dict(subscriber_filter.filter), {field_name: 1})
+    return {str(doc.get(field_name)) async for doc in cursor}
+
+
 def normalize_value(raw: Any) -> Any:
     """One answered value as the evaluation core reads it: a value, MISSING or Unknown."""
     if raw is None or raw is MISSING:

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from seggraph.catalogue import Catalogue
+from seggraph.chunking import chunks
 from seggraph.domain.conditions import (
     BUCKET_PROPERTY,
     SEGMENT_PROPERTY,
@@ -38,7 +39,7 @@ from seggraph.evaluation import (
     compile_segment,
     evaluation_order,
 )
-from seggraph.plugins.results import SubscriberFilter
+from seggraph.plugins.results import SubscriberFilter, selected_ids
 from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
 from seggraph.store.segments import SegmentFilter
@@ -351,8 +352,8 @@ class EvaluationService:
         source = self.values
         while True:
             ids = list(await source.subscriber_ids(after, DIRECTORY_PAGE_SIZE))
-            for start in range(0, len(ids), page_size):
-                yield ids[start : start + page_size]
+            for page in chunks(ids, page_size):
+                yield list(page)
             if len(ids) < DIRECTORY_PAGE_SIZE:
                 return
             after = ids[-1]
@@ -434,9 +435,6 @@ class EvaluationService:
         """
         if not self.pushdown or len(prepared.compiled) != 1:
             return None
-        directory = self.values.directory_filter()
-        if directory is None or not directory.complete:
-            return None
         compiled = prepared.compiled[segment.id]
         conditions = iter_conditions(segment.conditions)
         if not conditions or any(c.property in _PSEUDO_PROPERTIES for c in conditions):
@@ -445,6 +443,9 @@ class EvaluationService:
             return None
         filters = [self.values.condition_filter(c) for c in conditions]
         if any(f is None or not f.complete for f in filters):
+            return None
+        directory = self.values.directory_filter()
+        if directory is None or not directory.complete:
             return None
         sets: dict[tuple[str, str, str], set[str]] = {}
         by_condition: list[set[str]] = []
@@ -466,17 +467,14 @@ class EvaluationService:
         else by reading the directory's ids once (fewer round trips than many chunks)."""
         if not ids:
             return set()
-        collection = self.segments.database.db[directory.collection]
-        field = directory.id_field
+        db = self.segments.database.db
         if len(ids) > DIRECTORY_CHECK_IN_LIMIT:
-            cursor = collection.find(dict(directory.filter), {field: 1})
-            return {str(doc.get(field)) async for doc in cursor} & ids
+            return await selected_ids(db, directory) & ids
+        field = directory.id_field
         listed: set[str] = set()
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), DIRECTORY_CHECK_CHUNK):
-            chunk = ordered[start : start + DIRECTORY_CHECK_CHUNK]
-            query = {"$and": [dict(directory.filter), {field: {"$in": chunk}}]}
-            listed.update(str(i) for i in await collection.distinct(field, query))
+        for chunk in chunks(sorted(ids), DIRECTORY_CHECK_CHUNK):
+            query = {"$and": [dict(directory.filter), {field: {"$in": list(chunk)}}]}
+            listed.update(str(i) for i in await db[directory.collection].distinct(field, query))
         return listed
 
     async def edit_impact(

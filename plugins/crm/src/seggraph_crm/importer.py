@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from seggraph.chunking import chunks
 from seggraph_crm.records import (
     ParsedRecords,
     RecordError,
@@ -29,7 +30,7 @@ from seggraph_crm.records import (
     parse_company,
     parse_contact,
 )
-from seggraph_crm.store import COMPANIES, CONTACTS, CrmStore, chunks
+from seggraph_crm.store import COMPANIES, CONTACTS, CrmStore
 
 CHUNK = 1000
 

@@ -15,17 +15,17 @@ batch of 200 on the demo's 10,000 contacts), where one ``$in`` is an index scan 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from bson import Decimal128
 from pymongo import ASCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-T = TypeVar("T")
+from seggraph.chunking import chunks
 
 CONTACTS = "crm_contacts"
 COMPANIES = "crm_companies"
@@ -191,8 +191,3 @@ class CrmStore:
             CONTACTS: await self.contacts.count_documents({}),
             COMPANIES: await self.companies.count_documents({}),
         }
-
-
-def chunks(records: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    for start in range(0, len(records), size):
-        yield records[start : start + size]
