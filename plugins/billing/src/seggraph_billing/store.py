@@ -463,11 +463,12 @@ class BillingStore:
         (products,) = await self._catalogue_objects(kept, {PRODUCTS: product_ids}, names)
         return Lookups(prices=prices, products=products, coupons=coupons), names
 
-    def _kept_catalogue(self, token: Any) -> _KeptCatalogue | None:
+    def _kept_catalogue(self, token: Any) -> _KeptCatalogue:
         """The memory of catalogue objects valid under ``token`` (emptied when the token
-        changed, it is too old or too big); ``None`` before the first catalogue write."""
+        changed, it is too old or too big). Before the first catalogue write there is no
+        token: then a memory of this batch alone, kept nowhere."""
         if token is None:
-            return None
+            return _KeptCatalogue.empty(None)
         kept = self._catalogue
         if (
             kept.token != token
@@ -478,31 +479,29 @@ class BillingStore:
         return kept
 
     async def _catalogue_objects(
-        self, kept: _KeptCatalogue | None, wanted: Mapping[str, set[str]], names: list[str]
+        self, kept: _KeptCatalogue, wanted: Mapping[str, set[str]], names: list[str]
     ) -> list[dict[str, dict[str, Any]]]:
         """Per collection, the wanted objects by id: from memory, the rest in one query per
         collection (in parallel), remembered under the token read before the query (an object
         written since is kept under a token that is already out of date, so never reused)."""
-        found: dict[str, dict[str, dict[str, Any]]] = {}
-        missing: dict[str, list[str]] = {}
-        for collection, ids in wanted.items():
-            memory = kept.docs[collection] if kept is not None else {}
-            found[collection] = {i: d for i in ids if (d := memory.get(i)) is not None}
-            absent = sorted(i for i in ids if i not in memory)
-            if absent:
-                missing[collection] = absent
+        missing = {
+            collection: absent
+            for collection, ids in wanted.items()
+            if (absent := sorted(i for i in ids if i not in kept.docs[collection]))
+        }
         read = await asyncio.gather(
             *(self._all(name, {"_id": {"$in": ids}}) for name, ids in missing.items())
         )
         for (collection, asked), docs in zip(missing.items(), read, strict=True):
             names.append(collection)
             by_id = {doc["_id"]: doc for doc in docs}
-            found[collection].update(by_id)
-            if kept is not None:
-                memory = kept.docs[collection]
-                for ident in asked:
-                    memory[ident] = by_id.get(ident)
-        return [found[collection] for collection in wanted]
+            memory = kept.docs[collection]
+            for ident in asked:
+                memory[ident] = by_id.get(ident)
+        return [
+            {i: doc for i in ids if (doc := kept.docs[collection][i]) is not None}
+            for collection, ids in wanted.items()
+        ]
 
     async def _all(
         self,
