@@ -14,12 +14,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 SEGGRAPH = Path(sys.executable).with_name("seggraph")
+#: The repository root (the bench package's parent).
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -67,19 +70,36 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 1800) -> str:
 
 
 class Server:
-    """``with Server(data_dir, **env) as server:`` — serving until the block ends."""
+    """``with Server(data_dir, **env) as server:`` — serving until the block ends.
 
-    def __init__(self, data_dir: Path, **extra_env: str) -> None:
+    ``command`` (given the port) runs another server program in place of ``seggraph serve``,
+    such as ``bench.memory_server``; ``name`` is how errors call it."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        command: Callable[[int], list[str]] | None = None,
+        name: str = "seggraph serve",
+        **extra_env: str,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = environment(data_dir, SEGGRAPH_PORT=str(self.port), **extra_env)
+        self.command = (
+            command(self.port)
+            if command is not None
+            else [str(SEGGRAPH), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        )
+        self.name = name
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=600)
 
     def __enter__(self) -> Server:
         self.process = subprocess.Popen(
-            [str(SEGGRAPH), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            self.command,
             env=self.env,
+            cwd=ROOT,  # so that `python -m bench.…` finds the bench package
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: the embedded database with it
@@ -88,7 +108,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 assert self.process.stderr is not None
-                raise RuntimeError(f"seggraph serve exited:\n{self.process.stderr.read().decode()}")
+                raise RuntimeError(f"{self.name} exited:\n{self.process.stderr.read().decode()}")
             try:
                 if self.client.get("/readyz").status_code == 200:
                     return self
@@ -96,7 +116,7 @@ class Server:
                 pass
             time.sleep(0.25)
         self.__exit__()
-        raise RuntimeError("seggraph serve did not become ready in 120 s")
+        raise RuntimeError(f"{self.name} did not become ready in 120 s")
 
     def __exit__(self, *exc: object) -> None:
         self.client.close()

@@ -345,15 +345,15 @@ def _memory_rows(
     seggraph's own cost, without the providers' database reads."""
     from seggraph.embedded import running_uri
 
-    from .server import free_port
+    from . import server as srv
 
-    uri = running_uri(Path(server.env["SEGGRAPH_DATA_DIR"]))
+    data_dir = Path(server.env["SEGGRAPH_DATA_DIR"])
+    uri = running_uri(data_dir)
     if uri is None:
         raise RuntimeError("the bench server's embedded database is not running")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
+
+    def command(port: int) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "bench.memory_server",
@@ -363,35 +363,18 @@ def _memory_rows(
             uri,
             "--subscribers",
             str(len(population)),
-        ],
-        cwd=Path(__file__).resolve().parent.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                if process.poll() is not None:
-                    assert process.stderr is not None
-                    raise RuntimeError(f"memory server exited: {process.stderr.read().decode()}")
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the memory server did not become ready in 120 s")
-                time.sleep(0.25)
-            answer = client.post(
-                "/graphql", json={"query": SUBSCRIBER_SEGMENTS, "variables": {"id": member}}
-            ).json()
-            if len(answer.get("data", {}).get("subscriber", {}).get("segments", [])) != 20:
-                raise RuntimeError(f"memory server: expected 20 segment results, got {answer}")
+        ]
+
+    with srv.Server(data_dir, command=command, name="the memory server") as memory:
+        answer = memory.graphql(SUBSCRIBER_SEGMENTS, {"id": member})
+        if len(answer["subscriber"]["segments"]) != 20:
+            raise RuntimeError(f"memory server: expected 20 segment results, got {answer}")
         return [
-            _measure(url, "trivial query, in-memory provider server", TRIVIAL, {}, config, tmp),
             _measure(
-                url,
+                memory.url, "trivial query, in-memory provider server", TRIVIAL, {}, config, tmp
+            ),
+            _measure(
+                memory.url,
                 "subscriber { segments } over 20 segments, in-memory provider",
                 SUBSCRIBER_SEGMENTS,
                 {"id": member},
@@ -399,9 +382,6 @@ def _memory_rows(
                 tmp,
             ),
         ]
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def _count(
