@@ -109,19 +109,27 @@ def providers() -> tuple[CountingProvider, CountingProvider]:
     return make_providers()
 
 
+def provider_server(
+    settings: Settings, providers: tuple[CountingProvider, CountingProvider], **overrides: Any
+) -> LiveServer:
+    """A started server with only the two counting providers (installed plugins stay out),
+    ``ledger`` as the directory, and ``overrides`` on top of ``settings``."""
+    billing, crm = providers
+    isolated = settings.model_copy(
+        update={"plugins": ["ledger", "people"], "subscriber_directory": "ledger", **overrides}
+    )
+    server = LiveServer(isolated, extra_plugins=[("ledger", billing), ("people", crm)])
+    server.start()
+    return server
+
+
 @pytest.fixture(scope="session")
 def query_server(
     settings: Settings,
     sync_db: Database[dict[str, Any]],
     providers: tuple[CountingProvider, CountingProvider],
 ) -> Iterator[LiveServer]:
-    billing, crm = providers
-    # Only the two counting providers: installed plugins stay out of this server.
-    isolated = settings.model_copy(
-        update={"plugins": ["ledger", "people"], "subscriber_directory": "ledger"}
-    )
-    server = LiveServer(isolated, extra_plugins=[("ledger", billing), ("people", crm)])
-    server.start()
+    server = provider_server(settings, providers)
     yield server
     server.stop()
 

@@ -12,8 +12,13 @@ import pytest
 from pymongo.database import Database
 
 from seggraph.settings import Settings
-from tests.conftest import GraphQLClient, LiveServer
-from tests.query_time.conftest import SUBSCRIBERS, CountingProvider, make_providers
+from tests.conftest import GraphQLClient
+from tests.query_time.conftest import (
+    SUBSCRIBERS,
+    CountingProvider,
+    make_providers,
+    provider_server,
+)
 from tests.query_time.test_query_time import EVALUATE, create
 
 SLOW = 0.4
@@ -32,21 +37,16 @@ def slow(
 ) -> Iterator[GraphQLClient]:
     """A server whose providers answer after SLOW seconds: later than one subscriber's
     provider timeout, well within the bulk one; one walk at a time."""
-    billing, crm = slow_providers
-    tight = settings.model_copy(
-        update={
-            "plugins": ["ledger", "people"],
-            "subscriber_directory": "ledger",
-            "provider_timeout_seconds": SLOW / 4,
-            "provider_failure_threshold": 1000,
-            "bulk_provider_timeout_seconds": 30.0,
-            "bulk_concurrency": 1,
-        }
-    )
     for name in sync_db.list_collection_names():
         sync_db[name].delete_many({})
-    server = LiveServer(tight, extra_plugins=[("ledger", billing), ("people", crm)])
-    server.start()
+    server = provider_server(
+        settings,
+        slow_providers,
+        provider_timeout_seconds=SLOW / 4,
+        provider_failure_threshold=1000,
+        bulk_provider_timeout_seconds=30.0,
+        bulk_concurrency=1,
+    )
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
             yield GraphQLClient(http)
