@@ -88,7 +88,15 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--keep-raw",
+        type=Path,
+        default=None,
+        help="a directory to keep py-spy's raw (collapsed) stacks in, one file per query",
+    )
     args = parser.parse_args()
+    if args.keep_raw is not None:
+        args.keep_raw.mkdir(parents=True, exist_ok=True)
     population = subscribers(args.subscribers)
     lines = [
         "# Where a request's time goes",
@@ -158,6 +166,9 @@ def main() -> None:
                 out, _ = load.communicate()
                 result = orjson.loads(out)
                 total, owners, frames, callers = summarise(raw)
+                if args.keep_raw is not None:
+                    slug = "".join(c if c.isalnum() else "-" for c in name.split(" over ")[0])
+                    (args.keep_raw / f"{slug.strip('-')}.txt").write_bytes(raw.read_bytes())
                 print(f"{name}: {result['rps']:,.0f} req/s, {total} samples")
                 lines += [
                     f"## {name}",

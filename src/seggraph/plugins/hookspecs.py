@@ -131,6 +131,11 @@ def resolve_properties(
     query per collection, never one per subscriber): a request costs one call per provider per
     batch, however many fields, segments or conditions need the values.
 
+    One call may serve several requests: the questions of requests that arrive while a call to
+    this provider is under way are gathered into the next call (the union of their contexts
+    and keys), which starts after each of them asked. Answer from the arguments alone; never
+    from anything tied to one request.
+
     May be async. When it raises, returns something else, or runs late (past the provider
     timeout), every asked key is UNKNOWN for every context of the batch (PROVIDER_ERROR or
     TIMEOUT, with the reason); the other providers' values are unaffected. After

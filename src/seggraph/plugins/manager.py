@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -23,6 +24,8 @@ from pluggy import HookImpl
 from starlette.routing import BaseRoute
 
 from seggraph.catalogue import Catalogue
+from seggraph.chunking import chunks
+from seggraph.coalescing import Coalescer
 from seggraph.domain.conditions import Condition
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
@@ -97,6 +100,8 @@ class _Record:
     last_error_at: datetime | None = None
     failures_in_row: int = 0
     skip_until: float = 0.0
+    #: Provider calls shared among concurrent requests, one coalescer per timeout.
+    shared: dict[float, Coalescer[Any, Any]] = field(default_factory=dict)
 
     @property
     def loaded(self) -> bool:
@@ -445,11 +450,16 @@ class PluginManager:
         keys: Iterable[str],
         *,
         timeout: float | None = None,
+        shared: bool = False,
     ) -> Resolved:
         """The values of ``keys`` for ``contexts``: per provider, one call per batch of
         contexts (``SEGGRAPH_PROVIDER_BATCH_SIZE``), providers in parallel, each call under
         ``timeout`` (the provider timeout by default). Never raises because of a provider:
-        what it could not supply is UNKNOWN, with the reason."""
+        what it could not supply is UNKNOWN, with the reason.
+
+        ``shared``: the call may be shared with other requests asking the same provider at
+        the same moment (one call for all of them, started after each asked). For the small
+        questions of one request; bulk pages are large enough on their own."""
         unique = list(dict.fromkeys(contexts))
         out: Resolved = {context: {} for context in unique}
         by_provider: dict[str, list[str]] = {}
@@ -466,7 +476,10 @@ class PluginManager:
         if not unique or not by_provider:
             return out
         answers = await asyncio.gather(
-            *(self._resolve_with(name, unique, keys, timeout) for name, keys in by_provider.items())
+            *(
+                self._resolve_with(name, unique, keys, timeout, shared)
+                for name, keys in by_provider.items()
+            )
         )
         for answer in answers:
             for context, values in answer.items():
@@ -474,18 +487,21 @@ class PluginManager:
         return out
 
     async def _resolve_with(
-        self, name: str, contexts: list[EvaluationContext], keys: list[str], timeout: float | None
+        self,
+        name: str,
+        contexts: list[EvaluationContext],
+        keys: list[str],
+        timeout: float | None,
+        shared: bool,
     ) -> Resolved:
         record = self._records.get(name)
         reason = self._unavailable(record, name, "resolve_properties")
         if reason is not None:
             return _all_unknown(contexts, keys, Unknown(UnknownReason.PROVIDER_ERROR, reason), name)
         assert record is not None
-        size = self.settings.provider_batch_size
         out: Resolved = {}
-        for start in range(0, len(contexts), size):
-            batch = contexts[start : start + size]
-            out.update(await self._resolve_batch(record, batch, keys, timeout))
+        for batch in chunks(contexts, self.settings.provider_batch_size):
+            out.update(await self._resolve_batch(record, list(batch), keys, timeout, shared))
         return out
 
     def _unavailable(self, record: _Record | None, name: str, hook: str) -> str | None:
@@ -503,6 +519,7 @@ class PluginManager:
         contexts: list[EvaluationContext],
         keys: list[str],
         timeout: float | None,
+        shared: bool = False,
     ) -> Resolved:
         name = record.name
         if self._cooling(record):
@@ -512,12 +529,35 @@ class PluginManager:
                 f"{record.failures_in_row} failed calls in a row (last: {record.last_error})"
             )
             return _all_unknown(contexts, keys, Unknown(UnknownReason.PROVIDER_ERROR, reason), name)
+        limit = self.settings.provider_timeout_seconds if timeout is None else timeout
         started = time.perf_counter()
+        if shared:
+            outcome = await self._shared_rows(record, contexts, keys, limit)
+        else:
+            outcome = await self._provider_rows(record, contexts, keys, limit)
+        if isinstance(outcome, Unknown):
+            return _all_unknown(contexts, keys, outcome, name)
+        latency = (time.perf_counter() - started) * 1000
+        out: Resolved = {}
+        for context in contexts:
+            row = outcome.get(context) or {}
+            out[context] = {
+                key: ResolvedValue(normalize_value(row.get(key, MISSING)), name, latency)
+                for key in keys
+            }
+        return out
+
+    async def _provider_rows(
+        self, record: _Record, contexts: list[EvaluationContext], keys: list[str], timeout: float
+    ) -> Mapping[Any, Any] | Unknown:
+        """One call of the provider's ``resolve_properties``: its rows, or why there are none
+        (the failure counted towards the provider's cool-down)."""
+        name = record.name
         try:
             answer = await self._call(
                 record,
                 "resolve_properties",
-                self.settings.provider_timeout_seconds if timeout is None else timeout,
+                timeout,
                 contexts=contexts,
                 keys=keys,
                 settings=self.settings,
@@ -526,20 +566,59 @@ class PluginManager:
         except ProviderTimeout as exc:
             error = f"provider {name!r} {exc}"
             self._failed(record, error)
-            return _all_unknown(contexts, keys, Unknown(UnknownReason.TIMEOUT, error), name)
+            return Unknown(UnknownReason.TIMEOUT, error)
         except Exception as exc:  # noqa: BLE001 - contained: its keys become UNKNOWN
             error = f"provider {name!r} failed: {describe_exception(exc)}"
             self._failed(record, error)
-            return _all_unknown(contexts, keys, Unknown(UnknownReason.PROVIDER_ERROR, error), name)
+            return Unknown(UnknownReason.PROVIDER_ERROR, error)
         self._succeeded(record)
-        latency = (time.perf_counter() - started) * 1000
-        out: Resolved = {}
-        for context in contexts:
-            row = rows.get(context) or {}
-            out[context] = {
-                key: ResolvedValue(normalize_value(row.get(key, MISSING)), name, latency)
-                for key in keys
-            }
+        return rows
+
+    async def _shared_rows(
+        self, record: _Record, contexts: list[EvaluationContext], keys: list[str], timeout: float
+    ) -> Mapping[Any, Any] | Unknown:
+        """The rows of ``contexts``, from a call shared with the other requests asking this
+        provider at the same moment (:class:`~seggraph.coalescing.Coalescer`: a call that
+        starts after this one asked). Waiting for a call under way and then the shared one
+        never takes this caller past its own ``timeout``."""
+        shared = record.shared.get(timeout)
+        if shared is None:
+            shared = record.shared[timeout] = Coalescer(partial(self._run_shared, record, timeout))
+        try:
+            async with asyncio.timeout(timeout):
+                return await shared((contexts, keys))
+        except TimeoutError:
+            return Unknown(
+                UnknownReason.TIMEOUT,
+                f"provider {record.name!r} did not answer within {timeout:g}s",
+            )
+
+    async def _run_shared(
+        self,
+        record: _Record,
+        timeout: float,
+        requests: list[tuple[list[EvaluationContext], list[str]]],
+    ) -> list[Mapping[Any, Any] | Unknown]:
+        """One provider call for every request of a shared run (the union of their contexts
+        and keys, in batches of ``SEGGRAPH_PROVIDER_BATCH_SIZE`` contexts, in parallel); each
+        request gets the rows of its contexts, or the reason its batch failed."""
+        union = list(dict.fromkeys(c for contexts, _ in requests for c in contexts))
+        keys = sorted({k for _, wanted in requests for k in wanted})
+        batches = [list(b) for b in chunks(union, self.settings.provider_batch_size)]
+        answers = await asyncio.gather(
+            *(self._provider_rows(record, batch, keys, timeout) for batch in batches)
+        )
+        rows: dict[Any, Any] = {}
+        failed: dict[EvaluationContext, Unknown] = {}
+        for batch, answer in zip(batches, answers, strict=True):
+            if isinstance(answer, Unknown):
+                failed.update(dict.fromkeys(batch, answer))
+            else:
+                rows.update(answer)
+        out: list[Mapping[Any, Any] | Unknown] = []
+        for contexts, _ in requests:
+            reason = next((failed[c] for c in contexts if c in failed), None)
+            out.append(reason if reason is not None else rows)
         return out
 
     async def suggest(

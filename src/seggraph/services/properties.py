@@ -47,10 +47,14 @@ class PropertyResolver:
         keys: Iterable[str],
         *,
         timeout: float | None = None,
+        shared: bool = False,
     ) -> Resolved:
-        """Values right now, without batching with anything else (bulk questions), each
-        provider call under ``timeout`` (the provider timeout by default)."""
-        return await self.plugins.resolve(self.catalogue, contexts, keys, timeout=timeout)
+        """Values right now, each provider call under ``timeout`` (the provider timeout by
+        default). ``shared``: a provider call may serve other requests asking at the same
+        moment (see ``PluginManager.resolve``); bulk questions are not shared."""
+        return await self.plugins.resolve(
+            self.catalogue, contexts, keys, timeout=timeout, shared=shared
+        )
 
     async def suggest(self, key: str, prefix: str = "", limit: int = 10) -> list[Any]:
         return await self.plugins.suggest(self.catalogue, key, prefix, limit)
@@ -137,7 +141,7 @@ class PropertyBatcher:
             contexts = list(pending)
             keys = sorted(set().union(*pending.values()))
             self.dispatches += 1
-            resolved = await self._resolver.resolve(contexts, keys)
+            resolved = await self._resolver.resolve(contexts, keys, shared=True)
             for context, values in resolved.items():
                 self._values.setdefault(context, {}).update(values)
             for context, asked in pending.items():

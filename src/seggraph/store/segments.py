@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar, cast
 
 from bson import ObjectId
@@ -18,6 +19,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from seggraph.coalescing import FreshRead
 from seggraph.db import IndexSpec
 from seggraph.domain.conditions import Group, referenced_segments
 from seggraph.domain.segments import (
@@ -196,12 +198,17 @@ class SegmentStore:
         self.usages = db[USAGES]
         self.meta = db[META]
         self._answers: OrderedDict[Hashable, tuple[Any, Any]] = OrderedDict()
+        self._token_reads = {mode: FreshRead(partial(self._read_token, mode)) for mode in Mode}
 
     # -- the write token ----------------------------------------------------------------------
 
     async def write_token(self, mode: Mode) -> Any:
-        """A value that changes whenever a segment of ``mode`` is written (one read by ``_id``;
-        ``None`` before the first write)."""
+        """A value that changes whenever a segment of ``mode`` is written (one read by ``_id``,
+        shared by the requests that ask at once but never started before the caller asked:
+        :class:`~seggraph.coalescing.FreshRead`; ``None`` before the first write)."""
+        return await self._token_reads[mode]()
+
+    async def _read_token(self, mode: Mode) -> Any:
         doc = await self.meta.find_one({"_id": f"written:{mode.value}"})
         return doc["token"] if doc else None
 

@@ -34,6 +34,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from seggraph.coalescing import FreshRead
 from seggraph.db import IndexSpec
 from seggraph_billing.derive import Lookups, SubscriberData, items_of, ref_id
 
@@ -166,6 +167,7 @@ class BillingStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
         self._catalogue = _KeptCatalogue.empty(None)
+        self._catalogue_token_read = FreshRead(self._read_catalogue_token)
 
     async def ensure_indexes(self) -> None:
         for spec in INDEXES:
@@ -262,6 +264,11 @@ class BillingStore:
         )
 
     async def _catalogue_token(self) -> Any:
+        """Read by every batch: one read shared by the batches that ask at once (each gets a
+        read that started after it asked, :class:`~seggraph.coalescing.FreshRead`)."""
+        return await self._catalogue_token_read()
+
+    async def _read_catalogue_token(self) -> Any:
         doc = await self.db[BILLING_META].find_one({"_id": CATALOGUE_TOKEN_ID})
         return doc["token"] if doc else None
 

@@ -23,6 +23,7 @@ from bson import Decimal128
 from pymongo.errors import DuplicateKeyError
 
 from seggraph.clock import Clock, utcnow
+from seggraph.coalescing import FreshRead
 from seggraph.db import Database
 from seggraph.domain.custom_properties import (
     NAMESPACE,
@@ -84,6 +85,8 @@ class CustomPropertiesService:
         self._definitions: dict[str, CustomPropertyDefinition] = {}
         self._version: tuple[int, str] | None = None
         self._refresh_lock = asyncio.Lock()
+        # Asked by every request: one read shared by the requests that ask at once.
+        self._version_read = FreshRead(store.version)
 
     # -- the catalogue ---------------------------------------------------------------------------
 
@@ -105,7 +108,7 @@ class CustomPropertiesService:
     async def refresh_if_changed(self) -> bool:
         """One cheap read of the catalogue version; reload (and tell ``on_change``) when another
         worker changed a definition. Returns True when the catalogue changed."""
-        version = await self.store.version()
+        version = await self._version_read()
         if version == self._version:
             return False
         async with self._refresh_lock:

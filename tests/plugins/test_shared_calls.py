@@ -1,0 +1,212 @@
+"""Provider calls shared among requests asking at the same moment (``resolve(shared=True)``,
+as every request's batcher asks): one call serves them all, each request gets its own
+subscribers' values from a call that started after it asked, and a failure or a hang costs each
+request no more than its own call would have."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from seggraph import hookimpl
+from seggraph.domain.context import EvaluationContext
+from seggraph.plugins import Unknown, UnknownReason
+from seggraph.plugins.manager import PluginManager
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+from tests.plugins.fakes import FakeProvider, number
+
+SUBSCRIBERS = [f"sub_{i}" for i in range(30)]
+
+
+def manager_with(provider: object, **settings: Any) -> PluginManager:
+    manager = PluginManager(Settings(_env_file=None, plugins=[], **settings))  # type: ignore[call-arg]
+    manager.add_plugin(provider, name="alpha")
+    return manager
+
+
+def counting() -> FakeProvider:
+    return FakeProvider(
+        [number("alpha.count"), number("alpha.other")],
+        {s: {"alpha.count": i, "alpha.other": -i} for i, s in enumerate(SUBSCRIBERS)},
+        delay=0.01,
+    )
+
+
+class Gated(FakeProvider):
+    """Answers ``value`` as it is when a call starts, then holds until ``gate`` opens."""
+
+    def __init__(self) -> None:
+        super().__init__([number("alpha.count")])
+        self.value = 0
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+
+    @hookimpl
+    async def resolve_properties(
+        self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
+    ) -> dict[EvaluationContext, dict[str, Any]]:
+        self.calls.append((list(contexts), list(keys)))
+        seen = self.value
+        self.started.set()
+        await self.gate.wait()
+        return {context: {"alpha.count": seen} for context in contexts}
+
+
+async def test_requests_asking_at_once_share_a_call_and_get_their_own_values() -> None:
+    provider = counting()
+    manager = manager_with(provider)
+    catalogue = manager.build_catalogue()
+
+    async def one(i: int) -> Any:
+        context = EvaluationContext(SUBSCRIBERS[i])
+        keys = ["alpha.count"] if i % 2 else ["alpha.other"]
+        return await manager.resolve(catalogue, [context], keys, shared=True)
+
+    answers = await asyncio.gather(*(one(i) for i in range(30)))
+    for i, answer in enumerate(answers):
+        # Only what this request asked: its subscriber, its keys.
+        key = "alpha.count" if i % 2 else "alpha.other"
+        assert list(answer) == [EvaluationContext(SUBSCRIBERS[i])]
+        assert {k: v.value for k, v in answer[EvaluationContext(SUBSCRIBERS[i])].items()} == {
+            key: i if i % 2 else -i
+        }
+    assert len(provider.calls) == 1
+    contexts, keys = provider.calls[0]
+    assert len(contexts) == 30 and keys == ["alpha.count", "alpha.other"]
+
+
+async def test_unshared_calls_are_not_merged() -> None:
+    provider = counting()
+    manager = manager_with(provider)
+    catalogue = manager.build_catalogue()
+    await asyncio.gather(
+        *(
+            manager.resolve(catalogue, [EvaluationContext(s)], ["alpha.count"])
+            for s in SUBSCRIBERS[:5]
+        )
+    )
+    assert len(provider.calls) == 5
+
+
+async def test_a_request_arriving_during_a_call_gets_a_call_started_after_it() -> None:
+    provider = Gated()
+    manager = manager_with(provider)
+    catalogue = manager.build_catalogue()
+    first = asyncio.ensure_future(
+        manager.resolve(catalogue, [EvaluationContext("sub_1")], ["alpha.count"], shared=True)
+    )
+    await provider.started.wait()
+    provider.value = 1  # changed after the first call started, before the second request asks
+    second = asyncio.ensure_future(
+        manager.resolve(catalogue, [EvaluationContext("sub_2")], ["alpha.count"], shared=True)
+    )
+    await asyncio.sleep(0.01)
+    assert len(provider.calls) == 1  # the second waits for the call under way to end...
+    provider.gate.set()
+    assert (await first)[EvaluationContext("sub_1")]["alpha.count"].value == 0
+    assert (await second)[EvaluationContext("sub_2")]["alpha.count"].value == 1  # ...then asks
+    assert len(provider.calls) == 2
+
+
+async def test_a_failed_shared_call_is_unknown_for_its_requests_and_counted_once() -> None:
+    provider = counting()
+    provider.fail = OSError("billing is down")
+    manager = manager_with(provider, provider_failure_threshold=3)
+    catalogue = manager.build_catalogue()
+    answers = await asyncio.gather(
+        *(
+            manager.resolve(catalogue, [EvaluationContext(s)], ["alpha.count"], shared=True)
+            for s in SUBSCRIBERS[:10]
+        )
+    )
+    for s, answer in zip(SUBSCRIBERS, answers, strict=False):
+        value = answer[EvaluationContext(s)]["alpha.count"].value
+        assert isinstance(value, Unknown) and value.reason is UnknownReason.PROVIDER_ERROR
+        assert "OSError: billing is down" in value.detail
+    info = manager.info("alpha")
+    assert info is not None and info.failures_in_row == 1  # one call failed, not ten
+    provider.fail = None
+    again = await manager.resolve(
+        catalogue, [EvaluationContext("sub_3")], ["alpha.count"], shared=True
+    )
+    assert again[EvaluationContext("sub_3")]["alpha.count"].value == 3
+
+
+async def test_waiting_for_a_hung_call_never_takes_a_request_past_its_timeout() -> None:
+    provider = Gated()  # never released: the call hangs
+    manager = manager_with(provider, provider_timeout_seconds=0.3)
+    catalogue = manager.build_catalogue()
+    first = asyncio.ensure_future(
+        manager.resolve(catalogue, [EvaluationContext("sub_1")], ["alpha.count"], shared=True)
+    )
+    await provider.started.wait()
+    await asyncio.sleep(0.2)
+    started = time.perf_counter()
+    # Arrives 0.2 s into a hung call: the call under way ends at 0.3 s, its own would end at
+    # 0.6 s; its own timeout ends the wait at 0.3 s after it asked.
+    second = await manager.resolve(
+        catalogue, [EvaluationContext("sub_2")], ["alpha.count"], shared=True
+    )
+    waited = time.perf_counter() - started
+    value = second[EvaluationContext("sub_2")]["alpha.count"].value
+    assert isinstance(value, Unknown) and value.reason is UnknownReason.TIMEOUT
+    assert waited < 0.5
+    assert (await first)[EvaluationContext("sub_1")]["alpha.count"].value.reason is (
+        UnknownReason.TIMEOUT
+    )
+
+
+async def test_a_shared_run_keeps_to_the_batch_size() -> None:
+    provider = counting()
+    manager = manager_with(provider, provider_batch_size=8)
+    catalogue = manager.build_catalogue()
+    answers = await asyncio.gather(
+        *(
+            manager.resolve(catalogue, [EvaluationContext(s)], ["alpha.count"], shared=True)
+            for s in SUBSCRIBERS[:20]
+        )
+    )
+    values = [
+        a[EvaluationContext(s)]["alpha.count"].value
+        for s, a in zip(SUBSCRIBERS[:20], answers, strict=True)
+    ]
+    assert values == list(range(20))
+    assert sorted(len(contexts) for contexts, _ in provider.calls) == [4, 8, 8]
+
+
+def test_concurrent_graphql_requests_share_provider_calls(
+    settings: Settings, start_live_server: Any
+) -> None:
+    provider = counting()
+    server: LiveServer = start_live_server(
+        settings.model_copy(update={"plugins": []}), extra_plugins=[("alpha", provider)]
+    )
+    query = (
+        'query($id: ID!) { propertyValues(subscriberIds: [$id], keys: ["alpha.count"]) '
+        "{ subscriberId values { value } } }"
+    )
+
+    async def ask_all() -> list[Any]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            return await asyncio.gather(
+                *(
+                    client.post("/graphql", json={"query": query, "variables": {"id": s}})
+                    for s in SUBSCRIBERS
+                )
+            )
+
+    answers = asyncio.run(ask_all())
+    for i, answer in enumerate(answers):
+        assert answer.status_code == 200
+        assert answer.json()["data"]["propertyValues"] == [
+            {"subscriberId": SUBSCRIBERS[i], "values": [{"value": i}]}
+        ]
+    assert len(provider.calls) < len(SUBSCRIBERS)  # shared: fewer calls than requests
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        GraphQLClient(client).query(query, {"id": "sub_7"})
+    assert len(provider.calls[-1][0]) == 1  # alone, a request has a call of its own

@@ -1,0 +1,117 @@
+"""Shared reads and calls (seggraph.coalescing): a caller never gets an answer from a run that
+started before it asked, callers arriving together share a run, failures reach every caller of
+their run and no further."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from seggraph.coalescing import Coalescer, FreshRead
+
+
+class Source:
+    """A value that callers can change, read slowly (the read holds until released)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.reads = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.started = asyncio.Event()
+
+    async def read(self) -> int:
+        self.reads += 1
+        seen = self.value  # the value when the read starts, as a database read would see it
+        self.started.set()
+        await self.gate.wait()
+        return seen
+
+
+async def test_a_caller_never_gets_a_read_started_before_it_asked() -> None:
+    source = Source()
+    shared = FreshRead(source.read)
+    source.gate.clear()
+    first = asyncio.ensure_future(shared())
+    await source.started.wait()  # the first read is under way and has seen value 0
+    source.value = 1  # a write acknowledged now, before the second caller asks
+    second = asyncio.ensure_future(shared())
+    await asyncio.sleep(0)
+    source.gate.set()
+    assert await first == 0
+    assert await second == 1  # from a second read, started after it asked
+    assert source.reads == 2
+
+
+async def test_callers_asking_together_share_one_read() -> None:
+    source = Source()
+    shared = FreshRead(source.read)
+    values = await asyncio.gather(*(shared() for _ in range(50)))
+    assert values == [0] * 50
+    assert source.reads == 1 == shared.reads
+
+
+async def test_callers_arriving_during_a_read_share_the_next_one() -> None:
+    source = Source()
+    shared = FreshRead(source.read)
+    source.gate.clear()
+    first = asyncio.ensure_future(shared())
+    await source.started.wait()
+    later = [asyncio.ensure_future(shared()) for _ in range(20)]
+    await asyncio.sleep(0)
+    source.gate.set()
+    await asyncio.gather(first, *later)
+    assert source.reads == 2
+
+
+async def test_a_failed_run_reaches_its_callers_only() -> None:
+    calls: list[list[int]] = []
+
+    async def run(items: list[int]) -> list[int]:
+        calls.append(items)
+        if -1 in items:
+            raise ValueError("refused")
+        return [i * 10 for i in items]
+
+    shared: Coalescer[int, int] = Coalescer(run)
+    failed = await asyncio.gather(shared(1), shared(-1), return_exceptions=True)
+    assert all(isinstance(r, ValueError) for r in failed)
+    assert await asyncio.gather(shared(2), shared(3)) == [20, 30]
+    assert calls == [[1, -1], [2, 3]]
+
+
+async def test_each_caller_gets_its_own_output() -> None:
+    async def run(items: list[str]) -> list[str]:
+        await asyncio.sleep(0.001)
+        return [item.upper() for item in items]
+
+    shared: Coalescer[str, str] = Coalescer(run)
+    words = [f"w{i}" for i in range(30)]
+    assert await asyncio.gather(*(shared(w) for w in words)) == [w.upper() for w in words]
+    assert shared.runs == 1
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_others() -> None:
+    source = Source()
+    shared = FreshRead(source.read)
+    source.gate.clear()
+    leaving = asyncio.ensure_future(shared())
+    staying = asyncio.ensure_future(shared())
+    await source.started.wait()
+    leaving.cancel()
+    source.value = 7
+    source.gate.set()
+    assert await staying == 0
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    assert await shared() == 7
+
+
+async def test_a_run_answering_the_wrong_number_of_outputs_is_an_error() -> None:
+    async def run(items: list[int]) -> list[int]:
+        return []
+
+    shared: Coalescer[int, int] = Coalescer(run)
+    with pytest.raises(RuntimeError, match="1 inputs"):
+        await shared(1)
