@@ -28,10 +28,24 @@ class CommandLog(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.commands: list[tuple[str, str]] = []
+        self.joined: list[str] = []
+        """Collections read by the ``$lookup`` stages of aggregations, in order."""
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         collection = event.command.get(event.command_name)
         self.commands.append((event.command_name, str(collection)))
+        for stage in event.command.get("pipeline", []) if event.command_name == "aggregate" else []:
+            if "$lookup" in stage:
+                self.joined.append(stage["$lookup"]["from"])
+
+    def clear(self) -> None:
+        self.commands.clear()
+        self.joined.clear()
+
+    def collections_read(self) -> list[str]:
+        """Every collection read, by a query of its own or joined to another, sorted."""
+        own = [c for name, c in self.commands if name in ("find", "aggregate")]
+        return sorted(own + self.joined)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

@@ -69,7 +69,7 @@ async def values_of(billing: BillingProvider, subscriber: str, *keys: str) -> di
 # --- batched reads -------------------------------------------------------------------------------
 
 
-async def test_one_query_per_collection_per_batch(
+async def test_one_database_operation_per_batch_and_one_query_per_catalogue_collection(
     provider: BillingProvider, command_log: CommandLog
 ) -> None:
     await seed_catalogue(provider)
@@ -90,22 +90,19 @@ async def test_one_query_per_collection_per_batch(
         [(invoice(f"in_{i:02}", 1000, customer=f"cus_{i:02}"), T0) for i in range(30)],
         source="test",
     )
-    per_batch = [
-        "billing_customers",
-        "billing_subscriptions",
-        "billing_invoices",
-        "billing_retention_events",
-        "billing_meta",  # the catalogue's write token
-    ]
-    command_log.commands.clear()
+    # The customers with their subscriptions, invoices and retention events joined, and the
+    # catalogue's write token beside it.
+    per_batch = [("aggregate", "billing_customers"), ("find", "billing_meta")]
+    joined = ["billing_invoices", "billing_retention_events", "billing_subscriptions"]
+    command_log.clear()
     results = await provider.resolve([Subject(f"cus_{i:02}") for i in range(30)])
-    finds = command_log.finds()
-    catalogue = ["billing_prices", "billing_coupons", "billing_products"]
-    assert sorted(finds) == sorted(per_batch + catalogue), finds
+    catalogue = [("find", c) for c in ("billing_prices", "billing_coupons", "billing_products")]
+    assert sorted(command_log.commands) == sorted(per_batch + catalogue), command_log.commands
+    assert sorted(command_log.joined) == joined
     # The catalogue is unchanged: the next batch reads none of it.
-    command_log.commands.clear()
+    command_log.clear()
     assert await provider.resolve([Subject(f"cus_{i:02}") for i in range(30)]) == results
-    assert sorted(command_log.finds()) == sorted(per_batch)
+    assert sorted(command_log.commands) == sorted(per_batch)
     assert results[0]["subscriber.mrr"] == Money(Decimal("20.00"), "USD")
     assert results[1]["subscriber.mrr"] == Money(Decimal("15.00"), "USD")
     assert results[1]["subscription.active_coupon_id"] == "pct25"
@@ -157,25 +154,74 @@ async def test_collections_the_keys_do_not_need_are_not_read(
     await provider.store.put_objects(
         "customer", [(customer(f"cus_{i:02}"), T0) for i in range(12)], source="test"
     )
-    command_log.commands.clear()
+    command_log.clear()
     results = await provider.resolve(
         [Subject(f"cus_{i:02}") for i in range(12)], ["subscriber.mrr"]
     )
     assert [set(r) for r in results] == [{"subscriber.mrr"}] * 12
     assert results[0]["subscriber.mrr"] == Money(Decimal("0"), "USD")
-    assert sorted(command_log.finds()) == [
+    assert command_log.collections_read() == [
         "billing_customers",
         "billing_meta",
         "billing_subscriptions",
     ]
-    command_log.commands.clear()
+    command_log.clear()
     await provider.resolve([Subject("cus_01")], ["subscriber.ltv", "subscriber.status"])
-    assert sorted(command_log.finds()) == [
+    assert command_log.collections_read() == [
         "billing_customers",
         "billing_invoices",
         "billing_meta",
         "billing_retention_events",
         "billing_subscriptions",
+    ]
+
+
+async def test_objects_without_their_customer_are_read_on_their_own(
+    provider: BillingProvider, command_log: CommandLog
+) -> None:
+    """A subscription (or retention event) can arrive before its customer: the join from the
+    customers cannot find it, so the ids without a customer are read per collection."""
+    await seed_catalogue(provider)
+    await provider.store.put_objects("customer", [(customer("cus_1"), T0)], source="test")
+    await provider.store.put_objects(
+        "subscription",
+        [
+            (subscription("sub_1", [item("month_10")], customer="cus_1"), T0),
+            (subscription("sub_2", [item("year_120")], customer="cus_early"), T0),
+        ],
+        source="test",
+    )
+    await provider.store.add_retention_event(
+        {
+            "subscriber_id": "cus_early",
+            "kind": "saved",
+            "offer_id": "o1",
+            "coupon_id": None,
+            "at": NOW - timedelta(days=1),
+            "recorded_at": NOW - timedelta(days=1),
+            "actor": "test",
+        }
+    )
+    command_log.clear()
+    both = await provider.resolve(
+        [Subject("cus_1"), Subject("cus_early"), Subject("cus_nobody")],
+        ["subscriber.mrr", "subscriber.status"],
+    )
+    assert both[0]["subscriber.mrr"] == Money(Decimal("10.00"), "USD")
+    assert both[1]["subscriber.mrr"] == Money(Decimal("10.00"), "USD")  # 120 a year
+    assert both[1]["subscriber.status"] == "SAVED"
+    assert both[2] == {"subscriber.mrr": MISSING, "subscriber.status": MISSING}
+    owned = {"billing_subscriptions", "billing_invoices", "billing_retention_events"}
+    own_finds = sorted(c for name, c in command_log.commands if name == "find" and c in owned)
+    assert own_finds == ["billing_retention_events", "billing_subscriptions"]  # for cus_early
+    # Alone, a subscriber with its customer costs the join and the token only.
+    command_log.clear()
+    assert (await provider.resolve([Subject("cus_1")], ["subscriber.mrr"]))[0] == {
+        "subscriber.mrr": Money(Decimal("10.00"), "USD")
+    }
+    assert sorted(command_log.commands) == [
+        ("aggregate", "billing_customers"),
+        ("find", "billing_meta"),
     ]
 
 

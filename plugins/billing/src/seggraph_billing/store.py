@@ -161,6 +161,59 @@ def normalize(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+@dataclass(frozen=True)
+class _OwnedPart:
+    """A collection of objects owned by a subscriber, as a batch reads it: by the owner's id
+    (``owner`` field), filtered, sorted and projected the same way whether it is joined to the
+    customers (``$lookup``) or read on its own."""
+
+    collection: str
+    owner: str
+    field: str
+    """Where the join puts the owned objects in a customer document (removed after)."""
+    match: Mapping[str, Any] = field(default_factory=dict)
+    sort: tuple[tuple[str, int], ...] = ()
+    projection: Mapping[str, Any] | None = None
+
+    def lookup(self) -> dict[str, Any]:
+        stages: list[dict[str, Any]] = []
+        if self.match:
+            stages.append({"$match": dict(self.match)})
+        if self.sort:
+            stages.append({"$sort": dict(self.sort)})
+        if self.projection:
+            stages.append({"$project": dict(self.projection)})
+        spec: dict[str, Any] = {
+            "from": self.collection,
+            "localField": "_id",
+            "foreignField": self.owner,
+            "as": self.field,
+        }
+        if stages:
+            spec["pipeline"] = stages
+        return {"$lookup": spec}
+
+    async def by_owner(self, store: BillingStore, owners: list[str]) -> list[dict[str, Any]]:
+        query = {self.owner: {"$in": owners}, **self.match}
+        return await store._all(self.collection, query, self.projection, list(self.sort) or None)
+
+
+_SUBSCRIPTIONS = _OwnedPart(SUBSCRIPTIONS, "customer", "__seggraph_subscriptions")
+_INVOICES = _OwnedPart(
+    INVOICES,
+    "customer",
+    "__seggraph_invoices",
+    match={"status": "paid", "deleted": {"$ne": True}},
+    projection=INVOICE_FIELDS,
+)
+_RETENTION = _OwnedPart(
+    RETENTION_EVENTS,
+    "subscriber_id",
+    "__seggraph_retention_events",
+    sort=(("recorded_at", ASCENDING), ("_id", ASCENDING)),
+)
+
+
 class BillingStore:
     """Reads and writes the ``billing_*`` collections of one database."""
 
@@ -385,45 +438,49 @@ class BillingStore:
         retention: bool = True,
         subscriptions: bool = True,
     ) -> Batch:
-        """Everything a derivation needs for these subscribers: one query per collection.
+        """Everything a derivation needs for these subscribers.
+
+        One aggregation over the customers, joining each customer's subscriptions, paid
+        invoices and retention events (``$lookup`` on their indexed owner field), in parallel
+        with the catalogue token: a database operation costs the client far more than the
+        documents it returns, and a batch is usually one subscriber. The ids without a
+        customer document (objects that arrived before their customer, retention events of
+        an unknown id) are then read from each collection by owner, as before.
 
         ``invoices``, ``retention`` and ``subscriptions`` leave out collections the requested
         properties do not read.
         """
         ids = list(dict.fromkeys(subscriber_ids))
-        by_id = {"$in": ids}
-        names = [CUSTOMERS]
-        tasks: list[Any] = [self._all(CUSTOMERS, {"_id": by_id})]
-        if subscriptions:
-            names.append(SUBSCRIPTIONS)
-            tasks.append(self._all(SUBSCRIPTIONS, {"customer": by_id}))
-        if invoices:
-            names.append(INVOICES)
-            tasks.append(
-                self._all(
-                    INVOICES,
-                    {"customer": by_id, "status": "paid", "deleted": {"$ne": True}},
-                    INVOICE_FIELDS,
-                )
+        wanted = [
+            part
+            for part, asked in (
+                (_SUBSCRIPTIONS, subscriptions),
+                (_INVOICES, invoices),
+                (_RETENTION, retention),
             )
-        if retention:
-            names.append(RETENTION_EVENTS)
-            tasks.append(
-                self._all(
-                    RETENTION_EVENTS,
-                    {"subscriber_id": by_id},
-                    sort=[("recorded_at", ASCENDING), ("_id", ASCENDING)],
-                )
-            )
-        *answers, token = await asyncio.gather(*tasks, self._catalogue_token())
-        results = dict(zip(names, answers, strict=True))
-        customers = {doc["_id"]: doc for doc in results[CUSTOMERS]}
-        subs = _group(results.get(SUBSCRIPTIONS, []), "customer")
-        invs = _group(results.get(INVOICES, []), "customer")
-        events = _group(results.get(RETENTION_EVENTS, []), "subscriber_id")
-
+            if asked
+        ]
+        pipeline: list[dict[str, Any]] = [{"$match": {"_id": {"$in": ids}}}]
+        pipeline += [part.lookup() for part in wanted]
+        joined, token = await asyncio.gather(
+            self._aggregate(CUSTOMERS, pipeline), self._catalogue_token()
+        )
+        names = [CUSTOMERS, *(part.collection for part in wanted)]
+        customers: dict[str, dict[str, Any]] = {}
+        owned: dict[str, dict[str, list[dict[str, Any]]]] = {p.collection: {} for p in wanted}
+        for doc in joined:
+            for part in wanted:
+                owned[part.collection][doc["_id"]] = doc.pop(part.field)
+            customers[doc["_id"]] = doc
+        if orphans := [ident for ident in ids if ident not in customers]:
+            found = await asyncio.gather(*(part.by_owner(self, orphans) for part in wanted))
+            for part, docs in zip(wanted, found, strict=True):
+                owned[part.collection].update(_group(docs, part.owner))
+        subs = owned.get(SUBSCRIPTIONS, {})
+        invs = owned.get(INVOICES, {})
+        events = owned.get(RETENTION_EVENTS, {})
         lookups, lookup_names = await self._lookups(
-            customers.values(), results.get(SUBSCRIPTIONS, []), token
+            customers.values(), [s for docs in subs.values() for s in docs], token
         )
         names += lookup_names
         subscribers = {
@@ -437,6 +494,12 @@ class BillingStore:
             for ident in ids
         }
         return Batch(subscribers, lookups, queries=len(names), collections=names)
+
+    async def _aggregate(
+        self, collection: str, pipeline: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        cursor = await self.db[collection].aggregate(pipeline)
+        return await cursor.to_list(None)
 
     async def _lookups(
         self,
