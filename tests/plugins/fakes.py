@@ -10,6 +10,8 @@ from seggraph import hookimpl
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins import MISSING, SubscriberFilter
+from seggraph.plugins.manager import PluginManager
+from seggraph.settings import Settings
 
 
 def number(key: str) -> PropertyDefinition:
@@ -18,6 +20,11 @@ def number(key: str) -> PropertyDefinition:
 
 def text(key: str) -> PropertyDefinition:
     return PropertyDefinition(key, key.replace(".", " ").title(), PropertyType.TEXT)
+
+
+def manager_with(*plugins: tuple[str, object], **settings: Any) -> PluginManager:
+    """A plugin manager holding only ``plugins`` (name, object), no entry points."""
+    return PluginManager.load(Settings(_env_file=None, plugins=[], **settings), plugins)  # type: ignore[arg-type]
 
 
 class FakeProvider:

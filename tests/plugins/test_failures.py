@@ -16,6 +16,7 @@ from seggraph.plugins import MISSING, ProviderError, ProviderStatus, Unknown, Un
 from seggraph.plugins.manager import PluginManager
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
+from tests.plugins import fakes
 from tests.plugins.conftest import BROKEN_IMPORT, FakeDistribution
 from tests.plugins.fakes import FailingStartup, FakeProvider, StubbornProvider, number, text
 
@@ -23,8 +24,8 @@ A, B = EvaluationContext("sub_a"), EvaluationContext("sub_b")
 
 
 def manager_with(*plugins: tuple[str, object], **settings: Any) -> PluginManager:
-    values = {"plugins": [], "provider_timeout_seconds": 0.3, **settings}
-    return PluginManager.load(Settings(_env_file=None, **values), plugins)  # type: ignore[arg-type]
+    """Short provider timeouts, so the hanging providers below cost little."""
+    return fakes.manager_with(*plugins, **{"provider_timeout_seconds": 0.3, **settings})
 
 
 def healthy() -> FakeProvider:

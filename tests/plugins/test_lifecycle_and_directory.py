@@ -3,19 +3,13 @@ directory that bulk questions walk."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from seggraph.app import create_app
 from seggraph.plugins import SubscriberFilter
-from seggraph.plugins.manager import PluginManager, ProviderCallError
+from seggraph.plugins.manager import ProviderCallError
 from seggraph.settings import Settings
-from tests.plugins.fakes import DescribedDirectory, Directory
-
-
-def manager_with(*plugins: tuple[str, object], **settings: Any) -> PluginManager:
-    return PluginManager.load(Settings(_env_file=None, plugins=[], **settings), plugins)  # type: ignore[arg-type]
+from tests.plugins.fakes import DescribedDirectory, Directory, manager_with
 
 
 async def test_providers_start_and_stop_with_the_application(settings: Settings) -> None:

@@ -15,18 +15,11 @@ import httpx
 from seggraph import hookimpl
 from seggraph.domain.context import EvaluationContext
 from seggraph.plugins import Unknown, UnknownReason
-from seggraph.plugins.manager import PluginManager
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
-from tests.plugins.fakes import FakeProvider, number
+from tests.plugins.fakes import FakeProvider, manager_with, number
 
 SUBSCRIBERS = [f"sub_{i}" for i in range(30)]
-
-
-def manager_with(provider: object, **settings: Any) -> PluginManager:
-    manager = PluginManager(Settings(_env_file=None, plugins=[], **settings))  # type: ignore[call-arg]
-    manager.add_plugin(provider, name="alpha")
-    return manager
 
 
 def counting() -> FakeProvider:
@@ -59,7 +52,7 @@ class Gated(FakeProvider):
 
 async def test_requests_asking_at_once_share_a_call_and_get_their_own_values() -> None:
     provider = counting()
-    manager = manager_with(provider)
+    manager = manager_with(("alpha", provider))
     catalogue = manager.build_catalogue()
 
     async def one(i: int) -> Any:
@@ -82,7 +75,7 @@ async def test_requests_asking_at_once_share_a_call_and_get_their_own_values() -
 
 async def test_unshared_calls_are_not_merged() -> None:
     provider = counting()
-    manager = manager_with(provider)
+    manager = manager_with(("alpha", provider))
     catalogue = manager.build_catalogue()
     await asyncio.gather(
         *(
@@ -95,7 +88,7 @@ async def test_unshared_calls_are_not_merged() -> None:
 
 async def test_a_request_arriving_during_a_call_gets_a_call_started_after_it() -> None:
     provider = Gated()
-    manager = manager_with(provider)
+    manager = manager_with(("alpha", provider))
     catalogue = manager.build_catalogue()
     first = asyncio.ensure_future(
         manager.resolve(catalogue, [EvaluationContext("sub_1")], ["alpha.count"], shared=True)
@@ -116,7 +109,7 @@ async def test_a_request_arriving_during_a_call_gets_a_call_started_after_it() -
 async def test_a_failed_shared_call_is_unknown_for_its_requests_and_counted_once() -> None:
     provider = counting()
     provider.fail = OSError("billing is down")
-    manager = manager_with(provider, provider_failure_threshold=3)
+    manager = manager_with(("alpha", provider), provider_failure_threshold=3)
     catalogue = manager.build_catalogue()
     answers = await asyncio.gather(
         *(
@@ -139,7 +132,7 @@ async def test_a_failed_shared_call_is_unknown_for_its_requests_and_counted_once
 
 async def test_waiting_for_a_hung_call_never_takes_a_request_past_its_timeout() -> None:
     provider = Gated()  # never released: the call hangs
-    manager = manager_with(provider, provider_timeout_seconds=0.3)
+    manager = manager_with(("alpha", provider), provider_timeout_seconds=0.3)
     catalogue = manager.build_catalogue()
     first = asyncio.ensure_future(
         manager.resolve(catalogue, [EvaluationContext("sub_1")], ["alpha.count"], shared=True)
@@ -163,7 +156,7 @@ async def test_waiting_for_a_hung_call_never_takes_a_request_past_its_timeout() 
 
 async def test_a_shared_run_keeps_to_the_batch_size() -> None:
     provider = counting()
-    manager = manager_with(provider, provider_batch_size=8)
+    manager = manager_with(("alpha", provider), provider_batch_size=8)
     catalogue = manager.build_catalogue()
     answers = await asyncio.gather(
         *(
