@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -49,7 +50,8 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         return HTMLResponse(self._ide_html)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        await request.app.state.services.ensure_fresh()
+        # An HTTP request reads its snapshot of the watched documents first (seggraph.freshness).
+        await request.app.state.services.ensure_fresh(begin_request=isinstance(request, Request))
         mode, actor, api_key = request_identity(request)
         return Context(
             request=request,
@@ -69,6 +71,16 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         if result.errors:
             result.errors = masked(result.errors, scope_request_id(request.scope))
         return await super().process_result(request, result)
+
+    def encode_json(self, data: object) -> str | bytes:
+        """orjson: several times faster than ``json.dumps`` on a response of a few hundred
+        values. The output of graphql-core's serialisation is plain JSON values; anything
+        orjson refuses (an integer beyond 64 bits in an extension) falls back to the standard
+        library."""
+        try:
+            return orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            return super().encode_json(data)
 
     def decode_json(self, data: str | bytes) -> object:
         try:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from seggraph.catalogue import Catalogue
 from seggraph.db import Database, IndexSpec
 from seggraph.evaluation import EvaluationOptions, SegmentCompiler
+from seggraph.freshness import FreshnessBoard
 from seggraph.plugins.manager import PluginManager
 from seggraph.services.api_keys import ApiKeyService
 from seggraph.services.evaluation import EvaluationService, RequestValueSource
@@ -52,11 +53,15 @@ class Services:
     refreshes them (and so the catalogue) in this process."""
     api_keys: ApiKeyService = field(init=False)
     """API keys: created and revoked by the CLI, checked on every GraphQL request."""
+    freshness: FreshnessBoard = field(init=False)
+    """The documents read together at every GraphQL request's start (:mod:`seggraph.freshness`):
+    segments' write tokens and whatever a provider :meth:`~FreshnessBoard.watch`-es."""
     walk_slots: asyncio.Semaphore = field(init=False)
     """Walks over the whole subscriber directory running at once (``SEGGRAPH_BULK_CONCURRENCY``)."""
 
     def __post_init__(self) -> None:
         self.walk_slots = asyncio.Semaphore(self.settings.bulk_concurrency)
+        self.freshness = FreshnessBoard(self.database.db)
         self.api_keys = ApiKeyService(
             api_key_store.ApiKeyStore(self.database.db),
             cache_seconds=self.settings.api_key_cache_seconds,
@@ -64,7 +69,7 @@ class Services:
         self.properties = PropertyResolver(lambda: self.plugins, lambda: self.catalogue)
         self.segments = SegmentService(
             self.database,
-            segment_store.SegmentStore(self.database.db),
+            segment_store.SegmentStore(self.database.db, self.freshness),
             lambda: self.catalogue,
             currency=self.settings.currency,
             limits=TreeLimits(
@@ -73,8 +78,15 @@ class Services:
             ),
         )
 
-    async def ensure_fresh(self) -> None:
-        """Run the freshness checks; a failing one is logged and the request goes on."""
+    async def ensure_fresh(self, *, begin_request: bool = False) -> None:
+        """With ``begin_request``, first read the watched documents as the current request's
+        snapshot (one operation); then run the freshness checks. A failure is logged and the
+        request goes on (whatever found no snapshot reads for itself)."""
+        if begin_request:
+            try:
+                await self.freshness.begin_request()
+            except Exception as exc:  # noqa: BLE001 - each owner then reads its own document
+                log.warning("reading the request's snapshot failed: %s", exc)
         for check in self.freshness_checks:
             try:
                 await check()

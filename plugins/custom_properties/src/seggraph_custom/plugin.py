@@ -14,6 +14,7 @@ from seggraph.plugins import hookimpl
 from seggraph_custom import __version__
 from seggraph_custom.provider import CustomProvider
 from seggraph_custom.settings import CustomSettings
+from seggraph_custom.store import CATALOGUE_VERSION
 
 if TYPE_CHECKING:
     from seggraph.db import Database
@@ -45,6 +46,8 @@ class CustomPropertiesPlugin:
         self.provider.on_change(lambda _definitions: properties_changed())
         await self.provider.start()
         services.custom_properties = self.provider.service
+        # The catalogue version is read with the request's other watched documents.
+        services.freshness.watch(CATALOGUE_VERSION.collection, CATALOGUE_VERSION.doc_id)
         services.freshness_checks.append(self.provider.refresh_if_changed)
 
     @hookimpl

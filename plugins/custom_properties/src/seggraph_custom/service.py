@@ -43,7 +43,8 @@ from seggraph.domain.custom_properties import (
 )
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.properties import PropertyDefinition
-from seggraph_custom.store import CustomStore, Session, decode
+from seggraph.freshness import NotInSnapshot, snapshot_document
+from seggraph_custom.store import CATALOGUE_VERSION, CustomStore, Session, decode, version_of
 
 MAX_SUBJECT_ID = 256
 MAX_LISTED = 20
@@ -106,9 +107,12 @@ class CustomPropertiesService:
         return self.properties()
 
     async def refresh_if_changed(self) -> bool:
-        """One cheap read of the catalogue version; reload (and tell ``on_change``) when another
-        worker changed a definition. Returns True when the catalogue changed."""
-        version = await self._version_read()
+        """Reload (and tell ``on_change``) when another worker changed a definition; returns
+        True when the catalogue changed. The version comes from the request's snapshot (read
+        at its start with the other watched documents) or, outside a request, from one cheap
+        read shared by the callers that ask at once."""
+        doc = snapshot_document(CATALOGUE_VERSION)
+        version = await self._version_read() if isinstance(doc, NotInSnapshot) else version_of(doc)
         if version == self._version:
             return False
         async with self._refresh_lock:

@@ -7,8 +7,9 @@
   enum identifiers as strings, numbers as ``int`` or ``Decimal128``, booleans, dates as
   ``YYYY-MM-DD`` strings, lists as arrays.
 - ``custom_meta``: ``{"_id": "catalogue", "version": n, "token": random}``, changed by every
-  definition change, so every worker process notices a change with one cheap read (by ``_id``)
-  and refreshes its catalogue.
+  definition change, so every worker process notices a change and refreshes its catalogue. It
+  is one of the documents the service reads at each request's start
+  (:data:`CATALOGUE_VERSION`, :mod:`seggraph.freshness`), so noticing costs no read of its own.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from seggraph.domain.custom_properties import (
     CustomType,
     StoredValue,
 )
+from seggraph.freshness import Watched, written
 
 DEFINITIONS = "custom_definitions"
 VALUES = "custom_values"
 META = "custom_meta"
 CATALOGUE_VERSION_ID = "catalogue"
+#: The catalogue version's document, as watched by the service's freshness board.
+CATALOGUE_VERSION = Watched(META, CATALOGUE_VERSION_ID)
 SEGMENTS = "segments"
 #: Deeper than any condition tree can be (the depth setting allows at most 20).
 MAX_TREE_DEPTH = 25
@@ -107,6 +111,11 @@ def _uses_key(key: str) -> dict[str, Any]:
     return {"$or": clauses}
 
 
+def version_of(doc: dict[str, Any] | None) -> tuple[int, str]:
+    """The version and token in the catalogue version's document (``None``: never changed)."""
+    return (int(doc["version"]), str(doc.get("token", ""))) if doc else (0, "")
+
+
 class CustomStore:
     def __init__(self, db: AsyncDatabase[dict]) -> None:
         self.db = db
@@ -157,6 +166,7 @@ class CustomStore:
     async def bump_version(self, session: Session = None) -> tuple[int, str]:
         """Mark the definitions changed: the version counts changes, and a random token makes
         a reset counter (a restored or emptied database) still look changed."""
+        written(CATALOGUE_VERSION)
         doc = await self.meta.find_one_and_update(
             {"_id": CATALOGUE_VERSION_ID},
             {
@@ -173,7 +183,7 @@ class CustomStore:
     async def version(self) -> tuple[int, str]:
         """The catalogue version and token; ``(0, "")`` before any change."""
         doc = await self.meta.find_one({"_id": CATALOGUE_VERSION_ID}, {"version": 1, "token": 1})
-        return (int(doc["version"]), str(doc.get("token", ""))) if doc else (0, "")
+        return version_of(doc)
 
     async def segments_using(self, property_key: str, session: Session = None) -> list[str]:
         """Names (with mode) of the segments with a condition on ``property_key``."""

@@ -1,0 +1,153 @@
+"""The small documents every request must read fresh, read together once at its start.
+
+Several parts of the service keep things in memory behind a document that every write
+changes: the segments of each mode behind ``segments_meta``'s write tokens, the custom
+properties' catalogue behind ``custom_meta``'s version. Each request has to read those
+documents (another process may have written), and each read is a database round trip that,
+made one after the other, costs more than the rest of a ``subscriber { segments }`` request.
+
+A :class:`FreshnessBoard` holds the list of those documents (:meth:`FreshnessBoard.watch`,
+called at start-up by whoever keeps something behind one) and reads them all in **one**
+aggregation (the first collection's documents, the others' through ``$unionWith``), shared
+among the requests that ask at once (:class:`~seggraph.coalescing.FreshRead`: never a read
+started before the request asked). The GraphQL endpoint does that at the start of each HTTP
+request (:meth:`FreshnessBoard.begin_request`) and keeps the answer as the request's
+:class:`Snapshot` in a context variable; the owners then take their document from it
+(:func:`snapshot_document`) instead of reading it again.
+
+What a request sees is therefore every write acknowledged before it started, as before. A
+write made by the request itself forgets the document it changed (:func:`written`), so a
+later read in the same request goes to the database. Code that serves several requests at once
+(a shared provider call, a coalesced read) never consults a snapshot: it runs with the
+context of whichever request started it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from seggraph.coalescing import FreshRead
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """One document read at the start of every request: ``collection``'s ``_id``."""
+
+    collection: str
+    doc_id: str
+
+
+class NotInSnapshot:
+    """Not in the snapshot (no snapshot, or forgotten after a write): read it yourself."""
+
+    def __repr__(self) -> str:
+        return "NOT_IN_SNAPSHOT"
+
+
+NOT_IN_SNAPSHOT = NotInSnapshot()
+
+
+class Snapshot:
+    """The watched documents as one read at a request's start found them (``None`` for a
+    document that does not exist yet)."""
+
+    def __init__(self, documents: dict[Watched, dict[str, Any] | None]) -> None:
+        self._documents = dict(documents)
+
+    def get(self, watched: Watched) -> dict[str, Any] | NotInSnapshot | None:
+        return self._documents.get(watched, NOT_IN_SNAPSHOT)
+
+    def forget(self, watched: Watched) -> None:
+        self._documents.pop(watched, None)
+
+
+_current: ContextVar[Snapshot | None] = ContextVar("seggraph_request_snapshot", default=None)
+
+
+def snapshot_document(watched: Watched) -> dict[str, Any] | NotInSnapshot | None:
+    """``watched``'s document as the current request's start read it, or
+    :data:`NOT_IN_SNAPSHOT` (outside a request, or after this request wrote it)."""
+    snapshot = _current.get()
+    return NOT_IN_SNAPSHOT if snapshot is None else snapshot.get(watched)
+
+
+def written(watched: Watched) -> None:
+    """Called by every write of a watched document: the rest of this request reads it afresh."""
+    snapshot = _current.get()
+    if snapshot is not None:
+        snapshot.forget(watched)
+
+
+@contextmanager
+def using_snapshot(snapshot: Snapshot | None) -> Iterator[None]:
+    """Run a block with ``snapshot`` as the current request's (tests, and the CLI's one-off
+    requests); the previous one is restored after."""
+    token = _current.set(snapshot)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class FreshnessBoard:
+    """The watched documents of one database, read together."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._db = db
+        self._watched: list[Watched] = []
+        self._read = FreshRead(self._read_all)
+
+    def watch(self, collection: str, doc_id: str) -> Watched:
+        """Add a document to the ones read at every request's start (idempotent)."""
+        watched = Watched(collection, doc_id)
+        if watched not in self._watched:
+            self._watched.append(watched)
+        return watched
+
+    @property
+    def reads(self) -> int:
+        """Reads made so far (each serving every request that asked at once)."""
+        return self._read.reads
+
+    async def read(self) -> Snapshot:
+        """Every watched document, read after this call (shared with concurrent callers)."""
+        return Snapshot(await self._read())
+
+    async def begin_request(self) -> Snapshot:
+        """Read the snapshot and make it the current request's (the caller's task and the
+        tasks it starts from now on)."""
+        snapshot = await self.read()
+        _current.set(snapshot)
+        return snapshot
+
+    async def _read_all(self) -> dict[Watched, dict[str, Any] | None]:
+        found: dict[Watched, dict[str, Any] | None] = dict.fromkeys(self._watched)
+        if not self._watched:
+            return found
+        ids: dict[str, list[str]] = defaultdict(list)
+        for watched in self._watched:
+            ids[watched.collection].append(watched.doc_id)
+        (first, first_ids), *others = ids.items()
+        pipeline = _tagged(first, first_ids) + [
+            {"$unionWith": {"coll": collection, "pipeline": _tagged(collection, doc_ids)}}
+            for collection, doc_ids in others
+        ]
+        cursor = await self._db[first].aggregate(pipeline)
+        async for row in cursor:
+            found[Watched(row["c"], row["doc"]["_id"])] = row["doc"]
+        return found
+
+
+def _tagged(collection: str, doc_ids: list[str]) -> list[dict[str, Any]]:
+    """One collection's watched documents, each tagged with the collection it came from."""
+    return [
+        {"$match": {"_id": {"$in": doc_ids}}},
+        {"$project": {"_id": 0, "c": {"$literal": collection}, "doc": "$$ROOT"}},
+    ]
