@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from bson import ObjectId
 from pymongo.database import Database as SyncDatabase
@@ -50,23 +51,41 @@ async def test_one_read_finds_the_watched_documents_of_every_collection(
     await database.db["fresh_a"].insert_many([{"_id": "one", "token": 1}, {"_id": "x"}])
     await database.db["fresh_b"].insert_one({"_id": "two", "version": 7, "token": "t"})
 
-    snapshot = await board.read()
+    documents = await board.read()
     assert board.reads == 1
-    assert snapshot.get(one) == {"_id": "one", "token": 1}
-    assert snapshot.get(two) == {"_id": "two", "version": 7, "token": "t"}
-    assert snapshot.get(absent) is None  # watched, not written yet
-    assert isinstance(snapshot.get(Watched("fresh_a", "x")), NotInSnapshot)  # not watched
-
+    assert documents == {
+        one: {"_id": "one", "token": 1},
+        two: {"_id": "two", "version": 7, "token": "t"},
+        absent: None,  # watched, not written yet
+    }
     await database.db["fresh_b"].update_one({"_id": "two"}, {"$set": {"version": 8}})
-    assert (await board.read()).get(two) == {"_id": "two", "version": 8, "token": "t"}
+    assert (await board.read())[two] == {"_id": "two", "version": 8, "token": "t"}
+
+
+async def test_a_snapshot_is_read_once_when_first_asked_for(database: Database) -> None:
+    board = FreshnessBoard(database.db)
+    one = board.watch("fresh_a", "one")
+    await database.db["fresh_a"].insert_one({"_id": "one", "token": 1})
+    snapshot = Snapshot(board.read, [one])
+    assert board.reads == 0  # nothing asked yet: nothing read
+    # Not watched: answered without reading.
+    assert isinstance(await snapshot.get(Watched("fresh_a", "x")), NotInSnapshot)
+    assert board.reads == 0
+    # The request's resolvers asking at once share its one read.
+    found = await asyncio.gather(*(snapshot.get(one) for _ in range(5)))
+    assert found == [{"_id": "one", "token": 1}] * 5
+    await database.db["fresh_a"].update_one({"_id": "one"}, {"$set": {"token": 2}})
+    assert await snapshot.get(one) == {"_id": "one", "token": 1}  # the request's, kept
+    assert board.reads == 1
 
 
 async def test_requests_asking_at_once_share_one_read(database: Database) -> None:
     board = FreshnessBoard(database.db)
     watched = board.watch("fresh_a", "one")
     await database.db["fresh_a"].insert_one({"_id": "one", "token": 1})
-    snapshots = await asyncio.gather(*(board.read() for _ in range(10)))
-    assert all(s.get(watched) == {"_id": "one", "token": 1} for s in snapshots)
+    snapshots = [Snapshot(board.read, [watched]) for _ in range(10)]
+    found = await asyncio.gather(*(s.get(watched) for s in snapshots))
+    assert found == [{"_id": "one", "token": 1}] * 10
     assert board.reads == 1
 
 
@@ -98,8 +117,7 @@ async def test_the_segments_token_comes_from_the_snapshot_until_the_request_writ
     await store.insert(_segment(Mode.LIVE))
     token_reads = store._token_reads[Mode.LIVE]
 
-    snapshot = await board.read()
-    with using_snapshot(snapshot):
+    with using_snapshot(Snapshot(board.read, board._watched)):
         first = await store.write_token(Mode.LIVE)
         assert first is not None and token_reads.reads == 0  # from the snapshot
 
@@ -113,7 +131,7 @@ async def test_the_segments_token_comes_from_the_snapshot_until_the_request_writ
         await store.insert(_segment(Mode.LIVE))
         after = await store.write_token(Mode.LIVE)
         assert after != first and token_reads.reads == 1
-        assert isinstance(snapshot_document(store._watched[Mode.LIVE]), NotInSnapshot)
+        assert isinstance(await snapshot_document(store._watched[Mode.LIVE]), NotInSnapshot)
         # The other mode is still the snapshot's.
         await store.write_token(Mode.TEST)
         assert store._token_reads[Mode.TEST].reads == 0
@@ -156,6 +174,24 @@ def test_a_request_reads_its_watched_documents_once(
     assert after[1:] == before[1:]  # no read of a token or of the catalogue version of its own
 
 
+def test_a_request_that_needs_no_watched_document_reads_none(
+    settings: Settings, start_live_server: Any
+) -> None:
+    """Without the custom-properties provider, ``{ __typename }`` asks for no watched
+    document, so it makes no read; ``subscriber { segments }`` makes one."""
+    server: LiveServer = start_live_server(settings.model_copy(update={"plugins": ["billing"]}))
+    board = server.app.state.services.freshness
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        gql = GraphQLClient(http)
+        gql.query("{ __typename }")
+        reads = board.reads
+        for _ in range(3):
+            assert gql.query("{ __typename }") == {"__typename": "Query"}
+        assert board.reads == reads
+        gql.query('{ subscriber(id: "c1") { segments { result } } }')
+        assert board.reads == reads + 1
+
+
 def test_a_snapshot_is_the_requests_own() -> None:
     """Two tasks with different snapshots never see each other's."""
     a, b = Watched("c", "a"), Watched("c", "b")
@@ -163,11 +199,11 @@ def test_a_snapshot_is_the_requests_own() -> None:
     async def look(snapshot: Snapshot, watched: Watched) -> object:
         with using_snapshot(snapshot):
             await asyncio.sleep(0)
-            return snapshot_document(watched)
+            return await snapshot_document(watched)
 
     async def both() -> list[object]:
         return await asyncio.gather(
-            look(Snapshot({a: {"_id": "a"}}), a), look(Snapshot({b: None}), a)
+            look(Snapshot.of({a: {"_id": "a"}}), a), look(Snapshot.of({b: None}), a)
         )
 
     first, second = asyncio.run(both())

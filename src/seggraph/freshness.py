@@ -10,10 +10,10 @@ A :class:`FreshnessBoard` holds the list of those documents (:meth:`FreshnessBoa
 called at start-up by whoever keeps something behind one) and reads them all in **one**
 aggregation (the first collection's documents, the others' through ``$unionWith``), shared
 among the requests that ask at once (:class:`~seggraph.coalescing.FreshRead`: never a read
-started before the request asked). The GraphQL endpoint does that at the start of each HTTP
-request (:meth:`FreshnessBoard.begin_request`) and keeps the answer as the request's
-:class:`Snapshot` in a context variable; the owners then take their document from it
-(:func:`snapshot_document`) instead of reading it again.
+started before the request asked). The GraphQL endpoint gives each HTTP request a
+:class:`Snapshot` (:meth:`FreshnessBoard.begin_request`, kept in a context variable), read
+the first time the request asks for one of the documents; the owners take their document
+from it (:func:`snapshot_document`), so a request reads them all once, or not at all.
 
 What a request sees is therefore every write acknowledged before it started, as before. A
 write made by the request itself forgets the document it changed (:func:`written`), so a
@@ -24,8 +24,9 @@ context of whichever request started it.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -55,27 +56,54 @@ NOT_IN_SNAPSHOT = NotInSnapshot()
 
 
 class Snapshot:
-    """The watched documents as one read at a request's start found them (``None`` for a
-    document that does not exist yet)."""
+    """The watched documents as one read made for a request found them (``None`` for a
+    document that does not exist yet). The read is made when the request first asks for one
+    of them, so a request that needs none (``{ __typename }``) costs no read; the request's
+    concurrent resolvers share it."""
 
-    def __init__(self, documents: dict[Watched, dict[str, Any] | None]) -> None:
-        self._documents = dict(documents)
+    def __init__(
+        self,
+        read: Callable[[], Awaitable[dict[Watched, dict[str, Any] | None]]],
+        watched: Collection[Watched],
+    ) -> None:
+        """``read`` answers the documents of ``watched`` (and is not called for others)."""
+        self._read = read
+        self._watched = watched
+        self._documents: dict[Watched, dict[str, Any] | None] | None = None
+        self._forgotten: set[Watched] = set()
+        self._lock = asyncio.Lock()
 
-    def get(self, watched: Watched) -> dict[str, Any] | NotInSnapshot | None:
+    @classmethod
+    def of(cls, documents: dict[Watched, dict[str, Any] | None]) -> Snapshot:
+        """A snapshot already read (tests)."""
+
+        async def read() -> dict[Watched, dict[str, Any] | None]:
+            return documents
+
+        return cls(read, list(documents))
+
+    async def get(self, watched: Watched) -> dict[str, Any] | NotInSnapshot | None:
+        if watched in self._forgotten or watched not in self._watched:
+            return NOT_IN_SNAPSHOT
+        if self._documents is None:
+            async with self._lock:
+                if self._documents is None:
+                    self._documents = dict(await self._read())
         return self._documents.get(watched, NOT_IN_SNAPSHOT)
 
     def forget(self, watched: Watched) -> None:
-        self._documents.pop(watched, None)
+        self._forgotten.add(watched)
 
 
 _current: ContextVar[Snapshot | None] = ContextVar("seggraph_request_snapshot", default=None)
 
 
-def snapshot_document(watched: Watched) -> dict[str, Any] | NotInSnapshot | None:
-    """``watched``'s document as the current request's start read it, or
-    :data:`NOT_IN_SNAPSHOT` (outside a request, or after this request wrote it)."""
+async def snapshot_document(watched: Watched) -> dict[str, Any] | NotInSnapshot | None:
+    """``watched``'s document as the current request's snapshot has it (read now if it was
+    not yet), or :data:`NOT_IN_SNAPSHOT` (outside a request, not watched, or after this request
+    wrote it)."""
     snapshot = _current.get()
-    return NOT_IN_SNAPSHOT if snapshot is None else snapshot.get(watched)
+    return NOT_IN_SNAPSHOT if snapshot is None else await snapshot.get(watched)
 
 
 def written(watched: Watched) -> None:
@@ -87,8 +115,8 @@ def written(watched: Watched) -> None:
 
 @contextmanager
 def using_snapshot(snapshot: Snapshot | None) -> Iterator[None]:
-    """Run a block with ``snapshot`` as the current request's (tests, and the CLI's one-off
-    requests); the previous one is restored after."""
+    """Run a block with ``snapshot`` as the current request's (tests); the previous one is
+    restored after."""
     token = _current.set(snapshot)
     try:
         yield
@@ -116,14 +144,15 @@ class FreshnessBoard:
         """Reads made so far (each serving every request that asked at once)."""
         return self._read.reads
 
-    async def read(self) -> Snapshot:
-        """Every watched document, read after this call (shared with concurrent callers)."""
-        return Snapshot(await self._read())
+    async def read(self) -> dict[Watched, dict[str, Any] | None]:
+        """Every watched document (``None``: not written yet), read after this call (shared
+        with the callers that ask at once)."""
+        return await self._read()
 
-    async def begin_request(self) -> Snapshot:
-        """Read the snapshot and make it the current request's (the caller's task and the
-        tasks it starts from now on)."""
-        snapshot = await self.read()
+    def begin_request(self) -> Snapshot:
+        """Make a new snapshot, read when first needed, the current request's (the caller's
+        task and the tasks it starts from now on)."""
+        snapshot = Snapshot(self.read, self._watched)
         _current.set(snapshot)
         return snapshot
 

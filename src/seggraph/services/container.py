@@ -79,14 +79,11 @@ class Services:
         )
 
     async def ensure_fresh(self, *, begin_request: bool = False) -> None:
-        """With ``begin_request``, first read the watched documents as the current request's
-        snapshot (one operation); then run the freshness checks. A failure is logged and the
-        request goes on (whatever found no snapshot reads for itself)."""
+        """With ``begin_request``, first give the current request its snapshot of the watched
+        documents (:mod:`seggraph.freshness`, read when first asked for); then run the
+        freshness checks. A failing check is logged and the request goes on."""
         if begin_request:
-            try:
-                await self.freshness.begin_request()
-            except Exception as exc:  # noqa: BLE001 - each owner then reads its own document
-                log.warning("reading the request's snapshot failed: %s", exc)
+            self.freshness.begin_request()
         for check in self.freshness_checks:
             try:
                 await check()

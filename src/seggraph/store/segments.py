@@ -218,7 +218,7 @@ class SegmentStore:
         start with the other watched documents) when there is one; otherwise one read by
         ``_id``, shared by the callers that ask at once but never started before the caller
         asked (:class:`~seggraph.coalescing.FreshRead`)."""
-        doc = snapshot_document(self._watched[mode])
+        doc = await snapshot_document(self._watched[mode])
         if isinstance(doc, NotInSnapshot):
             return await self._token_reads[mode]()
         return doc["token"] if doc else None

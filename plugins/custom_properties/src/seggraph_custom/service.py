@@ -111,7 +111,7 @@ class CustomPropertiesService:
         True when the catalogue changed. The version comes from the request's snapshot (read
         at its start with the other watched documents) or, outside a request, from one cheap
         read shared by the callers that ask at once."""
-        doc = snapshot_document(CATALOGUE_VERSION)
+        doc = await snapshot_document(CATALOGUE_VERSION)
         version = await self._version_read() if isinstance(doc, NotInSnapshot) else version_of(doc)
         if version == self._version:
             return False
