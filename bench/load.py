@@ -291,14 +291,14 @@ async def seed(http: httpx.AsyncClient, segments: int) -> list[str]:
         assert response.status_code == 200 and not body.get("errors"), body
         return body["data"]
 
-    for key, kind, values in (("tier", "ENUM", TIERS), ("seats", "NUMBER", [])):
+    for key, kind, enum_values in (("tier", "ENUM", TIERS), ("seats", "NUMBER", [])):
         await must(
             """mutation($in: CreateCustomPropertyInput!) { createCustomProperty(input: $in) {
                  userErrors { message } } }""",
-            **{"in": {"key": key, "label": key, "type": kind, "enumValues": values}},
+            **{"in": {"key": key, "label": key, "type": kind, "enumValues": enum_values}},
         )
     rng = random.Random(7)
-    values = [
+    values: list[dict[str, Any]] = [
         {"key": "tier", "subscriberId": s, "value": rng.choice(TIERS)} for s in SUBSCRIBERS[::2]
     ] + [{"key": "seats", "subscriberId": s, "value": rng.randint(1, 30)} for s in SUBSCRIBERS]
     await must(

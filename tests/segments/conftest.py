@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import bson
@@ -64,11 +65,15 @@ GET = f"query($id: ID!) {{ segment(id: $id) {{ {SEGMENT_FIELDS} }} }}"
 
 
 @pytest.fixture
-def catalogue(live_server: Any) -> Catalogue:
-    """Test properties in the running server's catalogue."""
+def catalogue(live_server: Any) -> Iterator[Catalogue]:
+    """Test properties in the running server's catalogue, for the test only: the providers'
+    catalogue is put back after it, so the tests that follow see the real one whatever the
+    order they run in."""
     services = live_server.app.state.services
+    real = services.catalogue
     services.catalogue = Catalogue(TEST_PROPERTIES)
-    return services.catalogue
+    yield services.catalogue
+    services.catalogue = real
 
 
 @pytest.fixture
