@@ -1,4 +1,4 @@
-"""The small documents every request must read fresh, read together once at its start.
+"""The small documents every request must read fresh, read together once per request.
 
 Several parts of the service keep things in memory behind a document that every write
 changes: the segments of each mode behind ``segments_meta``'s write tokens, the custom
@@ -39,7 +39,8 @@ from seggraph.coalescing import FreshRead
 
 @dataclass(frozen=True, slots=True)
 class Watched:
-    """One document read at the start of every request: ``collection``'s ``_id``."""
+    """One watched document, ``collection``'s ``_id``: read with the others, once per request
+    that asks for any of them."""
 
     collection: str
     doc_id: str
