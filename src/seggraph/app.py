@@ -50,7 +50,7 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         return HTMLResponse(self._ide_html)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        # An HTTP request reads its snapshot of the watched documents first (seggraph.freshness).
+        # An HTTP request gets its snapshot of the watched documents (seggraph.freshness).
         await request.app.state.services.ensure_fresh(begin_request=isinstance(request, Request))
         mode, actor, api_key = request_identity(request)
         return Context(

@@ -54,8 +54,9 @@ class Services:
     api_keys: ApiKeyService = field(init=False)
     """API keys: created and revoked by the CLI, checked on every GraphQL request."""
     freshness: FreshnessBoard = field(init=False)
-    """The documents read together at every GraphQL request's start (:mod:`seggraph.freshness`):
-    segments' write tokens and whatever a provider :meth:`~FreshnessBoard.watch`-es."""
+    """The documents read together, once per GraphQL request that asks for one
+    (:mod:`seggraph.freshness`): the segments' write tokens and whatever a provider
+    :meth:`~FreshnessBoard.watch`-es."""
     walk_slots: asyncio.Semaphore = field(init=False)
     """Walks over the whole subscriber directory running at once (``SEGGRAPH_BULK_CONCURRENCY``)."""
 

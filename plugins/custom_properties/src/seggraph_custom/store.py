@@ -8,7 +8,7 @@
   ``YYYY-MM-DD`` strings, lists as arrays.
 - ``custom_meta``: ``{"_id": "catalogue", "version": n, "token": random}``, changed by every
   definition change, so every worker process notices a change and refreshes its catalogue. It
-  is one of the documents the service reads at each request's start
+  is one of the documents the service reads together, once per request
   (:data:`CATALOGUE_VERSION`, :mod:`seggraph.freshness`), so noticing costs no read of its own.
 """
 
