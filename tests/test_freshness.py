@@ -43,11 +43,13 @@ async def test_one_read_finds_the_watched_documents_of_every_collection(
 ) -> None:
     board = FreshnessBoard(database.db)
     one, two, absent = (
-        board.watch("fresh_a", "one"),
-        board.watch("fresh_b", "two"),
-        board.watch("fresh_b", "absent"),
+        Watched("fresh_a", "one"),
+        Watched("fresh_b", "two"),
+        Watched("fresh_b", "absent"),
     )
-    assert board.watch("fresh_a", "one") == one  # watching twice watches once
+    for watched in (one, two, absent, Watched("fresh_a", "one")):  # watching twice watches once
+        board.watch(watched)
+    assert len(board._watched) == 3
     await database.db["fresh_a"].insert_many([{"_id": "one", "token": 1}, {"_id": "x"}])
     await database.db["fresh_b"].insert_one({"_id": "two", "version": 7, "token": "t"})
 
@@ -64,7 +66,8 @@ async def test_one_read_finds_the_watched_documents_of_every_collection(
 
 async def test_a_snapshot_is_read_once_when_first_asked_for(database: Database) -> None:
     board = FreshnessBoard(database.db)
-    one = board.watch("fresh_a", "one")
+    one = Watched("fresh_a", "one")
+    board.watch(one)
     await database.db["fresh_a"].insert_one({"_id": "one", "token": 1})
     snapshot = Snapshot(board.read, [one])
     assert board.reads == 0  # nothing asked yet: nothing read
@@ -81,7 +84,8 @@ async def test_a_snapshot_is_read_once_when_first_asked_for(database: Database) 
 
 async def test_requests_asking_at_once_share_one_read(database: Database) -> None:
     board = FreshnessBoard(database.db)
-    watched = board.watch("fresh_a", "one")
+    watched = Watched("fresh_a", "one")
+    board.watch(watched)
     await database.db["fresh_a"].insert_one({"_id": "one", "token": 1})
     snapshots = [Snapshot(board.read, [watched]) for _ in range(10)]
     found = await asyncio.gather(*(s.get(watched) for s in snapshots))

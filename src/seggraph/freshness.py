@@ -13,7 +13,7 @@ among the requests that ask at once (:class:`~seggraph.coalescing.FreshRead`: ne
 started before the request asked). The GraphQL endpoint gives each HTTP request a
 :class:`Snapshot` (:meth:`FreshnessBoard.begin_request`, kept in a context variable), read
 the first time the request asks for one of the documents; the owners take their document
-from it (:func:`snapshot_document`), so a request reads them all once, or not at all.
+from it (:func:`current_document`), so a request reads them all once, or not at all.
 
 What a request sees is therefore every write acknowledged before it started, as before. A
 write made by the request itself forgets the document it changed (:func:`written`), so a
@@ -107,6 +107,16 @@ async def snapshot_document(watched: Watched) -> dict[str, Any] | NotInSnapshot 
     return NOT_IN_SNAPSHOT if snapshot is None else await snapshot.get(watched)
 
 
+async def current_document(
+    watched: Watched, own_read: Callable[[], Awaitable[dict[str, Any] | None]]
+) -> dict[str, Any] | None:
+    """``watched``'s document, as an owner needs it: from the current request's snapshot when
+    it has it, otherwise from ``own_read()`` (outside a request, or after the request wrote
+    it), which should be a :class:`~seggraph.coalescing.FreshRead` of that one document."""
+    doc = await snapshot_document(watched)
+    return await own_read() if isinstance(doc, NotInSnapshot) else doc
+
+
 def written(watched: Watched) -> None:
     """Called by every write of a watched document: the rest of this request reads it afresh."""
     snapshot = _current.get()
@@ -133,12 +143,10 @@ class FreshnessBoard:
         self._watched: list[Watched] = []
         self._read = FreshRead(self._read_all)
 
-    def watch(self, collection: str, doc_id: str) -> Watched:
-        """Add a document to the ones read at every request's start (idempotent)."""
-        watched = Watched(collection, doc_id)
+    def watch(self, watched: Watched) -> None:
+        """Add a document to the ones read together once per request (idempotent)."""
         if watched not in self._watched:
             self._watched.append(watched)
-        return watched
 
     @property
     def reads(self) -> int:

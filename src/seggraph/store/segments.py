@@ -31,7 +31,7 @@ from seggraph.domain.segments import (
     Usage,
     UsageKind,
 )
-from seggraph.freshness import FreshnessBoard, NotInSnapshot, snapshot_document, written
+from seggraph.freshness import FreshnessBoard, Watched, current_document, written
 from seggraph.store.condition_documents import decode_root, encode_tree
 from seggraph.store.pagination import encode_cursor, newest_first_after
 
@@ -88,11 +88,6 @@ INDEXES = [
 
 Session = AsyncClientSession | None
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def _token_id(mode: Mode) -> str:
-    """The ``_id`` of ``mode``'s write-token document in ``segments_meta``."""
-    return f"written:{mode.value}"
 
 
 def to_object_id(segment_id: str) -> ObjectId | None:
@@ -199,33 +194,33 @@ class SegmentFilter:
 
 class SegmentStore:
     def __init__(self, db: AsyncDatabase[dict], freshness: FreshnessBoard | None = None) -> None:
-        """``freshness``: the board that reads the write tokens at each request's start
-        (without one, every :meth:`write_token` reads its own)."""
+        """``freshness``: the board that reads the write tokens once per request with the
+        other watched documents (without one, every :meth:`write_token` reads its own)."""
         self.segments = db[SEGMENTS]
         self.history = db[HISTORY]
         self.usages = db[USAGES]
         self.meta = db[META]
         self._answers: OrderedDict[Hashable, tuple[Any, Any]] = OrderedDict()
+        #: Each mode's write-token document.
+        self._watched = {mode: Watched(META, f"written:{mode.value}") for mode in Mode}
         self._token_reads = {mode: FreshRead(partial(self._read_token, mode)) for mode in Mode}
-        board = freshness or FreshnessBoard(db)
-        self._watched = {mode: board.watch(META, _token_id(mode)) for mode in Mode}
+        if freshness is not None:
+            for watched in self._watched.values():
+                freshness.watch(watched)
 
     # -- the write token ----------------------------------------------------------------------
 
     async def write_token(self, mode: Mode) -> Any:
         """A value that changes whenever a segment of ``mode`` is written; ``None`` before the
-        first write. Taken from the request's snapshot (:mod:`seggraph.freshness`, read at its
-        start with the other watched documents) when there is one; otherwise one read by
+        first write. Taken from the request's snapshot (:mod:`seggraph.freshness`, read once
+        per request with the other watched documents) when there is one; otherwise one read by
         ``_id``, shared by the callers that ask at once but never started before the caller
         asked (:class:`~seggraph.coalescing.FreshRead`)."""
-        doc = await snapshot_document(self._watched[mode])
-        if isinstance(doc, NotInSnapshot):
-            return await self._token_reads[mode]()
+        doc = await current_document(self._watched[mode], self._token_reads[mode])
         return doc["token"] if doc else None
 
-    async def _read_token(self, mode: Mode) -> Any:
-        doc = await self.meta.find_one({"_id": _token_id(mode)})
-        return doc["token"] if doc else None
+    async def _read_token(self, mode: Mode) -> dict[str, Any] | None:
+        return await self.meta.find_one({"_id": self._watched[mode].doc_id})
 
     async def _written(self, mode: Mode, session: Session) -> None:
         """Record a write, in the write's own session (its transaction, where there is one).
@@ -233,7 +228,7 @@ class SegmentStore:
         bring back a token some process still holds."""
         written(self._watched[mode])
         await self.meta.update_one(
-            {"_id": _token_id(mode)},
+            {"_id": self._watched[mode].doc_id},
             {"$set": {"token": ObjectId()}},
             upsert=True,
             session=session,

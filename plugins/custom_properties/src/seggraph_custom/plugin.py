@@ -47,7 +47,7 @@ class CustomPropertiesPlugin:
         await self.provider.start()
         services.custom_properties = self.provider.service
         # The catalogue version is read with the request's other watched documents.
-        services.freshness.watch(CATALOGUE_VERSION.collection, CATALOGUE_VERSION.doc_id)
+        services.freshness.watch(CATALOGUE_VERSION)
         services.freshness_checks.append(self.provider.refresh_if_changed)
 
     @hookimpl

@@ -43,7 +43,7 @@ from seggraph.domain.custom_properties import (
 )
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.properties import PropertyDefinition
-from seggraph.freshness import NotInSnapshot, snapshot_document
+from seggraph.freshness import current_document
 from seggraph_custom.store import CATALOGUE_VERSION, CustomStore, Session, decode, version_of
 
 MAX_SUBJECT_ID = 256
@@ -87,7 +87,7 @@ class CustomPropertiesService:
         self._version: tuple[int, str] | None = None
         self._refresh_lock = asyncio.Lock()
         # Asked by every request: one read shared by the requests that ask at once.
-        self._version_read = FreshRead(store.version)
+        self._version_read = FreshRead(store.version_document)
 
     # -- the catalogue ---------------------------------------------------------------------------
 
@@ -109,10 +109,9 @@ class CustomPropertiesService:
     async def refresh_if_changed(self) -> bool:
         """Reload (and tell ``on_change``) when another worker changed a definition; returns
         True when the catalogue changed. The version comes from the request's snapshot (read
-        at its start with the other watched documents) or, outside a request, from one cheap
-        read shared by the callers that ask at once."""
-        doc = await snapshot_document(CATALOGUE_VERSION)
-        version = await self._version_read() if isinstance(doc, NotInSnapshot) else version_of(doc)
+        once per request with the other watched documents) or, outside a request, from one
+        cheap read shared by the callers that ask at once."""
+        version = version_of(await current_document(CATALOGUE_VERSION, self._version_read))
         if version == self._version:
             return False
         async with self._refresh_lock:

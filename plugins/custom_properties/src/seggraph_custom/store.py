@@ -182,8 +182,11 @@ class CustomStore:
 
     async def version(self) -> tuple[int, str]:
         """The catalogue version and token; ``(0, "")`` before any change."""
-        doc = await self.meta.find_one({"_id": CATALOGUE_VERSION_ID}, {"version": 1, "token": 1})
-        return version_of(doc)
+        return version_of(await self.version_document())
+
+    async def version_document(self) -> dict[str, Any] | None:
+        """The catalogue version's document (:func:`version_of` reads it)."""
+        return await self.meta.find_one({"_id": CATALOGUE_VERSION_ID}, {"version": 1, "token": 1})
 
     async def segments_using(self, property_key: str, session: Session = None) -> list[str]:
         """Names (with mode) of the segments with a condition on ``property_key``."""
