@@ -26,9 +26,7 @@ import contextlib
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +38,8 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
-from seggraph.embedded import EmbeddedDatabase, free_port
+from bench.server import Server, run_cli
+from seggraph.embedded import EmbeddedDatabase
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATABASE = "seggraph_load"
@@ -248,42 +247,6 @@ def verify(uri: str, acknowledged: list[tuple[str, int, str]]) -> dict[str, Any]
     }
 
 
-def start_server(uri: str, port: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-    env.update(
-        SEGGRAPH_MONGODB_URI=uri,
-        SEGGRAPH_DATABASE=DATABASE,
-        SEGGRAPH_PORT=str(port),
-        SEGGRAPH_LOG_LEVEL="WARNING",
-    )
-    made = subprocess.run(
-        [sys.executable, "-m", "seggraph", "keys", "create", "--mode", "test", "--role", "write",
-         "--name", "bench-load"],
-        env=env, capture_output=True, text=True, check=True, timeout=120,
-    )  # fmt: skip
-    key = made.stdout.strip()
-    with log.open("ab") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "seggraph", "serve"],
-            env=env,
-            stdout=out,
-            stderr=out,
-            stdin=subprocess.DEVNULL,
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        if server.poll() is not None:
-            raise RuntimeError("the server exited:\n" + log.read_text())
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return server, key
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not become ready:\n" + log.read_text())
-        time.sleep(0.1)
-
-
 async def seed(http: httpx.AsyncClient, segments: int) -> list[str]:
     async def must(query: str, **variables: Any) -> dict[str, Any]:
         response = await http.post("/graphql", json={"query": query, "variables": variables})
@@ -448,16 +411,23 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="seggraph-load-") as tmp:
         database = EmbeddedDatabase(Path(tmp) / "db")
         uri = database.start()
-        server: subprocess.Popen[bytes] | None = None
         try:
-            port = free_port()
-            server, key = start_server(uri, port, Path(tmp) / "serve.log")
-            result = asyncio.run(load(f"http://127.0.0.1:{port}", key, server.pid, args))
+            with Server(
+                Path(tmp) / "data",
+                log=Path(tmp) / "serve.log",
+                SEGGRAPH_MONGODB_URI=uri,
+                SEGGRAPH_DATABASE=DATABASE,
+                SEGGRAPH_AUTH="true",  # keys on: writes and reads as a client makes them
+            ) as server:
+                key = run_cli(
+                    ["keys", "create", "--mode", "test", "--role", "write", "--name", "bench-load"],
+                    server.env,
+                    timeout=120,
+                ).strip()
+                assert server.process is not None
+                result = asyncio.run(load(server.url, key, server.process.pid, args))
             result["verification"] = verify(uri, result.pop("acknowledged"))
         finally:
-            if server is not None:
-                server.send_signal(signal.SIGTERM)
-                server.wait(60)
             database.stop()
         log = (Path(tmp) / "serve.log").read_text(errors="replace").splitlines()
         result["server_log_problems"] = [

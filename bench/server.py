@@ -50,8 +50,8 @@ def environment(data_dir: Path, **extra: str) -> dict[str, str]:
         SEGGRAPH_DATA_DIR=str(data_dir),
         SEGGRAPH_LOG_LEVEL="WARNING",
         SEGGRAPH_AUTH="false",  # loopback only, and API-key checks are not what is measured
-        **extra,
     )
+    env.update(extra)  # which may turn keys back on (bench.load)
     return env
 
 
@@ -73,7 +73,8 @@ class Server:
     """``with Server(data_dir, **env) as server:`` — serving until the block ends.
 
     ``command`` (given the port) runs another server program in place of ``seggraph serve``,
-    such as ``bench.memory_server``; ``name`` is how errors call it."""
+    such as ``bench.memory_server``; ``name`` is how errors call it. With ``log``, the
+    server's output goes to that file (appended) rather than to a pipe read only on failure."""
 
     def __init__(
         self,
@@ -81,6 +82,7 @@ class Server:
         *,
         command: Callable[[int], list[str]] | None = None,
         name: str = "seggraph serve",
+        log: Path | None = None,
         **extra_env: str,
     ) -> None:
         self.port = free_port()
@@ -92,23 +94,28 @@ class Server:
             else [str(SEGGRAPH), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         )
         self.name = name
+        self.log = log
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=600)
 
     def __enter__(self) -> Server:
-        self.process = subprocess.Popen(
-            self.command,
-            env=self.env,
-            cwd=ROOT,  # so that `python -m bench.…` finds the bench package
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group: the embedded database with it
-        )
+        output: Any = subprocess.PIPE if self.log is None else self.log.open("ab")
+        try:
+            self.process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                cwd=ROOT,  # so that `python -m bench.…` finds the bench package
+                stdout=subprocess.DEVNULL if self.log is None else output,
+                stderr=output,
+                start_new_session=True,  # its own process group: the embedded database with it
+            )
+        finally:
+            if self.log is not None:
+                output.close()  # the child has its own descriptor
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                assert self.process.stderr is not None
-                raise RuntimeError(f"{self.name} exited:\n{self.process.stderr.read().decode()}")
+                raise RuntimeError(f"{self.name} exited:\n{self._output()}")
             try:
                 if self.client.get("/readyz").status_code == 200:
                     return self
@@ -117,6 +124,12 @@ class Server:
             time.sleep(0.25)
         self.__exit__()
         raise RuntimeError(f"{self.name} did not become ready in 120 s")
+
+    def _output(self) -> str:
+        if self.log is not None:
+            return self.log.read_text(errors="replace")
+        assert self.process is not None and self.process.stderr is not None
+        return self.process.stderr.read().decode()
 
     def __exit__(self, *exc: object) -> None:
         self.client.close()
