@@ -1,0 +1,313 @@
+"""The leaf-field executor answers exactly what graphql-core's own executor answers.
+
+``seggraph.api.execution.LeafFieldExecutor`` reads plain attribute fields directly instead of
+going through graphql-core's per-field machinery. These tests run the same documents on the
+same objects through both executors, with values of every kind a field can meet (right ones,
+``None`` where the type forbids it, values that do not coerce, attributes that raise or are
+missing), and require the same data and the same errors; and they check that the short path is
+really taken, and that field middleware still sees every field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+import strawberry
+from graphql import GraphQLError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strawberry.extensions import SchemaExtension
+from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case
+
+from seggraph.api.execution import LeafFieldExecutor
+from seggraph.api.schema import schema as seggraph_schema
+
+
+@strawberry.enum
+class Color(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+BOOM = "<raises>"
+ABSENT = "<absent>"
+ITERATOR = "<iterator>"
+
+
+class Source:
+    """An object whose attributes are given by a dict: :data:`BOOM` raises, :data:`ABSENT` is
+    missing, :data:`ITERATOR` is a fresh iterator over two strings."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._values.get(name, ABSENT)
+        if value == BOOM:
+            raise ValueError(f"{name} broke")
+        if value == ABSENT:
+            raise AttributeError(name)
+        if value == ITERATOR:
+            return iter(["x", "y"])
+        if isinstance(value, dict) and "__child__" in value:
+            return Source(value["__child__"])
+        return value
+
+
+Odd = strawberry.scalar(
+    int,
+    name="Odd",
+    serialize=lambda value: value if value % 2 else None,
+    parse_value=int,
+    description="An int that serializes to null when even (a scalar refusing a value).",
+)
+
+
+@strawberry.type
+class Item:
+    name: str
+    label: str | None
+    count: int
+    score: float | None
+    ident: strawberry.ID
+    color: Color
+    maybe_color: Color | None
+    when: datetime | None
+    payload: JSON | None
+    tags: list[str]
+    maybe_tags: list[str] | None
+    loose: list[str | None]
+    odd: Odd | None  # type: ignore[valid-type]
+    odds: list[Odd]  # type: ignore[valid-type]
+    child: Item | None
+
+    @strawberry.field
+    def shout(self) -> str:
+        return str(self.name).upper()
+
+    @strawberry.field
+    async def later(self) -> str:
+        await asyncio.sleep(0)
+        return f"later {self.name}"
+
+
+ITEMS: list[Any] = []
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return ITEMS
+
+    @strawberry.field
+    def first(self) -> Item:
+        return ITEMS[0]
+
+    @strawberry.field
+    def nullable_items(self) -> list[Item | None]:
+        return ITEMS
+
+
+def _schema(executor: type | None, extensions: list[Any] | None = None) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query, execution_context_class=executor, extensions=extensions or []
+    )
+
+
+ORDINARY = _schema(None)
+SHORT = _schema(LeafFieldExecutor)
+
+#: Values each field meets: first the ones it takes, then the ones that make errors.
+COMMON_BAD = [None, BOOM, ABSENT, object(), ValueError("returned, not raised")]
+GOOD: dict[str, list[Any]] = {
+    "name": ["a", "", 5, True],
+    "label": ["b", 1.5, None],
+    "count": [0, 7, -3, True],
+    "score": [1.5, 2, None, float("nan")],
+    "ident": ["s1", 5],
+    "color": [Color.RED, Color.BLUE],
+    "maybe_color": [Color.BLUE, None],
+    "when": [datetime(2026, 1, 2, 3, 4, tzinfo=UTC), None],
+    "payload": [{"a": [1, 2]}, [1, "x"], "s", 3, None],
+    "tags": [["a", "b"], [], ("t",), ITERATOR],
+    "maybe_tags": [["a"], [], None, ITERATOR],
+    "loose": [["a", None], [None], [], ("u", None)],
+    "odd": [1, 3, None],
+    "odds": [[1, 3], []],
+}
+BAD: dict[str, list[Any]] = {
+    "name": COMMON_BAD,
+    "label": COMMON_BAD[1:],
+    "count": [2**40, "12", 1.5, *COMMON_BAD],
+    "score": ["x", *COMMON_BAD[1:]],
+    "ident": [1.5, *COMMON_BAD],
+    "color": ["red", "RED", "nope", *COMMON_BAD],
+    "maybe_color": ["blue", "nope", *COMMON_BAD[1:]],
+    "when": ["not a date", 3, *COMMON_BAD[1:]],
+    "payload": COMMON_BAD[1:],
+    "tags": [["a", None], ["a", 3], "abc", [object()], *COMMON_BAD],
+    "maybe_tags": ["abc", ["a", None], *COMMON_BAD[1:]],
+    "loose": ["abc", [3.5j], *COMMON_BAD],
+    "odd": [2, "x", *COMMON_BAD[1:]],
+    "odds": [[1, 2], [2], *COMMON_BAD],
+}
+LEAVES = sorted(GOOD)
+OBJECT_FIELDS = ["shout", "later", "__typename"]
+
+
+@st.composite
+def objects(draw: st.DrawFn, depth: int, asked: list[str]) -> dict[str, Any]:
+    """A source: every field a value it takes, then a few of the fields the document asks
+    for one that makes an error."""
+    values = {name: draw(st.sampled_from(good)) for name, good in GOOD.items()}
+    for name in draw(st.lists(st.sampled_from(asked or LEAVES), max_size=3)):
+        values[name] = draw(st.sampled_from(BAD[name]))
+    if depth > 0:
+        values["child"] = draw(
+            st.one_of(
+                st.sampled_from([None, BOOM, ABSENT]),
+                objects(depth - 1, asked).map(lambda child: {"__child__": child}),
+            )
+        )
+    return values
+
+
+@st.composite
+def selections(draw: st.DrawFn, depth: int, asked: list[str]) -> str:
+    """A selection set (aliases, a fragment, a nested ``child``); the leaf fields it asks for
+    are added to ``asked`` by their Python names."""
+    names = draw(st.lists(st.sampled_from(LEAVES + OBJECT_FIELDS), min_size=1, max_size=6))
+    if draw(st.booleans()):
+        names.append("... on Item { " + to_camel_case(draw(st.sampled_from(LEAVES))) + " }")
+    parts = []
+    for i, name in enumerate(names):
+        if name in GOOD:
+            asked.append(name)
+        alias = draw(st.sampled_from(["", f"a{i}: "])) if name[0].isalpha() else ""
+        parts.append(alias + (to_camel_case(name) if name in GOOD else name))
+    if depth > 0 and draw(st.booleans()):
+        parts.append("child { " + draw(selections(depth - 1, asked)) + " }")
+    return " ".join(parts)
+
+
+def _errors(errors: list[GraphQLError] | None) -> list[tuple[str, list[Any] | None]]:
+    return sorted(((e.message, e.path) for e in errors or []), key=repr)
+
+
+def both(query: str) -> tuple[Any, Any]:
+    ordinary = asyncio.run(ORDINARY.execute(query))
+    short = asyncio.run(SHORT.execute(query))
+    return ordinary, short
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.data())
+def test_the_same_data_and_errors_as_graphql_core(data: st.DataObject) -> None:
+    root = data.draw(st.sampled_from(["items", "first", "nullableItems"]))
+    asked: list[str] = []
+    body = data.draw(selections(2, asked))
+    sources = data.draw(st.lists(objects(2, asked), max_size=4))
+    ITEMS[:] = [Source(values) for values in sources]
+    if root == "first" and not ITEMS:
+        ITEMS.append(Source({}))
+    ordinary, short = both(f"{{ {root} {{ {body} }} }}")
+    assert not any(e.locations and e.path is None for e in ordinary.errors or []), ordinary
+    assert short.data == ordinary.data
+    assert _errors(short.errors) == _errors(ordinary.errors)
+
+
+def test_a_bad_value_is_reported_with_its_path_and_the_rest_still_answered() -> None:
+    ITEMS[:] = [
+        Item(
+            name="ok",
+            label=None,
+            count=2**40,
+            score=None,
+            ident="i",
+            color=Color.RED,
+            maybe_color=None,
+            when=None,
+            payload=None,
+            tags=["a"],
+            maybe_tags=None,
+            loose=[None],
+            odd=None,
+            odds=[],
+            child=None,
+        )
+    ]
+    ordinary, short = both("{ items { name count tags } }")
+    # ``items`` is ``[Item!]!``: the null reaches the root, as the ordinary executor has it.
+    assert short.data is None and ordinary.data is None
+    assert _errors(short.errors) == _errors(ordinary.errors)
+    assert short.errors is not None and short.errors[0].path == ["items", 0, "count"]
+    ordinary, short = both("{ items { name label tags loose maybeColor } }")
+    assert short.errors is None
+    assert short.data == {
+        "items": [{"name": "ok", "label": None, "tags": ["a"], "loose": [None], "maybeColor": None}]
+    }
+
+
+class CountingInfo(LeafFieldExecutor):
+    """Counts the ``GraphQLResolveInfo`` objects built: one per field taking the long path."""
+
+    built = 0
+
+    def build_resolve_info(self, *args: Any, **kwargs: Any) -> Any:
+        CountingInfo.built += 1
+        return super().build_resolve_info(*args, **kwargs)
+
+
+def test_plain_leaf_fields_take_the_short_path() -> None:
+    ITEMS[:] = [Source({"name": f"n{i}", "count": i, "tags": ["t"]}) for i in range(10)]
+    counting = _schema(CountingInfo)
+    CountingInfo.built = 0
+    result = asyncio.run(counting.execute("{ items { name count tags shout } }"))
+    assert result.errors is None
+    assert result.data is not None and result.data["items"][3] == {
+        "name": "n3",
+        "count": 3,
+        "tags": ["t"],
+        "shout": "N3",
+    }
+    # ``items`` and the ten ``shout`` (a resolver) only: no info for the thirty leaves.
+    assert CountingInfo.built == 11
+
+
+class SeesEveryField(SchemaExtension):
+    seen: ClassVar[list[str]] = []
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        SeesEveryField.seen.append(info.field_name)
+        return _next(root, info, *args, **kwargs)
+
+
+def test_field_middleware_still_sees_every_field() -> None:
+    ITEMS[:] = [Source({"name": "a", "count": 1}), Source({"name": "b", "count": 2})]
+    SeesEveryField.seen = []
+    result = asyncio.run(
+        _schema(LeafFieldExecutor, [SeesEveryField]).execute("{ items { name count } }")
+    )
+    assert result.errors is None
+    assert sorted(SeesEveryField.seen) == ["count", "count", "items", "name", "name"]
+
+
+def test_awaited_fields_beside_short_ones_keep_their_order() -> None:
+    ITEMS[:] = [Source({"name": "a", "count": 1}), Source({"name": "b", "count": 2})]
+    ordinary, short = both("{ items { later name l2: later count } }")
+    assert short.errors is None and short.data == ordinary.data
+    assert list(short.data["items"][1]) == ["later", "name", "l2", "count"]
+    assert short.data["items"][1]["l2"] == "later b"
+
+
+def test_the_service_schema_uses_the_leaf_field_executor() -> None:
+    assert seggraph_schema.execution_context_class is LeafFieldExecutor
