@@ -77,7 +77,9 @@ def main() -> None:
         subscriber_directory=NAME,
         _env_file=None,
     )
-    app = create_app(settings, extra_plugins=[(NAME, MemoryProvider(rows))])
+    app = create_app(
+        settings, extra_plugins=[(NAME, MemoryProvider(rows))], freeze_after_startup=True
+    )
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

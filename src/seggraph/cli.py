@@ -102,7 +102,7 @@ def serve(
         # stopped by the ``finally`` below instead of being orphaned.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         uvicorn.run(
-            create_app(app_settings),
+            create_app(app_settings, freeze_after_startup=True),
             host=app_settings.host,
             port=app_settings.port,
             log_level=app_settings.log_level.value.lower(),
