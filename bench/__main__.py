@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
         help="graphql stage: seconds of load per query, after 2 s of warm-up (default: 10)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="graphql stage: the queries take turns this many times, splitting --seconds "
+        "(default: 5; 1 with --quick)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="a smoke run: 10000 subscribers and 2 rounds for the core, 2000 subscribers and "
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             connections=args.connections,
             seconds=3.0 if args.quick else args.seconds,
             warmup=1.0 if args.quick else 2.0,
+            rounds=1 if args.quick else args.rounds,
         )
         fresh.update(service.run_service(service.capabilities(), stages, service_config))
     if args.profile:

@@ -5,9 +5,10 @@
 ``connections`` keep-alive connections each send the same POST (the JSON body in BODY_FILE)
 and wait for its answer before sending the next, for ``warmup`` seconds (not counted) and then
 ``seconds``. It prints one JSON object: requests, errors, requests per second, and latency
-percentiles in milliseconds. Plain asyncio streams and a hand-rolled HTTP/1.1 exchange, so the
-client costs far less than the server it measures (httpx would cost about as much). Loopback
-only: it refuses any other host.
+percentiles in milliseconds; with ``--latencies FILE`` it also writes every measured latency
+(seconds, float64) there, so that several runs can be merged exactly. Plain asyncio streams
+and a hand-rolled HTTP/1.1 exchange, so the client costs far less than the server it measures
+(httpx would cost about as much). Loopback only: it refuses any other host.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import json
 import sys
 import time
+from array import array
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
@@ -26,6 +28,19 @@ try:
     import uvloop
 except ImportError:  # pragma: no cover - the bench extra installs it
     uvloop = None
+
+
+def summary(latencies: list[float], seconds: float) -> dict[str, float]:
+    """Requests per second and latency percentiles (ms) of one or several runs' latencies."""
+    ordered = sorted(latencies)
+    return {
+        "requests": len(ordered),
+        "rps": len(ordered) / seconds,
+        "p50_ms": _percentile(ordered, 0.50) * 1000,
+        "p90_ms": _percentile(ordered, 0.90) * 1000,
+        "p99_ms": _percentile(ordered, 0.99) * 1000,
+        "max_ms": (ordered[-1] if ordered else float("nan")) * 1000,
+    }
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -67,7 +82,14 @@ async def _connection(
         writer.close()
 
 
-async def run(url: str, body: bytes, connections: int, seconds: float, warmup: float) -> dict:
+async def run(
+    url: str,
+    body: bytes,
+    connections: int,
+    seconds: float,
+    warmup: float,
+    latencies_file: Path | None = None,
+) -> dict:
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 80
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -86,19 +108,21 @@ async def run(url: str, body: bytes, connections: int, seconds: float, warmup: f
             for _ in range(connections)
         )
     )
-    latencies.sort()
+    if latencies_file is not None:
+        latencies_file.write_bytes(array("d", latencies).tobytes())
     return {
         "connections": connections,
         "seconds": seconds,
-        "requests": len(latencies),
         "errors": len(errors),
         "first_error": errors[0] if errors else None,
-        "rps": len(latencies) / seconds,
-        "p50_ms": _percentile(latencies, 0.50) * 1000,
-        "p90_ms": _percentile(latencies, 0.90) * 1000,
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
-        "max_ms": (latencies[-1] if latencies else float("nan")) * 1000,
+        **summary(latencies, seconds),
     }
+
+
+def read_latencies(path: Path) -> list[float]:
+    values = array("d")
+    values.frombytes(path.read_bytes())
+    return values.tolist()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,11 +132,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--latencies", type=Path, default=None, help="write every latency here")
     args = parser.parse_args(argv)
     if uvloop is not None:
         uvloop.install()
     result = asyncio.run(
-        run(args.url, args.body.read_bytes(), args.connections, args.seconds, args.warmup)
+        run(
+            args.url,
+            args.body.read_bytes(),
+            args.connections,
+            args.seconds,
+            args.warmup,
+            args.latencies,
+        )
     )
     print(json.dumps(result))
     return 0

@@ -96,7 +96,14 @@ def _graphql_markdown(section: dict[str, Any]) -> list[str]:
         f"{server['command']}, event loop {server['loop']}, HTTP parser {server['http']}; load "
         f"from {load['client']}: {load['connections']} keep-alive connections, each sending "
         f"its next request when the last is answered, {load['warmup']:g} s of warm-up then "
-        f"{load['seconds']:g} s measured per query.",
+        f"{load['seconds']:g} s measured per query"
+        + (
+            f", in {load['rounds']} turns of {load['seconds'] / load['rounds']:g} s: a server's "
+            "queries take turns, so that a drift in the machine's speed falls on all of them "
+            "alike."
+            if load.get("rounds", 1) > 1
+            else "."
+        ),
         "",
         *_rows_markdown(section),
     ]

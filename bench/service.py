@@ -32,6 +32,8 @@ import httpx
 import orjson
 from graphql import GraphQLField, GraphQLObjectType, build_schema, get_named_type
 
+from . import loadgen
+
 SCHEMA = Path(__file__).resolve().parent.parent / "schema.graphql"
 
 
@@ -105,6 +107,10 @@ class ServiceConfig:
     connections: int = 8
     seconds: float = 10.0
     warmup: float = 2.0
+    #: The queries of one server take turns this many times, each turn ``seconds / rounds``
+    #: long: a drift in the shared machine's speed then falls on every query alike instead of
+    #: on whichever ran during it (see ``_measure_in_turns``).
+    rounds: int = 5
 
 
 TICKETS_TOKEN = "bench-support-token"
@@ -248,10 +254,8 @@ def _load(
     page = server.graphql(SEGMENT_PAGE)
     if len(page["segments"]["nodes"]) != 100:
         raise RuntimeError(f"expected a page of 100 segments, got {len(page['segments']['nodes'])}")
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="seggraph-load-") as tmp:
-        for name, query, variables in queries:
-            rows.append(_measure(server.url, name, query, variables, config, Path(tmp)))
+        rows = _measure_in_turns(server.url, queries, config, Path(tmp))
         memory = _memory_rows(server, member, population, config, Path(tmp))
     table = _with_ratios(rows) + _with_ratios(memory)
     subscriber, memory_subscriber = rows[1], memory[1]
@@ -262,6 +266,7 @@ def _load(
             "connections": config.connections,
             "seconds": config.seconds,
             "warmup": config.warmup,
+            "rounds": config.rounds,
             "client": "python -m bench.loadgen, its own process",
         },
         "target": "subscriber { segments } over 20 segments at most 1.5× the trivial query's "
@@ -300,6 +305,40 @@ def _with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return table
 
 
+def _measure_in_turns(
+    url: str,
+    queries: Sequence[tuple[str, str, dict[str, Any]]],
+    config: ServiceConfig,
+    tmp: Path,
+) -> list[dict[str, Any]]:
+    """Each query under the load generator (its own process), the queries taking turns
+    ``config.rounds`` times for ``seconds / rounds`` each; a query's figures come from the
+    latencies of all its turns together. Run one after the other for the whole time, the
+    trivial query and ``subscriber { segments }`` met different moments of a machine whose
+    speed drifts by a quarter, and the same code measured 4.0× in one run and 5.6× in the next.
+    """
+    rounds = max(1, config.rounds)
+    turn = config.seconds / rounds
+    latencies: dict[str, list[float]] = {name: [] for name, _, _ in queries}
+    for round_number in range(rounds):
+        for name, query, variables in queries:
+            # The first turn warms the server's caches for the query; later turns only let the
+            # connections settle.
+            warmup = config.warmup if round_number == 0 else min(config.warmup, 0.5)
+            latencies[name] += _measure(url, name, query, variables, config, tmp, turn, warmup)
+    return [
+        {
+            "query": name,
+            "connections": config.connections,
+            "seconds": config.seconds,
+            "rounds": rounds,
+            "errors": 0,
+            **loadgen.summary(latencies[name], turn * rounds),
+        }
+        for name, _, _ in queries
+    ]
+
+
 def _measure(
     url: str,
     name: str,
@@ -307,11 +346,14 @@ def _measure(
     variables: dict[str, Any],
     config: ServiceConfig,
     tmp: Path,
-) -> dict[str, Any]:
-    """One query under the load generator (its own process): requests/s, p50, p99."""
+    seconds: float,
+    warmup: float,
+) -> list[float]:
+    """One turn of one query under the load generator: its latencies (seconds)."""
     body = tmp / "body.json"
     body.write_bytes(orjson.dumps({"query": query, "variables": variables}))
-    print(f"graphql: {name}: {config.connections} connections, {config.seconds:g} s…", flush=True)
+    measured = tmp / "latencies.bin"
+    print(f"graphql: {name}: {config.connections} connections, {seconds:g} s…", flush=True)
     done = subprocess.run(
         [
             sys.executable,
@@ -322,9 +364,11 @@ def _measure(
             "--connections",
             str(config.connections),
             "--seconds",
-            str(config.seconds),
+            str(seconds),
             "--warmup",
-            str(config.warmup),
+            str(warmup),
+            "--latencies",
+            str(measured),
         ],
         capture_output=True,
         text=True,
@@ -334,7 +378,7 @@ def _measure(
     result = json.loads(done.stdout)
     if result["errors"]:
         raise RuntimeError(f"{name}: {result['errors']} errors, e.g. {result['first_error']}")
-    return {"query": name, **result}
+    return loadgen.read_latencies(measured)
 
 
 def _memory_rows(
@@ -369,19 +413,15 @@ def _memory_rows(
         answer = memory.graphql(SUBSCRIBER_SEGMENTS, {"id": member})
         if len(answer["subscriber"]["segments"]) != 20:
             raise RuntimeError(f"memory server: expected 20 segment results, got {answer}")
-        return [
-            _measure(
-                memory.url, "trivial query, in-memory provider server", TRIVIAL, {}, config, tmp
-            ),
-            _measure(
-                memory.url,
+        queries = [
+            ("trivial query, in-memory provider server", TRIVIAL, {}),
+            (
                 "subscriber { segments } over 20 segments, in-memory provider",
                 SUBSCRIBER_SEGMENTS,
                 {"id": member},
-                config,
-                tmp,
             ),
         ]
+        return _measure_in_turns(memory.url, queries, config, tmp)
 
 
 def _count(
