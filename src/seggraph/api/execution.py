@@ -1,16 +1,18 @@
-"""The GraphQL executor: graphql-core's, with a short path for plain leaf fields.
+"""The GraphQL executor: graphql-core's, with a short path for plain fields.
 
 Most fields of an answer are plain attributes (a segment's ``id``, ``name``, ``tags``, a
-membership's ``result``): Strawberry resolves them with ``getattr`` and no ``info``, yet
-graphql-core still builds a ``Path``, a ``GraphQLResolveInfo`` and goes through
-``complete_value`` for each of them, which is most of the time a page of segments takes (see
+membership's ``segment`` and ``result``): Strawberry resolves them with ``getattr`` and no
+``info``, yet graphql-core still builds a ``Path``, a ``GraphQLResolveInfo`` and goes through
+``complete_value`` for each of them, which was most of the time a page of segments took (see
 ``bench/README.md``, "Findings: the service", item 11). For such a field this executor reads
-the attribute and coerces it directly.
+the attribute and coerces it directly (a scalar or enum, or a list of them), or executes the
+sub-selection on it (an object type).
 
 The short path only ever answers a field the ordinary way would answer without an error: a
 field whose attribute is missing, raises, is ``None`` where the type forbids it, or does not
 coerce is handed to graphql-core's own ``execute_field``, which resolves it again and reports
-the error exactly as it would have (``tests/test_execution.py`` compares the two executors
+the error exactly as it would have; an error inside an object's sub-selection is located and
+nulled as ``execute_field`` does it (``tests/test_execution.py`` compares the two executors
 answer by answer). With field middleware (a schema extension's ``resolve`` hook) nothing takes
 the short path, since middleware must see every field.
 """
@@ -81,6 +83,46 @@ class Leaf:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class PlainObject:
+    """How to answer one plain field of an object type: its resolver, and the type."""
+
+    read: Callable[[Any], Any]
+    object_type: GraphQLObjectType
+    return_type: GraphQLOutputType
+    nullable: bool
+
+    def value(self, source: Any) -> Any:
+        """The object to complete, ``None``, or :data:`_ORDINARY` when anything is unusual."""
+        try:
+            value = self.read(source)
+        except Exception:  # noqa: BLE001 - the ordinary path raises it again, located
+            return _ORDINARY
+        if value is None:
+            return None if self.nullable else _ORDINARY
+        if value is Undefined or isinstance(value, Exception):
+            return _ORDINARY
+        return value
+
+
+def plain_field_of(field: GraphQLField) -> Leaf | PlainObject | None:
+    """A :class:`Leaf` or :class:`PlainObject` for a field Strawberry resolves by attribute
+    alone, or ``None`` for any other."""
+    leaf = leaf_of(field)
+    if leaf is not None:
+        return leaf
+    resolve = field.resolve
+    if resolve is None or getattr(resolve, "__name__", "") != STRAWBERRY_BASIC or field.args:
+        return None
+    kind = field.type
+    nullable = not isinstance(kind, GraphQLNonNull)
+    inner = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
+    # A type with is_type_of would need the info this path does not build.
+    if not isinstance(inner, GraphQLObjectType) or inner.is_type_of is not None:
+        return None
+    return PlainObject(_reader(field, resolve), inner, kind, nullable)
+
+
 def leaf_of(field: GraphQLField) -> Leaf | None:
     """A :class:`Leaf` for a field Strawberry resolves by attribute alone (no resolver, no
     extension, no arguments) whose type is a scalar or enum, or a list of non-null ones."""
@@ -114,42 +156,43 @@ def _reader(field: GraphQLField, resolve: Callable[..., Any]) -> Callable[[Any],
     return functools.partial(resolve, info=None)
 
 
-class _Leaves:
-    """The plain leaf fields of each object type of one schema, found when first needed."""
+class _PlainFields:
+    """The plain fields of each object type of one schema, found when first needed."""
 
     def __init__(self) -> None:
-        self._by_type: dict[str, dict[str, Leaf]] = {}
+        self._by_type: dict[str, dict[str, Leaf | PlainObject]] = {}
 
-    def of(self, parent_type: GraphQLObjectType) -> dict[str, Leaf]:
+    def of(self, parent_type: GraphQLObjectType) -> dict[str, Leaf | PlainObject]:
         found = self._by_type.get(parent_type.name)
         if found is None:
             found = {}
             for name, field in parent_type.fields.items():
-                leaf = leaf_of(field)
-                if leaf is not None:
-                    found[name] = leaf
+                plain = plain_field_of(field)
+                if plain is not None:
+                    found[name] = plain
             self._by_type[parent_type.name] = found
         return found
 
 
-_LEAVES: weakref.WeakKeyDictionary[GraphQLSchema, _Leaves] = weakref.WeakKeyDictionary()
+_PLAIN: weakref.WeakKeyDictionary[GraphQLSchema, _PlainFields] = weakref.WeakKeyDictionary()
 
 
-def leaves_of(schema: GraphQLSchema) -> _Leaves:
-    leaves = _LEAVES.get(schema)
-    if leaves is None:
-        leaves = _LEAVES[schema] = _Leaves()
-    return leaves
+def plain_fields_of(schema: GraphQLSchema) -> _PlainFields:
+    plain = _PLAIN.get(schema)
+    if plain is None:
+        plain = _PLAIN[schema] = _PlainFields()
+    return plain
 
 
 class LeafFieldExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, answering plain leaf fields without graphql-core's
-    per-field machinery. ``execute_fields`` is graphql-core 3.3's loop (Strawberry pins
-    ``graphql-core>=3.3,<3.4``) with the short path put first."""
+    """Strawberry's execution context, answering plain fields (leaves, and objects whose
+    sub-selection it then executes) without graphql-core's per-field machinery.
+    ``execute_fields`` is graphql-core 3.3's loop (Strawberry pins ``graphql-core>=3.3,<3.4``)
+    with the short path put first."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._leaves = leaves_of(self.schema)
+        self._plain = plain_fields_of(self.schema)
 
     def execute_fields(
         self,
@@ -164,25 +207,47 @@ class LeafFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        leaves = self._leaves.of(parent_type)
+        plain_fields = self._plain.of(parent_type)
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
             for response_name, field_details_list in grouped_field_set.items():
-                leaf = leaves.get(field_details_list[0].node.name.value) if leaves else None
-                if leaf is not None:
-                    value = leaf.complete(source_value)
+                plain = (
+                    plain_fields.get(field_details_list[0].node.name.value)
+                    if plain_fields
+                    else None
+                )
+                result: Any = _ORDINARY
+                if plain is None:
+                    pass
+                elif type(plain) is Leaf:
+                    value = plain.complete(source_value)
                     if value is not _ORDINARY:
                         results[response_name] = value
                         continue
-                result = self.execute_field(
-                    parent_type,
-                    source_value,
-                    field_details_list,
-                    Path(path, response_name, parent_type.name),
-                    position_context,
-                )
+                else:
+                    assert isinstance(plain, PlainObject)
+                    value = plain.value(source_value)
+                    if value is None:
+                        results[response_name] = None
+                        continue
+                    if value is not _ORDINARY:
+                        result = self._complete_plain_object(
+                            plain,
+                            field_details_list,
+                            Path(path, response_name, parent_type.name),
+                            value,
+                            position_context,
+                        )
+                if result is _ORDINARY:
+                    result = self.execute_field(
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, parent_type.name),
+                        position_context,
+                    )
                 if result is not Undefined:
                     results[response_name] = result
                     if is_awaitable(result):
@@ -194,6 +259,37 @@ class LeafFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_fields:
             return results
         return _gather(results, awaitable_fields)
+
+    def _complete_plain_object(
+        self,
+        plain: PlainObject,
+        field_details_list: Any,
+        path: Path,
+        value: Any,
+        position_context: Any,
+    ) -> Any:
+        """What ``execute_field`` then ``complete_value`` do with an object value once it is
+        read, without the info: its sub-selection, an error in it located and, for a nullable
+        field, turned into null (``handle_field_error``), also when it comes later."""
+        try:
+            completed = self.collect_and_execute_subfields(
+                plain.object_type, field_details_list, path, value, position_context
+            )
+        except Exception as raw_error:  # noqa: BLE001 - as graphql-core's execute_field
+            self.handle_field_error(raw_error, plain.return_type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._await_plain_object(completed, plain, field_details_list, path)
+        return completed
+
+    async def _await_plain_object(
+        self, completed: Any, plain: PlainObject, field_details_list: Any, path: Path
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:  # noqa: BLE001 - as graphql-core's execute_field
+            self.handle_field_error(raw_error, plain.return_type, field_details_list, path)
+            return None
 
 
 async def _gather(results: dict[str, Any], awaitable_fields: Sequence[str]) -> dict[str, Any]:
