@@ -1,6 +1,6 @@
-"""The leaf-field executor answers exactly what graphql-core's own executor answers.
+"""The plain-field executor answers exactly what graphql-core's own executor answers.
 
-``seggraph.api.execution.LeafFieldExecutor`` reads plain attribute fields directly instead of
+``seggraph.api.execution.PlainFieldExecutor`` reads plain attribute fields directly instead of
 going through graphql-core's per-field machinery. These tests run the same documents on the
 same objects through both executors, with values of every kind a field can meet (right ones,
 ``None`` where the type forbids it, values that do not coerce, attributes that raise or are
@@ -23,7 +23,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
-from seggraph.api.execution import LeafFieldExecutor
+from seggraph.api.execution import PlainFieldExecutor
 from seggraph.api.schema import schema as seggraph_schema
 
 
@@ -121,7 +121,7 @@ def _schema(executor: type | None, extensions: list[Any] | None = None) -> straw
 
 
 ORDINARY = _schema(None)
-SHORT = _schema(LeafFieldExecutor)
+SHORT = _schema(PlainFieldExecutor)
 
 #: Values each field meets: first the ones it takes, then the ones that make errors.
 COMMON_BAD = [None, BOOM, ABSENT, object(), ValueError("returned, not raised")]
@@ -264,7 +264,7 @@ def test_a_bad_value_is_reported_with_its_path_and_the_rest_still_answered() -> 
     }
 
 
-class CountingInfo(LeafFieldExecutor):
+class CountingInfo(PlainFieldExecutor):
     """Counts the ``GraphQLResolveInfo`` objects built: one per field taking the long path."""
 
     built = 0
@@ -302,7 +302,7 @@ def test_field_middleware_still_sees_every_field() -> None:
     ITEMS[:] = [Source({"name": "a", "count": 1}), Source({"name": "b", "count": 2})]
     SeesEveryField.seen = []
     result = asyncio.run(
-        _schema(LeafFieldExecutor, [SeesEveryField]).execute("{ items { name count } }")
+        _schema(PlainFieldExecutor, [SeesEveryField]).execute("{ items { name count } }")
     )
     assert result.errors is None
     assert sorted(SeesEveryField.seen) == ["count", "count", "items", "name", "name"]
@@ -317,4 +317,4 @@ def test_awaited_fields_beside_short_ones_keep_their_order() -> None:
 
 
 def test_the_service_schema_uses_the_leaf_field_executor() -> None:
-    assert seggraph_schema.execution_context_class is LeafFieldExecutor
+    assert seggraph_schema.execution_context_class is PlainFieldExecutor

@@ -48,7 +48,8 @@ DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 #: (``GraphQLCoreConverter.from_resolver``). Other default resolvers need ``info``.
 STRAWBERRY_BASIC = "_get_basic_result"
 
-#: Returned by :meth:`Leaf.complete` when the ordinary path must answer the field.
+#: Returned by :meth:`Leaf.complete` and :meth:`PlainObject.value` when the ordinary path
+#: must answer the field.
 _ORDINARY = object()
 
 
@@ -105,14 +106,23 @@ class PlainObject:
         return value
 
 
+def _basic_resolver(field: GraphQLField) -> Callable[..., Any] | None:
+    """The field's resolver when it is Strawberry's basic one (no resolver of ours, no
+    extension, no arguments), else ``None``."""
+    resolve = field.resolve
+    if resolve is None or getattr(resolve, "__name__", "") != STRAWBERRY_BASIC or field.args:
+        return None
+    return resolve
+
+
 def plain_field_of(field: GraphQLField) -> Leaf | PlainObject | None:
     """A :class:`Leaf` or :class:`PlainObject` for a field Strawberry resolves by attribute
     alone, or ``None`` for any other."""
     leaf = leaf_of(field)
     if leaf is not None:
         return leaf
-    resolve = field.resolve
-    if resolve is None or getattr(resolve, "__name__", "") != STRAWBERRY_BASIC or field.args:
+    resolve = _basic_resolver(field)
+    if resolve is None:
         return None
     kind = field.type
     nullable = not isinstance(kind, GraphQLNonNull)
@@ -126,8 +136,8 @@ def plain_field_of(field: GraphQLField) -> Leaf | PlainObject | None:
 def leaf_of(field: GraphQLField) -> Leaf | None:
     """A :class:`Leaf` for a field Strawberry resolves by attribute alone (no resolver, no
     extension, no arguments) whose type is a scalar or enum, or a list of non-null ones."""
-    resolve = field.resolve
-    if resolve is None or getattr(resolve, "__name__", "") != STRAWBERRY_BASIC or field.args:
+    resolve = _basic_resolver(field)
+    if resolve is None:
         return None
     kind: GraphQLOutputType = field.type
     nullable = not isinstance(kind, GraphQLNonNull)
@@ -184,7 +194,7 @@ def plain_fields_of(schema: GraphQLSchema) -> _PlainFields:
     return plain
 
 
-class LeafFieldExecutor(StrawberryGraphQLCoreExecutionContext):
+class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context, answering plain fields (leaves, and objects whose
     sub-selection it then executes) without graphql-core's per-field machinery.
     ``execute_fields`` is graphql-core 3.3's loop (Strawberry pins ``graphql-core>=3.3,<3.4``)

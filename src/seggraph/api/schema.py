@@ -8,7 +8,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from seggraph.api.custom_properties.mutations import CustomPropertyMutations
 from seggraph.api.custom_properties.queries import CustomPropertyQueries
 from seggraph.api.evaluation.queries import EvaluationQueries
-from seggraph.api.execution import LeafFieldExecutor
+from seggraph.api.execution import PlainFieldExecutor
 from seggraph.api.properties.queries import PropertyQueries
 from seggraph.api.retention.mutations import RetentionMutations
 from seggraph.api.retention.queries import RetentionQueries
@@ -40,14 +40,14 @@ class Mutation(
 
 
 def build_schema() -> strawberry.Schema:
-    # LeafFieldExecutor answers plain leaf fields (attributes) without graphql-core's
-    # per-field machinery; see seggraph/api/execution.py.
+    # PlainFieldExecutor answers plain fields (attributes: leaves and objects) without
+    # graphql-core's per-field machinery; see seggraph/api/execution.py.
     # RequestLimits adds the depth, alias, token and introspection limits (and the read-only
     # rule of READ keys) as the same rule classes every time, so ValidationCache keeps hitting.
     return SeggraphSchema(
         query=Query,
         mutation=Mutation,
-        execution_context_class=LeafFieldExecutor,
+        execution_context_class=PlainFieldExecutor,
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
