@@ -33,7 +33,7 @@ PY_SPY = Path(sys.executable).with_name("py-spy")
 #: (label, substring of a frame's file) in order: the first match names the sample's owner.
 OWNERS = (
     ("seggraph: evaluation core", "seggraph/evaluation/"),
-    ("seggraph: GraphQL executor (plain leaf fields)", "seggraph/api/execution.py"),
+    ("seggraph: GraphQL executor (plain fields)", "seggraph/api/execution.py"),
     ("seggraph: providers (plugins)", "seggraph_"),
     ("seggraph: API, services, store", "seggraph/"),
     ("PyMongo / BSON", "pymongo/"),
