@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, ClassVar
 
+import pytest
 import strawberry
 from graphql import GraphQLError
 from hypothesis import HealthCheck, given, settings
@@ -221,8 +222,10 @@ def test_the_same_data_and_errors_as_graphql_core(data: st.DataObject) -> None:
     root = data.draw(st.sampled_from(["items", "first", "nullableItems"]))
     asked: list[str] = []
     body = data.draw(selections(2, asked))
-    sources = data.draw(st.lists(objects(2, asked), max_size=4))
-    ITEMS[:] = [Source(values) for values in sources]
+    # A list item may itself be null or an error the resolver returned.
+    odd_items = st.sampled_from([None, ValueError("item returned")])
+    sources = data.draw(st.lists(st.one_of(objects(2, asked), odd_items), max_size=4))
+    ITEMS[:] = [Source(values) if isinstance(values, dict) else values for values in sources]
     if root == "first" and not ITEMS:
         ITEMS.append(Source({}))
     ordinary, short = both(f"{{ {root} {{ {body} }} }}")
@@ -262,6 +265,38 @@ def test_a_bad_value_is_reported_with_its_path_and_the_rest_still_answered() -> 
     assert short.data == {
         "items": [{"name": "ok", "label": None, "tags": ["a"], "loose": [None], "maybeColor": None}]
     }
+
+
+BROKEN = {"name": BOOM}
+NESTED_ERRORS = [
+    Source({"name": "ok", "child": {"__child__": BROKEN}, "sibling": {"__child__": BROKEN}}),
+    Source({"name": "fine", "child": None, "sibling": {"__child__": {"name": "fine"}}}),
+]
+ITEM_ERRORS = [Source({"name": "ok"}), Source({"name": BOOM})]
+
+
+@pytest.mark.parametrize(
+    ("query", "items"),
+    [
+        ("{ items { name child { later } } }", NESTED_ERRORS),
+        ("{ items { name sibling { later } } }", NESTED_ERRORS),
+        ("{ nullableItems { name sibling { later } } }", NESTED_ERRORS),
+        ("{ nullableItems { name child { sibling { later } } } }", NESTED_ERRORS),
+        ("{ first { child { later name } } }", NESTED_ERRORS),
+        ("{ nullableItems { later } }", ITEM_ERRORS),
+        ("{ items { later } }", ITEM_ERRORS),
+    ],
+)
+def test_an_error_that_comes_later_is_placed_as_graphql_core_places_it(
+    query: str, items: list[Source]
+) -> None:
+    """``later`` is an async field reading ``name``: a name that raises makes an error only
+    once awaited, inside a plain object or a list item."""
+    ITEMS[:] = items
+    ordinary, short = both(query)
+    assert ordinary.errors, "the document must meet the error"
+    assert short.data == ordinary.data
+    assert _errors(short.errors) == _errors(ordinary.errors)
 
 
 class CountingInfo(PlainFieldExecutor):

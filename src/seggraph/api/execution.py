@@ -6,7 +6,8 @@ membership's ``segment`` and ``result``): Strawberry resolves them with ``getatt
 ``complete_value`` for each of them, which was most of the time a page of segments took (see
 ``bench/README.md``, "Findings: the service", item 11). For such a field this executor reads
 the attribute and coerces it directly (a scalar or enum, or a list of them), or executes the
-sub-selection on it (an object type).
+sub-selection on it (an object type); an object in a list goes straight to its sub-selection
+too.
 
 The short path only ever answers a field the ordinary way would answer without an error: a
 field whose attribute is missing, raises, is ``None`` where the type forbids it, or does not
@@ -289,16 +290,64 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, plain.return_type, field_details_list, path)
             return None
         if self.is_awaitable(completed):
-            return self._await_plain_object(completed, plain, field_details_list, path)
+            return self._awaited(completed, plain.return_type, field_details_list, path)
         return completed
 
-    async def _await_plain_object(
-        self, completed: Any, plain: PlainObject, field_details_list: Any, path: Path
+    def complete_list_item_value(
+        self,
+        item: Any,
+        complete_results: list[Any],
+        item_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: Any,
+        item_path: Path,
+        position_context: Any,
+    ) -> bool:
+        """graphql-core's, with an object item (a page's nodes, a subscriber's memberships)
+        sent straight to its sub-selection instead of through ``complete_value`` twice and
+        ``complete_object_value``; anything else, the ordinary way. True if awaitable."""
+        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if (
+            not isinstance(object_type, GraphQLObjectType)
+            or object_type.is_type_of is not None
+            or item is None
+            or item is Undefined
+            or isinstance(item, Exception)
+        ):
+            return super().complete_list_item_value(
+                item,
+                complete_results,
+                item_type,
+                field_details_list,
+                info,
+                item_path,
+                position_context,
+            )
+        try:
+            completed = self.collect_and_execute_subfields(
+                object_type, field_details_list, item_path, item, position_context
+            )
+        except Exception as raw_error:  # noqa: BLE001 - as graphql-core's list items
+            self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+            complete_results.append(None)
+            return False
+        if self.is_awaitable(completed):
+            complete_results.append(
+                self._awaited(completed, item_type, field_details_list, item_path)
+            )
+            return True
+        complete_results.append(completed)
+        return False
+
+    async def _awaited(
+        self, completed: Any, return_type: GraphQLOutputType, field_details_list: Any, path: Path
     ) -> Any:
+        """An awaitable completion's value; an error in it located and, where the type allows,
+        turned into null."""
         try:
             return await completed
         except Exception as raw_error:  # noqa: BLE001 - as graphql-core's execute_field
-            self.handle_field_error(raw_error, plain.return_type, field_details_list, path)
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
 
 
