@@ -230,27 +230,20 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                     else None
                 )
                 result: Any = _ORDINARY
-                if plain is None:
-                    pass
-                elif type(plain) is Leaf:
-                    value = plain.complete(source_value)
-                    if value is not _ORDINARY:
-                        results[response_name] = value
+                if type(plain) is Leaf:
+                    result = plain.complete(source_value)
+                    if result is not _ORDINARY:  # a leaf's value is never awaitable
+                        results[response_name] = result
                         continue
-                else:
+                elif plain is not None:
                     assert isinstance(plain, PlainObject)
-                    value = plain.value(source_value)
-                    if value is None:
-                        results[response_name] = None
-                        continue
-                    if value is not _ORDINARY:
-                        result = self._complete_plain_object(
-                            plain,
-                            field_details_list,
-                            Path(path, response_name, parent_type.name),
-                            value,
-                            position_context,
-                        )
+                    result = self._complete_plain_object(
+                        plain,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, parent_type.name),
+                        position_context,
+                    )
                 if result is _ORDINARY:
                     result = self.execute_field(
                         parent_type,
@@ -274,14 +267,18 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     def _complete_plain_object(
         self,
         plain: PlainObject,
+        source: Any,
         field_details_list: Any,
         path: Path,
-        value: Any,
         position_context: Any,
     ) -> Any:
-        """What ``execute_field`` then ``complete_value`` do with an object value once it is
-        read, without the info: its sub-selection, an error in it located and, for a nullable
-        field, turned into null (``handle_field_error``), also when it comes later."""
+        """What ``execute_field`` then ``complete_value`` do with a plain object field, without
+        the info: read it, execute its sub-selection, an error in it located and, for a nullable
+        field, turned into null (``handle_field_error``), also when it comes later; or
+        :data:`_ORDINARY` when the value is unusual."""
+        value = plain.value(source)
+        if value is None or value is _ORDINARY:
+            return value
         try:
             completed = self.collect_and_execute_subfields(
                 plain.object_type, field_details_list, path, value, position_context
