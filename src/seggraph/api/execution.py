@@ -118,28 +118,32 @@ def _basic_resolver(field: GraphQLField) -> Callable[..., Any] | None:
 
 def plain_field_of(field: GraphQLField) -> Leaf | PlainObject | None:
     """A :class:`Leaf` or :class:`PlainObject` for a field Strawberry resolves by attribute
-    alone, or ``None`` for any other."""
-    leaf = leaf_of(field)
+    alone (no resolver, no extension, no arguments), or ``None`` for any other."""
+    resolve = _basic_resolver(field)
+    if resolve is None:
+        return None
+    leaf = _leaf(field, resolve)
     if leaf is not None:
         return leaf
-    resolve = _basic_resolver(field)
-    if resolve is None:
+    object_type = plain_object_type(field.type)
+    if object_type is None:
         return None
-    kind = field.type
-    nullable = not isinstance(kind, GraphQLNonNull)
+    nullable = not isinstance(field.type, GraphQLNonNull)
+    return PlainObject(_reader(field, resolve), object_type, field.type, nullable)
+
+
+def plain_object_type(kind: GraphQLOutputType) -> GraphQLObjectType | None:
+    """The object type of ``kind`` (``T`` or ``T!``) when completing a value of it needs no
+    info, that is when the type has no ``is_type_of``; else ``None``."""
     inner = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
-    # A type with is_type_of would need the info this path does not build.
-    if not isinstance(inner, GraphQLObjectType) or inner.is_type_of is not None:
-        return None
-    return PlainObject(_reader(field, resolve), inner, kind, nullable)
+    if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+        return inner
+    return None
 
 
-def leaf_of(field: GraphQLField) -> Leaf | None:
-    """A :class:`Leaf` for a field Strawberry resolves by attribute alone (no resolver, no
-    extension, no arguments) whose type is a scalar or enum, or a list of non-null ones."""
-    resolve = _basic_resolver(field)
-    if resolve is None:
-        return None
+def _leaf(field: GraphQLField, resolve: Callable[..., Any]) -> Leaf | None:
+    """A :class:`Leaf` for a basic field whose type is a scalar or enum, or a list of non-null
+    ones; else ``None``."""
     kind: GraphQLOutputType = field.type
     nullable = not isinstance(kind, GraphQLNonNull)
     if isinstance(kind, GraphQLNonNull):
@@ -229,28 +233,20 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                     if plain_fields
                     else None
                 )
-                result: Any = _ORDINARY
                 if type(plain) is Leaf:
-                    result = plain.complete(source_value)
-                    if result is not _ORDINARY:  # a leaf's value is never awaitable
-                        results[response_name] = result
+                    value = plain.complete(source_value)
+                    if value is not _ORDINARY:  # a leaf's value is never awaitable
+                        results[response_name] = value
                         continue
-                elif plain is not None:
-                    assert isinstance(plain, PlainObject)
+                field_path = Path(path, response_name, parent_type.name)
+                result: Any = _ORDINARY
+                if isinstance(plain, PlainObject):
                     result = self._complete_plain_object(
-                        plain,
-                        source_value,
-                        field_details_list,
-                        Path(path, response_name, parent_type.name),
-                        position_context,
+                        plain, source_value, field_details_list, field_path, position_context
                     )
                 if result is _ORDINARY:
                     result = self.execute_field(
-                        parent_type,
-                        source_value,
-                        field_details_list,
-                        Path(path, response_name, parent_type.name),
-                        position_context,
+                        parent_type, source_value, field_details_list, field_path, position_context
                     )
                 if result is not Undefined:
                     results[response_name] = result
@@ -303,14 +299,8 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's, with an object item (a page's nodes, a subscriber's memberships)
         sent straight to its sub-selection instead of through ``complete_value`` twice and
         ``complete_object_value``; anything else, the ordinary way. True if awaitable."""
-        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
-        if (
-            not isinstance(object_type, GraphQLObjectType)
-            or object_type.is_type_of is not None
-            or item is None
-            or item is Undefined
-            or isinstance(item, Exception)
-        ):
+        object_type = plain_object_type(item_type)
+        if object_type is None or item is None or item is Undefined or isinstance(item, Exception):
             return super().complete_list_item_value(
                 item,
                 complete_results,
