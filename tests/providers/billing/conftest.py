@@ -30,6 +30,8 @@ class CommandLog(monitoring.CommandListener):
         self.commands: list[tuple[str, str]] = []
         self.joined: list[str] = []
         """Collections read by the ``$lookup`` stages of aggregations, in order."""
+        self.unioned: list[str] = []
+        """Collections read by the ``$unionWith`` stages of aggregations, in order."""
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         collection = event.command.get(event.command_name)
@@ -37,15 +39,18 @@ class CommandLog(monitoring.CommandListener):
         for stage in event.command.get("pipeline", []) if event.command_name == "aggregate" else []:
             if "$lookup" in stage:
                 self.joined.append(stage["$lookup"]["from"])
+            if "$unionWith" in stage:
+                self.unioned.append(stage["$unionWith"]["coll"])
 
     def clear(self) -> None:
         self.commands.clear()
         self.joined.clear()
+        self.unioned.clear()
 
     def collections_read(self) -> list[str]:
-        """Every collection read, by a query of its own or joined to another, sorted."""
+        """Every collection read, by a query of its own or joined or added to another, sorted."""
         own = [c for name, c in self.commands if name in ("find", "aggregate")]
-        return sorted(own + self.joined)
+        return sorted(own + self.joined + self.unioned)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
