@@ -11,6 +11,10 @@ from collections.abc import Iterable, Iterator
 
 from seggraph.domain.properties import PropertyDefinition
 
+#: How many key sets :meth:`Catalogue.with_siblings` remembers (then it starts again): the
+#: distinct sets a process asks are the segments' and the clients' key lists.
+_SIBLING_SETS_KEPT = 1024
+
 
 class DuplicatePropertyError(ValueError):
     """Two providers declared the same key."""
@@ -35,6 +39,7 @@ class Catalogue:
             by_key[definition.key] = definition
         self._by_key = by_key
         self.version = version
+        self._with_siblings: dict[frozenset[str], frozenset[str]] = {}
 
     def get(self, key: str) -> PropertyDefinition | None:
         return self._by_key.get(key)
@@ -53,6 +58,19 @@ class Catalogue:
 
     def by_provider(self, provider: str) -> list[PropertyDefinition]:
         return [d for d in self._by_key.values() if d.provider == provider]
+
+    def with_siblings(self, keys: frozenset[str]) -> frozenset[str]:
+        """``keys`` and every other key of the providers that own one of them (unknown keys
+        kept as they are). Remembered per key set: a request asks the same set again and
+        again (the keys of the segments it evaluates), and the catalogue never changes."""
+        found = self._with_siblings.get(keys)
+        if found is None:
+            owners = {d.provider for key in keys if (d := self._by_key.get(key)) is not None}
+            found = keys | {d.key for d in self._by_key.values() if d.provider in owners}
+            if len(self._with_siblings) >= _SIBLING_SETS_KEPT:
+                self._with_siblings.clear()
+            self._with_siblings[keys] = found
+        return found
 
     def replace_provider(
         self, provider: str, definitions: Iterable[PropertyDefinition]

@@ -112,6 +112,30 @@ def test_large_requests_are_split_into_batches_of_the_configured_size(
         assert sizes == [2, 4]
 
 
+async def test_keys_asked_along_come_in_the_same_call_and_are_found_later() -> None:
+    """``along`` is how a request asks a provider for all its keys at once: a later field that
+    needs another of them finds it without a call of its own."""
+    alpha, beta = providers()
+    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
+    manager.add_plugin(alpha, name="alpha")
+    manager.add_plugin(beta, name="beta")
+    catalogue: Catalogue = manager.build_catalogue()
+    assert catalogue.with_siblings(frozenset({"alpha.count"})) == {"alpha.count", "alpha.other"}
+    assert catalogue.with_siblings(frozenset({"nobody.x"})) == {"nobody.x"}
+    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
+    sub_2 = EvaluationContext("sub_2")
+    first = await batcher.load_many(
+        [sub_2], ["alpha.count"], along=catalogue.with_siblings(frozenset({"alpha.count"}))
+    )
+    assert {k: v.value for k, v in first[sub_2].items()} == {"alpha.count": 1}  # only as asked
+    assert [sorted(keys) for _, keys in alpha.calls] == [["alpha.count", "alpha.other"]]
+    assert (await batcher.load(sub_2, ["alpha.other"]))["alpha.other"].value == 10
+    assert len(alpha.calls) == 1 and batcher.dispatches == 1  # found, not asked again
+    # Nothing missing: nothing asked, along or not.
+    await batcher.load_many([sub_2], ["alpha.count"], along=["beta.name"])
+    assert beta.calls == [] and batcher.dispatches == 1
+
+
 async def test_the_batcher_coalesces_concurrent_loads_and_remembers_answers() -> None:
     alpha, beta = providers()
     manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]

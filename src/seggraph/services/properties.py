@@ -11,7 +11,7 @@ got, so asking again for a value already fetched costs nothing. Build one per re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from seggraph.catalogue import Catalogue
@@ -74,7 +74,8 @@ class PropertyBatcher:
     def __init__(self, resolver: PropertyResolver) -> None:
         self._resolver = resolver
         self._values: dict[EvaluationContext, dict[str, ResolvedValue]] = {}
-        self._inflight: dict[tuple[EvaluationContext, str], asyncio.Future[None]] = {}
+        self._inflight: dict[EvaluationContext, dict[str, asyncio.Future[None]]] = {}
+        """Per context, the keys asked and not yet answered, with the round that asks them."""
         self._pending: dict[EvaluationContext, set[str]] = {}
         self._round: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -89,25 +90,38 @@ class PropertyBatcher:
         return found[context]
 
     async def load_many(
-        self, contexts: Iterable[EvaluationContext], keys: Iterable[str]
+        self,
+        contexts: Iterable[EvaluationContext],
+        keys: Iterable[str],
+        *,
+        along: Collection[str] = (),
     ) -> dict[EvaluationContext, dict[str, ResolvedValue]]:
-        """The values of ``keys`` for each of ``contexts``."""
+        """The values of ``keys`` for each of ``contexts``. ``along``: keys to ask in the same
+        call when a context's ``keys`` need one (not returned; later loads find them here)."""
         wanted_keys = list(dict.fromkeys(keys))
         wanted_contexts = list(dict.fromkeys(contexts))
         waits: set[asyncio.Future[None]] = set()
         for context in wanted_contexts:
-            known = self._values.get(context, {})
+            known = self._values.get(context, _NOTHING)
+            flying = self._inflight.get(context, _NOTHING)
+            missing: list[str] = []
             for key in wanted_keys:
                 if key in known:
                     continue
-                inflight = self._inflight.get((context, key))
+                inflight = flying.get(key)
                 if inflight is None:
-                    inflight = self._enqueue(context, key)
-                waits.add(inflight)
+                    missing.append(key)
+                else:
+                    waits.add(inflight)
+            if missing:
+                asked = set(missing)
+                extra = [k for k in along if k not in asked and k not in known and k not in flying]
+                waits.add(self._enqueue(context, [*missing, *extra]))
         if waits:
             await asyncio.gather(*waits)
+        values = self._values
         return {
-            context: {key: self._values[context][key] for key in wanted_keys}
+            context: {key: values[context][key] for key in wanted_keys}
             for context in wanted_contexts
         }
 
@@ -121,16 +135,17 @@ class PropertyBatcher:
         """A page of the subscriber directory (not batched: pages are already large)."""
         return await self._resolver.subscriber_ids(after, limit)
 
-    def _enqueue(self, context: EvaluationContext, key: str) -> asyncio.Future[None]:
-        if self._round is None:
+    def _enqueue(self, context: EvaluationContext, keys: list[str]) -> asyncio.Future[None]:
+        round_ = self._round
+        if round_ is None:
             loop = asyncio.get_running_loop()
-            self._round = loop.create_future()
-            task = loop.create_task(self._dispatch(self._round))
+            round_ = self._round = loop.create_future()
+            task = loop.create_task(self._dispatch(round_))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        self._pending.setdefault(context, set()).add(key)
-        self._inflight[(context, key)] = self._round
-        return self._round
+        self._pending.setdefault(context, set()).update(keys)
+        self._inflight.setdefault(context, {}).update(dict.fromkeys(keys, round_))
+        return round_
 
     async def _dispatch(self, round_: asyncio.Future[None]) -> None:
         try:
@@ -144,15 +159,23 @@ class PropertyBatcher:
             resolved = await self._resolver.resolve(contexts, keys, shared=True)
             for context, values in resolved.items():
                 self._values.setdefault(context, {}).update(values)
-            for context, asked in pending.items():
-                for key in asked:
-                    self._inflight.pop((context, key), None)
+            self._forget(round_)
             round_.set_result(None)
         except BaseException as exc:
             self._round = None if self._round is round_ else self._round
-            for pair in [p for p, f in self._inflight.items() if f is round_]:
-                del self._inflight[pair]
+            self._forget(round_)
             if not round_.done():
                 round_.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
+
+    def _forget(self, round_: asyncio.Future[None]) -> None:
+        """The keys ``round_`` asked are no longer in flight (answered, or failed)."""
+        for context, flying in list(self._inflight.items()):
+            for key in [k for k, f in flying.items() if f is round_]:
+                del flying[key]
+            if not flying:
+                del self._inflight[context]
+
+
+_NOTHING: dict[str, Any] = {}
