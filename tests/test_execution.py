@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NewType
 
 import pytest
 import strawberry
@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strawberry.extensions import SchemaExtension
 from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
 
 from seggraph.api.execution import PlainFieldExecutor
@@ -59,8 +60,8 @@ class Source:
         return value
 
 
-Odd = strawberry.scalar(
-    int,
+Odd = NewType("Odd", int)
+ODD = strawberry.scalar(
     name="Odd",
     serialize=lambda value: value if value % 2 else None,
     parse_value=int,
@@ -82,8 +83,8 @@ class Item:
     tags: list[str]
     maybe_tags: list[str] | None
     loose: list[str | None]
-    odd: Odd | None  # type: ignore[valid-type]
-    odds: list[Odd]  # type: ignore[valid-type]
+    odd: Odd | None
+    odds: list[Odd]
     child: Item | None
     sibling: Item
 
@@ -117,7 +118,10 @@ class Query:
 
 def _schema(executor: type | None, extensions: list[Any] | None = None) -> strawberry.Schema:
     return strawberry.Schema(
-        query=Query, execution_context_class=executor, extensions=extensions or []
+        query=Query,
+        execution_context_class=executor,
+        extensions=extensions or [],
+        config=StrawberryConfig(scalar_map={Odd: ODD}),
     )
 
 
