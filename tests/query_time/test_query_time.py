@@ -11,6 +11,9 @@ from tests.query_time.conftest import SUBSCRIBERS, CountingProvider, billing_row
 CREATE = """mutation($input: CreateSegmentInput!) { createSegment(input: $input) {
   segment { id version conditionsText } userErrors { path code message } } }"""
 
+UPDATE = """mutation($input: UpdateSegmentInput!) { updateSegment(input: $input) {
+  segment { version } userErrors { message } } }"""
+
 
 def create(q: GraphQLClient, name: str, text: str, tags: list[str] | None = None) -> dict[str, Any]:
     payload = q.query(CREATE, {"input": {"name": name, "conditionsText": text, "tags": tags or []}})
@@ -222,4 +225,45 @@ def test_each_segment_version_is_compiled_once_per_process(
     for _ in range(3):
         q.query(asked)
     assert compiler.misses == misses  # every later request found all five compiled
-    assert compiler.hits >= 15
+    # An edit compiles the new version, once.
+    edited = create(q, "above 5", "subscriber.mrr > 5", ["compiled"])
+    q.query(asked)
+    assert compiler.misses == misses + 1
+    payload = q.query(
+        UPDATE,
+        {
+            "input": {
+                "id": edited["id"],
+                "expectedVersion": edited["version"],
+                "conditionsText": "subscriber.mrr > 6",
+            }
+        },
+    )
+    assert payload["updateSegment"]["userErrors"] == []
+    q.query(asked)
+    q.query(asked)
+    assert compiler.misses == misses + 2
+
+
+def test_an_edit_of_a_referenced_segment_changes_the_answers_that_reference_it(
+    q: GraphQLClient,
+) -> None:
+    """The segments asked are prepared once per list of versions; one that references another
+    must still see that other's edits, though its own version did not change."""
+    base = create(q, "big", "subscriber.mrr > 200")
+    create(q, "big referrer", f'IN SEGMENT "{base["id"]}"', ["referrer"])
+    asked = '{ subscriber(id: "sub_010") { segments(tags: ["referrer"], includeNonMembers: true) { result } } }'
+    assert q.query(asked)["subscriber"]["segments"] == [{"result": "NOT_MEMBER"}]  # mrr 100
+    assert q.query(asked)["subscriber"]["segments"] == [{"result": "NOT_MEMBER"}]
+    payload = q.query(
+        UPDATE,
+        {
+            "input": {
+                "id": base["id"],
+                "expectedVersion": base["version"],
+                "conditionsText": "subscriber.mrr > 50",
+            }
+        },
+    )
+    assert payload["updateSegment"]["userErrors"] == []
+    assert q.query(asked)["subscriber"]["segments"] == [{"result": "MEMBER"}]

@@ -48,6 +48,9 @@ from seggraph.evaluation.predicates import (
 from seggraph.evaluation.truth import UNKNOWN, Truth
 from seggraph.evaluation.values import DIRECT_CLASS, coercer_for
 
+#: The result of a TRUE or FALSE answer without an explanation, made once (results are frozen).
+_KNOWN_RESULTS = {truth: EvaluationResult(truth) for truth in (Truth.TRUE, Truth.FALSE)}
+
 SegmentResults: TypeAlias = (
     "Mapping[str, Truth | bool | None] | Callable[[str], Truth | bool | None]"
 )
@@ -295,7 +298,7 @@ class CompiledSegment:
             return EvaluationResult(explanation.result, tuple(causes), explanation)
         truth = self._fast(values, env)
         if truth is not UNKNOWN:
-            return EvaluationResult(truth)
+            return _KNOWN_RESULTS[truth]
         # Rare: walk again, short-circuiting the same way, collecting the causes.
         out: list[UnknownCause] = []
         truth = self._node.reasons(values, env, out)

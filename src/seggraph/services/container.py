@@ -14,7 +14,7 @@ from seggraph.evaluation import EvaluationOptions, SegmentCompiler
 from seggraph.freshness import FreshnessBoard
 from seggraph.plugins.manager import PluginManager
 from seggraph.services.api_keys import ApiKeyService
-from seggraph.services.evaluation import EvaluationService, RequestValueSource
+from seggraph.services.evaluation import EvaluationService, PreparedSets, RequestValueSource
 from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
 from seggraph.settings import Settings
@@ -41,6 +41,8 @@ class Services:
     properties: PropertyResolver = field(init=False)
     compiler: SegmentCompiler = field(default_factory=SegmentCompiler)
     """Compiled segment versions, shared by every request of the process."""
+    prepared_sets: PreparedSets = field(default_factory=PreparedSets)
+    """Segment sets prepared for evaluation, shared likewise."""
     custom_properties: CustomPropertiesBackend | None = None
     """The custom properties provider's definitions and values (set by it at start-up), for
     the GraphQL API; ``None`` when it is not installed."""
@@ -107,6 +109,7 @@ class Services:
             self.compiler,
             pushdown=self.settings.pushdown,
             walk_slots=self.walk_slots,
+            prepared_sets=self.prepared_sets,
         )
 
     @classmethod

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Collection,
+    Hashable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -99,6 +108,25 @@ class SegmentSet:
     keys: frozenset[str]
 
 
+class PreparedSets:
+    """Prepared segment sets, by what they were prepared from; the oldest forgotten first."""
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self.maxsize = maxsize
+        self._sets: OrderedDict[Hashable, SegmentSet] = OrderedDict()
+
+    def get(self, key: Hashable) -> SegmentSet | None:
+        found = self._sets.get(key)
+        if found is not None:
+            self._sets.move_to_end(key)
+        return found
+
+    def put(self, key: Hashable, prepared: SegmentSet) -> None:
+        self._sets[key] = prepared
+        while len(self._sets) > self.maxsize:
+            self._sets.popitem(last=False)
+
+
 class Strategy(StrEnum):
     """How a bulk question was answered (the answers are the same either way)."""
 
@@ -157,11 +185,8 @@ class RequestValueSource:
         # enough. A provider asked about a subscriber is asked for all of its keys at once:
         # every later field finds the values in the batcher's cache, and each provider is
         # called once per request however the fields interleave.
-        catalogue = self.resolver.catalogue
-        owners = {d.provider for key in keys if (d := catalogue.get(key)) is not None}
-        widened = set(keys) | {d.key for d in catalogue if d.provider in owners}
-        values = await self.batcher.load_many(contexts, widened)
-        return {ctx: {k: row[k] for k in keys if k in row} for ctx, row in values.items()}
+        widened = self.resolver.catalogue.with_siblings(frozenset(keys))
+        return await self.batcher.load_many(contexts, keys, along=widened)
 
     async def subscriber_ids(self, after: str | None, limit: int) -> Sequence[str]:
         return await self.resolver.plugins.subscriber_ids(after, limit, timeout=self.bulk_timeout)
@@ -187,6 +212,7 @@ class EvaluationService:
         *,
         pushdown: bool = True,
         walk_slots: asyncio.Semaphore | None = None,
+        prepared_sets: PreparedSets | None = None,
     ) -> None:
         self.segments = segments
         self.values = values
@@ -195,6 +221,8 @@ class EvaluationService:
         # Not `compiler or ...`: an empty cache has len() 0, so it is falsy.
         self.compiler = compiler if compiler is not None else SegmentCompiler()
         self.pushdown = pushdown
+        self.prepared_sets = prepared_sets if prepared_sets is not None else PreparedSets()
+        """Shared by the process, like ``compiler``."""
         self.walk_slots = walk_slots
         """Shared by the process: how many walks over the directory may run at once
         (``SEGGRAPH_BULK_CONCURRENCY``), so a burst of counts cannot swamp the providers."""
@@ -235,9 +263,20 @@ class EvaluationService:
         return SegmentSet(list(targets), compiled, order, keys)
 
     async def prepare_saved(self, mode: Mode, segments: Sequence[Segment]) -> SegmentSet:
-        return await self.prepare(
+        """The saved segments prepared. Segments that reference none are prepared once per
+        list of versions (``subscriber { segments }`` asks for the same list each time);
+        a reference is read afresh every time, so a set with one is never remembered."""
+        catalogue = self.catalogue()
+        key = (mode, catalogue.version, self.options, tuple((s.id, s.version) for s in segments))
+        found = self.prepared_sets.get(key)
+        if found is not None:
+            return found
+        prepared = await self.prepare(
             mode, {s.id: self.compile(s) for s in segments}, [s.id for s in segments]
         )
+        if len(prepared.compiled) == len(prepared.targets):  # nothing referenced
+            self.prepared_sets.put(key, prepared)
+        return prepared
 
     async def segments_for(
         self, mode: Mode, *, segment_ids: Sequence[str] | None = None, tags: Sequence[str] = ()

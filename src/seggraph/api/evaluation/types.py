@@ -33,11 +33,14 @@ class MembershipResult(Enum):
 
     @classmethod
     def of(cls, truth: Truth) -> MembershipResult:
-        return {
-            Truth.TRUE: cls.MEMBER,
-            Truth.FALSE: cls.NOT_MEMBER,
-            Truth.UNKNOWN: cls.UNKNOWN,
-        }[truth]
+        return _MEMBERSHIP_OF[truth]
+
+
+_MEMBERSHIP_OF = {
+    Truth.TRUE: MembershipResult.MEMBER,
+    Truth.FALSE: MembershipResult.NOT_MEMBER,
+    Truth.UNKNOWN: MembershipResult.UNKNOWN,
+}
 
 
 @strawberry.enum(description="TRUE, FALSE or UNKNOWN (three-valued logic).")

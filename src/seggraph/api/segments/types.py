@@ -170,6 +170,20 @@ class SegmentType:
 
     @classmethod
     def of(cls, segment: ds.Segment) -> SegmentType:
+        """The segment's view. Segments are immutable and the store hands out the same object
+        while a segment is unchanged (its kept answers), so the view of an object is made once
+        and shared: ``subscriber { segments }`` would otherwise build twenty per request."""
+        kept = _VIEWS.get(id(segment))
+        if kept is not None and kept[0] is segment:
+            return kept[1]
+        view = cls._of(segment)
+        if len(_VIEWS) >= _VIEWS_KEPT:
+            _VIEWS.clear()
+        _VIEWS[id(segment)] = (segment, view)  # the segment kept alive, so its id stays its own
+        return view
+
+    @classmethod
+    def _of(cls, segment: ds.Segment) -> SegmentType:
         return cls(
             id=strawberry.ID(segment.id),
             mode=segment.mode,
@@ -185,6 +199,11 @@ class SegmentType:
             copied_from_id=strawberry.ID(segment.source_id) if segment.source_id else None,
             domain=segment,
         )
+
+
+#: Views of segment objects by ``id()``, with the object (see :meth:`SegmentType.of`).
+_VIEWS: dict[int, tuple[ds.Segment, SegmentType]] = {}
+_VIEWS_KEPT = 4096
 
 
 @strawberry.type
