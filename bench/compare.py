@@ -31,7 +31,7 @@ import orjson
 
 from . import server as srv
 from . import service_data as data
-from .service import SUBSCRIBER_SEGMENTS, TRIVIAL, _create_segments
+from .service import SEGMENT_PAGE, SUBSCRIBER_SEGMENTS, TRIVIAL, _create_segments
 from .workload import subscribers
 
 WORKING_TREE = "working tree"
@@ -116,6 +116,7 @@ def main() -> None:
         queries = {
             "trivial query": {"query": TRIVIAL},
             "subscriber { segments }": {"query": SUBSCRIBER_SEGMENTS, "variables": {"id": member}},
+            "a page of 100 segments": {"query": SEGMENT_PAGE},
         }
         print(f"base: {args.base}; new: {args.new}; {args.pairs} pairs of {args.seconds:g} s")
         for name, query in queries.items():

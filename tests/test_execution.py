@@ -357,3 +357,59 @@ def test_awaited_fields_beside_short_ones_keep_their_order() -> None:
 
 def test_the_service_schema_uses_the_leaf_field_executor() -> None:
     assert seggraph_schema.execution_context_class is PlainFieldExecutor
+
+
+class CountingLoops(PlainFieldExecutor):
+    """Counts the field loops (``execute_fields``): one per object answered field by field."""
+
+    loops = 0
+
+    def execute_fields(self, *args: Any, **kwargs: Any) -> Any:
+        CountingLoops.loops += 1
+        return super().execute_fields(*args, **kwargs)
+
+
+def test_a_list_of_plain_objects_is_answered_without_a_field_loop() -> None:
+    """Items whose sub-selection is plain fields all the way down (leaves, plain objects) are
+    answered by reading attributes; nulls where the types allow them stay in the answer."""
+    ITEMS[:] = [
+        Source(
+            {
+                "name": f"n{i}",
+                "label": None if i % 2 else "l",
+                "maybe_color": None,
+                "child": None if i % 2 else {"__child__": {"name": "c", "label": None}},
+                "sibling": {"__child__": {"count": i, "tags": []}},
+            }
+        )
+        for i in range(4)
+    ]
+    query = "{ items { name label maybeColor child { name label } sibling { count tags } } }"
+    ordinary, short = both(query)
+    assert short.errors is None and short.data == ordinary.data
+    assert short.data is not None and short.data["items"][:2] == [
+        {
+            "name": "n0",
+            "label": "l",
+            "maybeColor": None,
+            "child": {"name": "c", "label": None},
+            "sibling": {"count": 0, "tags": []},
+        },
+        {
+            "name": "n1",
+            "label": None,
+            "maybeColor": None,
+            "child": None,
+            "sibling": {"count": 1, "tags": []},
+        },
+    ]
+    counting = _schema(CountingLoops)
+    CountingLoops.loops = 0
+    assert asyncio.run(counting.execute(query)).data == ordinary.data
+    assert CountingLoops.loops == 1  # the root's fields; none per item or nested object
+    # One unusual value (a count that does not fit an Int) sends its item the ordinary way:
+    # the same answer and error as graphql-core's.
+    ITEMS[2]._values["sibling"] = {"__child__": {"count": 2**40, "tags": []}}
+    ordinary, short = both(query)
+    assert ordinary.errors and short.data == ordinary.data
+    assert _errors(short.errors) == _errors(ordinary.errors)

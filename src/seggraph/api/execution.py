@@ -7,14 +7,18 @@ membership's ``segment`` and ``result``): Strawberry resolves them with ``getatt
 ``bench/README.md``, "Findings: the service", item 11). For such a field this executor reads
 the attribute and coerces it directly (a scalar or enum, or a list of them), or executes the
 sub-selection on it (an object type); an object in a list goes straight to its sub-selection
-too.
+too. When a sub-selection is plain fields all the way down (``{ segment { id } result }`` for
+each of a subscriber's memberships, ``{ id name tags version }`` for a page's nodes), it is
+answered by a :class:`Plan` made once per operation: attribute reads into a dict, no ``Path``
+and no field loop per object.
 
 The short path only ever answers a field the ordinary way would answer without an error: a
 field whose attribute is missing, raises, is ``None`` where the type forbids it, or does not
 coerce is handed to graphql-core's own ``execute_field``, which resolves it again and reports
-the error exactly as it would have; an error inside an object's sub-selection is located and
-nulled as ``execute_field`` does it (``tests/test_execution.py`` compares the two executors
-answer by answer). With field middleware (a schema extension's ``resolve`` hook) nothing takes
+the error exactly as it would have (a plan gives up its whole object, which is then answered
+field by field); an error inside an object's sub-selection is located and nulled as
+``execute_field`` does it (``tests/test_execution.py`` compares the two executors answer by
+answer). With field middleware (a schema extension's ``resolve`` hook) nothing takes
 the short path, since middleware must see every field.
 """
 
@@ -105,6 +109,32 @@ class PlainObject:
         if value is Undefined or isinstance(value, Exception):
             return _ORDINARY
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A sub-selection made of plain fields only (leaves, and objects whose own sub-selection
+    is such a plan): answered by reading attributes, with no ``Path`` or field loop."""
+
+    fields: tuple[tuple[str, Leaf | None, PlainObject | None, Plan | None], ...]
+    """Per response name, in the answer's order: a leaf, or a plain object with its plan."""
+
+    def run(self, source: Any) -> Any:
+        """The sub-selection's answer, or :data:`_ORDINARY` when anything is unusual (then
+        the whole object is answered the ordinary way, which reads it again)."""
+        out: dict[str, Any] = {}
+        for name, leaf, plain, plan in self.fields:
+            if leaf is not None:
+                value = leaf.complete(source)
+            else:
+                assert plain is not None and plan is not None
+                value = plain.value(source)
+                if value is not None and value is not _ORDINARY:
+                    value = plan.run(value)
+            if value is _ORDINARY:
+                return _ORDINARY
+            out[name] = value
+        return out
 
 
 def _basic_resolver(field: GraphQLField) -> Callable[..., Any] | None:
@@ -208,6 +238,44 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plain = plain_fields_of(self.schema)
+        self._plans: dict[tuple[str, int], tuple[Any, Plan | None]] = {}
+
+    def plan_of(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
+        """The :class:`Plan` of the sub-selection of ``field_details_list`` on
+        ``object_type``, or ``None`` when some field in it is not plain, something is
+        deferred, or field middleware must see every field. Made once per field group of
+        this operation (memoized on its identity, as graphql-core's ``collect_subfields``)."""
+        key = (object_type.name, id(field_details_list))
+        found = self._plans.get(key)
+        if found is not None:
+            return found[1]
+        plan = self._make_plan(object_type, field_details_list)
+        self._plans[key] = (field_details_list, plan)  # the list kept alive: its id stays
+        return plan
+
+    def _make_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
+        middleware = self.middleware_manager
+        if middleware is not None and middleware.middlewares:
+            return None
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        if new_defer_usages:
+            return None
+        plain_fields = self._plain.of(object_type)
+        fields: list[tuple[str, Leaf | None, PlainObject | None, Plan | None]] = []
+        for response_name, details in grouped_field_set.items():
+            plain = plain_fields.get(details[0].node.name.value)
+            if type(plain) is Leaf:
+                fields.append((response_name, plain, None, None))
+            elif isinstance(plain, PlainObject):
+                inner = self.plan_of(plain.object_type, details)
+                if inner is None:
+                    return None
+                fields.append((response_name, None, plain, inner))
+            else:
+                return None
+        return Plan(tuple(fields))
 
     def execute_fields(
         self,
@@ -275,6 +343,12 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         value = plain.value(source)
         if value is None or value is _ORDINARY:
             return value
+        if position_context is None:
+            plan = self.plan_of(plain.object_type, field_details_list)
+            if plan is not None:
+                answered = plan.run(value)
+                if answered is not _ORDINARY:
+                    return answered
         try:
             completed = self.collect_and_execute_subfields(
                 plain.object_type, field_details_list, path, value, position_context
@@ -310,6 +384,13 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 item_path,
                 position_context,
             )
+        if position_context is None:
+            plan = self.plan_of(object_type, field_details_list)
+            if plan is not None:
+                answered = plan.run(item)
+                if answered is not _ORDINARY:
+                    complete_results.append(answered)
+                    return False
         try:
             completed = self.collect_and_execute_subfields(
                 object_type, field_details_list, item_path, item, position_context
