@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import orjson
 
+from . import loadgen
 from . import server as srv
 from . import service_data as data
 from .service import SEGMENT_PAGE, SUBSCRIBER_SEGMENTS, TRIVIAL, _create_segments
@@ -58,19 +58,7 @@ def python_path(tree: Path) -> str:
 def burst(url: str, body: Path, seconds: float) -> float:
     """Requests per second of one burst of the load generator."""
     answer = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            f"{url}/graphql",
-            str(body),
-            "--connections",
-            "8",
-            "--seconds",
-            str(seconds),
-            "--warmup",
-            "0.5",
-        ],
+        loadgen.command(url, body, connections=8, seconds=seconds, warmup=0.5),
         capture_output=True,
         text=True,
         cwd=srv.ROOT,
@@ -94,11 +82,7 @@ def main() -> None:
     population = subscribers(args.subscribers)
     with tempfile.TemporaryDirectory(prefix="seggraph-compare-") as tmp, ExitStack() as stack:
         root = Path(tmp)
-        billing = root / "billing.jsonl"
-        billing.write_bytes(
-            b"".join(orjson.dumps(obj) + b"\n" for obj in data.billing_objects(population))
-        )
-        srv.run_cli(["import", "billing", str(billing)], srv.environment(root / "db"))
+        srv.import_billing(root / "db", data.billing_objects(population))
         database = EmbeddedDatabase(root / "db")
         uri = database.start()
         stack.callback(database.stop)

@@ -119,6 +119,25 @@ async def run(
     }
 
 
+def command(
+    url: str,
+    body: Path,
+    *,
+    connections: int,
+    seconds: float,
+    warmup: float,
+    latencies: Path | None = None,
+) -> list[str]:
+    """The command line that runs this load generator as its own process (the bench's
+    stages, ``bench.compare`` and ``bench.profile_service`` all do)."""
+    argv = [sys.executable, "-m", "bench.loadgen", f"{url}/graphql", str(body)]
+    argv += ["--connections", str(connections), "--seconds", str(seconds)]
+    argv += ["--warmup", str(warmup)]
+    if latencies is not None:
+        argv += ["--latencies", str(latencies)]
+    return argv
+
+
 def read_latencies(path: Path) -> list[float]:
     values = array("d")
     values.frombytes(path.read_bytes())

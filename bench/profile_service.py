@@ -22,6 +22,7 @@ from pathlib import Path
 
 import orjson
 
+from . import loadgen
 from . import server as srv
 from . import service_data as data
 from .service import SEGMENT_PAGE, SUBSCRIBER_SEGMENTS, TRIVIAL, _create_segments
@@ -110,11 +111,7 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory(prefix="seggraph-profile-") as tmp:
         root = Path(tmp)
-        billing = root / "billing.jsonl"
-        billing.write_bytes(
-            b"".join(orjson.dumps(o) + b"\n" for o in data.billing_objects(population))
-        )
-        srv.run_cli(["import", "billing", str(billing)], srv.environment(root / "db"))
+        srv.import_billing(root / "db", data.billing_objects(population))
         with srv.Server(root / "db") as server:
             _create_segments(server, data)
             member = min(data.expected_billing_members(population))
@@ -128,19 +125,13 @@ def main() -> None:
                 body.write_bytes(orjson.dumps({"query": query, "variables": variables}))
                 raw = root / "profile.txt"
                 load = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.loadgen",
-                        f"{server.url}/graphql",
-                        str(body),
-                        "--connections",
-                        str(args.connections),
-                        "--seconds",
-                        str(args.seconds + 2),
-                        "--warmup",
-                        "1",
-                    ],
+                    loadgen.command(
+                        server.url,
+                        body,
+                        connections=args.connections,
+                        seconds=args.seconds + 2,
+                        warmup=1,
+                    ),
                     stdout=subprocess.PIPE,
                     text=True,
                     cwd=Path(__file__).resolve().parent.parent,

@@ -14,11 +14,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 SEGGRAPH = Path(sys.executable).with_name("seggraph")
 #: The repository root (the bench package's parent).
@@ -67,6 +68,24 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 1800) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"seggraph {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+def import_billing(
+    data_dir: Path, objects: Iterable[Mapping[str, Any]], *, batch_size: int | None = None
+) -> float:
+    """``seggraph import billing`` of ``objects`` into the embedded database in ``data_dir``,
+    through a JSON Lines file written beside it; the seconds the import took (the file's
+    writing not counted)."""
+    source = data_dir.parent / "billing.jsonl"
+    with source.open("wb") as handle:
+        for obj in objects:
+            handle.write(orjson.dumps(obj) + b"\n")
+    args = ["import", "billing", str(source)]
+    if batch_size is not None:
+        args += ["--batch-size", str(batch_size)]
+    started = time.perf_counter()
+    run_cli(args, environment(data_dir))
+    return time.perf_counter() - started
 
 
 class Server:

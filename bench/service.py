@@ -158,17 +158,10 @@ def run_service(
     with tempfile.TemporaryDirectory(prefix="seggraph-bench-") as tmp:
         root = Path(tmp)
         data_dir = root / "db"
-        billing_file = root / "billing.jsonl"
-        with billing_file.open("wb") as handle:
-            for obj in data.billing_objects(population):
-                handle.write(orjson.dumps(obj) + b"\n")
         print(f"service: importing {len(population):,} subscribers' billing objects…", flush=True)
-        started = time.perf_counter()
-        srv.run_cli(
-            ["import", "billing", str(billing_file), "--batch-size", "2000"],
-            srv.environment(data_dir),
+        import_seconds = srv.import_billing(
+            data_dir, data.billing_objects(population), batch_size=2000
         )
-        import_seconds = time.perf_counter() - started
         ticket_list = data.tickets(population)
         with srv.Server(data_dir, SEGGRAPH_SUPPORT_TICKETS_TOKEN=TICKETS_TOKEN) as server:
             print(
@@ -355,21 +348,14 @@ def _measure(
     measured = tmp / "latencies.bin"
     print(f"graphql: {name}: {config.connections} connections, {seconds:g} s…", flush=True)
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            f"{url}/graphql",
-            str(body),
-            "--connections",
-            str(config.connections),
-            "--seconds",
-            str(seconds),
-            "--warmup",
-            str(warmup),
-            "--latencies",
-            str(measured),
-        ],
+        loadgen.command(
+            url,
+            body,
+            connections=config.connections,
+            seconds=seconds,
+            warmup=warmup,
+            latencies=measured,
+        ),
         capture_output=True,
         text=True,
         check=True,
