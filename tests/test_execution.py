@@ -303,21 +303,33 @@ def test_an_error_that_comes_later_is_placed_as_graphql_core_places_it(
     assert _errors(short.errors) == _errors(ordinary.errors)
 
 
-class CountingInfo(PlainFieldExecutor):
-    """Counts the ``GraphQLResolveInfo`` objects built: one per field taking the long path."""
+class Counting(PlainFieldExecutor):
+    """Counts the ``GraphQLResolveInfo`` objects built (one per field taking the long path)
+    and the field loops (``execute_fields``: one per object answered field by field)."""
 
     built = 0
+    loops = 0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.built = cls.loops = 0
 
     def build_resolve_info(self, *args: Any, **kwargs: Any) -> Any:
-        CountingInfo.built += 1
+        Counting.built += 1
         return super().build_resolve_info(*args, **kwargs)
+
+    def execute_fields(self, *args: Any, **kwargs: Any) -> Any:
+        Counting.loops += 1
+        return super().execute_fields(*args, **kwargs)
+
+
+COUNTING = _schema(Counting)
 
 
 def test_plain_leaf_fields_take_the_short_path() -> None:
     ITEMS[:] = [Source({"name": f"n{i}", "count": i, "tags": ["t"]}) for i in range(10)]
-    counting = _schema(CountingInfo)
-    CountingInfo.built = 0
-    result = asyncio.run(counting.execute("{ items { name count tags shout } }"))
+    Counting.reset()
+    result = asyncio.run(COUNTING.execute("{ items { name count tags shout } }"))
     assert result.errors is None
     assert result.data is not None and result.data["items"][3] == {
         "name": "n3",
@@ -326,7 +338,7 @@ def test_plain_leaf_fields_take_the_short_path() -> None:
         "shout": "N3",
     }
     # ``items`` and the ten ``shout`` (a resolver) only: no info for the thirty leaves.
-    assert CountingInfo.built == 11
+    assert Counting.built == 11
 
 
 class SeesEveryField(SchemaExtension):
@@ -355,18 +367,8 @@ def test_awaited_fields_beside_short_ones_keep_their_order() -> None:
     assert short.data["items"][1]["l2"] == "later b"
 
 
-def test_the_service_schema_uses_the_leaf_field_executor() -> None:
+def test_the_service_schema_uses_the_plain_field_executor() -> None:
     assert seggraph_schema.execution_context_class is PlainFieldExecutor
-
-
-class CountingLoops(PlainFieldExecutor):
-    """Counts the field loops (``execute_fields``): one per object answered field by field."""
-
-    loops = 0
-
-    def execute_fields(self, *args: Any, **kwargs: Any) -> Any:
-        CountingLoops.loops += 1
-        return super().execute_fields(*args, **kwargs)
 
 
 def test_a_list_of_plain_objects_is_answered_without_a_field_loop() -> None:
@@ -403,10 +405,9 @@ def test_a_list_of_plain_objects_is_answered_without_a_field_loop() -> None:
             "sibling": {"count": 1, "tags": []},
         },
     ]
-    counting = _schema(CountingLoops)
-    CountingLoops.loops = 0
-    assert asyncio.run(counting.execute(query)).data == ordinary.data
-    assert CountingLoops.loops == 1  # the root's fields; none per item or nested object
+    Counting.reset()
+    assert asyncio.run(COUNTING.execute(query)).data == ordinary.data
+    assert Counting.loops == 1  # the root's fields; none per item or nested object
     # One unusual value (a count that does not fit an Int) sends its item the ordinary way:
     # the same answer and error as graphql-core's.
     ITEMS[2]._values["sibling"] = {"__child__": {"count": 2**40, "tags": []}}

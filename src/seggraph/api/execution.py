@@ -253,6 +253,20 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans[key] = (field_details_list, plan)  # the list kept alive: its id stays
         return plan
 
+    def _planned(
+        self,
+        object_type: GraphQLObjectType,
+        field_details_list: Any,
+        value: Any,
+        position_context: Any,
+    ) -> Any:
+        """``value``'s sub-selection answered by its plan, or :data:`_ORDINARY` when there is
+        no plan (or incremental delivery is under way) or the plan gave up."""
+        if position_context is not None:
+            return _ORDINARY
+        plan = self.plan_of(object_type, field_details_list)
+        return _ORDINARY if plan is None else plan.run(value)
+
     def _make_plan(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
         middleware = self.middleware_manager
         if middleware is not None and middleware.middlewares:
@@ -343,12 +357,9 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         value = plain.value(source)
         if value is None or value is _ORDINARY:
             return value
-        if position_context is None:
-            plan = self.plan_of(plain.object_type, field_details_list)
-            if plan is not None:
-                answered = plan.run(value)
-                if answered is not _ORDINARY:
-                    return answered
+        answered = self._planned(plain.object_type, field_details_list, value, position_context)
+        if answered is not _ORDINARY:
+            return answered
         try:
             completed = self.collect_and_execute_subfields(
                 plain.object_type, field_details_list, path, value, position_context
@@ -384,13 +395,10 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                 item_path,
                 position_context,
             )
-        if position_context is None:
-            plan = self.plan_of(object_type, field_details_list)
-            if plan is not None:
-                answered = plan.run(item)
-                if answered is not _ORDINARY:
-                    complete_results.append(answered)
-                    return False
+        answered = self._planned(object_type, field_details_list, item, position_context)
+        if answered is not _ORDINARY:
+            complete_results.append(answered)
+            return False
         try:
             completed = self.collect_and_execute_subfields(
                 object_type, field_details_list, item_path, item, position_context
