@@ -210,7 +210,8 @@ def test_a_segment_written_by_one_process_is_seen_by_the_other_at_once(
     kept = {key: rows for key, (_, rows) in store._answers.items() if key[:2] == ("TEST", "all")}
     assert [s.name for rows in kept.values() for s in rows] == ["team"]
     assert names(a) == ["team"]  # answered from what was kept: the same list object
-    assert all(store._answers[key][1] is rows for key, rows in kept.items())
+    now = dict(store._answers.items())
+    assert all(now[key][1] is rows for key, rows in kept.items())
 
     b.query(create, {"name": "pro", "text": 'profile.plan = "PRO"'})
     b.query(create, {"name": "also team", "text": 'profile.seats >= 0 AND profile.plan = "TEAM"'})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
 from collections.abc import (
     AsyncIterator,
     Callable,
@@ -48,6 +47,7 @@ from seggraph.evaluation import (
     compile_segment,
     evaluation_order,
 )
+from seggraph.lru import LruCache
 from seggraph.plugins.results import SubscriberFilter, selected_ids
 from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
@@ -108,23 +108,11 @@ class SegmentSet:
     keys: frozenset[str]
 
 
-class PreparedSets:
-    """Prepared segment sets, by what they were prepared from; the oldest forgotten first."""
+class PreparedSets(LruCache[Hashable, SegmentSet]):
+    """Prepared segment sets, by what they were prepared from (shared by the process)."""
 
     def __init__(self, maxsize: int = 256) -> None:
-        self.maxsize = maxsize
-        self._sets: OrderedDict[Hashable, SegmentSet] = OrderedDict()
-
-    def get(self, key: Hashable) -> SegmentSet | None:
-        found = self._sets.get(key)
-        if found is not None:
-            self._sets.move_to_end(key)
-        return found
-
-    def put(self, key: Hashable, prepared: SegmentSet) -> None:
-        self._sets[key] = prepared
-        while len(self._sets) > self.maxsize:
-            self._sets.popitem(last=False)
+        super().__init__(maxsize)
 
 
 class Strategy(StrEnum):

@@ -32,6 +32,7 @@ from seggraph.domain.segments import (
     UsageKind,
 )
 from seggraph.freshness import FreshnessBoard, Watched, current_document, written
+from seggraph.lru import LruCache
 from seggraph.store.condition_documents import decode_root, encode_tree
 from seggraph.store.pagination import encode_cursor, newest_first_after
 
@@ -200,7 +201,7 @@ class SegmentStore:
         self.history = db[HISTORY]
         self.usages = db[USAGES]
         self.meta = db[META]
-        self._answers: OrderedDict[Hashable, tuple[Any, Any]] = OrderedDict()
+        self._answers: LruCache[Hashable, tuple[Any, Any]] = LruCache(ANSWERS_KEPT)
         #: Each mode's write-token document.
         self._watched = {mode: Watched(META, f"written:{mode.value}") for mode in Mode}
         self._token_reads = {mode: FreshRead(partial(self._read_token, mode)) for mode in Mode}
@@ -331,13 +332,10 @@ class SegmentStore:
         token = await self.write_token(mode)
         found = self._answers.get(key)
         if found is not None and token is not None and found[0] == token:
-            self._answers.move_to_end(key)
             return cast(T, found[1])
         answer = await load()
         if token is not None:
-            self._answers[key] = (token, answer)
-            if len(self._answers) > ANSWERS_KEPT:
-                self._answers.popitem(last=False)
+            self._answers.put(key, (token, answer))
         return answer
 
     async def tag_counts(self, mode: Mode, include_archived: bool) -> list[tuple[str, int]]:
