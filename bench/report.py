@@ -124,6 +124,21 @@ def _graphql_markdown(section: dict[str, Any]) -> list[str]:
             "token, evaluating the 20 segments).",
             "",
         ]
+    if "floor_ratio" in section:
+        by_query = {row["query"]: row for row in section["detail"]}
+        floor = by_query["subscriber { segments } over 20 segments, evaluation answers kept"]
+        lines += [
+            "The last two rows come from a third server over the same database, the same "
+            "application with the evaluation's answers kept after the first request "
+            "(`bench/floor_server.py`): its `subscriber { segments }` reads no segment, calls no "
+            "provider and evaluates nothing, and still takes "
+            f"{floor['p50_vs_trivial']:.2f}× its trivial query at p50 "
+            f"({floor['rps_vs_trivial']:.2f}× in requests per second). That is the cost of the "
+            "request's shape alone (HTTP, two GraphQL fields with arguments, a list of 20 "
+            "results) in this stack: the floor under the target's ratio, whatever the "
+            "evaluation costs.",
+            "",
+        ]
     return lines
 
 

@@ -250,8 +250,9 @@ def _load(
     with tempfile.TemporaryDirectory(prefix="seggraph-load-") as tmp:
         rows = _measure_in_turns(server.url, queries, config, Path(tmp))
         memory = _memory_rows(server, member, population, config, Path(tmp))
-    table = _with_ratios(rows) + _with_ratios(memory)
-    subscriber, memory_subscriber = rows[1], memory[1]
+        floor = _floor_rows(server, member, config, Path(tmp))
+    table = _with_ratios(rows) + _with_ratios(memory) + _with_ratios(floor)
+    subscriber, memory_subscriber, floor_subscriber = rows[1], memory[1], floor[1]
     return {
         "status": "ok",
         "server": {"command": "seggraph serve (uvicorn, one process)", **loop_and_parser()},
@@ -266,7 +267,8 @@ def _load(
         "latency",
         "meets_target": subscriber["p50_vs_trivial"] <= 1.5,
         "memory_provider_ratio": memory_subscriber["p50_vs_trivial"],
-        "detail": rows + memory,
+        "floor_ratio": floor_subscriber["p50_vs_trivial"],
+        "detail": rows + memory + floor,
         "rows": table,
     }
 
@@ -373,6 +375,35 @@ def _memory_rows(
     """The trivial query and ``subscriber { segments }`` on a second server over the same
     database whose only provider answers the billing keys from memory (``bench.memory_server``):
     seggraph's own cost, without the providers' database reads."""
+    return _rows_on_second_server(
+        server,
+        member,
+        config,
+        tmp,
+        ["bench.memory_server", "--subscribers", str(len(population))],
+        "in-memory provider",
+    )
+
+
+def _floor_rows(server: Any, member: str, config: ServiceConfig, tmp: Path) -> list[dict[str, Any]]:
+    """The trivial query and ``subscriber { segments }`` on a server over the same database
+    whose evaluation answers are kept after the first request (``bench.floor_server``): what a
+    request of that shape costs with no evaluation at all, the floor under the target."""
+    return _rows_on_second_server(
+        server, member, config, tmp, ["bench.floor_server"], "evaluation answers kept"
+    )
+
+
+def _rows_on_second_server(
+    server: Any,
+    member: str,
+    config: ServiceConfig,
+    tmp: Path,
+    module: list[str],
+    label: str,
+) -> list[dict[str, Any]]:
+    """The trivial query and ``subscriber { segments }`` on ``python -m <module…>`` serving the
+    bench server's database; the rows are named with ``label``."""
     from seggraph.embedded import running_uri
 
     from . import server as srv
@@ -383,31 +414,21 @@ def _memory_rows(
         raise RuntimeError("the bench server's embedded database is not running")
 
     def command(port: int) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "bench.memory_server",
-            "--port",
-            str(port),
-            "--mongodb-uri",
-            uri,
-            "--subscribers",
-            str(len(population)),
-        ]
+        return [sys.executable, "-m", *module, "--port", str(port), "--mongodb-uri", uri]
 
-    with srv.Server(data_dir, command=command, name="the memory server") as memory:
-        answer = memory.graphql(SUBSCRIBER_SEGMENTS, {"id": member})
+    with srv.Server(data_dir, command=command, name=f"the server with {label}") as second:
+        answer = second.graphql(SUBSCRIBER_SEGMENTS, {"id": member})
         if len(answer["subscriber"]["segments"]) != 20:
-            raise RuntimeError(f"memory server: expected 20 segment results, got {answer}")
+            raise RuntimeError(f"{label}: expected 20 segment results, got {answer}")
         queries = [
-            ("trivial query, in-memory provider server", TRIVIAL, {}),
+            (f"trivial query, {label}", TRIVIAL, {}),
             (
-                "subscriber { segments } over 20 segments, in-memory provider",
+                f"subscriber {{ segments }} over 20 segments, {label}",
                 SUBSCRIBER_SEGMENTS,
                 {"id": member},
             ),
         ]
-        return _measure_in_turns(memory.url, queries, config, tmp)
+        return _measure_in_turns(second.url, queries, config, tmp)
 
 
 def _count(
