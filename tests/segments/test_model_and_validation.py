@@ -164,6 +164,28 @@ def test_refused_conditions_name_their_path(
     assert snapshot(sync_db) == before
 
 
+@pytest.mark.parametrize("amount", [1e300, "1e400", "12.5000000000000000000000000000000"])
+def test_a_money_amount_too_large_or_too_precise_for_28_digits_is_still_checked(
+    seg: SegmentClient, amount: Any
+) -> None:
+    # A whole number of cents however many digits it has (quantize() raised on these).
+    saved = seg.create(
+        name=f"big {amount}", conditions={"conditions": [condition("subscriber.mrr", "GT", amount)]}
+    )
+    assert saved["userErrors"] == [] and saved["segment"] is not None, saved
+    assert seg.get(saved["segment"]["id"]) == saved["segment"]  # read back as saved
+    refused = seg.create(
+        name="refused",
+        conditions={
+            "conditions": [
+                condition("subscriber.mrr", "GT", "1e400"),
+                condition("subscriber.mrr", "GT", "1.0000000000000000000000000000001"),
+            ]
+        },
+    )
+    assert errors_by_path(refused) == {"conditions.conditions.1.value": "INVALID_MONEY"}
+
+
 def test_every_error_is_reported_at_once(seg: SegmentClient) -> None:
     payload = seg.create(
         name=" ",

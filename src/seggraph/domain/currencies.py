@@ -35,8 +35,17 @@ def minor_units(code: str) -> int:
 
 def is_whole_minor_units(amount: Decimal, code: str) -> bool:
     """True when ``amount`` needs no more decimals than the currency has (``12.500`` is fine)."""
-    quantum = Decimal(1).scaleb(-minor_units(code))
-    return amount == amount.quantize(quantum, rounding=ROUND_HALF_UP)
+    # Read from the digits, not with quantize(), which needs the result to fit the context's
+    # 28 digits and raised InvalidOperation on 1e300 (found by the condition fuzzer).
+    _, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):  # not finite: never a whole number of anything
+        return False
+    significant = len(digits)
+    while significant > 0 and digits[significant - 1] == 0:
+        significant -= 1
+    if significant == 0:
+        return True  # zero, however written
+    return exponent + (len(digits) - significant) >= -minor_units(code)
 
 
 def round_money(amount: Decimal, code: str) -> Decimal:
