@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from pymongo.database import Database as SyncDatabase
-from strawberry.extensions.validation_cache import _get_validate_cache
 
 from seggraph.api.evaluation.inputs import MAX_CONDITIONS_TEXT
+from seggraph.api.validation_cache import VALIDATIONS
 from seggraph.services.evaluation import MAX_EVALUATED_SEGMENTS
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
@@ -54,19 +54,17 @@ DEEP = "{ segments { nodes { conditions { groups { groups { combinator } } } } }
 def test_too_deep_a_query_is_refused_every_time_while_the_validation_cache_hits(
     limited: httpx.Client,
 ) -> None:
-    cache = _get_validate_cache(512)  # the schema's ValidationCache(maxsize=512)
     assert errors(ask(limited, SHALLOW)) == []
-    before = cache.cache_info()
+    before = (VALIDATIONS.hits, VALIDATIONS.misses)
     for _ in range(3):
         assert errors(ask(limited, SHALLOW)) == []
-    after = cache.cache_info()
-    assert after.hits - before.hits == 3 and after.misses == before.misses
+    after = (VALIDATIONS.hits, VALIDATIONS.misses)
+    assert after == (before[0] + 3, before[1])
 
     refusals = [errors(ask(limited, DEEP)) for _ in range(3)]
     assert refusals[0] == refusals[1] == refusals[2]
     assert refusals[0][0]["message"] == "'anonymous' exceeds maximum operation depth of 4"
-    final = cache.cache_info()
-    assert final.misses == after.misses + 1 and final.hits == after.hits + 2
+    assert (VALIDATIONS.hits, VALIDATIONS.misses) == (after[0] + 2, after[1] + 1)
 
 
 def test_too_many_aliases_are_refused(limited: httpx.Client) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 
 from seggraph.api.custom_properties.mutations import CustomPropertyMutations
 from seggraph.api.custom_properties.queries import CustomPropertyQueries
@@ -15,6 +17,7 @@ from seggraph.api.retention.queries import RetentionQueries
 from seggraph.api.security import RequestLimits, SeggraphSchema
 from seggraph.api.segments.mutations import SegmentMutations
 from seggraph.api.segments.queries import SegmentQueries
+from seggraph.api.validation_cache import DocumentValidationCache
 
 
 @strawberry.type(description="Read segments.")
@@ -39,18 +42,36 @@ class Mutation(
     pass
 
 
+class RememberingNameConverter(NameConverter):
+    """Strawberry's name converter, remembering each name it converts: Strawberry converts
+    the name of every argument of every resolver call again (``convert_arguments``), a
+    regular-expression substitution each time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        found = self._names.get(name)
+        if found is None:
+            found = self._names[name] = super().apply_naming_config(name)
+        return found
+
+
 def build_schema() -> strawberry.Schema:
     # PlainFieldExecutor answers plain fields (attributes: leaves and objects) without
     # graphql-core's per-field machinery; see seggraph/api/execution.py.
     # RequestLimits adds the depth, alias, token and introspection limits (and the read-only
-    # rule of READ keys) as the same rule classes every time, so ValidationCache keeps hitting.
+    # rule of READ keys) as the same rule classes every time, so the validation cache keeps
+    # hitting; it finds a document by identity, so it comes after ParserCache.
     return SeggraphSchema(
         query=Query,
         mutation=Mutation,
         execution_context_class=PlainFieldExecutor,
+        config=StrawberryConfig(name_converter=RememberingNameConverter()),
         extensions=[
             lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            DocumentValidationCache,
             RequestLimits,
         ],
     )

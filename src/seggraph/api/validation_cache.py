@@ -1,0 +1,67 @@
+"""The validation cache: a document's validation errors kept by the document's identity.
+
+Strawberry's ``ValidationCache`` keeps ``validate_document(schema, document, rules)`` in an
+``lru_cache``, which hashes its arguments on every request, and graphql-core's AST nodes
+hash every field of every node: the whole document is walked again each time (about 2% of a
+``subscriber { segments }`` request whose answer costs nothing, ``bench/README.md`` finding
+16). Here the key is the document object itself: ``ParserCache`` (before this extension in the
+schema's list) hands out the same ``DocumentNode`` for the same query text and parse options,
+so a repeated query finds its entry by ``id()``, checked against the document kept in the
+entry (an id is only reused after its object is gone, and the entry keeps it alive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+from seggraph.lru import LruCache
+
+Key = tuple[int, int, tuple[type[ASTValidationRule], ...]]
+
+
+class ValidationMemo:
+    """Validation errors by (schema, document, rules), at most ``maxsize`` documents."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._entries: LruCache[Key, tuple[GraphQLSchema, DocumentNode, list[GraphQLError]]] = (
+            LruCache(maxsize)
+        )
+        #: Validations answered from the cache, and made (to see, and test, that it hits).
+        self.hits = 0
+        self.misses = 0
+
+    def validate(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: Sequence[type[ASTValidationRule]],
+    ) -> list[GraphQLError]:
+        key = (id(schema), id(document), tuple(rules))
+        found = self._entries.get(key)
+        if found is not None and found[0] is schema and found[1] is document:
+            self.hits += 1
+            return found[2]
+        self.misses += 1
+        errors = validate_document(schema, document, key[2])
+        self._entries.put(key, (schema, document, errors))
+        return errors
+
+
+#: The process's validations (every schema and request: the key names the schema).
+VALIDATIONS = ValidationMemo(maxsize=512)
+
+
+class DocumentValidationCache(SchemaExtension):
+    """Validation from :data:`VALIDATIONS`; list it after ``ParserCache``."""
+
+    def on_validate(self) -> Iterator[None]:
+        context: Any = self.execution_context
+        context.pre_execution_errors = VALIDATIONS.validate(
+            context.schema._schema, context.graphql_document, context.validation_rules
+        )
+        yield
