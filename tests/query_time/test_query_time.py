@@ -115,6 +115,36 @@ def test_missing_values_and_failing_providers(
     assert still["result"] == "MEMBER"
 
 
+SEGMENTS_OF = """query($id: ID!) { subscriber(id: $id) {
+  segments(tags: ["views"], includeNonMembers: true) {
+    segment { name } result unknownReasons { property reason } } } }"""
+
+
+def test_each_request_answers_its_own_results_while_known_ones_are_shared(
+    q: GraphQLClient, providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    # Known results are answered by views shared between requests (one per segment and
+    # result); a result with unknown reasons never is.
+    create(q, "fr or yearly", 'crm.country = "FR" OR plan.interval = "YEAR"', tags=["views"])
+
+    def answer(subscriber: str) -> list[tuple[str, list[tuple[str, str]]]]:
+        rows = q.query(SEGMENTS_OF, {"id": subscriber})["subscriber"]["segments"]
+        return [
+            (r["result"], [(u["property"], u["reason"]) for u in r["unknownReasons"]]) for r in rows
+        ]
+
+    # sub_003: YEAR, a member; sub_004: US and MONTH, not a member.
+    assert answer("sub_003") == [("MEMBER", [])]
+    assert answer("sub_004") == [("NOT_MEMBER", [])]
+    assert answer("sub_003") == [("MEMBER", [])]
+    _, crm = providers
+    crm.fail = True
+    assert answer("sub_004") == [("UNKNOWN", [("crm.country", "PROVIDER_ERROR")])]
+    assert answer("sub_003") == [("MEMBER", [])]
+    crm.fail = False
+    assert answer("sub_004") == [("NOT_MEMBER", [])]
+
+
 def test_preview_unsaved_conditions_as_tree_or_text(q: GraphQLClient) -> None:
     preview = """query($text: String, $tree: ConditionGroupInput) {
       previewConditions(subscriberIds: ["sub_010", "sub_020"], conditionsText: $text, conditions: $tree, explain: false) {

@@ -29,9 +29,11 @@ import operator
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from graphql import (
+    GraphQLEnumType,
     GraphQLField,
     GraphQLLeafType,
     GraphQLList,
@@ -188,7 +190,35 @@ def _leaf(field: GraphQLField, resolve: Callable[..., Any]) -> Leaf | None:
     if not is_leaf_type(kind):
         return None
     assert isinstance(kind, GraphQLLeafType)
-    return Leaf(_reader(field, resolve), kind.coerce_output_value, nullable, is_list)
+    return Leaf(_reader(field, resolve), _output_coercion(kind), nullable, is_list)
+
+
+def _output_coercion(kind: GraphQLLeafType) -> Callable[[Any], Any]:
+    """``kind.coerce_output_value``, with a table in front for a Strawberry enum: its
+    coercion compares the value with each of the enum's values in turn, for every field.
+    The table gives the name that loop finds first for each member of the Python enum;
+    anything else goes to the coercion itself."""
+    general = kind.coerce_output_value
+    wrapped = getattr(kind, "wrapped_cls", None)
+    if not (isinstance(kind, GraphQLEnumType) and isinstance(wrapped, type)):
+        return general
+    if not issubclass(wrapped, Enum):
+        return general
+    names: dict[Any, str] = {}
+    for member in wrapped:
+        for name, value in kind.values.items():
+            if member.value == value.value:
+                names[member] = name
+                break
+
+    def coerce(value: Any) -> Any:
+        if type(value) is wrapped:
+            name = names.get(value)
+            if name is not None:
+                return name
+        return general(value)
+
+    return coerce
 
 
 def _reader(field: GraphQLField, resolve: Callable[..., Any]) -> Callable[[Any], Any]:

@@ -22,6 +22,7 @@ from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import SegmentType
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused
+from seggraph.domain.segments import Segment
 from seggraph.evaluation import MISSING, ResolvedValue, Truth
 from seggraph.services.evaluation import SegmentOutcome
 
@@ -31,15 +32,39 @@ def as_resolved(value: object) -> ResolvedValue:
 
 
 def _memberships(outcomes: list[SegmentOutcome], members_only: bool) -> list[SegmentMembership]:
-    return [
-        SegmentMembership(
-            segment=SegmentType.of(o.segment),
-            result=MembershipResult.of(o.result.truth),
-            unknown_reasons=reasons_of(o.segment.conditions, o.result.unknown_reasons),
+    return [_membership(o) for o in outcomes if not members_only or o.result.truth is Truth.TRUE]
+
+
+def _membership(outcome: SegmentOutcome) -> SegmentMembership:
+    """The outcome's view. One without unknown reasons says nothing but the segment and the
+    result, so it is made once per segment object and result and shared, as the segment's view
+    is (:meth:`SegmentType.of`): ``subscriber { segments }`` would otherwise make twenty per
+    request."""
+    segment, result = outcome.segment, outcome.result
+    if result.unknown_reasons:
+        return SegmentMembership(
+            segment=SegmentType.of(segment),
+            result=MembershipResult.of(result.truth),
+            unknown_reasons=reasons_of(segment.conditions, result.unknown_reasons),
         )
-        for o in outcomes
-        if not members_only or o.result.truth is Truth.TRUE
-    ]
+    key = (id(segment), result.truth)
+    kept = _KNOWN.get(key)
+    if kept is not None and kept[0] is segment:
+        return kept[1]
+    view = SegmentMembership(
+        segment=SegmentType.of(segment),
+        result=MembershipResult.of(result.truth),
+        unknown_reasons=[],
+    )
+    if len(_KNOWN) >= _KNOWN_KEPT:
+        _KNOWN.clear()
+    _KNOWN[key] = (segment, view)  # the segment kept alive, so its id stays its own
+    return view
+
+
+#: Shared views of known results by (``id()`` of the segment object, truth), with the object.
+_KNOWN: dict[tuple[int, Truth], tuple[Segment, SegmentMembership]] = {}
+_KNOWN_KEPT = 8192
 
 
 @strawberry.type(
