@@ -20,7 +20,7 @@ import strawberry
 from graphql import GraphQLError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
@@ -309,10 +309,11 @@ class Counting(PlainFieldExecutor):
 
     built = 0
     loops = 0
+    plans = 0
 
     @classmethod
     def reset(cls) -> None:
-        cls.built = cls.loops = 0
+        cls.built = cls.loops = cls.plans = 0
 
     def build_resolve_info(self, *args: Any, **kwargs: Any) -> Any:
         Counting.built += 1
@@ -322,8 +323,14 @@ class Counting(PlainFieldExecutor):
         Counting.loops += 1
         return super().execute_fields(*args, **kwargs)
 
+    def _make_plan(self, *args: Any, **kwargs: Any) -> Any:
+        Counting.plans += 1
+        return super()._make_plan(*args, **kwargs)
+
 
 COUNTING = _schema(Counting)
+#: As the service's schema: the same query text gives the same parsed document.
+COUNTING_CACHED = _schema(Counting, [lambda: ParserCache(maxsize=16)])
 
 
 def test_plain_leaf_fields_take_the_short_path() -> None:
@@ -414,3 +421,34 @@ def test_a_list_of_plain_objects_is_answered_without_a_field_loop() -> None:
     ordinary, short = both(query)
     assert ordinary.errors and short.data == ordinary.data
     assert _errors(short.errors) == _errors(ordinary.errors)
+
+
+def test_a_document_s_plans_are_made_once_and_serve_every_request_of_it() -> None:
+    ITEMS[:] = [Source({"name": f"n{i}", "child": {"__child__": {"name": "c"}}}) for i in range(3)]
+    query = "{ items { name child { name } } }"
+    Counting.reset()
+    answers = [asyncio.run(COUNTING_CACHED.execute(query)) for _ in range(3)]
+    assert all(a.errors is None for a in answers)
+    assert answers[2].data == {
+        "items": [{"name": f"n{i}", "child": {"name": "c"}} for i in range(3)]
+    }
+    assert Counting.plans == 2  # the item's and its child's, for the first request only
+    # Another document (here, the same fields in another order) gets plans of its own.
+    other = asyncio.run(COUNTING_CACHED.execute("{ items { child { name } name } }"))
+    assert other.data is not None and list(other.data["items"][0]) == ["child", "name"]
+    assert Counting.plans == 4
+
+
+def test_a_directive_on_a_variable_is_honoured_each_time_the_document_comes_again() -> None:
+    """With a directive, which fields an object answers may depend on the variables: such a
+    document's plans are made per request, never shared."""
+    ITEMS[:] = [Source({"name": "n", "count": 1, "label": "l"})]
+    query = (
+        "query($with: Boolean!) { items { name count @include(if: $with) label @skip(if: $with) } }"
+    )
+    Counting.reset()
+    for flag in (True, False, True):
+        answer = asyncio.run(COUNTING_CACHED.execute(query, variable_values={"with": flag}))
+        expected = {"name": "n", "count": 1} if flag else {"name": "n", "label": "l"}
+        assert answer.errors is None and answer.data == {"items": [expected]}
+    assert Counting.plans == 3

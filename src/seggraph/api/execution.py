@@ -9,8 +9,9 @@ the attribute and coerces it directly (a scalar or enum, or a list of them), or 
 sub-selection on it (an object type); an object in a list goes straight to its sub-selection
 too. When a sub-selection is plain fields all the way down (``{ segment { id } result }`` for
 each of a subscriber's memberships, ``{ id name tags version }`` for a page's nodes), it is
-answered by a :class:`Plan` made once per operation: attribute reads into a dict, no ``Path``
-and no field loop per object.
+answered by a :class:`Plan`: attribute reads into a dict, no ``Path`` and no field loop per
+object. A plan is made once per document (once per operation when the document carries a
+directive, whose answer may depend on the variables).
 
 The short path only ever answers a field the ordinary way would answer without an error: a
 field whose attribute is missing, raises, is ``None`` where the type forbids it, or does not
@@ -27,7 +28,7 @@ from __future__ import annotations
 import functools
 import operator
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -41,12 +42,15 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    OperationDefinitionNode,
     Undefined,
     is_leaf_type,
 )
 from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from seggraph.lru import LruCache
 
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -232,10 +236,18 @@ def _reader(field: GraphQLField, resolve: Callable[..., Any]) -> Callable[[Any],
 
 
 class _PlainFields:
-    """The plain fields of each object type of one schema, found when first needed."""
+    """The plain fields of each object type of one schema, found when first needed, and the
+    plans made for its documents (:meth:`PlainFieldExecutor.plan_of`)."""
 
     def __init__(self) -> None:
         self._by_type: dict[str, dict[str, Leaf | PlainObject]] = {}
+        #: Plans by (object type, ``id()`` of each field node of the field group), with the
+        #: nodes kept alive so that their ids stay theirs.
+        self.plans: LruCache[tuple[str, tuple[int, ...]], tuple[tuple[Any, ...], Plan | None]] = (
+            LruCache(_PLANS_KEPT)
+        )
+        #: Whether an operation (by ``id()``, kept alive) or its fragments carry a directive.
+        self.directives: LruCache[int, tuple[OperationDefinitionNode, bool]] = LruCache(_PLANS_KEPT)
 
     def of(self, parent_type: GraphQLObjectType) -> dict[str, Leaf | PlainObject]:
         found = self._by_type.get(parent_type.name)
@@ -250,6 +262,23 @@ class _PlainFields:
 
 
 _PLAIN: weakref.WeakKeyDictionary[GraphQLSchema, _PlainFields] = weakref.WeakKeyDictionary()
+#: Plans (and operations' directive checks) kept per schema.
+_PLANS_KEPT = 1024
+
+
+def _has_directives(operation: OperationDefinitionNode, fragments: Mapping[str, Any]) -> bool:
+    if operation.directives or any(f.directives for f in fragments.values()):
+        return True
+    stack = [operation.selection_set, *(f.selection_set for f in fragments.values())]
+    while stack:
+        selection_set = stack.pop()
+        if selection_set is None:
+            continue
+        for selection in selection_set.selections:
+            if selection.directives:
+                return True
+            stack.append(getattr(selection, "selection_set", None))
+    return False
 
 
 def plain_fields_of(schema: GraphQLSchema) -> _PlainFields:
@@ -273,15 +302,38 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     def plan_of(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
         """The :class:`Plan` of the sub-selection of ``field_details_list`` on
         ``object_type``, or ``None`` when some field in it is not plain, something is
-        deferred, or field middleware must see every field. Made once per field group of
-        this operation (memoized on its identity, as graphql-core's ``collect_subfields``)."""
+        deferred, or field middleware must see every field. Looked up once per field group of
+        this operation (memoized on its identity, as graphql-core's ``collect_subfields``), and
+        made once per document when the document carries no directive."""
         key = (object_type.name, id(field_details_list))
         found = self._plans.get(key)
         if found is not None:
             return found[1]
-        plan = self._make_plan(object_type, field_details_list)
+        if self._directive_free():
+            # Without directives, collecting a field group's sub-fields depends on its nodes
+            # alone, not on the variables: a plan is shared by every request of the document
+            # (ParserCache hands out the same nodes for the same text).
+            nodes = tuple(details.node for details in field_details_list)
+            shared_key = (object_type.name, tuple(map(id, nodes)))
+            kept = self._plain.plans.get(shared_key)
+            if kept is None:
+                kept = (nodes, self._make_plan(object_type, field_details_list))
+                self._plain.plans.put(shared_key, kept)
+            plan = kept[1]
+        else:
+            plan = self._make_plan(object_type, field_details_list)
         self._plans[key] = (field_details_list, plan)  # the list kept alive: its id stays
         return plan
+
+    def _directive_free(self) -> bool:
+        """True when neither the operation nor any fragment of its document carries a
+        directive (``@include``, ``@skip``, ``@defer``…), remembered per operation."""
+        operation = self.operation
+        kept = self._plain.directives.get(id(operation))
+        if kept is None or kept[0] is not operation:
+            kept = (operation, not _has_directives(operation, self.fragments))
+            self._plain.directives.put(id(operation), kept)
+        return kept[1]
 
     def _planned(
         self,
