@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     GraphQLEnumType,
@@ -50,7 +50,7 @@ from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from seggraph.lru import LruCache
+from seggraph.lru import IdentityCache
 
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -62,6 +62,9 @@ STRAWBERRY_BASIC = "_get_basic_result"
 #: Returned by :meth:`Leaf.complete` and :meth:`PlainObject.value` when the ordinary path
 #: must answer the field.
 _ORDINARY = object()
+#: What the plans cache answers for a field group no plan was looked for yet (``None`` being
+#: "no plan").
+_NOT_MADE = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,13 +244,10 @@ class _PlainFields:
 
     def __init__(self) -> None:
         self._by_type: dict[str, dict[str, Leaf | PlainObject]] = {}
-        #: Plans by (object type, ``id()`` of each field node of the field group), with the
-        #: nodes kept alive so that their ids stay theirs.
-        self.plans: LruCache[tuple[str, tuple[int, ...]], tuple[tuple[Any, ...], Plan | None]] = (
-            LruCache(_PLANS_KEPT)
-        )
-        #: Whether an operation (by ``id()``, kept alive) or its fragments carry a directive.
-        self.directives: LruCache[int, tuple[OperationDefinitionNode, bool]] = LruCache(_PLANS_KEPT)
+        #: Plans by the field nodes of a field group and the object type.
+        self.plans: IdentityCache[Plan | None] = IdentityCache(_PLANS_KEPT)
+        #: Whether an operation or the fragments of its document carry a directive.
+        self.directives: IdentityCache[bool] = IdentityCache(_PLANS_KEPT)
 
     def of(self, parent_type: GraphQLObjectType) -> dict[str, Leaf | PlainObject]:
         found = self._by_type.get(parent_type.name)
@@ -314,12 +314,12 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             # alone, not on the variables: a plan is shared by every request of the document
             # (ParserCache hands out the same nodes for the same text).
             nodes = tuple(details.node for details in field_details_list)
-            shared_key = (object_type.name, tuple(map(id, nodes)))
-            kept = self._plain.plans.get(shared_key)
-            if kept is None:
-                kept = (nodes, self._make_plan(object_type, field_details_list))
-                self._plain.plans.put(shared_key, kept)
-            plan = kept[1]
+            kept = self._plain.plans.get(nodes, object_type.name, _NOT_MADE)
+            if kept is _NOT_MADE:
+                plan = self._make_plan(object_type, field_details_list)
+                self._plain.plans.put(nodes, plan, object_type.name)
+            else:
+                plan = cast(Plan | None, kept)
         else:
             plan = self._make_plan(object_type, field_details_list)
         self._plans[key] = (field_details_list, plan)  # the list kept alive: its id stays
@@ -328,12 +328,12 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
     def _directive_free(self) -> bool:
         """True when neither the operation nor any fragment of its document carries a
         directive (``@include``, ``@skip``, ``@defer``…), remembered per operation."""
-        operation = self.operation
-        kept = self._plain.directives.get(id(operation))
-        if kept is None or kept[0] is not operation:
-            kept = (operation, not _has_directives(operation, self.fragments))
-            self._plain.directives.put(id(operation), kept)
-        return kept[1]
+        operation = (self.operation,)
+        free = self._plain.directives.get(operation)
+        if free is None:
+            free = not _has_directives(self.operation, self.fragments)
+            self._plain.directives.put(operation, free)
+        return free
 
     def _planned(
         self,

@@ -6,8 +6,8 @@ hash every field of every node: the whole document is walked again each time (ab
 ``subscriber { segments }`` request whose answer costs nothing, ``bench/README.md`` finding
 16). Here the key is the document object itself: ``ParserCache`` (before this extension in the
 schema's list) hands out the same ``DocumentNode`` for the same query text and parse options,
-so a repeated query finds its entry by ``id()``, checked against the document kept in the
-entry (an id is only reused after its object is gone, and the entry keeps it alive).
+so a repeated query finds its entry by the document's identity
+(:class:`~seggraph.lru.IdentityCache`).
 """
 
 from __future__ import annotations
@@ -19,18 +19,14 @@ from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from seggraph.lru import LruCache
-
-Key = tuple[int, int, tuple[type[ASTValidationRule], ...]]
+from seggraph.lru import IdentityCache
 
 
 class ValidationMemo:
     """Validation errors by (schema, document, rules), at most ``maxsize`` documents."""
 
     def __init__(self, maxsize: int) -> None:
-        self._entries: LruCache[Key, tuple[GraphQLSchema, DocumentNode, list[GraphQLError]]] = (
-            LruCache(maxsize)
-        )
+        self._entries: IdentityCache[list[GraphQLError]] = IdentityCache(maxsize)
         #: Validations answered from the cache, and made (to see, and test, that it hits).
         self.hits = 0
         self.misses = 0
@@ -41,14 +37,14 @@ class ValidationMemo:
         document: DocumentNode,
         rules: Sequence[type[ASTValidationRule]],
     ) -> list[GraphQLError]:
-        key = (id(schema), id(document), tuple(rules))
-        found = self._entries.get(key)
-        if found is not None and found[0] is schema and found[1] is document:
+        rules = tuple(rules)
+        errors = self._entries.get((schema, document), rules)
+        if errors is not None:
             self.hits += 1
-            return found[2]
+            return errors
         self.misses += 1
-        errors = validate_document(schema, document, key[2])
-        self._entries.put(key, (schema, document, errors))
+        errors = validate_document(schema, document, rules)
+        self._entries.put((schema, document), errors, rules)
         return errors
 
 
