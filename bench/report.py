@@ -109,15 +109,15 @@ def _graphql_markdown(section: dict[str, Any]) -> list[str]:
     ]
     ok = "met" if section["meets_target"] else "NOT met"
     lines += [f"Target: {section['target']}: {ok}.", ""]
+    by_query = {row["query"]: row for row in section.get("detail", [])}
     if "memory_provider_ratio" in section:
-        by_query = {row["query"]: row for row in section["detail"]}
         billing = by_query["subscriber { segments } over 20 segments"]
         memory = by_query["subscriber { segments } over 20 segments, in-memory provider"]
         lines += [
             "The in-memory provider rows come from a second server over the same database "
             "whose only provider answers the same billing keys from memory "
-            "(`bench/memory_server.py`; no "
-            "custom-properties provider either, so its trivial query makes no database read), "
+            "(`bench/memory_server.py`; no custom-properties provider either, so its trivial "
+            "query makes no database read), "
             "each ratio against that server's own trivial query. There `subscriber { segments }` "
             f"takes {memory['p50_ms']:.2f} ms at p50 against {billing['p50_ms']:.2f} ms with "
             "the billing provider: the difference is the billing provider's database reads; "
@@ -126,7 +126,6 @@ def _graphql_markdown(section: dict[str, Any]) -> list[str]:
             "",
         ]
     if "floor_ratio" in section:
-        by_query = {row["query"]: row for row in section["detail"]}
         floor = by_query["subscriber { segments } over 20 segments, evaluation answers kept"]
         lines += [
             "The rows with the evaluation's answers kept come from a third server over the "
