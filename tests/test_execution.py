@@ -304,16 +304,18 @@ def test_an_error_that_comes_later_is_placed_as_graphql_core_places_it(
 
 
 class Counting(PlainFieldExecutor):
-    """Counts the ``GraphQLResolveInfo`` objects built (one per field taking the long path)
-    and the field loops (``execute_fields``: one per object answered field by field)."""
+    """Counts the ``GraphQLResolveInfo`` objects built (one per field taking the long path),
+    the field loops (``execute_fields``: one per object answered field by field), the plans
+    made and the list items completed one by one."""
 
     built = 0
     loops = 0
     plans = 0
+    items = 0
 
     @classmethod
     def reset(cls) -> None:
-        cls.built = cls.loops = cls.plans = 0
+        cls.built = cls.loops = cls.plans = cls.items = 0
 
     def build_resolve_info(self, *args: Any, **kwargs: Any) -> Any:
         Counting.built += 1
@@ -322,6 +324,10 @@ class Counting(PlainFieldExecutor):
     def execute_fields(self, *args: Any, **kwargs: Any) -> Any:
         Counting.loops += 1
         return super().execute_fields(*args, **kwargs)
+
+    def complete_list_item_value(self, *args: Any, **kwargs: Any) -> Any:
+        Counting.items += 1
+        return super().complete_list_item_value(*args, **kwargs)
 
     def _make_plan(self, *args: Any, **kwargs: Any) -> Any:
         Counting.plans += 1
@@ -415,12 +421,16 @@ def test_a_list_of_plain_objects_is_answered_without_a_field_loop() -> None:
     Counting.reset()
     assert asyncio.run(COUNTING.execute(query)).data == ordinary.data
     assert Counting.loops == 1  # the root's fields; none per item or nested object
-    # One unusual value (a count that does not fit an Int) sends its item the ordinary way:
-    # the same answer and error as graphql-core's.
+    assert Counting.items == 0  # the list answered in one loop, no item completed on its own
+    # One unusual value (a count that does not fit an Int) sends the list the ordinary way,
+    # then its item: the same answer and error as graphql-core's.
     ITEMS[2]._values["sibling"] = {"__child__": {"count": 2**40, "tags": []}}
     ordinary, short = both(query)
     assert ordinary.errors and short.data == ordinary.data
     assert _errors(short.errors) == _errors(ordinary.errors)
+    Counting.reset()
+    assert asyncio.run(COUNTING.execute(query)).data == ordinary.data
+    assert Counting.items == 3  # one by one, up to the item whose error nulls the list
 
 
 def test_a_document_s_plans_are_made_once_and_serve_every_request_of_it() -> None:

@@ -453,6 +453,48 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             return self._awaited(completed, plain.return_type, field_details_list, path)
         return completed
 
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        items: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        """graphql-core's, with a list of objects that one plan answers (a subscriber's
+        memberships, a page's nodes) done in one loop: no item ``Path``, no per-item call.
+        Anything unusual in any item (a null, an error, an awaitable, a plan giving up) sends
+        the whole list the ordinary way, which reads it again. Only for a ``list`` or
+        ``tuple`` (an iterator cannot be read twice) and a document without directives (no
+        ``@stream``)."""
+        plan = None
+        if position_context is None and type(items) in (list, tuple):
+            object_type = plain_object_type(item_type)
+            if object_type is not None and self._directive_free():
+                plan = self.plan_of(object_type, field_details_list)
+        if plan is None:
+            return super().complete_iterable_value(
+                item_type, field_details_list, info, path, items, position_context
+            )
+        run = plan.run
+        is_awaitable = self.is_awaitable
+        out: list[Any] = []
+        for item in items:
+            if item is None or item is Undefined or isinstance(item, Exception):
+                break
+            if is_awaitable(item):
+                break
+            answered = run(item)
+            if answered is _ORDINARY:
+                break
+            out.append(answered)
+        else:
+            return out
+        return super().complete_iterable_value(
+            item_type, field_details_list, info, path, items, position_context
+        )
+
     def complete_list_item_value(
         self,
         item: Any,
