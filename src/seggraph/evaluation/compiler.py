@@ -291,7 +291,13 @@ class CompiledSegment:
     ) -> EvaluationResult:
         """The truth, the causes when it is UNKNOWN, and, with ``explain=True``, every
         condition's explanation (every condition is then evaluated; the truth is the same)."""
-        env = self._env(subscriber_id, segment_results)
+        shared = self._shared_env
+        if shared is not None and not self.segment_refs:
+            # Nothing of the call is read (no subscriber id, no clock, no other segment):
+            # the one shared Env serves, as in evaluate_truth.
+            env = shared
+        else:
+            env = self._env(subscriber_id, segment_results)
         if explain:
             explanation = self._node.observe(values, env)
             causes = unknown_causes(explanation)

@@ -475,12 +475,16 @@ class PluginManager:
                 by_provider.setdefault(definition.provider, []).append(key)
         if not unique or not by_provider:
             return out
-        answers = await asyncio.gather(
-            *(
-                self._resolve_with(name, unique, keys, timeout, shared)
-                for name, keys in by_provider.items()
+        if len(by_provider) == 1:  # the usual case: no task to run one call beside nothing
+            ((name, provider_keys),) = by_provider.items()
+            answers = [await self._resolve_with(name, unique, provider_keys, timeout, shared)]
+        else:
+            answers = await asyncio.gather(
+                *(
+                    self._resolve_with(name, unique, keys, timeout, shared)
+                    for name, keys in by_provider.items()
+                )
             )
-        )
         for answer in answers:
             for context, values in answer.items():
                 out[context].update(values)

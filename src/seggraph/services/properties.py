@@ -117,7 +117,9 @@ class PropertyBatcher:
                 asked = set(missing)
                 extra = [k for k in along if k not in asked and k not in known and k not in flying]
                 waits.add(self._enqueue(context, [*missing, *extra]))
-        if waits:
+        if len(waits) == 1:  # the usual case: one round, awaited without a gathering task
+            await next(iter(waits))
+        elif waits:
             await asyncio.gather(*waits)
         values = self._values
         return {

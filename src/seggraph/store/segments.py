@@ -312,11 +312,12 @@ class SegmentStore:
         Asked on every ``subscriber { segments }``, so the answer is kept in memory behind the
         mode's write token (:meth:`_kept`).
         """
-        query = segment_filter.query(mode)
-        key = (mode.value, "all", repr(sorted(query.items())), limit)
+        # Kept by the filter itself (frozen, hashable): building the query and its repr for
+        # a key cost more than the rest of a kept answer.
+        key = (mode.value, "all", segment_filter, limit)
 
         async def load() -> list[Segment]:
-            cursor = self.segments.find(query, READ_PROJECTION)
+            cursor = self.segments.find(segment_filter.query(mode), READ_PROJECTION)
             cursor = cursor.sort(NEWEST_FIRST).limit(limit)
             return [from_document(doc) for doc in await cursor.to_list()]
 
