@@ -4,11 +4,13 @@
 
 ``connections`` keep-alive connections each send the same POST (the JSON body in BODY_FILE)
 and wait for its answer before sending the next, for ``warmup`` seconds (not counted) and then
-``seconds``. It prints one JSON object: requests, errors, requests per second, and latency
-percentiles in milliseconds; with ``--latencies FILE`` it also writes every measured latency
-(seconds, float64) there, so that several runs can be merged exactly. Plain asyncio streams
-and a hand-rolled HTTP/1.1 exchange, so the client costs far less than the server it measures
-(httpx would cost about as much). Loopback only: it refuses any other host.
+``seconds``. It prints one JSON object: requests, errors, requests per second, latency
+percentiles in milliseconds, and what the whole run took (``answered``: every answer, the
+warm-up's included; ``cpu_seconds``: this process's CPU), so that a caller measuring another
+process's CPU over the run can divide it per request; with ``--latencies FILE`` it also writes
+every measured latency (seconds, float64) there, so that several runs can be merged exactly.
+Plain asyncio streams and a hand-rolled HTTP/1.1 exchange, so the client costs far less than
+the server it measures (httpx would cost about as much). Loopback only: it refuses any other host.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ async def _connection(
     stop_at: float,
     latencies: list[float],
     errors: list[str],
+    answered: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -74,6 +77,7 @@ async def _connection(
                     length = int(line[15:])
             body = await reader.readexactly(length)
             elapsed = time.perf_counter() - started
+            answered[0] += 1
             if status != b"200" or b'"errors"' in body:
                 errors.append(f"{status.decode()} {body[:200]!r}")
             elif started >= warm_until:
@@ -102,9 +106,10 @@ async def run(
     warm_until, stop_at = now + warmup, now + warmup + seconds
     latencies: list[float] = []
     errors: list[str] = []
+    answered = [0]  # every answer, the warm-up's included
     await asyncio.gather(
         *(
-            _connection(host, port, request, warm_until, stop_at, latencies, errors)
+            _connection(host, port, request, warm_until, stop_at, latencies, errors, answered)
             for _ in range(connections)
         )
     )
@@ -116,6 +121,8 @@ async def run(
         "errors": len(errors),
         "first_error": errors[0] if errors else None,
         **summary(latencies, seconds),
+        "answered": answered[0],
+        "cpu_seconds": time.process_time(),
     }
 
 

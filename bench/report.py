@@ -110,6 +110,7 @@ def _graphql_markdown(section: dict[str, Any]) -> list[str]:
     ok = "met" if section["meets_target"] else "NOT met"
     lines += [f"Target: {section['target']}: {ok}.", ""]
     by_query = {row["query"]: row for row in section.get("detail", [])}
+    lines += _costs_markdown(section, by_query)
     if "memory_provider_ratio" in section:
         billing = by_query["subscriber { segments } over 20 segments"]
         memory = by_query["subscriber { segments } over 20 segments, in-memory provider"]
@@ -143,6 +144,51 @@ def _graphql_markdown(section: dict[str, Any]) -> list[str]:
                 if floor["p50_vs_trivial"] < 1.5
                 else "above the target before anything answers the question."
             ),
+            "",
+        ]
+    return lines
+
+
+def _costs_markdown(section: dict[str, Any], by_query: dict[str, Any]) -> list[str]:
+    """The table of what each request cost by process (``bench.accounting``), and what the
+    target leaves of the server's CPU against what the database operations alone take."""
+    rows = [row for row in section.get("detail", []) if "cost" in row]
+    if not rows:
+        return []
+    lines = [
+        "What a request cost, by process (`bench/accounting.py`): CPU over each query's turns "
+        "divided by the requests answered in them (warm-up included), from `/proc`; database "
+        "operations from the database's `serverStatus` counters. The server is one process, "
+        "so its CPU per request is what its latency under this load follows; the database "
+        "and the load generator share the machine's cores with it.",
+        "",
+        "| query | server CPU µs / request | server CPU × trivial | database CPU µs / request "
+        "| load generator CPU µs / request | database operations / request |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        cost = row["cost"]
+        lines.append(
+            f"| {row['query']} | {cost['server_cpu_us']:,.0f} | "
+            f"{cost['server_cpu_vs_trivial']:.2f} | {cost['database_cpu_us']:,.0f} | "
+            f"{cost['client_cpu_us']:,.0f} | {cost['database_operations']:.2f} |"
+        )
+    lines.append("")
+    operation = section.get("client_cpu_per_operation_us")
+    trivial = by_query.get("trivial query (baseline)", {}).get("cost")
+    subscriber = by_query.get("subscriber { segments } over 20 segments", {}).get("cost")
+    if operation and trivial and subscriber:
+        extra_ops = subscriber["database_operations"] - trivial["database_operations"]
+        allowed = 0.5 * trivial["server_cpu_us"]
+        lines += [
+            f"PyMongo's async client spends {operation:,.0f} µs of CPU on the least database "
+            "operation (a `find_one` by `_id`, 2,000 in a loop in the bench process, this run). "
+            f"`subscriber {{ segments }}` makes {extra_ops:.2f} operations a request more than "
+            "the trivial query (concurrent requests share some reads), so at least "
+            f"{extra_ops * operation:,.0f} µs of its server's CPU go to the database client "
+            f"alone; it spends {subscriber['server_cpu_us'] - trivial['server_cpu_us']:,.0f} "
+            "µs more than the trivial query in all, where 1.5× the trivial query's "
+            f"{trivial['server_cpu_us']:,.0f} µs would leave {allowed:,.0f} µs.",
             "",
         ]
     return lines

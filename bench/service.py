@@ -32,7 +32,7 @@ import httpx
 import orjson
 from graphql import GraphQLField, GraphQLObjectType, build_schema, get_named_type
 
-from . import loadgen
+from . import accounting, loadgen
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schema.graphql"
 
@@ -247,10 +247,17 @@ def _load(
     page = server.graphql(SEGMENT_PAGE)
     if len(page["segments"]["nodes"]) != 100:
         raise RuntimeError(f"expected a page of 100 segments, got {len(page['segments']['nodes'])}")
-    with tempfile.TemporaryDirectory(prefix="seggraph-load-") as tmp:
-        rows = _measure_in_turns(server.url, queries, config, Path(tmp))
-        memory = _memory_rows(server, member, population, config, Path(tmp))
-        floor = _floor_rows(server, member, config, Path(tmp))
+    database = _Database.of(server)
+    assert server.process is not None
+    try:
+        with tempfile.TemporaryDirectory(prefix="seggraph-load-") as tmp:
+            meter = database.meter(server.process.pid)
+            rows = _measure_in_turns(server.url, queries, config, Path(tmp), meter)
+            memory = _memory_rows(database, member, population, config, Path(tmp))
+            floor = _floor_rows(database, member, config, Path(tmp))
+        operation_us = accounting.client_cpu_per_operation(database.uri)
+    finally:
+        database.close()
     table = _with_ratios(rows) + _with_ratios(memory) + _with_ratios(floor)
     subscriber, memory_subscriber, floor_subscriber = rows[1], memory[1], floor[1]
     return {
@@ -268,6 +275,7 @@ def _load(
         "meets_target": subscriber["p50_vs_trivial"] <= 1.5,
         "memory_provider_ratio": memory_subscriber["p50_vs_trivial"],
         "floor_ratio": floor_subscriber["p50_vs_trivial"],
+        "client_cpu_per_operation_us": operation_us,
         "detail": rows + memory + floor,
         "rows": table,
     }
@@ -282,6 +290,10 @@ def _with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["p50_vs_trivial"] = row["p50_ms"] / base["p50_ms"]
         row["p99_vs_trivial"] = row["p99_ms"] / base["p99_ms"]
         row["rps_vs_trivial"] = row["rps"] / base["rps"]
+        if "cost" in row and "cost" in base:
+            row["cost"]["server_cpu_vs_trivial"] = (
+                row["cost"]["server_cpu_us"] / base["cost"]["server_cpu_us"]
+            )
         table.append(
             {
                 "query": row["query"],
@@ -305,22 +317,31 @@ def _measure_in_turns(
     queries: Sequence[tuple[str, str, dict[str, Any]]],
     config: ServiceConfig,
     tmp: Path,
+    meter: accounting.Meter | None,
 ) -> list[dict[str, Any]]:
     """Each query under the load generator (its own process), the queries taking turns
     ``config.rounds`` times for ``seconds / rounds`` each; a query's figures come from the
-    latencies of all its turns together. Run one after the other for the whole time, the
-    trivial query and ``subscriber { segments }`` met different moments of a machine whose
-    speed drifts by a quarter, and the same code measured 4.0× in one run and 5.6× in the next.
+    latencies of all its turns together, and (with a ``meter``) its cost per request from all
+    its turns' CPU and database operations (``bench.accounting``). Run one after the other
+    for the whole time, the trivial query and ``subscriber { segments }`` met different
+    moments of a machine whose speed drifts by a quarter, and the same code measured 4.0× in
+    one run and 5.6× in the next.
     """
     rounds = max(1, config.rounds)
     turn = config.seconds / rounds
     latencies: dict[str, list[float]] = {name: [] for name, _, _ in queries}
+    costs = {name: accounting.Cost() for name, _, _ in queries}
     for round_number in range(rounds):
         for name, query, variables in queries:
             # The first turn warms the server's caches for the query; later turns only let the
             # connections settle.
             warmup = config.warmup if round_number == 0 else min(config.warmup, 0.5)
-            latencies[name] += _measure(url, name, query, variables, config, tmp, turn, warmup)
+            if meter is not None:
+                meter.start()
+            result = _measure(url, name, query, variables, config, tmp, turn, warmup)
+            latencies[name] += loadgen.read_latencies(tmp / "latencies.bin")
+            if meter is not None:
+                costs[name].add(meter.stop(result["answered"], result["cpu_seconds"]))
     return [
         {
             "query": name,
@@ -329,6 +350,7 @@ def _measure_in_turns(
             "rounds": rounds,
             "errors": 0,
             **loadgen.summary(latencies[name], turn * rounds),
+            **({"cost": costs[name].per_request()} if meter is not None else {}),
         }
         for name, _, _ in queries
     ]
@@ -343,8 +365,9 @@ def _measure(
     tmp: Path,
     seconds: float,
     warmup: float,
-) -> list[float]:
-    """One turn of one query under the load generator: its latencies (seconds)."""
+) -> dict[str, Any]:
+    """One turn of one query under the load generator: the load generator's answer, the
+    turn's latencies (seconds) written to ``tmp / "latencies.bin"``."""
     body = tmp / "body.json"
     body.write_bytes(orjson.dumps({"query": query, "variables": variables}))
     measured = tmp / "latencies.bin"
@@ -363,20 +386,52 @@ def _measure(
         check=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
-    result = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
     if result["errors"]:
         raise RuntimeError(f"{name}: {result['errors']} errors, e.g. {result['first_error']}")
-    return loadgen.read_latencies(measured)
+    return result
+
+
+@dataclass
+class _Database:
+    """The embedded database the bench server runs: where the second servers reach it, and
+    (where ``bench.accounting`` can read processes) what meters a server's turns over it."""
+
+    data_dir: Path
+    uri: str
+    pid: int
+    operations: accounting.OperationCounter | None
+
+    @classmethod
+    def of(cls, server: Any) -> _Database:
+        from seggraph.embedded import running_uri, runtime_file
+
+        data_dir = Path(server.env["SEGGRAPH_DATA_DIR"])
+        uri = running_uri(data_dir)
+        if uri is None:
+            raise RuntimeError("the bench server's embedded database is not running")
+        pid = int(json.loads(runtime_file(data_dir).read_text())["pid"])
+        counter = accounting.OperationCounter(uri) if accounting.available() else None
+        return cls(data_dir, uri, pid, counter)
+
+    def meter(self, server_pid: int) -> accounting.Meter | None:
+        if self.operations is None:
+            return None
+        return accounting.Meter(server_pid, self.pid, self.operations)
+
+    def close(self) -> None:
+        if self.operations is not None:
+            self.operations.close()
 
 
 def _memory_rows(
-    server: Any, member: str, population: Sequence[Any], config: ServiceConfig, tmp: Path
+    database: _Database, member: str, population: Sequence[Any], config: ServiceConfig, tmp: Path
 ) -> list[dict[str, Any]]:
     """The trivial query and ``subscriber { segments }`` on a second server over the same
     database whose only provider answers the billing keys from memory (``bench.memory_server``):
     seggraph's own cost, without the providers' database reads."""
     return _rows_on_second_server(
-        server,
+        database,
         member,
         config,
         tmp,
@@ -385,17 +440,19 @@ def _memory_rows(
     )
 
 
-def _floor_rows(server: Any, member: str, config: ServiceConfig, tmp: Path) -> list[dict[str, Any]]:
+def _floor_rows(
+    database: _Database, member: str, config: ServiceConfig, tmp: Path
+) -> list[dict[str, Any]]:
     """The trivial query and ``subscriber { segments }`` on a server over the same database
     whose evaluation answers are kept after the first request (``bench.floor_server``): what a
     request of that shape costs with no evaluation at all, the floor under the target."""
     return _rows_on_second_server(
-        server, member, config, tmp, ["bench.floor_server"], "evaluation answers kept"
+        database, member, config, tmp, ["bench.floor_server"], "evaluation answers kept"
     )
 
 
 def _rows_on_second_server(
-    server: Any,
+    database: _Database,
     member: str,
     config: ServiceConfig,
     tmp: Path,
@@ -404,19 +461,12 @@ def _rows_on_second_server(
 ) -> list[dict[str, Any]]:
     """The trivial query and ``subscriber { segments }`` on ``python -m <module…>`` serving the
     bench server's database; the rows are named with ``label``."""
-    from seggraph.embedded import running_uri
-
     from . import server as srv
 
-    data_dir = Path(server.env["SEGGRAPH_DATA_DIR"])
-    uri = running_uri(data_dir)
-    if uri is None:
-        raise RuntimeError("the bench server's embedded database is not running")
-
     def command(port: int) -> list[str]:
-        return [sys.executable, "-m", *module, "--port", str(port), "--mongodb-uri", uri]
+        return [sys.executable, "-m", *module, "--port", str(port), "--mongodb-uri", database.uri]
 
-    with srv.Server(data_dir, command=command, name=f"the server with {label}") as second:
+    with srv.Server(database.data_dir, command=command, name=f"the server with {label}") as second:
         answer = second.graphql(SUBSCRIBER_SEGMENTS, {"id": member})
         if len(answer["subscriber"]["segments"]) != 20:
             raise RuntimeError(f"{label}: expected 20 segment results, got {answer}")
@@ -428,7 +478,9 @@ def _rows_on_second_server(
                 {"id": member},
             ),
         ]
-        return _measure_in_turns(second.url, queries, config, tmp)
+        assert second.process is not None
+        meter = database.meter(second.process.pid)
+        return _measure_in_turns(second.url, queries, config, tmp, meter)
 
 
 def _count(
