@@ -15,7 +15,6 @@ and MongoDB both keep them). Elsewhere the accounting is left out and the stage 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -111,13 +110,9 @@ def client_cpu_per_operation(uri: str, operations: int = 2000) -> float:
     """µs of CPU that PyMongo's async client (the server's) spends on the least database
     operation, a ``find_one`` by ``_id``, measured ``operations`` times in a loop in this
     process: what each operation a request makes costs the server, whatever the database."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - the bench extra installs it
-        runner: Any = asyncio.run
-    else:
-        runner = uvloop.run
-    result: float = runner(_find_one_loop(uri, operations))
+    from .server import run_on_uvloop
+
+    result: float = run_on_uvloop(_find_one_loop(uri, operations))
     return result
 
 

@@ -8,18 +8,21 @@ are installed (they are: ``uvicorn[standard]``, and the ``bench`` extra names th
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
+
+T = TypeVar("T")
 
 SEGGRAPH = Path(sys.executable).with_name("seggraph")
 #: The repository root (the bench package's parent).
@@ -43,6 +46,16 @@ def loop_and_parser() -> dict[str, str]:
         except ImportError:
             found[name] = "asyncio" if name == "loop" else "h11"
     return found
+
+
+def run_on_uvloop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``coroutine`` run to its end on uvloop, as ``seggraph serve`` runs (uvicorn picks it
+    when it is installed), or on asyncio's own loop without it."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - the bench extra installs it
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def environment(data_dir: Path, **extra: str) -> dict[str, str]:

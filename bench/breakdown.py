@@ -1,0 +1,241 @@
+"""Where ``subscriber { segments }``'s server CPU goes, step by step, measured in-process:
+
+    .venv/bin/python -m bench.breakdown [--subscribers 2000] [--requests 4000]
+
+Builds a small copy of the stage-2 data set (billing objects imported, the 100 page segments,
+20 of them tagged ``bench-20``), then runs the application in this process (no uvicorn: the
+requests go straight to the ASGI app, 8 at a time, as 8 connections would send them) and
+measures the CPU this process spends per request (``time.process_time``; the embedded
+database is another process and is not counted). ``subscriber { segments }`` is measured
+again after each step of its work is made to answer from what it answered before (the
+``kept`` of ``bench.floor_server``), cumulatively: the segments' read, the provider values,
+the prepared segment set, then the whole evaluation (which is the floor server). What a step
+cost is the difference between the row before it and its own row. The trivial query is
+measured first and last, for scale and for the machine's drift.
+
+Writes ``bench/results/breakdown.md``. Steps are replaced in this process only (seggraph
+never imports this module); the kept answers would never change, so none of this serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from . import server as srv
+from . import service_data as data
+from .floor_server import _evaluate_key, _segments_key, kept
+from .service import SUBSCRIBER_SEGMENTS, TRIVIAL, _create_segments
+from .workload import subscribers
+
+RESULTS = Path(__file__).resolve().parent / "results" / "breakdown.md"
+CONNECTIONS = 8
+
+
+def _keep_segments() -> None:
+    from seggraph.services.evaluation import EvaluationService
+
+    EvaluationService.segments_for = kept(EvaluationService.segments_for, _segments_key)
+
+
+def _keep_values() -> None:
+    from seggraph.services.evaluation import EvaluationService
+
+    EvaluationService._values_for = kept(
+        EvaluationService._values_for, lambda contexts, keys: (tuple(contexts), keys)
+    )
+
+
+def _keep_prepared() -> None:
+    from seggraph.services.evaluation import EvaluationService
+
+    EvaluationService.prepare_saved = kept(
+        EvaluationService.prepare_saved,
+        lambda mode, targets: (mode, tuple((s.id, s.version) for s in targets)),
+    )
+
+
+def _keep_evaluation() -> None:
+    from seggraph.services.evaluation import EvaluationService
+
+    EvaluationService.evaluate = kept(EvaluationService.evaluate, _evaluate_key)
+
+
+#: (what is kept from this row on, the step it takes away, how to keep it), in order.
+STEPS: list[tuple[str, str, Callable[[], None]]] = [
+    (
+        "the segments' read kept",
+        "finding the 20 segments (the snapshot of the write tokens, the kept query answer)",
+        _keep_segments,
+    ),
+    (
+        "the provider values kept too",
+        "the subscriber's values: the request's batcher, the plugin manager and the shared "
+        "call, the billing provider (its database read, shared, and the derivation)",
+        _keep_values,
+    ),
+    (
+        "the prepared set kept too",
+        "preparing the 20 segments (the compiled set, kept per version list)",
+        _keep_prepared,
+    ),
+    (
+        "the whole evaluation kept (the floor server)",
+        "evaluating the 20 segments and making their outcomes",
+        _keep_evaluation,
+    ),
+]
+
+
+def asgi_poster(app: Any, body: bytes) -> Callable[[], Awaitable[bytes]]:
+    """A POST of ``body`` to ``/graphql`` straight into ``app``; answers the response body."""
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+
+    async def post() -> bytes:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "app": app,
+            "state": {},
+        }
+        messages = iter([{"type": "http.request", "body": body, "more_body": False}])
+        answer: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            found = next(messages, None)
+            if found is None:  # a disconnect is asked for only once the answer is out
+                await asyncio.Event().wait()
+            return found or {}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] != 200:
+                raise RuntimeError(f"status {message['status']}")
+            if message["type"] == "http.response.body":
+                answer.append(message.get("body", b""))
+
+        await app(scope, receive, send)
+        return b"".join(answer)
+
+    return post
+
+
+async def cpu_per_request(post: Callable[[], Awaitable[bytes]], requests: int) -> float:
+    """µs of this process's CPU per request, ``CONNECTIONS`` at a time: the median of three
+    runs of ``requests`` after a warm-up."""
+
+    async def run(total: int) -> None:
+        async def connection() -> None:
+            for _ in range(total // CONNECTIONS):
+                await post()
+
+        await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
+
+    await run(max(requests // 10, CONNECTIONS))
+    runs = []
+    for _ in range(3):
+        started = time.process_time()
+        await run(requests)
+        runs.append((time.process_time() - started) / requests * 1e6)
+    return statistics.median(runs)
+
+
+async def measure(uri: str, member: str, requests: int) -> list[tuple[str, str, float]]:
+    from seggraph.app import create_app
+    from seggraph.settings import Settings
+
+    settings = Settings(mongodb_uri=uri, database="seggraph", auth=False, _env_file=None)
+    app = create_app(settings)
+    trivial = asgi_poster(app, orjson.dumps({"query": TRIVIAL}))
+    question = asgi_poster(
+        app, orjson.dumps({"query": SUBSCRIBER_SEGMENTS, "variables": {"id": member}})
+    )
+    rows: list[tuple[str, str, float]] = []
+    async with app.router.lifespan_context(app):
+        answer = orjson.loads(await question())
+        if len(answer["data"]["subscriber"]["segments"]) != 20:
+            raise RuntimeError(f"expected 20 segment results, got {answer}")
+        rows.append(("trivial query", "", await cpu_per_request(trivial, requests)))
+        rows.append(("subscriber { segments }", "", await cpu_per_request(question, requests)))
+        for label, step, keep in STEPS:
+            keep()
+            if orjson.loads(await question()) != answer:
+                raise RuntimeError(f"{label}: the answer changed")
+            rows.append((label, step, await cpu_per_request(question, requests)))
+            print(f"breakdown: {label}: {rows[-1][2]:,.0f} µs", flush=True)
+        rows.append(("trivial query, again", "", await cpu_per_request(trivial, requests)))
+    return rows
+
+
+def markdown(rows: list[tuple[str, str, float]], subscribers: int, requests: int) -> str:
+    trivial = (rows[0][2] + rows[-1][2]) / 2
+    lines = [
+        "# Where subscriber { segments }'s server CPU goes",
+        "",
+        f"`python -m bench.breakdown`: {subscribers:,} subscribers, the application in the "
+        f"bench's process (no HTTP server), {CONNECTIONS} requests at a time, the median of "
+        f"three runs of {requests:,} requests; µs of the process's CPU per request (the "
+        "embedded database's not counted). From the third row on, each row keeps one more "
+        "step's answers after their first request, so the step costs the difference to the "
+        "row above.",
+        "",
+        "| request | µs / request | × trivial query | the step that row takes away "
+        "| its cost, µs |",
+        "|---|---:|---:|---|---:|",
+    ]
+    previous: float | None = None
+    for label, step, cost in rows:
+        taken = f"{previous - cost:,.0f}" if step and previous is not None else ""
+        lines.append(f"| {label} | {cost:,.0f} | {cost / trivial:.2f} | {step} | {taken} |")
+        if label != "trivial query":
+            previous = cost
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=4000)
+    args = parser.parse_args()
+    from seggraph.embedded import EmbeddedDatabase
+
+    population = subscribers(args.subscribers)
+    with tempfile.TemporaryDirectory(prefix="seggraph-breakdown-") as tmp:
+        root = Path(tmp)
+        srv.import_billing(root / "db", data.billing_objects(population))
+        database = EmbeddedDatabase(root / "db")
+        uri = database.start()
+        try:
+            with srv.Server(root / "unused", SEGGRAPH_MONGODB_URI=uri) as server:
+                _create_segments(server, data)
+            member = min(data.expected_billing_members(population))
+            rows = srv.run_on_uvloop(measure(uri, member, args.requests))
+        finally:
+            database.stop()
+    RESULTS.write_text(markdown(rows, args.subscribers, args.requests))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
