@@ -38,6 +38,7 @@ from .workload import subscribers
 
 RESULTS = Path(__file__).resolve().parent / "results" / "breakdown.md"
 CONNECTIONS = 8
+RUNS = 5
 
 
 def _keep_segments() -> None:
@@ -142,8 +143,8 @@ def asgi_poster(app: Any, body: bytes) -> Callable[[], Awaitable[bytes]]:
 
 
 async def cpu_per_request(post: Callable[[], Awaitable[bytes]], requests: int) -> float:
-    """µs of this process's CPU per request, ``CONNECTIONS`` at a time: the median of three
-    runs of ``requests`` after a warm-up."""
+    """µs of this process's CPU per request, ``CONNECTIONS`` at a time: the median of
+    ``RUNS`` runs of ``requests`` after a warm-up."""
 
     async def run(total: int) -> None:
         async def connection() -> None:
@@ -154,7 +155,7 @@ async def cpu_per_request(post: Callable[[], Awaitable[bytes]], requests: int) -
 
     await run(max(requests // 10, CONNECTIONS))
     runs = []
-    for _ in range(3):
+    for _ in range(RUNS):
         started = time.process_time()
         await run(requests)
         runs.append((time.process_time() - started) / requests * 1e6)
@@ -166,7 +167,7 @@ async def measure(uri: str, member: str, requests: int) -> list[tuple[str, str, 
     from seggraph.settings import Settings
 
     settings = Settings(mongodb_uri=uri, database="seggraph", auth=False, _env_file=None)
-    app = create_app(settings)
+    app = create_app(settings, freeze_after_startup=True)  # as `seggraph serve` does
     trivial = asgi_poster(app, orjson.dumps({"query": TRIVIAL}))
     question = asgi_poster(
         app, orjson.dumps({"query": SUBSCRIBER_SEGMENTS, "variables": {"id": member}})
@@ -189,16 +190,16 @@ async def measure(uri: str, member: str, requests: int) -> list[tuple[str, str, 
 
 
 def markdown(rows: list[tuple[str, str, float]], subscribers: int, requests: int) -> str:
-    trivial = (rows[0][2] + rows[-1][2]) / 2
+    trivial = (rows[0][2] + rows[-1][2]) / 2  # measured first and last: the drift halved
     lines = [
         "# Where subscriber { segments }'s server CPU goes",
         "",
         f"`python -m bench.breakdown`: {subscribers:,} subscribers, the application in the "
-        f"bench's process (no HTTP server), {CONNECTIONS} requests at a time, the median of "
-        f"three runs of {requests:,} requests; µs of the process's CPU per request (the "
-        "embedded database's not counted). From the third row on, each row keeps one more "
-        "step's answers after their first request, so the step costs the difference to the "
-        "row above.",
+        f"bench's process (no HTTP server, frozen after start-up as `seggraph serve` does), "
+        f"{CONNECTIONS} requests at a time, the median of {RUNS} runs of {requests:,} "
+        "requests; µs of the process's CPU per request (the embedded database's not "
+        "counted). From the third row on, each row keeps one more step's answers after their "
+        "first request, so the step costs the difference to the row above.",
         "",
         "| request | µs / request | × trivial query | the step that row takes away "
         "| its cost, µs |",
