@@ -338,8 +338,8 @@ def _measure_in_turns(
             warmup = config.warmup if round_number == 0 else min(config.warmup, 0.5)
             if meter is not None:
                 meter.start()
-            result = _measure(url, name, query, variables, config, tmp, turn, warmup)
-            latencies[name] += loadgen.read_latencies(tmp / "latencies.bin")
+            result, measured = _measure(url, name, query, variables, config, tmp, turn, warmup)
+            latencies[name] += measured
             if meter is not None:
                 costs[name].add(meter.stop(result["answered"], result["cpu_seconds"]))
     return [
@@ -365,9 +365,9 @@ def _measure(
     tmp: Path,
     seconds: float,
     warmup: float,
-) -> dict[str, Any]:
-    """One turn of one query under the load generator: the load generator's answer, the
-    turn's latencies (seconds) written to ``tmp / "latencies.bin"``."""
+) -> tuple[dict[str, Any], list[float]]:
+    """One turn of one query under the load generator: the load generator's answer (its
+    whole run's answers and CPU among it) and the turn's latencies (seconds)."""
     body = tmp / "body.json"
     body.write_bytes(orjson.dumps({"query": query, "variables": variables}))
     measured = tmp / "latencies.bin"
@@ -389,7 +389,7 @@ def _measure(
     result: dict[str, Any] = json.loads(done.stdout)
     if result["errors"]:
         raise RuntimeError(f"{name}: {result['errors']} errors, e.g. {result['first_error']}")
-    return result
+    return result, loadgen.read_latencies(measured)
 
 
 @dataclass
