@@ -24,6 +24,8 @@ from typing import Any
 from pymongo import MongoClient
 
 _STAT = Path("/proc/self/stat")
+#: How many operations :func:`client_cpu_per_operation` times.
+PROBE_OPERATIONS = 2000
 
 
 def available() -> bool:
@@ -106,7 +108,7 @@ class Meter:
         )
 
 
-def client_cpu_per_operation(uri: str, operations: int = 2000) -> float:
+def client_cpu_per_operation(uri: str, operations: int = PROBE_OPERATIONS) -> float:
     """µs of CPU that PyMongo's async client (the server's) spends on the least database
     operation, a ``find_one`` by ``_id``, measured ``operations`` times in a loop in this
     process: what each operation a request makes costs the server, whatever the database."""

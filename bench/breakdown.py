@@ -32,7 +32,7 @@ import orjson
 
 from . import server as srv
 from . import service_data as data
-from .floor_server import _evaluate_key, _segments_key, kept
+from .floor_server import _evaluate_key, _segments_key, keep_answers
 from .service import SUBSCRIBER_SEGMENTS, TRIVIAL, _create_segments
 from .workload import subscribers
 
@@ -41,57 +41,33 @@ CONNECTIONS = 8
 RUNS = 5
 
 
-def _keep_segments() -> None:
-    from seggraph.services.evaluation import EvaluationService
-
-    EvaluationService.segments_for = kept(EvaluationService.segments_for, _segments_key)
-
-
-def _keep_values() -> None:
-    from seggraph.services.evaluation import EvaluationService
-
-    EvaluationService._values_for = kept(
-        EvaluationService._values_for, lambda contexts, keys: (tuple(contexts), keys)
-    )
-
-
-def _keep_prepared() -> None:
-    from seggraph.services.evaluation import EvaluationService
-
-    EvaluationService.prepare_saved = kept(
-        EvaluationService.prepare_saved,
-        lambda mode, targets: (mode, tuple((s.id, s.version) for s in targets)),
-    )
-
-
-def _keep_evaluation() -> None:
-    from seggraph.services.evaluation import EvaluationService
-
-    EvaluationService.evaluate = kept(EvaluationService.evaluate, _evaluate_key)
-
-
-#: (what is kept from this row on, the step it takes away, how to keep it), in order.
-STEPS: list[tuple[str, str, Callable[[], None]]] = [
+#: (what is kept from this row on, the step it takes away, the EvaluationService method kept
+#: and the key its answers are kept by), in order.
+STEPS: list[tuple[str, str, str, Callable[..., Any]]] = [
     (
         "the segments' read kept",
         "finding the 20 segments (the snapshot of the write tokens, the kept query answer)",
-        _keep_segments,
+        "segments_for",
+        _segments_key,
     ),
     (
         "the provider values kept too",
         "the subscriber's values: the request's batcher, the plugin manager and the shared "
         "call, the billing provider (its database read, shared, and the derivation)",
-        _keep_values,
+        "_values_for",
+        lambda contexts, keys: (tuple(contexts), keys),
     ),
     (
         "the prepared set kept too",
         "preparing the 20 segments (the compiled set, kept per version list)",
-        _keep_prepared,
+        "prepare_saved",
+        lambda mode, targets: (mode, tuple((s.id, s.version) for s in targets)),
     ),
     (
         "the whole evaluation kept (the floor server)",
         "evaluating the 20 segments and making their outcomes",
-        _keep_evaluation,
+        "evaluate",
+        _evaluate_key,
     ),
 ]
 
@@ -179,8 +155,8 @@ async def measure(uri: str, member: str, requests: int) -> list[tuple[str, str, 
             raise RuntimeError(f"expected 20 segment results, got {answer}")
         rows.append(("trivial query", "", await cpu_per_request(trivial, requests)))
         rows.append(("subscriber { segments }", "", await cpu_per_request(question, requests)))
-        for label, step, keep in STEPS:
-            keep()
+        for label, step, method, key in STEPS:
+            keep_answers(method, key)
             if orjson.loads(await question()) != answer:
                 raise RuntimeError(f"{label}: the answer changed")
             rows.append((label, step, await cpu_per_request(question, requests)))
@@ -219,21 +195,14 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=4000)
     args = parser.parse_args()
-    from seggraph.embedded import EmbeddedDatabase
-
     population = subscribers(args.subscribers)
     with tempfile.TemporaryDirectory(prefix="seggraph-breakdown-") as tmp:
         root = Path(tmp)
-        srv.import_billing(root / "db", data.billing_objects(population))
-        database = EmbeddedDatabase(root / "db")
-        uri = database.start()
-        try:
+        with srv.embedded_with_billing(root / "db", data.billing_objects(population)) as uri:
             with srv.Server(root / "unused", SEGGRAPH_MONGODB_URI=uri) as server:
                 _create_segments(server, data)
             member = min(data.expected_billing_members(population))
             rows = srv.run_on_uvloop(measure(uri, member, args.requests))
-        finally:
-            database.stop()
     RESULTS.write_text(markdown(rows, args.subscribers, args.requests))
     print(f"wrote {RESULTS}")
 

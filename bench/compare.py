@@ -77,15 +77,12 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=2000)
     args = parser.parse_args()
 
-    from seggraph.embedded import EmbeddedDatabase
-
     population = subscribers(args.subscribers)
     with tempfile.TemporaryDirectory(prefix="seggraph-compare-") as tmp, ExitStack() as stack:
         root = Path(tmp)
-        srv.import_billing(root / "db", data.billing_objects(population))
-        database = EmbeddedDatabase(root / "db")
-        uri = database.start()
-        stack.callback(database.stop)
+        uri = stack.enter_context(
+            srv.embedded_with_billing(root / "db", data.billing_objects(population))
+        )
         servers: dict[str, srv.Server] = {}
         for label, revision in (("base", args.base), ("new", args.new)):
             tree = stack.enter_context(checkout(revision, root / label))

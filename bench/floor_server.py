@@ -43,6 +43,12 @@ def kept(method: Callable[..., Awaitable[Any]], key: Callable[..., Any]) -> Any:
     return answer
 
 
+def keep_answers(name: str, key: Callable[..., Any]) -> None:
+    """``EvaluationService.<name>`` made to answer by ``key`` from its first answer (:func:`kept`),
+    in this process."""
+    setattr(EvaluationService, name, kept(getattr(EvaluationService, name), key))
+
+
 def _segments_key(mode: Any, **kwargs: Any) -> Any:
     return mode, repr(sorted(kwargs.items()))
 
@@ -57,8 +63,8 @@ def main() -> None:
     parser.add_argument("--mongodb-uri", required=True)
     parser.add_argument("--database", default="seggraph")
     args = parser.parse_args()
-    EvaluationService.segments_for = kept(EvaluationService.segments_for, _segments_key)
-    EvaluationService.evaluate = kept(EvaluationService.evaluate, _evaluate_key)
+    keep_answers("segments_for", _segments_key)
+    keep_answers("evaluate", _evaluate_key)
     settings = Settings(
         mongodb_uri=args.mongodb_uri, database=args.database, auth=False, _env_file=None
     )

@@ -180,9 +180,11 @@ def _costs_markdown(section: dict[str, Any], by_query: dict[str, Any]) -> list[s
     if operation and trivial and subscriber:
         extra_ops = subscriber["database_operations"] - trivial["database_operations"]
         allowed = 0.5 * trivial["server_cpu_us"]
+        probed = section.get("client_cpu_probe_operations", 2000)  # results before it was kept
         lines += [
             f"PyMongo's async client spends {operation:,.0f} µs of CPU on the least database "
-            "operation (a `find_one` by `_id`, 2,000 in a loop in the bench process, this run). "
+            f"operation (a `find_one` by `_id`, {probed:,} "
+            "in a loop in the bench process, this run). "
             f"`subscriber {{ segments }}` makes {extra_ops:.2f} operations a request more than "
             "the trivial query (concurrent requests share some reads), so at least "
             f"{extra_ops * operation:,.0f} µs of its server's CPU go to the database client "

@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -99,6 +100,22 @@ def import_billing(
     started = time.perf_counter()
     run_cli(args, environment(data_dir))
     return time.perf_counter() - started
+
+
+@contextmanager
+def embedded_with_billing(data_dir: Path, objects: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """``objects`` imported into an embedded database in ``data_dir``, which then runs until
+    the block ends (for a server started with its URI, or the application in this process);
+    yields its URI."""
+    from seggraph.embedded import EmbeddedDatabase
+
+    import_billing(data_dir, objects)
+    database = EmbeddedDatabase(data_dir)
+    uri = database.start()
+    try:
+        yield uri
+    finally:
+        database.stop()
 
 
 class Server:

@@ -276,6 +276,7 @@ def _load(
         "memory_provider_ratio": memory_subscriber["p50_vs_trivial"],
         "floor_ratio": floor_subscriber["p50_vs_trivial"],
         "client_cpu_per_operation_us": operation_us,
+        "client_cpu_probe_operations": accounting.PROBE_OPERATIONS,
         "detail": rows + memory + floor,
         "rows": table,
     }
