@@ -64,6 +64,17 @@ def test_groups_of_every_size_combine_in_kleene_logic(combinator: Combinator, si
         (Condition("m", O.IN, (Decimal(5), Money(Decimal(5), "EUR"))), Decimal(6), UN),
         (Condition("m", O.IN, (Decimal(5), Decimal(6))), Decimal(6), TR),
         (Condition("m", O.GT, Decimal(1)), Decimal("NaN"), UN),
+        # ... and a Money in the account currency (any case) or none, as billing sends it;
+        # another currency or a malformed amount by the general path.
+        (Condition("m", O.GT, Decimal(100)), Money(Decimal("100.01"), "USD"), TR),
+        (Condition("m", O.GT, Decimal(100)), Money(Decimal("100.01"), "usd"), TR),
+        (Condition("m", O.GT, Decimal(100)), Money(100, None), FA),
+        (Condition("m", O.GT, Decimal(100)), Money(Decimal(500), "EUR"), UN),
+        (Condition("m", O.GT, Decimal(100)), Money(Decimal(500), "usd "), UN),
+        (Condition("m", O.GT, Decimal(1)), Money(Decimal("NaN"), "USD"), UN),
+        (Condition("m", O.GT, Decimal(0)), Money(True, "USD"), UN),
+        (Condition("m", O.NOT_BETWEEN, (Decimal(1), Decimal(2))), Money(Decimal(1), "USD"), FA),
+        (Condition("m", O.NOT_IN, (Decimal(5), Decimal(6))), Money(Decimal(7), None), TR),
         # Text: exact str only; case-insensitive forms fold both sides.
         (Condition("s", O.ENDS_WITH, ".com"), "a@b.com", TR),
         (Condition("s", O.NOT_CONTAINS, "x"), "xyz", FA),

@@ -18,6 +18,7 @@ from seggraph.evaluation import (
     GroupExplanation,
     Truth,
     compile_segment,
+    unwrapped,
 )
 from tests.evaluation import strategies as s
 from tests.evaluation.reference import reference_truth
@@ -82,6 +83,18 @@ def test_compiled_agrees_with_reference(
         # explanation.
         assert bool(plain.unknown_reasons) == (expected is Truth.UNKNOWN)
         assert plain.unknown_reasons == explained.unknown_reasons
+        # Unwrapped once for many segments (as the service does): the same truth, and the
+        # same causes, which still name the providers of the wrapped values.
+        assert (
+            compiled.evaluate(
+                values,
+                subscriber_id=subscriber_id,
+                segment_results=results,
+                plain=unwrapped(values),
+            )
+            == plain
+        )
+        assert compiled.evaluate_truth(unwrapped(values), subscriber_id, results) is expected
         # An explanation shows every condition.
         assert explained.explanation is not None
         assert _conditions_in(explained.explanation) == len(iter_conditions(root))

@@ -18,7 +18,7 @@ from seggraph.evaluation.explain import (
 )
 from seggraph.evaluation.ordering import evaluation_order
 from seggraph.evaluation.truth import Truth
-from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownReason
+from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownReason, unwrapped
 
 __all__ = [
     "MISSING",
@@ -39,4 +39,5 @@ __all__ = [
     "bucket_of",
     "compile_segment",
     "evaluation_order",
+    "unwrapped",
 ]

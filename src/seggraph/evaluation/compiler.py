@@ -288,9 +288,14 @@ class CompiledSegment:
         subscriber_id: str,
         segment_results: SegmentResults | None = None,
         explain: bool = False,
+        plain: Values | None = None,
     ) -> EvaluationResult:
         """The truth, the causes when it is UNKNOWN, and, with ``explain=True``, every
-        condition's explanation (every condition is then evaluated; the truth is the same)."""
+        condition's explanation (every condition is then evaluated; the truth is the same).
+
+        ``plain``: ``values`` already :func:`~seggraph.evaluation.values.unwrapped`, for the
+        truth (a caller evaluating many segments on one row unwraps it once); the causes and
+        the explanation still read ``values``, for the providers they name."""
         shared = self._shared_env
         if shared is not None and not self.segment_refs:
             # Nothing of the call is read (no subscriber id, no clock, no other segment):
@@ -302,7 +307,7 @@ class CompiledSegment:
             explanation = self._node.observe(values, env)
             causes = unknown_causes(explanation)
             return EvaluationResult(explanation.result, tuple(causes), explanation)
-        truth = self._fast(values, env)
+        truth = self._fast(values if plain is None else plain, env)
         if truth is not UNKNOWN:
             return _KNOWN_RESULTS[truth]
         # Rare: walk again, short-circuiting the same way, collecting the causes.

@@ -153,12 +153,11 @@ class PropertyLeaf(Node):
         shortcut = self.shortcut
         if shortcut is None:
             return None
-        objects: dict[str, Any] = {
-            "k": self.key,
-            "m": self.on_missing,
-            "g": self.general,
-            "c": shortcut.classes[0],
-        }
+        objects: dict[str, Any] = {"k": self.key, "m": self.on_missing, "g": self.general}
+        if shortcut.answer is not None:
+            objects["a"] = shortcut.answer
+            return "answer", objects
+        objects["c"] = shortcut.classes[0]
         if shortcut.table is not None:
             objects["t"] = shortcut.table.get
             return "table", objects
@@ -212,6 +211,19 @@ def _with_shortcut(key: str, shortcut: Shortcut, on_missing: Truth, general: Fas
     answered in place (a dict lookup or one C-level call, no coercion, no test closure); a
     missing value at once; anything else (a wrapped, unknown or other-typed value) by the
     general ``check``, which gives the same answer for every value."""
+    answer = shortcut.answer
+    if answer is not None:
+
+        def by_answer(values: Values, env: Env) -> Truth:
+            v: Any = values.get(key)  # absent: None, which is missing too
+            r = answer(v)
+            if r is not None:
+                return r
+            if v is None or v is MISSING:
+                return on_missing
+            return general(values, env)
+
+        return by_answer
     table = shortcut.table
     if table is not None:
         (cls,) = shortcut.classes
@@ -386,6 +398,11 @@ _CHILD_SOURCE = {
             r{i} = m{i}
         else:
             r{i} = g{i}(values, env)""",
+    "answer": """
+        v = values.get(k{i})
+        r{i} = a{i}(v)
+        if r{i} is None:
+            r{i} = m{i} if v is None or v is MISSING else g{i}(values, env)""",
     "table": """
         v = values.get(k{i})
         r{i} = t{i}(v) if v.__class__ is c{i} else None
@@ -443,6 +460,7 @@ _SHAPE_ARGUMENTS = {
     "predicate": ("k", "c", "p", "y", "n", "m", "g"),
     "numeric": ("k", "p", "y", "n", "m", "g"),
     "table": ("k", "c", "t", "m", "g"),
+    "answer": ("k", "a", "m", "g"),
 }
 
 

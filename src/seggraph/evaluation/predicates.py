@@ -389,6 +389,10 @@ class Shortcut:
     predicate: Callable[[Any], Any] | None = None
     negated: bool = False
     table: Mapping[Any, Truth] | None = None
+    #: Instead of the three above (``classes`` then empty): ``answer(value)`` is the truth, or
+    #: ``None`` for a value the general path must answer. One Python call, for values of more
+    #: than one shape (a money amount, bare or in a ``Money``).
+    answer: Callable[[Any], Truth | None] | None = None
 
 
 #: ``value OP target`` as a method of the target: ``v > t`` is ``t.__lt__(v)``.
@@ -439,8 +443,37 @@ def _number_shortcut(operator: Operator, value: Any) -> Shortcut | None:
 
 
 def _money_shortcut(operator: Operator, value: Any, account_currency: str) -> Shortcut | None:
-    """A bare number is money in the account currency: when every amount of the condition is in
-    that currency too, the test is the number's."""
+    """When every amount of the condition is in the account currency, the test is a number's:
+    on a bare number (money in the account currency) or on the amount of a ``Money`` in that
+    currency or none (what billing providers send). Any other value (another currency, a
+    malformed amount) takes the general path, which says why it cannot be compared."""
+    numeric = _money_numeric(operator, value, account_currency)
+    if numeric is None:
+        return None
+    predicate = numeric.predicate
+    assert predicate is not None
+    yes, no = (FALSE, TRUE) if numeric.negated else (TRUE, FALSE)
+    account = account_currency.upper()
+    # The spellings coerce_money reads as the account currency (it compares upper-case).
+    same = (None, account, account.lower())
+
+    def answer(v: Any) -> Truth | None:
+        c = v.__class__
+        if c is Money:
+            if v.currency not in same:
+                return None
+            v = v.amount
+            c = v.__class__
+        if c is int or (c is Decimal and v.is_finite()):
+            return yes if predicate(v) else no
+        return None
+
+    return Shortcut((), answer=answer)
+
+
+def _money_numeric(operator: Operator, value: Any, account_currency: str) -> Shortcut | None:
+    """The number's shortcut of a money condition whose amounts are all in the account
+    currency, or ``None``."""
     account = account_currency.upper()
     if operator in (O.BETWEEN, O.NOT_BETWEEN):
         (low, low_cur), (high, high_cur) = (_money(v, account_currency) for v in _pair(value))

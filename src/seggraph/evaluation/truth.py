@@ -16,6 +16,10 @@ class Truth(Enum):
     FALSE = "FALSE"
     UNKNOWN = "UNKNOWN"
 
+    #: Hashed by identity, which is what equality is for these singletons: the hot path looks
+    #: truths up in tables, and ``Enum.__hash__`` hashes the name in Python on every lookup.
+    __hash__ = object.__hash__
+
     def __bool__(self) -> bool:
         raise TypeError("Truth has three values; compare with `is Truth.TRUE` or use .is_member")
 

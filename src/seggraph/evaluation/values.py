@@ -93,6 +93,18 @@ class ResolvedValue:
     latency_ms: float | None = None
 
 
+def unwrapped(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``values`` with every :class:`ResolvedValue` replaced by the value it wraps (``values``
+    itself when none is wrapped). The compiled fast path answers the commonest value classes
+    in place and sends anything else, a wrapper included, down the general path: a row that
+    is evaluated against many conditions is unwrapped once, first, and keeps its wrappers
+    only for explanations, which show the provider and latency."""
+    for v in values.values():
+        if v.__class__ is ResolvedValue:
+            return {k: v.value if v.__class__ is ResolvedValue else v for k, v in values.items()}
+    return values
+
+
 def _type_error(expected: str, raw: Any) -> Unknown:
     text = repr(raw)
     if len(text) > 60:

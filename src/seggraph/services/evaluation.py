@@ -46,6 +46,7 @@ from seggraph.evaluation import (
     Truth,
     compile_segment,
     evaluation_order,
+    unwrapped,
 )
 from seggraph.lru import LruCache
 from seggraph.plugins.results import SubscriberFilter, selected_ids
@@ -324,6 +325,7 @@ class EvaluationService:
         wanted = set(prepared.targets)
         truths: dict[str, Truth] = {}
         results: dict[str, EvaluationResult] = {}
+        plain = unwrapped(values)
         for segment_id in prepared.order:
             compiled = prepared.compiled[segment_id]
             result = compiled.evaluate(
@@ -331,6 +333,7 @@ class EvaluationService:
                 subscriber_id=context.subscriber_id,
                 segment_results=truths,
                 explain=explain and segment_id in wanted,
+                plain=plain,
             )
             truths[segment_id] = result.truth
             results[segment_id] = result
@@ -394,7 +397,9 @@ class EvaluationService:
     ) -> list[Truth]:
         contexts = [EvaluationContext(i) for i in ids]
         values = await self._values_for(contexts, prepared.keys)
-        return [_truth(prepared, segment_id, ctx, values.get(ctx, {})) for ctx in contexts]
+        return [
+            _truth(prepared, segment_id, ctx, unwrapped(values.get(ctx, {}))) for ctx in contexts
+        ]
 
     async def members(
         self, mode: Mode, segment: Segment, *, first: int, after: str | None

@@ -31,6 +31,10 @@ class MembershipResult(Enum):
     NOT_MEMBER = "NOT_MEMBER"
     UNKNOWN = "UNKNOWN"
 
+    #: By identity, as :class:`~seggraph.evaluation.truth.Truth` (each answer of
+    #: ``subscriber { segments }`` looks its result up in the enum's output table).
+    __hash__ = object.__hash__
+
     @classmethod
     def of(cls, truth: Truth) -> MembershipResult:
         return _MEMBERSHIP_OF[truth]
