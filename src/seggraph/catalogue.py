@@ -8,12 +8,20 @@ no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from seggraph.domain.properties import PropertyDefinition
 
 #: How many key sets :meth:`Catalogue.with_siblings` remembers (then it starts again): the
 #: distinct sets a process asks are the segments' and the clients' key lists.
 _SIBLING_SETS_KEPT = 1024
+
+
+class Partition(NamedTuple):
+    """Keys by the provider that owns them (see :meth:`Catalogue.partition`)."""
+
+    by_provider: dict[str, tuple[str, ...]]
+    unowned: tuple[str, ...]
 
 
 class DuplicatePropertyError(ValueError):
@@ -40,6 +48,7 @@ class Catalogue:
         self._by_key = by_key
         self.version = version
         self._with_siblings: dict[frozenset[str], frozenset[str]] = {}
+        self._partitions: dict[tuple[str, ...], Partition] = {}
 
     def get(self, key: str) -> PropertyDefinition | None:
         return self._by_key.get(key)
@@ -70,6 +79,26 @@ class Catalogue:
             if len(self._with_siblings) >= _SIBLING_SETS_KEPT:
                 self._with_siblings.clear()
             self._with_siblings[keys] = found
+        return found
+
+    def partition(self, keys: tuple[str, ...]) -> Partition:
+        """``keys`` (distinct) by the provider that owns each, in order, and the keys no
+        provider owns. Remembered per key tuple, as :meth:`with_siblings`: every request of
+        ``subscriber { segments }`` asks the same tuple."""
+        found = self._partitions.get(keys)
+        if found is None:
+            owned: dict[str, list[str]] = {}
+            unowned: list[str] = []
+            for key in keys:
+                definition = self._by_key.get(key)
+                if definition is None:
+                    unowned.append(key)
+                else:
+                    owned.setdefault(definition.provider, []).append(key)
+            found = Partition({p: tuple(k) for p, k in owned.items()}, tuple(unowned))
+            if len(self._partitions) >= _SIBLING_SETS_KEPT:
+                self._partitions.clear()
+            self._partitions[keys] = found
         return found
 
     def replace_provider(

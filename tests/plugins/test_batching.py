@@ -122,6 +122,11 @@ async def test_keys_asked_along_come_in_the_same_call_and_are_found_later() -> N
     catalogue: Catalogue = manager.build_catalogue()
     assert catalogue.with_siblings(frozenset({"alpha.count"})) == {"alpha.count", "alpha.other"}
     assert catalogue.with_siblings(frozenset({"nobody.x"})) == {"nobody.x"}
+    # How the plugin manager splits a request's keys between providers (in the order asked).
+    assert catalogue.partition(("alpha.other", "nobody.x", "beta.name", "alpha.count")) == (
+        {"alpha": ("alpha.other", "alpha.count"), "beta": ("beta.name",)},
+        ("nobody.x",),
+    )
     batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
     sub_2 = EvaluationContext("sub_2")
     first = await batcher.load_many(

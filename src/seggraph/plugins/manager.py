@@ -462,17 +462,14 @@ class PluginManager:
         questions of one request; bulk pages are large enough on their own."""
         unique = list(dict.fromkeys(contexts))
         out: Resolved = {context: {} for context in unique}
-        by_provider: dict[str, list[str]] = {}
-        for key in dict.fromkeys(keys):
-            definition = catalogue.get(key)
-            if definition is None:
-                missing = ResolvedValue(
-                    Unknown(UnknownReason.PROVIDER_ERROR, f"no provider supplies {key!r}")
-                )
-                for context in unique:
-                    out[context][key] = missing
-            else:
-                by_provider.setdefault(definition.provider, []).append(key)
+        partition = catalogue.partition(tuple(dict.fromkeys(keys)))
+        for key in partition.unowned:
+            missing = ResolvedValue(
+                Unknown(UnknownReason.PROVIDER_ERROR, f"no provider supplies {key!r}")
+            )
+            for context in unique:
+                out[context][key] = missing
+        by_provider = partition.by_provider
         if not unique or not by_provider:
             return out
         if len(by_provider) == 1:  # the usual case: no task to run one call beside nothing
@@ -485,6 +482,8 @@ class PluginManager:
                     for name, keys in by_provider.items()
                 )
             )
+        if len(answers) == 1 and not partition.unowned:
+            return answers[0]
         for answer in answers:
             for context, values in answer.items():
                 out[context].update(values)
@@ -494,7 +493,7 @@ class PluginManager:
         self,
         name: str,
         contexts: list[EvaluationContext],
-        keys: list[str],
+        keys: Sequence[str],
         timeout: float | None,
         shared: bool,
     ) -> Resolved:
@@ -521,7 +520,7 @@ class PluginManager:
         self,
         record: _Record,
         contexts: list[EvaluationContext],
-        keys: list[str],
+        keys: Sequence[str],
         timeout: float | None,
         shared: bool = False,
     ) -> Resolved:
@@ -534,25 +533,28 @@ class PluginManager:
             )
             return _all_unknown(contexts, keys, Unknown(UnknownReason.PROVIDER_ERROR, reason), name)
         limit = self.settings.provider_timeout_seconds if timeout is None else timeout
-        started = time.perf_counter()
         if shared:
-            outcome = await self._shared_rows(record, contexts, keys, limit)
-        else:
-            outcome = await self._provider_rows(record, contexts, keys, limit)
+            values = await self._shared_rows(record, contexts, keys, limit)
+            if isinstance(values, Unknown):
+                return _all_unknown(contexts, keys, values, name)
+            # The shared run wrapped the union of its requests' keys, once for all of them.
+            return {context: _only(values[context], keys) for context in contexts}
+        started = time.perf_counter()
+        outcome = await self._provider_rows(record, contexts, keys, limit)
         if isinstance(outcome, Unknown):
             return _all_unknown(contexts, keys, outcome, name)
         latency = (time.perf_counter() - started) * 1000
-        out: Resolved = {}
-        for context in contexts:
-            row = outcome.get(context) or {}
-            out[context] = {
-                key: ResolvedValue(normalize_value(row.get(key, MISSING)), name, latency)
-                for key in keys
-            }
-        return out
+        return {
+            context: _wrapped(outcome.get(context) or {}, keys, name, latency)
+            for context in contexts
+        }
 
     async def _provider_rows(
-        self, record: _Record, contexts: list[EvaluationContext], keys: list[str], timeout: float
+        self,
+        record: _Record,
+        contexts: list[EvaluationContext],
+        keys: Sequence[str],
+        timeout: float,
     ) -> Mapping[Any, Any] | Unknown:
         """One call of the provider's ``resolve_properties``: its rows, or why there are none
         (the failure counted towards the provider's cool-down)."""
@@ -563,7 +565,7 @@ class PluginManager:
                 "resolve_properties",
                 timeout,
                 contexts=contexts,
-                keys=keys,
+                keys=list(keys),
                 settings=self.settings,
             )
             rows = _rows(answer, contexts)
@@ -579,12 +581,17 @@ class PluginManager:
         return rows
 
     async def _shared_rows(
-        self, record: _Record, contexts: list[EvaluationContext], keys: list[str], timeout: float
-    ) -> Mapping[Any, Any] | Unknown:
-        """The rows of ``contexts``, from a call shared with the other requests asking this
-        provider at the same moment (:class:`~seggraph.coalescing.Coalescer`: a call that
-        starts after this one asked). Waiting for a call under way and then the shared one
-        never takes this caller past its own ``timeout``."""
+        self,
+        record: _Record,
+        contexts: list[EvaluationContext],
+        keys: Sequence[str],
+        timeout: float,
+    ) -> Mapping[EvaluationContext, dict[str, ResolvedValue]] | Unknown:
+        """The values of ``contexts`` (``keys`` among them), from a call shared with the other
+        requests asking this provider at the same moment
+        (:class:`~seggraph.coalescing.Coalescer`: a call that starts after this one asked).
+        Waiting for a call under way and then the shared one never takes this caller past its
+        own ``timeout``."""
         shared = record.shared.get(timeout)
         if shared is None:
             shared = record.shared[timeout] = Coalescer(partial(self._run_shared, record, timeout))
@@ -601,28 +608,32 @@ class PluginManager:
         self,
         record: _Record,
         timeout: float,
-        requests: list[tuple[list[EvaluationContext], list[str]]],
-    ) -> list[Mapping[Any, Any] | Unknown]:
+        requests: list[tuple[list[EvaluationContext], Sequence[str]]],
+    ) -> list[Mapping[EvaluationContext, dict[str, ResolvedValue]] | Unknown]:
         """One provider call for every request of a shared run (the union of their contexts
         and keys, in batches of ``SEGGRAPH_PROVIDER_BATCH_SIZE`` contexts, in parallel); each
-        request gets the rows of its contexts, or the reason its batch failed."""
+        request gets the values of the union's keys for its contexts, wrapped once for all
+        of them (the latency is the call's), or the reason its batch failed."""
         union = list(dict.fromkeys(c for contexts, _ in requests for c in contexts))
         keys = sorted({k for _, wanted in requests for k in wanted})
         batches = [list(b) for b in chunks(union, self.settings.provider_batch_size)]
+        started = time.perf_counter()
         answers = await asyncio.gather(
             *(self._provider_rows(record, batch, keys, timeout) for batch in batches)
         )
-        rows: dict[Any, Any] = {}
+        latency = (time.perf_counter() - started) * 1000
+        values: dict[EvaluationContext, dict[str, ResolvedValue]] = {}
         failed: dict[EvaluationContext, Unknown] = {}
         for batch, answer in zip(batches, answers, strict=True):
             if isinstance(answer, Unknown):
                 failed.update(dict.fromkeys(batch, answer))
-            else:
-                rows.update(answer)
-        out: list[Mapping[Any, Any] | Unknown] = []
+                continue
+            for context in batch:
+                values[context] = _wrapped(answer.get(context) or {}, keys, record.name, latency)
+        out: list[Mapping[EvaluationContext, dict[str, ResolvedValue]] | Unknown] = []
         for contexts, _ in requests:
             reason = next((failed[c] for c in contexts if c in failed), None)
-            out.append(reason if reason is not None else rows)
+            out.append(reason if reason is not None else values)
         return out
 
     async def suggest(
@@ -802,10 +813,28 @@ def _discard_result(task: asyncio.Future[Any]) -> None:
 
 
 def _all_unknown(
-    contexts: Iterable[EvaluationContext], keys: list[str], unknown: Unknown, provider: str
+    contexts: Iterable[EvaluationContext], keys: Sequence[str], unknown: Unknown, provider: str
 ) -> Resolved:
     wrapped = ResolvedValue(unknown, provider)
     return {context: dict.fromkeys(keys, wrapped) for context in contexts}
+
+
+def _wrapped(
+    row: Mapping[str, Any], keys: Sequence[str], provider: str, latency: float
+) -> dict[str, ResolvedValue]:
+    """A provider's answer for one context, as the evaluation core reads it."""
+    return {
+        key: ResolvedValue(normalize_value(row.get(key, MISSING)), provider, latency)
+        for key in keys
+    }
+
+
+def _only(values: dict[str, ResolvedValue], keys: Sequence[str]) -> dict[str, ResolvedValue]:
+    """``values`` of the (distinct) ``keys`` alone: ``values`` itself when it holds no other,
+    which callers copy from and never change."""
+    if len(values) == len(keys):
+        return values
+    return {key: values[key] for key in keys}
 
 
 def _rows(answer: Any, contexts: list[EvaluationContext]) -> Mapping[Any, Any]:
