@@ -29,7 +29,7 @@ import functools
 import operator
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
 
@@ -127,23 +127,87 @@ class Plan:
 
     fields: tuple[tuple[str, Leaf | None, PlainObject | None, Plan | None], ...]
     """Per response name, in the answer's order: a leaf, or a plain object with its plan."""
+    run: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
+    """``run(source)``: the sub-selection's answer, or :data:`_ORDINARY` when anything is
+    unusual (then the whole object is answered the ordinary way, which reads it again). A
+    function written out for the plan (:func:`_plan_function`)."""
 
-    def run(self, source: Any) -> Any:
-        """The sub-selection's answer, or :data:`_ORDINARY` when anything is unusual (then
-        the whole object is answered the ordinary way, which reads it again)."""
-        out: dict[str, Any] = {}
-        for name, leaf, plain, plan in self.fields:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "run", _plan_function(self))
+
+
+def _plan_function(plan: Plan) -> Callable[[Any], Any]:
+    """``plan.run``: one function with every field of the plan, nested plans included,
+    written out in order, as :meth:`Leaf.complete` and :meth:`PlainObject.value` answer each,
+    with no call per field beyond its reader and coercion. Any exception, like any value
+    those two would not answer, gives :data:`_ORDINARY` for the whole object, which is what
+    either of them giving up meant. Only the shape reaches the source: names, readers and
+    coercions are arguments bound by position (``r0``, ``c0``, ...), as in
+    ``seggraph.evaluation.nodes._group_factory``."""
+    objects: dict[str, Any] = {}
+    lines: list[str] = []
+
+    def write(current: Plan, source: str, out: str, indent: str) -> None:
+        lines.append(f"{indent}{out} = {{}}")
+        for name, leaf, plain, inner in current.fields:
+            i = len(objects)
+            key = f"k{i}"
+            objects[key] = name
             if leaf is not None:
-                value = leaf.complete(source)
-            else:
-                assert plain is not None and plan is not None
-                value = plain.value(source)
-                if value is not None and value is not _ORDINARY:
-                    value = plan.run(value)
-            if value is _ORDINARY:
-                return _ORDINARY
-            out[name] = value
-        return out
+                objects[f"r{i}"], objects[f"c{i}"] = leaf.read, leaf.coerce
+                lines.append(f"{indent}v = r{i}({source})")
+                lines.append(f"{indent}if v is None:")
+                lines.append(
+                    f"{indent}    {out}[{key}] = None"
+                    if leaf.nullable
+                    else f"{indent}    return ORD"
+                )
+                lines.append(f"{indent}elif v is Undefined or isinstance(v, Exception):")
+                lines.append(f"{indent}    return ORD")
+                lines.append(f"{indent}else:")
+                if leaf.is_list:
+                    lines.append(f"{indent}    if not isinstance(v, (list, tuple)):")
+                    lines.append(f"{indent}        return ORD")
+                    lines.append(f"{indent}    v = [c{i}(item) for item in v]")
+                    lines.append(f"{indent}    for item in v:")
+                    lines.append(f"{indent}        if item is None or item is Undefined:")
+                    lines.append(f"{indent}            return ORD")
+                else:
+                    lines.append(f"{indent}    v = c{i}(v)")
+                    lines.append(f"{indent}    if v is None or v is Undefined:")
+                    lines.append(f"{indent}        return ORD")
+                lines.append(f"{indent}    {out}[{key}] = v")
+                continue
+            assert plain is not None and inner is not None
+            objects[f"r{i}"] = plain.read
+            child = f"s{i}"
+            lines.append(f"{indent}{child} = r{i}({source})")
+            lines.append(f"{indent}if {child} is None:")
+            lines.append(
+                f"{indent}    {out}[{key}] = None" if plain.nullable else f"{indent}    return ORD"
+            )
+            lines.append(f"{indent}elif {child} is Undefined or isinstance({child}, Exception):")
+            lines.append(f"{indent}    return ORD")
+            lines.append(f"{indent}else:")
+            write(inner, child, f"o{i}", indent + "    ")
+            lines.append(f"{indent}    {out}[{key}] = o{i}")
+
+    write(plan, "source", "out", "            ")
+    source = "\n".join(
+        [
+            f"def make({', '.join(objects)}):",
+            "    def run(source):",
+            "        try:",
+            *lines,
+            "            return out",
+            "        except Exception:",
+            "            return ORD",
+            "    return run",
+        ]
+    )
+    namespace: dict[str, Any] = {"ORD": _ORDINARY, "Undefined": Undefined}
+    exec(compile(source, "<seggraph plan>", "exec"), namespace)
+    return cast(Callable[[Any], Any], namespace["make"](**objects))
 
 
 def _basic_resolver(field: GraphQLField) -> Callable[..., Any] | None:
