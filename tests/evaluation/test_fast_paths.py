@@ -100,6 +100,9 @@ def test_shortcuts_answer_as_the_general_path(
     compiled = compile_one(condition)
     assert compiled.evaluate_truth({condition.property: value}, "c") is expected
     assert compiled.evaluate_many([("c", {condition.property: value})]) == [expected]
+    # In a group too wide to be written out, each condition answers through its own closure.
+    wide = compile_one(Group(Combinator.ALL, (condition,) * 9))
+    assert wide.evaluate_truth({condition.property: value}, "c") is expected
     # Missing, absent or None, is FALSE for every operator here.
     assert compiled.evaluate_truth({condition.property: None}, "c") is FA
     assert compiled.evaluate_truth({}, "c") is FA

@@ -154,16 +154,18 @@ class PropertyLeaf(Node):
         if shortcut is None:
             return None
         objects: dict[str, Any] = {"k": self.key, "m": self.on_missing, "g": self.general}
-        if shortcut.answer is not None:
-            objects["a"] = shortcut.answer
-            return "answer", objects
         objects["c"] = shortcut.classes[0]
         if shortcut.table is not None:
             objects["t"] = shortcut.table.get
             return "table", objects
         objects["p"] = shortcut.predicate
         objects["y"], objects["n"] = (FALSE, TRUE) if shortcut.negated else (TRUE, FALSE)
-        return ("numeric" if shortcut.classes == (Decimal, int) else "predicate"), objects
+        if shortcut.classes != (Decimal, int):
+            return "predicate", objects
+        if shortcut.other is None:
+            return "numeric", objects
+        objects["o"] = shortcut.other
+        return "money", objects
 
     def observe(self, values: Values, env: Env) -> ConditionExplanation:
         raw = values.get(self.key, MISSING)
@@ -211,19 +213,6 @@ def _with_shortcut(key: str, shortcut: Shortcut, on_missing: Truth, general: Fas
     answered in place (a dict lookup or one C-level call, no coercion, no test closure); a
     missing value at once; anything else (a wrapped, unknown or other-typed value) by the
     general ``check``, which gives the same answer for every value."""
-    answer = shortcut.answer
-    if answer is not None:
-
-        def by_answer(values: Values, env: Env) -> Truth:
-            v: Any = values.get(key)  # absent: None, which is missing too
-            r = answer(v)
-            if r is not None:
-                return r
-            if v is None or v is MISSING:
-                return on_missing
-            return general(values, env)
-
-        return by_answer
     table = shortcut.table
     if table is not None:
         (cls,) = shortcut.classes
@@ -244,6 +233,7 @@ def _with_shortcut(key: str, shortcut: Shortcut, on_missing: Truth, general: Fas
     assert predicate is not None
     yes, no = (FALSE, TRUE) if shortcut.negated else (TRUE, FALSE)
     if shortcut.classes == (Decimal, int):
+        other = shortcut.other
 
         def numeric(values: Values, env: Env) -> Truth:
             v: Any = values.get(key)  # absent: None, which is missing too
@@ -255,6 +245,10 @@ def _with_shortcut(key: str, shortcut: Shortcut, on_missing: Truth, general: Fas
                 return yes if predicate(v) else no
             elif v is None or v is MISSING:
                 return on_missing
+            elif other is not None:
+                r = other(v)
+                if r is not None:
+                    return r
             return general(values, env)
 
         return numeric
@@ -398,11 +392,17 @@ _CHILD_SOURCE = {
             r{i} = m{i}
         else:
             r{i} = g{i}(values, env)""",
-    "answer": """
+    "money": """
         v = values.get(k{i})
-        r{i} = a{i}(v)
-        if r{i} is None:
-            r{i} = m{i} if v is None or v is MISSING else g{i}(values, env)""",
+        c = v.__class__
+        if (c is Decimal and v.is_finite()) or c is int:
+            r{i} = y{i} if p{i}(v) else n{i}
+        elif v is None or v is MISSING:
+            r{i} = m{i}
+        else:
+            r{i} = o{i}(v)
+            if r{i} is None:
+                r{i} = g{i}(values, env)""",
     "table": """
         v = values.get(k{i})
         r{i} = t{i}(v) if v.__class__ is c{i} else None
@@ -460,7 +460,7 @@ _SHAPE_ARGUMENTS = {
     "predicate": ("k", "c", "p", "y", "n", "m", "g"),
     "numeric": ("k", "p", "y", "n", "m", "g"),
     "table": ("k", "c", "t", "m", "g"),
-    "answer": ("k", "a", "m", "g"),
+    "money": ("k", "p", "y", "n", "o", "m", "g"),
 }
 
 

@@ -14,7 +14,7 @@ it depends on "today".
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from operator import methodcaller
@@ -389,10 +389,10 @@ class Shortcut:
     predicate: Callable[[Any], Any] | None = None
     negated: bool = False
     table: Mapping[Any, Truth] | None = None
-    #: Instead of the three above (``classes`` then empty): ``answer(value)`` is the truth, or
-    #: ``None`` for a value the general path must answer. One Python call, for values of more
-    #: than one shape (a money amount, bare or in a ``Money``).
-    answer: Callable[[Any], Truth | None] | None = None
+    #: For a value of none of ``classes`` (nor missing): ``other(value)`` is its truth, or
+    #: ``None`` when the general path must answer it. One Python call, for a second common
+    #: shape of value (a money amount in a ``Money``, beside the bare number).
+    other: Callable[[Any], Truth | None] | None = None
 
 
 #: ``value OP target`` as a method of the target: ``v > t`` is ``t.__lt__(v)``.
@@ -457,18 +457,15 @@ def _money_shortcut(operator: Operator, value: Any, account_currency: str) -> Sh
     # The spellings coerce_money reads as the account currency (it compares upper-case).
     same = (None, account, account.lower())
 
-    def answer(v: Any) -> Truth | None:
-        c = v.__class__
-        if c is Money:
-            if v.currency not in same:
-                return None
-            v = v.amount
-            c = v.__class__
-        if c is int or (c is Decimal and v.is_finite()):
-            return yes if predicate(v) else no
+    def in_money(v: Any) -> Truth | None:
+        if v.__class__ is Money and v.currency in same:
+            amount = v.amount
+            c = amount.__class__
+            if c is int or (c is Decimal and amount.is_finite()):
+                return yes if predicate(amount) else no
         return None
 
-    return Shortcut((), answer=answer)
+    return replace(numeric, other=in_money)
 
 
 def _money_numeric(operator: Operator, value: Any, account_currency: str) -> Shortcut | None:
