@@ -153,8 +153,12 @@ class PropertyLeaf(Node):
         shortcut = self.shortcut
         if shortcut is None:
             return None
-        objects: dict[str, Any] = {"k": self.key, "m": self.on_missing, "g": self.general}
-        objects["c"] = shortcut.classes[0]
+        objects: dict[str, Any] = {
+            "k": self.key,
+            "m": self.on_missing,
+            "g": self.general,
+            "c": shortcut.classes[0],
+        }
         if shortcut.table is not None:
             objects["t"] = shortcut.table.get
             return "table", objects

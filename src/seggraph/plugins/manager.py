@@ -459,7 +459,9 @@ class PluginManager:
 
         ``shared``: the call may be shared with other requests asking the same provider at
         the same moment (one call for all of them, started after each asked). For the small
-        questions of one request; bulk pages are large enough on their own."""
+        questions of one request; bulk pages are large enough on their own. A context's
+        values may then be the very dict every request of that call receives: read it, copy
+        it, never change it."""
         unique = list(dict.fromkeys(contexts))
         out: Resolved = {context: {} for context in unique}
         partition = catalogue.partition(tuple(dict.fromkeys(keys)))
