@@ -374,6 +374,17 @@ class BucketLeaf(Node):
 _MAX_UNROLLED = 8
 _FACTORIES: dict[tuple[Combinator, tuple[str, ...]], Callable[..., FastFn]] = {}
 
+#: A number answered in place, a missing value at once; what follows the ``else:`` answers
+#: any other value (shared by the ``numeric`` and ``money`` shapes below).
+_NUMBER_IN_PLACE = """
+        v = values.get(k{i})
+        c = v.__class__
+        if (c is Decimal and v.is_finite()) or c is int:
+            r{i} = y{i} if p{i}(v) else n{i}
+        elif v is None or v is MISSING:
+            r{i} = m{i}
+        else:"""
+
 # The source of one child in a generated group, by shape; ``{i}`` is the child's index. A
 # shortcut leaf is answered in place exactly as ``_with_shortcut`` answers it.
 _CHILD_SOURCE = {
@@ -387,23 +398,12 @@ _CHILD_SOURCE = {
             r{i} = m{i}
         else:
             r{i} = g{i}(values, env)""",
-    "numeric": """
-        v = values.get(k{i})
-        c = v.__class__
-        if (c is Decimal and v.is_finite()) or c is int:
-            r{i} = y{i} if p{i}(v) else n{i}
-        elif v is None or v is MISSING:
-            r{i} = m{i}
-        else:
+    "numeric": _NUMBER_IN_PLACE
+    + """
             r{i} = g{i}(values, env)""",
-    "money": """
-        v = values.get(k{i})
-        c = v.__class__
-        if (c is Decimal and v.is_finite()) or c is int:
-            r{i} = y{i} if p{i}(v) else n{i}
-        elif v is None or v is MISSING:
-            r{i} = m{i}
-        else:
+    # A money amount: the bare number's test, then a Money's (``Shortcut.other``).
+    "money": _NUMBER_IN_PLACE
+    + """
             r{i} = o{i}(v)
             if r{i} is None:
                 r{i} = g{i}(values, env)""",
