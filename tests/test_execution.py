@@ -11,13 +11,16 @@ really taken, and that field middleware still sees every field.
 from __future__ import annotations
 
 import asyncio
+import copy
+import gc
+import weakref
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, ClassVar, NewType
 
 import pytest
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strawberry.extensions import ParserCache, SchemaExtension
@@ -462,3 +465,66 @@ def test_a_directive_on_a_variable_is_honoured_each_time_the_document_comes_agai
         expected = {"name": "n", "count": 1} if flag else {"name": "n", "label": "l"}
         assert answer.errors is None and answer.data == {"items": [expected]}
     assert Counting.plans == 3
+
+
+class Remembered(PlainFieldExecutor):
+    """Keeps a weak reference to every executor made, to see when each is freed."""
+
+    made: ClassVar[list[weakref.ref[PlainFieldExecutor]]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        Remembered.made.append(weakref.ref(self))
+
+
+REMEMBERED = _schema(Remembered)
+
+
+def test_an_executor_and_what_it_reaches_are_freed_when_the_request_ends() -> None:
+    """Without a reference cycle through the executor, a request's objects (its context, its
+    values) go when it ends, not at the cyclic collector's next pass."""
+    ITEMS[:] = [Source({"name": "a"}), Source({"name": "b"})]
+    context = {"values": Source({"read": "by the request"})}
+    kept = weakref.ref(context["values"])
+    Remembered.made.clear()
+    gc.disable()
+    try:
+        result = asyncio.run(REMEMBERED.execute("{ items { name later } }", context_value=context))
+        assert result.errors is None and result.data is not None
+        assert result.data["items"][1] == {"name": "b", "later": "later b"}
+        del result, context
+        assert Remembered.made and all(ref() is None for ref in Remembered.made)
+        assert kept() is None
+    finally:
+        gc.enable()
+
+
+def test_the_resolver_helpers_serve_their_executor_and_each_copy_of_it() -> None:
+    """``info.async_helpers`` (graphql-core uses them for an abstract type's async
+    ``is_type_of``) hold their executor weakly; a copy (a sub-executor) gets its own."""
+    executor = PlainFieldExecutor.build(SHORT._schema, parse("{ items { name } }"))
+    assert isinstance(executor, PlainFieldExecutor)
+
+    async def value(v: int) -> int:
+        await asyncio.sleep(0)
+        return v
+
+    async def gather(helpers: Any) -> list[int]:
+        result: list[int] = await helpers.gather([value(1), value(2)])
+        return result
+
+    assert asyncio.run(gather(executor.async_helpers)) == [1, 2]
+    twin = copy.copy(executor)
+    first_helpers = executor.async_helpers
+    del executor
+    assert asyncio.run(gather(twin.async_helpers)) == [1, 2]
+
+    async def track(helpers: Any) -> None:
+        helpers.track([value(3), "not awaitable"])
+        await asyncio.sleep(0.01)
+
+    asyncio.run(track(twin.async_helpers))
+    coroutine = value(4)
+    with pytest.raises(RuntimeError, match="execution has ended"):
+        first_helpers.gather([coroutine])
+    coroutine.close()

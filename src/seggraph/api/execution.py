@@ -21,6 +21,9 @@ field by field); an error inside an object's sub-selection is located and nulled
 ``execute_field`` does it (``tests/test_execution.py`` compares the two executors answer by
 answer). With field middleware (a schema extension's ``resolve`` hook) nothing takes
 the short path, since middleware must see every field.
+
+The executor also holds its resolver helpers weakly (:func:`_helpers_of`), so that a request's
+objects are freed when it ends rather than by the cyclic garbage collector.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import functools
 import operator
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, cast
@@ -41,6 +44,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfoHelpers,
     GraphQLSchema,
     OperationDefinitionNode,
     Undefined,
@@ -360,8 +364,17 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.async_helpers = _helpers_of(self)
         self._plain = plain_fields_of(self.schema)
         self._plans: dict[tuple[str, int], tuple[Any, Plan | None]] = {}
+
+    def __copy__(self) -> PlainFieldExecutor:
+        """graphql-core's shallow copy (a sub-executor, an executor per subscription event),
+        with resolver helpers that hold the copy, which runs, not the executor copied."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.async_helpers = _helpers_of(twin)
+        return twin
 
     def plan_of(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
         """The :class:`Plan` of the sub-selection of ``field_details_list`` on
@@ -613,6 +626,36 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:  # noqa: BLE001 - as graphql-core's execute_field
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+
+def _helpers_of(executor: PlainFieldExecutor) -> GraphQLResolveInfoHelpers:
+    """The resolver helpers graphql-core gives each executor, holding it weakly.
+
+    graphql-core makes them of the executor's own bound methods, so every executor is in a
+    reference cycle and, with it, everything it reaches (the request's context, its batcher
+    and values, the Starlette request): all of it stayed until the cyclic collector found
+    it, a collection about every fourth ``subscriber { segments }`` request
+    (``bench/README.md``, "Findings: the service", item 19). Held weakly, an executor is
+    freed when its request ends. The helpers serve resolvers while their request runs, that
+    is while its executor is alive.
+    """
+    gather = weakref.WeakMethod(executor.gather_async_work)
+    track = weakref.WeakMethod(executor.track_async_work)
+
+    def gather_async_work(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        return _alive(gather)(values)
+
+    def track_async_work(values: Sequence[Any]) -> None:
+        _alive(track)(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather_async_work, track=track_async_work)
+
+
+def _alive(method: weakref.WeakMethod[Any]) -> Callable[..., Any]:
+    found = method()
+    if found is None:
+        raise RuntimeError("this request's execution has ended")
+    return cast(Callable[..., Any], found)
 
 
 async def _gather(results: dict[str, Any], awaitable_fields: Sequence[str]) -> dict[str, Any]:
