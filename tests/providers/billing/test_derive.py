@@ -111,7 +111,14 @@ def run(
         invoices=invoices or [],
         retention_events=events or [],
     )
-    return derive(data, lookups, Account(ZoneInfo(zone), currency), now, subscription_id)
+    account = Account(ZoneInfo(zone), currency)
+    whole = derive(data, lookups, account, now, subscription_id)
+    # Every case also derives each key asked for alone (as the provider asks for a
+    # question's keys), which must be what the whole derivation says.
+    for key in ALL_KEYS:
+        alone = derive(data, lookups, account, now, subscription_id, frozenset({key}))
+        assert alone.values[key] == whole.values[key], key
+    return whole
 
 
 def values(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -920,6 +927,23 @@ def test_subscription_properties_read_the_primary_or_the_named_subscription() ->
     other = values(subs, subscription_id="sub_someone_elses")
     for key in SUBSCRIPTION_KEYS + PRODUCT_PLAN_ADDON_KEYS:
         assert other[key] is MISSING, key
+
+
+def test_the_costly_keys_not_asked_for_are_left_out() -> None:
+    """A question about the plan's interval does not compute MRRs and LTVs (they stay MISSING
+    in the derivation, and the provider never returns a key it was not asked for)."""
+    subs = [subscription("sub_1", [item("month_10")], discount=discount("pct25"))]
+    paid = [invoice("in_1", 1000, subscription="sub_1")]
+    data = SubscriberData("cus_1", customer(), subs, paid, [])
+    account = Account(ZoneInfo("UTC"), "USD")
+    asked = derive(data, LOOKUPS, account, NOW, wanted=frozenset({"plan.interval"}))
+    assert asked.values["plan.interval"] == "MONTH"
+    for key in ("subscriber.mrr", "subscriber.ltv", "subscription.mrr", "subscription.ltv"):
+        assert asked.values[key] is MISSING
+    assert asked.values["subscription.discount_percentage"] is MISSING
+    whole = derive(data, LOOKUPS, account, NOW).values
+    assert_money(whole["subscriber.mrr"], usd("7.50"))
+    assert whole["subscription.discount_percentage"] == 25
 
 
 def test_every_key_is_returned() -> None:

@@ -131,6 +131,9 @@ class Derivation:
     values: dict[str, Any]
     notes: dict[str, list[str]] = field(default_factory=dict)
     subscription_id: str | None = None
+    #: The keys asked for, when not all: the costly ones (MRR, LTV, the exact amounts) that
+    #: are not asked for are left out (:func:`_guard`).
+    wanted: frozenset[str] | None = None
 
     def note(self, key: str, text: str) -> None:
         self.notes.setdefault(key, []).append(text)
@@ -457,11 +460,17 @@ def derive(
     account: Account,
     now: datetime,
     subscription_id: str | None = None,
+    wanted: frozenset[str] | None = None,
 ) -> Derivation:
     """Every key of :data:`ALL_KEYS` for one subscriber (and one subscription: the one named,
-    else the primary subscription). A value that cannot be derived is :class:`Unknown`."""
+    else the primary subscription). A value that cannot be derived is :class:`Unknown`.
+
+    ``wanted``: the keys the caller will read. A key computed with exact arithmetic (MRR,
+    LTV, discounts, quantities) is then computed only when wanted, and is MISSING otherwise;
+    the other keys cost little and are always there. A question about four keys no longer
+    pays for both MRRs and both LTVs."""
     values: dict[str, Any] = dict.fromkeys(ALL_KEYS, MISSING)
-    out = Derivation(values)
+    out = Derivation(values, wanted=wanted)
     if not data.is_known:
         return out
     resolver = Resolver(lookups)
@@ -482,7 +491,10 @@ def derive(
 
 
 def _guard(out: Derivation, key: str, compute: Any) -> None:
-    """Set ``key`` to ``compute()``, or to an :class:`Unknown` saying why it failed."""
+    """Set ``key`` to ``compute()``, or to an :class:`Unknown` saying why it failed; leave it
+    out when the caller does not want it."""
+    if out.wanted is not None and key not in out.wanted:
+        return
     try:
         out.values[key] = compute()
     except DerivationError as exc:

@@ -116,6 +116,7 @@ class BillingProvider:
             invoices=not LTV_KEYS.isdisjoint(wanted),
             retention=not RETENTION_KEYS.isdisjoint(wanted),
         )
+        asked = frozenset(wanted)
         return [
             self._values(
                 batch.subscribers.get(c.subscriber_id) or SubscriberData(c.subscriber_id),
@@ -123,6 +124,7 @@ class BillingProvider:
                 moment,
                 c,
                 wanted,
+                asked,
             )
             for c in contexts
         ]
@@ -134,9 +136,10 @@ class BillingProvider:
         now: datetime,
         context: EvaluationContext,
         keys: list[str],
+        asked: frozenset[str],
     ) -> dict[str, Any]:
         try:
-            derivation = derive(data, lookups, self.account, now, context.subscription_id)
+            derivation = derive(data, lookups, self.account, now, context.subscription_id, asked)
         except Exception as exc:  # one subscriber's bad data must not fail the batch
             log.exception("billing: could not derive values for %s", context.subscriber_id)
             unknown = Unknown(UnknownReason.PROVIDER_ERROR, f"billing data unreadable: {exc}")
