@@ -1,17 +1,19 @@
 """Where ``subscriber { segments }``'s server CPU goes, step by step, measured in-process:
 
-    .venv/bin/python -m bench.breakdown [--subscribers 2000] [--requests 4000]
+    .venv/bin/python -m bench.breakdown [--subscribers 2000] [--requests 2000]
 
 Builds a small copy of the stage-2 data set (billing objects imported, the 100 page segments,
 20 of them tagged ``bench-20``), then runs the application in this process (no uvicorn: the
 requests go straight to the ASGI app, 8 at a time, as 8 connections would send them) and
 measures the CPU this process spends per request (``time.process_time``; the embedded
-database is another process and is not counted). ``subscriber { segments }`` is measured
-again after each step of its work is made to answer from what it answered before (the
-``kept`` of ``bench.floor_server``), cumulatively: the segments' read, the provider values,
-the prepared segment set, then the whole evaluation (which is the floor server). What a step
-cost is the difference between the row before it and its own row. The trivial query is
-measured first and last, for scale and for the machine's drift.
+database is another process and is not counted). ``subscriber { segments }`` is also measured
+with each step of its work made to answer from what it answered before (the ``kept`` of
+``bench.floor_server``), cumulatively: the segments' read, the provider values, the prepared
+segment set, then the whole evaluation (which is the floor server). What a step cost is the
+difference between the row before it and its own row. The rows take turns, one run of each in
+every round, and each row's figure is the median of its rounds: the shared machine's speed
+drifts by more than a step costs, and a drift then falls on every row alike rather than on
+the rows measured last.
 
 Writes ``bench/results/breakdown.md``. Steps are replaced in this process only (seggraph
 never imports this module); the kept answers would never change, so none of this serves.
@@ -25,6 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,13 @@ import orjson
 
 from . import server as srv
 from . import service_data as data
-from .floor_server import _evaluate_key, _segments_key, keep_answers
+from .floor_server import _evaluate_key, _segments_key, kept
 from .service import SUBSCRIBER_SEGMENTS, TRIVIAL, _create_segments
 from .workload import subscribers
 
 RESULTS = Path(__file__).resolve().parent / "results" / "breakdown.md"
 CONNECTIONS = 8
-RUNS = 5
+RUNS = 9
 
 
 #: (what is kept from this row on, the step it takes away, the EvaluationService method kept
@@ -119,23 +122,39 @@ def asgi_poster(app: Any, body: bytes) -> Callable[[], Awaitable[bytes]]:
 
 
 async def cpu_per_request(post: Callable[[], Awaitable[bytes]], requests: int) -> float:
-    """µs of this process's CPU per request, ``CONNECTIONS`` at a time: the median of
-    ``RUNS`` runs of ``requests`` after a warm-up."""
+    """µs of this process's CPU per request over ``requests`` requests, ``CONNECTIONS`` at a
+    time."""
 
-    async def run(total: int) -> None:
-        async def connection() -> None:
-            for _ in range(total // CONNECTIONS):
-                await post()
+    async def connection() -> None:
+        for _ in range(requests // CONNECTIONS):
+            await post()
 
-        await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
+    started = time.process_time()
+    await asyncio.gather(*(connection() for _ in range(CONNECTIONS)))
+    return (time.process_time() - started) / requests * 1e6
 
-    await run(max(requests // 10, CONNECTIONS))
-    runs = []
-    for _ in range(RUNS):
-        started = time.process_time()
-        await run(requests)
-        runs.append((time.process_time() - started) / requests * 1e6)
-    return statistics.median(runs)
+
+class Kept:
+    """How many of :data:`STEPS` answer from what they answered before (the first ``level``)."""
+
+    level = 0
+
+
+def keep_step(index: int, method: str, key: Callable[..., Any]) -> None:
+    """``EvaluationService.<method>`` answering as :func:`bench.floor_server.kept` does while
+    :attr:`Kept.level` is above ``index``, and as itself otherwise (in this process)."""
+    from seggraph.services.evaluation import EvaluationService
+
+    original = getattr(EvaluationService, method)
+    keeping = kept(original, key)
+
+    @wraps(original)
+    async def answer(self: EvaluationService, *args: Any, **kwargs: Any) -> Any:
+        if Kept.level > index:
+            return await keeping(self, *args, **kwargs)
+        return await original(self, *args, **kwargs)
+
+    setattr(EvaluationService, method, answer)
 
 
 async def measure(uri: str, member: str, requests: int) -> list[tuple[str, str, float]]:
@@ -148,34 +167,49 @@ async def measure(uri: str, member: str, requests: int) -> list[tuple[str, str, 
     question = asgi_poster(
         app, orjson.dumps({"query": SUBSCRIBER_SEGMENTS, "variables": {"id": member}})
     )
-    rows: list[tuple[str, str, float]] = []
+    for index, (_, _, method, key) in enumerate(STEPS):
+        keep_step(index, method, key)
+    #: (label, the step its row takes away, the steps kept, the request).
+    rows = [
+        ("trivial query", "", 0, trivial),
+        ("subscriber { segments }", "", 0, question),
+        *((label, step, i + 1, question) for i, (label, step, _, _) in enumerate(STEPS)),
+    ]
+    costs: list[list[float]] = [[] for _ in rows]
     async with app.router.lifespan_context(app):
         answer = orjson.loads(await question())
         if len(answer["data"]["subscriber"]["segments"]) != 20:
             raise RuntimeError(f"expected 20 segment results, got {answer}")
-        rows.append(("trivial query", "", await cpu_per_request(trivial, requests)))
-        rows.append(("subscriber { segments }", "", await cpu_per_request(question, requests)))
-        for label, step, method, key in STEPS:
-            keep_answers(method, key)
-            if orjson.loads(await question()) != answer:
+        for label, _, level, post in rows:  # each row's warm-up; the kept answers made
+            Kept.level = level
+            if post is question and orjson.loads(await question()) != answer:
                 raise RuntimeError(f"{label}: the answer changed")
-            rows.append((label, step, await cpu_per_request(question, requests)))
-            print(f"breakdown: {label}: {rows[-1][2]:,.0f} µs", flush=True)
-        rows.append(("trivial query, again", "", await cpu_per_request(trivial, requests)))
-    return rows
+            await cpu_per_request(post, max(requests // 10, CONNECTIONS))
+        for turn in range(RUNS):
+            for (_, _, level, post), measured in zip(rows, costs, strict=True):
+                Kept.level = level
+                measured.append(await cpu_per_request(post, requests))
+            figures = ", ".join(f"{c[-1]:,.0f}" for c in costs)
+            print(f"breakdown: round {turn + 1}/{RUNS}: {figures} µs", flush=True)
+    Kept.level = 0
+    return [
+        (label, step, statistics.median(measured))
+        for (label, step, _, _), measured in zip(rows, costs, strict=True)
+    ]
 
 
 def markdown(rows: list[tuple[str, str, float]], subscribers: int, requests: int) -> str:
-    trivial = (rows[0][2] + rows[-1][2]) / 2  # measured first and last: the drift halved
+    trivial = rows[0][2]
     lines = [
         "# Where subscriber { segments }'s server CPU goes",
         "",
         f"`python -m bench.breakdown`: {subscribers:,} subscribers, the application in the "
         f"bench's process (no HTTP server, frozen after start-up as `seggraph serve` does), "
-        f"{CONNECTIONS} requests at a time, the median of {RUNS} runs of {requests:,} "
-        "requests; µs of the process's CPU per request (the embedded database's not "
-        "counted). From the third row on, each row keeps one more step's answers after their "
-        "first request, so the step costs the difference to the row above.",
+        f"{CONNECTIONS} requests at a time; µs of the process's CPU per request (the "
+        "embedded database's not counted), the median of "
+        f"{RUNS} rounds in which every row runs {requests:,} requests in turn. From the third "
+        "row on, each row keeps one more step's answers after their first request, so the "
+        "step costs the difference to the row above.",
         "",
         "| request | µs / request | × trivial query | the step that row takes away "
         "| its cost, µs |",
@@ -193,7 +227,7 @@ def markdown(rows: list[tuple[str, str, float]], subscribers: int, requests: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=2000)
-    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     population = subscribers(args.subscribers)
     with tempfile.TemporaryDirectory(prefix="seggraph-breakdown-") as tmp:
