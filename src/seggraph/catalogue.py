@@ -7,14 +7,26 @@ no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from collections.abc import Hashable, Iterable, Iterator
+from typing import NamedTuple, TypeVar
 
 from seggraph.domain.properties import PropertyDefinition
 
-#: How many key sets :meth:`Catalogue.with_siblings` remembers (then it starts again): the
-#: distinct sets a process asks are the segments' and the clients' key lists.
-_SIBLING_SETS_KEPT = 1024
+#: How many key sets :meth:`Catalogue.with_siblings` and :meth:`Catalogue.partition` each
+#: remember (then it starts again): the distinct sets a process asks are the segments' and the
+#: clients' key lists.
+_KEY_SETS_KEPT = 1024
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _remember(answers: dict[K, V], keys: K, answer: V) -> V:
+    """``answer`` kept in ``answers`` under ``keys``, the memory emptied first when full."""
+    if len(answers) >= _KEY_SETS_KEPT:
+        answers.clear()
+    answers[keys] = answer
+    return answer
 
 
 class Partition(NamedTuple):
@@ -75,10 +87,11 @@ class Catalogue:
         found = self._with_siblings.get(keys)
         if found is None:
             owners = {d.provider for key in keys if (d := self._by_key.get(key)) is not None}
-            found = keys | {d.key for d in self._by_key.values() if d.provider in owners}
-            if len(self._with_siblings) >= _SIBLING_SETS_KEPT:
-                self._with_siblings.clear()
-            self._with_siblings[keys] = found
+            found = _remember(
+                self._with_siblings,
+                keys,
+                keys | {d.key for d in self._by_key.values() if d.provider in owners},
+            )
         return found
 
     def partition(self, keys: tuple[str, ...]) -> Partition:
@@ -95,10 +108,11 @@ class Catalogue:
                     unowned.append(key)
                 else:
                     owned.setdefault(definition.provider, []).append(key)
-            found = Partition({p: tuple(k) for p, k in owned.items()}, tuple(unowned))
-            if len(self._partitions) >= _SIBLING_SETS_KEPT:
-                self._partitions.clear()
-            self._partitions[keys] = found
+            found = _remember(
+                self._partitions,
+                keys,
+                Partition({p: tuple(k) for p, k in owned.items()}, tuple(unowned)),
+            )
         return found
 
     def replace_provider(
