@@ -7,10 +7,11 @@ from typing import Any
 
 import httpx
 
+from seggraph import hookimpl
 from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
 from seggraph.plugins.manager import PluginManager
-from seggraph.services.properties import PropertyResolver
+from seggraph.services.properties import SETTLE_TICKS, PropertyResolver
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
 from tests.plugins.fakes import FakeProvider, number, text
@@ -169,3 +170,59 @@ async def test_the_batcher_coalesces_concurrent_loads_and_remembers_answers() ->
     await batcher.load(subscription, ["alpha.count"])
     assert len(alpha.calls) == 2 and alpha.calls[1][0] == [subscription]
     assert len(beta.calls) == 1
+
+
+class GatedProvider(FakeProvider):
+    """A fake whose every call waits for its own gate (``gates[n]`` for the ``n``-th call)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gates = [asyncio.Event() for _ in range(4)]
+
+    @hookimpl
+    async def resolve_properties(  # type: ignore[override]
+        self, contexts: list[EvaluationContext], keys: list[str]
+    ) -> dict[EvaluationContext, dict[str, Any]]:
+        gate = self.gates[len(self.calls)]
+        answer = await super().resolve_properties(contexts, keys)
+        await gate.wait()
+        return answer
+
+
+async def _until(condition: Any) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
+async def test_a_key_in_flight_stays_in_flight_when_an_earlier_round_ends() -> None:
+    """Two rounds about the same subscriber at once: when the first is answered, a load of a
+    key the second is still asking waits for the second, and asks nothing again."""
+    provider = GatedProvider(
+        [number("alpha.count"), number("alpha.other")],
+        {s: {"alpha.count": i, "alpha.other": i * 10} for i, s in enumerate(SUBSCRIBERS)},
+    )
+    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
+    manager.add_plugin(provider, name="alpha")
+    catalogue: Catalogue = manager.build_catalogue()
+    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
+    sub_2 = EvaluationContext("sub_2")
+
+    first = asyncio.ensure_future(batcher.load(sub_2, ["alpha.count"]))
+    await _until(lambda: len(provider.calls) == 1)
+    second = asyncio.ensure_future(batcher.load(sub_2, ["alpha.other"]))
+    await _until(lambda: batcher.dispatches == 2)
+    provider.gates[0].set()
+    assert (await first)["alpha.count"].value == 1
+    await _until(lambda: len(provider.calls) == 2)
+    third = asyncio.ensure_future(batcher.load(sub_2, ["alpha.other"]))
+    for _ in range(5 * SETTLE_TICKS):  # long enough for a round of its own to be dispatched
+        await asyncio.sleep(0)
+    assert not third.done() and batcher.dispatches == 2  # waiting for the second round
+    provider.gates[1].set()
+    assert (await second)["alpha.other"].value == 10
+    assert (await third)["alpha.other"].value == 10
+    assert batcher.dispatches == 2
+    assert [keys for _, keys in provider.calls] == [["alpha.count"], ["alpha.other"]]

@@ -100,6 +100,7 @@ class PropertyBatcher:
         call when a context's ``keys`` need one (not returned; later loads find them here)."""
         wanted_keys = list(dict.fromkeys(keys))
         wanted_contexts = list(dict.fromkeys(contexts))
+        along_set = along if isinstance(along, frozenset) else frozenset(along)
         waits: set[asyncio.Future[None]] = set()
         for context in wanted_contexts:
             known = self._values.get(context, _NOTHING)
@@ -114,8 +115,8 @@ class PropertyBatcher:
                 else:
                     waits.add(inflight)
             if missing:
-                asked = set(missing)
-                extra = [k for k in along if k not in asked and k not in known and k not in flying]
+                # Set operations: ``along`` is a provider's every key, forty or more.
+                extra = along_set.difference(missing, known, flying)
                 waits.add(self._enqueue(context, [*missing, *extra]))
         if len(waits) == 1:  # the usual case: one round, awaited without a gathering task
             await next(iter(waits))
@@ -161,7 +162,7 @@ class PropertyBatcher:
             resolved = await self._resolver.resolve(contexts, keys, shared=True)
             for context, values in resolved.items():
                 self._values.setdefault(context, {}).update(values)
-            self._forget(round_)
+            self._forget(round_, pending)
             round_.set_result(None)
         except BaseException as exc:
             self._round = None if self._round is round_ else self._round
@@ -171,13 +172,28 @@ class PropertyBatcher:
             if not isinstance(exc, Exception):
                 raise
 
-    def _forget(self, round_: asyncio.Future[None]) -> None:
-        """The keys ``round_`` asked are no longer in flight (answered, or failed)."""
-        for context, flying in list(self._inflight.items()):
-            for key in [k for k, f in flying.items() if f is round_]:
-                del flying[key]
-            if not flying:
+    def _forget(
+        self, round_: asyncio.Future[None], asked: dict[EvaluationContext, set[str]] | None = None
+    ) -> None:
+        """The keys ``round_`` asked are no longer in flight (answered, or failed).
+        ``asked``: what the round asked per context, when known; a key is enqueued only while
+        it is not in flight, so each of them is in flight with this round alone."""
+        if asked is None:
+            for context, flying in list(self._inflight.items()):
+                for key in [k for k, f in flying.items() if f is round_]:
+                    del flying[key]
+                if not flying:
+                    del self._inflight[context]
+            return
+        for context, keys in asked.items():
+            in_flight = self._inflight.get(context)
+            if in_flight is None:
+                continue
+            if len(in_flight) == len(keys):  # the usual case: no other round asks about it
                 del self._inflight[context]
+                continue
+            for key in keys:
+                del in_flight[key]
 
 
 _NOTHING: dict[str, Any] = {}
