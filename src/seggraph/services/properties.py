@@ -193,7 +193,9 @@ class PropertyBatcher:
                 del self._inflight[context]
                 continue
             for key in keys:
-                del in_flight[key]
+                in_flight.pop(key, None)
+            if not in_flight:
+                del self._inflight[context]
 
 
 _NOTHING: dict[str, Any] = {}
