@@ -9,11 +9,14 @@ amount and currency, after the one rounding.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from seggraph_billing.derive import (
     ALL_KEYS,
     PRODUCT_PLAN_ADDON_KEYS,
@@ -24,6 +27,7 @@ from seggraph_billing.derive import (
     SubscriberData,
     derive,
     primary_subscription,
+    to_money,
 )
 
 from seggraph.domain.conditions import Money
@@ -292,6 +296,8 @@ def test_unknown_price_makes_mrr_unknown_not_zero() -> None:
     assert isinstance(got["subscription.mrr"], Unknown)
     assert "not known" in got["subscription.mrr"].detail
     assert isinstance(got["subscriber.mrr"], Unknown)
+    # The subscription's MRR is computed once for both keys, the reason with it.
+    assert got["subscriber.mrr"].detail == got["subscription.mrr"].detail
     # Not counted anyway when canceled: the price is not needed.
     got = values([subscription("sub_1", [item("price_nowhere")], "canceled")])
     assert_money(got["subscription.mrr"], usd("0"))
@@ -959,3 +965,28 @@ def test_datetime_timestamps_are_read_too() -> None:
     got = values([sub], zone="America/New_York")
     assert got["subscription.duration_days"] == 10
     assert got["subscription.next_billing_date"] == date(2026, 4, 4)
+
+
+# --- the one rounding ----------------------------------------------------------------------------
+
+
+@given(
+    # Up to 10**20 major units: round_money works within Decimal's default 28 digits.
+    numerator=st.integers(min_value=-(10**20), max_value=10**20),
+    denominator=st.integers(min_value=1, max_value=10**12),
+    currency=st.sampled_from(["USD", "JPY", "KWD", "eur"]),
+)
+def test_to_money_rounds_half_away_from_zero_once(
+    numerator: int, denominator: int, currency: str
+) -> None:
+    """``to_money`` rounds an exact amount to the currency's minor unit, a tie away from zero:
+    the Decimal rounding of the exact quotient, in a context wide enough to hold it."""
+    places = {"USD": 2, "JPY": 0, "KWD": 3, "eur": 2}[currency]
+    amount = Fraction(numerator, denominator)
+    with localcontext() as wide:
+        wide.prec = 200
+        exact_quotient = Decimal(amount.numerator) / Decimal(amount.denominator)
+        expected = exact_quotient.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    got = to_money(amount, currency)
+    assert got == Money(expected, currency)
+    assert got.amount.as_tuple().exponent == -places
