@@ -20,11 +20,12 @@ over an expanded copy, which may be older.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 from seggraph.domain.conditions import Money
@@ -143,19 +144,15 @@ class Derivation:
     def note(self, key: str, text: str) -> None:
         self.notes.setdefault(key, []).append(text)
 
-    def subscription_mrr(
-        self,
-        subscription: Doc,
-        customer: Doc | None,
-        resolver: Resolver,
-        account: Account,
-        now: datetime,
+    def mrr_once(
+        self, subscription: Doc, compute: Callable[[], tuple[Fraction, str]]
     ) -> tuple[Fraction, str]:
-        """:func:`subscription_mrr`, once per subscription of this derivation."""
+        """``compute()`` (the subscription's :func:`subscription_mrr`), once per subscription
+        of this derivation: what it answered, or raised, the first time."""
         found = self.mrr_of.get(id(subscription))
         if found is None:
             try:
-                found = subscription_mrr(subscription, customer, resolver, account, now)
+                found = compute()
             except DerivationError as exc:
                 found = exc
             self.mrr_of[id(subscription)] = found
@@ -540,7 +537,10 @@ def _derive_subscriber(
     def mrr() -> Money:
         total = Fraction(0)
         for subscription in subscriptions:
-            amount, currency = out.subscription_mrr(subscription, customer, resolver, account, now)
+            amount, currency = out.mrr_once(
+                subscription,
+                partial(subscription_mrr, subscription, customer, resolver, account, now),
+            )
             if currency == account.currency:
                 total += amount
             elif amount:
@@ -626,7 +626,9 @@ def _derive_subscription(
     canceled = is_canceled(subscription)
 
     def mrr() -> Money:
-        amount, currency = out.subscription_mrr(subscription, customer, resolver, account, now)
+        amount, currency = out.mrr_once(
+            subscription, partial(subscription_mrr, subscription, customer, resolver, account, now)
+        )
         return to_money(amount, currency)
 
     def ltv() -> Money:
