@@ -9,6 +9,7 @@ from strawberry.schema.name_converter import NameConverter
 
 from seggraph.api.custom_properties.mutations import CustomPropertyMutations
 from seggraph.api.custom_properties.queries import CustomPropertyQueries
+from seggraph.api.direct import DirectResolvers, install_direct_resolvers
 from seggraph.api.evaluation.queries import EvaluationQueries
 from seggraph.api.execution import PlainFieldExecutor
 from seggraph.api.properties.queries import PropertyQueries
@@ -64,7 +65,9 @@ def build_schema() -> strawberry.Schema:
     # RequestLimits adds the depth, alias, token and introspection limits (and the read-only
     # rule of READ keys) as the same rule classes every time, so the validation cache keeps
     # hitting; it finds a document by identity, so it comes after ParserCache.
-    return SeggraphSchema(
+    # Resolvers marked @direct are then called by graphql-core without Strawberry's per-call
+    # wrapper (seggraph/api/direct.py).
+    built = SeggraphSchema(
         query=Query,
         mutation=Mutation,
         execution_context_class=PlainFieldExecutor,
@@ -75,8 +78,12 @@ def build_schema() -> strawberry.Schema:
             RequestLimits,
         ],
     )
+    DIRECT.append(install_direct_resolvers(built))
+    return built
 
 
+#: What install_direct_resolvers changed in each schema built (tests put it back).
+DIRECT: list[DirectResolvers] = []
 schema = build_schema()
 
 

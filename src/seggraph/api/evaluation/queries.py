@@ -6,6 +6,7 @@ import strawberry
 from graphql import GraphQLError
 
 from seggraph.api.context import Info
+from seggraph.api.direct import direct
 from seggraph.api.errors import UserErrorType, user_errors
 from seggraph.api.evaluation.inputs import conditions_input
 from seggraph.api.evaluation.types import (
@@ -81,6 +82,7 @@ class Subscriber:
         )
 
     @strawberry.field(description="Property values, with the provider that supplied each.")
+    @direct
     async def properties(self, info: Info, keys: list[str]) -> list[PropertyValue]:
         if len(keys) > MAX_KEYS:
             raise GraphQLError(f"ask for at most {MAX_KEYS} keys at once")
@@ -93,6 +95,7 @@ class Subscriber:
         description="The segments this subscriber belongs to (every active segment is "
         "evaluated; filter by tags). With includeNonMembers, every result is listed."
     )
+    @direct
     async def segments(
         self,
         info: Info,
@@ -106,6 +109,7 @@ class Subscriber:
         return _memberships(outcomes, members_only=not include_non_members)[: max(first, 0)]
 
     @strawberry.field(description="This subscriber's result in each of the given segments.")
+    @direct
     async def membership(
         self, info: Info, segment_ids: list[strawberry.ID]
     ) -> list[SegmentMembership]:
@@ -133,6 +137,7 @@ class EditImpactPayload:
 @strawberry.type
 class EvaluationQueries:
     @strawberry.field(description="A subscriber, to ask about its properties and segments.")
+    @direct
     def subscriber(
         self, id: strawberry.ID, subscription_id: strawberry.ID | None = None
     ) -> Subscriber:
