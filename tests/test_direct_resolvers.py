@@ -206,7 +206,9 @@ async def test_what_strawberry_must_convert_or_wrap_keeps_its_wrapper(
 
 def test_the_questions_of_a_cancellation_flow_are_resolved_directly() -> None:
     assert DIRECT[-1].fields == [
+        "Query.segment",
         "Query.subscriber",
+        "Segment.evaluate",
         "Subscriber.membership",
         "Subscriber.properties",
         "Subscriber.segments",

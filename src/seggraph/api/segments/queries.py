@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 
 from seggraph.api.context import Info
+from seggraph.api.direct import direct
 from seggraph.api.segments.types import (
     PageInfo,
     SegmentConnection,
@@ -51,6 +52,7 @@ class SegmentFilterInput:
 @strawberry.type
 class SegmentQueries:
     @strawberry.field(description="One segment of the request's mode by id, or null.")
+    @direct
     async def segment(self, info: Info, id: strawberry.ID) -> SegmentType | None:
         segment = await info.context.services.segments.get(info.context.mode, str(id))
         return SegmentType.of(segment) if segment else None

@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 
 from seggraph.api.context import Info
+from seggraph.api.direct import direct
 from seggraph.api.errors import UserErrorType
 from seggraph.api.segments.conditions import ConditionGroupType
 from seggraph.domain import segments as ds
@@ -119,6 +120,7 @@ class SegmentType:
         description="Is this subscriber a member? With explain, every evaluated condition "
         "with its expected and actual value, provider and latency."
     )
+    @direct
     async def evaluate(
         self,
         info: Info,
