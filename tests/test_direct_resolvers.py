@@ -227,3 +227,28 @@ def test_restore_puts_strawberrys_resolvers_back() -> None:
     installed.restore()
     assert schema._schema.query_type.fields["item"].resolve is before  # type: ignore[union-attr]
     assert installed.fields == []
+
+
+class Oops(Exception):
+    pass
+
+
+@strawberry.type
+class OopsError:
+    message: str
+
+
+class OopsHandler(strawberry.ExceptionHandler[Oops, OopsError]):
+    def handle(self, exception: Oops, *, field: Any, info: Any) -> OopsError:
+        return OopsError(message=str(exception))
+
+
+def test_a_schema_with_exception_handlers_keeps_strawberrys_resolvers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    schema = strawberry.Schema(query=Query, exception_handlers=[OopsHandler()])
+    with caplog.at_level(logging.WARNING, logger="seggraph.api.direct"):
+        assert install_direct_resolvers(schema).fields == []
+    assert "Query.item keeps Strawberry's resolver: the schema has exception handlers" in (
+        caplog.text
+    )

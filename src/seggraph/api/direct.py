@@ -75,7 +75,7 @@ def install_direct_resolvers(schema: strawberry.Schema) -> DirectResolvers:
     :func:`direct` and qualifies; the others keep Strawberry's, with a warning."""
     installed = DirectResolvers()
     core_schema = schema._schema
-    handlers = getattr(schema.schema_converter, "_exception_handler_specs", ())
+    handlers = getattr(schema, "exception_handlers", ())
     for type_name, kind in core_schema.type_map.items():
         if type_name.startswith("__") or not isinstance(kind, GraphQLObjectType):
             continue
@@ -87,12 +87,35 @@ def install_direct_resolvers(schema: strawberry.Schema) -> DirectResolvers:
                 continue
             where = f"{type_name}.{field_name}"
             refused = "the schema has exception handlers" if handlers else _refusal(definition)
-            if refused is not None or field.resolve is None:
-                log.warning("%s keeps Strawberry's resolver: %s", where, refused)
+            parameters = _parameters(schema, field, definition) if refused is None else None
+            if parameters is None or field.resolve is None:
+                log.warning(
+                    "%s keeps Strawberry's resolver: %s",
+                    where,
+                    refused or "its arguments do not match the resolver's parameters",
+                )
                 continue
             installed.replaced[where] = (field, field.resolve)
-            field.resolve = _direct_resolver(schema, definition)
+            field.resolve = _direct_resolver(schema, definition, parameters)
     return installed
+
+
+def _parameters(
+    schema: strawberry.Schema, field: GraphQLField, definition: StrawberryField
+) -> dict[str, tuple[str, bool]] | None:
+    """For each argument, by the name graphql-core passes it under, the resolver's parameter
+    and whether it is a list (to copy); ``None`` when they do not match one for one."""
+    converter = schema.config.name_converter
+    by_graphql_name = {converter.from_argument(a): a for a in definition.arguments}
+    if set(by_graphql_name) != set(field.args):
+        return None
+    return {
+        argument.out_name or name: (
+            by_graphql_name[name].python_name,
+            _is_list(by_graphql_name[name].type),
+        )
+        for name, argument in field.args.items()
+    }
 
 
 def _refusal(definition: StrawberryField) -> str | None:
@@ -125,17 +148,16 @@ def _is_list(kind: object) -> bool:
     return type(kind) is StrawberryList
 
 
-def _direct_resolver(schema: strawberry.Schema, definition: StrawberryField) -> Callable[..., Any]:
-    """graphql-core's resolver for the field: what Strawberry's wrapper does for it, made once."""
+def _direct_resolver(
+    schema: strawberry.Schema,
+    definition: StrawberryField,
+    parameters: dict[str, tuple[str, bool]],
+) -> Callable[..., Any]:
+    """graphql-core's resolver for the field: what Strawberry's wrapper does for it, made once.
+    ``parameters``: from :func:`_parameters`."""
     resolver = definition.base_resolver
     assert resolver is not None
     function = cast(Callable[..., Any], resolver.wrapped_func)
-    converter = schema.config.name_converter
-    #: graphql-core's argument name -> (the resolver's parameter, whether a list to copy).
-    parameters = {
-        converter.from_argument(argument): (argument.python_name, _is_list(argument.type))
-        for argument in definition.arguments
-    }
     info_parameter = resolver.info_parameter
     info_name = info_parameter.name if info_parameter is not None else None
     info_class = schema.config.info_class
