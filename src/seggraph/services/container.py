@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from seggraph.catalogue import Catalogue
@@ -93,8 +94,10 @@ class Services:
             except Exception as exc:  # noqa: BLE001 - a stale catalogue beats a failed request
                 log.warning("catalogue freshness check failed: %s", exc)
 
-    @property
+    @cached_property
     def evaluation_options(self) -> EvaluationOptions:
+        """Made once: every question's compiled segments and prepared sets are kept by them
+        (the settings do not change while the process runs)."""
         return EvaluationOptions(timezone=self.settings.zone, currency=self.settings.currency)
 
     def evaluation_for(self, batcher: PropertyBatcher) -> EvaluationService:
