@@ -22,7 +22,7 @@ Strawberry's wrapper does for such a field, which is why only such a field is ta
 
 A marked resolver that does not qualify keeps Strawberry's wrapper, with a warning; the test
 suite checks that the fields marked here are installed, and that a direct resolver answers
-exactly what Strawberry's wrapper answers (``tests/api/test_direct_resolvers.py``).
+exactly what Strawberry's wrapper answers (``tests/test_direct_resolvers.py``).
 """
 
 from __future__ import annotations
