@@ -209,6 +209,7 @@ def test_the_questions_of_a_cancellation_flow_are_resolved_directly() -> None:
         "Query.segment",
         "Query.subscriber",
         "Segment.evaluate",
+        "SegmentConnection.nodes",
         "Subscriber.membership",
         "Subscriber.properties",
         "Subscriber.segments",

@@ -227,6 +227,7 @@ class SegmentConnection:
     total_count: int
 
     @strawberry.field
+    @direct
     def nodes(self) -> list[SegmentType]:
         return [edge.node for edge in self.edges]
 
