@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from seggraph import hookimpl
 from seggraph.catalogue import Catalogue
@@ -226,3 +227,31 @@ async def test_a_key_in_flight_stays_in_flight_when_an_earlier_round_ends() -> N
     assert (await third)["alpha.other"].value == 10
     assert batcher.dispatches == 2
     assert [keys for _, keys in provider.calls] == [["alpha.count"], ["alpha.other"]]
+
+
+async def test_a_round_cancelled_before_it_asks_leaves_nothing_in_flight() -> None:
+    """A round cut short while it waits for more loads (its request gone) hands the
+    cancellation to its loads; the same keys asked afterwards go out in a round of their own,
+    with nothing of the cancelled round asked again."""
+    alpha, beta = providers()
+    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
+    manager.add_plugin(alpha, name="alpha")
+    manager.add_plugin(beta, name="beta")
+    catalogue: Catalogue = manager.build_catalogue()
+    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
+    sub_3 = EvaluationContext("sub_3")
+
+    cut_short = asyncio.ensure_future(batcher.load(sub_3, ["alpha.count", "beta.name"]))
+    for _ in range(2):  # the load asks, then its round starts waiting for more loads
+        await asyncio.sleep(0)
+    assert batcher.dispatches == 0 and len(batcher._tasks) == 1
+    for task in batcher._tasks:
+        task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(cut_short, timeout=5)
+    assert alpha.calls == [] and beta.calls == [] and batcher.dispatches == 0
+
+    found = await batcher.load(sub_3, ["alpha.count"])
+    assert found["alpha.count"].value == 2
+    assert batcher.dispatches == 1
+    assert [keys for _, keys in alpha.calls] == [["alpha.count"]] and beta.calls == []

@@ -151,6 +151,7 @@ class PropertyBatcher:
         return round_
 
     async def _dispatch(self, round_: asyncio.Future[None]) -> None:
+        pending: dict[EvaluationContext, set[str]] | None = None
         try:
             for _ in range(SETTLE_TICKS):
                 await asyncio.sleep(0)
@@ -162,29 +163,22 @@ class PropertyBatcher:
             resolved = await self._resolver.resolve(contexts, keys, shared=True)
             for context, values in resolved.items():
                 self._values.setdefault(context, {}).update(values)
-            self._forget(round_, pending)
+            self._forget(pending)
             round_.set_result(None)
         except BaseException as exc:
-            self._round = None if self._round is round_ else self._round
-            self._forget(round_)
+            if pending is None:  # ended before taking its keys: they are still the pending ones
+                pending, self._pending = self._pending, {}
+                self._round = None
+            self._forget(pending)
             if not round_.done():
                 round_.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
 
-    def _forget(
-        self, round_: asyncio.Future[None], asked: dict[EvaluationContext, set[str]] | None = None
-    ) -> None:
-        """The keys ``round_`` asked are no longer in flight (answered, or failed).
-        ``asked``: what the round asked per context, when known; a key is enqueued only while
-        it is not in flight, so each of them is in flight with this round alone."""
-        if asked is None:
-            for context, flying in list(self._inflight.items()):
-                for key in [k for k, f in flying.items() if f is round_]:
-                    del flying[key]
-                if not flying:
-                    del self._inflight[context]
-            return
+    def _forget(self, asked: dict[EvaluationContext, set[str]]) -> None:
+        """The keys a round ``asked`` (per context) are no longer in flight (answered, or
+        failed). A key is enqueued only while it is not in flight, so each of them is in
+        flight with that round alone."""
         for context, keys in asked.items():
             in_flight = self._inflight.get(context)
             if in_flight is None:
