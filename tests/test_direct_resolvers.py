@@ -19,7 +19,6 @@ from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission
 
 from seggraph.api.direct import direct, install_direct_resolvers
-from seggraph.api.schema import DIRECT
 from seggraph.api.schema import schema as seggraph_schema
 
 
@@ -205,7 +204,8 @@ async def test_what_strawberry_must_convert_or_wrap_keeps_its_wrapper(
 
 
 def test_the_questions_of_a_cancellation_flow_are_resolved_directly() -> None:
-    assert DIRECT[-1].fields == [
+    assert seggraph_schema.direct_resolvers is not None
+    assert seggraph_schema.direct_resolvers.fields == [
         "Query.segment",
         "Query.subscriber",
         "Segment.evaluate",

@@ -9,7 +9,7 @@ from strawberry.schema.name_converter import NameConverter
 
 from seggraph.api.custom_properties.mutations import CustomPropertyMutations
 from seggraph.api.custom_properties.queries import CustomPropertyQueries
-from seggraph.api.direct import DirectResolvers, install_direct_resolvers
+from seggraph.api.direct import install_direct_resolvers
 from seggraph.api.evaluation.queries import EvaluationQueries
 from seggraph.api.execution import PlainFieldExecutor
 from seggraph.api.properties.queries import PropertyQueries
@@ -59,7 +59,7 @@ class RememberingNameConverter(NameConverter):
         return found
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema() -> SeggraphSchema:
     # PlainFieldExecutor answers plain fields (attributes: leaves and objects) without
     # graphql-core's per-field machinery; see seggraph/api/execution.py.
     # RequestLimits adds the depth, alias, token and introspection limits (and the read-only
@@ -78,12 +78,10 @@ def build_schema() -> strawberry.Schema:
             RequestLimits,
         ],
     )
-    DIRECT.append(install_direct_resolvers(built))
+    built.direct_resolvers = install_direct_resolvers(built)
     return built
 
 
-#: What install_direct_resolvers changed in each schema built (tests put it back).
-DIRECT: list[DirectResolvers] = []
 schema = build_schema()
 
 

@@ -27,6 +27,7 @@ from strawberry.extensions.max_aliases import create_validator as alias_validato
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.types import ExecutionContext
 
+from seggraph.api.direct import DirectResolvers
 from seggraph.db import database_unavailable
 from seggraph.domain.api_keys import Role
 from seggraph.domain.errors import InputRefused
@@ -195,6 +196,10 @@ def log_errors(errors: list[GraphQLError], request_id: str) -> None:
 
 class SeggraphSchema(strawberry.Schema):
     """Strawberry's schema, logging errors with the request id instead of every error."""
+
+    #: The fields :func:`~seggraph.api.direct.install_direct_resolvers` made direct (set by
+    #: ``build_schema``).
+    direct_resolvers: DirectResolvers | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
