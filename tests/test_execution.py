@@ -28,7 +28,7 @@ from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
 
-from seggraph.api.execution import PlainFieldExecutor
+from seggraph.api.execution import PlainFieldExecutor, SharedView
 from seggraph.api.schema import schema as seggraph_schema
 
 
@@ -105,7 +105,22 @@ ITEMS: list[Any] = []
 
 
 @strawberry.type
+class Shown(SharedView):
+    """A view that may be shared (made once, shown by every request, never changed)."""
+
+    name: str
+    count: int
+
+
+SHOWN: list[Shown] = []
+
+
+@strawberry.type
 class Query:
+    @strawberry.field
+    def shown(self) -> list[Shown]:
+        return SHOWN
+
     @strawberry.field
     def items(self) -> list[Item]:
         return ITEMS
@@ -465,6 +480,40 @@ def test_a_directive_on_a_variable_is_honoured_each_time_the_document_comes_agai
         expected = {"name": "n", "count": 1} if flag else {"name": "n", "label": "l"}
         assert answer.errors is None and answer.data == {"items": [expected]}
     assert Counting.plans == 3
+
+
+def test_a_shared_view_is_answered_from_what_its_plan_answered_before() -> None:
+    """A view marked shared (``SharedView.share``) is read once per plan; later requests of
+    the document get that answer. The contract (a shared view never changes) is broken here on
+    purpose, to see where each answer comes from."""
+    SHOWN[:] = [Shown(name=f"v{i}", count=i) for i in range(3)]
+    SHOWN[0].share()
+    SHOWN[1].share()  # the third is not shared: read every time
+    query = "{ shown { name count } }"
+    first = asyncio.run(COUNTING_CACHED.execute(query))
+    assert first.errors is None
+    assert first.data == {"shown": [{"name": f"v{i}", "count": i} for i in range(3)]}
+    for view in SHOWN:
+        view.name = "changed"
+    again = asyncio.run(COUNTING_CACHED.execute(query))
+    assert again.data is not None
+    assert [item["name"] for item in again.data["shown"]] == ["v0", "v1", "changed"]
+    # Another selection is another plan: the views are read for it.
+    other = asyncio.run(COUNTING_CACHED.execute("{ shown { count name } }"))
+    assert other.data is not None
+    assert other.data["shown"] == [{"count": i, "name": "changed"} for i in range(3)]
+    # More documents than a view keeps answers for: each still gets its own fields.
+    for n in range(12):
+        aliased = asyncio.run(COUNTING_CACHED.execute(f"{{ shown {{ a{n}: count }} }}"))
+        assert aliased.data == {"shown": [{f"a{n}": i} for i in range(3)]}
+
+
+def test_a_view_not_shared_is_read_every_time() -> None:
+    SHOWN[:] = [Shown(name="before", count=1)]
+    query = "{ shown { name } }"
+    assert asyncio.run(COUNTING_CACHED.execute(query)).data == {"shown": [{"name": "before"}]}
+    SHOWN[0].name = "after"
+    assert asyncio.run(COUNTING_CACHED.execute(query)).data == {"shown": [{"name": "after"}]}
 
 
 class Remembered(PlainFieldExecutor):

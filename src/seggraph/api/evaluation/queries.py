@@ -57,6 +57,7 @@ def _membership(outcome: SegmentOutcome) -> SegmentMembership:
         result=MembershipResult.of(result.truth),
         unknown_reasons=[],
     )
+    view.share()
     if len(_KNOWN) >= _KNOWN_KEPT:
         _KNOWN.clear()
     _KNOWN[key] = (segment, view)  # the segment kept alive, so its id stays its own

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from seggraph.api.context import Info
+from seggraph.api.execution import SharedView
 from seggraph.api.properties.types import PropertyValueState, json_value
 from seggraph.api.segments.conditions import Combinator, Operator
 from seggraph.api.segments.types import SegmentType
@@ -176,7 +177,7 @@ class Evaluation:
 
 
 @strawberry.type(description="A segment and the subscriber's result in it.")
-class SegmentMembership:
+class SegmentMembership(SharedView):
     segment: SegmentType
     result: MembershipResult
     unknown_reasons: list[UnknownReasonType]

@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from seggraph.api.context import Info
 from seggraph.api.direct import direct
 from seggraph.api.errors import UserErrorType
+from seggraph.api.execution import SharedView
 from seggraph.api.segments.conditions import ConditionGroupType
 from seggraph.domain import segments as ds
 from seggraph.domain.context import EvaluationContext
@@ -79,7 +80,7 @@ class HistoryEntryType:
 @strawberry.type(
     name="Segment", description="A named, tagged set of conditions over subscriber properties."
 )
-class SegmentType:
+class SegmentType(SharedView):
     id: strawberry.ID
     mode: Mode  # type: ignore[valid-type]
     name: str
@@ -179,6 +180,7 @@ class SegmentType:
         if kept is not None and kept[0] is segment:
             return kept[1]
         view = cls._of(segment)
+        view.share()
         if len(_VIEWS) >= _VIEWS_KEPT:
             _VIEWS.clear()
         _VIEWS[id(segment)] = (segment, view)  # the segment kept alive, so its id stays its own
