@@ -233,6 +233,29 @@ def test_segment_references_are_evaluated_without_refetching(
     assert len(billing.calls) == 1
 
 
+def test_a_segment_asked_beside_the_segment_it_references_reads_its_result(
+    q: GraphQLClient,
+) -> None:
+    """Both segments asked at once (the set holds nothing else): the referencing one still
+    reads the referenced one's result, asked in either order."""
+    base = create(q, "yearly", 'plan.interval = "YEAR"', ["pair"])
+    create(q, "not yearly", f'NOT IN SEGMENT "{base["id"]}"', ["pair"])
+    data = q.query(
+        'query($ids: [ID!]!) { subscriber(id: "sub_009") { membership(segmentIds: $ids) '
+        "{ segment { name } result } } }",
+        {"ids": [base["id"]]},
+    )
+    assert data["subscriber"]["membership"] == [{"segment": {"name": "yearly"}, "result": "MEMBER"}]
+    data = q.query(
+        '{ subscriber(id: "sub_009") { segments(tags: ["pair"], includeNonMembers: true) '
+        "{ segment { name } result } } }"
+    )
+    assert sorted((m["segment"]["name"], m["result"]) for m in data["subscriber"]["segments"]) == [
+        ("not yearly", "NOT_MEMBER"),
+        ("yearly", "MEMBER"),
+    ]
+
+
 def test_conditions_text_round_trips_through_a_segment(q: GraphQLClient) -> None:
     text = (
         'subscriber.mrr > 100 AND plan.interval IN ("MONTH", "YEAR") AND NOT (crm.country = "US")'

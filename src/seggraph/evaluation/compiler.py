@@ -315,6 +315,19 @@ class CompiledSegment:
         truth = self._node.reasons(values, env, out)
         return EvaluationResult(truth, tuple(out))
 
+    def result(self, values: Values, plain: Values, subscriber_id: str) -> EvaluationResult:
+        """``evaluate(values, subscriber_id=subscriber_id, plain=plain)`` for a segment that
+        references no other, without explanation: what a subscriber's segments ask of each
+        segment, with one call and no keyword arguments (``plain``: ``values`` unwrapped)."""
+        shared = self._shared_env
+        if shared is not None:
+            truth = self._fast(plain, shared)
+        else:
+            truth = self.evaluate_truth(plain, subscriber_id)
+        if truth is not UNKNOWN:
+            return _KNOWN_RESULTS[truth]
+        return self.evaluate(values, subscriber_id=subscriber_id, plain=plain)
+
     def evaluate_many(
         self,
         rows: Sequence[tuple[str, Values]],

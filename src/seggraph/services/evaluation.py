@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import (
     AsyncIterator,
     Callable,
@@ -22,7 +23,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from seggraph.catalogue import Catalogue
 from seggraph.chunking import chunks
@@ -93,8 +94,9 @@ class ValueSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class SegmentOutcome:
+class SegmentOutcome(NamedTuple):
+    """A segment and one subscriber's result in it (a tuple: twenty are made per question)."""
+
     segment: Segment
     result: EvaluationResult
 
@@ -107,6 +109,11 @@ class SegmentSet:
     compiled: dict[str, CompiledSegment]
     order: list[str]
     keys: frozenset[str]
+
+    @functools.cached_property
+    def references(self) -> bool:
+        """Whether a segment of the set references another."""
+        return any(c.segment_refs for c in self.compiled.values())
 
 
 class PreparedSets(LruCache[Hashable, SegmentSet]):
@@ -263,7 +270,7 @@ class EvaluationService:
         prepared = await self.prepare(
             mode, {s.id: self.compile(s) for s in segments}, [s.id for s in segments]
         )
-        if len(prepared.compiled) == len(prepared.targets):  # nothing referenced
+        if len(prepared.compiled) == len(prepared.targets):  # nothing but them is read
             self.prepared_sets.put(key, prepared)
         return prepared
 
@@ -322,10 +329,17 @@ class EvaluationService:
         values: Mapping[str, Any],
         explain: bool,
     ) -> dict[str, EvaluationResult]:
+        plain = unwrapped(values)
+        if not explain and not prepared.references:  # the usual question: each on its own
+            subscriber_id = context.subscriber_id
+            compiled_set = prepared.compiled
+            return {
+                segment_id: compiled_set[segment_id].result(values, plain, subscriber_id)
+                for segment_id in prepared.order
+            }
         wanted = set(prepared.targets)
         truths: dict[str, Truth] = {}
         results: dict[str, EvaluationResult] = {}
-        plain = unwrapped(values)
         for segment_id in prepared.order:
             compiled = prepared.compiled[segment_id]
             result = compiled.evaluate(
