@@ -620,9 +620,12 @@ class PluginManager:
         keys = sorted({k for _, wanted in requests for k in wanted})
         batches = [list(b) for b in chunks(union, self.settings.provider_batch_size)]
         started = time.perf_counter()
-        answers = await asyncio.gather(
-            *(self._provider_rows(record, batch, keys, timeout) for batch in batches)
-        )
+        if len(batches) == 1:  # the usual case: no task to run one call beside nothing
+            answers = [await self._provider_rows(record, batches[0], keys, timeout)]
+        else:
+            answers = await asyncio.gather(
+                *(self._provider_rows(record, batch, keys, timeout) for batch in batches)
+            )
         latency = (time.perf_counter() - started) * 1000
         values: dict[EvaluationContext, dict[str, ResolvedValue]] = {}
         failed: dict[EvaluationContext, Unknown] = {}
