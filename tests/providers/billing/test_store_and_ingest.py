@@ -214,7 +214,8 @@ async def test_objects_without_their_customer_are_read_on_their_own(
     assert both[2] == {"subscriber.mrr": MISSING, "subscriber.status": MISSING}
     owned = {"billing_subscriptions", "billing_invoices", "billing_retention_events"}
     own_finds = sorted(c for name, c in command_log.commands if name == "find" and c in owned)
-    assert own_finds == ["billing_retention_events", "billing_subscriptions"]  # for cus_early
+    # for cus_early: every collection, asked or not (whether billing knows it rests on them)
+    assert own_finds == ["billing_invoices", "billing_retention_events", "billing_subscriptions"]
     # Alone, a subscriber with its customer costs one operation: the join, with the token.
     command_log.clear()
     assert (await provider.resolve([Subject("cus_1")], ["subscriber.mrr"]))[0] == {
@@ -222,6 +223,23 @@ async def test_objects_without_their_customer_are_read_on_their_own(
     }
     assert command_log.commands == [("aggregate", "billing_customers")]
     assert command_log.unioned == ["billing_meta"]
+
+
+async def test_a_subscriber_known_only_by_an_invoice_has_the_same_values_whatever_is_asked(
+    provider: BillingProvider,
+) -> None:
+    """An invoice that arrived before its customer makes the subscriber known to billing (no
+    live subscription: CANCELED), whether or not the question reads invoices."""
+    await seed_catalogue(provider)
+    await provider.store.put_objects(
+        "invoice", [(invoice("in_1", 1000, customer="cus_early"), T0)], source="test"
+    )
+    asked = ["subscriber.status", "subscriber.mrr"]
+    alone = (await provider.resolve([Subject("cus_early")], asked))[0]
+    with_ltv = (await provider.resolve([Subject("cus_early")], [*asked, "subscriber.ltv"]))[0]
+    assert alone["subscriber.status"] == with_ltv["subscriber.status"] == "CANCELED"
+    assert alone["subscriber.mrr"] == with_ltv["subscriber.mrr"]
+    assert with_ltv["subscriber.ltv"] == Money(Decimal("10.00"), "USD")
 
 
 async def test_unknown_subscriber_has_every_value_missing(provider: BillingProvider) -> None:

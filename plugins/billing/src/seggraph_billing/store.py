@@ -481,9 +481,14 @@ class BillingStore:
                 owned[part.collection][doc["_id"]] = doc.pop(part.field)
             customers[doc["_id"]] = doc
         if orphans := [ident for ident in ids if ident not in customers]:
-            found = await asyncio.gather(*(part.by_owner(self, orphans) for part in wanted))
-            for part, docs in zip(wanted, found, strict=True):
-                owned[part.collection].update(_group(docs, part.owner))
+            # Every part, asked or not: without a customer, whether billing knows the
+            # subscriber at all (SubscriberData.is_known) rests on them, and that must not
+            # change with the keys asked. Rare: objects that arrived before their customer.
+            every = (_SUBSCRIPTIONS, _INVOICES, _RETENTION)
+            found = await asyncio.gather(*(part.by_owner(self, orphans) for part in every))
+            for part, docs in zip(every, found, strict=True):
+                owned.setdefault(part.collection, {}).update(_group(docs, part.owner))
+            names += [part.collection for part in every if part not in wanted]
         subs = owned.get(SUBSCRIPTIONS, {})
         invs = owned.get(INVOICES, {})
         events = owned.get(RETENTION_EVENTS, {})
