@@ -81,16 +81,22 @@ class Catalogue:
         return [d for d in self._by_key.values() if d.provider == provider]
 
     def with_siblings(self, keys: frozenset[str]) -> frozenset[str]:
-        """``keys`` and every other key of the providers that own one of them (unknown keys
-        kept as they are). Remembered per key set: a request asks the same set again and
-        again (the keys of the segments it evaluates), and the catalogue never changes."""
+        """``keys`` and every other key read with one of them: of the same provider and
+        ``read_group`` (unknown keys kept as they are). Remembered per key set: a request
+        asks the same set again and again (the keys of the segments it evaluates), and the
+        catalogue never changes."""
         found = self._with_siblings.get(keys)
         if found is None:
-            owners = {d.provider for key in keys if (d := self._by_key.get(key)) is not None}
+            groups = {
+                (d.provider, d.read_group)
+                for key in keys
+                if (d := self._by_key.get(key)) is not None
+            }
             found = _remember(
                 self._with_siblings,
                 keys,
-                keys | {d.key for d in self._by_key.values() if d.provider in owners},
+                keys
+                | {d.key for d in self._by_key.values() if (d.provider, d.read_group) in groups},
             )
         return found
 

@@ -11,6 +11,7 @@ import pytest
 from seggraph import hookimpl
 from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
+from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins.manager import PluginManager
 from seggraph.services.properties import SETTLE_TICKS, PropertyResolver
 from seggraph.settings import Settings
@@ -141,6 +142,35 @@ async def test_keys_asked_along_come_in_the_same_call_and_are_found_later() -> N
     # Nothing missing: nothing asked, along or not.
     await batcher.load_many([sub_2], ["alpha.count"], along=["beta.name"])
     assert beta.calls == [] and batcher.dispatches == 1
+
+
+def test_keys_asked_along_are_those_of_the_same_read_group() -> None:
+    """A provider that declares read groups is asked along only for the keys read with the
+    ones asked; one that declares none is asked for all of its keys."""
+    catalogue = Catalogue(
+        [
+            PropertyDefinition("bill.mrr", "MRR", PropertyType.NUMBER, provider="bill"),
+            PropertyDefinition("bill.plan", "Plan", PropertyType.TEXT, provider="bill"),
+            PropertyDefinition(
+                "bill.ltv", "LTV", PropertyType.NUMBER, provider="bill", read_group="invoices"
+            ),
+            PropertyDefinition(
+                "bill.paid", "Paid", PropertyType.NUMBER, provider="bill", read_group="invoices"
+            ),
+            PropertyDefinition("crm.country", "Country", PropertyType.TEXT, provider="crm"),
+            PropertyDefinition("crm.seats", "Seats", PropertyType.NUMBER, provider="crm"),
+        ]
+    )
+    assert catalogue.with_siblings(frozenset({"bill.mrr"})) == {"bill.mrr", "bill.plan"}
+    assert catalogue.with_siblings(frozenset({"bill.ltv"})) == {"bill.ltv", "bill.paid"}
+    assert catalogue.with_siblings(frozenset({"bill.plan", "bill.paid", "crm.seats"})) == {
+        "bill.mrr",
+        "bill.plan",
+        "bill.ltv",
+        "bill.paid",
+        "crm.country",
+        "crm.seats",
+    }
 
 
 async def test_the_batcher_coalesces_concurrent_loads_and_remembers_answers() -> None:

@@ -170,6 +170,7 @@ def test_invalid_definitions_fail_their_provider_only() -> None:
             PropertyDefinition("Beta Plan", "", PropertyType.TEXT),
             PropertyDefinition("beta.tier", "Tier", PropertyType.ENUM),
             PropertyDefinition("beta.mrr", "MRR", PropertyType.NUMBER, currency="usd"),
+            PropertyDefinition("beta.seats", "Seats", PropertyType.NUMBER, read_group=3),  # type: ignore[arg-type]
         ]
     )
     manager = manager_with(("alpha", healthy()), ("beta", nonsense))
@@ -181,6 +182,7 @@ def test_invalid_definitions_fail_their_provider_only() -> None:
     assert "'Beta Plan': the label must not be blank" in error
     assert "'beta.tier': an ENUM must declare at least one value" in error
     assert "'beta.mrr': currency must be an ISO 4217 code, and only on a MONEY property" in error
+    assert "'beta.seats': read_group must be a string" in error
 
 
 def test_two_providers_declaring_one_key_refuse_the_catalogue_naming_both() -> None:

@@ -107,6 +107,13 @@ class PropertyDefinition:
     ``key`` is globally unique (``namespace.name``); ``enum_values`` are the canonical
     identifiers of an ``ENUM``; ``unit`` is a free-form unit ("days", "employees") and
     ``currency`` the default currency of a ``MONEY`` value, when it has one.
+
+    ``read_group`` names the keys of one provider that are fetched by the same read. When a
+    request asks a provider about a subscriber, seggraph asks for every other key of the same
+    read group along, so that the request's later fields find them without another call; the
+    keys of the provider's other groups are asked for only when something reads them (they
+    cost the provider more: another collection joined, another service called). A provider
+    that declares no groups has one: every key is asked for along.
     """
 
     key: str
@@ -118,6 +125,7 @@ class PropertyDefinition:
     unit: str | None = None
     currency: str | None = None
     provider: str = ""
+    read_group: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:

@@ -59,6 +59,8 @@ def definition_problems(definition: object) -> list[str]:
         not isinstance(definition.unit, str) or not definition.unit.strip()
     ):
         problems.append(f"{where}: the unit, when given, must not be blank")
+    if not isinstance(definition.read_group, str):
+        problems.append(f"{where}: read_group must be a string (empty: the provider's default)")
     return problems
 
 

@@ -178,9 +178,10 @@ class RequestValueSource:
             return await self.resolver.resolve(contexts, keys, timeout=self.bulk_timeout)
         # Fields of one request reach the providers at different moments (one after reading
         # segments from the database, another at once), so coalescing by timing alone is not
-        # enough. A provider asked about a subscriber is asked for all of its keys at once:
-        # every later field finds the values in the batcher's cache, and each provider is
-        # called once per request however the fields interleave.
+        # enough. A provider asked about a subscriber is asked at once for all of its keys
+        # read with the ones asked (their read group): every later field finds the values in
+        # the batcher's cache, and each provider is called once per request (per read group
+        # it declares) however the fields interleave.
         widened = self.resolver.catalogue.with_siblings(frozenset(keys))
         return await self.batcher.load_many(contexts, keys, along=widened)
 

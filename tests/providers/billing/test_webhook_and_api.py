@@ -443,3 +443,38 @@ def test_segment_membership_from_webhook_data(webhook: Webhook, gql: GraphQLClie
         int(time.time()) + 1,
     )
     assert result("cus_1") != "MEMBER"
+
+
+def test_one_request_reads_keys_of_every_read_group(webhook: Webhook, gql: GraphQLClient) -> None:
+    """A segment over the customer and subscription keys, and in the same request the keys
+    read from invoices and retention events (other read groups, asked when a field reads
+    them): every value is right whichever field asks first."""
+    seed(webhook)
+    webhook.send("customer.subscription.created", subscription("sub_1", [item("year_120", 12)]))
+    webhook.send("invoice.paid", invoice("in_1", 12000, subscription="sub_1"))
+    gql.query(RECORD, {"input": {"subscriberId": "cus_1", "kind": "SAVED", "offerId": "o1"}})
+    created = gql.query(
+        CREATE,
+        {"input": {"name": "Yearly", "conditionsText": 'plan.interval = "YEAR"'}},
+    )["createSegment"]
+    segment = created["segment"]["id"]
+    data = gql.query(
+        """
+        query ($id: ID!, $segments: [ID!]!, $keys: [String!]!) {
+          subscriber(id: $id) {
+            membership(segmentIds: $segments) { result }
+            properties(keys: $keys) { key value }
+          }
+        }
+        """,
+        {
+            "id": "cus_1",
+            "segments": [segment],
+            "keys": ["subscriber.ltv", "subscriber.status", "subscriber.mrr"],
+        },
+    )["subscriber"]
+    assert data["membership"] == [{"result": "MEMBER"}]
+    values = {v["key"]: v["value"] for v in data["properties"]}
+    assert values["subscriber.ltv"] == {"amount": 120, "currency": "USD"}
+    assert values["subscriber.status"] == "SAVED"
+    assert values["subscriber.mrr"] == {"amount": 120, "currency": "USD"}

@@ -8,6 +8,13 @@ from seggraph_billing.derive import ALL_KEYS
 
 PROVIDER = "billing"
 
+#: Read groups (``PropertyDefinition.read_group``): the keys derived from a subscriber's paid
+#: invoices, and from its retention events, each read by a join of its own, so a question
+#: about the other keys (the customer and its subscriptions: MRR, plan, status of the
+#: subscription, dates) reads neither.
+INVOICES_GROUP = "invoices"
+RETENTION_GROUP = "retention_events"
+
 _T = PropertyType
 
 
@@ -19,6 +26,7 @@ def _define(
     *,
     enum_values: tuple[str, ...] = (),
     unit: str | None = None,
+    read_group: str = "",
 ) -> PropertyDefinition:
     return PropertyDefinition(
         key=key,
@@ -28,6 +36,7 @@ def _define(
         enum_values=enum_values,
         unit=unit,
         provider=PROVIDER,
+        read_group=read_group,
     )
 
 
@@ -46,6 +55,7 @@ DEFINITIONS: tuple[PropertyDefinition, ...] = (
         _T.MONEY,
         "The subscriber's total lifetime value: amount paid minus refunds over all its paid "
         "invoices in the account currency.",
+        read_group=INVOICES_GROUP,
     ),
     _define(
         "subscriber.status",
@@ -54,12 +64,14 @@ DEFINITIONS: tuple[PropertyDefinition, ...] = (
         "CANCELED when no subscription is live; otherwise SAVED or REACTIVATED after the "
         "latest retention event of that kind, else ACTIVE.",
         enum_values=("ACTIVE", "CANCELED", "SAVED", "REACTIVATED"),
+        read_group=RETENTION_GROUP,
     ),
     _define(
         "subscriber.active_offer_id",
         "Active offer ID",
         _T.TEXT,
         "The offer id of the subscriber's latest save; missing if never saved.",
+        read_group=RETENTION_GROUP,
     ),
     _define(
         "subscriber.active_coupon_id",
@@ -74,6 +86,7 @@ DEFINITIONS: tuple[PropertyDefinition, ...] = (
         "Calendar days (account time zone) since the subscriber's latest save; missing if "
         "never saved.",
         unit="days",
+        read_group=RETENTION_GROUP,
     ),
     # subscription
     _define(
@@ -88,6 +101,7 @@ DEFINITIONS: tuple[PropertyDefinition, ...] = (
         "Subscription LTV",
         _T.MONEY,
         "Amount paid minus refunds over the subscription's paid invoices.",
+        read_group=INVOICES_GROUP,
     ),
     _define(
         "subscription.is_free_trial",
@@ -189,3 +203,7 @@ DEFINITIONS: tuple[PropertyDefinition, ...] = (
 )
 
 assert tuple(d.key for d in DEFINITIONS) == ALL_KEYS, "definitions and derivation disagree"
+
+#: The keys of each join beyond the subscriptions'.
+INVOICE_KEYS = frozenset(d.key for d in DEFINITIONS if d.read_group == INVOICES_GROUP)
+RETENTION_KEYS = frozenset(d.key for d in DEFINITIONS if d.read_group == RETENTION_GROUP)

@@ -21,17 +21,13 @@ from seggraph.domain.retention import RetentionEvent, RetentionKind
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from seggraph_billing.derive import ALL_KEYS, Account, Lookups, SubscriberData, derive
 from seggraph_billing.ingest import IngestError, apply_event, parse_event, verify_signature
-from seggraph_billing.properties import DEFINITIONS, PROVIDER
+from seggraph_billing.properties import DEFINITIONS, INVOICE_KEYS, PROVIDER, RETENTION_KEYS
 from seggraph_billing.settings import BillingSettings
 from seggraph_billing.store import BillingStore
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/billing"
-LTV_KEYS = frozenset({"subscriber.ltv", "subscription.ltv"})
-RETENTION_KEYS = frozenset(
-    {"subscriber.status", "subscriber.active_offer_id", "subscriber.days_since_saved"}
-)
 #: How far in the future a retention event's ``at`` may be (clock skew of the caller).
 FUTURE_SKEW = timedelta(minutes=5)
 
@@ -113,7 +109,7 @@ class BillingProvider:
             return []
         batch = await self.store.load_batch(
             [c.subscriber_id for c in contexts],
-            invoices=not LTV_KEYS.isdisjoint(wanted),
+            invoices=not INVOICE_KEYS.isdisjoint(wanted),
             retention=not RETENTION_KEYS.isdisjoint(wanted),
         )
         asked = frozenset(wanted)
