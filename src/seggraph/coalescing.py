@@ -64,9 +64,9 @@ class Coalescer(Generic[I, O]):
         return future
 
     async def __call__(self, item: I) -> O:
-        # shield: a caller cancelled (its request gone) does not cancel the run the others
-        # are waiting for.
-        return await asyncio.shield(self.submit(item))
+        # A caller cancelled (its request gone) cancels its own future only: the run the
+        # others wait for is a task of its own, which passes over a future already done.
+        return await self.submit(item)
 
     async def _serve(self) -> None:
         try:
