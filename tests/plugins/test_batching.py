@@ -285,3 +285,23 @@ async def test_a_round_cancelled_before_it_asks_leaves_nothing_in_flight() -> No
     assert found["alpha.count"].value == 2
     assert batcher.dispatches == 1
     assert [keys for _, keys in alpha.calls] == [["alpha.count"]] and beta.calls == []
+
+
+async def test_a_round_whose_dispatch_is_cancelled_before_it_runs_releases_its_waiters() -> None:
+    """A dispatch task cancelled before its first step (an event loop shutting down) never
+    enters its ``try``: its round is cancelled for it, and its keys can be asked again."""
+    alpha, beta = providers()
+    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
+    manager.add_plugin(alpha, name="alpha")
+    manager.add_plugin(beta, name="beta")
+    catalogue: Catalogue = manager.build_catalogue()
+    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
+    sub_2 = EvaluationContext("sub_2")
+    waiter = asyncio.ensure_future(batcher.load(sub_2, ["alpha.count"]))
+    await asyncio.sleep(0)  # the waiter has enqueued its key; the dispatch has not run
+    (dispatch,) = batcher._tasks
+    dispatch.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiter, 2)
+    assert alpha.calls == []
+    assert (await batcher.load(sub_2, ["alpha.count"]))["alpha.count"].value == 1

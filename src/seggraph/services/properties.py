@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from seggraph.catalogue import Catalogue
@@ -145,7 +146,7 @@ class PropertyBatcher:
             round_ = self._round = loop.create_future()
             task = loop.create_task(self._dispatch(round_))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(partial(self._dispatched, round_))
         self._pending.setdefault(context, set()).update(keys)
         self._inflight.setdefault(context, {}).update(dict.fromkeys(keys, round_))
         return round_
@@ -174,6 +175,19 @@ class PropertyBatcher:
                 round_.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
+
+    def _dispatched(self, round_: asyncio.Future[None], task: asyncio.Task[None]) -> None:
+        """A dispatch ended. One cancelled before it ran (its ``try`` never entered) leaves
+        its round unanswered: the keys still pending are forgotten and the round cancelled,
+        so its waiters are not left waiting for ever."""
+        self._tasks.discard(task)
+        if round_.done():
+            return
+        if self._round is round_:
+            pending, self._pending = self._pending, {}
+            self._round = None
+            self._forget(pending)
+        round_.cancel()
 
     def _forget(self, asked: dict[EvaluationContext, set[str]]) -> None:
         """The keys a round ``asked`` (per context) are no longer in flight (answered, or
