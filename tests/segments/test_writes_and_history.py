@@ -151,3 +151,14 @@ def test_delete_removes_the_segment_and_keeps_its_history(
 def test_updating_a_missing_segment_is_a_clear_error(seg: SegmentClient) -> None:
     payload = seg.update(id="000000000000000000000000", expectedVersion=1, name="x")
     assert errors_by_path(payload) == {"id": "NOT_FOUND"}
+
+
+def test_a_page_asked_again_after_an_update_shows_the_new_version(seg: SegmentClient) -> None:
+    """The same document before and after an edit: the page answers the edited segment (a
+    segment's view keeps what it answered, and an edit makes a new view)."""
+    segment = seg.created(name="Before", tags=["page-again"])
+    page = 'query { segments(first: 5, filter: {tags: ["page-again"]}) { nodes { name version } } }'
+    assert seg.run(page)["segments"]["nodes"] == [{"name": "Before", "version": 1}]
+    assert seg.run(page)["segments"]["nodes"] == [{"name": "Before", "version": 1}]
+    assert seg.update(id=segment["id"], expectedVersion=1, name="After")["userErrors"] == []
+    assert seg.run(page)["segments"]["nodes"] == [{"name": "After", "version": 2}]
