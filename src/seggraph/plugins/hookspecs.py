@@ -101,8 +101,10 @@ def register_properties(register: Callable[[PropertyDefinition], None], settings
     ``definition`` is a :class:`seggraph.domain.properties.PropertyDefinition`: ``key``
     (globally unique, lower-case dotted words such as ``support.open_tickets``), ``label``,
     ``type``, ``description``, ``namespace`` (defaults to the key's first word),
-    ``enum_values`` (ENUM only, at least one), ``unit`` and ``currency`` (MONEY only). Its
-    ``provider`` is filled in with this plugin's name.
+    ``enum_values`` (ENUM only, at least one), ``unit`` and ``currency`` (MONEY only), and
+    ``read_group`` for keys that cost another read (a request asks along only the keys of the
+    groups it needs; empty: the provider's one group). Its ``provider`` is filled in with
+    this plugin's name.
 
     Synchronous. Called after ``startup`` when the application starts, again whenever the
     provider calls ``properties_changed``, and by ``seggraph plugins`` without ``startup``
@@ -121,7 +123,9 @@ def resolve_properties(
     - ``contexts``: distinct :class:`seggraph.domain.context.EvaluationContext` objects
       (``subscriber_id`` and an optional ``subscription_id``; none means the subscriber's
       primary subscription). At most ``SEGGRAPH_PROVIDER_BATCH_SIZE`` of them.
-    - ``keys``: keys this provider declared, never another provider's.
+    - ``keys``: keys this provider declared, never another provider's: those a request needs
+      and the others of their read groups. A key's answer must not depend on which other keys
+      were asked with it.
 
     Return a mapping ``{context: {key: answer}}`` (or a sequence of ``{key: answer}`` in the
     order of ``contexts``), where each answer is a value of the key's declared type,
