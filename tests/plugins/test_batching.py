@@ -13,7 +13,7 @@ from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins.manager import PluginManager
-from seggraph.services.properties import SETTLE_TICKS, PropertyResolver
+from seggraph.services.properties import SETTLE_TICKS, PropertyBatcher, PropertyResolver
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
 from tests.plugins.fakes import FakeProvider, number, text
@@ -28,6 +28,16 @@ def providers() -> tuple[FakeProvider, FakeProvider]:
     )
     beta = FakeProvider([text("beta.name")], {s: {"beta.name": s.upper()} for s in SUBSCRIBERS})
     return alpha, beta
+
+
+def in_process(**plugins: FakeProvider) -> tuple[Catalogue, PropertyBatcher]:
+    """The catalogue of a plugin manager holding ``plugins`` (by name), and one request's
+    batcher over it: the batching path without a server."""
+    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
+    for name, plugin in plugins.items():
+        manager.add_plugin(plugin, name=name)
+    catalogue: Catalogue = manager.build_catalogue()
+    return catalogue, PropertyResolver(lambda: manager, lambda: catalogue).batcher()
 
 
 def serve(
@@ -119,10 +129,7 @@ async def test_keys_asked_along_come_in_the_same_call_and_are_found_later() -> N
     """``along`` is how a request asks a provider for all its keys at once: a later field that
     needs another of them finds it without a call of its own."""
     alpha, beta = providers()
-    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
-    manager.add_plugin(alpha, name="alpha")
-    manager.add_plugin(beta, name="beta")
-    catalogue: Catalogue = manager.build_catalogue()
+    catalogue, batcher = in_process(alpha=alpha, beta=beta)
     assert catalogue.with_siblings(frozenset({"alpha.count"})) == {"alpha.count", "alpha.other"}
     assert catalogue.with_siblings(frozenset({"nobody.x"})) == {"nobody.x"}
     # How the plugin manager splits a request's keys between providers (in the order asked).
@@ -130,7 +137,6 @@ async def test_keys_asked_along_come_in_the_same_call_and_are_found_later() -> N
         {"alpha": ("alpha.other", "alpha.count"), "beta": ("beta.name",)},
         ("nobody.x",),
     )
-    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
     sub_2 = EvaluationContext("sub_2")
     first = await batcher.load_many(
         [sub_2], ["alpha.count"], along=catalogue.with_siblings(frozenset({"alpha.count"}))
@@ -175,11 +181,7 @@ def test_keys_asked_along_are_those_of_the_same_read_group() -> None:
 
 async def test_the_batcher_coalesces_concurrent_loads_and_remembers_answers() -> None:
     alpha, beta = providers()
-    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
-    manager.add_plugin(alpha, name="alpha")
-    manager.add_plugin(beta, name="beta")
-    catalogue: Catalogue = manager.build_catalogue()
-    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
+    _, batcher = in_process(alpha=alpha, beta=beta)
     contexts = [EvaluationContext(s) for s in SUBSCRIBERS]
 
     async def one(context: EvaluationContext, key: str) -> Any:
@@ -235,10 +237,7 @@ async def test_a_key_in_flight_stays_in_flight_when_an_earlier_round_ends() -> N
         [number("alpha.count"), number("alpha.other")],
         {s: {"alpha.count": i, "alpha.other": i * 10} for i, s in enumerate(SUBSCRIBERS)},
     )
-    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
-    manager.add_plugin(provider, name="alpha")
-    catalogue: Catalogue = manager.build_catalogue()
-    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
+    _, batcher = in_process(alpha=provider)
     sub_2 = EvaluationContext("sub_2")
 
     first = asyncio.ensure_future(batcher.load(sub_2, ["alpha.count"]))
@@ -264,11 +263,7 @@ async def test_a_round_cancelled_before_it_asks_leaves_nothing_in_flight() -> No
     cancellation to its loads; the same keys asked afterwards go out in a round of their own,
     with nothing of the cancelled round asked again."""
     alpha, beta = providers()
-    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
-    manager.add_plugin(alpha, name="alpha")
-    manager.add_plugin(beta, name="beta")
-    catalogue: Catalogue = manager.build_catalogue()
-    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
+    _, batcher = in_process(alpha=alpha, beta=beta)
     sub_3 = EvaluationContext("sub_3")
 
     cut_short = asyncio.ensure_future(batcher.load(sub_3, ["alpha.count", "beta.name"]))
@@ -291,11 +286,7 @@ async def test_a_round_whose_dispatch_is_cancelled_before_it_runs_releases_its_w
     """A dispatch task cancelled before its first step (an event loop shutting down) never
     enters its ``try``: its round is cancelled for it, and its keys can be asked again."""
     alpha, beta = providers()
-    manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
-    manager.add_plugin(alpha, name="alpha")
-    manager.add_plugin(beta, name="beta")
-    catalogue: Catalogue = manager.build_catalogue()
-    batcher = PropertyResolver(lambda: manager, lambda: catalogue).batcher()
+    _, batcher = in_process(alpha=alpha, beta=beta)
     sub_2 = EvaluationContext("sub_2")
     waiter = asyncio.ensure_future(batcher.load(sub_2, ["alpha.count"]))
     await asyncio.sleep(0)  # the waiter has enqueued its key; the dispatch has not run
