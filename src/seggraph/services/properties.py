@@ -156,8 +156,7 @@ class PropertyBatcher:
         try:
             for _ in range(SETTLE_TICKS):
                 await asyncio.sleep(0)
-            pending, self._pending = self._pending, {}
-            self._round = None
+            pending = self._take_pending()
             contexts = list(pending)
             keys = sorted(set().union(*pending.values()))
             self.dispatches += 1
@@ -168,8 +167,7 @@ class PropertyBatcher:
             round_.set_result(None)
         except BaseException as exc:
             if pending is None:  # ended before taking its keys: they are still the pending ones
-                pending, self._pending = self._pending, {}
-                self._round = None
+                pending = self._take_pending()
             self._forget(pending)
             if not round_.done():
                 round_.set_exception(exc)
@@ -184,10 +182,15 @@ class PropertyBatcher:
         if round_.done():
             return
         if self._round is round_:
-            pending, self._pending = self._pending, {}
-            self._round = None
-            self._forget(pending)
+            self._forget(self._take_pending())
         round_.cancel()
+
+    def _take_pending(self) -> dict[EvaluationContext, set[str]]:
+        """The keys enqueued for the round about to ask (or to give up), per context; the
+        next load starts a round of its own."""
+        pending, self._pending = self._pending, {}
+        self._round = None
+        return pending
 
     def _forget(self, asked: dict[EvaluationContext, set[str]]) -> None:
         """The keys a round ``asked`` (per context) are no longer in flight (answered, or
