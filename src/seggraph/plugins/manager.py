@@ -13,11 +13,11 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 from pluggy import HookImpl
@@ -474,16 +474,12 @@ class PluginManager:
         by_provider = partition.by_provider
         if not unique or not by_provider:
             return out
-        if len(by_provider) == 1:  # the usual case: no task to run one call beside nothing
-            ((name, provider_keys),) = by_provider.items()
-            answers = [await self._resolve_with(name, unique, provider_keys, timeout, shared)]
-        else:
-            answers = await asyncio.gather(
-                *(
-                    self._resolve_with(name, unique, keys, timeout, shared)
-                    for name, keys in by_provider.items()
-                )
-            )
+        answers = await _in_parallel(
+            [
+                self._resolve_with(name, unique, keys, timeout, shared)
+                for name, keys in by_provider.items()
+            ]
+        )
         if len(answers) == 1 and not partition.unowned:
             return answers[0]
         for answer in answers:
@@ -620,12 +616,9 @@ class PluginManager:
         keys = sorted({k for _, wanted in requests for k in wanted})
         batches = [list(b) for b in chunks(union, self.settings.provider_batch_size)]
         started = time.perf_counter()
-        if len(batches) == 1:  # the usual case: no task to run one call beside nothing
-            answers = [await self._provider_rows(record, batches[0], keys, timeout)]
-        else:
-            answers = await asyncio.gather(
-                *(self._provider_rows(record, batch, keys, timeout) for batch in batches)
-            )
+        answers = await _in_parallel(
+            [self._provider_rows(record, batch, keys, timeout) for batch in batches]
+        )
         latency = (time.perf_counter() - started) * 1000
         values: dict[EvaluationContext, dict[str, ResolvedValue]] = {}
         failed: dict[EvaluationContext, Unknown] = {}
@@ -815,6 +808,18 @@ class PluginManager:
 def _discard_result(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()
+
+
+T = TypeVar("T")
+
+
+async def _in_parallel(calls: list[Awaitable[T]]) -> list[T]:
+    """The answers of ``calls``, in order, run in parallel; one call (a question about one
+    subscriber asks one provider, in one batch) is awaited directly, with no task to run it
+    beside nothing."""
+    if len(calls) == 1:
+        return [await calls[0]]
+    return list(await asyncio.gather(*calls))
 
 
 def _all_unknown(
