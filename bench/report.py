@@ -204,6 +204,11 @@ def _bulk_markdown(section: dict[str, Any]) -> list[str]:
         "",
         f"- billing: `{segments['billing']}`",
         f"- support ticket tags: `{segments['tags']}`",
+        *(
+            [f"- both ticket tags (fewer candidates): `{segments['both tags']}`"]
+            if "both tags" in segments
+            else []
+        ),
         "",
         "`expected` is the count the bench derives from the data it generated; `agrees` "
         "compares it with the service's answer.",

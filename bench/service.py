@@ -183,8 +183,10 @@ def run_service(
             if want_bulk:
                 expected_billing = data.expected_billing_members(population)
                 expected_tags = data.expected_tag_members(ticket_list)
+                expected_both = data.expected_both_tags_members(ticket_list)
                 rows = [
                     _count(server, "tags", ids["tags"], expected_tags, len(population)),
+                    _count(server, "both tags", ids["both tags"], expected_both, len(population)),
                     _count(server, "billing", ids["billing"], expected_billing, len(population)),
                 ]
         if want_bulk:
@@ -198,7 +200,11 @@ def run_service(
                 "status": "ok",
                 "subscribers": len(population),
                 "import_seconds": import_seconds,
-                "segments": {"billing": data.BILLING_SEGMENT, "tags": data.TAGS_SEGMENT},
+                "segments": {
+                    "billing": data.BILLING_SEGMENT,
+                    "tags": data.TAGS_SEGMENT,
+                    "both tags": data.BOTH_TAGS_SEGMENT,
+                },
                 "rows": rows,
             }
             for row in rows:
@@ -222,6 +228,7 @@ def _create_segments(server: Any, data: Any) -> dict[str, str]:
     ids = {
         "billing": create("Bench high value (billing)", data.BILLING_SEGMENT, ["bench-bulk"]),
         "tags": create("Bench ticket tags", data.TAGS_SEGMENT, ["bench-bulk"]),
+        "both tags": create("Bench both ticket tags", data.BOTH_TAGS_SEGMENT, ["bench-bulk"]),
     }
     for name, text, tags in data.page_segments(100):
         create(name, text, tags)

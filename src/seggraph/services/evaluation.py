@@ -53,6 +53,7 @@ from seggraph.lru import LruCache
 from seggraph.plugins.results import SubscriberFilter, selected_ids
 from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
+from seggraph.store.filters import all_of
 from seggraph.store.segments import SegmentFilter
 
 #: How many subscribers a bulk question asks the providers about at once.
@@ -62,8 +63,10 @@ PAGE_SIZE = 200
 #: a range scan that some databases start from the beginning of the collection).
 DIRECTORY_PAGE_SIZE = 2000
 #: A pushed-down answer is checked against the directory by ``$in`` chunks of this size when
-#: it has at most DIRECTORY_CHECK_IN_LIMIT ids, else by reading the directory's ids once.
-DIRECTORY_CHECK_CHUNK = 1000
+#: it has at most DIRECTORY_CHECK_IN_LIMIT ids, else by reading the directory's ids once. An
+#: ``$in`` costs some servers more than its length's share (the embedded database: 0.78 s
+#: for 1,000 ids in one chunk, 0.11 s in ten of 100), and a chunk costs MongoDB little.
+DIRECTORY_CHECK_CHUNK = 100
 DIRECTORY_CHECK_IN_LIMIT = 5000
 MAX_PREVIEW_SUBSCRIBERS = 100
 MAX_MEMBERS_PAGE = 500
@@ -520,7 +523,7 @@ class EvaluationService:
         field = directory.id_field
         listed: set[str] = set()
         for chunk in chunks(sorted(ids), DIRECTORY_CHECK_CHUNK):
-            query = {"$and": [dict(directory.filter), {field: {"$in": list(chunk)}}]}
+            query = all_of(directory.filter, {field: {"$in": list(chunk)}})
             listed.update(str(i) for i in await db[directory.collection].distinct(field, query))
         return listed
 

@@ -34,6 +34,7 @@ from seggraph.domain.segments import (
 from seggraph.freshness import FreshnessBoard, Watched, current_document, written
 from seggraph.lru import LruCache
 from seggraph.store.condition_documents import decode_root, encode_tree
+from seggraph.store.filters import all_of
 from seggraph.store.pagination import encode_cursor, newest_first_after
 
 T = TypeVar("T")
@@ -292,7 +293,7 @@ class SegmentStore:
         key = (mode.value, "page", repr(sorted(query.items())), first, after)
 
         async def load() -> tuple[list[tuple[str, Segment]], bool, int]:
-            paged = {"$and": [query, newest_first_after(after)]} if after else query
+            paged = all_of(query, newest_first_after(after)) if after else query
             cursor = self.segments.find(paged, READ_PROJECTION)
             docs = await cursor.sort(NEWEST_FIRST).limit(first + 1).to_list()
             total = await self.segments.count_documents(query)
