@@ -15,7 +15,7 @@ from pymongo.database import Database as SyncDatabase
 from seggraph_billing.importer import import_file
 from seggraph_billing.ingest import Event, apply_event
 from seggraph_billing.provider import BillingProvider
-from seggraph_billing.store import CUSTOMERS, SUBSCRIPTIONS, BillingStore
+from seggraph_billing.store import CUSTOMERS, JOIN_MAX_IDS, SUBSCRIPTIONS, BillingStore
 
 from seggraph.domain.conditions import Money
 from seggraph.domain.context import EvaluationContext as Subject
@@ -69,7 +69,7 @@ async def values_of(billing: BillingProvider, subscriber: str, *keys: str) -> di
 # --- batched reads -------------------------------------------------------------------------------
 
 
-async def test_one_database_operation_per_batch_and_one_query_per_catalogue_collection(
+async def test_one_operation_per_small_batch_one_query_per_collection_for_a_large_one(
     provider: BillingProvider, command_log: CommandLog
 ) -> None:
     await seed_catalogue(provider)
@@ -90,26 +90,44 @@ async def test_one_database_operation_per_batch_and_one_query_per_catalogue_coll
         [(invoice(f"in_{i:02}", 1000, customer=f"cus_{i:02}"), T0) for i in range(30)],
         source="test",
     )
-    # One operation: the customers with their subscriptions, invoices and retention events
-    # joined, and the catalogue's write token added to them.
-    per_batch = [("aggregate", "billing_customers")]
-    joined = ["billing_invoices", "billing_retention_events", "billing_subscriptions"]
+    # A large batch (a walk's page): one query per collection, and one for the catalogue's
+    # write token.
+    per_collection = [
+        ("find", c)
+        for c in (
+            "billing_customers",
+            "billing_meta",
+            "billing_subscriptions",
+            "billing_invoices",
+            "billing_retention_events",
+        )
+    ]
     command_log.clear()
     results = await provider.resolve([Subject(f"cus_{i:02}") for i in range(30)])
     catalogue = [("find", c) for c in ("billing_prices", "billing_coupons", "billing_products")]
-    assert sorted(command_log.commands) == sorted(per_batch + catalogue), command_log.commands
-    assert sorted(command_log.joined) == joined
-    assert command_log.unioned == ["billing_meta"]
+    assert sorted(command_log.commands) == sorted(per_collection + catalogue)
     # The catalogue is unchanged: the next batch reads none of it.
     command_log.clear()
     assert await provider.resolve([Subject(f"cus_{i:02}") for i in range(30)]) == results
-    assert sorted(command_log.commands) == sorted(per_batch)
+    assert sorted(command_log.commands) == sorted(per_collection)
     assert results[0]["subscriber.mrr"] == Money(Decimal("20.00"), "USD")
     assert results[1]["subscriber.mrr"] == Money(Decimal("15.00"), "USD")
     assert results[1]["subscription.active_coupon_id"] == "pct25"
     assert results[7]["plan.name"] == "Pro"
     assert results[7]["addon.name"] == ["Seats"]
     assert results[7]["subscriber.ltv"] == Money(Decimal("10.00"), "USD")
+    # A small batch (the questions about one subscriber): one operation, the customers with
+    # their subscriptions, invoices and retention events joined and the token added.
+    command_log.clear()
+    small = [Subject(f"cus_{i:02}") for i in range(JOIN_MAX_IDS)]
+    assert await provider.resolve(small) == results[:JOIN_MAX_IDS]
+    assert command_log.commands == [("aggregate", "billing_customers")]
+    assert sorted(command_log.joined) == [
+        "billing_invoices",
+        "billing_retention_events",
+        "billing_subscriptions",
+    ]
+    assert command_log.unioned == ["billing_meta"]
 
 
 async def test_a_catalogue_write_by_another_process_is_seen_by_the_next_batch(
@@ -223,6 +241,62 @@ async def test_objects_without_their_customer_are_read_on_their_own(
     }
     assert command_log.commands == [("aggregate", "billing_customers")]
     assert command_log.unioned == ["billing_meta"]
+
+
+async def test_a_large_batch_read_per_collection_has_each_subscribers_own_values(
+    provider: BillingProvider, command_log: CommandLog
+) -> None:
+    """A batch of more than JOIN_MAX_IDS subscribers (a walk's page) is read one query per
+    collection instead of by the join; every subscriber gets the values it gets alone (by
+    the join): with a subscription, paid invoices, a retention event, objects that arrived
+    before their customer, or nothing at all."""
+    await seed_catalogue(provider)
+    await provider.store.put_objects(
+        "customer", [(customer(f"cus_{i:02}"), T0) for i in range(JOIN_MAX_IDS + 2)], source="test"
+    )
+    await provider.store.put_objects(
+        "subscription",
+        [
+            (subscription("sub_1", [item("month_10")], customer="cus_01"), T0),
+            (subscription("sub_2", [item("year_120")], "past_due", customer="cus_02"), T0),
+            (subscription("sub_3", [item("month_10")], customer="cus_early"), T0),
+        ],
+        source="test",
+    )
+    await provider.store.put_objects(
+        "invoice",
+        [
+            (invoice("in_1", 1000, customer="cus_01"), T0),
+            (invoice("in_2", 2500, customer="cus_01"), T0),
+            (invoice("in_3", 700, customer="cus_invoice_only"), T0),
+        ],
+        source="test",
+    )
+    await provider.store.add_retention_event(
+        {
+            "subscriber_id": "cus_02",
+            "kind": "saved",
+            "offer_id": "o1",
+            "coupon_id": None,
+            "at": NOW - timedelta(days=2),
+            "recorded_at": NOW - timedelta(days=2),
+            "actor": "test",
+        }
+    )
+    ids = [f"cus_{i:02}" for i in range(JOIN_MAX_IDS + 2)]
+    ids += ["cus_early", "cus_invoice_only", "cus_nobody"]
+    for asked in (None, ["subscriber.mrr", "subscriber.status"]):
+        command_log.clear()
+        batch = await provider.resolve([Subject(i) for i in ids], asked)
+        assert ("aggregate", "billing_customers") not in command_log.commands
+        alone = [(await provider.resolve([Subject(i)], asked))[0] for i in ids]
+        assert batch == alone
+    by_id = dict(zip(ids, batch, strict=True))
+    assert by_id["cus_01"]["subscriber.mrr"] == Money(Decimal("10.00"), "USD")
+    assert by_id["cus_02"]["subscriber.status"] == "SAVED"
+    assert by_id["cus_early"]["subscriber.mrr"] == Money(Decimal("10.00"), "USD")
+    assert by_id["cus_invoice_only"]["subscriber.status"] == "CANCELED"
+    assert set(by_id["cus_nobody"].values()) == {MISSING}
 
 
 async def test_a_subscriber_known_only_by_an_invoice_has_the_same_values_whatever_is_asked(

@@ -210,6 +210,13 @@ _TOKEN_UNION: dict[str, Any] = {
     }
 }
 
+#: A batch of at most this many subscribers is read by one aggregation joining every
+#: collection; a larger one by one query per collection (``BillingStore.load_batch``).
+JOIN_MAX_IDS = 8
+#: What a batch's first read gives: customers by id, each part's objects by owner (by
+#: collection), and the catalogue token.
+_Read = tuple[dict[str, dict[str, Any]], dict[str, dict[str, list[dict[str, Any]]]], Any]
+
 _SUBSCRIPTIONS = _OwnedPart(SUBSCRIPTIONS, "customer", "__seggraph_subscriptions")
 _INVOICES = _OwnedPart(
     INVOICES,
@@ -442,15 +449,18 @@ class BillingStore:
     ) -> Batch:
         """Everything a derivation needs for these subscribers.
 
-        One aggregation over the customers, joining each customer's subscriptions, paid
+        A small batch (at most :data:`JOIN_MAX_IDS` ids: the questions about one subscriber)
+        is one aggregation over the customers, joining each customer's subscriptions, paid
         invoices and retention events (``$lookup`` on their indexed owner field), with the
         catalogue token added by ``$unionWith``: a database operation costs the client far
         more than the documents it returns (about 0.3 ms of CPU for PyMongo's async client on
-        our 2-core machine, whatever the operation), and a batch is usually one subscriber.
-        The token is read by the same operation, so it is as fresh as the customers: after
-        the batch asked. The ids without a customer document (objects that arrived before
-        their customer, retention events of an unknown id) are then read from each
-        collection by owner, as before.
+        our 2-core machine, whatever the operation). A larger batch (the pages of a walk over
+        the directory) is one ``$in`` query per collection, in parallel, and one read of the
+        token: the join looks up each customer's objects one customer at a time, which costs
+        the database more than the few extra operations cost the client. Either way the token
+        is read after the batch asked, so it is as fresh as the customers. Ids without a
+        customer document (objects that arrived before their customer, retention events of an
+        unknown id) are read from every collection by owner.
 
         ``invoices``, ``retention`` and ``subscriptions`` leave out collections the requested
         properties do not read.
@@ -465,30 +475,23 @@ class BillingStore:
             )
             if asked
         ]
-        pipeline: list[dict[str, Any]] = [{"$match": {"_id": {"$in": ids}}}]
-        pipeline += [part.lookup() for part in wanted]
-        pipeline.append(_TOKEN_UNION)
-        joined = await self._aggregate(CUSTOMERS, pipeline)
+        if len(ids) <= JOIN_MAX_IDS:
+            customers, owned, token = await self._joined(ids, wanted)
+        else:
+            customers, owned, token = await self._by_collection(ids, wanted)
         names = [CUSTOMERS, *(part.collection for part in wanted), BILLING_META]
-        customers: dict[str, dict[str, Any]] = {}
-        owned: dict[str, dict[str, list[dict[str, Any]]]] = {p.collection: {} for p in wanted}
-        token: Any = None
-        for doc in joined:
-            if "_id" not in doc:  # the token's row (every customer has an _id)
-                token = doc.get(_TOKEN_FIELD)
-                continue
-            for part in wanted:
-                owned[part.collection][doc["_id"]] = doc.pop(part.field)
-            customers[doc["_id"]] = doc
         if orphans := [ident for ident in ids if ident not in customers]:
             # Every part, asked or not: without a customer, whether billing knows the
             # subscriber at all (SubscriberData.is_known) rests on them, and that must not
             # change with the keys asked. Rare: objects that arrived before their customer.
-            every = (_SUBSCRIPTIONS, _INVOICES, _RETENTION)
+            unread = [
+                part for part in (_SUBSCRIPTIONS, _INVOICES, _RETENTION) if part not in wanted
+            ]
+            every = [*wanted, *unread] if len(ids) <= JOIN_MAX_IDS else unread
             found = await asyncio.gather(*(part.by_owner(self, orphans) for part in every))
             for part, docs in zip(every, found, strict=True):
                 owned.setdefault(part.collection, {}).update(_group(docs, part.owner))
-            names += [part.collection for part in every if part not in wanted]
+            names += [part.collection for part in unread]
         subs = owned.get(SUBSCRIPTIONS, {})
         invs = owned.get(INVOICES, {})
         events = owned.get(RETENTION_EVENTS, {})
@@ -507,6 +510,39 @@ class BillingStore:
             for ident in ids
         }
         return Batch(subscribers, lookups, queries=len(names), collections=names)
+
+    async def _joined(self, ids: list[str], wanted: list[_OwnedPart]) -> _Read:
+        """The customers with the ``wanted`` parts joined, and the catalogue token: one
+        aggregation."""
+        pipeline: list[dict[str, Any]] = [{"$match": {"_id": {"$in": ids}}}]
+        pipeline += [part.lookup() for part in wanted]
+        pipeline.append(_TOKEN_UNION)
+        customers: dict[str, dict[str, Any]] = {}
+        owned: dict[str, dict[str, list[dict[str, Any]]]] = {p.collection: {} for p in wanted}
+        token: Any = None
+        for doc in await self._aggregate(CUSTOMERS, pipeline):
+            if "_id" not in doc:  # the token's row (every customer has an _id)
+                token = doc.get(_TOKEN_FIELD)
+                continue
+            for part in wanted:
+                owned[part.collection][doc["_id"]] = doc.pop(part.field)
+            customers[doc["_id"]] = doc
+        return customers, owned, token
+
+    async def _by_collection(self, ids: list[str], wanted: list[_OwnedPart]) -> _Read:
+        """The customers, the ``wanted`` parts (of every id, customer or not) and the
+        catalogue token: one query each, in parallel."""
+        customer_docs, meta, *parts = await asyncio.gather(
+            self._all(CUSTOMERS, {"_id": {"$in": ids}}),
+            self.db[BILLING_META].find_one({"_id": CATALOGUE_TOKEN_ID}),
+            *(part.by_owner(self, ids) for part in wanted),
+        )
+        customers = {doc["_id"]: doc for doc in customer_docs}
+        owned = {
+            part.collection: _group(docs, part.owner)
+            for part, docs in zip(wanted, parts, strict=True)
+        }
+        return customers, owned, None if meta is None else meta.get("token")
 
     async def _aggregate(
         self, collection: str, pipeline: list[dict[str, Any]]
