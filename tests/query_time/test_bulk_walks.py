@@ -142,3 +142,50 @@ def test_a_walk_over_many_directory_pages_misses_no_one(
     )["segment"]
     assert answer["memberCount"]["members"] == len(expected) == 14
     assert answer["members"]["memberIds"] == expected
+
+
+def test_a_walk_reads_the_next_page_while_it_works_on_one(
+    slow: GraphQLClient,
+    slow_providers: tuple[CountingProvider, CountingProvider],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The values of the next page are being read while one is evaluated (WALK_AHEAD), so a
+    database answers them while seggraph works; the answer is the same as page by page."""
+    from seggraph.services import evaluation
+
+    monkeypatch.setattr(evaluation, "PAGE_SIZE", 4)  # 30 subscribers: 8 pages
+    billing, _ = slow_providers
+    billing.delay = 0.05
+    billing.most_at_once = 0
+    segment = create(slow, "over a hundred", "subscriber.mrr > 100")
+    answer = slow.query(
+        "query($id: ID!) { segment(id: $id) { memberCount { members strategy } } }",
+        {"id": segment["id"]},
+    )["segment"]["memberCount"]
+    assert answer == {"members": 20, "strategy": "EVALUATED"}
+    assert billing.most_at_once == 2  # a page being evaluated, the next one being read
+
+
+def test_a_member_page_stops_reading_once_it_is_full(
+    slow: GraphQLClient,
+    slow_providers: tuple[CountingProvider, CountingProvider],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page of members found in the first pages of the directory reads at most WALK_AHEAD
+    pages beyond them (cancelled), not the whole directory."""
+    from seggraph.services import evaluation
+
+    monkeypatch.setattr(evaluation, "PAGE_SIZE", 4)
+    billing, _ = slow_providers
+    billing.delay = 0.05
+    segment = create(slow, "over fifty", "subscriber.mrr > 50")
+    billing.calls.clear()
+    answer = slow.query(
+        """query($id: ID!) { segment(id: $id) {
+             members(first: 3) { memberIds hasNextPage } } }""",
+        {"id": segment["id"]},
+    )["segment"]["members"]
+    # sub_006 .. sub_009: the second and third pages (sub_005 .. sub_012)
+    assert answer == {"memberIds": ["sub_006", "sub_007", "sub_008"], "hasNextPage": True}
+    pages = [size for size, _ in billing.calls if size > 1]
+    assert 3 <= len(pages) <= 4  # the pages it needed, and at most the one read ahead
