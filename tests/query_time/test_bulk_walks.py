@@ -130,7 +130,8 @@ def test_a_walk_over_many_directory_pages_misses_no_one(
 ) -> None:
     from seggraph.services import evaluation
 
-    monkeypatch.setattr(evaluation, "DIRECTORY_PAGE_SIZE", 4)  # 30 subscribers: 8 pages
+    monkeypatch.setattr(evaluation, "DIRECTORY_FIRST_PAGE", 4)
+    monkeypatch.setattr(evaluation, "DIRECTORY_MAX_PAGE", 8)  # 30 subscribers: 4, 8, 8, 8, 2
     for provider in slow_providers:
         provider.delay = 0
     segment = create(slow, "odd tens", 'subscriber.mrr > 15 AND crm.country = "FR"')

@@ -201,8 +201,8 @@ def subscriber_ids(after: str | None, limit: int) -> Awaitable[Sequence[str]] | 
 
     Only one provider answers: the one named by ``SEGGRAPH_SUBSCRIBER_DIRECTORY`` (``billing``
     by default), or the only one implementing this hook. An empty page means the end.
-    Walks ask for 2,000 ids at a time (then resolve them ``SEGGRAPH_PROVIDER_BATCH_SIZE`` at a
-    time): make a page one range query on an index, not a scan from the start.
+    Walks ask for 1,000 ids first, then twice as many each time up to 32,000 (and resolve
+    them 100 at a time): make a page one range query on an index, not a scan from the start.
 
     May be async. It runs under ``SEGGRAPH_BULK_PROVIDER_TIMEOUT_SECONDS``; when it raises or
     runs late, the bulk question fails with the reason.
