@@ -12,12 +12,13 @@ the id) plus a ``_seggraph`` field with the bookkeeping that makes ingestion saf
 - ``w``: a token changed by every write; writes are conditional on it (optimistic concurrency),
   so two concurrent deliveries never lose an update.
 
-Reads are batched: for a batch of subscribers, one query per collection (``$in``), never one per
-subscriber. The catalogue (prices, products, coupons) changes rarely and every subscriber refers
-to it, so each process keeps the catalogue objects it has read in memory behind a write token
-(``billing_meta``), changed by every catalogue write and read by the batch's first operation
-(added to the customers by ``$unionWith``): while it is unchanged, a batch costs no catalogue
-query at all.
+Reads are batched, never one per subscriber: a small batch (a question about one subscriber) is
+one aggregation joining the customers' objects, a larger one (a page of a walk) one ``$in``
+query per collection (``BillingStore.load_batch``). The catalogue (prices, products, coupons)
+changes rarely and every subscriber refers to it, so each process keeps the catalogue objects it
+has read in memory behind a write token (``billing_meta``), changed by every catalogue write and
+read with the batch's first read (added to the customers by ``$unionWith``, or one more query):
+while it is unchanged, a batch costs no catalogue query at all.
 """
 
 from __future__ import annotations
