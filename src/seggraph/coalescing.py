@@ -30,8 +30,9 @@ O = TypeVar("O")  # noqa: E741
 T = TypeVar("T")
 
 
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark an exception as seen when every caller has gone (cancelled) before it was set."""
+def retrieve_outcome(future: asyncio.Future[Any]) -> None:
+    """A done callback for a future that nobody may await any more (its callers gone, a call
+    given up on): retrieve its exception, so that it is not reported as never retrieved."""
     if not future.cancelled():
         future.exception()
 
@@ -56,7 +57,7 @@ class Coalescer(Generic[I, O]):
         if loop is not self._loop:
             self._loop, self._inputs, self._futures, self._runner = loop, [], [], None
         future: asyncio.Future[O] = loop.create_future()
-        future.add_done_callback(_retrieve)
+        future.add_done_callback(retrieve_outcome)
         self._inputs.append(item)
         self._futures.append(future)
         if self._runner is None:

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute
 
 from seggraph.catalogue import Catalogue
 from seggraph.chunking import chunks
-from seggraph.coalescing import Coalescer
+from seggraph.coalescing import Coalescer, retrieve_outcome
 from seggraph.domain.conditions import Condition
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
@@ -276,7 +276,7 @@ class PluginManager:
         if not done:
             # Cancel without waiting: a plugin that ignores cancellation must not hold us up.
             task.cancel()
-            task.add_done_callback(_discard_result)
+            task.add_done_callback(retrieve_outcome)
             raise ProviderTimeout(f"did not answer within {timeout:g}s")
         return task.result()
 
@@ -803,11 +803,6 @@ class PluginManager:
     @property
     def names(self) -> list[str]:
         return sorted(self._records)
-
-
-def _discard_result(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 T = TypeVar("T")

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple, Protocol
 
 from seggraph.catalogue import Catalogue
 from seggraph.chunking import chunks
+from seggraph.coalescing import retrieve_outcome
 from seggraph.domain.conditions import (
     BUCKET_PROPERTY,
     SEGMENT_PROPERTY,
@@ -442,7 +443,7 @@ class EvaluationService:
         finally:
             for _, read in ahead:
                 read.cancel()
-                read.add_done_callback(_seen)
+                read.add_done_callback(retrieve_outcome)
 
     def _walk_truths(
         self, prepared: SegmentSet, segment_id: str, after: str | None = None
@@ -595,13 +596,6 @@ class EvaluationService:
 
 
 _PSEUDO_PROPERTIES = frozenset({SEGMENT_PROPERTY, BUCKET_PROPERTY})
-
-
-def _seen(read: asyncio.Future[Any]) -> None:
-    """Retrieve the outcome of a read nobody awaits any more (a walk that stopped early), so
-    that its failure is not reported as never retrieved."""
-    if not read.cancelled():
-        read.exception()
 
 
 def _select(node: Node, sets: Iterator[set[str]], universe: set[str]) -> set[str]:
