@@ -476,19 +476,20 @@ class BillingStore:
             )
             if asked
         ]
-        if len(ids) <= JOIN_MAX_IDS:
-            customers, owned, token = await self._joined(ids, wanted)
-        else:
-            customers, owned, token = await self._by_collection(ids, wanted)
+        joined = len(ids) <= JOIN_MAX_IDS
+        read = self._joined if joined else self._by_collection
+        customers, owned, token = await read(ids, wanted)
         names = [CUSTOMERS, *(part.collection for part in wanted), BILLING_META]
         if orphans := [ident for ident in ids if ident not in customers]:
             # Every part, asked or not: without a customer, whether billing knows the
             # subscriber at all (SubscriberData.is_known) rests on them, and that must not
             # change with the keys asked. Rare: objects that arrived before their customer.
+            # The join found none of their objects; the queries per collection found those
+            # of the parts asked.
             unread = [
                 part for part in (_SUBSCRIPTIONS, _INVOICES, _RETENTION) if part not in wanted
             ]
-            every = [*wanted, *unread] if len(ids) <= JOIN_MAX_IDS else unread
+            every = [*wanted, *unread] if joined else unread
             found = await asyncio.gather(*(part.by_owner(self, orphans) for part in every))
             for part, docs in zip(every, found, strict=True):
                 owned.setdefault(part.collection, {}).update(_group(docs, part.owner))
