@@ -61,6 +61,22 @@ async def seed_catalogue(billing: BillingProvider) -> None:
     )
 
 
+async def store_save(billing: BillingProvider, subscriber_id: str, days_ago: int) -> None:
+    """A save (offer ``o1``) recorded ``days_ago`` days before NOW, stored as it is recorded."""
+    when = NOW - timedelta(days=days_ago)
+    await billing.store.add_retention_event(
+        {
+            "subscriber_id": subscriber_id,
+            "kind": "saved",
+            "offer_id": "o1",
+            "coupon_id": None,
+            "at": when,
+            "recorded_at": when,
+            "actor": "test",
+        }
+    )
+
+
 async def values_of(billing: BillingProvider, subscriber: str, *keys: str) -> dict[str, Any]:
     [out] = await billing.resolve([Subject(subscriber)], keys or None)
     return out
@@ -210,17 +226,7 @@ async def test_objects_without_their_customer_are_read_on_their_own(
         ],
         source="test",
     )
-    await provider.store.add_retention_event(
-        {
-            "subscriber_id": "cus_early",
-            "kind": "saved",
-            "offer_id": "o1",
-            "coupon_id": None,
-            "at": NOW - timedelta(days=1),
-            "recorded_at": NOW - timedelta(days=1),
-            "actor": "test",
-        }
-    )
+    await store_save(provider, "cus_early", days_ago=1)
     command_log.clear()
     both = await provider.resolve(
         [Subject("cus_1"), Subject("cus_early"), Subject("cus_nobody")],
@@ -272,17 +278,7 @@ async def test_a_large_batch_read_per_collection_has_each_subscribers_own_values
         ],
         source="test",
     )
-    await provider.store.add_retention_event(
-        {
-            "subscriber_id": "cus_02",
-            "kind": "saved",
-            "offer_id": "o1",
-            "coupon_id": None,
-            "at": NOW - timedelta(days=2),
-            "recorded_at": NOW - timedelta(days=2),
-            "actor": "test",
-        }
-    )
+    await store_save(provider, "cus_02", days_ago=2)
     ids = [f"cus_{i:02}" for i in range(JOIN_MAX_IDS + 2)]
     ids += ["cus_early", "cus_invoice_only", "cus_nobody"]
     for asked in (None, ["subscriber.mrr", "subscriber.status"]):
