@@ -51,18 +51,26 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         return HTMLResponse(self._ide_html)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        # An HTTP request gets its snapshot of the watched documents (seggraph.freshness).
-        await request.app.state.services.ensure_fresh(begin_request=isinstance(request, Request))
+        # An HTTP request gets its snapshot of the watched documents (seggraph.freshness),
+        # and its operation runs after the freshness checks (started here, waited for by the
+        # executor, which starts the reads the operation will need meanwhile).
+        services = request.app.state.services
         mode, actor, api_key = request_identity(request)
+        fresh = None
+        if isinstance(request, Request):
+            fresh = services.begin_request()
+        else:
+            await services.ensure_fresh()
         return Context(
             request=request,
             response=response,
-            services=request.app.state.services,
+            services=services,
             mode=mode,
             actor=actor,
             properties=request.app.state.services.properties.batcher(),
             api_key=api_key,
             request_id=scope_request_id(request.scope),
+            fresh=fresh,
         )
 
     async def process_result(

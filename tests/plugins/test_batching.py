@@ -150,6 +150,32 @@ async def test_keys_asked_along_come_in_the_same_call_and_are_found_later() -> N
     assert beta.calls == [] and batcher.dispatches == 1
 
 
+async def test_a_prefetch_is_the_read_later_loads_wait_for() -> None:
+    """A prefetch starts a read without waiting; a load of those keys made while it is under
+    way waits for it instead of asking again, and a load of other keys asks for them alone."""
+    alpha, beta = providers()
+    alpha.delay = 0.05
+    catalogue, batcher = in_process(alpha=alpha, beta=beta)
+    sub_3 = EvaluationContext("sub_3")
+    batcher.prefetch(
+        sub_3, ["alpha.count"], along=catalogue.with_siblings(frozenset({"alpha.count"}))
+    )
+    assert alpha.calls == []  # started, not yet asked: the batcher lets the loop settle first
+    await asyncio.sleep(0.01)
+    assert [sorted(keys) for _, keys in alpha.calls] == [["alpha.count", "alpha.other"]]
+    found = await batcher.load_many([sub_3], ["alpha.other", "beta.name"])
+    assert {k: v.value for k, v in found[sub_3].items()} == {
+        "alpha.other": 20,
+        "beta.name": "SUB_3",
+    }
+    assert len(alpha.calls) == 1 and batcher.dispatches == 2  # alpha's was the prefetch's
+    assert [keys for _, keys in beta.calls] == [["beta.name"]]
+    # Prefetching what is known asks nothing.
+    batcher.prefetch(sub_3, ["alpha.count", "beta.name"])
+    await asyncio.sleep(0.01)
+    assert len(alpha.calls) == 1 and len(beta.calls) == 1 and batcher.dispatches == 2
+
+
 def test_keys_asked_along_are_those_of_the_same_read_group() -> None:
     """A provider that declares read groups is asked along only for the keys read with the
     ones asked; one that declares none is asked for all of its keys."""

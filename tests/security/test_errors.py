@@ -56,10 +56,10 @@ def test_an_unexpected_error_is_masked_and_logged_with_the_request_id(
 def test_an_error_outside_graphql_execution_is_masked_too(
     server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def broken() -> None:
+    def broken() -> None:
         raise KeyError("internal detail")
 
-    server.app.state.services.ensure_fresh = broken
+    server.app.state.services.begin_request = broken  # called before the GraphQL execution
     with caplog.at_level(logging.ERROR, logger="seggraph.errors"):
         response = httpx.post(server.url + "/graphql", json={"query": "{ __typename }"}, timeout=30)
     request_id = response.headers["x-request-id"]

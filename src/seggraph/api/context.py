@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,10 @@ class Context:
     """The request's API key (None with SEGGRAPH_AUTH off); a READ key cannot run mutations."""
     request_id: str = ""
     """The id in the ``X-Request-Id`` response header, named in masked errors and the log."""
+    fresh: asyncio.Future[None] | None = None
+    """The request's freshness checks, under way (:meth:`Services.begin_request`): the
+    executor runs the operation once they are done, and starts the reads it will need while
+    they run (:mod:`seggraph.api.prefetch`)."""
 
     _evaluation: EvaluationService | None = None
 
@@ -46,6 +51,12 @@ class Context:
         if self._evaluation is None:
             self._evaluation = self.services.evaluation_for(self.property_batcher())
         return self._evaluation
+
+    def forget_values(self) -> None:
+        """Read property values afresh from now on: a new batcher (and evaluation around it)
+        for the rest of the request; what the old one read or is reading is not used."""
+        self.properties = None
+        self._evaluation = None
 
     def property_batcher(self) -> PropertyBatcher:
         """The request's one batcher of property values, made on first use."""

@@ -47,6 +47,7 @@ from graphql import (
     GraphQLResolveInfoHelpers,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
     Undefined,
     is_leaf_type,
 )
@@ -54,6 +55,8 @@ from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from seggraph.api.context import Context
+from seggraph.api.prefetch import start_reads
 from seggraph.lru import IdentityCache
 
 DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
@@ -412,6 +415,38 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         twin.__dict__.update(self.__dict__)
         twin.async_helpers = _helpers_of(twin)
         return twin
+
+    def execute_collected_root_fields(
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: Any,
+        serially: bool,
+        new_defer_usages: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """The root fields, run once the request's freshness checks are done
+        (:attr:`Context.fresh`, an HTTP request's). A query first starts the reads its fields
+        will need (:func:`seggraph.api.prefetch.start_reads`), so that they overlap the read
+        of the request's snapshot, whether the checks or the fields make it."""
+        run = super().execute_collected_root_fields
+        context = self.context_value
+        fresh = context.fresh if isinstance(context, Context) else None
+        if fresh is None:
+            return run(root_type, root_value, grouped_field_set, serially, new_defer_usages)
+        started = None
+        if self.operation.operation is OperationType.QUERY:
+            started = start_reads(context, root_type, grouped_field_set, self.variable_values)
+        if fresh.done():
+            return run(root_type, root_value, grouped_field_set, serially, new_defer_usages)
+
+        async def when_fresh() -> dict[str, Any]:
+            await fresh
+            if started is not None and context.services.catalogue is not started:
+                context.forget_values()  # read by the catalogue the checks have replaced
+            result = run(root_type, root_value, grouped_field_set, serially, new_defer_usages)
+            return cast(dict[str, Any], await result if self.is_awaitable(result) else result)
+
+        return when_fresh()
 
     def plan_of(self, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
         """The :class:`Plan` of the sub-selection of ``field_details_list`` on

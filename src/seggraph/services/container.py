@@ -51,9 +51,10 @@ class Services:
     """Where retention events are kept (the billing provider sets it at start-up), for the
     GraphQL API; ``None`` when no provider keeps them."""
     freshness_checks: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
-    """Awaited before each GraphQL request (:meth:`ensure_fresh`). A provider whose definitions
-    another worker process can change registers one cheap check here that, when they changed,
-    refreshes them (and so the catalogue) in this process."""
+    """Run at the start of each GraphQL request, before its operation
+    (:meth:`begin_request`). A provider whose definitions another worker process can change
+    registers one cheap check here that, when they changed, refreshes them (and so the
+    catalogue) in this process."""
     api_keys: ApiKeyService = field(init=False)
     """API keys: created and revoked by the CLI, checked on every GraphQL request."""
     freshness: FreshnessBoard = field(init=False)
@@ -81,6 +82,20 @@ class Services:
                 max_conditions=self.settings.max_conditions,
             ),
         )
+
+    def begin_request(self) -> asyncio.Future[None]:
+        """Give the current request its snapshot of the watched documents
+        (:mod:`seggraph.freshness`, read when first asked for) and start the freshness checks
+        without waiting for them: the future of their end (already done when there are
+        none). The request's operation runs once they are done (the executor waits for
+        :attr:`~seggraph.api.context.Context.fresh`), after it has started the reads it will
+        need (:mod:`seggraph.api.prefetch`)."""
+        self.freshness.begin_request()
+        if self.freshness_checks:
+            return asyncio.ensure_future(self.ensure_fresh())
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
     async def ensure_fresh(self, *, begin_request: bool = False) -> None:
         """With ``begin_request``, first give the current request its snapshot of the watched

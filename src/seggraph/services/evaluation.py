@@ -135,6 +135,9 @@ class PreparedSets(LruCache[Hashable, SegmentSet]):
 
     def __init__(self, maxsize: int = 256) -> None:
         super().__init__(maxsize)
+        self.last_keys: dict[Mode, frozenset[str]] = {}
+        """Per mode, the keys the last question about one subscriber read: what the next
+        such question most likely reads too (:meth:`EvaluationService.prefetch`)."""
 
 
 class Strategy(StrEnum):
@@ -198,6 +201,12 @@ class RequestValueSource:
         # it declares) however the fields interleave.
         widened = self.resolver.catalogue.with_siblings(frozenset(keys))
         return await self.batcher.load_many(contexts, keys, along=widened)
+
+    def prefetch(self, context: EvaluationContext, keys: frozenset[str]) -> None:
+        """Start reading ``keys`` for ``context`` (with their read groups, as :meth:`resolve`
+        does) without waiting; a later :meth:`resolve` finds them read or under way."""
+        widened = self.resolver.catalogue.with_siblings(keys)
+        self.batcher.prefetch(context, keys, along=widened)
 
     async def subscriber_ids(self, after: str | None, limit: int) -> Sequence[str]:
         return await self.resolver.plugins.subscriber_ids(after, limit, timeout=self.bulk_timeout)
@@ -333,9 +342,21 @@ class EvaluationService:
     ) -> list[SegmentOutcome]:
         """Each target's result for one subscriber: one provider call per provider in all."""
         prepared = await self.prepare_saved(mode, targets)
+        if prepared.keys:
+            self.prepared_sets.last_keys[mode] = prepared.keys
         values = await self._values_for([context], prepared.keys)
         results = self._evaluate_one(prepared, context, values.get(context, {}), explain)
         return [SegmentOutcome(s, results[s.id]) for s in targets]
+
+    def prefetch(self, mode: Mode, context: EvaluationContext) -> None:
+        """Start reading ``context``'s values for a question about its segments before the
+        question knows them (the request's snapshot still being read): the keys the last
+        such question in ``mode`` read (:attr:`PreparedSets.last_keys`). :meth:`evaluate`
+        then finds them read or under way, and reads only what it needs beyond them. Values
+        are read after the request began, so they are as fresh as its own read would be."""
+        keys = self.prepared_sets.last_keys.get(mode)
+        if keys and isinstance(self.values, RequestValueSource):
+            self.values.prefetch(context, keys)
 
     def _evaluate_one(
         self,

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from seggraph.catalogue import Catalogue
+from seggraph.coalescing import retrieve_outcome
 from seggraph.domain.context import EvaluationContext
 from seggraph.evaluation.values import ResolvedValue
 from seggraph.plugins.manager import PluginManager, Resolved
@@ -104,21 +105,7 @@ class PropertyBatcher:
         along_set = along if isinstance(along, frozenset) else frozenset(along)
         waits: set[asyncio.Future[None]] = set()
         for context in wanted_contexts:
-            known = self._values.get(context, _NOTHING)
-            flying = self._inflight.get(context, _NOTHING)
-            missing: list[str] = []
-            for key in wanted_keys:
-                if key in known:
-                    continue
-                inflight = flying.get(key)
-                if inflight is None:
-                    missing.append(key)
-                else:
-                    waits.add(inflight)
-            if missing:
-                # Set operations: ``along`` is a provider's every key, forty or more.
-                extra = along_set.difference(missing, known, flying)
-                waits.add(self._enqueue(context, [*missing, *extra]))
+            self._ask(context, wanted_keys, along_set, waits)
         if len(waits) == 1:  # the usual case: one round, awaited without a gathering task
             await next(iter(waits))
         elif waits:
@@ -128,6 +115,43 @@ class PropertyBatcher:
             context: {key: values[context][key] for key in wanted_keys}
             for context in wanted_contexts
         }
+
+    def prefetch(
+        self, context: EvaluationContext, keys: Iterable[str], *, along: Collection[str] = ()
+    ) -> None:
+        """Start reading ``keys`` (and ``along``, as :meth:`load_many` does) for ``context``
+        without waiting: a later :meth:`load_many` of them waits for this read instead of
+        making its own. What nobody asks for afterwards is read for nothing."""
+        along_set = along if isinstance(along, frozenset) else frozenset(along)
+        rounds: set[asyncio.Future[None]] = set()
+        self._ask(context, list(dict.fromkeys(keys)), along_set, rounds)
+        for round_ in rounds:  # a failed round may be awaited by no one
+            round_.add_done_callback(retrieve_outcome)
+
+    def _ask(
+        self,
+        context: EvaluationContext,
+        keys: list[str],
+        along: frozenset[str],
+        waits: set[asyncio.Future[None]],
+    ) -> None:
+        """Add to ``waits`` the rounds that answer ``keys`` for ``context``: the rounds already
+        reading some of them, and a new one for the others (with ``along``)."""
+        known = self._values.get(context, _NOTHING)
+        flying = self._inflight.get(context, _NOTHING)
+        missing: list[str] = []
+        for key in keys:
+            if key in known:
+                continue
+            inflight = flying.get(key)
+            if inflight is None:
+                missing.append(key)
+            else:
+                waits.add(inflight)
+        if missing:
+            # Set operations: ``along`` is a provider's every key, forty or more.
+            extra = along.difference(missing, known, flying)
+            waits.add(self._enqueue(context, [*missing, *extra]))
 
     async def resolve(
         self, contexts: Sequence[EvaluationContext], keys: Iterable[str]

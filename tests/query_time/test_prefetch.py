@@ -1,0 +1,143 @@
+"""A question about a subscriber's segments starts reading its values while the request's
+snapshot is read (``seggraph.api.prefetch``): the two reads overlap, and the answers are the
+ones the reads made one after the other would give."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.database import Database
+
+from seggraph.plugins.hookspecs import hookimpl
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+from tests.query_time.conftest import CountingProvider, make_providers
+from tests.query_time.test_query_time import create
+
+QUESTION = """query($id: ID!) { subscriber(id: $id) {
+  segments(tags: ["t"], includeNonMembers: true) { segment { name } result }
+} }"""
+
+
+class CheckedLedger(CountingProvider):
+    """The ledger provider, adding a freshness check to the server. While ``armed``, the check
+    holds each request's start until the ledger is called (a second at most) and notes in
+    ``seen`` how many calls had started by then; ``during_check`` runs after that."""
+
+    def __init__(self, ledger: CountingProvider) -> None:
+        super().__init__(ledger.name, ledger.definitions, ledger.rows)
+        self.armed = False
+        self.seen: list[int] = []
+        self.during_check: Any = None
+        self.services: Any = None
+
+    @hookimpl
+    def startup(self, services: Any) -> None:
+        self.services = services
+        services.freshness_checks.append(self.check)
+
+    async def check(self) -> None:
+        if not self.armed:
+            return
+        before = len(self.calls)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while len(self.calls) == before and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        self.seen.append(len(self.calls) - before)
+        if self.during_check is not None:
+            self.during_check(self)
+
+
+@pytest.fixture
+def served(
+    settings: Settings, sync_db: Database[dict[str, Any]]
+) -> Iterator[tuple[GraphQLClient, CheckedLedger, CountingProvider]]:
+    for name in sync_db.list_collection_names():
+        sync_db[name].delete_many({})
+    plain_ledger, crm = make_providers()
+    ledger = CheckedLedger(plain_ledger)
+    isolated = settings.model_copy(
+        update={"plugins": ["ledger", "people"], "subscriber_directory": "ledger"}
+    )
+    server = LiveServer(isolated, extra_plugins=[("ledger", ledger), ("people", crm)])
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            yield GraphQLClient(http), ledger, crm
+    finally:
+        server.stop()
+
+
+def primed(q: GraphQLClient) -> None:
+    """One segment over the ledger's MRR, asked about once: the keys such a question reads
+    are then known."""
+    create(q, "over 100", "subscriber.mrr > 100", tags=["t"])
+    assert results(q, "sub_005") == {"over 100": "NOT_MEMBER"}  # mrr 50
+
+
+def arm(ledger: CheckedLedger) -> None:
+    """From now on the freshness check holds each request until the ledger is called."""
+    ledger.calls.clear()
+    ledger.armed = True
+
+
+def results(q: GraphQLClient, subscriber: str) -> dict[str, str]:
+    data = q.query(QUESTION, {"id": subscriber})
+    return {r["segment"]["name"]: r["result"] for r in data["subscriber"]["segments"]}
+
+
+def test_the_values_are_read_while_the_freshness_checks_run(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, _ = served
+    primed(q)
+    arm(ledger)
+    assert results(q, "sub_015") == {"over 100": "MEMBER"}  # mrr 150
+    # The ledger was asked while the check held the request, before any resolver ran, and
+    # that one call answered the question.
+    assert ledger.seen == [1]
+    assert ledger.calls == [(1, ("plan.interval", "subscriber.mrr", "subscription.is_free_trial"))]
+
+
+def test_keys_beyond_the_ones_read_early_are_read_when_the_segments_are_known(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, crm = served
+    primed(q)
+    create(q, "in France", 'crm.country = "FR"', tags=["t"])  # a key of another provider
+    arm(ledger)
+    crm.calls.clear()
+    # sub_015: mrr 150, FR (odd); sub_020: mrr 200, US.
+    assert results(q, "sub_015") == {"over 100": "MEMBER", "in France": "MEMBER"}
+    assert ledger.seen == [1]
+    assert len(ledger.calls) == 1 and len(crm.calls) == 1
+    assert results(q, "sub_020") == {"over 100": "MEMBER", "in France": "NOT_MEMBER"}
+    assert len(ledger.calls) == 2 and len(crm.calls) == 2  # now both are read early
+
+
+def test_values_read_before_the_catalogue_changed_are_read_again(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, _ = served
+    primed(q)
+
+    def change(provider: CheckedLedger) -> None:
+        # After the early read began: the catalogue is replaced (as a provider's definitions
+        # changing would), and the value changes.
+        catalogue = provider.services.catalogue
+        provider.services.catalogue = catalogue.replace_provider(
+            "ledger", catalogue.by_provider("ledger")
+        )
+        provider.rows["sub_005"] = {**provider.rows["sub_005"], "subscriber.mrr": Decimal(500)}
+
+    ledger.during_check = change
+    arm(ledger)
+    assert results(q, "sub_005") == {"over 100": "MEMBER"}  # read again: 500
+    assert ledger.seen == [1]
+    assert len(ledger.calls) == 2
