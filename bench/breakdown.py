@@ -57,7 +57,8 @@ STEPS: list[tuple[str, str, str, Callable[..., Any]]] = [
     (
         "the provider values kept too",
         "the subscriber's values: the request's batcher, the plugin manager and the shared "
-        "call, the billing provider (its database read, shared, and the derivation)",
+        "call, the billing provider (its database read, shared, and the derivation), read "
+        "early or not",
         "_values_for",
         lambda contexts, keys: (tuple(contexts), keys),
     ),
@@ -181,6 +182,21 @@ def keep_step(index: int, method: str, key: Callable[..., Any]) -> None:
     setattr(EvaluationService, method, answer)
 
 
+def keep_prefetch_with(index: int) -> None:
+    """``EvaluationService.prefetch`` (the early read of the subscriber's values) starting
+    nothing while the values' step (``index``) is kept, as itself otherwise."""
+    from seggraph.services.evaluation import EvaluationService
+
+    original = EvaluationService.prefetch
+
+    @wraps(original)
+    def prefetch(self: EvaluationService, mode: Any, context: Any) -> None:
+        if Kept.level <= index:
+            original(self, mode, context)
+
+    EvaluationService.prefetch = prefetch  # type: ignore[method-assign]
+
+
 #: (the row's label, the step it takes away, µs of CPU per request, µs of the collector's).
 Row = tuple[str, str, float, float]
 
@@ -197,6 +213,7 @@ async def measure(uri: str, member: str, requests: int) -> list[Row]:
     )
     for index, (_, _, method, key) in enumerate(STEPS):
         keep_step(index, method, key)
+    keep_prefetch_with(next(i for i, step in enumerate(STEPS) if step[2] == "_values_for"))
     #: (label, the step its row takes away, the steps kept, the request).
     rows = [
         ("trivial query", "", 0, trivial),

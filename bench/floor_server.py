@@ -5,8 +5,9 @@
 
 The same application as ``seggraph serve`` (the bundled providers, the same settings), except
 that :meth:`EvaluationService.segments_for` and :meth:`EvaluationService.evaluate` keep each
-answer by their arguments and give it again: after the first request, ``subscriber { segments
-}`` reads no segment, calls no provider and evaluates nothing. What it still costs is HTTP,
+answer by their arguments and give it again, and that :meth:`EvaluationService.prefetch`
+starts no read: after the first request, ``subscriber { segments }`` reads no segment, calls
+no provider and evaluates nothing. What it still costs is HTTP,
 Strawberry and graphql-core (two fields with arguments, a list of 20 objects) and making the
 20 results: the least that any evaluation, however fast, can cost a request of this shape
 here. Its ratio to the trivial query is therefore the floor under the target's ratio.
@@ -49,6 +50,11 @@ def keep_answers(name: str, key: Callable[..., Any]) -> None:
     setattr(EvaluationService, name, kept(getattr(EvaluationService, name), key))
 
 
+def no_prefetch(self: EvaluationService, mode: Any, context: Any) -> None:
+    """No early read of the subscriber's values (``seggraph.api.prefetch``): with the answers
+    kept, nothing would use it, and the floor reads nothing."""
+
+
 def _segments_key(mode: Any, **kwargs: Any) -> Any:
     return mode, repr(sorted(kwargs.items()))
 
@@ -65,6 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     keep_answers("segments_for", _segments_key)
     keep_answers("evaluate", _evaluate_key)
+    EvaluationService.prefetch = no_prefetch  # type: ignore[method-assign]
     settings = Settings(
         mongodb_uri=args.mongodb_uri, database=args.database, auth=False, _env_file=None
     )
