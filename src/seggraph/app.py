@@ -67,7 +67,7 @@ class SeggraphGraphQL(GraphQL[Context, None]):
             services=services,
             mode=mode,
             actor=actor,
-            properties=request.app.state.services.properties.batcher(),
+            properties=services.properties.batcher(),
             api_key=api_key,
             request_id=scope_request_id(request.scope),
             fresh=fresh,

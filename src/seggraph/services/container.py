@@ -97,12 +97,9 @@ class Services:
         done.set_result(None)
         return done
 
-    async def ensure_fresh(self, *, begin_request: bool = False) -> None:
-        """With ``begin_request``, first give the current request its snapshot of the watched
-        documents (:mod:`seggraph.freshness`, read when first asked for); then run the
-        freshness checks. A failing check is logged and the request goes on."""
-        if begin_request:
-            self.freshness.begin_request()
+    async def ensure_fresh(self) -> None:
+        """Run the freshness checks (an HTTP request's through :meth:`begin_request`, after
+        its snapshot is given). A failing check is logged and the request goes on."""
         for check in self.freshness_checks:
             try:
                 await check()
