@@ -48,9 +48,11 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
     Undefined,
     is_leaf_type,
 )
+from graphql.execution.collect_fields import FragmentDetails
 from graphql.pyutils import AwaitableOrValue, Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -374,10 +376,18 @@ _PLAIN: weakref.WeakKeyDictionary[GraphQLSchema, _PlainFields] = weakref.WeakKey
 _PLANS_KEPT = 1024
 
 
-def _has_directives(operation: OperationDefinitionNode, fragments: Mapping[str, Any]) -> bool:
-    if operation.directives or any(f.directives for f in fragments.values()):
+def _has_directives(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDetails]
+) -> bool:
+    """Whether the operation or a fragment of its document (graphql-core's
+    :class:`FragmentDetails`, keyed by name) carries a directive anywhere."""
+    definitions = [details.definition for details in fragments.values()]
+    if operation.directives or any(d.directives for d in definitions):
         return True
-    stack = [operation.selection_set, *(f.selection_set for f in fragments.values())]
+    stack: list[SelectionSetNode | None] = [
+        operation.selection_set,
+        *(d.selection_set for d in definitions),
+    ]
     while stack:
         selection_set = stack.pop()
         if selection_set is None:
