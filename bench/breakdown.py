@@ -190,9 +190,9 @@ def keep_prefetch_with(index: int) -> None:
     original = EvaluationService.prefetch
 
     @wraps(original)
-    def prefetch(self: EvaluationService, mode: Any, context: Any) -> None:
+    def prefetch(self: EvaluationService, *args: Any, **kwargs: Any) -> None:
         if Kept.level <= index:
-            original(self, mode, context)
+            original(self, *args, **kwargs)
 
     EvaluationService.prefetch = prefetch  # type: ignore[method-assign]
 

@@ -50,7 +50,7 @@ def keep_answers(name: str, key: Callable[..., Any]) -> None:
     setattr(EvaluationService, name, kept(getattr(EvaluationService, name), key))
 
 
-def no_prefetch(self: EvaluationService, mode: Any, context: Any) -> None:
+def no_prefetch(self: EvaluationService, *args: Any, **kwargs: Any) -> None:
     """No early read of the subscriber's values (``seggraph.api.prefetch``): with the answers
     kept, nothing would use it, and the floor reads nothing."""
 

@@ -141,3 +141,64 @@ def test_values_read_before_the_catalogue_changed_are_read_again(
     assert results(q, "sub_005") == {"over 100": "MEMBER"}  # read again: 500
     assert ledger.seen == [1]
     assert len(ledger.calls) == 2
+
+
+def test_a_question_in_fragments_is_read_early_too(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, _ = served
+    primed(q)
+    arm(ledger)
+    # A frontend's query: the segments asked in a named fragment, through an inline one.
+    data = q.query(
+        """query($id: ID!) { subscriber(id: $id) { id ...Offers } }
+        fragment Offers on Subscriber {
+          ... on Subscriber { segments(tags: ["t"]) { segment { name } } }
+        }""",
+        {"id": "sub_015"},
+    )
+    assert data["subscriber"]["segments"] == [{"segment": {"name": "over 100"}}]
+    assert ledger.seen == [1]  # read while the check held the request
+    assert len(ledger.calls) == 1
+
+
+def test_the_keys_a_properties_field_names_are_read_early_with_the_segments_keys(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, crm = served
+    primed(q)
+    arm(ledger)
+    crm.calls.clear()
+    data = q.query(
+        """query($id: ID!, $keys: [String!]!) { subscriber(id: $id) {
+          properties(keys: $keys) { key value provider }
+          segments(tags: ["t"]) { segment { name } }
+        } }""",
+        {"id": "sub_016", "keys": ["crm.country", "plan.interval"]},
+    )
+    assert data["subscriber"]["properties"] == [
+        {"key": "crm.country", "value": "US", "provider": "people"},
+        {"key": "plan.interval", "value": "MONTH", "provider": "ledger"},
+    ]
+    assert data["subscriber"]["segments"] == [{"segment": {"name": "over 100"}}]  # mrr 160
+    # Both fields' keys were read before any resolver ran: one call per provider in all.
+    assert ledger.seen == [1]
+    assert ledger.calls == [(1, ("plan.interval", "subscriber.mrr", "subscription.is_free_trial"))]
+    assert crm.calls == [(1, ("crm.country",))]
+
+
+def test_a_field_skipped_by_a_directive_reads_nothing_early(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, _ = served
+    primed(q)
+    arm(ledger)
+    question = """query($id: ID!, $ask: Boolean!) { subscriber(id: $id) {
+      id segments(tags: ["t"]) @include(if: $ask) { result }
+    } }"""
+    assert q.query(question, {"id": "sub_015", "ask": False}) == {"subscriber": {"id": "sub_015"}}
+    assert ledger.seen == [0] and ledger.calls == []
+    assert q.query(question, {"id": "sub_015", "ask": True})["subscriber"]["segments"] == [
+        {"result": "MEMBER"}
+    ]
+    assert ledger.seen == [0, 1]

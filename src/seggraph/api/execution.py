@@ -445,7 +445,9 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             return run(root_type, root_value, grouped_field_set, serially, new_defer_usages)
         started = None
         if self.operation.operation is OperationType.QUERY:
-            started = start_reads(context, root_type, grouped_field_set, self.variable_values)
+            started = start_reads(
+                context, root_type, grouped_field_set, self.variable_values, self.collect_subfields
+            )
         if fresh.done():
             return run(root_type, root_value, grouped_field_set, serially, new_defer_usages)
 

@@ -138,10 +138,10 @@ def resolve_properties(
     One call may serve several requests: the questions of requests that arrive while a call to
     this provider is under way are gathered into the next call (the union of their contexts
     and keys), which starts after each of them asked. Answer from the arguments alone; never
-    from anything tied to one request. A question about a subscriber's segments may call it
-    before it knows its segments (for the keys the last such question needed,
-    ``seggraph.api.prefetch``), so a call may turn out not to be needed: keep it free of side
-    effects.
+    from anything tied to one request. A question about a subscriber may call it before its
+    fields run, and a question about its segments before it knows them (for the keys the last
+    such question needed, ``seggraph.api.prefetch``), so a call may turn out not to be needed:
+    keep it free of side effects.
 
     May be async. When it raises, returns something else, or runs late (past the provider
     timeout), every asked key is UNKNOWN for every context of the batch (PROVIDER_ERROR or

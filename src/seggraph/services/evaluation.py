@@ -348,13 +348,24 @@ class EvaluationService:
         results = self._evaluate_one(prepared, context, values.get(context, {}), explain)
         return [SegmentOutcome(s, results[s.id]) for s in targets]
 
-    def prefetch(self, mode: Mode, context: EvaluationContext) -> None:
-        """Start reading ``context``'s values for a question about its segments before the
-        question knows them (the request's snapshot still being read): the keys the last
-        such question in ``mode`` read (:attr:`PreparedSets.last_keys`). :meth:`evaluate`
-        then finds them read or under way, and reads only what it needs beyond them. Values
-        are read after the request began, so they are as fresh as its own read would be."""
-        keys = self.prepared_sets.last_keys.get(mode)
+    def prefetch(
+        self,
+        mode: Mode,
+        context: EvaluationContext,
+        *,
+        segments: bool = True,
+        keys: frozenset[str] = frozenset(),
+    ) -> None:
+        """Start reading ``context``'s values before the request's fields ask for them (the
+        request's snapshot still being read), in one round: ``keys``, and, for a question
+        about its ``segments`` (which the question does not know yet), the keys the last such
+        question in ``mode`` read (:attr:`PreparedSets.last_keys`). :meth:`evaluate` and the
+        fields that read values then find them read or under way, and read only what they
+        need beyond them. Values are read after the request began, so they are as fresh as
+        the fields' own reads would be."""
+        last = self.prepared_sets.last_keys.get(mode) if segments else None
+        if last:
+            keys = keys | last if keys else last
         if keys and isinstance(self.values, RequestValueSource):
             self.values.prefetch(context, keys)
 
