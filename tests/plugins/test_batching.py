@@ -160,7 +160,7 @@ async def test_a_prefetch_is_the_read_later_loads_wait_for() -> None:
     batcher.prefetch(
         sub_3, ["alpha.count"], along=catalogue.with_siblings(frozenset({"alpha.count"}))
     )
-    assert alpha.calls == []  # started, not yet asked: the batcher lets the loop settle first
+    assert alpha.calls == []  # started, not yet asked
     await asyncio.sleep(0.01)
     assert [sorted(keys) for _, keys in alpha.calls] == [["alpha.count", "alpha.other"]]
     found = await batcher.load_many([sub_3], ["alpha.other", "beta.name"])
@@ -174,6 +174,31 @@ async def test_a_prefetch_is_the_read_later_loads_wait_for() -> None:
     batcher.prefetch(sub_3, ["alpha.count", "beta.name"])
     await asyncio.sleep(0.01)
     assert len(alpha.calls) == 1 and len(beta.calls) == 1 and batcher.dispatches == 2
+
+
+async def test_a_prefetch_asks_without_waiting_for_other_loads_to_join() -> None:
+    """A load lets the loop turn SETTLE_TICKS times before its round asks, so that the
+    request's other loads join it; a prefetch knows every key it reads and asks at once."""
+    alpha, beta = providers()
+    _, batcher = in_process(alpha=alpha, beta=beta)
+
+    async def turns_until_asked(start: Any) -> int:
+        asked = len(alpha.calls)
+        task = asyncio.ensure_future(start())
+        turns = 0
+        while len(alpha.calls) == asked:
+            await asyncio.sleep(0)
+            turns += 1
+        await task
+        return turns
+
+    async def load() -> None:
+        await batcher.load_many([EvaluationContext("sub_4")], ["alpha.count"])
+
+    async def prefetch() -> None:
+        batcher.prefetch(EvaluationContext("sub_5"), ["alpha.count"])
+
+    assert await turns_until_asked(load) == await turns_until_asked(prefetch) + SETTLE_TICKS
 
 
 def test_keys_asked_along_are_those_of_the_same_read_group() -> None:

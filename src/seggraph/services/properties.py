@@ -121,10 +121,12 @@ class PropertyBatcher:
     ) -> None:
         """Start reading ``keys`` (and ``along``, as :meth:`load_many` does) for ``context``
         without waiting: a later :meth:`load_many` of them waits for this read instead of
-        making its own. What nobody asks for afterwards is read for nothing."""
+        making its own. What nobody asks for afterwards is read for nothing. Its round asks
+        at once, without the :data:`SETTLE_TICKS` a load lets pass for the request's other
+        loads to join: a prefetch is made before any field runs, so there are none yet."""
         along_set = along if isinstance(along, frozenset) else frozenset(along)
         rounds: set[asyncio.Future[None]] = set()
-        self._ask(context, list(dict.fromkeys(keys)), along_set, rounds)
+        self._ask(context, list(dict.fromkeys(keys)), along_set, rounds, settle=0)
         for round_ in rounds:  # a failed round may be awaited by no one
             round_.add_done_callback(retrieve_outcome)
 
@@ -134,6 +136,7 @@ class PropertyBatcher:
         keys: list[str],
         along: frozenset[str],
         waits: set[asyncio.Future[None]],
+        settle: int = SETTLE_TICKS,
     ) -> None:
         """Add to ``waits`` the rounds that answer ``keys`` for ``context``: the rounds already
         reading some of them, and a new one for the others (with ``along``)."""
@@ -151,7 +154,7 @@ class PropertyBatcher:
         if missing:
             # Set operations: ``along`` is a provider's every key, forty or more.
             extra = along.difference(missing, known, flying)
-            waits.add(self._enqueue(context, [*missing, *extra]))
+            waits.add(self._enqueue(context, [*missing, *extra], settle))
 
     async def resolve(
         self, contexts: Sequence[EvaluationContext], keys: Iterable[str]
@@ -163,22 +166,24 @@ class PropertyBatcher:
         """A page of the subscriber directory (not batched: pages are already large)."""
         return await self._resolver.subscriber_ids(after, limit)
 
-    def _enqueue(self, context: EvaluationContext, keys: list[str]) -> asyncio.Future[None]:
+    def _enqueue(
+        self, context: EvaluationContext, keys: list[str], settle: int
+    ) -> asyncio.Future[None]:
         round_ = self._round
         if round_ is None:
             loop = asyncio.get_running_loop()
             round_ = self._round = loop.create_future()
-            task = loop.create_task(self._dispatch(round_))
+            task = loop.create_task(self._dispatch(round_, settle))
             self._tasks.add(task)
             task.add_done_callback(partial(self._dispatched, round_))
         self._pending.setdefault(context, set()).update(keys)
         self._inflight.setdefault(context, {}).update(dict.fromkeys(keys, round_))
         return round_
 
-    async def _dispatch(self, round_: asyncio.Future[None]) -> None:
+    async def _dispatch(self, round_: asyncio.Future[None], settle: int) -> None:
         pending: dict[EvaluationContext, set[str]] | None = None
         try:
-            for _ in range(SETTLE_TICKS):
+            for _ in range(settle):
                 await asyncio.sleep(0)
             pending = self._take_pending()
             contexts = list(pending)
