@@ -87,6 +87,18 @@ def arm(ledger: CheckedLedger) -> None:
     ledger.armed = True
 
 
+def primed_and_armed(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> tuple[GraphQLClient, CheckedLedger, CountingProvider]:
+    """The served client and providers, :func:`primed`, armed (:func:`arm`), and with no
+    provider call counted yet."""
+    q, ledger, crm = served
+    primed(q)
+    arm(ledger)
+    crm.calls.clear()
+    return served
+
+
 def results(q: GraphQLClient, subscriber: str) -> dict[str, str]:
     data = q.query(QUESTION, {"id": subscriber})
     return {r["segment"]["name"]: r["result"] for r in data["subscriber"]["segments"]}
@@ -95,9 +107,7 @@ def results(q: GraphQLClient, subscriber: str) -> dict[str, str]:
 def test_the_values_are_read_while_the_freshness_checks_run(
     served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
 ) -> None:
-    q, ledger, _ = served
-    primed(q)
-    arm(ledger)
+    q, ledger, _ = primed_and_armed(served)
     assert results(q, "sub_015") == {"over 100": "MEMBER"}  # mrr 150
     # The ledger was asked while the check held the request, before any resolver ran, and
     # that one call answered the question.
@@ -146,9 +156,7 @@ def test_values_read_before_the_catalogue_changed_are_read_again(
 def test_a_question_in_fragments_is_read_early_too(
     served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
 ) -> None:
-    q, ledger, _ = served
-    primed(q)
-    arm(ledger)
+    q, ledger, _ = primed_and_armed(served)
     # A frontend's query: the segments asked in a named fragment, through an inline one.
     data = q.query(
         """query($id: ID!) { subscriber(id: $id) { id ...Offers } }
@@ -165,10 +173,7 @@ def test_a_question_in_fragments_is_read_early_too(
 def test_the_keys_a_properties_field_names_are_read_early_with_the_segments_keys(
     served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
 ) -> None:
-    q, ledger, crm = served
-    primed(q)
-    arm(ledger)
-    crm.calls.clear()
+    q, ledger, crm = primed_and_armed(served)
     data = q.query(
         """query($id: ID!, $keys: [String!]!) { subscriber(id: $id) {
           properties(keys: $keys) { key value provider }
@@ -190,9 +195,7 @@ def test_the_keys_a_properties_field_names_are_read_early_with_the_segments_keys
 def test_a_field_skipped_by_a_directive_reads_nothing_early(
     served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
 ) -> None:
-    q, ledger, _ = served
-    primed(q)
-    arm(ledger)
+    q, ledger, _ = primed_and_armed(served)
     question = """query($id: ID!, $ask: Boolean!) { subscriber(id: $id) {
       id segments(tags: ["t"]) @include(if: $ask) { result }
     } }"""
