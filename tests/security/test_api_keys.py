@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import httpx
@@ -188,6 +189,26 @@ async def test_a_checked_key_is_trusted_for_the_cache_time_then_checked_again(
         now[0] += 0.2
         assert await server.authenticate(full) is None  # checked again: revoked
         assert await server.authenticate(full[:-1] + "x") is None
+    finally:
+        await database.close()
+
+
+async def test_a_checked_key_under_the_other_modes_prefix_is_refused(
+    auth_settings: Settings,
+) -> None:
+    """A LIVE key's id and secret relabelled ``sg_test_`` are refused, even while the real key
+    is trusted from the cache (the prefix is part of what was checked)."""
+    assert auth_settings.mongodb_uri
+    database = Database(auth_settings.mongodb_uri, auth_settings.database)
+    try:
+        server = ApiKeyService(ApiKeyStore(database.db), cache_seconds=60)
+        for mode, other in ((Mode.LIVE, "test"), (Mode.TEST, "live")):
+            key, full = await server.create(mode, Role.WRITE, "relabelled")
+            relabelled = re.sub(r"^sg_(live|test)_", f"sg_{other}_", full)
+            assert relabelled != full
+            assert await server.authenticate(relabelled) is None  # the cache cold
+            assert await server.authenticate(full) == key  # the real key, now cached
+            assert await server.authenticate(relabelled) is None  # the cache warm
     finally:
         await database.close()
 

@@ -65,7 +65,9 @@ class ApiKeyService:
         presented = parse_key(raw)
         if presented is None:
             return None
-        cache_key = (presented.key_id, hash_secret(presented.secret))
+        # The whole presented key, prefix included: a key checked once must not make the same
+        # id and secret under the other mode's prefix pass without the prefix check.
+        cache_key = (presented.mode, presented.key_id, hash_secret(presented.secret))
         now = self.monotonic()
         cached = self._checked.get(cache_key)
         if cached is not None and cached[1] > now:
