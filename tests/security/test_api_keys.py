@@ -209,6 +209,8 @@ async def test_a_checked_key_under_the_other_modes_prefix_is_refused(
             assert await server.authenticate(relabelled) is None  # the cache cold
             assert await server.authenticate(full) == key  # the real key, now cached
             assert await server.authenticate(relabelled) is None  # the cache warm
+            await server.revoke(key.id)  # this process forgets its check at once
+            assert await server.authenticate(full) is None
     finally:
         await database.close()
 

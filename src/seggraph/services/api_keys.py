@@ -39,7 +39,7 @@ class ApiKeyService:
         self.cache_seconds = cache_seconds
         self.clock = clock
         self.monotonic = monotonic
-        self._checked: dict[tuple[str, str], tuple[ApiKey, float]] = {}
+        self._checked: dict[tuple[Mode, str, str], tuple[ApiKey, float]] = {}
 
     async def create(self, mode: Mode, role: Role, name: str = "") -> tuple[ApiKey, str]:
         """A new key and its full text, which exists nowhere else: show it once."""
@@ -57,7 +57,7 @@ class ApiKeyService:
     async def revoke(self, key_id: str) -> ApiKey | None:
         """The revoked key, or None when there is no such key."""
         key = await self.store.revoke(key_id.strip(), self.clock())
-        self._checked = {k: v for k, v in self._checked.items() if k[0] != key_id}
+        self._checked = {k: v for k, v in self._checked.items() if k[1] != key_id}
         return key
 
     async def authenticate(self, raw: str) -> ApiKey | None:
