@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -140,6 +141,41 @@ def condition(prop: str, op: str, value: Any = None, **extra: Any) -> dict[str, 
         (condition("subscriber.bucket", "PERCENTAGE", 10.0005), "INVALID_VALUE", "value"),
         (condition("subscriber.bucket", "EQ", 10), "OPERATOR_NOT_ALLOWED", "operator"),
         (condition("segment", "IN_SEGMENT", "000000000000000000000000"), "UNKNOWN_SEGMENT", None),
+        (
+            condition("subscriber.bucket", "PERCENTAGE", 10, caseInsensitive=True),
+            "CASE_INSENSITIVE_NOT_ALLOWED",
+            "caseInsensitive",
+        ),
+        (
+            condition(
+                "subscription.next_billing_date", "IN_LAST", {"amount": 100001, "unit": "DAY"}
+            ),
+            "INVALID_VALUE",
+            "value",
+        ),
+        (
+            condition(
+                "subscription.next_billing_date", "IN_LAST", {"amount": 10**20, "unit": "DAY"}
+            ),
+            "INVALID_VALUE",
+            "value",
+        ),
+        (
+            # 23:00 at UTC-5 is January 2 in UTC (the account zone), 01:00 at UTC+5 January 1.
+            condition(
+                "cdp.last_seen",
+                "BETWEEN",
+                ["2026-01-01T23:00:00-05:00", "2026-01-02T01:00:00+05:00"],
+            ),
+            "INVALID_RANGE",
+            "value",
+        ),
+        (
+            condition("cdp.last_seen", "AFTER", "0001-01-01T00:00:00+05:00"),
+            "INVALID_VALUE",
+            "value",
+        ),
+        (condition("subscriber.mrr", "IN", [[[[[[[[1]]]]]]]]), "INVALID_VALUE", "value"),
     ],
 )
 def test_refused_conditions_name_their_path(
@@ -164,7 +200,9 @@ def test_refused_conditions_name_their_path(
     assert snapshot(sync_db) == before
 
 
-@pytest.mark.parametrize("amount", [1e300, "1e400", "12.5000000000000000000000000000000"])
+@pytest.mark.parametrize(
+    "amount", ["9" * 34, "9" * 32 + ".99", "12.5000000000000000000000000000000"]
+)
 def test_a_money_amount_too_large_or_too_precise_for_28_digits_is_still_checked(
     seg: SegmentClient, amount: Any
 ) -> None:
@@ -178,12 +216,99 @@ def test_a_money_amount_too_large_or_too_precise_for_28_digits_is_still_checked(
         name="refused",
         conditions={
             "conditions": [
-                condition("subscriber.mrr", "GT", "1e400"),
+                condition("subscriber.mrr", "GT", "9" * 34),
                 condition("subscriber.mrr", "GT", "1.0000000000000000000000000000001"),
             ]
         },
     )
     assert errors_by_path(refused) == {"conditions.conditions.1.value": "INVALID_MONEY"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1e2000000",  # Decimal arithmetic overflows, and the text form had two million digits
+        "1e400",  # no double: JSON answered null
+        1e300,
+        "-1e34",
+        "1e-400",  # a double rounds it to 0.0
+        "1.5e-34",  # 35 decimal places
+        "9" * 35,
+        "0." + "0" * 40,
+    ],
+)
+def test_a_number_beyond_34_digits_is_refused_and_nothing_is_written(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]], value: Any
+) -> None:
+    before = snapshot(sync_db)
+    for prop in ("subscription.duration_days", "subscriber.mrr"):
+        payload = seg.create(name="huge", conditions={"conditions": [condition(prop, "GT", value)]})
+        assert errors_by_path(payload) == {"conditions.conditions.0.value": "INVALID_VALUE"}
+        assert "at most 34 digits" in payload["userErrors"][0]["message"]
+    payload = seg.create(name="huge", conditionsText=f"subscription.duration_days > {'9' * 35}")
+    assert errors_by_path(payload) == {"conditionsText.conditions.0.value": "INVALID_VALUE"}
+    assert snapshot(sync_db) == before
+
+
+@pytest.mark.parametrize(
+    "value, answered",
+    [
+        ("9" * 34, "9" * 34),  # beyond a double's exact integers: a string, the same number
+        ("1e33", 1e33),  # JSON's 1e+33 is that number exactly
+        ("1e-34", 1e-34),  # a double holds it exactly enough to read back the same
+        ("0.1", 0.1),
+        ("0.1000000000000000055511151231257827", "0.1000000000000000055511151231257827"),
+        ("-12.50", -12.5),
+    ],
+)
+def test_a_number_reads_back_as_the_same_number_in_json_and_text(
+    seg: SegmentClient, value: str, answered: Any
+) -> None:
+    saved = seg.created(
+        name="n", conditions={"conditions": [condition("subscription.duration_days", "EQ", value)]}
+    )
+    assert saved["conditions"]["conditions"][0]["value"] == answered
+    # What the API answers, sent back in either form, is the same condition.
+    again = seg.created(name="again", conditions=saved["conditions"])
+    assert again["conditions"] == saved["conditions"]
+    assert "e" not in saved["conditionsText"].lower().split(" ")[-1]  # no exponent in text
+    from_text = seg.created(name="from text", conditionsText=saved["conditionsText"])
+    assert from_text["conditions"] == saved["conditions"]
+
+
+def test_a_number_saved_before_numbers_were_bounded_still_reads(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    saved = seg.created(
+        name="old", conditions={"conditions": [condition("subscription.duration_days", "GT", 1)]}
+    )
+    [stored] = sync_db["segments"].find({}, {"conditions": 1})
+    text = str(stored["conditions"])
+    assert "1" in text
+    # What an earlier version let through: put in place of the stored amount.
+    sync_db["segments"].update_one(
+        {"_id": stored["_id"]}, {"$set": {"conditions": _with_value(stored["conditions"])}}
+    )
+    listed = seg.run(
+        "{ segments(first: 10) { nodes { id conditionsText conditions { conditions { value } } } } }"
+    )
+    [node] = listed["segments"]["nodes"]
+    assert node["id"] == saved["id"]
+    assert node["conditions"]["conditions"][0]["value"] == "1E+2000000"
+    assert node["conditionsText"] == "subscription.duration_days > 1E+2000000"
+
+
+def _with_value(document: Any) -> Any:
+    """``document`` (a stored condition tree) with its number 1 replaced by 1e2000000."""
+    if isinstance(document, dict):
+        if document == {"decimal": "1"}:
+            return {"decimal": "1E+2000000"}
+        return {key: _with_value(item) for key, item in document.items()}
+    if isinstance(document, list):
+        return [_with_value(item) for item in document]
+    if document == 1 and not isinstance(document, bool):
+        return {"decimal": "1E+2000000"}
+    return document
 
 
 def test_every_error_is_reported_at_once(seg: SegmentClient) -> None:
@@ -251,3 +376,61 @@ def test_values_are_stored_canonically(seg: SegmentClient) -> None:
         12.5,
         ["a", "b"],
     ]
+
+
+def test_case_insensitive_is_refused_on_a_segment_reference(seg: SegmentClient) -> None:
+    target = seg.created(name="target")
+    payload = seg.create(
+        name="refers",
+        conditions={
+            "conditions": [condition("segment", "IN_SEGMENT", target["id"], caseInsensitive=True)]
+        },
+    )
+    assert errors_by_path(payload) == {
+        "conditions.conditions.0.caseInsensitive": "CASE_INSENSITIVE_NOT_ALLOWED"
+    }
+    text = seg.create(
+        name="refers", conditionsText=f'segment IN SEGMENT "{target["id"]}" CASE INSENSITIVE'
+    )
+    assert [e["code"] for e in text["userErrors"]] == ["CASE_INSENSITIVE_NOT_ALLOWED"]
+
+
+def test_a_datetime_range_is_ordered_by_the_days_evaluation_reads(seg: SegmentClient) -> None:
+    # In text order the bounds are reversed; as days in UTC (the account zone) they are not:
+    # 01:00 at UTC+5 is January 1, 23:00 at UTC-5 is January 2.
+    bounds = ["2026-01-02T01:00:00+05:00", "2026-01-01T23:00:00-05:00"]
+    saved = seg.created(
+        name="range", conditions={"conditions": [condition("cdp.last_seen", "BETWEEN", bounds)]}
+    )
+    assert saved["conditions"]["conditions"][0]["value"] == bounds
+
+
+def test_a_value_nested_a_thousand_levels_deep_is_refused_as_a_user_error(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    before = snapshot(sync_db)
+    document = (
+        'mutation($v: JSON) { createSegment(input: {name: "deep", conditions: {conditions: '
+        '[{property: "subscriber.mrr", operator: GT, value: $v}]}}) '
+        "{ segment { id } userErrors { path code message } } }"
+    )
+    refused_as_user_errors = 0
+    # Depths around what JSON decoding still accepts (written out: encoders refuse them); in
+    # that window, describing the value in the message recursed too deep (an internal error).
+    for depth in range(900, 1001, 5):
+        for deep in ("[" * depth + "1" + "]" * depth, '{"amount": ' * depth + "1" + "}" * depth):
+            body = '{"query": ' + json.dumps(document) + ', "variables": {"v": ' + deep + "}}"
+            response = seg.gql.http.post(
+                "/graphql", content=body, headers={"content-type": "application/json"}
+            )
+            if response.status_code == 400:  # refused whole, before GraphQL: also clear
+                assert "INTERNAL" not in response.text
+                continue
+            assert response.status_code == 200, response.text
+            assert "errors" not in response.json(), response.json()["errors"]
+            payload = response.json()["data"]["createSegment"]
+            assert errors_by_path(payload) == {"conditions.conditions.0.value": "INVALID_VALUE"}
+            assert len(payload["userErrors"][0]["message"]) < 200
+            refused_as_user_errors += 1
+    assert refused_as_user_errors > 0
+    assert snapshot(sync_db) == before

@@ -67,6 +67,11 @@ ERRORS: list[tuple[str, int, int, str | None, str]] = [
     ),
     ('a.a = "\\u12"', 1, 8, "\\uXXXX", "expected \\u and 4 hexadecimal digits, found '\\u12\"'"),
     ('a.a = "\\UFFFFFFFF"', 1, 8, None, "beyond the last Unicode code point"),
+    # half of a UTF-16 pair: no character (the database refused to store it)
+    ('a.a = "\\uD800"', 1, 8, None, "\\uD800 is a UTF-16 surrogate, not a character"),
+    ('a.a = "\\uDE00\\uD83D"', 1, 8, None, "\\uDE00 is a UTF-16 surrogate"),
+    ('a.a = "\\uD83Dx"', 1, 8, None, "\\uD83D is a UTF-16 surrogate"),
+    ('a.a = "\\U0000DFFF"', 1, 8, None, "\\U0000DFFF is a UTF-16 surrogate"),
     # trailing garbage
     ("a.a = 1 b.b = 2", 1, 9, "AND", "expected AND, OR or the end of the text, found 'b.b'"),
     ("a.a = 1)", 1, 8, "the end of the text", "found ')'"),

@@ -176,6 +176,7 @@ EXAMPLES: list[tuple[str, Group]] = [
         ALL(C("a.a", Operator.EQ, 'say "hi"\\ \n\t\r é 😀 ` \u2028')),
     ),
     ('a.a = "é 😀 中文"', ALL(C("a.a", Operator.EQ, "é 😀 中文"))),
+    (r'a.a = "\uD83D\uDE00!"', ALL(C("a.a", Operator.EQ, "😀!"))),  # a UTF-16 pair, as in JSON
     # segments and buckets
     ('IN SEGMENT "seg_1"', ALL(C(SEGMENT_PROPERTY, Operator.IN_SEGMENT, "seg_1"))),
     (

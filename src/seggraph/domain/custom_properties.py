@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +23,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from seggraph.domain.errors import UserError, checked_text
+from seggraph.domain.numbers import BOUNDS, within_bounds
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 
 NAMESPACE = "custom"
@@ -138,7 +140,13 @@ class ValueRefused(ValueError):
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = repr(value[:60])
+    else:
+        try:
+            text = json.dumps(value, default=str)
+        except (RecursionError, ValueError):  # nested too deeply for json (or circular)
+            text = reprlib.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -175,6 +183,13 @@ def _text(raw: Any) -> str:
 
 
 def _number(raw: Any) -> int | Decimal:
+    number = _unbounded_number(raw)
+    if not within_bounds(number):
+        raise ValueRefused(f"{BOUNDS}, got {_show(raw)}")
+    return number
+
+
+def _unbounded_number(raw: Any) -> int | Decimal:
     if isinstance(raw, bool):
         raise ValueRefused(f"expected a number, got {_show(raw)}")
     if isinstance(raw, int):

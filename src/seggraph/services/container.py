@@ -77,6 +77,7 @@ class Services:
             segment_store.SegmentStore(self.database.db, self.freshness),
             lambda: self.catalogue,
             currency=self.settings.currency,
+            zone=self.settings.zone,
             limits=TreeLimits(
                 max_depth=self.settings.max_condition_depth,
                 max_conditions=self.settings.max_conditions,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, tzinfo
 
 from bson import ObjectId
 
@@ -139,11 +140,13 @@ class SegmentService:
         currency: str,
         limits: TreeLimits | None = None,
         clock: Clock = utcnow,
+        zone: tzinfo = UTC,
     ) -> None:
         self.database = database
         self.store = store
         self.catalogue = catalogue
         self.currency = currency
+        self.zone = zone
         self.limits = limits or TreeLimits()
         self.clock = clock
 
@@ -210,7 +213,9 @@ class SegmentService:
         prefix: tuple[PathPart, ...] = ("conditions",),
     ) -> tuple[Group, list[UserError], list[UserError]]:
         """The canonical tree, its errors and its warnings (references checked in ``mode``)."""
-        validator = ConditionValidator(self.catalogue(), currency=self.currency, limits=self.limits)
+        validator = ConditionValidator(
+            self.catalogue(), currency=self.currency, limits=self.limits, zone=self.zone
+        )
         outcome = validator.validate(root, prefix)
         errors = list(outcome.errors)
         refs = referenced_segments(outcome.tree)

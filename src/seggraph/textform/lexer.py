@@ -192,5 +192,27 @@ class Lexer:
                 return self._error(
                     i, f"\\U{hex_digits} is beyond the last Unicode code point (10FFFF)", []
                 )
+            low = _low_surrogate(text, i + 2 + digits) if 0xD800 <= code <= 0xDBFF else None
+            if low is not None:  # a pair, as JSON and JavaScript write 😀: \uD83D\uDE00
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                digits += 6
+            elif 0xD800 <= code <= 0xDFFF:  # half of a pair alone: no character to store
+                return self._error(
+                    i,
+                    f"\\{escape}{hex_digits} is a UTF-16 surrogate, not a character: write the "
+                    "character itself, or its code point as \\UXXXXXXXX",
+                    [],
+                )
             parts.append(chr(code))
             i += 2 + digits
+
+
+def _low_surrogate(text: str, at: int) -> int | None:
+    """The code of a ``\\uDC00``-``\\uDFFF`` escape at ``at`` (a pair's second half), or None."""
+    if text[at : at + 2] != "\\u":
+        return None
+    hex_digits = text[at + 2 : at + 6]
+    if len(hex_digits) != 4 or not set(hex_digits) <= _HEX:
+        return None
+    code = int(hex_digits, 16)
+    return code if 0xDC00 <= code <= 0xDFFF else None

@@ -25,6 +25,7 @@ from seggraph.domain.conditions import (
     Operator,
     RelativeDate,
 )
+from seggraph.domain.numbers import within_bounds
 from seggraph.textform.vocabulary import (
     ACCOUNT_CURRENCY,
     SHAPES,
@@ -182,6 +183,10 @@ def _number(value: Any) -> str:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"a number in the text form is finite, got {value}")
+        if not within_bounds(value):
+            # Saved before numbers were bounded: its exponent form (which the text form does
+            # not read back) rather than, for 1e2000000, two million digits.
+            return str(value)
         return format(value, "f")  # never an exponent; 100.0 stays 100.0
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)

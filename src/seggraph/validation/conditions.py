@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
 import re2
@@ -26,6 +27,7 @@ from seggraph.domain.conditions import (
 )
 from seggraph.domain.errors import PathPart, UserError
 from seggraph.domain.properties import VALUELESS_OPERATORS, PropertyDefinition, PropertyType
+from seggraph.evaluation.dates import parse_iso_day
 from seggraph.validation import values as v
 
 Path = tuple[PathPart, ...]
@@ -53,6 +55,8 @@ _NON_EMPTY_TEXT = frozenset(
     }
 )
 _CASE_INSENSITIVE_TYPES = frozenset({PropertyType.TEXT, PropertyType.LIST})
+#: Operators of the pseudo-properties ``segment`` and ``subscriber.bucket`` (no catalogue type).
+_PSEUDO_OPERATORS = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT, Operator.PERCENTAGE})
 
 
 @dataclass(frozen=True)
@@ -90,11 +94,17 @@ def child_path(group: Group, index: int) -> tuple[PathPart, ...]:
 
 class ConditionValidator:
     def __init__(
-        self, catalogue: Catalogue, *, currency: str, limits: TreeLimits | None = None
+        self,
+        catalogue: Catalogue,
+        *,
+        currency: str,
+        limits: TreeLimits | None = None,
+        zone: tzinfo = UTC,
     ) -> None:
         self.catalogue = catalogue
         self.currency = currency
         self.limits = limits or TreeLimits()
+        self.zone = zone  # the account time zone: DATETIME values are days in it
 
     def validate(self, root: Group, prefix: Path = ("conditions",)) -> ValidationOutcome:
         root = normalized(root)
@@ -156,6 +166,15 @@ class ConditionValidator:
             return condition
 
         key, operator = condition.property, condition.operator
+        if condition.case_insensitive and (
+            operator in _PSEUDO_OPERATORS or key in (SEGMENT_PROPERTY, BUCKET_PROPERTY)
+        ):
+            return refuse(
+                ("caseInsensitive",),
+                "CASE_INSENSITIVE_NOT_ALLOWED",
+                f"caseInsensitive applies to TEXT and LIST properties only, not to "
+                f"{key} {operator.value}",
+            )
         if operator in (Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT):
             if key != SEGMENT_PROPERTY:
                 return refuse(
@@ -218,7 +237,7 @@ class ConditionValidator:
             if len(items) != 2:
                 raise v.ValueRefused("expected [min, max]")
             low, high = one(items[0]), one(items[1])
-            if _sort_key(low) > _sort_key(high):
+            if self._sort_key(definition, low) > self._sort_key(definition, high):
                 raise v.ValueRefused(f"expected min <= max, got [{low}, {high}]", "INVALID_RANGE")
             return (low, high)
         if operator in _LIST_OPERATORS:
@@ -248,10 +267,22 @@ class ConditionValidator:
         if kind is PropertyType.DATE:
             return v.parse_date
         if kind is PropertyType.DATETIME:
-            return v.parse_date_or_datetime
+            return self._datetime
         if kind is PropertyType.SEMVER:
             return v.parse_semver
         raise v.ValueRefused(f"{kind.value} conditions take no value")
+
+    def _datetime(self, raw: Any) -> str:
+        """A DATETIME value whose calendar day in the account zone exists (evaluation reads it
+        so): ``0001-01-01T00:00:00+05:00`` falls before the first day of the calendar in UTC."""
+        value = v.parse_date_or_datetime(raw)
+        try:
+            parse_iso_day(value, self.zone)
+        except (ValueError, OverflowError):
+            raise v.ValueRefused(
+                f"{value} falls outside the calendar (years 1 to 9999) in the account time zone"
+            ) from None
+        return value
 
     def _check_regex(self, pattern: str) -> None:
         if len(pattern) > self.limits.max_regex_length:
@@ -266,7 +297,10 @@ class ConditionValidator:
             reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
             raise v.ValueRefused(f"not a valid RE2 pattern: {reason}", "INVALID_PATTERN") from None
 
-
-def _sort_key(value: Any) -> Any:
-    """Comparable form of a range bound (money by amount; ISO dates sort as text)."""
-    return getattr(value, "amount", value)
+    def _sort_key(self, definition: PropertyDefinition, value: Any) -> Any:
+        """Comparable form of a range bound: money by amount, a DATETIME as evaluation reads
+        it (its calendar day in the account zone: ``23:00-05:00`` is the next day in UTC), a
+        DATE as its ISO text."""
+        if definition.type is PropertyType.DATETIME:
+            return parse_iso_day(value, self.zone)
+        return getattr(value, "amount", value)

@@ -8,12 +8,14 @@ returns the canonical value, or raises :class:`ValueRefused` saying what was exp
 from __future__ import annotations
 
 import re
+import reprlib
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from seggraph.domain.conditions import DateUnit, Money, RelativeDate
 from seggraph.domain.currencies import is_currency_code, is_whole_minor_units
+from seggraph.domain.numbers import BOUNDS, within_bounds
 
 # The regular expression semver.org publishes for strict Semantic Versioning 2.0.0.
 SEMVER = re.compile(
@@ -21,6 +23,11 @@ SEMVER = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
+
+
+#: The largest ``{amount, unit}`` amount: 100,000 days is 273 years, and any larger window is
+#: clamped to the calendar's range by evaluation anyway; it also keeps the stored amount an int64.
+MAX_RELATIVE_AMOUNT = 100_000
 
 
 class ValueRefused(ValueError):
@@ -32,8 +39,16 @@ class ValueRefused(ValueError):
         self.code = code
 
 
+#: Shows a value in a message: a few levels and items of it, so that a value nested a thousand
+#: levels deep (JSON allows it) or a megabyte long is described without recursing through it.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = 6
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
 def describe(value: Any) -> str:
-    text = repr(value)
+    text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -55,6 +70,8 @@ def parse_decimal(value: Any, what: str = "a number") -> Decimal:
         raise ValueRefused(f"expected {what}, got {describe(value)}")
     if not result.is_finite():
         raise ValueRefused(f"expected a finite number, got {describe(value)}")
+    if not within_bounds(result):
+        raise ValueRefused(f"{BOUNDS}, got {describe(value)}")
     return result
 
 
@@ -144,8 +161,16 @@ def parse_relative(value: Any) -> RelativeDate:
         amount_raw, unit_raw = value["amount"], value["unit"]
     else:
         raise ValueRefused('expected {"amount": N, "unit": DAY | WEEK | MONTH | YEAR}')
-    if isinstance(amount_raw, bool) or not isinstance(amount_raw, int | Decimal):
+    if (
+        isinstance(amount_raw, bool)
+        or not isinstance(amount_raw, int | Decimal)
+        or (isinstance(amount_raw, Decimal) and not amount_raw.is_finite())
+    ):
         raise ValueRefused(f"expected a whole number amount >= 1, got {describe(amount_raw)}")
+    if amount_raw > MAX_RELATIVE_AMOUNT:  # before int(): 1e2000000 is a whole number too
+        raise ValueRefused(
+            f"a relative date's amount is at most {MAX_RELATIVE_AMOUNT}, got {describe(amount_raw)}"
+        )
     if amount_raw != int(amount_raw) or int(amount_raw) < 1:
         raise ValueRefused(f"expected a whole number amount >= 1, got {describe(amount_raw)}")
     if not isinstance(unit_raw, str) or unit_raw.upper() not in DateUnit.__members__:

@@ -263,3 +263,24 @@ def test_too_many_values_in_one_request_are_refused(defined: GraphQLClient) -> N
     values = [{"key": "seats", "subscriberId": f"c{i}", "value": i} for i in range(5001)]
     result = set_values(defined, values)
     assert result["written"] == 0 and result["userErrors"][0]["code"] == "TOO_MANY"
+
+
+@pytest.mark.parametrize("value", ["1e7000", "1e400", 10**40, "9" * 35, "1e-40"])
+def test_a_number_beyond_34_digits_is_refused_and_nothing_is_written(
+    defined: GraphQLClient, sync_db: Db, value: Any
+) -> None:
+    before = list(sync_db["custom_values"].find())
+    result = set_value(defined, {"key": "seats", "subscriberId": "cus_1", "value": value})
+    assert result["written"] == 0
+    [error] = result["userErrors"]
+    assert error["code"] == "INVALID_VALUE" and "at most 34 digits" in error["message"]
+    assert list(sync_db["custom_values"].find()) == before
+
+
+def test_a_large_number_reads_back_exactly(defined: GraphQLClient) -> None:
+    for value, answered in (("9" * 34, "9" * 34), (2**63, str(2**63)), ("0.5", 0.5)):
+        assert (
+            set_value(defined, {"key": "seats", "subscriberId": "cus_1", "value": value})["written"]
+            == 1
+        )
+        assert properties(defined, "cus_1", ["custom.seats"])["custom.seats"]["value"] == answered

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from seggraph.domain import conditions as dc
+from seggraph.domain.numbers import within_bounds
 
 Combinator = strawberry.enum(dc.Combinator, description="ALL (and), ANY (or), NONE (not any).")
 Operator = strawberry.enum(dc.Operator, description="See docs/conditions.md for each operator.")
@@ -50,11 +51,15 @@ def to_domain(group: ConditionGroupInput) -> dc.Group:
 
 
 def value_to_json(value: Any) -> Any:
-    """A canonical condition value as JSON: exact decimals as numbers while they fit a double."""
+    """A canonical condition value as JSON: exact decimals as numbers while a double holds them
+    exactly, as strings (which read back as the same number) otherwise."""
     if isinstance(value, Decimal):
+        if not within_bounds(value):  # saved before numbers were bounded: no arithmetic on it
+            return str(value)
         if value == value.to_integral_value() and abs(value) < 2**53:
             return int(value)
-        return float(value) if len(value.as_tuple().digits) <= 15 else str(value)
+        as_float = float(value)
+        return as_float if Decimal(repr(as_float)) == value else str(value)
     if isinstance(value, dc.Money):
         amount = value_to_json(value.amount)
         return amount if value.currency is None else {"amount": amount, "currency": value.currency}
