@@ -279,3 +279,54 @@ def test_over_http_broken_plugins_are_reported_and_the_others_keep_answering(
         assert by_name["raising"]["lastError"] == "provider 'raising' failed: KeyError: 'customer'"
         assert by_name["hanging"]["failuresInRow"] == 2
         assert by_name["alpha"]["status"] == "OK" and by_name["alpha"]["lastError"] is None
+
+
+def test_segments_on_a_provider_that_is_gone_are_unknown_and_the_others_still_answer(
+    gql: GraphQLClient, settings: Settings, start_live_server: Any
+) -> None:
+    """A saved segment outlives its provider (disabled here; uninstalled, failed to import or
+    no longer declaring the key alike): its conditions are UNKNOWN, naming why, and every other
+    segment of the same question still answers. It failed the whole question before."""
+    create = (
+        "mutation($text: String!, $name: String!) { createSegment(input: {name: $name, "
+        'conditionsText: $text, tags: ["gone"]}) { segment { id } userErrors { message } } }'
+    )
+    ids = {}
+    for name, conditions in (
+        ("on crm", 'crm.country = "US" OR subscriber.mrr > 1'),
+        ("on billing only", "subscriber.mrr IS NOT SET"),
+    ):
+        payload = gql.query(create, {"text": conditions, "name": name})["createSegment"]
+        assert payload["userErrors"] == []
+        ids[name] = payload["segment"]["id"]
+    server: LiveServer = start_live_server(settings.model_copy(update={"disable_plugins": ["crm"]}))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        without_crm = GraphQLClient(http)
+        answer = without_crm.query(
+            """{ subscriber(id: "cus_1") { segments(tags: ["gone"], includeNonMembers: true) {
+                   segment { name } result unknownReasons { path property reason detail } } } }"""
+        )
+        results = {m["segment"]["name"]: m for m in answer["subscriber"]["segments"]}
+        assert results["on billing only"]["result"] == "MEMBER"
+        assert results["on crm"]["result"] == "UNKNOWN"
+        [reason] = results["on crm"]["unknownReasons"]
+        assert reason["property"] == "crm.country" and reason["reason"] == "PROVIDER_ERROR"
+        assert "no property 'crm.country' in the catalogue" in reason["detail"]
+        evaluation = without_crm.query(
+            'query($id: ID!) { segment(id: $id) { evaluate(subscriberId: "cus_1", explain: true)'
+            " { result explanation { conditions { property result unknownDetail } } } } }",
+            {"id": ids["on crm"]},
+        )["segment"]["evaluate"]
+        assert evaluation["result"] == "UNKNOWN"
+        assert [c["result"] for c in evaluation["explanation"]["conditions"]] == [
+            "UNKNOWN",
+            "FALSE",
+        ]
+        count = without_crm.query(
+            "query($id: ID!) { segment(id: $id) { memberCount { members } } }",
+            {"id": ids["on crm"]},
+        )
+        assert count["segment"]["memberCount"]["members"] == 0
+    # The server with every provider answers as before.
+    answer = gql.query('{ subscriber(id: "cus_1") { segments(tags: ["gone"]) { result } } }')
+    assert answer["subscriber"]["segments"] == [{"result": "MEMBER"}]

@@ -27,7 +27,9 @@ CacheKey = tuple[str, Hashable, Hashable, EvaluationOptions]
 
 
 class SegmentCompiler:
-    """``get`` returns the compiled segment for a key, compiling it on first use."""
+    """``get`` returns the compiled segment for a key, compiling it on first use. The segments
+    are saved ones, compiled leniently (:func:`compile_segment`): a condition the catalogue can
+    no longer read is UNKNOWN rather than an error."""
 
     def __init__(self, maxsize: int = 1024) -> None:
         if maxsize < 1:
@@ -64,7 +66,9 @@ class SegmentCompiler:
                 return found
             self.misses += 1
         # Compile outside the lock; two threads may compile the same key once each, harmlessly.
-        compiled = compile_segment(root, catalogue, segment_id=segment_id, options=options)
+        compiled = compile_segment(
+            root, catalogue, segment_id=segment_id, options=options, lenient=True
+        )
         with self._lock:
             keys = self._by_segment.setdefault(segment_id, set())
             for old in [k for k in keys if _superseded(k[1], version)]:

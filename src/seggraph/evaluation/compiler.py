@@ -36,6 +36,7 @@ from seggraph.evaluation.nodes import (
     Node,
     PropertyLeaf,
     SegmentLeaf,
+    UnavailableLeaf,
     Values,
 )
 from seggraph.evaluation.predicates import (
@@ -81,8 +82,15 @@ def _lookup_for(segment_results: SegmentResults | None) -> SegmentLookup:
 
 
 class _Builder:
-    def __init__(self, catalogue: PropertyLookup, segment_id: str, options: EvaluationOptions):
+    def __init__(
+        self,
+        catalogue: PropertyLookup,
+        segment_id: str,
+        options: EvaluationOptions,
+        lenient: bool = False,
+    ):
         self.catalogue = catalogue
+        self.lenient = lenient
         self.segment_id = segment_id
         self.options = options
         self.keys: set[str] = set()
@@ -91,6 +99,14 @@ class _Builder:
         self.conditions = 0
         #: Whether a condition reads the subscriber id (PERCENTAGE buckets do).
         self.reads_subscriber_id = False
+
+    def unavailable(self, path: Path, condition: Condition, why: str) -> Node:
+        """A condition the catalogue cannot read: a :class:`CompileError`, or with ``lenient``
+        (saved segments) a leaf that is UNKNOWN with ``why``, so that a provider that is gone
+        makes its own conditions UNKNOWN instead of failing every question they are part of."""
+        if not self.lenient:
+            raise CompileError(path, why)
+        return UnavailableLeaf(path[:-1], condition, why)
 
     def bound_index(self, relative: RelativeDate, direction: int) -> int:
         wanted = (relative, direction)
@@ -124,10 +140,16 @@ class _Builder:
             return BucketLeaf(path, condition, self.segment_id)
         definition = self.catalogue.get(condition.property)
         if definition is None:
-            raise CompileError(path + ("property",), f"there is no property {condition.property!r}")
+            return self.unavailable(
+                path + ("property",),
+                condition,
+                f"there is no property {condition.property!r} in the catalogue (its provider "
+                "is disabled, failed to start or no longer declares it)",
+            )
         if operator not in definition.operators:
-            raise CompileError(
+            return self.unavailable(
                 path + ("operator",),
+                condition,
                 f"{operator.value} is not allowed for {definition.key} ({definition.type.value})",
             )
         options = self.options
@@ -153,9 +175,9 @@ class _Builder:
                     definition, operator, condition.value, condition.case_insensitive, options
                 )
             except ConditionValueError as exc:
-                raise CompileError(
-                    path + ("value",), f"{definition.key} {operator.value}: {exc}"
-                ) from None
+                return self.unavailable(
+                    path + ("value",), condition, f"{definition.key} {operator.value}: {exc}"
+                )
         self.keys.add(definition.key)
         return PropertyLeaf(path, condition, coerce, DIRECT_CLASS[definition.type], test, shortcut)
 
@@ -166,11 +188,15 @@ def compile_segment(
     *,
     segment_id: str,
     options: EvaluationOptions | None = None,
+    lenient: bool = False,
 ) -> CompiledSegment:
     """Compile a validated tree once; evaluate it many times. Raises :class:`CompileError` when
-    the tree does not fit the catalogue (it was validated against another one)."""
+    the tree does not fit the catalogue (it was validated against another one), or, with
+    ``lenient``, makes each condition on a property it lacks, an operator it no longer allows
+    or a value it no longer reads UNKNOWN (a provider error naming why): a saved segment
+    outlives the providers it was written for."""
     options = options or EvaluationOptions()
-    builder = _Builder(catalogue, segment_id, options)
+    builder = _Builder(catalogue, segment_id, options, lenient)
     node = builder.group(root, ("conditions",))
     return CompiledSegment(
         segment_id=segment_id,

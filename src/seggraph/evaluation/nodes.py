@@ -328,6 +328,37 @@ class SegmentLeaf(Node):
         )
 
 
+class UnavailableLeaf(Node):
+    """A saved condition the catalogue cannot read any more (its property is gone, no longer
+    allows the operator, or no longer reads the value): always UNKNOWN, a provider error that
+    says why. It reads no value."""
+
+    __slots__ = ("condition", "unknown")
+
+    def __init__(self, path: Path, condition: Condition, why: str) -> None:
+        self.path = path
+        self.condition = condition
+        self.unknown = Unknown(UnknownReason.PROVIDER_ERROR, why)
+        self.fast = _always_unknown
+
+    def observe(self, values: Values, env: Env) -> ConditionExplanation:
+        condition = self.condition
+        return ConditionExplanation(
+            self.path,
+            condition.property,
+            condition.operator,
+            condition.value,
+            self.unknown,
+            ValueState.UNKNOWN,
+            UNKNOWN,
+            self.unknown,
+        )
+
+
+def _always_unknown(values: Values, env: Env) -> Truth:
+    return UNKNOWN
+
+
 class BucketLeaf(Node):
     """``PERCENTAGE``: TRUE when the subscriber's bucket is below the percentage."""
 
