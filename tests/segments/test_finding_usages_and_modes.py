@@ -220,3 +220,16 @@ def test_segment_references_stay_in_mode_and_never_cycle(seg: SegmentClient) -> 
     live_a2 = seg.run(COPY, id=a["id"], target="LIVE")["copySegmentToMode"]["segment"]
     live_b = seg.run(COPY, id=b["id"], target="LIVE")["copySegmentToMode"]["segment"]
     assert live_b["conditions"]["conditions"][0]["value"] == live_a2["id"]
+
+
+def test_tags_are_counted_folded_as_the_tag_filter_folds_them(seg: SegmentClient) -> None:
+    seg.created(name="a", tags=["Straße", "Rétention-ü"])
+    seg.created(name="b", tags=["STRASSE", "RÉTENTION-Ü"])
+    seg.created(name="c", tags=["strasse"])
+    tags = seg.run("{ tags { tag count } }")["tags"]
+    assert tags == [{"tag": "Straße", "count": 3}, {"tag": "Rétention-ü", "count": 2}]
+    for tag in tags:  # each listed tag finds as many segments as it counts
+        found = seg.run(
+            "query($t: String!) { segments(filter: {tags: [$t]}) { totalCount } }", t=tag["tag"]
+        )
+        assert found["segments"]["totalCount"] == tag["count"]

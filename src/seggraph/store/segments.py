@@ -341,23 +341,21 @@ class SegmentStore:
         return answer
 
     async def tag_counts(self, mode: Mode, include_archived: bool) -> list[tuple[str, int]]:
+        """Each tag once, however it is cased, with how many segments carry it; most used
+        first. Tags are folded as the tag filter folds them (``str.casefold``: ``Straße`` and
+        ``STRASSE`` are one tag), which the database's ``$toLower`` does not do, so the counting
+        is done here over the tags alone; a tag is shown as its oldest segment spells it."""
         match: dict[str, Any] = {"mode": mode.value}
         if not include_archived:
             match["archived"] = False
-        pipeline: list[dict[str, Any]] = [
-            {"$match": match},
-            {"$unwind": "$tags"},
-            {
-                "$group": {
-                    "_id": {"$toLower": "$tags"},
-                    "tag": {"$first": "$tags"},
-                    "n": {"$sum": 1},
-                }
-            },
-            {"$sort": {"n": -1, "_id": 1}},
-        ]
-        rows = await (await self.segments.aggregate(pipeline)).to_list()
-        return [(row["tag"], int(row["n"])) for row in rows]
+        cursor = self.segments.find(match, {"tags": 1, "_id": 0}, sort=[("_id", 1)])
+        counts: dict[str, list[Any]] = {}
+        async for document in cursor:
+            for tag in {tag.casefold(): tag for tag in reversed(document.get("tags", []))}.values():
+                found = counts.setdefault(tag.casefold(), [tag, 0])
+                found[1] += 1
+        ranked = sorted(counts.items(), key=lambda item: (-item[1][1], item[0]))
+        return [(tag, n) for _, (tag, n) in ranked]
 
     async def referencing(
         self, mode: Mode, segment_id: str, session: Session = None
