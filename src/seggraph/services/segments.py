@@ -61,11 +61,15 @@ class WriteResult:
 
 
 class VersionConflict(Exception):
-    """``expectedVersion`` is stale: someone else wrote first."""
+    """``expectedVersion`` is stale: someone else wrote first. ``current`` is None when there
+    is no such segment any more."""
 
-    def __init__(self, segment_id: str, expected: int, current: int) -> None:
+    def __init__(
+        self, segment_id: str, expected: int | None, current: int | None, message: str = ""
+    ) -> None:
         super().__init__(
-            f"segment {segment_id} is at version {current}, not {expected}: it was changed "
+            message
+            or f"segment {segment_id} is at version {current}, not {expected}: it was changed "
             "since you loaded it; reload, re-apply your edit and save again"
         )
         self.expected, self.current = expected, current
@@ -333,8 +337,16 @@ class SegmentService:
         )
 
     async def _live_usage_gate(
-        self, mode: Mode, segment_id: str, acknowledged: bool
+        self,
+        mode: Mode,
+        segment_id: str,
+        acknowledged: bool,
+        *,
+        path: tuple[PathPart, ...] = ("conditions",),
+        subject: str = "this segment",
     ) -> list[UserError]:
+        """Refuse a change of the conditions of a segment that live usages route by, unless
+        acknowledged; once acknowledged, the warning naming them."""
         live = [u for u in await self.store.list_usages(mode, segment_id) if u.live]
         if not live:
             return []
@@ -343,9 +355,9 @@ class SegmentService:
             raise InputRefused(
                 [
                     UserError(
-                        ("conditions",),
+                        path,
                         "SEGMENT_IN_LIVE_USE",
-                        f"this segment is used live by {names}; changing its conditions changes "
+                        f"{subject} is used live by {names}; changing its conditions changes "
                         "who they reach. Check the edit's impact, then save again with "
                         "acknowledgeLiveUsage: true",
                     )
@@ -353,7 +365,7 @@ class SegmentService:
             )
         return [
             UserError(
-                ("conditions",),
+                path,
                 "SEGMENT_IN_LIVE_USE",
                 f"the new conditions apply at once to live usages: {names}",
             )
@@ -410,8 +422,18 @@ class SegmentService:
         return WriteResult(copy)
 
     async def restore(
-        self, mode: Mode, actor: str, segment_id: str, version: int, expected_version: int | None
+        self,
+        mode: Mode,
+        actor: str,
+        segment_id: str,
+        version: int,
+        expected_version: int,
+        *,
+        acknowledge_live_usage: bool = False,
     ) -> WriteResult:
+        """Write a new version equal to version ``version``, under the rules of
+        :meth:`update`: ``expected_version`` must be the current one, and conditions that
+        live usages route by change only when ``acknowledge_live_usage``."""
         current = await self.require(mode, segment_id)
         entry = await self.store.get_history(mode, segment_id, version)
         if entry is None:
@@ -422,7 +444,7 @@ class SegmentService:
                     )
                 ]
             )
-        if expected_version is not None and current.version != expected_version:
+        if current.version != expected_version:
             raise VersionConflict(segment_id, expected_version, current.version)
         old = entry.snapshot
         # The restored conditions must still be valid now (properties may have gone since).
@@ -439,6 +461,7 @@ class SegmentService:
             HistoryAction.RESTORED,
             actor,
             f"restored version {version}",
+            acknowledge_live_usage=acknowledge_live_usage,
         )
 
     async def delete(
@@ -495,8 +518,24 @@ class SegmentService:
         return current
 
     async def copy_to_mode(
-        self, source_mode: Mode, actor: str, segment_id: str, target: Mode
+        self,
+        source_mode: Mode,
+        actor: str,
+        segment_id: str,
+        target: Mode,
+        *,
+        expected_version: int | None = None,
+        acknowledge_live_usage: bool = False,
     ) -> WriteResult:
+        """Create the segment's one counterpart in ``target``, or update it.
+
+        Updating follows the rules of :meth:`update`: ``expected_version`` is the counterpart's
+        current version, and conditions that live usages route by change only when
+        ``acknowledge_live_usage``. Without ``expected_version`` the caller expects no
+        counterpart: one that exists is answered as it is when it already holds what this
+        copy would write, and is a ``VERSION_CONFLICT`` otherwise; it is never overwritten
+        unseen.
+        """
         if target is source_mode:
             raise InputRefused(
                 [
@@ -513,9 +552,17 @@ class SegmentService:
         )
         if errors:
             raise InputRefused(errors)
-        now = self.clock()
         note = f"copied from {source_mode.value} segment {segment_id} version {source.version}"
         if counterpart is None:
+            if expected_version is not None:
+                raise VersionConflict(
+                    segment_id,
+                    expected_version,
+                    None,
+                    f"segment {segment_id} has no {target.value} copy any more (it was "
+                    "deleted since you loaded it); leave expectedVersion out to make a new one",
+                )
+            now = self.clock()
             copy = replace(
                 source,
                 id=str(ObjectId()),
@@ -530,8 +577,36 @@ class SegmentService:
             )
             await self._write(None, copy, HistoryAction.COPIED, actor, note=note)
             return WriteResult(copy, warnings)
+        if expected_version is None:
+            return self._unchanged_copy(counterpart, source, tree)
+        if counterpart.version != expected_version:
+            raise VersionConflict(counterpart.id, expected_version, counterpart.version)
         return await self._overwrite(
-            counterpart, source, tree, warnings, HistoryAction.COPIED, actor, note
+            counterpart,
+            source,
+            tree,
+            warnings,
+            HistoryAction.COPIED,
+            actor,
+            note,
+            acknowledge_live_usage=acknowledge_live_usage,
+            subject=f"the {target.value} copy {counterpart.id}",
+        )
+
+    @staticmethod
+    def _unchanged_copy(counterpart: Segment, source: Segment, tree: Group) -> WriteResult:
+        """The counterpart as it is, when it already holds what copying ``source`` writes;
+        else the conflict that says which version to expect."""
+        if _copied_onto(counterpart, source, tree) == counterpart:
+            return WriteResult(counterpart)
+        raise VersionConflict(
+            counterpart.id,
+            None,
+            counterpart.version,
+            f"segment {source.id} already has a {counterpart.mode.value} copy, "
+            f"{counterpart.id}, at version {counterpart.version}, and it differs from this "
+            f"copy; check it, then copy again with expectedVersion: {counterpart.version} "
+            "to overwrite it",
         )
 
     async def _map_references(self, tree: Group, source: Mode, target: Mode) -> Group:
@@ -577,20 +652,24 @@ class SegmentService:
         action: HistoryAction,
         actor: str,
         note: str,
+        *,
+        acknowledge_live_usage: bool,
+        subject: str = "this segment",
     ) -> WriteResult:
         """Write a new version of ``current`` with ``source``'s editable fields and ``tree``
-        (restoring an old version, or updating a copy in the other mode). Live usages are
-        warned, not asked: the user chose to restore or copy."""
-        updated = replace(
-            current,
-            name=source.name,
-            description=source.description,
-            tags=source.tags,
-            conditions=tree,
-            archived=source.archived,
-        )
+        (restoring an old version, or updating a copy in the other mode). The caller has
+        checked ``current`` against the expected version, and the write is conditional on it;
+        changed conditions that live usages route by need ``acknowledge_live_usage``, as in
+        :meth:`update`."""
+        updated = _copied_onto(current, source, tree)
         if updated.conditions != current.conditions:
-            warnings += await self._live_usage_gate(current.mode, current.id, acknowledged=True)
+            warnings += await self._live_usage_gate(
+                current.mode,
+                current.id,
+                acknowledge_live_usage,
+                path=("acknowledgeLiveUsage",),
+                subject=subject,
+            )
         saved = await self._save(current, updated, action, actor, note=note)
         return WriteResult(saved, warnings)
 
@@ -693,3 +772,16 @@ def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
         return None
 
     return visit(start)
+
+
+def _copied_onto(current: Segment, source: Segment, tree: Group) -> Segment:
+    """``current`` with ``source``'s editable fields and ``tree`` (what a restore or a copy
+    writes, before its version and who/when)."""
+    return replace(
+        current,
+        name=source.name,
+        description=source.description,
+        tags=source.tags,
+        conditions=tree,
+        archived=source.archived,
+    )
