@@ -1,6 +1,6 @@
-"""Segment writes that race: copies to the other mode against edits. Every race
-is fired for real (several requests at once against the live server, over several rounds) and
-the invariant a user relies on is asserted every round."""
+"""Segment writes that race: copies to the other mode, against each other and against edits.
+Every race is fired for real (several requests at once against the live server, over several
+rounds) and the invariant a user relies on is asserted every round."""
 
 from __future__ import annotations
 
@@ -49,6 +49,32 @@ def history_is_whole(db: Database[dict[str, Any]]) -> None:
             h["version"] for h in db.segment_history.find({"segment_id": str(doc["_id"])})
         )
         assert versions == list(range(1, doc["version"] + 1)), (doc["_id"], versions)
+
+
+# -- copySegmentToMode: one counterpart, whoever asks at once ----------------------------------
+
+
+def test_copies_asked_at_once_make_one_counterpart_and_all_answer_it(
+    seg: SegmentClient, http: httpx.Client, sync_db: Database[dict[str, Any]]
+) -> None:
+    for round_ in range(6):
+        source = seg.created(name=f"Source {round_}", conditions=MRR_GT)
+        answers = [
+            a["copySegmentToMode"] for a in at_once(http, *[(COPY, {"id": source["id"]})] * 3)
+        ]
+
+        copies = list(sync_db.segments.find({"mode": "LIVE", "source_id": source["id"]}))
+        assert len(copies) == 1, f"round {round_}: {len(copies)} LIVE copies"
+        # The requests that lost the race answer the copy the winner made: same segment, same
+        # version, no error (they asked for exactly what it holds).
+        for answer in answers:
+            assert answer["userErrors"] == [], answer["userErrors"]
+            assert answer["segment"]["id"] == str(copies[0]["_id"])
+            assert answer["segment"]["version"] == 1
+            assert answer["segment"]["conditions"] == source["conditions"]
+        history = list(sync_db.segment_history.find({"segment_id": str(copies[0]["_id"])}))
+        assert [h["action"] for h in history] == ["COPIED"]
+    history_is_whole(sync_db)
 
 
 def test_a_copy_onto_a_counterpart_and_a_live_edit_at_once_one_wins(

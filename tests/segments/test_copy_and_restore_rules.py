@@ -1,13 +1,25 @@
 """copySegmentToMode and restoreSegmentVersion follow updateSegment's rules: the version you
 loaded (a stale one is a VERSION_CONFLICT with the current version), and acknowledgeLiveUsage
-to change the conditions of a segment that live usages route by."""
+to change the conditions of a segment that live usages route by. And a database holding
+several copies of one segment (made before they were prevented) still starts."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+import pytest
+from bson import ObjectId
+from pymongo import MongoClient
 from pymongo.database import Database
 
+from seggraph.domain.conditions import EMPTY_ROOT
+from seggraph.domain.segments import Mode, Segment
+from seggraph.settings import Settings
+from seggraph.store.segments import to_document
 from tests.segments.conftest import PAYLOAD, SegmentClient, errors_by_path, snapshot
 
 COPY = f"""mutation($id: ID!, $expected: Int, $ack: Boolean! = false) {{
@@ -136,3 +148,84 @@ def test_restoring_conditions_a_live_usage_routes_by_needs_the_acknowledgement(
     assert same["userErrors"] == []
     assert [w["code"] for w in same["warnings"]] == ["EMPTY_CONDITIONS"]
     assert same["segment"]["name"] == "v1"
+
+
+# -- a database that already holds several copies of one segment -------------------------------
+
+
+def stored_segment(mode: Mode, name: str, source_id: str | None = None) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return to_document(
+        Segment(
+            id=str(ObjectId()), mode=mode, name=name, description="", tags=(),
+            conditions=EMPTY_ROOT, version=1, archived=False, created_at=now, created_by="old",
+            updated_at=now, updated_by="old", source_id=source_id,
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_database_with_duplicate_copies_starts_names_them_and_guards_once_they_are_gone(
+    settings: Settings, mongo_uri: str, start_live_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = f"seggraph_dups_{uuid.uuid4().hex[:8]}"
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
+    try:
+        db = client[name]
+        # What concurrent copies left behind before only one could be made.
+        source = stored_segment(Mode.TEST, "Source")
+        source_id = str(source["_id"])
+        copies = [stored_segment(Mode.LIVE, "Source", source_id) for _ in range(2)]
+        db.segments.insert_many([source, *copies])
+        copy_ids = [str(c["_id"]) for c in copies]
+
+        own = settings.model_copy(update={"database": name, "plugins": []})
+        with caplog.at_level(logging.ERROR, logger="seggraph.db"):
+            server = start_live_server(own)
+        logged = caplog.text
+        assert "one_copy_per_source" in logged and "at most one copy" in logged
+        assert all(copy_id in logged for copy_id in copy_ids)
+        assert "one_copy_per_source" not in {ix["name"] for ix in db.segments.list_indexes()}
+
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+
+            def gql(query: str, mode: str = "TEST", **variables: Any) -> dict[str, Any]:
+                response = http.post(
+                    "/graphql",
+                    json={"query": query, "variables": variables},
+                    headers={"X-Seggraph-Mode": mode},
+                )
+                body: dict[str, Any] = response.json()
+                assert not body.get("errors"), body
+                data: dict[str, Any] = body["data"]
+                return data
+
+            # The service runs; which copy to update is not guessed.
+            refused = gql(COPY, id=source_id, expected=1)["copySegmentToMode"]
+            assert errors_by_path(refused) == {"id": "DUPLICATE_COPIES"}
+            assert all(copy_id in refused["userErrors"][0]["message"] for copy_id in copy_ids)
+            deleted = gql(
+                "mutation($id: ID!) { deleteSegment(id: $id) { deletedId } }",
+                mode="LIVE",
+                id=copy_ids[1],
+            )
+            assert deleted["deleteSegment"]["deletedId"] == copy_ids[1]
+        server.stop()
+
+        # The next start creates the index; the copy left is updated as usual.
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="seggraph.db"):
+            server = start_live_server(own)
+        assert "one_copy_per_source" not in caplog.text
+        index = {ix["name"]: ix for ix in db.segments.list_indexes()}["one_copy_per_source"]
+        assert index["unique"] is True
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            response = http.post(
+                "/graphql", json={"query": COPY, "variables": {"id": source_id, "expected": 1}}
+            )
+            copied = response.json()["data"]["copySegmentToMode"]
+        assert copied["userErrors"] == [] and copied["segment"]["id"] == copy_ids[0]
+        assert copied["segment"]["version"] == 2
+    finally:
+        client.drop_database(name)
+        client.close()

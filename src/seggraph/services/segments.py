@@ -33,7 +33,7 @@ from seggraph.domain.segments import (
     Usage,
     UsageKind,
 )
-from seggraph.store.segments import SegmentFilter, SegmentStore, Session
+from seggraph.store.segments import CopyExists, SegmentFilter, SegmentStore, Session
 from seggraph.textform import print_tree
 from seggraph.validation.conditions import ConditionValidator, TreeLimits
 
@@ -532,9 +532,9 @@ class SegmentService:
         Updating follows the rules of :meth:`update`: ``expected_version`` is the counterpart's
         current version, and conditions that live usages route by change only when
         ``acknowledge_live_usage``. Without ``expected_version`` the caller expects no
-        counterpart: one that exists is answered as it is when it already holds what this
-        copy would write, and is a ``VERSION_CONFLICT`` otherwise; it is never overwritten
-        unseen.
+        counterpart: one that exists (made since, perhaps by a request at the same moment)
+        is answered as it is when it already holds what this copy would write, and is a
+        ``VERSION_CONFLICT`` otherwise; it is never overwritten unseen.
         """
         if target is source_mode:
             raise InputRefused(
@@ -546,7 +546,7 @@ class SegmentService:
             )
         source = await self.require(source_mode, segment_id)
         tree = await self._map_references(source.conditions, source_mode, target)
-        counterpart = await self.store.find_copy(target, segment_id)
+        counterpart = await self._counterpart(target, segment_id)
         tree, errors, warnings = await self.validate_conditions(
             target, tree, segment_id=counterpart.id if counterpart else None
         )
@@ -575,7 +575,20 @@ class SegmentService:
                 updated_by=actor,
                 source_id=segment_id,
             )
-            await self._write(None, copy, HistoryAction.COPIED, actor, note=note)
+            try:
+                await self._write(None, copy, HistoryAction.COPIED, actor, note=note)
+            except CopyExists:
+                # Another request made the counterpart between our look and our write.
+                counterpart = await self._counterpart(target, segment_id)
+                if counterpart is None:  # and deleted again already: nothing is written
+                    raise VersionConflict(
+                        segment_id,
+                        None,
+                        None,
+                        f"another request copied segment {segment_id} at the same moment, and "
+                        "its copy was deleted again since; copy again",
+                    ) from None
+                return self._unchanged_copy(counterpart, source, tree)
             return WriteResult(copy, warnings)
         if expected_version is None:
             return self._unchanged_copy(counterpart, source, tree)
@@ -609,13 +622,32 @@ class SegmentService:
             "to overwrite it",
         )
 
+    async def _counterpart(self, target: Mode, source_id: str) -> Segment | None:
+        """The copy of ``source_id`` in ``target``; refused when there are several (made
+        before the ``one_copy_per_source`` index existed): which one to update is not ours to
+        guess."""
+        copies = await self.store.find_copies(target, source_id)
+        if len(copies) > 1:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("id",),
+                        "DUPLICATE_COPIES",
+                        f"segment {source_id} has {len(copies)} {target.value} copies "
+                        f"({', '.join(c.id for c in copies)}) where there should be one; "
+                        f"delete all but one in {target.value}, then copy again",
+                    )
+                ]
+            )
+        return copies[0] if copies else None
+
     async def _map_references(self, tree: Group, source: Mode, target: Mode) -> Group:
         """Point IN_SEGMENT conditions at the referenced segments' copies in ``target``."""
         refs = referenced_segments(tree)
         mapping: dict[str, str] = {}
         missing: list[str] = []
         for ref in sorted(refs):
-            copy = await self.store.find_copy(target, ref)
+            copy = await self._counterpart(target, ref)
             if copy is None:
                 missing.append(ref)
             else:

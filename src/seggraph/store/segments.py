@@ -18,9 +18,10 @@ from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from seggraph.coalescing import FreshRead
-from seggraph.db import IndexSpec
+from seggraph.db import IndexSpec, UniqueGuard
 from seggraph.domain.conditions import Group, referenced_segments
 from seggraph.domain.segments import (
     FieldChange,
@@ -48,6 +49,17 @@ HISTORY = "segment_history"
 USAGES = "segment_usages"
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
+#: At most one copy of a segment per mode (``copySegmentToMode`` creates *the* counterpart):
+#: unique over the documents that are copies (``source_id`` a string; the others hold null).
+#: Its key differs in order from the ``copies`` index that serves the look-ups, so the two
+#: never collide, whatever the server version.
+ONE_COPY = IndexModel(
+    [("source_id", ASCENDING), ("mode", ASCENDING)],
+    name="one_copy_per_source",
+    unique=True,
+    partialFilterExpression={"source_id": {"$type": "string"}},
+)
+
 INDEXES = [
     IndexSpec(
         SEGMENTS,
@@ -61,6 +73,16 @@ INDEXES = [
             IndexModel([("mode", ASCENDING), ("search_terms", ASCENDING)], name="search"),
             IndexModel([("mode", ASCENDING), ("refs", ASCENDING)], name="references"),
             IndexModel([("mode", ASCENDING), ("source_id", ASCENDING)], name="copies"),
+        ),
+        guards=(
+            UniqueGuard(
+                ONE_COPY,
+                "a segment has at most one copy in the other mode",
+                "Until it exists, copySegmentToMode asked twice at once can make another copy; "
+                "it refuses to update these (DUPLICATE_COPIES). Delete the extra copies "
+                "(deleteSegment in their mode; for one still in use, unset its source_id in "
+                "the segments collection), then restart seggraph to create the index.",
+            ),
         ),
     ),
     IndexSpec(
@@ -127,6 +149,12 @@ def to_document(segment: Segment) -> dict[str, Any]:
 
 #: Fields a read never needs (they serve the indexes): left out of the documents read.
 READ_PROJECTION = {"search_terms": 0, "tags_key": 0}
+
+
+class CopyExists(Exception):
+    """Inserting a copy found another copy of the same segment in the same mode (the
+    ``one_copy_per_source`` index): another request made it meanwhile."""
+
 
 _DECODED_MAX = 4096
 _decoded: OrderedDict[tuple[str, int], tuple[dict[str, Any] | None, Group]] = OrderedDict()
@@ -239,7 +267,14 @@ class SegmentStore:
     # -- segments ---------------------------------------------------------------------------
 
     async def insert(self, segment: Segment, session: Session = None) -> None:
-        await self.segments.insert_one(to_document(segment), session=session)
+        """Insert a new segment; :class:`CopyExists` when it is a copy and its source already
+        has one in its mode."""
+        try:
+            await self.segments.insert_one(to_document(segment), session=session)
+        except DuplicateKeyError as exc:
+            if segment.source_id is not None:
+                raise CopyExists(segment.mode, segment.source_id) from exc
+            raise
         await self._written(segment.mode, session)
 
     async def get(self, mode: Mode, segment_id: str, session: Session = None) -> Segment | None:
@@ -373,13 +408,11 @@ class SegmentStore:
         )
         return {str(doc["_id"]): list(doc["refs"]) for doc in await cursor.to_list()}
 
-    async def find_copy(
-        self, mode: Mode, source_id: str, session: Session = None
-    ) -> Segment | None:
-        doc = await self.segments.find_one(
-            {"mode": mode.value, "source_id": source_id}, session=session
-        )
-        return from_document(doc) if doc else None
+    async def find_copies(self, mode: Mode, source_id: str) -> list[Segment]:
+        """The copies of ``source_id`` in ``mode``, oldest first: one at most, unless they
+        were made before the ``one_copy_per_source`` index could be created."""
+        cursor = self.segments.find({"mode": mode.value, "source_id": source_id}, READ_PROJECTION)
+        return [from_document(doc) for doc in await cursor.sort("_id", ASCENDING).to_list()]
 
     # -- history ----------------------------------------------------------------------------
 
