@@ -1,6 +1,10 @@
 """The ``segments``, ``segment_history`` and ``segment_usages`` collections.
 
 Every query names a mode: no read or write crosses modes unless a service asks for both.
+
+A segment document may carry a ``deleting`` mark (``{token, at}``) while a delete checks that
+nothing uses it (see :meth:`SegmentStore.mark_deleting`): it is not part of the segment, so no
+read returns it, and it changes neither the version nor the write token.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
 
@@ -48,6 +52,8 @@ ANSWERS_KEPT = 512
 HISTORY = "segment_history"
 USAGES = "segment_usages"
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+#: The field a delete marks its segment with while it checks that nothing uses it.
+DELETING = "deleting"
 
 #: At most one copy of a segment per mode (``copySegmentToMode`` creates *the* counterpart):
 #: unique over the documents that are copies (``source_id`` a string; the others hold null).
@@ -147,13 +153,22 @@ def to_document(segment: Segment) -> dict[str, Any]:
     }
 
 
-#: Fields a read never needs (they serve the indexes): left out of the documents read.
-READ_PROJECTION = {"search_terms": 0, "tags_key": 0}
+#: Fields a read never needs (they serve the indexes, or a delete's mark): left out of the
+#: documents read.
+READ_PROJECTION = {"search_terms": 0, "tags_key": 0, DELETING: 0}
 
 
 class CopyExists(Exception):
     """Inserting a copy found another copy of the same segment in the same mode (the
     ``one_copy_per_source`` index): another request made it meanwhile."""
+
+
+@dataclass(frozen=True)
+class DeleteMark:
+    """A delete's mark on its segment: which delete (``token``) and since when (``at``)."""
+
+    token: ObjectId
+    at: datetime
 
 
 _DECODED_MAX = 4096
@@ -281,7 +296,9 @@ class SegmentStore:
         oid = to_object_id(segment_id)
         if oid is None:
             return None
-        doc = await self.segments.find_one({"_id": oid, "mode": mode.value}, session=session)
+        doc = await self.segments.find_one(
+            {"_id": oid, "mode": mode.value}, READ_PROJECTION, session=session
+        )
         return from_document(doc) if doc else None
 
     async def get_many(self, mode: Mode, ids: list[str], session: Session = None) -> list[Segment]:
@@ -307,17 +324,93 @@ class SegmentStore:
         await self._written(segment.mode, session)
         return True
 
-    async def delete_if_version(
-        self, mode: Mode, segment_id: str, expected_version: int, session: Session = None
+    async def roll_back(self, before: Segment | None, after: Segment, session: Session) -> bool:
+        """Undo the write of ``after`` and its history entry: put ``before`` back (or remove
+        the segment ``after`` created), only while ``after`` is still the version stored."""
+        at_after = {"_id": ObjectId(after.id), "mode": after.mode.value, "version": after.version}
+        if before is None:
+            undone = (await self.segments.delete_one(at_after, session=session)).deleted_count
+        else:
+            replaced = await self.segments.replace_one(
+                at_after, to_document(before), session=session
+            )
+            undone = replaced.matched_count
+        if undone != 1:
+            return False
+        await self.history.delete_one(
+            {"segment_id": after.id, "mode": after.mode.value, "version": after.version},
+            session=session,
+        )
+        await self._written(after.mode, session)
+        return True
+
+    # -- deleting: mark, check, delete ---------------------------------------------------------
+
+    async def mark_deleting(
+        self, mode: Mode, segment_id: str, version: int, mark: DeleteMark, stale_before: datetime
     ) -> bool:
+        """Mark the segment as being deleted, if it is still at ``version`` and no other
+        delete marked it since ``stale_before`` (an older mark is one a delete left when it
+        died: it is taken over). Not a write of the segment: its version and the write token
+        stay as they are, and every read leaves the mark out."""
+        result = await self.segments.update_one(
+            {
+                "_id": ObjectId(segment_id),
+                "mode": mode.value,
+                "version": version,
+                "$or": [{DELETING: None}, {f"{DELETING}.at": {"$lt": stale_before}}],
+            },
+            {"$set": {DELETING: {"token": mark.token, "at": mark.at}}},
+        )
+        return result.matched_count == 1
+
+    async def unmark_deleting(self, mode: Mode, segment_id: str, mark: DeleteMark) -> None:
+        """Take this delete's mark away (no other delete's)."""
+        await self.segments.update_one(
+            {"_id": ObjectId(segment_id), "mode": mode.value, f"{DELETING}.token": mark.token},
+            {"$unset": {DELETING: ""}},
+        )
+
+    async def delete_if_marked(
+        self,
+        mode: Mode,
+        segment_id: str,
+        version: int,
+        mark: DeleteMark,
+        marked_after: datetime,
+        session: Session = None,
+    ) -> bool:
+        """Delete the segment if it is still at ``version`` and still carries ``mark``, made
+        after ``marked_after``."""
         result = await self.segments.delete_one(
-            {"_id": ObjectId(segment_id), "mode": mode.value, "version": expected_version},
+            {
+                "_id": ObjectId(segment_id),
+                "mode": mode.value,
+                "version": version,
+                f"{DELETING}.token": mark.token,
+                f"{DELETING}.at": {"$gt": marked_after},
+            },
             session=session,
         )
         if result.deleted_count != 1:
             return False
         await self._written(mode, session)
         return True
+
+    async def delete_marks(
+        self, mode: Mode, segment_ids: list[str]
+    ) -> dict[str, DeleteMark | None]:
+        """For each of ``segment_ids`` that is there: the mark of a delete in progress, or
+        None (a segment that is not there is left out). Read from the database, never from
+        what is kept in memory."""
+        oids = [oid for oid in map(to_object_id, segment_ids) if oid is not None]
+        cursor = self.segments.find({"_id": {"$in": oids}, "mode": mode.value}, {DELETING: 1})
+        return {
+            str(doc["_id"]): DeleteMark(mark["token"], _as_utc(mark["at"]))
+            if (mark := doc.get(DELETING))
+            else None
+            for doc in await cursor.to_list()
+        }
 
     async def page(
         self, mode: Mode, segment_filter: SegmentFilter, *, first: int, after: str | None
@@ -448,14 +541,16 @@ class SegmentStore:
 
     # -- usages -----------------------------------------------------------------------------
 
-    async def upsert_usage(self, usage: Usage) -> None:
+    async def upsert_usage(self, usage: Usage) -> ObjectId | None:
+        """Record the usage (or update the one with its identity); the new document's id when
+        it was inserted, None when it was there already."""
         key = {
             "mode": usage.mode.value,
             "segment_id": usage.segment_id,
             "kind": usage.kind.value,
             "ref_id": usage.ref_id,
         }
-        await self.usages.update_one(
+        result = await self.usages.update_one(
             key,
             {
                 "$set": {"name": usage.name, "live": usage.live},
@@ -463,6 +558,11 @@ class SegmentStore:
             },
             upsert=True,
         )
+        upserted: ObjectId | None = result.upserted_id
+        return upserted
+
+    async def remove_usage_by_id(self, usage_id: ObjectId) -> None:
+        await self.usages.delete_one({"_id": usage_id})
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> bool:
         result = await self.usages.delete_one(
@@ -488,6 +588,11 @@ class SegmentStore:
             )
             for doc in await cursor.to_list()
         ]
+
+
+def _as_utc(at: datetime) -> datetime:
+    """A stored date-time as an aware one (the client may be built without ``tz_aware``)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _history_entry(doc: dict[str, Any]) -> HistoryEntry:
