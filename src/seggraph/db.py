@@ -5,17 +5,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pymongo
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class UniqueGuard:
+    """A unique index that documents written before it existed may already violate.
+
+    Start-up must not stop on such a database, so a guard is created on its own: when existing
+    duplicates prevent it, the log names them (and says what to do) and the service runs
+    without it, as it did before the index existed; every start-up tries again.
+    """
+
+    index: IndexModel
+    rule: str
+    """What the index guarantees, e.g. "a segment has at most one copy in the other mode"."""
+    remedy: str
+    """What happens without it, and what to do about the duplicates."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +41,7 @@ class IndexSpec:
 
     collection: str
     indexes: tuple[IndexModel, ...] = field(default_factory=tuple)
+    guards: tuple[UniqueGuard, ...] = field(default_factory=tuple)
 
 
 def redact_uri(uri: str) -> str:
@@ -47,6 +65,32 @@ def database_unavailable(error: BaseException | None) -> bool:
     return False
 
 
+async def _duplicates(collection: AsyncCollection[dict], index: IndexModel, shown: int = 20) -> str:
+    """The groups of documents that share a key of ``index`` (within its partial filter)."""
+    document = index.document
+    keys = list(document["key"])
+    pipeline: list[dict[str, Any]] = [
+        {"$match": document.get("partialFilterExpression", {})},
+        {
+            "$group": {
+                "_id": {key.replace(".", "_"): f"${key}" for key in keys},
+                "ids": {"$push": "$_id"},
+                "n": {"$sum": 1},
+            }
+        },
+        {"$match": {"n": {"$gt": 1}}},
+        {"$sort": {"_id": 1}},
+        {"$limit": shown},
+    ]
+    groups = await (await collection.aggregate(pipeline)).to_list()
+    return "; ".join(
+        ", ".join(f"{key} {value!r}" for key, value in group["_id"].items())
+        + ": documents "
+        + ", ".join(str(i) for i in group["ids"])
+        for group in groups
+    )
+
+
 class Database:
     """Owns the process's ``AsyncMongoClient`` (PyMongo's async API) and the database handle."""
 
@@ -65,9 +109,24 @@ class Database:
         failure (the database being away included) for 120 s, holding the request that long."""
 
     async def ensure_indexes(self, specs: Iterable[IndexSpec]) -> None:
+        """Create every index (a guard that existing duplicates prevent is logged)."""
         for spec in specs:
+            collection = self.db[spec.collection]
             if spec.indexes:
-                await self.db[spec.collection].create_indexes(list(spec.indexes))
+                await collection.create_indexes(list(spec.indexes))
+            for guard in spec.guards:
+                try:
+                    await collection.create_indexes([guard.index])
+                except DuplicateKeyError:
+                    log.error(
+                        "%s: the unique index %r (%s) could not be created: documents written "
+                        "before it break it: %s. %s",
+                        spec.collection,
+                        guard.index.document["name"],
+                        guard.rule,
+                        await _duplicates(collection, guard.index),
+                        guard.remedy,
+                    )
 
     async def supports_transactions(self) -> bool:
         """True on a replica set or sharded cluster (and on SecantusDB, which acts as one)."""

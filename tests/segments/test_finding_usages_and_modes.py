@@ -14,6 +14,9 @@ DELETE = (
     "mutation($id: ID!) { deleteSegment(id: $id) { deletedId userErrors { path code message } } }"
 )
 COPY = f"mutation($id: ID!, $target: Mode!) {{ copySegmentToMode(id: $id, mode: $target) {{ {PAYLOAD} }} }}"
+COPY_AT = f"""mutation($id: ID!, $target: Mode!, $expected: Int, $ack: Boolean! = false) {{
+  copySegmentToMode(id: $id, mode: $target, expectedVersion: $expected, acknowledgeLiveUsage: $ack)
+  {{ {PAYLOAD} }} }}"""
 MRR_GT = {"conditions": [{"property": "subscriber.mrr", "operator": "GT", "value": 100}]}
 
 
@@ -167,7 +170,12 @@ def test_test_and_live_never_cross_until_copied(seg: SegmentClient) -> None:
     edited = {"conditions": [{"property": "subscriber.mrr", "operator": "GT", "value": 300}]}
     seg.update(id=draft["id"], expectedVersion=1, conditions=edited)
     assert seg.get(live["id"], mode="LIVE")["conditions"] == draft["conditions"]  # type: ignore[index]
-    again = seg.run(COPY, id=draft["id"], target="LIVE")["copySegmentToMode"]["segment"]
+    # Copying again updates the counterpart: from the version of it you saw, as updateSegment.
+    stale = seg.run(COPY, id=draft["id"], target="LIVE")["copySegmentToMode"]
+    assert errors_by_path(stale) == {"expectedVersion": "VERSION_CONFLICT"}
+    assert stale["currentVersion"] == 1 and live["id"] in stale["userErrors"][0]["message"]
+    again = seg.run(COPY_AT, id=draft["id"], target="LIVE", expected=1)["copySegmentToMode"]
+    again = again["segment"]
     assert again["id"] == live["id"] and again["version"] == 2
     assert again["conditions"]["conditions"][0]["value"] == 300
     history = seg.run(

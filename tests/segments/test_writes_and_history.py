@@ -100,7 +100,7 @@ def test_restore_writes_a_new_version_equal_to_an_old_one(seg: SegmentClient) ->
     segment = seg.created(name="v1", conditions=MRR_GT)
     seg.update(id=segment["id"], expectedVersion=1, name="v2", conditions={"conditions": []})
     restored = seg.run(
-        f"mutation($id: ID!) {{ restoreSegmentVersion(id: $id, version: 1) {{ {PAYLOAD} }} }}",
+        f"mutation($id: ID!) {{ restoreSegmentVersion(id: $id, version: 1, expectedVersion: 2) {{ {PAYLOAD} }} }}",
         id=segment["id"],
     )["restoreSegmentVersion"]
     assert restored["userErrors"] == []

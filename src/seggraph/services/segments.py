@@ -3,13 +3,28 @@
 Every write validates first and writes nothing when any part is refused; a segment and its
 history entry are written together (in a transaction where the database has them), and every
 edit names the version it started from, so two editors never silently overwrite each other.
+
+A delete and a new reference or usage of the segment it deletes are kept apart without
+transactions (a transaction's snapshot would not see the other side's write anyway): each side
+writes its intent first, then checks the other's. The delete marks its segment, then looks for
+references and usages (and takes its mark away and refuses when it finds one); a write that
+saves a reference, or registers a usage, checks afterwards that every segment it names is still
+there, waiting out a delete that marked one (it takes milliseconds), and undoes itself and
+refuses when one is gone. Whatever the order, one of the two sees the other. The mark is left
+out of every read and changes neither the version nor the write token. It is in force for
+:data:`DELETE_MARK_IN_FORCE` (a delete that dies cannot block a segment for longer), and a
+delete only completes within half of that after marking, so the two sides agree while the
+servers' clocks are within half of it of each other.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, tzinfo
+from datetime import UTC, timedelta, tzinfo
 
 from bson import ObjectId
 
@@ -34,7 +49,13 @@ from seggraph.domain.segments import (
     Usage,
     UsageKind,
 )
-from seggraph.store.segments import SegmentFilter, SegmentStore, Session
+from seggraph.store.segments import (
+    CopyExists,
+    DeleteMark,
+    SegmentFilter,
+    SegmentStore,
+    Session,
+)
 from seggraph.textform import print_tree
 from seggraph.validation.conditions import ConditionValidator, TreeLimits
 
@@ -44,6 +65,17 @@ MAX_TAG = 64
 MAX_TAGS = 50
 MAX_PAGE = 100
 MAX_USAGE_TEXT = 200
+#: How long a delete's mark keeps new references and usages away; an older one was left by a
+#: delete that died, and is ignored (see the module's docstring).
+DELETE_MARK_IN_FORCE = timedelta(seconds=60)
+#: How long a new reference or usage waits for a delete in progress to finish before it is
+#: refused (:meth:`SegmentService._unavailable`).
+DELETE_WAIT_SECONDS = 1.0
+#: How long a write waits for a later version written on top of its own to be undone, when it
+#: must undo itself (:meth:`SegmentService._roll_back`).
+ROLL_BACK_PATIENCE_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,11 +94,15 @@ class WriteResult:
 
 
 class VersionConflict(Exception):
-    """``expectedVersion`` is stale: someone else wrote first."""
+    """``expectedVersion`` is stale: someone else wrote first. ``current`` is None when there
+    is no such segment any more."""
 
-    def __init__(self, segment_id: str, expected: int, current: int) -> None:
+    def __init__(
+        self, segment_id: str, expected: int | None, current: int | None, message: str = ""
+    ) -> None:
         super().__init__(
-            f"segment {segment_id} is at version {current}, not {expected}: it was changed "
+            message
+            or f"segment {segment_id} is at version {current}, not {expected}: it was changed "
             "since you loaded it; reload, re-apply your edit and save again"
         )
         self.expected, self.current = expected, current
@@ -149,6 +185,7 @@ class SegmentService:
         self.zone = zone
         self.limits = limits or TreeLimits()
         self.clock = clock
+        self.delete_wait_seconds = DELETE_WAIT_SECONDS
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -293,7 +330,7 @@ class SegmentService:
             updated_at=now,
             updated_by=actor,
         )
-        await self._write(None, segment, HistoryAction.CREATED, actor)
+        await self._write(None, segment, HistoryAction.CREATED, actor, refs_path=conditions_prefix)
         return WriteResult(segment, warnings)
 
     async def update(
@@ -333,13 +370,22 @@ class SegmentService:
         if "conditions" in changes and changes["conditions"] != current.conditions:
             warnings += await self._live_usage_gate(mode, segment_id, acknowledge_live_usage)
         updated = replace(current, **changes)  # type: ignore[arg-type]
-        return WriteResult(
-            await self._save(current, updated, HistoryAction.UPDATED, actor), warnings
+        saved = await self._save(
+            current, updated, HistoryAction.UPDATED, actor, refs_path=conditions_prefix
         )
+        return WriteResult(saved, warnings)
 
     async def _live_usage_gate(
-        self, mode: Mode, segment_id: str, acknowledged: bool
+        self,
+        mode: Mode,
+        segment_id: str,
+        acknowledged: bool,
+        *,
+        path: tuple[PathPart, ...] = ("conditions",),
+        subject: str = "this segment",
     ) -> list[UserError]:
+        """Refuse a change of the conditions of a segment that live usages route by, unless
+        acknowledged; once acknowledged, the warning naming them."""
         live = [u for u in await self.store.list_usages(mode, segment_id) if u.live]
         if not live:
             return []
@@ -348,9 +394,9 @@ class SegmentService:
             raise InputRefused(
                 [
                     UserError(
-                        ("conditions",),
+                        path,
                         "SEGMENT_IN_LIVE_USE",
-                        f"this segment is used live by {names}; changing its conditions changes "
+                        f"{subject} is used live by {names}; changing its conditions changes "
                         "who they reach. Check the edit's impact, then save again with "
                         "acknowledgeLiveUsage: true",
                     )
@@ -358,7 +404,7 @@ class SegmentService:
             )
         return [
             UserError(
-                ("conditions",),
+                path,
                 "SEGMENT_IN_LIVE_USE",
                 f"the new conditions apply at once to live usages: {names}",
             )
@@ -385,7 +431,9 @@ class SegmentService:
                     )
                 )
         action = HistoryAction.ARCHIVED if archived else HistoryAction.UNARCHIVED
-        saved = await self._save(current, replace(current, archived=archived), action, actor)
+        saved = await self._save(
+            current, replace(current, archived=archived), action, actor, refs_path=("id",)
+        )
         return WriteResult(saved, warnings)
 
     async def duplicate(
@@ -411,12 +459,24 @@ class SegmentService:
             updated_by=actor,
             source_id=None,
         )
-        await self._write(None, copy, HistoryAction.DUPLICATED, actor, note=f"from {source.id}")
+        await self._write(
+            None, copy, HistoryAction.DUPLICATED, actor, note=f"from {source.id}", refs_path=("id",)
+        )
         return WriteResult(copy)
 
     async def restore(
-        self, mode: Mode, actor: str, segment_id: str, version: int, expected_version: int | None
+        self,
+        mode: Mode,
+        actor: str,
+        segment_id: str,
+        version: int,
+        expected_version: int,
+        *,
+        acknowledge_live_usage: bool = False,
     ) -> WriteResult:
+        """Write a new version equal to version ``version``, under the rules of
+        :meth:`update`: ``expected_version`` must be the current one, and conditions that
+        live usages route by change only when ``acknowledge_live_usage``."""
         current = await self.require(mode, segment_id)
         entry = await self.store.get_history(mode, segment_id, version)
         if entry is None:
@@ -427,7 +487,7 @@ class SegmentService:
                     )
                 ]
             )
-        if expected_version is not None and current.version != expected_version:
+        if current.version != expected_version:
             raise VersionConflict(segment_id, expected_version, current.version)
         old = entry.snapshot
         # The restored conditions must still be valid now (properties may have gone since).
@@ -444,12 +504,51 @@ class SegmentService:
             HistoryAction.RESTORED,
             actor,
             f"restored version {version}",
+            acknowledge_live_usage=acknowledge_live_usage,
+            refs_path=("version",),
         )
 
     async def delete(
         self, mode: Mode, actor: str, segment_id: str, expected_version: int | None
     ) -> Segment:
+        """Delete a segment nothing uses or references. The segment is marked first, then
+        checked, then deleted (see the module's docstring): a reference or usage saved
+        meanwhile either is seen here, and the delete refused, or sees the mark and is undone."""
         current = await self.require(mode, segment_id)
+        version = current.version if expected_version is None else expected_version
+        mark = DeleteMark(ObjectId(), self.clock())
+        if not await self.store.mark_deleting(
+            mode, segment_id, version, mark, stale_before=mark.at - DELETE_MARK_IN_FORCE
+        ):
+            latest = await self.require(mode, segment_id)
+            if latest.version != version:
+                raise VersionConflict(segment_id, version, latest.version)
+            raise InputRefused(
+                [
+                    UserError(
+                        ("id",),
+                        "DELETE_IN_PROGRESS",
+                        f"another request is deleting segment {segment_id} right now; ask "
+                        "again in a moment if it is still there",
+                    )
+                ]
+            )
+        try:
+            await self._delete_marked(mode, actor, current, version, mark)
+        except BaseException:
+            # Refused, conflicting or failed: the segment stays, and takes references and
+            # usages again at once. (Should this fail too, the mark lapses by itself.)
+            try:
+                await self.store.unmark_deleting(mode, segment_id, mark)
+            except Exception:  # noqa: BLE001 - the error being raised is the one to report
+                log.warning("could not take the delete mark off segment %s", segment_id)
+            raise
+        return current
+
+    async def _delete_marked(
+        self, mode: Mode, actor: str, current: Segment, version: int, mark: DeleteMark
+    ) -> None:
+        segment_id = current.id
         errors: list[UserError] = []
         usages = await self.store.list_usages(mode, segment_id)
         if usages:
@@ -473,12 +572,27 @@ class SegmentService:
             )
         if errors:
             raise InputRefused(errors)
-        version = current.version if expected_version is None else expected_version
 
         async def work(session: Session) -> None:
-            if not await self.store.delete_if_version(mode, segment_id, version, session):
+            # Only while the mark is still ours and young enough that every writer still
+            # honours it (see DELETE_MARK_IN_FORCE).
+            marked_after = self.clock() - DELETE_MARK_IN_FORCE / 2
+            if not await self.store.delete_if_marked(
+                mode, segment_id, version, mark, marked_after, session
+            ):
                 latest = await self.store.get(mode, segment_id, session)
-                raise VersionConflict(segment_id, version, latest.version if latest else -1)
+                if latest is None or latest.version != version:
+                    raise VersionConflict(segment_id, version, latest.version if latest else -1)
+                raise InputRefused(
+                    [
+                        UserError(
+                            ("id",),
+                            "DELETE_TIMED_OUT",
+                            "the delete took too long between its checks and its write, so "
+                            "nothing was deleted; ask again",
+                        )
+                    ]
+                )
             gone = replace(
                 current, version=current.version + 1, updated_at=self.clock(), updated_by=actor
             )
@@ -497,11 +611,26 @@ class SegmentService:
             )
 
         await self.database.run_atomically(work)
-        return current
 
     async def copy_to_mode(
-        self, source_mode: Mode, actor: str, segment_id: str, target: Mode
+        self,
+        source_mode: Mode,
+        actor: str,
+        segment_id: str,
+        target: Mode,
+        *,
+        expected_version: int | None = None,
+        acknowledge_live_usage: bool = False,
     ) -> WriteResult:
+        """Create the segment's one counterpart in ``target``, or update it.
+
+        Updating follows the rules of :meth:`update`: ``expected_version`` is the counterpart's
+        current version, and conditions that live usages route by change only when
+        ``acknowledge_live_usage``. Without ``expected_version`` the caller expects no
+        counterpart: one that exists (made since, perhaps by a request at the same moment)
+        is answered as it is when it already holds what this copy would write, and is a
+        ``VERSION_CONFLICT`` otherwise; it is never overwritten unseen.
+        """
         if target is source_mode:
             raise InputRefused(
                 [
@@ -512,15 +641,23 @@ class SegmentService:
             )
         source = await self.require(source_mode, segment_id)
         tree = await self._map_references(source.conditions, source_mode, target)
-        counterpart = await self.store.find_copy(target, segment_id)
+        counterpart = await self._counterpart(target, segment_id)
         tree, errors, warnings = await self.validate_conditions(
             target, tree, segment_id=counterpart.id if counterpart else None
         )
         if errors:
             raise InputRefused(errors)
-        now = self.clock()
         note = f"copied from {source_mode.value} segment {segment_id} version {source.version}"
         if counterpart is None:
+            if expected_version is not None:
+                raise VersionConflict(
+                    segment_id,
+                    expected_version,
+                    None,
+                    f"segment {segment_id} has no {target.value} copy any more (it was "
+                    "deleted since you loaded it); leave expectedVersion out to make a new one",
+                )
+            now = self.clock()
             copy = replace(
                 source,
                 id=str(ObjectId()),
@@ -533,11 +670,74 @@ class SegmentService:
                 updated_by=actor,
                 source_id=segment_id,
             )
-            await self._write(None, copy, HistoryAction.COPIED, actor, note=note)
+            try:
+                await self._write(
+                    None, copy, HistoryAction.COPIED, actor, note=note, refs_path=("id",)
+                )
+            except CopyExists:
+                # Another request made the counterpart between our look and our write.
+                counterpart = await self._counterpart(target, segment_id)
+                if counterpart is None:  # and deleted again already: nothing is written
+                    raise VersionConflict(
+                        segment_id,
+                        None,
+                        None,
+                        f"another request copied segment {segment_id} at the same moment, and "
+                        "its copy was deleted again since; copy again",
+                    ) from None
+                return self._unchanged_copy(counterpart, source, tree)
             return WriteResult(copy, warnings)
+        if expected_version is None:
+            return self._unchanged_copy(counterpart, source, tree)
+        if counterpart.version != expected_version:
+            raise VersionConflict(counterpart.id, expected_version, counterpart.version)
         return await self._overwrite(
-            counterpart, source, tree, warnings, HistoryAction.COPIED, actor, note
+            counterpart,
+            source,
+            tree,
+            warnings,
+            HistoryAction.COPIED,
+            actor,
+            note,
+            acknowledge_live_usage=acknowledge_live_usage,
+            refs_path=("id",),
+            subject=f"the {target.value} copy {counterpart.id}",
         )
+
+    @staticmethod
+    def _unchanged_copy(counterpart: Segment, source: Segment, tree: Group) -> WriteResult:
+        """The counterpart as it is, when it already holds what copying ``source`` writes;
+        else the conflict that says which version to expect."""
+        if _copied_onto(counterpart, source, tree) == counterpart:
+            return WriteResult(counterpart)
+        raise VersionConflict(
+            counterpart.id,
+            None,
+            counterpart.version,
+            f"segment {source.id} already has a {counterpart.mode.value} copy, "
+            f"{counterpart.id}, at version {counterpart.version}, and it differs from this "
+            f"copy; check it, then copy again with expectedVersion: {counterpart.version} "
+            "to overwrite it",
+        )
+
+    async def _counterpart(self, target: Mode, source_id: str) -> Segment | None:
+        """The copy of ``source_id`` in ``target``; refused when there are several (made
+        before the ``one_copy_per_source`` index existed): which one to update is not ours to
+        guess."""
+        copies = await self.store.find_copies(target, source_id)
+        if len(copies) > 1:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("id",),
+                        "DUPLICATE_COPIES",
+                        f"segment {source_id} has {len(copies)} {target.value} copies "
+                        f"({', '.join(c.id for c in copies)}) where there should be one; "
+                        f"delete all but one in {target.value}, then copy again",
+                    )
+                ]
+            )
+        return copies[0] if copies else None
 
     async def _map_references(self, tree: Group, source: Mode, target: Mode) -> Group:
         """Point IN_SEGMENT conditions at the referenced segments' copies in ``target``."""
@@ -545,7 +745,7 @@ class SegmentService:
         mapping: dict[str, str] = {}
         missing: list[str] = []
         for ref in sorted(refs):
-            copy = await self.store.find_copy(target, ref)
+            copy = await self._counterpart(target, ref)
             if copy is None:
                 missing.append(ref)
             else:
@@ -582,21 +782,26 @@ class SegmentService:
         action: HistoryAction,
         actor: str,
         note: str,
+        *,
+        acknowledge_live_usage: bool,
+        refs_path: tuple[PathPart, ...],
+        subject: str = "this segment",
     ) -> WriteResult:
         """Write a new version of ``current`` with ``source``'s editable fields and ``tree``
-        (restoring an old version, or updating a copy in the other mode). Live usages are
-        warned, not asked: the user chose to restore or copy."""
-        updated = replace(
-            current,
-            name=source.name,
-            description=source.description,
-            tags=source.tags,
-            conditions=tree,
-            archived=source.archived,
-        )
+        (restoring an old version, or updating a copy in the other mode). The caller has
+        checked ``current`` against the expected version, and the write is conditional on it;
+        changed conditions that live usages route by need ``acknowledge_live_usage``, as in
+        :meth:`update`."""
+        updated = _copied_onto(current, source, tree)
         if updated.conditions != current.conditions:
-            warnings += await self._live_usage_gate(current.mode, current.id, acknowledged=True)
-        saved = await self._save(current, updated, action, actor, note=note)
+            warnings += await self._live_usage_gate(
+                current.mode,
+                current.id,
+                acknowledge_live_usage,
+                path=("acknowledgeLiveUsage",),
+                subject=subject,
+            )
+        saved = await self._save(current, updated, action, actor, note=note, refs_path=refs_path)
         return WriteResult(saved, warnings)
 
     # -- usages -------------------------------------------------------------------------------
@@ -604,6 +809,9 @@ class SegmentService:
     async def register_usage(
         self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str, name: str, live: bool
     ) -> Usage:
+        """Record a usage. A new one is checked after it is written: when its segment has
+        gone or is being deleted meanwhile, it is removed again and refused (see the
+        module's docstring)."""
         errors: list[UserError] = []
         if not ref_id.strip() or len(ref_id) > MAX_USAGE_TEXT:
             errors.append(
@@ -617,7 +825,15 @@ class SegmentService:
         if errors:
             raise InputRefused(errors)
         usage = Usage(segment_id, mode, kind, ref_id.strip(), name.strip(), live, self.clock())
-        await self.store.upsert_usage(usage)
+        inserted = await self.store.upsert_usage(usage)
+        # A usage that was there already was there for any delete to see.
+        if inserted is not None:
+            unavailable = await self._unavailable(mode, [segment_id])
+            if unavailable:
+                await self.store.remove_usage_by_id(inserted)
+                raise InputRefused(
+                    _unavailable_errors(("segmentId",), "NOT_FOUND", mode, unavailable)
+                )
         return usage
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> None:
@@ -636,12 +852,18 @@ class SegmentService:
     # -- the one place that writes a segment with its history ---------------------------------
 
     async def _save(
-        self, before: Segment, after: Segment, action: HistoryAction, actor: str, note: str = ""
+        self,
+        before: Segment,
+        after: Segment,
+        action: HistoryAction,
+        actor: str,
+        note: str = "",
+        refs_path: tuple[PathPart, ...] = ("conditions",),
     ) -> Segment:
         saved = replace(
             after, version=before.version + 1, updated_at=self.clock(), updated_by=actor
         )
-        await self._write(before, saved, action, actor, note=note)
+        await self._write(before, saved, action, actor, note=note, refs_path=refs_path)
         return saved
 
     async def _write(
@@ -651,7 +873,12 @@ class SegmentService:
         action: HistoryAction,
         actor: str,
         note: str = "",
+        refs_path: tuple[PathPart, ...] = ("conditions",),
     ) -> None:
+        """Write ``after`` (in place of ``before``, at its version) with its history entry.
+        A segment whose conditions reference others is then checked: when one of them has
+        gone or is being deleted, the write is undone and refused (``UNKNOWN_SEGMENT`` at
+        ``refs_path``), so no delete ever leaves it dangling."""
         entry = HistoryEntry(
             segment_id=after.id,
             mode=after.mode,
@@ -673,6 +900,75 @@ class SegmentService:
             await self.store.add_history(entry, session)
 
         await self.database.run_atomically(work)
+        refs = referenced_segments(after.conditions)
+        if not refs:
+            return
+        # Every reference, not only the new ones: a version this one replaced may itself be
+        # a write still checking (and about to be undone).
+        unavailable = await self._unavailable(after.mode, sorted(refs))
+        if unavailable:
+            await self._roll_back(before, after, set(unavailable))
+            raise InputRefused(
+                _unavailable_errors(refs_path, "UNKNOWN_SEGMENT", after.mode, unavailable)
+            )
+
+    async def _unavailable(self, mode: Mode, segment_ids: list[str]) -> dict[str, bool]:
+        """Of ``segment_ids``, which a reference or usage just written may not name: the
+        ones gone (-> False), and the ones a delete is still deleting (-> True).
+
+        Asked after the write. A delete that marked a segment before it either saw the
+        write (and is refused) or did not (and deletes the segment): it finishes within
+        milliseconds, so it is waited for, up to :attr:`delete_wait_seconds`, rather than
+        refusing a write that the delete's own refusal would let stand. A mark made after
+        the first look belongs to a delete that will see the write: it is not waited for.
+        """
+        marks = await self.store.delete_marks(mode, segment_ids)
+        in_force_after = self.clock() - DELETE_MARK_IN_FORCE
+        gone = {segment_id: False for segment_id in segment_ids if segment_id not in marks}
+        waiting = {
+            segment_id: mark.token
+            for segment_id, mark in marks.items()
+            if mark is not None and mark.at > in_force_after
+        }
+        deadline = time.monotonic() + self.delete_wait_seconds
+        while waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            now = await self.store.delete_marks(mode, list(waiting))
+            for segment_id, token in list(waiting.items()):
+                if segment_id not in now:
+                    gone[segment_id] = False
+                    del waiting[segment_id]
+                elif (mark := now[segment_id]) is None or mark.token != token:
+                    del waiting[segment_id]  # that delete was refused: the segment stays
+        return {**gone, **dict.fromkeys(waiting, True)}
+
+    async def _roll_back(self, before: Segment | None, after: Segment, gone: set[str]) -> None:
+        """Undo the write of ``after`` with its history entry. When a later version was
+        written on top of it meanwhile, that version's writer checks its references too, and
+        undoes itself when it names a segment in ``gone``: wait for that (briefly), then undo
+        ours."""
+        deadline = time.monotonic() + ROLL_BACK_PATIENCE_SECONDS
+        while True:
+
+            async def work(session: Session) -> bool:
+                return await self.store.roll_back(before, after, session)
+
+            if await self.database.run_atomically(work):
+                return
+            latest = await self.store.get(after.mode, after.id)
+            if latest is None or not referenced_segments(latest.conditions) & gone:
+                return  # what is stored now references none of them: nothing left to undo
+            if time.monotonic() > deadline:
+                log.error(
+                    "segment %s: version %d references %s, which are being deleted, and could "
+                    "not be undone: version %d was written on top of it",
+                    after.id,
+                    after.version,
+                    ", ".join(sorted(gone)),
+                    latest.version,
+                )
+                return
+            await asyncio.sleep(0.02)
 
 
 def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
@@ -698,3 +994,35 @@ def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
         return None
 
     return visit(start)
+
+
+def _copied_onto(current: Segment, source: Segment, tree: Group) -> Segment:
+    """``current`` with ``source``'s editable fields and ``tree`` (what a restore or a copy
+    writes, before its version and who/when)."""
+    return replace(
+        current,
+        name=source.name,
+        description=source.description,
+        tags=source.tags,
+        conditions=tree,
+        archived=source.archived,
+    )
+
+
+def _unavailable_errors(
+    path: tuple[PathPart, ...], code: str, mode: Mode, unavailable: dict[str, bool]
+) -> list[UserError]:
+    """One error per segment that a new reference or usage may not name: gone (False) or
+    being deleted (True)."""
+    return [
+        UserError(
+            path,
+            code,
+            f"segment {segment_id!r} is being deleted; nothing was saved (save again if the "
+            "delete is refused)"
+            if deleting
+            else f"there is no {mode.value} segment {segment_id!r} (it was deleted meanwhile); "
+            "nothing was saved",
+        )
+        for segment_id, deleting in sorted(unavailable.items())
+    ]

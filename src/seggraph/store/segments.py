@@ -1,6 +1,10 @@
 """The ``segments``, ``segment_history`` and ``segment_usages`` collections.
 
 Every query names a mode: no read or write crosses modes unless a service asks for both.
+
+A segment document may carry a ``deleting`` mark (``{token, at}``) while a delete checks that
+nothing uses it (see :meth:`SegmentStore.mark_deleting`): it is not part of the segment, so no
+read returns it, and it changes neither the version nor the write token.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
 
@@ -18,9 +22,10 @@ from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from seggraph.coalescing import FreshRead
-from seggraph.db import IndexSpec
+from seggraph.db import IndexSpec, UniqueGuard
 from seggraph.domain.conditions import Group, referenced_segments
 from seggraph.domain.segments import (
     FieldChange,
@@ -47,6 +52,19 @@ ANSWERS_KEPT = 512
 HISTORY = "segment_history"
 USAGES = "segment_usages"
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+#: The field a delete marks its segment with while it checks that nothing uses it.
+DELETING = "deleting"
+
+#: At most one copy of a segment per mode (``copySegmentToMode`` creates *the* counterpart):
+#: unique over the documents that are copies (``source_id`` a string; the others hold null).
+#: Its key differs in order from the ``copies`` index that serves the look-ups, so the two
+#: never collide, whatever the server version.
+ONE_COPY = IndexModel(
+    [("source_id", ASCENDING), ("mode", ASCENDING)],
+    name="one_copy_per_source",
+    unique=True,
+    partialFilterExpression={"source_id": {"$type": "string"}},
+)
 
 INDEXES = [
     IndexSpec(
@@ -61,6 +79,16 @@ INDEXES = [
             IndexModel([("mode", ASCENDING), ("search_terms", ASCENDING)], name="search"),
             IndexModel([("mode", ASCENDING), ("refs", ASCENDING)], name="references"),
             IndexModel([("mode", ASCENDING), ("source_id", ASCENDING)], name="copies"),
+        ),
+        guards=(
+            UniqueGuard(
+                ONE_COPY,
+                "a segment has at most one copy in the other mode",
+                "Until it exists, copySegmentToMode asked twice at once can make another copy; "
+                "it refuses to update these (DUPLICATE_COPIES). Delete the extra copies "
+                "(deleteSegment in their mode; for one still in use, unset its source_id in "
+                "the segments collection), then restart seggraph to create the index.",
+            ),
         ),
     ),
     IndexSpec(
@@ -125,8 +153,23 @@ def to_document(segment: Segment) -> dict[str, Any]:
     }
 
 
-#: Fields a read never needs (they serve the indexes): left out of the documents read.
-READ_PROJECTION = {"search_terms": 0, "tags_key": 0}
+#: Fields a read never needs (they serve the indexes, or a delete's mark): left out of the
+#: documents read.
+READ_PROJECTION = {"search_terms": 0, "tags_key": 0, DELETING: 0}
+
+
+class CopyExists(Exception):
+    """Inserting a copy found another copy of the same segment in the same mode (the
+    ``one_copy_per_source`` index): another request made it meanwhile."""
+
+
+@dataclass(frozen=True)
+class DeleteMark:
+    """A delete's mark on its segment: which delete (``token``) and since when (``at``)."""
+
+    token: ObjectId
+    at: datetime
+
 
 _DECODED_MAX = 4096
 _decoded: OrderedDict[tuple[str, int], tuple[dict[str, Any] | None, Group]] = OrderedDict()
@@ -239,14 +282,23 @@ class SegmentStore:
     # -- segments ---------------------------------------------------------------------------
 
     async def insert(self, segment: Segment, session: Session = None) -> None:
-        await self.segments.insert_one(to_document(segment), session=session)
+        """Insert a new segment; :class:`CopyExists` when it is a copy and its source already
+        has one in its mode."""
+        try:
+            await self.segments.insert_one(to_document(segment), session=session)
+        except DuplicateKeyError as exc:
+            if segment.source_id is not None:
+                raise CopyExists(segment.mode, segment.source_id) from exc
+            raise
         await self._written(segment.mode, session)
 
     async def get(self, mode: Mode, segment_id: str, session: Session = None) -> Segment | None:
         oid = to_object_id(segment_id)
         if oid is None:
             return None
-        doc = await self.segments.find_one({"_id": oid, "mode": mode.value}, session=session)
+        doc = await self.segments.find_one(
+            {"_id": oid, "mode": mode.value}, READ_PROJECTION, session=session
+        )
         return from_document(doc) if doc else None
 
     async def get_many(self, mode: Mode, ids: list[str], session: Session = None) -> list[Segment]:
@@ -272,17 +324,93 @@ class SegmentStore:
         await self._written(segment.mode, session)
         return True
 
-    async def delete_if_version(
-        self, mode: Mode, segment_id: str, expected_version: int, session: Session = None
+    async def roll_back(self, before: Segment | None, after: Segment, session: Session) -> bool:
+        """Undo the write of ``after`` and its history entry: put ``before`` back (or remove
+        the segment ``after`` created), only while ``after`` is still the version stored."""
+        at_after = {"_id": ObjectId(after.id), "mode": after.mode.value, "version": after.version}
+        if before is None:
+            undone = (await self.segments.delete_one(at_after, session=session)).deleted_count
+        else:
+            replaced = await self.segments.replace_one(
+                at_after, to_document(before), session=session
+            )
+            undone = replaced.matched_count
+        if undone != 1:
+            return False
+        await self.history.delete_one(
+            {"segment_id": after.id, "mode": after.mode.value, "version": after.version},
+            session=session,
+        )
+        await self._written(after.mode, session)
+        return True
+
+    # -- deleting: mark, check, delete ---------------------------------------------------------
+
+    async def mark_deleting(
+        self, mode: Mode, segment_id: str, version: int, mark: DeleteMark, stale_before: datetime
     ) -> bool:
+        """Mark the segment as being deleted, if it is still at ``version`` and no other
+        delete marked it since ``stale_before`` (an older mark is one a delete left when it
+        died: it is taken over). Not a write of the segment: its version and the write token
+        stay as they are, and every read leaves the mark out."""
+        result = await self.segments.update_one(
+            {
+                "_id": ObjectId(segment_id),
+                "mode": mode.value,
+                "version": version,
+                "$or": [{DELETING: None}, {f"{DELETING}.at": {"$lt": stale_before}}],
+            },
+            {"$set": {DELETING: {"token": mark.token, "at": mark.at}}},
+        )
+        return result.matched_count == 1
+
+    async def unmark_deleting(self, mode: Mode, segment_id: str, mark: DeleteMark) -> None:
+        """Take this delete's mark away (no other delete's)."""
+        await self.segments.update_one(
+            {"_id": ObjectId(segment_id), "mode": mode.value, f"{DELETING}.token": mark.token},
+            {"$unset": {DELETING: ""}},
+        )
+
+    async def delete_if_marked(
+        self,
+        mode: Mode,
+        segment_id: str,
+        version: int,
+        mark: DeleteMark,
+        marked_after: datetime,
+        session: Session = None,
+    ) -> bool:
+        """Delete the segment if it is still at ``version`` and still carries ``mark``, made
+        after ``marked_after``."""
         result = await self.segments.delete_one(
-            {"_id": ObjectId(segment_id), "mode": mode.value, "version": expected_version},
+            {
+                "_id": ObjectId(segment_id),
+                "mode": mode.value,
+                "version": version,
+                f"{DELETING}.token": mark.token,
+                f"{DELETING}.at": {"$gt": marked_after},
+            },
             session=session,
         )
         if result.deleted_count != 1:
             return False
         await self._written(mode, session)
         return True
+
+    async def delete_marks(
+        self, mode: Mode, segment_ids: list[str]
+    ) -> dict[str, DeleteMark | None]:
+        """For each of ``segment_ids`` that is there: the mark of a delete in progress, or
+        None (a segment that is not there is left out). Read from the database, never from
+        what is kept in memory."""
+        oids = [oid for oid in map(to_object_id, segment_ids) if oid is not None]
+        cursor = self.segments.find({"_id": {"$in": oids}, "mode": mode.value}, {DELETING: 1})
+        return {
+            str(doc["_id"]): DeleteMark(mark["token"], _as_utc(mark["at"]))
+            if (mark := doc.get(DELETING))
+            else None
+            for doc in await cursor.to_list()
+        }
 
     async def page(
         self, mode: Mode, segment_filter: SegmentFilter, *, first: int, after: str | None
@@ -371,13 +499,11 @@ class SegmentStore:
         )
         return {str(doc["_id"]): list(doc["refs"]) for doc in await cursor.to_list()}
 
-    async def find_copy(
-        self, mode: Mode, source_id: str, session: Session = None
-    ) -> Segment | None:
-        doc = await self.segments.find_one(
-            {"mode": mode.value, "source_id": source_id}, session=session
-        )
-        return from_document(doc) if doc else None
+    async def find_copies(self, mode: Mode, source_id: str) -> list[Segment]:
+        """The copies of ``source_id`` in ``mode``, oldest first: one at most, unless they
+        were made before the ``one_copy_per_source`` index could be created."""
+        cursor = self.segments.find({"mode": mode.value, "source_id": source_id}, READ_PROJECTION)
+        return [from_document(doc) for doc in await cursor.sort("_id", ASCENDING).to_list()]
 
     # -- history ----------------------------------------------------------------------------
 
@@ -413,14 +539,16 @@ class SegmentStore:
 
     # -- usages -----------------------------------------------------------------------------
 
-    async def upsert_usage(self, usage: Usage) -> None:
+    async def upsert_usage(self, usage: Usage) -> ObjectId | None:
+        """Record the usage (or update the one with its identity); the new document's id when
+        it was inserted, None when it was there already."""
         key = {
             "mode": usage.mode.value,
             "segment_id": usage.segment_id,
             "kind": usage.kind.value,
             "ref_id": usage.ref_id,
         }
-        await self.usages.update_one(
+        result = await self.usages.update_one(
             key,
             {
                 "$set": {"name": usage.name, "live": usage.live},
@@ -428,6 +556,11 @@ class SegmentStore:
             },
             upsert=True,
         )
+        upserted: ObjectId | None = result.upserted_id
+        return upserted
+
+    async def remove_usage_by_id(self, usage_id: ObjectId) -> None:
+        await self.usages.delete_one({"_id": usage_id})
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> bool:
         result = await self.usages.delete_one(
@@ -453,6 +586,11 @@ class SegmentStore:
             )
             for doc in await cursor.to_list()
         ]
+
+
+def _as_utc(at: datetime) -> datetime:
+    """A stored date-time as an aware one (the client may be built without ``tz_aware``)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _history_entry(doc: dict[str, Any]) -> HistoryEntry:

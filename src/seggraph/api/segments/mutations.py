@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import strawberry
 
@@ -14,6 +15,10 @@ from seggraph.api.segments.types import Mode, SegmentPayload, SegmentType, Usage
 from seggraph.domain import segments as ds
 from seggraph.domain.errors import InputRefused
 from seggraph.services.segments import VersionConflict, WriteResult
+
+ACKNOWLEDGE = strawberry.argument(
+    description="Required to change the conditions of a segment that live usages route by."
+)
 
 
 @strawberry.input
@@ -156,29 +161,66 @@ class SegmentMutations:
             )
         )
 
-    @strawberry.mutation(description="Write a new version equal to an old one.")
+    @strawberry.mutation(
+        description="Write a new version equal to an old one (the rules of updateSegment: "
+        "expectedVersion, and acknowledgeLiveUsage to change conditions live usages route by)."
+    )
     async def restore_segment_version(
-        self, info: Info, id: strawberry.ID, version: int, expected_version: int | None = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        version: int,
+        expected_version: Annotated[
+            int,
+            strawberry.argument(
+                description="The version you loaded (the current one); a stale one is "
+                "refused with VERSION_CONFLICT."
+            ),
+        ],
+        acknowledge_live_usage: Annotated[bool, ACKNOWLEDGE] = False,
     ) -> SegmentPayload:
         ctx = info.context
         return await _segment_write(
             lambda: ctx.services.segments.restore(
-                ctx.mode, ctx.actor, str(id), version, expected_version
+                ctx.mode,
+                ctx.actor,
+                str(id),
+                version,
+                expected_version,
+                acknowledge_live_usage=acknowledge_live_usage,
             )
         )
 
     @strawberry.mutation(
-        description="Copy a segment into the other mode, creating or updating its counterpart."
+        description="Copy a segment into the other mode, creating its one counterpart there or "
+        "updating it (the rules of updateSegment: expectedVersion, and acknowledgeLiveUsage to "
+        "change conditions live usages route by)."
     )
     async def copy_segment_to_mode(
         self,
         info: Info,
         id: strawberry.ID,
         mode: Mode,  # type: ignore[valid-type]
+        expected_version: Annotated[
+            int | None,
+            strawberry.argument(
+                description="The counterpart's version you loaded, to update it; left out "
+                "when there is no counterpart yet. A stale one, or none while a counterpart "
+                "that differs exists, is refused with VERSION_CONFLICT and currentVersion."
+            ),
+        ] = None,
+        acknowledge_live_usage: Annotated[bool, ACKNOWLEDGE] = False,
     ) -> SegmentPayload:
         ctx = info.context
         return await _segment_write(
-            lambda: ctx.services.segments.copy_to_mode(ctx.mode, ctx.actor, str(id), ds.Mode(mode))
+            lambda: ctx.services.segments.copy_to_mode(
+                ctx.mode,
+                ctx.actor,
+                str(id),
+                ds.Mode(mode),
+                expected_version=expected_version,
+                acknowledge_live_usage=acknowledge_live_usage,
+            )
         )
 
     @strawberry.mutation(description="Delete a segment; refused while anything uses it.")
