@@ -208,15 +208,27 @@ def test_segment_references_stay_in_mode_and_never_cycle(seg: SegmentClient) -> 
     c = seg.created(name="C", conditions=in_segment(b["id"]))
 
     cycle = seg.update(id=a["id"], expectedVersion=1, conditions=in_segment(c["id"]))
-    assert errors_by_path(cycle) == {"conditions": "REFERENCE_CYCLE"}
+    assert errors_by_path(cycle) == {"conditions.conditions.0.value": "REFERENCE_CYCLE"}
     message = cycle["userErrors"][0]["message"]
     assert a["id"] in message and b["id"] in message and c["id"] in message
     self_ref = seg.update(id=a["id"], expectedVersion=1, conditions=in_segment(a["id"]))
-    assert errors_by_path(self_ref) == {"conditions": "REFERENCE_CYCLE"}
+    assert errors_by_path(self_ref) == {"conditions.conditions.0.value": "REFERENCE_CYCLE"}
+
+    # Every condition naming the segment at fault is pointed at, and only those.
+    d = seg.created(name="D", conditions=MRR_GT)
+    nested = seg.update(
+        id=a["id"],
+        expectedVersion=1,
+        conditions={
+            "conditions": [MRR_GT["conditions"][0]],
+            "groups": [{"combinator": "ANY", **in_segment(c["id"])}, in_segment(d["id"])],
+        },
+    )
+    assert errors_by_path(nested) == {"conditions.groups.0.conditions.0.value": "REFERENCE_CYCLE"}
 
     live_a = seg.created(mode="LIVE", name="Live A")
     cross = seg.create(name="cross", conditions=in_segment(live_a["id"]))
-    assert errors_by_path(cross) == {"conditions": "UNKNOWN_SEGMENT"}
+    assert errors_by_path(cross) == {"conditions.conditions.0.value": "UNKNOWN_SEGMENT"}
     assert "LIVE segment" in cross["userErrors"][0]["message"]
 
     referenced = seg.run(DELETE, id=a["id"])["deleteSegment"]

@@ -140,7 +140,12 @@ def condition(prop: str, op: str, value: Any = None, **extra: Any) -> dict[str, 
         (condition("subscriber.bucket", "PERCENTAGE", 100.5), "INVALID_VALUE", "value"),
         (condition("subscriber.bucket", "PERCENTAGE", 10.0005), "INVALID_VALUE", "value"),
         (condition("subscriber.bucket", "EQ", 10), "OPERATOR_NOT_ALLOWED", "operator"),
-        (condition("segment", "IN_SEGMENT", "000000000000000000000000"), "UNKNOWN_SEGMENT", None),
+        (
+            condition("segment", "IN_SEGMENT", "000000000000000000000000"),
+            "UNKNOWN_SEGMENT",
+            "value",
+        ),
+        (condition("segment", "NOT_IN_SEGMENT", ""), "INVALID_VALUE", "value"),  # reported once
         (
             condition("subscriber.bucket", "PERCENTAGE", 10, caseInsensitive=True),
             "CASE_INSENSITIVE_NOT_ALLOWED",

@@ -57,7 +57,7 @@ from seggraph.store.segments import (
     Session,
 )
 from seggraph.textform import print_tree
-from seggraph.validation.conditions import ConditionValidator, TreeLimits
+from seggraph.validation.conditions import ConditionValidator, TreeLimits, child_path
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
@@ -255,41 +255,40 @@ class SegmentService:
         )
         outcome = validator.validate(root, prefix)
         errors = list(outcome.errors)
-        refs = referenced_segments(outcome.tree)
+        refused = {error.path[: len(error.path) - 1] for error in errors}
+        # The references of the conditions validation accepted, with where each one is.
+        refs: dict[str, list[tuple[PathPart, ...]]] = {}
+        for path, condition in reference_conditions(outcome.tree, prefix):
+            if path not in refused:
+                refs.setdefault(str(condition.value), []).append(path)
         if refs:
-            errors += await self._check_references(mode, outcome.tree, refs, segment_id, prefix)
+            errors += await self._check_references(mode, refs, segment_id)
         return outcome.tree, errors, list(outcome.warnings)
 
     async def _check_references(
-        self,
-        mode: Mode,
-        tree: Group,
-        refs: set[str],
-        segment_id: str | None,
-        prefix: tuple[PathPart, ...],
+        self, mode: Mode, refs: dict[str, list[tuple[PathPart, ...]]], segment_id: str | None
     ) -> list[UserError]:
+        """Each referenced segment exists in ``mode`` and no cycle forms; an error is reported
+        at every condition naming the segment at fault (``refs``: id -> condition paths)."""
         errors: list[UserError] = []
         found = {s.id for s in await self.store.get_many(mode, sorted(refs))}
-        for ref in sorted(refs - found):
+        for ref in sorted(set(refs) - found):
             other = await self.store.get(mode.other, ref)
             why = (
                 f"segment {ref!r} is a {mode.other.value} segment; references never cross modes"
                 if other
                 else f"there is no {mode.value} segment {ref!r}"
             )
-            errors.append(UserError(prefix, "UNKNOWN_SEGMENT", why))
+            errors += [UserError(path + ("value",), "UNKNOWN_SEGMENT", why) for path in refs[ref]]
         if segment_id is not None and not errors:
             graph = await self.store.reference_graph(mode)
             graph[segment_id] = sorted(refs)
             cycle = find_cycle(graph, segment_id)
             if cycle:
-                errors.append(
-                    UserError(
-                        prefix,
-                        "REFERENCE_CYCLE",
-                        "segment references would form a cycle: " + " -> ".join(cycle),
-                    )
-                )
+                why = "segment references would form a cycle: " + " -> ".join(cycle)
+                errors += [
+                    UserError(path + ("value",), "REFERENCE_CYCLE", why) for path in refs[cycle[1]]
+                ]
         return errors
 
     # -- writing ------------------------------------------------------------------------------
@@ -1026,3 +1025,18 @@ def _unavailable_errors(
         )
         for segment_id, deleting in sorted(unavailable.items())
     ]
+
+
+def reference_conditions(
+    group: Group, path: tuple[PathPart, ...]
+) -> list[tuple[tuple[PathPart, ...], Condition]]:
+    """The ``IN_SEGMENT`` / ``NOT_IN_SEGMENT`` conditions of a canonical tree, each with its
+    path in the input (as validation names paths)."""
+    found: list[tuple[tuple[PathPart, ...], Condition]] = []
+    for index, child in enumerate(group.children):
+        at = path + child_path(group, index)
+        if isinstance(child, Group):
+            found += reference_conditions(child, at)
+        elif child.operator in (Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT):
+            found.append((at, child))
+    return found
