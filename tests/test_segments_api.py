@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pymongo.database import Database
 
 from tests.conftest import GraphQLClient
@@ -90,8 +91,10 @@ def test_segments_are_listed_newest_first_with_cursor_pagination(gql: GraphQLCli
     assert seen == ids[::-1]
 
 
-def test_a_forged_cursor_is_a_clear_error(gql: GraphQLClient) -> None:
-    body = gql.execute(LIST, {"first": 2, "after": "garbage!"})
+@pytest.mark.parametrize("cursor", ["garbage!", ""])
+def test_a_forged_cursor_is_a_clear_error(gql: GraphQLClient, cursor: str) -> None:
+    create(gql, name="listed")  # an empty cursor listed the first page as if none was given
+    body = gql.execute(LIST, {"first": 2, "after": cursor})
     assert body["errors"][0]["message"].startswith("not a valid cursor")
 
 

@@ -253,3 +253,25 @@ def test_tags_are_counted_folded_as_the_tag_filter_folds_them(seg: SegmentClient
             "query($t: String!) { segments(filter: {tags: [$t]}) { totalCount } }", t=tag["tag"]
         )
         assert found["segments"]["totalCount"] == tag["count"]
+
+
+def test_a_refused_usage_reports_every_problem_at_once(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    before = snapshot(sync_db)
+    refused = seg.run(
+        REGISTER,
+        input={
+            "segmentId": "000000000000000000000000",
+            "kind": "FLOW",
+            "refId": " ",
+            "name": "n" * 201,
+            "live": True,
+        },
+    )["registerSegmentUsage"]
+    assert errors_by_path(refused) == {
+        "segmentId": "NOT_FOUND",
+        "refId": "INVALID",
+        "name": "TOO_LONG",
+    }
+    assert snapshot(sync_db) == before

@@ -162,3 +162,11 @@ def test_a_page_asked_again_after_an_update_shows_the_new_version(seg: SegmentCl
     assert seg.run(page)["segments"]["nodes"] == [{"name": "Before", "version": 1}]
     assert seg.update(id=segment["id"], expectedVersion=1, name="After")["userErrors"] == []
     assert seg.run(page)["segments"]["nodes"] == [{"name": "After", "version": 2}]
+
+
+def test_a_copy_of_the_longest_name_keeps_its_suffix(seg: SegmentClient) -> None:
+    longest = seg.created(name="x" * 200)  # the copy's name is shortened, not "(copy)"
+    copy = seg.run(
+        f"mutation($id: ID!) {{ duplicateSegment(id: $id) {{ {PAYLOAD} }} }}", id=longest["id"]
+    )["duplicateSegment"]["segment"]
+    assert copy["name"] == "x" * 193 + " (copy)"

@@ -441,7 +441,7 @@ class SegmentService:
         source = await self.require(mode, segment_id)
         errors: list[UserError] = []
         new_name = clean_name(
-            name if name is not None else f"{source.name} (copy)"[:MAX_NAME], errors
+            name if name is not None else _copy_name(source.name), errors
         )
         if errors:
             raise InputRefused(errors)
@@ -820,7 +820,10 @@ class SegmentService:
             errors.append(
                 UserError(("name",), "TOO_LONG", f"name has at most {MAX_USAGE_TEXT} characters")
             )
-        await self.require(mode, segment_id, ("segmentId",))
+        try:
+            await self.require(mode, segment_id, ("segmentId",))
+        except InputRefused as refused:  # every problem at once
+            raise InputRefused([*refused.errors, *errors]) from None
         if errors:
             raise InputRefused(errors)
         usage = Usage(segment_id, mode, kind, ref_id.strip(), name.strip(), live, self.clock())
@@ -1040,3 +1043,10 @@ def reference_conditions(
         elif child.operator in (Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT):
             found.append((at, child))
     return found
+
+
+def _copy_name(name: str) -> str:
+    """``name (copy)``, within :data:`MAX_NAME`: the name is shortened, not the suffix (a
+    200-character name came back unchanged)."""
+    suffix = " (copy)"
+    return name[: MAX_NAME - len(suffix)].rstrip() + suffix

@@ -421,7 +421,7 @@ class SegmentStore:
         key = (mode.value, "page", repr(sorted(query.items())), first, after)
 
         async def load() -> tuple[list[tuple[str, Segment]], bool, int]:
-            paged = all_of(query, newest_first_after(after)) if after else query
+            paged = all_of(query, newest_first_after(after)) if after is not None else query
             cursor = self.segments.find(paged, READ_PROJECTION)
             docs = await cursor.sort(NEWEST_FIRST).limit(first + 1).to_list()
             total = await self.segments.count_documents(query)
