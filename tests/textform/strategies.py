@@ -22,10 +22,14 @@ from seggraph.domain.conditions import (
 )
 from seggraph.textform.vocabulary import KEYWORDS, SHAPES, Shape
 
-# characters that stress the quoting: quotes, backslashes, line breaks, invisible and astral ones
-_NASTY = '"\\`\n\r\t\x00\x7f\u2028\u00a0\u200b\ud800\udc00é😀 ('
+# characters that stress the quoting: quotes, backslashes, line breaks, invisible and astral ones.
+# No lone UTF-16 surrogates: they are no characters, the database cannot store them, and the
+# text form refuses them (a pair written as two escapes reads as the one character it encodes).
+_NASTY = '"\\`\n\r\t\x00\x7f\u2028\u00a0\u200b\U00010000é😀 ('
 
-texts = st.text(st.one_of(st.characters(), st.sampled_from(_NASTY)), max_size=12)
+texts = st.text(
+    st.one_of(st.characters(exclude_categories=("Cs",)), st.sampled_from(_NASTY)), max_size=12
+)
 
 _LOWER = string.ascii_lowercase + "_"
 _PART = _LOWER + string.digits
