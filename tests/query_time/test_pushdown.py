@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from bson.decimal128 import Decimal128
 from pymongo.database import Database
 
-from seggraph.domain.conditions import Condition, Operator
+from seggraph.domain.conditions import Condition, Money, Operator
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins.hookspecs import hookimpl
@@ -19,7 +20,15 @@ from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
 
 COLLECTION = "pushdown_profiles"
-FIELDS = {"profile.plan": "plan", "profile.seats": "seats", "profile.region": "region"}
+FIELDS = {
+    "profile.plan": "plan",
+    "profile.seats": "seats",
+    "profile.region": "region",
+    "profile.balance": "balance",
+}
+#: ``profile.balance`` declares EUR and is stored as a bare number, so a stored 7 is 7 EUR (the
+#: account currency is USD).
+BALANCE_CURRENCY = "EUR"
 
 
 class ProfileProvider:
@@ -41,6 +50,11 @@ class ProfileProvider:
         )
         register(PropertyDefinition("profile.seats", "Seats", PropertyType.NUMBER))
         register(PropertyDefinition("profile.region", "Region", PropertyType.TEXT))
+        register(
+            PropertyDefinition(
+                "profile.balance", "Balance", PropertyType.MONEY, currency=BALANCE_CURRENCY
+            )
+        )
 
     @hookimpl
     async def resolve_properties(
@@ -83,7 +97,16 @@ class ProfileProvider:
         if condition.operator not in ops or condition.case_insensitive:
             return None
         value: Any = condition.value
-        if condition.property == "profile.seats":
+        if condition.property == "profile.balance":
+            # Stored amounts are in EUR; a condition amount in another currency (a bare one is
+            # in the account currency) is UNKNOWN for every stored value: not translated.
+            items = value if isinstance(value, tuple) else (value,)
+            if not all(isinstance(v, Money) and v.currency == BALANCE_CURRENCY for v in items):
+                return None
+            amounts = [str(v.amount) for v in items]
+            value = [Decimal128(a) for a in amounts] if isinstance(value, tuple) else None
+            value = value if value is not None else Decimal128(amounts[0])
+        elif condition.property == "profile.seats":
             value = [int(v) for v in value] if isinstance(value, tuple) else int(value)
         elif isinstance(value, tuple):
             value = list(value)
@@ -123,7 +146,12 @@ def clients(
         sync_db[name].delete_many({})
     docs = []
     for i in range(1, 61):
-        doc: dict[str, Any] = {"_id": f"p{i:03d}", "plan": PLANS[i % 3], "seats": i % 17}
+        doc: dict[str, Any] = {
+            "_id": f"p{i:03d}",
+            "plan": PLANS[i % 3],
+            "seats": i % 17,
+            "balance": i % 11,
+        }
         if i % 4:
             doc["region"] = REGIONS[i % 3]
         if i % 7 == 0:
@@ -167,6 +195,9 @@ def all_members(gql: GraphQLClient, segment_id: str) -> tuple[list[str], dict[st
         ('NOT (profile.plan = "FREE")', False),
         # ENDS_WITH has no translation: evaluated.
         ('profile.region ENDS WITH "u"', False),
+        # A bare stored balance is in the property's declared EUR, as the provider says.
+        ("profile.balance > 5 EUR", True),
+        ('profile.balance IN (3 EUR, 7 EUR) OR profile.plan = "TEAM"', True),
     ],
 )
 def test_pushed_down_and_evaluated_answers_agree(
@@ -188,6 +219,24 @@ def test_pushed_down_and_evaluated_answers_agree(
     assert slow_strategy == {"EVALUATED"} and slow_count["strategy"] == "EVALUATED"
     expected = "PUSHED_DOWN" if pushed else "EVALUATED"
     assert fast_strategy == {expected} and fast_count["strategy"] == expected
+
+
+def test_a_balance_in_the_account_currency_is_unknown_both_ways(
+    clients: tuple[GraphQLClient, GraphQLClient],
+) -> None:
+    """``profile.balance > 5`` is 5 USD, and every stored balance is in EUR: UNKNOWN for every
+    listed subscriber (currency mismatch), not a member; the provider declines to translate
+    it, and both servers say so alike."""
+    fast, slow = clients
+    created = fast.query(
+        'mutation { createSegment(input: {name: "usd", conditionsText: "profile.balance > 5"}) '
+        "{ segment { id } } }"
+    )["createSegment"]["segment"]
+    listed = 60 - len(range(7, 61, 7))
+    for gql in (fast, slow):
+        ids, count, strategy = all_members(gql, created["id"])
+        assert ids == [] and strategy == {"EVALUATED"}
+        assert count == {"members": 0, "unknown": listed, "strategy": "EVALUATED"}
 
 
 def test_a_segment_written_by_one_process_is_seen_by_the_other_at_once(

@@ -101,7 +101,8 @@ def register_properties(register: Callable[[PropertyDefinition], None], settings
     ``definition`` is a :class:`seggraph.domain.properties.PropertyDefinition`: ``key``
     (globally unique, lower-case dotted words such as ``support.open_tickets``), ``label``,
     ``type``, ``description``, ``namespace`` (defaults to the key's first word),
-    ``enum_values`` (ENUM only, at least one), ``unit`` and ``currency`` (MONEY only), and
+    ``enum_values`` (ENUM only, at least one), ``unit``, ``currency`` (MONEY only: the ISO
+    4217 currency of the amounts you answer without one; none: the account currency), and
     ``read_group`` for keys that cost another read (a request asks along only the keys of the
     groups it needs; empty: the provider's one group). Its ``provider`` is filled in with
     this plugin's name.

@@ -29,7 +29,7 @@ from seggraph.coalescing import Coalescer, retrieve_outcome
 from seggraph.domain.conditions import Condition
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
-from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownReason, coercer_for
+from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownReason, coercer_of
 from seggraph.plugins import hookspecs, loader
 from seggraph.plugins.definitions import declaration_problems
 from seggraph.plugins.hookspecs import HOOK_NAMES, PROJECT
@@ -879,12 +879,7 @@ def valid_suggestions(
     if definition.type is PropertyType.LIST:
         kept = [v for v in values if isinstance(v, str)]
         return list(dict.fromkeys(kept))
-    coerce = coercer_for(
-        definition.type,
-        enum_values=definition.enum_values,
-        timezone=settings.zone,
-        currency=settings.currency,
-    )
+    coerce = coercer_of(definition, timezone=settings.zone, currency=settings.currency)
     out: list[Any] = []
     for value in values:
         if value is None or isinstance(value, Unknown):

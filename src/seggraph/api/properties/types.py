@@ -14,7 +14,7 @@ from seggraph.api.segments.conditions import Operator, value_to_json
 from seggraph.domain.conditions import Money, RelativeDate
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.domain.properties import PropertyType as DomainPropertyType
-from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown
+from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, shown_as_read
 from seggraph.plugins.manager import ProviderInfo
 from seggraph.plugins.results import ProviderStatus as DomainProviderStatus
 
@@ -145,7 +145,11 @@ class PropertyValue:
     latency_ms: float | None = strawberry.field(description="How long its call took.")
 
     @classmethod
-    def of(cls, key: str, resolved: ResolvedValue) -> PropertyValue:
+    def of(
+        cls, key: str, resolved: ResolvedValue, definition: PropertyDefinition | None = None
+    ) -> PropertyValue:
+        """``definition``: the property's, so that a MONEY property's bare amounts show in
+        its declared currency, as the evaluation reads them."""
         raw = resolved.value
         if isinstance(raw, Unknown):
             return cls(
@@ -158,6 +162,9 @@ class PropertyValue:
                 latency_ms=resolved.latency_ms,
             )
         missing = raw is MISSING or raw is None
+        shown = None if missing else shown_as_read(definition)
+        if shown is not None:
+            raw = shown(raw)
         return cls(
             key=key,
             state=PropertyValueState.MISSING if missing else PropertyValueState.PRESENT,
