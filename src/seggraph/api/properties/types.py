@@ -68,7 +68,14 @@ class PropertyNode:
     provider: str = strawberry.field(description="The name of the provider that supplies it.")
     enum_values: list[str] = strawberry.field(description="The values of an ENUM (else empty).")
     unit: str | None = strawberry.field(description='A unit such as "days", when it has one.')
-    currency: str | None = strawberry.field(description="A MONEY property's default currency.")
+    currency: str | None = strawberry.field(
+        description="A MONEY property's default currency: the currency of an amount its "
+        "provider answers without one, e.g. USD when every value is in the account currency. "
+        "Null: such an amount is in the account currency, and a value that carries its own "
+        "currency keeps it, so a property whose currency varies per subscriber (a "
+        "subscription's MRR, in the subscription's currency) has null. A condition's amount "
+        "without a currency is always in the account currency."
+    )
     operators: list[Operator] = strawberry.field(  # type: ignore[valid-type]
         description="The operators a condition on it may use (derived from its type)."
     )
