@@ -589,18 +589,23 @@ class PluginManager:
         requests asking this provider at the same moment
         (:class:`~seggraph.coalescing.Coalescer`: a call that starts after this one asked).
         Waiting for a call under way and then the shared one never takes this caller past its
-        own ``timeout``."""
+        own ``timeout``: the wait counts against it, and the TIMEOUT's detail says so."""
         shared = record.shared.get(timeout)
         if shared is None:
             shared = record.shared[timeout] = Coalescer(partial(self._run_shared, record, timeout))
+        waited_for_another = shared.running
         try:
             async with asyncio.timeout(timeout):
                 return await shared((contexts, keys))
         except TimeoutError:
-            return Unknown(
-                UnknownReason.TIMEOUT,
-                f"provider {record.name!r} did not answer within {timeout:g}s",
-            )
+            if waited_for_another:
+                detail = (
+                    f"provider {record.name!r}: no answer within {timeout:g}s of this request "
+                    "asking (it waited for an earlier call first)"
+                )
+            else:
+                detail = f"provider {record.name!r} did not answer within {timeout:g}s"
+            return Unknown(UnknownReason.TIMEOUT, detail)
 
     async def _run_shared(
         self,
