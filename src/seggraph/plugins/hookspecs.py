@@ -73,11 +73,22 @@ def startup(
       provider's name). Do not open another ``AsyncMongoClient`` on it.
     - ``settings``: seggraph's settings (time zone, currency...). Read your own settings from
       your own ``SEGGRAPH_<PROVIDER>_*`` variables.
-    - ``services``: the process's services, for bundled providers that add to the API; a
-      third-party provider should not need it.
+    - ``services``: the process's services. Any provider whose definitions change at run time
+      may use ``services.freshness`` (watch a version document, read once per request) and
+      ``services.freshness_checks`` (a check run at each request's start), as
+      ``docs/writing-a-provider.md`` shows; the rest is for bundled providers that add to the
+      API.
     - ``properties_changed``: call it (no arguments) when your definitions change at run time;
-      the manager calls your ``register_properties`` again and replaces your part of the
+      the manager calls your ``register_properties`` again, at once, and replaces your part
+      of the catalogue before it returns (the rest of the request that called it sees the
+      new catalogue). New definitions that clash with another provider's key are refused:
+      your previous ones stay, and ``lastError`` says why. An invalid declaration makes the
+      provider FAILED (until the process restarts) and takes its properties out of the
       catalogue.
+
+    Take only the arguments you use, and give none of them a default value: pluggy does not
+    pass an argument that has one (``startup(self, properties_changed=None)`` always gets
+    ``None``).
 
     May be async. When it raises or runs late the provider is shown as FAILED with the error,
     the server starts anyway, its properties stay in the catalogue (when it can still declare

@@ -409,16 +409,25 @@ class PluginManager:
         return found
 
     def refresh_properties(self, name: str) -> None:
-        """Declare one provider's definitions again and hand them to ``catalogue_changed``."""
+        """Declare one provider's definitions again and hand them to ``catalogue_changed``
+        (the provider's ``properties_changed``): synchronously, so the rest of the request
+        that called it already sees the new catalogue.
+
+        An invalid declaration makes the provider FAILED, and its properties leave the
+        catalogue. Definitions the catalogue refuses (a key another provider declares) are
+        not taken: the provider keeps its previous ones, in the catalogue and in its
+        description, and its ``lastError`` says why."""
         record = self._records.get(name)
         if record is None or not record.loaded or "register_properties" not in record.impls:
             return
+        previous = record.properties
         definitions = self._declare(record)
         if self.catalogue_changed is None:
             return
         try:
             self.catalogue_changed(name, list(definitions))
         except ValueError as exc:
+            record.properties = previous
             record.last_error = f"new definitions refused: {exc}"
             record.last_error_at = _now()
             log.error("provider %r: new definitions refused: %s", name, exc)
