@@ -203,6 +203,16 @@ def condition_to_filter(
     subscriber id, and whether the match is exact), or ``None`` when this condition cannot be
     translated (the caller then resolves values in batches).
 
+    A translation must select exactly the subscribers for whom the evaluation finds the
+    condition TRUE, reading your stored data as ``resolve_properties`` would answer it: text
+    compared case-sensitively unless ``caseInsensitive`` (then both sides ``casefold()``-ed,
+    which is not ``lower()``: ``"ß"`` folds to ``"ss"``), values never trimmed, a bare MONEY
+    amount of a condition in the account currency and yours in your declared currency. A
+    subscriber that no document selects must be one for whom the condition is FALSE, so
+    ``IS_NOT_SET``, or ``CONTAINS_NONE`` on a list that is empty when there is no document,
+    cannot be translated. When the stored form cannot say it exactly, return ``None``: a wrong
+    translation gives counts and member lists that disagree with each subscriber's own answer.
+
     Synchronous (it only builds a query). When it raises, the caller treats it as ``None`` and
     the failure is recorded on the provider.
     """
