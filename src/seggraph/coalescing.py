@@ -50,6 +50,18 @@ class Coalescer(Generic[I, O]):
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Runs made so far (to see, and test, how much was shared).
         self.runs = 0
+        #: Whether a run is under way (a caller submitting now waits for it to end first).
+        self._running = False
+
+    @property
+    def running(self) -> bool:
+        """Whether a run is under way in the current event loop: an input submitted now waits
+        for it to end, then for its own run."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return self._running and loop is self._loop
 
     def submit(self, item: I) -> asyncio.Future[O]:
         """A future for ``item``'s output, from a run that starts after this call."""
@@ -75,6 +87,7 @@ class Coalescer(Generic[I, O]):
                 inputs, futures = self._inputs, self._futures
                 self._inputs, self._futures = [], []
                 self.runs += 1
+                self._running = True
                 try:
                     outputs = await self._run(inputs)
                     if len(outputs) != len(inputs):
@@ -96,6 +109,7 @@ class Coalescer(Generic[I, O]):
                         future.set_result(output)
         finally:
             self._runner = None
+            self._running = False
             if self._inputs:  # cancelled with callers waiting: they are not left hanging
                 for future in self._futures:
                     future.cancel()

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from seggraph.domain.currencies import is_currency_code
+from seggraph.domain.currencies import is_iso_currency
 
 ENV_PREFIX = "SEGGRAPH_"
 
@@ -224,10 +224,8 @@ class Settings(BaseSettings):
     def _currency_code(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = value.strip().upper()
-            if not is_currency_code(value):
-                raise ValueError(
-                    f"a three-letter ISO 4217 currency code such as USD, got {value!r}"
-                )
+            if not is_iso_currency(value):
+                raise ValueError(f"an ISO 4217 currency code such as USD, got {value!r}")
         return value
 
     @property

@@ -26,9 +26,12 @@ nobody knows:
 - ``value_types``: every value is of its property's declared type;
 - ``missing_vs_errors``: a subscriber it knows nothing about gets MISSING (never an error, never
   a placeholder such as ``""`` or ``"N/A"``), and known subscribers get no error;
-- ``expected_values``: the values you say to expect (``expected=``), MISSING included;
+- ``expected_values``: the values you say to expect (``expected=``), MISSING included,
+  compared as the server reads them: ``"gold"`` answered for an ENUM declaring ``GOLD`` is
+  ``"GOLD"``, a bare ``7`` for a MONEY property declaring ``currency="EUR"`` is
+  ``Money(7, "EUR")`` (and, without a declared currency, 7 in the account currency);
 - ``batch_consistency``: a batch answers the same as one-by-one calls (per context, per key,
-  and in another order);
+  and in another order), compared the same way;
 - ``suggestions``: suggested values are valid values of the type, start with the prefix, and
   are no more than asked for;
 - ``directory``: for a subscriber directory (``subscriber_ids``) that describes itself
@@ -36,7 +39,7 @@ nobody knows:
   without repeats, and the filter selects exactly the ids the pages list.
 
 ``check_provider`` returns a :class:`ContractReport`; ``report.assert_ok()`` fails with every
-problem listed. The ``provider_contract`` pytest fixture is the same function.
+problem listed, each once. The ``provider_contract`` pytest fixture is the same function.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
-from seggraph.evaluation.values import MISSING, Unknown, coercer_for
+from seggraph.evaluation.values import MISSING, Unknown, coercer_of
 from seggraph.plugins.definitions import declaration_problems
 from seggraph.plugins.manager import PluginManager, ProviderTimeout
 from seggraph.plugins.results import (
@@ -108,7 +111,11 @@ class ContractReport:
         return [p for p in self.problems if p.check == check]
 
     def add(self, check: str, message: str) -> None:
-        self.problems.append(ContractProblem(check, message))
+        """Record a problem, once: the checks ask the provider many times (alone, per key, in
+        reverse order), and one bug would otherwise be listed as often."""
+        problem = ContractProblem(check, message)
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def ran(self, check: str) -> None:
         if check not in self.checks_run:
@@ -193,6 +200,23 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - values that cannot be compared are different
         return False
+
+
+def _read(definition: PropertyDefinition, value: Any, settings: Settings) -> Any:
+    """``value`` as the server reads it for ``definition`` (an ENUM's identifier in its
+    declared spelling, money as ``(amount, currency)`` with a bare amount in the property's
+    declared currency...); ``value`` itself when it is missing, an error, or unreadable."""
+    if value is MISSING or isinstance(value, Unknown):
+        return value
+    read = coercer_of(definition, timezone=settings.zone, currency=settings.currency)(value)
+    return value if isinstance(read, Unknown) else read
+
+
+def _same_as_read(definition: PropertyDefinition, a: Any, b: Any, settings: Settings) -> bool:
+    """Whether the server reads ``a`` and ``b`` as the same value (``"gold"`` and ``"GOLD"``
+    of an ENUM declaring ``GOLD`` are; ``7`` and ``Money(7, "EUR")`` of a MONEY declaring
+    EUR are)."""
+    return _same(a, b) or _same(_read(definition, a, settings), _read(definition, b, settings))
 
 
 Rows = dict[EvaluationContext, dict[str, Any]]
@@ -312,8 +336,8 @@ class _Checker:
             return
         self._types(batch, by_key)
         self._missing(batch, known, nobody)
-        self._expected(batch, expected)
-        await self._consistency(batch, everyone, keys)
+        self._expected(batch, expected, by_key)
+        await self._consistency(batch, everyone, keys, by_key)
 
     def _types(self, rows: Rows, by_key: Mapping[str, PropertyDefinition]) -> None:
         self.report.ran("value_types")
@@ -352,8 +376,13 @@ class _Checker:
                     )
 
     def _expected(
-        self, rows: Rows, expected: Mapping[EvaluationContext, Mapping[str, Any]]
+        self,
+        rows: Rows,
+        expected: Mapping[EvaluationContext, Mapping[str, Any]],
+        by_key: Mapping[str, PropertyDefinition],
     ) -> None:
+        """The values the test expects, compared as the server reads them (see
+        :func:`_same_as_read`)."""
         if not expected:
             return
         report = self.report
@@ -371,14 +400,20 @@ class _Checker:
                         "missing_vs_errors",
                         f"{key} for {_show(context)}: expected MISSING, got {what} ({got!r})",
                     )
-                elif want is not MISSING and not _same(got, want):
+                elif want is not MISSING and not _same_as_read(
+                    by_key[key], got, want, self.settings
+                ):
                     report.add(
                         "expected_values",
                         f"{key} for {_show(context)}: expected {want!r}, got {got!r}",
                     )
 
     async def _consistency(
-        self, batch: Rows, everyone: list[EvaluationContext], keys: list[str]
+        self,
+        batch: Rows,
+        everyone: list[EvaluationContext],
+        keys: list[str],
+        by_key: Mapping[str, PropertyDefinition],
     ) -> None:
         report = self.report
         report.ran("batch_consistency")
@@ -388,7 +423,7 @@ class _Checker:
                 return
             for context, row in rows.items():
                 for key, value in row.items():
-                    if not _same(batch[context][key], value):
+                    if not _same_as_read(by_key[key], batch[context][key], value, self.settings):
                         report.add(
                             "batch_consistency",
                             f"{key} for {_show(context)}: {batch[context][key]!r} in a batch, "
@@ -495,12 +530,7 @@ def _type_problem(definition: PropertyDefinition, value: Any, settings: Settings
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return "is not a number"
-    coerce = coercer_for(
-        definition.type,
-        enum_values=definition.enum_values,
-        timezone=settings.zone,
-        currency=settings.currency,
-    )
+    coerce = coercer_of(definition, timezone=settings.zone, currency=settings.currency)
     read = coerce(value)
     if isinstance(read, Unknown):
         return f"is not a valid {definition.type.value}: {read.detail}"

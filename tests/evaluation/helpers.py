@@ -23,6 +23,7 @@ P = PropertyType
 CATALOGUE: dict[str, PropertyDefinition] = {
     "n": PropertyDefinition("n", "Number", P.NUMBER),
     "m": PropertyDefinition("m", "Money", P.MONEY),
+    "me": PropertyDefinition("me", "Money in EUR", P.MONEY, currency="EUR"),
     "s": PropertyDefinition("s", "Text", P.TEXT),
     "e": PropertyDefinition("e", "Enum", P.ENUM, enum_values=("ACTIVE", "CANCELED", "SAVED")),
     "b": PropertyDefinition("b", "Boolean", P.BOOLEAN),
@@ -31,7 +32,7 @@ CATALOGUE: dict[str, PropertyDefinition] = {
     "l": PropertyDefinition("l", "List", P.LIST),
     "v": PropertyDefinition("v", "Version", P.SEMVER),
 }
-KEY_OF = {definition.type: key for key, definition in CATALOGUE.items()}
+KEY_OF = {definition.type: key for key, definition in CATALOGUE.items() if key != "me"}
 
 #: The pinned clock of most tests: 2024-03-31 12:00 UTC (a leap year's March 31).
 NOW = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)

@@ -176,7 +176,8 @@ def read(definition: PropertyDefinition, x: Any, zone: tzinfo, account: str) -> 
     if kind is PropertyType.NUMBER:
         return read_number(x)
     if kind is PropertyType.MONEY:
-        return read_money(x, account)
+        # A provider's bare amount is in the property's declared currency, else the account's.
+        return read_money(x, (definition.currency or account).upper())
     if kind is PropertyType.TEXT:
         if not isinstance(x, str):
             raise TypeErr

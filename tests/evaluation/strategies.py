@@ -43,6 +43,10 @@ CATALOGUE: dict[str, PropertyDefinition] = {
     for kind in PropertyType
 }
 KEY = {definition.type: key for key, definition in CATALOGUE.items()}
+#: A MONEY property declaring a currency other than the account's (a provider's bare amount
+#: is in EUR there); its conditions and values are drawn like the other MONEY key's.
+MONEY_EUR = "t.money_eur"
+CATALOGUE[MONEY_EUR] = PropertyDefinition(MONEY_EUR, "Money in EUR", P.MONEY, currency="EUR")
 
 ZONES = [
     ZoneInfo("UTC"),
@@ -194,7 +198,8 @@ def conditions(draw: st.DrawFn) -> Condition:
     operator = draw(_OPERATORS[kind])
     value = draw(_CONDITION_VALUES[kind, operator])
     ci = kind in (P.TEXT, P.LIST) and draw(st.booleans())
-    return Condition(KEY[kind], operator, value, ci)
+    key = draw(st.sampled_from([KEY[kind], MONEY_EUR])) if kind is P.MONEY else KEY[kind]
+    return Condition(key, operator, value, ci)
 
 
 def groups(depth: int = 1, max_depth: int = 5) -> st.SearchStrategy[Group]:
@@ -288,14 +293,17 @@ def _pool(kind: PropertyType) -> list[Any]:
 
 
 # Built once: hypothesis labels a strategy by hashing it, which is slow for big pools.
-_VALUE_TUPLES = st.tuples(*(st.sampled_from(_pool(kind)) for kind in KEY))
+_VALUE_KEYS = [*KEY.values(), MONEY_EUR]
+_VALUE_TUPLES = st.tuples(
+    *(st.sampled_from(_pool(kind)) for kind in KEY), st.sampled_from(_pool(P.MONEY))
+)
 
 
 @st.composite
 def value_maps(draw: st.DrawFn) -> dict[str, Any]:
     drawn = draw(_VALUE_TUPLES)
     return {
-        key: value for key, value in zip(KEY.values(), drawn, strict=True) if value is not ABSENT
+        key: value for key, value in zip(_VALUE_KEYS, drawn, strict=True) if value is not ABSENT
     }
 
 

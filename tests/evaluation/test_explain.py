@@ -194,3 +194,23 @@ def test_explain_evaluates_past_the_short_circuit_with_the_same_truth() -> None:
     truth, explained = evaluate_all_ways(tree, values)
     assert truth is TR
     assert [c.result for c in _conditions(explained.explanation)] == [TR, FA, UN]
+
+
+def test_a_bare_amount_of_a_property_declaring_a_currency_is_shown_in_that_currency() -> None:
+    """``me`` declares EUR (the account is USD): the explanation shows the bare 7 the provider
+    sent as 7 EUR, the amount the condition compared, and says why ``> 1`` (1 USD) is
+    UNKNOWN. A value that carries its currency is shown as it came."""
+    tree = Group(
+        Combinator.ALL,
+        (Condition("me", O.GT, Money(Decimal(1), "EUR")), Condition("me", O.GT, Decimal(1))),
+    )
+    truth, result = evaluate_all_ways(tree, {"me": ResolvedValue(7, "ledger", 1.0)})
+    assert truth is UN
+    in_eur, in_usd = _conditions(result.explanation)
+    assert in_eur.actual == in_usd.actual == Money(Decimal(7), "EUR")
+    assert (in_eur.result, in_usd.result) == (TR, UN)
+    assert in_usd.unknown == Unknown(
+        UnknownReason.CURRENCY_MISMATCH, "the value is in EUR, the condition in USD"
+    )
+    _, result = evaluate_all_ways(tree, {"me": Money(Decimal(7), "USD")})
+    assert _conditions(result.explanation)[0].actual == Money(Decimal(7), "USD")

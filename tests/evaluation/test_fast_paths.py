@@ -75,6 +75,20 @@ def test_groups_of_every_size_combine_in_kleene_logic(combinator: Combinator, si
         (Condition("m", O.GT, Decimal(0)), Money(True, "USD"), UN),
         (Condition("m", O.NOT_BETWEEN, (Decimal(1), Decimal(2))), Money(Decimal(1), "USD"), FA),
         (Condition("m", O.NOT_IN, (Decimal(5), Decimal(6))), Money(Decimal(7), None), TR),
+        # A property declaring EUR (the account is USD): a bare amount, or a Money without a
+        # currency, is in EUR, so a condition in EUR compares it and one in the account
+        # currency (a bare condition amount) cannot.
+        (Condition("me", O.GT, Money(Decimal(1), "EUR")), 7, TR),
+        (Condition("me", O.GT, Money(Decimal(1), "EUR")), Decimal(7), TR),
+        (Condition("me", O.GT, Money(Decimal(1), "EUR")), Money(Decimal(7), None), TR),
+        (Condition("me", O.GT, Money(Decimal(1), "EUR")), Money(Decimal(7), "eur"), TR),
+        (Condition("me", O.GT, Money(Decimal(1), "EUR")), Money(Decimal(7), "USD"), UN),
+        (Condition("me", O.GT, Decimal(1)), 7, UN),
+        (Condition("me", O.GT, Decimal(1)), Money(Decimal(7), None), UN),
+        (Condition("me", O.GT, Decimal(1)), Money(Decimal(7), "USD"), TR),
+        (Condition("me", O.BETWEEN, (Money(Decimal(1), "EUR"), Money(Decimal(9), "EUR"))), 7, TR),
+        (Condition("me", O.IN, (Money(Decimal(7), "EUR"), Decimal(7))), 7, TR),
+        (Condition("me", O.NOT_IN, (Decimal(7),)), 7, UN),
         # Text: exact str only; case-insensitive forms fold both sides.
         (Condition("s", O.ENDS_WITH, ".com"), "a@b.com", TR),
         (Condition("s", O.NOT_CONTAINS, "x"), "xyz", FA),

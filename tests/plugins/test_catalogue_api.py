@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from seggraph.domain.conditions import Money
 from seggraph.domain.properties import OPERATORS_BY_TYPE, PropertyDefinition, PropertyType
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
@@ -24,13 +26,19 @@ MRR = PropertyDefinition(
     "ledger.mrr", "Ledger MRR", PropertyType.MONEY, description="Monthly revenue.", currency="EUR"
 )
 TRIAL = PropertyDefinition("ledger.on_trial", "On trial", PropertyType.BOOLEAN)
+#: ``ledger.mrr`` declares EUR (the account currency is USD): a bare 7 is 7 EUR.
+LEDGER = {
+    "cus_bare": {"ledger.mrr": 7},
+    "cus_none": {"ledger.mrr": Money(Decimal(7), None)},
+    "cus_usd": {"ledger.mrr": Money(Decimal(7), "USD")},
+}
 
 
 @pytest.fixture
 def gql(settings: Settings, start_live_server: Any) -> Iterator[GraphQLClient]:
     server: LiveServer = start_live_server(
         settings.model_copy(update={"plugins": ["support_tickets"]}),
-        extra_plugins=[("ledger", FakeProvider([PLAN, MRR, TRIAL]))],
+        extra_plugins=[("ledger", FakeProvider([PLAN, MRR, TRIAL], LEDGER))],
     )
     with httpx.Client(base_url=server.url, timeout=30) as http:
         yield GraphQLClient(http)
@@ -158,3 +166,45 @@ def test_providers_show_name_version_status_hooks_and_properties(gql: GraphQLCli
 def test_property_values_refuse_unknown_keys(gql: GraphQLClient) -> None:
     body = gql.execute('{ propertyValues(subscriberIds: ["a"], keys: ["x.y"]) { subscriberId } }')
     assert body["errors"][0]["message"] == "unknown property key(s): x.y"
+
+
+def test_a_bare_amount_is_read_in_the_currency_its_property_declares(gql: GraphQLClient) -> None:
+    """``ledger.mrr`` declares EUR: a bare 7 (or a Money without a currency) is 7 EUR in its
+    answers and for conditions, so ``> 1 EUR`` is met and ``> 1`` (1 USD, the account
+    currency) cannot be compared."""
+    ids = ["cus_bare", "cus_none", "cus_usd"]
+    values = gql.query(
+        '{ propertyValues(subscriberIds: ["cus_bare", "cus_none", "cus_usd"], '
+        'keys: ["ledger.mrr"]) { subscriberId values { value } } }'
+    )["propertyValues"]
+    eur, usd = {"amount": 7, "currency": "EUR"}, {"amount": 7, "currency": "USD"}
+    assert [row["values"][0]["value"] for row in values] == [eur, eur, usd]
+    one = gql.query('{ subscriber(id: "cus_bare") { properties(keys: ["ledger.mrr"]) { value } } }')
+    assert one["subscriber"]["properties"] == [{"value": eur}]
+
+    def preview(text: str) -> list[tuple[str, Any]]:
+        rows = gql.query(
+            """query($ids: [ID!]!, $text: String!) { previewConditions(subscriberIds: $ids,
+              conditionsText: $text) { results { evaluation { result
+              unknownReasons { reason } explanation { conditions { actual } } } } } }""",
+            {"ids": ids, "text": text},
+        )["previewConditions"]["results"]
+        return [
+            (
+                row["evaluation"]["result"],
+                [r["reason"] for r in row["evaluation"]["unknownReasons"]],
+                row["evaluation"]["explanation"]["conditions"][0]["actual"],
+            )
+            for row in rows
+        ]
+
+    assert preview("ledger.mrr > 1 EUR") == [
+        ("MEMBER", [], eur),
+        ("MEMBER", [], eur),
+        ("UNKNOWN", ["CURRENCY_MISMATCH"], usd),
+    ]
+    assert preview("ledger.mrr > 1") == [
+        ("UNKNOWN", ["CURRENCY_MISMATCH"], eur),
+        ("UNKNOWN", ["CURRENCY_MISMATCH"], eur),
+        ("MEMBER", [], usd),
+    ]

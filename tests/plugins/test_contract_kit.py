@@ -13,11 +13,14 @@ from seggraph_support_tickets.plugin import SupportTicketsPlugin
 from seggraph_support_tickets.store import COLLECTION
 
 from seggraph.db import Database
+from seggraph.domain.conditions import Money
 from seggraph.domain.context import EvaluationContext
+from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins import MISSING
 from seggraph.testing import CHECKS, ContractReport, check_provider
 from tests.plugins import broken
 from tests.plugins.conftest import CommandLog
+from tests.plugins.fakes import FakeProvider
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ALICE, BOB, CAROL = (
@@ -177,3 +180,53 @@ async def test_the_kit_checks_that_a_directory_describes_exactly_what_it_lists(
         "[directory] directory_filter selects ids subscriber_ids does not list: "
         "['cus_3', 'cus_6', 'cus_9']"
     ]
+
+
+async def test_expected_values_are_compared_as_the_server_reads_them() -> None:
+    """An ENUM answered in lower case is its declared identifier, and a bare amount of a MONEY
+    property declaring EUR is in EUR, for the kit as for the server; an amount in another
+    currency is still a different value."""
+    tier = PropertyDefinition(
+        "loyalty.tier", "Tier", PropertyType.ENUM, enum_values=("SILVER", "GOLD")
+    )
+    balance = PropertyDefinition("loyalty.balance", "Balance", PropertyType.MONEY, currency="EUR")
+    provider = FakeProvider(
+        [tier, balance],
+        {
+            "cus_1": {"loyalty.tier": "gold", "loyalty.balance": 7},
+            "cus_2": {"loyalty.tier": "SILVER", "loyalty.balance": Money(Decimal(7), "USD")},
+        },
+    )
+    one, two = EvaluationContext("cus_1"), EvaluationContext("cus_2")
+    report = await check_provider(
+        provider,
+        [one, two],
+        expected={
+            one: {"loyalty.tier": "GOLD", "loyalty.balance": Money(Decimal(7), "EUR")},
+            two: {"loyalty.tier": "silver", "loyalty.balance": Money(Decimal(7), "USD")},
+        },
+    )
+    report.assert_ok()
+    wrong = await check_provider(
+        provider,
+        [two],
+        expected={two: {"loyalty.balance": Decimal(7)}},  # 7 EUR
+    )
+    assert [str(p) for p in wrong.problems] == [
+        "[expected_values] loyalty.balance for cus_2: expected Decimal('7'), "
+        "got Money(amount=Decimal('7'), currency='USD')"
+    ]
+
+
+async def test_a_problem_met_on_every_call_is_listed_once() -> None:
+    """The kit asks the provider many times (in a batch, each context alone, each key alone,
+    in reverse order); a foreign key answered every time is one problem per context."""
+    report = await check_provider(
+        broken.ForeignKeys(), [EvaluationContext("cus_1"), EvaluationContext("cus_2")]
+    )
+    messages = [str(p) for p in report.failed("own_keys")]
+    assert messages[:2] == [
+        "[own_keys] answered 'subscriber.mrr' for cus_1, a key it did not declare",
+        "[own_keys] answered 'subscriber.mrr' for cus_2, a key it did not declare",
+    ]
+    assert len(messages) == 3  # and once for the subscriber nobody knows

@@ -170,6 +170,7 @@ def test_invalid_definitions_fail_their_provider_only() -> None:
             PropertyDefinition("Beta Plan", "", PropertyType.TEXT),
             PropertyDefinition("beta.tier", "Tier", PropertyType.ENUM),
             PropertyDefinition("beta.mrr", "MRR", PropertyType.NUMBER, currency="usd"),
+            PropertyDefinition("beta.fee", "Fee", PropertyType.MONEY, currency="XYZ"),
             PropertyDefinition("beta.seats", "Seats", PropertyType.NUMBER, read_group=3),  # type: ignore[arg-type]
         ]
     )
@@ -182,6 +183,7 @@ def test_invalid_definitions_fail_their_provider_only() -> None:
     assert "'Beta Plan': the label must not be blank" in error
     assert "'beta.tier': an ENUM must declare at least one value" in error
     assert "'beta.mrr': currency must be an ISO 4217 code, and only on a MONEY property" in error
+    assert "'beta.fee': currency must be an ISO 4217 code" in error  # the shape of one only
     assert "'beta.seats': read_group must be a string" in error
 
 

@@ -3,13 +3,17 @@ directory that bulk questions walk."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
+from seggraph import hookimpl
 from seggraph.app import create_app
-from seggraph.plugins import SubscriberFilter
+from seggraph.domain.properties import PropertyDefinition, PropertyType
+from seggraph.plugins import ProviderStatus, SubscriberFilter
 from seggraph.plugins.manager import ProviderCallError
 from seggraph.settings import Settings
-from tests.plugins.fakes import DescribedDirectory, Directory, manager_with
+from tests.plugins.fakes import DescribedDirectory, Directory, FakeProvider, manager_with, number
 
 
 async def test_providers_start_and_stop_with_the_application(settings: Settings) -> None:
@@ -66,3 +70,55 @@ async def test_only_the_directory_describes_the_directory_and_a_bad_answer_is_no
         info = failing.info("billing")
         assert info is not None and said in (info.last_error or "")
         assert "could not describe its directory" in (info.last_error or "")
+
+
+class Redeclaring(FakeProvider):
+    """Declares ``definitions`` as they are when asked; ``changed()`` tells seggraph."""
+
+    def __init__(self, definitions: list[PropertyDefinition]) -> None:
+        super().__init__(definitions)
+        self.changed: Callable[[], None] = lambda: None
+
+    @hookimpl
+    def startup(self, properties_changed: Callable[[], None]) -> None:
+        self.changed = properties_changed
+
+
+async def test_definitions_changed_at_run_time_replace_the_providers_part_or_are_refused(
+    settings: Settings,
+) -> None:
+    """What ``properties_changed`` does (as docs/writing-a-provider.md says): the new
+    definitions take effect before it returns; definitions that clash with another provider's
+    are refused and the old ones kept (in the catalogue and in the provider's description),
+    with ``lastError``; an invalid declaration makes the provider FAILED without properties."""
+    beta = Redeclaring([number("beta.score")])
+    app = create_app(
+        settings.model_copy(update={"plugins": []}),
+        extra_plugins=[("alpha", FakeProvider([number("alpha.count")])), ("beta", beta)],
+    )
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+
+        def keys() -> list[str]:
+            return sorted(d.key for d in services.catalogue)
+
+        def described() -> tuple[ProviderStatus, list[str], str | None]:
+            info = services.plugins.info("beta")
+            return info.status, [d.key for d in info.properties], info.last_error
+
+        beta.definitions = [number("beta.score"), number("beta.streak")]
+        beta.changed()
+        assert keys() == ["alpha.count", "beta.score", "beta.streak"]  # already
+        beta.definitions = [number("beta.score"), number("alpha.count")]
+        beta.changed()
+        assert keys() == ["alpha.count", "beta.score", "beta.streak"]
+        status, properties, error = described()
+        assert (status, properties) == (ProviderStatus.OK, ["beta.score", "beta.streak"])
+        assert error is not None and error.startswith("new definitions refused:")
+        assert "alpha.count" in error
+        beta.definitions = [PropertyDefinition("Beta Score", "", PropertyType.NUMBER)]
+        beta.changed()
+        assert keys() == ["alpha.count"]
+        status, properties, error = described()
+        assert (status, properties) == (ProviderStatus.FAILED, [])
+        assert error is not None and "declared invalid properties" in error

@@ -147,10 +147,15 @@ async def test_waiting_for_a_hung_call_never_takes_a_request_past_its_timeout() 
     )
     waited = time.perf_counter() - started
     value = second[EvaluationContext("sub_2")]["alpha.count"].value
-    assert isinstance(value, Unknown) and value.reason is UnknownReason.TIMEOUT
+    assert value == Unknown(
+        UnknownReason.TIMEOUT,
+        "provider 'alpha': no answer within 0.3s of this request asking (it waited for an "
+        "earlier call first)",
+    )
     assert waited < 0.5
-    assert (await first)[EvaluationContext("sub_1")]["alpha.count"].value.reason is (
-        UnknownReason.TIMEOUT
+    # The first request found no call under way: its own call ran out of time.
+    assert (await first)[EvaluationContext("sub_1")]["alpha.count"].value == Unknown(
+        UnknownReason.TIMEOUT, "provider 'alpha' did not answer within 0.3s"
     )
 
 

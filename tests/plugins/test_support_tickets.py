@@ -144,14 +144,38 @@ def test_the_route_answers_503_until_a_token_is_configured(
 
 
 def test_conditions_on_tags_translate_into_a_mongodb_query() -> None:
+    """Tags are stored lower-cased: a case-sensitive value is looked up as written (so
+    "Billing" finds nothing, as evaluation says), a case-insensitive one by every lower-case
+    spelling that case-folds like it ("ß" folds to "ss"); what no query over ticket documents
+    can say exactly is declined. Answers are compared with evaluation in
+    tests/query_time/test_pushdown.py."""
     manager = PluginManager(Settings(_env_file=None, plugins=[]))  # type: ignore[call-arg]
     manager.add_plugin(SupportTicketsPlugin(), name="support_tickets")
     catalogue = manager.build_catalogue()
-    condition = Condition("support.tags", Operator.CONTAINS_ANY, ("Billing", "bug"))
-    assert manager.condition_filter(catalogue, condition) == SubscriberFilter(
-        COLLECTION, {"tags": {"$in": ["billing", "bug"]}}, "subscriber_id"
+
+    def translated(condition: Condition) -> SubscriberFilter | None:
+        return manager.condition_filter(catalogue, condition)
+
+    tags = "support.tags"
+    assert translated(Condition(tags, Operator.CONTAINS_ANY, ("Billing", "bug"))) == (
+        SubscriberFilter(COLLECTION, {"tags": {"$in": ["Billing", "bug"]}}, "subscriber_id")
     )
-    assert (
-        manager.condition_filter(catalogue, Condition("support.open_tickets", Operator.GT, 2))
-        is None
+    assert translated(Condition(tags, Operator.CONTAINS_ANY, ("BOSS",), True)) == (
+        SubscriberFilter(
+            COLLECTION,
+            {"tags": {"$in": ["boss", "bosſ", "boß", "boſs", "boſſ"]}},
+            "subscriber_id",
+        )
     )
+    assert translated(Condition(tags, Operator.CONTAINS_ALL, ("Refund", "REFUND"), True)) == (
+        SubscriberFilter(COLLECTION, {"tags": {"$in": ["refund"]}}, "subscriber_id")
+    )
+    declined = [
+        Condition(tags, Operator.CONTAINS_ALL, ("billing", "refund")),
+        Condition(tags, Operator.CONTAINS_NONE, ("billing",)),
+        Condition(tags, Operator.IS_EMPTY, None),
+        Condition(tags, Operator.CONTAINS_ANY, ("s" * 12,), True),  # too many spellings
+        Condition("support.open_tickets", Operator.GT, 2),
+    ]
+    for condition in declined:
+        assert translated(condition) is None, condition

@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from bson.decimal128 import Decimal128
 from pymongo.database import Database
 
-from seggraph.domain.conditions import Condition, Operator
+from seggraph.domain.conditions import Condition, Money, Operator
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins.hookspecs import hookimpl
@@ -19,7 +20,15 @@ from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
 
 COLLECTION = "pushdown_profiles"
-FIELDS = {"profile.plan": "plan", "profile.seats": "seats", "profile.region": "region"}
+FIELDS = {
+    "profile.plan": "plan",
+    "profile.seats": "seats",
+    "profile.region": "region",
+    "profile.balance": "balance",
+}
+#: ``profile.balance`` declares EUR and is stored as a bare number, so a stored 7 is 7 EUR (the
+#: account currency is USD).
+BALANCE_CURRENCY = "EUR"
 
 
 class ProfileProvider:
@@ -41,6 +50,11 @@ class ProfileProvider:
         )
         register(PropertyDefinition("profile.seats", "Seats", PropertyType.NUMBER))
         register(PropertyDefinition("profile.region", "Region", PropertyType.TEXT))
+        register(
+            PropertyDefinition(
+                "profile.balance", "Balance", PropertyType.MONEY, currency=BALANCE_CURRENCY
+            )
+        )
 
     @hookimpl
     async def resolve_properties(
@@ -83,7 +97,16 @@ class ProfileProvider:
         if condition.operator not in ops or condition.case_insensitive:
             return None
         value: Any = condition.value
-        if condition.property == "profile.seats":
+        if condition.property == "profile.balance":
+            # Stored amounts are in EUR; a condition amount in another currency (a bare one is
+            # in the account currency) is UNKNOWN for every stored value: not translated.
+            items = value if isinstance(value, tuple) else (value,)
+            if not all(isinstance(v, Money) and v.currency == BALANCE_CURRENCY for v in items):
+                return None
+            amounts = [str(v.amount) for v in items]
+            value = [Decimal128(a) for a in amounts] if isinstance(value, tuple) else None
+            value = value if value is not None else Decimal128(amounts[0])
+        elif condition.property == "profile.seats":
             value = [int(v) for v in value] if isinstance(value, tuple) else int(value)
         elif isinstance(value, tuple):
             value = list(value)
@@ -123,7 +146,12 @@ def clients(
         sync_db[name].delete_many({})
     docs = []
     for i in range(1, 61):
-        doc: dict[str, Any] = {"_id": f"p{i:03d}", "plan": PLANS[i % 3], "seats": i % 17}
+        doc: dict[str, Any] = {
+            "_id": f"p{i:03d}",
+            "plan": PLANS[i % 3],
+            "seats": i % 17,
+            "balance": i % 11,
+        }
         if i % 4:
             doc["region"] = REGIONS[i % 3]
         if i % 7 == 0:
@@ -167,6 +195,9 @@ def all_members(gql: GraphQLClient, segment_id: str) -> tuple[list[str], dict[st
         ('NOT (profile.plan = "FREE")', False),
         # ENDS_WITH has no translation: evaluated.
         ('profile.region ENDS WITH "u"', False),
+        # A bare stored balance is in the property's declared EUR, as the provider says.
+        ("profile.balance > 5 EUR", True),
+        ('profile.balance IN (3 EUR, 7 EUR) OR profile.plan = "TEAM"', True),
     ],
 )
 def test_pushed_down_and_evaluated_answers_agree(
@@ -188,6 +219,24 @@ def test_pushed_down_and_evaluated_answers_agree(
     assert slow_strategy == {"EVALUATED"} and slow_count["strategy"] == "EVALUATED"
     expected = "PUSHED_DOWN" if pushed else "EVALUATED"
     assert fast_strategy == {expected} and fast_count["strategy"] == expected
+
+
+def test_a_balance_in_the_account_currency_is_unknown_both_ways(
+    clients: tuple[GraphQLClient, GraphQLClient],
+) -> None:
+    """``profile.balance > 5`` is 5 USD, and every stored balance is in EUR: UNKNOWN for every
+    listed subscriber (currency mismatch), not a member; the provider declines to translate
+    it, and both servers say so alike."""
+    fast, slow = clients
+    created = fast.query(
+        'mutation { createSegment(input: {name: "usd", conditionsText: "profile.balance > 5"}) '
+        "{ segment { id } } }"
+    )["createSegment"]["segment"]
+    listed = 60 - len(range(7, 61, 7))
+    for gql in (fast, slow):
+        ids, count, strategy = all_members(gql, created["id"])
+        assert ids == [] and strategy == {"EVALUATED"}
+        assert count == {"members": 0, "unknown": listed, "strategy": "EVALUATED"}
 
 
 def test_a_segment_written_by_one_process_is_seen_by_the_other_at_once(
@@ -250,3 +299,123 @@ def test_a_large_pushed_down_answer_is_checked_against_the_whole_directory(
     assert strategy == {"PUSHED_DOWN"}
     assert fast_ids == all_members(slow, created["id"])[0]
     assert len(fast_ids) > 3 and "p007" not in fast_ids and "p002" in fast_ids
+
+
+# --- a bundled provider's translations: support tickets' tags, in mixed case ---------------------
+
+TICKETS_TOKEN = "pushdown-token"
+#: Tag lists as the ticketing system sends them; the provider stores them stripped and
+#: lower-cased, so "Billing" is kept as "billing" and "Straße" as "straße" (lower() keeps ß,
+#: while casefold(), which caseInsensitive conditions use, makes it "ss").
+TAGS = (
+    ["Billing", "Refund"],
+    ["billing"],
+    ["REFUND ", "Bug"],
+    ["Straße"],
+    ["STRASSE", "ﬁle"],
+    ["bug"],
+    [],
+)
+
+
+@pytest.fixture(scope="module")
+def ticket_servers(
+    settings: Settings, sync_db: Database[dict[str, Any]]
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two servers with the support tickets provider (and ``profiles`` as the directory),
+    pushing down and not."""
+    servers = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEGGRAPH_SUPPORT_TICKETS_TOKEN", TICKETS_TOKEN)
+        for pushdown in (True, False):
+            isolated = settings.model_copy(
+                update={
+                    "plugins": ["profiles", "support_tickets"],
+                    "subscriber_directory": "profiles",
+                    "pushdown": pushdown,
+                }
+            )
+            server = LiveServer(isolated, extra_plugins=[("profiles", ProfileProvider())])
+            server.start()
+            servers.append(server)
+    yield servers[0], servers[1]
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def ticket_clients(
+    ticket_servers: tuple[LiveServer, LiveServer], sync_db: Database[dict[str, Any]]
+) -> Iterator[tuple[GraphQLClient, GraphQLClient]]:
+    for name in sync_db.list_collection_names():
+        sync_db[name].delete_many({})
+    sync_db[COLLECTION].insert_many(
+        [{"_id": f"p{i:03d}", "plan": "PRO", "closed": i == 14} for i in range(1, 31)]
+    )
+    tickets = [
+        {
+            "id": f"T-{i}-{n}",
+            "subscriber_id": f"p{i:03d}",
+            "tags": TAGS[(i + n) % len(TAGS)],
+            "created_at": "2026-01-05T10:00:00+00:00",
+        }
+        for i in range(1, 31)
+        for n in range(i % 3)  # none, one or two tickets each
+    ]
+    posted = httpx.post(
+        f"{ticket_servers[0].url}/support-tickets/tickets",
+        json={"tickets": tickets},
+        headers={"authorization": f"Bearer {TICKETS_TOKEN}"},
+        timeout=30,
+    )
+    assert posted.status_code == 200, posted.text
+    with (
+        httpx.Client(base_url=ticket_servers[0].url, timeout=60) as a,
+        httpx.Client(base_url=ticket_servers[1].url, timeout=60) as b,
+    ):
+        yield GraphQLClient(a), GraphQLClient(b)
+
+
+@pytest.mark.parametrize(
+    ("text", "pushed", "some"),
+    [
+        # Case-sensitive: nothing is stored with a capital letter, so no one matches.
+        ('support.tags CONTAINS ANY ("Billing")', True, False),
+        ('support.tags CONTAINS ANY ("Billing", "REFUND")', True, False),
+        ('support.tags CONTAINS ANY ("billing", "Bug")', True, True),
+        ('support.tags CONTAINS ALL ("Refund")', True, False),
+        ('support.tags CONTAINS ALL ("refund")', True, True),
+        ('support.tags CONTAINS ANY ("straße")', True, True),
+        # Case-insensitive: casefold on both sides, so "STRASSE" matches a stored "straße".
+        ('support.tags CONTAINS ANY ("BILLING") CASE INSENSITIVE', True, True),
+        ('support.tags CONTAINS ANY ("Strasse") CASE INSENSITIVE', True, True),
+        ('support.tags CONTAINS ANY ("FILE") CASE INSENSITIVE', True, True),
+        ('support.tags CONTAINS ALL ("Refund", "REFUND") CASE INSENSITIVE', True, True),
+        ('support.tags IS NOT EMPTY AND support.tags CONTAINS ANY ("bug")', True, True),
+        # Several tags that may sit on different tickets, or "none of": evaluated.
+        ('support.tags CONTAINS ALL ("billing", "refund")', False, True),
+        ('support.tags CONTAINS ALL ("Billing", "bug") CASE INSENSITIVE', False, True),
+        ('support.tags CONTAINS NONE ("billing") CASE INSENSITIVE', False, True),
+        ('support.tags CONTAINS NONE ("Billing")', False, True),
+    ],
+)
+def test_pushed_down_tag_conditions_agree_with_evaluation_on_mixed_case_tags(
+    ticket_clients: tuple[GraphQLClient, GraphQLClient], text: str, pushed: bool, some: bool
+) -> None:
+    fast, slow = ticket_clients
+    created = fast.query(
+        'mutation($t: String!) { createSegment(input: {name: "t", conditionsText: $t}) '
+        "{ segment { id } userErrors { message } } }",
+        {"t": text},
+    )["createSegment"]
+    assert created["userErrors"] == []
+    segment_id = created["segment"]["id"]
+    fast_ids, fast_count, fast_strategy = all_members(fast, segment_id)
+    slow_ids, slow_count, slow_strategy = all_members(slow, segment_id)
+    assert fast_ids == slow_ids
+    assert fast_count["members"] == slow_count["members"] == len(fast_ids)
+    assert bool(fast_ids) is some
+    assert "p014" not in fast_ids  # closed: not in the directory
+    assert slow_strategy == {"EVALUATED"}
+    expected = "PUSHED_DOWN" if pushed else "EVALUATED"
+    assert fast_strategy == {expected} and fast_count["strategy"] == expected

@@ -102,7 +102,17 @@ def condition(prop: str, op: str, value: Any = None, **extra: Any) -> dict[str, 
         (
             condition("subscriber.mrr", "GT", {"amount": 10, "currency": "dollars"}),
             "INVALID_VALUE",
-            "value",
+            "value.currency",
+        ),
+        (
+            condition("subscriber.mrr", "GT", {"amount": 10, "currency": "XYZ"}),
+            "INVALID_VALUE",
+            "value.currency",
+        ),
+        (
+            condition("subscriber.mrr", "IN", [5, {"amount": 10, "currency": "abc"}]),
+            "INVALID_VALUE",
+            "value.1.currency",
         ),
         (condition("subscriber.mrr", "BETWEEN", [200, 100]), "INVALID_RANGE", "value"),
         (condition("subscriber.mrr", "IN", []), "EMPTY_VALUE", "value"),
@@ -203,6 +213,50 @@ def test_refused_conditions_name_their_path(
     assert errors_by_path(payload) == {path: code}, payload["userErrors"]
     assert cond["property"] in payload["userErrors"][0]["message"] or code == "UNKNOWN_SEGMENT"
     assert snapshot(sync_db) == before
+
+
+def test_a_currency_that_is_not_iso_4217_is_refused_with_its_path(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """ "XYZ" has the shape of a currency code but is none: every subscriber would be UNKNOWN
+    (currency mismatch) for good. It is refused, in a tree and in the text form alike, and
+    nothing is written; real codes in any case are taken."""
+    before = snapshot(sync_db)
+    refused = seg.create(
+        name="xyz",
+        conditions={
+            "conditions": [
+                condition("subscriber.mrr", "BETWEEN", [{"amount": 1, "currency": "EUR"}, 5]),
+                condition("subscriber.mrr", "BETWEEN", [1, {"amount": 5, "currency": "xyz"}]),
+            ]
+        },
+    )
+    assert payload_errors(refused) == [
+        (
+            "conditions.conditions.1.value.1.currency",
+            "INVALID_VALUE",
+            "subscriber.mrr BETWEEN: value[1].currency: 'XYZ' is not an ISO 4217 currency code "
+            "(such as USD, EUR, JPY)",
+        )
+    ]
+    text = seg.create(name="xyz", conditionsText="subscriber.mrr > 10 XYZ")
+    assert [e["code"] for e in text["userErrors"]] == ["INVALID_VALUE"]
+    assert "'XYZ' is not an ISO 4217 currency code" in text["userErrors"][0]["message"]
+    assert snapshot(sync_db) == before
+    saved = seg.create(
+        name="real codes",
+        conditions={
+            "conditions": [
+                condition("subscriber.mrr", "GT", {"amount": 10, "currency": "chf"}),
+                condition("subscriber.mrr", "IN", [{"amount": 10, "currency": "XCG"}]),
+            ]
+        },
+    )
+    assert saved["userErrors"] == []
+
+
+def payload_errors(payload: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(".".join(map(str, e["path"])), e["code"], e["message"]) for e in payload["userErrors"]]
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """The condition tree of a segment, as plain immutable values.
 
 This module is the shared vocabulary of the store, the validator, the text form and the
-evaluation core. It holds no I/O and no GraphQL types. See ``docs/conditions.md`` and
-``../shared/spec/operators.md`` for what each operator means.
+evaluation core. It holds no I/O and no GraphQL types. See ``docs/conditions.md`` (and the
+condition specification it follows, ``operators.md``, kept outside this repository) for what
+each operator means.
 
 Canonical value forms (what a *validated* condition holds in ``Condition.value``):
 

@@ -1,8 +1,13 @@
 """Currency codes and their minor units (ISO 4217).
 
-Only the exponent matters to seggraph: it decides whether a money amount is a whole number of
-minor units (``12.50`` USD is, ``12.505`` is not) and where a MONEY value is rounded. Codes not
-listed here use two decimals, which is what ISO 4217 assigns to the great majority.
+The exponent decides whether a money amount is a whole number of minor units (``12.50`` USD
+is, ``12.505`` is not) and where a MONEY value is rounded. Codes not listed among the zero- and
+three-decimal ones use two decimals, which is what ISO 4217 assigns to the great majority.
+
+:data:`ISO_4217` lists the codes a user may write: conditions, declared property currencies
+and ``SEGGRAPH_CURRENCY`` are refused with any other (``XYZ`` would make every comparison a
+currency mismatch). Values that providers send are not checked against it (see
+``seggraph.evaluation.values.coerce_money``): a provider's odd code is a mismatch, not an error.
 """
 
 from __future__ import annotations
@@ -17,10 +22,33 @@ _ZERO_DECIMALS = frozenset(
 _THREE_DECIMALS = frozenset(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"])
 _CODE = re.compile(r"^[A-Z]{3}$")
 
+#: ISO 4217 list one (currencies and funds, with the codes for precious metals, testing and "no
+#: currency"), as Debian's ``iso-codes`` package 4.15.0 publishes it
+#: (``/usr/share/iso-codes/json/iso_4217.json``, kept from the ISO 4217 maintenance agency's
+#: list), plus ZWG (Zimbabwe Gold, 2024) and XCG (Caribbean guilder, 2025), added since. Codes
+#: withdrawn lately (HRK) stay: old invoices and conditions on them still name them.
+_ISO_4217_TEXT = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN "
+    "BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP "
+    "ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR "
+    "ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD "
+    "MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR "
+    "PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL "
+    "THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF "
+    "XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG ZWL"
+)
+ISO_4217 = frozenset(_ISO_4217_TEXT.split())
+
 
 def is_currency_code(code: str) -> bool:
-    """Three upper-case letters, as ISO 4217 writes them."""
+    """Three upper-case letters, the shape of an ISO 4217 code (what a provider's data is
+    checked for; see :func:`is_iso_currency` for what a user may write)."""
     return bool(_CODE.match(code))
+
+
+def is_iso_currency(code: str) -> bool:
+    """An ISO 4217 code, in upper case, from :data:`ISO_4217`."""
+    return code in ISO_4217
 
 
 def minor_units(code: str) -> int:

@@ -106,7 +106,10 @@ class PropertyDefinition:
 
     ``key`` is globally unique (``namespace.name``); ``enum_values`` are the canonical
     identifiers of an ``ENUM``; ``unit`` is a free-form unit ("days", "employees") and
-    ``currency`` the default currency of a ``MONEY`` value, when it has one.
+    ``currency`` the default currency of a ``MONEY`` value, when it has one: the currency of
+    an amount the provider answers without one (a bare number, or ``Money`` with no currency),
+    which is otherwise in the account currency. A value that carries its currency keeps it. (A
+    condition's bare amount is in the account currency whatever the property declares.)
 
     ``read_group`` names the keys of one provider that are fetched by the same read. When a
     request asks a provider about a subscriber, seggraph asks for every other key of the same

@@ -47,7 +47,7 @@ from seggraph.evaluation.predicates import (
     build_test,
 )
 from seggraph.evaluation.truth import UNKNOWN, Truth
-from seggraph.evaluation.values import DIRECT_CLASS, coercer_for
+from seggraph.evaluation.values import DIRECT_CLASS, coercer_of, shown_as_read
 
 #: The result of a TRUE or FALSE answer without an explanation, made once (results are frozen).
 _KNOWN_RESULTS = {truth: EvaluationResult(truth) for truth in (Truth.TRUE, Truth.FALSE)}
@@ -153,12 +153,7 @@ class _Builder:
                 f"{operator.value} is not allowed for {definition.key} ({definition.type.value})",
             )
         options = self.options
-        coerce = coercer_for(
-            definition.type,
-            enum_values=definition.enum_values,
-            timezone=options.timezone,
-            currency=options.currency,
-        )
+        coerce = coercer_of(definition, timezone=options.timezone, currency=options.currency)
         test: Test | None = None
         shortcut: Shortcut | None = None
         if operator not in (Operator.IS_SET, Operator.IS_NOT_SET):
@@ -179,7 +174,15 @@ class _Builder:
                     path + ("value",), condition, f"{definition.key} {operator.value}: {exc}"
                 )
         self.keys.add(definition.key)
-        return PropertyLeaf(path, condition, coerce, DIRECT_CLASS[definition.type], test, shortcut)
+        return PropertyLeaf(
+            path,
+            condition,
+            coerce,
+            DIRECT_CLASS[definition.type],
+            test,
+            shortcut,
+            shown_as_read(definition),
+        )
 
 
 def compile_segment(

@@ -84,6 +84,7 @@ class PropertyLeaf(Node):
         "on_missing",
         "on_present",
         "shortcut",
+        "shown",
         "test",
     )
 
@@ -95,8 +96,11 @@ class PropertyLeaf(Node):
         direct: type,
         test: Test | None,
         shortcut: Shortcut | None = None,
+        shown: Callable[[Any], Any] | None = None,
     ) -> None:
         self.path = path
+        #: How an explanation shows a present value (None: as the provider sent it).
+        self.shown = shown
         self.condition = condition
         self.key = condition.property
         self.coerce = coerce
@@ -186,6 +190,8 @@ class PropertyLeaf(Node):
             actual, state, result, unknown = raw, ValueState.UNKNOWN, UNKNOWN, raw
         else:
             actual, state, result = raw, ValueState.PRESENT, self.on_present
+            if self.shown is not None:
+                actual = self.shown(raw)
             if self.test is not None:
                 coerced = self.coerce(raw)
                 if isinstance(coerced, Unknown):

@@ -28,7 +28,7 @@ from seggraph.evaluation.context import Env, EvaluationOptions, no_segment_resul
 from seggraph.evaluation.dates import parse_iso_date, parse_iso_day
 from seggraph.evaluation.semver import SemverError, parse_semver
 from seggraph.evaluation.truth import FALSE, TRUE, Truth
-from seggraph.evaluation.values import MoneyValue, Unknown, UnknownReason
+from seggraph.evaluation.values import MoneyValue, Unknown, UnknownReason, value_currency
 
 Test: TypeAlias = Callable[[Any, Env], "Truth | Unknown"]
 #: Registers a relative-date bound (amount and unit, -1 past / +1 future) and returns its index
@@ -442,20 +442,23 @@ def _number_shortcut(operator: Operator, value: Any) -> Shortcut | None:
     return _compare_shortcut(_NUMERIC_CLASSES, operator, _decimal(value))
 
 
-def _money_shortcut(operator: Operator, value: Any, account_currency: str) -> Shortcut | None:
-    """When every amount of the condition is in the account currency, the test is a number's:
-    on a bare number (money in the account currency) or on the amount of a ``Money`` in that
-    currency or none (what billing providers send). Any other value (another currency, a
-    malformed amount) takes the general path, which says why it cannot be compared."""
-    numeric = _money_numeric(operator, value, account_currency)
+def _money_shortcut(
+    operator: Operator, value: Any, account_currency: str, own_currency: str
+) -> Shortcut | None:
+    """When every amount of the condition is in ``own_currency`` (the currency of a
+    provider's bare amount: the property's declared one, else the account's), the test is a
+    number's: on a bare number or on the amount of a ``Money`` in that currency or none (what
+    billing providers send). Any other value (another currency, a malformed amount) takes the
+    general path, which says why it cannot be compared."""
+    numeric = _money_numeric(operator, value, account_currency, own_currency)
     if numeric is None:
         return None
     predicate = numeric.predicate
     assert predicate is not None
     yes, no = (FALSE, TRUE) if numeric.negated else (TRUE, FALSE)
-    account = account_currency.upper()
-    # The spellings coerce_money reads as the account currency (it compares upper-case).
-    same = (None, account, account.lower())
+    own = own_currency.upper()
+    # The spellings coerce_money reads as that currency (it compares upper-case).
+    same = (None, own, own.lower())
 
     def in_money(v: Any) -> Truth | None:
         if v.__class__ is Money and v.currency in same:
@@ -468,23 +471,25 @@ def _money_shortcut(operator: Operator, value: Any, account_currency: str) -> Sh
     return replace(numeric, other=in_money)
 
 
-def _money_numeric(operator: Operator, value: Any, account_currency: str) -> Shortcut | None:
-    """The number's shortcut of a money condition whose amounts are all in the account
-    currency, or ``None``."""
-    account = account_currency.upper()
+def _money_numeric(
+    operator: Operator, value: Any, account_currency: str, own_currency: str
+) -> Shortcut | None:
+    """The number's shortcut of a money condition whose amounts (a bare one in the account
+    currency) are all in ``own_currency``, or ``None``."""
+    own = own_currency.upper()
     if operator in (O.BETWEEN, O.NOT_BETWEEN):
         (low, low_cur), (high, high_cur) = (_money(v, account_currency) for v in _pair(value))
-        if low_cur != account or high_cur != account:
+        if low_cur != own or high_cur != own:
             return None
         return _range_shortcut(_NUMERIC_CLASSES, operator, low, high)
     if operator in (O.IN, O.NOT_IN):
         amounts = [_money(item, account_currency) for item in _items(value)]
-        if any(currency != account for _, currency in amounts):
+        if any(currency != own for _, currency in amounts):
             return None
         items = frozenset(amount for amount, _ in amounts)
         return _membership_shortcut(_NUMERIC_CLASSES, operator, items)
     amount, currency = _money(value, account_currency)
-    if currency != account:
+    if currency != own:
         return None
     return _compare_shortcut(_NUMERIC_CLASSES, operator, amount)
 
@@ -563,7 +568,8 @@ def build_shortcut(
     if kind is PropertyType.NUMBER:
         return _number_shortcut(operator, value)
     if kind is PropertyType.MONEY:
-        return _money_shortcut(operator, value, options.currency)
+        own = value_currency(definition.currency, options.currency)
+        return _money_shortcut(operator, value, options.currency, own)
     if kind is PropertyType.TEXT:
         return _text_shortcut(operator, value, case_insensitive)
     if kind is PropertyType.ENUM:

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, Final, final
 
 from seggraph.domain.conditions import Money
-from seggraph.domain.properties import PropertyType
+from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.evaluation.dates import local_day as _local_day
 from seggraph.evaluation.dates import parse_iso_date, parse_iso_day
 from seggraph.evaluation.semver import SemverError, Version, parse_semver
@@ -144,8 +144,9 @@ MoneyValue = tuple[int | Decimal, str]
 
 def coerce_money(raw: Any, account_currency: str) -> MoneyValue | Unknown:
     """``(amount, currency)`` with an exact amount; a bare number, or ``Money`` without a
-    currency, is in the account currency. Currency codes are compared upper-case (Stripe sends
-    ``"usd"``)."""
+    currency, is in ``account_currency``: the property's declared currency when it has one,
+    else the account's (see :func:`value_currency`). Currency codes are compared upper-case
+    (Stripe sends ``"usd"``)."""
     cls = raw.__class__
     if cls is Decimal or cls is int:
         amount = coerce_number(raw)
@@ -263,6 +264,52 @@ DIRECT_CLASS: dict[PropertyType, type] = {
 }
 
 
+def value_currency(declared: str | None, account_currency: str) -> str:
+    """The currency of a MONEY amount a provider sends without one (a bare number, or
+    ``Money`` with no currency): the property's declared currency
+    (``PropertyDefinition.currency``) when it has one, else the account currency. Condition
+    values are not read this way: a condition's bare amount is in the account currency."""
+    return (declared or account_currency).upper()
+
+
+def money_as_read(raw: Any, currency: str) -> Any:
+    """A provider's MONEY answer as an explanation or a ``properties`` answer shows it when
+    the property declares ``currency``: a bare amount, or ``Money`` without a currency, as
+    ``Money`` in that currency (what the evaluation reads it as); anything else as it came."""
+    if raw.__class__ is Money:
+        return raw if raw.currency is not None else Money(raw.amount, currency)
+    if isinstance(raw, int | Decimal | float) and not isinstance(raw, bool):
+        amount = coerce_number(raw)
+        return raw if isinstance(amount, Unknown) else Money(Decimal(amount), currency)
+    return raw
+
+
+def shown_as_read(definition: PropertyDefinition | None) -> Callable[[Any], Any] | None:
+    """How a present value of ``definition`` is shown (``None``: as it came): a MONEY
+    property with a declared currency shows its bare amounts in that currency."""
+    if definition is None or definition.type is not PropertyType.MONEY:
+        return None
+    currency = definition.currency
+    if not currency:
+        return None
+    code = currency.upper()
+    return lambda raw: money_as_read(raw, code)
+
+
+def coercer_of(
+    definition: PropertyDefinition, *, timezone: tzinfo, currency: str
+) -> Callable[[Any], Any]:
+    """The coercion of one declared property's provider values, ``currency`` being the
+    account currency (a MONEY property's own declared currency, when it has one, reads its
+    bare amounts)."""
+    return coercer_for(
+        definition.type,
+        enum_values=definition.enum_values,
+        timezone=timezone,
+        currency=value_currency(definition.currency, currency),
+    )
+
+
 def coercer_for(
     kind: PropertyType,
     *,
@@ -270,7 +317,8 @@ def coercer_for(
     timezone: tzinfo,
     currency: str,
 ) -> Callable[[Any], Any]:
-    """The coercion of one declared type, with the account settings it needs bound in."""
+    """The coercion of one declared type, with the account settings it needs bound in
+    (``currency``: that of a bare MONEY amount; :func:`coercer_of` picks it for a property)."""
     if kind is PropertyType.NUMBER:
         return coerce_number
     if kind is PropertyType.MONEY:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from seggraph.domain.conditions import BUCKET_PROPERTY, SEGMENT_PROPERTY
-from seggraph.domain.currencies import is_currency_code
+from seggraph.domain.currencies import is_iso_currency
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -52,7 +52,7 @@ def definition_problems(definition: object) -> list[str]:
     if definition.currency is not None and (
         kind is not PropertyType.MONEY
         or not isinstance(definition.currency, str)
-        or not is_currency_code(definition.currency)
+        or not is_iso_currency(definition.currency)
     ):
         problems.append(f"{where}: currency must be an ISO 4217 code, and only on a MONEY property")
     if definition.unit is not None and (

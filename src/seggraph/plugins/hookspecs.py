@@ -73,11 +73,22 @@ def startup(
       provider's name). Do not open another ``AsyncMongoClient`` on it.
     - ``settings``: seggraph's settings (time zone, currency...). Read your own settings from
       your own ``SEGGRAPH_<PROVIDER>_*`` variables.
-    - ``services``: the process's services, for bundled providers that add to the API; a
-      third-party provider should not need it.
+    - ``services``: the process's services. Any provider whose definitions change at run time
+      may use ``services.freshness`` (watch a version document, read once per request) and
+      ``services.freshness_checks`` (a check run at each request's start), as
+      ``docs/writing-a-provider.md`` shows; the rest is for bundled providers that add to the
+      API.
     - ``properties_changed``: call it (no arguments) when your definitions change at run time;
-      the manager calls your ``register_properties`` again and replaces your part of the
+      the manager calls your ``register_properties`` again, at once, and replaces your part
+      of the catalogue before it returns (the rest of the request that called it sees the
+      new catalogue). New definitions that clash with another provider's key are refused:
+      your previous ones stay, and ``lastError`` says why. An invalid declaration makes the
+      provider FAILED (until the process restarts) and takes its properties out of the
       catalogue.
+
+    Take only the arguments you use, and give none of them a default value: pluggy does not
+    pass an argument that has one (``startup(self, properties_changed=None)`` always gets
+    ``None``).
 
     May be async. When it raises or runs late the provider is shown as FAILED with the error,
     the server starts anyway, its properties stay in the catalogue (when it can still declare
@@ -101,7 +112,8 @@ def register_properties(register: Callable[[PropertyDefinition], None], settings
     ``definition`` is a :class:`seggraph.domain.properties.PropertyDefinition`: ``key``
     (globally unique, lower-case dotted words such as ``support.open_tickets``), ``label``,
     ``type``, ``description``, ``namespace`` (defaults to the key's first word),
-    ``enum_values`` (ENUM only, at least one), ``unit`` and ``currency`` (MONEY only), and
+    ``enum_values`` (ENUM only, at least one), ``unit``, ``currency`` (MONEY only: the ISO
+    4217 currency of the amounts you answer without one; none: the account currency), and
     ``read_group`` for keys that cost another read (a request asks along only the keys of the
     groups it needs; empty: the provider's one group). Its ``provider`` is filled in with
     this plugin's name.
@@ -190,6 +202,16 @@ def condition_to_filter(
     :class:`seggraph.plugins.SubscriberFilter` (collection, filter, the field holding the
     subscriber id, and whether the match is exact), or ``None`` when this condition cannot be
     translated (the caller then resolves values in batches).
+
+    A translation must select exactly the subscribers for whom the evaluation finds the
+    condition TRUE, reading your stored data as ``resolve_properties`` would answer it: text
+    compared case-sensitively unless ``caseInsensitive`` (then both sides ``casefold()``-ed,
+    which is not ``lower()``: ``"ß"`` folds to ``"ss"``), values never trimmed, a bare MONEY
+    amount of a condition in the account currency and yours in your declared currency. A
+    subscriber that no document selects must be one for whom the condition is FALSE, so
+    ``IS_NOT_SET``, or ``CONTAINS_NONE`` on a list that is empty when there is no document,
+    cannot be translated. When the stored form cannot say it exactly, return ``None``: a wrong
+    translation gives counts and member lists that disagree with each subscriber's own answer.
 
     Synchronous (it only builds a query). When it raises, the caller treats it as ``None`` and
     the failure is recorded on the provider.

@@ -29,7 +29,7 @@ from seggraph.coalescing import Coalescer, retrieve_outcome
 from seggraph.domain.conditions import Condition
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
-from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownReason, coercer_for
+from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownReason, coercer_of
 from seggraph.plugins import hookspecs, loader
 from seggraph.plugins.definitions import declaration_problems
 from seggraph.plugins.hookspecs import HOOK_NAMES, PROJECT
@@ -409,16 +409,25 @@ class PluginManager:
         return found
 
     def refresh_properties(self, name: str) -> None:
-        """Declare one provider's definitions again and hand them to ``catalogue_changed``."""
+        """Declare one provider's definitions again and hand them to ``catalogue_changed``
+        (the provider's ``properties_changed``): synchronously, so the rest of the request
+        that called it already sees the new catalogue.
+
+        An invalid declaration makes the provider FAILED, and its properties leave the
+        catalogue. Definitions the catalogue refuses (a key another provider declares) are
+        not taken: the provider keeps its previous ones, in the catalogue and in its
+        description, and its ``lastError`` says why."""
         record = self._records.get(name)
         if record is None or not record.loaded or "register_properties" not in record.impls:
             return
+        previous = record.properties
         definitions = self._declare(record)
         if self.catalogue_changed is None:
             return
         try:
             self.catalogue_changed(name, list(definitions))
         except ValueError as exc:
+            record.properties = previous
             record.last_error = f"new definitions refused: {exc}"
             record.last_error_at = _now()
             log.error("provider %r: new definitions refused: %s", name, exc)
@@ -589,18 +598,23 @@ class PluginManager:
         requests asking this provider at the same moment
         (:class:`~seggraph.coalescing.Coalescer`: a call that starts after this one asked).
         Waiting for a call under way and then the shared one never takes this caller past its
-        own ``timeout``."""
+        own ``timeout``: the wait counts against it, and the TIMEOUT's detail says so."""
         shared = record.shared.get(timeout)
         if shared is None:
             shared = record.shared[timeout] = Coalescer(partial(self._run_shared, record, timeout))
+        waited_for_another = shared.running
         try:
             async with asyncio.timeout(timeout):
                 return await shared((contexts, keys))
         except TimeoutError:
-            return Unknown(
-                UnknownReason.TIMEOUT,
-                f"provider {record.name!r} did not answer within {timeout:g}s",
-            )
+            if waited_for_another:
+                detail = (
+                    f"provider {record.name!r}: no answer within {timeout:g}s of this request "
+                    "asking (it waited for an earlier call first)"
+                )
+            else:
+                detail = f"provider {record.name!r} did not answer within {timeout:g}s"
+            return Unknown(UnknownReason.TIMEOUT, detail)
 
     async def _run_shared(
         self,
@@ -879,12 +893,7 @@ def valid_suggestions(
     if definition.type is PropertyType.LIST:
         kept = [v for v in values if isinstance(v, str)]
         return list(dict.fromkeys(kept))
-    coerce = coercer_for(
-        definition.type,
-        enum_values=definition.enum_values,
-        timezone=settings.zone,
-        currency=settings.currency,
-    )
+    coerce = coercer_of(definition, timezone=settings.zone, currency=settings.currency)
     out: list[Any] = []
     for value in values:
         if value is None or isinstance(value, Unknown):

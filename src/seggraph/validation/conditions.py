@@ -219,7 +219,10 @@ class ConditionValidator:
         try:
             value = self._value(definition, operator, condition.value)
         except v.ValueRefused as exc:
-            return refuse(("value",), exc.code, f"{key} {operator.value}: {exc.message}")
+            where = _where(exc.at)
+            return refuse(
+                ("value", *exc.at), exc.code, f"{key} {operator.value}: {where}{exc.message}"
+            )
         return Condition(key, operator, value, condition.case_insensitive)
 
     def _value(self, definition: PropertyDefinition, operator: Operator, raw: Any) -> Any:
@@ -236,7 +239,7 @@ class ConditionValidator:
             items = v.as_list(raw, max_items=2)
             if len(items) != 2:
                 raise v.ValueRefused("expected [min, max]")
-            low, high = one(items[0]), one(items[1])
+            low, high = _item(one, items, 0), _item(one, items, 1)
             if self._sort_key(definition, low) > self._sort_key(definition, high):
                 raise v.ValueRefused(f"expected min <= max, got [{low}, {high}]", "INVALID_RANGE")
             return (low, high)
@@ -244,7 +247,7 @@ class ConditionValidator:
             items = v.as_list(raw, max_items=self.limits.max_list_items)
             if definition.type in (PropertyType.TEXT, PropertyType.LIST):
                 items = [item.strip() if isinstance(item, str) else item for item in items]
-            return tuple(one(item) for item in items)
+            return tuple(_item(one, items, index) for index in range(len(items)))
         value = one(raw)
         if operator is Operator.MATCHES:
             self._check_regex(value)
@@ -304,3 +307,21 @@ class ConditionValidator:
         if definition.type is PropertyType.DATETIME:
             return parse_iso_day(value, self.zone)
         return getattr(value, "amount", value)
+
+
+def _item(parse: Callable[[Any], Any], items: list[Any], index: int) -> Any:
+    """``parse(items[index])``; a refusal of a part of the item says which item."""
+    try:
+        return parse(items[index])
+    except v.ValueRefused as exc:
+        if exc.at:
+            raise v.ValueRefused(exc.message, exc.code, (index, *exc.at)) from None
+        raise
+
+
+def _where(at: tuple[str | int, ...]) -> str:
+    """``value[1].currency: `` for a refusal of a part of a value (empty for the whole)."""
+    if not at:
+        return ""
+    text = "value" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in at)
+    return f"{text}: "

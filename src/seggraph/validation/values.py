@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from seggraph.domain.conditions import DateUnit, Money, RelativeDate
-from seggraph.domain.currencies import is_currency_code, is_whole_minor_units
+from seggraph.domain.currencies import is_currency_code, is_iso_currency, is_whole_minor_units
 from seggraph.domain.numbers import BOUNDS, within_bounds
 
 # The regular expression semver.org publishes for strict Semantic Versioning 2.0.0.
@@ -31,12 +31,17 @@ MAX_RELATIVE_AMOUNT = 100_000
 
 
 class ValueRefused(ValueError):
-    """A condition value does not parse; ``message`` says what was expected."""
+    """A condition value does not parse; ``message`` says what was expected. ``at`` is where
+    in the value, when it is a part of it (``("currency",)`` for the currency of
+    ``{amount, currency}``; the validator puts an item's index in front)."""
 
-    def __init__(self, message: str, code: str = "INVALID_VALUE") -> None:
+    def __init__(
+        self, message: str, code: str = "INVALID_VALUE", at: tuple[str | int, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.at = at
 
 
 #: Shows a value in a message: a few levels and items of it, so that a value nested a thousand
@@ -90,8 +95,16 @@ def parse_money(value: Any, account_currency: str) -> Money | Decimal:
     amount = parse_decimal(amount_raw, "a money amount in major units, such as 100 or 99.95")
     if currency is not None:
         if not isinstance(currency, str) or not is_currency_code(currency.strip().upper()):
-            raise ValueRefused(f"expected a three-letter currency code, got {describe(currency)}")
+            raise ValueRefused(
+                f"expected a three-letter currency code, got {describe(currency)}",
+                at=("currency",),
+            )
         currency = currency.strip().upper()
+        if not is_iso_currency(currency):
+            raise ValueRefused(
+                f"{currency!r} is not an ISO 4217 currency code (such as USD, EUR, JPY)",
+                at=("currency",),
+            )
     effective = currency or account_currency
     if not is_whole_minor_units(amount, effective):
         raise ValueRefused(

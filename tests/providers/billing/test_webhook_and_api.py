@@ -478,3 +478,24 @@ def test_one_request_reads_keys_of_every_read_group(webhook: Webhook, gql: Graph
     assert values["subscriber.ltv"] == {"amount": 120, "currency": "USD"}
     assert values["subscriber.status"] == "SAVED"
     assert values["subscriber.mrr"] == {"amount": 120, "currency": "USD"}
+
+
+def test_the_catalogue_says_which_billing_amounts_are_in_the_account_currency(
+    gql: GraphQLClient,
+) -> None:
+    """Subscriber-level sums add only amounts in the account currency, so they declare it;
+    a subscription's amounts and a coupon's are in their own currency, which varies between
+    subscribers: null (each value carries its currency)."""
+    found = gql.query("{ properties { key type currency } }")["properties"]
+    billing = {
+        p["key"]: p["currency"]
+        for p in found
+        if p["type"] == "MONEY" and p["key"].split(".")[0] in ("subscriber", "subscription")
+    }
+    assert billing == {
+        "subscriber.mrr": "USD",
+        "subscriber.ltv": "USD",
+        "subscription.mrr": None,
+        "subscription.ltv": None,
+        "subscription.discount_fixed_amount": None,
+    }

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 
 from seggraph.plugins import SubscriberFilter, hookimpl
 from seggraph_billing import __version__
-from seggraph_billing.properties import DEFINITIONS
+from seggraph_billing.properties import definitions
 from seggraph_billing.provider import BillingProvider
 from seggraph_billing.settings import BillingSettings
 from seggraph_billing.store import CUSTOMERS, DIRECTORY_QUERY
@@ -42,8 +42,10 @@ class BillingPlugin:
         services.retention = self.provider
 
     @hookimpl
-    def register_properties(self, register: Callable[[PropertyDefinition], None]) -> None:
-        for definition in DEFINITIONS:
+    def register_properties(
+        self, register: Callable[[PropertyDefinition], None], settings: Settings
+    ) -> None:
+        for definition in definitions(settings.currency):
             register(definition)
 
     @hookimpl

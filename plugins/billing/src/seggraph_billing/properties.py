@@ -3,6 +3,8 @@ and add-on key of ``spec/properties.md``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph_billing.derive import ALL_KEYS
 
@@ -94,13 +96,15 @@ DEFINITIONS: tuple[PropertyDefinition, ...] = (
         "Subscription MRR",
         _T.MONEY,
         "The subscription's monthly recurring revenue: its items normalised to a month, less "
-        "the effective discount; 0 unless active, past due or unpaid.",
+        "the effective discount; 0 unless active, past due or unpaid. In the subscription's "
+        "currency.",
     ),
     _define(
         "subscription.ltv",
         "Subscription LTV",
         _T.MONEY,
-        "Amount paid minus refunds over the subscription's paid invoices.",
+        "Amount paid minus refunds over the subscription's paid invoices, in the subscription's "
+        "currency (invoices in another are left out).",
         read_group=INVOICES_GROUP,
     ),
     _define(
@@ -203,6 +207,22 @@ DEFINITIONS: tuple[PropertyDefinition, ...] = (
 )
 
 assert tuple(d.key for d in DEFINITIONS) == ALL_KEYS, "definitions and derivation disagree"
+
+#: The MONEY keys whose every value is in the account currency (the subscriber-level sums add
+#: only amounts in it). The others (a subscription's MRR and LTV, a coupon's fixed amount) are
+#: in their own object's currency, which varies between subscribers, so they declare none:
+#: each value carries its currency.
+ACCOUNT_CURRENCY_KEYS = frozenset({"subscriber.mrr", "subscriber.ltv"})
+
+
+def definitions(account_currency: str) -> tuple[PropertyDefinition, ...]:
+    """The catalogue's definitions: :data:`DEFINITIONS`, with the account currency declared
+    on the keys that are always in it (the catalogue's ``currency`` then says so)."""
+    code = account_currency.upper()
+    return tuple(
+        replace(d, currency=code) if d.key in ACCOUNT_CURRENCY_KEYS else d for d in DEFINITIONS
+    )
+
 
 #: The keys of each join beyond the subscriptions'.
 INVOICE_KEYS = frozenset(d.key for d in DEFINITIONS if d.read_group == INVOICES_GROUP)

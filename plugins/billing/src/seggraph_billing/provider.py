@@ -21,7 +21,7 @@ from seggraph.domain.retention import RetentionEvent, RetentionKind
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from seggraph_billing.derive import ALL_KEYS, Account, Lookups, SubscriberData, derive
 from seggraph_billing.ingest import IngestError, apply_event, parse_event, verify_signature
-from seggraph_billing.properties import DEFINITIONS, INVOICE_KEYS, PROVIDER, RETENTION_KEYS
+from seggraph_billing.properties import INVOICE_KEYS, PROVIDER, RETENTION_KEYS, definitions
 from seggraph_billing.settings import BillingSettings
 from seggraph_billing.store import BillingStore
 
@@ -86,7 +86,7 @@ class BillingProvider:
             )
 
     def definitions(self) -> tuple[Any, ...]:
-        return DEFINITIONS
+        return definitions(self.account.currency)
 
     # --- values ----------------------------------------------------------------------------------
 

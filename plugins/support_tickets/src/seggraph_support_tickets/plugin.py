@@ -19,12 +19,13 @@ from starlette.routing import BaseRoute, Route
 
 from seggraph import hookimpl
 from seggraph.db import Database
-from seggraph.domain.conditions import Condition, Operator
+from seggraph.domain.conditions import Condition
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.plugins import SubscriberFilter
 from seggraph_support_tickets import properties
 from seggraph_support_tickets.ingest import BadTickets, parse_tickets
+from seggraph_support_tickets.matching import tags_filter
 from seggraph_support_tickets.store import COLLECTION, TicketStore
 
 TOKEN_VARIABLE = "SEGGRAPH_SUPPORT_TICKETS_TOKEN"
@@ -91,15 +92,15 @@ class SupportTicketsPlugin:
 
     @hookimpl
     def condition_to_filter(self, condition: Condition) -> SubscriberFilter | None:
-        """Conditions on tags are questions about tickets, so they translate to a query."""
-        if condition.property != properties.TAGS or condition.case_insensitive:
+        """Conditions on tags are questions about tickets, so most translate to a query that
+        selects exactly the subscribers the evaluation selects, case and case folding
+        included (see :mod:`seggraph_support_tickets.matching`); the others are declined."""
+        if condition.property != properties.TAGS:
             return None
-        if condition.operator is Operator.CONTAINS_ANY:
-            tags = [str(tag).lower() for tag in condition.value]
-            return SubscriberFilter(COLLECTION, {"tags": {"$in": tags}}, "subscriber_id")
-        if condition.operator is Operator.IS_NOT_EMPTY:
-            return SubscriberFilter(COLLECTION, {"tags.0": {"$exists": True}}, "subscriber_id")
-        return None
+        query = tags_filter(condition)
+        if query is None:
+            return None
+        return SubscriberFilter(COLLECTION, query, "subscriber_id")
 
     # --- ingestion --------------------------------------------------------------------------------
 

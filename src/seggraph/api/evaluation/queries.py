@@ -87,10 +87,14 @@ class Subscriber:
     async def properties(self, info: Info, keys: list[str]) -> list[PropertyValue]:
         if len(keys) > MAX_KEYS:
             raise GraphQLError(f"ask for at most {MAX_KEYS} keys at once")
-        check_keys(info.context.services.catalogue, keys)
+        catalogue = info.context.services.catalogue
+        check_keys(catalogue, keys)
         values = await info.context.evaluation.values.resolve([self.context], frozenset(keys))
         row = values.get(self.context, {})
-        return [PropertyValue.of(key, as_resolved(row.get(key, MISSING))) for key in keys]
+        return [
+            PropertyValue.of(key, as_resolved(row.get(key, MISSING)), catalogue.get(key))
+            for key in keys
+        ]
 
     @strawberry.field(
         description="The segments this subscriber belongs to (every active segment is "

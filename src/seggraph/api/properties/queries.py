@@ -47,16 +47,18 @@ class SubscriberPropertyValues:
     @strawberry.field(description="The values of the keys asked for, in their order.")
     async def values(self, info: Info) -> list[PropertyValue]:
         found = await info.context.property_batcher().load(self.context, self.keys)
-        return [PropertyValue.of(key, found[key]) for key in self.keys]
+        catalogue = info.context.services.catalogue
+        return [PropertyValue.of(key, found[key], catalogue.get(key)) for key in self.keys]
 
     @strawberry.field(
         description="One property's value (fetched together with every other value the "
         "request asks for)."
     )
     async def value(self, info: Info, key: str) -> PropertyValue:
-        check_keys(info.context.services.catalogue, [key])
+        catalogue = info.context.services.catalogue
+        check_keys(catalogue, [key])
         found = await info.context.property_batcher().load(self.context, [key])
-        return PropertyValue.of(key, found[key])
+        return PropertyValue.of(key, found[key], catalogue.get(key))
 
 
 @strawberry.type

@@ -14,7 +14,7 @@ from seggraph.api.segments.conditions import Operator, value_to_json
 from seggraph.domain.conditions import Money, RelativeDate
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.domain.properties import PropertyType as DomainPropertyType
-from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown
+from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, shown_as_read
 from seggraph.plugins.manager import ProviderInfo
 from seggraph.plugins.results import ProviderStatus as DomainProviderStatus
 
@@ -68,7 +68,14 @@ class PropertyNode:
     provider: str = strawberry.field(description="The name of the provider that supplies it.")
     enum_values: list[str] = strawberry.field(description="The values of an ENUM (else empty).")
     unit: str | None = strawberry.field(description='A unit such as "days", when it has one.')
-    currency: str | None = strawberry.field(description="A MONEY property's default currency.")
+    currency: str | None = strawberry.field(
+        description="A MONEY property's default currency: the currency of an amount its "
+        "provider answers without one, e.g. USD when every value is in the account currency. "
+        "Null: such an amount is in the account currency, and a value that carries its own "
+        "currency keeps it, so a property whose currency varies per subscriber (a "
+        "subscription's MRR, in the subscription's currency) has null. A condition's amount "
+        "without a currency is always in the account currency."
+    )
     operators: list[Operator] = strawberry.field(  # type: ignore[valid-type]
         description="The operators a condition on it may use (derived from its type)."
     )
@@ -145,7 +152,11 @@ class PropertyValue:
     latency_ms: float | None = strawberry.field(description="How long its call took.")
 
     @classmethod
-    def of(cls, key: str, resolved: ResolvedValue) -> PropertyValue:
+    def of(
+        cls, key: str, resolved: ResolvedValue, definition: PropertyDefinition | None = None
+    ) -> PropertyValue:
+        """``definition``: the property's, so that a MONEY property's bare amounts show in
+        its declared currency, as the evaluation reads them."""
         raw = resolved.value
         if isinstance(raw, Unknown):
             return cls(
@@ -158,6 +169,9 @@ class PropertyValue:
                 latency_ms=resolved.latency_ms,
             )
         missing = raw is MISSING or raw is None
+        shown = None if missing else shown_as_read(definition)
+        if shown is not None:
+            raw = shown(raw)
         return cls(
             key=key,
             state=PropertyValueState.MISSING if missing else PropertyValueState.PRESENT,
