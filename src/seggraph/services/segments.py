@@ -440,9 +440,7 @@ class SegmentService:
     ) -> WriteResult:
         source = await self.require(mode, segment_id)
         errors: list[UserError] = []
-        new_name = clean_name(
-            name if name is not None else _copy_name(source.name), errors
-        )
+        new_name = clean_name(name if name is not None else _copy_name(source.name), errors)
         if errors:
             raise InputRefused(errors)
         now = self.clock()
