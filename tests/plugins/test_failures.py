@@ -332,3 +332,48 @@ def test_segments_on_a_provider_that_is_gone_are_unknown_and_the_others_still_an
     # The server with every provider answers as before.
     answer = gql.query('{ subscriber(id: "cus_1") { segments(tags: ["gone"]) { result } } }')
     assert answer["subscriber"]["segments"] == [{"result": "MEMBER"}]
+
+
+def test_a_value_evaluation_cannot_read_is_shown_present_with_type_error(
+    settings: Settings, start_live_server: Any
+) -> None:
+    """What a provider sent that is not of its property's type (a numeric string for a
+    NUMBER, an undeclared ENUM value) is present, and a condition on it is UNKNOWN: the values
+    answer says so too, where it said PRESENT alone."""
+    tier = PropertyDefinition("odd.tier", "Tier", PropertyType.ENUM, enum_values=("GOLD",))
+    provider = FakeProvider(
+        [number("odd.seats"), tier, number("odd.fine")],
+        {"sub_a": {"odd.seats": "12", "odd.tier": "PLATINUM", "odd.fine": 3}},
+    )
+    server: LiveServer = start_live_server(
+        settings.model_copy(update={"plugins": []}), extra_plugins=[("odd", provider)]
+    )
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        gql = GraphQLClient(http)
+        keys = ["odd.seats", "odd.tier", "odd.fine"]
+        answers = [
+            gql.query(
+                'query($keys: [String!]!) { subscriber(id: "sub_a") { properties(keys: $keys)'
+                " { key state value unknownReason detail } } }",
+                {"keys": keys},
+            )["subscriber"]["properties"],
+            gql.query(
+                'query($keys: [String!]!) { propertyValues(subscriberIds: ["sub_a"], '
+                "keys: $keys) { values { key state value unknownReason detail } } }",
+                {"keys": keys},
+            )["propertyValues"][0]["values"],
+        ]
+        for answer in answers:
+            by_key = {row["key"]: row for row in answer}
+            assert by_key["odd.seats"]["state"] == "PRESENT"
+            assert by_key["odd.seats"]["value"] == "12"
+            assert by_key["odd.seats"]["unknownReason"] == "TYPE_ERROR"
+            assert by_key["odd.tier"]["unknownReason"] == "TYPE_ERROR"
+            assert "PLATINUM" in by_key["odd.tier"]["detail"]
+            assert by_key["odd.fine"] == {
+                "key": "odd.fine",
+                "state": "PRESENT",
+                "value": 3,
+                "unknownReason": None,
+                "detail": None,
+            }

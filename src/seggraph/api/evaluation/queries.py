@@ -92,7 +92,12 @@ class Subscriber:
         values = await info.context.evaluation.values.resolve([self.context], frozenset(keys))
         row = values.get(self.context, {})
         return [
-            PropertyValue.of(key, as_resolved(row.get(key, MISSING)), catalogue.get(key))
+            PropertyValue.of(
+                key,
+                as_resolved(row.get(key, MISSING)),
+                catalogue.get(key),
+                info.context.services.evaluation_options,
+            )
             for key in keys
         ]
 

@@ -48,7 +48,8 @@ class SubscriberPropertyValues:
     async def values(self, info: Info) -> list[PropertyValue]:
         found = await info.context.property_batcher().load(self.context, self.keys)
         catalogue = info.context.services.catalogue
-        return [PropertyValue.of(key, found[key], catalogue.get(key)) for key in self.keys]
+        options = info.context.services.evaluation_options
+        return [PropertyValue.of(key, found[key], catalogue.get(key), options) for key in self.keys]
 
     @strawberry.field(
         description="One property's value (fetched together with every other value the "
@@ -58,7 +59,9 @@ class SubscriberPropertyValues:
         catalogue = info.context.services.catalogue
         check_keys(catalogue, [key])
         found = await info.context.property_batcher().load(self.context, [key])
-        return PropertyValue.of(key, found[key], catalogue.get(key))
+        return PropertyValue.of(
+            key, found[key], catalogue.get(key), info.context.services.evaluation_options
+        )
 
 
 @strawberry.type

@@ -14,7 +14,14 @@ from seggraph.api.segments.conditions import Operator, value_to_json
 from seggraph.domain.conditions import Money, RelativeDate
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.domain.properties import PropertyType as DomainPropertyType
-from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, shown_as_read
+from seggraph.evaluation.context import EvaluationOptions
+from seggraph.evaluation.values import (
+    MISSING,
+    ResolvedValue,
+    Unknown,
+    coercer_of,
+    shown_as_read,
+)
 from seggraph.plugins.manager import ProviderInfo
 from seggraph.plugins.results import ProviderStatus as DomainProviderStatus
 
@@ -145,18 +152,26 @@ class PropertyValue:
     state: PropertyValueState
     value: JSON | None = strawberry.field(description="The value when PRESENT, else null.")
     unknown_reason: str | None = strawberry.field(
-        description="When UNKNOWN: PROVIDER_ERROR, TIMEOUT..."
+        description="When UNKNOWN: PROVIDER_ERROR or TIMEOUT. When PRESENT but not readable "
+        "as the property's type: TYPE_ERROR (a condition on it is UNKNOWN; IS_SET is TRUE). "
+        "Else null."
     )
-    detail: str | None = strawberry.field(description="When UNKNOWN: what went wrong.")
+    detail: str | None = strawberry.field(description="What went wrong, when unknownReason is set.")
     provider: str | None = strawberry.field(description="The provider asked.")
     latency_ms: float | None = strawberry.field(description="How long its call took.")
 
     @classmethod
     def of(
-        cls, key: str, resolved: ResolvedValue, definition: PropertyDefinition | None = None
+        cls,
+        key: str,
+        resolved: ResolvedValue,
+        definition: PropertyDefinition | None = None,
+        options: EvaluationOptions | None = None,
     ) -> PropertyValue:
         """``definition``: the property's, so that a MONEY property's bare amounts show in
-        its declared currency, as the evaluation reads them."""
+        its declared currency, as the evaluation reads them; with ``options`` (the account
+        zone and currency) too, a present value evaluation cannot read as that type says
+        so (TYPE_ERROR), as an explanation of a condition on it would."""
         raw = resolved.value
         if isinstance(raw, Unknown):
             return cls(
@@ -169,6 +184,12 @@ class PropertyValue:
                 latency_ms=resolved.latency_ms,
             )
         missing = raw is MISSING or raw is None
+        unreadable: Unknown | None = None
+        if not missing and definition is not None and options is not None:
+            coerced = coercer_of(definition, timezone=options.timezone, currency=options.currency)(
+                raw
+            )
+            unreadable = coerced if isinstance(coerced, Unknown) else None
         shown = None if missing else shown_as_read(definition)
         if shown is not None:
             raw = shown(raw)
@@ -176,8 +197,8 @@ class PropertyValue:
             key=key,
             state=PropertyValueState.MISSING if missing else PropertyValueState.PRESENT,
             value=None if missing else json_value(raw),
-            unknown_reason=None,
-            detail=None,
+            unknown_reason=unreadable.reason.value if unreadable else None,
+            detail=unreadable.detail if unreadable else None,
             provider=resolved.provider,
             latency_ms=resolved.latency_ms,
         )
