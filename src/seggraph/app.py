@@ -55,7 +55,7 @@ class SeggraphGraphQL(GraphQL[Context, None]):
     mutation by GET, an operation name the document does not have) is answered in GraphQL's
     errors shape with a stable ``extensions.code``, as seggraph's own 401, 403 and 413 are:
     Strawberry answers them in plain text, which GraphQL clients (Apollo, urql) cannot read.
-    The codes: ``MALFORMED_JSON`` (not JSON, or nested too deeply), ``BAD_REQUEST``
+    The codes: ``MALFORMED_JSON`` (not JSON, not UTF-8, nested too deeply), ``BAD_REQUEST``
     (JSON, but not a GraphQL request), ``UNKNOWN_OPERATION`` (400), ``METHOD_NOT_ALLOWED``
     (405, with ``Allow``).
     """
@@ -157,8 +157,17 @@ class SeggraphGraphQL(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         """The request body (the only JSON Strawberry parses with this: GET parameters go
-        through :meth:`parse_query_params`, and multipart uploads are off)."""
-        return self.decode_request_json(data, "the request body")
+        through :meth:`parse_query_params`, and multipart uploads are off): a JSON object,
+        or a list, which Strawberry refuses as a batch."""
+        parsed = self.decode_request_json(data, "the request body")
+        if not isinstance(parsed, dict | list):
+            raise RequestRefused(
+                400,
+                "BAD_REQUEST",
+                'the request body must be a JSON object such as {"query": "{ __typename }"}, '
+                f"not {_json_kind(parsed)}",
+            )
+        return parsed
 
     def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
         """A GET request's parameters, its ``variables`` and ``extensions`` decoded as JSON
@@ -171,15 +180,28 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         return parsed
 
     def decode_request_json(self, data: str | bytes, what: str) -> object:
-        """``data`` decoded as JSON, or a 400 naming ``what`` is not (Strawberry would let
-        JSON nested past the recursion limit be a 500)."""
+        """``data`` decoded as JSON, or a 400 naming ``what`` is not (Strawberry would let a
+        body that is not UTF-8, or nested past the recursion limit, be a 500)."""
         try:
             return self.decode_json(data)
+        except UnicodeDecodeError as exc:
+            message = f"{what} is not valid UTF-8 ({exc.reason} at offset {exc.start})"
         except json.JSONDecodeError as exc:
             message = f"{what} is not JSON: {exc}"
         except RecursionError:  # json.loads on thousands of nested brackets
             message = f"{what} is nested too deeply"
         raise RequestRefused(400, "MALFORMED_JSON", message)
+
+
+def _json_kind(value: object) -> str:
+    """What a decoded JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
 
 
 async def send_refusal(send: Send, scope: Scope, refused: HTTPException) -> None:
