@@ -102,3 +102,45 @@ def test_methods_other_than_get_and_post_are_405(http: httpx.Client) -> None:
         response = http.request(method, "/graphql", json={"query": "{ __typename }"})
         assert "GET and POST" in refusal(response, 405, "METHOD_NOT_ALLOWED")
         assert response.headers["allow"] == "GET, POST"
+
+
+SEVERAL = """
+query Count { segments { totalCount } }
+mutation Create { createSegment(input: {name: "several"}) { segment { name } } }
+"""
+
+
+def test_a_document_of_several_operations_needs_an_operation_name(gql: GraphQLClient) -> None:
+    # GraphQL spec §6.1 (GetOperation), in graphql-core's words, answered as a validation
+    # error is; nothing runs, whichever operation comes first.
+    for document in (SEVERAL, "\n".join(reversed(SEVERAL.strip().splitlines()))):
+        body = gql.execute(document)
+        assert body == {
+            "data": None,
+            "errors": [
+                {
+                    "message": "Must provide operation name if query contains multiple operations.",
+                    "extensions": {"code": "OPERATION_NAME_REQUIRED"},
+                }
+            ],
+        }
+    assert gql.query("{ segments { totalCount } }") == {"segments": {"totalCount": 0}}
+
+    named = gql.http.post("/graphql", json={"query": SEVERAL, "operationName": "Create"})
+    assert named.json() == {"data": {"createSegment": {"segment": {"name": "several"}}}}
+    named = gql.http.post("/graphql", json={"query": SEVERAL, "operationName": "Count"})
+    assert named.json() == {"data": {"segments": {"totalCount": 1}}}
+    body = gql.execute("fragment F on Query { __typename }")
+    assert body["errors"][0]["message"] == "Must provide an operation."
+
+
+def test_by_get_the_operation_that_would_run_is_the_one_checked(gql: GraphQLClient) -> None:
+    mutation_first = "\n".join(reversed(SEVERAL.strip().splitlines()))
+    # no name: the request error, not a 405 decided from the first operation (nor a run of it)
+    unnamed = gql.http.get("/graphql", params={"query": mutation_first})
+    assert unnamed.status_code == 200
+    assert unnamed.json()["errors"][0]["extensions"]["code"] == "OPERATION_NAME_REQUIRED"
+    named = gql.http.get("/graphql", params={"query": mutation_first, "operationName": "Create"})
+    assert refusal(named, 405, "METHOD_NOT_ALLOWED").startswith("mutations are not allowed")
+    named = gql.http.get("/graphql", params={"query": mutation_first, "operationName": "Count"})
+    assert named.json() == {"data": {"segments": {"totalCount": 0}}}

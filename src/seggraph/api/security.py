@@ -1,4 +1,5 @@
-"""GraphQL-level protection: operation limits, read-only keys, and masked unexpected errors.
+"""GraphQL-level protection: operation limits, read-only keys, the choice of the operation, and
+masked unexpected errors.
 
 Limits (``SEGGRAPH_MAX_QUERY_DEPTH``, ``_MAX_ALIASES``, ``_MAX_QUERY_TOKENS``,
 ``SEGGRAPH_INTROSPECTION``) and the read-only rule of READ keys are graphql-core validation
@@ -123,6 +124,38 @@ class RequestLimits(SchemaExtension):
             *validation_rules(limits, read_only=read_only),
         )
         yield
+
+
+#: graphql-core's words for a request that names no operation when its document does not hold
+#: exactly one (``GetOperation``, GraphQL spec §6.1).
+SEVERAL_OPERATIONS = "Must provide operation name if query contains multiple operations."
+NO_OPERATION = "Must provide an operation."
+
+
+class OperationChoice(SchemaExtension):
+    """GraphQL's ``GetOperation`` for a request without ``operationName``: a document with
+    several operations, or none, is a request error (:data:`SEVERAL_OPERATIONS`,
+    :data:`NO_OPERATION`), answered like a validation error. Strawberry would run the first
+    operation instead.
+
+    Checked right after parsing, before Strawberry decides from the operation whether the HTTP
+    method allows it (a mutation by GET is refused) and before validation (where a READ key's
+    mutation is refused): both look at the operation that runs, the named one or the only one.
+    A name the document does not have is Strawberry's refusal (``UNKNOWN_OPERATION``)."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        document = context.graphql_document
+        # Strawberry's ExecutionContext.operation_name falls back to the first operation's
+        # name; the name the request gave is kept beside it.
+        if document is None or context._provided_operation_name is not None:
+            return
+        operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        if operations == 0:
+            raise GraphQLError(NO_OPERATION, extensions={"code": "NO_OPERATION"})
+        if operations > 1:
+            raise GraphQLError(SEVERAL_OPERATIONS, extensions={"code": "OPERATION_NAME_REQUIRED"})
 
 
 def is_database_unavailable(error: GraphQLError) -> bool:
