@@ -46,9 +46,10 @@ def ask(http: httpx.Client, query: str) -> httpx.Response:
     return http.post("/graphql", json={"query": query})
 
 
-# Depth counts the fields below the top one: segments is 0, combinator here 4 and 5.
-SHALLOW = "{ segments { nodes { conditions { groups { combinator } } } } }"
-DEEP = "{ segments { nodes { conditions { groups { groups { combinator } } } } } }"
+# Depth counts levels of fields, the root field being the first: combinator is the fourth level
+# here (as deep as the limit of 4 allows) and the fifth there.
+SHALLOW = "{ segments { nodes { conditions { combinator } } } }"
+DEEP = "{ segments { nodes { conditions { groups { combinator } } } } }"
 
 
 def test_too_deep_a_query_is_refused_every_time_while_the_validation_cache_hits(
@@ -65,6 +66,25 @@ def test_too_deep_a_query_is_refused_every_time_while_the_validation_cache_hits(
     assert refusals[0] == refusals[1] == refusals[2]
     assert refusals[0][0]["message"] == "'anonymous' exceeds maximum operation depth of 4"
     assert (VALIDATIONS.hits, VALIDATIONS.misses) == (after[0] + 2, after[1] + 1)
+
+
+def test_the_depth_limit_counts_levels_of_fields_through_fragments(limited: httpx.Client) -> None:
+    fragments = """
+    query Deep { ...Top }
+    fragment Top on Query { segments { ...Page } }
+    fragment Page on SegmentConnection { nodes { ... on Segment { conditions { ...Group } } } }
+    """
+    four = fragments + "fragment Group on ConditionGroup { combinator }"
+    assert errors(ask(limited, four)) == []
+    five = fragments + "fragment Group on ConditionGroup { groups { combinator } }"
+    (refused,) = errors(ask(limited, five))
+    assert refused["message"] == "'Deep' exceeds maximum operation depth of 4"
+    lines = five.splitlines()
+    assert refused["locations"] == [  # the fifth level
+        {"line": len(lines), "column": lines[-1].index("combinator") + 1}
+    ]
+    # introspection fields are not counted (GraphiQL's own query is deeper than that)
+    assert errors(ask(limited, "{ __typename }")) == []
 
 
 def test_too_many_aliases_are_refused(limited: httpx.Client) -> None:
@@ -121,9 +141,16 @@ def test_limit_errors_are_never_masked(limited: httpx.Client) -> None:
 
 
 def test_defaults_let_ordinary_deep_questions_through(gql: GraphQLClient) -> None:
+    # 13 levels: a segment's full condition tree (5 levels of groups) two history steps away
     query = """{ segments { nodes { history { segment { history { segment { conditions {
         groups { groups { groups { groups { conditions { property } } } } } } } } } } } } }"""
     assert gql.query(query) == {"segments": {"nodes": []}}
+    # the default, 15, is that many levels of fields, and no more
+    fifteen = "{ segments { nodes { " + "history { segment { " * 6 + "id" + " } } " * 6 + "} } }"
+    assert gql.query(fifteen) == {"segments": {"nodes": []}}
+    sixteen = fifteen.replace("{ id }", "{ conditions { combinator } }")
+    refused = gql.execute(sixteen)["errors"]
+    assert [e["message"] for e in refused] == ["'anonymous' exceeds maximum operation depth of 15"]
 
 
 # -- page sizes and input lengths (the tree's depth and size, and regex syntax, are in
