@@ -87,6 +87,18 @@ def test_the_depth_limit_counts_levels_of_fields_through_fragments(limited: http
     assert errors(ask(limited, "{ __typename }")) == []
 
 
+def test_fragments_spread_many_times_are_counted_once(gql: GraphQLClient) -> None:
+    # Each fragment spreads the next twice: 2**40 paths through them, which Strawberry's depth
+    # and alias limiters walked one by one (the request never finished, and held the server).
+    chain = "\n".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(40))
+    document = "{ ...F0 }\n" + chain + "\nfragment F40 on Query { segments { totalCount } }"
+    response = gql.http.post("/graphql", json={"query": document}, timeout=10)
+    assert response.json() == {"data": {"segments": {"totalCount": 0}}}
+    aliased = document.replace("{ segments {", "{ s: segments {")
+    response = gql.http.post("/graphql", json={"query": aliased}, timeout=10)
+    assert response.json()["errors"] == [{"message": f"{2**40} aliases found. Allowed: 30"}]
+
+
 def test_too_many_aliases_are_refused(limited: httpx.Client) -> None:
     assert errors(ask(limited, "{ a: segments { totalCount } b: segments { totalCount } }")) == []
     refused = errors(ask(limited, "{ a: segments { totalCount } b: tags { tag } c: tags { tag } }"))
