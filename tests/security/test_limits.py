@@ -13,6 +13,7 @@ from pymongo.database import Database as SyncDatabase
 
 from seggraph.api.evaluation.inputs import MAX_CONDITIONS_TEXT
 from seggraph.api.validation_cache import VALIDATIONS
+from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph.services.evaluation import MAX_EVALUATED_SEGMENTS
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
@@ -225,3 +226,35 @@ def test_page_sizes_and_list_arguments_are_bounded(seg: SegmentClient) -> None:
         body = gql.execute(query)
         assert body.get("errors"), query
         assert message in body["errors"][0]["message"], (query, body["errors"])
+
+
+ID_ARGUMENTS = {
+    "id": '{ subscriber(id: "ID") { id } }',
+    "subscriptionId": '{ subscriber(id: "s", subscriptionId: "ID") { subscriptionId } }',
+    "subscriberIds": '{ previewConditions(subscriberIds: ["s", "ID"], conditions: {}) '
+    "{ results { subscriberId } } }",
+    "subscriberId": '{ segment(id: "SEGMENT") { evaluate(subscriberId: "ID") { result } } }',
+    "evaluate.subscriptionId": '{ segment(id: "SEGMENT") { '
+    'evaluate(subscriberId: "s", subscriptionId: "ID") { result } } }',
+    "propertyValues.subscriberIds": '{ propertyValues(subscriberIds: ["ID"], keys: []) '
+    "{ subscriberId } }",
+    "customPropertyValues.subscriberId": '{ customPropertyValues(subscriberId: "ID") { key } }',
+    "customPropertyValues.subscriptionId": '{ customPropertyValues(subscriptionId: "ID") { key } }',
+    "retentionEvents.subscriberId": '{ retentionEvents(subscriberId: "ID") { kind } }',
+}
+
+
+@pytest.mark.parametrize(("argument", "query"), ID_ARGUMENTS.items(), ids=list(ID_ARGUMENTS))
+def test_subscriber_and_subscription_ids_are_bounded(
+    seg: SegmentClient, argument: str, query: str
+) -> None:
+    segment = seg.create(name="s")["segment"]["id"]
+    query = query.replace("SEGMENT", segment)
+    longest = seg.gql.execute(query.replace("ID", "x" * MAX_SUBJECT_ID))
+    assert not longest.get("errors"), longest
+    refused = seg.gql.execute(query.replace("ID", "x" * (MAX_SUBJECT_ID + 1)))
+    name = argument.rpartition(".")[2]
+    assert [(e["message"], e["extensions"]) for e in refused["errors"]] == [
+        (f"{name}: an id has at most 256 characters, got 257", {"code": "TOO_LONG"})
+    ]
+    assert "x" * 257 not in str(refused)
