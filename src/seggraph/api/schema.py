@@ -15,6 +15,7 @@ from seggraph.api.execution import PlainFieldExecutor
 from seggraph.api.properties.queries import PropertyQueries
 from seggraph.api.retention.mutations import RetentionMutations
 from seggraph.api.retention.queries import RetentionQueries
+from seggraph.api.scalars import SCALARS
 from seggraph.api.security import OperationChoice, RequestLimits, SeggraphSchema
 from seggraph.api.segments.mutations import SegmentMutations
 from seggraph.api.segments.queries import SegmentQueries
@@ -73,7 +74,8 @@ def build_schema() -> SeggraphSchema:
         query=Query,
         mutation=Mutation,
         execution_context_class=PlainFieldExecutor,
-        config=StrawberryConfig(name_converter=RememberingNameConverter()),
+        # DateTime refuses what it cannot read in words of its own (seggraph/api/scalars.py).
+        config=StrawberryConfig(name_converter=RememberingNameConverter(), scalar_map=SCALARS),
         extensions=[
             lambda: ParserCache(maxsize=512),
             OperationChoice,
