@@ -1,4 +1,5 @@
-"""Health checks and the offline GraphiQL page."""
+"""Health checks, the offline GraphiQL page, and how the GraphQL endpoint refuses a request
+that is not one it can run (GraphQL over HTTP)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import httpx
 
 from seggraph.web.graphiql import ASSET_NAMES
+from tests.conftest import GraphQLClient
 
 
 def test_healthz_and_readyz(http: httpx.Client) -> None:
@@ -33,3 +35,112 @@ def test_graphiql_page_loads_every_asset_from_seggraph_itself(http: httpx.Client
 def test_unknown_asset_is_404(http: httpx.Client) -> None:
     assert http.get("/graphiql-assets/../../etc/passwd").status_code == 404
     assert http.get("/graphiql-assets/evil.js").status_code == 404
+
+
+def refusal(response: httpx.Response, status: int, code: str) -> str:
+    """The message of a refusal answered in GraphQL's errors shape, as GraphQL clients (Apollo,
+    urql) read it, after checking its status, content type, code and request id."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json", response.text
+    body = response.json()
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": code, "requestId": response.headers["x-request-id"]}
+    message: str = error["message"]
+    return message
+
+
+def test_protocol_refusals_are_graphql_errors_with_a_stable_code(http: httpx.Client) -> None:
+    query = {"query": "query A { __typename }"}
+    message = refusal(
+        http.post("/graphql", content=b"{}", headers={"content-type": "text/plain"}),
+        400,
+        "BAD_REQUEST",
+    )
+    assert message == "Unsupported content type"
+    message = refusal(http.post("/graphql", json={}), 400, "BAD_REQUEST")
+    assert message == "No GraphQL query found in the request"
+    message = refusal(
+        http.post("/graphql", json={**query, "operationName": "B"}), 400, "UNKNOWN_OPERATION"
+    )
+    assert message == 'Unknown operation named "B".'
+    message = refusal(
+        http.post("/graphql", json=query, headers={"X-Seggraph-Mode": "PROD"}), 400, "BAD_REQUEST"
+    )
+    assert "TEST or LIVE" in message
+
+
+def test_a_bad_variables_parameter_on_get_is_named_as_such(http: httpx.Client) -> None:
+    params = {"query": "query($n: Int) { segments(first: $n) { totalCount } }"}
+    message = refusal(
+        http.get("/graphql", params={**params, "variables": "{n: 1}"}), 400, "MALFORMED_JSON"
+    )
+    assert message.startswith("the variables query parameter is not JSON: ")
+    message = refusal(
+        http.get("/graphql", params={**params, "extensions": "{"}), 400, "MALFORMED_JSON"
+    )
+    assert message.startswith("the extensions query parameter is not JSON: ")
+    message = refusal(
+        http.get("/graphql", params={**params, "variables": "[1]"}), 400, "BAD_REQUEST"
+    )
+    assert "`variables` must be an object" in message
+    ok = http.get("/graphql", params={**params, "variables": '{"n": 1}'})
+    assert ok.status_code == 200 and "errors" not in ok.json(), ok.text
+
+
+def test_a_mutation_by_get_is_405_allowing_post_and_writes_nothing(gql: GraphQLClient) -> None:
+    create = 'mutation { createSegment(input: {name: "by get"}) { segment { id } } }'
+    response = gql.http.get("/graphql", params={"query": create})
+    message = refusal(response, 405, "METHOD_NOT_ALLOWED")
+    assert message == "mutations are not allowed when using GET: send them by POST"
+    assert response.headers["allow"] == "POST"
+    assert gql.query("{ segments { totalCount } }") == {"segments": {"totalCount": 0}}
+
+
+def test_methods_other_than_get_and_post_are_405(http: httpx.Client) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = http.request(method, "/graphql", json={"query": "{ __typename }"})
+        assert "GET and POST" in refusal(response, 405, "METHOD_NOT_ALLOWED")
+        assert response.headers["allow"] == "GET, POST"
+
+
+SEVERAL = """
+query Count { segments { totalCount } }
+mutation Create { createSegment(input: {name: "several"}) { segment { name } } }
+"""
+
+
+def test_a_document_of_several_operations_needs_an_operation_name(gql: GraphQLClient) -> None:
+    # GraphQL spec §6.1 (GetOperation), in graphql-core's words, answered as a validation
+    # error is; nothing runs, whichever operation comes first.
+    for document in (SEVERAL, "\n".join(reversed(SEVERAL.strip().splitlines()))):
+        body = gql.execute(document)
+        assert body == {
+            "data": None,
+            "errors": [
+                {
+                    "message": "Must provide operation name if query contains multiple operations.",
+                    "extensions": {"code": "OPERATION_NAME_REQUIRED"},
+                }
+            ],
+        }
+    assert gql.query("{ segments { totalCount } }") == {"segments": {"totalCount": 0}}
+
+    named = gql.http.post("/graphql", json={"query": SEVERAL, "operationName": "Create"})
+    assert named.json() == {"data": {"createSegment": {"segment": {"name": "several"}}}}
+    named = gql.http.post("/graphql", json={"query": SEVERAL, "operationName": "Count"})
+    assert named.json() == {"data": {"segments": {"totalCount": 1}}}
+    body = gql.execute("fragment F on Query { __typename }")
+    assert body["errors"][0]["message"] == "Must provide an operation."
+
+
+def test_by_get_the_operation_that_would_run_is_the_one_checked(gql: GraphQLClient) -> None:
+    mutation_first = "\n".join(reversed(SEVERAL.strip().splitlines()))
+    # no name: the request error, not a 405 decided from the first operation (nor a run of it)
+    unnamed = gql.http.get("/graphql", params={"query": mutation_first})
+    assert unnamed.status_code == 200
+    assert unnamed.json()["errors"][0]["extensions"]["code"] == "OPERATION_NAME_REQUIRED"
+    named = gql.http.get("/graphql", params={"query": mutation_first, "operationName": "Create"})
+    assert refusal(named, 405, "METHOD_NOT_ALLOWED").startswith("mutations are not allowed")
+    named = gql.http.get("/graphql", params={"query": mutation_first, "operationName": "Count"})
+    assert named.json() == {"data": {"segments": {"totalCount": 0}}}

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.types import QueryParams
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from seggraph.api.context import Context
 from seggraph.api.schema import schema
@@ -34,18 +40,40 @@ from seggraph.web.middleware import (
     GRAPHQL_PATH,
     BodyLimitMiddleware,
     RequestIdMiddleware,
+    RequestRefused,
     scope_request_id,
+    send_error,
 )
 
 log = logging.getLogger(__name__)
 
 
 class SeggraphGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with seggraph's context and the offline GraphiQL page."""
+    """Strawberry's ASGI view with seggraph's context and the offline GraphiQL page.
+
+    A request it refuses before anything runs (a body that is not a GraphQL request, a
+    mutation by GET, an operation name the document does not have) is answered in GraphQL's
+    errors shape with a stable ``extensions.code``, as seggraph's own 401, 403 and 413 are:
+    Strawberry answers them in plain text, which GraphQL clients (Apollo, urql) cannot read.
+    The codes: ``MALFORMED_JSON`` (not JSON, not UTF-8, nested too deeply), ``BAD_REQUEST``
+    (JSON, but not a GraphQL request), ``UNKNOWN_OPERATION`` (400), ``METHOD_NOT_ALLOWED``
+    (405, with ``Allow``).
+    """
 
     def __init__(self) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self._ide_html = graphiql.graphiql_html()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as refused:
+            await send_refusal(send, scope, refused)
+            return
+        await response(scope, receive, send)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self._ide_html)
@@ -73,6 +101,42 @@ class SeggraphGraphQL(GraphQL[Context, None]):
             fresh=fresh,
         )
 
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, with its refusals given codes, and a mutation by GET answered 405
+        with ``Allow: POST`` (GraphQL over HTTP) rather than 400."""
+        method = request_adapter.method
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=OperationType.from_http(method),
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as exc:
+            raise RequestRefused(400, "UNKNOWN_OPERATION", exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            raise RequestRefused(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{exc.as_http_error_reason(method)}: send them by POST",
+                [(b"allow", b"POST")],
+            ) from exc
+        except MissingQueryError as exc:
+            raise RequestRefused(
+                400, "BAD_REQUEST", "No GraphQL query found in the request"
+            ) from exc
+
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
@@ -91,11 +155,65 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         except orjson.JSONEncodeError:
             return super().encode_json(data)
 
-    def decode_json(self, data: str | bytes) -> object:
+    def parse_json(self, data: str | bytes) -> Any:
+        """The request body (the only JSON Strawberry parses with this: GET parameters go
+        through :meth:`parse_query_params`, and multipart uploads are off): a JSON object,
+        or a list, which Strawberry refuses as a batch."""
+        parsed = self.decode_request_json(data, "the request body")
+        if not isinstance(parsed, dict | list):
+            raise RequestRefused(
+                400,
+                "BAD_REQUEST",
+                'the request body must be a JSON object such as {"query": "{ __typename }"}, '
+                f"not {_json_kind(parsed)}",
+            )
+        return parsed
+
+    def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
+        """A GET request's parameters, its ``variables`` and ``extensions`` decoded as JSON
+        (named as such when they are not: Strawberry's message speaks of a request body)."""
+        parsed: dict[str, Any] = dict(params)
+        for name in ("variables", "extensions"):
+            text = parsed.get(name)
+            if text:
+                parsed[name] = self.decode_request_json(text, f"the {name} query parameter")
+        return parsed
+
+    def decode_request_json(self, data: str | bytes, what: str) -> object:
+        """``data`` decoded as JSON, or a 400 naming ``what`` is not (Strawberry would let a
+        body that is not UTF-8, or nested past the recursion limit, be a 500)."""
         try:
-            return super().decode_json(data)
-        except RecursionError as exc:  # json.loads on thousands of nested brackets
-            raise HTTPException(400, "the request body is nested too deeply") from exc
+            return self.decode_json(data)
+        except UnicodeDecodeError as exc:
+            message = f"{what} is not valid UTF-8 ({exc.reason} at offset {exc.start})"
+        except json.JSONDecodeError as exc:
+            message = f"{what} is not JSON: {exc}"
+        except RecursionError:  # json.loads on thousands of nested brackets
+            message = f"{what} is nested too deeply"
+        raise RequestRefused(400, "MALFORMED_JSON", message)
+
+
+def _json_kind(value: object) -> str:
+    """What a decoded JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
+
+
+async def send_refusal(send: Send, scope: Scope, refused: HTTPException) -> None:
+    """A refusal of the GraphQL view in GraphQL's errors shape: a :class:`RequestRefused`
+    with its code, any other (Strawberry's own) with one for its status."""
+    if isinstance(refused, RequestRefused):
+        code, headers = refused.code, refused.headers
+    elif refused.status_code == 405:  # a method other than GET and POST
+        code, headers = "METHOD_NOT_ALLOWED", ((b"allow", b"GET, POST"),)
+    else:
+        code, headers = "BAD_REQUEST", ()
+    await send_error(send, scope, refused.status_code, code, refused.reason, headers)
 
 
 def create_app(
@@ -158,7 +276,9 @@ def create_app(
 
     graphql_app = SeggraphGraphQL()
     routes = [
-        Route(GRAPHQL_PATH, ApiKeyGate(graphql_app), methods=["GET", "POST"]),
+        # Every method reaches the view, which answers one other than GET and POST with a 405
+        # in GraphQL's errors shape (Starlette's own 405 is plain text).
+        Route(GRAPHQL_PATH, ApiKeyGate(graphql_app), methods=None),
         *health.routes,
         *graphiql.routes,
         *plugins.routes(),

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from pymongo.database import Database
 
+from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph.plugins.hookspecs import hookimpl
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
@@ -205,3 +206,16 @@ def test_a_field_skipped_by_a_directive_reads_nothing_early(
         {"result": "MEMBER"}
     ]
     assert ledger.seen == [0, 1]
+
+
+def test_an_id_over_the_limit_reads_nothing_early_and_is_refused(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, crm = primed_and_armed(served)
+    too_long = "sub_015" + "0" * MAX_SUBJECT_ID
+    body = q.execute(QUESTION, {"id": too_long})
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == (
+        f"id: an id has at most {MAX_SUBJECT_ID} characters, got {len(too_long)}"
+    )
+    assert ledger.seen == [0] and ledger.calls == [] and crm.calls == []

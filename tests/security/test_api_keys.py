@@ -155,10 +155,12 @@ def test_a_read_key_reads_but_cannot_run_a_mutation_and_nothing_is_written(
     mixed = (
         'query Q { segments { totalCount } } mutation M { deleteSegment(id: "x") { deletedId } }'
     )
-    response = auth_http.post(
-        "/graphql", json={"query": mixed, "operationName": "M"}, headers=bearer(read_key)
-    )
-    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    for name, code in (("M", "FORBIDDEN"), ("Q", "FORBIDDEN"), (None, "OPERATION_NAME_REQUIRED")):
+        response = auth_http.post(
+            "/graphql", json={"query": mixed, "operationName": name}, headers=bearer(read_key)
+        )
+        assert response.json()["data"] is None
+        assert response.json()["errors"][0]["extensions"]["code"] == code, name
     assert sync_db["segments"].count_documents({}) == before
 
 

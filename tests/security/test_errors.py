@@ -83,10 +83,43 @@ def test_errors_the_client_can_act_on_are_not_masked(http: httpx.Client) -> None
     assert "invalid value" in messages("query($n: Int!) { segments(first: $n) { totalCount } }")[0]
 
 
-def test_malformed_and_absurdly_nested_bodies_are_400_not_500(http: httpx.Client) -> None:
-    for body in (b"{not json", b"[" * 100_000 + b"]" * 100_000, b'{"query": 1}'):
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (b"{not json", "MALFORMED_JSON", "the request body is not JSON: Expecting property name"),
+        (
+            b"[" * 100_000 + b"]" * 100_000,
+            "MALFORMED_JSON",
+            "the request body is nested too deeply",
+        ),
+        (
+            b'{"query": "{ __typename \xff}"}',
+            "MALFORMED_JSON",
+            "the request body is not valid UTF-8 (invalid start byte at offset 24)",
+        ),
+        (b"null", "BAD_REQUEST", "the request body must be a JSON object such as"),
+        (b'"{ __typename }"', "BAD_REQUEST", "must be a JSON object such as"),
+        (b"1", "BAD_REQUEST", "must be a JSON object"),
+        (b"true", "BAD_REQUEST", "must be a JSON object"),
+        (b'[{"query": "{ __typename }"}]', "BAD_REQUEST", "Batching is not enabled"),
+        (b'{"query": 1}', "BAD_REQUEST", "`query` must be a string"),
+    ],
+    ids=["not-json", "nested", "not-utf8", "null", "string", "number", "boolean", "array", "query"],
+)
+def test_a_body_that_is_no_graphql_request_is_a_clear_400_and_logs_no_error(
+    http: httpx.Client, caplog: pytest.LogCaptureFixture, body: bytes, code: str, message: str
+) -> None:
+    with caplog.at_level(logging.WARNING):
         response = http.post("/graphql", content=body, headers={"content-type": "application/json"})
-        assert 400 <= response.status_code < 500, (body[:20], response.text)
+    assert response.status_code == 400, (body[:20], response.text)
+    assert response.headers["content-type"] == "application/json"
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == code
+    assert message in error["message"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_absurdly_nested_variables_are_a_clear_error(http: httpx.Client) -> None:
     deep_variables = (
         b'{"query": "query($c: ConditionGroupInput) { previewConditions(subscriberIds: [], '
         b'conditions: $c) { results { subscriberId } } }", "variables": {"c": '

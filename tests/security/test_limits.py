@@ -13,6 +13,7 @@ from pymongo.database import Database as SyncDatabase
 
 from seggraph.api.evaluation.inputs import MAX_CONDITIONS_TEXT
 from seggraph.api.validation_cache import VALIDATIONS
+from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph.services.evaluation import MAX_EVALUATED_SEGMENTS
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
@@ -46,9 +47,10 @@ def ask(http: httpx.Client, query: str) -> httpx.Response:
     return http.post("/graphql", json={"query": query})
 
 
-# Depth counts the fields below the top one: segments is 0, combinator here 4 and 5.
-SHALLOW = "{ segments { nodes { conditions { groups { combinator } } } } }"
-DEEP = "{ segments { nodes { conditions { groups { groups { combinator } } } } } }"
+# Depth counts levels of fields, the root field being the first: combinator is the fourth level
+# here (as deep as the limit of 4 allows) and the fifth there.
+SHALLOW = "{ segments { nodes { conditions { combinator } } } }"
+DEEP = "{ segments { nodes { conditions { groups { combinator } } } } }"
 
 
 def test_too_deep_a_query_is_refused_every_time_while_the_validation_cache_hits(
@@ -65,6 +67,37 @@ def test_too_deep_a_query_is_refused_every_time_while_the_validation_cache_hits(
     assert refusals[0] == refusals[1] == refusals[2]
     assert refusals[0][0]["message"] == "'anonymous' exceeds maximum operation depth of 4"
     assert (VALIDATIONS.hits, VALIDATIONS.misses) == (after[0] + 2, after[1] + 1)
+
+
+def test_the_depth_limit_counts_levels_of_fields_through_fragments(limited: httpx.Client) -> None:
+    fragments = """
+    query Deep { ...Top }
+    fragment Top on Query { segments { ...Page } }
+    fragment Page on SegmentConnection { nodes { ... on Segment { conditions { ...Group } } } }
+    """
+    four = fragments + "fragment Group on ConditionGroup { combinator }"
+    assert errors(ask(limited, four)) == []
+    five = fragments + "fragment Group on ConditionGroup { groups { combinator } }"
+    (refused,) = errors(ask(limited, five))
+    assert refused["message"] == "'Deep' exceeds maximum operation depth of 4"
+    lines = five.splitlines()
+    assert refused["locations"] == [  # the fifth level
+        {"line": len(lines), "column": lines[-1].index("combinator") + 1}
+    ]
+    # introspection fields are not counted (GraphiQL's own query is deeper than that)
+    assert errors(ask(limited, "{ __typename }")) == []
+
+
+def test_fragments_spread_many_times_are_counted_once(gql: GraphQLClient) -> None:
+    # Each fragment spreads the next twice: 2**40 paths through them, which Strawberry's depth
+    # and alias limiters walked one by one (the request never finished, and held the server).
+    chain = "\n".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(40))
+    document = "{ ...F0 }\n" + chain + "\nfragment F40 on Query { segments { totalCount } }"
+    response = gql.http.post("/graphql", json={"query": document}, timeout=10)
+    assert response.json() == {"data": {"segments": {"totalCount": 0}}}
+    aliased = document.replace("{ segments {", "{ s: segments {")
+    response = gql.http.post("/graphql", json={"query": aliased}, timeout=10)
+    assert response.json()["errors"] == [{"message": f"{2**40} aliases found. Allowed: 30"}]
 
 
 def test_too_many_aliases_are_refused(limited: httpx.Client) -> None:
@@ -121,9 +154,16 @@ def test_limit_errors_are_never_masked(limited: httpx.Client) -> None:
 
 
 def test_defaults_let_ordinary_deep_questions_through(gql: GraphQLClient) -> None:
+    # 13 levels: a segment's full condition tree (5 levels of groups) two history steps away
     query = """{ segments { nodes { history { segment { history { segment { conditions {
         groups { groups { groups { groups { conditions { property } } } } } } } } } } } } }"""
     assert gql.query(query) == {"segments": {"nodes": []}}
+    # the default, 15, is that many levels of fields, and no more
+    fifteen = "{ segments { nodes { " + "history { segment { " * 6 + "id" + " } } " * 6 + "} } }"
+    assert gql.query(fifteen) == {"segments": {"nodes": []}}
+    sixteen = fifteen.replace("{ id }", "{ conditions { combinator } }")
+    refused = gql.execute(sixteen)["errors"]
+    assert [e["message"] for e in refused] == ["'anonymous' exceeds maximum operation depth of 15"]
 
 
 # -- page sizes and input lengths (the tree's depth and size, and regex syntax, are in
@@ -186,3 +226,35 @@ def test_page_sizes_and_list_arguments_are_bounded(seg: SegmentClient) -> None:
         body = gql.execute(query)
         assert body.get("errors"), query
         assert message in body["errors"][0]["message"], (query, body["errors"])
+
+
+ID_ARGUMENTS = {
+    "id": '{ subscriber(id: "ID") { id } }',
+    "subscriptionId": '{ subscriber(id: "s", subscriptionId: "ID") { subscriptionId } }',
+    "subscriberIds": '{ previewConditions(subscriberIds: ["s", "ID"], conditions: {}) '
+    "{ results { subscriberId } } }",
+    "subscriberId": '{ segment(id: "SEGMENT") { evaluate(subscriberId: "ID") { result } } }',
+    "evaluate.subscriptionId": '{ segment(id: "SEGMENT") { '
+    'evaluate(subscriberId: "s", subscriptionId: "ID") { result } } }',
+    "propertyValues.subscriberIds": '{ propertyValues(subscriberIds: ["ID"], keys: []) '
+    "{ subscriberId } }",
+    "customPropertyValues.subscriberId": '{ customPropertyValues(subscriberId: "ID") { key } }',
+    "customPropertyValues.subscriptionId": '{ customPropertyValues(subscriptionId: "ID") { key } }',
+    "retentionEvents.subscriberId": '{ retentionEvents(subscriberId: "ID") { kind } }',
+}
+
+
+@pytest.mark.parametrize(("argument", "query"), ID_ARGUMENTS.items(), ids=list(ID_ARGUMENTS))
+def test_subscriber_and_subscription_ids_are_bounded(
+    seg: SegmentClient, argument: str, query: str
+) -> None:
+    segment = seg.create(name="s")["segment"]["id"]
+    query = query.replace("SEGMENT", segment)
+    longest = seg.gql.execute(query.replace("ID", "x" * MAX_SUBJECT_ID))
+    assert not longest.get("errors"), longest
+    refused = seg.gql.execute(query.replace("ID", "x" * (MAX_SUBJECT_ID + 1)))
+    name = argument.rpartition(".")[2]
+    assert [(e["message"], e["extensions"]) for e in refused["errors"]] == [
+        (f"{name}: an id has at most 256 characters, got 257", {"code": "TOO_LONG"})
+    ]
+    assert "x" * 257 not in str(refused)

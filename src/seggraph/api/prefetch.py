@@ -30,6 +30,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 
 from seggraph.api.context import Context
 from seggraph.api.properties.queries import MAX_KEYS
+from seggraph.api.subjects import ids_fit
 from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
 
@@ -77,6 +78,8 @@ def start_reads(
         except GraphQLError:
             continue  # the field reports it when it runs
         subscription = arguments.get("subscriptionId")
+        if not ids_fit(arguments["id"], subscription):
+            continue  # refused when the field runs: nothing is read for it
         subscriber = EvaluationContext(
             str(arguments["id"]), None if subscription is None else str(subscription)
         )

@@ -15,7 +15,8 @@ from seggraph.api.execution import PlainFieldExecutor
 from seggraph.api.properties.queries import PropertyQueries
 from seggraph.api.retention.mutations import RetentionMutations
 from seggraph.api.retention.queries import RetentionQueries
-from seggraph.api.security import RequestLimits, SeggraphSchema
+from seggraph.api.scalars import SCALARS
+from seggraph.api.security import OperationChoice, RequestLimits, SeggraphSchema
 from seggraph.api.segments.mutations import SegmentMutations
 from seggraph.api.segments.queries import SegmentQueries
 from seggraph.api.validation_cache import DocumentValidationCache
@@ -65,15 +66,19 @@ def build_schema() -> SeggraphSchema:
     # RequestLimits adds the depth, alias, token and introspection limits (and the read-only
     # rule of READ keys) as the same rule classes every time, so the validation cache keeps
     # hitting; it finds a document by identity, so it comes after ParserCache.
+    # OperationChoice refuses a document of several operations without operationName (GraphQL
+    # spec §6.1) as soon as it is parsed, before anything looks at "the" operation.
     # Resolvers marked @direct are then called by graphql-core without Strawberry's per-call
     # wrapper (seggraph/api/direct.py).
     built = SeggraphSchema(
         query=Query,
         mutation=Mutation,
         execution_context_class=PlainFieldExecutor,
-        config=StrawberryConfig(name_converter=RememberingNameConverter()),
+        # DateTime refuses what it cannot read in words of its own (seggraph/api/scalars.py).
+        config=StrawberryConfig(name_converter=RememberingNameConverter(), scalar_map=SCALARS),
         extensions=[
             lambda: ParserCache(maxsize=512),
+            OperationChoice,
             DocumentValidationCache,
             RequestLimits,
         ],

@@ -1,4 +1,5 @@
-"""GraphQL-level protection: operation limits, read-only keys, and masked unexpected errors.
+"""GraphQL-level protection: operation limits, read-only keys, the choice of the operation, and
+masked unexpected errors.
 
 Limits (``SEGGRAPH_MAX_QUERY_DEPTH``, ``_MAX_ALIASES``, ``_MAX_QUERY_TOKENS``,
 ``SEGGRAPH_INTROSPECTION``) and the read-only rule of READ keys are graphql-core validation
@@ -15,16 +16,26 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, OperationDefinitionNode, OperationType
+from graphql import (
+    ASTValidationRule,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionNode,
+    SelectionSetNode,
+    ValidationContext,
+)
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationRule
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.max_aliases import create_validator as alias_validator
-from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.types import ExecutionContext
 
 from seggraph.api.direct import DirectResolvers
@@ -38,6 +49,8 @@ from seggraph.store.pagination import BadCursor
 from seggraph.web.middleware import unavailable_message
 
 log = logging.getLogger("seggraph.errors")
+
+T = TypeVar("T")
 
 UNEXPECTED = "INTERNAL_SERVER_ERROR"
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
@@ -84,14 +97,165 @@ class ReadOnlyKeyRule(ValidationRule):
             )
 
 
+#: Introspection fields: they and what is below them are not counted as levels (GraphiQL's
+#: own introspection query is deeper than a sensible limit).
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+
+
+def fill_fragment_values(
+    context: ValidationContext, value: Callable[[SelectionSetNode], T], values: dict[str, T]
+) -> None:
+    """Puts ``value(selection_set)`` of every fragment of the document in ``values``, each
+    computed once, after the fragments it spreads: ``value`` reads theirs from ``values`` (one
+    in a cycle with it is missing, and graphql-core refuses the cycle). Without recursion: a
+    chain of fragments spreading each other is as long as the document allows."""
+    fragments = {
+        d.name.value: d
+        for d in context.document.definitions
+        if isinstance(d, FragmentDefinitionNode)
+    }
+
+    def spread_in(name: str) -> Iterator[str]:
+        return (s.name.value for s in context.get_fragment_spreads(fragments[name].selection_set))
+
+    started: set[str] = set()
+    for first in fragments:
+        if first in started:
+            continue
+        started.add(first)
+        stack = [(first, spread_in(first))]
+        while stack:
+            name, spreads = stack[-1]
+            for spread in spreads:
+                if spread in fragments and spread not in started:
+                    started.add(spread)
+                    stack.append((spread, spread_in(spread)))
+                    break
+            else:  # every fragment it spreads has its value
+                stack.pop()
+                values[name] = value(fragments[name].selection_set)
+
+
+class FieldLevels:
+    """How many levels of fields the selection sets of one document hold: ``{ a }`` one,
+    ``{ a { b } }`` two, a fragment's fields counted where it is spread (and not at all in
+    :data:`INTROSPECTION_ROOTS`).
+
+    Each fragment is counted once (:func:`fill_fragment_values`): a document whose fragments spread
+    others several times (``fragment A on Query { ...B ...B }``, and so on) costs one pass,
+    where Strawberry's ``QueryDepthLimiter`` walked every path through them, exponentially
+    many. Recursion follows only the nesting of a selection set, which the parser bounds."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        self.context = context
+        self.of_fragment: dict[str, int] = {}
+        fill_fragment_values(context, self.of, self.of_fragment)
+
+    def of(self, selection_set: SelectionSetNode | None) -> int:
+        if selection_set is None:
+            return 0
+        return max((self.of_node(node) for node in selection_set.selections), default=0)
+
+    def of_node(self, node: SelectionNode) -> int:
+        if isinstance(node, FieldNode):
+            if node.name.value in INTROSPECTION_ROOTS:
+                return 0
+            return 1 + self.of(node.selection_set)
+        if isinstance(node, InlineFragmentNode):
+            return self.of(node.selection_set)
+        if isinstance(node, FragmentSpreadNode):
+            return self.of_fragment.get(node.name.value, 0)  # unknown: refused by graphql-core
+        return 0
+
+    def first_beyond(self, selection_set: SelectionSetNode, levels: int) -> FieldNode | None:
+        """The first field more than ``levels`` levels down ``selection_set``, if any."""
+        current: SelectionSetNode | None = selection_set
+        while current is not None:
+            node = next((n for n in current.selections if self.of_node(n) > levels), None)
+            if node is None:
+                return None
+            if isinstance(node, FieldNode):
+                if levels == 0:
+                    return node
+                current, levels = node.selection_set, levels - 1
+            elif isinstance(node, InlineFragmentNode):
+                current = node.selection_set
+            else:
+                assert isinstance(node, FragmentSpreadNode)
+                fragment = self.context.get_fragment(node.name.value)
+                current = fragment.selection_set if fragment is not None else None
+        return None
+
+
 @functools.cache
 def _depth_rule(max_depth: int) -> type[ASTValidationRule]:
-    return depth_validator(max_depth, None, None)
+    """The rule refusing an operation with more than ``max_depth`` levels of fields
+    (``SEGGRAPH_MAX_QUERY_DEPTH``, counted by :class:`FieldLevels`). Strawberry's
+    ``QueryDepthLimiter`` counts the root fields as depth 0, so it let ``max_depth + 1`` levels
+    through."""
+
+    class MaxDepthRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            levels = FieldLevels(context)
+            for operation in context.document.definitions:
+                if not isinstance(operation, OperationDefinitionNode):
+                    continue
+                if levels.of(operation.selection_set) <= max_depth:
+                    continue
+                name = operation.name.value if operation.name else "anonymous"
+                self.report_error(
+                    GraphQLError(
+                        f"'{name}' exceeds maximum operation depth of {max_depth}",
+                        levels.first_beyond(operation.selection_set, max_depth),
+                    )
+                )
+
+    return MaxDepthRule
+
+
+class AliasCount:
+    """How many aliased fields the selection sets of one document hold, a fragment's counted
+    each time it is spread (as Strawberry's ``MaxAliasesLimiter`` counts them), yet each
+    fragment walked once (:func:`fill_fragment_values`) where Strawberry's walked every path
+    through the fragments, exponentially many."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        self.of_fragment: dict[str, int] = {}
+        fill_fragment_values(context, self.of, self.of_fragment)
+
+    def of(self, selection_set: SelectionSetNode | None) -> int:
+        if selection_set is None:
+            return 0
+        count = 0
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                count += (node.alias is not None) + self.of(node.selection_set)
+            elif isinstance(node, InlineFragmentNode):
+                count += self.of(node.selection_set)
+            elif isinstance(node, FragmentSpreadNode):
+                count += self.of_fragment.get(node.name.value, 0)
+        return count
 
 
 @functools.cache
 def _alias_rule(max_aliases: int) -> type[ASTValidationRule]:
-    return alias_validator(max_aliases)
+    """The rule refusing a document with more than ``max_aliases`` aliased fields
+    (``SEGGRAPH_MAX_ALIASES``, counted by :class:`AliasCount`), in Strawberry's words."""
+
+    class MaxAliasesRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            count = AliasCount(context)
+            total = sum(
+                count.of(d.selection_set)
+                for d in context.document.definitions
+                if isinstance(d, OperationDefinitionNode)
+            )
+            if total > max_aliases:
+                self.report_error(GraphQLError(f"{total} aliases found. Allowed: {max_aliases}"))
+
+    return MaxAliasesRule
 
 
 def validation_rules(
@@ -123,6 +287,38 @@ class RequestLimits(SchemaExtension):
             *validation_rules(limits, read_only=read_only),
         )
         yield
+
+
+#: graphql-core's words for a request that names no operation when its document does not hold
+#: exactly one (``GetOperation``, GraphQL spec §6.1).
+SEVERAL_OPERATIONS = "Must provide operation name if query contains multiple operations."
+NO_OPERATION = "Must provide an operation."
+
+
+class OperationChoice(SchemaExtension):
+    """GraphQL's ``GetOperation`` for a request without ``operationName``: a document with
+    several operations, or none, is a request error (:data:`SEVERAL_OPERATIONS`,
+    :data:`NO_OPERATION`), answered like a validation error. Strawberry would run the first
+    operation instead.
+
+    Checked right after parsing, before Strawberry decides from the operation whether the HTTP
+    method allows it (a mutation by GET is refused) and before validation (where a READ key's
+    mutation is refused): both look at the operation that runs, the named one or the only one.
+    A name the document does not have is Strawberry's refusal (``UNKNOWN_OPERATION``)."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        document = context.graphql_document
+        # Strawberry's ExecutionContext.operation_name falls back to the first operation's
+        # name; the name the request gave is kept beside it.
+        if document is None or context._provided_operation_name is not None:
+            return
+        operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        if operations == 0:
+            raise GraphQLError(NO_OPERATION, extensions={"code": "NO_OPERATION"})
+        if operations > 1:
+            raise GraphQLError(SEVERAL_OPERATIONS, extensions={"code": "OPERATION_NAME_REQUIRED"})
 
 
 def is_database_unavailable(error: GraphQLError) -> bool:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The longest subscriber or subscription id seggraph takes, wherever one comes in: a query
+#: argument (``seggraph.api.subjects``), a custom property value's subject, a CDP message's
+#: ``userId``. A longer one is refused rather than echoed, stored or sent to providers.
+MAX_SUBJECT_ID = 256
+
 
 @dataclass(frozen=True, slots=True)
 class EvaluationContext:

@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seggraph.db import database_unavailable
@@ -45,6 +46,23 @@ def error_body(path: str, status: int, code: str, message: str, request_id: str)
     else:
         body = {"error": {"code": code, "message": message, "requestId": request_id}}
     return orjson.dumps(body)
+
+
+class RequestRefused(HTTPException):
+    """A request refused before anything runs, with the stable ``code`` its answer carries
+    (and any headers it needs, such as ``Allow``): answered by :func:`send_error`, in the
+    route's error shape, rather than as Strawberry's plain text."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Collection[tuple[bytes, bytes]] = (),
+    ) -> None:
+        super().__init__(status, message)
+        self.code = code
+        self.headers = tuple(headers)
 
 
 async def send_error(

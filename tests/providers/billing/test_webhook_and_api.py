@@ -499,3 +499,31 @@ def test_the_catalogue_says_which_billing_amounts_are_in_the_account_currency(
         "subscription.ltv": None,
         "subscription.discount_fixed_amount": None,
     }
+
+
+def test_a_date_time_that_does_not_parse_is_refused_in_words_for_the_client(
+    webhook: Webhook, gql: GraphQLClient, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    seed(webhook)
+    expected = "expected an ISO-8601 date-time such as 2026-01-31T09:30:00Z, got "
+    literal = 'mutation { recordRetentionEvent(input: {subscriberId: "cus_1", kind: CANCELED, at: AT}) { userErrors { code } } }'
+    for at, shown in (
+        ('"not a date"', "'not a date'"),
+        ("5", "5"),
+        ('"2026-13-01"', "'2026-13-01'"),
+    ):
+        body = gql.execute(literal.replace("AT", at))
+        column = literal.index("AT") + 1
+        assert body == {
+            "data": None,
+            "errors": [{"message": expected + shown, "locations": [{"line": 1, "column": column}]}],
+        }
+    body = gql.execute(
+        RECORD, {"input": {"subscriberId": "cus_1", "kind": "CANCELED", "at": "not a date"}}
+    )
+    assert [e["message"] for e in body["errors"]] == [
+        "Variable '$input' has invalid value at .at: " + expected + "'not a date'"
+    ]
+    assert sync_db["billing_retention_events"].count_documents({}) == 0
+    written = gql.query(literal.replace("AT", '"2026-01-31T09:30:00Z"'))
+    assert written["recordRetentionEvent"]["userErrors"] == []

@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-MAX_ID = 256
+from seggraph.domain.context import MAX_SUBJECT_ID
+
+#: A userId is a subscriber id; the message's other ids share its bound.
+MAX_ID = MAX_SUBJECT_ID
 MAX_EVENT = 200
 MAX_BATCH = 2500
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")

@@ -25,6 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from seggraph.clock import Clock, utcnow
 from seggraph.coalescing import FreshRead
 from seggraph.db import Database
+from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph.domain.custom_properties import (
     NAMESPACE,
     CustomObject,
@@ -46,7 +47,6 @@ from seggraph.domain.properties import PropertyDefinition
 from seggraph.freshness import current_document
 from seggraph_custom.store import CATALOGUE_VERSION, CustomStore, Session, decode, version_of
 
-MAX_SUBJECT_ID = 256
 MAX_LISTED = 20
 WRITE_CHUNK = 1000
 

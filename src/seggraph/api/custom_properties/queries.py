@@ -12,6 +12,7 @@ from seggraph.api.custom_properties.types import (
     CustomPropertyValue,
     value_to_json,
 )
+from seggraph.api.subjects import check_id
 from seggraph.domain.custom_properties import NAMESPACE, CustomObject
 
 
@@ -41,6 +42,8 @@ class CustomPropertyQueries:
     ) -> list[CustomPropertyValue]:
         if (subscriber_id is None) == (subscription_id is None):
             raise GraphQLError("give exactly one of subscriberId and subscriptionId")
+        check_id("subscriberId", subscriber_id)
+        check_id("subscriptionId", subscription_id)
         found = backend_or_none(info)
         if found is None:
             return []

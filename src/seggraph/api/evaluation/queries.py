@@ -21,6 +21,7 @@ from seggraph.api.properties.queries import MAX_KEYS, check_keys
 from seggraph.api.properties.types import PropertyValue
 from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import SegmentType
+from seggraph.api.subjects import check_id, check_ids
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused
 from seggraph.domain.segments import Segment
@@ -151,6 +152,8 @@ class EvaluationQueries:
     def subscriber(
         self, id: strawberry.ID, subscription_id: strawberry.ID | None = None
     ) -> Subscriber:
+        check_id("id", id)
+        check_id("subscriptionId", subscription_id)
         return Subscriber(id=id, subscription_id=subscription_id)
 
     @strawberry.field(
@@ -166,6 +169,7 @@ class EvaluationQueries:
         explain: bool = True,
     ) -> PreviewPayload:
         ctx = info.context
+        check_ids("subscriberIds", subscriber_ids)
         try:
             root, prefix = conditions_input(conditions, conditions_text, required=True)
             assert root is not None

@@ -12,6 +12,7 @@ from seggraph.api.properties.types import (
     PropertyValueSuggestion,
     ProviderNode,
 )
+from seggraph.api.subjects import check_ids
 from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition
@@ -123,6 +124,7 @@ class PropertyQueries:
                 f"ask for at most {MAX_SUBSCRIBERS} subscribers and {MAX_KEYS} keys at once",
                 extensions={"code": "TOO_MANY"},
             )
+        check_ids("subscriberIds", subscriber_ids)
         check_keys(info.context.services.catalogue, keys)
         unique_keys = list(dict.fromkeys(keys))
         return [

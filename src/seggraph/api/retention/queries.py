@@ -7,6 +7,7 @@ import strawberry
 from seggraph.api.context import Info
 from seggraph.api.retention.backend import backend_or_none
 from seggraph.api.retention.types import RetentionEventNode
+from seggraph.api.subjects import check_id
 
 MAX_EVENTS = 500
 
@@ -17,6 +18,7 @@ class RetentionQueries:
     async def retention_events(
         self, info: Info, subscriber_id: strawberry.ID, first: int = 20
     ) -> list[RetentionEventNode]:
+        check_id("subscriberId", subscriber_id)
         found = backend_or_none(info)
         if found is None:
             return []

@@ -13,6 +13,7 @@ from seggraph.api.direct import direct
 from seggraph.api.errors import UserErrorType
 from seggraph.api.execution import SharedView
 from seggraph.api.segments.conditions import ConditionGroupType
+from seggraph.api.subjects import check_id
 from seggraph.domain import segments as ds
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused
@@ -131,6 +132,8 @@ class SegmentType(SharedView):
     ) -> Annotated[Evaluation, strawberry.lazy("seggraph.api.evaluation.types")]:
         from seggraph.api.evaluation.types import Evaluation as EvaluationType
 
+        check_id("subscriberId", subscriber_id)
+        check_id("subscriptionId", subscription_id)
         context = EvaluationContext(
             str(subscriber_id), str(subscription_id) if subscription_id else None
         )
