@@ -86,7 +86,11 @@ def test_errors_the_client_can_act_on_are_not_masked(http: httpx.Client) -> None
 @pytest.mark.parametrize(
     ("body", "code", "message"),
     [
-        (b"{not json", "MALFORMED_JSON", "the request body is not JSON: Expecting property name"),
+        (
+            b"{not json",
+            "MALFORMED_JSON",
+            "the request body is not JSON: unexpected character, expected a string key",
+        ),
         (
             b"[" * 100_000 + b"]" * 100_000,
             "MALFORMED_JSON",
@@ -103,8 +107,31 @@ def test_errors_the_client_can_act_on_are_not_masked(http: httpx.Client) -> None
         (b"true", "BAD_REQUEST", "must be a JSON object"),
         (b'[{"query": "{ __typename }"}]', "BAD_REQUEST", "Batching is not enabled"),
         (b'{"query": 1}', "BAD_REQUEST", "`query` must be a string"),
+        (  # half a UTF-16 pair: no character, and the database refused to store it (a 500)
+            b'{"query": "mutation { createSegment(input: {name: \\"x\\ud800\\"}) '
+            b'{ segment { id } } }"}',
+            "MALFORMED_JSON",
+            "the request body is not JSON: no low surrogate in string",
+        ),
+        (
+            b'{"query": "{ __typename }", "variables": {"v": "\\udc00"}}',
+            "MALFORMED_JSON",
+            "the request body is not JSON: invalid high surrogate in string",
+        ),
     ],
-    ids=["not-json", "nested", "not-utf8", "null", "string", "number", "boolean", "array", "query"],
+    ids=[
+        "not-json",
+        "nested",
+        "not-utf8",
+        "null",
+        "string",
+        "number",
+        "boolean",
+        "array",
+        "query",
+        "surrogate",
+        "low-surrogate",
+    ],
 )
 def test_a_body_that_is_no_graphql_request_is_a_clear_400_and_logs_no_error(
     http: httpx.Client, caplog: pytest.LogCaptureFixture, body: bytes, code: str, message: str

@@ -152,6 +152,8 @@ def test_the_password_is_ignored_as_segment_does(cdp: httpx.Client) -> None:
         ("identify", b"{not json", "JSON"),
         ("identify", b"", "JSON"),
         ("identify", b'{"userId": "u", "traits": {"n": NaN}}', "JSON"),
+        ("identify", b'{"userId": "u", "traits": {"name": "\\ud800"}}', "JSON"),  # was a 500
+        ("identify", b'{"userId": "u", "traits": ' + b"[" * 2000 + b"]" * 2000 + b"}", "JSON"),
         ("identify", [1, 2], "body"),
         ("identify", {"traits": {"plan": "x"}}, "userId"),
         ("identify", {"userId": "u", "traits": "pro"}, "traits"),
