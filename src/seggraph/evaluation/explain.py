@@ -46,6 +46,8 @@ class ConditionExplanation:
     provider: str | None = None
     latency_ms: float | None = None
     case_insensitive: bool = False
+    #: The provider's note on how it derived the value (:class:`ResolvedValue`'s), if any.
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

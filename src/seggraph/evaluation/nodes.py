@@ -179,9 +179,10 @@ class PropertyLeaf(Node):
         raw = values.get(self.key, MISSING)
         provider: str | None = None
         latency: float | None = None
+        note: str | None = None
         # The same exact-class checks as the fast path, so both read a value the same way.
         if raw.__class__ is ResolvedValue:
-            provider, latency, raw = raw.provider, raw.latency_ms, raw.value
+            provider, latency, note, raw = raw.provider, raw.latency_ms, raw.note, raw.value
         unknown: Unknown | None = None
         actual: Any
         if raw is MISSING or raw is None:
@@ -215,6 +216,7 @@ class PropertyLeaf(Node):
             provider=provider,
             latency_ms=latency,
             case_insensitive=condition.case_insensitive,
+            note=note,
         )
 
 

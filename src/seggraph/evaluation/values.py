@@ -86,11 +86,14 @@ class Unknown:
 @final
 @dataclass(frozen=True, slots=True)
 class ResolvedValue:
-    """A provider's answer with where it came from and how long it took (for explanations)."""
+    """A provider's answer with where it came from and how long it took (for explanations),
+    and the provider's note on how it got the value, when it gave one (e.g. amounts in
+    another currency left out of a sum)."""
 
     value: Any
     provider: str | None = None
     latency_ms: float | None = None
+    note: str | None = None
 
 
 def unwrapped(values: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -2,7 +2,7 @@
 
 For plugin authors::
 
-    from seggraph.plugins import hookimpl, ProviderError, MISSING
+    from seggraph.plugins import hookimpl, ProviderError, MISSING, Noted
 
 See ``seggraph.plugins.hookspecs`` for every hook and ``docs/writing-a-provider.md`` for a
 walk-through.
@@ -12,6 +12,7 @@ from seggraph.domain.context import EvaluationContext
 from seggraph.plugins.hookspecs import PROJECT, hookimpl, hookspec
 from seggraph.plugins.results import (
     MISSING,
+    Noted,
     ProviderError,
     ProviderStatus,
     ResolvedValue,
@@ -24,6 +25,7 @@ __all__ = [
     "MISSING",
     "PROJECT",
     "EvaluationContext",
+    "Noted",
     "ProviderError",
     "ProviderStatus",
     "ResolvedValue",

@@ -143,7 +143,9 @@ def resolve_properties(
     order of ``contexts``), where each answer is a value of the key's declared type,
     ``MISSING`` (``None``, or leaving the key out, says the same) when the subscriber has no
     value, or :class:`seggraph.plugins.ProviderError` (``message``) when this one value could
-    not be read. Keys you were not asked for are ignored. Read the whole batch at once (one
+    not be read; any of them may be wrapped in :class:`seggraph.plugins.Noted` (``value``,
+    ``note``) to say how it was derived, which explanations show. Keys you were not asked for
+    are ignored. Read the whole batch at once (one
     query per collection, never one per subscriber): a request costs one call per provider per
     batch, however many fields, segments or conditions need the values.
 

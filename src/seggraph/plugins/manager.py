@@ -35,6 +35,7 @@ from seggraph.plugins.definitions import declaration_problems
 from seggraph.plugins.hookspecs import HOOK_NAMES, PROJECT
 from seggraph.plugins.loader import PluginSource
 from seggraph.plugins.results import (
+    Noted,
     ProviderStatus,
     SubscriberFilter,
     describe_exception,
@@ -842,10 +843,12 @@ def _wrapped(
     row: Mapping[str, Any], keys: Sequence[str], provider: str, latency: float
 ) -> dict[str, ResolvedValue]:
     """A provider's answer for one context, as the evaluation core reads it."""
-    return {
-        key: ResolvedValue(normalize_value(row.get(key, MISSING)), provider, latency)
-        for key in keys
-    }
+    return {key: _resolved(row.get(key, MISSING), provider, latency) for key in keys}
+
+
+def _resolved(raw: Any, provider: str, latency: float) -> ResolvedValue:
+    note = raw.note if raw.__class__ is Noted else None
+    return ResolvedValue(normalize_value(raw), provider, latency, note)
 
 
 def _only(values: dict[str, ResolvedValue], keys: Sequence[str]) -> dict[str, ResolvedValue]:

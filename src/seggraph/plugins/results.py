@@ -5,7 +5,9 @@ A provider's ``resolve_properties`` answers, per evaluation context and key, one
 - a plain value of the property's declared type;
 - :data:`MISSING` (or ``None``, or leaving the key out): it has no value for this subscriber;
 - :class:`ProviderError` (or an ``Exception`` instance, or an :class:`Unknown`): it could not
-  read this value; the condition on it is UNKNOWN, and the explanation shows the message.
+  read this value; the condition on it is UNKNOWN, and the explanation shows the message;
+- :class:`Noted` around any of the above: the value with a note on how it was derived, which
+  explanations and property answers show (e.g. "invoice in_1 is in EUR: left out").
 
 The manager turns every answer into a :class:`ResolvedValue` whose ``value`` is a plain value,
 :data:`MISSING` or :class:`Unknown` (reason ``PROVIDER_ERROR`` or ``TIMEOUT``), with the
@@ -24,6 +26,7 @@ from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownR
 
 __all__ = [
     "MISSING",
+    "Noted",
     "ProviderError",
     "ProviderStatus",
     "ResolvedValue",
@@ -39,6 +42,15 @@ class ProviderError:
     """A provider could not read one value (the others in its answer are fine)."""
 
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Noted:
+    """A value with the provider's note on it, for people reading an explanation: what was
+    left out or assumed in deriving it. Evaluation reads ``value`` alone."""
+
+    value: Any
+    note: str
 
 
 class ProviderStatus(StrEnum):
@@ -88,7 +100,7 @@ def normalize_value(raw: Any) -> Any:
         return raw
     if cls is ProviderError:
         return Unknown(UnknownReason.PROVIDER_ERROR, raw.message)
-    if cls is ResolvedValue:
+    if cls is ResolvedValue or cls is Noted:
         return normalize_value(raw.value)
     if isinstance(raw, BaseException):
         return Unknown(UnknownReason.PROVIDER_ERROR, describe_exception(raw))

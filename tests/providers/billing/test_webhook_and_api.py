@@ -527,3 +527,35 @@ def test_a_date_time_that_does_not_parse_is_refused_in_words_for_the_client(
     assert sync_db["billing_retention_events"].count_documents({}) == 0
     written = gql.query(literal.replace("AT", '"2026-01-31T09:30:00Z"'))
     assert written["recordRetentionEvent"]["userErrors"] == []
+
+
+def test_an_amount_left_out_of_a_sum_is_said_in_the_explanation_and_the_values(
+    webhook: Webhook, gql: GraphQLClient
+) -> None:
+    """properties.md: subscriber-level sums add only amounts in the account currency; "others
+    are left out, and an explanation says so"."""
+    seed(webhook)
+    webhook.send("price.created", price("eur_10", 1000, "month", currency="eur"))
+    webhook.send("customer.subscription.created", subscription("sub_usd", [item("seats_5")]))
+    webhook.send(
+        "customer.subscription.created",
+        subscription("sub_eur", [item("eur_10")], currency="eur"),
+    )
+    created = gql.query(
+        CREATE, {"input": {"name": "Over 1", "conditionsText": "subscriber.mrr > 1"}}
+    )["createSegment"]
+    explained = gql.query(
+        'query($id: ID!) { segment(id: $id) { evaluate(subscriberId: "cus_1", explain: true) {'
+        " result explanation { conditions { property actual note } } } } }",
+        {"id": created["segment"]["id"]},
+    )["segment"]["evaluate"]
+    assert explained["result"] == "MEMBER"
+    [condition] = explained["explanation"]["conditions"]
+    assert condition["actual"] == {"amount": 5, "currency": "USD"}
+    assert "sub_eur" in condition["note"] and "left out" in condition["note"]
+    values = gql.query(
+        '{ subscriber(id: "cus_1") { properties(keys: ["subscriber.mrr", "plan.interval"]) '
+        "{ key note } } }"
+    )["subscriber"]["properties"]
+    assert "EUR" in values[0]["note"] and "left out" in values[0]["note"]
+    assert values[1] == {"key": "plan.interval", "note": None}

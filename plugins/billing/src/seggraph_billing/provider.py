@@ -19,6 +19,7 @@ from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.retention import RetentionEvent, RetentionKind
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
+from seggraph.plugins import Noted
 from seggraph_billing.derive import ALL_KEYS, Account, Lookups, SubscriberData, derive
 from seggraph_billing.ingest import IngestError, apply_event, parse_event, verify_signature
 from seggraph_billing.properties import INVOICE_KEYS, PROVIDER, RETENTION_KEYS, definitions
@@ -140,7 +141,12 @@ class BillingProvider:
             log.exception("billing: could not derive values for %s", context.subscriber_id)
             unknown = Unknown(UnknownReason.PROVIDER_ERROR, f"billing data unreadable: {exc}")
             return dict.fromkeys(keys, unknown)
-        return {key: derivation.values.get(key, MISSING) for key in keys}
+        notes = derivation.notes
+        return {
+            key: Noted(value, "; ".join(notes[key])) if key in notes else value
+            for key in keys
+            for value in (derivation.values.get(key, MISSING),)
+        }
 
     async def explain(
         self, context: EvaluationContext, *, now: datetime | None = None

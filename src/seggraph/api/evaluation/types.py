@@ -95,6 +95,10 @@ class ConditionExplanationType:
     provider: str | None
     latency_ms: float | None
     case_insensitive: bool
+    note: str | None = strawberry.field(
+        description="The provider's note on how it derived the value, when it gave one: e.g. "
+        "which amounts in another currency a sum left out."
+    )
 
 
 @strawberry.type(description="A condition that made the result UNKNOWN, and why.")
@@ -141,6 +145,7 @@ def explanation_of(root: Group, tree: GroupExplanation) -> Explanation:
                 provider=node.provider,
                 latency_ms=node.latency_ms,
                 case_insensitive=node.case_insensitive,
+                note=node.note,
             )
         )
 

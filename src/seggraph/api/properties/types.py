@@ -159,6 +159,10 @@ class PropertyValue:
     detail: str | None = strawberry.field(description="What went wrong, when unknownReason is set.")
     provider: str | None = strawberry.field(description="The provider asked.")
     latency_ms: float | None = strawberry.field(description="How long its call took.")
+    note: str | None = strawberry.field(
+        description="The provider's note on how it derived the value, when it gave one: e.g. "
+        "which amounts in another currency a sum left out."
+    )
 
     @classmethod
     def of(
@@ -182,6 +186,7 @@ class PropertyValue:
                 detail=raw.detail,
                 provider=resolved.provider,
                 latency_ms=resolved.latency_ms,
+                note=resolved.note,
             )
         missing = raw is MISSING or raw is None
         unreadable: Unknown | None = None
@@ -201,4 +206,5 @@ class PropertyValue:
             detail=unreadable.detail if unreadable else None,
             provider=resolved.provider,
             latency_ms=resolved.latency_ms,
+            note=resolved.note,
         )
