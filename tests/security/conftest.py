@@ -74,10 +74,15 @@ def make_key(auth_settings: Settings) -> KeyMaker:
 
 
 @pytest.fixture
-def seg(gql: GraphQLClient, live_server: LiveServer) -> SegmentClient:
-    """Segments on the session's server (auth off), with the segment tests' properties."""
-    live_server.app.state.services.catalogue = Catalogue(TEST_PROPERTIES)
-    return SegmentClient(gql)
+def seg(gql: GraphQLClient, live_server: LiveServer) -> Iterator[SegmentClient]:
+    """Segments on the session's server (auth off), with the segment tests' properties for
+    the test only: the providers' catalogue is put back after it, so that the tests that
+    follow see the real one whatever order they run in."""
+    services = live_server.app.state.services
+    real = services.catalogue
+    services.catalogue = Catalogue(TEST_PROPERTIES)
+    yield SegmentClient(gql)
+    services.catalogue = real
 
 
 def bearer(key: str, **headers: str) -> dict[str, str]:
