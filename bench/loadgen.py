@@ -2,8 +2,10 @@
 
     python -m bench.loadgen URL BODY_FILE --connections 8 --seconds 10 --warmup 2
 
-``connections`` keep-alive connections each send the same POST (the JSON body in BODY_FILE)
-and wait for its answer before sending the next, for ``warmup`` seconds (not counted) and then
+``connections`` keep-alive connections each send a POST (the JSON body in BODY_FILE; a file of
+several lines holds one body a line, and each connection goes through them in turn from its
+own place, so that connections ask different things at once) and wait for its answer before
+sending the next, for ``warmup`` seconds (not counted) and then
 ``seconds``. It prints one JSON object: requests, errors, requests per second, latency
 percentiles in milliseconds, and what the whole run took (``answered``: every answer, the
 warm-up's included; ``cpu_seconds``: this process's CPU), so that a caller measuring another
@@ -55,7 +57,8 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
 async def _connection(
     host: str,
     port: int,
-    request: bytes,
+    requests: list[bytes],
+    first: int,
     warm_until: float,
     stop_at: float,
     latencies: list[float],
@@ -63,12 +66,14 @@ async def _connection(
     answered: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
+    turn = first
     try:
         while True:
             started = time.perf_counter()
             if started >= stop_at:
                 return
-            writer.write(request)
+            writer.write(requests[turn % len(requests)])
+            turn += 1
             head = await reader.readuntil(b"\r\n\r\n")
             status = head[9:12]
             length = 0
@@ -88,7 +93,7 @@ async def _connection(
 
 async def run(
     url: str,
-    body: bytes,
+    bodies: list[bytes],
     connections: int,
     seconds: float,
     warmup: float,
@@ -98,10 +103,15 @@ async def run(
     host, port = parts.hostname or "", parts.port or 80
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit(f"loadgen only targets this machine (loopback), not {host!r}")
-    request = (
-        f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
+    requests = [
+        (
+            f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+        for body in bodies
+    ]
+    spread = max(1, len(requests) // connections)  # where each connection starts
     now = time.perf_counter()
     warm_until, stop_at = now + warmup, now + warmup + seconds
     latencies: list[float] = []
@@ -109,8 +119,10 @@ async def run(
     answered = [0]  # every answer, the warm-up's included
     await asyncio.gather(
         *(
-            _connection(host, port, request, warm_until, stop_at, latencies, errors, answered)
-            for _ in range(connections)
+            _connection(
+                host, port, requests, i * spread, warm_until, stop_at, latencies, errors, answered
+            )
+            for i in range(connections)
         )
     )
     if latencies_file is not None:
@@ -154,7 +166,9 @@ def read_latencies(path: Path) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen")
     parser.add_argument("url")
-    parser.add_argument("body", type=Path, help="file holding the JSON request body")
+    parser.add_argument(
+        "body", type=Path, help="file holding the JSON request body (or one a line)"
+    )
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
@@ -165,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     result = asyncio.run(
         run(
             args.url,
-            args.body.read_bytes(),
+            [line for line in args.body.read_bytes().splitlines() if line.strip()],
             args.connections,
             args.seconds,
             args.warmup,

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .service import VARIED, VARIED_NAME
+
 RESULTS = Path(__file__).resolve().parent / "results"
 STAGES = ("core", "graphql", "bulk")
 
@@ -110,6 +112,20 @@ def _graphql_markdown(section: dict[str, Any]) -> list[str]:
     ok = "met" if section["meets_target"] else "NOT met"
     lines += [f"Target: {section['target']}: {ok}.", ""]
     by_query = {row["query"]: row for row in section.get("detail", [])}
+    varied = by_query.get(VARIED_NAME)
+    one = by_query.get("subscriber { segments } over 20 segments")
+    if varied is not None and one is not None and "p50_vs_trivial" in varied:
+        lines += [
+            "The same question about a different subscriber each request (the first "
+            f"{VARIED:,} subscribers by id, each connection going through them from its own "
+            "place, so that no two requests at once ask about the same one) takes "
+            f"{varied['p50_vs_trivial']:.2f}× the trivial query's p50, against "
+            f"{one['p50_vs_trivial']:.2f}× with one subscriber asked again and again. Requests "
+            "asking at once share one provider call whoever they ask about, but each "
+            "subscriber in it is read and derived on its own, where the one subscriber's "
+            "values serve every request of the call.",
+            "",
+        ]
     lines += _costs_markdown(section, by_query)
     if "memory_provider_ratio" in section:
         billing = by_query["subscriber { segments } over 20 segments"]

@@ -131,6 +131,10 @@ CREATE = (
     "{name: $name, conditionsText: $text, tags: $tags}) { segment { id } userErrors { message } } }"
 )
 COUNT = "query($id: ID!) { segment(id: $id) { memberCount { members unknown strategy } } }"
+#: The row asking ``subscriber { segments }`` about a different subscriber each request, and
+#: how many subscribers it goes through.
+VARIED_NAME = "subscriber { segments } over 20 segments, a different subscriber each request"
+VARIED = 1000
 
 
 def run_service(
@@ -242,10 +246,14 @@ def _load(
     from .service_data import expected_billing_members
 
     member = min(expected_billing_members(population))  # a subscriber in many segments
-    queries = [
+    # The same question about a different subscriber each request (every connection at its
+    # own place in the list): no two requests at once read the same subscriber's values.
+    everyone = [{"id": s.id} for s in sorted(population, key=lambda s: s.id)[:VARIED]]
+    queries: list[tuple[str, str, dict[str, Any] | list[dict[str, Any]]]] = [
         ("trivial query (baseline)", TRIVIAL, {}),
         ("subscriber { segments } over 20 segments", SUBSCRIBER_SEGMENTS, {"id": member}),
         ("a page of 100 segments", SEGMENT_PAGE, {}),
+        (VARIED_NAME, SUBSCRIBER_SEGMENTS, everyone),
     ]
     # Check each answer once before loading the server with it.
     answer = server.graphql(SUBSCRIBER_SEGMENTS, {"id": member})
@@ -322,7 +330,7 @@ def _with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _measure_in_turns(
     url: str,
-    queries: Sequence[tuple[str, str, dict[str, Any]]],
+    queries: Sequence[tuple[str, str, dict[str, Any] | list[dict[str, Any]]]],
     config: ServiceConfig,
     tmp: Path,
     meter: accounting.Meter | None,
@@ -368,7 +376,7 @@ def _measure(
     url: str,
     name: str,
     query: str,
-    variables: dict[str, Any],
+    variables: dict[str, Any] | list[dict[str, Any]],
     config: ServiceConfig,
     tmp: Path,
     seconds: float,
@@ -377,7 +385,8 @@ def _measure(
     """One turn of one query under the load generator: the load generator's answer (its
     whole run's answers and CPU among it) and the turn's latencies (seconds)."""
     body = tmp / "body.json"
-    body.write_bytes(orjson.dumps({"query": query, "variables": variables}))
+    each = variables if isinstance(variables, list) else [variables]
+    body.write_bytes(b"\n".join(orjson.dumps({"query": query, "variables": v}) for v in each))
     measured = tmp / "latencies.bin"
     print(f"graphql: {name}: {config.connections} connections, {seconds:g} s…", flush=True)
     done = subprocess.run(
