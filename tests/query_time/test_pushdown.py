@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -117,21 +118,28 @@ class ProfileProvider:
 def two_servers(
     settings: Settings, sync_db: Database[dict[str, Any]]
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
+    with pushing_down_and_not(settings, ["profiles"]) as servers:
+        yield servers
+
+
+@contextmanager
+def pushing_down_and_not(
+    settings: Settings, plugins: list[str]
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two servers with ``plugins`` (``profiles`` the directory), pushing down and not."""
     servers = []
     for pushdown in (True, False):
         isolated = settings.model_copy(
-            update={
-                "plugins": ["profiles"],
-                "subscriber_directory": "profiles",
-                "pushdown": pushdown,
-            }
+            update={"plugins": plugins, "subscriber_directory": "profiles", "pushdown": pushdown}
         )
         server = LiveServer(isolated, extra_plugins=[("profiles", ProfileProvider())])
         server.start()
         servers.append(server)
-    yield servers[0], servers[1]
-    for server in servers:
-        server.stop()
+    try:
+        yield servers[0], servers[1]
+    finally:
+        for server in servers:
+            server.stop()
 
 
 PLANS = ("FREE", "PRO", "TEAM")
@@ -324,23 +332,11 @@ def ticket_servers(
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two servers with the support tickets provider (and ``profiles`` as the directory),
     pushing down and not."""
-    servers = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGGRAPH_SUPPORT_TICKETS_TOKEN", TICKETS_TOKEN)
-        for pushdown in (True, False):
-            isolated = settings.model_copy(
-                update={
-                    "plugins": ["profiles", "support_tickets"],
-                    "subscriber_directory": "profiles",
-                    "pushdown": pushdown,
-                }
-            )
-            server = LiveServer(isolated, extra_plugins=[("profiles", ProfileProvider())])
-            server.start()
-            servers.append(server)
-    yield servers[0], servers[1]
-    for server in servers:
-        server.stop()
+        with pushing_down_and_not(settings, ["profiles", "support_tickets"]) as servers:
+            patch.undo()  # the servers have read it
+            yield servers
 
 
 @pytest.fixture
