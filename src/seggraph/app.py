@@ -34,7 +34,7 @@ from seggraph.domain.properties import PropertyDefinition
 from seggraph.plugins.manager import PluginManager
 from seggraph.services.container import Services, all_indexes
 from seggraph.settings import Settings
-from seggraph.web import graphiql, health
+from seggraph.web import graphiql, health, json_bodies
 from seggraph.web.auth import ApiKeyGate, request_identity
 from seggraph.web.middleware import (
     GRAPHQL_PATH,
@@ -180,10 +180,9 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         return parsed
 
     def decode_json(self, data: str | bytes) -> object:
-        """Strict JSON (orjson): half a UTF-16 surrogate pair (``"\\ud800"``, no character:
-        the database cannot store it, so a write carrying one failed) and nesting past 1,024
-        levels are refused here, where ``json.loads`` let them through."""
-        return orjson.loads(data)
+        """The standard library's JSON (integers of any size exactly), refusing half a UTF-16
+        surrogate pair (:mod:`seggraph.web.json_bodies`)."""
+        return json_bodies.loads(data)
 
     def decode_request_json(self, data: str | bytes, what: str) -> object:
         """``data`` decoded as JSON, or a 400 naming ``what`` is not (Strawberry would let a
@@ -192,23 +191,11 @@ class SeggraphGraphQL(GraphQL[Context, None]):
             return self.decode_json(data)
         except UnicodeDecodeError as exc:
             message = f"{what} is not valid UTF-8 ({exc.reason} at offset {exc.start})"
-        except json.JSONDecodeError as exc:  # orjson's error is one
-            message = _json_refusal(data, what, exc)
+        except (json.JSONDecodeError, json_bodies.HalfSurrogate) as exc:
+            message = f"{what} is not JSON: {exc}"
         except RecursionError:  # json.loads on thousands of nested brackets
             message = f"{what} is nested too deeply"
         raise RequestRefused(400, "MALFORMED_JSON", message)
-
-
-def _json_refusal(data: str | bytes, what: str, error: json.JSONDecodeError) -> str:
-    """Why ``data`` is no JSON, in the words a client can act on."""
-    if isinstance(data, bytes):
-        try:
-            data.decode()
-        except UnicodeDecodeError as exc:  # orjson says "str is not valid UTF-8: surrogates…"
-            return f"{what} is not valid UTF-8 ({exc.reason} at offset {exc.start})"
-    if str(error).startswith("depth limit exceeded"):
-        return f"{what} is nested too deeply"
-    return f"{what} is not JSON: {error}"
 
 
 def _json_kind(value: object) -> str:

@@ -284,3 +284,24 @@ def test_a_large_number_reads_back_exactly(defined: GraphQLClient) -> None:
             == 1
         )
         assert properties(defined, "cus_1", ["custom.seats"])["custom.seats"]["value"] == answered
+
+
+def test_numbers_in_json_variables_are_read_exactly(defined: GraphQLClient) -> None:
+    """A JSON integer of any size and a fraction no double holds keep every digit (a double
+    would have rounded them without a word); a fraction a double holds is that number."""
+    for raw, answered in (
+        (b"123456789012345678901234567890", "123456789012345678901234567890"),
+        (b"0.1000000000000000055511151231257827", "0.1000000000000000055511151231257827"),
+        (b"99.95", 99.95),
+    ):
+        body = (
+            b'{"query": "mutation($v: JSON) { setCustomPropertyValue(input: {key: \\"seats\\", '
+            b'subscriberId: \\"cus_1\\", value: $v}) { written } }", "variables": {"v": '
+            + raw
+            + b"}}"
+        )
+        response = defined.http.post(
+            "/graphql", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.json() == {"data": {"setCustomPropertyValue": {"written": 1}}}
+        assert properties(defined, "cus_1", ["custom.seats"])["custom.seats"]["value"] == answered

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from seggraph.web import json_bodies
 from seggraph_cdp.messages import BadMessage, Message, parse_request
 from seggraph_cdp.store import IngestResult
 
@@ -41,6 +41,10 @@ class Ingestor(Protocol):
 
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"success": False, "error": message}, status_code=status, headers=headers)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def authorised(request: Request, write_key: str | None) -> bool:
@@ -76,10 +80,10 @@ def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Re
             if len(raw) > limit:
                 return _error(413, f"the body is larger than {limit} bytes")
         try:
-            # orjson is strict: NaN and Infinity, half a UTF-16 surrogate pair (no character:
-            # the database cannot store it) and nesting past 1,024 levels are no JSON.
-            body: Any = orjson.loads(raw)
-        except ValueError:
+            # Numbers exactly, no NaN or Infinity, no half of a UTF-16 surrogate pair (no
+            # character: the database cannot store it).
+            body: Any = json_bodies.loads(raw, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return _error(400, "the body is not valid JSON")
         received_at = ingestor.now()
         try:
