@@ -102,14 +102,35 @@ def test_traits_are_read_as_their_declared_types(cdp: httpx.Client) -> None:
     assert found["cdp.trait.ltv"]["provider"] == "cdp"
 
 
-def test_a_trait_of_the_wrong_type_is_unknown_not_converted(cdp: httpx.Client) -> None:
+def test_a_trait_of_the_wrong_type_is_set_and_unknown_in_comparisons(cdp: httpx.Client) -> None:
+    """operators.md, presence: a value present but not readable as the declared type is set;
+    a condition comparing it is UNKNOWN (a type error). It is never converted."""
     post(cdp, "identify", {"userId": "cus_w", "traits": {"seats": "12", "vip": "yes"}})
     found = values(cdp, "cus_w", ["cdp.trait.seats", "cdp.trait.vip", "cdp.trait.plan"])
-    assert found["cdp.trait.seats"]["state"] == "UNKNOWN"
+    assert found["cdp.trait.seats"]["state"] == "PRESENT"
+    assert found["cdp.trait.seats"]["value"] == "12"
     assert found["cdp.trait.seats"]["unknownReason"] == "TYPE_ERROR"
-    assert found["cdp.trait.seats"]["detail"].startswith("trait 'seats': expected")
-    assert found["cdp.trait.vip"]["state"] == "UNKNOWN"
+    assert found["cdp.trait.seats"]["detail"].startswith("expected")
+    assert found["cdp.trait.vip"]["unknownReason"] == "TYPE_ERROR"
     assert found["cdp.trait.plan"]["state"] == "MISSING"
+    preview = cdp.post(
+        "/graphql",
+        json={
+            "query": 'query($text: String!) { previewConditions(subscriberIds: ["cus_w"], '
+            "conditionsText: $text) { results { evaluation { result } } } }",
+            "variables": {"text": "cdp.trait.seats IS SET"},
+        },
+    ).json()["data"]["previewConditions"]["results"]
+    assert preview == [{"evaluation": {"result": "MEMBER"}}]
+    compared = cdp.post(
+        "/graphql",
+        json={
+            "query": 'query($text: String!) { previewConditions(subscriberIds: ["cus_w"], '
+            "conditionsText: $text) { results { evaluation { result } } } }",
+            "variables": {"text": "cdp.trait.seats > 1"},
+        },
+    ).json()["data"]["previewConditions"]["results"]
+    assert compared == [{"evaluation": {"result": "UNKNOWN"}}]
 
 
 def test_seen_times_and_event_properties(cdp: httpx.Client) -> None:

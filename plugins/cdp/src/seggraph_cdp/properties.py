@@ -27,7 +27,6 @@ from bson import Decimal128
 
 from seggraph.domain.conditions import Money
 from seggraph.domain.properties import PropertyDefinition, PropertyType
-from seggraph.evaluation.values import Unknown, coercer_for
 from seggraph_cdp.settings import TraitDeclaration
 from seggraph_cdp.store import EventStats
 
@@ -154,10 +153,6 @@ class ValueReader:
         currency: str,
     ) -> None:
         self.traits = {TRAIT_PREFIX + t.name: t for t in traits}
-        self._checks = {
-            key: coercer_for(t.type, enum_values=t.enum_values, timezone=zone, currency=currency)
-            for key, t in self.traits.items()
-        }
         self.events = events
         self.zone, self.currency = zone, currency
 
@@ -200,13 +195,9 @@ class ValueReader:
         trait = self.traits.get(key)
         if trait is not None:
             raw = profile.get("traits", {}).get(trait.trait)
-            value = read_trait(raw, trait.type, self.zone, self.currency)
-            if value is None:
-                return None
-            checked = self._checks[key](value)
-            if isinstance(checked, Unknown):
-                return Unknown(checked.reason, f"trait {trait.trait!r}: {checked.detail}")
-            return value
+            # As sent, even when it is not of the declared type: it is set (IS SET is TRUE) and
+            # a condition comparing it is UNKNOWN, a type error the evaluation names.
+            return read_trait(raw, trait.type, self.zone, self.currency)
         event = self.event_for(key)
         if event is not None:
             name, suffix = event
