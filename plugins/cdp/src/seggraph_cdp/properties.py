@@ -1,8 +1,8 @@
 """The CDP's properties: what it declares, and how each value is read from its documents.
 
 - ``cdp.trait.<name>``: the latest value of each declared trait, read as its declared type. A
-  value that is not of that type (a string for a NUMBER trait, say) is answered as an
-  ``Unknown`` type error, never silently converted.
+  value that is not of that type (a string for a NUMBER trait, say) is answered as it was
+  sent, never silently converted: evaluation finds it set and its comparisons a type error.
 - ``cdp.first_seen`` / ``cdp.last_seen`` (DATETIME): the earliest and latest event time of any
   message with the subscriber's ``userId``.
 - ``cdp.days_since_last_seen`` (NUMBER): whole calendar days in the account time zone from the
