@@ -191,6 +191,10 @@ def condition(prop: str, op: str, value: Any = None, **extra: Any) -> dict[str, 
             "value",
         ),
         (condition("subscriber.mrr", "IN", [[[[[[[[1]]]]]]]]), "INVALID_VALUE", "value"),
+        # numbers as JSON writes them: Decimal() alone reads these too
+        (condition("subscription.duration_days", "GT", "1_000"), "INVALID_VALUE", "value"),
+        (condition("subscription.duration_days", "GT", "١٢"), "INVALID_VALUE", "value"),
+        (condition("subscriber.mrr", "GT", "Infinity"), "INVALID_VALUE", "value"),
     ],
 )
 def test_refused_conditions_name_their_path(

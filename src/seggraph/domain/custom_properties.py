@@ -38,9 +38,10 @@ MAX_LIST_ITEMS = 1000
 
 TRUE_WORDS = frozenset({"true", "t", "1", "yes"})
 FALSE_WORDS = frozenset({"false", "f", "0", "no", ""})
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_INTEGER = re.compile(r"[+-]?\d+")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: \d would take Arabic-Indic and other Unicode digits too.
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class CustomType(StrEnum):

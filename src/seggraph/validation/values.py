@@ -30,6 +30,10 @@ SEMVER = re.compile(
 MAX_RELATIVE_AMOUNT = 100_000
 
 
+#: A number written as text: ASCII digits, a sign, a decimal point, an exponent.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 class ValueRefused(ValueError):
     """A condition value does not parse; ``message`` says what was expected. ``at`` is where
     in the value, when it is a part of it (``("currency",)`` for the currency of
@@ -67,9 +71,13 @@ def parse_decimal(value: Any, what: str = "a number") -> Decimal:
     elif isinstance(value, float):
         result = Decimal(repr(value))
     elif isinstance(value, str):
+        # As JSON writes numbers (ASCII digits, an optional exponent): Decimal() alone also
+        # reads "1_000", "١٢" (Arabic-Indic digits) and "Infinity".
+        if not _DECIMAL_TEXT.fullmatch(value.strip()):
+            raise ValueRefused(f"expected {what}, got {describe(value)}")
         try:
             result = Decimal(value.strip())
-        except InvalidOperation:
+        except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
             raise ValueRefused(f"expected {what}, got {describe(value)}") from None
     else:
         raise ValueRefused(f"expected {what}, got {describe(value)}")

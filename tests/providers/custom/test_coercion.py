@@ -58,7 +58,9 @@ def test_number(raw: Any, expected: Any) -> None:
     assert value == expected and type(value) is type(expected)
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "1,5", "NaN", "inf", True, float("nan"), [1]])
+@pytest.mark.parametrize(
+    "raw", ["", "abc", "1,5", "NaN", "inf", True, float("nan"), [1], "1_000", "١٢", "٣.٥"]
+)
 def test_number_refused(raw: Any) -> None:
     with pytest.raises(ValueRefused):
         coerce_value(definition(CustomType.NUMBER), raw)
