@@ -69,3 +69,10 @@ def test_import_command(
     bad = run_import(mongo_uri, database_name, str(path), "--as-of", "last week")
     assert bad.returncode == 2
     assert "--as-of" in bad.stderr
+    # A time to come would make every webhook event created before it stale until then.
+    before = list(sync_db["billing_customers"].find())
+    for ahead in ("2099-01-01T00:00:00Z", "1e99", "nan", "inf"):
+        refused = run_import(mongo_uri, database_name, str(path), "--as-of", ahead)
+        assert refused.returncode == 2, refused.stderr
+        assert "not in the future" in " ".join(refused.stderr.split())
+    assert list(sync_db["billing_customers"].find()) == before

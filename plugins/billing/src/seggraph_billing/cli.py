@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,17 +29,34 @@ console = Console(stderr=True)
 MAX_ERRORS_SHOWN = 20
 
 
-def parse_as_of(text: str) -> float:
-    """Unix seconds, or an ISO-8601 date-time (UTC when it has no offset)."""
+class AsOfRefused(ValueError):
+    """``--as-of`` reads as a time, but not one an import may take."""
+
+
+#: How far ahead of this machine's clock ``--as-of`` may be (another machine's clock skew).
+AS_OF_AHEAD = 300.0
+
+
+def parse_as_of(text: str, now: float | None = None) -> float:
+    """Unix seconds, or an ISO-8601 date-time (UTC when it has no offset), not in the future:
+    objects imported as of a later time than a webhook event's keep it out (it is stale), so
+    a typo such as 2099 or 1e99 would have stopped every webhook update of them for good."""
     text = text.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        pass
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = moment.timestamp()
+    if not math.isfinite(seconds):
+        raise AsOfRefused(f"{text!r} is not a time")
+    if seconds > (time.time() if now is None else now) + AS_OF_AHEAD:
+        raise AsOfRefused(
+            f"{text!r} is in the future: webhook events created before it would be ignored "
+            "as stale until then"
+        )
+    return seconds
 
 
 def import_billing(
@@ -81,9 +100,11 @@ def import_billing(
         raise typer.Exit(2) from None
     try:
         version = parse_as_of(as_of) if as_of is not None else default_as_of(file)
-    except ValueError:
+    except ValueError as exc:
+        why = f": {exc}" if isinstance(exc, AsOfRefused) else ""
         console.print(
-            f"[red]error:[/red] --as-of: expected Unix seconds or an ISO date-time, got {as_of!r}"
+            "[red]error:[/red] --as-of: expected Unix seconds or an ISO date-time, not in the "
+            f"future, got {as_of!r}{why}"
         )
         raise typer.Exit(2) from None
     from seggraph.embedded import EmbeddedDatabaseError
