@@ -94,6 +94,37 @@ def test_a_refused_row_stops_the_whole_import(
     assert sync_db["custom_values"].count_documents({}) == 0
 
 
+def test_a_broken_row_is_refused_not_read_as_a_removal(
+    gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    """A CSV row short of its value cell read as null, which removed the stored value; a
+    long one dropped its extra cells; a JSON line that is no JSON stopped the listing."""
+    define(gql)
+    path = tmp_path / "values.csv"
+    path.write_text("subscriber_id,key,value\ncus_1,seats,10\n", encoding="utf-8")
+    assert run_cli(settings, "import", "custom", str(path), cwd=tmp_path).returncode == 0
+    before = list(sync_db["custom_values"].find())
+    path.write_text(
+        "subscriber_id,key,value\ncus_1,seats\ncus_1,seats,11,extra\n", encoding="utf-8"
+    )
+    done = run_cli(settings, "import", "custom", str(path), cwd=tmp_path)
+    assert done.returncode == 1
+    out = " ".join(done.stderr.split())
+    assert "row 2: fewer cells than the header has columns" in out
+    assert "row 3: more cells than the header has columns" in out
+    lines = tmp_path / "values.jsonl"
+    lines.write_text(
+        '{"subscriber_id": "cus_1", "key": "seats", "value": 12}\n{not json\n'
+        '{"subscriber_id": "cus_1", "key": "ghost", "value": 1}\n',
+        encoding="utf-8",
+    )
+    done = run_cli(settings, "import", "custom", str(lines), cwd=tmp_path)
+    assert done.returncode == 1
+    out = " ".join(done.stderr.split())
+    assert "line 2: not valid JSON" in out and "line 3: cus_1: there is no custom property" in out
+    assert list(sync_db["custom_values"].find()) == before
+
+
 def test_dry_run_checks_only(
     gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
 ) -> None:

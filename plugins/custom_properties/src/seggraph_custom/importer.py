@@ -84,8 +84,9 @@ def read_rows(path: Path) -> ImportRows:
                 continue
             try:
                 row = json.loads(line)
-            except ValueError as exc:
-                raise ImportFileError(f"line {number}: not valid JSON ({exc})") from None
+            except ValueError as exc:  # listed with the other refused rows
+                rows.errors.append(f"line {number}: not valid JSON ({exc})")
+                continue
             _assignment(row, f"line {number}", rows)
         return rows
     reader = csv.DictReader(text.splitlines())
@@ -95,7 +96,14 @@ def read_rows(path: Path) -> ImportRows:
             f"{path}: expected a header row subscriber_id,key,value (or subscription_id,key,value)"
         )
     for number, row in enumerate(reader, start=2):
-        _assignment(row, f"row {number}", rows)
+        # A short row would read its missing value as null (a removal), a long one would drop
+        # its extra cells: both are a broken file, not what the row says.
+        if None in row:
+            rows.errors.append(f"row {number}: more cells than the header has columns")
+        elif any(cell is None for cell in row.values()):
+            rows.errors.append(f"row {number}: fewer cells than the header has columns")
+        else:
+            _assignment(row, f"row {number}", rows)
     return rows
 
 
