@@ -222,3 +222,14 @@ async def test_without_a_write_key_every_request_is_refused() -> None:
         )
     assert response.status_code == 401
     assert "SEGGRAPH_CDP_WRITE_KEY" in response.json()["error"]
+
+
+def test_a_time_far_ahead_counts_as_the_time_the_message_arrived(cdp: httpx.Client) -> None:
+    """A client clock in 2099 kept the subscriber last seen "today" (days since last seen
+    below zero) and its event in every 30-day count until then."""
+    before = datetime.now(UTC)
+    post(cdp, "track", {"userId": "cus_f", "event": "Opened", "timestamp": "2099-01-01T00:00:00Z"})
+    found = values(cdp, "cus_f", ["cdp.last_seen", "cdp.days_since_last_seen"])
+    last_seen = datetime.fromisoformat(found["cdp.last_seen"]["value"])
+    assert before - timedelta(seconds=5) <= last_seen <= datetime.now(UTC) + timedelta(seconds=5)
+    assert found["cdp.days_since_last_seen"]["value"] == 0

@@ -11,6 +11,9 @@ A request is read whole before anything is written: one bad message refuses the 
 - The event time is ``timestamp`` when sent; else ``originalTimestamp`` corrected by the client's
   clock skew (``receivedAt - (sentAt - originalTimestamp)``, as Segment does); else
   ``originalTimestamp``; else the time the request was received. A time without an offset is UTC.
+  A time more than :data:`FUTURE_SKEW` after the request was received (a client's clock far
+  ahead) is the time it was received: taken as it is, 2099 would keep the subscriber last
+  seen "today" (days since last seen below zero) and the event in every 30-day count until then.
 - ``identify`` takes ``traits`` (an object); ``track`` takes a non-empty ``event`` and
   ``properties`` (an object). In a batch, ``page``, ``screen``, ``group`` and ``alias`` messages
   are accepted too and only count as activity (``cdp.first_seen`` / ``cdp.last_seen``).
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from seggraph.domain.context import MAX_SUBJECT_ID
@@ -31,6 +34,8 @@ MAX_ID = MAX_SUBJECT_ID
 MAX_EVENT = 200
 MAX_BATCH = 2500
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+#: How far after its receipt a message's time may be (clock skew) before it counts as received.
+FUTURE_SKEW = timedelta(minutes=5)
 
 
 class BadMessage(ValueError):
@@ -122,6 +127,8 @@ def parse_message(
     sent_at = parse_time(body.get("sentAt"), f"{prefix}sentAt") or batch_sent_at
     if timestamp is None and original is not None:
         timestamp = received_at - (sent_at - original) if sent_at is not None else original
+    if timestamp is not None and timestamp > received_at + FUTURE_SKEW:
+        timestamp = received_at  # a clock ahead would keep the subscriber "seen" until then
     event: str | None = None
     traits: dict[str, Any] = {}
     properties: dict[str, Any] = {}
