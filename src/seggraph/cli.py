@@ -164,7 +164,11 @@ def export_schema(
     """Write the GraphQL schema (SDL) to a file, schema.graphql by default."""
     from seggraph.api.schema import schema_sdl
 
-    output.write_text(schema_sdl(), encoding="utf-8")
+    try:
+        output.write_text(schema_sdl(), encoding="utf-8")
+    except OSError as exc:
+        console.print(f"[red]error:[/red] could not write {output}: {exc.strerror or exc}")
+        raise typer.Exit(1) from None
     console.print(f"wrote {output}")
 
 

@@ -427,6 +427,7 @@ def test_values_are_stored_canonically(seg: SegmentClient) -> None:
                 condition("cdp.last_seen", "AFTER", "2026-01-31T10:00:00+01:00"),
                 condition("subscriber.bucket", "PERCENTAGE", 12.5),
                 condition("addon.id", "CONTAINS_ALL", [" a ", "b"], caseInsensitive=True),
+                condition("plan.name", "IN", [" Pro ", "Team"]),
             ]
         },
     )
@@ -437,7 +438,8 @@ def test_values_are_stored_canonically(seg: SegmentClient) -> None:
         {"amount": 2, "unit": "WEEK"},
         "2026-01-31T10:00:00+01:00",
         12.5,
-        ["a", "b"],
+        [" a ", "b"],  # operators.md: only IN / NOT_IN items are trimmed
+        ["Pro", "Team"],
     ]
 
 

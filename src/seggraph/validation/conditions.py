@@ -245,7 +245,7 @@ class ConditionValidator:
             return (low, high)
         if operator in _LIST_OPERATORS:
             items = v.as_list(raw, max_items=self.limits.max_list_items)
-            if definition.type in (PropertyType.TEXT, PropertyType.LIST):
+            if operator in (Operator.IN, Operator.NOT_IN):  # the spec trims these items only
                 items = [item.strip() if isinstance(item, str) else item for item in items]
             return tuple(_item(one, items, index) for index in range(len(items)))
         value = one(raw)
