@@ -233,3 +233,25 @@ async def test_an_interrupted_load_is_completed_by_the_next(
     finally:
         client.drop_database(name)
         client.close()
+
+
+def test_segments_about_paying_subscriptions_leave_canceled_ones_out(
+    demo_gql: GraphQLClient,
+) -> None:
+    """A canceled subscription is neither "still paying monthly", nor a discounted or an
+    add-on subscription worth an offer (QA found canceled customers in these segments)."""
+    ids = [f"cus_demo_{i:05d}" for i in range(1, 201)]
+    rows = demo_gql.query(
+        'query($ids: [ID!]!) { propertyValues(subscriberIds: $ids, keys: ["subscription.status"])'
+        " { subscriberId values { value } } }",
+        {"ids": ids},
+    )["propertyValues"]
+    canceled = [r["subscriberId"] for r in rows if r["values"][0]["value"] == "CANCELED"]
+    assert canceled  # the data set has some
+    watched = {"Gold accounts on monthly plans", "Discounted > 20%", "Has add-ons"}
+    for subscriber in canceled:
+        answer = demo_gql.query(
+            "query($id: ID!) { subscriber(id: $id) { segments { segment { name } } } }",
+            {"id": subscriber},
+        )["subscriber"]["segments"]
+        assert not watched & {row["segment"]["name"] for row in answer}, subscriber

@@ -86,16 +86,16 @@ SEGMENTS: tuple[DemoSegment, ...] = (
     DemoSegment(
         "discounted",
         "Discounted > 20%",
-        "Subscriptions whose coupon takes more than 20% off.",
+        "Live subscriptions whose coupon takes more than 20% off.",
         ("pricing",),
-        "subscription.discount_percentage > 20",
+        'subscription.discount_percentage > 20 AND subscription.status != "CANCELED"',
     ),
     DemoSegment(
         "addons",
         "Has add-ons",
-        "Subscriptions with extra seats or priority support.",
+        "Live subscriptions with extra seats or priority support.",
         ("pricing", "expansion"),
-        "addon.id IS NOT EMPTY",
+        'addon.id IS NOT EMPTY AND subscription.status != "CANCELED"',
     ),
     DemoSegment(
         "long_time",
@@ -110,7 +110,8 @@ SEGMENTS: tuple[DemoSegment, ...] = (
         "Gold-tier accounts (a custom property) still paying monthly: candidates for an annual "
         "upgrade offer.",
         ("vip", "pricing"),
-        'custom.account_tier = "GOLD" AND plan.interval = "MONTH"',
+        'custom.account_tier = "GOLD" AND plan.interval = "MONTH" '
+        'AND subscription.status != "CANCELED"',
     ),
     DemoSegment(
         "vip_at_risk",
