@@ -130,6 +130,48 @@ def test_a_copy_onto_a_counterpart_and_a_live_edit_at_once_one_wins(
     history_is_whole(sync_db)
 
 
+def test_copies_back_asked_at_once_update_the_original_once_and_make_no_segment(
+    seg: SegmentClient, http: httpx.Client, sync_db: Database[dict[str, Any]]
+) -> None:
+    """Copying a LIVE copy back to TEST updates the TEST segment it came from: asked three
+    times at once from its version, one write wins and the others are told the version now
+    stored; no TEST segment is made. Once that original is deleted, copies back at once make
+    one new TEST counterpart, and every request answers it."""
+    copy_to_test = f"""mutation($id: ID!, $expected: Int) {{ copySegmentToMode(id: $id,
+      mode: TEST, expectedVersion: $expected) {{ {PAYLOAD} }} }}"""
+    for round_ in range(6):
+        source = seg.created(name=f"Source {round_}", conditions=MRR_GT)
+        live = seg.run(COPY, id=source["id"])["copySegmentToMode"]["segment"]
+        live_edit = {"id": live["id"], "expectedVersion": 1, "name": f"Edited {round_}"}
+        assert seg.update("LIVE", **live_edit)["userErrors"] == []
+
+        back = (copy_to_test, {"id": live["id"], "expected": 1}, "LIVE")
+        payloads = [a["copySegmentToMode"] for a in at_once(http, *[back] * 3)]
+        winners = [p for p in payloads if p["segment"]]
+        losers = [p for p in payloads if not p["segment"]]
+        assert len(winners) == 1 and len(losers) == 2, f"round {round_}: {payloads}"
+        assert winners[0]["segment"]["id"] == source["id"]
+        assert winners[0]["segment"]["name"] == f"Edited {round_}"
+        for loser in losers:
+            assert [e["code"] for e in loser["userErrors"]] == ["VERSION_CONFLICT"]
+            assert loser["currentVersion"] == 2
+        stored = seg.get(source["id"])
+        assert stored is not None and stored["version"] == 2
+        assert sync_db.segments.count_documents({"source_id": live["id"]}) == 0
+
+        # The original deleted: one new counterpart, however many ask at once.
+        assert seg.run(DELETE, id=source["id"])["deleteSegment"]["userErrors"] == []
+        anew = (copy_to_test, {"id": live["id"]}, "LIVE")
+        payloads = [a["copySegmentToMode"] for a in at_once(http, *[anew] * 3)]
+        made = list(sync_db.segments.find({"mode": "TEST", "source_id": live["id"]}))
+        assert len(made) == 1, f"round {round_}: {len(made)} TEST copies"
+        for payload in payloads:
+            assert payload["userErrors"] == [], payload["userErrors"]
+            assert payload["segment"]["id"] == str(made[0]["_id"])
+            assert payload["segment"]["version"] == 1
+    history_is_whole(sync_db)
+
+
 # -- deleteSegment against a new reference and a new usage -------------------------------------
 
 

@@ -20,7 +20,7 @@ from seggraph.domain.conditions import EMPTY_ROOT
 from seggraph.domain.segments import Mode, Segment
 from seggraph.settings import Settings
 from seggraph.store.segments import to_document
-from tests.segments.conftest import PAYLOAD, SegmentClient, errors_by_path, snapshot
+from tests.segments.conftest import PAYLOAD, UPDATE, SegmentClient, errors_by_path, snapshot
 
 COPY = f"""mutation($id: ID!, $expected: Int, $ack: Boolean! = false) {{
   copySegmentToMode(id: $id, mode: LIVE, expectedVersion: $expected, acknowledgeLiveUsage: $ack)
@@ -28,8 +28,16 @@ COPY = f"""mutation($id: ID!, $expected: Int, $ack: Boolean! = false) {{
 RESTORE = f"""mutation($id: ID!, $version: Int!, $expected: Int!, $ack: Boolean! = false) {{
   restoreSegmentVersion(id: $id, version: $version, expectedVersion: $expected,
     acknowledgeLiveUsage: $ack) {{ {PAYLOAD} }} }}"""
+COPY_TO = f"""mutation($id: ID!, $target: Mode!, $expected: Int, $ack: Boolean! = false) {{
+  copySegmentToMode(id: $id, mode: $target, expectedVersion: $expected, acknowledgeLiveUsage: $ack)
+  {{ {PAYLOAD} }} }}"""
 REGISTER = """mutation($input: SegmentUsageInput!) { registerSegmentUsage(input: $input) {
   usage { refId } userErrors { path code message } } }"""
+HISTORY = "query($id: ID!) { segment(id: $id) { history { version action note } } }"
+DELETE = """mutation($id: ID!, $expected: Int) { deleteSegment(id: $id, expectedVersion: $expected) {
+  deletedId userErrors { path code message } currentVersion } }"""
+ARCHIVE = f"""mutation($id: ID!, $expected: Int) {{ archiveSegment(id: $id, expectedVersion: $expected)
+  {{ {PAYLOAD} }} }}"""
 
 
 def mrr_gt(value: int) -> dict[str, Any]:
@@ -111,8 +119,155 @@ def test_a_version_for_a_counterpart_that_is_not_there_is_a_conflict(
     refused = seg.run(COPY, id=draft["id"], expected=1)["copySegmentToMode"]
     assert errors_by_path(refused) == {"expectedVersion": "VERSION_CONFLICT"}
     assert refused["currentVersion"] is None
-    assert "no LIVE copy" in refused["userErrors"][0]["message"]
+    # It never had a copy: nothing was deleted, and leaving the version out makes one.
+    message = refused["userErrors"][0]["message"]
+    assert "has no LIVE copy" in message and "leave expectedVersion out" in message
+    assert "deleted" not in message
     assert snapshot(sync_db) == before
+
+
+def segment_count(db: Database[dict[str, Any]]) -> int:
+    return db.segments.count_documents({})
+
+
+def history_of(seg: SegmentClient, segment_id: str, mode: str) -> list[tuple[str, str]]:
+    entries = seg.run(HISTORY, mode=mode, id=segment_id)["segment"]["history"]
+    return [(h["action"], h["note"]) for h in reversed(entries)]
+
+
+def test_copying_back_and_forth_updates_the_same_two_segments(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """A LIVE copy's counterpart in TEST is the segment it was copied from: copying it back
+    updates that one (as copying to LIVE updates the copy), never a new TEST segment."""
+    draft = seg.created(name="Draft", conditions=mrr_gt(100))
+    live = seg.run(COPY_TO, id=draft["id"], target="LIVE")["copySegmentToMode"]["segment"]
+    assert live["copiedFromId"] == draft["id"]
+    edited = seg.update(
+        "LIVE", id=live["id"], expectedVersion=1, name="Live edit", conditions=mrr_gt(500)
+    )
+    assert edited["userErrors"] == []
+
+    # LIVE -> TEST: without the original's version, refused as for any counterpart that
+    # differs, naming it.
+    before = snapshot(sync_db)
+    unseen = seg.run(COPY_TO, mode="LIVE", id=live["id"], target="TEST")["copySegmentToMode"]
+    assert errors_by_path(unseen) == {"expectedVersion": "VERSION_CONFLICT"}
+    assert unseen["currentVersion"] == 1 and draft["id"] in unseen["userErrors"][0]["message"]
+    assert snapshot(sync_db) == before
+    back = seg.run(COPY_TO, mode="LIVE", id=live["id"], target="TEST", expected=1)
+    back = back["copySegmentToMode"]
+    assert back["userErrors"] == []
+    assert back["segment"]["id"] == draft["id"] and back["segment"]["mode"] == "TEST"
+    assert back["segment"]["version"] == 2 and back["segment"]["name"] == "Live edit"
+    assert back["segment"]["conditionsText"] == "subscriber.mrr > 500"
+    assert back["segment"]["copiedFromId"] is None  # still the original
+    assert segment_count(sync_db) == 2
+
+    # TEST -> LIVE again: the copy is updated, still from the original.
+    assert seg.update(id=draft["id"], expectedVersion=2, name="Test edit")["userErrors"] == []
+    forth = seg.run(COPY_TO, id=draft["id"], target="LIVE", expected=2)["copySegmentToMode"]
+    assert forth["userErrors"] == []
+    assert forth["segment"]["id"] == live["id"] and forth["segment"]["version"] == 3
+    assert forth["segment"]["name"] == "Test edit"
+    assert forth["segment"]["copiedFromId"] == draft["id"]
+    assert segment_count(sync_db) == 2
+
+    assert history_of(seg, draft["id"], "TEST") == [
+        ("CREATED", ""),
+        ("COPIED", f"copied from LIVE segment {live['id']} version 2"),
+        ("UPDATED", ""),
+    ]
+    assert history_of(seg, live["id"], "LIVE") == [
+        ("COPIED", f"copied from TEST segment {draft['id']} version 1"),
+        ("UPDATED", ""),
+        ("COPIED", f"copied from TEST segment {draft['id']} version 3"),
+    ]
+
+
+def test_a_copy_whose_original_was_deleted_gets_a_new_counterpart_and_keeps_it(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    draft = seg.created(name="Draft", conditions=mrr_gt(100))
+    live = seg.run(COPY_TO, id=draft["id"], target="LIVE")["copySegmentToMode"]["segment"]
+    assert seg.run(DELETE, id=draft["id"])["deleteSegment"]["deletedId"] == draft["id"]
+
+    before = snapshot(sync_db)
+    refused = seg.run(COPY_TO, mode="LIVE", id=live["id"], target="TEST", expected=1)
+    refused = refused["copySegmentToMode"]
+    assert errors_by_path(refused) == {"expectedVersion": "VERSION_CONFLICT"}
+    message = refused["userErrors"][0]["message"]
+    assert "has no TEST copy" in message and draft["id"] in message
+    assert "leave expectedVersion out" in message
+    assert snapshot(sync_db) == before
+
+    made = seg.run(COPY_TO, mode="LIVE", id=live["id"], target="TEST")["copySegmentToMode"]
+    assert made["userErrors"] == []
+    fresh = made["segment"]
+    assert fresh["id"] != draft["id"] and fresh["copiedFromId"] == live["id"]
+    assert fresh["version"] == 1
+    # And from then on the two are each other's counterpart, both ways.
+    assert seg.update(id=fresh["id"], expectedVersion=1, name="Renamed")["userErrors"] == []
+    forth = seg.run(COPY_TO, id=fresh["id"], target="LIVE", expected=1)["copySegmentToMode"]
+    assert forth["userErrors"] == [] and forth["segment"]["id"] == live["id"]
+    assert forth["segment"]["name"] == "Renamed" and forth["segment"]["version"] == 2
+    assert forth["segment"]["copiedFromId"] == draft["id"]  # where it first came from
+    assert seg.update("LIVE", id=live["id"], expectedVersion=2, name="Live")["userErrors"] == []
+    back = seg.run(COPY_TO, mode="LIVE", id=live["id"], target="TEST", expected=2)
+    assert back["copySegmentToMode"]["segment"]["id"] == fresh["id"]
+    assert segment_count(sync_db) == 2
+
+
+def in_segment(segment_id: str) -> dict[str, Any]:
+    return {"conditions": [{"property": "segment", "operator": "IN_SEGMENT", "value": segment_id}]}
+
+
+def test_references_copied_back_point_at_the_originals(seg: SegmentClient) -> None:
+    target = seg.created(name="Target", conditions=mrr_gt(100))
+    referrer = seg.created(name="Referrer", conditions=in_segment(target["id"]))
+    live_target = seg.run(COPY_TO, id=target["id"], target="LIVE")["copySegmentToMode"]
+    live_referrer = seg.run(COPY_TO, id=referrer["id"], target="LIVE")["copySegmentToMode"]
+    live_id = live_referrer["segment"]["id"]
+    edited = seg.update(
+        "LIVE",
+        id=live_id,
+        expectedVersion=1,
+        conditions={**in_segment(live_target["segment"]["id"]), "combinator": "ANY"},
+    )
+    assert edited["userErrors"] == []
+
+    back = seg.run(COPY_TO, mode="LIVE", id=live_id, target="TEST", expected=1)
+    back = back["copySegmentToMode"]
+    assert back["userErrors"] == []
+    assert back["segment"]["id"] == referrer["id"]
+    assert back["segment"]["conditions"]["combinator"] == "ANY"
+    assert back["segment"]["conditions"]["conditions"][0]["value"] == target["id"]
+
+
+def test_copying_what_the_counterpart_already_holds_writes_nothing(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    draft = seg.created(name="Draft", conditions=mrr_gt(100))
+    live = seg.run(COPY_TO, id=draft["id"], target="LIVE")["copySegmentToMode"]["segment"]
+    assert seg.update(id=draft["id"], expectedVersion=1, name="Draft 2")["userErrors"] == []
+    # A rename undone: the TEST segment holds what its copy holds again.
+    assert seg.update(id=draft["id"], expectedVersion=2, name="Draft")["userErrors"] == []
+
+    before = snapshot(sync_db)
+    # Each way, with the counterpart's version (LIVE at 1, TEST at 3): answered as it is.
+    for mode, segment_id, target, version in (
+        ("TEST", draft["id"], "LIVE", 1),
+        ("LIVE", live["id"], "TEST", 3),
+    ):
+        counterpart = seg.run(COPY_TO, mode=mode, id=segment_id, target=target, expected=version)
+        counterpart = counterpart["copySegmentToMode"]
+        assert counterpart["userErrors"] == [], counterpart["userErrors"]
+        assert counterpart["segment"]["mode"] == target
+        assert counterpart["segment"]["version"] == version
+    assert snapshot(sync_db) == before  # no version, no history entry, no write at all
+    assert history_of(seg, live["id"], "LIVE") == [
+        ("COPIED", f"copied from TEST segment {draft['id']} version 1")
+    ]
 
 
 def test_restoring_conditions_a_live_usage_routes_by_needs_the_acknowledgement(
@@ -148,6 +303,129 @@ def test_restoring_conditions_a_live_usage_routes_by_needs_the_acknowledgement(
     assert same["userErrors"] == []
     assert [w["code"] for w in same["warnings"]] == ["EMPTY_CONDITIONS"]
     assert same["segment"]["name"] == "v1"
+
+
+def test_a_version_the_segment_has_not_had_yet_is_named_as_such(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """An expectedVersion ahead of the segment was never loaded from it: every mutation taking
+    one says so, rather than that the segment changed since."""
+    segment = seg.created(name="v1", conditions=mrr_gt(100))
+    assert seg.update(id=segment["id"], expectedVersion=1, name="v2")["userErrors"] == []
+    live = seg.run(COPY, id=segment["id"])["copySegmentToMode"]["segment"]
+
+    before = snapshot(sync_db)
+    refusals = {
+        "restore": seg.run(RESTORE, id=segment["id"], version=1, expected=9)[
+            "restoreSegmentVersion"
+        ],
+        "update": seg.update(id=segment["id"], expectedVersion=9, name="x"),
+        "archive": seg.run(ARCHIVE, id=segment["id"], expected=9)["archiveSegment"],
+        "delete": seg.run(DELETE, id=segment["id"], expected=9)["deleteSegment"],
+        "copy": seg.run(COPY, id=segment["id"], expected=9)["copySegmentToMode"],
+    }
+    for name, refused in refusals.items():
+        assert errors_by_path(refused) == {"expectedVersion": "VERSION_CONFLICT"}, name
+        message = refused["userErrors"][0]["message"]
+        assert "version 9 is not one it has had yet" in message, (name, message)
+        assert "changed since" not in message, (name, message)
+        current = 1 if name == "copy" else 2
+        assert refused["currentVersion"] == current, name
+        assert f"at version {current}" in message, (name, message)
+        assert (live if name == "copy" else segment)["id"] in message, (name, message)
+    zero = seg.update(id=segment["id"], expectedVersion=0, name="x")
+    assert "versions start at 1" in zero["userErrors"][0]["message"]
+    # A version it did have is still a change made since.
+    stale = seg.run(RESTORE, id=segment["id"], version=1, expected=1)["restoreSegmentVersion"]
+    assert "it was changed since you loaded it" in stale["userErrors"][0]["message"]
+    assert snapshot(sync_db) == before
+
+
+def test_an_update_losing_to_a_delete_says_the_segment_was_deleted(
+    seg: SegmentClient, live_server: Any, sync_db: Database[dict[str, Any]], monkeypatch: Any
+) -> None:
+    """The segment is deleted between the update's read and its write (the delete is made to
+    land there): the conflict says so, with no current version (it said version -1)."""
+    segment = seg.created(name="Doomed")
+    store = live_server.app.state.services.segments.store
+    write = store.replace_if_version
+
+    async def deleted_first(*args: Any, **kwargs: Any) -> bool:
+        sync_db.segments.delete_one({"_id": ObjectId(segment["id"])})
+        return bool(await write(*args, **kwargs))
+
+    monkeypatch.setattr(store, "replace_if_version", deleted_first)
+    refused = seg.update(id=segment["id"], expectedVersion=1, name="x")
+    assert errors_by_path(refused) == {"expectedVersion": "VERSION_CONFLICT"}
+    assert refused["currentVersion"] is None
+    message = refused["userErrors"][0]["message"]
+    assert "deleted since you loaded it" in message and "-1" not in message
+    assert sync_db.segment_history.count_documents({"segment_id": segment["id"]}) == 1
+
+
+def test_restore_errors_about_the_old_version_point_at_version_and_name_its_condition(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """restoreSegmentVersion takes no conditions: what is wrong with the version's conditions
+    is said at ``version``, naming the condition of that version at fault."""
+    target = seg.created(name="Target")
+    referrer = seg.created(
+        name="Referrer",
+        conditions={
+            "conditions": [mrr_gt(100)["conditions"][0]],
+            "groups": [{"combinator": "ANY", **in_segment(target["id"])}],
+        },
+    )
+    assert (
+        seg.update(id=referrer["id"], expectedVersion=1, conditions=mrr_gt(5))["userErrors"] == []
+    )
+    assert seg.run(DELETE, id=target["id"])["deleteSegment"]["deletedId"] == target["id"]
+
+    before = snapshot(sync_db)
+    refused = seg.run(RESTORE, id=referrer["id"], version=1, expected=2)["restoreSegmentVersion"]
+    assert [(e["path"], e["code"]) for e in refused["userErrors"]] == [
+        (["version"], "UNKNOWN_SEGMENT")
+    ]
+    message = refused["userErrors"][0]["message"]
+    assert message.startswith("version 1, condition conditions.groups.0.conditions.0 (")
+    assert f"there is no TEST segment {target['id']!r}" in message
+    assert snapshot(sync_db) == before
+
+    # Its warnings too: a version with no conditions matches everyone.
+    emptied = seg.update(id=referrer["id"], expectedVersion=2, conditions={"conditions": []})
+    assert emptied["userErrors"] == []
+    restored = seg.run(RESTORE, id=referrer["id"], version=3, expected=3)["restoreSegmentVersion"]
+    assert [(w["path"], w["code"]) for w in restored["warnings"]] == [
+        (["version"], "EMPTY_CONDITIONS")
+    ]
+    assert restored["warnings"][0]["message"].startswith("version 3: ")
+
+
+def test_copy_errors_about_the_copied_conditions_point_at_id_and_name_the_condition(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """copySegmentToMode takes no conditions: a copy that would make LIVE references cycle is
+    refused at ``id``, naming the condition of the segment copied."""
+    a = seg.created(name="A", conditions=mrr_gt(100))
+    b = seg.created(name="B", conditions=in_segment(a["id"]))
+    seg.run(COPY, id=a["id"])
+    assert seg.run(COPY, id=b["id"])["copySegmentToMode"]["userErrors"] == []
+    # In TEST, A now references B (and B no longer A); in LIVE, B still references A.
+    assert seg.update(id=b["id"], expectedVersion=1, conditions=mrr_gt(7))["userErrors"] == []
+    assert (
+        seg.update(id=a["id"], expectedVersion=1, conditions=in_segment(b["id"]))["userErrors"]
+        == []
+    )
+
+    before = snapshot(sync_db)
+    refused = seg.run(COPY, id=a["id"], expected=1)["copySegmentToMode"]
+    assert [(e["path"], e["code"]) for e in refused["userErrors"]] == [(["id"], "REFERENCE_CYCLE")]
+    message = refused["userErrors"][0]["message"]
+    assert message.startswith(
+        f"TEST segment {a['id']} copied to LIVE, condition conditions.conditions.0 ("
+    )
+    assert b["id"] in message and "cycle" in message
+    assert snapshot(sync_db) == before
 
 
 # -- a database that already holds several copies of one segment -------------------------------
@@ -220,12 +498,20 @@ def test_a_database_with_duplicate_copies_starts_names_them_and_guards_once_they
         index = {ix["name"]: ix for ix in db.segments.list_indexes()}["one_copy_per_source"]
         assert index["unique"] is True
         with httpx.Client(base_url=server.url, timeout=30) as http:
+            renamed = http.post(
+                "/graphql",
+                json={
+                    "query": UPDATE,
+                    "variables": {"input": {"id": source_id, "expectedVersion": 1, "name": "New"}},
+                },
+            )
+            assert renamed.json()["data"]["updateSegment"]["userErrors"] == []
             response = http.post(
                 "/graphql", json={"query": COPY, "variables": {"id": source_id, "expected": 1}}
             )
             copied = response.json()["data"]["copySegmentToMode"]
         assert copied["userErrors"] == [] and copied["segment"]["id"] == copy_ids[0]
-        assert copied["segment"]["version"] == 2
+        assert copied["segment"]["version"] == 2 and copied["segment"]["name"] == "New"
     finally:
         client.drop_database(name)
         client.close()

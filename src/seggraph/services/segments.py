@@ -56,8 +56,13 @@ from seggraph.store.segments import (
     SegmentStore,
     Session,
 )
-from seggraph.textform import print_tree
-from seggraph.validation.conditions import ConditionValidator, TreeLimits, child_path
+from seggraph.textform import format_condition, print_tree
+from seggraph.validation.conditions import (
+    ConditionValidator,
+    TreeLimits,
+    child_path,
+    normalized,
+)
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
@@ -100,15 +105,32 @@ class VersionConflict(Exception):
     def __init__(
         self, segment_id: str, expected: int | None, current: int | None, message: str = ""
     ) -> None:
-        super().__init__(
-            message
-            or f"segment {segment_id} is at version {current}, not {expected}: it was changed "
-            "since you loaded it; reload, re-apply your edit and save again"
-        )
+        super().__init__(message or conflict_message(segment_id, expected, current))
         self.expected, self.current = expected, current
 
     def as_user_error(self) -> UserError:
         return UserError(("expectedVersion",), "VERSION_CONFLICT", str(self))
+
+
+def conflict_message(segment_id: str, expected: int | None, current: int | None) -> str:
+    """Why ``expected`` is not the version to write from: the segment was deleted, was changed
+    since, or never had that version (a version from elsewhere, or a typo)."""
+    if current is None:
+        return (
+            f"segment {segment_id} is not there any more: it was deleted since you loaded it; "
+            "nothing was saved"
+        )
+    if expected is not None and (expected > current or expected < 1):
+        never = "has had yet" if expected > current else "can have (versions start at 1)"
+        return (
+            f"segment {segment_id} is at version {current}: version {expected} is not one it "
+            f"{never}; expectedVersion is the version you loaded (reload the segment to see "
+            "its current one)"
+        )
+    return (
+        f"segment {segment_id} is at version {current}, not {expected}: it was changed "
+        "since you loaded it; reload, re-apply your edit and save again"
+    )
 
 
 def clean_tags(tags: list[str], errors: list[UserError]) -> tuple[str, ...]:
@@ -487,17 +509,20 @@ class SegmentService:
         if current.version != expected_version:
             raise VersionConflict(segment_id, expected_version, current.version)
         old = entry.snapshot
-        # The restored conditions must still be valid now (properties may have gone since).
+        # The restored conditions must still be valid now (properties and referenced segments
+        # may have gone since). The input has no conditions: what is said about them is said
+        # at ``version``, naming the condition of that version at fault.
         tree, errors, warnings = await self.validate_conditions(
             mode, old.conditions, segment_id=segment_id
         )
+        whose = f"version {version}"
         if errors:
-            raise InputRefused(errors)
+            raise InputRefused(about_content(errors, old.conditions, ("version",), whose))
         return await self._overwrite(
             current,
             old,
             tree,
-            warnings,
+            about_content(warnings, old.conditions, ("version",), whose),
             HistoryAction.RESTORED,
             actor,
             f"restored version {version}",
@@ -579,7 +604,7 @@ class SegmentService:
             ):
                 latest = await self.store.get(mode, segment_id, session)
                 if latest is None or latest.version != version:
-                    raise VersionConflict(segment_id, version, latest.version if latest else -1)
+                    raise VersionConflict(segment_id, version, latest.version if latest else None)
                 raise InputRefused(
                     [
                         UserError(
@@ -621,10 +646,13 @@ class SegmentService:
     ) -> WriteResult:
         """Create the segment's one counterpart in ``target``, or update it.
 
+        The counterpart is the segment copied from this one there or else the one this one
+        was copied from (see :meth:`_counterpart`): copying a copy back updates its original.
         Updating follows the rules of :meth:`update`: ``expected_version`` is the counterpart's
         current version, and conditions that live usages route by change only when
-        ``acknowledge_live_usage``. Without ``expected_version`` the caller expects no
-        counterpart: one that exists (made since, perhaps by a request at the same moment)
+        ``acknowledge_live_usage``; a counterpart that already holds what this copy would write
+        is answered as it is (no new version). Without ``expected_version`` the caller expects
+        no counterpart: one that exists (made since, perhaps by a request at the same moment)
         is answered as it is when it already holds what this copy would write, and is a
         ``VERSION_CONFLICT`` otherwise; it is never overwritten unseen.
         """
@@ -638,21 +666,21 @@ class SegmentService:
             )
         source = await self.require(source_mode, segment_id)
         tree = await self._map_references(source.conditions, source_mode, target)
-        counterpart = await self._counterpart(target, segment_id)
+        counterpart = await self._counterpart(source, target)
         tree, errors, warnings = await self.validate_conditions(
             target, tree, segment_id=counterpart.id if counterpart else None
         )
+        # The input names the segment, not its conditions: what is said about them is said
+        # at ``id``, naming the condition of the segment at fault.
+        whose = f"{source_mode.value} segment {segment_id} copied to {target.value}"
         if errors:
-            raise InputRefused(errors)
+            raise InputRefused(about_content(errors, source.conditions, ("id",), whose))
+        warnings = about_content(warnings, source.conditions, ("id",), whose)
         note = f"copied from {source_mode.value} segment {segment_id} version {source.version}"
         if counterpart is None:
             if expected_version is not None:
                 raise VersionConflict(
-                    segment_id,
-                    expected_version,
-                    None,
-                    f"segment {segment_id} has no {target.value} copy any more (it was "
-                    "deleted since you loaded it); leave expectedVersion out to make a new one",
+                    segment_id, expected_version, None, _no_counterpart(source, target)
                 )
             now = self.clock()
             copy = replace(
@@ -673,7 +701,7 @@ class SegmentService:
                 )
             except CopyExists:
                 # Another request made the counterpart between our look and our write.
-                counterpart = await self._counterpart(target, segment_id)
+                counterpart = await self._counterpart(source, target)
                 if counterpart is None:  # and deleted again already: nothing is written
                     raise VersionConflict(
                         segment_id,
@@ -688,6 +716,10 @@ class SegmentService:
             return self._unchanged_copy(counterpart, source, tree)
         if counterpart.version != expected_version:
             raise VersionConflict(counterpart.id, expected_version, counterpart.version)
+        if _copied_onto(counterpart, source, tree) == counterpart:
+            # Already this copy: a new version would change nothing but the version, and
+            # add a history entry saying nothing.
+            return WriteResult(counterpart)
         return await self._overwrite(
             counterpart,
             source,
@@ -698,7 +730,7 @@ class SegmentService:
             note,
             acknowledge_live_usage=acknowledge_live_usage,
             refs_path=("id",),
-            subject=f"the {target.value} copy {counterpart.id}",
+            subject=f"the {target.value} {_counterpart_is(counterpart, source)}",
         )
 
     @staticmethod
@@ -707,46 +739,64 @@ class SegmentService:
         else the conflict that says which version to expect."""
         if _copied_onto(counterpart, source, tree) == counterpart:
             return WriteResult(counterpart)
+        mode = counterpart.mode.value
+        if counterpart.source_id == source.id:
+            which = f"already has a {mode} copy, {counterpart.id}, at version {counterpart.version}"
+        else:
+            which = (
+                f"was copied from {mode} segment {counterpart.id}, now at version "
+                f"{counterpart.version}"
+            )
         raise VersionConflict(
             counterpart.id,
             None,
             counterpart.version,
-            f"segment {source.id} already has a {counterpart.mode.value} copy, "
-            f"{counterpart.id}, at version {counterpart.version}, and it differs from this "
-            f"copy; check it, then copy again with expectedVersion: {counterpart.version} "
-            "to overwrite it",
+            f"segment {source.id} {which}, and it differs from this copy; check it, then copy "
+            f"again with expectedVersion: {counterpart.version} to overwrite it",
         )
 
-    async def _counterpart(self, target: Mode, source_id: str) -> Segment | None:
-        """The copy of ``source_id`` in ``target``; refused when there are several (made
-        before the ``one_copy_per_source`` index existed): which one to update is not ours to
-        guess."""
-        copies = await self.store.find_copies(target, source_id)
+    async def _counterpart(self, source: Segment, target: Mode) -> Segment | None:
+        """``source``'s one counterpart in ``target``: the segment copied from it there, or
+        else the segment it was itself copied from (when that is still there), so that
+        copying back and forth updates the same two segments.
+
+        Only the first can be made by a copy, and only one of it can be (the
+        ``one_copy_per_source`` index); the second is never made again once gone (a new
+        segment has a new id), so a copy that finds neither may make the first. Several
+        copies (made before the index existed) are refused: which one to update is not ours
+        to guess."""
+        copies = await self.store.find_copies(target, source.id)
         if len(copies) > 1:
             raise InputRefused(
                 [
                     UserError(
                         ("id",),
                         "DUPLICATE_COPIES",
-                        f"segment {source_id} has {len(copies)} {target.value} copies "
+                        f"segment {source.id} has {len(copies)} {target.value} copies "
                         f"({', '.join(c.id for c in copies)}) where there should be one; "
                         f"delete all but one in {target.value}, then copy again",
                     )
                 ]
             )
-        return copies[0] if copies else None
+        if copies:
+            return copies[0]
+        if source.source_id is None:
+            return None
+        return await self.store.get(target, source.source_id)
 
     async def _map_references(self, tree: Group, source: Mode, target: Mode) -> Group:
-        """Point IN_SEGMENT conditions at the referenced segments' copies in ``target``."""
-        refs = referenced_segments(tree)
+        """Point IN_SEGMENT conditions at the referenced segments' counterparts in
+        ``target``."""
+        refs = sorted(referenced_segments(tree))
+        found = {segment.id: segment for segment in await self.store.get_many(source, refs)}
         mapping: dict[str, str] = {}
         missing: list[str] = []
-        for ref in sorted(refs):
-            copy = await self._counterpart(target, ref)
-            if copy is None:
+        for ref in refs:
+            counterpart = await self._counterpart(found[ref], target) if ref in found else None
+            if counterpart is None:
                 missing.append(ref)
             else:
-                mapping[ref] = copy.id
+                mapping[ref] = counterpart.id
         if missing:
             raise InputRefused(
                 [
@@ -896,7 +946,7 @@ class SegmentService:
                 await self.store.insert(after, session)
             elif not await self.store.replace_if_version(after, before.version, session):
                 latest = await self.store.get(after.mode, after.id, session)
-                raise VersionConflict(after.id, before.version, latest.version if latest else -1)
+                raise VersionConflict(after.id, before.version, latest.version if latest else None)
             await self.store.add_history(entry, session)
 
         await self.database.run_atomically(work)
@@ -1009,6 +1059,27 @@ def _copied_onto(current: Segment, source: Segment, tree: Group) -> Segment:
     )
 
 
+def _counterpart_is(counterpart: Segment, source: Segment) -> str:
+    """What ``counterpart`` is to ``source``, after its mode: "copy X" or "segment X (S was
+    copied from it)"."""
+    if counterpart.source_id == source.id:
+        return f"copy {counterpart.id}"
+    return f"segment {counterpart.id} ({source.id} was copied from it)"
+
+
+def _no_counterpart(source: Segment, target: Mode) -> str:
+    """Why there is nothing to update when a copy names a counterpart's version."""
+    mode = target.value
+    if source.source_id is None:
+        why = f"segment {source.id} has no {mode} copy"
+    else:
+        why = (
+            f"segment {source.id} has no {mode} copy, and {mode} segment {source.source_id}, "
+            "which it was copied from, is not there any more"
+        )
+    return f"{why}: there is no version to expect; leave expectedVersion out to make a copy"
+
+
 def _unavailable_errors(
     path: tuple[PathPart, ...], code: str, mode: Mode, unavailable: dict[str, bool]
 ) -> list[UserError]:
@@ -1026,6 +1097,54 @@ def _unavailable_errors(
         )
         for segment_id, deleting in sorted(unavailable.items())
     ]
+
+
+def about_content(
+    errors: list[UserError],
+    conditions: Group,
+    at: tuple[PathPart, ...],
+    whose: str,
+    prefix: tuple[PathPart, ...] = ("conditions",),
+) -> list[UserError]:
+    """What validation said at paths into ``conditions`` (under ``prefix``), for a mutation
+    whose input holds no conditions (a restore, a copy): each said at ``at``, the input that
+    names those conditions, its message saying which condition of ``whose`` it is about (its
+    path, as validation names paths, and its text)."""
+    root = normalized(conditions)
+    out: list[UserError] = []
+    for error in errors:
+        where = error.path[len(prefix) :] if error.path[: len(prefix)] == prefix else ()
+        node, depth = _node_at(root, where)
+        place = ".".join(map(str, prefix + where[:depth]))
+        if isinstance(node, Condition):
+            try:
+                text = f" ({format_condition(node)})"
+            except ValueError:  # a value no longer of its operator's shape: the path says it
+                text = ""
+            lead = f"{whose}, condition {place}{text}"
+        elif depth:
+            lead = f"{whose}, group {place}"
+        else:
+            lead = whose
+        out.append(UserError(at, error.code, f"{lead}: {error.message}"))
+    return out
+
+
+def _node_at(root: Group, where: tuple[PathPart, ...]) -> tuple[Node, int]:
+    """The node of a normalized tree that a validation path (relative to the root) leads to,
+    and how many parts of the path lead to it (any after those name a field of it)."""
+    node: Node = root
+    depth = 0
+    while isinstance(node, Group) and depth + 1 < len(where):
+        kind, index = where[depth], where[depth + 1]
+        if kind not in ("conditions", "groups") or not isinstance(index, int):
+            break
+        wanted = Condition if kind == "conditions" else Group
+        members = [child for child in node.children if isinstance(child, wanted)]
+        if not 0 <= index < len(members):
+            break
+        node, depth = members[index], depth + 2
+    return node, depth
 
 
 def reference_conditions(

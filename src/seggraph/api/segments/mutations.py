@@ -193,8 +193,9 @@ class SegmentMutations:
 
     @strawberry.mutation(
         description="Copy a segment into the other mode, creating its one counterpart there or "
-        "updating it (the rules of updateSegment: expectedVersion, and acknowledgeLiveUsage to "
-        "change conditions live usages route by)."
+        "updating it: the segment copied from it there, or else the one it was copied from (the "
+        "rules of updateSegment: expectedVersion, and acknowledgeLiveUsage to change conditions "
+        "live usages route by; a counterpart already holding the copy is answered unchanged)."
     )
     async def copy_segment_to_mode(
         self,
