@@ -22,6 +22,7 @@ from typing import Any
 from bson import Decimal128
 from pymongo.errors import DuplicateKeyError
 
+from seggraph.api.properties.types import json_value
 from seggraph.clock import Clock, utcnow
 from seggraph.coalescing import FreshRead
 from seggraph.db import Database
@@ -41,6 +42,7 @@ from seggraph.domain.custom_properties import (
     check_key,
     check_label,
     coerce_value,
+    show_value,
 )
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.properties import PropertyDefinition
@@ -259,12 +261,13 @@ class CustomPropertiesService:
                 value = coerce_value(updated, _as_text(stored))
             except ValueRefused as exc:
                 refused += 1
+                shown = show_value(json_value(decode(stored, current.type)))
                 if len(errors) < MAX_LISTED:
                     errors.append(
                         UserError(
                             ("type",),
                             "VALUES_INCOMPATIBLE",
-                            f"{word} {subject}: custom.{current.key} holds {stored!r}, which "
+                            f"{word} {subject}: custom.{current.key} holds {shown}, which "
                             f"cannot be read as {updated.type.value}: {exc.message}",
                         )
                     )
