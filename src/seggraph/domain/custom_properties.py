@@ -97,10 +97,12 @@ class ValueAssignment:
 
     ``subject_id`` is a subscriber id, or a subscription id for a property that describes
     subscriptions; ``object``, when given, says which the caller meant (a mismatch is refused).
+    ``subject_id`` ``None`` means the caller refused the id itself: the key and the value are
+    still checked (to report every problem at once), and nothing is stored.
     """
 
     key: str
-    subject_id: str
+    subject_id: str | None
     value: Any
     object: CustomObject | None = None
 
@@ -378,6 +380,12 @@ class CustomPropertiesBackend(Protocol):
     ) -> CustomPropertyDefinition: ...
 
     async def delete_definition(self, key: str) -> None: ...
+
+    async def check_values(
+        self, assignments: Sequence[ValueAssignment], path: str = "values"
+    ) -> tuple[list[StoredValue], list[UserError]]:
+        """Every problem of every assignment (paths ``(path, index, field)``); writes nothing."""
+        ...
 
     async def set_values(self, assignments: Sequence[ValueAssignment]) -> SetResult: ...
 
