@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from seggraph import __version__
 from seggraph.cli_keys import keys_app
@@ -180,7 +181,9 @@ def plugins(
 
     Plugins are found through the `seggraph` entry-point group, under SEGGRAPH_PLUGINS and
     SEGGRAPH_DISABLE_PLUGINS. Providers are not started: a provider whose properties live in
-    the database may list only some of them here.
+    the database may list only some of them here. A name in SEGGRAPH_PLUGINS that no
+    installed plugin has is a warning on standard error (and, with --json, an entry with the
+    status NOT_INSTALLED).
     """
     import json
 
@@ -198,10 +201,31 @@ def plugins(
             f"[red]error:[/red] property {key!r} is declared by both {first!r} and {second!r}: "
             "the server will refuse to start"
         )
+    missing = manager.not_installed()
+    for name in missing:
+        console.print(f"[yellow]warning:[/yellow] {escape(_not_installed(name))}")
     if as_json:
-        typer.echo(json.dumps([_plugin_json(info) for info in infos], indent=2))
+        listed = [_plugin_json(info) for info in infos] + [_missing_json(n) for n in missing]
+        typer.echo(json.dumps(listed, indent=2))
         return
     _print_plugins(infos)
+
+
+def _not_installed(name: str) -> str:
+    return f"SEGGRAPH_PLUGINS names {name!r}, which is not installed"
+
+
+def _missing_json(name: str) -> dict[str, object]:
+    """A name SEGGRAPH_PLUGINS gives that no installed plugin has (status NOT_INSTALLED)."""
+    return {
+        "name": name,
+        "version": None,
+        "status": "NOT_INSTALLED",
+        "origin": None,
+        "error": _not_installed(name),
+        "hooks": [],
+        "properties": [],
+    }
 
 
 def _plugin_json(info: ProviderInfo) -> dict[str, object]:
