@@ -14,7 +14,10 @@ from rich.markup import escape
 
 from seggraph import __version__
 from seggraph.cli_keys import keys_app
+from seggraph.demo.cli import HELP as DEMO_HELP
+from seggraph.demo.cli import SEGMENTS_SHOWN as DEMO_SEGMENTS
 from seggraph.demo.cli import demo_command
+from seggraph.demo.generator import DEFAULT_SUBSCRIBERS
 from seggraph.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -47,7 +50,16 @@ def _configure_logging(level: str) -> None:
     )
 
 
-@app.command()
+SERVE_HELP = f"""Serve the GraphQL API.
+
+With SEGGRAPH_MONGODB_URI set, seggraph uses that MongoDB. Without it, seggraph starts
+its embedded database (SecantusDB) as a child process, keeps its data in the data
+directory, and stops it when you press Ctrl-C. With --demo, an empty database gets the
+demo data set ({DEFAULT_SUBSCRIBERS:,} subscribers, {DEMO_SEGMENTS}) before the API starts.
+"""
+
+
+@app.command(help=SERVE_HELP)
 def serve(
     host: Annotated[
         str | None,
@@ -72,13 +84,7 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the GraphQL API.
-
-    With SEGGRAPH_MONGODB_URI set, seggraph uses that MongoDB. Without it, seggraph starts
-    its embedded database (SecantusDB) as a child process, keeps its data in the data
-    directory, and stops it when you press Ctrl-C. With --demo, an empty database gets the
-    demo data set (10,000 subscribers, a dozen segments) before the API starts.
-    """
+    """``seggraph serve`` (its help is :data:`SERVE_HELP`)."""
     import uvicorn
 
     from seggraph.app import create_app
@@ -276,7 +282,7 @@ def _print_plugins(infos: list[ProviderInfo]) -> None:
 
 
 app.add_typer(keys_app, name="keys")
-app.command("demo")(demo_command)
+app.command("demo", help=DEMO_HELP)(demo_command)
 
 import_app = typer.Typer(
     help="Bulk-import a provider's data from a file (see each command's --help).",
