@@ -10,10 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from seggraph import __version__
 from seggraph.cli_keys import keys_app
+from seggraph.demo.cli import HELP as DEMO_HELP
+from seggraph.demo.cli import SEGMENTS_SHOWN as DEMO_SEGMENTS
 from seggraph.demo.cli import demo_command
+from seggraph.demo.generator import DEFAULT_SUBSCRIBERS
 from seggraph.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -46,7 +50,16 @@ def _configure_logging(level: str) -> None:
     )
 
 
-@app.command()
+SERVE_HELP = f"""Serve the GraphQL API.
+
+With SEGGRAPH_MONGODB_URI set, seggraph uses that MongoDB. Without it, seggraph starts
+its embedded database (SecantusDB) as a child process, keeps its data in the data
+directory, and stops it when you press Ctrl-C. With --demo, an empty database gets the
+demo data set ({DEFAULT_SUBSCRIBERS:,} subscribers, {DEMO_SEGMENTS}) before the API starts.
+"""
+
+
+@app.command(help=SERVE_HELP)
 def serve(
     host: Annotated[
         str | None,
@@ -71,13 +84,7 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the GraphQL API.
-
-    With SEGGRAPH_MONGODB_URI set, seggraph uses that MongoDB. Without it, seggraph starts
-    its embedded database (SecantusDB) as a child process, keeps its data in the data
-    directory, and stops it when you press Ctrl-C. With --demo, an empty database gets the
-    demo data set (10,000 subscribers, a dozen segments) before the API starts.
-    """
+    """``seggraph serve`` (its help is :data:`SERVE_HELP`)."""
     import uvicorn
 
     from seggraph.app import create_app
@@ -180,7 +187,9 @@ def plugins(
 
     Plugins are found through the `seggraph` entry-point group, under SEGGRAPH_PLUGINS and
     SEGGRAPH_DISABLE_PLUGINS. Providers are not started: a provider whose properties live in
-    the database may list only some of them here.
+    the database may list only some of them here. A name in SEGGRAPH_PLUGINS that no
+    installed plugin has is a warning on standard error (and, with --json, an entry with the
+    status NOT_INSTALLED).
     """
     import json
 
@@ -198,10 +207,31 @@ def plugins(
             f"[red]error:[/red] property {key!r} is declared by both {first!r} and {second!r}: "
             "the server will refuse to start"
         )
+    missing = manager.not_installed()
+    for name in missing:
+        console.print(f"[yellow]warning:[/yellow] {escape(_not_installed(name))}")
     if as_json:
-        typer.echo(json.dumps([_plugin_json(info) for info in infos], indent=2))
+        listed = [_plugin_json(info) for info in infos] + [_missing_json(n) for n in missing]
+        typer.echo(json.dumps(listed, indent=2))
         return
     _print_plugins(infos)
+
+
+def _not_installed(name: str) -> str:
+    return f"SEGGRAPH_PLUGINS names {name!r}, which is not installed"
+
+
+def _missing_json(name: str) -> dict[str, object]:
+    """A name SEGGRAPH_PLUGINS gives that no installed plugin has (status NOT_INSTALLED)."""
+    return {
+        "name": name,
+        "version": None,
+        "status": "NOT_INSTALLED",
+        "origin": None,
+        "error": _not_installed(name),
+        "hooks": [],
+        "properties": [],
+    }
 
 
 def _plugin_json(info: ProviderInfo) -> dict[str, object]:
@@ -252,7 +282,7 @@ def _print_plugins(infos: list[ProviderInfo]) -> None:
 
 
 app.add_typer(keys_app, name="keys")
-app.command("demo")(demo_command)
+app.command("demo", help=DEMO_HELP)(demo_command)
 
 import_app = typer.Typer(
     help="Bulk-import a provider's data from a file (see each command's --help).",

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from seggraph.cli_database import database_uri
-from seggraph.domain.api_keys import ApiKey, Role, parse_key
+from seggraph.domain.api_keys import MAX_NAME, ApiKey, Role, parse_key
 from seggraph.domain.segments import Mode
 from seggraph.settings import Settings, SettingsError, load_settings
 
@@ -80,6 +82,12 @@ def _run(settings: Settings, work: Callable[[ApiKeyService], Awaitable[T]]) -> T
         raise typer.Exit(1) from None
 
 
+def _shown(name: str) -> str:
+    """A key name for the terminal: control characters (refused in new names, but a key made
+    before may hold one) as escapes, never sent raw."""
+    return "".join(ascii(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in name)
+
+
 def _key_json(key: ApiKey) -> dict[str, object]:
     return {
         "id": key.id,
@@ -98,7 +106,11 @@ def create(
         RoleOption, typer.Option(help="read: queries only; write: queries and mutations.")
     ],
     name: Annotated[
-        str, typer.Option(help="What the key is for (shown in lists and history).")
+        str,
+        typer.Option(
+            help=f"What the key is for (shown in lists and history; at most {MAX_NAME} "
+            "characters, no control characters)."
+        ),
     ] = "",
 ) -> None:
     """Create a key; it is printed once, on standard output.
@@ -117,7 +129,7 @@ def create(
     key, full = _run(settings, work)
     console.print(
         f"created {key.mode.value} {key.role.value} key [bold]{key.id}[/bold]"
-        + (f" ({key.name})" if key.name else "")
+        + (f" ({escape(_shown(key.name))})" if key.name else "")
         + ". It is shown once, below: store it now."
     )
     typer.echo(full)
@@ -139,6 +151,7 @@ def list_keys(
         typer.echo(json.dumps([_key_json(key) for key in keys], indent=2))
         return
     from rich.table import Table
+    from rich.text import Text
 
     if not keys:
         Console().print(
@@ -153,7 +166,7 @@ def list_keys(
             key.id,
             key.mode.value,
             key.role.value,
-            key.name,
+            Text(_shown(key.name)),
             key.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
             key.revoked_at.strftime("%Y-%m-%d %H:%M:%S UTC") if key.revoked_at else "",
         )
@@ -163,22 +176,34 @@ def list_keys(
 @keys_app.command("revoke")
 def revoke(
     key_id: Annotated[
-        str, typer.Argument(help="The key's id (the part after sg_<mode>_), or the whole key.")
+        str, typer.Argument(help="The key's id (the part after `sg_<mode>_`), or the whole key.")
     ],
 ) -> None:
-    """Revoke a key: servers refuse it within SEGGRAPH_API_KEY_CACHE_SECONDS."""
+    """Revoke a key: servers refuse it within SEGGRAPH_API_KEY_CACHE_SECONDS.
+
+    Revoking a revoked key changes nothing, says so and exits 0.
+    """
     settings = _settings()
     whole = parse_key(key_id)
     if whole is not None:
         key_id = whole.key_id
 
-    async def work(service: ApiKeyService) -> ApiKey | None:
+    async def work(service: ApiKeyService) -> tuple[ApiKey, bool] | None:
         return await service.revoke(key_id)
 
-    key = _run(settings, work)
-    if key is None:
-        console.print(f"[red]error:[/red] there is no key {key_id!r} (see `seggraph keys list`)")
+    found = _run(settings, work)
+    if found is None:
+        console.print(
+            f"[red]error:[/red] there is no key {escape(repr(key_id))} (see `seggraph keys list`)"
+        )
         raise typer.Exit(1)
+    key, revoked_now = found
+    if not revoked_now and key.revoked_at is not None:
+        console.print(
+            f"key {key.id} was already revoked "
+            f"({key.revoked_at.strftime('%Y-%m-%d %H:%M:%S UTC')}); nothing changed"
+        )
+        return
     console.print(
         f"revoked key {key.id}; servers refuse it within {settings.api_key_cache_seconds:g} s"
     )

@@ -10,5 +10,9 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     """Now in UTC, truncated to milliseconds (what MongoDB stores), so round trips are exact."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return to_milliseconds(datetime.now(UTC))
+
+
+def to_milliseconds(moment: datetime) -> datetime:
+    """``moment`` truncated to milliseconds (what MongoDB stores): answer what is stored."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

@@ -12,7 +12,9 @@ import httpx
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database as SyncDatabase
+from typer.testing import CliRunner
 
+from seggraph.cli import app as cli_app
 from seggraph.demo.generator import PERSONAS, generate, subscriber_id
 from seggraph.demo.loader import MARKER_COLLECTION, DemoRefused, load_demo
 from seggraph.demo.segments import SEGMENTS
@@ -97,6 +99,19 @@ def test_the_generator_is_deterministic_and_the_personas_come_first() -> None:
     kinds = {o["object"] for o in first.billing}
     assert kinds == {"product", "price", "coupon", "customer", "subscription", "invoice"}
     assert set(PERSONAS) <= set(range(1, 51))
+
+
+def test_the_help_texts_count_the_example_segments() -> None:
+    """They said "a dozen example segments" of the 14."""
+    live = sum(1 for s in SEGMENTS if s.live)
+    for args, said in (
+        (["--help"], f"and {len(SEGMENTS)} example segments ({live} of them copied to LIVE)"),
+        (["demo", "--help"], f"{len(SEGMENTS)} example segments ({live} of them copied to LIVE)"),
+        (["serve", "--help"], f"(10,000 subscribers, {len(SEGMENTS)} example segments)"),
+    ):
+        shown = CliRunner().invoke(cli_app, args, env={"COLUMNS": "400"})
+        assert shown.exit_code == 0, shown.output
+        assert said in shown.stdout and "dozen" not in shown.stdout
 
 
 async def test_the_demo_loads_every_provider_and_its_segments(

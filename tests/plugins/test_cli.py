@@ -106,3 +106,29 @@ def test_plugins_prints_a_table(tmp_path: Path) -> None:
     assert "support_tickets" in result.stdout
     assert "support.open_tickets (NUMBER)" in result.stdout
     assert "resolve_properties" in result.stdout
+
+
+def test_plugins_warn_of_a_name_in_seggraph_plugins_that_is_not_installed(
+    tmp_path: Path,
+) -> None:
+    """The warning went only to a log the command never shows."""
+    warning = "warning: SEGGRAPH_PLUGINS names 'nosuch', which is not installed"
+    table = seggraph("plugins", cwd=tmp_path, SEGGRAPH_PLUGINS="support_tickets,nosuch")
+    assert table.returncode == 0, table.stderr
+    assert warning in table.stderr and "support_tickets" in table.stdout
+    listed = seggraph("plugins", "--json", cwd=tmp_path, SEGGRAPH_PLUGINS="support_tickets,nosuch")
+    assert listed.returncode == 0 and warning in listed.stderr
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert plugins["nosuch"] == {
+        "name": "nosuch",
+        "version": None,
+        "status": "NOT_INSTALLED",
+        "origin": None,
+        "error": "SEGGRAPH_PLUGINS names 'nosuch', which is not installed",
+        "hooks": [],
+        "properties": [],
+    }
+    assert plugins["support_tickets"]["status"] == "OK"
+    every = seggraph("plugins", "--json", cwd=tmp_path, SEGGRAPH_PLUGINS="support_tickets")
+    assert "warning" not in every.stderr
+    assert "NOT_INSTALLED" not in {p["status"] for p in json.loads(every.stdout)}

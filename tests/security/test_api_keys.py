@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from pymongo.database import Database as SyncDatabase
 
 from seggraph.db import Database
@@ -64,6 +65,60 @@ def test_keys_list_shows_no_secret_and_revoke_marks_the_key(
     assert next(k for k in everything if k["id"] == key_id)["revoked_at"] is not None
     unknown = run_cli(auth_settings, "keys", "revoke", "000000000000")
     assert unknown.exit_code == 1 and "no key" in unknown.output
+
+
+def test_revoking_a_revoked_key_says_so_and_keeps_the_first_time(
+    make_key: KeyMaker, auth_settings: Settings
+) -> None:
+    key_id = make_key(name="twice").split("_")[2]
+    first = run_cli(auth_settings, "keys", "revoke", key_id)
+    assert first.exit_code == 0 and f"revoked key {key_id};" in first.output
+
+    def revoked_at() -> str:
+        listed = json.loads(run_cli(auth_settings, "keys", "list", "--all", "--json").stdout)
+        found: str = next(k for k in listed if k["id"] == key_id)["revoked_at"]
+        return found
+
+    when = revoked_at()
+    again = run_cli(auth_settings, "keys", "revoke", key_id)
+    assert again.exit_code == 0, again.output
+    assert f"key {key_id} was already revoked" in again.output
+    assert "nothing changed" in again.output and "revoked key" not in again.output
+    assert revoked_at() == when
+
+
+@pytest.mark.parametrize(
+    "name", ["two\nlines", "\x1b[31mred\x1b[0m", "tab\there", "bell\x07", "del\x7f", "c1\x9b"]
+)
+def test_a_key_name_with_control_characters_is_refused(
+    auth_settings: Settings, sync_db: SyncDatabase[dict[str, Any]], name: str
+) -> None:
+    """The name was stored and echoed raw: a newline broke the listing, an escape sequence
+    reached the terminal."""
+    before = sync_db["api_keys"].count_documents({})
+    refused = run_cli(
+        auth_settings, "keys", "create", "--mode", "test", "--role", "read", "--name", name
+    )
+    assert refused.exit_code == 2
+    assert "a key name cannot hold control characters" in refused.output
+    assert refused.stdout == "" and "\x1b" not in refused.output
+    assert sync_db["api_keys"].count_documents({}) == before
+
+
+def test_a_key_name_is_shown_as_written_not_as_markup(auth_settings: Settings) -> None:
+    name = "[bold]ops[/bold] [red]"
+    made = run_cli(
+        auth_settings, "keys", "create", "--mode", "test", "--role", "read", "--name", name
+    )
+    assert made.exit_code == 0 and f"({name})" in made.output
+    assert name in run_cli(auth_settings, "keys", "list").stdout
+
+
+def test_revoke_help_names_the_key_id_part(auth_settings: Settings) -> None:
+    """Markdown help ate <mode>: "(the part after sg__)"."""
+    shown = run_cli(auth_settings, "keys", "revoke", "--help")
+    assert shown.exit_code == 0
+    assert "(the part after sg_<mode>_), or the whole key" in shown.stdout
 
 
 def test_every_graphql_request_needs_a_valid_key(

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from seggraph.demo.generator import CDP_EVENTS, CDP_TRAITS, DEFAULT_SUBSCRIBERS, PERSONAS
+from seggraph.demo.segments import SEGMENTS
 
 if TYPE_CHECKING:
     from seggraph.demo.loader import DemoReport
@@ -128,21 +129,26 @@ def serve_demo(settings: Settings, uri: str, log: logging.Logger) -> None:
         )
 
 
+#: The demo's segments, for help texts: counted, so that it stays true as segments come and go.
+SEGMENTS_SHOWN = f"{len(SEGMENTS)} example segments"
+HELP = f"""Load the demo data set: subscribers with billing, CRM, CDP and custom data, and
+{SEGMENTS_SHOWN} ({sum(1 for s in SEGMENTS if s.live)} of them copied to LIVE).
+
+Writes to SEGGRAPH_MONGODB_URI, else to the embedded database on the data directory (the
+one a running `seggraph serve` holds, when there is one). Loads only into a database
+without data of its own; running it again when the demo is loaded does nothing.
+`seggraph serve --demo` does the same at start-up, and declares the demo's CDP traits and
+events (SEGGRAPH_CDP_TRAITS / SEGGRAPH_CDP_EVENTS, when they are unset).
+"""
+
+
 def demo_command(
     subscribers: Annotated[
         int,
         typer.Option(min=1, max=1_000_000, help="How many subscribers the demo has."),
     ] = DEFAULT_SUBSCRIBERS,
 ) -> None:
-    """Load the demo data set: subscribers with billing, CRM, CDP and custom data, and a dozen
-    example segments (some copied to LIVE).
-
-    Writes to SEGGRAPH_MONGODB_URI, else to the embedded database on the data directory (the
-    one a running `seggraph serve` holds, when there is one). Loads only into a database
-    without data of its own; running it again when the demo is loaded does nothing.
-    `seggraph serve --demo` does the same at start-up, and declares the demo's CDP traits and
-    events (SEGGRAPH_CDP_TRAITS / SEGGRAPH_CDP_EVENTS, when they are unset).
-    """
+    """``seggraph demo`` (its help is :data:`HELP`)."""
     from seggraph.cli_database import database_uri
     from seggraph.demo.loader import DemoError
     from seggraph.embedded import EmbeddedDatabaseError

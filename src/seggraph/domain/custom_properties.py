@@ -97,10 +97,12 @@ class ValueAssignment:
 
     ``subject_id`` is a subscriber id, or a subscription id for a property that describes
     subscriptions; ``object``, when given, says which the caller meant (a mismatch is refused).
+    ``subject_id`` ``None`` means the caller refused the id itself: the key and the value are
+    still checked (to report every problem at once), and nothing is stored.
     """
 
     key: str
-    subject_id: str
+    subject_id: str | None
     value: Any
     object: CustomObject | None = None
 
@@ -140,7 +142,8 @@ class ValueRefused(ValueError):
         self.message, self.code = message, code
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """``value`` in a message: text quoted, anything else as JSON, cut to 60 characters."""
     if isinstance(value, str):
         text = repr(value[:60])
     else:
@@ -177,7 +180,7 @@ def coerce_value(definition: CustomPropertyDefinition, raw: Any) -> Any:
 
 def _text(raw: Any) -> str:
     if not isinstance(raw, str):
-        raise ValueRefused(f"expected text, got {_show(raw)}")
+        raise ValueRefused(f"expected text, got {show_value(raw)}")
     if len(raw) > MAX_TEXT:
         raise ValueRefused(f"text has at most {MAX_TEXT} characters", "TOO_LONG")
     return raw
@@ -186,18 +189,18 @@ def _text(raw: Any) -> str:
 def _number(raw: Any) -> int | Decimal:
     number = _unbounded_number(raw)
     if not within_bounds(number):
-        raise ValueRefused(f"{BOUNDS}, got {_show(raw)}")
+        raise ValueRefused(f"{BOUNDS}, got {show_value(raw)}")
     return number
 
 
 def _unbounded_number(raw: Any) -> int | Decimal:
     if isinstance(raw, bool):
-        raise ValueRefused(f"expected a number, got {_show(raw)}")
+        raise ValueRefused(f"expected a number, got {show_value(raw)}")
     if isinstance(raw, int):
         return raw
     if isinstance(raw, float):
         if raw != raw or raw in (float("inf"), float("-inf")):
-            raise ValueRefused(f"expected a finite number, got {_show(raw)}")
+            raise ValueRefused(f"expected a finite number, got {show_value(raw)}")
         return _whole(Decimal(repr(raw)))
     if isinstance(raw, Decimal):
         if not raw.is_finite():
@@ -214,7 +217,7 @@ def _unbounded_number(raw: Any) -> int | Decimal:
                 pass
         if not text:
             raise ValueRefused("expected a number, got a blank value (send null to remove it)")
-    raise ValueRefused(f"expected a number, got {_show(raw)}")
+    raise ValueRefused(f"expected a number, got {show_value(raw)}")
 
 
 def _whole(value: Decimal) -> int | Decimal:
@@ -233,7 +236,7 @@ def _boolean(raw: Any) -> bool:
         if word in FALSE_WORDS:
             return False
     raise ValueRefused(
-        f"expected a boolean (true, t, 1, yes / false, f, 0, no or blank), got {_show(raw)}"
+        f"expected a boolean (true, t, 1, yes / false, f, 0, no or blank), got {show_value(raw)}"
     )
 
 
@@ -247,7 +250,7 @@ def _date(raw: Any) -> date:
             raise ValueRefused(f"{raw.strip()!r} is not a calendar date") from None
     if isinstance(raw, str) and not raw.strip():
         raise ValueRefused("expected a date YYYY-MM-DD, got a blank value (send null to remove it)")
-    raise ValueRefused(f"expected a date YYYY-MM-DD, got {_show(raw)}")
+    raise ValueRefused(f"expected a date YYYY-MM-DD, got {show_value(raw)}")
 
 
 def _enum(raw: Any, values: tuple[str, ...]) -> str:
@@ -256,7 +259,7 @@ def _enum(raw: Any, values: tuple[str, ...]) -> str:
         for identifier in values:
             if identifier.casefold() == wanted:
                 return identifier
-    raise ValueRefused(f"expected one of {', '.join(values)}, got {_show(raw)}")
+    raise ValueRefused(f"expected one of {', '.join(values)}, got {show_value(raw)}")
 
 
 def _list(raw: Any) -> list[str]:
@@ -267,11 +270,13 @@ def _list(raw: Any) -> list[str]:
             try:
                 items = json.loads(text)
             except ValueError:
-                raise ValueRefused(f"expected a JSON array of strings, got {_show(raw)}") from None
+                raise ValueRefused(
+                    f"expected a JSON array of strings, got {show_value(raw)}"
+                ) from None
         else:
             items = [part.strip() for part in text.split(",") if part.strip()]
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise ValueRefused(f"expected a list of strings, got {_show(raw)}")
+        raise ValueRefused(f"expected a list of strings, got {show_value(raw)}")
     if len(items) > MAX_LIST_ITEMS:
         raise ValueRefused(f"a list has at most {MAX_LIST_ITEMS} items", "TOO_LONG")
     return list(items)
@@ -375,6 +380,12 @@ class CustomPropertiesBackend(Protocol):
     ) -> CustomPropertyDefinition: ...
 
     async def delete_definition(self, key: str) -> None: ...
+
+    async def check_values(
+        self, assignments: Sequence[ValueAssignment], path: str = "values"
+    ) -> tuple[list[StoredValue], list[UserError]]:
+        """Every problem of every assignment (paths ``(path, index, field)``); writes nothing."""
+        ...
 
     async def set_values(self, assignments: Sequence[ValueAssignment]) -> SetResult: ...
 

@@ -159,11 +159,13 @@ class PluginManager:
                 manager.add_plugin(plugin, name=name)
             else:
                 manager.add_plugin(extra)
-        if settings.plugins is not None:
-            for wanted in settings.plugins:
-                if wanted not in manager._records:
-                    log.warning("SEGGRAPH_PLUGINS names %r, which is not installed", wanted)
+        for wanted in manager.not_installed():
+            log.warning("SEGGRAPH_PLUGINS names %r, which is not installed", wanted)
         return manager
+
+    def not_installed(self) -> list[str]:
+        """The names SEGGRAPH_PLUGINS gives that no plugin has, in its order."""
+        return [name for name in self.settings.plugins or () if name not in self._records]
 
     def _refusal(self, name: str) -> str | None:
         allowed = self.settings.plugins

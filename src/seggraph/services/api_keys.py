@@ -8,6 +8,7 @@ therefore stops working within that time in every process (at once with 0).
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Callable
 
 from seggraph.clock import Clock, utcnow
@@ -42,10 +43,20 @@ class ApiKeyService:
         self._checked: dict[tuple[Mode, str, str], tuple[ApiKey, float]] = {}
 
     async def create(self, mode: Mode, role: Role, name: str = "") -> tuple[ApiKey, str]:
-        """A new key and its full text, which exists nowhere else: show it once."""
+        """A new key and its full text, which exists nowhere else: show it once.
+
+        The name is shown in terminals and history: control characters (a newline, an
+        escape sequence) are refused."""
         name = name.strip()
         if len(name) > MAX_NAME:
             raise ValueError(f"a key name has at most {MAX_NAME} characters")
+        controls = sorted({c for c in name if unicodedata.category(c) == "Cc"})
+        if controls:
+            shown = ", ".join(f"U+{ord(c):04X}" for c in controls)
+            raise ValueError(
+                f"a key name cannot hold control characters (such as a newline or an escape); "
+                f"this one has {shown}"
+            )
         full, key_id, secret_hash = new_key(mode)
         key = ApiKey(key_id, mode, role, name, secret_hash, self.clock())
         await self.store.insert(key)
@@ -54,11 +65,12 @@ class ApiKeyService:
     async def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
         return await self.store.list(include_revoked=include_revoked)
 
-    async def revoke(self, key_id: str) -> ApiKey | None:
-        """The revoked key, or None when there is no such key."""
-        key = await self.store.revoke(key_id.strip(), self.clock())
+    async def revoke(self, key_id: str) -> tuple[ApiKey, bool] | None:
+        """The revoked key and whether this call revoked it (False: it already was), or None
+        when there is no such key."""
+        key, revoked_now = await self.store.revoke(key_id.strip(), self.clock())
         self._checked = {k: v for k, v in self._checked.items() if k[1] != key_id}
-        return key
+        return None if key is None else (key, revoked_now)
 
     async def authenticate(self, raw: str) -> ApiKey | None:
         """The key ``raw`` is, when it is well formed, known, unrevoked and its secret matches."""

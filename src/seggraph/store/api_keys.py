@@ -62,9 +62,10 @@ class ApiKeyStore:
         cursor = self.keys.find(query).sort([("created_at", DESCENDING), ("_id", ASCENDING)])
         return [from_document(doc) for doc in await cursor.to_list()]
 
-    async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
-        """Mark the key revoked (once: a second revocation keeps the first time)."""
-        await self.keys.update_one(
+    async def revoke(self, key_id: str, at: datetime) -> tuple[ApiKey | None, bool]:
+        """Mark the key revoked (once: a second revocation keeps the first time); the key and
+        whether this call revoked it."""
+        result = await self.keys.update_one(
             {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
         )
-        return await self.get(key_id)
+        return await self.get(key_id), result.modified_count == 1

@@ -349,6 +349,76 @@ def test_refused_retention_events_answer_user_errors(
     assert sync_db["billing_retention_events"].count_documents({}) == 0
 
 
+def test_a_retention_event_answers_the_times_it_stores(
+    webhook: Webhook, gql: GraphQLClient
+) -> None:
+    """MongoDB keeps milliseconds: the answer said .261474 where the event read back said
+    .261000."""
+    seed(webhook)
+    fields = "{ at recordedAt }"
+    answered = []
+    for at in ("2026-01-02T03:04:05.261474+00:00", None):
+        recorded = gql.query(
+            f"mutation ($input: RecordRetentionEventInput!) {{ recordRetentionEvent(input: "
+            f"$input) {{ retentionEvent {fields} userErrors {{ code }} }} }}",
+            {"input": {"subscriberId": "cus_1", "kind": "CANCELED", "at": at}},
+        )["recordRetentionEvent"]
+        assert recorded["userErrors"] == []
+        answered.append(recorded["retentionEvent"])
+    assert answered[0]["at"] == "2026-01-02T03:04:05.261000+00:00"
+    listed = gql.query(f'{{ retentionEvents(subscriberId: "cus_1") {fields} }}')
+    assert listed["retentionEvents"] == answered[::-1]
+
+
+def test_retention_event_ids_are_bounded(
+    webhook: Webhook, gql: GraphQLClient, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    seed(webhook)
+    refused = gql.query(
+        RECORD,
+        {
+            "input": {
+                "subscriberId": "c" * 257,
+                "kind": "SAVED",
+                "offerId": "o" * 5000,
+                "couponId": "p" * 257,
+            }
+        },
+    )["recordRetentionEvent"]
+    assert refused["retentionEvent"] is None
+    assert [(e["path"], e["code"], e["message"]) for e in refused["userErrors"]] == [
+        (["subscriberId"], "TOO_LONG", "subscriberId has at most 256 characters, got 257"),
+        (["offerId"], "TOO_LONG", "offerId has at most 256 characters, got 5000"),
+        (["couponId"], "TOO_LONG", "couponId has at most 256 characters, got 257"),
+    ]
+    assert sync_db["billing_retention_events"].count_documents({}) == 0
+    longest = {"subscriberId": "cus_1", "kind": "SAVED", "offerId": "o" * 256, "couponId": "p"}
+    assert gql.query(RECORD, {"input": longest})["recordRetentionEvent"]["userErrors"] == []
+
+
+def test_retention_events_refuse_a_first_out_of_range(webhook: Webhook, gql: GraphQLClient) -> None:
+    """first: -1 answered [] and first: 10000 answered 500 events, without a word."""
+    seed(webhook)
+    gql.query(RECORD, {"input": {"subscriberId": "cus_1", "kind": "CANCELED"}})
+    for first in (-1, 501):
+        body = gql.execute(
+            'query($first: Int!) { retentionEvents(subscriberId: "cus_1", first: $first) '
+            "{ kind } }",
+            {"first": first},
+        )
+        assert body["data"] is None
+        [error] = body["errors"]
+        assert error["message"] == "first: first must be 0..500"
+        assert error["extensions"] == {"code": "OUT_OF_RANGE"}
+    for first, count in ((0, 0), (500, 1)):
+        listed = gql.query(
+            'query($first: Int!) { retentionEvents(subscriberId: "cus_1", first: $first) '
+            "{ kind } }",
+            {"first": first},
+        )["retentionEvents"]
+        assert len(listed) == count
+
+
 def test_discount_and_invoice_events_reach_the_values(webhook: Webhook, gql: GraphQLClient) -> None:
     seed(webhook)
     t = int(time.time()) - 20

@@ -195,5 +195,21 @@ def test_a_body_too_large_is_413_and_writes_nothing(cdp: httpx.Client, sync_db: 
     assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": []}
 
 
-def test_only_post_is_allowed(cdp: httpx.Client) -> None:
-    assert cdp.get("/cdp/v1/track", auth=(WRITE_KEY, "")).status_code == 405
+def test_only_post_is_allowed_and_the_refusal_is_json_like_every_other(
+    cdp: httpx.Client, sync_db: Db
+) -> None:
+    """Starlette answered 405 in plain text ("Method Not Allowed")."""
+    for method in ("GET", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        for kind in ("identify", "track", "batch"):
+            for auth in ((WRITE_KEY, ""), ("wrong", "")):
+                response = cdp.request(method, f"/cdp/v1/{kind}", auth=auth, json={})
+                assert response.status_code == 405, (method, kind)
+                assert response.headers["allow"] == "POST"
+                assert response.headers["content-type"] == "application/json"
+                assert response.json() == {
+                    "success": False,
+                    "error": f"/cdp/v1/{kind} takes POST, not {method}",
+                }
+    head = cdp.head("/cdp/v1/track", auth=(WRITE_KEY, ""))
+    assert head.status_code == 405 and head.headers["allow"] == "POST"
+    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": []}

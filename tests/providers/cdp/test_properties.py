@@ -233,3 +233,53 @@ def test_a_time_far_ahead_counts_as_the_time_the_message_arrived(cdp: httpx.Clie
     last_seen = datetime.fromisoformat(found["cdp.last_seen"]["value"])
     assert before - timedelta(seconds=5) <= last_seen <= datetime.now(UTC) + timedelta(seconds=5)
     assert found["cdp.days_since_last_seen"]["value"] == 0
+
+
+def test_an_integer_beyond_2_53_is_answered_as_a_string_everywhere(cdp: httpx.Client) -> None:
+    """A trait 9007199254740993 was answered as a bare JSON number, which a JavaScript client
+    reads as 9007199254740992; it is answered as condition values are: a string of the same
+    number. Integers a double holds stay numbers."""
+    big = 2**53 + 1
+    for who, seats in (("cus_big", big), ("cus_neg", -big), ("cus_edge", 2**53 - 1)):
+        post(cdp, "identify", {"userId": who, "traits": {"seats": seats, "tags": ["a"]}})
+    expected = {"cus_big": str(big), "cus_neg": str(-big), "cus_edge": 2**53 - 1}
+    for who, answered in expected.items():
+        assert values(cdp, who, ["cdp.trait.seats"])["cdp.trait.seats"]["value"] == answered
+    body = cdp.post(
+        "/graphql",
+        json={
+            "query": "query($ids: [ID!]!, $keys: [String!]!) { propertyValues(subscriberIds: "
+            "$ids, keys: $keys) { subscriberId values { key value } } previewConditions("
+            "subscriberIds: $ids, conditionsText: $text) { results { subscriberId evaluation "
+            "{ result explanation { conditions { expected actual } } } } } }".replace(
+                "$text", '"cdp.trait.seats > 9007199254740992"'
+            ),
+            "variables": {"ids": list(expected), "keys": ["cdp.trait.seats"]},
+        },
+    ).json()
+    assert not body.get("errors"), body
+    listed = {
+        row["subscriberId"]: row["values"][0]["value"] for row in body["data"]["propertyValues"]
+    }
+    assert listed == expected
+    explained = {
+        row["subscriberId"]: (
+            row["evaluation"]["result"],
+            row["evaluation"]["explanation"]["conditions"][0]["actual"],
+        )
+        for row in body["data"]["previewConditions"]["results"]
+    }
+    assert explained == {
+        "cus_big": ("MEMBER", str(big)),
+        "cus_neg": ("NOT_MEMBER", str(-big)),
+        "cus_edge": ("NOT_MEMBER", 2**53 - 1),
+    }
+    # The raw text, as a JavaScript client parses it: no integer beyond 2^53 in it.
+    raw = cdp.post(
+        "/graphql",
+        json={
+            "query": '{ subscriber(id: "cus_big") { properties(keys: ["cdp.trait.seats"]) '
+            "{ value } } }"
+        },
+    ).text
+    assert f'"value":"{big}"' in raw.replace(" ", "")

@@ -222,6 +222,30 @@ def test_a_type_change_is_refused_when_a_value_cannot_be_converted(
     assert sync_db["custom_definitions"].find_one({"_id": "note"})["type"] == "TEXT"  # type: ignore[index]
 
 
+def test_a_refused_type_change_shows_the_values_as_the_api_answers_them(
+    gql: GraphQLClient,
+) -> None:
+    """The message showed the stored form, e.g. "holds Decimal128('3.5')"; a number the API
+    answers as text (beyond what a double holds) is shown as that text."""
+    create(gql, key="score", type="NUMBER")
+    set_values(
+        gql,
+        [
+            {"key": "score", "subscriberId": "cus_1", "value": "3.5"},
+            {"key": "score", "subscriberId": "cus_2", "value": 2**70},
+        ],
+    )
+    refused = update(gql, key="score", type="BOOLEAN")
+    assert [e["message"] for e in refused["userErrors"]] == [
+        "subscriber cus_1: custom.score holds 3.5, which cannot be read as BOOLEAN: expected a "
+        "boolean (true, t, 1, yes / false, f, 0, no or blank), got '3.5'",
+        f"subscriber cus_2: custom.score holds '{2**70}', which cannot be read as BOOLEAN: "
+        "expected a boolean (true, t, 1, yes / false, f, 0, no or blank), "
+        f"got '{2**70}'",
+    ]
+    assert properties(gql, "cus_2", ["custom.score"])["custom.score"]["value"] == str(2**70)
+
+
 def test_deleting_an_unused_property_removes_it_and_its_values(
     gql: GraphQLClient, sync_db: Db
 ) -> None:

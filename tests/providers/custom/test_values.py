@@ -100,27 +100,6 @@ def test_a_refused_bulk_write_writes_nothing_and_names_subscriber_key_and_why(
             {"key": "renews_on", "subscriberId": "cus_4", "value": "30/09/2026"},
             {"key": "tier", "subscriberId": "cus_5", "value": "BRONZE"},
             {"key": "seats", "subscriberId": "  ", "value": 1},
-            {"key": "seats", "subscriberId": "cus_6"},
-            {"key": "seats", "subscriptionId": "sub_1", "value": 1},
-            {"key": "seat_cap", "subscriberId": "cus_7", "value": 1},
-        ],
-    )
-    assert result["written"] == 0
-    errors = [(e["path"], e["code"], e["message"]) for e in result["userErrors"]]
-    assert errors[0] == (
-        ["values", "6", "value"],
-        "BLANK",
-        "a value is required (null removes the value)",
-    )
-    result = set_values(
-        defined,
-        [
-            {"key": "seats", "subscriberId": "cus_1", "value": 5},
-            {"key": "vip", "subscriberId": "cus_2", "value": "maybe"},
-            {"key": "ghost", "subscriberId": "cus_3", "value": 1},
-            {"key": "renews_on", "subscriberId": "cus_4", "value": "30/09/2026"},
-            {"key": "tier", "subscriberId": "cus_5", "value": "BRONZE"},
-            {"key": "seats", "subscriberId": "  ", "value": 1},
             {"key": "seats", "subscriptionId": "sub_1", "value": 1},
             {"key": "seat_cap", "subscriberId": "cus_7", "value": 1},
         ],
@@ -166,6 +145,80 @@ def test_a_refused_bulk_write_writes_nothing_and_names_subscriber_key_and_why(
         ),
     ]
     assert list(sync_db["custom_values"].find()) == before
+
+
+def test_a_value_without_its_id_or_value_is_reported_with_every_other_problem(
+    defined: GraphQLClient, sync_db: Db
+) -> None:
+    """A value missing its id (or with both ids) or its value used to be all that came back:
+    the unknown keys, wrong objects and bad values of the same request were reported only once
+    those were fixed. Now every problem of every value comes back at once, in input order."""
+    set_values(defined, [{"key": "seats", "subscriberId": "cus_1", "value": 1}])
+    before = list(sync_db["custom_values"].find())
+    result = set_values(
+        defined,
+        [
+            {"key": "seats", "subscriberId": "cus_1", "value": 5},
+            {"key": "seats", "value": 2},
+            {"key": "ghost", "subscriberId": "cus_3", "value": 1},
+            {"key": "seats", "subscriberId": "cus_4"},
+            {"key": "seats", "subscriptionId": "sub_1", "value": 1},
+            {"key": "vip", "subscriberId": "cus_5", "value": "maybe"},
+            {"key": "seats", "subscriberId": "x" * 257, "value": 1},
+            {"key": "seats", "subscriberId": "cus_6", "subscriptionId": "sub_6", "value": "many"},
+            {"key": "ghost", "subscriberId": " "},
+        ],
+    )
+    assert result["written"] == 0
+    assert [(e["path"], e["code"], e["message"]) for e in result["userErrors"]] == [
+        (
+            ["values", "1", "subscriberId"],
+            "INVALID_ID",
+            "give exactly one of subscriberId and subscriptionId",
+        ),
+        (
+            ["values", "2", "key"],
+            "UNKNOWN_PROPERTY",
+            "cus_3: there is no custom property custom.ghost",
+        ),
+        (["values", "3", "value"], "BLANK", "a value is required (null removes the value)"),
+        (
+            ["values", "4", "subscriptionId"],
+            "WRONG_OBJECT",
+            "custom.seats describes a subscriber: give a subscriber id, not a subscription id",
+        ),
+        (
+            ["values", "5", "value"],
+            "INVALID_VALUE",
+            "subscriber cus_5: custom.vip: expected a boolean (true, t, 1, yes / false, f, 0, "
+            "no or blank), got 'maybe'",
+        ),
+        (
+            ["values", "6", "subscriberId"],
+            "INVALID_ID",
+            "custom.seats describes a subscriber: a subscriber id of 1 to 256 characters is "
+            "required",
+        ),
+        (
+            ["values", "7", "subscriberId"],
+            "INVALID_ID",
+            "give exactly one of subscriberId and subscriptionId",
+        ),
+        (["values", "7", "value"], "INVALID_VALUE", "custom.seats: expected a number, got 'many'"),
+        (["values", "8", "key"], "UNKNOWN_PROPERTY", "?: there is no custom property custom.ghost"),
+        (
+            ["values", "8", "subscriberId"],
+            "INVALID_ID",
+            "a subscriber id of 1 to 256 characters is required",
+        ),
+        (["values", "8", "value"], "BLANK", "a value is required (null removes the value)"),
+    ]
+    assert list(sync_db["custom_values"].find()) == before
+    one = set_value(defined, {"key": "ghost", "value": "x"})
+    assert [(e["path"], e["code"]) for e in one["userErrors"]] == [
+        (["input", "key"], "UNKNOWN_PROPERTY"),
+        (["input", "subscriberId"], "INVALID_ID"),
+    ]
 
 
 def test_one_value_is_set_and_null_removes_it(defined: GraphQLClient) -> None:
@@ -278,7 +331,13 @@ def test_a_number_beyond_34_digits_is_refused_and_nothing_is_written(
 
 
 def test_a_large_number_reads_back_exactly(defined: GraphQLClient) -> None:
-    for value, answered in (("9" * 34, "9" * 34), (2**63, str(2**63)), ("0.5", 0.5)):
+    for value, answered in (
+        ("9" * 34, "9" * 34),
+        (2**63, str(2**63)),
+        (2**60, str(2**60)),  # stored as an int64: was answered as a bare number
+        (2**53 - 1, 2**53 - 1),
+        ("0.5", 0.5),
+    ):
         assert (
             set_value(defined, {"key": "seats", "subscriberId": "cus_1", "value": value})["written"]
             == 1

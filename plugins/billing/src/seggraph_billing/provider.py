@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from seggraph.domain.context import EvaluationContext
+from seggraph.clock import to_milliseconds
+from seggraph.domain.context import MAX_SUBJECT_ID, EvaluationContext
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.retention import RetentionEvent, RetentionKind
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
@@ -193,13 +194,16 @@ class BillingProvider:
             )
         offer_id = (offer_id or "").strip() or None
         coupon_id = (coupon_id or "").strip() or None
-        now = self.clock()
+        # MongoDB keeps milliseconds: the answer says what is stored (and read back).
+        now = to_milliseconds(self.clock().astimezone(UTC))
         when = at or now
         if when.tzinfo is None:
             when = when.replace(tzinfo=self.account.zone)
-        when = when.astimezone(UTC)
+        when = to_milliseconds(when.astimezone(UTC))
         if not subscriber_id:
             errors.append(UserError(("subscriberId",), "BLANK", "subscriberId is required"))
+        elif len(subscriber_id) > MAX_SUBJECT_ID:
+            errors.append(_too_long("subscriberId", subscriber_id))
         elif not await self.store.has_customer(subscriber_id):
             errors.append(
                 UserError(
@@ -212,6 +216,9 @@ class BillingProvider:
             errors.append(
                 UserError(("offerId",), "BLANK", "a save needs the id of the offer accepted")
             )
+        for field, value in (("offerId", offer_id), ("couponId", coupon_id)):
+            if value is not None and len(value) > MAX_SUBJECT_ID:
+                errors.append(_too_long(field, value))
         if when > now + FUTURE_SKEW:
             errors.append(UserError(("at",), "IN_FUTURE", "at must not be in the future"))
         if errors:
@@ -222,7 +229,7 @@ class BillingProvider:
             "offer_id": offer_id,
             "coupon_id": coupon_id,
             "at": when,
-            "recorded_at": now.astimezone(UTC),
+            "recorded_at": now,
             "actor": actor,
         }
         doc["_id"] = await self.store.add_retention_event(doc)
@@ -284,6 +291,14 @@ class BillingProvider:
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _too_long(field: str, value: str) -> UserError:
+    return UserError(
+        (field,),
+        "TOO_LONG",
+        f"{field} has at most {MAX_SUBJECT_ID} characters, got {len(value)}",
+    )
 
 
 def retention_event(doc: Mapping[str, Any]) -> RetentionEvent:

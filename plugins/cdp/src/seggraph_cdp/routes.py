@@ -2,7 +2,8 @@
 
 They take Segment's Tracking API JSON and authorise it as Segment does: HTTP Basic with the
 write key as the user name and an empty password. The whole request is read and checked before
-anything is written, so a refused request (401, 400, 413) has no side effect.
+anything is written, so a refused request (405, 401, 400, 413) has no side effect. Every
+refusal answers ``{"success": false, "error": ...}``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from seggraph_cdp.store import IngestResult
 
 log = logging.getLogger(__name__)
 PREFIX = "/cdp/v1"
+#: The methods the endpoints answer themselves (any other would get Starlette's plain 405).
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 
 
 class Ingestor(Protocol):
@@ -62,6 +65,8 @@ def authorised(request: Request, write_key: str | None) -> bool:
 
 def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        if request.method != "POST":  # answered in the shape of every other refusal
+            return _error(405, f"{PREFIX}/{kind} takes POST, not {request.method}", Allow="POST")
         write_key = ingestor.write_key()
         if not authorised(request, write_key):
             reason = (
@@ -97,7 +102,9 @@ def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Re
 
 
 def cdp_routes(ingestor: Ingestor) -> list[Route]:
+    """Every method reaches the endpoint, which answers any but POST with a JSON 405 (Starlette
+    would answer it in plain text)."""
     return [
-        Route(f"{PREFIX}/{kind}", _endpoint(kind, ingestor), methods=["POST"])
+        Route(f"{PREFIX}/{kind}", _endpoint(kind, ingestor), methods=list(ANY_METHOD))
         for kind in ("identify", "track", "batch")
     ]

@@ -22,6 +22,7 @@ from typing import Any
 from bson import Decimal128
 from pymongo.errors import DuplicateKeyError
 
+from seggraph.api.properties.types import json_value
 from seggraph.clock import Clock, utcnow
 from seggraph.coalescing import FreshRead
 from seggraph.db import Database
@@ -41,6 +42,7 @@ from seggraph.domain.custom_properties import (
     check_key,
     check_label,
     coerce_value,
+    show_value,
 )
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.properties import PropertyDefinition
@@ -259,12 +261,13 @@ class CustomPropertiesService:
                 value = coerce_value(updated, _as_text(stored))
             except ValueRefused as exc:
                 refused += 1
+                shown = show_value(json_value(decode(stored, current.type)))
                 if len(errors) < MAX_LISTED:
                     errors.append(
                         UserError(
                             ("type",),
                             "VALUES_INCOMPATIBLE",
-                            f"{word} {subject}: custom.{current.key} holds {stored!r}, which "
+                            f"{word} {subject}: custom.{current.key} holds {shown}, which "
                             f"cannot be read as {updated.type.value}: {exc.message}",
                         )
                     )
@@ -315,36 +318,53 @@ class CustomPropertiesService:
     async def check_values(
         self, assignments: Sequence[ValueAssignment], path: str = "values"
     ) -> tuple[list[StoredValue], list[UserError]]:
-        """Coerce every assignment; errors name the subscriber, the key and why."""
+        """Coerce every assignment; errors name the subscriber, the key and why.
+
+        Every problem of every assignment is reported (an unknown key does not hide a blank
+        id). An assignment whose ``subject_id`` is ``None`` has its key and value checked only:
+        its caller refuses the missing id."""
         keys = {a.key.strip().removeprefix(f"{NAMESPACE}.") for a in assignments}
         definitions = await self.store.definitions_of(keys)
         stored: list[StoredValue] = []
         errors: list[UserError] = []
         for index, item in enumerate(assignments):
+            found = len(errors)
             key = item.key.strip().removeprefix(f"{NAMESPACE}.")
             subject = item.subject_id.strip() if isinstance(item.subject_id, str) else ""
+            id_given = item.subject_id is not None
+            id_valid = bool(subject) and len(subject) <= MAX_SUBJECT_ID
             definition = definitions.get(key)
             if definition is None:
                 errors.append(
                     UserError(
                         (path, index, "key"),
                         "UNKNOWN_PROPERTY",
-                        f"{subject or '?'}: there is no custom property custom.{key}",
+                        f"{subject if id_valid else '?'}: there is no custom property custom.{key}",
                     )
                 )
+                if id_given and not id_valid:
+                    word = _subject_word(item.object or CustomObject.SUBSCRIBER)
+                    errors.append(
+                        UserError(
+                            (path, index, f"{word}Id"),
+                            "INVALID_ID",
+                            f"a {word} id of 1 to {MAX_SUBJECT_ID} characters is required",
+                        )
+                    )
                 continue
             word = _subject_word(definition.object)
-            if item.object is not None and item.object is not definition.object:
+            given = item.object
+            wrong_object = given is not None and given is not definition.object
+            if given is not None and wrong_object:
                 errors.append(
                     UserError(
-                        (path, index, f"{_subject_word(item.object)}Id"),
+                        (path, index, f"{_subject_word(given)}Id"),
                         "WRONG_OBJECT",
                         f"custom.{key} describes a {word}: give a {word} id, not a "
-                        f"{_subject_word(item.object)} id",
+                        f"{_subject_word(given)} id",
                     )
                 )
-                continue
-            if not subject or len(subject) > MAX_SUBJECT_ID:
+            elif id_given and not id_valid:
                 errors.append(
                     UserError(
                         (path, index, f"{word}Id"),
@@ -353,19 +373,16 @@ class CustomPropertiesService:
                         f"{MAX_SUBJECT_ID} characters is required",
                     )
                 )
-                continue
             try:
                 value = coerce_value(definition, item.value)
             except ValueRefused as exc:
+                who = f"{word} {subject}: " if id_valid and not wrong_object else ""
                 errors.append(
-                    UserError(
-                        (path, index, "value"),
-                        exc.code,
-                        f"{word} {subject}: custom.{key}: {exc.message}",
-                    )
+                    UserError((path, index, "value"), exc.code, f"{who}custom.{key}: {exc.message}")
                 )
                 continue
-            stored.append(StoredValue(key, definition.object, subject, value))
+            if len(errors) == found and id_given:
+                stored.append(StoredValue(key, definition.object, subject, value))
         return stored, errors
 
     async def set_values(self, assignments: Sequence[ValueAssignment]) -> SetResult:

@@ -74,7 +74,16 @@ class CustomPropertyValueInput:
 
 def _assignment(
     item: CustomPropertyValueInput, path: tuple[Any, ...], errors: list[UserError]
-) -> dcp.ValueAssignment | None:
+) -> dcp.ValueAssignment:
+    """The value to check and write. What the input's shape lacks goes to ``errors`` and the
+    rest is still checked: a missing id as ``None`` (key and value only), a missing value as a
+    removal (key and id only)."""
+    value: Any = item.value
+    if value is strawberry.UNSET:
+        errors.append(
+            UserError((*path, "value"), "BLANK", "a value is required (null removes the value)")
+        )
+        value = None
     if (item.subscriber_id is None) == (item.subscription_id is None):
         errors.append(
             UserError(
@@ -83,19 +92,28 @@ def _assignment(
                 "give exactly one of subscriberId and subscriptionId",
             )
         )
-        return None
-    if item.value is strawberry.UNSET:
-        errors.append(
-            UserError((*path, "value"), "BLANK", "a value is required (null removes the value)")
-        )
-        return None
+        return dcp.ValueAssignment(item.key, None, value)
     if item.subscriber_id is not None:
         return dcp.ValueAssignment(
-            item.key, str(item.subscriber_id), item.value, dcp.CustomObject.SUBSCRIBER
+            item.key, str(item.subscriber_id), value, dcp.CustomObject.SUBSCRIBER
         )
     return dcp.ValueAssignment(
-        item.key, str(item.subscription_id), item.value, dcp.CustomObject.SUBSCRIPTION
+        item.key, str(item.subscription_id), value, dcp.CustomObject.SUBSCRIPTION
     )
+
+
+_FIELD_ORDER = {"key": 0, "subscriberId": 1, "subscriptionId": 1, "value": 2}
+
+
+def _in_input_order(errors: list[UserError]) -> list[UserError]:
+    """Errors by value, then by field (key, id, value) within one value."""
+
+    def order(error: UserError) -> tuple[int, int]:
+        path = error.path
+        index = path[1] if len(path) > 1 and isinstance(path[1], int) else -1
+        return index, _FIELD_ORDER.get(str(path[-1]) if path else "", -1)
+
+    return sorted(errors, key=order)
 
 
 async def _set(
@@ -106,19 +124,16 @@ async def _set(
         errors.append(
             UserError(("values",), "TOO_MANY", f"at most {MAX_VALUES} values in one mutation")
         )
-    assignments: list[dcp.ValueAssignment] = []
-    for index, item in enumerate(items):
-        path: tuple[Any, ...] = ("input",) if single else ("values", index)
-        assignment = _assignment(item, path, errors)
-        if assignment is not None:
-            assignments.append(assignment)
-    if errors:
-        return SetCustomPropertyValuesPayload(user_errors=user_errors(errors))
+    assignments = [_assignment(item, ("values", index), errors) for index, item in enumerate(items)]
     try:
+        if errors:
+            if len(items) <= MAX_VALUES:  # one request's worth: every problem of every value
+                errors += (await backend(info).check_values(assignments))[1]
+            raise InputRefused(_in_input_order(errors))
         result = await backend(info).set_values(assignments)
     except InputRefused as refused:
         found = list(refused.errors)
-        if single:  # the service numbers values; one value's path starts at the input
+        if single:  # values are numbered; one value's path starts at the input
             found = [UserError(("input", *e.path[2:]), e.code, e.message) for e in found]
         return SetCustomPropertyValuesPayload(user_errors=user_errors(found))
     return SetCustomPropertyValuesPayload(written=result.written, removed=result.removed)

@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from seggraph.api.errors import UserErrorType
 from seggraph.api.properties.types import json_value
+from seggraph.api.segments.conditions import EXACT_NUMBERS
 from seggraph.domain import custom_properties as dcp
 
 CustomTypeEnum = strawberry.enum(
@@ -63,7 +64,8 @@ class CustomPropertyValue:
     key: str = strawberry.field(description="The property's key, e.g. plan_tier.")
     property_key: str
     value: JSON = strawberry.field(
-        description="The stored value: text, a number, a boolean, a YYYY-MM-DD date, a list."
+        description="The stored value: text, a number, a boolean, a YYYY-MM-DD date, a list. "
+        + EXACT_NUMBERS
     )
 
 

@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 from seggraph.api.context import Info
 from seggraph.api.execution import SharedView
 from seggraph.api.properties.types import PropertyValueState, json_value
-from seggraph.api.segments.conditions import Combinator, Operator
+from seggraph.api.segments.conditions import EXACT_NUMBERS, Combinator, Operator
 from seggraph.api.segments.types import SegmentType
 from seggraph.domain.conditions import Group
 from seggraph.domain.errors import PathPart
@@ -82,9 +82,9 @@ class ConditionExplanationType:
     path: list[str]
     property: str
     operator: Operator  # type: ignore[valid-type]
-    expected: JSON | None
+    expected: JSON | None = strawberry.field(description=f"The condition's value. {EXACT_NUMBERS}")
     actual: JSON | None = strawberry.field(
-        description="The provider's value; null when missing or unknown."
+        description=f"The provider's value; null when missing or unknown. {EXACT_NUMBERS}"
     )
     state: PropertyValueState
     result: ConditionResult

@@ -10,7 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from seggraph.api.segments.conditions import Operator, value_to_json
+from seggraph.api.segments.conditions import EXACT_NUMBERS, Operator, value_to_json
 from seggraph.domain.conditions import Money, RelativeDate
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.domain.properties import PropertyType as DomainPropertyType
@@ -47,11 +47,16 @@ class PropertyValueState(Enum):
 
 
 def json_value(value: Any) -> Any:
-    """A provider's value as JSON: exact numbers, money as {amount, currency}, ISO dates."""
+    """A provider's value as JSON: exact numbers, money as {amount, currency}, ISO dates.
+
+    Numbers follow :func:`value_to_json`: an integer beyond 2^53 (which a JavaScript client
+    would round) is answered as a string of its digits."""
     if value is None or value is MISSING or isinstance(value, Unknown):
         return None
     if isinstance(value, Decimal | Money | RelativeDate):
         return value_to_json(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:
+        return value_to_json(Decimal(value))
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, datetime | date):
@@ -136,7 +141,9 @@ class ProviderNode:
 
 @strawberry.type(description="A suggested value for a condition on a property.")
 class PropertyValueSuggestion:
-    value: JSON = strawberry.field(description="The value, as a condition takes it.")
+    value: JSON = strawberry.field(
+        description=f"The value, as a condition takes it. {EXACT_NUMBERS}"
+    )
     label: str = strawberry.field(description="The value as text, for a menu.")
 
     @classmethod
@@ -150,7 +157,9 @@ class PropertyValueSuggestion:
 class PropertyValue:
     key: str
     state: PropertyValueState
-    value: JSON | None = strawberry.field(description="The value when PRESENT, else null.")
+    value: JSON | None = strawberry.field(
+        description=f"The value when PRESENT, else null. {EXACT_NUMBERS}"
+    )
     unknown_reason: str | None = strawberry.field(
         description="When UNKNOWN: PROVIDER_ERROR or TIMEOUT. When PRESENT but not readable "
         "as the property's type: TYPE_ERROR (a condition on it is UNKNOWN; IS_SET is TRUE). "

@@ -15,6 +15,7 @@ from seggraph.api.retention.types import (
     RetentionEventNode,
     RetentionKindEnum,
 )
+from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph.domain.errors import InputRefused
 
 
@@ -23,15 +24,19 @@ class RecordRetentionEventInput:
     subscriber_id: strawberry.ID = strawberry.field(description="The billing customer's id.")
     kind: RetentionKindEnum  # type: ignore[valid-type]
     offer_id: str | None = strawberry.field(
-        default=None, description="The offer accepted; required for SAVED."
+        default=None,
+        description=f"The offer accepted; required for SAVED (at most {MAX_SUBJECT_ID} "
+        "characters).",
     )
     coupon_id: str | None = strawberry.field(
-        default=None, description="The coupon that came with the offer, if any."
+        default=None,
+        description=f"The coupon that came with the offer, if any (at most {MAX_SUBJECT_ID} "
+        "characters).",
     )
     at: datetime | None = strawberry.field(
         default=None,
         description="When it happened (default: now; not in the future). Without an offset it "
-        "is read in the account time zone.",
+        "is read in the account time zone. Kept (and answered) to the millisecond.",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 
 from seggraph.api.context import Info
 from seggraph.api.retention.backend import backend_or_none
@@ -14,14 +15,19 @@ MAX_EVENTS = 500
 
 @strawberry.type
 class RetentionQueries:
-    @strawberry.field(description="A subscriber's retention events, latest first.")
+    @strawberry.field(
+        description=f"A subscriber's retention events, latest first; first is 0..{MAX_EVENTS}."
+    )
     async def retention_events(
         self, info: Info, subscriber_id: strawberry.ID, first: int = 20
     ) -> list[RetentionEventNode]:
         check_id("subscriberId", subscriber_id)
+        if not 0 <= first <= MAX_EVENTS:
+            raise GraphQLError(
+                f"first: first must be 0..{MAX_EVENTS}", extensions={"code": "OUT_OF_RANGE"}
+            )
         found = backend_or_none(info)
         if found is None:
             return []
-        limit = max(0, min(first, MAX_EVENTS))
-        events = await found.retention_events(str(subscriber_id), limit)
+        events = await found.retention_events(str(subscriber_id), first)
         return [RetentionEventNode.of(event) for event in events]

@@ -50,6 +50,13 @@ def to_domain(group: ConditionGroupInput) -> dc.Group:
     return dc.Group(dc.Combinator(group.combinator), tuple(children))
 
 
+#: Said of every JSON field that answers a number (condition values, provider values).
+EXACT_NUMBERS = (
+    "A number a double cannot hold exactly (an integer beyond 2^53, or more digits than a "
+    "double keeps) is a JSON string of the same number, so that no client rounds it."
+)
+
+
 def value_to_json(value: Any) -> Any:
     """A canonical condition value as JSON: exact decimals as numbers while a double holds them
     exactly, as strings (which read back as the same number) otherwise."""
@@ -74,7 +81,7 @@ def value_to_json(value: Any) -> Any:
 class ConditionType:
     property: str
     operator: Operator  # type: ignore[valid-type]
-    value: JSON | None
+    value: JSON | None = strawberry.field(description=EXACT_NUMBERS)
     case_insensitive: bool
 
 
