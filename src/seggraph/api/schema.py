@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 
@@ -16,7 +15,7 @@ from seggraph.api.properties.queries import PropertyQueries
 from seggraph.api.retention.mutations import RetentionMutations
 from seggraph.api.retention.queries import RetentionQueries
 from seggraph.api.scalars import SCALARS
-from seggraph.api.security import OperationChoice, RequestLimits, SeggraphSchema
+from seggraph.api.security import ParsedOperationChoice, RequestLimits, SeggraphSchema
 from seggraph.api.segments.mutations import SegmentMutations
 from seggraph.api.segments.queries import SegmentQueries
 from seggraph.api.validation_cache import DocumentValidationCache
@@ -66,8 +65,9 @@ def build_schema() -> SeggraphSchema:
     # RequestLimits adds the depth, alias, token and introspection limits (and the read-only
     # rule of READ keys) as the same rule classes every time, so the validation cache keeps
     # hitting; it finds a document by identity, so it comes after ParserCache.
-    # OperationChoice refuses a document of several operations without operationName (GraphQL
-    # spec §6.1) as soon as it is parsed, before anything looks at "the" operation.
+    # ParsedOperationChoice is ParserCache refusing a document of several operations without
+    # operationName (GraphQL spec §6.1) as soon as it is parsed, before anything looks at "the"
+    # operation.
     # Resolvers marked @direct are then called by graphql-core without Strawberry's per-call
     # wrapper (seggraph/api/direct.py).
     built = SeggraphSchema(
@@ -77,8 +77,7 @@ def build_schema() -> SeggraphSchema:
         # DateTime refuses what it cannot read in words of its own (seggraph/api/scalars.py).
         config=StrawberryConfig(name_converter=RememberingNameConverter(), scalar_map=SCALARS),
         extensions=[
-            lambda: ParserCache(maxsize=512),
-            OperationChoice,
+            lambda: ParsedOperationChoice(maxsize=512),
             DocumentValidationCache,
             RequestLimits,
         ],

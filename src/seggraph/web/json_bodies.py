@@ -29,12 +29,15 @@ class HalfSurrogate(ValueError):
     """The body holds half a UTF-16 surrogate pair."""
 
 
-def loads(data: str | bytes, **options: Any) -> Any:
-    """``data`` (UTF-8 when bytes) as JSON, by ``json.loads(text, **options)``; raises
-    ``UnicodeDecodeError``, ``json.JSONDecodeError``, ``RecursionError`` (nested too deeply)
-    or :class:`HalfSurrogate`."""
+def loads(data: str | bytes, *, strict_constants: bool = False) -> Any:
+    """``data`` (UTF-8 when bytes) as JSON; with ``strict_constants``, ``NaN`` and
+    ``Infinity`` (which ``json.loads`` reads) are refused too. Raises ``UnicodeDecodeError``,
+    ``json.JSONDecodeError``, ``RecursionError`` (nested too deeply), :class:`HalfSurrogate`
+    or ``ValueError`` (a constant)."""
     text = data.decode() if isinstance(data, bytes) else data
-    value = json.loads(text, parse_float=exact_float, **options)
+    # A decoder made once: json.loads with any option makes one per call, which every
+    # request would pay for.
+    value = (_STRICT if strict_constants else _DECODER).decode(text)
     if _SURROGATE_ESCAPE.search(text) and _holds_half_surrogate(value):
         raise HalfSurrogate(
             "it holds half a UTF-16 surrogate pair (an escape from \\ud800 to \\udfff without "
@@ -50,6 +53,14 @@ def exact_float(text: str) -> float | Decimal:
     if math.isfinite(as_float) and Decimal(repr(as_float)) == Decimal(text):
         return as_float
     return Decimal(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_float=exact_float)
+_STRICT = json.JSONDecoder(parse_float=exact_float, parse_constant=_refuse_constant)
 
 
 def _holds_half_surrogate(value: Any) -> bool:

@@ -46,10 +46,6 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"success": False, "error": message}, status_code=status, headers=headers)
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def authorised(request: Request, write_key: str | None) -> bool:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -87,7 +83,7 @@ def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Re
         try:
             # Numbers exactly, no NaN or Infinity, no half of a UTF-16 surrogate pair (no
             # character: the database cannot store it).
-            body: Any = json_bodies.loads(raw, parse_constant=_refuse_constant)
+            body: Any = json_bodies.loads(raw, strict_constants=True)
         except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return _error(400, "the body is not valid JSON")
         received_at = ingestor.now()
