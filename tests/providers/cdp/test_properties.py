@@ -113,24 +113,23 @@ def test_a_trait_of_the_wrong_type_is_set_and_unknown_in_comparisons(cdp: httpx.
     assert found["cdp.trait.seats"]["detail"].startswith("expected")
     assert found["cdp.trait.vip"]["unknownReason"] == "TYPE_ERROR"
     assert found["cdp.trait.plan"]["state"] == "MISSING"
-    preview = cdp.post(
+    assert preview_result(cdp, "cus_w", "cdp.trait.seats IS SET") == "MEMBER"
+    assert preview_result(cdp, "cus_w", "cdp.trait.seats > 1") == "UNKNOWN"
+
+
+def preview_result(client: httpx.Client, subscriber: str, text: str) -> str:
+    """What ``previewConditions`` answers for ``text`` about one subscriber."""
+    body = client.post(
         "/graphql",
         json={
-            "query": 'query($text: String!) { previewConditions(subscriberIds: ["cus_w"], '
+            "query": "query($id: ID!, $text: String!) { previewConditions(subscriberIds: [$id], "
             "conditionsText: $text) { results { evaluation { result } } } }",
-            "variables": {"text": "cdp.trait.seats IS SET"},
+            "variables": {"id": subscriber, "text": text},
         },
-    ).json()["data"]["previewConditions"]["results"]
-    assert preview == [{"evaluation": {"result": "MEMBER"}}]
-    compared = cdp.post(
-        "/graphql",
-        json={
-            "query": 'query($text: String!) { previewConditions(subscriberIds: ["cus_w"], '
-            "conditionsText: $text) { results { evaluation { result } } } }",
-            "variables": {"text": "cdp.trait.seats > 1"},
-        },
-    ).json()["data"]["previewConditions"]["results"]
-    assert compared == [{"evaluation": {"result": "UNKNOWN"}}]
+    ).json()
+    [row] = body["data"]["previewConditions"]["results"]
+    result: str = row["evaluation"]["result"]
+    return result
 
 
 def test_seen_times_and_event_properties(cdp: httpx.Client) -> None:
