@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from seggraph.domain.errors import UserError, checked_text
-from seggraph.domain.numbers import BOUNDS, within_bounds
+from seggraph.domain.numbers import BOUNDS, NUMBER_TEXT, within_bounds
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 
 NAMESPACE = "custom"
@@ -39,7 +39,6 @@ MAX_LIST_ITEMS = 1000
 TRUE_WORDS = frozenset({"true", "t", "1", "yes"})
 FALSE_WORDS = frozenset({"false", "f", "0", "no", ""})
 # ASCII digits only: \d would take Arabic-Indic and other Unicode digits too.
-_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -210,7 +209,7 @@ def _unbounded_number(raw: Any) -> int | Decimal:
         text = raw.strip()
         if _INTEGER.fullmatch(text):
             return int(text)
-        if _NUMBER.fullmatch(text):
+        if NUMBER_TEXT.fullmatch(text):
             try:
                 return Decimal(text)
             except InvalidOperation:  # pragma: no cover - the pattern admits only numbers

@@ -12,10 +12,16 @@ when it is written unless it has at most :data:`MAX_DIGITS` digits, at most
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 #: Significant digits a ``Decimal128`` holds exactly; also the bound on size and decimal places.
 MAX_DIGITS = 34
+
+#: A number written as text, as JSON writes one: a sign, ASCII digits (``\d`` would take
+#: Arabic-Indic and other Unicode digits, which ``Decimal()`` reads too), a decimal point, an
+#: exponent. ``Decimal()`` alone also reads ``"1_000"`` and ``"Infinity"``.
+NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 BOUNDS = (
     f"a number has at most {MAX_DIGITS} digits, at most {MAX_DIGITS} decimal places and is "

@@ -15,7 +15,7 @@ from typing import Any
 
 from seggraph.domain.conditions import DateUnit, Money, RelativeDate
 from seggraph.domain.currencies import is_currency_code, is_iso_currency, is_whole_minor_units
-from seggraph.domain.numbers import BOUNDS, within_bounds
+from seggraph.domain.numbers import BOUNDS, NUMBER_TEXT, within_bounds
 
 # The regular expression semver.org publishes for strict Semantic Versioning 2.0.0.
 SEMVER = re.compile(
@@ -28,10 +28,6 @@ SEMVER = re.compile(
 #: The largest ``{amount, unit}`` amount: 100,000 days is 273 years, and any larger window is
 #: clamped to the calendar's range by evaluation anyway; it also keeps the stored amount an int64.
 MAX_RELATIVE_AMOUNT = 100_000
-
-
-#: A number written as text: ASCII digits, a sign, a decimal point, an exponent.
-_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class ValueRefused(ValueError):
@@ -71,9 +67,7 @@ def parse_decimal(value: Any, what: str = "a number") -> Decimal:
     elif isinstance(value, float):
         result = Decimal(repr(value))
     elif isinstance(value, str):
-        # As JSON writes numbers (ASCII digits, an optional exponent): Decimal() alone also
-        # reads "1_000", "١٢" (Arabic-Indic digits) and "Infinity".
-        if not _DECIMAL_TEXT.fullmatch(value.strip()):
+        if not NUMBER_TEXT.fullmatch(value.strip()):
             raise ValueRefused(f"expected {what}, got {describe(value)}")
         try:
             result = Decimal(value.strip())
