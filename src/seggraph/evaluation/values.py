@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final, final
 
 from seggraph.domain.conditions import Money
@@ -299,12 +300,15 @@ def shown_as_read(definition: PropertyDefinition | None) -> Callable[[Any], Any]
     return lambda raw: money_as_read(raw, code)
 
 
+@lru_cache(maxsize=4096)
 def coercer_of(
     definition: PropertyDefinition, *, timezone: tzinfo, currency: str
 ) -> Callable[[Any], Any]:
     """The coercion of one declared property's provider values, ``currency`` being the
     account currency (a MONEY property's own declared currency, when it has one, reads its
-    bare amounts)."""
+    bare amounts). Made once per definition and settings: a ``properties`` answer, the
+    contract kit and value suggestions read each value with it, and an ENUM's coercion builds
+    tables of its values."""
     return coercer_for(
         definition.type,
         enum_values=definition.enum_values,
