@@ -14,7 +14,7 @@ from seggraph.domain.context import MAX_SUBJECT_ID
 def check_id(argument: str, value: object | None) -> None:
     """Refuses ``value`` (the GraphQL argument ``argument``) when it is longer than
     :data:`MAX_SUBJECT_ID`; ``None`` (an argument not given) passes."""
-    if value is not None and len(str(value)) > MAX_SUBJECT_ID:
+    if not ids_fit(value):
         raise GraphQLError(
             f"{argument}: an id has at most {MAX_SUBJECT_ID} characters, got {len(str(value))}",
             extensions={"code": "TOO_LONG"},
@@ -28,5 +28,5 @@ def check_ids(argument: str, values: Iterable[object]) -> None:
 
 
 def ids_fit(*values: object | None) -> bool:
-    """Whether every given id is short enough (what :func:`check_id` lets through)."""
+    """Whether every given id is short enough (``None``, an id not given, is)."""
     return all(value is None or len(str(value)) <= MAX_SUBJECT_ID for value in values)

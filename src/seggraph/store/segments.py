@@ -479,9 +479,10 @@ class SegmentStore:
         cursor = self.segments.find(match, {"tags": 1, "_id": 0}, sort=[("_id", 1)])
         counts: dict[str, list[Any]] = {}
         async for document in cursor:
-            for tag in {tag.casefold(): tag for tag in reversed(document.get("tags", []))}.values():
-                found = counts.setdefault(tag.casefold(), [tag, 0])
-                found[1] += 1
+            # Each tag of the segment once (its first spelling), by its fold.
+            first = {tag.casefold(): tag for tag in reversed(document.get("tags", []))}
+            for folded, tag in first.items():
+                counts.setdefault(folded, [tag, 0])[1] += 1
         ranked = sorted(counts.items(), key=lambda item: (-item[1][1], item[0]))
         return [(tag, n) for _, (tag, n) in ranked]
 

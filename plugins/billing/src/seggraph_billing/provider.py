@@ -142,11 +142,12 @@ class BillingProvider:
             log.exception("billing: could not derive values for %s", context.subscriber_id)
             unknown = Unknown(UnknownReason.PROVIDER_ERROR, f"billing data unreadable: {exc}")
             return dict.fromkeys(keys, unknown)
-        notes = derivation.notes
+        values, notes = derivation.values, derivation.notes
         return {
-            key: Noted(value, "; ".join(notes[key])) if key in notes else value
+            key: Noted(values.get(key, MISSING), "; ".join(notes[key]))
+            if key in notes
+            else values.get(key, MISSING)
             for key in keys
-            for value in (derivation.values.get(key, MISSING),)
         }
 
     async def explain(
