@@ -5,6 +5,7 @@ the latency budget of one, and a burst of counts cannot swamp the providers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from tests.query_time.conftest import (
     make_providers,
     provider_server,
 )
-from tests.query_time.test_query_time import EVALUATE, create
+from tests.query_time.test_query_time import EVALUATE, UPDATE, create
 
 SLOW = 0.4
 
@@ -81,6 +82,7 @@ def test_a_count_waits_for_slow_providers_where_one_subscriber_does_not(
 def test_walks_beyond_the_concurrency_wait_their_turn(
     slow: GraphQLClient, slow_providers: tuple[CountingProvider, CountingProvider]
 ) -> None:
+    """Three requests counting at once (``bulk_concurrency=1``): one walk at a time."""
     ids = {
         name: create(slow, name, f"subscriber.mrr > {threshold}")["id"]
         for name, threshold in (("a", 150), ("b", 200), ("c", 250))
@@ -88,15 +90,58 @@ def test_walks_beyond_the_concurrency_wait_their_turn(
     billing, _ = slow_providers
     billing.delay = SLOW
     billing.most_at_once = 0
-    counts = slow.query(
-        """query($a: ID!, $b: ID!, $c: ID!) {
-             a: segment(id: $a) { memberCount { members } }
-             b: segment(id: $b) { memberCount { members } }
-             c: segment(id: $c) { memberCount { members } } }""",
-        ids,
-    )
-    assert {k: v["memberCount"]["members"] for k, v in counts.items()} == {"a": 15, "b": 10, "c": 5}
+
+    def count(segment_id: str) -> int:
+        with httpx.Client(base_url=slow.http.base_url, timeout=60) as http:
+            answer = GraphQLClient(http).query(
+                "query($id: ID!) { segment(id: $id) { memberCount { members } } }",
+                {"id": segment_id},
+            )
+        return int(answer["segment"]["memberCount"]["members"])
+
+    with ThreadPoolExecutor(len(ids)) as pool:
+        counts = dict(zip(ids, pool.map(count, ids.values()), strict=True))
+    assert counts == {"a": 15, "b": 10, "c": 5}
     assert billing.most_at_once == 1
+
+
+def test_the_counts_a_request_asks_together_share_one_walk(
+    slow: GraphQLClient, slow_providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    """A page of segments, each with its ``memberCount``: the directory is walked once, each
+    page of it read once from each provider with every key the segments need, and each
+    segment gets the count it gets when asked alone (one of them referencing another)."""
+    big = create(slow, "big", "subscriber.mrr > 150", ["counted together"])
+    create(slow, "French", 'crm.country = "FR"', ["counted together"])
+    create(
+        slow,
+        "big, not French",
+        f'IN SEGMENT "{big["id"]}" AND crm.country = "US"',
+        ["counted together"],
+    )
+    billing, crm = slow_providers
+    for provider in slow_providers:
+        provider.delay = 0
+        provider.calls.clear()
+    page = slow.query(
+        """{ segments(first: 10, filter: {tags: ["counted together"]}) {
+             nodes { id name memberCount { members unknown strategy } } } }"""
+    )["segments"]["nodes"]
+    counts = {node["name"]: node["memberCount"] for node in page}
+    assert counts == {
+        "big": {"members": 15, "unknown": 0, "strategy": "EVALUATED"},  # sub_016 .. sub_030
+        "French": {"members": 15, "unknown": 0, "strategy": "EVALUATED"},  # the odd ones
+        "big, not French": {"members": 8, "unknown": 0, "strategy": "EVALUATED"},  # even, > 15
+    }
+    # 30 subscribers are one page of the directory: one call to each provider for all three.
+    assert billing.calls == [(30, ("subscriber.mrr",))]
+    assert crm.calls == [(30, ("crm.country",))]
+    for node in page:
+        alone = slow.query(
+            "query($id: ID!) { segment(id: $id) { memberCount { members unknown strategy } } }",
+            {"id": node["id"]},
+        )["segment"]["memberCount"]
+        assert alone == node["memberCount"], node["name"]
 
 
 def test_total_count_and_member_count_walk_once(
@@ -190,3 +235,32 @@ def test_a_member_page_stops_reading_once_it_is_full(
     assert answer == {"memberIds": ["sub_006", "sub_007", "sub_008"], "hasNextPage": True}
     pages = [size for size, _ in billing.calls if size > 1]
     assert 3 <= len(pages) <= 4  # the pages it needed, and at most the one read ahead
+
+
+def test_two_versions_of_one_segment_counted_together_keep_their_own_counts(
+    slow: GraphQLClient, slow_providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    """The versions of a segment asked with counts in one request: each walks with
+    its own conditions (a walk counts a segment id once)."""
+    for provider in slow_providers:
+        provider.delay = 0
+    segment = create(slow, "edited", "subscriber.mrr > 250")
+    payload = slow.query(
+        UPDATE,
+        {
+            "input": {
+                "id": segment["id"],
+                "expectedVersion": segment["version"],
+                "conditionsText": "subscriber.mrr > 100",
+            }
+        },
+    )
+    assert payload["updateSegment"]["userErrors"] == []
+    history = slow.query(
+        """query($id: ID!) { segment(id: $id) {
+             history { segment { version memberCount { members } } } } }""",
+        {"id": segment["id"]},
+    )["segment"]["history"]
+    assert sorted(
+        (h["segment"]["version"], h["segment"]["memberCount"]["members"]) for h in history
+    ) == [(1, 5), (2, 20)]

@@ -66,6 +66,10 @@ from seggraph.store.segments import SegmentFilter
 PAGE_SIZE = 100
 #: How many pages ahead of the one being evaluated a walk reads the values of.
 WALK_AHEAD = 1
+#: How many turns of the event loop a request's first member count waits for the others
+#: before they walk together: sibling fields (a page's segments) ask in the same turn,
+#: fields one level deeper in the next.
+COUNT_GATHERING_TURNS = 2
 #: How many subscriber ids a walk asks the directory for: DIRECTORY_FIRST_PAGE first (a
 #: member page found early reads little), then twice as many each time up to
 #: DIRECTORY_MAX_PAGE, so a walk over 100,000 subscribers costs 8 directory queries. Some
@@ -246,8 +250,11 @@ class EvaluationService:
         self.walk_slots = walk_slots
         """Shared by the process: how many walks over the directory may run at once
         (``SEGGRAPH_BULK_CONCURRENCY``), so a burst of counts cannot swamp the providers."""
-        self._counts: dict[tuple[Mode, str, int], asyncio.Task[MemberTotals]] = {}
+        self._counts: dict[tuple[Mode, str, int], asyncio.Future[MemberTotals]] = {}
         """This request's member counts, so a count asked twice walks once."""
+        self._queued_counts: list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]] = []
+        """Counts asked and not yet started: the ones asked together walk together."""
+        self._counting: set[asyncio.Task[None]] = set()
 
     # -- preparing ----------------------------------------------------------------------------
 
@@ -520,27 +527,104 @@ class EvaluationService:
 
     async def count(self, mode: Mode, segment: Segment) -> MemberTotals:
         """How many members (and UNKNOWN subscribers) over the whole directory; asked again
-        in the same request (``memberCount`` and ``members { totalCount }``), counted once."""
-        key = (mode, segment.id, segment.version)
-        task = self._counts.get(key)
-        if task is None:
-            task = asyncio.ensure_future(self._count(mode, segment))
-            self._counts[key] = task
-        return await asyncio.shield(task)
+        in the same request (``memberCount`` and ``members { totalCount }``), counted once.
 
-    async def _count(self, mode: Mode, segment: Segment) -> MemberTotals:
+        The counts a request asks for together (a page of segments, each with its
+        ``memberCount``) share one walk over the directory: its pages are read once, with
+        every key those segments need, and each subscriber is evaluated against all of them.
+        A page of a hundred segments walked the directory a hundred times, one at a time
+        (``SEGGRAPH_BULK_CONCURRENCY``)."""
+        key = (mode, segment.id, segment.version)
+        found = self._counts.get(key)
+        if found is None:
+            found = asyncio.get_running_loop().create_future()
+            self._counts[key] = found
+            self._queued_counts.append((mode, segment, found))
+            if len(self._queued_counts) == 1:
+                task = asyncio.ensure_future(self._count_queued())
+                self._counting.add(task)
+                task.add_done_callback(self._counting.discard)
+        return await asyncio.shield(found)
+
+    async def _count_queued(self) -> None:
+        """Count what was asked in this turn of the event loop and the next (sibling fields
+        of a page start in the same turn; fields one level deeper, in the next)."""
+        for _ in range(COUNT_GATHERING_TURNS):
+            await asyncio.sleep(0)
+        queued, self._queued_counts = self._queued_counts, []
+        by_mode: dict[Mode, list[tuple[Segment, asyncio.Future[MemberTotals]]]] = {}
+        for mode, segment, future in queued:
+            by_mode.setdefault(mode, []).append((segment, future))
+        for mode, asked in by_mode.items():
+            try:
+                await self._count_together(mode, asked)
+            except BaseException as exc:  # every count asked gets the failure, none hangs
+                for _, future in asked:
+                    if future.done():
+                        continue
+                    if isinstance(exc, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(exc)
+                        future.add_done_callback(retrieve_outcome)
+                if not isinstance(exc, Exception):
+                    raise
+
+    async def _count_together(
+        self, mode: Mode, asked: Sequence[tuple[Segment, asyncio.Future[MemberTotals]]]
+    ) -> None:
+        """Each segment pushed down when its provider can translate it; the rest counted in
+        one walk."""
+        pushed = await asyncio.gather(
+            *(self._pushed_count(mode, segment) for segment, _ in asked), return_exceptions=True
+        )
+        walked: list[tuple[Segment, asyncio.Future[MemberTotals]]] = []
+        for (segment, future), outcome in zip(asked, pushed, strict=True):
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+                future.add_done_callback(retrieve_outcome)
+            elif outcome is None:
+                walked.append((segment, future))
+            else:
+                future.set_result(outcome)
+        # A walk counts each segment id once: two versions of one segment walk apart.
+        walks: list[list[tuple[Segment, asyncio.Future[MemberTotals]]]] = []
+        for item in walked:
+            group = next((g for g in walks if all(s.id != item[0].id for s, _ in g)), None)
+            if group is None:
+                walks.append([item])
+            else:
+                group.append(item)
+        for group in walks:
+            prepared = await self.prepare_saved(mode, [segment for segment, _ in group])
+            totals = await self._walk_counts(prepared)
+            for segment, future in group:
+                future.set_result(totals[segment.id])
+
+    async def _pushed_count(self, mode: Mode, segment: Segment) -> MemberTotals | None:
         prepared = await self.prepare_saved(mode, [segment])
         pushed = await self._pushed_down(prepared, segment)
-        if pushed is not None:
-            return MemberTotals(len(pushed), 0, Strategy.PUSHED_DOWN)
-        members = unknown = 0
-        async with self._walk(), self._walk_truths(prepared, segment.id) as truths:
-            async for _, truth in truths:
-                if truth is Truth.TRUE:
-                    members += 1
-                elif truth is Truth.UNKNOWN:
-                    unknown += 1
-        return MemberTotals(members, unknown, Strategy.EVALUATED)
+        return None if pushed is None else MemberTotals(len(pushed), 0, Strategy.PUSHED_DOWN)
+
+    async def _walk_counts(self, prepared: SegmentSet) -> dict[str, MemberTotals]:
+        """Every target of ``prepared``'s members and UNKNOWN subscribers, in one walk."""
+        members = dict.fromkeys(prepared.targets, 0)
+        unknown = dict.fromkeys(prepared.targets, 0)
+        walk = self._walk()
+        async with walk, contextlib.aclosing(self._valued_pages(prepared.keys)) as pages:
+            async for contexts, values in pages:
+                for ctx in contexts:
+                    truths = _truths(prepared, ctx, unwrapped(values.get(ctx, {})))
+                    for segment_id in prepared.targets:
+                        truth = truths[segment_id]
+                        if truth is Truth.TRUE:
+                            members[segment_id] += 1
+                        elif truth is Truth.UNKNOWN:
+                            unknown[segment_id] += 1
+        return {
+            segment_id: MemberTotals(members[segment_id], unknown[segment_id], Strategy.EVALUATED)
+            for segment_id in prepared.targets
+        }
 
     async def _pushed_down(self, prepared: SegmentSet, segment: Segment) -> list[str] | None:
         """The members (sorted ids) from database queries, or None when that is not exact.
@@ -646,7 +730,14 @@ def _truth(
     prepared: SegmentSet, segment_id: str, ctx: EvaluationContext, row: Mapping[str, Any]
 ) -> Truth:
     """One segment's truth for one subscriber, evaluating what it references first."""
+    return _truths(prepared, ctx, row)[segment_id]
+
+
+def _truths(
+    prepared: SegmentSet, ctx: EvaluationContext, row: Mapping[str, Any]
+) -> dict[str, Truth]:
+    """Every segment of ``prepared``'s truth for one subscriber, in reference order."""
     truths: dict[str, Truth] = {}
     for sid in prepared.order:
         truths[sid] = prepared.compiled[sid].evaluate_truth(row, ctx.subscriber_id, truths)
-    return truths[segment_id]
+    return truths
