@@ -264,3 +264,42 @@ def test_two_versions_of_one_segment_counted_together_keep_their_own_counts(
     assert sorted(
         (h["segment"]["version"], h["segment"]["memberCount"]["members"]) for h in history
     ) == [(1, 5), (2, 20)]
+
+
+def test_a_count_another_request_is_making_is_waited_for_not_walked_again(
+    slow: GraphQLClient, slow_providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    """Two requests asking at once for the count of the same segment version: one walk, the
+    same answer; after an edit, the new version is counted afresh."""
+    segment = create(slow, "asked twice", "subscriber.mrr > 120")
+    billing, _ = slow_providers
+    billing.delay = SLOW / 2
+    billing.calls.clear()
+
+    def count(segment_id: str) -> dict[str, Any]:
+        with httpx.Client(base_url=slow.http.base_url, timeout=60) as http:
+            answer = GraphQLClient(http).query(
+                "query($id: ID!) { segment(id: $id) { memberCount { members strategy } } }",
+                {"id": segment_id},
+            )
+        return dict(answer["segment"]["memberCount"])
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(count, [segment["id"]] * 2))
+    assert answers == [{"members": 18, "strategy": "EVALUATED"}] * 2  # sub_013 .. sub_030
+    assert [size for size, _ in billing.calls] == [30]
+
+    billing.delay = 0
+    payload = slow.query(
+        UPDATE,
+        {
+            "input": {
+                "id": segment["id"],
+                "expectedVersion": segment["version"],
+                "conditionsText": "subscriber.mrr > 280",
+            }
+        },
+    )
+    assert payload["updateSegment"]["userErrors"] == []
+    assert count(segment["id"]) == {"members": 2, "strategy": "EVALUATED"}
+    assert [size for size, _ in billing.calls] == [30, 30]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -15,7 +15,12 @@ from seggraph.evaluation import EvaluationOptions, SegmentCompiler
 from seggraph.freshness import FreshnessBoard
 from seggraph.plugins.manager import PluginManager
 from seggraph.services.api_keys import ApiKeyService
-from seggraph.services.evaluation import EvaluationService, PreparedSets, RequestValueSource
+from seggraph.services.evaluation import (
+    EvaluationService,
+    MemberTotals,
+    PreparedSets,
+    RequestValueSource,
+)
 from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
 from seggraph.settings import Settings
@@ -44,6 +49,8 @@ class Services:
     """Compiled segment versions, shared by every request of the process."""
     prepared_sets: PreparedSets = field(default_factory=PreparedSets)
     """Segment sets prepared for evaluation, shared likewise."""
+    counts_under_way: dict[Hashable, asyncio.Future[MemberTotals]] = field(default_factory=dict)
+    """Member counts being made, which another request asking for the same count joins."""
     custom_properties: CustomPropertiesBackend | None = None
     """The custom properties provider's definitions and values (set by it at start-up), for
     the GraphQL API; ``None`` when it is not installed."""
@@ -126,6 +133,7 @@ class Services:
             pushdown=self.settings.pushdown,
             walk_slots=self.walk_slots,
             prepared_sets=self.prepared_sets,
+            counts_under_way=self.counts_under_way,
         )
 
     @classmethod

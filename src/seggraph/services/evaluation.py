@@ -237,6 +237,7 @@ class EvaluationService:
         pushdown: bool = True,
         walk_slots: asyncio.Semaphore | None = None,
         prepared_sets: PreparedSets | None = None,
+        counts_under_way: dict[Hashable, asyncio.Future[MemberTotals]] | None = None,
     ) -> None:
         self.segments = segments
         self.values = values
@@ -250,6 +251,9 @@ class EvaluationService:
         self.walk_slots = walk_slots
         """Shared by the process: how many walks over the directory may run at once
         (``SEGGRAPH_BULK_CONCURRENCY``), so a burst of counts cannot swamp the providers."""
+        self.counts_under_way = counts_under_way if counts_under_way is not None else {}
+        """Shared by the process: the counts being made, which a request asking for the same
+        count of the same segment version meanwhile waits for rather than walking again."""
         self._counts: dict[tuple[Mode, str, int], asyncio.Future[MemberTotals]] = {}
         """This request's member counts, so a count asked twice walks once."""
         self._queued_counts: list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]] = []
@@ -533,18 +537,36 @@ class EvaluationService:
         ``memberCount``) share one walk over the directory: its pages are read once, with
         every key those segments need, and each subscriber is evaluated against all of them.
         A page of a hundred segments walked the directory a hundred times, one at a time
-        (``SEGGRAPH_BULK_CONCURRENCY``)."""
+        (``SEGGRAPH_BULK_CONCURRENCY``). And a count of a segment version that another
+        request is making already (two people opening the same list) waits for that one."""
         key = (mode, segment.id, segment.version)
         found = self._counts.get(key)
         if found is None:
-            found = asyncio.get_running_loop().create_future()
+            found = self._count_under_way(key) or self._queue_count(mode, segment, key)
             self._counts[key] = found
-            self._queued_counts.append((mode, segment, found))
-            if len(self._queued_counts) == 1:
-                task = asyncio.ensure_future(self._count_queued())
-                self._counting.add(task)
-                task.add_done_callback(self._counting.discard)
         return await asyncio.shield(found)
+
+    def _count_under_way(self, key: Hashable) -> asyncio.Future[MemberTotals] | None:
+        return self.counts_under_way.get((key, self.catalogue().version, self.options))
+
+    def _queue_count(
+        self, mode: Mode, segment: Segment, key: Hashable
+    ) -> asyncio.Future[MemberTotals]:
+        future: asyncio.Future[MemberTotals] = asyncio.get_running_loop().create_future()
+        shared = (key, self.catalogue().version, self.options)
+        self.counts_under_way[shared] = future
+
+        def done(finished: asyncio.Future[MemberTotals]) -> None:
+            if self.counts_under_way.get(shared) is finished:
+                del self.counts_under_way[shared]
+
+        future.add_done_callback(done)
+        self._queued_counts.append((mode, segment, future))
+        if len(self._queued_counts) == 1:
+            task = asyncio.ensure_future(self._count_queued())
+            self._counting.add(task)
+            task.add_done_callback(self._counting.discard)
+        return future
 
     async def _count_queued(self) -> None:
         """Count what was asked in this turn of the event loop and the next (sibling fields
