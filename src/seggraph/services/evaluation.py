@@ -542,25 +542,31 @@ class EvaluationService:
         key = (mode, segment.id, segment.version)
         found = self._counts.get(key)
         if found is None:
-            found = self._count_under_way(key) or self._queue_count(mode, segment, key)
+            # A segment that references others is not shared: its version does not change
+            # when one of them is edited, and a count begun before the edit must not answer
+            # a request that asks after it.
+            shared = None if self.compile(segment).segment_refs else self._shared_key(key)
+            found = self.counts_under_way.get(shared) if shared is not None else None
+            if found is None:
+                found = self._queue_count(mode, segment, shared)
             self._counts[key] = found
         return await asyncio.shield(found)
 
-    def _count_under_way(self, key: Hashable) -> asyncio.Future[MemberTotals] | None:
-        return self.counts_under_way.get((key, self.catalogue().version, self.options))
+    def _shared_key(self, key: Hashable) -> Hashable:
+        return (key, self.catalogue().version, self.options)
 
     def _queue_count(
-        self, mode: Mode, segment: Segment, key: Hashable
+        self, mode: Mode, segment: Segment, shared: Hashable | None
     ) -> asyncio.Future[MemberTotals]:
         future: asyncio.Future[MemberTotals] = asyncio.get_running_loop().create_future()
-        shared = (key, self.catalogue().version, self.options)
-        self.counts_under_way[shared] = future
+        if shared is not None:
+            self.counts_under_way[shared] = future
 
-        def done(finished: asyncio.Future[MemberTotals]) -> None:
-            if self.counts_under_way.get(shared) is finished:
-                del self.counts_under_way[shared]
+            def done(finished: asyncio.Future[MemberTotals]) -> None:
+                if self.counts_under_way.get(shared) is finished:
+                    del self.counts_under_way[shared]
 
-        future.add_done_callback(done)
+            future.add_done_callback(done)
         self._queued_counts.append((mode, segment, future))
         if len(self._queued_counts) == 1:
             task = asyncio.ensure_future(self._count_queued())
@@ -609,44 +615,69 @@ class EvaluationService:
                 walked.append((segment, future))
             else:
                 future.set_result(outcome)
-        # A walk counts each segment id once: two versions of one segment walk apart.
-        walks: list[list[tuple[Segment, asyncio.Future[MemberTotals]]]] = []
+        if not walked:
+            return
+        groups = self._walk_groups(walked)
+        prepared = [await self.prepare_saved(mode, [s for s, _ in group]) for group in groups]
+        totals = await self._walk_counts(prepared)
+        for group, counted in zip(groups, totals, strict=True):
+            for segment, future in group:
+                future.set_result(counted[segment.id])
+
+    def _walk_groups(
+        self, walked: Sequence[tuple[Segment, asyncio.Future[MemberTotals]]]
+    ) -> list[list[tuple[Segment, asyncio.Future[MemberTotals]]]]:
+        """The segments to count in one walk, in groups each prepared as one set. A set holds
+        one version of each segment id, and resolves a reference to a segment among its
+        targets to that target: so a segment that references others is a group of its own
+        (its references read as they are now), and two versions of one segment are in
+        different groups."""
+        groups: list[list[tuple[Segment, asyncio.Future[MemberTotals]]]] = []
+        plain: list[list[tuple[Segment, asyncio.Future[MemberTotals]]]] = []
         for item in walked:
-            group = next((g for g in walks if all(s.id != item[0].id for s, _ in g)), None)
+            if self.compile(item[0]).segment_refs:
+                groups.append([item])
+                continue
+            group = next((g for g in plain if all(s.id != item[0].id for s, _ in g)), None)
             if group is None:
-                walks.append([item])
+                plain.append([item])
             else:
                 group.append(item)
-        for group in walks:
-            prepared = await self.prepare_saved(mode, [segment for segment, _ in group])
-            totals = await self._walk_counts(prepared)
-            for segment, future in group:
-                future.set_result(totals[segment.id])
+        return plain + groups
 
     async def _pushed_count(self, mode: Mode, segment: Segment) -> MemberTotals | None:
         prepared = await self.prepare_saved(mode, [segment])
         pushed = await self._pushed_down(prepared, segment)
         return None if pushed is None else MemberTotals(len(pushed), 0, Strategy.PUSHED_DOWN)
 
-    async def _walk_counts(self, prepared: SegmentSet) -> dict[str, MemberTotals]:
-        """Every target of ``prepared``'s members and UNKNOWN subscribers, in one walk."""
-        members = dict.fromkeys(prepared.targets, 0)
-        unknown = dict.fromkeys(prepared.targets, 0)
+    async def _walk_counts(self, prepared: Sequence[SegmentSet]) -> list[dict[str, MemberTotals]]:
+        """Each set's targets' members and UNKNOWN subscribers, in one walk: every page read
+        once with the keys of all of them, each set evaluated on its own."""
+        members = [dict.fromkeys(p.targets, 0) for p in prepared]
+        unknown = [dict.fromkeys(p.targets, 0) for p in prepared]
+        keys = frozenset().union(*(p.keys for p in prepared))
         walk = self._walk()
-        async with walk, contextlib.aclosing(self._valued_pages(prepared.keys)) as pages:
+        async with walk, contextlib.aclosing(self._valued_pages(keys)) as pages:
             async for contexts, values in pages:
                 for ctx in contexts:
-                    truths = _truths(prepared, ctx, unwrapped(values.get(ctx, {})))
-                    for segment_id in prepared.targets:
-                        truth = truths[segment_id]
-                        if truth is Truth.TRUE:
-                            members[segment_id] += 1
-                        elif truth is Truth.UNKNOWN:
-                            unknown[segment_id] += 1
-        return {
-            segment_id: MemberTotals(members[segment_id], unknown[segment_id], Strategy.EVALUATED)
-            for segment_id in prepared.targets
-        }
+                    row = unwrapped(values.get(ctx, {}))
+                    for one, its_members, its_unknown in zip(
+                        prepared, members, unknown, strict=True
+                    ):
+                        truths = _truths(one, ctx, row)
+                        for segment_id in one.targets:
+                            truth = truths[segment_id]
+                            if truth is Truth.TRUE:
+                                its_members[segment_id] += 1
+                            elif truth is Truth.UNKNOWN:
+                                its_unknown[segment_id] += 1
+        return [
+            {
+                segment_id: MemberTotals(m[segment_id], u[segment_id], Strategy.EVALUATED)
+                for segment_id in one.targets
+            }
+            for one, m, u in zip(prepared, members, unknown, strict=True)
+        ]
 
     async def _pushed_down(self, prepared: SegmentSet, segment: Segment) -> list[str] | None:
         """The members (sorted ids) from database queries, or None when that is not exact.

@@ -1,0 +1,165 @@
+"""Counts asked together share one walk, and a segment that references another still counts
+against the referenced segment as it is now: not an older version of it counted in the same
+walk, and not a count another request began before the referenced segment was edited.
+
+The service runs here over an in-memory segment store and directory (no database): what is
+tested is how ``EvaluationService.count`` groups and shares counts, which needs the timing of
+the walks under control."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from seggraph.catalogue import Catalogue
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.segments import Mode, Segment
+from seggraph.evaluation import EvaluationOptions
+from seggraph.services.evaluation import EvaluationService, MemberTotals
+from seggraph.textform.parser import parse
+
+SUBSCRIBERS = [f"sub_{i:03d}" for i in range(1, 101)]
+
+
+def segment(segment_id: str, text: str, version: int) -> Segment:
+    now = datetime.now(UTC)
+    return Segment(
+        id=segment_id,
+        mode=Mode.TEST,
+        name=segment_id,
+        description="",
+        tags=(),
+        conditions=parse(text),
+        version=version,
+        archived=False,
+        created_at=now,
+        created_by="test",
+        updated_at=now,
+        updated_by="test",
+    )
+
+
+#: ``x`` at two versions (10% of subscribers, then 90%), and ``y``, which references it.
+X1 = segment("x", "subscriber.bucket PERCENTAGE 10", 1)
+X2 = segment("x", "subscriber.bucket PERCENTAGE 90", 2)
+Y = segment("y", 'IN SEGMENT "x"', 1)
+
+
+class Store:
+    """The current versions, by id."""
+
+    def __init__(self) -> None:
+        self.current = {"x": X2, "y": Y}
+
+    async def get_many(self, mode: Mode, ids: Sequence[str]) -> list[Segment]:
+        return [self.current[i] for i in ids if i in self.current]
+
+
+class Segments:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+
+class Directory:
+    """No provider values (the segments read none); ``gate`` holds every walk's first page
+    until it is set."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.walks = 0
+
+    async def resolve(
+        self, contexts: Sequence[EvaluationContext], keys: Any
+    ) -> dict[EvaluationContext, dict[str, Any]]:
+        return {}
+
+    async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        if after is None:
+            self.walks += 1
+            await self.gate.wait()
+        return [i for i in SUBSCRIBERS if after is None or i > after][:limit]
+
+    def condition_filter(self, condition: Any) -> None:
+        return None
+
+    def directory_filter(self) -> None:
+        return None
+
+
+OPTIONS = EvaluationOptions(timezone=ZoneInfo("UTC"), currency="USD")
+CATALOGUE = Catalogue()
+
+
+def service(
+    store: Store, directory: Directory, under_way: dict[Any, Any] | None = None
+) -> EvaluationService:
+    """One request's service; ``under_way`` is the process's counts under way."""
+    return EvaluationService(
+        Segments(store),  # type: ignore[arg-type]
+        directory,  # type: ignore[arg-type]
+        lambda: CATALOGUE,
+        OPTIONS,
+        counts_under_way=under_way,
+    )
+
+
+async def counts_alone(*segments: Segment) -> list[int]:
+    return [(await service(Store(), Directory()).count(Mode.TEST, s)).members for s in segments]
+
+
+@pytest.mark.parametrize(
+    "together",
+    [[X1, Y], [Y, X1], [X1, X2, Y], [X2, X1, Y]],
+    ids=lambda together: "+".join(f"{s.id}v{s.version}" for s in together),
+)
+def test_a_segment_counted_with_an_older_version_of_one_it_references_uses_the_current(
+    together: list[Segment],
+) -> None:
+    async def run() -> tuple[list[int], list[int], int]:
+        directory = Directory()
+        asking = service(Store(), directory)
+        totals: list[MemberTotals] = await asyncio.gather(
+            *(asking.count(Mode.TEST, s) for s in together)
+        )
+        return [t.members for t in totals], await counts_alone(*together), directory.walks
+
+    together_counts, alone, walks = asyncio.run(run())
+    assert together_counts == alone
+    assert sorted(set(alone)) == [12, 93]  # x v1 has 12 members; x v2, and so y, 93
+    assert walks == 1  # still one walk for all of them
+
+
+def test_a_count_begun_before_a_referenced_segment_changed_does_not_answer_after_it() -> None:
+    async def run() -> tuple[int, int, int, int]:
+        store, directory = Store(), Directory()
+        under_way: dict[Any, Any] = {}
+        store.current["x"] = X1
+        directory.gate.clear()
+        before = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, Y))
+        while directory.walks == 0:  # the first count's walk has begun, and waits
+            await asyncio.sleep(0)
+        store.current["x"] = X2  # x edited: y's version stays 1
+        after = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, Y))
+        plain = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, X2))
+        shared = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, X2))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        directory.gate.set()
+        return (
+            (await before).members,
+            (await after).members,
+            (await plain).members + (await shared).members,
+            directory.walks,
+        )
+
+    before, after, both_plain, walks = asyncio.run(run())
+    assert (before, after) == (12, 93)
+    assert both_plain == 2 * 93
+    # y before the edit, y after it, and x v2 once for both requests that asked for it.
+    assert walks == 3
