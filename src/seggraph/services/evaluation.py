@@ -259,6 +259,8 @@ class EvaluationService:
         self._queued_counts: list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]] = []
         """Counts asked and not yet started: the ones asked together walk together."""
         self._counting: set[asyncio.Task[None]] = set()
+        self._following: set[asyncio.Future[MemberTotals]] = set()
+        """This request's counts that wait for another request's (they end as it ends)."""
 
     # -- preparing ----------------------------------------------------------------------------
 
@@ -542,9 +544,9 @@ class EvaluationService:
         key = (mode, segment.id, segment.version)
         found = self._counts.get(key)
         if found is None:
-            # A segment that references others is not shared: its version does not change
-            # when one of them is edited, and a count begun before the edit must not answer
-            # a request that asks after it.
+            # A segment that references others is shared once its references are read
+            # (``_count_together``): its version does not change when one of them is edited,
+            # and a count begun before the edit must not answer a request made after it.
             shared = None if self.compile(segment).segment_refs else self._shared_key(key)
             found = self.counts_under_way.get(shared) if shared is not None else None
             if found is None:
@@ -560,19 +562,23 @@ class EvaluationService:
     ) -> asyncio.Future[MemberTotals]:
         future: asyncio.Future[MemberTotals] = asyncio.get_running_loop().create_future()
         if shared is not None:
-            self.counts_under_way[shared] = future
-
-            def done(finished: asyncio.Future[MemberTotals]) -> None:
-                if self.counts_under_way.get(shared) is finished:
-                    del self.counts_under_way[shared]
-
-            future.add_done_callback(done)
+            self._share(shared, future)
         self._queued_counts.append((mode, segment, future))
         if len(self._queued_counts) == 1:
             task = asyncio.ensure_future(self._count_queued())
             self._counting.add(task)
             task.add_done_callback(self._counting.discard)
         return future
+
+    def _share(self, shared: Hashable, future: asyncio.Future[MemberTotals]) -> None:
+        """``future`` is the count under way for ``shared`` until it is done."""
+        self.counts_under_way[shared] = future
+
+        def done(finished: asyncio.Future[MemberTotals]) -> None:
+            if self.counts_under_way.get(shared) is finished:
+                del self.counts_under_way[shared]
+
+        future.add_done_callback(done)
 
     async def _count_queued(self) -> None:
         """Count what was asked in this turn of the event loop and the next (sibling fields
@@ -588,7 +594,7 @@ class EvaluationService:
                 await self._count_together(mode, asked)
             except BaseException as exc:  # every count asked gets the failure, none hangs
                 for _, future in asked:
-                    if future.done():
+                    if future.done() or future in self._following:
                         continue
                     if isinstance(exc, asyncio.CancelledError):
                         future.cancel()
@@ -615,12 +621,24 @@ class EvaluationService:
                 walked.append((segment, future))
             else:
                 future.set_result(outcome)
-        if not walked:
+        walks: list[tuple[list[tuple[Segment, asyncio.Future[MemberTotals]]], SegmentSet]] = []
+        for group in self._walk_groups(walked):
+            prepared = await self.prepare_saved(mode, [s for s, _ in group])
+            if prepared.references:  # one segment that references others, read as they are now
+                segment, future = group[0]
+                # The compiled versions of everything it reads: an edit of any gives another.
+                shared = (mode, segment.id, segment.version, frozenset(prepared.compiled.values()))
+                under_way = self.counts_under_way.get(shared)
+                if under_way is not None:
+                    self._following.add(future)
+                    under_way.add_done_callback(functools.partial(_pass_on, to=future))
+                    continue
+                self._share(shared, future)
+            walks.append((group, prepared))
+        if not walks:
             return
-        groups = self._walk_groups(walked)
-        prepared = [await self.prepare_saved(mode, [s for s, _ in group]) for group in groups]
-        totals = await self._walk_counts(prepared)
-        for group, counted in zip(groups, totals, strict=True):
+        totals = await self._walk_counts([prepared for _, prepared in walks])
+        for (group, _), counted in zip(walks, totals, strict=True):
             for segment, future in group:
                 future.set_result(counted[segment.id])
 
@@ -777,6 +795,19 @@ def _select(node: Node, sets: Iterator[set[str]], universe: set[str]) -> set[str
         return set.intersection(*parts) if parts else set(universe)
     union: set[str] = set().union(*parts)
     return union if node.combinator is Combinator.ANY else universe - union
+
+
+def _pass_on(done: asyncio.Future[MemberTotals], *, to: asyncio.Future[MemberTotals]) -> None:
+    """What ``done`` ended with, given to ``to`` (a count that waited for another)."""
+    if to.done():
+        return
+    if done.cancelled():
+        to.cancel()
+    elif (error := done.exception()) is not None:
+        to.set_exception(error)
+        to.add_done_callback(retrieve_outcome)
+    else:
+        to.set_result(done.result())
 
 
 def _truth(
