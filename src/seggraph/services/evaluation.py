@@ -54,7 +54,7 @@ from seggraph.evaluation import (
 )
 from seggraph.lru import LruCache
 from seggraph.plugins.results import SubscriberFilter, selected_ids
-from seggraph.services.properties import PropertyBatcher, PropertyResolver
+from seggraph.services.properties import SETTLE_TICKS, PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
 from seggraph.store.filters import all_of
 from seggraph.store.segments import SegmentFilter
@@ -66,10 +66,6 @@ from seggraph.store.segments import SegmentFilter
 PAGE_SIZE = 100
 #: How many pages ahead of the one being evaluated a walk reads the values of.
 WALK_AHEAD = 1
-#: How many turns of the event loop a request's first member count waits for the others
-#: before they walk together: sibling fields (a page's segments) ask in the same turn,
-#: fields one level deeper in the next.
-COUNT_GATHERING_TURNS = 2
 #: How many subscriber ids a walk asks the directory for: DIRECTORY_FIRST_PAGE first (a
 #: member page found early reads little), then twice as many each time up to
 #: DIRECTORY_MAX_PAGE, so a walk over 100,000 subscribers costs 8 directory queries. Some
@@ -581,9 +577,10 @@ class EvaluationService:
         future.add_done_callback(done)
 
     async def _count_queued(self) -> None:
-        """Count what was asked in this turn of the event loop and the next (sibling fields
-        of a page start in the same turn; fields one level deeper, in the next)."""
-        for _ in range(COUNT_GATHERING_TURNS):
+        """Count what the request asked for while the event loop turned ``SETTLE_TICKS``
+        times, as the request's property batcher waits for its loads: the fields of a page
+        ask a few turns apart (nested ones later)."""
+        for _ in range(SETTLE_TICKS):
             await asyncio.sleep(0)
         queued, self._queued_counts = self._queued_counts, []
         by_mode: dict[Mode, list[tuple[Segment, asyncio.Future[MemberTotals]]]] = {}
@@ -594,13 +591,8 @@ class EvaluationService:
                 await self._count_together(mode, asked)
             except BaseException as exc:  # every count asked gets the failure, none hangs
                 for _, future in asked:
-                    if future.done() or future in self._following:
-                        continue
-                    if isinstance(exc, asyncio.CancelledError):
-                        future.cancel()
-                    else:
-                        future.set_exception(exc)
-                        future.add_done_callback(retrieve_outcome)
+                    if not future.done() and future not in self._following:
+                        _fail(future, exc)
                 if not isinstance(exc, Exception):
                     raise
 
@@ -612,21 +604,21 @@ class EvaluationService:
         pushed = await asyncio.gather(
             *(self._pushed_count(mode, segment) for segment, _ in asked), return_exceptions=True
         )
-        walked: list[tuple[Segment, asyncio.Future[MemberTotals]]] = []
+        walked: list[_Walked] = []
         for (segment, future), outcome in zip(asked, pushed, strict=True):
             if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-                future.add_done_callback(retrieve_outcome)
-            elif outcome is None:
-                walked.append((segment, future))
+                _fail(future, outcome)
+            elif outcome[1] is None:
+                walked.append((segment, future, outcome[0]))
             else:
-                future.set_result(outcome)
-        walks: list[tuple[list[tuple[Segment, asyncio.Future[MemberTotals]]], SegmentSet]] = []
-        for group in self._walk_groups(walked):
-            prepared = await self.prepare_saved(mode, [s for s, _ in group])
-            if prepared.references:  # one segment that references others, read as they are now
-                segment, future = group[0]
-                # The compiled versions of everything it reads: an edit of any gives another.
+                future.set_result(outcome[1])
+        walks: list[tuple[list[_Walked], SegmentSet]] = []
+        for group in _walk_groups(walked):
+            segment, future, prepared = group[0]
+            if prepared.references:
+                # A segment that references others, alone in its group, prepared with them as
+                # they are now: shared by the compiled versions of everything it reads (an
+                # edit of any gives another key).
                 shared = (mode, segment.id, segment.version, frozenset(prepared.compiled.values()))
                 under_way = self.counts_under_way.get(shared)
                 if under_way is not None:
@@ -634,39 +626,24 @@ class EvaluationService:
                     under_way.add_done_callback(functools.partial(_pass_on, to=future))
                     continue
                 self._share(shared, future)
+            elif len(group) > 1:
+                prepared = await self.prepare_saved(mode, [s for s, _, _ in group])
             walks.append((group, prepared))
         if not walks:
             return
         totals = await self._walk_counts([prepared for _, prepared in walks])
         for (group, _), counted in zip(walks, totals, strict=True):
-            for segment, future in group:
+            for segment, future, _ in group:
                 future.set_result(counted[segment.id])
 
-    def _walk_groups(
-        self, walked: Sequence[tuple[Segment, asyncio.Future[MemberTotals]]]
-    ) -> list[list[tuple[Segment, asyncio.Future[MemberTotals]]]]:
-        """The segments to count in one walk, in groups each prepared as one set. A set holds
-        one version of each segment id, and resolves a reference to a segment among its
-        targets to that target: so a segment that references others is a group of its own
-        (its references read as they are now), and two versions of one segment are in
-        different groups."""
-        groups: list[list[tuple[Segment, asyncio.Future[MemberTotals]]]] = []
-        plain: list[list[tuple[Segment, asyncio.Future[MemberTotals]]]] = []
-        for item in walked:
-            if self.compile(item[0]).segment_refs:
-                groups.append([item])
-                continue
-            group = next((g for g in plain if all(s.id != item[0].id for s, _ in g)), None)
-            if group is None:
-                plain.append([item])
-            else:
-                group.append(item)
-        return plain + groups
-
-    async def _pushed_count(self, mode: Mode, segment: Segment) -> MemberTotals | None:
+    async def _pushed_count(
+        self, mode: Mode, segment: Segment
+    ) -> tuple[SegmentSet, MemberTotals | None]:
+        """The segment prepared, and its count when it is pushed down."""
         prepared = await self.prepare_saved(mode, [segment])
         pushed = await self._pushed_down(prepared, segment)
-        return None if pushed is None else MemberTotals(len(pushed), 0, Strategy.PUSHED_DOWN)
+        totals = None if pushed is None else MemberTotals(len(pushed), 0, Strategy.PUSHED_DOWN)
+        return prepared, totals
 
     async def _walk_counts(self, prepared: Sequence[SegmentSet]) -> list[dict[str, MemberTotals]]:
         """Each set's targets' members and UNKNOWN subscribers, in one walk: every page read
@@ -797,6 +774,40 @@ def _select(node: Node, sets: Iterator[set[str]], universe: set[str]) -> set[str
     return union if node.combinator is Combinator.ANY else universe - union
 
 
+#: A count to walk: the segment, its future and its own prepared set.
+_Walked = tuple[Segment, asyncio.Future[MemberTotals], SegmentSet]
+
+
+def _walk_groups(walked: Sequence[_Walked]) -> list[list[_Walked]]:
+    """The counts of one walk, in groups each evaluated as one prepared set. A set holds one
+    version of each segment id, and resolves a reference to a segment among its targets to
+    that target: so a segment that references others is a group of its own (its own set,
+    with its references read as they are now), and two versions of one segment are in
+    different groups."""
+    plain: list[list[_Walked]] = []
+    referencing: list[list[_Walked]] = []
+    for item in walked:
+        if item[2].references:
+            referencing.append([item])
+            continue
+        group = next((g for g in plain if all(s.id != item[0].id for s, _, _ in g)), None)
+        if group is None:
+            plain.append([item])
+        else:
+            group.append(item)
+    return plain + referencing
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    """``future`` ends with ``error`` (cancelled, for a cancellation), retrieved when nobody
+    awaits it any more."""
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    else:
+        future.set_exception(error)
+        future.add_done_callback(retrieve_outcome)
+
+
 def _pass_on(done: asyncio.Future[MemberTotals], *, to: asyncio.Future[MemberTotals]) -> None:
     """What ``done`` ended with, given to ``to`` (a count that waited for another)."""
     if to.done():
@@ -804,8 +815,7 @@ def _pass_on(done: asyncio.Future[MemberTotals], *, to: asyncio.Future[MemberTot
     if done.cancelled():
         to.cancel()
     elif (error := done.exception()) is not None:
-        to.set_exception(error)
-        to.add_done_callback(retrieve_outcome)
+        _fail(to, error)
     else:
         to.set_result(done.result())
 
