@@ -57,6 +57,24 @@ def at_once(http: httpx.Client, *requests: tuple[Any, ...]) -> list[dict[str, An
     return asyncio.run(send())
 
 
+def the_one_copy_all_answer(
+    db: Database[dict[str, Any]],
+    mode: str,
+    source_id: str,
+    answers: list[dict[str, Any]],
+    round_: int,
+) -> dict[str, Any]:
+    """The one ``mode`` copy of ``source_id`` stored, which every answer (no error) gives at
+    version 1."""
+    copies = list(db.segments.find({"mode": mode, "source_id": source_id}))
+    assert len(copies) == 1, f"round {round_}: {len(copies)} {mode} copies"
+    for answer in answers:
+        assert answer["userErrors"] == [], answer["userErrors"]
+        assert answer["segment"]["id"] == str(copies[0]["_id"])
+        assert answer["segment"]["version"] == 1
+    return copies[0]
+
+
 def history_is_whole(db: Database[dict[str, Any]]) -> None:
     """Every stored segment has exactly the history entries 1..its version."""
     for doc in db.segments.find():
@@ -78,16 +96,12 @@ def test_copies_asked_at_once_make_one_counterpart_and_all_answer_it(
             a["copySegmentToMode"] for a in at_once(http, *[(COPY, {"id": source["id"]})] * 3)
         ]
 
-        copies = list(sync_db.segments.find({"mode": "LIVE", "source_id": source["id"]}))
-        assert len(copies) == 1, f"round {round_}: {len(copies)} LIVE copies"
         # The requests that lost the race answer the copy the winner made: same segment, same
         # version, no error (they asked for exactly what it holds).
+        copy = the_one_copy_all_answer(sync_db, "LIVE", source["id"], answers, round_)
         for answer in answers:
-            assert answer["userErrors"] == [], answer["userErrors"]
-            assert answer["segment"]["id"] == str(copies[0]["_id"])
-            assert answer["segment"]["version"] == 1
             assert answer["segment"]["conditions"] == source["conditions"]
-        history = list(sync_db.segment_history.find({"segment_id": str(copies[0]["_id"])}))
+        history = list(sync_db.segment_history.find({"segment_id": str(copy["_id"])}))
         assert [h["action"] for h in history] == ["COPIED"]
     history_is_whole(sync_db)
 
@@ -163,12 +177,7 @@ def test_copies_back_asked_at_once_update_the_original_once_and_make_no_segment(
         assert seg.run(DELETE, id=source["id"])["deleteSegment"]["userErrors"] == []
         anew = (copy_to_test, {"id": live["id"]}, "LIVE")
         payloads = [a["copySegmentToMode"] for a in at_once(http, *[anew] * 3)]
-        made = list(sync_db.segments.find({"mode": "TEST", "source_id": live["id"]}))
-        assert len(made) == 1, f"round {round_}: {len(made)} TEST copies"
-        for payload in payloads:
-            assert payload["userErrors"] == [], payload["userErrors"]
-            assert payload["segment"]["id"] == str(made[0]["_id"])
-            assert payload["segment"]["version"] == 1
+        the_one_copy_all_answer(sync_db, "TEST", live["id"], payloads, round_)
     history_is_whole(sync_db)
 
 
