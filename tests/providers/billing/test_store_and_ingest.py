@@ -386,6 +386,49 @@ async def test_a_discount_before_its_subscription_arrives(
     assert stored is not None and stored["customer"] == "cus_1"
 
 
+async def test_a_discount_for_an_id_with_no_customer_makes_no_subscriber(
+    provider: BillingProvider,
+) -> None:
+    await seed_catalogue(provider)
+    ghost = discount("pct25") | {"customer": "cus_ghost"}
+    assert (
+        await apply_event(provider.store, event("customer.discount.created", ghost, T0))
+        == "applied"
+    )
+    # Billing holds the discount until its customer arrives, but nobody is a subscriber yet:
+    # every value is missing, as for an id billing never heard of, and nothing is recorded.
+    assert set((await values_of(provider, "cus_ghost")).values()) == {MISSING}
+    with pytest.raises(InputRefused) as refused:
+        await provider.record_retention_event(subscriber_id="cus_ghost", kind="CANCELED")
+    assert [e.code for e in refused.value.errors] == ["UNKNOWN_SUBSCRIBER"]
+    assert await provider.subscriber_ids(None, 10) == []
+    # The customer, created in the same second as its discount, completes it and keeps it.
+    await apply_event(provider.store, event("customer.created", customer("cus_ghost"), T0))
+    got = await values_of(provider, "cus_ghost", "subscriber.active_coupon_id", "subscriber.status")
+    assert got == {"subscriber.active_coupon_id": "pct25", "subscriber.status": "CANCELED"}
+
+
+async def test_an_object_that_states_no_discount_keeps_the_stored_one(
+    provider: BillingProvider,
+) -> None:
+    await seed_catalogue(provider)
+    with_discount = customer(discount=discount("pct25") | {"customer": "cus_1"})
+    await apply_event(provider.store, event("customer.created", with_discount, T0))
+    # A later update without a ``discount`` field (newer API versions send ``discounts``) says
+    # nothing of the discount: its other fields apply, the discount stays.
+    silent = {k: v for k, v in customer(name="New name").items() if k != "discount"}
+    await apply_event(provider.store, event("customer.updated", silent, T0 + 10))
+    await apply_event(
+        provider.store,
+        event("customer.subscription.created", subscription("sub_1", [item("month_10")]), T0),
+    )
+    got = await values_of(provider, "cus_1", "subscriber.active_coupon_id", "subscriber.mrr")
+    assert got == {
+        "subscriber.active_coupon_id": "pct25",
+        "subscriber.mrr": Money(Decimal("7.50"), "USD"),
+    }
+
+
 async def test_deleted_events(provider: BillingProvider) -> None:
     await seed_catalogue(provider)
     await apply_event(provider.store, event("customer.created", customer(), T0))
@@ -503,6 +546,42 @@ async def test_import_is_idempotent_and_reports_bad_lines(
     # Resuming from a line imports only from there.
     resumed = await import_file(provider.store, path, as_of=T0, start_line=11)
     assert resumed.lines == 3 and resumed.applied == 3
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+async def test_an_imported_discount_applies_whichever_batch_its_line_is_in(
+    provider: BillingProvider, tmp_path: Path, batch_size: int
+) -> None:
+    # The discount lines come before their customer's and subscription's: with one line a
+    # batch, each is written before its object, at the import's one version.
+    path = write_lines(
+        tmp_path / "billing.jsonl",
+        [
+            coupon("pct25", percent_off=25),
+            coupon("pct50", percent_off=50),
+            discount("pct50") | {"customer": "cus_1", "subscription": None},
+            discount("pct25") | {"customer": "cus_2", "subscription": "sub_2"},
+            product("prod_basic", "Basic"),
+            price("month_10", 1000, nickname="Basic monthly"),
+            customer("cus_1"),
+            subscription("sub_1", [item("month_10")], customer="cus_1"),
+            customer("cus_2"),
+            subscription("sub_2", [item("month_10")], customer="cus_2"),
+        ],
+    )
+    report = await import_file(provider.store, path, as_of=T0, batch_size=batch_size)
+    assert report.applied == 10 and not report.errors
+    keys = ("subscriber.active_coupon_id", "subscription.active_coupon_id", "subscriber.mrr")
+    assert await values_of(provider, "cus_1", *keys) == {
+        "subscriber.active_coupon_id": "pct50",
+        "subscription.active_coupon_id": "pct50",  # the customer's, in force for it
+        "subscriber.mrr": Money(Decimal("5.00"), "USD"),
+    }
+    assert await values_of(provider, "cus_2", *keys) == {
+        "subscriber.active_coupon_id": MISSING,
+        "subscription.active_coupon_id": "pct25",
+        "subscriber.mrr": Money(Decimal("7.50"), "USD"),
+    }
 
 
 async def test_import_never_overwrites_newer_webhook_state(

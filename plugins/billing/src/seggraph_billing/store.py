@@ -8,7 +8,9 @@ the id) plus a ``_seggraph`` field with the bookkeeping that makes ingestion saf
   applied (the later arrival wins a tie, and re-applying the same event changes nothing).
 - ``dv``: the version of the ``discount`` field alone, which ``customer.discount.*`` events
   change without the rest of the object. A full object older than ``dv`` keeps the newer
-  discount.
+  discount, and so does one that states no ``discount`` at all. A discount that arrives before
+  its object is kept in a stub (``stub``: no customer yet, not a subscriber), which the object's
+  first write completes; at the same version, the stub's discount is kept.
 - ``w``: a token changed by every write; writes are conditional on it (optimistic concurrency),
   so two concurrent deliveries never lose an update.
 
@@ -162,6 +164,20 @@ def normalize(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _keeps_discount(doc: Mapping[str, Any], meta: Mapping[str, Any], version: float) -> bool:
+    """Whether a full object written at ``version`` keeps the stored discount (whose own
+    version is ``meta["dv"]``) rather than its own ``discount`` field: when the stored one is
+    newer, when the object does not state a discount at all, and when a discount that arrived
+    before its object (a stub) has the object's version (the import writes every line at one
+    version, and a discount line in an earlier batch than its customer's would be lost)."""
+    stored = meta.get("dv")
+    if stored is None:
+        return False
+    return (
+        stored > version or "discount" not in doc or (stored == version and bool(meta.get("stub")))
+    )
+
+
 @dataclass(frozen=True)
 class _OwnedPart:
     """A collection of objects owned by a subscriber, as a batch reads it: by the owner's id
@@ -290,7 +306,11 @@ class BillingStore:
                 continue
             new = dict(doc)
             new_meta: dict[str, Any] = {"v": version, "dv": version, "source": source}
-            if current is not None and meta.get("dv") is not None and meta["dv"] > version:
+            if (
+                current is not None
+                and "discount" in current
+                and _keeps_discount(doc, meta, version)
+            ):
                 new["discount"] = current.get("discount")
                 new_meta["dv"] = meta["dv"]
             new[META] = new_meta
@@ -433,8 +453,10 @@ class BillingStore:
         return await cursor.to_list(None)
 
     async def has_customer(self, subscriber_id: str) -> bool:
+        """Whether the id is a subscriber: a customer, not deleted, and not a stub holding
+        only a discount that arrived before its customer."""
         found = await self.db[CUSTOMERS].find_one(
-            {"_id": subscriber_id, "deleted": {"$ne": True}}, {"_id": 1}
+            {"_id": subscriber_id, **DIRECTORY_QUERY}, {"_id": 1}
         )
         return found is not None
 
@@ -479,6 +501,10 @@ class BillingStore:
         joined = len(ids) <= JOIN_MAX_IDS
         read = self._joined if joined else self._by_collection
         customers, owned, token = await read(ids, wanted)
+        for ident in [i for i, doc in customers.items() if (doc.get(META) or {}).get("stub")]:
+            # A discount that arrived before its customer: no customer yet, so the id is read
+            # as the other ids without one are (known only by objects that name it).
+            del customers[ident]
         names = [CUSTOMERS, *(part.collection for part in wanted), BILLING_META]
         if orphans := [ident for ident in ids if ident not in customers]:
             # Every part, asked or not: without a customer, whether billing knows the
