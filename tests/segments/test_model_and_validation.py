@@ -259,6 +259,18 @@ def test_a_currency_that_is_not_iso_4217_is_refused_with_its_path(
     assert saved["userErrors"] == []
 
 
+def test_an_amount_in_the_account_currency_is_saved_as_the_bare_amount(
+    seg: SegmentClient,
+) -> None:
+    # `100 ¤` and `100` mean the same amount (the account's currency): both are saved as the
+    # bare amount and printed back as `100`, which reads the same again.
+    for text in ("subscriber.mrr > 100 ¤", "subscriber.mrr > 100"):
+        saved = seg.created(name=text, conditionsText=text)
+        assert saved["conditionsText"] == "subscriber.mrr > 100"
+        again = seg.created(name=f"{text} again", conditionsText=saved["conditionsText"])
+        assert again["conditions"] == saved["conditions"]
+
+
 def payload_errors(payload: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(".".join(map(str, e["path"])), e["code"], e["message"]) for e in payload["userErrors"]]
 
