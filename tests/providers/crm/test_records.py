@@ -80,6 +80,24 @@ def test_json_with_both_kinds_and_hubspot_api_objects(tmp_path: Path) -> None:
     ]
 
 
+def test_a_renewal_date_is_the_day_it_names(tmp_path: Path) -> None:
+    path = tmp_path / "companies.csv"
+    path.write_text(
+        "id,renewal_date\n"
+        "c1,2026-12-05\n"
+        "c2,2026-12-05T20:00:00-08:00\n"  # 6 December in UTC: the writer's day is the 5th
+        "c3,2026-12-05T00:00:00Z\n"  # HubSpot's midnight UTC
+        "c4,1796428800000\n"  # HubSpot's epoch milliseconds: 2026-12-05T00:00:00Z
+        "c5,2026-12-05T23:30:00\n",
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "USD")
+    assert parsed.errors == []
+    assert {c["id"]: c["renewal_date"] for c in parsed.companies} == {
+        f"c{i}": date(2026, 12, 5) for i in range(1, 6)
+    }
+
+
 def test_every_bad_field_is_named(tmp_path: Path) -> None:
     path = tmp_path / "companies.csv"
     path.write_text(

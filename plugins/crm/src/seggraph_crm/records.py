@@ -192,7 +192,9 @@ def _count(value: Any) -> int:
 
 
 def _date(value: Any) -> date:
-    """``YYYY-MM-DD``, an ISO date-time (HubSpot dates are midnight UTC) or epoch milliseconds."""
+    """``YYYY-MM-DD``, an ISO date-time or epoch milliseconds (HubSpot's dates are midnight
+    UTC). A date-time is the date it names where it was written: ``2026-12-05T20:00:00-08:00``
+    is 5 December (it is 6 December in UTC), and HubSpot's ``2026-12-05T00:00:00Z`` too."""
     if isinstance(value, int) and not isinstance(value, bool):
         return datetime.fromtimestamp(value / 1000, UTC).date()
     if isinstance(value, str):
@@ -203,7 +205,7 @@ def _date(value: Any) -> date:
             if len(text) == 10:
                 return date.fromisoformat(text)
             moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-            return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+            return moment.date()
         except ValueError:
             pass
     raise _Refused(f"expected a date YYYY-MM-DD, got {str(value)[:40]!r}")
