@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from seggraph.services import segments as segment_service
+from seggraph.textform import parse
 from tests.conftest import GraphQLClient, LiveServer
 from tests.query_time.conftest import SUBSCRIBERS, CountingProvider, billing_row
 
@@ -320,3 +325,98 @@ def test_an_edit_of_a_referenced_segment_changes_the_answers_that_reference_it(
     )
     assert payload["updateSegment"]["userErrors"] == []
     assert q.query(asked)["subscriber"]["segments"] == [{"result": "MEMBER"}]
+
+
+EDIT = """mutation($input: UpdateSegmentInput!) { updateSegment(input: $input) {
+  segment { version } userErrors { path code message } } }"""
+READ = "query($id: ID!) { segment(id: $id) { version conditionsText } }"
+
+
+def test_two_edits_that_close_a_reference_cycle_together_are_not_both_saved(
+    q: GraphQLClient, query_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = create(q, "A", "subscriber.mrr > 10")
+    b = create(q, "B", "subscriber.mrr > 20")
+    service = query_server.app.state.services.segments
+    validate = service.validate_conditions
+    other_edits: list[Any] = []
+
+    async def validate_then_another_edit(
+        mode: Any, root: Any, *, segment_id: str | None, prefix: Any = ("conditions",)
+    ) -> Any:
+        outcome = await validate(mode, root, segment_id=segment_id, prefix=prefix)
+        if segment_id == a["id"] and not other_edits:
+            # Another user's edit, B -> A, saved after A's references were checked and
+            # before A is written: each edit alone is fine, together they are a cycle.
+            other_edits.append(
+                await service.update(
+                    mode,
+                    "another user",
+                    b["id"],
+                    expected_version=1,
+                    conditions=parse(f'IN SEGMENT "{a["id"]}"'),
+                )
+            )
+        return outcome
+
+    monkeypatch.setattr(service, "validate_conditions", validate_then_another_edit)
+    payload = q.query(
+        EDIT,
+        {
+            "input": {
+                "id": a["id"],
+                "expectedVersion": 1,
+                "conditionsText": f'IN SEGMENT "{b["id"]}"',
+            }
+        },
+    )["updateSegment"]
+    monkeypatch.undo()
+    assert len(other_edits) == 1
+    assert payload["segment"] is None
+    [error] = payload["userErrors"]
+    assert (error["path"], error["code"]) == (["conditionsText"], "REFERENCE_CYCLE")
+    assert a["id"] in error["message"] and b["id"] in error["message"]
+    # Nothing of the refused edit stays; the other one does.
+    assert q.query(READ, {"id": a["id"]})["segment"] == {
+        "version": 1,
+        "conditionsText": "subscriber.mrr > 10",
+    }
+    assert q.query(READ, {"id": b["id"]})["segment"]["version"] == 2
+    data = q.query(
+        '{ subscriber(id: "sub_009") { segments(includeNonMembers: true) { segment { name } '
+        "result } } }"
+    )
+    assert sorted((m["segment"]["name"], m["result"]) for m in data["subscriber"]["segments"]) == [
+        ("A", "MEMBER"),
+        ("B", "MEMBER"),
+    ]
+
+
+def test_a_stored_reference_cycle_leaves_the_other_segments_answering(
+    q: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cycle stored by a version of seggraph that did not look for it after saving (or by
+    another tool) makes its segments UNKNOWN; every other segment still answers."""
+    a = create(q, "A", "subscriber.mrr > 10")
+    b = create(q, "B", f'IN SEGMENT "{a["id"]}"')
+    create(q, "C", "subscriber.mrr > 20")
+    with monkeypatch.context() as unchecked:
+        unchecked.setattr(segment_service, "find_cycle", lambda graph, start: None)
+        text = f'IN SEGMENT "{b["id"]}"'
+        saved = q.query(
+            EDIT, {"input": {"id": a["id"], "expectedVersion": 1, "conditionsText": text}}
+        )
+    assert saved["updateSegment"]["userErrors"] == []  # the cycle A -> B -> A is stored
+    question = (
+        '{ subscriber(id: "sub_009") { segments(includeNonMembers: true) { segment { name } '
+        "result } } }"
+    )
+    with caplog.at_level(logging.ERROR, logger="seggraph.services.evaluation"):
+        for _ in range(2):
+            data = q.query(question)
+            assert sorted(
+                (m["segment"]["name"], m["result"]) for m in data["subscriber"]["segments"]
+            ) == [("A", "UNKNOWN"), ("B", "UNKNOWN"), ("C", "MEMBER")]
+    cycles = [r.getMessage() for r in caplog.records if "cycle" in r.getMessage()]
+    assert len(cycles) == 1  # logged once, not per question
+    assert a["id"] in cycles[0] and b["id"] in cycles[0]

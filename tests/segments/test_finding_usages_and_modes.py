@@ -233,6 +233,16 @@ def test_segment_references_stay_in_mode_and_never_cycle(seg: SegmentClient) -> 
 
     referenced = seg.run(DELETE, id=a["id"])["deleteSegment"]
     assert errors_by_path(referenced) == {"id": "SEGMENT_REFERENCED"}
+    # Archiving it is allowed, with a warning naming the segment that still reads it.
+    archived = seg.run(
+        f"mutation($id: ID!) {{ archiveSegment(id: $id) {{ {PAYLOAD} }} }}", id=b["id"]
+    )["archiveSegment"]
+    assert archived["segment"]["archived"] is True
+    assert [(w["path"], w["code"]) for w in archived["warnings"]] == [
+        (["id"], "SEGMENT_REFERENCED")
+    ]
+    assert c["id"] in archived["warnings"][0]["message"]
+    seg.run(f"mutation($id: ID!) {{ unarchiveSegment(id: $id) {{ {PAYLOAD} }} }}", id=b["id"])
 
     # Copying C to LIVE needs B (and so A) there first.
     refused = seg.run(COPY, id=c["id"], target="LIVE")["copySegmentToMode"]

@@ -2,7 +2,8 @@
 
 ``IN_SEGMENT`` conditions read the referenced segment's result from the caller, so the caller
 evaluates segments in a topological order — references first — and never recurses. Saving a
-cycle is refused upstream; this module refuses one again, naming it, should one slip through.
+cycle is refused upstream; this module refuses one again, naming it, should one slip through,
+or (for a caller that must answer anyway) breaks it.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ class References(Protocol):
     def segment_refs(self) -> frozenset[str]: ...
 
 
-def evaluation_order(segments: Mapping[str, References]) -> list[str]:
+def evaluation_order(
+    segments: Mapping[str, References], *, break_cycles: bool = False
+) -> list[str]:
     """The ids of ``segments`` with every segment after the segments it references.
 
     References to ids not in ``segments`` are ignored here (evaluating them gives UNKNOWN with
     reason ``SEGMENT_UNKNOWN`` unless the caller supplies their results). The order is
     deterministic: it follows ``segments``' iteration order and sorted reference ids. Raises
-    :class:`ReferenceCycleError` on a cycle.
+    :class:`ReferenceCycleError` on a cycle; with ``break_cycles``, a reference that would
+    close one is passed over instead, so the segment making it finds no result for it (UNKNOWN)
+    and the rest of the cycle follows from that.
     """
     order: list[str] = []
     done: set[str] = set()
@@ -47,6 +52,8 @@ def evaluation_order(segments: Mapping[str, References]) -> list[str]:
             if ref in done:
                 continue
             if ref in on_path:
+                if break_cycles:
+                    continue
                 path = [segment for segment, _ in stack[on_path[ref] :]]
                 raise ReferenceCycleError([*path, ref])
             on_path[ref] = len(stack)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 from collections import deque
 from collections.abc import (
     AsyncGenerator,
@@ -46,6 +47,7 @@ from seggraph.evaluation import (
     CompiledSegment,
     EvaluationOptions,
     EvaluationResult,
+    ReferenceCycleError,
     SegmentCompiler,
     Truth,
     compile_segment,
@@ -84,6 +86,24 @@ MAX_MEMBERS_PAGE = 500
 MAX_EVALUATED_SEGMENTS = 500
 #: The id an unsaved draft is evaluated under (previewConditions).
 DRAFT_ID = "draft"
+
+log = logging.getLogger(__name__)
+#: The stored reference cycles logged so far (once each per process: every question of the
+#: mode meets them).
+_CYCLES_REPORTED: set[tuple[Mode, frozenset[str]]] = set()
+
+
+def _report_cycle(mode: Mode, cycle: list[str]) -> None:
+    key = (mode, frozenset(cycle))
+    if key in _CYCLES_REPORTED:
+        return
+    _CYCLES_REPORTED.add(key)
+    log.error(
+        "%s segments reference each other in a cycle (%s): their IN_SEGMENT conditions are "
+        "UNKNOWN until one of them is edited to break it",
+        mode.value,
+        " -> ".join(cycle),
+    )
 
 
 class ValueSource(Protocol):
@@ -287,7 +307,14 @@ class EvaluationService:
             for segment in await self.segments.store.get_many(mode, sorted(pending)):
                 compiled[segment.id] = self.compile(segment)
             pending = {ref for c in compiled.values() for ref in c.segment_refs} - asked
-        order = evaluation_order(compiled)
+        try:
+            order = evaluation_order(compiled)
+        except ReferenceCycleError as cycle:
+            # Saving refuses cycles; one stored all the same (written before that check, or
+            # by another tool) must not fail every question of the mode: its segments answer
+            # UNKNOWN, the others as usual.
+            _report_cycle(mode, cycle.cycle)
+            order = evaluation_order(compiled, break_cycles=True)
         keys = frozenset(k for c in compiled.values() for k in c.keys)
         return SegmentSet(list(targets), compiled, order, keys)
 

@@ -451,6 +451,17 @@ class SegmentService:
                         "evaluating it until they stop using it",
                     )
                 )
+            referencing = await self.store.referencing(mode, segment_id)
+            if referencing:
+                names = ", ".join(f"{s.name!r} ({s.id})" for s in referencing)
+                warnings.append(
+                    UserError(
+                        ("id",),
+                        "SEGMENT_REFERENCED",
+                        f"archived, but still referenced by {names}: their IN_SEGMENT "
+                        "conditions keep evaluating it",
+                    )
+                )
         action = HistoryAction.ARCHIVED if archived else HistoryAction.UNARCHIVED
         saved = await self._save(
             current, replace(current, archived=archived), action, actor, refs_path=("id",)
@@ -960,6 +971,24 @@ class SegmentService:
             await self._roll_back(before, after, set(unavailable))
             raise InputRefused(
                 _unavailable_errors(refs_path, "UNKNOWN_SEGMENT", after.mode, unavailable)
+            )
+        # Validation refused a cycle with the graph as it was read then; an edit of another
+        # segment saved since (A -> B here while B -> A there) closes one all the same. Looked
+        # for after the write, as the references' existence is: of two writes that close a
+        # cycle together, the later to look sees both, so at least one of them is undone.
+        cycle = find_cycle(await self.store.reference_graph(after.mode), after.id)
+        if cycle:
+            await self._roll_back(before, after, {cycle[1]})
+            raise InputRefused(
+                [
+                    UserError(
+                        refs_path,
+                        "REFERENCE_CYCLE",
+                        "segment references would form a cycle: "
+                        + " -> ".join(cycle)
+                        + " (an edit saved meanwhile closed it); nothing was saved",
+                    )
+                ]
             )
 
     async def _unavailable(self, mode: Mode, segment_ids: list[str]) -> dict[str, bool]:
