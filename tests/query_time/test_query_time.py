@@ -170,6 +170,10 @@ def test_preview_unsaved_conditions_as_tree_or_text(q: GraphQLClient) -> None:
     assert invalid["userErrors"][0]["code"] == "OPERATOR_NOT_ALLOWED"
 
 
+MEMBERS = """query($id: ID!, $after: String, $first: Int!) { segment(id: $id) {
+  members(first: $first, after: $after) { memberIds endCursor hasNextPage } } }"""
+
+
 def test_members_and_counts_agree_with_one_by_one_evaluation(q: GraphQLClient) -> None:
     segment = create(q, "mid", "subscriber.mrr > 95 AND subscriber.mrr <= 255")
     expected = [s for i, s in enumerate(SUBSCRIBERS, 1) if 95 < i * 10 <= 255]
@@ -186,6 +190,27 @@ def test_members_and_counts_agree_with_one_by_one_evaluation(q: GraphQLClient) -
             break
         after = page["endCursor"]
     assert pages == expected
+    first_page = q.query(MEMBERS, {"id": segment["id"], "after": None, "first": 7})
+    cursor = first_page["segment"]["members"]["endCursor"]
+    # No page is taken for another: a cursor must be an endCursor of this segment's members.
+    other = create(q, "other", "subscriber.mrr > 0")
+    listing = q.query("{ segments(first: 1) { pageInfo { endCursor } } }")["segments"]
+    for wrong, why in [
+        ("garbage", "not a valid cursor"),
+        (SUBSCRIBERS[3], "not a valid cursor"),  # a raw subscriber id
+        (listing["pageInfo"]["endCursor"], "not a valid cursor"),  # of the segments
+        (cursor, f"a cursor of segment {segment['id']!r}'s members, not of {other['id']!r}'s"),
+    ]:
+        refused = q.execute(MEMBERS, {"id": other["id"], "after": wrong, "first": 7})
+        assert refused["data"]["segment"] is None, wrong
+        assert why in refused["errors"][0]["message"], refused
+    # An empty page ends where it began.
+    empty = q.query(MEMBERS, {"id": segment["id"], "after": cursor, "first": 0})
+    assert empty["segment"]["members"] == {
+        "memberIds": [],
+        "endCursor": cursor,
+        "hasNextPage": True,
+    }
     count = q.query(
         "query($id: ID!) { segment(id: $id) { memberCount { members unknown } } }",
         {"id": segment["id"]},

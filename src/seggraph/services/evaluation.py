@@ -59,6 +59,7 @@ from seggraph.plugins.results import SubscriberFilter, selected_ids
 from seggraph.services.properties import SETTLE_TICKS, PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
 from seggraph.store.filters import all_of
+from seggraph.store.pagination import BadCursor, decode_member_cursor, encode_member_cursor
 from seggraph.store.segments import SegmentFilter
 
 #: How many subscribers a bulk question asks the providers about at once: a provider's
@@ -532,27 +533,34 @@ class EvaluationService:
         self, mode: Mode, segment: Segment, *, first: int, after: str | None
     ) -> MemberPage:
         """Members in ascending subscriber id order, ``first`` at a time after the cursor (the
-        last id of the previous page)."""
+        ``end_cursor`` of the previous page: it names the segment and the last id)."""
         if not 0 <= first <= MAX_MEMBERS_PAGE:
             raise InputRefused(
                 [UserError(("first",), "OUT_OF_RANGE", f"first must be 0..{MAX_MEMBERS_PAGE}")]
             )
+        try:
+            last = None if after is None else decode_member_cursor(after, segment.id)
+        except BadCursor as bad:
+            raise InputRefused([UserError(("after",), "INVALID_CURSOR", str(bad))]) from None
+
+        def page(ids: list[str], more: bool, strategy: Strategy) -> MemberPage:
+            end = ids[-1] if ids else last  # an empty page ends where it began
+            cursor = None if end is None else encode_member_cursor(segment.id, end)
+            return MemberPage(ids, cursor, more, strategy)
+
         prepared = await self.prepare_saved(mode, [segment])
         pushed = await self._pushed_down(prepared, segment)
         if pushed is not None:
-            ids = [i for i in pushed if after is None or i > after]
-            page = ids[:first]
-            return MemberPage(
-                page, page[-1] if page else None, len(ids) > first, Strategy.PUSHED_DOWN
-            )
+            ids = [i for i in pushed if last is None or i > last]
+            return page(ids[:first], len(ids) > first, Strategy.PUSHED_DOWN)
         found: list[str] = []
-        async with self._walk(), self._walk_truths(prepared, segment.id, after) as truths:
+        async with self._walk(), self._walk_truths(prepared, segment.id, last) as truths:
             async for subscriber_id, truth in truths:
                 if truth is Truth.TRUE:
                     if len(found) == first:
-                        return MemberPage(found, found[-1] if found else after, True)
+                        return page(found, True, Strategy.EVALUATED)
                     found.append(subscriber_id)
-        return MemberPage(found, found[-1] if found else None, False)
+        return page(found, False, Strategy.EVALUATED)
 
     async def count(self, mode: Mode, segment: Segment) -> MemberTotals:
         """How many members (and UNKNOWN subscribers) over the whole directory; asked again

@@ -39,3 +39,25 @@ def newest_first_after(cursor: str | None) -> dict[str, Any]:
             {"created_at": created_at, "_id": {"$lt": oid}},
         ]
     }
+
+
+def encode_member_cursor(segment_id: str, subscriber_id: str) -> str:
+    """A page of a segment's members ends at ``subscriber_id`` (pages go in the directory's
+    order); the cursor names the segment too, so that it cannot continue another listing."""
+    raw = orjson.dumps(["members", segment_id, subscriber_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_member_cursor(cursor: str, segment_id: str) -> str:
+    """The subscriber id a page of ``segment_id``'s members ended at, or :class:`BadCursor`
+    when ``cursor`` is not an ``endCursor`` of that segment's members."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, of, subscriber_id = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except Exception as exc:  # any decoding failure means the same thing to the caller
+        raise BadCursor(f"not a valid cursor: {cursor!r}") from exc
+    if kind != "members" or not isinstance(subscriber_id, str):
+        raise BadCursor(f"not a cursor of a segment's members: {cursor!r}")
+    if of != segment_id:
+        raise BadCursor(f"a cursor of segment {of!r}'s members, not of {segment_id!r}'s")
+    return subscriber_id
