@@ -107,6 +107,9 @@ def test_live_usage_refuses_condition_changes_until_acknowledged(
     refused = seg.update(id=segment["id"], expectedVersion=1, conditions=new_conditions)
     assert errors_by_path(refused) == {"conditions": "SEGMENT_IN_LIVE_USE"}
     assert "Main cancel flow" in refused["userErrors"][0]["message"]
+    # The refusal points at the input that holds the conditions, whichever form it is.
+    as_text = seg.update(id=segment["id"], expectedVersion=1, conditionsText="subscriber.mrr > 50")
+    assert errors_by_path(as_text) == {"conditionsText": "SEGMENT_IN_LIVE_USE"}
     assert snapshot(sync_db) == before
 
     # Renaming does not change who is in it: no acknowledgement needed.

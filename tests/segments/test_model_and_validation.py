@@ -402,6 +402,33 @@ def test_every_error_is_reported_at_once(seg: SegmentClient) -> None:
     }
 
 
+def test_conditions_text_that_does_not_parse_is_reported_with_the_other_errors(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    segment = seg.created(name="kept", tags=["a"], conditionsText="subscriber.mrr > 10")
+    before = snapshot(sync_db)
+    expected = {"name": "BLANK", "tags.1": "BLANK", "conditionsText": "PARSE_ERROR"}
+    created = seg.create(name=" ", tags=["ok", ""], conditionsText="subscriber.mrr >")
+    assert errors_by_path(created) == expected
+    updated = seg.update(
+        id=segment["id"],
+        expectedVersion=1,
+        name=" ",
+        tags=["ok", ""],
+        conditionsText="subscriber.mrr >",
+    )
+    assert errors_by_path(updated) == expected
+    both = seg.update(
+        id=segment["id"],
+        expectedVersion=1,
+        name=" ",
+        conditionsText="subscriber.mrr > 1",
+        conditions={"conditions": [condition("subscriber.mrr", "GT", 1)]},
+    )
+    assert errors_by_path(both) == {"name": "BLANK", "conditionsText": "AMBIGUOUS"}
+    assert snapshot(sync_db) == before
+
+
 def nested(depth: int) -> dict[str, Any]:
     group: dict[str, Any] = {"conditions": [condition("subscriber.mrr", "GT", 1)]}
     for _ in range(depth - 1):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta, tzinfo
 
@@ -325,8 +325,11 @@ class SegmentService:
         tags: list[str] | None = None,
         conditions: Group | None = None,
         conditions_prefix: tuple[PathPart, ...] = ("conditions",),
+        refused: Sequence[UserError] = (),
     ) -> WriteResult:
-        errors: list[UserError] = []
+        """``refused``: what was wrong with the input before it reached here (conditions text
+        that does not parse), reported with every other problem."""
+        errors: list[UserError] = list(refused)
         clean = clean_name(name, errors)
         desc = clean_description(description, errors)
         cleaned_tags = clean_tags(tags or [], errors)
@@ -367,9 +370,11 @@ class SegmentService:
         conditions: Group | None = None,
         conditions_prefix: tuple[PathPart, ...] = ("conditions",),
         acknowledge_live_usage: bool = False,
+        refused: Sequence[UserError] = (),
     ) -> WriteResult:
+        """``refused`` as for :meth:`create`."""
         current = await self.require(mode, segment_id)
-        errors: list[UserError] = []
+        errors: list[UserError] = list(refused)
         changes: dict[str, object] = {}
         if name is not None:
             changes["name"] = clean_name(name, errors)
@@ -389,7 +394,9 @@ class SegmentService:
         if current.version != expected_version:
             raise VersionConflict(segment_id, expected_version, current.version)
         if "conditions" in changes and changes["conditions"] != current.conditions:
-            warnings += await self._live_usage_gate(mode, segment_id, acknowledge_live_usage)
+            warnings += await self._live_usage_gate(
+                mode, segment_id, acknowledge_live_usage, path=conditions_prefix
+            )
         updated = replace(current, **changes)  # type: ignore[arg-type]
         saved = await self._save(
             current, updated, HistoryAction.UPDATED, actor, refs_path=conditions_prefix

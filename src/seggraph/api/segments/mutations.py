@@ -13,7 +13,8 @@ from seggraph.api.evaluation.inputs import conditions_input
 from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import Mode, SegmentPayload, SegmentType, UsageKind, UsageType
 from seggraph.domain import segments as ds
-from seggraph.domain.errors import InputRefused
+from seggraph.domain.conditions import Group
+from seggraph.domain.errors import InputRefused, PathPart, UserError
 from seggraph.services.segments import VersionConflict, WriteResult
 
 ACKNOWLEDGE = strawberry.argument(
@@ -89,6 +90,19 @@ async def _segment_write(work: Callable[[], Awaitable[WriteResult]]) -> SegmentP
     )
 
 
+def _conditions_of(
+    tree: ConditionGroupInput | None, text: str | None
+) -> tuple[Group | None, tuple[PathPart, ...], list[UserError]]:
+    """The input's conditions, the path their errors go under, and the errors of conditions
+    that could not be read (text that does not parse, both forms given): the service reports
+    those with every other problem of the input, rather than alone."""
+    try:
+        root, prefix = conditions_input(tree, text, required=False)
+    except InputRefused as refused:
+        return None, ("conditionsText",), list(refused.errors)
+    return root, prefix, []
+
+
 @strawberry.type
 class SegmentMutations:
     @strawberry.mutation(description="Create a segment in the request's mode.")
@@ -96,7 +110,7 @@ class SegmentMutations:
         ctx = info.context
 
         async def work() -> WriteResult:
-            root, prefix = conditions_input(input.conditions, input.conditions_text, required=False)
+            root, prefix, refused = _conditions_of(input.conditions, input.conditions_text)
             return await ctx.services.segments.create(
                 ctx.mode,
                 ctx.actor,
@@ -105,6 +119,7 @@ class SegmentMutations:
                 tags=input.tags,
                 conditions=root,
                 conditions_prefix=prefix,
+                refused=refused,
             )
 
         return await _segment_write(work)
@@ -114,7 +129,7 @@ class SegmentMutations:
         ctx = info.context
 
         async def work() -> WriteResult:
-            root, prefix = conditions_input(input.conditions, input.conditions_text, required=False)
+            root, prefix, refused = _conditions_of(input.conditions, input.conditions_text)
             return await ctx.services.segments.update(
                 ctx.mode,
                 ctx.actor,
@@ -126,6 +141,7 @@ class SegmentMutations:
                 conditions=root,
                 conditions_prefix=prefix,
                 acknowledge_live_usage=input.acknowledge_live_usage,
+                refused=refused,
             )
 
         return await _segment_write(work)
