@@ -161,6 +161,48 @@ def test_a_refused_record_stops_the_whole_import(
     assert sync_db["crm_companies"].count_documents({}) == 0
 
 
+def test_values_the_database_cannot_keep_are_refused_before_anything_is_written(
+    sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "crm.json"
+    path.write_text(
+        json.dumps(
+            {
+                "companies": [
+                    {"id": "co1", "name": "Fine Inc", "numberofemployees": 5},
+                    {"id": "co2", "numberofemployees": "99999999999999999999999"},
+                    {"id": "co3", "annualrevenue": "12345678901234567890123456789012345678"},
+                    {"id": "co4", "renewal_date": "99999999999999999"},
+                ],
+                "contacts": [
+                    {
+                        "id": "c1",
+                        "email": "a@x.io",
+                        "lastmodifieddate": "0001-01-01T00:00:00+01:00",
+                    },
+                    {"id": "c2", "email": "b@x.io", "lastmodifieddate": "99999999999999999999"},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    done = run_cli(settings, "import", "crm", str(path), cwd=tmp_path)
+    out = " ".join(done.stderr.split())
+    assert done.returncode == 1, out
+    assert "Traceback" not in out
+    for expected in [
+        "companies[1] (id co2): numberofemployees: expected at most 9223372036854775807 employees",
+        "companies[2] (id co3): annualrevenue: expected a number of at most 34 significant digits",
+        "companies[3] (id co4): renewal_date: epoch milliseconds out of range",
+        "contacts[0] (id c1): lastmodifieddate: a date-time out of range",
+        "contacts[1] (id c2): lastmodifieddate: epoch milliseconds out of range",
+        "5 problems; nothing was written",
+    ]:
+        assert expected in out, out
+    assert sync_db["crm_contacts"].count_documents({}) == 0
+    assert sync_db["crm_companies"].count_documents({}) == 0
+
+
 def test_reimporting_replaces_records_and_dry_run_writes_nothing(
     gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
 ) -> None:

@@ -18,6 +18,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from bson.decimal128 import Decimal128
+
 from seggraph.domain.currencies import is_currency_code
 
 
@@ -177,18 +179,40 @@ def _number(value: Any) -> Decimal:
         raise _Refused(f"expected a number, got {str(value)[:40]!r}") from None
     if not number.is_finite():
         raise _Refused(f"expected a finite number, got {value!r}")
+    try:
+        Decimal128(number)  # what the database keeps: 34 significant digits, exactly
+    except ArithmeticError:
+        raise _Refused(
+            f"expected a number of at most 34 significant digits, got {str(value)[:40]!r}"
+        ) from None
     return number
 
 
 def _whole(number: Decimal) -> int | Decimal:
-    return int(number) if number == number.to_integral_value() else number
+    """An int when the number is whole and the database keeps it as one (64 bits)."""
+    if number == number.to_integral_value() and _INT64[0] <= number <= _INT64[1]:
+        return int(number)
+    return number
 
 
 def _count(value: Any) -> int:
     number = _number(value)
     if number != number.to_integral_value() or number < 0:
         raise _Refused(f"expected a whole number of employees, got {value!r}")
+    if number > _INT64[1]:
+        raise _Refused(f"expected at most {_INT64[1]} employees, got {str(value)[:40]!r}")
     return int(number)
+
+
+#: The whole numbers the database keeps as integers (BSON's 64-bit int).
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _from_milliseconds(value: int | str) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _Refused(f"epoch milliseconds out of range: {str(value)[:40]!r}") from None
 
 
 def _date(value: Any) -> date:
@@ -196,11 +220,11 @@ def _date(value: Any) -> date:
     UTC). A date-time is the date it names where it was written: ``2026-12-05T20:00:00-08:00``
     is 5 December (it is 6 December in UTC), and HubSpot's ``2026-12-05T00:00:00Z`` too."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC).date()
+        return _from_milliseconds(value).date()
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, UTC).date()
+            return _from_milliseconds(text).date()
         try:
             if len(text) == 10:
                 return date.fromisoformat(text)
@@ -213,17 +237,21 @@ def _date(value: Any) -> date:
 
 def _datetime(value: Any) -> datetime:
     if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
+        return _from_milliseconds(value)
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, UTC)
+            return _from_milliseconds(text)
         try:
             moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
         except ValueError:
             pass
         else:
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            try:
+                return moment.astimezone(UTC)  # as the database keeps it
+            except OverflowError:
+                raise _Refused(f"a date-time out of range: {text[:40]!r}") from None
     raise _Refused(f"expected an ISO-8601 date-time or epoch milliseconds, got {value!r}")
 
 
