@@ -201,6 +201,23 @@ def test_an_unused_property_changes_type_and_its_values_are_converted(
     )
 
 
+def test_numbers_become_the_text_they_are_shown_as(gql: GraphQLClient) -> None:
+    create(gql, key="amount", type="NUMBER")
+    written = {"cus_1": "1e3", "cus_2": 1e20, "cus_3": "2.50", "cus_4": "-0.000125", "cus_5": "0"}
+    set_values(gql, [{"key": "amount", "subscriberId": s, "value": v} for s, v in written.items()])
+    shown = {s: properties(gql, s, ["custom.amount"])["custom.amount"]["value"] for s in written}
+    assert shown == {"cus_1": 1000, "cus_2": 1e20, "cus_3": 2.5, "cus_4": -0.000125, "cus_5": 0}
+    assert update(gql, key="amount", type="TEXT")["userErrors"] == []
+    text = {s: properties(gql, s, ["custom.amount"])["custom.amount"]["value"] for s in written}
+    assert text == {
+        "cus_1": "1000",
+        "cus_2": "100000000000000000000",
+        "cus_3": "2.5",
+        "cus_4": "-0.000125",
+        "cus_5": "0",
+    }
+
+
 def test_a_type_change_is_refused_when_a_value_cannot_be_converted(
     gql: GraphQLClient, sync_db: Db
 ) -> None:

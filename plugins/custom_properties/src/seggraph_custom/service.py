@@ -64,8 +64,11 @@ def _as_text(stored: Any) -> Any:
     if isinstance(stored, bool):
         return "true" if stored else "false"
     if isinstance(stored, Decimal128):
-        return str(stored.to_decimal())
-    if isinstance(stored, int | Decimal):
+        stored = stored.to_decimal()
+    if isinstance(stored, Decimal):
+        # As the value is shown (2.5, 1000), never in exponent form ("1E+3" from "1e3").
+        return format(stored.normalize(), "f") if stored else "0"
+    if isinstance(stored, int):
         return str(stored)
     if isinstance(stored, list):
         return ",".join(str(item) for item in stored)
