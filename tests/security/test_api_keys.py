@@ -175,6 +175,12 @@ def test_the_key_decides_the_mode_of_everything_it_reads_and_writes(
     error = other.json()["errors"][0]
     assert error["extensions"]["code"] == "WRONG_MODE"
     assert "works in TEST mode only" in error["message"]
+    # A header that names no mode is malformed, as it is without auth: not the other mode.
+    malformed = post(auth_http, CREATE, bearer(test_key, **{"X-Seggraph-Mode": "PROD"}), name="x")
+    assert malformed.status_code == 400
+    error = malformed.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "must be TEST or LIVE, got 'PROD'" in error["message"]
     assert sync_db["segments"].count_documents({}) == 1
 
 

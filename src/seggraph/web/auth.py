@@ -74,6 +74,15 @@ class ApiKeyGate:
             )
             return
         asked = request.headers.get(MODE_HEADER)
+        if asked is not None and asked.strip().upper() not in Mode.__members__:
+            await send_error(  # the same answer as without auth: the header is malformed
+                send,
+                scope,
+                400,
+                "BAD_REQUEST",
+                f"the {MODE_HEADER} header must be TEST or LIVE, got {asked.strip().upper()!r}",
+            )
+            return
         if asked is not None and asked.strip().upper() != key.mode.value:
             await send_error(
                 send,
