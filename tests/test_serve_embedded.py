@@ -78,3 +78,27 @@ def test_serve_embedded_keeps_data_across_a_restart(tmp_path: Path) -> None:
     for db_port in db_ports:
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", int(db_port)), timeout=2).close()
+
+
+def test_a_malformed_provider_setting_stops_start_up(tmp_path: Path) -> None:
+    """An ENUM trait declared without values: the server does not start without the CDP
+    provider (its ingestion gone, /readyz saying ready); it stops, naming the variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+    env.update(
+        SEGGRAPH_DATA_DIR=str(tmp_path / "db"),
+        SEGGRAPH_PORT=str(free_port()),
+        SEGGRAPH_AUTH="off",
+        SEGGRAPH_CDP_TRAITS="tier:ENUM",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "seggraph", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    err = " ".join(done.stderr.split())
+    assert done.returncode == 2, err
+    assert "error: invalid settings: SEGGRAPH_CDP_TRAITS:" in err
+    assert "Traceback" not in err
+    assert "stopping the embedded database" in err  # not left running

@@ -321,4 +321,8 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SettingsError as exc:  # a provider's, met while loading the plugins
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -244,13 +244,26 @@ class SettingsError(Exception):
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, turning pydantic's errors into one message per variable."""
+    return read_settings(Settings, **overrides)
+
+
+AnySettings = TypeVar("AnySettings", bound=BaseSettings)
+
+
+def read_settings(cls: type[AnySettings], **overrides: Any) -> AnySettings:
+    """Settings of ``cls`` (seggraph's, or a provider's ``SEGGRAPH_<PROVIDER>_*``) from the
+    environment; a malformed value raises :class:`SettingsError` naming each variable (its
+    ``env_prefix`` and field) and what it expected. A provider that reads its settings this
+    way when it is loaded stops the server's start-up on a malformed one, as seggraph's own
+    settings do, instead of starting without the provider."""
     try:
-        return Settings(**overrides)
+        return cls(**overrides)
     except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix") or "")
         lines = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "?"
-            variable = ENV_PREFIX + field.upper()
+            variable = prefix + field.upper()
             message = error["msg"]
             if message.startswith("Value error, "):
                 message = "expected " + message.removeprefix("Value error, ")

@@ -41,7 +41,7 @@ from seggraph.plugins.results import (
     describe_exception,
     normalize_value,
 )
-from seggraph.settings import Settings
+from seggraph.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from seggraph.db import Database
@@ -148,7 +148,9 @@ class PluginManager:
     ) -> PluginManager:
         """Every installed plugin (``entry_points`` defaults to the ``seggraph`` group) and the
         ``extra_plugins`` objects (or ``(name, object)`` pairs), under the allow- and
-        block-lists. Nothing here raises because of a plugin."""
+        block-lists. Nothing here raises because of a plugin, but for a malformed setting of
+        an installed one (:class:`~seggraph.settings.SettingsError`, raised while it loads):
+        start-up stops with the variable named rather than serving without the provider."""
         manager = cls(settings)
         sources = loader.discover() if entry_points is None else list(entry_points)
         for source in sources:
@@ -205,6 +207,8 @@ class PluginManager:
             return
         try:
             plugin = loader.load(source)
+        except SettingsError:
+            raise  # a malformed setting stops start-up, naming it, as seggraph's own do
         except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's, recorded
             self._break(record, f"could not be imported: {describe_exception(exc)}", exc)
             return

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import BaseRoute
 
 from seggraph.plugins import SubscriberFilter, hookimpl
+from seggraph.settings import read_settings
 from seggraph_billing import __version__
 from seggraph_billing.properties import definitions
 from seggraph_billing.provider import BillingProvider
@@ -33,7 +34,7 @@ class BillingPlugin:
     version = __version__
 
     def __init__(self, settings: BillingSettings | None = None) -> None:
-        self.provider = BillingProvider(settings or BillingSettings())
+        self.provider = BillingProvider(settings or read_settings(BillingSettings))
 
     @hookimpl
     async def startup(self, database: Database, settings: Settings, services: Services) -> None:

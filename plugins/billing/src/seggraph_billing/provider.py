@@ -21,6 +21,7 @@ from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.retention import RetentionEvent, RetentionKind
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from seggraph.plugins import Noted
+from seggraph.settings import read_settings
 from seggraph_billing.derive import ALL_KEYS, Account, Lookups, SubscriberData, derive
 from seggraph_billing.ingest import IngestError, apply_event, parse_event, verify_signature
 from seggraph_billing.properties import INVOICE_KEYS, PROVIDER, RETENTION_KEYS, definitions
@@ -50,7 +51,7 @@ class BillingProvider:
         clock: Callable[[], datetime] = _utcnow,
         wall_time: Callable[[], float] = time.time,
     ) -> None:
-        self.settings = settings or BillingSettings()
+        self.settings = settings or read_settings(BillingSettings)
         self.clock = clock
         self.wall_time = wall_time
         self._store: BillingStore | None = None

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from seggraph.db import Database
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.evaluation.values import MISSING
+from seggraph.settings import read_settings
 from seggraph_cdp import properties
 from seggraph_cdp.messages import Message
 from seggraph_cdp.properties import PROVIDER, ValueReader
@@ -44,7 +45,7 @@ class CdpProvider:
     def __init__(
         self, settings: CdpSettings | None = None, *, clock: Callable[[], datetime] = _utcnow
     ) -> None:
-        self.settings = settings or CdpSettings()
+        self.settings = settings or read_settings(CdpSettings)
         self.clock = clock
         self.zone: tzinfo = ZoneInfo("UTC")
         self.currency = "USD"

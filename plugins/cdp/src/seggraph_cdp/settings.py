@@ -20,10 +20,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from seggraph.domain.properties import PropertyType
+from seggraph.settings import read_settings
 
 TRAIT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 EVENT_SLUG = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
@@ -186,14 +187,6 @@ class CdpSettings(BaseSettings):
 
 
 def load_cdp_settings() -> CdpSettings:
-    """The settings from the environment; a malformed one raises ``ValueError`` naming the
-    variable and what it expected."""
-    try:
-        return CdpSettings()
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "?"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"SEGGRAPH_CDP_{field.upper()}: expected {message}")
-        raise ValueError("; ".join(problems)) from None
+    """The settings from the environment; a malformed one raises
+    :class:`~seggraph.settings.SettingsError` naming the variable and what it expected."""
+    return read_settings(CdpSettings)

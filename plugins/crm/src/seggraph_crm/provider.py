@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.evaluation.values import MISSING
+from seggraph.settings import read_settings
 from seggraph_crm import properties
 from seggraph_crm.importer import read_records, write_records
 from seggraph_crm.properties import COMPANY_KEYS, PROVIDER
@@ -34,7 +35,7 @@ class CrmProvider:
     name = PROVIDER
 
     def __init__(self, settings: CrmSettings | None = None) -> None:
-        self.settings = settings or CrmSettings()
+        self.settings = settings or read_settings(CrmSettings)
         self.currency = "USD"
         self._store: CrmStore | None = None
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from seggraph.plugins import hookimpl
+from seggraph.settings import read_settings
 from seggraph_custom import __version__
 from seggraph_custom.provider import CustomProvider
 from seggraph_custom.settings import CustomSettings
@@ -30,7 +31,7 @@ class CustomPropertiesPlugin:
     version = __version__
 
     def __init__(self, settings: CustomSettings | None = None) -> None:
-        self.settings = settings or CustomSettings()
+        self.settings = settings or read_settings(CustomSettings)
         self.provider = CustomProvider()
 
     @hookimpl
