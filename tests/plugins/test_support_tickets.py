@@ -179,3 +179,102 @@ def test_conditions_on_tags_translate_into_a_mongodb_query() -> None:
     ]
     for condition in declined:
         assert translated(condition) is None, condition
+
+
+def refused_problems(response: httpx.Response) -> list[str]:
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID"
+    problems: list[str] = error["problems"]
+    return problems
+
+
+def ticket(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "T-1",
+        "subscriber_id": "cus_1",
+        "status": "open",
+        "priority": "HIGH",
+        "created_at": iso(1),
+        **fields,
+    }
+
+
+def test_a_created_at_outside_what_a_date_holds_in_utc_is_refused_naming_it(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """Valid ISO 8601 with an offset, but before year 1 or after 9999 once in UTC: a 500
+    (OverflowError) before."""
+    response = post(
+        server.url,
+        {
+            "tickets": [
+                ticket(),
+                ticket(id="T-2", created_at="0001-01-01T00:00:00+01:00"),
+                ticket(id="T-3", created_at="9999-12-31T23:30:00-01:00"),
+            ]
+        },
+    )
+    problems = refused_problems(response)
+    assert [p.split(":")[0] for p in problems] == ["tickets[1].created_at", "tickets[2].created_at"]
+    assert "out of range" in problems[0]
+    assert sync_db[COLLECTION].count_documents({}) == 0  # nothing half-written
+
+    # The edges themselves are dates: stored, and read back as the same instants.
+    edges = post(
+        server.url,
+        {
+            "tickets": [
+                ticket(id="T-4", subscriber_id="cus_4", created_at="0001-01-01T01:00:00+01:00"),
+                ticket(id="T-5", subscriber_id="cus_5", created_at="9999-12-31T22:59:59-01:00"),
+            ]
+        },
+    )
+    assert edges.status_code == 200 and edges.json() == {"written": 2}
+    stored = {d["_id"]: d["created_at"] for d in sync_db[COLLECTION].find()}
+    assert stored == {
+        "T-4": datetime(1, 1, 1, 0, 0, tzinfo=UTC),
+        "T-5": datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    }
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        data = GraphQLClient(http).query(
+            """{ propertyValues(subscriberIds: ["cus_4", "cus_5"], keys: ["support.last_ticket_at"])
+                 { subscriberId values { state value } } }"""
+        )
+    assert {row["subscriberId"]: row["values"] for row in data["propertyValues"]} == {
+        "cus_4": [{"state": "PRESENT", "value": "0001-01-01T00:00:00+00:00"}],
+        "cus_5": [{"state": "PRESENT", "value": "9999-12-31T23:59:59+00:00"}],
+    }
+
+
+def test_a_subscriber_id_longer_than_any_id_seggraph_takes_is_refused_naming_it(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """README: an id has at most 256 characters wherever it comes in; 300 were stored."""
+    response = post(server.url, {"tickets": [ticket(), ticket(id="T-2", subscriber_id="s" * 257)]})
+    assert refused_problems(response) == [
+        "tickets[1].subscriber_id: at most 256 characters, got 257"
+    ]
+    assert sync_db[COLLECTION].count_documents({}) == 0
+
+    longest = post(server.url, {"tickets": [ticket(id="T-2", subscriber_id="s" * 256)]})
+    assert longest.status_code == 200
+    assert sync_db[COLLECTION].find_one({"_id": "T-2"})["subscriber_id"] == "s" * 256  # type: ignore[index]
+
+
+def test_a_ticket_sent_twice_in_one_request_is_stored_once_as_sent_the_second_time(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """As a ticket sent again in a later request replaces the stored one; the answer said
+    {"written": 2} for the one ticket stored (and which one won was up to the database)."""
+    first = ticket(status="open", priority="LOW", tags=["first"])
+    second = ticket(id=" T-1 ", status="solved", priority="URGENT", tags=["second"])
+    response = post(server.url, {"tickets": [first, second, ticket(id="T-2")]})
+    assert response.status_code == 200 and response.json() == {"written": 2}
+    stored = {d["_id"]: d for d in sync_db[COLLECTION].find()}
+    assert sorted(stored) == ["T-1", "T-2"]
+    assert (stored["T-1"]["status"], stored["T-1"]["priority"], stored["T-1"]["tags"]) == (
+        "solved",
+        "URGENT",
+        ["second"],
+    )
