@@ -182,7 +182,8 @@ class Settings(BaseSettings):
         default=1_000_000,
         ge=1024,
         le=100_000_000,
-        description="The largest GraphQL request body (413 above it).",
+        description="The largest GraphQL request body, and support tickets request body "
+        "(413 above it).",
     )
     introspection: bool = Field(
         default=True,

@@ -179,3 +179,216 @@ def test_conditions_on_tags_translate_into_a_mongodb_query() -> None:
     ]
     for condition in declined:
         assert translated(condition) is None, condition
+
+
+def refused_problems(response: httpx.Response) -> list[str]:
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID"
+    problems: list[str] = error["problems"]
+    return problems
+
+
+def ticket(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "T-1",
+        "subscriber_id": "cus_1",
+        "status": "open",
+        "priority": "HIGH",
+        "created_at": iso(1),
+        **fields,
+    }
+
+
+def test_a_created_at_outside_what_a_date_holds_in_utc_is_refused_naming_it(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """Valid ISO 8601 with an offset, but before year 1 or after 9999 once in UTC: a 500
+    (OverflowError) before."""
+    response = post(
+        server.url,
+        {
+            "tickets": [
+                ticket(),
+                ticket(id="T-2", created_at="0001-01-01T00:00:00+01:00"),
+                ticket(id="T-3", created_at="9999-12-31T23:30:00-01:00"),
+            ]
+        },
+    )
+    problems = refused_problems(response)
+    assert [p.split(":")[0] for p in problems] == ["tickets[1].created_at", "tickets[2].created_at"]
+    assert "out of range" in problems[0]
+    assert sync_db[COLLECTION].count_documents({}) == 0  # nothing half-written
+
+    # The edges themselves are dates: stored, and read back as the same instants.
+    edges = post(
+        server.url,
+        {
+            "tickets": [
+                ticket(id="T-4", subscriber_id="cus_4", created_at="0001-01-01T01:00:00+01:00"),
+                ticket(id="T-5", subscriber_id="cus_5", created_at="9999-12-31T22:59:59-01:00"),
+            ]
+        },
+    )
+    assert edges.status_code == 200 and edges.json() == {"written": 2}
+    stored = {d["_id"]: d["created_at"] for d in sync_db[COLLECTION].find()}
+    assert stored == {
+        "T-4": datetime(1, 1, 1, 0, 0, tzinfo=UTC),
+        "T-5": datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    }
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        data = GraphQLClient(http).query(
+            """{ propertyValues(subscriberIds: ["cus_4", "cus_5"], keys: ["support.last_ticket_at"])
+                 { subscriberId values { state value } } }"""
+        )
+    assert {row["subscriberId"]: row["values"] for row in data["propertyValues"]} == {
+        "cus_4": [{"state": "PRESENT", "value": "0001-01-01T00:00:00+00:00"}],
+        "cus_5": [{"state": "PRESENT", "value": "9999-12-31T23:59:59+00:00"}],
+    }
+
+
+def test_a_body_nested_too_deeply_is_refused_as_any_malformed_json(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """json raised RecursionError, which was not caught: a 500."""
+    url = f"{server.url}/support-tickets/tickets"
+    headers = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
+    malformed = httpx.post(url, content=b'{"tickets": [', headers=headers, timeout=30)
+    deep = httpx.post(
+        url,
+        content=b'{"tickets":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        headers=headers,
+        timeout=30,
+    )
+    assert refused_problems(malformed) == ["the body is not JSON"]
+    assert refused_problems(deep) == ["the body is not JSON"]
+    half_surrogate = httpx.post(
+        url,
+        content=b'{"tickets": [{"id": "T-1", "subscriber_id": "\\ud800"}]}',
+        headers=headers,
+        timeout=30,
+    )
+    assert refused_problems(half_surrogate) == ["the body is not JSON"]
+    assert sync_db[COLLECTION].count_documents({}) == 0
+
+
+@pytest.fixture
+def limited_server(
+    settings: Settings,
+    start_live_server: Any,
+    sync_db: SyncDatabase[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> LiveServer:
+    sync_db[COLLECTION].delete_many({})
+    monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
+    limits = {"plugins": ["support_tickets"], "max_body_bytes": 4096}
+    server: LiveServer = start_live_server(settings.model_copy(update=limits))
+    return server
+
+
+def test_a_body_over_seggraphs_body_limit_is_refused_with_413(
+    limited_server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """The route took a body of any size (a 10 MB one was read and written); it now has
+    SEGGRAPH_MAX_BODY_BYTES, GraphQL's limit, whether the size is declared or not."""
+    url = f"{limited_server.url}/support-tickets/tickets"
+    headers = {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
+    big = {"tickets": [ticket(tags=["x" * 60 for _ in range(70)])]}
+    declared = httpx.post(url, json=big, headers=headers, timeout=30)
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "BODY_TOO_LARGE"
+    assert "4096 bytes" in declared.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"tickets": [{"id": "T-1", "subscriber_id": "cus_1", "created_at": "%s"}]' % (
+            iso(1).encode()
+        )
+        for _ in range(10):
+            yield b" " * 1000
+        yield b"}"
+
+    streamed = httpx.post(url, content=chunks(), headers=headers, timeout=30)
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]["code"] == "BODY_TOO_LARGE"
+    assert sync_db[COLLECTION].count_documents({}) == 0
+
+    small = httpx.post(url, json={"tickets": [ticket()]}, headers=headers, timeout=30)
+    assert small.status_code == 200 and small.json() == {"written": 1}
+
+
+def test_a_subscriber_id_longer_than_any_id_seggraph_takes_is_refused_naming_it(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """README: an id has at most 256 characters wherever it comes in; 300 were stored."""
+    response = post(server.url, {"tickets": [ticket(), ticket(id="T-2", subscriber_id="s" * 257)]})
+    assert refused_problems(response) == [
+        "tickets[1].subscriber_id: at most 256 characters, got 257"
+    ]
+    assert sync_db[COLLECTION].count_documents({}) == 0
+
+    longest = post(server.url, {"tickets": [ticket(id="T-2", subscriber_id="s" * 256)]})
+    assert longest.status_code == 200
+    assert sync_db[COLLECTION].find_one({"_id": "T-2"})["subscriber_id"] == "s" * 256  # type: ignore[index]
+
+
+def test_only_a_bearer_token_opens_the_route(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """The token alone, without the Bearer scheme, was accepted."""
+    url = f"{server.url}/support-tickets/tickets"
+    body = {"tickets": [ticket()]}
+    for header in (TOKEN, f"Basic {TOKEN}", f"Token {TOKEN}", f"Bearer{TOKEN}", "Bearer"):
+        response = httpx.post(url, json=body, headers={"authorization": header}, timeout=30)
+        assert response.status_code == 401, header
+        assert response.json()["error"]["code"] == "UNAUTHORIZED"
+        assert response.headers["www-authenticate"].startswith("Bearer ")
+    assert sync_db[COLLECTION].count_documents({}) == 0
+
+    for header in (f"Bearer {TOKEN}", f"bearer {TOKEN}"):  # the scheme is case-insensitive
+        response = httpx.post(url, json=body, headers={"authorization": header}, timeout=30)
+        assert response.status_code == 200, header
+    assert sync_db[COLLECTION].count_documents({}) == 1
+
+
+def test_other_methods_get_a_json_405_like_every_other_refusal(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """Starlette answered 405 in plain text ("Method Not Allowed")."""
+    url = f"{server.url}/support-tickets/tickets"
+    for method in ("GET", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        for token in (TOKEN, "wrong"):
+            response = httpx.request(
+                method,
+                url,
+                json={"tickets": [ticket()]},
+                headers={"authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            assert response.status_code == 405, method
+            assert response.headers["allow"] == "POST"
+            assert response.headers["content-type"] == "application/json"
+            assert response.json()["error"] == {
+                "code": "METHOD_NOT_ALLOWED",
+                "message": f"/support-tickets/tickets takes POST, not {method}",
+            }
+    head = httpx.head(url, timeout=30)
+    assert head.status_code == 405 and head.headers["allow"] == "POST"
+    assert sync_db[COLLECTION].count_documents({}) == 0
+
+
+def test_a_ticket_sent_twice_in_one_request_is_stored_once_as_sent_the_second_time(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """As a ticket sent again in a later request replaces the stored one; the answer said
+    {"written": 2} for the one ticket stored (and which one won was up to the database)."""
+    first = ticket(status="open", priority="LOW", tags=["first"])
+    second = ticket(id=" T-1 ", status="solved", priority="URGENT", tags=["second"])
+    response = post(server.url, {"tickets": [first, second, ticket(id="T-2")]})
+    assert response.status_code == 200 and response.json() == {"written": 2}
+    stored = {d["_id"]: d for d in sync_db[COLLECTION].find()}
+    assert sorted(stored) == ["T-1", "T-2"]
+    assert (stored["T-1"]["status"], stored["T-1"]["priority"], stored["T-1"]["tags"]) == (
+        "solved",
+        "URGENT",
+        ["second"],
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph_support_tickets.properties import PRIORITIES, STATUSES
 
 MAX_TICKETS = 1000
@@ -17,7 +18,9 @@ class BadTickets(ValueError):
 
 
 def parse_tickets(body: Any) -> list[dict[str, Any]]:
-    """``{"tickets": [...]}`` (or one ticket object) as documents to store."""
+    """``{"tickets": [...]}`` (or one ticket object) as documents to store, one per ticket id:
+    a ticket sent twice in one request is stored as it is the second time (the later one wins,
+    as when it is sent again in a later request)."""
     raw = body.get("tickets", [body]) if isinstance(body, dict) else None
     if not isinstance(raw, list) or not raw:
         raise BadTickets(['send {"tickets": [...]} with at least one ticket'])
@@ -27,7 +30,7 @@ def parse_tickets(body: Any) -> list[dict[str, Any]]:
     tickets = [_ticket(i, item, problems) for i, item in enumerate(raw)]
     if problems:
         raise BadTickets(problems)
-    return tickets
+    return list({ticket["id"]: ticket for ticket in tickets}.values())
 
 
 def _ticket(index: int, item: Any, problems: list[str]) -> dict[str, Any]:
@@ -40,6 +43,10 @@ def _ticket(index: int, item: Any, problems: list[str]) -> dict[str, Any]:
         value = item.get(field)
         if not isinstance(value, str) or not value.strip():
             problems.append(f"{where}.{field}: required, a non-empty string")
+        elif field == "subscriber_id" and len(value.strip()) > MAX_SUBJECT_ID:
+            problems.append(
+                f"{where}.{field}: at most {MAX_SUBJECT_ID} characters, got {len(value.strip())}"
+            )
         else:
             ticket[field] = value.strip()
     status = str(item.get("status", "open")).lower()
@@ -59,9 +66,17 @@ def _ticket(index: int, item: Any, problems: list[str]) -> dict[str, Any]:
         created = datetime.fromisoformat(str(item.get("created_at", "")))
         if created.tzinfo is None:
             raise ValueError("no offset")
-        ticket["created_at"] = created
     except ValueError:
         problems.append(f"{where}.created_at: an ISO 8601 date-time with an offset")
+    else:
+        try:
+            # In UTC, as it is stored: 0001-01-01T00:00:00+01:00 is in no year a date holds.
+            ticket["created_at"] = created.astimezone(UTC)
+        except OverflowError:
+            problems.append(
+                f"{where}.created_at: out of range; in UTC it must fall between "
+                "0001-01-01T00:00:00 and 9999-12-31T23:59:59"
+            )
     satisfaction = item.get("satisfaction")
     if satisfaction is not None and (
         isinstance(satisfaction, bool)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -23,6 +24,9 @@ from seggraph.domain.conditions import Condition
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.plugins import SubscriberFilter
+from seggraph.settings import Settings
+from seggraph.web import json_bodies
+from seggraph.web.middleware import BodyLimitMiddleware
 from seggraph_support_tickets import properties
 from seggraph_support_tickets.ingest import BadTickets, parse_tickets
 from seggraph_support_tickets.matching import tags_filter
@@ -30,6 +34,10 @@ from seggraph_support_tickets.store import COLLECTION, TicketStore
 
 TOKEN_VARIABLE = "SEGGRAPH_SUPPORT_TICKETS_TOKEN"
 INGEST_PATH = "/support-tickets/tickets"
+#: Every method reaches the endpoint, which answers any but POST with a JSON 405 (Starlette's own
+#: would be plain text).
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="seggraph support tickets"'}
 
 
 def _utcnow() -> datetime:
@@ -105,29 +113,65 @@ class SupportTicketsPlugin:
     # --- ingestion --------------------------------------------------------------------------------
 
     @hookimpl
-    def register_routes(self) -> list[BaseRoute]:
-        return [Route(INGEST_PATH, self.ingest, methods=["POST"], name="support_tickets_ingest")]
+    def register_routes(self, settings: Settings) -> list[BaseRoute]:
+        """The ingestion route, its body bounded by ``SEGGRAPH_MAX_BODY_BYTES`` as GraphQL's is,
+        by the same middleware: a body over it (by ``Content-Length``, or counted as a chunked
+        one arrives) is answered 413 ``BODY_TOO_LARGE`` by seggraph's ``RequestIdMiddleware``,
+        before anything is read or written."""
+        limit = Middleware(
+            BodyLimitMiddleware, max_bytes=settings.max_body_bytes, paths=[INGEST_PATH]
+        )
+        return [
+            Route(
+                INGEST_PATH,
+                self.ingest,
+                methods=list(ANY_METHOD),
+                name="support_tickets_ingest",
+                middleware=[limit],
+            )
+        ]
 
     async def ingest(self, request: Request) -> Response:
         """``POST /support-tickets/tickets`` with ``Authorization: Bearer <token>`` and
         ``{"tickets": [{"id", "subscriber_id", "status", "priority", "tags", "created_at",
         "satisfaction"}]}``: every ticket is written, or none."""
+        if request.method != "POST":
+            return _error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{INGEST_PATH} takes POST, not {request.method}",
+                Allow="POST",
+            )
         if not self.token:
             return _error(503, "NOT_CONFIGURED", f"set {TOKEN_VARIABLE} to accept tickets")
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), self.token.encode()):
-            return _error(401, "UNAUTHORIZED", "a valid bearer token is required")
-        try:
-            tickets = parse_tickets(await request.json())
-        except ValueError as exc:
-            problems = exc.problems if isinstance(exc, BadTickets) else ["the body is not JSON"]
-            return JSONResponse(
-                {"error": {"code": "INVALID", "message": "tickets refused", "problems": problems}},
-                status_code=400,
+        scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), self.token.encode()
+        ):
+            return _error(
+                401, "UNAUTHORIZED", "a valid bearer token is required", **BEARER_CHALLENGE
             )
+        try:
+            # Numbers exactly, no NaN or Infinity, no half of a UTF-16 surrogate pair.
+            body: Any = json_bodies.loads(await request.body(), strict_constants=True)
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
+            return _refused(["the body is not JSON"])
+        try:
+            tickets = parse_tickets(body)
+        except BadTickets as exc:
+            return _refused(exc.problems)
         written = await self.store.upsert(tickets, self.clock())
         return JSONResponse({"written": written})
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _refused(problems: list[str]) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": "INVALID", "message": "tickets refused", "problems": problems}},
+        status_code=400,
+    )
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
