@@ -243,14 +243,20 @@ def test_one_value_is_set_and_null_removes_it(defined: GraphQLClient) -> None:
 
 
 def test_later_values_win_within_one_request(defined: GraphQLClient) -> None:
-    set_values(
+    result = set_values(
         defined,
         [
             {"key": "seats", "subscriberId": "cus_1", "value": 1},
+            {"key": "seats", "subscriberId": "cus_1", "value": None},
+            {"key": "seats", "subscriberId": "cus_2", "value": 5},
             {"key": "seats", "subscriberId": "cus_1", "value": 2},
+            {"key": "seats", "subscriberId": "cus_2", "value": None},
         ],
     )
     assert properties(defined, "cus_1", ["custom.seats"])["custom.seats"]["value"] == 2
+    assert properties(defined, "cus_2", ["custom.seats"])["custom.seats"]["state"] == "MISSING"
+    # What the answer counts is what is stored: one value written, one removed.
+    assert result == {"written": 1, "removed": 1, "userErrors": []}
 
 
 def test_subscription_properties_read_the_named_or_primary_subscription(

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from seggraph.cli_database import database_uri
 from seggraph.db import Database
 from seggraph.settings import SettingsError, load_settings
-from seggraph_custom.importer import ImportFileError, ImportRows, describe, read_rows
+from seggraph_custom.importer import ImportFileError, ImportRows, read_rows
 from seggraph_custom.service import CustomPropertiesService
 from seggraph_custom.store import CustomStore
 
@@ -69,7 +69,7 @@ async def _run(uri: str, name: str, file: Path, rows: ImportRows, dry_run: bool)
         service = CustomPropertiesService(database, CustomStore(database.db))
         await service.store.ensure_indexes()
         stored, errors = await service.check_values(rows.assignments)
-        problems = list(rows.errors) + [describe(e, rows) for e in errors]
+        problems = rows.report(errors)
         if problems:
             for line in problems[:MAX_ERRORS_SHOWN]:
                 console.print(f"[red]refused[/red] {line}")

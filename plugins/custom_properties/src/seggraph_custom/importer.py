@@ -34,14 +34,30 @@ class ImportFileError(ValueError):
 
 @dataclass
 class ImportRows:
+    """The rows read: the assignments (with each one's position in the file and its place
+    among the rows), and the rows refused before any value was checked (with theirs)."""
+
     assignments: list[ValueAssignment] = field(default_factory=list)
     positions: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    places: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+    def refuse(self, text: str) -> None:
+        self.refused.append((len(self.places) + len(self.refused), text))
+
+    def report(self, errors: list[UserError]) -> list[str]:
+        """Every refused row, the value checks' ``errors`` among them, in the file's order."""
+        checked = [(self._place(e), describe(e, self)) for e in errors]
+        return [text for _, text in sorted([*self.refused, *checked], key=lambda e: e[0])]
+
+    def _place(self, error: UserError) -> int:
+        index = _index(error)
+        return self.places[index] if index is not None and index < len(self.places) else -1
 
 
 def _assignment(row: Any, position: str, rows: ImportRows) -> None:
     if not isinstance(row, dict):
-        rows.errors.append(f"{position}: expected an object with subscriber_id, key and value")
+        rows.refuse(f"{position}: expected an object with subscriber_id, key and value")
         return
     lowered = {str(k).strip().casefold(): v for k, v in row.items() if k is not None}
     subject: Any = None
@@ -52,14 +68,15 @@ def _assignment(row: Any, position: str, rows: ImportRows) -> None:
             break
     key = lowered.get("key")
     if subject is None:
-        rows.errors.append(f"{position}: a subscriber_id (or subscription_id) is required")
+        rows.refuse(f"{position}: a subscriber_id (or subscription_id) is required")
         return
     if not isinstance(key, str) or not key.strip():
-        rows.errors.append(f"{position}: subscriber {subject}: a key is required")
+        rows.refuse(f"{position}: subscriber {subject}: a key is required")
         return
     if "value" not in lowered:
-        rows.errors.append(f"{position}: subscriber {subject}: custom.{key}: a value is required")
+        rows.refuse(f"{position}: subscriber {subject}: custom.{key}: a value is required")
         return
+    rows.places.append(len(rows.places) + len(rows.refused))
     rows.assignments.append(ValueAssignment(key, str(subject), lowered["value"], object))
     rows.positions.append(position)
 
@@ -85,7 +102,7 @@ def read_rows(path: Path) -> ImportRows:
             try:
                 row = json.loads(line)
             except ValueError as exc:  # listed with the other refused rows
-                rows.errors.append(f"line {number}: not valid JSON ({exc})")
+                rows.refuse(f"line {number}: not valid JSON ({exc})")
                 continue
             _assignment(row, f"line {number}", rows)
         return rows
@@ -99,9 +116,9 @@ def read_rows(path: Path) -> ImportRows:
         # A short row would read its missing value as null (a removal), a long one would drop
         # its extra cells: both are a broken file, not what the row says.
         if None in row:
-            rows.errors.append(f"row {number}: more cells than the header has columns")
+            rows.refuse(f"row {number}: more cells than the header has columns")
         elif any(cell is None for cell in row.values()):
-            rows.errors.append(f"row {number}: fewer cells than the header has columns")
+            rows.refuse(f"row {number}: fewer cells than the header has columns")
         else:
             _assignment(row, f"row {number}", rows)
     return rows
@@ -109,6 +126,11 @@ def read_rows(path: Path) -> ImportRows:
 
 def describe(error: UserError, rows: ImportRows) -> str:
     """A refused row as a line of the import's report: position, subscriber, key, why."""
-    index = error.path[1] if len(error.path) > 1 and isinstance(error.path[1], int) else None
+    index = _index(error)
     where = rows.positions[index] if index is not None and index < len(rows.positions) else "?"
     return f"{where}: {error.message}"
+
+
+def _index(error: UserError) -> int | None:
+    """The assignment an error of ``check_values`` is about (``("values", index, …)``)."""
+    return error.path[1] if len(error.path) > 1 and isinstance(error.path[1], int) else None

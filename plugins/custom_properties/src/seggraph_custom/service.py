@@ -398,8 +398,10 @@ class CustomPropertiesService:
                 await self.store.write_values(stored[start : start + WRITE_CHUNK], session)
 
         await self.database.run_atomically(work)
-        removed = sum(1 for s in stored if s.value is None)
-        return SetResult(written=len(stored) - removed, removed=removed)
+        # A value set twice in one call is stored as set the last time: counted once, so.
+        final = {(s.object, s.subject_id, s.key): s.value for s in stored}
+        removed = sum(1 for value in final.values() if value is None)
+        return SetResult(written=len(final) - removed, removed=removed)
 
     async def write(
         self, stored: Sequence[StoredValue], progress: Callable[[int], None] | None = None
