@@ -17,7 +17,23 @@ A request is read whole before anything is written: one bad message refuses the 
 - ``identify`` takes ``traits`` (an object); ``track`` takes a non-empty ``event`` and
   ``properties`` (an object). In a batch, ``page``, ``screen``, ``group`` and ``alias`` messages
   are accepted too and only count as activity (``cdp.first_seen`` / ``cdp.last_seen``).
-- Trait names containing ``.`` or starting with ``$`` cannot be stored and are refused.
+- Trait names containing ``.`` or starting with ``$`` cannot be stored (a trait name is a field
+  path of the profile) and are refused. A field name containing NUL, anywhere in ``traits`` or
+  ``properties``, cannot be stored at all (BSON names end at NUL) and is refused too.
+- Numbers are stored exactly (JSON numbers are read exactly: see ``seggraph.web.json_bodies``).
+  A double or a 64-bit integer is stored as it is; any other number (``0.10000000000000001``,
+  ``12345678901234567890.5``, an integer of 2^63 or more) as a ``Decimal128`` when it holds it
+  exactly (seggraph's bound for exact numbers, :func:`seggraph.domain.numbers.within_bounds`:
+  at most 34 digits, 34 decimal places, below 10^34), and the message is refused otherwise
+  (``1e400``, 40 significant digits): never rounded, truncated or turned into a string. This
+  holds for event ``properties`` as for traits, so an event is stored as it was sent or not
+  at all.
+- A time is from :data:`EARLIEST` (the first that is a calendar day in every time zone) to the
+  end of year 9999, in UTC: ``0001-01-01T00:00:00+01:00`` and ``9999-12-31T23:59:59-01:00``
+  are refused (a time after the receipt is the receipt time anyway, see above). A clock-skew
+  correction that would leave that range (a ``sentAt`` centuries away from
+  ``originalTimestamp``) is not applied: the client's clock is no guide, and
+  ``originalTimestamp`` is taken as it was sent.
 """
 
 from __future__ import annotations
@@ -25,9 +41,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from bson import Decimal128
+
 from seggraph.domain.context import MAX_SUBJECT_ID
+from seggraph.domain.numbers import BOUNDS, within_bounds
 
 #: A userId is a subscriber id; the message's other ids share its bound.
 MAX_ID = MAX_SUBJECT_ID
@@ -36,6 +56,11 @@ MAX_BATCH = 2500
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 #: How far after its receipt a message's time may be (clock skew) before it counts as received.
 FUTURE_SKEW = timedelta(minutes=5)
+#: The earliest time a message may have: a day after the calendar's first, so that it is a day
+#: in every time zone (the account's day of ``0001-01-01T05:00Z`` is before year 1 in New York).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+#: The integers BSON stores as integers (64 bits); any other is stored as a ``Decimal128``.
+INT64 = 2**63
 
 
 class BadMessage(ValueError):
@@ -71,8 +96,64 @@ def parse_time(value: Any, where: str) -> datetime | None:
         raise BadMessage(where, f"expected an ISO-8601 date-time, got {value[:60]!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    utc: datetime | None
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC, and so on
+        utc = None
+    if utc is None or utc < EARLIEST:
+        raise BadMessage(
+            where,
+            f"{value[:60]!r} is out of range: a time is from {EARLIEST.date().isoformat()} to "
+            "9999-12-31 in UTC",
+        )
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def _corrected(original: datetime, sent_at: datetime | None, received_at: datetime) -> datetime:
+    """``originalTimestamp`` corrected for the client's clock skew, as Segment does; as it was
+    sent when there is no ``sentAt``, or when the correction would leave the times a message
+    may have (a clock centuries off is no guide to the skew)."""
+    if sent_at is None:
+        return original
+    try:
+        corrected = received_at - (sent_at - original)
+    except OverflowError:
+        return original
+    return corrected if corrected >= EARLIEST else original
+
+
+def storable(value: dict[str, Any], where: str) -> dict[str, Any]:
+    """``value`` (``traits`` or ``properties``) as it is stored: a copy where every number BSON
+    holds neither as a double nor as a 64-bit integer is a ``Decimal128`` of the same number.
+    Raises :class:`BadMessage`, at the field, for a number no ``Decimal128`` holds exactly
+    (within seggraph's bounds) and for a field name with NUL. Iterative: JSON may be nested
+    as deeply as the decoder allows."""
+    out: dict[str, Any] = {}
+    # (the container the copy goes into, its key there, the value, the value's path)
+    pending: list[tuple[Any, Any, Any, str]] = [(out, "", value, where)]
+    while pending:
+        container, key, item, path = pending.pop()
+        if isinstance(item, dict):
+            copy: Any = {}
+            for name in item:
+                if "\x00" in name:
+                    raise BadMessage(path, f"a field name cannot contain NUL: {name!r}")
+            pending.extend((copy, n, v, f"{path}.{n}") for n, v in reversed(item.items()))
+        elif isinstance(item, list):
+            copy = [None] * len(item)
+            pending.extend((copy, i, v, f"{path}[{i}]") for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, Decimal) or (
+            isinstance(item, int) and not isinstance(item, bool) and not -INT64 <= item < INT64
+        ):
+            if not within_bounds(item):
+                raise BadMessage(path, f"the number cannot be stored exactly: {BOUNDS}")
+            copy = Decimal128(item if isinstance(item, Decimal) else Decimal(item))
+        else:
+            copy = item
+        container[key] = copy
+    copied: dict[str, Any] = out[""]
+    return copied
 
 
 def _identifier(value: Any, where: str) -> str | None:
@@ -126,7 +207,7 @@ def parse_message(
     original = parse_time(body.get("originalTimestamp"), f"{prefix}originalTimestamp")
     sent_at = parse_time(body.get("sentAt"), f"{prefix}sentAt") or batch_sent_at
     if timestamp is None and original is not None:
-        timestamp = received_at - (sent_at - original) if sent_at is not None else original
+        timestamp = _corrected(original, sent_at, received_at)
     if timestamp is not None and timestamp > received_at + FUTURE_SKEW:
         timestamp = received_at  # a clock ahead would keep the subscriber "seen" until then
     event: str | None = None
@@ -135,11 +216,12 @@ def parse_message(
     if kind == "identify":
         traits = _object(body.get("traits"), f"{prefix}traits")
         for name in traits:
-            if not name or "." in name or name.startswith("$"):
+            if not name or "." in name or "\x00" in name or name.startswith("$"):
                 raise BadMessage(
                     f"{prefix}traits",
-                    f"a trait name cannot contain '.' or start with '$': {name!r}",
+                    f"a trait name cannot be empty, contain '.' or NUL or start with '$': {name!r}",
                 )
+        traits = storable(traits, f"{prefix}traits")
     elif kind == "track":
         raw_event = body.get("event")
         if not isinstance(raw_event, str) or not raw_event.strip():
@@ -147,7 +229,9 @@ def parse_message(
         if len(raw_event) > MAX_EVENT:
             raise BadMessage(f"{prefix}event", f"at most {MAX_EVENT} characters")
         event = raw_event
-        properties = _object(body.get("properties"), f"{prefix}properties")
+        properties = storable(
+            _object(body.get("properties"), f"{prefix}properties"), f"{prefix}properties"
+        )
     return Message(
         message_id=message_id,
         type=kind,

@@ -109,12 +109,35 @@ def definitions(
     return out
 
 
+def _decoded(raw: Any) -> Any:
+    """A stored value with every ``Decimal128`` in it (a number that no double or 64-bit
+    integer holds, see ``messages.storable``) the ``Decimal`` it holds: the number as it was
+    sent. Iterative: a stored value may be nested as deeply as JSON was."""
+    if isinstance(raw, Decimal128):
+        return raw.to_decimal()
+    if not isinstance(raw, dict | list):
+        return raw
+    holder: dict[str, Any] = {}
+    pending: list[tuple[Any, Any, Any]] = [(holder, "", raw)]
+    while pending:
+        container, key, item = pending.pop()
+        if isinstance(item, dict):
+            copy: Any = {}
+            pending.extend((copy, k, v) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            copy = [None] * len(item)
+            pending.extend((copy, i, v) for i, v in enumerate(item))
+        else:
+            copy = item.to_decimal() if isinstance(item, Decimal128) else item
+        container[key] = copy
+    return holder[""]
+
+
 def read_trait(raw: Any, kind: PropertyType, zone: tzinfo, currency: str) -> Any:
     """A stored trait value as its declared type, or unchanged when it is not of that type."""
     if raw is None:
         return None
-    if isinstance(raw, Decimal128):
-        raw = raw.to_decimal()
+    raw = _decoded(raw)
     if kind in (PropertyType.NUMBER, PropertyType.MONEY):
         number: Any = raw
         if isinstance(raw, float) and raw == raw and raw not in (float("inf"), float("-inf")):
