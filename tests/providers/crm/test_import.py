@@ -192,7 +192,7 @@ def test_values_the_database_cannot_keep_are_refused_before_anything_is_written(
     assert "Traceback" not in out
     for expected in [
         "companies[1] (id co2): numberofemployees: expected at most 9223372036854775807 employees",
-        "companies[2] (id co3): annualrevenue: expected a number of at most 34 significant digits",
+        "companies[2] (id co3): annualrevenue: a number has at most 34 digits",
         "companies[3] (id co4): renewal_date: epoch milliseconds out of range",
         "contacts[0] (id c1): lastmodifieddate: a date-time out of range",
         "contacts[1] (id c2): lastmodifieddate: epoch milliseconds out of range",

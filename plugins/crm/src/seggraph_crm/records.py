@@ -18,9 +18,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from bson.decimal128 import Decimal128
-
 from seggraph.domain.currencies import is_currency_code
+from seggraph.domain.numbers import BOUNDS, within_bounds
 
 
 class RecordKind(StrEnum):
@@ -179,12 +178,8 @@ def _number(value: Any) -> Decimal:
         raise _Refused(f"expected a number, got {str(value)[:40]!r}") from None
     if not number.is_finite():
         raise _Refused(f"expected a finite number, got {value!r}")
-    try:
-        Decimal128(number)  # what the database keeps: 34 significant digits, exactly
-    except ArithmeticError:
-        raise _Refused(
-            f"expected a number of at most 34 significant digits, got {str(value)[:40]!r}"
-        ) from None
+    if not within_bounds(number):  # what seggraph keeps exactly, as for every number
+        raise _Refused(f"{BOUNDS}, got {str(value)[:40]!r}")
     return number
 
 
