@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from seggraph.services import evaluation as evaluation_service
 from seggraph.services import segments as segment_service
 from seggraph.textform import parse
 from tests.conftest import GraphQLClient, LiveServer
@@ -445,3 +446,25 @@ def test_a_stored_reference_cycle_leaves_the_other_segments_answering(
     cycles = [r.getMessage() for r in caplog.records if "cycle" in r.getMessage()]
     assert len(cycles) == 1  # logged once, not per question
     assert a["id"] in cycles[0] and b["id"] in cycles[0]
+
+
+def test_segments_are_never_answered_for_only_some_of_those_asked(
+    q: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the number evaluated at once, the newest alone were answered, and the subscriber
+    was silently "not a member" of the others: the question is refused instead."""
+    monkeypatch.setattr(evaluation_service, "MAX_EVALUATED_SEGMENTS", 3)
+    for i in range(4):
+        create(q, f"s{i}", "subscriber.mrr > 10", ["many" if i else "few"])
+    ask = (
+        'query($tags: [String!]) { subscriber(id: "sub_009") { segments(tags: $tags) { result } } }'
+    )
+    refused = q.execute(ask, {"tags": None})
+    assert refused["data"] is None
+    assert "more than 3 active TEST segments exist" in refused["errors"][0]["message"]
+    refused = q.execute(ask, {"tags": ["many", "few"]})
+    assert "more than 3 active TEST segments carry these tags" in refused["errors"][0]["message"]
+    answered = q.query(ask, {"tags": ["many"]})
+    assert answered["subscriber"]["segments"] == [{"result": "MEMBER"}] * 3
+    bad_first = q.execute('{ subscriber(id: "sub_009") { segments(first: -1) { result } } }')
+    assert "first must be 0..500" in bad_first["errors"][0]["message"]

@@ -363,9 +363,24 @@ class EvaluationService:
                     ]
                 )
             return [found[i] for i in segment_ids]
-        return await self.segments.store.all_matching(
-            mode, SegmentFilter(tags=tuple(tags)), limit=MAX_EVALUATED_SEGMENTS
+        active = await self.segments.store.all_matching(
+            mode, SegmentFilter(tags=tuple(tags)), limit=MAX_EVALUATED_SEGMENTS + 1
         )
+        if len(active) > MAX_EVALUATED_SEGMENTS:
+            # Answering for the newest 500 alone would say "not a member" of the others.
+            raise InputRefused(
+                [
+                    UserError(
+                        ("tags",),
+                        "TOO_MANY",
+                        f"more than {MAX_EVALUATED_SEGMENTS} active {mode.value} segments "
+                        + ("carry these tags" if tags else "exist")
+                        + f"; ask about at most {MAX_EVALUATED_SEGMENTS} at once (by tags, or "
+                        "by id with membership)",
+                    )
+                ]
+            )
+        return active
 
     # -- one subscriber -----------------------------------------------------------------------
 

@@ -23,10 +23,10 @@ from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import SegmentType
 from seggraph.api.subjects import check_id, check_ids
 from seggraph.domain.context import EvaluationContext
-from seggraph.domain.errors import InputRefused
+from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.segments import Segment
 from seggraph.evaluation import MISSING, ResolvedValue, Truth
-from seggraph.services.evaluation import SegmentOutcome
+from seggraph.services.evaluation import MAX_EVALUATED_SEGMENTS, SegmentOutcome
 
 
 def as_resolved(value: object) -> ResolvedValue:
@@ -104,7 +104,8 @@ class Subscriber:
 
     @strawberry.field(
         description="The segments this subscriber belongs to (every active segment is "
-        "evaluated; filter by tags). With includeNonMembers, every result is listed."
+        "evaluated, at most 500: with more, filter by tags). With includeNonMembers, every "
+        "result is listed; first (0..500) bounds the list."
     )
     @direct
     async def segments(
@@ -115,9 +116,17 @@ class Subscriber:
         include_non_members: bool = False,
     ) -> list[SegmentMembership]:
         ctx = info.context
+        if not 0 <= first <= MAX_EVALUATED_SEGMENTS:
+            raise InputRefused(
+                [
+                    UserError(
+                        ("first",), "OUT_OF_RANGE", f"first must be 0..{MAX_EVALUATED_SEGMENTS}"
+                    )
+                ]
+            )
         targets = await ctx.evaluation.segments_for(ctx.mode, tags=tags or ())
         outcomes = await ctx.evaluation.evaluate(ctx.mode, self.context, targets)
-        return _memberships(outcomes, members_only=not include_non_members)[: max(first, 0)]
+        return _memberships(outcomes, members_only=not include_non_members)[:first]
 
     @strawberry.field(description="This subscriber's result in each of the given segments.")
     @direct
