@@ -72,6 +72,17 @@ def test_filters_page_with_a_total(seg: SegmentClient) -> None:
         after=after,
     )
     assert names(rest) == ["s0"] and rest["segments"]["pageInfo"]["hasNextPage"] is False
+    # A cursor goes on with the listing it came from: the other mode's is refused, as is text
+    # that is no cursor, rather than read as a position.
+    ask = "query($after: String) { segments(first: 2, after: $after) { nodes { name } } }"
+    other_mode = seg.gql.execute(ask, {"after": after}, **{"X-Seggraph-Mode": "LIVE"})
+    assert other_mode["data"] is None
+    assert (
+        "a cursor of the TEST segments listing, not of the LIVE segments one"
+        in (other_mode["errors"][0]["message"])
+    )
+    garbage = seg.gql.execute(ask, {"after": "garbage"})
+    assert "not a valid cursor" in garbage["errors"][0]["message"]
 
 
 def test_the_listing_filters_are_served_by_indexes(sync_db: Database[dict[str, Any]]) -> None:

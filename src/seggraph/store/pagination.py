@@ -14,25 +14,30 @@ class BadCursor(ValueError):
     """The ``after`` cursor is not one seggraph issued."""
 
 
-def encode_cursor(created_at: datetime, object_id: ObjectId) -> str:
-    raw = orjson.dumps([created_at.isoformat(), str(object_id)])
+def encode_cursor(created_at: datetime, object_id: ObjectId, scope: str) -> str:
+    """A position in a listing of ``scope`` (e.g. a mode's segments): a cursor of another
+    listing is refused rather than read as a position in this one."""
+    raw = orjson.dumps([created_at.isoformat(), str(object_id), scope])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, ObjectId]:
+def decode_cursor(cursor: str, scope: str) -> tuple[datetime, ObjectId]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, oid = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(stamp), ObjectId(oid)
+        stamp, oid, of = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        position = datetime.fromisoformat(stamp), ObjectId(oid)
     except Exception as exc:  # any decoding failure means the same thing to the caller
         raise BadCursor(f"not a valid cursor: {cursor!r}") from exc
+    if of != scope:
+        raise BadCursor(f"a cursor of the {of} listing, not of the {scope} one: {cursor!r}")
+    return position
 
 
-def newest_first_after(cursor: str | None) -> dict[str, Any]:
+def newest_first_after(cursor: str | None, scope: str) -> dict[str, Any]:
     """The filter that continues a newest-first (created_at desc, _id desc) listing."""
     if cursor is None:
         return {}
-    created_at, oid = decode_cursor(cursor)
+    created_at, oid = decode_cursor(cursor, scope)
     return {
         "$or": [
             {"created_at": {"$lt": created_at}},

@@ -418,15 +418,17 @@ class SegmentStore:
         """One newest-first page: ``(cursor, segment)`` pairs, whether more follow, the total
         (kept in memory behind the mode's write token, like :meth:`all_matching`)."""
         query = segment_filter.query(mode)
+        scope = f"{mode.value} segments"  # a cursor of the other mode's is refused
         key = (mode.value, "page", repr(sorted(query.items())), first, after)
 
         async def load() -> tuple[list[tuple[str, Segment]], bool, int]:
-            paged = all_of(query, newest_first_after(after)) if after is not None else query
+            paged = all_of(query, newest_first_after(after, scope)) if after is not None else query
             cursor = self.segments.find(paged, READ_PROJECTION)
             docs = await cursor.sort(NEWEST_FIRST).limit(first + 1).to_list()
             total = await self.segments.count_documents(query)
             rows = [
-                (encode_cursor(d["created_at"], d["_id"]), from_document(d)) for d in docs[:first]
+                (encode_cursor(d["created_at"], d["_id"], scope), from_document(d))
+                for d in docs[:first]
             ]
             return rows, len(docs) > first, total
 
