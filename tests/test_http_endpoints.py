@@ -50,6 +50,36 @@ def refusal(response: httpx.Response, status: int, code: str) -> str:
     return message
 
 
+def test_every_error_a_query_answers_has_its_code_and_the_request_id(gql: GraphQLClient) -> None:
+    """Refused arguments, unknown ids, documents that do not validate: each error carries the
+    code a client branches on and the id the server's log has the request under."""
+    for query, code, message in [
+        ("{ segments(first: 1000) { totalCount } }", "OUT_OF_RANGE", "first must be 0..100"),
+        (
+            '{ subscriber(id: "cus_1") { membership(segmentIds: ["nope"]) { result } } }',
+            "NOT_FOUND",
+            "no TEST segment 'nope'",
+        ),
+        ("{ segments { noSuchField } }", "GRAPHQL_VALIDATION_FAILED", "Cannot query field"),
+        (
+            '{ subscriber(id: "cus_1") { properties(keys: KEYS) { key } } }'.replace(
+                "KEYS", str([f"k{i}" for i in range(201)]).replace("'", '"')
+            ),
+            "TOO_MANY",
+            "ask for at most 200 keys at once",
+        ),
+        ('{ segments(after: "?") { totalCount } }', "INVALID_CURSOR", "not a valid cursor"),
+    ]:
+        response = gql.http.post("/graphql", json={"query": query})
+        assert response.status_code == 200, response.text
+        [error] = response.json()["errors"]
+        assert error["extensions"] == {
+            "code": code,
+            "requestId": response.headers["x-request-id"],
+        }, query
+        assert message in error["message"], error
+
+
 def test_protocol_refusals_are_graphql_errors_with_a_stable_code(http: httpx.Client) -> None:
     query = {"query": "query A { __typename }"}
     message = refusal(
@@ -114,13 +144,16 @@ def test_a_document_of_several_operations_needs_an_operation_name(gql: GraphQLCl
     # GraphQL spec §6.1 (GetOperation), in graphql-core's words, answered as a validation
     # error is; nothing runs, whichever operation comes first.
     for document in (SEVERAL, "\n".join(reversed(SEVERAL.strip().splitlines()))):
-        body = gql.execute(document)
-        assert body == {
+        response = gql.http.post("/graphql", json={"query": document})
+        assert response.json() == {
             "data": None,
             "errors": [
                 {
                     "message": "Must provide operation name if query contains multiple operations.",
-                    "extensions": {"code": "OPERATION_NAME_REQUIRED"},
+                    "extensions": {
+                        "code": "OPERATION_NAME_REQUIRED",
+                        "requestId": response.headers["x-request-id"],
+                    },
                 }
             ],
         }

@@ -129,7 +129,7 @@ def test_value_suggestions_of_an_enum_come_from_its_declared_values(gql: GraphQL
 def test_value_suggestions_refuse_unknown_keys_and_silly_sizes(gql: GraphQLClient) -> None:
     body = gql.execute('{ propertyValueSuggestions(key: "no.such") { value } }')
     assert body["errors"][0]["message"] == "unknown property key(s): no.such"
-    assert body["errors"][0]["extensions"] == {"code": "UNKNOWN_PROPERTY"}
+    assert body["errors"][0]["extensions"]["code"] == "UNKNOWN_PROPERTY"
     body = gql.execute('{ propertyValueSuggestions(key: "ledger.plan", first: 0) { value } }')
     assert body["errors"][0]["message"] == "first must be between 1 and 100"
 

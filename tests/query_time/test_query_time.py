@@ -199,12 +199,13 @@ def test_members_and_counts_agree_with_one_by_one_evaluation(q: GraphQLClient) -
     for wrong, why in [
         ("garbage", "not a valid cursor"),
         (SUBSCRIBERS[3], "not a valid cursor"),  # a raw subscriber id
-        (listing["pageInfo"]["endCursor"], "not a valid cursor"),  # of the segments
+        (listing["pageInfo"]["endCursor"], "not a cursor of a segment's members"),
         (cursor, f"a cursor of segment {segment['id']!r}'s members, not of {other['id']!r}'s"),
     ]:
         refused = q.execute(MEMBERS, {"id": other["id"], "after": wrong, "first": 7})
         assert refused["data"]["segment"] is None, wrong
         assert why in refused["errors"][0]["message"], refused
+        assert refused["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
     # An empty page ends where it began.
     empty = q.query(MEMBERS, {"id": segment["id"], "after": cursor, "first": 0})
     assert empty["segment"]["members"] == {

@@ -347,13 +347,46 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, SHOWN_AS_IS)
 
 
+def code_of(error: GraphQLError) -> str:
+    """The ``code`` of an error the client is shown as it is: its own, or its refusal's."""
+    found = (error.extensions or {}).get("code")
+    if isinstance(found, str):
+        return found
+    original = error.original_error
+    if isinstance(original, InputRefused) and original.errors:
+        return original.errors[0].code
+    if isinstance(original, VersionConflict):
+        return "VERSION_CONFLICT"
+    if isinstance(original, BadCursor):
+        return "INVALID_CURSOR"
+    if isinstance(original, ProviderCallError):
+        return "PROVIDER_ERROR"
+    # Raised by graphql-core: the document (no path) or a field's arguments and variables.
+    return "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_REQUEST"
+
+
+def _shown(error: GraphQLError, request_id: str) -> GraphQLError:
+    """``error`` with its ``code`` and the request's id, as every error carries them."""
+    extensions = {**(error.extensions or {}), "code": code_of(error), "requestId": request_id}
+    return GraphQLError(
+        error.message,
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        error.original_error,
+        extensions,
+    )
+
+
 def masked(errors: list[GraphQLError], request_id: str) -> list[GraphQLError]:
-    """``errors`` as a client may see them: unexpected ones replaced by a message naming only
-    the request id (the database being unavailable is said as such)."""
+    """``errors`` as a client may see them, each with its ``code`` and the request id:
+    unexpected ones replaced by a message naming only the request id (the database being
+    unavailable is said as such)."""
     out: list[GraphQLError] = []
     for error in errors:
         if not is_unexpected(error):
-            out.append(error)
+            out.append(_shown(error, request_id))
             continue
         if is_database_unavailable(error):
             message = unavailable_message(request_id)

@@ -409,7 +409,8 @@ def test_retention_events_refuse_a_first_out_of_range(webhook: Webhook, gql: Gra
         assert body["data"] is None
         [error] = body["errors"]
         assert error["message"] == "first: first must be 0..500"
-        assert error["extensions"] == {"code": "OUT_OF_RANGE"}
+        assert error["extensions"]["code"] == "OUT_OF_RANGE"
+        assert len(error["extensions"]["requestId"]) == 16
     for first, count in ((0, 0), (500, 1)):
         listed = gql.query(
             'query($first: Int!) { retentionEvents(subscriberId: "cus_1", first: $first) '
@@ -584,9 +585,13 @@ def test_a_date_time_that_does_not_parse_is_refused_in_words_for_the_client(
     ):
         body = gql.execute(literal.replace("AT", at))
         column = literal.index("AT") + 1
-        assert body == {
-            "data": None,
-            "errors": [{"message": expected + shown, "locations": [{"line": 1, "column": column}]}],
+        [error] = body["errors"]
+        assert body["data"] is None
+        assert error["extensions"].pop("requestId")
+        assert error == {
+            "message": expected + shown,
+            "locations": [{"line": 1, "column": column}],
+            "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
         }
     body = gql.execute(
         RECORD, {"input": {"subscriberId": "cus_1", "kind": "CANCELED", "at": "not a date"}}

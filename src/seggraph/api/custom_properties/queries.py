@@ -41,7 +41,10 @@ class CustomPropertyQueries:
         subscription_id: strawberry.ID | None = None,
     ) -> list[CustomPropertyValue]:
         if (subscriber_id is None) == (subscription_id is None):
-            raise GraphQLError("give exactly one of subscriberId and subscriptionId")
+            raise GraphQLError(
+                "give exactly one of subscriberId and subscriptionId",
+                extensions={"code": "BAD_ARGUMENT"},
+            )
         check_id("subscriberId", subscriber_id)
         check_id("subscriptionId", subscription_id)
         found = backend_or_none(info)

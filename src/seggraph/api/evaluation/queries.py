@@ -87,7 +87,9 @@ class Subscriber:
     @direct
     async def properties(self, info: Info, keys: list[str]) -> list[PropertyValue]:
         if len(keys) > MAX_KEYS:
-            raise GraphQLError(f"ask for at most {MAX_KEYS} keys at once")
+            raise GraphQLError(
+                f"ask for at most {MAX_KEYS} keys at once", extensions={"code": "TOO_MANY"}
+            )
         catalogue = info.context.services.catalogue
         check_keys(catalogue, keys)
         values = await info.context.evaluation.values.resolve([self.context], frozenset(keys))

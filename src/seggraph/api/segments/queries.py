@@ -5,7 +5,6 @@ from __future__ import annotations
 from enum import Enum
 
 import strawberry
-from graphql import GraphQLError
 
 from seggraph.api.context import Info
 from seggraph.api.direct import direct
@@ -16,8 +15,6 @@ from seggraph.api.segments.types import (
     SegmentType,
     TagCount,
 )
-from seggraph.domain.errors import InputRefused
-from seggraph.store.pagination import BadCursor
 from seggraph.store.segments import SegmentFilter
 
 
@@ -74,12 +71,9 @@ class SegmentQueries:
                 wanted.archived
             ),
         )
-        try:
-            page = await info.context.services.segments.page(
-                info.context.mode, segment_filter, first=first, after=after
-            )
-        except (InputRefused, BadCursor) as exc:
-            raise GraphQLError(str(exc)) from exc
+        page = await info.context.services.segments.page(
+            info.context.mode, segment_filter, first=first, after=after
+        )
         edges = [SegmentEdge(cursor=c, node=SegmentType.of(s)) for c, s in page.edges]
         return SegmentConnection(
             edges=edges,

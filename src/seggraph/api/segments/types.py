@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from graphql import GraphQLError
 
 from seggraph.api.context import Info
 from seggraph.api.direct import direct
@@ -16,7 +15,6 @@ from seggraph.api.segments.conditions import ConditionGroupType
 from seggraph.api.subjects import check_id
 from seggraph.domain import segments as ds
 from seggraph.domain.context import EvaluationContext
-from seggraph.domain.errors import InputRefused
 from seggraph.textform import print_tree
 
 if TYPE_CHECKING:
@@ -151,12 +149,9 @@ class SegmentType(SharedView):
     ) -> Annotated[MemberConnection, strawberry.lazy("seggraph.api.evaluation.types")]:
         from seggraph.api.evaluation.types import MemberConnection as Connection
 
-        try:
-            page = await info.context.evaluation.members(
-                self.domain.mode, self.domain, first=first, after=after
-            )
-        except InputRefused as refused:
-            raise GraphQLError(str(refused)) from refused
+        page = await info.context.evaluation.members(
+            self.domain.mode, self.domain, first=first, after=after
+        )
         return Connection(
             member_ids=[strawberry.ID(i) for i in page.member_ids],
             end_cursor=page.end_cursor,
