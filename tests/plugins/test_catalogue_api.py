@@ -123,6 +123,10 @@ def test_value_suggestions_of_an_enum_come_from_its_declared_values(gql: GraphQL
         {"value": True, "label": "true"},
         {"value": False, "label": "false"},
     ]
+    # A prefix picks among them as among an enum's values, in any case.
+    for prefix, expected in (("t", [True]), ("TRU", [True]), ("f", [False]), ("x", [])):
+        found = suggest(f'key: "ledger.on_trial", prefix: "{prefix}"')
+        assert [s["value"] for s in found] == expected, prefix
     assert suggest('key: "ledger.mrr"') == []
 
 

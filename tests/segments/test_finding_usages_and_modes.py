@@ -166,6 +166,18 @@ def test_a_segment_in_use_cannot_be_deleted_but_can_be_archived(seg: SegmentClie
         id=segment["id"],
     )
     assert removed["removeSegmentUsage"]["userErrors"] == []
+    # A reference id is trimmed when registered, so it is when removed: the same text works.
+    spaced = {"segmentId": segment["id"], "kind": "FLOW", "refId": " flow_ws ", "name": "ws"}
+    assert (
+        seg.run(REGISTER, input={**spaced, "live": False})["registerSegmentUsage"]["usage"]["refId"]
+        == "flow_ws"
+    )
+    again = seg.run(
+        'mutation($id: ID!) { removeSegmentUsage(segmentId: $id, kind: FLOW, refId: " flow_ws ") '
+        "{ userErrors { code } } }",
+        id=segment["id"],
+    )
+    assert again["removeSegmentUsage"]["userErrors"] == []
     assert seg.run(DELETE, id=segment["id"])["deleteSegment"]["deletedId"] == segment["id"]
 
 

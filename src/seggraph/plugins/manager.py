@@ -885,12 +885,13 @@ def _rows(answer: Any, contexts: list[EvaluationContext]) -> Mapping[Any, Any]:
 
 
 def default_suggestions(definition: PropertyDefinition, prefix: str, limit: int) -> list[Any]:
-    """What seggraph suggests on its own: an ENUM's values starting with ``prefix``."""
+    """What seggraph suggests on its own: an ENUM's values, or a BOOLEAN's ``true`` and
+    ``false``, starting with ``prefix`` (case-insensitively)."""
+    folded = prefix.casefold()
     if definition.type is PropertyType.ENUM:
-        folded = prefix.casefold()
         return [v for v in definition.enum_values if v.casefold().startswith(folded)][:limit]
-    if definition.type is PropertyType.BOOLEAN and not prefix:
-        return [True, False][:limit]
+    if definition.type is PropertyType.BOOLEAN:
+        return [v for v in (True, False) if str(v).casefold().startswith(folded)][:limit]
     return []
 
 

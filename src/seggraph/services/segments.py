@@ -905,6 +905,7 @@ class SegmentService:
         return usage
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> None:
+        ref_id = ref_id.strip()  # as it was registered
         if not await self.store.remove_usage(mode, segment_id, kind, ref_id):
             raise InputRefused(
                 [
