@@ -126,6 +126,15 @@ def test_tickets_posted_to_its_route_become_property_values(
             '{ propertyValueSuggestions(key: "support.tags", prefix: "B") { value } }'
         )
         assert suggestions["propertyValueSuggestions"] == [{"value": "billing"}, {"value": "bug"}]
+        # Case-insensitive as casefold() is: "STRAß" starts "strasse" (a database's
+        # case-insensitive match does not say so).
+        folded = {"id": "T-4", "subscriber_id": "cus_4", "tags": ["strasse"], "created_at": iso(1)}
+        assert post(server.url, {"tickets": [folded]}).status_code == 200
+        for prefix in ("STRAß", "straß", "Strass"):
+            found = gql.query(
+                f'{{ propertyValueSuggestions(key: "support.tags", prefix: "{prefix}") {{ value }} }}'
+            )
+            assert found["propertyValueSuggestions"] == [{"value": "strasse"}], prefix
         priorities = gql.query(
             '{ propertyValueSuggestions(key: "support.highest_open_priority", prefix: "h") '
             "{ value } }"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -63,9 +62,10 @@ class TicketStore:
         return len(tickets)
 
     async def tags_starting_with(self, prefix: str, limit: int) -> list[str]:
-        """Distinct tags starting with ``prefix`` (case-insensitively), sorted."""
-        query = {"tags": {"$regex": "^" + re.escape(prefix), "$options": "i"}} if prefix else {}
-        tags = await self.collection.distinct("tags", query)
+        """Distinct tags starting with ``prefix`` (case-insensitively, as ``casefold()`` has
+        it), sorted. Every distinct tag is read: a database's case-insensitive regex is not
+        ``casefold()`` (it misses ``strasse`` for ``straß``), so it cannot narrow them first."""
+        tags = await self.collection.distinct("tags")
         folded = prefix.casefold()
         return sorted(t for t in tags if isinstance(t, str) and t.casefold().startswith(folded))[
             :limit
