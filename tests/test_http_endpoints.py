@@ -88,6 +88,12 @@ def test_protocol_refusals_are_graphql_errors_with_a_stable_code(http: httpx.Cli
         "BAD_REQUEST",
     )
     assert message == "Unsupported content type"
+    # Media types are case-insensitive: JSON in any case is JSON.
+    for written in ("Application/JSON", "APPLICATION/JSON; Charset=UTF-8"):
+        answered = http.post(
+            "/graphql", content=b'{"query": "{ __typename }"}', headers={"content-type": written}
+        )
+        assert answered.json() == {"data": {"__typename": "Query"}}, written
     message = refusal(http.post("/graphql", json={}), 400, "BAD_REQUEST")
     assert message == "No GraphQL query found in the request"
     message = refusal(

@@ -48,6 +48,19 @@ from seggraph.web.middleware import (
 log = logging.getLogger(__name__)
 
 
+def _media_type_lowered(scope: Scope) -> Scope:
+    """``scope`` with its ``Content-Type`` in lower case: media types are case-insensitive
+    (``Application/JSON`` is JSON, RFC 9110 §8.3.1), Strawberry compares them as written."""
+    headers = scope["headers"]
+    for index, (name, value) in enumerate(headers):
+        if name == b"content-type":
+            lowered = value.lower()
+            if lowered == value:
+                return scope
+            return {**scope, "headers": [*headers[:index], (name, lowered), *headers[index + 1 :]]}
+    return scope
+
+
 class SeggraphGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with seggraph's context and the offline GraphiQL page.
 
@@ -68,6 +81,7 @@ class SeggraphGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        scope = _media_type_lowered(scope)
         try:
             response = await self.run(Request(scope, receive))
         except HTTPException as refused:
