@@ -4,6 +4,8 @@ id the client is given; errors the client can act on are shown as they are."""
 from __future__ import annotations
 
 import logging
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -160,3 +162,32 @@ def test_absurdly_nested_variables_are_a_clear_error(http: httpx.Client) -> None
     )
     assert response.status_code == 200
     assert response.json()["errors"][0]["message"] == "Variable values are nested too deeply."
+
+
+def test_a_client_that_hangs_up_before_its_body_is_whole_logs_no_error(
+    live_server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing went wrong in the server: no ERROR and no traceback, whoever does it how often."""
+    host, port = "127.0.0.1", live_server.port
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            with socket.create_connection((host, port), timeout=10) as raw:
+                raw.sendall(
+                    b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 100\r\n\r\n{"query":'
+                )
+                time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+            "disconnected before sending its body" in r.getMessage() for r in caplog.records
+        ):
+            time.sleep(0.05)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    hung_up = [
+        r for r in caplog.records if "disconnected before sending its body" in r.getMessage()
+    ]
+    assert hung_up and all(r.exc_info is None for r in hung_up)
+    assert (
+        httpx.post(live_server.url + "/graphql", json={"query": "{ __typename }"}).status_code
+        == 200
+    )

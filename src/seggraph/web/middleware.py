@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seggraph.db import database_unavailable
@@ -124,6 +125,10 @@ class RequestIdMiddleware:
             if started:
                 raise
             await send_error(send_with_id, scope, 413, "BODY_TOO_LARGE", str(exc))
+        except ClientDisconnect:
+            # The client hung up before its body was whole: nobody to answer, nothing wrong
+            # with the server (anyone could fill the log with tracebacks this way).
+            log.info("request %s: the client disconnected before sending its body", request_id)
         except Exception as exc:
             if database_unavailable(exc):
                 log.warning("request %s: database unavailable: %s", request_id, exc)
