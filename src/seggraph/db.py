@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, ExecutionTimeout
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,7 +58,7 @@ def database_unavailable(error: BaseException | None) -> bool:
     (down, restarting, unreachable): a condition to report as such, not a bug."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, ConnectionFailure):
+        if isinstance(error, ConnectionFailure | ExecutionTimeout):  # or it did not answer in time
             return True
         seen.add(id(error))
         error = error.__cause__ or error.__context__
@@ -104,6 +104,10 @@ class Database:
         )
         self.db: AsyncDatabase[dict] = self.client[name]
         self._transactions: bool | None = None
+        self.operation_timeout = server_selection_timeout_ms / 1000
+        """Seconds the reads every request makes first (its snapshot, the readiness ping) may
+        take: a database that stops answering (paused, or its host gone) otherwise holds them
+        until PyMongo's monitor gives the server up, half a minute and more."""
         self.transaction_time_limit = 3 * server_selection_timeout_ms / 1000
         """Seconds a transaction may take with its retries: PyMongo alone retries a transient
         failure (the database being away included) for 120 s, holding the request that long."""
@@ -151,7 +155,8 @@ class Database:
 
     async def ping(self) -> bool:
         try:
-            await self.client.admin.command("ping")
+            with pymongo.timeout(self.operation_timeout):
+                await self.client.admin.command("ping")
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure as "not ready"
             log.warning("database ping failed: %s", exc)
             return False

@@ -32,6 +32,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 
 from seggraph.coalescing import FreshRead
@@ -138,8 +139,11 @@ def using_snapshot(snapshot: Snapshot | None) -> Iterator[None]:
 class FreshnessBoard:
     """The watched documents of one database, read together."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], timeout: float | None = None) -> None:
         self._db = db
+        self._timeout = timeout
+        """Seconds the read may take (``None``: PyMongo's defaults): a database that stops
+        answering fails the requests waiting for it in that time, as unavailable."""
         self._watched: list[Watched] = []
         self._read = FreshRead(self._read_all)
 
@@ -177,8 +181,10 @@ class FreshnessBoard:
             {"$unionWith": {"coll": collection, "pipeline": _tagged(collection, doc_ids)}}
             for collection, doc_ids in others
         ]
-        cursor = await self._db[first].aggregate(pipeline)
-        async for row in cursor:
+        with pymongo.timeout(self._timeout):
+            cursor = await self._db[first].aggregate(pipeline)
+            rows = await cursor.to_list(None)
+        for row in rows:
             found[Watched(row["c"], row["doc"]["_id"])] = row["doc"]
         return found
 

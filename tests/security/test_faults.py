@@ -5,6 +5,7 @@ tests/plugins/test_failures.py and tests/query_time/test_query_time.py.)"""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -209,3 +210,31 @@ def test_a_failure_between_a_segment_and_its_history_entry_writes_neither(
     renamed = faulty.gql(UPDATE, id=segment["id"], v=1, name="Renamed")
     assert renamed["data"]["updateSegment"]["segment"] == {"version": 2}
     no_partial_writes(faulty.db)
+
+
+def test_a_database_that_stops_answering_fails_requests_within_the_timeout(
+    faulty: Faulty,
+) -> None:
+    """Paused (a hung host, a stalled disk): connections stay open and nothing answers. The
+    requests fail as unavailable within the database timeout (1 s here), not after the half
+    minute PyMongo takes to give the server up; the server recovers when it answers again."""
+    assert faulty.gql("{ segments { totalCount } }")["data"]["segments"]["totalCount"] == 0
+    process = faulty.database.process
+    assert process is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        assert faulty.http.get("/readyz").status_code == 503
+        assert time.monotonic() - started < 5
+        started = time.monotonic()
+        down = faulty.gql("{ segments { totalCount } }")
+        assert time.monotonic() - started < 5
+        (error,) = down["errors"]
+        assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 60
+    while faulty.http.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "the server did not recover"
+        time.sleep(0.1)
+    assert faulty.gql("{ segments { totalCount } }")["data"]["segments"]["totalCount"] == 0
