@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -102,3 +104,42 @@ def test_a_malformed_provider_setting_stops_start_up(tmp_path: Path) -> None:
     assert "error: invalid settings: SEGGRAPH_CDP_TRAITS:" in err
     assert "Traceback" not in err
     assert "stopping the embedded database" in err  # not left running
+
+
+def test_the_server_stops_when_its_embedded_database_dies(tmp_path: Path) -> None:
+    """Not left serving errors with /healthz saying all is well: it exits non-zero, so that
+    whatever supervises it starts it (and the database) again."""
+    data_dir = tmp_path / "db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+    port = free_port()
+    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(port), SEGGRAPH_AUTH="off")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "seggraph", "serve"], env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        os.kill(_database_pid(data_dir), signal.SIGKILL)
+        assert server.wait(60) == 1, log.read_text()
+    finally:
+        if server.poll() is None:
+            server.kill()
+    text = log.read_text()
+    assert "the embedded database stopped (exit code -9): stopping the server" in text
+
+
+def _database_pid(data_dir: Path) -> int:
+    from seggraph.embedded import runtime_file
+
+    pid: int = json.loads(runtime_file(data_dir).read_text())["pid"]
+    return pid

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -123,6 +126,7 @@ def serve(
         run(settings)
         return
     embedded = EmbeddedDatabase(settings.data_dir)
+    watch: _DatabaseWatch | None = None
     try:
         uri = embedded.start()
     except EmbeddedDatabaseError as exc:
@@ -137,11 +141,17 @@ def serve(
         record_running(settings.data_dir, uri, embedded.process.pid)
         if demo:
             serve_demo(settings, uri, log)
+        watch = _DatabaseWatch(embedded.process, log)
+        watch.start()
         run(settings.model_copy(update={"mongodb_uri": uri}))
     finally:
+        if watch is not None:
+            watch.stop()
         forget_running(settings.data_dir)
         log.info("stopping the embedded database")
         embedded.stop()
+        if watch is not None and watch.died:
+            raise typer.Exit(1)  # not a clean stop: a supervisor restarts the server
 
 
 def _log_auth(log: logging.Logger, settings: Settings) -> None:
@@ -160,6 +170,40 @@ def _log_auth(log: logging.Logger, settings: Settings) -> None:
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+class _DatabaseWatch(threading.Thread):
+    """Stops ``seggraph serve`` when its embedded database dies: without it every request
+    fails while ``/healthz`` says the process is fine, and nothing would ever start the
+    database again. The server shuts down as on SIGTERM and exits with 1, so whatever
+    supervises it starts it (and the database) again."""
+
+    def __init__(self, process: subprocess.Popen[bytes] | None, log: logging.Logger) -> None:
+        super().__init__(name="embedded-database-watch", daemon=True)
+        self.process = process
+        self.log = log
+        self.died = False
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        process = self.process
+        if process is None:
+            return
+        while process.poll() is None:
+            if self._stopping.wait(1.0):
+                return
+        if self._stopping.is_set():
+            return  # stopped by the server itself
+        self.died = True
+        self.log.error(
+            "the embedded database stopped (exit code %s): stopping the server, so that "
+            "whatever supervises it can start it again",
+            process.returncode,
+        )
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def stop(self) -> None:
+        self._stopping.set()
 
 
 @app.command("export-schema")
