@@ -192,11 +192,50 @@ class CustomPropertiesService:
         self, key: str, change: DefinitionChange
     ) -> CustomPropertyDefinition:
         key = key.removeprefix(f"{NAMESPACE}.")
-        current = await self.store.get_definition(key)
-        if current is None:
-            raise InputRefused(
-                [UserError(("key",), "NOT_FOUND", f"there is no custom property custom.{key}")]
+
+        async def work(session: Session) -> CustomPropertyDefinition:
+            # Read, checked, converted and written in one transaction: a value written
+            # meanwhile (set_values writes beside the definition it was checked against)
+            # conflicts with it, and one of the two runs again, so no value is left in the old
+            # type and none is lost to a converted copy read before it.
+            current = await self.store.get_definition(key, session)
+            if current is None:
+                raise InputRefused(
+                    [UserError(("key",), "NOT_FOUND", f"there is no custom property custom.{key}")]
+                )
+            updated = self._changed_definition(current, change)
+            type_changes = updated.type is not current.type or not set(current.enum_values) <= set(
+                updated.enum_values
             )
+            converted: list[tuple[str, Any]] = []
+            if type_changes:
+                users = await self.store.segments_using(current.property_key, session)
+                if users:
+                    raise InputRefused(
+                        [
+                            UserError(
+                                ("type",),
+                                "PROPERTY_IN_USE",
+                                f"custom.{key} is used by segments {', '.join(users)}; its type "
+                                "(and its ENUM values) cannot change while any segment uses it",
+                            )
+                        ]
+                    )
+                converted = await self._converted_values(current, updated, session)
+            await self.store.replace_definition(updated, session)
+            if converted:
+                await self.store.replace_values(key, current.object, converted, session)
+            await self.store.bump_version(session)
+            return updated
+
+        updated = await self.database.run_atomically(work)
+        await self._changed()
+        return updated
+
+    def _changed_definition(
+        self, current: CustomPropertyDefinition, change: DefinitionChange
+    ) -> CustomPropertyDefinition:
+        """``current`` with ``change`` made, or InputRefused naming every field refused."""
         errors: list[UserError] = []
         label = check_label(change.label, errors) if change.label is not None else current.label
         description = (
@@ -215,7 +254,7 @@ class CustomPropertiesService:
             values = ()
         if errors:
             raise InputRefused(errors)
-        updated = replace(
+        return replace(
             current,
             label=label,
             description=description,
@@ -223,35 +262,12 @@ class CustomPropertiesService:
             enum_values=values,
             updated_at=self.clock(),
         )
-        type_changes = kind is not current.type or not set(current.enum_values) <= set(values)
-        converted: list[tuple[str, Any]] = []
-        if type_changes:
-            users = await self.store.segments_using(current.property_key)
-            if users:
-                raise InputRefused(
-                    [
-                        UserError(
-                            ("type",),
-                            "PROPERTY_IN_USE",
-                            f"custom.{key} is used by segments {', '.join(users)}; its type (and "
-                            "its ENUM values) cannot change while any segment uses it",
-                        )
-                    ]
-                )
-            converted = await self._converted_values(current, updated)
-
-        async def work(session: Session) -> None:
-            await self.store.replace_definition(updated, session)
-            if converted:
-                await self.store.replace_values(key, current.object, converted, session)
-            await self.store.bump_version(session)
-
-        await self.database.run_atomically(work)
-        await self._changed()
-        return updated
 
     async def _converted_values(
-        self, current: CustomPropertyDefinition, updated: CustomPropertyDefinition
+        self,
+        current: CustomPropertyDefinition,
+        updated: CustomPropertyDefinition,
+        session: Session = None,
     ) -> list[tuple[str, Any]]:
         """Every stored value of ``current`` in ``updated``'s type, or InputRefused naming those
         that cannot be converted."""
@@ -259,7 +275,7 @@ class CustomPropertiesService:
         converted: list[tuple[str, Any]] = []
         refused = 0
         word = _subject_word(current.object)
-        for subject, stored in await self.store.values_of(current.key):
+        for subject, stored in await self.store.values_of(current.key, session):
             try:
                 value = coerce_value(updated, _as_text(stored))
             except ValueRefused as exc:
@@ -319,7 +335,7 @@ class CustomPropertiesService:
     # -- values ----------------------------------------------------------------------------------
 
     async def check_values(
-        self, assignments: Sequence[ValueAssignment], path: str = "values"
+        self, assignments: Sequence[ValueAssignment], path: str = "values", session: Session = None
     ) -> tuple[list[StoredValue], list[UserError]]:
         """Coerce every assignment; errors name the subscriber, the key and why.
 
@@ -327,7 +343,7 @@ class CustomPropertiesService:
         id). An assignment whose ``subject_id`` is ``None`` has its key and value checked only:
         its caller refuses the missing id."""
         keys = {a.key.strip().removeprefix(f"{NAMESPACE}.") for a in assignments}
-        definitions = await self.store.definitions_of(keys)
+        definitions = await self.store.definitions_of(keys, session)
         stored: list[StoredValue] = []
         errors: list[UserError] = []
         for index, item in enumerate(assignments):
@@ -389,15 +405,19 @@ class CustomPropertiesService:
         return stored, errors
 
     async def set_values(self, assignments: Sequence[ValueAssignment]) -> SetResult:
-        stored, errors = await self.check_values(assignments)
-        if errors:
-            raise InputRefused(errors)
-
-        async def work(session: Session) -> None:
+        async def work(session: Session) -> list[StoredValue]:
+            # Checked against the definitions in the transaction that writes them, beside
+            # those definitions: a type change made meanwhile conflicts with this write (one
+            # of the two runs again), so no value is stored in a type its property left.
+            stored, errors = await self.check_values(assignments, session=session)
+            if errors:
+                raise InputRefused(errors)
+            await self.store.mark_values_written({s.key for s in stored}, session)
             for start in range(0, len(stored), WRITE_CHUNK):
                 await self.store.write_values(stored[start : start + WRITE_CHUNK], session)
+            return stored
 
-        await self.database.run_atomically(work)
+        stored = await self.database.run_atomically(work)
         # A value set twice in one call is stored as set the last time: counted once, so.
         final = {(s.object, s.subject_id, s.key): s.value for s in stored}
         removed = sum(1 for value in final.values() if value is None)

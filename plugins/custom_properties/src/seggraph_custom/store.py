@@ -157,6 +157,16 @@ class CustomStore:
             {"_id": definition.key}, definition_document(definition), session=session
         )
 
+    async def mark_values_written(self, keys: Iterable[str], session: Session = None) -> None:
+        """Note on each definition that values of it are being written (in ``session``'s
+        transaction): a transaction changing the definition meanwhile writes the same document,
+        so the database lets only one of them commit and the other runs again."""
+        await self.definitions.update_many(
+            {"_id": {"$in": sorted(set(keys))}},
+            {"$set": {"values_written": uuid.uuid4().hex}},
+            session=session,
+        )
+
     async def delete_definition(self, key: str, session: Session = None) -> None:
         await self.definitions.delete_one({"_id": key}, session=session)
         await self.values.update_many(
