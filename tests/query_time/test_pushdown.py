@@ -37,6 +37,10 @@ class ProfileProvider:
 
     def __init__(self) -> None:
         self.db: Any = None
+        #: Tests set these to break it: its filters keep the Decimal a NUMBER condition holds
+        #: (no BSON), and its value reads raise.
+        self.decimal_filters = False
+        self.failing = False
 
     @hookimpl
     def startup(self, database: Any) -> None:
@@ -61,6 +65,8 @@ class ProfileProvider:
     async def resolve_properties(
         self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
     ) -> dict[EvaluationContext, dict[str, Any]]:
+        if self.failing:
+            raise RuntimeError("the profiles service is down")
         ids = [c.subscriber_id for c in contexts]
         docs = {
             d["_id"]: d for d in await self.db[COLLECTION].find({"_id": {"$in": ids}}).to_list()
@@ -107,7 +113,7 @@ class ProfileProvider:
             amounts = [str(v.amount) for v in items]
             value = [Decimal128(a) for a in amounts] if isinstance(value, tuple) else None
             value = value if value is not None else Decimal128(amounts[0])
-        elif condition.property == "profile.seats":
+        elif condition.property == "profile.seats" and not self.decimal_filters:
             value = [int(v) for v in value] if isinstance(value, tuple) else int(value)
         elif isinstance(value, tuple):
             value = list(value)
@@ -442,3 +448,72 @@ def test_pushed_down_tag_conditions_agree_with_evaluation_on_mixed_case_tags(
     fast_ids = members_both_ways(ticket_clients, text, pushed)
     assert bool(fast_ids) is some
     assert "p014" not in fast_ids  # closed: not in the directory
+
+
+def create(gql: GraphQLClient, text: str) -> str:
+    created = gql.query(
+        'mutation($t: String!) { createSegment(input: {name: "s", conditionsText: $t}) '
+        "{ segment { id } userErrors { message } } }",
+        {"t": text},
+    )["createSegment"]
+    assert created["userErrors"] == []
+    segment_id: str = created["segment"]["id"]
+    return segment_id
+
+
+def profiles_of(server: LiveServer) -> ProfileProvider:
+    found = server.app.state.services.plugins.pm.get_plugin("profiles")
+    assert isinstance(found, ProfileProvider)
+    return found
+
+
+PROVIDERS = "{ providers { name status lastError } }"
+
+
+def test_a_translation_the_database_cannot_take_is_evaluated_instead(
+    two_servers: tuple[LiveServer, LiveServer], clients: tuple[GraphQLClient, GraphQLClient]
+) -> None:
+    """A filter holding a Decimal (no BSON type) crashed the count; it is not pushed down, and
+    the provider's lastError says why."""
+    pushing, _ = clients
+    segment = create(pushing, "profile.seats >= 8")
+    provider = profiles_of(two_servers[0])
+    provider.decimal_filters = True
+    try:
+        ids, count, strategies = all_members(pushing, segment)
+    finally:
+        provider.decimal_filters = False
+    assert strategies == {"EVALUATED"} and count["strategy"] == "EVALUATED"
+    assert ids == sorted(f"p{i:03d}" for i in range(1, 61) if i % 17 >= 8 and i % 7)
+    [profiles] = [p for p in pushing.query(PROVIDERS)["providers"] if p["name"] == "profiles"]
+    assert "its filter cannot be sent to the database" in profiles["lastError"]
+
+
+def test_a_degraded_provider_is_not_pushed_down(
+    two_servers: tuple[LiveServer, LiveServer],
+    clients: tuple[GraphQLClient, GraphQLClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its values are UNKNOWN for one subscriber: a count does not read its collection as if
+    it answered."""
+    pushing, _ = clients
+    segment = create(pushing, 'profile.plan = "PRO"')
+    provider = profiles_of(two_servers[0])
+    provider.failing = True
+    status = ""
+    try:
+        ask = 'query($id: ID!) { segment(id: $id) { evaluate(subscriberId: "p001") { result } } }'
+        for _ in range(20):  # failed calls in a row, until it is DEGRADED
+            assert pushing.query(ask, {"id": segment})["segment"]["evaluate"]["result"] == "UNKNOWN"
+            providers = pushing.query(PROVIDERS)["providers"]
+            [status] = [p["status"] for p in providers if p["name"] == "profiles"]
+            if status == "DEGRADED":
+                break
+        assert status == "DEGRADED"
+        count = pushing.query(MEMBERS, {"id": segment, "after": None})["segment"]["memberCount"]
+    finally:
+        provider.failing = False
+        # The server serves the other tests: its cool-down ends now rather than in 30 s.
+        record = two_servers[0].app.state.services.plugins._records["profiles"]
+        record.failures_in_row, record.skip_until = 0, 0.0
+    assert count["strategy"] == "EVALUATED" and count["members"] == 0 and count["unknown"] > 0

@@ -134,6 +134,8 @@ class PropertyDefinition:
     def __post_init__(self) -> None:
         if not self.namespace:
             object.__setattr__(self, "namespace", self.key.split(".", 1)[0])
+        if isinstance(self.enum_values, list):  # a list is as good a declaration; kept hashable
+            object.__setattr__(self, "enum_values", tuple(self.enum_values))
 
     @property
     def operators(self) -> tuple[Operator, ...]:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import bson
+import bson.errors
 import pluggy
 from pluggy import HookImpl
 from starlette.routing import BaseRoute
@@ -717,10 +719,19 @@ class PluginManager:
         give one, and when it raises or answers something else (recorded as its failure)."""
         if record is None or self._unavailable(record, record.name, hook):
             return None
+        if self._cooling(record):
+            # DEGRADED: its values are UNKNOWN without a call, so a count must not read its
+            # collection as if it answered (evaluation says UNKNOWN, as for one subscriber).
+            return None
         try:
             answer = self._call_sync(record, hook, **arguments)
             if answer is not None and not isinstance(answer, SubscriberFilter):
                 raise BadAnswer(f"expected a SubscriberFilter, got {type(answer).__name__}")
+            if answer is not None:
+                try:  # what the database is sent: a Decimal, say, is no BSON (Decimal128 is)
+                    bson.encode({"filter": dict(answer.filter)})
+                except (bson.errors.InvalidDocument, TypeError, OverflowError) as exc:
+                    raise BadAnswer(f"its filter cannot be sent to the database: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - contained: nothing is pushed down
             self._failed(record, f"provider {record.name!r} could not {doing}: {exc}")
             return None

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
+from pymongo.errors import OperationFailure
+
 from seggraph.catalogue import Catalogue
 from seggraph.chunking import chunks
 from seggraph.coalescing import retrieve_outcome
@@ -755,9 +757,18 @@ class EvaluationService:
             assert f is not None
             key = (f.collection, f.id_field, repr(sorted(f.filter.items())))
             if key not in sets:
-                found = await self.segments.database.db[f.collection].distinct(
-                    f.id_field, dict(f.filter)
-                )
+                try:
+                    found = await self.segments.database.db[f.collection].distinct(
+                        f.id_field, dict(f.filter)
+                    )
+                except OperationFailure as refused:  # a translation the database refuses
+                    log.warning(
+                        "a condition's translation for %s was refused by the database (%s); "
+                        "the members are evaluated instead",
+                        f.collection,
+                        refused,
+                    )
+                    return None
                 sets[key] = {str(i) for i in found}
             by_condition.append(sets[key])
         universe: set[str] = set().union(*by_condition)
