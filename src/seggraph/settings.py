@@ -36,7 +36,7 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Everything seggraph reads from its environment.
 
-    Field docs double as the README's settings table (``seggraph settings`` prints them).
+    Field docs double as the README's settings table.
     """
 
     model_config = SettingsConfigDict(

@@ -236,7 +236,11 @@ def test_malformed_bodies_are_refused_and_change_nothing(
 
 
 def test_only_post_and_only_reasonable_sizes(webhook: Webhook, http: httpx.Client) -> None:
-    assert http.get(URL).status_code == 405
+    for method in ("GET", "PUT", "DELETE"):
+        refused = http.request(method, URL)
+        assert refused.status_code == 405, method
+        assert refused.headers["allow"] == "POST"
+        assert refused.json()["error"]["code"] == "METHOD_NOT_ALLOWED"  # JSON, as every error
     huge = envelope("customer.created", customer("cus_1") | {"padding": "x" * 1_100_000})
     response = webhook.post(huge)
     assert response.status_code == 413

@@ -22,6 +22,7 @@ from seggraph.domain.retention import RetentionEvent, RetentionKind
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from seggraph.plugins import Noted
 from seggraph.settings import read_settings
+from seggraph.web.methods import ANY_METHOD
 from seggraph_billing.derive import ALL_KEYS, Account, Lookups, SubscriberData, derive
 from seggraph_billing.ingest import IngestError, apply_event, parse_event, verify_signature
 from seggraph_billing.properties import INVOICE_KEYS, PROVIDER, RETENTION_KEYS, definitions
@@ -245,10 +246,18 @@ class BillingProvider:
     # --- the webhook -----------------------------------------------------------------------------
 
     def routes(self) -> list[Route]:
-        return [Route(WEBHOOK_PATH, self.webhook, methods=["POST"], name="billing_webhook")]
+        return [Route(WEBHOOK_PATH, self.webhook, methods=list(ANY_METHOD), name="billing_webhook")]
 
     async def webhook(self, request: Request) -> Response:
-        """``POST /webhooks/billing``: one Stripe event, signed with the endpoint's secret."""
+        """``POST /webhooks/billing``: one Stripe event, signed with the endpoint's secret
+        (any other method: a JSON 405, as every error of the route is JSON)."""
+        if request.method != "POST":
+            return _error(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{WEBHOOK_PATH} takes POST, not {request.method}",
+                Allow="POST",
+            )
         try:
             return await self._webhook(request)
         except IngestError as exc:
@@ -291,8 +300,10 @@ class BillingProvider:
         )
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
 
 
 def _too_long(field: str, value: str) -> UserError:

@@ -21,13 +21,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from seggraph.web import json_bodies
+from seggraph.web.methods import ANY_METHOD
 from seggraph_cdp.messages import BadMessage, Message, parse_request
 from seggraph_cdp.store import IngestResult
 
 log = logging.getLogger(__name__)
 PREFIX = "/cdp/v1"
-#: The methods the endpoints answer themselves (any other would get Starlette's plain 405).
-ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 
 
 class Ingestor(Protocol):

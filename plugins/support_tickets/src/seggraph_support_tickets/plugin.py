@@ -26,6 +26,7 @@ from seggraph.domain.properties import PropertyDefinition
 from seggraph.plugins import SubscriberFilter
 from seggraph.settings import Settings
 from seggraph.web import json_bodies
+from seggraph.web.methods import ANY_METHOD
 from seggraph.web.middleware import BodyLimitMiddleware
 from seggraph_support_tickets import properties
 from seggraph_support_tickets.ingest import BadTickets, parse_tickets
@@ -34,9 +35,6 @@ from seggraph_support_tickets.store import COLLECTION, TicketStore
 
 TOKEN_VARIABLE = "SEGGRAPH_SUPPORT_TICKETS_TOKEN"
 INGEST_PATH = "/support-tickets/tickets"
-#: Every method reaches the endpoint, which answers any but POST with a JSON 405 (Starlette's own
-#: would be plain text).
-ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="seggraph support tickets"'}
 
 
