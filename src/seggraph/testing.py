@@ -36,7 +36,11 @@ nobody knows:
   are no more than asked for;
 - ``directory``: for a subscriber directory (``subscriber_ids``) that describes itself
   (``directory_filter``, checked when a database is given): pages come in ascending id order
-  without repeats, and the filter selects exactly the ids the pages list.
+  without repeats, and the filter selects exactly the ids the pages list;
+- ``translations``: for each condition of ``conditions=`` (text form, one condition each, such
+  as ``'loyalty.tier = "GOLD"'``; with a database), the subscribers ``condition_to_filter``'s
+  query selects among your contexts are exactly those the evaluation finds TRUE, and the
+  database takes the query (a condition it does not translate is not checked).
 
 ``check_provider`` returns a :class:`ContractReport`; ``report.assert_ok()`` fails with every
 problem listed, each once. The ``provider_contract`` pytest fixture is the same function.
@@ -48,10 +52,13 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from seggraph.domain.conditions import iter_conditions
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
+from seggraph.evaluation import Truth, compile_segment
 from seggraph.evaluation.values import MISSING, Unknown, coercer_of
 from seggraph.plugins.definitions import declaration_problems
 from seggraph.plugins.manager import PluginManager, ProviderTimeout
@@ -63,6 +70,8 @@ from seggraph.plugins.results import (
     selected_ids,
 )
 from seggraph.settings import Settings
+from seggraph.textform import TextFormError, parse
+from seggraph.validation.conditions import ConditionValidator
 
 if TYPE_CHECKING:
     from seggraph.db import Database
@@ -78,6 +87,7 @@ CHECKS = (
     "batch_consistency",
     "suggestions",
     "directory",
+    "translations",
 )
 #: The directory check walks at most this many ids (test data is small).
 DIRECTORY_CHECK_LIMIT = 20_000
@@ -140,6 +150,7 @@ async def check_provider(
     expected: Mapping[EvaluationContext, Mapping[str, Any]] | None = None,
     prefixes: Sequence[str] = ("",),
     suggestion_limit: int = 5,
+    conditions: Sequence[str] = (),
 ) -> ContractReport:
     """Check ``plugin`` against the contract (see the module docstring); never raises because
     of the plugin."""
@@ -172,6 +183,8 @@ async def check_provider(
             await checker.suggestions(definitions, prefixes, suggestion_limit)
         if database is not None:
             await checker.directory(database)
+        if conditions:
+            await checker.translations(database, contexts, conditions)
     finally:
         if started:
             await manager.shutdown()
@@ -440,6 +453,28 @@ class _Checker:
 
     # --- suggestions ------------------------------------------------------------------------------
 
+    async def translations(
+        self,
+        database: Database | None,
+        contexts: Sequence[EvaluationContext],
+        conditions: Sequence[str],
+    ) -> None:
+        report = self.report
+        report.ran("translations")
+        if database is None:
+            report.add("translations", "conditions to check need a database (database=)")
+            return
+        if not self.manager.implements(self.name, "condition_to_filter"):
+            report.add("translations", "conditions were given, but it translates none")
+            return
+        known = list(dict.fromkeys(contexts))
+        for text in conditions:
+            problems = await _translation_problems(
+                self.manager, self.name, database, known, text, self.settings
+            )
+            for problem in problems:
+                report.add("translations", problem)
+
     async def directory(self, database: Database) -> None:
         implements = self.manager.implements
         if not implements(self.name, "directory_filter"):
@@ -523,6 +558,58 @@ class _Checker:
             elif isinstance(value, str) and not value.casefold().startswith(prefix.casefold()):
                 report.add("suggestions", f"{where}: {value!r} does not start with the prefix")
         return values
+
+
+async def _translation_problems(
+    manager: PluginManager,
+    name: str,
+    database: Database,
+    contexts: Sequence[EvaluationContext],
+    text: str,
+    settings: Settings,
+) -> list[str]:
+    """What is wrong with the provider's translation of the condition ``text`` (see the
+    module's ``translations``): the query must select, among ``contexts``, exactly the
+    subscribers the evaluation finds TRUE."""
+    catalogue = manager.build_catalogue()
+    validator = ConditionValidator(catalogue, currency=settings.currency, zone=settings.zone)
+    try:
+        outcome = validator.validate(parse(text))
+    except TextFormError as exc:
+        return [f"{text!r} does not parse: {exc}"]
+    if outcome.errors:
+        return [f"{text!r} is refused: " + "; ".join(e.message for e in outcome.errors)]
+    leaves = iter_conditions(outcome.tree)
+    if len(leaves) != 1:
+        return [f"{text!r}: give one condition per text (a translation is of one condition)"]
+    before = (manager.info(name) or _NO_INFO).last_error
+    found = manager.condition_filter(catalogue, leaves[0])
+    if found is None:
+        after = (manager.info(name) or _NO_INFO).last_error
+        return [f"{text!r}: {after}"] if after and after != before else []
+    if not found.complete:
+        return []  # a superset, checked value by value: nothing to compare
+    try:
+        selected = await selected_ids(database.db, found)
+    except Exception as exc:  # noqa: BLE001 - the database's refusal, reported
+        return [f"{text!r}: the database refused the translation: {describe_exception(exc)}"]
+    compiled = compile_segment(outcome.tree, catalogue, segment_id="contract")
+    values = await manager.resolve(catalogue, list(contexts), list(compiled.keys))
+    problems = []
+    for context in contexts:
+        truth = compiled.evaluate(values.get(context, {}), subscriber_id=context.subscriber_id)
+        member = truth.truth is Truth.TRUE
+        if member != (context.subscriber_id in selected):
+            which = "leaves out" if member else "selects"
+            problems.append(
+                f"{text!r}: the translation {which} {_show(context)}, whom the evaluation "
+                f"finds {truth.truth.value}"
+            )
+    return problems
+
+
+#: What ``manager.info`` answers for a name it does not know (never, for the provider checked).
+_NO_INFO = SimpleNamespace(last_error=None)
 
 
 def _type_problem(definition: PropertyDefinition, value: Any, settings: Settings) -> str | None:

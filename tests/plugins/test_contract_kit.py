@@ -17,6 +17,8 @@ from seggraph.domain.conditions import Money
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins import MISSING
+from seggraph.plugins.hookspecs import hookimpl
+from seggraph.plugins.results import SubscriberFilter
 from seggraph.testing import CHECKS, ContractReport, check_provider
 from tests.plugins import broken
 from tests.plugins.conftest import CommandLog
@@ -85,6 +87,12 @@ async def test_the_example_provider_keeps_the_contract(
             },
         },
         prefixes=("", "b", "RE"),
+        # Its translations select whom the evaluation finds TRUE: tags in any case.
+        conditions=[
+            'support.tags CONTAINS ANY ("BUG", "nothing")',
+            'support.tags CONTAINS ALL ("billing", "Refund")',
+            "support.tags IS NOT EMPTY",
+        ],
     )
     report.assert_ok()
     # Every check but "directory": the example provider is not a subscriber directory.
@@ -230,3 +238,93 @@ async def test_a_problem_met_on_every_call_is_listed_once() -> None:
         "[own_keys] answered 'subscriber.mrr' for cus_2, a key it did not declare",
     ]
     assert len(messages) == 3  # and once for the subscriber nobody knows
+
+
+class Loyalty:
+    """Tiers and points in a collection of its own, translated three ways: ``exact``; with the
+    tier matched only as written (a stored ``"gold"`` is GOLD to the evaluation); with the
+    condition's ``Decimal`` points sent as they are (no BSON type)."""
+
+    collection = "kit_loyalty"
+
+    def __init__(self, translation: str) -> None:
+        self.translation = translation
+        self.db: Any = None
+
+    @hookimpl
+    def startup(self, database: Database) -> None:
+        self.db = database.db
+
+    @hookimpl
+    def register_properties(self, register: Any) -> None:
+        register(
+            PropertyDefinition(
+                "loyalty.tier", "Tier", PropertyType.ENUM, enum_values=("SILVER", "GOLD")
+            )
+        )
+        register(PropertyDefinition("loyalty.points", "Points", PropertyType.NUMBER))
+
+    @hookimpl
+    async def resolve_properties(self, contexts: Any, keys: Any) -> dict[Any, dict[str, Any]]:
+        found = {
+            d["_id"]: d
+            async for d in self.db[self.collection].find(
+                {"_id": {"$in": [c.subscriber_id for c in contexts]}}
+            )
+        }
+        fields = {"loyalty.tier": "tier", "loyalty.points": "points"}
+        return {
+            c: {k: found.get(c.subscriber_id, {}).get(fields[k], MISSING) for k in keys}
+            for c in contexts
+        }
+
+    @hookimpl
+    def condition_to_filter(self, condition: Any) -> SubscriberFilter | None:
+        if condition.operator.value not in ("EQ", "GTE"):
+            return None
+        if condition.property == "loyalty.tier":
+            written = (
+                [condition.value]
+                if self.translation == "case_sensitive"
+                else [
+                    condition.value,
+                    condition.value.lower(),
+                ]
+            )
+            return SubscriberFilter(self.collection, {"tier": {"$in": written}})
+        value = condition.value if self.translation == "decimal" else int(condition.value)
+        return SubscriberFilter(self.collection, {"points": {"$gte": value}})
+
+
+async def test_the_kit_checks_that_a_translation_selects_whom_the_evaluation_finds_true(
+    sync_db: SyncDatabase[dict[str, Any]], database: tuple[Database, CommandLog]
+) -> None:
+    db, _ = database
+    sync_db[Loyalty.collection].delete_many({})
+    sync_db[Loyalty.collection].insert_many(
+        [
+            {"_id": "cus_1", "tier": "GOLD", "points": 900},
+            {"_id": "cus_2", "tier": "gold", "points": 120},  # an enum stored in lower case
+            {"_id": "cus_3", "tier": "SILVER", "points": 500},
+        ]
+    )
+    people = [EvaluationContext(f"cus_{i}") for i in range(1, 5)]  # cus_4: nothing stored
+    conditions = ['loyalty.tier = "GOLD"', "loyalty.points >= 500"]
+    exact = await check_provider(Loyalty("exact"), people, database=db, conditions=conditions)
+    exact.assert_ok()
+    assert "translations" in exact.checks_run
+    case = await check_provider(
+        Loyalty("case_sensitive"), people, database=db, conditions=conditions
+    )
+    assert [str(p) for p in case.problems] == [
+        "[translations] 'loyalty.tier = \"GOLD\"': the translation leaves out cus_2, whom the "
+        "evaluation finds TRUE"
+    ]
+    decimal = await check_provider(Loyalty("decimal"), people, database=db, conditions=conditions)
+    [problem] = [str(p) for p in decimal.problems]
+    assert problem.startswith("[translations] 'loyalty.points >= 500': provider ")
+    assert "its filter cannot be sent to the database" in problem
+    refused = await check_provider(
+        Loyalty("exact"), people, database=db, conditions=["loyalty.tier = GOLD AND"]
+    )
+    assert "does not parse" in str(refused.problems[0])
