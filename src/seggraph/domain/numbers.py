@@ -23,6 +23,16 @@ MAX_DIGITS = 34
 #: exponent. ``Decimal()`` alone also reads ``"1_000"`` and ``"Infinity"``.
 NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
+#: The integers BSON keeps as integers (its 64-bit int); a larger one is stored as a
+#: ``Decimal128`` (or refused).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def fits_int64(value: int | Decimal) -> bool:
+    """Whether ``value`` (a whole number) is within BSON's 64-bit integers."""
+    return INT64_MIN <= value <= INT64_MAX
+
+
 BOUNDS = (
     f"a number has at most {MAX_DIGITS} digits, at most {MAX_DIGITS} decimal places and is "
     f"less than 10^{MAX_DIGITS} in size"

@@ -47,7 +47,7 @@ from typing import Any
 from bson import Decimal128
 
 from seggraph.domain.context import MAX_SUBJECT_ID
-from seggraph.domain.numbers import BOUNDS, within_bounds
+from seggraph.domain.numbers import BOUNDS, fits_int64, within_bounds
 
 #: A userId is a subscriber id; the message's other ids share its bound.
 MAX_ID = MAX_SUBJECT_ID
@@ -59,8 +59,6 @@ FUTURE_SKEW = timedelta(minutes=5)
 #: The earliest time a message may have: a day after the calendar's first, so that it is a day
 #: in every time zone (the account's day of ``0001-01-01T05:00Z`` is before year 1 in New York).
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
-#: The integers BSON stores as integers (64 bits); any other is stored as a ``Decimal128``.
-INT64 = 2**63
 
 
 class BadMessage(ValueError):
@@ -144,7 +142,7 @@ def storable(value: dict[str, Any], where: str) -> dict[str, Any]:
             copy = [None] * len(item)
             pending.extend((copy, i, v, f"{path}[{i}]") for i, v in reversed(list(enumerate(item))))
         elif isinstance(item, Decimal) or (
-            isinstance(item, int) and not isinstance(item, bool) and not -INT64 <= item < INT64
+            isinstance(item, int) and not isinstance(item, bool) and not fits_int64(item)
         ):
             if not within_bounds(item):
                 raise BadMessage(path, f"the number cannot be stored exactly: {BOUNDS}")

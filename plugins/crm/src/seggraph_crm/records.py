@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from seggraph.domain.currencies import is_currency_code
-from seggraph.domain.numbers import BOUNDS, within_bounds
+from seggraph.domain.numbers import BOUNDS, INT64_MAX, fits_int64, within_bounds
 
 
 class RecordKind(StrEnum):
@@ -185,7 +185,7 @@ def _number(value: Any) -> Decimal:
 
 def _whole(number: Decimal) -> int | Decimal:
     """An int when the number is whole and the database keeps it as one (64 bits)."""
-    if number == number.to_integral_value() and _INT64[0] <= number <= _INT64[1]:
+    if number == number.to_integral_value() and fits_int64(number):
         return int(number)
     return number
 
@@ -194,13 +194,9 @@ def _count(value: Any) -> int:
     number = _number(value)
     if number != number.to_integral_value() or number < 0:
         raise _Refused(f"expected a whole number of employees, got {value!r}")
-    if number > _INT64[1]:
-        raise _Refused(f"expected at most {_INT64[1]} employees, got {str(value)[:40]!r}")
+    if number > INT64_MAX:
+        raise _Refused(f"expected at most {INT64_MAX} employees, got {str(value)[:40]!r}")
     return int(number)
-
-
-#: The whole numbers the database keeps as integers (BSON's 64-bit int).
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 def _from_milliseconds(value: int | str) -> datetime:

@@ -31,6 +31,7 @@ from seggraph.domain.custom_properties import (
     CustomType,
     StoredValue,
 )
+from seggraph.domain.numbers import fits_int64
 from seggraph.freshness import Watched, written
 
 DEFINITIONS = "custom_definitions"
@@ -57,7 +58,7 @@ def value_id(object: CustomObject, subject_id: str) -> str:
 def encode(value: Any) -> Any:
     if isinstance(value, Decimal):
         return Decimal128(value)
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+    if isinstance(value, int) and not isinstance(value, bool) and not fits_int64(value):
         return Decimal128(Decimal(value))
     if isinstance(value, date) and not isinstance(value, datetime):
         return value.isoformat()
