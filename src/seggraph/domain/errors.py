@@ -53,3 +53,9 @@ def checked_text(
             UserError((field,), "TOO_LONG", f"a {field} has at most {max_length} characters")
         )
     return text
+
+
+def check_first(first: int, most: int) -> None:
+    """Refuses a page size (the ``first`` argument) outside ``0..most`` (``OUT_OF_RANGE``)."""
+    if not 0 <= first <= most:
+        raise InputRefused([UserError(("first",), "OUT_OF_RANGE", f"first must be 0..{most}")])

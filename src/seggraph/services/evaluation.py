@@ -43,7 +43,7 @@ from seggraph.domain.conditions import (
     iter_conditions,
 )
 from seggraph.domain.context import EvaluationContext
-from seggraph.domain.errors import InputRefused, UserError
+from seggraph.domain.errors import InputRefused, UserError, check_first
 from seggraph.domain.segments import Mode, Segment
 from seggraph.evaluation import (
     CompiledSegment,
@@ -551,10 +551,7 @@ class EvaluationService:
     ) -> MemberPage:
         """Members in ascending subscriber id order, ``first`` at a time after the cursor (the
         ``end_cursor`` of the previous page: it names the segment and the last id)."""
-        if not 0 <= first <= MAX_MEMBERS_PAGE:
-            raise InputRefused(
-                [UserError(("first",), "OUT_OF_RANGE", f"first must be 0..{MAX_MEMBERS_PAGE}")]
-            )
+        check_first(first, MAX_MEMBERS_PAGE)
         try:
             last = None if after is None else decode_member_cursor(after, segment.id)
         except BadCursor as bad:

@@ -39,7 +39,7 @@ from seggraph.domain.conditions import (
     Operator,
     referenced_segments,
 )
-from seggraph.domain.errors import InputRefused, PathPart, UserError, checked_text
+from seggraph.domain.errors import InputRefused, PathPart, UserError, check_first, checked_text
 from seggraph.domain.segments import (
     FieldChange,
     HistoryAction,
@@ -232,10 +232,7 @@ class SegmentService:
         first: int = 20,
         after: str | None = None,
     ) -> SegmentPage:
-        if not 0 <= first <= MAX_PAGE:
-            raise InputRefused(
-                [UserError(("first",), "OUT_OF_RANGE", f"first must be 0..{MAX_PAGE}")]
-            )
+        check_first(first, MAX_PAGE)
         wanted = segment_filter or SegmentFilter()
         if len(wanted.tags) > MAX_TAGS or len(wanted.search) > MAX_NAME:
             raise InputRefused(

@@ -23,7 +23,7 @@ from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import SegmentType
 from seggraph.api.subjects import check_id, check_ids
 from seggraph.domain.context import EvaluationContext
-from seggraph.domain.errors import InputRefused, UserError
+from seggraph.domain.errors import InputRefused, check_first
 from seggraph.domain.segments import Segment
 from seggraph.evaluation import MISSING, ResolvedValue, Truth
 from seggraph.services.evaluation import MAX_EVALUATED_SEGMENTS, SegmentOutcome
@@ -118,14 +118,7 @@ class Subscriber:
         include_non_members: bool = False,
     ) -> list[SegmentMembership]:
         ctx = info.context
-        if not 0 <= first <= MAX_EVALUATED_SEGMENTS:
-            raise InputRefused(
-                [
-                    UserError(
-                        ("first",), "OUT_OF_RANGE", f"first must be 0..{MAX_EVALUATED_SEGMENTS}"
-                    )
-                ]
-            )
+        check_first(first, MAX_EVALUATED_SEGMENTS)
         targets = await ctx.evaluation.segments_for(ctx.mode, tags=tags or ())
         outcomes = await ctx.evaluation.evaluate(ctx.mode, self.context, targets)
         return _memberships(outcomes, members_only=not include_non_members)[:first]

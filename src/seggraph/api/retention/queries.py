@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 
 from seggraph.api.context import Info
 from seggraph.api.retention.backend import backend_or_none
 from seggraph.api.retention.types import RetentionEventNode
 from seggraph.api.subjects import check_id
+from seggraph.domain.errors import check_first
 
 MAX_EVENTS = 500
 
@@ -22,10 +22,7 @@ class RetentionQueries:
         self, info: Info, subscriber_id: strawberry.ID, first: int = 20
     ) -> list[RetentionEventNode]:
         check_id("subscriberId", subscriber_id)
-        if not 0 <= first <= MAX_EVENTS:
-            raise GraphQLError(
-                f"first: first must be 0..{MAX_EVENTS}", extensions={"code": "OUT_OF_RANGE"}
-            )
+        check_first(first, MAX_EVENTS)
         found = backend_or_none(info)
         if found is None:
             return []
