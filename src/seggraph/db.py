@@ -108,7 +108,7 @@ class Database:
         """Seconds the reads every request makes first (its snapshot, the readiness ping) may
         take: a database that stops answering (paused, or its host gone) otherwise holds them
         until PyMongo's monitor gives the server up, half a minute and more."""
-        self.transaction_time_limit = 3 * server_selection_timeout_ms / 1000
+        self.transaction_time_limit = 3 * self.operation_timeout
         """Seconds a transaction may take with its retries: PyMongo alone retries a transient
         failure (the database being away included) for 120 s, holding the request that long."""
 

@@ -188,6 +188,10 @@ def usages_sentence(usages: list[Usage]) -> str:
     return ", ".join(f"{u.kind.value} {u.name or u.ref_id!r} ({u.ref_id})" for u in usages)
 
 
+def segments_sentence(segments: list[Segment]) -> str:
+    return ", ".join(f"{s.name!r} ({s.id})" for s in segments)
+
+
 class SegmentService:
     def __init__(
         self,
@@ -457,13 +461,12 @@ class SegmentService:
                 )
             referencing = await self.store.referencing(mode, segment_id)
             if referencing:
-                names = ", ".join(f"{s.name!r} ({s.id})" for s in referencing)
                 warnings.append(
                     UserError(
                         ("id",),
                         "SEGMENT_REFERENCED",
-                        f"archived, but still referenced by {names}: their IN_SEGMENT "
-                        "conditions keep evaluating it",
+                        f"archived, but still referenced by {segments_sentence(referencing)}: "
+                        "their IN_SEGMENT conditions keep evaluating it",
                     )
                 )
         action = HistoryAction.ARCHIVED if archived else HistoryAction.UNARCHIVED
@@ -599,12 +602,11 @@ class SegmentService:
             )
         referencing = await self.store.referencing(mode, segment_id)
         if referencing:
-            names = ", ".join(f"{s.name!r} ({s.id})" for s in referencing)
             errors.append(
                 UserError(
                     ("id",),
                     "SEGMENT_REFERENCED",
-                    f"segment is referenced by the conditions of {names}",
+                    f"segment is referenced by the conditions of {segments_sentence(referencing)}",
                 )
             )
         if errors:
