@@ -52,7 +52,6 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from seggraph.domain.conditions import iter_conditions
@@ -582,10 +581,10 @@ async def _translation_problems(
     leaves = iter_conditions(outcome.tree)
     if len(leaves) != 1:
         return [f"{text!r}: give one condition per text (a translation is of one condition)"]
-    before = (manager.info(name) or _NO_INFO).last_error
+    before = _last_error(manager, name)
     found = manager.condition_filter(catalogue, leaves[0])
     if found is None:
-        after = (manager.info(name) or _NO_INFO).last_error
+        after = _last_error(manager, name)  # set when the translation failed
         return [f"{text!r}: {after}"] if after and after != before else []
     if not found.complete:
         return []  # a superset, checked value by value: nothing to compare
@@ -608,8 +607,9 @@ async def _translation_problems(
     return problems
 
 
-#: What ``manager.info`` answers for a name it does not know (never, for the provider checked).
-_NO_INFO = SimpleNamespace(last_error=None)
+def _last_error(manager: PluginManager, name: str) -> str | None:
+    info = manager.info(name)
+    return info.last_error if info is not None else None
 
 
 def _type_problem(definition: PropertyDefinition, value: Any, settings: Settings) -> str | None:
