@@ -28,6 +28,16 @@ def create(q: GraphQLClient, name: str, text: str, tags: list[str] | None = None
     return segment
 
 
+def results_of_sub_009(q: GraphQLClient, tags: list[str] | None = None) -> list[tuple[str, str]]:
+    """``sub_009``'s result in each active segment (those with ``tags``), by segment name."""
+    data = q.query(
+        'query($tags: [String!]) { subscriber(id: "sub_009") { segments(tags: $tags, '
+        "includeNonMembers: true) { segment { name } result } } }",
+        {"tags": tags},
+    )
+    return sorted((m["segment"]["name"], m["result"]) for m in data["subscriber"]["segments"])
+
+
 def expected_member(i: int, threshold: int) -> bool:
     return billing_row(i)["subscriber.mrr"] > Decimal(threshold)
 
@@ -278,14 +288,7 @@ def test_a_segment_asked_beside_the_segment_it_references_reads_its_result(
         {"ids": [base["id"]]},
     )
     assert data["subscriber"]["membership"] == [{"segment": {"name": "yearly"}, "result": "MEMBER"}]
-    data = q.query(
-        '{ subscriber(id: "sub_009") { segments(tags: ["pair"], includeNonMembers: true) '
-        "{ segment { name } result } } }"
-    )
-    assert sorted((m["segment"]["name"], m["result"]) for m in data["subscriber"]["segments"]) == [
-        ("not yearly", "NOT_MEMBER"),
-        ("yearly", "MEMBER"),
-    ]
+    assert results_of_sub_009(q, ["pair"]) == [("not yearly", "NOT_MEMBER"), ("yearly", "MEMBER")]
 
 
 def test_conditions_text_round_trips_through_a_segment(q: GraphQLClient) -> None:
@@ -409,14 +412,7 @@ def test_two_edits_that_close_a_reference_cycle_together_are_not_both_saved(
         "conditionsText": "subscriber.mrr > 10",
     }
     assert q.query(READ, {"id": b["id"]})["segment"]["version"] == 2
-    data = q.query(
-        '{ subscriber(id: "sub_009") { segments(includeNonMembers: true) { segment { name } '
-        "result } } }"
-    )
-    assert sorted((m["segment"]["name"], m["result"]) for m in data["subscriber"]["segments"]) == [
-        ("A", "MEMBER"),
-        ("B", "MEMBER"),
-    ]
+    assert results_of_sub_009(q) == [("A", "MEMBER"), ("B", "MEMBER")]
 
 
 def test_a_stored_reference_cycle_leaves_the_other_segments_answering(
@@ -434,16 +430,9 @@ def test_a_stored_reference_cycle_leaves_the_other_segments_answering(
             EDIT, {"input": {"id": a["id"], "expectedVersion": 1, "conditionsText": text}}
         )
     assert saved["updateSegment"]["userErrors"] == []  # the cycle A -> B -> A is stored
-    question = (
-        '{ subscriber(id: "sub_009") { segments(includeNonMembers: true) { segment { name } '
-        "result } } }"
-    )
     with caplog.at_level(logging.ERROR, logger="seggraph.services.evaluation"):
         for _ in range(2):
-            data = q.query(question)
-            assert sorted(
-                (m["segment"]["name"], m["result"]) for m in data["subscriber"]["segments"]
-            ) == [("A", "UNKNOWN"), ("B", "UNKNOWN"), ("C", "MEMBER")]
+            assert results_of_sub_009(q) == [("A", "UNKNOWN"), ("B", "UNKNOWN"), ("C", "MEMBER")]
     cycles = [r.getMessage() for r in caplog.records if "cycle" in r.getMessage()]
     assert len(cycles) == 1  # logged once, not per question
     assert a["id"] in cycles[0] and b["id"] in cycles[0]
