@@ -20,6 +20,7 @@ from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.segments import Mode, Segment
 from seggraph.evaluation import EvaluationOptions, SegmentCompiler
+from seggraph.services.counts import CountsUnderWay
 from seggraph.services.evaluation import EvaluationService, MemberTotals
 from seggraph.textform.parser import parse
 
@@ -73,6 +74,8 @@ class Directory:
         self.gate = asyncio.Event()
         self.gate.set()
         self.walks = 0
+        self.stopped = 0
+        """Walks cancelled while held at the gate."""
 
     async def resolve(
         self, contexts: Sequence[EvaluationContext], keys: Any
@@ -82,7 +85,11 @@ class Directory:
     async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
         if after is None:
             self.walks += 1
-            await self.gate.wait()
+            try:
+                await self.gate.wait()
+            except asyncio.CancelledError:
+                self.stopped += 1
+                raise
         return [i for i in SUBSCRIBERS if after is None or i > after][:limit]
 
     def condition_filter(self, condition: Any) -> None:
@@ -99,9 +106,13 @@ COMPILER = SegmentCompiler()
 
 
 def service(
-    store: Store, directory: Directory, under_way: dict[Any, Any] | None = None
+    store: Store,
+    directory: Directory,
+    under_way: CountsUnderWay[MemberTotals] | None = None,
+    walk_slots: asyncio.Semaphore | None = None,
 ) -> EvaluationService:
-    """One request's service; ``under_way`` is the process's counts under way."""
+    """One request's service; ``under_way`` is the process's counts under way and
+    ``walk_slots`` its walk slots."""
     return EvaluationService(
         Segments(store),  # type: ignore[arg-type]
         directory,  # type: ignore[arg-type]
@@ -109,6 +120,7 @@ def service(
         OPTIONS,
         COMPILER,
         counts_under_way=under_way,
+        walk_slots=walk_slots,
     )
 
 
@@ -144,7 +156,7 @@ def test_a_count_begun_before_a_referenced_segment_changed_does_not_answer_after
 
     async def run() -> tuple[list[int], list[int], list[int], int]:
         store, directory = Store(), Directory()
-        under_way: dict[Any, Any] = {}
+        under_way: CountsUnderWay[MemberTotals] = CountsUnderWay()
 
         def ask(s: Segment) -> asyncio.Future[MemberTotals]:
             return asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, s))
@@ -173,3 +185,75 @@ def test_a_count_begun_before_a_referenced_segment_changed_does_not_answer_after
     assert plain == [93, 93]
     # y before the edit, y after it, x v2: one walk each, for both requests that asked.
     assert walks == 3
+
+
+async def _walking(directory: Directory, walks: int = 1) -> None:
+    """Until ``walks`` walks have begun (and wait at the gate)."""
+    while directory.walks < walks:
+        await asyncio.sleep(0)
+
+
+def test_a_count_nobody_waits_for_any_more_is_given_up_and_frees_its_walk_slot() -> None:
+    """A client that hangs up cancels its request (seggraph.web.disconnect): the walk of a
+    count only it asked for stops, and the one walk slot it held serves the next count."""
+
+    async def run() -> tuple[int, int, int]:
+        slots = asyncio.Semaphore(1)
+        under_way: CountsUnderWay[MemberTotals] = CountsUnderWay()
+        held = Directory()
+        held.gate.clear()  # the abandoned walk would wait here for ever
+        gone = asyncio.ensure_future(service(Store(), held, under_way, slots).count(Mode.TEST, X2))
+        await _walking(held)
+        gone.cancel()
+        other = service(Store(), Directory(), under_way, slots).count(Mode.TEST, X1)
+        totals = await asyncio.wait_for(other, timeout=5)
+        return totals.members, held.stopped, len(under_way.shared)
+
+    members, stopped, under_way = asyncio.run(run())
+    assert members == 12  # the next count ran, in the slot the first had held
+    assert stopped == 1
+    assert under_way == 0
+
+
+def test_a_shared_count_goes_on_while_another_request_waits_for_it() -> None:
+    async def run() -> tuple[int, int, int]:
+        store, directory = Store(), Directory()
+        under_way: CountsUnderWay[MemberTotals] = CountsUnderWay()
+        directory.gate.clear()
+        gone = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, X2))
+        staying = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, X2))
+        await _walking(directory)
+        gone.cancel()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        directory.gate.set()
+        return (await staying).members, directory.walks, directory.stopped
+
+    assert asyncio.run(run()) == (93, 1, 0)
+
+
+def test_a_count_another_follows_is_given_up_only_when_both_requests_have_gone() -> None:
+    """``y`` references ``x``: a second request's ``y`` follows the first's count under way
+    rather than walking again. The first leaving does not stop the walk the second waits
+    for; both leaving does."""
+
+    async def run(second_stays: bool) -> tuple[int | None, int, int]:
+        store, directory = Store(), Directory()
+        under_way: CountsUnderWay[MemberTotals] = CountsUnderWay()
+        directory.gate.clear()
+        first = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, Y))
+        await _walking(directory)
+        second = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, Y))
+        for _ in range(10):  # the second's count is queued, finds the first's, follows it
+            await asyncio.sleep(0)
+        first.cancel()
+        if not second_stays:
+            second.cancel()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        directory.gate.set()
+        answer = (await second).members if second_stays else None
+        return answer, directory.walks, directory.stopped
+
+    assert asyncio.run(run(second_stays=True)) == (93, 1, 0)
+    assert asyncio.run(run(second_stays=False)) == (None, 1, 1)

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cross_web import HTTPException
+from graphql import GraphQLResolveInfo, OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
 from seggraph.domain.segments import Mode
+from seggraph.web.disconnect import ClientWatch
 
 if TYPE_CHECKING:
     from seggraph.domain.api_keys import ApiKey
@@ -43,7 +45,17 @@ class Context:
     executor runs the operation once they are done, and starts the reads it will need while
     they run (:mod:`seggraph.api.prefetch`)."""
 
+    client: ClientWatch | None = None
+    """Stops the request when its client hangs up, once started (:meth:`watch_client`)."""
+
     _evaluation: EvaluationService | None = None
+
+    def watch_client(self, info: GraphQLResolveInfo | StrawberryInfo) -> None:
+        """A query is about to walk the subscriber directory (seconds to minutes): from now
+        on, its client hanging up stops it (:mod:`seggraph.web.disconnect`). A mutation's
+        writes always run to the end, so it is never stopped."""
+        if self.client is not None and info.operation.operation is OperationType.QUERY:
+            self.client.start()
 
     @property
     def evaluation(self) -> EvaluationService:

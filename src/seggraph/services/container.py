@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -15,6 +15,7 @@ from seggraph.evaluation import EvaluationOptions, SegmentCompiler
 from seggraph.freshness import FreshnessBoard
 from seggraph.plugins.manager import PluginManager
 from seggraph.services.api_keys import ApiKeyService
+from seggraph.services.counts import CountsUnderWay
 from seggraph.services.evaluation import (
     EvaluationService,
     MemberTotals,
@@ -49,7 +50,7 @@ class Services:
     """Compiled segment versions, shared by every request of the process."""
     prepared_sets: PreparedSets = field(default_factory=PreparedSets)
     """Segment sets prepared for evaluation, shared likewise."""
-    counts_under_way: dict[Hashable, asyncio.Future[MemberTotals]] = field(default_factory=dict)
+    counts_under_way: CountsUnderWay[MemberTotals] = field(default_factory=CountsUnderWay)
     """Member counts being made, which another request asking for the same count joins."""
     custom_properties: CustomPropertiesBackend | None = None
     """The custom properties provider's definitions and values (set by it at start-up), for

@@ -58,6 +58,7 @@ from seggraph.evaluation import (
 )
 from seggraph.lru import LruCache
 from seggraph.plugins.results import SubscriberFilter, selected_ids
+from seggraph.services.counts import CountsUnderWay
 from seggraph.services.properties import SETTLE_TICKS, PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
 from seggraph.store.filters import all_of
@@ -256,7 +257,7 @@ class EvaluationService:
         pushdown: bool = True,
         walk_slots: asyncio.Semaphore | None = None,
         prepared_sets: PreparedSets | None = None,
-        counts_under_way: dict[Hashable, asyncio.Future[MemberTotals]] | None = None,
+        counts_under_way: CountsUnderWay[MemberTotals] | None = None,
     ) -> None:
         self.segments = segments
         self.values = values
@@ -270,14 +271,19 @@ class EvaluationService:
         self.walk_slots = walk_slots
         """Shared by the process: how many walks over the directory may run at once
         (``SEGGRAPH_BULK_CONCURRENCY``), so a burst of counts cannot swamp the providers."""
-        self.counts_under_way = counts_under_way if counts_under_way is not None else {}
+        self.counts_under_way = (
+            counts_under_way if counts_under_way is not None else CountsUnderWay()
+        )
         """Shared by the process: the counts being made, which a request asking for the same
-        count of the same segment version meanwhile waits for rather than walking again."""
+        count of the same segment version meanwhile waits for rather than walking again, and
+        who waits for each (a count nobody waits for any more is given up)."""
         self._counts: dict[tuple[Mode, str, int], asyncio.Future[MemberTotals]] = {}
         """This request's member counts, so a count asked twice walks once."""
         self._queued_counts: list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]] = []
         """Counts asked and not yet started: the ones asked together walk together."""
         self._counting: set[asyncio.Task[None]] = set()
+        self._queue_task: asyncio.Task[None] | None = None
+        """The task that will count what is queued now."""
         self._following: set[asyncio.Future[MemberTotals]] = set()
         """This request's counts that wait for another request's (they end as it ends)."""
 
@@ -593,11 +599,11 @@ class EvaluationService:
             # (``_count_together``): its version does not change when one of them is edited,
             # and a count begun before the edit must not answer a request made after it.
             shared = None if self.compile(segment).segment_refs else self._shared_key(key)
-            found = self.counts_under_way.get(shared) if shared is not None else None
+            found = self.counts_under_way.shared.get(shared) if shared is not None else None
             if found is None:
                 found = self._queue_count(mode, segment, shared)
             self._counts[key] = found
-        return await asyncio.shield(found)
+        return await self.counts_under_way.wait(found)
 
     def _shared_key(self, key: Hashable) -> Hashable:
         return (key, self.catalogue().version, self.options)
@@ -607,43 +613,54 @@ class EvaluationService:
     ) -> asyncio.Future[MemberTotals]:
         future: asyncio.Future[MemberTotals] = asyncio.get_running_loop().create_future()
         if shared is not None:
-            self._share(shared, future)
+            self.counts_under_way.share(shared, future)
         self._queued_counts.append((mode, segment, future))
-        if len(self._queued_counts) == 1:
-            task = asyncio.ensure_future(self._count_queued())
+        task = self._queue_task
+        if task is None:
+            task = self._queue_task = asyncio.ensure_future(self._count_queued())
             self._counting.add(task)
             task.add_done_callback(self._counting.discard)
+        self.counts_under_way.made_by(future, task)
         return future
-
-    def _share(self, shared: Hashable, future: asyncio.Future[MemberTotals]) -> None:
-        """``future`` is the count under way for ``shared`` until it is done."""
-        self.counts_under_way[shared] = future
-
-        def done(finished: asyncio.Future[MemberTotals]) -> None:
-            if self.counts_under_way.get(shared) is finished:
-                del self.counts_under_way[shared]
-
-        future.add_done_callback(done)
 
     async def _count_queued(self) -> None:
         """Count what the request asked for while the event loop turned ``SETTLE_TICKS``
         times, as the request's property batcher waits for its loads: the fields of a page
         ask a few turns apart (nested ones later)."""
-        for _ in range(SETTLE_TICKS):
-            await asyncio.sleep(0)
-        queued, self._queued_counts = self._queued_counts, []
+        try:
+            for _ in range(SETTLE_TICKS):
+                await asyncio.sleep(0)
+        except BaseException as exc:  # cancelled meanwhile: what is queued ends with it
+            self._fail_counts(
+                [(segment, future) for _, segment, future in self._take_queued()], exc
+            )
+            raise
         by_mode: dict[Mode, list[tuple[Segment, asyncio.Future[MemberTotals]]]] = {}
-        for mode, segment, future in queued:
+        for mode, segment, future in self._take_queued():
             by_mode.setdefault(mode, []).append((segment, future))
-        for mode, asked in by_mode.items():
-            try:
-                await self._count_together(mode, asked)
-            except BaseException as exc:  # every count asked gets the failure, none hangs
-                for _, future in asked:
-                    if not future.done() and future not in self._following:
-                        _fail(future, exc)
-                if not isinstance(exc, Exception):
-                    raise
+        counting = list(by_mode.items())
+        try:
+            for mode, asked in counting:
+                try:
+                    await self._count_together(mode, asked)
+                except Exception as exc:  # noqa: BLE001 - every count asked gets it, none hangs
+                    self._fail_counts(asked, exc)
+        except BaseException as exc:  # cancelled (given up, or the server stopping)
+            for _, asked in counting:
+                self._fail_counts(asked, exc)
+            raise
+
+    def _take_queued(self) -> list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]]:
+        """The counts queued; the next count asked starts a task of its own."""
+        queued, self._queued_counts, self._queue_task = self._queued_counts, [], None
+        return queued
+
+    def _fail_counts(
+        self, asked: Sequence[tuple[Segment, asyncio.Future[MemberTotals]]], exc: BaseException
+    ) -> None:
+        for _, future in asked:
+            if not future.done() and future not in self._following:
+                _fail(future, exc)
 
     async def _count_together(
         self, mode: Mode, asked: Sequence[tuple[Segment, asyncio.Future[MemberTotals]]]
@@ -669,12 +686,13 @@ class EvaluationService:
                 # they are now: shared by the compiled versions of everything it reads (an
                 # edit of any gives another key).
                 shared = (mode, segment.id, segment.version, frozenset(prepared.compiled.values()))
-                under_way = self.counts_under_way.get(shared)
+                under_way = self.counts_under_way.shared.get(shared)
                 if under_way is not None:
                     self._following.add(future)
+                    self.counts_under_way.follow(future, under_way)
                     under_way.add_done_callback(functools.partial(_pass_on, to=future))
                     continue
-                self._share(shared, future)
+                self.counts_under_way.share(shared, future)
             elif len(group) > 1:
                 prepared = await self.prepare_saved(mode, [s for s, _, _ in group])
             walks.append((group, prepared))

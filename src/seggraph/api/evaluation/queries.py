@@ -219,6 +219,7 @@ class EvaluationQueries:
             )
             if errors:
                 raise InputRefused(errors)
+            ctx.watch_client(info)
             impact = await ctx.evaluation.edit_impact(
                 ctx.mode, segment, tree, min(max(sample, 0), 100)
             )

@@ -222,6 +222,7 @@ class MemberConnection:
         "count as Segment.memberCount, counted once per request however often it is asked)."
     )
     async def total_count(self, info: Info) -> int:
+        info.context.watch_client(info)
         totals = await info.context.evaluation.count(self.segment.mode, self.segment)
         return totals.members
 

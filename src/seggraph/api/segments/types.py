@@ -149,6 +149,7 @@ class SegmentType(SharedView):
     ) -> Annotated[MemberConnection, strawberry.lazy("seggraph.api.evaluation.types")]:
         from seggraph.api.evaluation.types import MemberConnection as Connection
 
+        info.context.watch_client(info)
         page = await info.context.evaluation.members(
             self.domain.mode, self.domain, first=first, after=after
         )
@@ -166,6 +167,7 @@ class SegmentType(SharedView):
     ) -> Annotated[MemberCount, strawberry.lazy("seggraph.api.evaluation.types")]:
         from seggraph.api.evaluation.types import MemberCount as Count
 
+        info.context.watch_client(info)
         totals = await info.context.evaluation.count(self.domain.mode, self.domain)
         return Count(members=totals.members, unknown=totals.unknown, strategy=totals.strategy)
 

@@ -1,0 +1,111 @@
+"""The member counts under way in the process, who waits for them, and giving up on a count
+nobody waits for any more.
+
+A count that evaluates every subscriber walks the whole directory (tens of seconds over
+100,000 subscribers) in a task of its own, not in the request that asked: requests asking for
+the same count of the same segment version at once share it (two people opening the same
+list), and one request's counts are walked together. That task holds one of the process's
+walk slots (``SEGGRAPH_BULK_CONCURRENCY``) until it ends, so a client that hangs up (a page
+closed, a frontend's timeout) must not leave it walking for nobody while other counts wait
+for a slot. :class:`CountsUnderWay` counts the requests waiting for each count; when the last
+of them leaves (its request cancelled because its client hung up, :mod:`seggraph.web.disconnect`)
+and no other count of the same task is still waited for, the task is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class CountsUnderWay(Generic[T]):
+    """Shared by the process's requests (one per :class:`~seggraph.services.container.Services`)."""
+
+    def __init__(self) -> None:
+        self.shared: dict[Hashable, asyncio.Future[T]] = {}
+        """The counts another request asking for the same count joins, by their key."""
+        self._waiters: dict[asyncio.Future[T], int] = {}
+        self._maker: dict[asyncio.Future[T], asyncio.Task[None]] = {}
+        self._made_by: dict[asyncio.Task[None], list[asyncio.Future[T]]] = {}
+        self._follows: dict[asyncio.Future[T], asyncio.Future[T]] = {}
+
+    def share(self, key: Hashable, future: asyncio.Future[T]) -> None:
+        """``future`` is the count under way for ``key`` until it is done."""
+        self.shared[key] = future
+
+        def done(finished: asyncio.Future[T]) -> None:
+            if self.shared.get(key) is finished:
+                del self.shared[key]
+
+        future.add_done_callback(done)
+
+    def made_by(self, future: asyncio.Future[T], task: asyncio.Task[None]) -> None:
+        """``task`` answers ``future`` (it may answer others too)."""
+        self._maker[future] = task
+        futures = self._made_by.get(task)
+        if futures is None:
+            futures = self._made_by[task] = []
+            task.add_done_callback(self._task_done)
+        futures.append(future)
+
+    def follow(self, follower: asyncio.Future[T], followed: asyncio.Future[T]) -> None:
+        """``follower`` is answered by ``followed`` (another task's count): while anyone waits
+        for ``follower``, ``followed`` counts as waited for."""
+        self._follows[follower] = followed
+        self._hold(followed)
+        follower.add_done_callback(self._follower_done)
+
+    async def wait(self, future: asyncio.Future[T]) -> T:
+        """``future``'s answer. The caller counts as waiting for it until this returns or is
+        cancelled; the count itself is never cancelled by a caller leaving (``shield``),
+        only by :meth:`_release` once nobody waits."""
+        self._hold(future)
+        try:
+            return await asyncio.shield(future)
+        finally:
+            self._release(future)
+
+    def waiting(self, future: asyncio.Future[T]) -> int:
+        """How many wait for ``future`` (requests, and counts that follow it)."""
+        return self._waiters.get(future, 0)
+
+    def _hold(self, future: asyncio.Future[T]) -> None:
+        self._waiters[future] = self._waiters.get(future, 0) + 1
+
+    def _release(self, future: asyncio.Future[T]) -> None:
+        left = self._waiters.get(future, 1) - 1
+        if left > 0:
+            self._waiters[future] = left
+            return
+        self._waiters.pop(future, None)
+        if future.done():
+            return
+        followed = self._follows.pop(future, None)
+        if followed is not None:
+            self._release(followed)
+        task = self._maker.get(future)
+        if task is None or task.done():
+            return
+        if any(self._waiters.get(f, 0) for f in self._made_by.get(task, ())):
+            return
+        log.info(
+            "a member count was given up: every request that asked for it has gone (its "
+            "client hung up)"
+        )
+        task.cancel()
+
+    def _follower_done(self, follower: asyncio.Future[T]) -> None:
+        followed = self._follows.pop(follower, None)
+        if followed is not None:
+            self._release(followed)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        for future in self._made_by.pop(task, ()):
+            if self._maker.get(future) is task:
+                del self._maker[future]

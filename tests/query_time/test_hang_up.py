@@ -1,0 +1,152 @@
+"""A query whose client hangs up stops walking the subscriber directory, and gives back the
+walk slot it held; a mutation runs to the end whatever its client does.
+
+The server is a real uvicorn (``LiveServer``) with one walk slot (``bulk_concurrency=1``); the
+directory holds the first walk's first page until the test releases it, so a walk left running
+for nobody would keep the slot and every later count would wait for it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+import pytest
+from pymongo.database import Database
+
+from seggraph.plugins.hookspecs import hookimpl
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, LiveServer
+from tests.query_time.conftest import CountingProvider, make_providers, provider_server
+
+COUNT = "query($id: ID!) { segment(id: $id) { memberCount { members } } }"
+MEMBERS = "query($id: ID!) { segment(id: $id) { members(first: 50) { memberIds } } }"
+CREATE = (
+    "mutation($text: String!) { createSegment(input: {name: $name, conditionsText: $text}) "
+    "{ segment { id } userErrors { message } } }"
+)
+
+
+class HeldLedger(CountingProvider):
+    """The ledger, whose first walk waits at its first page until ``release`` is set (from the
+    test's thread), noting in ``stopped`` that it was cancelled there."""
+
+    def __init__(self, plain: CountingProvider) -> None:
+        super().__init__(plain.name, plain.definitions, plain.rows)
+        self.release = threading.Event()
+        self.walking = threading.Event()
+        self.stopped = threading.Event()
+        self.walks = 0
+
+    @hookimpl
+    async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        if after is None:
+            self.walks += 1
+            if self.walks == 1:
+                self.walking.set()
+                try:
+                    while not self.release.is_set():
+                        await asyncio.sleep(0.01)
+                except asyncio.CancelledError:
+                    self.stopped.set()
+                    raise
+        ids = sorted(self.rows)
+        return [i for i in ids if after is None or i > after][:limit]
+
+
+@pytest.fixture
+def held(
+    settings: Settings, sync_db: Database[dict[str, Any]]
+) -> Iterator[tuple[GraphQLClient, HeldLedger, LiveServer]]:
+    for name in sync_db.list_collection_names():
+        sync_db[name].delete_many({})
+    plain, crm = make_providers()
+    ledger = HeldLedger(plain)
+    server = provider_server(settings, (ledger, crm), bulk_concurrency=1)
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            yield GraphQLClient(http), ledger, server
+    finally:
+        ledger.release.set()
+        server.stop()
+
+
+def create(q: GraphQLClient, name: str, text: str) -> str:
+    payload = q.query(CREATE.replace("$name", f'"{name}"'), {"text": text})["createSegment"]
+    assert payload["userErrors"] == []
+    segment_id: str = payload["segment"]["id"]
+    return segment_id
+
+
+def post_and_hang_up(server: LiveServer, ledger: HeldLedger, body: dict[str, Any]) -> None:
+    """Send ``body`` to ``/graphql`` on a connection of its own, wait until the ledger's held
+    walk has begun, and close the connection without reading the answer."""
+    address = urlsplit(server.url)
+    payload = orjson.dumps(body)
+    request = (
+        f"POST /graphql HTTP/1.1\r\nHost: {address.hostname}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(request)
+        assert ledger.walking.wait(10), "the walk never began"
+
+
+def test_a_count_whose_client_hangs_up_stops_and_frees_its_walk_slot(
+    held: tuple[GraphQLClient, HeldLedger, LiveServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    q, ledger, server = held
+    over = create(q, "over 100", "subscriber.mrr > 100")
+    with caplog.at_level(logging.INFO):
+        post_and_hang_up(server, ledger, {"query": COUNT, "variables": {"id": over}})
+        assert ledger.stopped.wait(5), "the walk went on for a client that had gone"
+        # The one walk slot serves the next count at once (it would wait for the held walk).
+        data = q.query(COUNT, {"id": over})
+    assert data["segment"]["memberCount"]["members"] == 20  # sub_011 .. sub_030
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("the client hung up; its work stopped" in m for m in messages), messages
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_member_list_whose_client_hangs_up_stops(
+    held: tuple[GraphQLClient, HeldLedger, LiveServer],
+) -> None:
+    q, ledger, server = held
+    over = create(q, "over 100", "subscriber.mrr > 100")
+    post_and_hang_up(server, ledger, {"query": MEMBERS, "variables": {"id": over}})
+    assert ledger.stopped.wait(5), "the walk went on for a client that had gone"
+    ids = q.query(MEMBERS, {"id": over})["segment"]["members"]["memberIds"]
+    assert ids == [f"sub_{i:03d}" for i in range(11, 31)]
+
+
+def test_a_mutation_runs_to_the_end_when_its_client_hangs_up(
+    held: tuple[GraphQLClient, HeldLedger, LiveServer],
+) -> None:
+    """Its fields run one after the other: the second segment is created after the first's
+    count, which the client no longer waits for."""
+    q, ledger, server = held
+    both = (
+        'mutation { a: createSegment(input: {name: "a", conditionsText: "subscriber.mrr > 100"}) '
+        "{ segment { memberCount { members } } } "
+        'b: createSegment(input: {name: "b", conditionsText: "subscriber.mrr > 200"}) '
+        "{ segment { id } } }"
+    )
+    post_and_hang_up(server, ledger, {"query": both})
+    assert not ledger.stopped.wait(0.5)
+    ledger.release.set()
+    deadline = time.monotonic() + 10
+    names: list[str] = []
+    while time.monotonic() < deadline and names != ["a", "b"]:
+        names = sorted(
+            n["name"] for n in q.query("{ segments { nodes { name } } }")["segments"]["nodes"]
+        )
+        time.sleep(0.05)
+    assert names == ["a", "b"]
+    assert not ledger.stopped.is_set()
