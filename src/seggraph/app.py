@@ -37,7 +37,7 @@ from seggraph.services.container import Services, all_indexes
 from seggraph.settings import Settings
 from seggraph.web import graphiql, health, json_bodies
 from seggraph.web.auth import ApiKeyGate, request_identity
-from seggraph.web.disconnect import CLIENT_WATCH, ClientWatch
+from seggraph.web.disconnect import stop_watching
 from seggraph.web.middleware import (
     GRAPHQL_PATH,
     BodyLimitMiddleware,
@@ -84,8 +84,7 @@ class SeggraphGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         scope = _media_type_lowered(scope)
-        task = asyncio.current_task()
-        watch = scope.setdefault("state", {})[CLIENT_WATCH] = ClientWatch(receive, task)
+        watch = None
         try:
             try:
                 response = await self.run(Request(scope, receive))
@@ -93,12 +92,13 @@ class SeggraphGraphQL(GraphQL[Context, None]):
                 await send_refusal(send, scope, refused)
                 return
             finally:
-                watch.stop()
+                watch = stop_watching(scope)
             await response(scope, receive, send)
         except asyncio.CancelledError:
             # Cancelled by the watch (a query's walk, its client gone): nobody to answer. A
             # cancellation of the server's own (shutting down) goes on.
-            if not watch.hung_up or task is None or task.uncancel() > 0:
+            task = asyncio.current_task()
+            if watch is None or not watch.hung_up or task is None or task.uncancel() > 0:
                 raise
             log.info("request %s: the client hung up; its work stopped", scope_request_id(scope))
 
@@ -126,7 +126,7 @@ class SeggraphGraphQL(GraphQL[Context, None]):
             api_key=api_key,
             request_id=scope_request_id(request.scope),
             fresh=fresh,
-            client=request.scope.get("state", {}).get(CLIENT_WATCH),
+            task=asyncio.current_task(),
         )
 
     async def execute_single(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cross_web import HTTPException
 from graphql import GraphQLResolveInfo, OperationType
@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
 from seggraph.domain.segments import Mode
-from seggraph.web.disconnect import ClientWatch
+from seggraph.web.disconnect import watch_client
 
 if TYPE_CHECKING:
     from seggraph.domain.api_keys import ApiKey
@@ -45,8 +45,8 @@ class Context:
     executor runs the operation once they are done, and starts the reads it will need while
     they run (:mod:`seggraph.api.prefetch`)."""
 
-    client: ClientWatch | None = None
-    """Stops the request when its client hangs up, once started (:meth:`watch_client`)."""
+    task: asyncio.Task[Any] | None = None
+    """The task running the request (which :meth:`watch_client` may cancel)."""
 
     _evaluation: EvaluationService | None = None
 
@@ -54,8 +54,8 @@ class Context:
         """A query is about to walk the subscriber directory (seconds to minutes): from now
         on, its client hanging up stops it (:mod:`seggraph.web.disconnect`). A mutation's
         writes always run to the end, so it is never stopped."""
-        if self.client is not None and info.operation.operation is OperationType.QUERY:
-            self.client.start()
+        if isinstance(self.request, Request) and info.operation.operation is OperationType.QUERY:
+            watch_client(self.request.scope, self.request.receive, self.task)
 
     @property
     def evaluation(self) -> EvaluationService:

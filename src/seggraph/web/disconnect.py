@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
-from starlette.types import Receive
+from starlette.types import Message, Receive, Scope
 
 #: Where the request's :class:`ClientWatch` is kept in its ASGI scope's ``state``.
 CLIENT_WATCH = "client_watch"
@@ -26,7 +27,7 @@ class ClientWatch:
     """Cancels ``task`` (the request's) if its client hangs up between :meth:`start` and
     :meth:`stop`. Only once the request's body has been read: the watch reads ``receive``."""
 
-    def __init__(self, receive: Receive, task: asyncio.Task[object] | None) -> None:
+    def __init__(self, receive: Receive, task: asyncio.Task[Any] | None) -> None:
         self._receive = receive
         self._task = task
         self._watcher: asyncio.Task[None] | None = None
@@ -44,6 +45,10 @@ class ClientWatch:
         self._stopped = True
         if self._watcher is not None:
             self._watcher.cancel()
+        # The server's receive holds the connection's state, which holds the scope, which
+        # holds this watch: let go, so that no cycle waits for the garbage collector.
+        self._receive = _gone
+        self._task = None
 
     async def _watch(self) -> None:
         with contextlib.suppress(Exception):  # a receive that fails: nothing more to watch
@@ -55,3 +60,25 @@ class ClientWatch:
             if not self._stopped and self._task is not None:
                 self.hung_up = True
                 self._task.cancel("the client hung up")
+
+
+async def _gone() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def watch_client(scope: Scope, receive: Receive, task: asyncio.Task[Any] | None) -> None:
+    """Start watching the request of ``scope`` (its task, ``task``), once: its client hanging
+    up from now on cancels the task."""
+    state = scope.setdefault("state", {})
+    watch = state.get(CLIENT_WATCH)
+    if watch is None:
+        watch = state[CLIENT_WATCH] = ClientWatch(receive, task)
+    watch.start()
+
+
+def stop_watching(scope: Scope) -> ClientWatch | None:
+    """The request of ``scope`` is done: its watch (if one was started) stopped and forgotten."""
+    watch: ClientWatch | None = scope.get("state", {}).pop(CLIENT_WATCH, None)
+    if watch is not None:
+        watch.stop()
+    return watch
