@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import orjson
@@ -85,15 +85,22 @@ def create(q: GraphQLClient, name: str, text: str) -> str:
     return segment_id
 
 
-def post_and_hang_up(server: LiveServer, ledger: HeldLedger, body: dict[str, Any]) -> None:
-    """Send ``body`` to ``/graphql`` on a connection of its own, wait until the ledger's held
-    walk has begun, and close the connection without reading the answer."""
+def post_and_hang_up(
+    server: LiveServer, ledger: HeldLedger, body: dict[str, Any], method: str = "POST"
+) -> None:
+    """Send ``body`` to ``/graphql`` (as JSON, or for GET as its query string) on a connection
+    of its own, wait until the ledger's held walk has begun, and close the connection without
+    reading the answer."""
     address = urlsplit(server.url)
-    payload = orjson.dumps(body)
-    request = (
-        f"POST /graphql HTTP/1.1\r\nHost: {address.hostname}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-    ).encode() + payload
+    if method == "GET":
+        query = urlencode({"query": body["query"], "variables": orjson.dumps(body["variables"])})
+        request = f"GET /graphql?{query} HTTP/1.1\r\nHost: {address.hostname}\r\n\r\n".encode()
+    else:
+        payload = orjson.dumps(body)
+        request = (
+            f"POST /graphql HTTP/1.1\r\nHost: {address.hostname}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload
     with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
         connection.sendall(request)
         assert ledger.walking.wait(10), "the walk never began"
@@ -115,12 +122,13 @@ def test_a_count_whose_client_hangs_up_stops_and_frees_its_walk_slot(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.mark.parametrize("method", ["POST", "GET"])
 def test_a_member_list_whose_client_hangs_up_stops(
-    held: tuple[GraphQLClient, HeldLedger, LiveServer],
+    held: tuple[GraphQLClient, HeldLedger, LiveServer], method: str
 ) -> None:
     q, ledger, server = held
     over = create(q, "over 100", "subscriber.mrr > 100")
-    post_and_hang_up(server, ledger, {"query": MEMBERS, "variables": {"id": over}})
+    post_and_hang_up(server, ledger, {"query": MEMBERS, "variables": {"id": over}}, method)
     assert ledger.stopped.wait(5), "the walk went on for a client that had gone"
     ids = q.query(MEMBERS, {"id": over})["segment"]["members"]["memberIds"]
     assert ids == [f"sub_{i:03d}" for i in range(11, 31)]
