@@ -69,8 +69,9 @@ def import_billing(
     as_of: Annotated[
         str | None,
         typer.Option(
-            help="When the file's data was current (Unix seconds or ISO date-time). Webhook "
-            "events created later win over it. Default: the file's modification time."
+            help="When the file's data was current (Unix seconds or ISO date-time, read as "
+            "UTC without an offset). Webhook events created later win over it. Default: the "
+            "file's modification time."
         ),
     ] = None,
     start_line: Annotated[
