@@ -288,6 +288,42 @@ def test_subscription_properties_read_the_named_or_primary_subscription(
     assert listed == [{"key": "seat_cap", "value": 50}]
 
 
+def test_the_primary_subscription_is_found_whatever_form_created_takes(
+    defined: GraphQLClient, sync_db: Db
+) -> None:
+    """Billing imports may store ``created`` as Unix seconds or as an ISO date-time: compared
+    as written, seconds beside a string made every value of the batch a provider error, and
+    two strings with different offsets were ordered as text (05:00-08:00 is 13:00 UTC, after
+    10:00+00:00)."""
+    sync_db["billing_subscriptions"].insert_many(
+        [
+            {"_id": "sub_seconds", "customer": "cus_2", "status": "active", "created": 1764806400},
+            {
+                "_id": "sub_utc",
+                "customer": "cus_2",
+                "status": "active",
+                "created": "2026-12-04T10:00:00+00:00",
+            },
+            {
+                "_id": "sub_pacific",
+                "customer": "cus_2",
+                "status": "active",
+                "created": "2026-12-04T05:00:00-08:00",
+            },
+        ]
+    )
+    set_values(
+        defined,
+        [
+            {"key": "seat_cap", "subscriptionId": "sub_seconds", "value": 1},
+            {"key": "seat_cap", "subscriptionId": "sub_utc", "value": 2},
+            {"key": "seat_cap", "subscriptionId": "sub_pacific", "value": 3},
+        ],
+    )
+    found = properties(defined, "cus_2", ["custom.seat_cap"])["custom.seat_cap"]
+    assert (found["state"], found["value"]) == ("PRESENT", 3)
+
+
 def test_segments_evaluate_custom_values(defined: GraphQLClient) -> None:
     set_values(
         defined,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 from functools import partial
@@ -30,6 +30,8 @@ from typing import Any
 
 from seggraph.domain.conditions import Money
 from seggraph.domain.currencies import minor_units, round_money
+from seggraph.domain.subscriptions import CANCELED_STATUSES, primary_rank
+from seggraph.domain.subscriptions import stripe_moment as moment
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 
 Doc = Mapping[str, Any]
@@ -72,7 +74,6 @@ ALL_KEYS: tuple[str, ...] = SUBSCRIBER_KEYS + SUBSCRIPTION_KEYS + PRODUCT_PLAN_A
 #: Statuses whose subscription counts towards MRR.
 MRR_STATUSES = frozenset({"active", "past_due", "unpaid"})
 #: "Canceled" in the spec's sense; every other status is live.
-CANCELED_STATUSES = frozenset({"canceled", "incomplete_expired"})
 PAST_DUE_STATUSES = frozenset({"past_due", "unpaid"})
 
 #: A price's interval normalised to months: ``amount_per_month = amount × factor / count``.
@@ -178,23 +179,6 @@ def ref_id(value: Any) -> str | None:
     return None
 
 
-def moment(value: Any) -> datetime | None:
-    """A Stripe timestamp (Unix seconds), a ``datetime`` (naive = UTC) or an ISO string."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-    return None
-
-
 def exact(value: Any, what: str) -> Fraction:
     """An exact number from JSON: an int, a decimal string or a float (read as its repr)."""
     if isinstance(value, bool) or value is None:
@@ -293,8 +277,9 @@ def primary_subscription(subscriptions: Iterable[Doc]) -> Doc | None:
     created one; ties on ``created`` go to the greatest id."""
 
     def rank(subscription: Doc) -> tuple[bool, datetime, str]:
-        created = moment(subscription.get("created")) or datetime.min.replace(tzinfo=UTC)
-        return (not is_canceled(subscription), created, str(subscription.get("id") or ""))
+        return primary_rank(
+            subscription.get("status"), subscription.get("created"), subscription.get("id")
+        )
 
     return max(subscriptions, key=rank, default=None)
 

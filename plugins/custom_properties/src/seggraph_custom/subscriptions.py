@@ -10,20 +10,16 @@ collection ``SEGGRAPH_CUSTOM_SUBSCRIPTIONS_COLLECTION`` names (``billing_subscri
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-CANCELED = frozenset({"canceled", "incomplete_expired"})
+from seggraph.domain.subscriptions import primary_rank
 
 
-def _rank(doc: dict[str, Any]) -> tuple[bool, Any, str]:
-    created = doc.get("created")
-    return (
-        doc.get("status") not in CANCELED,
-        created if created is not None else 0,
-        str(doc["_id"]),
-    )
+def _rank(doc: dict[str, Any]) -> tuple[bool, datetime, str]:
+    return primary_rank(doc.get("status"), doc.get("created"), doc["_id"])
 
 
 class PrimarySubscriptions:
@@ -35,7 +31,7 @@ class PrimarySubscriptions:
             {"customer": {"$in": list(dict.fromkeys(subscriber_ids))}},
             {"customer": 1, "status": 1, "created": 1},
         )
-        best: dict[str, tuple[tuple[bool, Any, str], str]] = {}
+        best: dict[str, tuple[tuple[bool, datetime, str], str]] = {}
         for doc in await cursor.to_list():
             customer = doc.get("customer")
             if not isinstance(customer, str):
