@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph_support_tickets.properties import PRIORITIES, STATUSES
 
 MAX_TICKETS = 1000
+#: How far after the server's clock a ticket's ``created_at`` may be (the helpdesk's clock
+#: skew). Beyond it the ticket is refused: it would count as created in the last 30 days, and
+#: be the latest ticket, until long after it was sent.
+MAX_AHEAD = timedelta(minutes=5)
 
 
 class BadTickets(ValueError):
@@ -17,23 +21,23 @@ class BadTickets(ValueError):
         self.problems = problems
 
 
-def parse_tickets(body: Any) -> list[dict[str, Any]]:
+def parse_tickets(body: Any, now: datetime) -> list[dict[str, Any]]:
     """``{"tickets": [...]}`` (or one ticket object) as documents to store, one per ticket id:
     a ticket sent twice in one request is stored as it is the second time (the later one wins,
-    as when it is sent again in a later request)."""
+    as when it is sent again in a later request). ``now`` is the server's clock."""
     raw = body.get("tickets", [body]) if isinstance(body, dict) else None
     if not isinstance(raw, list) or not raw:
         raise BadTickets(['send {"tickets": [...]} with at least one ticket'])
     if len(raw) > MAX_TICKETS:
         raise BadTickets([f"send at most {MAX_TICKETS} tickets at once"])
     problems: list[str] = []
-    tickets = [_ticket(i, item, problems) for i, item in enumerate(raw)]
+    tickets = [_ticket(i, item, problems, now) for i, item in enumerate(raw)]
     if problems:
         raise BadTickets(problems)
     return list({ticket["id"]: ticket for ticket in tickets}.values())
 
 
-def _ticket(index: int, item: Any, problems: list[str]) -> dict[str, Any]:
+def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[str, Any]:
     where = f"tickets[{index}]"
     if not isinstance(item, dict):
         problems.append(f"{where}: expected an object")
@@ -77,6 +81,13 @@ def _ticket(index: int, item: Any, problems: list[str]) -> dict[str, Any]:
                 f"{where}.created_at: out of range; in UTC it must fall between "
                 "0001-01-01T00:00:00 and 9999-12-31T23:59:59"
             )
+        else:
+            if ticket["created_at"] - now > MAX_AHEAD:
+                problems.append(
+                    f"{where}.created_at: in the future (the server's clock says "
+                    f"{now.isoformat(timespec='seconds')}; at most 5 minutes ahead is taken "
+                    "as clock skew)"
+                )
     satisfaction = item.get("satisfaction")
     if satisfaction is not None and (
         isinstance(satisfaction, bool)

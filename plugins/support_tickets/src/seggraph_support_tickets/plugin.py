@@ -154,11 +154,12 @@ class SupportTicketsPlugin:
             body: Any = json_bodies.loads(await request.body(), strict_constants=True)
         except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return _refused(["the body is not JSON"])
+        now = self.clock()
         try:
-            tickets = parse_tickets(body)
+            tickets = parse_tickets(body, now)
         except BadTickets as exc:
             return _refused(exc.problems)
-        written = await self.store.upsert(tickets, self.clock())
+        written = await self.store.upsert(tickets, now)
         return JSONResponse({"written": written})
 
 

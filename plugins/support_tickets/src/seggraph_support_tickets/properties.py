@@ -88,8 +88,9 @@ def values(
         elif key == SATISFACTION:
             ratings = [t["satisfaction"] for t in tickets if t.get("satisfaction") is not None]
             if ratings:
-                average = Decimal(sum(ratings)) / len(ratings)
-                out[key] = average.quantize(Decimal("0.01"))
+                # Exact when the average has a finite decimal expansion (4.125), else to 28
+                # significant digits: rounded to cents, 4.125 read as 4.12, below 4.125.
+                out[key] = Decimal(sum(ratings)) / len(ratings)
             else:
                 out[key] = MISSING
     return out
