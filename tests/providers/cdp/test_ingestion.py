@@ -213,3 +213,63 @@ def test_only_post_is_allowed_and_the_refusal_is_json_like_every_other(
     head = cdp.head("/cdp/v1/track", auth=(WRITE_KEY, ""))
     assert head.status_code == 405 and head.headers["allow"] == "POST"
     assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": []}
+
+
+def test_the_write_key_may_be_sent_in_the_body_as_segment_allows(
+    cdp: httpx.Client, sync_db: Db
+) -> None:
+    """Segment's HTTP API takes ``writeKey`` in the body from clients that cannot send the
+    Basic header (a browser beacon); a wrong one, or a wrong header beside a right one, is
+    refused and writes nothing."""
+    sent = cdp.post(
+        "/cdp/v1/identify",
+        json={
+            "writeKey": WRITE_KEY,
+            "userId": "cus_7",
+            "messageId": "b1",
+            "traits": {"plan": "pro"},
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    batch = cdp.post(
+        "/cdp/v1/batch",
+        json={
+            "writeKey": WRITE_KEY,
+            "batch": [{"type": "track", "userId": "cus_7", "event": "Login"}],
+        },
+    )
+    assert batch.status_code == 200 and batch.json()["accepted"] == 1
+    before = snapshot(sync_db)
+    wrong_key = {"writeKey": "nope", "userId": "cus_7", "traits": {"plan": "free"}}
+    wrong_header = {"writeKey": WRITE_KEY, "userId": "cus_7", "traits": {"plan": "free"}}
+    for refused in (
+        cdp.post("/cdp/v1/identify", json=wrong_key),
+        cdp.post("/cdp/v1/identify", json=wrong_header, auth=("nope", "")),
+        cdp.post("/cdp/v1/identify", content=b"{not json"),
+    ):
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["success"] is False
+    assert snapshot(sync_db) == before
+    profile = sync_db["cdp_profiles"].find_one({"_id": "cus_7"})
+    assert profile is not None and profile["traits"] == {"plan": "pro"}
+
+
+@pytest.mark.parametrize("kind", ["page", "screen", "group", "alias"])
+def test_segments_other_message_types_have_endpoints_and_count_as_activity(
+    cdp: httpx.Client, sync_db: Db, kind: str
+) -> None:
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    response = post(cdp, kind, {"userId": "cus_8", "messageId": f"{kind}-1", "timestamp": iso(at)})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"success": True, "accepted": 1, "duplicates": 0, "ignored": 0}
+    profile = sync_db["cdp_profiles"].find_one({"_id": "cus_8"})
+    assert profile is not None
+    assert profile["first_seen"] == at and profile["last_seen"] == at
+
+
+def test_an_unknown_endpoint_is_a_json_404_naming_the_endpoints(cdp: httpx.Client) -> None:
+    """Starlette answered it in plain text ("Not Found")."""
+    response = post(cdp, "identity", {"userId": "u"})
+    assert response.status_code == 404
+    assert response.json()["success"] is False
+    assert "/cdp/v1/identify" in response.json()["error"]

@@ -1,4 +1,5 @@
-"""Segment Tracking API messages (``identify``, ``track``, ``batch``), read and checked.
+"""Segment Tracking API messages (``identify``, ``track``, ``page``, ``screen``, ``group``,
+``alias``, and ``batch`` of them), read and checked.
 
 A request is read whole before anything is written: one bad message refuses the request
 (:class:`BadMessage`, a 400) and nothing of it is stored. The rules:
@@ -15,8 +16,8 @@ A request is read whole before anything is written: one bad message refuses the 
   ahead) is the time it was received: taken as it is, 2099 would keep the subscriber last
   seen "today" (days since last seen below zero) and the event in every 30-day count until then.
 - ``identify`` takes ``traits`` (an object); ``track`` takes a non-empty ``event`` and
-  ``properties`` (an object). In a batch, ``page``, ``screen``, ``group`` and ``alias`` messages
-  are accepted too and only count as activity (``cdp.first_seen`` / ``cdp.last_seen``).
+  ``properties`` (an object). ``page``, ``screen``, ``group`` and ``alias`` messages (on their
+  endpoints or in a batch) only count as activity (``cdp.first_seen`` / ``cdp.last_seen``).
 - Trait names containing ``.`` or starting with ``$`` cannot be stored (a trait name is a field
   path of the profile) and are refused. A field name containing NUL, anywhere in ``traits`` or
   ``properties``, cannot be stored at all (BSON names end at NUL) and is refused too.
@@ -242,7 +243,7 @@ def parse_message(
 
 
 def parse_request(body: Any, kind: str, received_at: datetime) -> list[Message]:
-    """The messages of one request to ``/identify``, ``/track`` or ``/batch``."""
+    """The messages of one request to an endpoint of one message type, or to ``/batch``."""
     if kind != "batch":
         return [parse_message(body, kind, received_at)]
     if not isinstance(body, dict):

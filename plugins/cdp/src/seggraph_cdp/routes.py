@@ -1,9 +1,11 @@
-"""The ingestion endpoints: ``POST /cdp/v1/identify``, ``/cdp/v1/track`` and ``/cdp/v1/batch``.
+"""The ingestion endpoints: Segment's HTTP Tracking API under ``/cdp/v1``: ``identify``,
+``track``, ``page``, ``screen``, ``group``, ``alias`` and ``batch``.
 
-They take Segment's Tracking API JSON and authorise it as Segment does: HTTP Basic with the
-write key as the user name and an empty password. The whole request is read and checked before
-anything is written, so a refused request (405, 401, 400, 413) has no side effect. Every
-refusal answers ``{"success": false, "error": ...}``.
+They take Segment's JSON and authorise it as Segment does: HTTP Basic with the write key as the
+user name and an empty password, or (for clients that cannot send that header) the write key
+as ``writeKey`` in the JSON body. The whole request is read and checked before anything is
+written, so a refused request (405, 401, 400, 413) has no side effect. Every refusal answers
+``{"success": false, "error": ...}``, an unknown path under ``/cdp/v1`` (404) included.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from starlette.routing import Route
 
 from seggraph.web import json_bodies
 from seggraph.web.methods import ANY_METHOD
-from seggraph_cdp.messages import BadMessage, Message, parse_request
+from seggraph_cdp.messages import MESSAGE_TYPES, BadMessage, Message, parse_request
 from seggraph_cdp.store import IngestResult
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,12 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"success": False, "error": message}, status_code=status, headers=headers)
 
 
+#: The endpoints, one per Segment message type and ``batch``.
+KINDS = (*MESSAGE_TYPES, "batch")
+
+
 def authorised(request: Request, write_key: str | None) -> bool:
+    """The request's HTTP Basic user name is the write key."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if write_key is None or scheme.lower() != "basic" or not token:
@@ -58,18 +65,32 @@ def authorised(request: Request, write_key: str | None) -> bool:
     return hmac.compare_digest(user.encode(), write_key.encode())
 
 
+def authorised_by_body(body: Any, write_key: str | None) -> bool:
+    """The body's ``writeKey`` is the write key (Segment's alternative to the header)."""
+    given = body.get("writeKey") if isinstance(body, dict) else None
+    if write_key is None or not isinstance(given, str):
+        return False
+    return hmac.compare_digest(given.encode(), write_key.encode())
+
+
+def _unauthorised(write_key: str | None) -> JSONResponse:
+    reason = (
+        "CDP ingestion has no write key configured (SEGGRAPH_CDP_WRITE_KEY)"
+        if write_key is None
+        else "a valid write key is required (HTTP Basic with the write key as user name, or "
+        "writeKey in the body)"
+    )
+    return _error(401, reason, **{"WWW-Authenticate": 'Basic realm="seggraph cdp"'})
+
+
 def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         if request.method != "POST":  # answered in the shape of every other refusal
             return _error(405, f"{PREFIX}/{kind} takes POST, not {request.method}", Allow="POST")
         write_key = ingestor.write_key()
-        if not authorised(request, write_key):
-            reason = (
-                "CDP ingestion has no write key configured (SEGGRAPH_CDP_WRITE_KEY)"
-                if write_key is None
-                else "a valid write key is required (HTTP Basic, the write key as user name)"
-            )
-            return _error(401, reason, **{"WWW-Authenticate": 'Basic realm="seggraph cdp"'})
+        by_header = authorised(request, write_key)
+        if write_key is None or (not by_header and "authorization" in request.headers):
+            return _unauthorised(write_key)  # a wrong header is not rescued by the body
         limit = ingestor.max_body_bytes()
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -84,7 +105,11 @@ def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Re
             # character: the database cannot store it).
             body: Any = json_bodies.loads(raw, strict_constants=True)
         except (ValueError, RecursionError):  # RecursionError: nested too deeply
+            if not by_header:
+                return _unauthorised(write_key)
             return _error(400, "the body is not valid JSON")
+        if not by_header and not authorised_by_body(body, write_key):
+            return _unauthorised(write_key)
         received_at = ingestor.now()
         try:
             messages = parse_request(body, kind, received_at)
@@ -96,10 +121,21 @@ def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Re
     return endpoint
 
 
+async def _no_such_endpoint(request: Request) -> Response:
+    return _error(
+        404,
+        f"no endpoint {request.url.path}; the endpoints are "
+        + ", ".join(f"{PREFIX}/{kind}" for kind in KINDS),
+    )
+
+
 def cdp_routes(ingestor: Ingestor) -> list[Route]:
     """Every method reaches the endpoint, which answers any but POST with a JSON 405 (Starlette
-    would answer it in plain text)."""
+    would answer it in plain text); any other path under the prefix gets a JSON 404."""
     return [
-        Route(f"{PREFIX}/{kind}", _endpoint(kind, ingestor), methods=list(ANY_METHOD))
-        for kind in ("identify", "track", "batch")
+        *(
+            Route(f"{PREFIX}/{kind}", _endpoint(kind, ingestor), methods=list(ANY_METHOD))
+            for kind in KINDS
+        ),
+        Route(f"{PREFIX}/{{rest:path}}", _no_such_endpoint, methods=list(ANY_METHOD)),
     ]
