@@ -134,6 +134,32 @@ def test_live_usage_refuses_condition_changes_until_acknowledged(
     assert "Main cancel flow" in accepted["warnings"][0]["message"]
 
 
+def test_a_usage_not_live_yet_gets_a_warning_when_the_conditions_change(
+    seg: SegmentClient,
+) -> None:
+    """A draft flow will route by the new conditions when it goes live: the edit is saved,
+    and says so (the product warns about any flow using the segment)."""
+    segment = seg.created(name="Drafted", conditions=MRR_GT)
+    seg.run(
+        REGISTER,
+        input={
+            "segmentId": segment["id"],
+            "kind": "FLOW",
+            "refId": "flow_draft",
+            "name": "New cancel flow",
+            "live": False,
+        },
+    )
+    renamed = seg.update(id=segment["id"], expectedVersion=1, name="Drafted!")
+    assert (renamed["userErrors"], renamed["warnings"]) == ([], [])
+    edited = seg.update(id=segment["id"], expectedVersion=2, conditionsText="subscriber.mrr > 50")
+    assert edited["userErrors"] == []
+    assert [(w["code"], w["path"]) for w in edited["warnings"]] == [
+        ("SEGMENT_IN_USE", ["conditionsText"])
+    ]
+    assert "New cancel flow" in edited["warnings"][0]["message"]
+
+
 def test_a_segment_in_use_cannot_be_deleted_but_can_be_archived(seg: SegmentClient) -> None:
     segment = seg.created(name="Used")
     seg.run(

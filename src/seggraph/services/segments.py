@@ -414,10 +414,23 @@ class SegmentService:
         subject: str = "this segment",
     ) -> list[UserError]:
         """Refuse a change of the conditions of a segment that live usages route by, unless
-        acknowledged; once acknowledged, the warning naming them."""
-        live = [u for u in await self.store.list_usages(mode, segment_id) if u.live]
+        acknowledged; once acknowledged, the warning naming them. Usages that are not live
+        (a draft flow) only get a warning: they will route by the new conditions."""
+        usages = await self.store.list_usages(mode, segment_id)
+        live = [u for u in usages if u.live]
+        idle = [u for u in usages if not u.live]
+        warnings = []
+        if idle:
+            warnings.append(
+                UserError(
+                    path,
+                    "SEGMENT_IN_USE",
+                    f"{subject} is used by {usages_sentence(idle)}, not live: the new "
+                    "conditions are what they will route by",
+                )
+            )
         if not live:
-            return []
+            return warnings
         names = usages_sentence(live)
         if not acknowledged:
             raise InputRefused(
@@ -436,7 +449,8 @@ class SegmentService:
                 path,
                 "SEGMENT_IN_LIVE_USE",
                 f"the new conditions apply at once to live usages: {names}",
-            )
+            ),
+            *warnings,
         ]
 
     async def set_archived(
