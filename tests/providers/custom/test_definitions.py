@@ -22,7 +22,8 @@ Db = SyncDatabase[dict[str, Any]]
 
 def catalogue_entry(gql: GraphQLClient, key: str) -> dict[str, Any] | None:
     found: dict[str, Any] | None = gql.query(
-        "query($key: String!) { property(key: $key) { key label type provider enumValues } }",
+        "query($key: String!) { property(key: $key) "
+        "{ key label type provider enumValues attributes { name value } } }",
         {"key": key},
     )["property"]
     return found
@@ -47,13 +48,19 @@ def test_a_new_definition_is_in_the_catalogue_at_once(gql: GraphQLClient) -> Non
         "type": "ENUM",
         "provider": "custom",
         "enumValues": ["GOLD", "SILVER"],
+        "attributes": [{"name": "object", "value": "SUBSCRIBER"}],
     }
+    seats = create(gql, key="seats", label="Seats", type="NUMBER", object="SUBSCRIPTION")
+    assert seats["userErrors"] == []
+    assert catalogue_entry(gql, "custom.seats")["attributes"] == [  # type: ignore[index]
+        {"name": "object", "value": "SUBSCRIPTION"}
+    ]
     segment = create_segment(
         gql, [{"property": "custom.plan_tier", "operator": "EQ", "value": "gold"}]
     )
     assert segment["userErrors"] == []
     listed = gql.query("{ customProperties { key } }")["customProperties"]
-    assert listed == [{"key": "plan_tier"}]
+    assert listed == [{"key": "plan_tier"}, {"key": "seats"}]
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,12 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
+@strawberry.type(description="A fact its provider states about a property: a name and a value.")
+class PropertyAttribute:
+    name: str
+    value: str
+
+
 @strawberry.type(name="Property", description="A property of the catalogue.")
 class PropertyNode:
     key: str = strawberry.field(description="Globally unique, e.g. subscriber.mrr.")
@@ -91,6 +97,12 @@ class PropertyNode:
     operators: list[Operator] = strawberry.field(  # type: ignore[valid-type]
         description="The operators a condition on it may use (derived from its type)."
     )
+    attributes: list[PropertyAttribute] = strawberry.field(
+        description="What else its provider states about it, by name (empty when nothing): "
+        "a custom property's object (SUBSCRIBER, or SUBSCRIPTION: read from the subscription "
+        "named, else the subscriber's primary one), a CDP trait's name as sent (trait) or an "
+        "event's name (event)."
+    )
 
     @classmethod
     def of(cls, definition: PropertyDefinition) -> PropertyNode:
@@ -105,6 +117,10 @@ class PropertyNode:
             unit=definition.unit,
             currency=definition.currency,
             operators=list(definition.operators),
+            attributes=[
+                PropertyAttribute(name=name, value=value)
+                for name, value in sorted(definition.extra.items())
+            ],
         )
 
 
