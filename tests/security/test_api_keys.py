@@ -184,6 +184,34 @@ def test_the_key_decides_the_mode_of_everything_it_reads_and_writes(
     assert sync_db["segments"].count_documents({}) == 1
 
 
+COPY = """mutation($id: ID!, $mode: Mode!) { copySegmentToMode(id: $id, mode: $mode) {
+  segment { id name } userErrors { path code message } } }"""
+
+
+def test_a_copy_is_written_only_with_a_key_of_the_mode_it_writes(
+    auth_http: httpx.Client, make_key: KeyMaker, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """A TEST key (a staging app's) must not change what LIVE customers are routed by: it wrote
+    LIVE segments through copySegmentToMode. A LIVE write key promotes the TEST segment."""
+    sync_db["segments"].delete_many({})
+    test_key, live_key = make_key("test"), make_key("live")
+    created = post(auth_http, CREATE, bearer(test_key), name="Promoted").json()
+    tested = created["data"]["createSegment"]["segment"]["id"]
+
+    refused = post(auth_http, COPY, bearer(test_key), id=tested, mode="LIVE").json()
+    payload = refused["data"]["copySegmentToMode"]
+    assert payload["segment"] is None
+    assert [(e["path"], e["code"]) for e in payload["userErrors"]] == [(["mode"], "WRONG_MODE")]
+    assert "with a LIVE write key" in payload["userErrors"][0]["message"]
+    assert sync_db["segments"].count_documents({"mode": "LIVE"}) == 0
+
+    promoted = post(auth_http, COPY, bearer(live_key), id=tested, mode="LIVE").json()
+    copy = promoted["data"]["copySegmentToMode"]
+    assert copy["userErrors"] == [] and copy["segment"]["name"] == "Promoted"
+    live = sync_db["segments"].find_one({"mode": "LIVE"})
+    assert live is not None and live["source_id"] == tested
+
+
 def test_history_names_the_key_and_whom_its_client_acts_for(
     auth_http: httpx.Client, make_key: KeyMaker
 ) -> None:

@@ -691,7 +691,7 @@ class SegmentService:
             raise InputRefused(
                 [
                     UserError(
-                        ("mode",), "SAME_MODE", f"the segment is already a {target.value} segment"
+                        ("mode",), "SAME_MODE", f"a copy into {target.value} is from the other mode"
                     )
                 ]
             )

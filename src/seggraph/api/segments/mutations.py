@@ -208,10 +208,13 @@ class SegmentMutations:
         )
 
     @strawberry.mutation(
-        description="Copy a segment into the other mode, creating its one counterpart there or "
-        "updating it: the segment copied from it there, or else the one it was copied from (the "
-        "rules of updateSegment: expectedVersion, and acknowledgeLiveUsage to change conditions "
-        "live usages route by; a counterpart already holding the copy is answered unchanged)."
+        description="Copy a segment of the other mode into mode, creating its one counterpart "
+        "there or updating it: the segment copied from it there, or else the one it was copied "
+        "from (the rules of updateSegment: expectedVersion, and acknowledgeLiveUsage to change "
+        "conditions live usages route by; a counterpart already holding the copy is answered "
+        "unchanged). id is the segment copied, in the mode other than mode. With API keys, the "
+        "copy is written with a write key of mode (a LIVE key promotes a TEST segment): a key "
+        "writes only in its own mode."
     )
     async def copy_segment_to_mode(
         self,
@@ -229,12 +232,22 @@ class SegmentMutations:
         acknowledge_live_usage: Annotated[bool, ACKNOWLEDGE] = False,
     ) -> SegmentPayload:
         ctx = info.context
+        target = ds.Mode(mode)
+        if ctx.api_key is not None and ctx.api_key.mode is not target:
+            wrong = UserError(
+                ("mode",),
+                "WRONG_MODE",
+                f"this is a {ctx.api_key.mode.value} key, and a key writes only in its own mode: "
+                f"copy into {target.value} with a {target.value} write key (the copy reads "
+                f"its segment from {target.other.value})",
+            )
+            return SegmentPayload(user_errors=user_errors([wrong]))
         return await _segment_write(
             lambda: ctx.services.segments.copy_to_mode(
-                ctx.mode,
+                target.other,
                 ctx.actor,
                 str(id),
-                ds.Mode(mode),
+                target,
                 expected_version=expected_version,
                 acknowledge_live_usage=acknowledge_live_usage,
             )
