@@ -48,7 +48,10 @@ async def test_without_a_directory_or_when_it_fails_the_error_names_it() -> None
     failing = manager_with(("billing", Directory(2, fail=TimeoutError("ledger slow"))))
     with pytest.raises(ProviderCallError) as error:
         await failing.subscriber_ids(None, 10)
-    assert str(error.value) == "provider 'billing': TimeoutError: ledger slow"
+    assert (
+        str(error.value)
+        == "provider 'billing': could not list subscribers: TimeoutError: ledger slow"
+    )
     assert failing.info("billing").failures_in_row == 1  # type: ignore[union-attr]
 
 

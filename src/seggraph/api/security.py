@@ -360,7 +360,7 @@ def code_of(error: GraphQLError) -> str:
     if isinstance(original, BadCursor):
         return "INVALID_CURSOR"
     if isinstance(original, ProviderCallError):
-        return "PROVIDER_ERROR"
+        return "TIMEOUT" if original.timed_out else "PROVIDER_ERROR"
     # Raised by graphql-core: the document (no path) or a field's arguments and variables.
     return "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_REQUEST"
 

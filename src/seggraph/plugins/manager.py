@@ -61,12 +61,16 @@ class ProviderTimeout(Exception):
 
 
 class ProviderCallError(Exception):
-    """A provider call that the caller cannot do without failed (``subscriber_ids``)."""
+    """A provider call that the caller cannot do without failed (``subscriber_ids``);
+    ``timed_out`` when it did not answer in time."""
 
-    def __init__(self, provider: str, message: str) -> None:
-        super().__init__(f"provider {provider!r}: {message}")
+    def __init__(self, provider: str, reason: str, *, timed_out: bool = False) -> None:
+        super().__init__(f"provider {provider!r}: {reason}")
         self.provider = provider
-        self.message = message
+        # Not ``message``: graphql-core shows an error's ``message`` attribute rather than
+        # the exception's text, and the client must see which provider failed.
+        self.reason = reason
+        self.timed_out = timed_out
 
 
 class BadAnswer(Exception):
@@ -779,9 +783,12 @@ class PluginManager:
             )
             ids = [str(i) for i in answer]
         except Exception as exc:
-            message = describe_exception(exc)
+            timed_out = isinstance(exc, ProviderTimeout)
+            message = str(exc) if timed_out else describe_exception(exc)
             self._failed(record, f"provider {name!r} could not list subscribers: {message}")
-            raise ProviderCallError(name, message) from exc
+            raise ProviderCallError(
+                name, f"could not list subscribers: {message}", timed_out=timed_out
+            ) from exc
         self._succeeded(record)
         return ids
 

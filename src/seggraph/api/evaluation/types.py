@@ -221,7 +221,7 @@ class MemberConnection:
         description="How many members the segment has over the whole directory (the same "
         "count as Segment.memberCount, counted once per request however often it is asked)."
     )
-    async def total_count(self, info: Info) -> int:
+    async def total_count(self, info: Info) -> int | None:
         info.context.watch_client(info)
         totals = await info.context.evaluation.count(self.segment.mode, self.segment)
         return totals.members

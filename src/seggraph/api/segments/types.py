@@ -146,7 +146,7 @@ class SegmentType(SharedView):
     )
     async def members(
         self, info: Info, first: int = 50, after: str | None = None
-    ) -> Annotated[MemberConnection, strawberry.lazy("seggraph.api.evaluation.types")]:
+    ) -> Annotated[MemberConnection, strawberry.lazy("seggraph.api.evaluation.types")] | None:
         from seggraph.api.evaluation.types import MemberConnection as Connection
 
         info.context.watch_client(info)
@@ -164,7 +164,7 @@ class SegmentType(SharedView):
     @strawberry.field(description="How many subscribers are members (over the whole directory).")
     async def member_count(
         self, info: Info
-    ) -> Annotated[MemberCount, strawberry.lazy("seggraph.api.evaluation.types")]:
+    ) -> Annotated[MemberCount, strawberry.lazy("seggraph.api.evaluation.types")] | None:
         from seggraph.api.evaluation.types import MemberCount as Count
 
         info.context.watch_client(info)

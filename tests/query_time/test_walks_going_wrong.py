@@ -1,5 +1,6 @@
-"""A query whose client hangs up stops walking the subscriber directory, and gives back the
-walk slot it held; a mutation runs to the end whatever its client does.
+"""The queries that walk the subscriber directory when things go wrong: a query whose client
+hangs up stops walking, and gives back the walk slot it held (a mutation runs to the end
+whatever its client does); a count that fails is null with its error, and the rest stands.
 
 The server is a real uvicorn (``LiveServer``) with one walk slot (``bulk_concurrency=1``); the
 directory holds the first walk's first page until the test releases it, so a walk left running
@@ -158,3 +159,37 @@ def test_a_mutation_runs_to_the_end_when_its_client_hangs_up(
         time.sleep(0.05)
     assert names == ["a", "b"]
     assert not ledger.stopped.is_set()
+
+
+def test_a_count_that_fails_leaves_the_rest_of_the_answer(
+    settings: Settings, sync_db: Database[dict[str, Any]]
+) -> None:
+    """memberCount and members may fail (a directory that does not answer, a refused
+    argument): the error names the field, and the page of segments around them stands. A
+    non-null count made one failure blank the whole list (data: null)."""
+    for name in sync_db.list_collection_names():
+        sync_db[name].delete_many({})
+    plain, crm = make_providers()
+    server = provider_server(settings, (plain, crm), bulk_provider_timeout_seconds=0.05)
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            q = GraphQLClient(http)
+            over = create(q, "over 100", "subscriber.mrr > 100")
+            plain.delay = 0.5  # the directory no longer answers in time
+            body = q.execute("{ segments(first: 5) { nodes { name memberCount { members } } } }")
+            assert body["data"] == {
+                "segments": {"nodes": [{"name": "over 100", "memberCount": None}]}
+            }
+            [error] = body["errors"]
+            assert error["path"] == ["segments", "nodes", 0, "memberCount"]
+            assert error["extensions"]["code"] == "TIMEOUT"
+            assert "provider 'ledger'" in error["message"]
+            plain.delay = 0
+            refused = q.execute(
+                "query($id: ID!) { segment(id: $id) { name members(first: 501) { memberIds } } }",
+                {"id": over},
+            )
+            assert refused["data"] == {"segment": {"name": "over 100", "members": None}}
+            assert refused["errors"][0]["extensions"]["code"] == "OUT_OF_RANGE"
+    finally:
+        server.stop()
