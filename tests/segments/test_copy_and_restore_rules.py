@@ -515,3 +515,43 @@ def test_a_database_with_duplicate_copies_starts_names_them_and_guards_once_they
     finally:
         client.drop_database(name)
         client.close()
+
+
+def test_restoring_an_old_version_keeps_the_segment_archived_or_active_as_it_is(
+    seg: SegmentClient,
+) -> None:
+    """Restoring an edit made before the segment was archived brought it back archived
+    (without a word), taking it out of every subscriber's segments."""
+    segment = seg.created(name="v1", conditions=mrr_gt(100))
+    assert seg.update(id=segment["id"], expectedVersion=1, name="v2")["userErrors"] == []
+    archived = seg.run(ARCHIVE, id=segment["id"], expected=2)["archiveSegment"]
+    assert archived["segment"]["archived"] is True
+    restored = seg.run(RESTORE, id=segment["id"], version=1, expected=3)["restoreSegmentVersion"]
+    assert restored["userErrors"] == []
+    assert (restored["segment"]["name"], restored["segment"]["archived"]) == ("v1", True)
+    unarchive = f"""mutation($id: ID!, $expected: Int) {{
+      unarchiveSegment(id: $id, expectedVersion: $expected) {{ {PAYLOAD} }} }}"""
+    active = seg.run(unarchive, id=segment["id"], expected=4)["unarchiveSegment"]
+    assert active["segment"]["archived"] is False
+    again = seg.run(RESTORE, id=segment["id"], version=3, expected=5)["restoreSegmentVersion"]
+    assert (again["segment"]["name"], again["segment"]["archived"]) == ("v2", False)
+
+
+def test_a_write_that_changes_nothing_makes_no_version(seg: SegmentClient) -> None:
+    """A form saved again as it was made a new version (every other editor's next save a
+    VERSION_CONFLICT) and a history entry listing no change."""
+    segment = seg.created(name="Same", conditions=mrr_gt(100), tags=["a"])
+    for unchanged in (
+        {},
+        {"name": "Same"},
+        {"name": "Same", "tags": ["a"], "conditions": mrr_gt(100)},
+        {"conditionsText": "subscriber.mrr > 100"},
+    ):
+        answer = seg.update(id=segment["id"], expectedVersion=1, **unchanged)
+        assert answer["userErrors"] == [], unchanged
+        assert answer["segment"]["version"] == 1, unchanged
+    restored = seg.run(RESTORE, id=segment["id"], version=1, expected=1)["restoreSegmentVersion"]
+    assert restored["userErrors"] == [] and restored["segment"]["version"] == 1
+    assert history_of(seg, segment["id"], "TEST") == [("CREATED", "")]
+    stale = seg.update(id=segment["id"], expectedVersion=7, name="Same")
+    assert [e["code"] for e in stale["userErrors"]] == ["VERSION_CONFLICT"]

@@ -399,6 +399,10 @@ class SegmentService:
                 mode, segment_id, acknowledge_live_usage, path=conditions_prefix
             )
         updated = replace(current, **changes)  # type: ignore[arg-type]
+        if updated == current:
+            # Nothing changes (a form saved again as it was): no new version, which would
+            # make every other editor's next save a VERSION_CONFLICT, and no empty history.
+            return WriteResult(current, warnings)
         saved = await self._save(
             current, updated, HistoryAction.UPDATED, actor, refs_path=conditions_prefix
         )
@@ -871,6 +875,8 @@ class SegmentService:
         changed conditions that live usages route by need ``acknowledge_live_usage``, as in
         :meth:`update`."""
         updated = _copied_onto(current, source, tree)
+        if updated == current:  # nothing to write: no new version for other editors to meet
+            return WriteResult(current, warnings)
         if updated.conditions != current.conditions:
             warnings += await self._live_usage_gate(
                 current.mode,
@@ -1097,15 +1103,16 @@ def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
 
 
 def _copied_onto(current: Segment, source: Segment, tree: Group) -> Segment:
-    """``current`` with ``source``'s editable fields and ``tree`` (what a restore or a copy
-    writes, before its version and who/when)."""
+    """``current`` with ``source``'s content (name, description, tags) and ``tree`` (what a
+    restore or a copy writes, before its version and who/when). Whether it is archived stays
+    as it is: that is where the segment is in its life, not what it says, and restoring an
+    edit made before an archiving must not take the segment out of every answer unseen."""
     return replace(
         current,
         name=source.name,
         description=source.description,
         tags=source.tags,
         conditions=tree,
-        archived=source.archived,
     )
 
 
