@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
+from cross_web import HTTPException
 from pymongo.database import Database
+from starlette.requests import Request
 
+from seggraph.api.context import asked_actor
 from tests.segments.conftest import SegmentClient, errors_by_path, snapshot
 
 HIGH_VALUE_ANNUAL = {
@@ -76,6 +80,79 @@ def test_the_actor_header_is_recorded(seg: SegmentClient) -> None:
         "createdBy": "ana@example.com",
         "updatedBy": "ana@example.com",
     }
+
+
+def test_the_actor_header_is_read_as_utf8_and_refused_when_unfit_for_history(
+    seg: SegmentClient,
+) -> None:
+    """Clients send names in UTF-8, which servers read as Latin-1: Jürgen was kept as
+    JÃ¼rgen. A value too long was cut silently, and control characters went into history."""
+    create = 'mutation { createSegment(input: {name: "x"}) { segment { createdBy } } }'
+
+    def post(actor: bytes) -> httpx.Response:
+        return seg.gql.http.post(
+            "/graphql", json={"query": create}, headers={"X-Seggraph-Actor": actor}
+        )
+
+    made = post("Jürgen".encode()).json()
+    assert made["data"]["createSegment"]["segment"]["createdBy"] == "Jürgen"
+    latin = post("Jürgen".encode("latin-1")).json()  # not UTF-8: read as Latin-1 still
+    assert latin["data"]["createSegment"]["segment"]["createdBy"] == "Jürgen"
+    before = seg.gql.query("{ segments { totalCount } }")["segments"]["totalCount"]
+    refused = post(b"a" * 201)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST" and "at most 200" in error["message"]
+    assert seg.gql.query("{ segments { totalCount } }")["segments"]["totalCount"] == before
+    # uvicorn refuses a header with an escape itself; another server may pass it on.
+    scope = {"type": "http", "headers": [(b"x-seggraph-actor", b"ana\x1b[31m")]}
+    with pytest.raises(HTTPException, match="control characters; it has U\\+001B"):
+        asked_actor(Request(scope))
+
+
+def test_the_mode_header_sent_twice_naming_both_modes_is_refused(seg: SegmentClient) -> None:
+    headers = [("X-Seggraph-Mode", "LIVE"), ("X-Seggraph-Mode", "TEST")]
+    refused = seg.gql.http.post(
+        "/graphql", json={"query": "{ segments { totalCount } }"}, headers=headers
+    )
+    assert refused.status_code == 400
+    assert "naming different modes" in refused.json()["errors"][0]["message"]
+    same = [("X-Seggraph-Mode", "live"), ("X-Seggraph-Mode", "LIVE")]
+    assert (
+        seg.gql.http.post(
+            "/graphql", json={"query": "{ segments { totalCount } }"}, headers=same
+        ).status_code
+        == 200
+    )
+    malformed = seg.gql.http.post(
+        "/graphql",
+        json={"query": "{ segments { totalCount } }"},
+        headers={"X-Seggraph-Mode": "nope"},
+    )
+    assert "got 'nope'" in malformed.json()["errors"][0]["message"]  # as sent
+
+
+def test_names_and_tags_refuse_control_characters_and_tags_compare_composed(
+    seg: SegmentClient,
+) -> None:
+    """Names are shown in terminals, logs and history (a NUL or an escape sequence was saved);
+    a description may hold line breaks. ``é`` typed as one character or as ``e`` and an
+    accent is one tag, and a filter finds it either way."""
+    refused = seg.create(name="QA\u001b[31mred", description="ok\u0000", tags=["a\u0007"])
+    assert errors_by_path(refused) == {
+        "name": "CONTROL_CHARACTERS",
+        "description": "CONTROL_CHARACTERS",
+        "tags.0": "CONTROL_CHARACTERS",
+    }
+    made = seg.created(
+        name="Caf\u0065\u0301", description="line one\nline two\tend", tags=["\u00e9", "e\u0301"]
+    )
+    assert made["name"] == "Caf\u00e9" and made["tags"] == ["\u00e9"]
+    assert made["description"] == "line one\nline two\tend"
+    found = seg.gql.query(
+        "query($t: [String!]) { segments(filter: {tags: $t}) { totalCount } }", {"t": ["E\u0301"]}
+    )
+    assert found["segments"]["totalCount"] == 1
 
 
 def test_an_empty_root_is_allowed_with_a_warning(seg: SegmentClient) -> None:

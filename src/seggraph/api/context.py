@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cross_web import HTTPException
 from graphql import GraphQLResolveInfo, OperationType
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from seggraph.domain.errors import control_characters
 from seggraph.domain.segments import Mode
 from seggraph.web.disconnect import watch_client
 
@@ -77,21 +80,64 @@ class Context:
         return self.properties
 
 
+#: The longest ``X-Seggraph-Actor`` taken (it is kept in every history entry).
+MAX_ACTOR = 200
+
+
+def asked_mode(headers: Headers) -> Mode | None:
+    """The mode the ``X-Seggraph-Mode`` header names, in any case (None without the header).
+    Raises ``ValueError`` with the message for the client when it names no mode, or when it is
+    sent more than once naming different modes (which one was meant?)."""
+    values = headers.getlist(MODE_HEADER)
+    modes: set[Mode] = set()
+    for raw in values:
+        try:
+            modes.add(Mode(raw.strip().upper()))
+        except ValueError:
+            raise ValueError(
+                f"the {MODE_HEADER} header must be TEST or LIVE, got {raw.strip()!r}"
+            ) from None
+    if len(modes) > 1:
+        raise ValueError(
+            f"the {MODE_HEADER} header is sent {len(values)} times naming different modes; "
+            "send it once"
+        )
+    return modes.pop() if modes else None
+
+
 def request_mode(request: Request | WebSocket) -> Mode:
     """The mode a request works in: the ``X-Seggraph-Mode`` header, TEST by default."""
-    raw = request.headers.get(MODE_HEADER, Mode.TEST.value).strip().upper()
     try:
-        return Mode(raw)
-    except ValueError:
+        return asked_mode(request.headers) or Mode.TEST
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def asked_actor(request: Request | WebSocket) -> str:
+    """The ``X-Seggraph-Actor`` header, trimmed ("" without one). Header values arrive as
+    bytes that servers read as Latin-1; clients send names in UTF-8 (``Jürgen``), so bytes
+    that are UTF-8 are read as such. Refused (400) with control characters or past
+    :data:`MAX_ACTOR` characters: it is kept in every history entry the request writes."""
+    raw = request.headers.get(ACTOR_HEADER, "")
+    with contextlib.suppress(UnicodeError):  # not UTF-8: the Latin-1 reading stands
+        raw = raw.encode("latin-1").decode("utf-8")
+    actor = raw.strip()
+    controls = control_characters(actor)
+    if controls:
         raise HTTPException(
-            400, f"the {MODE_HEADER} header must be TEST or LIVE, got {raw!r}"
-        ) from None
+            400, f"the {ACTOR_HEADER} header cannot hold control characters; it has {controls}"
+        )
+    if len(actor) > MAX_ACTOR:
+        raise HTTPException(
+            400, f"the {ACTOR_HEADER} header has at most {MAX_ACTOR} characters, got {len(actor)}"
+        )
+    return actor
 
 
 def request_actor(request: Request | WebSocket) -> str:
     """Who is acting, for history, with auth off: the ``X-Seggraph-Actor`` header (with a key,
     see :func:`seggraph.web.auth.request_identity`)."""
-    return request.headers.get(ACTOR_HEADER, "").strip()[:200] or DEFAULT_ACTOR
+    return asked_actor(request) or DEFAULT_ACTOR
 
 
 Info = StrawberryInfo[Context, None]

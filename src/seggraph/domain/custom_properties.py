@@ -307,7 +307,9 @@ def check_label(label: str, errors: list[UserError]) -> str:
 
 
 def check_description(description: str, errors: list[UserError]) -> str:
-    return checked_text(description, "description", errors, max_length=MAX_DESCRIPTION)
+    return checked_text(
+        description, "description", errors, max_length=MAX_DESCRIPTION, multiline=True
+    )
 
 
 def check_enum_values(

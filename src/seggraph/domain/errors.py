@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,18 @@ class NotFound(LookupError):
     """The object asked for does not exist (in this mode)."""
 
 
+#: What multi-line text (a description) may hold of the control characters.
+LINE_BREAKS = frozenset("\n\r\t")
+
+
+def control_characters(text: str, allowed: frozenset[str] = frozenset()) -> str:
+    """The control characters of ``text`` (but ``allowed``), as ``U+001B, U+0000``, or "".
+    Names and tags are shown in terminals, logs and history: a newline or an escape sequence
+    would forge lines there or recolour a terminal."""
+    found = sorted({c for c in text if c not in allowed and unicodedata.category(c) == "Cc"})
+    return ", ".join(f"U+{ord(c):04X}" for c in found)
+
+
 def checked_text(
     value: str,
     field: str,
@@ -42,15 +55,30 @@ def checked_text(
     *,
     max_length: int,
     blank: str | None = None,
+    multiline: bool = False,
+    path: tuple[PathPart, ...] | None = None,
 ) -> str:
-    """``value`` trimmed; a ``BLANK`` error (message ``blank``) when it is empty and must not
-    be, a ``TOO_LONG`` one past ``max_length`` characters."""
-    text = value.strip()
+    """``value`` trimmed and in Unicode's composed form (NFC: ``e`` + a combining accent is
+    ``é``, so text that looks the same is the same); a ``BLANK`` error (message ``blank``)
+    when it is empty and must not be, a ``TOO_LONG`` one past ``max_length`` characters, a
+    ``CONTROL_CHARACTERS`` one for control characters (but line breaks and tabs when
+    ``multiline``). Errors are at ``path`` (``(field,)`` by default)."""
+    at = path if path is not None else (field,)
+    text = unicodedata.normalize("NFC", value.strip())
+    controls = control_characters(text, LINE_BREAKS if multiline else frozenset())
     if blank is not None and not text:
-        errors.append(UserError((field,), "BLANK", blank))
+        errors.append(UserError(at, "BLANK", blank))
     elif len(text) > max_length:
+        errors.append(UserError(at, "TOO_LONG", f"a {field} has at most {max_length} characters"))
+    elif controls:
         errors.append(
-            UserError((field,), "TOO_LONG", f"a {field} has at most {max_length} characters")
+            UserError(
+                at,
+                "CONTROL_CHARACTERS",
+                f"a {field} cannot hold control characters (such as "
+                f"{'an escape' if multiline else 'a newline or an escape'}); this one has "
+                f"{controls}",
+            )
         )
     return text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -98,3 +99,9 @@ class SegmentDraft:
     description: str = ""
     tags: tuple[str, ...] = ()
     conditions: Group = field(default_factory=lambda: EMPTY_ROOT)
+
+
+def tag_key(tag: str) -> str:
+    """What two tags that are the same have in common: trimmed, case-folded, in composed form
+    (``Straße`` and ``STRASSE``; ``é`` typed as one character or as ``e`` and an accent)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", tag.strip()).casefold())

@@ -8,7 +8,6 @@ therefore stops working within that time in every process (at once with 0).
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Callable
 
 from seggraph.clock import Clock, utcnow
@@ -21,6 +20,7 @@ from seggraph.domain.api_keys import (
     parse_key,
     secret_matches,
 )
+from seggraph.domain.errors import control_characters
 from seggraph.domain.segments import Mode
 from seggraph.store.api_keys import ApiKeyStore
 
@@ -50,12 +50,11 @@ class ApiKeyService:
         name = name.strip()
         if len(name) > MAX_NAME:
             raise ValueError(f"a key name has at most {MAX_NAME} characters")
-        controls = sorted({c for c in name if unicodedata.category(c) == "Cc"})
+        controls = control_characters(name)
         if controls:
-            shown = ", ".join(f"U+{ord(c):04X}" for c in controls)
             raise ValueError(
                 f"a key name cannot hold control characters (such as a newline or an escape); "
-                f"this one has {shown}"
+                f"this one has {controls}"
             )
         full, key_id, secret_hash = new_key(mode)
         key = ApiKey(key_id, mode, role, name, secret_hash, self.clock())

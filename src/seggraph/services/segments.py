@@ -48,6 +48,7 @@ from seggraph.domain.segments import (
     Segment,
     Usage,
     UsageKind,
+    tag_key,
 )
 from seggraph.store.segments import (
     CopyExists,
@@ -134,21 +135,19 @@ def conflict_message(segment_id: str, expected: int | None, current: int | None)
 
 
 def clean_tags(tags: list[str], errors: list[UserError]) -> tuple[str, ...]:
-    """Trim tags and drop case-insensitive repeats, keeping the first spelling."""
+    """Trim tags (in composed form, NFC) and drop case-insensitive repeats, keeping the first
+    spelling."""
     seen: set[str] = set()
     out: list[str] = []
     if len(tags) > MAX_TAGS:
         errors.append(UserError(("tags",), "TOO_MANY", f"at most {MAX_TAGS} tags, got {len(tags)}"))
-    for index, raw in enumerate(tags):
-        tag = raw.strip()
-        if not tag:
-            errors.append(UserError(("tags", index), "BLANK", "a tag cannot be blank"))
-        elif len(tag) > MAX_TAG:
-            errors.append(
-                UserError(("tags", index), "TOO_LONG", f"a tag has at most {MAX_TAG} characters")
-            )
-        elif tag.casefold() not in seen:
-            seen.add(tag.casefold())
+    for i, raw in enumerate(tags):
+        found = len(errors)
+        tag = checked_text(
+            raw, "tag", errors, max_length=MAX_TAG, blank="a tag cannot be blank", path=("tags", i)
+        )
+        if len(errors) == found and tag_key(tag) not in seen:
+            seen.add(tag_key(tag))
             out.append(tag)
     return tuple(out)
 
@@ -158,7 +157,9 @@ def clean_name(name: str, errors: list[UserError]) -> str:
 
 
 def clean_description(description: str, errors: list[UserError]) -> str:
-    return checked_text(description, "description", errors, max_length=MAX_DESCRIPTION)
+    return checked_text(
+        description, "description", errors, max_length=MAX_DESCRIPTION, multiline=True
+    )
 
 
 def describe_changes(before: Segment | None, after: Segment) -> tuple[FieldChange, ...]:

@@ -35,6 +35,7 @@ from seggraph.domain.segments import (
     Segment,
     Usage,
     UsageKind,
+    tag_key,
 )
 from seggraph.freshness import FreshnessBoard, Watched, current_document, written
 from seggraph.lru import LruCache
@@ -139,7 +140,7 @@ def to_document(segment: Segment) -> dict[str, Any]:
         "name": segment.name,
         "description": segment.description,
         "tags": list(segment.tags),
-        "tags_key": [tag.casefold() for tag in segment.tags],
+        "tags_key": [tag_key(tag) for tag in segment.tags],
         "search_terms": search_terms(segment.name, segment.description),
         "conditions": encode_tree(segment.conditions),
         "refs": sorted(referenced_segments(segment.conditions)),
@@ -225,7 +226,7 @@ class SegmentFilter:
         if self.archived is not None:
             query["archived"] = self.archived
         if self.tags:
-            keys = [tag.strip().casefold() for tag in self.tags]
+            keys = [tag_key(tag) for tag in self.tags]
             query["tags_key"] = {"$all": keys} if self.all_tags else {"$in": keys}
         words = search_terms(self.search)
         if self.search.strip() and not words:
@@ -482,7 +483,7 @@ class SegmentStore:
         counts: dict[str, list[Any]] = {}
         async for document in cursor:
             # Each tag of the segment once (its first spelling), by its fold.
-            first = {tag.casefold(): tag for tag in reversed(document.get("tags", []))}
+            first = {tag_key(tag): tag for tag in reversed(document.get("tags", []))}
             for folded, tag in first.items():
                 counts.setdefault(folded, [tag, 0])[1] += 1
         ranked = sorted(counts.items(), key=lambda item: (-item[1][1], item[0]))

@@ -14,7 +14,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from seggraph.api.context import ACTOR_HEADER, MODE_HEADER, request_actor, request_mode
+from seggraph.api.context import (
+    MODE_HEADER,
+    asked_actor,
+    asked_mode,
+    request_actor,
+    request_mode,
+)
 from seggraph.domain.api_keys import ApiKey
 from seggraph.domain.segments import Mode
 from seggraph.web.middleware import send_error
@@ -73,24 +79,19 @@ class ApiKeyGate:
                 [BEARER_CHALLENGE],
             )
             return
-        asked = request.headers.get(MODE_HEADER)
-        if asked is not None and asked.strip().upper() not in Mode.__members__:
-            await send_error(  # the same answer as without auth: the header is malformed
-                send,
-                scope,
-                400,
-                "BAD_REQUEST",
-                f"the {MODE_HEADER} header must be TEST or LIVE, got {asked.strip().upper()!r}",
-            )
+        try:
+            asked = asked_mode(request.headers)
+        except ValueError as exc:  # the same answer as without auth: the header is malformed
+            await send_error(send, scope, 400, "BAD_REQUEST", str(exc))
             return
-        if asked is not None and asked.strip().upper() != key.mode.value:
+        if asked is not None and asked is not key.mode:
             await send_error(
                 send,
                 scope,
                 403,
                 "WRONG_MODE",
-                f"this API key works in {key.mode.value} mode only; the X-Seggraph-Mode header "
-                f"asks for {asked.strip()!r} (use a {key.mode.other.value} key for that mode)",
+                f"this API key works in {key.mode.value} mode only; the {MODE_HEADER} header "
+                f"asks for {asked.value} (use a {key.mode.other.value} key for that mode)",
             )
             return
         scope.setdefault("state", {})["api_key"] = key
@@ -113,6 +114,6 @@ def request_identity(request: Request | WebSocket) -> tuple[Mode, str, ApiKey | 
     key = request_api_key(request)
     if key is None:
         return request_mode(request), request_actor(request), None
-    on_behalf = request.headers.get(ACTOR_HEADER, "").strip()[:200]
+    on_behalf = asked_actor(request)
     actor = f"{on_behalf} via {key.actor}" if on_behalf else key.actor
     return key.mode, actor, key
