@@ -135,7 +135,8 @@ def test_value_suggestions_refuse_unknown_keys_and_silly_sizes(gql: GraphQLClien
     assert body["errors"][0]["message"] == "unknown property key(s): no.such"
     assert body["errors"][0]["extensions"]["code"] == "UNKNOWN_PROPERTY"
     body = gql.execute('{ propertyValueSuggestions(key: "ledger.plan", first: 0) { value } }')
-    assert body["errors"][0]["message"] == "first must be between 1 and 100"
+    assert body["errors"][0]["message"] == "first must be 1..100, got 0"
+    assert body["errors"][0]["extensions"]["code"] == "OUT_OF_RANGE"  # as every page size
 
 
 def test_providers_show_name_version_status_hooks_and_properties(gql: GraphQLClient) -> None:

@@ -214,26 +214,65 @@ def test_input_lengths_are_clear_user_errors(
 
 
 def test_page_sizes_and_list_arguments_are_bounded(seg: SegmentClient) -> None:
+    """Each refusal names its argument and says the bound, with one code per kind of bound
+    (a number out of range, a list too long, a text too long), whichever field it is."""
     gql = seg.gql
     tags = ",".join(['"t"'] * 51)
     ids = ",".join(['"x"'] * (MAX_EVALUATED_SEGMENTS + 1))
-    for query, message in (
-        ("{ segments(first: 101) { totalCount } }", "first must be 0..100"),
-        ("{ segments(first: -1) { totalCount } }", "first must be 0..100"),
+    segment = seg.create(name="s")["segment"]["id"]
+    long_tag = '"' + "t" * 65 + '"'
+    for query, message, code in (
+        ("{ segments(first: 101) { totalCount } }", "first must be 0..100", "OUT_OF_RANGE"),
+        ("{ segments(first: -1) { totalCount } }", "first must be 0..100", "OUT_OF_RANGE"),
         (
             '{ propertyValueSuggestions(key: "plan.name", first: 101) { value } }',
-            "first must be between 1 and 100",
+            "first must be 1..100",
+            "OUT_OF_RANGE",
         ),
-        ("{ segments(filter: {tags: [" + tags + "]}) { totalCount } }", "at most 50 tags"),
-        ('{ segments(filter: {search: "' + "s" * 201 + '"}) { totalCount } }', "filter by at"),
+        (
+            '{ propertyValueSuggestions(key: "plan.name", first: 0) { value } }',
+            "first must be 1..100",
+            "OUT_OF_RANGE",
+        ),
+        (
+            "{ segments(filter: {tags: [" + tags + "]}) { totalCount } }",
+            "at most 50 tags",
+            "TOO_MANY",
+        ),
+        (
+            '{ segments(filter: {search: "' + "s" * 201 + '"}) { totalCount } }',
+            "at most 200 characters",
+            "TOO_LONG",
+        ),
+        (
+            '{ subscriber(id: "s") { segments(tags: [' + tags + "]) { result } } }",
+            "at most 50 tags",
+            "TOO_MANY",
+        ),
+        (
+            '{ subscriber(id: "s") { segments(tags: [' + long_tag + "]) { result } } }",
+            "at most 64 characters",
+            "TOO_LONG",
+        ),
         (
             '{ subscriber(id: "s") { membership(segmentIds: [' + ids + "]) { result } } }",
             f"at most {MAX_EVALUATED_SEGMENTS} segments",
+            "TOO_MANY",
         ),
     ):
         body = gql.execute(query)
         assert body.get("errors"), query
-        assert message in body["errors"][0]["message"], (query, body["errors"])
+        error = body["errors"][0]
+        assert message in error["message"], (query, body["errors"])
+        assert error["extensions"]["code"] == code, (query, error)
+    impact = (
+        'query($s: Int!) { segmentEditImpact(id: "ID", conditionsText: "subscriber.mrr > 1", '
+        "sample: $s) { userErrors { path code message } } }"
+    ).replace("ID", segment)
+    for sample in (-1, 101):
+        refused = gql.query(impact, {"s": sample})["segmentEditImpact"]["userErrors"]
+        assert [(e["path"], e["code"]) for e in refused] == [(["sample"], "OUT_OF_RANGE")]
+        assert "sample must be 0..100" in refused[0]["message"]
 
 
 ID_ARGUMENTS = {

@@ -29,7 +29,15 @@ class InputRefused(Exception):
     errors: Sequence[UserError] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return "; ".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in self.errors)
+        return "; ".join(_located(e) for e in self.errors)
+
+
+def _located(error: UserError) -> str:
+    """``path: message``, or the message alone when it starts by naming the path's field
+    (``first must be 0..100``, not ``first: first must be 0..100``)."""
+    where = ".".join(map(str, error.path))
+    named = bool(error.path) and error.message.startswith(f"{error.path[-1]} ")
+    return error.message if named or not where else f"{where}: {error.message}"
 
 
 class NotFound(LookupError):
@@ -83,7 +91,15 @@ def checked_text(
     return text
 
 
-def check_first(first: int, most: int) -> None:
-    """Refuses a page size (the ``first`` argument) outside ``0..most`` (``OUT_OF_RANGE``)."""
-    if not 0 <= first <= most:
-        raise InputRefused([UserError(("first",), "OUT_OF_RANGE", f"first must be 0..{most}")])
+def check_first(first: int, most: int, least: int = 0) -> None:
+    """Refuses a page size (the ``first`` argument) outside ``least..most``
+    (``OUT_OF_RANGE``)."""
+    check_range("first", first, least, most)
+
+
+def check_range(name: str, value: int, least: int, most: int) -> None:
+    """Refuses an integer argument outside ``least..most`` (``OUT_OF_RANGE``, naming it)."""
+    if not least <= value <= most:
+        raise InputRefused(
+            [UserError((name,), "OUT_OF_RANGE", f"{name} must be {least}..{most}, got {value}")]
+        )

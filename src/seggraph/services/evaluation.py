@@ -60,7 +60,7 @@ from seggraph.lru import LruCache
 from seggraph.plugins.results import SubscriberFilter, selected_ids
 from seggraph.services.counts import CountsUnderWay
 from seggraph.services.properties import SETTLE_TICKS, PropertyBatcher, PropertyResolver
-from seggraph.services.segments import SegmentService
+from seggraph.services.segments import SegmentService, tag_filter_errors
 from seggraph.store.filters import all_of
 from seggraph.store.pagination import BadCursor, decode_member_cursor, encode_member_cursor
 from seggraph.store.segments import SegmentFilter
@@ -371,6 +371,9 @@ class EvaluationService:
                     ]
                 )
             return [found[i] for i in segment_ids]
+        refused = tag_filter_errors(tags, ("tags",))
+        if refused:
+            raise InputRefused(refused)
         active = await self.segments.store.all_matching(
             mode, SegmentFilter(tags=tuple(tags)), limit=MAX_EVALUATED_SEGMENTS + 1
         )

@@ -152,6 +152,23 @@ def clean_tags(tags: list[str], errors: list[UserError]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def tag_filter_errors(tags: Sequence[str], path: tuple[PathPart, ...]) -> list[UserError]:
+    """What is wrong with the tags a question filters by: more than a segment may carry
+    (``TOO_MANY``), or one longer than a tag may be (``TOO_LONG``, which no segment carries)."""
+    errors: list[UserError] = []
+    if len(tags) > MAX_TAGS:
+        errors.append(
+            UserError(path, "TOO_MANY", f"filter by at most {MAX_TAGS} tags, got {len(tags)}")
+        )
+    for index, tag in enumerate(tags):
+        if len(tag.strip()) > MAX_TAG:
+            errors.append(
+                UserError((*path, index), "TOO_LONG", f"a tag has at most {MAX_TAG} characters")
+            )
+            break  # one says it: a list of 100,000 long tags would say it 100,000 times
+    return errors
+
+
 def clean_name(name: str, errors: list[UserError]) -> str:
     return checked_text(name, "name", errors, max_length=MAX_NAME, blank="a segment needs a name")
 
@@ -239,16 +256,17 @@ class SegmentService:
     ) -> SegmentPage:
         check_first(first, MAX_PAGE)
         wanted = segment_filter or SegmentFilter()
-        if len(wanted.tags) > MAX_TAGS or len(wanted.search) > MAX_NAME:
-            raise InputRefused(
-                [
-                    UserError(
-                        ("filter",),
-                        "TOO_LONG",
-                        f"filter by at most {MAX_TAGS} tags and {MAX_NAME} characters of search",
-                    )
-                ]
+        errors = tag_filter_errors(wanted.tags, ("filter", "tags"))
+        if len(wanted.search) > MAX_NAME:
+            errors.append(
+                UserError(
+                    ("filter", "search"),
+                    "TOO_LONG",
+                    f"search with at most {MAX_NAME} characters, got {len(wanted.search)}",
+                )
             )
+        if errors:
+            raise InputRefused(errors)
         edges, has_next, total = await self.store.page(
             mode, segment_filter or SegmentFilter(), first=first, after=after
         )

@@ -23,7 +23,7 @@ from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import SegmentType
 from seggraph.api.subjects import check_id, check_ids
 from seggraph.domain.context import EvaluationContext
-from seggraph.domain.errors import InputRefused, check_first
+from seggraph.domain.errors import InputRefused, check_first, check_range
 from seggraph.domain.segments import Segment
 from seggraph.evaluation import MISSING, ResolvedValue, Truth
 from seggraph.services.evaluation import MAX_EVALUATED_SEGMENTS, SegmentOutcome
@@ -68,6 +68,8 @@ def _membership(outcome: SegmentOutcome) -> SegmentMembership:
 #: Shared views of known results by (``id()`` of the segment object, truth), with the object.
 _KNOWN: dict[tuple[int, Truth], tuple[Segment, SegmentMembership]] = {}
 _KNOWN_KEPT = 8192
+#: The most subscribers segmentEditImpact names of those leaving and of those joining.
+MAX_IMPACT_SAMPLE = 100
 
 
 @strawberry.type(
@@ -211,6 +213,7 @@ class EvaluationQueries:
     ) -> EditImpactPayload:
         ctx = info.context
         try:
+            check_range("sample", sample, 0, MAX_IMPACT_SAMPLE)
             segment = await ctx.services.segments.require(ctx.mode, str(id))
             root, prefix = conditions_input(conditions, conditions_text, required=True)
             assert root is not None
@@ -220,9 +223,7 @@ class EvaluationQueries:
             if errors:
                 raise InputRefused(errors)
             ctx.watch_client(info)
-            impact = await ctx.evaluation.edit_impact(
-                ctx.mode, segment, tree, min(max(sample, 0), 100)
-            )
+            impact = await ctx.evaluation.edit_impact(ctx.mode, segment, tree, sample)
         except InputRefused as refused:
             return EditImpactPayload(user_errors=user_errors(list(refused.errors)))
         return EditImpactPayload(

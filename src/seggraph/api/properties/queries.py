@@ -15,6 +15,7 @@ from seggraph.api.properties.types import (
 from seggraph.api.subjects import check_ids
 from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
+from seggraph.domain.errors import check_first
 from seggraph.domain.properties import PropertyDefinition
 
 MAX_SUGGESTIONS = 100
@@ -96,11 +97,7 @@ class PropertyQueries:
     async def property_value_suggestions(
         self, info: Info, key: str, prefix: str = "", first: int = 10
     ) -> list[PropertyValueSuggestion]:
-        if not 1 <= first <= MAX_SUGGESTIONS:
-            raise GraphQLError(
-                f"first must be between 1 and {MAX_SUGGESTIONS}",
-                extensions={"code": "BAD_ARGUMENT"},
-            )
+        check_first(first, MAX_SUGGESTIONS, least=1)
         services = info.context.services
         check_keys(services.catalogue, [key])
         values = await services.properties.suggest(key, prefix, first)
