@@ -44,9 +44,9 @@ class Query(
 
 @strawberry.type(
     description="Every write: segments and their usages (in the request's mode), custom "
-    "properties and their values, retention events. With API keys, only a WRITE key's (a "
-    "READ key's document with a mutation is refused, FORBIDDEN, before anything runs). Input "
-    "a mutation refuses is answered in its payload's userErrors, with nothing written; what "
+    "properties and their values, retention events. With API keys, mutations need a WRITE "
+    "key: a READ key's document with a mutation is refused (FORBIDDEN) before anything runs. "
+    "Input a mutation refuses is answered in its payload's userErrors, with nothing written; what "
     "GraphQL itself refuses in a document, its arguments or variables (a wrong type, a "
     "missing required field, a malformed DateTime) is a GraphQL error in errors, as is an "
     "unexpected failure."

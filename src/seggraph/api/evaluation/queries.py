@@ -302,8 +302,8 @@ class EvaluationQueries:
             int,
             strawberry.argument(
                 description=f"How many ids of those leaving and of those joining to list: 0 to "
-                f"{MAX_IMPACT_SAMPLE}, default 10; a number outside is read as the nearest of "
-                "the two."
+                f"{MAX_IMPACT_SAMPLE}, default 10; a number below is read as 0, one above as "
+                f"{MAX_IMPACT_SAMPLE}."
             ),
         ] = 10,
     ) -> EditImpactPayload:

@@ -113,7 +113,8 @@ class ConditionExplanationType:
     )
     result: ConditionResult = strawberry.field(description="The condition's result.")
     unknown_reason: str | None = strawberry.field(
-        description="PROVIDER_ERROR, TIMEOUT, TYPE_ERROR, CURRENCY_MISMATCH or SEGMENT_UNKNOWN."
+        description="Why the result is UNKNOWN: PROVIDER_ERROR, TIMEOUT, TYPE_ERROR, "
+        "CURRENCY_MISMATCH or SEGMENT_UNKNOWN; null when it is not."
     )
     unknown_detail: str | None = strawberry.field(
         description="What went wrong, for a person, when unknownReason is set."

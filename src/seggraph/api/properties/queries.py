@@ -163,7 +163,7 @@ class PropertyQueries:
             list[strawberry.ID],
             strawberry.argument(
                 description=f"The subscribers, answered in their order (a repeat once): at most "
-                f"{MAX_SUBSCRIBERS} (else TOO_MANY), each id at most 256 characters (else "
+                f"{MAX_SUBSCRIBERS:,} (else TOO_MANY), each id at most 256 characters (else "
                 "TOO_LONG)."
             ),
         ],

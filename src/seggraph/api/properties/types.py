@@ -221,7 +221,9 @@ class PropertyValue:
     )
     detail: str | None = strawberry.field(description="What went wrong, when unknownReason is set.")
     provider: str | None = strawberry.field(description="The provider asked.")
-    latency_ms: float | None = strawberry.field(description="How long its call took.")
+    latency_ms: float | None = strawberry.field(
+        description="How long its call took, in milliseconds."
+    )
     note: str | None = strawberry.field(
         description="The provider's note on how it derived the value, when it gave one: e.g. "
         "which amounts in another currency a sum left out."

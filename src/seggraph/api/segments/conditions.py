@@ -176,7 +176,7 @@ class ConditionType:
         description="What the condition tests."
     )
     value: JSON | None = strawberry.field(
-        description="The value as saved, in ConditionInput.value's forms (a MONEY amount a "
+        description="The value as saved, in ConditionInput.value's forms (a MONEY amount is a "
         'bare number in the account currency, or {"amount", "currency"}); null for operators '
         f"that take none. {EXACT_NUMBERS}"
     )

@@ -212,7 +212,10 @@ class SegmentMutations:
         id: Annotated[strawberry.ID, SEGMENT_ID],
         name: Annotated[
             str | None,
-            strawberry.argument(description=f'The copy\'s name: {NAME} Omitted: "NAME (copy)".'),
+            strawberry.argument(
+                description="The copy's name (trimmed, 1 to 200 characters); omitted: \"NAME "
+                '(copy)", NAME shortened to fit.'
+            ),
         ] = None,
     ) -> SegmentPayload:
         ctx = info.context
@@ -341,7 +344,10 @@ class SegmentMutations:
             )
         )
 
-    @strawberry.mutation(description="Delete a segment; refused while anything uses it.")
+    @strawberry.mutation(
+        description="Delete a segment; refused while a usage (SEGMENT_IN_USE) or another "
+        "segment's IN_SEGMENT condition (SEGMENT_REFERENCED) names it."
+    )
     async def delete_segment(
         self,
         info: Info,
