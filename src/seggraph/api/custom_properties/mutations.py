@@ -173,7 +173,9 @@ class CustomPropertyMutations:
             return CustomPropertyPayload(user_errors=user_errors(list(refused.errors)))
         return CustomPropertyPayload(custom_property=CustomPropertyNode.of(definition))
 
-    @strawberry.mutation(description="Edit a custom property's label, description or type.")
+    @strawberry.mutation(
+        description="Edit a custom property's label, description or type, or add ENUM values."
+    )
     async def update_custom_property(
         self,
         info: Info,
