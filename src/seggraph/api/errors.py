@@ -7,16 +7,27 @@ import strawberry
 from seggraph.domain.errors import UserError
 
 
-@strawberry.type(name="UserError", description="One refused part of an input. Nothing was written.")
+@strawberry.type(
+    name="UserError",
+    description="A problem with one part of an input. In userErrors: a refusal (a mutation "
+    "then wrote nothing; a query answered nothing else). In warnings: the input was accepted "
+    "(written, or evaluated) all the same, and this is worth knowing.",
+)
 class UserErrorType:
     path: list[str] = strawberry.field(
-        description="Field names and list indices from the input root, "
-        'e.g. ["conditions", "children", "2", "value"].'
+        description="Where in the input: argument and field names and list indices, as "
+        'strings, e.g. ["conditions", "groups", "1", "conditions", "0", "value"], '
+        '["expectedVersion"] or ["values", "3", "key"]. A mutation taking one input object '
+        'starts at its fields (["name"]), except setCustomPropertyValue (["input", "value"]). '
+        "Empty when no one part is at fault (PROVIDER_UNAVAILABLE)."
     )
     code: str = strawberry.field(
-        description="A stable machine-readable code, e.g. BLANK or VERSION_CONFLICT."
+        description="A stable machine-readable code, e.g. BLANK, TOO_LONG, VERSION_CONFLICT "
+        "or SEGMENT_IN_USE."
     )
-    message: str = strawberry.field(description="What was expected, for a person.")
+    message: str = strawberry.field(
+        description="What is wrong and what was expected, in English, for a person."
+    )
 
     @classmethod
     def of(cls, error: UserError) -> UserErrorType:

@@ -3,8 +3,8 @@
 Strawberry's ``DateTime`` reads input with dateutil's ``isoparse`` and, when that fails, passes
 on the parser's own words: ``at: "not a date"`` was refused as "…invalid literal for int() with
 base 10: b'not '". :data:`DATETIME` reads the same values and says what it expected instead,
-for a variable and for a literal in the document (located there). Its name, description and
-output are Strawberry's: the schema is unchanged.
+for a variable and for a literal in the document (located there). Its name and output are
+Strawberry's; its description says what a client reads and may send.
 """
 
 from __future__ import annotations
@@ -42,7 +42,13 @@ def parse_datetime_literal(node: ValueNode, variables: dict[str, Any] | None = N
 
 
 DATETIME: ScalarDefinition = dataclasses.replace(
-    DateTimeDefinition, parse_value=parse_datetime, parse_literal=parse_datetime_literal
+    DateTimeDefinition,
+    description="A date and time in ISO 8601. Answered in UTC with its offset, e.g. "
+    "2026-01-31T09:30:00.123000+00:00 (no fraction when it is zero). Read from any ISO 8601 "
+    f"form, e.g. {DATETIME_EXAMPLE} (a date alone is its midnight; without an offset, as the "
+    "field says).",
+    parse_value=parse_datetime,
+    parse_literal=parse_datetime_literal,
 )
 
 #: For ``StrawberryConfig(scalar_map=...)``.

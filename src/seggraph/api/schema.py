@@ -21,7 +21,17 @@ from seggraph.api.segments.queries import SegmentQueries
 from seggraph.api.validation_cache import DocumentValidationCache
 
 
-@strawberry.type(description="Read segments.")
+@strawberry.type(
+    description="Everything there is to read: segments (in the request's mode, its API key's) "
+    "with their history, usages, members and counts; subscribers' memberships, explanations "
+    "and property values; previews of unsaved conditions and edit impacts; the property "
+    "catalogue and its providers; custom properties and their values; retention events. "
+    "Property values, custom properties and retention events are the same in both modes. An "
+    "argument refused (out of range, too many, too long, an unknown property or segment, a "
+    "bad cursor) is a GraphQL error in errors, with its extensions.code (OUT_OF_RANGE, "
+    "TOO_MANY, TOO_LONG, UNKNOWN_PROPERTY, NOT_FOUND, INVALID_CURSOR, BAD_ARGUMENT, …); "
+    "previewConditions and segmentEditImpact answer refused conditions in their userErrors."
+)
 class Query(
     SegmentQueries,
     EvaluationQueries,
@@ -33,7 +43,13 @@ class Query(
 
 
 @strawberry.type(
-    description="Write segments. Every mutation returns userErrors instead of throwing."
+    description="Every write: segments and their usages (in the request's mode), custom "
+    "properties and their values, retention events. With API keys, mutations need a WRITE "
+    "key: a READ key's document with a mutation is refused (FORBIDDEN) before anything runs. "
+    "Input a mutation refuses is answered in its payload's userErrors, with nothing written; what "
+    "GraphQL itself refuses in a document, its arguments or variables (a wrong type, a "
+    "missing required field, a malformed DateTime) is a GraphQL error in errors, as is an "
+    "unexpected failure."
 )
 class Mutation(
     SegmentMutations,

@@ -14,7 +14,8 @@ class UserError:
     """One refused part of an input.
 
     ``path`` is the list of field names and list indices from the input's root, e.g.
-    ``["conditions", "children", 2, "value"]``; ``code`` is a stable machine-readable word.
+    ``["conditions", "groups", 1, "conditions", 0, "value"]``; ``code`` is a stable
+    machine-readable word.
     """
 
     path: tuple[PathPart, ...]

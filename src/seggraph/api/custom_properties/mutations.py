@@ -3,7 +3,7 @@ and answer with userErrors."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,6 +11,8 @@ from strawberry.scalars import JSON
 from seggraph.api.context import Info
 from seggraph.api.custom_properties.backend import backend
 from seggraph.api.custom_properties.types import (
+    DESCRIPTION,
+    LABEL,
     CustomObjectEnum,
     CustomPropertyNode,
     CustomPropertyPayload,
@@ -25,25 +27,34 @@ from seggraph.domain.errors import InputRefused, UserError
 MAX_VALUES = 5000
 
 
-@strawberry.input
+@strawberry.input(description="A new custom property; it is read in segments as custom.<key>.")
 class CreateCustomPropertyInput:
     key: str = strawberry.field(
         description="Immutable: a lower-case letter, then up to 63 of a-z, 0-9 and _."
     )
-    label: str
-    type: CustomTypeEnum  # type: ignore[valid-type]
-    object: CustomObjectEnum = dcp.CustomObject.SUBSCRIBER  # type: ignore[valid-type]
-    description: str = ""
+    label: str = strawberry.field(description=f"Its name for people. {LABEL}")
+    type: CustomTypeEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The type of its values."
+    )
+    object: CustomObjectEnum = strawberry.field(  # type: ignore[valid-type]
+        default=dcp.CustomObject.SUBSCRIBER,
+        description="What it describes, fixed once created; default SUBSCRIBER.",
+    )
+    description: str = strawberry.field(default="", description=f"{DESCRIPTION} Default empty.")
     enum_values: list[str] = strawberry.field(
-        default_factory=list, description="The values of an ENUM property (required for ENUM)."
+        default_factory=list,
+        description="The values of an ENUM property (required for ENUM, refused for the other "
+        "types): at most 500, each trimmed and 1 to 100 characters, unique case-insensitively.",
     )
 
 
 @strawberry.input(description="Change the label or description; the type only while unused.")
 class UpdateCustomPropertyInput:
-    key: str
-    label: str | None = None
-    description: str | None = None
+    key: str = strawberry.field(description="The property's key: plan_tier or custom.plan_tier.")
+    label: str | None = strawberry.field(default=None, description=f"{LABEL} Null: unchanged.")
+    description: str | None = strawberry.field(
+        default=None, description=f"{DESCRIPTION} Null: unchanged."
+    )
     type: CustomTypeEnum | None = strawberry.field(  # type: ignore[valid-type]
         default=None,
         description="Refused while any segment uses the property; existing values are "
@@ -143,7 +154,11 @@ async def _set(
 class CustomPropertyMutations:
     @strawberry.mutation(description="Define a custom property; it is in the catalogue at once.")
     async def create_custom_property(
-        self, info: Info, input: CreateCustomPropertyInput
+        self,
+        info: Info,
+        input: Annotated[
+            CreateCustomPropertyInput, strawberry.argument(description="The definition.")
+        ],
     ) -> CustomPropertyPayload:
         try:
             definition = await backend(info).create_definition(
@@ -158,9 +173,15 @@ class CustomPropertyMutations:
             return CustomPropertyPayload(user_errors=user_errors(list(refused.errors)))
         return CustomPropertyPayload(custom_property=CustomPropertyNode.of(definition))
 
-    @strawberry.mutation(description="Edit a custom property's label, description or type.")
+    @strawberry.mutation(
+        description="Edit a custom property's label, description or type, or add ENUM values."
+    )
     async def update_custom_property(
-        self, info: Info, input: UpdateCustomPropertyInput
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateCustomPropertyInput, strawberry.argument(description="The changes.")
+        ],
     ) -> CustomPropertyPayload:
         change = dcp.DefinitionChange(
             label=input.label,
@@ -177,7 +198,14 @@ class CustomPropertyMutations:
     @strawberry.mutation(
         description="Delete a custom property and its values; refused while a segment uses it."
     )
-    async def delete_custom_property(self, info: Info, key: str) -> DeleteCustomPropertyPayload:
+    async def delete_custom_property(
+        self,
+        info: Info,
+        key: Annotated[
+            str,
+            strawberry.argument(description="The property's key: plan_tier or custom.plan_tier."),
+        ],
+    ) -> DeleteCustomPropertyPayload:
         try:
             await backend(info).delete_definition(key)
         except InputRefused as refused:
@@ -186,7 +214,9 @@ class CustomPropertyMutations:
 
     @strawberry.mutation(description="Set (or, with null, remove) one custom property value.")
     async def set_custom_property_value(
-        self, info: Info, input: CustomPropertyValueInput
+        self,
+        info: Info,
+        input: Annotated[CustomPropertyValueInput, strawberry.argument(description="The value.")],
     ) -> SetCustomPropertyValuesPayload:
         return await _set(info, [input], single=True)
 
@@ -195,6 +225,13 @@ class CustomPropertyMutations:
         "nothing is written when any is refused."
     )
     async def set_custom_property_values(
-        self, info: Info, values: list[CustomPropertyValueInput]
+        self,
+        info: Info,
+        values: Annotated[
+            list[CustomPropertyValueInput],
+            strawberry.argument(
+                description=f'The values, at most {MAX_VALUES:,} (else TOO_MANY at ["values"]).'
+            ),
+        ],
     ) -> SetCustomPropertyValuesPayload:
         return await _set(info, values, single=False)

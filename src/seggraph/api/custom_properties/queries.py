@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from graphql import GraphQLError
 
@@ -26,19 +28,36 @@ class CustomPropertyQueries:
         return [CustomPropertyNode.of(d) for d in await found.list_definitions()]
 
     @strawberry.field(description="One custom property by key (plan_tier or custom.plan_tier).")
-    async def custom_property(self, info: Info, key: str) -> CustomPropertyNode | None:
+    async def custom_property(
+        self,
+        info: Info,
+        key: Annotated[str, strawberry.argument(description="plan_tier or custom.plan_tier.")],
+    ) -> CustomPropertyNode | None:
         found = backend_or_none(info)
         definition = await found.get_definition(key) if found else None
         return CustomPropertyNode.of(definition) if definition else None
 
     @strawberry.field(
-        description="The custom property values of one subscriber, or of one subscription."
+        description="The custom property values of one subscriber, or of one subscription, by "
+        "key; give exactly one of subscriberId and subscriptionId (else BAD_ARGUMENT)."
     )
     async def custom_property_values(
         self,
         info: Info,
-        subscriber_id: strawberry.ID | None = None,
-        subscription_id: strawberry.ID | None = None,
+        subscriber_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="A subscriber (at most 256 characters): the values of the "
+                "properties describing subscribers."
+            ),
+        ] = None,
+        subscription_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="A subscription (at most 256 characters): the values of the "
+                "properties describing subscriptions."
+            ),
+        ] = None,
     ) -> list[CustomPropertyValue]:
         if (subscriber_id is None) == (subscription_id is None):
             raise GraphQLError(

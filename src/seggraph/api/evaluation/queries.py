@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from graphql import GraphQLError
 
 from seggraph.api.context import Info
 from seggraph.api.direct import direct
 from seggraph.api.errors import UserErrorType, user_errors
-from seggraph.api.evaluation.inputs import conditions_input
+from seggraph.api.evaluation.inputs import MAX_CONDITIONS_TEXT, conditions_input
 from seggraph.api.evaluation.types import (
     EditImpactType,
     Evaluation,
@@ -20,13 +22,28 @@ from seggraph.api.evaluation.types import (
 from seggraph.api.properties.queries import MAX_KEYS, check_keys
 from seggraph.api.properties.types import PropertyValue
 from seggraph.api.segments.conditions import ConditionGroupInput
-from seggraph.api.segments.types import SegmentType
+from seggraph.api.segments.types import SUBSCRIBER_ID, SUBSCRIPTION_ID, USER_ERRORS, SegmentType
 from seggraph.api.subjects import check_id, check_ids
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused, check_first, check_range
 from seggraph.domain.segments import Segment
 from seggraph.evaluation import MISSING, ResolvedValue, Truth
-from seggraph.services.evaluation import MAX_EVALUATED_SEGMENTS, SegmentOutcome
+from seggraph.services.evaluation import (
+    MAX_EVALUATED_SEGMENTS,
+    MAX_PREVIEW_SUBSCRIBERS,
+    SegmentOutcome,
+)
+
+#: The most ids segmentEditImpact lists of those leaving and of those joining.
+MAX_IMPACT_SAMPLE = 100
+
+CONDITIONS = strawberry.argument(
+    description="The conditions as a tree (a root group); give this or conditionsText, not both."
+)
+CONDITIONS_TEXT = strawberry.argument(
+    description="Or the conditions in the text form (docs/text-form.md), at most "
+    f"{MAX_CONDITIONS_TEXT:,} characters."
+)
 
 
 def as_resolved(value: object) -> ResolvedValue:
@@ -68,16 +85,17 @@ def _membership(outcome: SegmentOutcome) -> SegmentMembership:
 #: Shared views of known results by (``id()`` of the segment object, truth), with the object.
 _KNOWN: dict[tuple[int, Truth], tuple[Segment, SegmentMembership]] = {}
 _KNOWN_KEPT = 8192
-#: The most subscribers segmentEditImpact names of those leaving and of those joining.
-MAX_IMPACT_SAMPLE = 100
 
 
 @strawberry.type(
     description="A subscriber (and optionally one of its subscriptions) at query time."
 )
 class Subscriber:
-    id: strawberry.ID
-    subscription_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description="The subscriber's id, as asked.")
+    subscription_id: strawberry.ID | None = strawberry.field(
+        description="The subscription asked about; null: each provider reads the subscriber's "
+        "primary one."
+    )
 
     @property
     def context(self) -> EvaluationContext:
@@ -87,7 +105,17 @@ class Subscriber:
 
     @strawberry.field(description="Property values, with the provider that supplied each.")
     @direct
-    async def properties(self, info: Info, keys: list[str]) -> list[PropertyValue]:
+    async def properties(
+        self,
+        info: Info,
+        keys: Annotated[
+            list[str],
+            strawberry.argument(
+                description=f"Property keys of the catalogue, answered in their order: at most "
+                f"{MAX_KEYS} (else TOO_MANY); an unknown key is refused (UNKNOWN_PROPERTY)."
+            ),
+        ],
+    ) -> list[PropertyValue]:
         if len(keys) > MAX_KEYS:
             raise GraphQLError(
                 f"ask for at most {MAX_KEYS} keys at once", extensions={"code": "TOO_MANY"}
@@ -107,17 +135,34 @@ class Subscriber:
         ]
 
     @strawberry.field(
-        description="The segments this subscriber belongs to (every active segment is "
-        "evaluated, at most 500: with more, filter by tags). With includeNonMembers, every "
-        "result is listed; first (0..500) bounds the list."
+        description="The segments this subscriber belongs to, newest first (every active "
+        "segment is evaluated, at most 500: with more, filter by tags, else TOO_MANY). With "
+        "includeNonMembers, every result is listed."
     )
     @direct
     async def segments(
         self,
         info: Info,
-        tags: list[str] | None = None,
-        first: int = 100,
-        include_non_members: bool = False,
+        tags: Annotated[
+            list[str] | None,
+            strawberry.argument(
+                description="Only the active segments carrying at least one of these tags "
+                "(case-insensitively); omitted or empty: every active segment."
+            ),
+        ] = None,
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description=f"At most this many results: 0 to {MAX_EVALUATED_SEGMENTS}, "
+                "default 100 (else OUT_OF_RANGE)."
+            ),
+        ] = 100,
+        include_non_members: Annotated[
+            bool,
+            strawberry.argument(
+                description="List NOT_MEMBER and UNKNOWN results too; default false (members only)."
+            ),
+        ] = False,
     ) -> list[SegmentMembership]:
         ctx = info.context
         check_first(first, MAX_EVALUATED_SEGMENTS)
@@ -125,10 +170,21 @@ class Subscriber:
         outcomes = await ctx.evaluation.evaluate(ctx.mode, self.context, targets)
         return _memberships(outcomes, members_only=not include_non_members)[:first]
 
-    @strawberry.field(description="This subscriber's result in each of the given segments.")
+    @strawberry.field(
+        description="This subscriber's result in each of the given segments, in their order."
+    )
     @direct
     async def membership(
-        self, info: Info, segment_ids: list[strawberry.ID]
+        self,
+        info: Info,
+        segment_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description="Ids of segments of the request's mode (archived ones included): "
+                f"at most {MAX_EVALUATED_SEGMENTS} (else TOO_MANY); an id with no segment is "
+                "refused (NOT_FOUND)."
+            ),
+        ],
     ) -> list[SegmentMembership]:
         ctx = info.context
         targets = await ctx.evaluation.segments_for(
@@ -138,17 +194,30 @@ class Subscriber:
         return _memberships(outcomes, members_only=False)
 
 
-@strawberry.type
+@strawberry.type(description="The result of previewConditions.")
 class PreviewPayload:
-    results: list[PreviewRow] = strawberry.field(default_factory=list)
-    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
-    warnings: list[UserErrorType] = strawberry.field(default_factory=list)
+    results: list[PreviewRow] = strawberry.field(
+        default_factory=list,
+        description="One row per subscriber asked, in their order; empty when refused.",
+    )
+    user_errors: list[UserErrorType] = strawberry.field(
+        default_factory=list, description=USER_ERRORS
+    )
+    warnings: list[UserErrorType] = strawberry.field(
+        default_factory=list,
+        description="Evaluated, but worth knowing: e.g. EMPTY_CONDITIONS (matches everyone, or "
+        "no one).",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of segmentEditImpact.")
 class EditImpactPayload:
-    impact: EditImpactType | None = None
-    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+    impact: EditImpactType | None = strawberry.field(
+        default=None, description="What the edit would do; null when refused."
+    )
+    user_errors: list[UserErrorType] = strawberry.field(
+        default_factory=list, description=USER_ERRORS
+    )
 
 
 @strawberry.type
@@ -156,7 +225,9 @@ class EvaluationQueries:
     @strawberry.field(description="A subscriber, to ask about its properties and segments.")
     @direct
     def subscriber(
-        self, id: strawberry.ID, subscription_id: strawberry.ID | None = None
+        self,
+        id: Annotated[strawberry.ID, SUBSCRIBER_ID],
+        subscription_id: Annotated[strawberry.ID | None, SUBSCRIPTION_ID] = None,
     ) -> Subscriber:
         check_id("id", id)
         check_id("subscriptionId", subscription_id)
@@ -169,10 +240,22 @@ class EvaluationQueries:
     async def preview_conditions(
         self,
         info: Info,
-        subscriber_ids: list[strawberry.ID],
-        conditions: ConditionGroupInput | None = None,
-        conditions_text: str | None = None,
-        explain: bool = True,
+        subscriber_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description=f"The subscribers to evaluate: at most {MAX_PREVIEW_SUBSCRIBERS} "
+                "(else TOO_MANY in userErrors), each id at most 256 characters (else a "
+                "TOO_LONG error)."
+            ),
+        ],
+        conditions: Annotated[ConditionGroupInput | None, CONDITIONS] = None,
+        conditions_text: Annotated[str | None, CONDITIONS_TEXT] = None,
+        explain: Annotated[
+            bool,
+            strawberry.argument(
+                description="Explain each result (every group and condition); default true."
+            ),
+        ] = True,
     ) -> PreviewPayload:
         ctx = info.context
         check_ids("subscriberIds", subscriber_ids)
@@ -206,10 +289,22 @@ class EvaluationQueries:
     async def segment_edit_impact(
         self,
         info: Info,
-        id: strawberry.ID,
-        conditions: ConditionGroupInput | None = None,
-        conditions_text: str | None = None,
-        sample: int = 10,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The segment to edit, in the request's mode (else NOT_FOUND in "
+                "userErrors)."
+            ),
+        ],
+        conditions: Annotated[ConditionGroupInput | None, CONDITIONS] = None,
+        conditions_text: Annotated[str | None, CONDITIONS_TEXT] = None,
+        sample: Annotated[
+            int,
+            strawberry.argument(
+                description=f"How many ids of those leaving and of those joining to list: 0 to "
+                f"{MAX_IMPACT_SAMPLE}, default 10 (else OUT_OF_RANGE in userErrors)."
+            ),
+        ] = 10,
     ) -> EditImpactPayload:
         ctx = info.context
         try:

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from seggraph.api.context import Info
+from seggraph.api.enums import described_enum
 from seggraph.api.execution import SharedView
 from seggraph.api.properties.types import PropertyValueState, json_value
 from seggraph.api.segments.conditions import EXACT_NUMBERS, Combinator, Operator
@@ -28,9 +29,13 @@ from seggraph.validation.conditions import child_path
 
 @strawberry.enum(description="MEMBER only when the root is TRUE; UNKNOWN is never a member.")
 class MembershipResult(Enum):
-    MEMBER = "MEMBER"
-    NOT_MEMBER = "NOT_MEMBER"
-    UNKNOWN = "UNKNOWN"
+    MEMBER = strawberry.enum_value("MEMBER", description="The root group is TRUE.")
+    NOT_MEMBER = strawberry.enum_value("NOT_MEMBER", description="The root group is FALSE.")
+    UNKNOWN = strawberry.enum_value(
+        "UNKNOWN",
+        description="The root group is UNKNOWN: a value it depends on could not be read "
+        "(unknownReasons say which and why). Not a member.",
+    )
 
     #: By identity, as :class:`~seggraph.evaluation.truth.Truth` (each answer of
     #: ``subscriber { segments }`` looks its result up in the enum's output table).
@@ -50,9 +55,11 @@ _MEMBERSHIP_OF = {
 
 @strawberry.enum(description="TRUE, FALSE or UNKNOWN (three-valued logic).")
 class ConditionResult(Enum):
-    TRUE = "TRUE"
-    FALSE = "FALSE"
-    UNKNOWN = "UNKNOWN"
+    TRUE = strawberry.enum_value("TRUE", description="Holds.")
+    FALSE = strawberry.enum_value("FALSE", description="Does not hold.")
+    UNKNOWN = strawberry.enum_value(
+        "UNKNOWN", description="Cannot be told: a value it depends on could not be read."
+    )
 
 
 def input_path(root: Group, path: tuple[PathPart, ...]) -> list[str]:
@@ -70,31 +77,58 @@ def input_path(root: Group, path: tuple[PathPart, ...]) -> list[str]:
     return out
 
 
+#: Said of every path into a condition tree.
+TREE_PATH = (
+    'in the input\'s shape: ["conditions"] is the root group, ["conditions", "groups", "0", '
+    '"conditions", "1"] the second condition of its first nested group.'
+)
+
+
 @strawberry.type(description="Why a group has its result.")
 class GroupExplanationType:
-    path: list[str]
-    combinator: Combinator  # type: ignore[valid-type]
-    result: ConditionResult
+    path: list[str] = strawberry.field(description=f"Where the group is, {TREE_PATH}")
+    combinator: Combinator = strawberry.field(  # type: ignore[valid-type]
+        description="How its children combine."
+    )
+    result: ConditionResult = strawberry.field(description="The group's result.")
 
 
 @strawberry.type(description="One evaluated condition: what was expected, what was found.")
 class ConditionExplanationType:
-    path: list[str]
-    property: str
-    operator: Operator  # type: ignore[valid-type]
+    path: list[str] = strawberry.field(description=f"Where the condition is, {TREE_PATH}")
+    property: str = strawberry.field(description="The condition's property key.")
+    operator: Operator = strawberry.field(  # type: ignore[valid-type]
+        description="The condition's operator."
+    )
     expected: JSON | None = strawberry.field(description=f"The condition's value. {EXACT_NUMBERS}")
     actual: JSON | None = strawberry.field(
-        description=f"The provider's value; null when missing or unknown. {EXACT_NUMBERS}"
+        description="The provider's value; null when missing or unknown. For IN_SEGMENT and "
+        "NOT_IN_SEGMENT, the referenced segment's result (TRUE, FALSE or UNKNOWN); for "
+        "PERCENTAGE, the "
+        f"subscriber's bucket (0 to 99.999). {EXACT_NUMBERS}"
     )
-    state: PropertyValueState
-    result: ConditionResult
+    state: PropertyValueState = strawberry.field(
+        description="What was found: PRESENT (even when not readable as the property's type), "
+        "MISSING, or UNKNOWN."
+    )
+    result: ConditionResult = strawberry.field(description="The condition's result.")
     unknown_reason: str | None = strawberry.field(
-        description="PROVIDER_ERROR, TIMEOUT, TYPE_ERROR, CURRENCY_MISMATCH or SEGMENT_UNKNOWN."
+        description="Why the result is UNKNOWN: PROVIDER_ERROR, TIMEOUT, TYPE_ERROR, "
+        "CURRENCY_MISMATCH or SEGMENT_UNKNOWN; null when it is not."
     )
-    unknown_detail: str | None
-    provider: str | None
-    latency_ms: float | None
-    case_insensitive: bool
+    unknown_detail: str | None = strawberry.field(
+        description="What went wrong, for a person, when unknownReason is set."
+    )
+    provider: str | None = strawberry.field(
+        description="The provider that answered; null when none was asked (IN_SEGMENT, "
+        "NOT_IN_SEGMENT, PERCENTAGE, or a saved condition the catalogue no longer reads)."
+    )
+    latency_ms: float | None = strawberry.field(
+        description="How long that provider's call took, in milliseconds; null when none was asked."
+    )
+    case_insensitive: bool = strawberry.field(
+        description="Whether the condition compares after case folding."
+    )
     note: str | None = strawberry.field(
         description="The provider's note on how it derived the value, when it gave one: e.g. "
         "which amounts in another currency a sum left out."
@@ -103,17 +137,27 @@ class ConditionExplanationType:
 
 @strawberry.type(description="A condition that made the result UNKNOWN, and why.")
 class UnknownReasonType:
-    path: list[str]
-    property: str
-    reason: str
-    detail: str
-    provider: str | None
+    path: list[str] = strawberry.field(description=f"Where the condition is, {TREE_PATH}")
+    property: str = strawberry.field(description="The condition's property key.")
+    reason: str = strawberry.field(
+        description="PROVIDER_ERROR (the provider failed, or the saved condition no longer "
+        "fits the catalogue), TIMEOUT, TYPE_ERROR, CURRENCY_MISMATCH or SEGMENT_UNKNOWN (a "
+        "referenced segment is UNKNOWN)."
+    )
+    detail: str = strawberry.field(description="What went wrong, for a person.")
+    provider: str | None = strawberry.field(
+        description="The provider that answered, when one was asked."
+    )
 
 
 @strawberry.type(description="Every group and every evaluated condition, in tree order.")
 class Explanation:
-    groups: list[GroupExplanationType]
-    conditions: list[ConditionExplanationType]
+    groups: list[GroupExplanationType] = strawberry.field(
+        description="Every group, the root first, in tree order."
+    )
+    conditions: list[ConditionExplanationType] = strawberry.field(
+        description="Every condition, each evaluated (none skipped), in tree order."
+    )
 
 
 def explanation_of(root: Group, tree: GroupExplanation) -> Explanation:
@@ -168,8 +212,11 @@ def reasons_of(root: Group, causes: tuple[UnknownCause, ...]) -> list[UnknownRea
 
 @strawberry.type(description="A segment's answer for one subscriber.")
 class Evaluation:
-    result: MembershipResult
-    unknown_reasons: list[UnknownReasonType]
+    result: MembershipResult = strawberry.field(description="MEMBER, NOT_MEMBER or UNKNOWN.")
+    unknown_reasons: list[UnknownReasonType] = strawberry.field(
+        description="When UNKNOWN: the UNKNOWN conditions the result depends on (those reached "
+        "from the root through UNKNOWN groups); else empty."
+    )
     explanation: Explanation | None = strawberry.field(description="Only when explain: true.")
 
     @classmethod
@@ -183,43 +230,70 @@ class Evaluation:
 
 @strawberry.type(description="A segment and the subscriber's result in it.")
 class SegmentMembership(SharedView):
-    segment: SegmentType
-    result: MembershipResult
-    unknown_reasons: list[UnknownReasonType]
+    segment: SegmentType = strawberry.field(description="The segment.")
+    result: MembershipResult = strawberry.field(description="The subscriber's result in it.")
+    unknown_reasons: list[UnknownReasonType] = strawberry.field(
+        description="When UNKNOWN: the UNKNOWN conditions the result depends on; else empty."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One subscriber's result for the previewed conditions.")
 class PreviewRow:
-    subscriber_id: strawberry.ID
-    evaluation: Evaluation
+    subscriber_id: strawberry.ID = strawberry.field(description="The subscriber, as asked.")
+    evaluation: Evaluation = strawberry.field(description="Its result, and why.")
 
 
-Strategy = strawberry.enum(
+Strategy = described_enum(
     evaluation_service.Strategy,
-    description="PUSHED_DOWN: answered by database queries built from the providers' "
-    "translations of every condition; EVALUATED: by evaluating the subscriber directory in "
-    "batches. The answers are the same either way.",
+    description="How a question about every subscriber was answered. The answers are the "
+    "same either way.",
+    values={
+        "PUSHED_DOWN": "By database queries built from the providers' translations of every "
+        "condition (nothing can be UNKNOWN then).",
+        "EVALUATED": "By evaluating the subscriber directory in batches, one provider call "
+        "per page.",
+    },
 )
 
 
-@strawberry.type(description="How many subscribers are members, and how many are UNKNOWN.")
+@strawberry.type(
+    description="How many subscribers of the whole subscriber directory are members, and how "
+    "many are UNKNOWN."
+)
 class MemberCount:
-    members: int
-    unknown: int
-    strategy: Strategy  # type: ignore[valid-type]
+    members: int = strawberry.field(description="Subscribers whose result is MEMBER.")
+    unknown: int = strawberry.field(
+        description="Subscribers whose result is UNKNOWN (a provider failed or timed out for "
+        "them, or a value could not be read): not counted in members, though some may be "
+        "members. 0 when PUSHED_DOWN."
+    )
+    strategy: Strategy = strawberry.field(  # type: ignore[valid-type]
+        description="How the count was made."
+    )
 
 
-@strawberry.type(description="A page of members, in ascending subscriber id order.")
+@strawberry.type(
+    description="A page of a segment's members, in ascending subscriber id order (the "
+    "subscriber directory's order)."
+)
 class MemberConnection:
-    member_ids: list[strawberry.ID]
-    end_cursor: str | None
-    has_next_page: bool
-    strategy: Strategy  # type: ignore[valid-type]
+    member_ids: list[strawberry.ID] = strawberry.field(
+        description="The members' subscriber ids, ascending."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Pass it as after for the next page. Null only when the first page is "
+        "empty; an empty later page repeats its after."
+    )
+    has_next_page: bool = strawberry.field(description="Whether more members follow.")
+    strategy: Strategy = strawberry.field(  # type: ignore[valid-type]
+        description="How the page was found."
+    )
     segment: strawberry.Private[Segment]
 
     @strawberry.field(
         description="How many members the segment has over the whole directory (the same "
-        "count as Segment.memberCount, counted once per request however often it is asked)."
+        "count as Segment.memberCount, counted once per request however often it is asked); "
+        "null, with an error, when it could not be counted."
     )
     async def total_count(self, info: Info) -> int | None:
         info.context.watch_client(info)
@@ -229,9 +303,21 @@ class MemberConnection:
 
 @strawberry.type(description="What an edit would do to a segment's membership, before saving it.")
 class EditImpactType:
-    evaluated: int
-    leaving_count: int
-    joining_count: int
-    unknown_count: int = strawberry.field(description="Subscribers UNKNOWN before or after.")
-    sample_leaving: list[strawberry.ID]
-    sample_joining: list[strawberry.ID]
+    evaluated: int = strawberry.field(
+        description="Subscribers evaluated: the whole subscriber directory."
+    )
+    leaving_count: int = strawberry.field(
+        description="Members now (MEMBER) who would not be with the new conditions."
+    )
+    joining_count: int = strawberry.field(
+        description="Subscribers not members now who would be with the new conditions."
+    )
+    unknown_count: int = strawberry.field(
+        description="Subscribers UNKNOWN before or after (counted in neither leaving nor joining)."
+    )
+    sample_leaving: list[strawberry.ID] = strawberry.field(
+        description="Up to sample ids of those leaving, in ascending id order (the first found)."
+    )
+    sample_joining: list[strawberry.ID] = strawberry.field(
+        description="Up to sample ids of those joining, in ascending id order (the first found)."
+    )

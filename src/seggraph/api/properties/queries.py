@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from graphql import GraphQLError
 
@@ -22,6 +24,10 @@ MAX_SUGGESTIONS = 100
 MAX_SUBSCRIBERS = 1000
 MAX_KEYS = 200
 
+PROPERTY_KEY = strawberry.argument(
+    description="A property key of the catalogue, e.g. subscriber.mrr (else UNKNOWN_PROPERTY)."
+)
+
 
 def _matches(definition: PropertyDefinition, words: list[str]) -> bool:
     text = f"{definition.key} {definition.label} {definition.description}".casefold()
@@ -39,7 +45,7 @@ def check_keys(catalogue: Catalogue, keys: list[str]) -> None:
 
 @strawberry.type(description="The values of some properties for one subscriber.")
 class SubscriberPropertyValues:
-    subscriber_id: strawberry.ID
+    subscriber_id: strawberry.ID = strawberry.field(description="The subscriber, as asked.")
     keys: strawberry.Private[list[str]]
 
     @property
@@ -57,7 +63,7 @@ class SubscriberPropertyValues:
         description="One property's value (fetched together with every other value the "
         "request asks for)."
     )
-    async def value(self, info: Info, key: str) -> PropertyValue:
+    async def value(self, info: Info, key: Annotated[str, PROPERTY_KEY]) -> PropertyValue:
         catalogue = info.context.services.catalogue
         check_keys(catalogue, [key])
         found = await info.context.property_batcher().load(self.context, [key])
@@ -74,7 +80,21 @@ class PropertyQueries:
         "description contain every word."
     )
     def properties(
-        self, info: Info, namespace: str | None = None, search: str | None = None
+        self,
+        info: Info,
+        namespace: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only this namespace, e.g. subscriber or custom; omitted: all."
+            ),
+        ] = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Words, each to be found (case-insensitively) in the key, label or "
+                "description; omitted: all."
+            ),
+        ] = None,
     ) -> list[PropertyNode]:
         words = (search or "").casefold().split()
         found = [
@@ -86,16 +106,36 @@ class PropertyQueries:
         return [PropertyNode.of(d) for d in sorted(found, key=lambda d: d.key)]
 
     @strawberry.field(description="One property of the catalogue by key, or null.")
-    def property(self, info: Info, key: str) -> PropertyNode | None:
+    def property(
+        self,
+        info: Info,
+        key: Annotated[str, strawberry.argument(description="The key, e.g. subscriber.mrr.")],
+    ) -> PropertyNode | None:
         definition = info.context.services.catalogue.get(key)
         return PropertyNode.of(definition) if definition else None
 
     @strawberry.field(
         description="Values to offer for a condition on a property, starting with `prefix` "
-        "(case-insensitively): the provider's suggestions, or an ENUM's values."
+        "(case-insensitively): the provider's suggestions, or else an ENUM's values (a "
+        "BOOLEAN's true and false)."
     )
     async def property_value_suggestions(
-        self, info: Info, key: str, prefix: str = "", first: int = 10
+        self,
+        info: Info,
+        key: Annotated[str, PROPERTY_KEY],
+        prefix: Annotated[
+            str,
+            strawberry.argument(
+                description="What the values start with; default empty: any value."
+            ),
+        ] = "",
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description=f"At most this many suggestions: 1 to {MAX_SUGGESTIONS}, default 10 "
+                "(else BAD_ARGUMENT)."
+            ),
+        ] = 10,
     ) -> list[PropertyValueSuggestion]:
         check_first(first, MAX_SUGGESTIONS, least=1)
         services = info.context.services
@@ -114,7 +154,24 @@ class PropertyQueries:
         "provider per batch of subscribers, however many fields ask."
     )
     def property_values(
-        self, info: Info, subscriber_ids: list[strawberry.ID], keys: list[str]
+        self,
+        info: Info,
+        subscriber_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description=f"The subscribers, answered in their order (a repeat once): at most "
+                f"{MAX_SUBSCRIBERS:,} (else TOO_MANY), each id at most 256 characters (else "
+                "TOO_LONG)."
+            ),
+        ],
+        keys: Annotated[
+            list[str],
+            strawberry.argument(
+                description=f"Property keys of the catalogue, answered in their order (a repeat "
+                f"once): at most {MAX_KEYS} (else TOO_MANY); an unknown key is refused "
+                "(UNKNOWN_PROPERTY)."
+            ),
+        ],
     ) -> list[SubscriberPropertyValues]:
         if len(subscriber_ids) > MAX_SUBSCRIBERS or len(keys) > MAX_KEYS:
             raise GraphQLError(

@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from seggraph.api.enums import described_enum
 from seggraph.api.segments.conditions import EXACT_NUMBERS, Operator, value_to_json
 from seggraph.domain.conditions import Money, RelativeDate
 from seggraph.domain.properties import PropertyDefinition
@@ -25,25 +26,52 @@ from seggraph.evaluation.values import (
 from seggraph.plugins.manager import ProviderInfo
 from seggraph.plugins.results import ProviderStatus as DomainProviderStatus
 
-PropertyType = strawberry.enum(
+PropertyType = described_enum(
     DomainPropertyType,
     name="PropertyType",
     description="What kind of value a property holds; it decides the operators allowed.",
+    values={
+        "NUMBER": "A number, compared exactly (as a decimal).",
+        "MONEY": "An amount of money: a bare number (in the property's currency, else the "
+        'account currency) or {"amount", "currency"}. Amounts in different currencies are '
+        "never compared (CURRENCY_MISMATCH).",
+        "TEXT": "Text.",
+        "ENUM": "One of the property's enumValues.",
+        "BOOLEAN": "true or false.",
+        "DATE": "A calendar day, YYYY-MM-DD.",
+        "DATETIME": "A moment (ISO 8601), compared by its calendar day in the account time zone.",
+        "LIST": "A list of strings.",
+        "SEMVER": "A semantic version such as 1.4.2, compared by precedence (build metadata "
+        "ignored).",
+    },
 )
-ProviderStatus = strawberry.enum(
+ProviderStatus = described_enum(
     DomainProviderStatus,
     name="ProviderStatus",
-    description="OK; DEGRADED (failing: skipped for a cool-down); FAILED (could not be "
-    "imported, registered or started); DISABLED (by SEGGRAPH_PLUGINS or "
-    "SEGGRAPH_DISABLE_PLUGINS).",
+    description="How a provider is doing.",
+    values={
+        "OK": "Loaded and started; answering.",
+        "DEGRADED": "Failed several calls in a row (SEGGRAPH_PROVIDER_FAILURE_THRESHOLD): "
+        "skipped, its keys UNKNOWN, until degradedUntil.",
+        "FAILED": "Could not be imported, registered or started, or declared invalid "
+        "properties (lastError says why).",
+        "DISABLED": "Left out by SEGGRAPH_PLUGINS or SEGGRAPH_DISABLE_PLUGINS.",
+    },
 )
 
 
 @strawberry.enum(description="What a provider answered for one value.")
 class PropertyValueState(Enum):
-    PRESENT = "PRESENT"
-    MISSING = "MISSING"
-    UNKNOWN = "UNKNOWN"
+    PRESENT = strawberry.enum_value(
+        "PRESENT", description="A value (which may still not be readable as the type)."
+    )
+    MISSING = strawberry.enum_value(
+        "MISSING",
+        description="No value: every operator but IS_NOT_SET is FALSE on it. Not an error.",
+    )
+    UNKNOWN = strawberry.enum_value(
+        "UNKNOWN", description="The provider failed or timed out: conditions on it are UNKNOWN."
+    )
 
 
 def json_value(value: Any) -> Any:
@@ -72,17 +100,21 @@ def json_value(value: Any) -> Any:
 
 @strawberry.type(description="A fact its provider states about a property: a name and a value.")
 class PropertyAttribute:
-    name: str
-    value: str
+    name: str = strawberry.field(description="What is stated, e.g. object, trait or event.")
+    value: str = strawberry.field(description="Its value, e.g. SUBSCRIPTION.")
 
 
 @strawberry.type(name="Property", description="A property of the catalogue.")
 class PropertyNode:
     key: str = strawberry.field(description="Globally unique, e.g. subscriber.mrr.")
-    label: str
+    label: str = strawberry.field(description="Its name for people, e.g. Subscriber MRR.")
     namespace: str = strawberry.field(description="The group it belongs to, e.g. subscriber.")
-    type: PropertyType  # type: ignore[valid-type]
-    description: str
+    type: PropertyType = strawberry.field(  # type: ignore[valid-type]
+        description="What kind of value it holds."
+    )
+    description: str = strawberry.field(
+        description="What the value is and where it comes from; may be empty."
+    )
     provider: str = strawberry.field(description="The name of the provider that supplies it.")
     enum_values: list[str] = strawberry.field(description="The values of an ENUM (else empty).")
     unit: str | None = strawberry.field(description='A unit such as "days", when it has one.')
@@ -128,17 +160,21 @@ class PropertyNode:
 class ProviderNode:
     name: str = strawberry.field(description="The plugin's entry-point name.")
     version: str | None = strawberry.field(description="The version of its distribution.")
-    status: ProviderStatus  # type: ignore[valid-type]
+    status: ProviderStatus = strawberry.field(  # type: ignore[valid-type]
+        description="How it is doing."
+    )
     last_error: str | None = strawberry.field(
         description="The latest failure (import, start-up, or a call), or why it is disabled."
     )
-    last_error_at: datetime | None
+    last_error_at: datetime | None = strawberry.field(
+        description="When lastError happened (UTC); null when there is none."
+    )
     failures_in_row: int = strawberry.field(description="Failed calls since the last success.")
     degraded_until: datetime | None = strawberry.field(
         description="While DEGRADED: when it will be called again."
     )
     hooks: list[str] = strawberry.field(description="The hooks it implements.")
-    properties: list[PropertyNode]
+    properties: list[PropertyNode] = strawberry.field(description="The properties it declares.")
 
     @classmethod
     def of(cls, info: ProviderInfo) -> ProviderNode:
@@ -171,8 +207,10 @@ class PropertyValueSuggestion:
 
 @strawberry.type(description="One property's value for one subscriber, and where it came from.")
 class PropertyValue:
-    key: str
-    state: PropertyValueState
+    key: str = strawberry.field(description="The property key asked for.")
+    state: PropertyValueState = strawberry.field(
+        description="Whether the provider answered a value, none, or failed."
+    )
     value: JSON | None = strawberry.field(
         description=f"The value when PRESENT, else null. {EXACT_NUMBERS}"
     )
@@ -183,7 +221,9 @@ class PropertyValue:
     )
     detail: str | None = strawberry.field(description="What went wrong, when unknownReason is set.")
     provider: str | None = strawberry.field(description="The provider asked.")
-    latency_ms: float | None = strawberry.field(description="How long its call took.")
+    latency_ms: float | None = strawberry.field(
+        description="How long its call took, in milliseconds."
+    )
     note: str | None = strawberry.field(
         description="The provider's note on how it derived the value, when it gave one: e.g. "
         "which amounts in another currency a sum left out."

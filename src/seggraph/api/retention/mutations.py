@@ -4,6 +4,7 @@ reactivation."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -19,10 +20,15 @@ from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph.domain.errors import InputRefused
 
 
-@strawberry.input
+@strawberry.input(description="A save, cancellation or reactivation to record.")
 class RecordRetentionEventInput:
-    subscriber_id: strawberry.ID = strawberry.field(description="The billing customer's id.")
-    kind: RetentionKindEnum  # type: ignore[valid-type]
+    subscriber_id: strawberry.ID = strawberry.field(
+        description=f"The billing customer's id (at most {MAX_SUBJECT_ID} characters); one "
+        "billing does not know is refused (UNKNOWN_SUBSCRIBER)."
+    )
+    kind: RetentionKindEnum = strawberry.field(  # type: ignore[valid-type]
+        description="What happened; SAVED needs offerId."
+    )
     offer_id: str | None = strawberry.field(
         default=None,
         description=f"The offer accepted; required for SAVED (at most {MAX_SUBJECT_ID} "
@@ -35,19 +41,27 @@ class RecordRetentionEventInput:
     )
     at: datetime | None = strawberry.field(
         default=None,
-        description="When it happened (default: now; not in the future). Without an offset it "
-        "is read in the account time zone. Kept (and answered) to the millisecond.",
+        description="When it happened (default: now); at most 5 minutes after the server's "
+        "clock (else IN_FUTURE). Without an offset it is read in the account time zone. Stored "
+        "and answered in UTC, cut to the millisecond: 2026-01-02T05:04:05.261474+02:00 is "
+        "answered as 2026-01-02T03:04:05.261000+00:00.",
     )
 
 
 @strawberry.type
 class RetentionMutations:
     @strawberry.mutation(
-        description="Record that a subscriber was saved by an offer, canceled, or reactivated "
-        "(subscriber.status, active_offer_id and days_since_saved follow the latest)."
+        description="Record that a subscriber was saved by an offer, canceled, or reactivated. "
+        "The billing properties follow the events (the latest being the one with the latest "
+        "at): subscriber.status is SAVED or REACTIVATED when the latest event is of that kind, "
+        "else ACTIVE, while a subscription is live, and CANCELED only when none is (the "
+        "subscriptions decide it: a CANCELED event leaves ACTIVE); subscriber.active_offer_id "
+        "and days_since_saved follow the latest SAVED event. No subscription is changed."
     )
     async def record_retention_event(
-        self, info: Info, input: RecordRetentionEventInput
+        self,
+        info: Info,
+        input: Annotated[RecordRetentionEventInput, strawberry.argument(description="The event.")],
     ) -> RecordRetentionEventPayload:
         try:
             event = await backend(info).record_retention_event(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from seggraph.api.context import Info
@@ -19,7 +21,21 @@ class RetentionQueries:
         description=f"A subscriber's retention events, latest first; first is 0..{MAX_EVENTS}."
     )
     async def retention_events(
-        self, info: Info, subscriber_id: strawberry.ID, first: int = 20
+        self,
+        info: Info,
+        subscriber_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The billing customer's id, at most 256 characters (else TOO_LONG)."
+            ),
+        ],
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description=f"At most this many events: 0 to {MAX_EVENTS}, default 20 (else "
+                "OUT_OF_RANGE)."
+            ),
+        ] = 20,
     ) -> list[RetentionEventNode]:
         check_id("subscriberId", subscriber_id)
         check_first(first, MAX_EVENTS)

@@ -6,14 +6,20 @@ from datetime import datetime
 
 import strawberry
 
+from seggraph.api.enums import described_enum
 from seggraph.api.errors import UserErrorType
+from seggraph.api.segments.types import USER_ERRORS
 from seggraph.domain import retention as dr
 
-RetentionKindEnum = strawberry.enum(
+RetentionKindEnum = described_enum(
     dr.RetentionKind,
     name="RetentionEventKind",
-    description="SAVED: accepted a retention offer; CANCELED: went through with the "
-    "cancellation; REACTIVATED: came back.",
+    description="What the cancellation flow saw happen.",
+    values={
+        "SAVED": "Accepted a retention offer (offerId) instead of canceling.",
+        "CANCELED": "Went through with the cancellation.",
+        "REACTIVATED": "Came back after canceling.",
+    },
 )
 
 
@@ -22,13 +28,20 @@ RetentionKindEnum = strawberry.enum(
     description="A save, cancellation or reactivation recorded by the cancellation flow.",
 )
 class RetentionEventNode:
-    id: strawberry.ID
-    subscriber_id: strawberry.ID
-    kind: RetentionKindEnum  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="The event's id.")
+    subscriber_id: strawberry.ID = strawberry.field(description="The billing customer's id.")
+    kind: RetentionKindEnum = strawberry.field(  # type: ignore[valid-type]
+        description="What happened."
+    )
     offer_id: str | None = strawberry.field(description="The offer accepted (a save).")
     coupon_id: str | None = strawberry.field(description="The coupon that came with the offer.")
-    at: datetime = strawberry.field(description="When it happened.")
-    recorded_at: datetime = strawberry.field(description="When it was recorded.")
+    at: datetime = strawberry.field(
+        description="When it happened (UTC, to the millisecond): the latest by at is the one "
+        "the subscriber.* properties follow."
+    )
+    recorded_at: datetime = strawberry.field(
+        description="When it was recorded (UTC, to the millisecond)."
+    )
 
     @classmethod
     def of(cls, event: dr.RetentionEvent) -> RetentionEventNode:
@@ -43,7 +56,11 @@ class RetentionEventNode:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The result of recordRetentionEvent.")
 class RecordRetentionEventPayload:
-    retention_event: RetentionEventNode | None = None
-    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+    retention_event: RetentionEventNode | None = strawberry.field(
+        default=None, description="The event as stored; null when refused."
+    )
+    user_errors: list[UserErrorType] = strawberry.field(
+        default_factory=list, description=USER_ERRORS
+    )

@@ -8,11 +8,85 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from seggraph.api.enums import described_enum
 from seggraph.domain import conditions as dc
 from seggraph.domain.numbers import within_bounds
 
-Combinator = strawberry.enum(dc.Combinator, description="ALL (and), ANY (or), NONE (not any).")
-Operator = strawberry.enum(dc.Operator, description="See docs/conditions.md for each operator.")
+Combinator = described_enum(
+    dc.Combinator,
+    description="How a group combines its conditions and groups, in three-valued logic.",
+    values={
+        "ALL": "And: TRUE when every child is TRUE, FALSE when any is FALSE, else UNKNOWN. "
+        "An empty ALL group matches everyone.",
+        "ANY": "Or: TRUE when any child is TRUE, FALSE when every one is FALSE, else UNKNOWN. "
+        "An empty ANY group matches no one.",
+        "NONE": "Not any: TRUE when every child is FALSE, FALSE when any is TRUE, else "
+        "UNKNOWN. An empty NONE group matches everyone.",
+    },
+)
+
+#: Said of every relative date operator.
+_RELATIVE = (
+    'The value is {"amount": n, "unit": "DAY"|"WEEK"|"MONTH"|"YEAR"}, n a whole number from '
+    "1 to 100,000; today is the account time zone's."
+)
+
+Operator = described_enum(
+    dc.Operator,
+    description="What a condition tests. Property.operators lists those a property's type "
+    "allows. On a missing value every operator but IS_NOT_SET is FALSE; when the provider "
+    "failed or timed out, every operator is UNKNOWN; on a value not of the property's type, "
+    "every operator but IS_SET (TRUE) and IS_NOT_SET (FALSE) is UNKNOWN. A list value has at "
+    "most 500 items, a text at most 1,000 characters. See docs/conditions.md.",
+    values={
+        "EQ": "Equals the value (NUMBER, MONEY, TEXT, ENUM, SEMVER by precedence).",
+        "NEQ": "Differs from the value (NUMBER, MONEY, TEXT, ENUM, SEMVER).",
+        "GT": "Greater than the value (NUMBER, MONEY, SEMVER).",
+        "GTE": "Greater than or equal to the value (NUMBER, MONEY, SEMVER).",
+        "LT": "Less than the value (NUMBER, MONEY, SEMVER).",
+        "LTE": "Less than or equal to the value (NUMBER, MONEY, SEMVER).",
+        "BETWEEN": "Within [min, max], both included (NUMBER, MONEY, DATE, DATETIME).",
+        "NOT_BETWEEN": "Outside [min, max] (NUMBER, MONEY, DATE, DATETIME).",
+        "IN": "Equals one of a list of values (NUMBER, MONEY, TEXT, ENUM).",
+        "NOT_IN": "Equals none of a list of values (NUMBER, MONEY, TEXT, ENUM).",
+        "IS_SET": "Has a value (any type); takes no value.",
+        "IS_NOT_SET": "Has no value (any type); takes no value. TRUE on a missing value.",
+        "CONTAINS": "TEXT: contains the value.",
+        "NOT_CONTAINS": "TEXT: does not contain the value.",
+        "STARTS_WITH": "TEXT: starts with the value.",
+        "ENDS_WITH": "TEXT: ends with the value.",
+        "MATCHES": "TEXT: an RE2 regular expression (at most 1,000 characters) matches "
+        "somewhere in it (anchor it with ^ and $ to match the whole text).",
+        "IS_TRUE": "BOOLEAN: is true; takes no value.",
+        "IS_FALSE": "BOOLEAN: is false; takes no value.",
+        "ON": "DATE, DATETIME: on the day YYYY-MM-DD (a DATETIME by its day in the account "
+        "time zone).",
+        "NOT_ON": "DATE, DATETIME: not on the day.",
+        "BEFORE": "DATE, DATETIME: before the day.",
+        "AFTER": "DATE, DATETIME: after the day.",
+        "ON_OR_BEFORE": "DATE, DATETIME: on or before the day.",
+        "ON_OR_AFTER": "DATE, DATETIME: on or after the day.",
+        "IN_LAST": f"DATE, DATETIME: from n units before today up to today, both included. "
+        f"{_RELATIVE}",
+        "IN_NEXT": f"DATE, DATETIME: from today up to n units after today, both included. "
+        f"{_RELATIVE}",
+        "MORE_THAN_AGO": f"DATE, DATETIME: before the day n units before today. {_RELATIVE}",
+        "MORE_THAN_AHEAD": f"DATE, DATETIME: after the day n units after today. {_RELATIVE}",
+        "CONTAINS_ANY": "LIST: holds at least one of a list of strings.",
+        "CONTAINS_ALL": "LIST: holds every one of a list of strings.",
+        "CONTAINS_NONE": "LIST: holds none of a list of strings.",
+        "IS_EMPTY": "LIST: holds no item; takes no value.",
+        "IS_NOT_EMPTY": "LIST: holds at least one item; takes no value.",
+        "IN_SEGMENT": 'On the property "segment": the subscriber is a MEMBER of the segment '
+        "whose id is the value (a segment of the same mode, without a reference cycle); "
+        "UNKNOWN when its result is.",
+        "NOT_IN_SEGMENT": 'On the property "segment": the subscriber is NOT_MEMBER of the '
+        "segment whose id is the value; UNKNOWN when its result is.",
+        "PERCENTAGE": 'On the property "subscriber.bucket": the value (0 to 100, at most 3 '
+        "decimals) percent of subscribers, chosen by a stable hash of the segment's and the "
+        "subscriber's ids (TRUE when the bucket, 0 to 99.999, is below the value).",
+    },
+)
 
 
 @strawberry.input(description="One condition: property, operator and value.")
@@ -21,7 +95,10 @@ class ConditionInput:
         description='A property key from the catalogue, "segment" for IN_SEGMENT / '
         'NOT_IN_SEGMENT, or "subscriber.bucket" for PERCENTAGE.'
     )
-    operator: Operator  # type: ignore[valid-type]
+    operator: Operator = strawberry.field(  # type: ignore[valid-type]
+        description="One the property's type allows (Property.operators); IN_SEGMENT and "
+        'NOT_IN_SEGMENT on "segment", PERCENTAGE on "subscriber.bucket".'
+    )
     value: JSON | None = strawberry.field(
         default=None,
         description="A number, string, list, [min, max], "
@@ -33,11 +110,23 @@ class ConditionInput:
     )
 
 
-@strawberry.input(description="A group of conditions and nested groups.")
+@strawberry.input(
+    description="A group of conditions and nested groups. A segment has at most 100 "
+    "conditions and 5 levels of groups, the root being level 1 (SEGGRAPH_MAX_CONDITIONS, "
+    "SEGGRAPH_MAX_CONDITION_DEPTH)."
+)
 class ConditionGroupInput:
-    combinator: Combinator = dc.Combinator.ALL  # type: ignore[valid-type]
-    conditions: list[ConditionInput] = strawberry.field(default_factory=list)
-    groups: list[ConditionGroupInput] = strawberry.field(default_factory=list)
+    combinator: Combinator = strawberry.field(  # type: ignore[valid-type]
+        default=dc.Combinator.ALL, description="How the children combine; default ALL."
+    )
+    conditions: list[ConditionInput] = strawberry.field(
+        default_factory=list,
+        description='The group\'s conditions; error paths count them: ["conditions", "0"].',
+    )
+    groups: list[ConditionGroupInput] = strawberry.field(
+        default_factory=list,
+        description='Nested groups, after the conditions; error paths count them: ["groups", "0"].',
+    )
 
 
 def to_domain(group: ConditionGroupInput) -> dc.Group:
@@ -77,19 +166,34 @@ def value_to_json(value: Any) -> Any:
     return value
 
 
-@strawberry.type(name="Condition")
+@strawberry.type(name="Condition", description="One saved condition: property, operator, value.")
 class ConditionType:
-    property: str
-    operator: Operator  # type: ignore[valid-type]
-    value: JSON | None = strawberry.field(description=EXACT_NUMBERS)
-    case_insensitive: bool
+    property: str = strawberry.field(
+        description='A property key, "segment" (IN_SEGMENT, NOT_IN_SEGMENT) or '
+        '"subscriber.bucket" (PERCENTAGE).'
+    )
+    operator: Operator = strawberry.field(  # type: ignore[valid-type]
+        description="What the condition tests."
+    )
+    value: JSON | None = strawberry.field(
+        description="The value as saved, in ConditionInput.value's forms (a MONEY amount is a "
+        'bare number in the account currency, or {"amount", "currency"}); null for operators '
+        f"that take none. {EXACT_NUMBERS}"
+    )
+    case_insensitive: bool = strawberry.field(
+        description="TEXT and LIST only: compared after case folding."
+    )
 
 
-@strawberry.type(name="ConditionGroup")
+@strawberry.type(name="ConditionGroup", description="A saved group of conditions and groups.")
 class ConditionGroupType:
-    combinator: Combinator  # type: ignore[valid-type]
-    conditions: list[ConditionType]
-    groups: list[ConditionGroupType]
+    combinator: Combinator = strawberry.field(  # type: ignore[valid-type]
+        description="How the children combine."
+    )
+    conditions: list[ConditionType] = strawberry.field(description="The group's conditions.")
+    groups: list[ConditionGroupType] = strawberry.field(
+        description="Nested groups (their conditions and groups, recursively)."
+    )
 
     @classmethod
     def of(cls, group: dc.Group) -> ConditionGroupType:

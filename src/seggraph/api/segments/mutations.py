@@ -11,7 +11,14 @@ from seggraph.api.context import Info
 from seggraph.api.errors import UserErrorType, user_errors
 from seggraph.api.evaluation.inputs import conditions_input
 from seggraph.api.segments.conditions import ConditionGroupInput
-from seggraph.api.segments.types import Mode, SegmentPayload, SegmentType, UsageKind, UsageType
+from seggraph.api.segments.types import (
+    USER_ERRORS,
+    Mode,
+    SegmentPayload,
+    SegmentType,
+    UsageKind,
+    UsageType,
+)
 from seggraph.domain import segments as ds
 from seggraph.domain.conditions import Group
 from seggraph.domain.errors import InputRefused, PathPart, UserError
@@ -20,13 +27,24 @@ from seggraph.services.segments import VersionConflict, WriteResult
 ACKNOWLEDGE = strawberry.argument(
     description="Required to change the conditions of a segment that live usages route by."
 )
+SEGMENT_ID = strawberry.argument(description="The segment's id, in the request's mode.")
+OPTIONAL_VERSION = strawberry.argument(
+    description="The version you loaded; when given, a stale one is refused with "
+    "VERSION_CONFLICT and currentVersion. Omitted: not checked."
+)
+NAME = "Trimmed, 1 to 200 characters."
+DESCRIPTION = "Trimmed, at most 2,000 characters."
+TAGS = (
+    "At most 50, each trimmed and 1 to 64 characters; repeats (compared case-insensitively) "
+    "are dropped, keeping the first spelling."
+)
 
 
-@strawberry.input
+@strawberry.input(description="A new segment, in the request's mode.")
 class CreateSegmentInput:
-    name: str
-    description: str = ""
-    tags: list[str] = strawberry.field(default_factory=list)
+    name: str = strawberry.field(description=NAME)
+    description: str = strawberry.field(default="", description=f"{DESCRIPTION} Default empty.")
+    tags: list[str] = strawberry.field(default_factory=list, description=TAGS)
     conditions: ConditionGroupInput | None = strawberry.field(
         default=None, description="The root group; omitted: an empty ALL group."
     )
@@ -37,16 +55,24 @@ class CreateSegmentInput:
 
 @strawberry.input(description="Change any of name, description, tags and conditions.")
 class UpdateSegmentInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The segment's id, in the request's mode.")
     expected_version: int = strawberry.field(
         description="The version you loaded; a stale one is refused with VERSION_CONFLICT."
     )
-    name: str | None = None
-    description: str | None = None
-    tags: list[str] | None = None
-    conditions: ConditionGroupInput | None = None
+    name: str | None = strawberry.field(default=None, description=f"{NAME} Null: unchanged.")
+    description: str | None = strawberry.field(
+        default=None, description=f"{DESCRIPTION} Null: unchanged."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=None, description=f"The new tags, replacing them all. {TAGS} Null: unchanged."
+    )
+    conditions: ConditionGroupInput | None = strawberry.field(
+        default=None,
+        description="The new root group, replacing the conditions. Null (and no "
+        "conditionsText): unchanged.",
+    )
     conditions_text: str | None = strawberry.field(
-        default=None, description="Or the new conditions in the text form."
+        default=None, description="Or the new conditions in the text form (not both)."
     )
     acknowledge_live_usage: bool = strawberry.field(
         default=False,
@@ -54,26 +80,51 @@ class UpdateSegmentInput:
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description="A usage to record; registering one that exists (same segment, kind and "
+    "refId) updates its name and live."
+)
 class SegmentUsageInput:
-    segment_id: strawberry.ID
-    kind: UsageKind  # type: ignore[valid-type]
-    ref_id: str = strawberry.field(description="The flow's, offer rule's or step's own id.")
-    name: str = ""
-    live: bool = False
+    segment_id: strawberry.ID = strawberry.field(
+        description="The segment used, in the request's mode."
+    )
+    kind: UsageKind = strawberry.field(  # type: ignore[valid-type]
+        description="What uses it."
+    )
+    ref_id: str = strawberry.field(
+        description="The flow's, offer rule's or step's own id: 1 to 200 characters, trimmed."
+    )
+    name: str = strawberry.field(
+        default="", description="Its name, for people: at most 200 characters; default empty."
+    )
+    live: bool = strawberry.field(
+        default=False,
+        description="Whether it routes live customers; default false. Changing the "
+        "conditions of a segment with a live usage needs acknowledgeLiveUsage.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of registerSegmentUsage or removeSegmentUsage.")
 class SegmentUsagePayload:
-    usage: UsageType | None = None
-    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+    usage: UsageType | None = strawberry.field(
+        default=None, description="The usage registered; null when refused, and after a removal."
+    )
+    user_errors: list[UserErrorType] = strawberry.field(
+        default_factory=list, description=USER_ERRORS
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of deleteSegment.")
 class DeleteSegmentPayload:
-    deleted_id: strawberry.ID | None = None
-    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
-    current_version: int | None = None
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The id of the segment deleted; null when refused."
+    )
+    user_errors: list[UserErrorType] = strawberry.field(
+        default_factory=list, description=USER_ERRORS
+    )
+    current_version: int | None = strawberry.field(
+        default=None, description="On a VERSION_CONFLICT: the version now stored."
+    )
 
 
 async def _segment_write(work: Callable[[], Awaitable[WriteResult]]) -> SegmentPayload:
@@ -106,7 +157,11 @@ def _conditions_of(
 @strawberry.type
 class SegmentMutations:
     @strawberry.mutation(description="Create a segment in the request's mode.")
-    async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentPayload:
+    async def create_segment(
+        self,
+        info: Info,
+        input: Annotated[CreateSegmentInput, strawberry.argument(description="The segment.")],
+    ) -> SegmentPayload:
         ctx = info.context
 
         async def work() -> WriteResult:
@@ -125,7 +180,11 @@ class SegmentMutations:
         return await _segment_write(work)
 
     @strawberry.mutation(description="Edit a segment; every write bumps its version.")
-    async def update_segment(self, info: Info, input: UpdateSegmentInput) -> SegmentPayload:
+    async def update_segment(
+        self,
+        info: Info,
+        input: Annotated[UpdateSegmentInput, strawberry.argument(description="The changes.")],
+    ) -> SegmentPayload:
         ctx = info.context
 
         async def work() -> WriteResult:
@@ -148,7 +207,16 @@ class SegmentMutations:
 
     @strawberry.mutation(description='Copy a segment (named "NAME (copy)" unless a name is given).')
     async def duplicate_segment(
-        self, info: Info, id: strawberry.ID, name: str | None = None
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, SEGMENT_ID],
+        name: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The copy's name (trimmed, 1 to 200 characters); omitted: \"NAME "
+                '(copy)", NAME shortened to fit.'
+            ),
+        ] = None,
     ) -> SegmentPayload:
         ctx = info.context
         return await _segment_write(
@@ -157,7 +225,10 @@ class SegmentMutations:
 
     @strawberry.mutation(description="Archive a segment (allowed in use, with a warning).")
     async def archive_segment(
-        self, info: Info, id: strawberry.ID, expected_version: int | None = None
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, SEGMENT_ID],
+        expected_version: Annotated[int | None, OPTIONAL_VERSION] = None,
     ) -> SegmentPayload:
         ctx = info.context
         return await _segment_write(
@@ -168,7 +239,10 @@ class SegmentMutations:
 
     @strawberry.mutation(description="Bring an archived segment back.")
     async def unarchive_segment(
-        self, info: Info, id: strawberry.ID, expected_version: int | None = None
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, SEGMENT_ID],
+        expected_version: Annotated[int | None, OPTIONAL_VERSION] = None,
     ) -> SegmentPayload:
         ctx = info.context
         return await _segment_write(
@@ -184,8 +258,13 @@ class SegmentMutations:
     async def restore_segment_version(
         self,
         info: Info,
-        id: strawberry.ID,
-        version: int,
+        id: Annotated[strawberry.ID, SEGMENT_ID],
+        version: Annotated[
+            int,
+            strawberry.argument(
+                description="The version to restore (SegmentVersion.version in its history)."
+            ),
+        ],
         expected_version: Annotated[
             int,
             strawberry.argument(
@@ -219,8 +298,20 @@ class SegmentMutations:
     async def copy_segment_to_mode(
         self,
         info: Info,
-        id: strawberry.ID,
-        mode: Mode,  # type: ignore[valid-type]
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The segment to copy: a segment of the mode other than mode."
+            ),
+        ],
+        mode: Annotated[
+            Mode,  # type: ignore[valid-type]
+            strawberry.argument(
+                description="The mode to copy into: LIVE to promote a TEST segment, TEST to "
+                "copy a LIVE one back. With API keys, the request's key must be of this mode "
+                "(else WRONG_MODE)."
+            ),
+        ],
         expected_version: Annotated[
             int | None,
             strawberry.argument(
@@ -253,9 +344,15 @@ class SegmentMutations:
             )
         )
 
-    @strawberry.mutation(description="Delete a segment; refused while anything uses it.")
+    @strawberry.mutation(
+        description="Delete a segment; refused while a usage (SEGMENT_IN_USE) or another "
+        "segment's IN_SEGMENT condition (SEGMENT_REFERENCED) names it."
+    )
     async def delete_segment(
-        self, info: Info, id: strawberry.ID, expected_version: int | None = None
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, SEGMENT_ID],
+        expected_version: Annotated[int | None, OPTIONAL_VERSION] = None,
     ) -> DeleteSegmentPayload:
         ctx = info.context
         try:
@@ -271,7 +368,9 @@ class SegmentMutations:
 
     @strawberry.mutation(description="Record that a flow, offer rule or step uses a segment.")
     async def register_segment_usage(
-        self, info: Info, input: SegmentUsageInput
+        self,
+        info: Info,
+        input: Annotated[SegmentUsageInput, strawberry.argument(description="The usage.")],
     ) -> SegmentUsagePayload:
         ctx = info.context
         try:
@@ -291,9 +390,20 @@ class SegmentMutations:
     async def remove_segment_usage(
         self,
         info: Info,
-        segment_id: strawberry.ID,
-        kind: UsageKind,  # type: ignore[valid-type]
-        ref_id: str,
+        segment_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The segment used, in the request's mode."),
+        ],
+        kind: Annotated[
+            UsageKind,  # type: ignore[valid-type]
+            strawberry.argument(description="The usage's kind, as registered."),
+        ],
+        ref_id: Annotated[
+            str,
+            strawberry.argument(
+                description="The usage's refId, as registered (trimmed); none such: NOT_FOUND."
+            ),
+        ],
     ) -> SegmentUsagePayload:
         ctx = info.context
         try:

@@ -9,6 +9,7 @@ import strawberry
 
 from seggraph.api.context import Info
 from seggraph.api.direct import direct
+from seggraph.api.enums import described_enum
 from seggraph.api.errors import UserErrorType
 from seggraph.api.execution import SharedView
 from seggraph.api.segments.conditions import ConditionGroupType
@@ -17,21 +18,88 @@ from seggraph.domain import segments as ds
 from seggraph.domain.context import EvaluationContext
 from seggraph.textform import print_tree
 
+#: Said of every payload's userErrors.
+USER_ERRORS = "Why the input was refused, each problem found; empty when it was accepted."
+SUBSCRIBER_ID = strawberry.argument(
+    description="The subscriber's id (its billing customer id), at most 256 characters "
+    "(else TOO_LONG); not looked up first."
+)
+SUBSCRIPTION_ID = strawberry.argument(
+    description="One of the subscriber's subscriptions, to read subscription properties "
+    "from (at most 256 characters); omitted: each provider picks the subscriber's primary one."
+)
+
 if TYPE_CHECKING:
     from seggraph.api.evaluation.types import Evaluation, MemberConnection, MemberCount
 
-Mode = strawberry.enum(ds.Mode, description="TEST or LIVE: no query or mutation crosses modes.")
-UsageKind = strawberry.enum(ds.UsageKind)
-HistoryAction = strawberry.enum(ds.HistoryAction)
+#: Who wrote, as history and a segment's createdBy and updatedBy say it (README "Who.").
+ACTOR_FORMAT = (
+    'With an API key: "key:<id> (<name>)" ("key:<id>" for a key without a name), prefixed by '
+    'the X-Seggraph-Actor header when a client acts for one of its users ("alice via '
+    'key:<id> (<name>)"); with auth off, that header alone, or "anonymous".'
+)
+
+Mode = described_enum(
+    ds.Mode,
+    description="The mode a segment, its history and its usages belong to. A request works "
+    "in one mode, its API key's; only copySegmentToMode reads the other. Property values, "
+    "custom properties and retention events are the same in both modes.",
+    values={
+        "TEST": "For trying segments out: the mode of sg_test_ keys.",
+        "LIVE": "What live customers are routed by: the mode of sg_live_ keys.",
+    },
+)
+UsageKind = described_enum(
+    ds.UsageKind,
+    description="What kind of thing uses a segment (registerSegmentUsage).",
+    values={
+        "FLOW": "A flow, such as a cancellation flow.",
+        "OFFER_RULE": "An offer rule: which retention offer to make.",
+        "STEP_CONDITION": "The condition of one step of a flow.",
+    },
+)
+HistoryAction = described_enum(
+    ds.HistoryAction,
+    description="What the write of a version did.",
+    values={
+        "CREATED": "createSegment made the segment (version 1).",
+        "UPDATED": "updateSegment changed it.",
+        "DUPLICATED": "duplicateSegment made it as a copy of another segment of its mode "
+        "(version 1; note names the original).",
+        "ARCHIVED": "archiveSegment archived it.",
+        "UNARCHIVED": "unarchiveSegment brought it back.",
+        "RESTORED": "restoreSegmentVersion wrote an old version again (note says which).",
+        "COPIED": "copySegmentToMode created or updated it from the other mode's segment "
+        "(note names that segment and its version).",
+        "DELETED": "deleteSegment deleted it. Kept in the database only: no query reaches a "
+        "deleted segment.",
+    },
+)
 
 
-@strawberry.type(name="SegmentUsage", description="Another system's reference to a segment.")
+@strawberry.type(
+    name="SegmentUsage",
+    description="Another system's reference to a segment, recorded by registerSegmentUsage; "
+    "one per segment, kind and refId.",
+)
 class UsageType:
-    kind: UsageKind  # type: ignore[valid-type]
-    ref_id: str
-    name: str
-    live: bool
-    registered_at: datetime
+    kind: UsageKind = strawberry.field(  # type: ignore[valid-type]
+        description="What uses the segment."
+    )
+    ref_id: str = strawberry.field(
+        description="The flow's, offer rule's or step's own id (1 to 200 characters, trimmed)."
+    )
+    name: str = strawberry.field(
+        description="Its name, for people (at most 200 characters; may be empty)."
+    )
+    live: bool = strawberry.field(
+        description="Whether it routes live customers: changing the conditions of the segment "
+        "then needs acknowledgeLiveUsage (SEGMENT_IN_LIVE_USE otherwise)."
+    )
+    registered_at: datetime = strawberry.field(
+        description="When it was registered. Registering it again updates name and live; "
+        "Segment.usages keeps the first time."
+    )
 
     @classmethod
     def of(cls, usage: ds.Usage) -> UsageType:
@@ -47,18 +115,32 @@ class UsageType:
 @strawberry.type(description="One field that changed between two versions.")
 class FieldChange:
     field: str = strawberry.field(description="name, description, tags, conditions or archived.")
-    before: str
-    after: str
+    before: str = strawberry.field(
+        description="The field before this version, as text: name and description as they "
+        'were, tags joined with ", ", conditions in the text form (docs/text-form.md), '
+        'archived as "archived" or "active". Empty when there was no previous version (or '
+        "the field was empty)."
+    )
+    after: str = strawberry.field(description="The field at this version, as text, as before.")
 
 
 @strawberry.type(name="SegmentVersion", description="One version of a segment: who, when, what.")
 class HistoryEntryType:
-    version: int
-    action: HistoryAction  # type: ignore[valid-type]
-    at: datetime
-    by: str
-    note: str
-    changes: list[FieldChange]
+    version: int = strawberry.field(description="The version this write made (1 for the first).")
+    action: HistoryAction = strawberry.field(  # type: ignore[valid-type]
+        description="What the write did."
+    )
+    at: datetime = strawberry.field(description="When it was written (UTC).")
+    by: str = strawberry.field(description=f"Who wrote it. {ACTOR_FORMAT}")
+    note: str = strawberry.field(
+        description='Where the content came from: "from <segment id>" (DUPLICATED), '
+        '"restored version <n>" (RESTORED), "copied from <mode> segment <id> version <n>" '
+        "(COPIED); empty for the other actions."
+    )
+    changes: list[FieldChange] = strawberry.field(
+        description="Each field that differs from the previous version (every non-empty one "
+        "when there was none); empty when none does (DELETED)."
+    )
     segment: SegmentType = strawberry.field(description="The segment as it was at this version.")
 
     @classmethod
@@ -80,19 +162,31 @@ class HistoryEntryType:
     name="Segment", description="A named, tagged set of conditions over subscriber properties."
 )
 class SegmentType(SharedView):
-    id: strawberry.ID
-    mode: Mode  # type: ignore[valid-type]
-    name: str
-    description: str
-    tags: list[str]
+    id: strawberry.ID = strawberry.field(description="Its id: 24 hexadecimal characters.")
+    mode: Mode = strawberry.field(  # type: ignore[valid-type]
+        description="The mode it belongs to (the request's)."
+    )
+    name: str = strawberry.field(description="Trimmed, 1 to 200 characters.")
+    description: str = strawberry.field(
+        description="Trimmed, at most 2,000 characters; empty when it has none."
+    )
+    tags: list[str] = strawberry.field(
+        description="At most 50, each trimmed and 1 to 64 characters, unique "
+        "case-insensitively (the first spelling kept), in the order given."
+    )
     version: int = strawberry.field(
         description="Bumped by every write; pass it as expectedVersion."
     )
-    archived: bool
-    created_at: datetime
-    created_by: str
-    updated_at: datetime
-    updated_by: str
+    archived: bool = strawberry.field(
+        description="Archived: left out of segments (unless filter.archived says so), tags and "
+        "Subscriber.segments; still evaluated when asked for by id or referenced by IN_SEGMENT."
+    )
+    created_at: datetime = strawberry.field(description="When version 1 was written (UTC).")
+    created_by: str = strawberry.field(description=f"Who wrote version 1. {ACTOR_FORMAT}")
+    updated_at: datetime = strawberry.field(
+        description="When the current version was written (UTC)."
+    )
+    updated_by: str = strawberry.field(description=f"Who wrote the current version. {ACTOR_FORMAT}")
     copied_from_id: strawberry.ID | None = strawberry.field(
         description="For a copy made by copySegmentToMode: its segment in the other mode."
     )
@@ -124,9 +218,15 @@ class SegmentType(SharedView):
     async def evaluate(
         self,
         info: Info,
-        subscriber_id: strawberry.ID,
-        subscription_id: strawberry.ID | None = None,
-        explain: bool = False,
+        subscriber_id: Annotated[strawberry.ID, SUBSCRIBER_ID],
+        subscription_id: Annotated[strawberry.ID | None, SUBSCRIPTION_ID] = None,
+        explain: Annotated[
+            bool,
+            strawberry.argument(
+                description="Also list every group and condition with what it found "
+                "(explanation); default false."
+            ),
+        ] = False,
     ) -> Annotated[Evaluation, strawberry.lazy("seggraph.api.evaluation.types")]:
         from seggraph.api.evaluation.types import Evaluation as EvaluationType
 
@@ -141,11 +241,28 @@ class SegmentType(SharedView):
         return EvaluationType.of(self.domain.conditions, outcome.result)
 
     @strawberry.field(
-        description="Members, in the subscriber directory's order; after is the endCursor of "
-        "the previous page."
+        description="Its members (subscribers whose result is MEMBER), a page at a time in "
+        "ascending subscriber id order (the subscriber directory's order). Null, with an error "
+        "at this field, when the page could not be made (a refused argument, the directory "
+        "provider failing): the rest of the answer stands."
     )
     async def members(
-        self, info: Info, first: int = 50, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description="How many members on the page: 0 to 500, default 50 (else "
+                "OUT_OF_RANGE)."
+            ),
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the previous page of this segment's members; "
+                "omitted: from the start. Any other cursor is refused (INVALID_CURSOR)."
+            ),
+        ] = None,
     ) -> Annotated[MemberConnection, strawberry.lazy("seggraph.api.evaluation.types")] | None:
         from seggraph.api.evaluation.types import MemberConnection as Connection
 
@@ -161,7 +278,11 @@ class SegmentType(SharedView):
             segment=self.domain,
         )
 
-    @strawberry.field(description="How many subscribers are members (over the whole directory).")
+    @strawberry.field(
+        description="How many subscribers are members (over the whole directory). Null, with "
+        "an error at this field (TIMEOUT or PROVIDER_ERROR, naming the provider), when the "
+        "count could not be made: the rest of the answer stands."
+    )
     async def member_count(
         self, info: Info
     ) -> Annotated[MemberCount, strawberry.lazy("seggraph.api.evaluation.types")] | None:
@@ -210,25 +331,32 @@ _VIEWS: dict[int, tuple[ds.Segment, SegmentType]] = {}
 _VIEWS_KEPT = 4096
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of segments ends (Relay).")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether more segments follow.")
+    end_cursor: str | None = strawberry.field(
+        description="The last edge's cursor, to pass as after for the next page; null when "
+        "the page is empty."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One segment of a page, with its cursor (Relay).")
 class SegmentEdge:
-    cursor: str
-    node: SegmentType
+    cursor: str = strawberry.field(
+        description="An opaque position: pass it as after to continue after this segment."
+    )
+    node: SegmentType = strawberry.field(description="The segment.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of segments, newest first (Relay cursor pagination).")
 class SegmentConnection:
-    edges: list[SegmentEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[SegmentEdge] = strawberry.field(description="The page's segments with cursors.")
+    page_info: PageInfo = strawberry.field(description="Whether more follow, and from where.")
+    total_count: int = strawberry.field(
+        description="How many segments the filter matches, over all pages."
+    )
 
-    @strawberry.field
+    @strawberry.field(description="The page's segments, without cursors.")
     @direct
     def nodes(self) -> list[SegmentType]:
         return [edge.node for edge in self.edges]
@@ -236,14 +364,23 @@ class SegmentConnection:
 
 @strawberry.type(description="A tag and how many segments carry it.")
 class TagCount:
-    tag: str
-    count: int
+    tag: str = strawberry.field(
+        description="The tag, spelled as its oldest segment spells it (tags are compared "
+        "case-insensitively)."
+    )
+    count: int = strawberry.field(description="How many segments carry it.")
 
 
 @strawberry.type(description="The result of a segment mutation.")
 class SegmentPayload:
-    segment: SegmentType | None = None
-    user_errors: list[UserErrorType] = strawberry.field(default_factory=list)
+    segment: SegmentType | None = strawberry.field(
+        default=None,
+        description="The segment as written (or as it is, when nothing needed "
+        "writing); null when refused.",
+    )
+    user_errors: list[UserErrorType] = strawberry.field(
+        default_factory=list, description=USER_ERRORS
+    )
     warnings: list[UserErrorType] = strawberry.field(
         default_factory=list,
         description="Written, but worth knowing: live usages affected, empty conditions…",
