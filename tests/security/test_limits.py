@@ -305,3 +305,9 @@ def test_subscriber_and_subscription_ids_are_bounded(
         (f"{name}: an id has at most 256 characters, got 257", "TOO_LONG")
     ]
     assert "x" * 257 not in str(refused)
+    # A blank id is refused as the mutations refuse one, not answered as an unknown subscriber.
+    for blank in ("", "  "):
+        empty = seg.gql.execute(query.replace("ID", blank))
+        assert [(e["message"], e["extensions"]["code"]) for e in empty["errors"]] == [
+            (f"{name}: an id cannot be blank", "BLANK")
+        ]

@@ -1,5 +1,5 @@
-"""Subscriber and subscription ids given as query arguments, bounded by
-:data:`~seggraph.domain.context.MAX_SUBJECT_ID`: a longer one is a GraphQL error naming the
+"""Subscriber and subscription ids given as query arguments, not blank and bounded by
+:data:`~seggraph.domain.context.MAX_SUBJECT_ID`: another is a GraphQL error naming the
 argument, before anything is read for it (``seggraph.api.prefetch`` skips it too)."""
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from seggraph.domain.context import MAX_SUBJECT_ID
 
 
 def check_id(argument: str, value: object | None) -> None:
-    """Refuses ``value`` (the GraphQL argument ``argument``) when it is longer than
-    :data:`MAX_SUBJECT_ID`; ``None`` (an argument not given) passes."""
+    """Refuses ``value`` (the GraphQL argument ``argument``) when it is blank, as the
+    mutations that take a subscriber id do, or longer than :data:`MAX_SUBJECT_ID`; ``None``
+    (an argument not given) passes."""
+    if value is not None and not str(value).strip():
+        raise GraphQLError(f"{argument}: an id cannot be blank", extensions={"code": "BLANK"})
     if not ids_fit(value):
         raise GraphQLError(
             f"{argument}: an id has at most {MAX_SUBJECT_ID} characters, got {len(str(value))}",
@@ -28,5 +31,9 @@ def check_ids(argument: str, values: Iterable[object]) -> None:
 
 
 def ids_fit(*values: object | None) -> bool:
-    """Whether every given id is short enough (``None``, an id not given, is)."""
-    return all(value is None or len(str(value)) <= MAX_SUBJECT_ID for value in values)
+    """Whether every given id is an id: not blank, short enough (``None``, an id not given,
+    is)."""
+    return all(
+        value is None or (0 < len(str(value)) <= MAX_SUBJECT_ID and bool(str(value).strip()))
+        for value in values
+    )
