@@ -30,6 +30,8 @@ def test_graphiql_page_loads_every_asset_from_seggraph_itself(http: httpx.Client
         assert asset.status_code == 200, url
         assert len(asset.content) > 1000, url
     assert {url.rsplit("/", 1)[1] for url in urls} == set(ASSET_NAMES)
+    # The headers pane holds API keys: GraphiQL must not keep it in the browser's storage.
+    assert "shouldPersistHeaders: false" in page.text
 
 
 def test_unknown_asset_is_404(http: httpx.Client) -> None:
