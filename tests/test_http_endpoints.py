@@ -98,6 +98,11 @@ def test_protocol_refusals_are_graphql_errors_with_a_stable_code(http: httpx.Cli
         assert answered.json() == {"data": {"__typename": "Query"}}, written
     message = refusal(http.post("/graphql", json={}), 400, "BAD_REQUEST")
     assert message == "No GraphQL query found in the request"
+    # An automatic persisted query (a hash alone): the answer that makes Apollo's and urql's
+    # links send the text instead.
+    hashed = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "ab" * 32}}}
+    message = refusal(http.post("/graphql", json=hashed), 400, "PERSISTED_QUERY_NOT_SUPPORTED")
+    assert message == "PersistedQueryNotSupported"
     message = refusal(
         http.post("/graphql", json={**query, "operationName": "B"}), 400, "UNKNOWN_OPERATION"
     )

@@ -161,6 +161,15 @@ class SeggraphGraphQL(GraphQL[Context, None]):
                 [(b"allow", b"POST")],
             ) from exc
         except MissingQueryError as exc:
+            if isinstance(request_data.extensions, dict) and request_data.extensions.get(
+                "persistedQuery"
+            ):
+                # Automatic persisted queries (a hash, no text): the answer Apollo's and
+                # urql's links read to send the text from now on. The parse and validation
+                # caches already make a document sent again cheap.
+                raise RequestRefused(
+                    400, "PERSISTED_QUERY_NOT_SUPPORTED", "PersistedQueryNotSupported"
+                ) from exc
             raise RequestRefused(
                 400, "BAD_REQUEST", "No GraphQL query found in the request"
             ) from exc
