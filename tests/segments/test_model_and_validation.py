@@ -296,6 +296,26 @@ def test_refused_conditions_name_their_path(
     assert snapshot(sync_db) == before
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("subscriber.mrr", True, "got true"),
+        ("plan.interval", {"a": 1}, "got {'a': 1}"),
+        ("subscriber.mrr", [1, None], "got [1, null]"),
+    ],
+)
+def test_a_refused_value_is_shown_as_the_client_wrote_it(
+    seg: SegmentClient, key: str, value: Any, shown: str
+) -> None:
+    """Not as Python shows it: 'got True', 'got None' meant nothing to a JavaScript client."""
+    operator = "EQ" if key == "plan.interval" else "GT"
+    payload = seg.create(
+        name="refused", conditions={"conditions": [condition(key, operator, value)]}
+    )
+    [error] = payload["userErrors"]
+    assert error["message"].endswith(shown), error
+
+
 def test_a_currency_that_is_not_iso_4217_is_refused_with_its_path(
     seg: SegmentClient, sync_db: Database[dict[str, Any]]
 ) -> None:

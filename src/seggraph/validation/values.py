@@ -7,6 +7,7 @@ returns the canonical value, or raises :class:`ValueRefused` saying what was exp
 
 from __future__ import annotations
 
+import math
 import re
 import reprlib
 from datetime import date, datetime
@@ -44,17 +45,46 @@ class ValueRefused(ValueError):
         self.at = at
 
 
+def describe(value: Any) -> str:
+    """``value`` for a message, written as the client wrote it (JSON: ``true``, ``null``,
+    ``[1, 2]``, a number as its digits) rather than as Python shows it (``True``,
+    ``Decimal('1E+3')``), shortened past 60 characters."""
+    text = _SHORT.repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _JsonRepr(reprlib.Repr):
+    """``reprlib``'s shortening, with JSON's spelling of the values JSON has."""
+
+    def repr1(self, x: Any, level: int) -> str:
+        if x is None:
+            return "null"
+        if isinstance(x, bool):
+            return "true" if x else "false"
+        if isinstance(x, Decimal):
+            return str(x)
+        if isinstance(x, float) and not math.isfinite(x):
+            return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+        return super().repr1(x, level)
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        shown = [
+            f"{self.repr1(key, level - 1)}: {self.repr1(x[key], level - 1)}"
+            for key in list(x)[: self.maxdict]
+        ]
+        return "{" + ", ".join(shown) + (", ..." if len(x) > self.maxdict else "") + "}"
+
+
 #: Shows a value in a message: a few levels and items of it, so that a value nested a thousand
 #: levels deep (JSON allows it) or a megabyte long is described without recursing through it.
-_SHORT = reprlib.Repr()
+_SHORT = _JsonRepr()
 _SHORT.maxlevel = 3
 _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = 6
 _SHORT.maxstring = _SHORT.maxother = 60
-
-
-def describe(value: Any) -> str:
-    text = _SHORT.repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def parse_decimal(value: Any, what: str = "a number") -> Decimal:
