@@ -337,3 +337,30 @@ def test_a_refused_usage_reports_every_problem_at_once(
         "name": "TOO_LONG",
     }
     assert snapshot(sync_db) == before
+
+
+def test_a_live_usage_registered_again_as_not_live_says_so(seg: SegmentClient) -> None:
+    """Registering again updates the usage: turning a live one off silently dropped the
+    guard on the segment's conditions."""
+    register = """mutation($input: SegmentUsageInput!) { registerSegmentUsage(input: $input) {
+      usage { live registeredAt } userErrors { code } warnings { path code message } } }"""
+    segment = seg.created(name="Guarded", conditions=MRR_GT)
+    usage = {"segmentId": segment["id"], "kind": "FLOW", "refId": "flow_9", "name": "Cancel"}
+    first = seg.run(register, input={**usage, "live": True})["registerSegmentUsage"]
+    assert first["warnings"] == []
+    off = seg.run(register, input={**usage, "live": False})["registerSegmentUsage"]
+    assert off["usage"]["live"] is False
+    assert [(w["path"], w["code"]) for w in off["warnings"]] == [(["live"], "USAGE_NO_LONGER_LIVE")]
+    assert "Cancel" in off["warnings"][0]["message"]
+    again = seg.run(register, input={**usage, "live": False})["registerSegmentUsage"]
+    assert again["warnings"] == []
+    # The answer shows the time it was first registered, as Segment.usages does.
+    assert (
+        off["usage"]["registeredAt"]
+        == again["usage"]["registeredAt"]
+        == first["usage"]["registeredAt"]
+    )
+    listed = seg.run(
+        "query($id: ID!) { segment(id: $id) { usages { registeredAt } } }", id=segment["id"]
+    )
+    assert listed["segment"]["usages"] == [{"registeredAt": first["usage"]["registeredAt"]}]

@@ -911,10 +911,12 @@ class SegmentService:
 
     async def register_usage(
         self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str, name: str, live: bool
-    ) -> Usage:
-        """Record a usage. A new one is checked after it is written: when its segment has
-        gone or is being deleted meanwhile, it is removed again and refused (see the
-        module's docstring)."""
+    ) -> tuple[Usage, list[UserError]]:
+        """Record a usage (registering one again updates its name and whether it is live),
+        with the warnings to show: a live usage registered again as not live no longer
+        guards the segment's conditions. A new one is checked after it is written: when its
+        segment has gone or is being deleted meanwhile, it is removed again and refused (see
+        the module's docstring)."""
         errors: list[UserError] = []
         if not ref_id.strip() or len(ref_id) > MAX_USAGE_TEXT:
             errors.append(
@@ -931,16 +933,24 @@ class SegmentService:
         if errors:
             raise InputRefused(errors)
         usage = Usage(segment_id, mode, kind, ref_id.strip(), name.strip(), live, self.clock())
-        inserted = await self.store.upsert_usage(usage)
-        # A usage that was there already was there for any delete to see.
-        if inserted is not None:
-            unavailable = await self._unavailable(mode, [segment_id])
-            if unavailable:
-                await self.store.remove_usage_by_id(inserted)
-                raise InputRefused(
-                    _unavailable_errors(("segmentId",), "NOT_FOUND", mode, unavailable)
+        before = await self.store.upsert_usage(usage)
+        if before is not None:  # there already, so there for any delete to see
+            warnings = []
+            if before.live and not live:
+                warnings.append(
+                    UserError(
+                        ("live",),
+                        "USAGE_NO_LONGER_LIVE",
+                        f"{usages_sentence([before])} was live and is not any more: changing "
+                        "the segment's conditions no longer asks to acknowledge it",
+                    )
                 )
-        return usage
+            return replace(usage, registered_at=before.registered_at), warnings
+        unavailable = await self._unavailable(mode, [segment_id])
+        if unavailable:
+            await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
+            raise InputRefused(_unavailable_errors(("segmentId",), "NOT_FOUND", mode, unavailable))
+        return usage, []
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> None:
         ref_id = ref_id.strip()  # as it was registered

@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -543,28 +543,25 @@ class SegmentStore:
 
     # -- usages -----------------------------------------------------------------------------
 
-    async def upsert_usage(self, usage: Usage) -> ObjectId | None:
-        """Record the usage (or update the one with its identity); the new document's id when
-        it was inserted, None when it was there already."""
+    async def upsert_usage(self, usage: Usage) -> Usage | None:
+        """Record the usage (or update the one with its identity): the one that was there
+        before, None when it was inserted."""
         key = {
             "mode": usage.mode.value,
             "segment_id": usage.segment_id,
             "kind": usage.kind.value,
             "ref_id": usage.ref_id,
         }
-        result = await self.usages.update_one(
+        before = await self.usages.find_one_and_update(
             key,
             {
                 "$set": {"name": usage.name, "live": usage.live},
                 "$setOnInsert": {"registered_at": usage.registered_at},
             },
             upsert=True,
+            return_document=ReturnDocument.BEFORE,
         )
-        upserted: ObjectId | None = result.upserted_id
-        return upserted
-
-    async def remove_usage_by_id(self, usage_id: ObjectId) -> None:
-        await self.usages.delete_one({"_id": usage_id})
+        return None if before is None else _usage_from_doc(before)
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> bool:
         result = await self.usages.delete_one(
@@ -578,18 +575,19 @@ class SegmentStore:
         cursor = self.usages.find(
             {"mode": mode.value, "segment_id": segment_id}, session=session
         ).sort([("kind", ASCENDING), ("ref_id", ASCENDING)])
-        return [
-            Usage(
-                segment_id=doc["segment_id"],
-                mode=Mode(doc["mode"]),
-                kind=UsageKind(doc["kind"]),
-                ref_id=doc["ref_id"],
-                name=doc.get("name", ""),
-                live=bool(doc.get("live", False)),
-                registered_at=doc["registered_at"],
-            )
-            for doc in await cursor.to_list()
-        ]
+        return [_usage_from_doc(doc) for doc in await cursor.to_list()]
+
+
+def _usage_from_doc(doc: dict[str, Any]) -> Usage:
+    return Usage(
+        segment_id=doc["segment_id"],
+        mode=Mode(doc["mode"]),
+        kind=UsageKind(doc["kind"]),
+        ref_id=doc["ref_id"],
+        name=doc.get("name", ""),
+        live=bool(doc.get("live", False)),
+        registered_at=doc["registered_at"],
+    )
 
 
 def _as_utc(at: datetime) -> datetime:

@@ -112,6 +112,12 @@ class SegmentUsagePayload:
     user_errors: list[UserErrorType] = strawberry.field(
         default_factory=list, description=USER_ERRORS
     )
+    warnings: list[UserErrorType] = strawberry.field(
+        default_factory=list,
+        description="Written, but worth knowing: USAGE_NO_LONGER_LIVE when a live usage is "
+        "registered again as not live (the segment's conditions then change without "
+        "acknowledgeLiveUsage).",
+    )
 
 
 @strawberry.type(description="The result of deleteSegment.")
@@ -374,7 +380,7 @@ class SegmentMutations:
     ) -> SegmentUsagePayload:
         ctx = info.context
         try:
-            usage = await ctx.services.segments.register_usage(
+            usage, warnings = await ctx.services.segments.register_usage(
                 ctx.mode,
                 str(input.segment_id),
                 ds.UsageKind(input.kind),
@@ -384,7 +390,7 @@ class SegmentMutations:
             )
         except InputRefused as refused:
             return SegmentUsagePayload(user_errors=user_errors(list(refused.errors)))
-        return SegmentUsagePayload(usage=UsageType.of(usage))
+        return SegmentUsagePayload(usage=UsageType.of(usage), warnings=user_errors(warnings))
 
     @strawberry.mutation(description="Remove a usage recorded by registerSegmentUsage.")
     async def remove_segment_usage(

@@ -97,8 +97,8 @@ class UsageType:
         "then needs acknowledgeLiveUsage (SEGMENT_IN_LIVE_USE otherwise)."
     )
     registered_at: datetime = strawberry.field(
-        description="When it was registered. Registering it again updates name and live; "
-        "Segment.usages keeps the first time."
+        description="When it was first registered. Registering it again updates name and "
+        "live, and keeps this time."
     )
 
     @classmethod
