@@ -257,3 +257,45 @@ def test_a_count_another_follows_is_given_up_only_when_both_requests_have_gone()
 
     assert asyncio.run(run(second_stays=True)) == (93, 1, 0)
     assert asyncio.run(run(second_stays=False)) == (None, 1, 1)
+
+
+def test_a_count_given_up_by_a_cancelled_field_is_counted_again_when_asked_again() -> None:
+    """A field's wait cancelled (its sibling failed on a non-null field) gave the count up,
+    and the same request asking again later got the cancelled count: a CancelledError that
+    ended the whole request in a 500."""
+
+    async def run() -> tuple[int, int, int]:
+        directory = Directory()
+        directory.gate.clear()
+        asking = service(Store(), directory)
+        field = asyncio.ensure_future(asking.count(Mode.TEST, X2))
+        await _walking(directory)
+        field.cancel()  # the executor cancels the sibling field
+        for _ in range(10):
+            await asyncio.sleep(0)
+        directory.gate.set()
+        again = await asyncio.wait_for(asking.count(Mode.TEST, X2), timeout=5)
+        return again.members, directory.walks, directory.stopped
+
+    assert asyncio.run(run()) == (93, 2, 1)
+
+
+def test_a_request_asking_while_a_count_is_given_up_counts_afresh() -> None:
+    """Between giving a count up and its task ending (a turn or more of the event loop), a
+    request asking for the same count joined it and got its cancellation."""
+
+    async def run() -> tuple[int, int]:
+        store, directory = Store(), Directory()
+        under_way: CountsUnderWay[MemberTotals] = CountsUnderWay()
+        directory.gate.clear()
+        gone = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, X2))
+        await _walking(directory)
+        gone.cancel()
+        await asyncio.sleep(0)  # its wait ends: the count is given up, its task not yet ended
+        staying = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, X2))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        directory.gate.set()
+        return (await asyncio.wait_for(staying, timeout=5)).members, directory.walks
+
+    assert asyncio.run(run()) == (93, 2)

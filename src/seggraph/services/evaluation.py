@@ -596,13 +596,14 @@ class EvaluationService:
         (``SEGGRAPH_BULK_CONCURRENCY``). And a count of a segment version that another
         request is making already (two people opening the same list) waits for that one."""
         key = (mode, segment.id, segment.version)
-        found = self._counts.get(key)
-        if found is None:
+        under_way = self.counts_under_way
+        found = under_way.joinable(self._counts.get(key))
+        if found is None:  # not asked yet, or given up (this request stopped waiting for it)
             # A segment that references others is shared once its references are read
             # (``_count_together``): its version does not change when one of them is edited,
             # and a count begun before the edit must not answer a request made after it.
             shared = None if self.compile(segment).segment_refs else self._shared_key(key)
-            found = self.counts_under_way.shared.get(shared) if shared is not None else None
+            found = under_way.joinable(under_way.shared.get(shared)) if shared is not None else None
             if found is None:
                 found = self._queue_count(mode, segment, shared)
             self._counts[key] = found
@@ -617,29 +618,32 @@ class EvaluationService:
         future: asyncio.Future[MemberTotals] = asyncio.get_running_loop().create_future()
         if shared is not None:
             self.counts_under_way.share(shared, future)
-        self._queued_counts.append((mode, segment, future))
         task = self._queue_task
-        if task is None:
-            task = self._queue_task = asyncio.ensure_future(self._count_queued())
+        if task is None or task.cancelling():  # none, or one given up: a new one counts it
+            self._queued_counts = []
+            task = self._queue_task = asyncio.ensure_future(self._count_queued(self._queued_counts))
             self._counting.add(task)
             task.add_done_callback(self._counting.discard)
+        self._queued_counts.append((mode, segment, future))
         self.counts_under_way.made_by(future, task)
         return future
 
-    async def _count_queued(self) -> None:
-        """Count what the request asked for while the event loop turned ``SETTLE_TICKS``
-        times, as the request's property batcher waits for its loads: the fields of a page
-        ask a few turns apart (nested ones later)."""
+    async def _count_queued(
+        self, queued: list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]]
+    ) -> None:
+        """Count what the request asked for (``queued``, this task's own list) while the
+        event loop turned ``SETTLE_TICKS`` times, as the request's property batcher waits for
+        its loads: the fields of a page ask a few turns apart (nested ones later)."""
         try:
             for _ in range(SETTLE_TICKS):
                 await asyncio.sleep(0)
         except BaseException as exc:  # cancelled meanwhile: what is queued ends with it
-            self._fail_counts(
-                [(segment, future) for _, segment, future in self._take_queued()], exc
-            )
+            self._close_queue(queued)
+            self._fail_counts([(segment, future) for _, segment, future in queued], exc)
             raise
+        self._close_queue(queued)
         by_mode: dict[Mode, list[tuple[Segment, asyncio.Future[MemberTotals]]]] = {}
-        for mode, segment, future in self._take_queued():
+        for mode, segment, future in queued:
             by_mode.setdefault(mode, []).append((segment, future))
         counting = list(by_mode.items())
         try:
@@ -653,10 +657,14 @@ class EvaluationService:
                 self._fail_counts(asked, exc)
             raise
 
-    def _take_queued(self) -> list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]]:
-        """The counts queued; the next count asked starts a task of its own."""
-        queued, self._queued_counts, self._queue_task = self._queued_counts, [], None
-        return queued
+    def _close_queue(
+        self, queued: list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]]
+    ) -> None:
+        """The task of ``queued`` takes no more counts: the next count asked starts a task of
+        its own (unless another task's queue is open already)."""
+        if self._queued_counts is queued:
+            self._queued_counts = []
+            self._queue_task = None
 
     def _fail_counts(
         self, asked: Sequence[tuple[Segment, asyncio.Future[MemberTotals]]], exc: BaseException
@@ -689,7 +697,7 @@ class EvaluationService:
                 # they are now: shared by the compiled versions of everything it reads (an
                 # edit of any gives another key).
                 shared = (mode, segment.id, segment.version, frozenset(prepared.compiled.values()))
-                under_way = self.counts_under_way.shared.get(shared)
+                under_way = self.counts_under_way.joinable(self.counts_under_way.shared.get(shared))
                 if under_way is not None:
                     self._following.add(future)
                     self.counts_under_way.follow(future, under_way)
