@@ -292,6 +292,8 @@ def test_a_request_asking_while_a_count_is_given_up_counts_afresh() -> None:
         await _walking(directory)
         gone.cancel()
         await asyncio.sleep(0)  # its wait ends: the count is given up, its task not yet ended
+        [dying] = under_way.shared.values()
+        assert not dying.done() and under_way.joinable(dying) is None
         staying = asyncio.ensure_future(service(store, directory, under_way).count(Mode.TEST, X2))
         for _ in range(10):
             await asyncio.sleep(0)

@@ -34,12 +34,10 @@ class CountsUnderWay(Generic[T]):
         self._maker: dict[asyncio.Future[T], asyncio.Task[None]] = {}
         self._made_by: dict[asyncio.Task[None], list[asyncio.Future[T]]] = {}
         self._follows: dict[asyncio.Future[T], asyncio.Future[T]] = {}
-        self._given_up: set[asyncio.Future[T]] = set()
-        """Counts whose task was cancelled and that have not ended yet: nobody may join or
-        wait for them any more (they will end cancelled)."""
 
     def share(self, key: Hashable, future: asyncio.Future[T]) -> None:
-        """``future`` is the count under way for ``key`` until it is done or given up."""
+        """``future`` is the count under way for ``key`` until it is done (or another count
+        is shared under ``key``)."""
         self.shared[key] = future
 
         def done(finished: asyncio.Future[T]) -> None:
@@ -49,10 +47,14 @@ class CountsUnderWay(Generic[T]):
         future.add_done_callback(done)
 
     def joinable(self, future: asyncio.Future[T] | None) -> asyncio.Future[T] | None:
-        """``future``, unless it is ``None``, cancelled or given up: a count to wait for."""
-        if future is None or future.cancelled() or future in self._given_up:
+        """``future``, unless it is ``None``, cancelled, or made by a task being cancelled
+        (given up, or the server stopping: the task takes a turn or more to end it, and a
+        request asking meanwhile, even the one that gave it up, must start a count of its
+        own rather than wait for a cancellation)."""
+        if future is None or future.cancelled():
             return None
-        return future
+        task = self._maker.get(future)
+        return None if task is not None and task.cancelling() else future
 
     def made_by(self, future: asyncio.Future[T], task: asyncio.Task[None]) -> None:
         """``task`` answers ``future`` (it may answer others too)."""
@@ -108,15 +110,7 @@ class CountsUnderWay(Generic[T]):
             "a member count was given up: no request waits for it any more (its client hung "
             "up, or the field asking for it was cancelled)"
         )
-        # From now on nobody joins it (the task takes a turn or more to end it): a request
-        # asking meanwhile, even the one that gave it up, starts a count of its own.
-        for given_up in made:
-            if not given_up.done():
-                self._given_up.add(given_up)
-                given_up.add_done_callback(self._given_up.discard)
-        for key in [k for k, shared in self.shared.items() if shared in made]:
-            del self.shared[key]
-        task.cancel()
+        task.cancel()  # from now on its counts are not joinable
 
     def _follower_done(self, follower: asyncio.Future[T]) -> None:
         followed = self._follows.pop(follower, None)

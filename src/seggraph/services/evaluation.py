@@ -638,10 +638,10 @@ class EvaluationService:
             for _ in range(SETTLE_TICKS):
                 await asyncio.sleep(0)
         except BaseException as exc:  # cancelled meanwhile: what is queued ends with it
-            self._close_queue(queued)
             self._fail_counts([(segment, future) for _, segment, future in queued], exc)
             raise
-        self._close_queue(queued)
+        finally:
+            self._close_queue(queued)
         by_mode: dict[Mode, list[tuple[Segment, asyncio.Future[MemberTotals]]]] = {}
         for mode, segment, future in queued:
             by_mode.setdefault(mode, []).append((segment, future))
