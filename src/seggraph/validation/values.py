@@ -68,6 +68,7 @@ class _JsonRepr(reprlib.Repr):
         return super().repr1(x, level)
 
     def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        """As ``reprlib`` shows a dict, but in the client's order (``reprlib`` sorts keys)."""
         if not x:
             return "{}"
         if level <= 0:
