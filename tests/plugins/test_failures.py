@@ -3,10 +3,12 @@ keys are UNKNOWN with the reason, and the other providers keep answering."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import httpx
+import pytest
 
 from seggraph import hookimpl
 from seggraph.catalogue import DuplicatePropertyError
@@ -98,6 +100,24 @@ async def test_failures_in_a_row_put_a_provider_in_a_cool_down_shown_as_degraded
     assert recovered[A]["beta.count"].value == 7
     info = manager.info("beta")
     assert info is not None and info.status is ProviderStatus.OK and info.failures_in_row == 0
+
+
+async def test_a_failure_is_logged_naming_its_provider_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, plugins=[], provider_failure_threshold=2, provider_cooldown_seconds=30
+    )
+    manager = PluginManager(settings, clock=lambda: 1000.0)
+    manager.add_plugin(FakeProvider([number("beta.count")], fail=OSError("down")), name="beta")
+    catalogue = manager.build_catalogue()
+    with caplog.at_level(logging.WARNING, logger="seggraph.plugins.manager"):
+        for _ in range(2):
+            await manager.resolve(catalogue, [A], ["beta.count"])
+    assert [r.getMessage() for r in caplog.records] == [
+        "provider 'beta' failed: OSError: down",
+        "provider 'beta' failed: OSError: down (2 failed calls in a row: skipped for 30s)",
+    ]
 
 
 async def test_answers_per_value_keep_missing_apart_from_errors() -> None:

@@ -303,6 +303,8 @@ class PluginManager:
         return result
 
     def _failed(self, record: _Record, error: str) -> None:
+        """Count a failed call. ``error`` names the provider already ("provider 'x' ..."): it is
+        what ``providers { lastError }`` shows, and the log line is that text as it is."""
         record.failures_in_row += 1
         record.last_error = error
         record.last_error_at = _now()
@@ -311,14 +313,13 @@ class PluginManager:
             cooldown = self.settings.provider_cooldown_seconds
             record.skip_until = self.clock() + cooldown
             log.warning(
-                "provider %r failed %d calls in a row (last: %s); skipped for %gs",
-                record.name,
-                record.failures_in_row,
+                "%s (%d failed calls in a row: skipped for %gs)",
                 error,
+                record.failures_in_row,
                 cooldown,
             )
         else:
-            log.warning("provider %r: %s", record.name, error)
+            log.warning("%s", error)
 
     def _succeeded(self, record: _Record) -> None:
         record.failures_in_row = 0
