@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from typing import Any
@@ -413,6 +414,66 @@ def test_two_edits_that_close_a_reference_cycle_together_are_not_both_saved(
     }
     assert q.query(READ, {"id": b["id"]})["segment"]["version"] == 2
     assert results_of_sub_009(q) == [("A", "MEMBER"), ("B", "MEMBER")]
+
+
+def test_the_number_of_a_version_undone_is_never_used_again(
+    q: GraphQLClient, query_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit saved and then undone (a cycle closed meanwhile) was seen at its version by a
+    question asked in between. Its number is not given to the next edit: that edit was
+    answered by the undone version's compiled conditions in every process that had asked, and
+    an editor holding the undone version saved over it without a conflict."""
+    a = create(q, "A", "subscriber.mrr > 10")
+    b = create(q, "B", "subscriber.mrr > 20")
+    service = query_server.app.state.services.segments
+    validate, graph = service.validate_conditions, service.store.reference_graph
+    in_window: list[Any] = []
+
+    async def validate_then_another_edit(
+        mode: Any, root: Any, *, segment_id: str | None, prefix: Any = ("conditions",)
+    ) -> Any:
+        outcome = await validate(mode, root, segment_id=segment_id, prefix=prefix)
+        if segment_id == a["id"] and not in_window:
+            await service.update(
+                mode,
+                "another user",
+                b["id"],
+                expected_version=1,
+                conditions=parse(f'IN SEGMENT "{a["id"]}"'),
+            )
+            in_window.append("B -> A")
+        return outcome
+
+    async def a_question_then_the_graph(mode: Any, session: Any = None) -> Any:
+        if in_window == ["B -> A"]:  # A -> B is stored as version 2, and not yet undone
+            in_window.append(await asyncio.to_thread(results_of_sub_009, q))
+        return await graph(mode, session)
+
+    monkeypatch.setattr(service, "validate_conditions", validate_then_another_edit)
+    monkeypatch.setattr(service.store, "reference_graph", a_question_then_the_graph)
+    text = f'IN SEGMENT "{b["id"]}"'
+    refused = q.query(
+        EDIT, {"input": {"id": a["id"], "expectedVersion": 1, "conditionsText": text}}
+    )
+    monkeypatch.undo()
+    assert [e["code"] for e in refused["updateSegment"]["userErrors"]] == ["REFERENCE_CYCLE"]
+    assert in_window[1] == [("A", "UNKNOWN"), ("B", "UNKNOWN")]  # version 2 was answered
+    assert q.query(READ, {"id": a["id"]})["segment"]["version"] == 1
+
+    back = {"id": b["id"], "expectedVersion": 2, "conditionsText": "subscriber.mrr > 20"}
+    assert q.query(EDIT, {"input": back})["updateSegment"]["userErrors"] == []
+    edit = {"id": a["id"], "expectedVersion": 1, "conditionsText": "subscriber.mrr > 1000000"}
+    saved = q.query(EDIT, {"input": edit})["updateSegment"]
+    assert saved == {"segment": {"version": 3}, "userErrors": []}
+    assert results_of_sub_009(q) == [("A", "NOT_MEMBER"), ("B", "MEMBER")]
+    history = q.query(
+        "query($id: ID!) { segment(id: $id) { history { version } } }", {"id": a["id"]}
+    )["segment"]["history"]
+    assert [entry["version"] for entry in history] == [3, 1]
+
+    stale = {"id": a["id"], "expectedVersion": 2, "name": "from the undone version"}
+    [conflict] = q.query(EDIT, {"input": stale})["updateSegment"]["userErrors"]
+    assert conflict["code"] == "VERSION_CONFLICT"
 
 
 def test_a_stored_reference_cycle_leaves_the_other_segments_answering(

@@ -260,6 +260,10 @@ def test_restore_is_also_refused_a_reference_to_a_segment_being_deleted(
         (["version"], "UNKNOWN_SEGMENT")
     ]
     assert "being deleted" in restored["userErrors"][0]["message"]
+    # Nothing stays but the number the undone write used: version 3 is never used again.
+    stored = sync_db.segments.find_one({"_id": ObjectId(referrer["id"])})
+    assert stored is not None and (stored["version"], stored["versions_used"]) == (2, 3)
+    sync_db.segments.update_one({"_id": stored["_id"]}, {"$set": {"versions_used": 2}})
     assert snapshot_without_tokens(sync_db) == before
     history_is_whole(sync_db)
 

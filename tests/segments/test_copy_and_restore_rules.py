@@ -555,3 +555,41 @@ def test_a_write_that_changes_nothing_makes_no_version(seg: SegmentClient) -> No
     assert history_of(seg, segment["id"], "TEST") == [("CREATED", "")]
     stale = seg.update(id=segment["id"], expectedVersion=7, name="Same")
     assert [e["code"] for e in stale["userErrors"]] == ["VERSION_CONFLICT"]
+
+
+def test_an_update_takes_the_next_number_when_an_undone_write_used_its_own_meanwhile(
+    seg: SegmentClient, live_server: Any, sync_db: Database[dict[str, Any]], monkeypatch: Any
+) -> None:
+    """Another write was saved as version 2 and undone between this update's read and its
+    write (the segment is at version 1 again, number 2 used): the update is saved as version
+    3, not refused (the version the client loaded is still the current one)."""
+    segment = seg.created(name="Renumbered")
+    store = live_server.app.state.services.segments.store
+    write = store.replace_if_version
+    undone: list[int] = []
+
+    async def undone_first(*args: Any, **kwargs: Any) -> bool:
+        if not undone:
+            sync_db.segments.update_one(
+                {"_id": ObjectId(segment["id"])}, {"$set": {"versions_used": 2}}
+            )
+            undone.append(2)
+        return bool(await write(*args, **kwargs))
+
+    monkeypatch.setattr(store, "replace_if_version", undone_first)
+    saved = seg.update(id=segment["id"], expectedVersion=1, name="After")
+    assert saved["userErrors"] == [] and saved["segment"]["version"] == 3
+    history = seg.run(HISTORY, id=segment["id"])["segment"]["history"]
+    assert [entry["version"] for entry in history] == [3, 1]
+    assert sync_db.segments.find_one({"_id": ObjectId(segment["id"])})["versions_used"] == 3
+
+
+def test_a_segment_stored_before_numbers_were_kept_is_written_as_before(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    segment = seg.created(name="Old")
+    sync_db.segments.update_one({"_id": ObjectId(segment["id"])}, {"$unset": {"versions_used": ""}})
+    saved = seg.update(id=segment["id"], expectedVersion=1, name="Old, edited")
+    assert saved["userErrors"] == [] and saved["segment"]["version"] == 2
+    stale = seg.update(id=segment["id"], expectedVersion=1, name="stale")
+    assert errors_by_path(stale) == {"expectedVersion": "VERSION_CONFLICT"}

@@ -54,6 +54,18 @@ class Segment:
     updated_by: str
     source_id: str | None = None
     """For a copy made by ``copySegmentToMode``: the segment in the other mode it came from."""
+    versions_used: int = 0
+    """The highest version number ever written for this segment, written versions that were
+    then undone included (a reference cycle or a deleted reference found after the write);
+    0 when none is above ``version``. Numbers are never used twice, so one version number is
+    always one content: what is kept per version (compiled segments) stays right, and an
+    ``expectedVersion`` taken from an undone write conflicts rather than matching a later,
+    different write of the same number."""
+
+    @property
+    def next_version(self) -> int:
+        """The number the next write of this segment takes."""
+        return max(self.version, self.versions_used) + 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,9 @@ DELETE_WAIT_SECONDS = 1.0
 #: How long a write waits for a later version written on top of its own to be undone, when it
 #: must undo itself (:meth:`SegmentService._roll_back`).
 ROLL_BACK_PATIENCE_SECONDS = 2.0
+#: How many times a write takes the next number when undone writes keep using the one it was
+#: to have (each time another write was saved and undone between its read and its write).
+_RENUMBERINGS = 5
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,15 @@ class WriteResult:
 
     segment: Segment
     warnings: list[UserError] = field(default_factory=list)
+
+
+class _NumberUsedMeanwhile(Exception):
+    """The segment is still at the version a write read, but a write saved and undone since
+    used the number this one was to take (:attr:`Segment.versions_used`)."""
+
+    def __init__(self, latest: Segment) -> None:
+        super().__init__(f"segment {latest.id}: version {latest.next_version - 1} was used")
+        self.latest = latest
 
 
 class VersionConflict(Exception):
@@ -670,7 +682,7 @@ class SegmentService:
                     ]
                 )
             gone = replace(
-                current, version=current.version + 1, updated_at=self.clock(), updated_by=actor
+                current, version=current.next_version, updated_at=self.clock(), updated_by=actor
             )
             await self.store.add_history(
                 HistoryEntry(
@@ -977,11 +989,19 @@ class SegmentService:
         note: str = "",
         refs_path: tuple[PathPart, ...] = ("conditions",),
     ) -> Segment:
-        saved = replace(
-            after, version=before.version + 1, updated_at=self.clock(), updated_by=actor
-        )
-        await self._write(before, saved, action, actor, note=note, refs_path=refs_path)
-        return saved
+        for _ in range(_RENUMBERINGS):
+            saved = replace(
+                after, version=before.next_version, updated_at=self.clock(), updated_by=actor
+            )
+            try:
+                await self._write(before, saved, action, actor, note=note, refs_path=refs_path)
+            except _NumberUsedMeanwhile as exc:
+                # The same version (one number, one content), but a write undone since took
+                # the number ours was to have: take the next one.
+                before = replace(before, versions_used=exc.latest.versions_used)
+                continue
+            return saved
+        raise VersionConflict(after.id, before.version, before.version)
 
     async def _write(
         self,
@@ -1011,8 +1031,10 @@ class SegmentService:
         async def work(session: Session) -> None:
             if before is None:
                 await self.store.insert(after, session)
-            elif not await self.store.replace_if_version(after, before.version, session):
+            elif not await self.store.replace_if_version(after, before, session):
                 latest = await self.store.get(after.mode, after.id, session)
+                if latest is not None and latest.version == before.version:
+                    raise _NumberUsedMeanwhile(latest)
                 raise VersionConflict(after.id, before.version, latest.version if latest else None)
             await self.store.add_history(entry, session)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -145,6 +145,7 @@ def to_document(segment: Segment) -> dict[str, Any]:
         "conditions": encode_tree(segment.conditions),
         "refs": sorted(referenced_segments(segment.conditions)),
         "version": segment.version,
+        "versions_used": max(segment.version, segment.versions_used),
         "archived": segment.archived,
         "created_at": segment.created_at,
         "created_by": segment.created_by,
@@ -210,6 +211,7 @@ def from_document(doc: dict[str, Any]) -> Segment:
         updated_at=doc["updated_at"],
         updated_by=doc.get("updated_by", ""),
         source_id=doc.get("source_id"),
+        versions_used=int(doc.get("versions_used", version)),
     )
 
 
@@ -312,11 +314,19 @@ class SegmentStore:
         return [from_document(doc) for doc in await cursor.to_list()]
 
     async def replace_if_version(
-        self, segment: Segment, expected_version: int, session: Session = None
+        self, segment: Segment, before: Segment, session: Session = None
     ) -> bool:
-        """Write ``segment`` only if the stored version is still ``expected_version``."""
+        """Write ``segment`` only if the stored segment is still ``before``: at its version,
+        with no number used since (a write undone meanwhile leaves the version as it was but
+        uses a number, which ``segment`` must not take again)."""
         result = await self.segments.replace_one(
-            {"_id": ObjectId(segment.id), "mode": segment.mode.value, "version": expected_version},
+            {
+                "_id": ObjectId(segment.id),
+                "mode": segment.mode.value,
+                "version": before.version,
+                # Documents written before numbers were kept have no field: they match.
+                "versions_used": {"$not": {"$gt": max(before.version, before.versions_used)}},
+            },
             to_document(segment),
             session=session,
         )
@@ -327,13 +337,15 @@ class SegmentStore:
 
     async def roll_back(self, before: Segment | None, after: Segment, session: Session) -> bool:
         """Undo the write of ``after`` and its history entry: put ``before`` back (or remove
-        the segment ``after`` created), only while ``after`` is still the version stored."""
+        the segment ``after`` created), only while ``after`` is still the version stored.
+        ``after``'s number stays used (:attr:`Segment.versions_used`)."""
         at_after = {"_id": ObjectId(after.id), "mode": after.mode.value, "version": after.version}
         if before is None:
             undone = (await self.segments.delete_one(at_after, session=session)).deleted_count
         else:
+            used = max(before.versions_used, after.version)
             replaced = await self.segments.replace_one(
-                at_after, to_document(before), session=session
+                at_after, to_document(replace(before, versions_used=used)), session=session
             )
             undone = replaced.matched_count
         if undone != 1:

@@ -175,7 +175,10 @@ class SegmentType(SharedView):
         "case-insensitively (the first spelling kept), in the order given."
     )
     version: int = strawberry.field(
-        description="Bumped by every write; pass it as expectedVersion."
+        description=(
+            "Bumped by every write; pass it as expectedVersion. A number is never used twice "
+            "(a write undone after it was saved leaves a gap)."
+        )
     )
     archived: bool = strawberry.field(
         description="Archived: left out of segments (unless filter.archived says so), tags and "
