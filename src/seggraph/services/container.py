@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from seggraph.catalogue import Catalogue
 from seggraph.db import Database, IndexSpec
 from seggraph.evaluation import EvaluationOptions, SegmentCompiler
-from seggraph.freshness import FreshnessBoard
+from seggraph.freshness import FreshnessBoard, using_snapshot
 from seggraph.plugins.manager import PluginManager
 from seggraph.services.api_keys import ApiKeyService
 from seggraph.services.counts import CountsUnderWay
@@ -90,6 +90,7 @@ class Services:
                 max_depth=self.settings.max_condition_depth,
                 max_conditions=self.settings.max_conditions,
             ),
+            refresh_catalogue=self.refresh_catalogue_now,
         )
 
     def begin_request(self) -> asyncio.Future[None]:
@@ -114,6 +115,12 @@ class Services:
                 await check()
             except Exception as exc:  # noqa: BLE001 - a stale catalogue beats a failed request
                 log.warning("catalogue freshness check failed: %s", exc)
+
+    async def refresh_catalogue_now(self) -> None:
+        """Run the freshness checks against the database as it is now, not as the current
+        request's snapshot had it when the request began (a write checking what it saved)."""
+        with using_snapshot(None):
+            await self.ensure_fresh()
 
     @cached_property
     def evaluation_options(self) -> EvaluationOptions:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta, tzinfo
 
@@ -233,10 +233,15 @@ class SegmentService:
         limits: TreeLimits | None = None,
         clock: Clock = utcnow,
         zone: tzinfo = UTC,
+        refresh_catalogue: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        """``refresh_catalogue``: reads the property definitions other processes may have
+        changed, from the database now (not from the request's snapshot); a write that
+        changes conditions checks them again after it is saved."""
         self.database = database
         self.store = store
         self.catalogue = catalogue
+        self.refresh_catalogue = refresh_catalogue
         self.currency = currency
         self.zone = zone
         self.limits = limits or TreeLimits()
@@ -1039,6 +1044,8 @@ class SegmentService:
             await self.store.add_history(entry, session)
 
         await self.database.run_atomically(work)
+        if before is None or before.conditions != after.conditions:
+            await self._check_properties_again(before, after, refs_path)
         refs = referenced_segments(after.conditions)
         if not refs:
             return
@@ -1068,6 +1075,38 @@ class SegmentService:
                     )
                 ]
             )
+
+    async def _check_properties_again(
+        self, before: Segment | None, after: Segment, refs_path: tuple[PathPart, ...]
+    ) -> None:
+        """Validate ``after``'s conditions again, against the property definitions as they
+        are now that it is saved; undo the write and refuse it when they no longer hold.
+
+        A custom property deleted, or given another type, by another request at the same
+        moment: that change checks that no segment uses the property in a transaction that
+        conflicts with every segment write (:func:`~seggraph.store.segments.
+        claim_segment_writes`), so when it runs after this write it sees it and is refused;
+        when it ran before, this check sees it."""
+        if self.refresh_catalogue is None:
+            return
+        await self.refresh_catalogue()
+        validator = ConditionValidator(
+            self.catalogue(), currency=self.currency, limits=self.limits, zone=self.zone
+        )
+        refused = validator.validate(after.conditions, refs_path).errors
+        if not refused:
+            return
+        await self._roll_back(before, after, set())
+        raise InputRefused(
+            [
+                replace(
+                    error,
+                    message=f"{error.message} (the property changed while this was saved; "
+                    "nothing was saved)",
+                )
+                for error in refused
+            ]
+        )
 
     async def _unavailable(self, mode: Mode, segment_ids: list[str]) -> dict[str, bool]:
         """Of ``segment_ids``, which a reference or usage just written may not name: the

@@ -240,6 +240,34 @@ class SegmentFilter:
         return query
 
 
+def write_token_of(mode: Mode) -> Watched:
+    """The document whose token every write of a ``mode`` segment changes."""
+    return Watched(META, f"written:{mode.value}")
+
+
+async def claim_segment_writes(db: AsyncDatabase[dict], session: Session) -> None:
+    """Change every mode's segment write token in ``session``'s transaction.
+
+    For a transaction that checks that no segment uses something and then changes it (a
+    custom property deleted, or its type changed): every segment write changes its mode's
+    token in its own transaction, so the two conflict when they overlap, and the one that
+    runs again sees the other (a check made alone can miss a segment saved meanwhile)."""
+    for mode in Mode:
+        await _change_write_token(db, mode, session)
+
+
+async def _change_write_token(db: AsyncDatabase[dict], mode: Mode, session: Session) -> None:
+    """A fresh random token rather than a counter: a wiped or restored database can never
+    bring back a token some process still holds. The rest of the request reads it afresh."""
+    written(write_token_of(mode))
+    await db[META].update_one(
+        {"_id": write_token_of(mode).doc_id},
+        {"$set": {"token": ObjectId()}},
+        upsert=True,
+        session=session,
+    )
+
+
 class SegmentStore:
     def __init__(self, db: AsyncDatabase[dict], freshness: FreshnessBoard | None = None) -> None:
         """``freshness``: the board that reads the write tokens once per request with the
@@ -250,7 +278,7 @@ class SegmentStore:
         self.meta = db[META]
         self._answers: LruCache[Hashable, tuple[Any, Any]] = LruCache(ANSWERS_KEPT)
         #: Each mode's write-token document.
-        self._watched = {mode: Watched(META, f"written:{mode.value}") for mode in Mode}
+        self._watched = {mode: write_token_of(mode) for mode in Mode}
         self._token_reads = {mode: FreshRead(partial(self._read_token, mode)) for mode in Mode}
         if freshness is not None:
             for watched in self._watched.values():
@@ -271,16 +299,8 @@ class SegmentStore:
         return await self.meta.find_one({"_id": self._watched[mode].doc_id})
 
     async def _written(self, mode: Mode, session: Session) -> None:
-        """Record a write, in the write's own session (its transaction, where there is one).
-        A fresh random token rather than a counter: a wiped or restored database can never
-        bring back a token some process still holds."""
-        written(self._watched[mode])
-        await self.meta.update_one(
-            {"_id": self._watched[mode].doc_id},
-            {"$set": {"token": ObjectId()}},
-            upsert=True,
-            session=session,
-        )
+        """Record a write, in the write's own session (its transaction, where there is one)."""
+        await _change_write_token(self.meta.database, mode, session)
 
     # -- segments ---------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from seggraph.domain.custom_properties import (
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.freshness import current_document
+from seggraph.store.segments import claim_segment_writes
 from seggraph_custom.store import CATALOGUE_VERSION, CustomStore, Session, decode, version_of
 
 MAX_LISTED = 20
@@ -209,6 +210,7 @@ class CustomPropertiesService:
             )
             converted: list[tuple[str, Any]] = []
             if type_changes:
+                await claim_segment_writes(self.store.db, session)
                 users = await self.store.segments_using(current.property_key, session)
                 if users:
                     raise InputRefused(
@@ -307,25 +309,29 @@ class CustomPropertiesService:
 
     async def delete_definition(self, key: str) -> None:
         key = key.removeprefix(f"{NAMESPACE}.")
-        current = await self.store.get_definition(key)
-        if current is None:
-            raise InputRefused(
-                [UserError(("key",), "NOT_FOUND", f"there is no custom property custom.{key}")]
-            )
-        users = await self.store.segments_using(current.property_key)
-        if users:
-            raise InputRefused(
-                [
-                    UserError(
-                        ("key",),
-                        "PROPERTY_IN_USE",
-                        f"custom.{key} is used by segments {', '.join(users)}; remove it from "
-                        "them before deleting it",
-                    )
-                ]
-            )
 
         async def work(session: Session) -> None:
+            # Checked and deleted in one transaction that conflicts with every segment write
+            # (claim_segment_writes): a segment saved meanwhile with a condition on the
+            # property is seen here (and the delete refused), or sees the delete itself.
+            current = await self.store.get_definition(key, session)
+            if current is None:
+                raise InputRefused(
+                    [UserError(("key",), "NOT_FOUND", f"there is no custom property custom.{key}")]
+                )
+            await claim_segment_writes(self.store.db, session)
+            users = await self.store.segments_using(current.property_key, session)
+            if users:
+                raise InputRefused(
+                    [
+                        UserError(
+                            ("key",),
+                            "PROPERTY_IN_USE",
+                            f"custom.{key} is used by segments {', '.join(users)}; remove it "
+                            "from them before deleting it",
+                        )
+                    ]
+                )
             await self.store.delete_definition(key, session)
             await self.store.bump_version(session)
 
