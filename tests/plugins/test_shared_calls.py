@@ -208,3 +208,23 @@ def test_concurrent_graphql_requests_share_provider_calls(
     with httpx.Client(base_url=server.url, timeout=30) as client:
         GraphQLClient(client).query(query, {"id": "sub_7"})
     assert len(provider.calls[-1][0]) == 1  # alone, a request has a call of its own
+
+
+async def test_a_small_question_never_waits_behind_a_large_call() -> None:
+    """A call for many subscribers (another client's list of values) is under way, held: a
+    question about one subscriber gets a call of its own at once, where it used to wait for
+    the large one to end, past its own timeout (its values UNKNOWN)."""
+    provider = Gated()
+    manager = manager_with(("alpha", provider), provider_timeout_seconds=0.5)
+    catalogue = manager.build_catalogue()
+    many = [EvaluationContext(s) for s in SUBSCRIBERS[:20]]
+    large = asyncio.ensure_future(manager.resolve(catalogue, many, ["alpha.count"], shared=True))
+    await provider.started.wait()
+    small = asyncio.ensure_future(
+        manager.resolve(catalogue, [EvaluationContext("sub_x")], ["alpha.count"], shared=True)
+    )
+    await asyncio.sleep(0.05)
+    assert [len(contexts) for contexts, _ in provider.calls] == [20, 1]
+    provider.gate.set()
+    assert (await small)[EvaluationContext("sub_x")]["alpha.count"].value == 0
+    assert len(await large) == 20

@@ -51,6 +51,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: A provider call for at most this many subscribers (a question about one subscriber, a
+#: request's few) is shared only with calls of its own size, and a larger one (a list of
+#: many subscribers' values) only with larger ones: a question never waits behind another
+#: request's call for a thousand subscribers, which its own timeout would not outlast.
+SMALL_SHARED_CALL = 8
+
 #: ``{context: {key: value}}`` as the manager answers it; every value wrapped with its provider.
 Resolved = dict[EvaluationContext, dict[str, ResolvedValue]]
 CatalogueListener = Callable[[str, list[PropertyDefinition]], None]
@@ -107,8 +113,9 @@ class _Record:
     last_error_at: datetime | None = None
     failures_in_row: int = 0
     skip_until: float = 0.0
-    #: Provider calls shared among concurrent requests, one coalescer per timeout.
-    shared: dict[float, Coalescer[Any, Any]] = field(default_factory=dict)
+    #: Provider calls shared among concurrent requests, one coalescer per timeout and size
+    #: class (:data:`SMALL_SHARED_CALL`).
+    shared: dict[tuple[float, bool], Coalescer[Any, Any]] = field(default_factory=dict)
 
     @property
     def loaded(self) -> bool:
@@ -613,9 +620,10 @@ class PluginManager:
         (:class:`~seggraph.coalescing.Coalescer`: a call that starts after this one asked).
         Waiting for a call under way and then the shared one never takes this caller past its
         own ``timeout``: the wait counts against it, and the TIMEOUT's detail says so."""
-        shared = record.shared.get(timeout)
+        kind = (timeout, len(contexts) <= SMALL_SHARED_CALL)
+        shared = record.shared.get(kind)
         if shared is None:
-            shared = record.shared[timeout] = Coalescer(partial(self._run_shared, record, timeout))
+            shared = record.shared[kind] = Coalescer(partial(self._run_shared, record, timeout))
         waited_for_another = shared.running
         try:
             async with asyncio.timeout(timeout):
