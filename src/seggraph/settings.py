@@ -178,6 +178,20 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Tokens (names, punctuation, values) in one GraphQL document.",
     )
+    max_query_objects: int = Field(
+        default=250_000,
+        ge=100,
+        le=100_000_000,
+        description="Objects one GraphQL operation may answer, estimated before it runs from "
+        "the sizes its lists ask for (first, the ids and keys given) times their parents'.",
+    )
+    max_query_walks: int = Field(
+        default=5,
+        ge=1,
+        le=1_000,
+        description="Walks over every subscriber one GraphQL operation may start: each "
+        "members list and segmentEditImpact is one, the counts of a request share one.",
+    )
     max_body_bytes: int = Field(
         default=1_000_000,
         ge=1024,

@@ -162,14 +162,15 @@ def test_limit_errors_are_never_masked(limited: httpx.Client) -> None:
 
 
 def test_defaults_let_ordinary_deep_questions_through(gql: GraphQLClient) -> None:
-    # 13 levels: a segment's full condition tree (5 levels of groups) two history steps away
-    query = """{ segments { nodes { history { segment { history { segment { conditions {
-        groups { groups { groups { groups { conditions { property } } } } } } } } } } } } }"""
+    # 11 levels: every version of a page of segments, each with its full condition tree (5
+    # levels of groups), within the operation size limit too (tests/security/test_query_cost.py)
+    query = """{ segments { nodes { history { segment { conditions {
+        groups { groups { groups { groups { conditions { property } } } } } } } } } } }"""
     assert gql.query(query) == {"segments": {"nodes": []}}
     # the default, 15, is that many levels of fields, and no more
-    fifteen = "{ segments { nodes { " + "history { segment { " * 6 + "id" + " } } " * 6 + "} } }"
+    fifteen = "{ segments { nodes { conditions { " + "groups { " * 11 + "combinator" + " }" * 15
     assert gql.query(fifteen) == {"segments": {"nodes": []}}
-    sixteen = fifteen.replace("{ id }", "{ conditions { combinator } }")
+    sixteen = fifteen.replace("{ combinator }", "{ groups { combinator } }")
     refused = gql.execute(sixteen)["errors"]
     assert [e["message"] for e in refused] == ["'anonymous' exceeds maximum operation depth of 15"]
 

@@ -58,6 +58,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from seggraph.api.context import Context
+from seggraph.api.cost import check_cost, cost_limits
 from seggraph.api.prefetch import start_reads
 from seggraph.lru import IdentityCache
 
@@ -440,6 +441,12 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         of the request's snapshot, whether the checks or the fields make it."""
         run = super().execute_collected_root_fields
         context = self.context_value
+        if isinstance(context, Context):
+            settings = context.services.settings
+            limits = cost_limits(settings.max_query_objects, settings.max_query_walks)
+            check_cost(
+                self.schema, self.operation, self.fragments, self.variable_values.coerced, limits
+            )
         fresh = context.fresh if isinstance(context, Context) else None
         if fresh is None:
             return run(root_type, root_value, grouped_field_set, serially, new_defer_usages)

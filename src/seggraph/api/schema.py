@@ -30,7 +30,11 @@ from seggraph.api.validation_cache import DocumentValidationCache
     "argument refused (out of range, too many, too long, an unknown property or segment, a "
     "bad cursor) is a GraphQL error in errors, with its extensions.code (OUT_OF_RANGE, "
     "TOO_MANY, TOO_LONG, UNKNOWN_PROPERTY, NOT_FOUND, INVALID_CURSOR, BAD_ARGUMENT, …); "
-    "previewConditions and segmentEditImpact answer refused conditions in their userErrors."
+    "previewConditions and segmentEditImpact answer refused conditions in their userErrors. "
+    "An operation that may answer more than SEGGRAPH_MAX_QUERY_OBJECTS objects (each list "
+    "counted at the size its arguments ask for, times its parents') or start more than "
+    "SEGGRAPH_MAX_QUERY_WALKS walks over every subscriber is refused before anything runs "
+    "(QUERY_TOO_LARGE)."
 )
 class Query(
     SegmentQueries,

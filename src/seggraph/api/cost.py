@@ -1,0 +1,323 @@
+"""How much one GraphQL operation may ask for: the objects it can answer, and the walks over
+the subscriber directory it can start.
+
+The depth, alias and token limits bound a document's size, not its answer: a field that
+returns a list multiplies everything below it, so a query of 163 bytes nesting
+``history { segment { history … } }`` four levels deep asked for 13 million rows, and 30
+aliases of ``propertyValues`` over 1,000 subscribers each answered 118 MB, holding the one
+event loop (and every cancel page behind it) for tens of seconds. Each operation's answer is
+therefore estimated before any resolver runs, as GitHub's API does for its node limit: a
+list's size is what its arguments ask for (``first``, the ids or keys given, variables
+included) or, for a list no argument sizes, a bound of what it can hold; the estimate is the
+sum over the fields that answer objects of how many each can answer (its size times its
+parents'). A condition tree counts as at most ``MAX_TREE`` objects wherever it is answered
+(a tree holds at most 100 conditions, however they nest).
+
+Walks (``members``, ``memberCount`` and ``totalCount``, ``segmentEditImpact``) read the whole
+directory, so they are counted apart: the counts one request asks for share one walk; each
+list of members and each edit impact is a walk of its own.
+
+Estimated on every operation; a document whose sizes come from no variable is estimated once
+(kept by the identity of its operation node, which ``ParserCache`` hands out again for the
+same text).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+)
+
+from seggraph.lru import IdentityCache
+
+#: The objects a condition tree or an explanation can answer, however deep it is selected.
+MAX_TREE = 100
+#: A list that no argument sizes and no other bound applies to (usages, tags, the catalogue).
+UNSIZED_LIST = 100
+
+#: How many items a list field answers, from its own arguments (``arg:NAME``: the length of
+#: that list argument, or the number, for ``first``) or from its parent field's
+#: (``parent:NAME``: a connection's ``edges`` and ``nodes``), or a fixed bound.
+SIZES: dict[tuple[str, str], str | int] = {
+    ("Query", "propertyValues"): "arg:subscriberIds",
+    ("Query", "propertyValueSuggestions"): "arg:first",
+    ("Query", "retentionEvents"): "arg:first",
+    ("SubscriberPropertyValues", "values"): "parent:keys",
+    ("PreviewPayload", "results"): "parent:subscriberIds",
+    ("SegmentConnection", "edges"): "parent:first",
+    ("SegmentConnection", "nodes"): "parent:first",
+    ("Subscriber", "properties"): "arg:keys",
+    ("Subscriber", "segments"): "arg:first",
+    ("Subscriber", "membership"): "arg:segmentIds",
+    ("Segment", "members"): "arg:first",
+    ("SegmentMembership", "unknownReasons"): 10,
+    ("Evaluation", "unknownReasons"): 10,
+    ("SegmentVersion", "changes"): 10,
+    ("Property", "attributes"): 10,
+}
+#: Fields answering a condition tree or an explanation: ``MAX_TREE`` objects at most, and the
+#: lists inside it count nothing more.
+TREE_ROOTS = frozenset({("Segment", "conditions"), ("Evaluation", "explanation")})
+TREE_TYPES = frozenset({"ConditionGroup", "Explanation"})
+#: Fields that walk the directory once each; and the counts, which share one walk per request.
+WALKS = frozenset({("Segment", "members"), ("Query", "segmentEditImpact")})
+COUNTS = frozenset({("Segment", "memberCount"), ("MemberConnection", "totalCount")})
+
+
+@dataclass(frozen=True)
+class Cost:
+    objects: int
+    walks: int
+    #: The response path (aliases as written) of the field answering the most objects.
+    largest: str
+    largest_objects: int
+
+
+class _Estimate:
+    """One operation's estimate. Fields are merged as the executor merges them (the same
+    response name at the same level is one field whose sub-selections add up), and each
+    fragment is collected once: a chain of fragments spreading the next twice costs one pass,
+    not a pass per path."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, Any],
+        variables: Mapping[str, Any],
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.uses_variables = False
+        self.counts = False
+        self.largest = ("", 0)
+        self._collected: dict[int, dict[str, list[FieldNode]]] = {}
+        #: (selection sets, type, enclosing field, in a tree) -> (objects, walks) per parent.
+        self._memo: dict[tuple[tuple[int, ...], str, int, bool], tuple[int, int]] = {}
+        #: The definition of each field node seen (for its arguments' defaults).
+        self.defaults: dict[int, GraphQLField] = {}
+
+    def collect(self, selection_set: SelectionSetNode) -> dict[str, list[FieldNode]]:
+        """The fields of a selection set by response name, fragments spread (each node once)."""
+        found = self._collected.get(id(selection_set))
+        if found is not None:
+            return found
+        groups: dict[str, list[FieldNode]] = {}
+        self._collected[id(selection_set)] = groups  # a cycle (refused by validation) ends here
+
+        def add(key: str, nodes: list[FieldNode]) -> None:
+            group = groups.setdefault(key, [])
+            for node in nodes:
+                if all(node is not other for other in group):
+                    group.append(node)
+
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                add(node.alias.value if node.alias else node.name.value, [node])
+                continue
+            if isinstance(node, InlineFragmentNode):
+                inner = node.selection_set
+            elif isinstance(node, FragmentSpreadNode):
+                fragment = self.fragments.get(node.name.value)
+                definition = getattr(fragment, "definition", fragment)
+                if definition is None:
+                    continue
+                inner = definition.selection_set
+            else:
+                continue
+            for key, nodes in self.collect(inner).items():
+                add(key, nodes)
+        return groups
+
+    def of(
+        self,
+        selection_sets: tuple[SelectionSetNode, ...],
+        parent: GraphQLObjectType,
+        enclosing: FieldNode | None,
+        in_tree: bool,
+        root: bool = False,
+    ) -> tuple[int, int]:
+        key = (tuple(map(id, selection_sets)), parent.name, id(enclosing), in_tree)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        groups: dict[str, list[FieldNode]] = {}
+        for selection_set in selection_sets:
+            for name, nodes in self.collect(selection_set).items():
+                group = groups.setdefault(name, [])
+                group.extend(n for n in nodes if all(n is not other for other in group))
+        objects = walks = 0
+        for response_name, nodes in groups.items():
+            more_objects, more_walks = self.field(nodes, parent, enclosing, in_tree)
+            objects += more_objects
+            walks += more_walks
+            if root and more_objects > self.largest[1]:
+                self.largest = (response_name, more_objects)
+        self._memo[key] = (objects, walks)
+        return objects, walks
+
+    def field(
+        self,
+        nodes: list[FieldNode],
+        parent: GraphQLObjectType,
+        enclosing: FieldNode | None,
+        in_tree: bool,
+    ) -> tuple[int, int]:
+        node = nodes[0]
+        name = node.name.value
+        definition = parent.fields.get(name)
+        if definition is None or name.startswith("__"):
+            return 0, 0  # introspection and __typename: bounded by the schema
+        self.defaults[id(node)] = definition
+        where = (parent.name, name)
+        if where in COUNTS:
+            self.counts = True
+        named = get_named_type(definition.type)
+        if not isinstance(named, GraphQLObjectType):
+            return 0, 0
+        tree = in_tree or where in TREE_ROOTS or named.name in TREE_TYPES
+        size = 1 if tree else self.size(where, definition, node, enclosing)
+        objects = MAX_TREE if tree and not in_tree else (0 if in_tree else size)
+        walks = 1 if where in WALKS else 0
+        inner = tuple(n.selection_set for n in nodes if n.selection_set is not None)
+        if inner:
+            inner_objects, inner_walks = self.of(inner, named, node, tree)
+            objects += size * inner_objects
+            walks += size * inner_walks
+        return objects, walks
+
+    def size(
+        self,
+        where: tuple[str, str],
+        definition: GraphQLField,
+        node: FieldNode,
+        enclosing: FieldNode | None,
+    ) -> int:
+        rule = SIZES.get(where)
+        if isinstance(rule, int):
+            return rule
+        if rule is None:
+            return UNSIZED_LIST if _is_list(definition.type) else 1
+        source, _, argument = rule.partition(":")
+        holder = node if source == "arg" else enclosing
+        value = self.argument(holder, argument) if holder is not None else None
+        return UNSIZED_LIST if value is None else max(value, 0)
+
+    def argument(self, node: FieldNode, name: str) -> int | None:
+        """The size an argument asks for: a number as it is, a list's length; when it is not
+        given, its default (``None`` without one)."""
+        for argument in node.arguments or ():
+            if argument.name.value == name:
+                return self.value(argument.value)
+        parent = self.defaults.get(id(node))
+        default = parent.args[name].default_value if parent and name in parent.args else None
+        return default if isinstance(default, int) and not isinstance(default, bool) else None
+
+    def value(self, value: ValueNode) -> int | None:
+        if isinstance(value, VariableNode):
+            self.uses_variables = True
+            given = self.variables.get(value.name.value)
+            if isinstance(given, list | tuple):
+                return len(given)
+            return given if isinstance(given, int) and not isinstance(given, bool) else 1
+        if isinstance(value, ListValueNode):
+            return len(value.values)
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        return 1
+
+
+def _is_list(kind: Any) -> bool:
+    while isinstance(kind, GraphQLNonNull):
+        kind = kind.of_type
+    return isinstance(kind, GraphQLList)
+
+
+def estimate(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, Any],
+    variables: Mapping[str, Any],
+) -> tuple[Cost, bool]:
+    """The operation's cost, and whether it depends on the variables."""
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return Cost(0, 0, "", 0), False
+    walker = _Estimate(schema, fragments, variables)
+    objects, walks = walker.of((operation.selection_set,), root, None, False, root=True)
+    walks += walker.counts
+    largest, largest_objects = walker.largest
+    return Cost(objects, walks, largest, largest_objects), walker.uses_variables
+
+
+@dataclass(frozen=True)
+class CostLimits:
+    max_objects: int
+    max_walks: int
+
+
+@functools.cache
+def cost_limits(max_objects: int, max_walks: int) -> CostLimits:
+    """The limits of these settings, made once."""
+    return CostLimits(max_objects, max_walks)
+
+
+_KEPT: IdentityCache[Cost] = IdentityCache(1024)
+
+
+def check_cost(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, Any],
+    variables: Mapping[str, Any],
+    limits: CostLimits,
+    kept: Callable[[], IdentityCache[Cost]] = lambda: _KEPT,
+) -> None:
+    """Raise a GraphQLError (``QUERY_TOO_LARGE``) when the operation may answer more objects
+    or start more walks than ``limits`` allow."""
+    cache = kept()
+    cost = cache.get((operation,), id(schema))
+    if cost is None:
+        cost, varies = estimate(schema, operation, fragments, variables)
+        if not varies:
+            cache.put((operation,), cost, id(schema))
+    problems = []
+    if cost.objects > limits.max_objects:
+        problems.append(
+            f"it may answer up to {cost.objects:,} objects (the most at {cost.largest}: "
+            f"{cost.largest_objects:,}), where {limits.max_objects:,} are allowed "
+            "(SEGGRAPH_MAX_QUERY_OBJECTS); ask for fewer items, ids, keys or aliases, or nest "
+            "fewer lists"
+        )
+    if cost.walks > limits.max_walks:
+        problems.append(
+            f"it starts {cost.walks} walks over every subscriber (each members list and "
+            f"segmentEditImpact is one; the counts share one), where {limits.max_walks} are "
+            "allowed (SEGGRAPH_MAX_QUERY_WALKS); send them in separate requests"
+        )
+    if problems:
+        raise GraphQLError(
+            "operation too large: " + "; ".join(problems),
+            operation,
+            extensions={"code": "QUERY_TOO_LARGE"},
+        )

@@ -1,0 +1,163 @@
+"""The size of an operation's answer, estimated before it runs (``seggraph.api.cost``): a
+small document that multiplies lists (nested history, aliased ``propertyValues``) or starts
+many walks over every subscriber is refused at once with ``QUERY_TOO_LARGE``, and what
+frontends ask stays well within the limits."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from graphql import OperationDefinitionNode, parse
+
+from seggraph.api import cost
+from seggraph.api.schema import schema as seggraph_schema
+from tests.conftest import GraphQLClient, LiveServer
+from tests.segments.conftest import SegmentClient
+
+LIMITS = cost.CostLimits(max_objects=250_000, max_walks=5)
+
+
+def estimate(document: str, variables: dict[str, Any] | None = None) -> cost.Cost:
+    parsed = parse(document)
+    [operation] = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {d.name.value: d for d in parsed.definitions if d is not operation}  # type: ignore[attr-defined]
+    found, _ = cost.estimate(seggraph_schema._schema, operation, fragments, variables or {})
+    return found
+
+
+def refusal(gql: GraphQLClient, document: str, variables: dict[str, Any] | None = None) -> str:
+    answer = gql.execute(document, variables)
+    assert answer["data"] is None, answer
+    [error] = answer["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_LARGE", error
+    assert error["extensions"]["code"] == "QUERY_TOO_LARGE"
+    message: str = error["message"]
+    return message
+
+
+NESTED_HISTORY = (
+    '{ segment(id: "ID") { history { segment { history { segment { history { segment '
+    "{ history { version } } } } } } } } }"
+)
+
+
+def test_history_nested_in_history_is_refused_before_anything_is_read(
+    seg: SegmentClient, gql: GraphQLClient, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 163-byte query of four nested histories asked for 13 million rows: it held the
+    server for minutes, and kept on after its client hung up."""
+    segment = seg.created(name="Edited")
+    for version in range(1, 4):
+        assert (
+            seg.update(id=segment["id"], expectedVersion=version, name=f"v{version}")["userErrors"]
+            == []
+        )
+    store = live_server.app.state.services.segments.store
+    reads: list[Any] = []
+    original = store.list_history
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "list_history", counted)
+    message = refusal(gql, NESTED_HISTORY.replace("ID", segment["id"]))
+    assert "may answer up to 102,020,201 objects" in message
+    assert "where 250,000 are allowed (SEGGRAPH_MAX_QUERY_OBJECTS)" in message
+    assert reads == []
+    # One level of history is an ordinary question, answered.
+    one = gql.query(
+        "query($id: ID!) { segment(id: $id) { history { version segment { name } } } }",
+        {"id": segment["id"]},
+    )
+    assert [v["version"] for v in one["segment"]["history"]] == [4, 3, 2, 1]
+
+
+def test_aliases_multiplying_a_large_list_are_refused_with_variables_counted(
+    gql: GraphQLClient,
+) -> None:
+    """30 aliases of propertyValues over 1,000 subscribers and 58 keys answered 118 MB and
+    held the server for up to 39 s; each alias alone is within the limit."""
+    ids = [f"cus_{i}" for i in range(1000)]
+    keys = ["subscriber.mrr"] * 58
+    fields = " ".join(
+        f"a{i}: propertyValues(subscriberIds: $ids, keys: $keys) {{ values {{ key }} }}"
+        for i in range(30)
+    )
+    document = f"query($ids: [ID!]!, $keys: [String!]!) {{ {fields} }}"
+    message = refusal(gql, document, {"ids": ids, "keys": keys})
+    assert "may answer up to 1,770,000 objects (the most at a0: 59,000)" in message
+    # The same document with fewer subscribers is estimated again, from its own variables.
+    answer = gql.query(document, {"ids": ids[:2], "keys": keys[:1]})
+    assert len(answer) == 30 and len(answer["a0"]) == 2
+
+
+def test_many_walks_in_one_request_are_refused(gql: GraphQLClient) -> None:
+    impacts = " ".join(
+        f'i{i}: segmentEditImpact(id: "x", conditionsText: "subscriber.mrr > {i}") '
+        "{ userErrors { code } }"
+        for i in range(6)
+    )
+    message = refusal(gql, f"{{ {impacts} }}")
+    assert "it starts 6 walks over every subscriber" in message
+    assert "where 5 are allowed (SEGGRAPH_MAX_QUERY_WALKS)" in message
+    members = "{ segments(first: 6) { nodes { members(first: 1) { memberIds } } } }"
+    assert "it starts 6 walks" in refusal(gql, members)
+
+
+def test_what_frontends_ask_is_within_the_limits() -> None:
+    ordinary = [
+        # the cancel page
+        'query($id: ID!) { subscriber(id: $id) { segments(tags: ["x"], includeNonMembers: true)'
+        " { segment { id name conditions { combinator conditions { property operator } } } "
+        "result unknownReasons { reason } } } }",
+        # a page of segments with their counts (one shared walk)
+        "{ segments(first: 100) { totalCount nodes { id name tags version "
+        "memberCount { members } conditions { groups { conditions { property } } } } } }",
+        # a segment's editor: history, usages, a page of members, a count
+        "query($id: ID!) { segment(id: $id) { history { version changes { field } segment "
+        "{ conditions { combinator } } } usages { refId } members(first: 500) { memberIds "
+        "totalCount } memberCount { members } } }",
+        # the most values one request may ask for
+        "query($ids: [ID!]!, $keys: [String!]!) { propertyValues(subscriberIds: $ids, "
+        "keys: $keys) { subscriberId values { key value } } }",
+    ]
+    variables = {"id": "x", "ids": ["c"] * 1000, "keys": ["k"] * 200}
+    for document in ordinary:
+        found = estimate(document, variables)
+        assert found.objects <= LIMITS.max_objects, (document, found)
+        assert found.walks <= LIMITS.max_walks, (document, found)
+
+
+def test_fields_merged_by_the_executor_count_once_and_fragments_are_walked_once() -> None:
+    chain = "\n".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(40))
+    document = "{ ...F0 }\n" + chain + "\nfragment F40 on Query { segments { nodes { id } } }"
+    started = time.perf_counter()
+    found = estimate(document)
+    assert time.perf_counter() - started < 1.0  # 2**40 paths, walked once each fragment
+    assert found.objects == 1 + 20  # the connection, and its default page of 20 nodes
+    twice = estimate("{ segments { nodes { id } } segments { nodes { name } } }")
+    assert twice.objects == 21
+
+
+def test_an_estimate_without_variable_sizes_is_made_once_per_document(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[Any] = []
+    original = cost.estimate
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(cost, "estimate", counted)
+    question = "query($id: ID!) { subscriber(id: $id) { segments { result } } }"
+    for subscriber in ("a", "b", "c"):
+        gql.query(question, {"id": subscriber})
+    assert len(made) == 1
+    sized = "query($n: Int!) { segments(first: $n) { nodes { id } } }"
+    for n in (1, 2):
+        gql.query(sized, {"n": n})
+    assert len(made) == 3
