@@ -23,6 +23,8 @@ ARCHIVE = f"mutation($id: ID!) {{ archiveSegment(id: $id) {{ {PAYLOAD} }} }}"
 UNARCHIVE = f"mutation($id: ID!) {{ unarchiveSegment(id: $id) {{ {PAYLOAD} }} }}"
 COPY = f"""mutation($id: ID!, $target: Mode!, $expected: Int) {{
   copySegmentToMode(id: $id, mode: $target, expectedVersion: $expected) {{ {PAYLOAD} }} }}"""
+SEGMENTS_OF = """query($tags: [String!]) { subscriber(id: "sub_1") {
+  segments(tags: $tags) { result } } }"""
 CREATE = """mutation($input: CreateSegmentInput!) { createSegment(input: $input) {
   segment { id } userErrors { path code message } } }"""
 
@@ -236,3 +238,22 @@ def test_creates_racing_for_the_last_places_never_pass_the_limit(
         for segment_id in made:  # the place again, for the next round
             sync_db.segments.delete_one({"_id": ObjectId(segment_id)})
             sync_db.segment_history.delete_many({"segment_id": segment_id})
+
+
+def test_subscriber_segments_over_the_limit_says_no_tags_were_given(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More active segments than are evaluated at once (made before the limit held, say):
+    the refusal of an untagged question is about no argument, so it is not said at ``tags``."""
+    monkeypatch.setattr(evaluation_service, "MAX_EVALUATED_SEGMENTS", 2)
+    for i in range(3):
+        seg.created(name=f"s{i}", tags=["t"])
+    untagged = seg.gql.execute(SEGMENTS_OF, {"tags": None})
+    [error] = untagged["errors"]
+    assert error["extensions"]["code"] == "TOO_MANY"
+    assert error["message"].startswith("more than 2 active TEST segments exist, and every one")
+    assert "archive or delete segments until at most 2 are active" in error["message"]
+    tagged = seg.gql.execute(SEGMENTS_OF, {"tags": ["t"]})
+    assert tagged["errors"][0]["message"].startswith(
+        "tags: more than 2 active TEST segments carry these tags"
+    )

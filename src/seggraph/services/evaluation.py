@@ -380,18 +380,24 @@ class EvaluationService:
         )
         if len(active) > MAX_EVALUATED_SEGMENTS:
             # Answering for the newest 500 alone would say "not a member" of the others.
-            raise InputRefused(
-                [
-                    UserError(
-                        ("tags",),
-                        "TOO_MANY",
-                        f"more than {MAX_EVALUATED_SEGMENTS} active {mode.value} segments "
-                        + ("carry these tags" if tags else "exist")
-                        + f"; ask about at most {MAX_EVALUATED_SEGMENTS} at once (by tags, or "
-                        "by id with membership)",
-                    )
-                ]
-            )
+            limit = MAX_EVALUATED_SEGMENTS
+            if tags:
+                error = UserError(
+                    ("tags",),
+                    "TOO_MANY",
+                    f"more than {limit} active {mode.value} segments carry these tags; ask "
+                    f"about at most {limit} at once (by fewer tags, or by id with membership)",
+                )
+            else:  # no tags were asked for: the error is about no argument
+                error = UserError(
+                    (),
+                    "TOO_MANY",
+                    f"more than {limit} active {mode.value} segments exist, and every one is "
+                    f"evaluated when no tags are given; ask about at most {limit} at once (by "
+                    f"tags, or by id with membership), or archive or delete segments until "
+                    f"at most {limit} are active",
+                )
+            raise InputRefused([error])
         return active
 
     # -- one subscriber -----------------------------------------------------------------------
