@@ -188,6 +188,8 @@ def test_an_unarchive_losing_the_last_place_to_another_is_undone(
     limit: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The same for an unarchive: the segment is archived again, at its version (the undone
+    number stays used), with no history entry for the undone write."""
     archived = seg.created(name="archived")
     assert seg.run(ARCHIVE, id=archived["id"])["archiveSegment"]["userErrors"] == []
     ids = [seg.created(name=f"s{i}")["id"] for i in range(limit - 1)]
