@@ -19,7 +19,8 @@ class UserErrorType:
         'strings, e.g. ["conditions", "groups", "1", "conditions", "0", "value"], '
         '["expectedVersion"] or ["values", "3", "key"]. A mutation taking one input object '
         'starts at its fields (["name"]), except setCustomPropertyValue (["input", "value"]). '
-        "Empty when no one part is at fault (PROVIDER_UNAVAILABLE)."
+        "Empty when no one part is at fault (PROVIDER_UNAVAILABLE; createSegment's TOO_MANY, "
+        "its mode holding as many active segments as it may)."
     )
     code: str = strawberry.field(
         description="A stable machine-readable code, e.g. BLANK, TOO_LONG, VERSION_CONFLICT "

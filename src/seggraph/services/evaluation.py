@@ -60,7 +60,7 @@ from seggraph.lru import LruCache
 from seggraph.plugins.results import SubscriberFilter, selected_ids
 from seggraph.services.counts import CountsUnderWay
 from seggraph.services.properties import SETTLE_TICKS, PropertyBatcher, PropertyResolver
-from seggraph.services.segments import SegmentService, tag_filter_errors
+from seggraph.services.segments import MAX_EVALUATED_SEGMENTS, SegmentService, tag_filter_errors
 from seggraph.store.filters import all_of
 from seggraph.store.pagination import BadCursor, decode_member_cursor, encode_member_cursor
 from seggraph.store.segments import SegmentFilter
@@ -87,7 +87,8 @@ DIRECTORY_CHECK_CHUNK = 100
 DIRECTORY_CHECK_IN_LIMIT = 5000
 MAX_PREVIEW_SUBSCRIBERS = 100
 MAX_MEMBERS_PAGE = 500
-MAX_EVALUATED_SEGMENTS = 500
+# MAX_EVALUATED_SEGMENTS (imported above, one number with the segments' own limit): how many
+# segments one question evaluates at once, which is also how many active segments a mode holds.
 #: The id an unsaved draft is evaluated under (previewConditions).
 DRAFT_ID = "draft"
 
@@ -379,18 +380,24 @@ class EvaluationService:
         )
         if len(active) > MAX_EVALUATED_SEGMENTS:
             # Answering for the newest 500 alone would say "not a member" of the others.
-            raise InputRefused(
-                [
-                    UserError(
-                        ("tags",),
-                        "TOO_MANY",
-                        f"more than {MAX_EVALUATED_SEGMENTS} active {mode.value} segments "
-                        + ("carry these tags" if tags else "exist")
-                        + f"; ask about at most {MAX_EVALUATED_SEGMENTS} at once (by tags, or "
-                        "by id with membership)",
-                    )
-                ]
-            )
+            limit = MAX_EVALUATED_SEGMENTS
+            if tags:
+                error = UserError(
+                    ("tags",),
+                    "TOO_MANY",
+                    f"more than {limit} active {mode.value} segments carry these tags; ask "
+                    f"about at most {limit} at once (by fewer tags, or by id with membership)",
+                )
+            else:  # no tags were asked for: the error is about no argument
+                error = UserError(
+                    (),
+                    "TOO_MANY",
+                    f"more than {limit} active {mode.value} segments exist, and every one is "
+                    f"evaluated when no tags are given; ask about at most {limit} at once (by "
+                    f"tags, or by id with membership), or archive or delete segments until "
+                    f"at most {limit} are active",
+                )
+            raise InputRefused([error])
         return active
 
     # -- one subscriber -----------------------------------------------------------------------

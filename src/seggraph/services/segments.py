@@ -15,6 +15,12 @@ out of every read and changes neither the version nor the write token. It is in 
 :data:`DELETE_MARK_IN_FORCE` (a delete that dies cannot block a segment for longer), and a
 delete only completes within half of that after marking, so the two sides agree while the
 servers' clocks are within half of it of each other.
+
+A mode holds at most :data:`MAX_EVALUATED_SEGMENTS` active segments, checked the same way: a
+write that adds one (a create, a duplicate, an unarchive, a new copy) counts them before it
+writes, and refuses without writing when the mode is full; it counts again after it is saved,
+and undoes itself and refuses when writes saved at the same moment took it past the limit. The
+later of two such writes to count sees both, so they never both stay (both may be refused).
 """
 
 from __future__ import annotations
@@ -71,6 +77,12 @@ MAX_TAG = 64
 MAX_TAGS = 50
 MAX_PAGE = 100
 MAX_USAGE_TEXT = 200
+#: How many segments ``subscriber { segments }`` evaluates at once (it refuses rather than
+#: answer for only some of them; :mod:`seggraph.services.evaluation` imports this number), and
+#: so how many active (not archived) segments a mode holds: with more, every untagged such
+#: question of the mode would be refused, for every client. Read when a write asks, so a test
+#: can lower it.
+MAX_EVALUATED_SEGMENTS = 500
 #: How long a delete's mark keeps new references and usages away; an older one was left by a
 #: delete that died, and is ignored (see the module's docstring).
 DELETE_MARK_IN_FORCE = timedelta(seconds=60)
@@ -374,6 +386,7 @@ class SegmentService:
             mode, conditions or Group(Combinator.ALL), segment_id=None, prefix=conditions_prefix
         )
         errors += tree_errors
+        errors += await self._room_for_one_more(mode, ())
         if errors:
             raise InputRefused(errors)
         now = self.clock()
@@ -391,7 +404,14 @@ class SegmentService:
             updated_at=now,
             updated_by=actor,
         )
-        await self._write(None, segment, HistoryAction.CREATED, actor, refs_path=conditions_prefix)
+        await self._write(
+            None,
+            segment,
+            HistoryAction.CREATED,
+            actor,
+            refs_path=conditions_prefix,
+            limit_path=(),
+        )
         return WriteResult(segment, warnings)
 
     async def update(
@@ -523,9 +543,16 @@ class SegmentService:
                         "their IN_SEGMENT conditions keep evaluating it",
                     )
                 )
+        else:
+            await self._refuse_when_full(mode, ("id",))
         action = HistoryAction.ARCHIVED if archived else HistoryAction.UNARCHIVED
         saved = await self._save(
-            current, replace(current, archived=archived), action, actor, refs_path=("id",)
+            current,
+            replace(current, archived=archived),
+            action,
+            actor,
+            refs_path=("id",),
+            limit_path=("id",),
         )
         return WriteResult(saved, warnings)
 
@@ -535,6 +562,7 @@ class SegmentService:
         source = await self.require(mode, segment_id)
         errors: list[UserError] = []
         new_name = clean_name(name if name is not None else _copy_name(source.name), errors)
+        errors += await self._room_for_one_more(mode, ("id",))
         if errors:
             raise InputRefused(errors)
         now = self.clock()
@@ -551,7 +579,13 @@ class SegmentService:
             source_id=None,
         )
         await self._write(
-            None, copy, HistoryAction.DUPLICATED, actor, note=f"from {source.id}", refs_path=("id",)
+            None,
+            copy,
+            HistoryAction.DUPLICATED,
+            actor,
+            note=f"from {source.id}",
+            refs_path=("id",),
+            limit_path=("id",),
         )
         return WriteResult(copy)
 
@@ -753,6 +787,8 @@ class SegmentService:
                 raise VersionConflict(
                     segment_id, expected_version, None, _no_counterpart(source, target)
                 )
+            if not source.archived:  # the copy is archived as its segment is: it adds none
+                await self._refuse_when_full(target, ("mode",))
             now = self.clock()
             copy = replace(
                 source,
@@ -768,7 +804,13 @@ class SegmentService:
             )
             try:
                 await self._write(
-                    None, copy, HistoryAction.COPIED, actor, note=note, refs_path=("id",)
+                    None,
+                    copy,
+                    HistoryAction.COPIED,
+                    actor,
+                    note=note,
+                    refs_path=("id",),
+                    limit_path=("mode",),
                 )
             except CopyExists:
                 # Another request made the counterpart between our look and our write.
@@ -993,13 +1035,22 @@ class SegmentService:
         actor: str,
         note: str = "",
         refs_path: tuple[PathPart, ...] = ("conditions",),
+        limit_path: tuple[PathPart, ...] = (),
     ) -> Segment:
         for _ in range(_RENUMBERINGS):
             saved = replace(
                 after, version=before.next_version, updated_at=self.clock(), updated_by=actor
             )
             try:
-                await self._write(before, saved, action, actor, note=note, refs_path=refs_path)
+                await self._write(
+                    before,
+                    saved,
+                    action,
+                    actor,
+                    note=note,
+                    refs_path=refs_path,
+                    limit_path=limit_path,
+                )
             except _NumberUsedMeanwhile as exc:
                 # The same version (one number, one content), but a write undone since took
                 # the number ours was to have: take the next one.
@@ -1016,11 +1067,16 @@ class SegmentService:
         actor: str,
         note: str = "",
         refs_path: tuple[PathPart, ...] = ("conditions",),
+        limit_path: tuple[PathPart, ...] = (),
     ) -> None:
         """Write ``after`` (in place of ``before``, at its version) with its history entry.
-        A segment whose conditions reference others is then checked: when one of them has
-        gone or is being deleted, the write is undone and refused (``UNKNOWN_SEGMENT`` at
-        ``refs_path``), so no delete ever leaves it dangling."""
+        A write that adds an active segment to its mode then counts the mode's active
+        segments: past :data:`MAX_EVALUATED_SEGMENTS` (writes saved at the same moment filled
+        the room the caller's :meth:`_room_for_one_more` found), it is undone and refused
+        (``TOO_MANY`` at ``limit_path``). A segment whose conditions reference others is then
+        checked: when one of them has gone or is being deleted, the write is undone and
+        refused (``UNKNOWN_SEGMENT`` at ``refs_path``), so no delete ever leaves it
+        dangling."""
         entry = HistoryEntry(
             segment_id=after.id,
             mode=after.mode,
@@ -1044,6 +1100,11 @@ class SegmentService:
             await self.store.add_history(entry, session)
 
         await self.database.run_atomically(work)
+        if _adds_active(before, after) and await self._over_limit(after.mode):
+            # Of two writes that fill the last place at the same moment, the later to count
+            # sees both, so at least one is undone (both may be: write again).
+            await self._roll_back(before, after, set())
+            raise InputRefused([_mode_full(after.mode, limit_path, meanwhile=True)])
         if before is None or before.conditions != after.conditions:
             await self._check_properties_again(before, after, refs_path)
         refs = referenced_segments(after.conditions)
@@ -1075,6 +1136,22 @@ class SegmentService:
                     )
                 ]
             )
+
+    async def _room_for_one_more(self, mode: Mode, path: tuple[PathPart, ...]) -> list[UserError]:
+        """Nothing when ``mode`` has room for one more active segment; else the refusal
+        (``TOO_MANY`` at ``path``), for a write that would add one. Asked before the write,
+        which is then not made; :meth:`_write` counts again after it."""
+        if await self.store.count_active(mode) < MAX_EVALUATED_SEGMENTS:
+            return []
+        return [_mode_full(mode, path, meanwhile=False)]
+
+    async def _refuse_when_full(self, mode: Mode, path: tuple[PathPart, ...]) -> None:
+        refused = await self._room_for_one_more(mode, path)
+        if refused:
+            raise InputRefused(refused)
+
+    async def _over_limit(self, mode: Mode) -> bool:
+        return await self.store.count_active(mode) > MAX_EVALUATED_SEGMENTS
 
     async def _check_properties_again(
         self, before: Segment | None, after: Segment, refs_path: tuple[PathPart, ...]
@@ -1225,6 +1302,30 @@ def _no_counterpart(source: Segment, target: Mode) -> str:
             "which it was copied from, is not there any more"
         )
     return f"{why}: there is no version to expect; leave expectedVersion out to make a copy"
+
+
+def _adds_active(before: Segment | None, after: Segment) -> bool:
+    """Whether writing ``after`` in place of ``before`` (None: a new segment) adds an active
+    segment to its mode."""
+    return not after.archived and (before is None or before.archived)
+
+
+def _mode_full(mode: Mode, path: tuple[PathPart, ...], *, meanwhile: bool) -> UserError:
+    """The refusal of a write that would add an active segment to a full mode."""
+    limit = MAX_EVALUATED_SEGMENTS
+    full = f"{mode.value} already has {limit} active segments, the most a mode holds"
+    if meanwhile:
+        full = (
+            f"{mode.value} reached {limit} active segments, the most a mode holds, with "
+            "another write saved at the same moment"
+        )
+    return UserError(
+        path,
+        "TOO_MANY",
+        f"{full}: subscriber {{ segments }} evaluates every active segment of the mode at "
+        f"once, and is refused past {limit}. Archive or delete {mode.value} segments no longer "
+        "needed, then try again; nothing was saved",
+    )
 
 
 def _unavailable_errors(

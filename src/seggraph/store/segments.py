@@ -535,6 +535,11 @@ class SegmentStore:
         )
         return {str(doc["_id"]): list(doc["refs"]) for doc in await cursor.to_list()}
 
+    async def count_active(self, mode: Mode) -> int:
+        """How many segments of ``mode`` are active (not archived), read from the database
+        now, never from what is kept in memory (the ``listing`` index counts them)."""
+        return await self.segments.count_documents({"mode": mode.value, "archived": False})
+
     async def find_copies(self, mode: Mode, source_id: str) -> list[Segment]:
         """The copies of ``source_id`` in ``mode``, oldest first: one at most, unless they
         were made before the ``one_copy_per_source`` index could be created."""

@@ -136,7 +136,8 @@ class Subscriber:
 
     @strawberry.field(
         description="The segments this subscriber belongs to, newest first (every active "
-        "segment is evaluated, at most 500: with more, filter by tags, else TOO_MANY). With "
+        f"segment is evaluated, at most {MAX_EVALUATED_SEGMENTS}, the most a mode holds: with "
+        "more, made before that limit held, filter by tags, else TOO_MANY). With "
         "includeNonMembers, every result is listed."
     )
     @direct

@@ -22,7 +22,7 @@ from seggraph.api.segments.types import (
 from seggraph.domain import segments as ds
 from seggraph.domain.conditions import Group
 from seggraph.domain.errors import InputRefused, PathPart, UserError
-from seggraph.services.segments import VersionConflict, WriteResult
+from seggraph.services.segments import MAX_EVALUATED_SEGMENTS, VersionConflict, WriteResult
 
 ACKNOWLEDGE = strawberry.argument(
     description="Required to change the conditions of a segment that live usages route by."
@@ -38,6 +38,20 @@ TAGS = (
     "At most 50, each trimmed and 1 to 64 characters; repeats (compared case-insensitively) "
     "are dropped, keeping the first spelling."
 )
+
+
+def mode_full(path: str) -> str:
+    """What a mutation that adds an active segment says about the limit (refused at ``path``)."""
+    return (
+        f"A mode holds at most {MAX_EVALUATED_SEGMENTS} active (not archived) segments, what "
+        "subscriber { segments } evaluates at once: past them this is refused with TOO_MANY "
+        f"(at {path}) and nothing is written; archive or delete segments first."
+    )
+
+
+FULL_AT_INPUT = mode_full("[]")
+FULL_AT_ID = mode_full('["id"]')
+FULL_AT_MODE = mode_full('["mode"]')
 
 
 @strawberry.input(description="A new segment, in the request's mode.")
@@ -162,7 +176,7 @@ def _conditions_of(
 
 @strawberry.type
 class SegmentMutations:
-    @strawberry.mutation(description="Create a segment in the request's mode.")
+    @strawberry.mutation(description=f"Create a segment in the request's mode. {FULL_AT_INPUT}")
     async def create_segment(
         self,
         info: Info,
@@ -211,7 +225,10 @@ class SegmentMutations:
 
         return await _segment_write(work)
 
-    @strawberry.mutation(description='Copy a segment (named "NAME (copy)" unless a name is given).')
+    @strawberry.mutation(
+        description='Copy a segment (named "NAME (copy)" unless a name is given); the copy is '
+        f"active. {FULL_AT_ID}"
+    )
     async def duplicate_segment(
         self,
         info: Info,
@@ -243,7 +260,7 @@ class SegmentMutations:
             )
         )
 
-    @strawberry.mutation(description="Bring an archived segment back.")
+    @strawberry.mutation(description=f"Bring an archived segment back. {FULL_AT_ID}")
     async def unarchive_segment(
         self,
         info: Info,
@@ -299,7 +316,8 @@ class SegmentMutations:
         "conditions live usages route by; a counterpart already holding the copy is answered "
         "unchanged). id is the segment copied, in the mode other than mode. With API keys, the "
         "copy is written with a write key of mode (a LIVE key promotes a TEST segment): a key "
-        "writes only in its own mode."
+        "writes only in its own mode. A new copy is archived when its segment is, else active. "
+        f"{FULL_AT_MODE} Updating the counterpart adds none (an archived copy neither)."
     )
     async def copy_segment_to_mode(
         self,
