@@ -182,6 +182,22 @@ def test_preview_unsaved_conditions_as_tree_or_text(q: GraphQLClient) -> None:
     assert invalid["userErrors"][0]["code"] == "OPERATOR_NOT_ALLOWED"
 
 
+def test_a_preview_of_a_percentage_says_its_buckets_are_the_draft_s(q: GraphQLClient) -> None:
+    """A draft has no segment id to draw buckets from: the preview says its sample is not
+    the one the saved segment will select (QA: 20 members previewed, 17 saved, others)."""
+    preview = """query($text: String!) { previewConditions(subscriberIds: ["sub_010"],
+      conditionsText: $text, explain: false) { results { evaluation { result } }
+      warnings { path code message } } }"""
+    text = "subscriber.mrr > 10 AND subscriber.bucket PERCENTAGE 50"
+    answer = q.query(preview, {"text": text})["previewConditions"]
+    assert len(answer["results"]) == 1
+    assert [(w["path"], w["code"]) for w in answer["warnings"]] == [
+        (["conditionsText", "conditions", "1"], "DRAFT_BUCKETS")
+    ]
+    plain = q.query(preview, {"text": "subscriber.mrr > 10"})["previewConditions"]
+    assert plain["warnings"] == []
+
+
 MEMBERS = """query($id: ID!, $after: String, $first: Int!) { segment(id: $id) {
   members(first: $first, after: $after) { memberIds endCursor hasNextPage } } }"""
 

@@ -593,3 +593,24 @@ def test_a_segment_stored_before_numbers_were_kept_is_written_as_before(
     assert saved["userErrors"] == [] and saved["segment"]["version"] == 2
     stale = seg.update(id=segment["id"], expectedVersion=1, name="stale")
     assert errors_by_path(stale) == {"expectedVersion": "VERSION_CONFLICT"}
+
+
+def test_a_copy_with_a_percentage_condition_warns_that_it_selects_another_sample(
+    seg: SegmentClient,
+) -> None:
+    """Buckets are drawn per segment id (spec): an experiment tested in TEST and copied to
+    LIVE reaches a different 25% there, which the copy now says (QA: 19 of 67 in both)."""
+    experiment = seg.created(
+        name="Win-back 25%",
+        conditions={
+            "conditions": [{"property": "subscriber.bucket", "operator": "PERCENTAGE", "value": 25}]
+        },
+    )
+    copied = seg.run(COPY_TO, id=experiment["id"], target="LIVE")["copySegmentToMode"]
+    assert copied["userErrors"] == []
+    [warning] = copied["warnings"]
+    assert (warning["path"], warning["code"]) == (["id"], "COPY_BUCKETS")
+    assert experiment["id"] in warning["message"]
+    plain = seg.created(name="No buckets", conditions=mrr_gt(100))
+    quiet = seg.run(COPY_TO, id=plain["id"], target="LIVE")["copySegmentToMode"]
+    assert quiet["userErrors"] == [] and quiet["warnings"] == []

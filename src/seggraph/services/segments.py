@@ -781,6 +781,17 @@ class SegmentService:
         if errors:
             raise InputRefused(about_content(errors, source.conditions, ("id",), whose))
         warnings = about_content(warnings, source.conditions, ("id",), whose)
+        if conditions_with(tree, ("conditions",), _BUCKETS):
+            warnings.append(
+                UserError(
+                    ("id",),
+                    "COPY_BUCKETS",
+                    "PERCENTAGE buckets are drawn per segment id, so the copy selects a "
+                    f"different sample of subscribers than segment {segment_id}: an experiment "
+                    f"tested in {source_mode.value} does not reach the same subscribers in "
+                    f"{target.value}",
+                )
+            )
         note = f"copied from {source_mode.value} segment {segment_id} version {source.version}"
         if counterpart is None:
             if expected_version is not None:
@@ -1395,19 +1406,46 @@ def _node_at(root: Group, where: tuple[PathPart, ...]) -> tuple[Node, int]:
     return node, depth
 
 
-def reference_conditions(
-    group: Group, path: tuple[PathPart, ...]
+def conditions_with(
+    group: Group, path: tuple[PathPart, ...], operators: frozenset[Operator]
 ) -> list[tuple[tuple[PathPart, ...], Condition]]:
-    """The ``IN_SEGMENT`` / ``NOT_IN_SEGMENT`` conditions of a canonical tree, each with its
-    path in the input (as validation names paths)."""
+    """The conditions of a canonical tree with one of ``operators``, each with its path in
+    the input (as validation names paths)."""
     found: list[tuple[tuple[PathPart, ...], Condition]] = []
     for index, child in enumerate(group.children):
         at = path + child_path(group, index)
         if isinstance(child, Group):
-            found += reference_conditions(child, at)
-        elif child.operator in (Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT):
+            found += conditions_with(child, at, operators)
+        elif child.operator in operators:
             found.append((at, child))
     return found
+
+
+def reference_conditions(
+    group: Group, path: tuple[PathPart, ...]
+) -> list[tuple[tuple[PathPart, ...], Condition]]:
+    """The ``IN_SEGMENT`` / ``NOT_IN_SEGMENT`` conditions of a canonical tree."""
+    return conditions_with(group, path, _REFERENCES)
+
+
+_REFERENCES = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT})
+_BUCKETS = frozenset({Operator.PERCENTAGE})
+
+
+def draft_bucket_warnings(tree: Group, path: tuple[PathPart, ...]) -> list[UserError]:
+    """For a preview: its PERCENTAGE conditions draw buckets for a draft, not for the segment
+    that will be saved (buckets are drawn per segment id), so the members differ."""
+    return [
+        UserError(
+            at,
+            "DRAFT_BUCKETS",
+            "PERCENTAGE buckets are drawn per segment id, and a draft has none: this preview "
+            'draws them for "draft", so a saved segment with these conditions selects a '
+            "different sample; segmentEditImpact previews an edit of a saved segment with its "
+            "own buckets",
+        )
+        for at, _ in conditions_with(tree, path, _BUCKETS)
+    ]
 
 
 def _copy_name(name: str) -> str:

@@ -33,6 +33,7 @@ from seggraph.services.evaluation import (
     MAX_PREVIEW_SUBSCRIBERS,
     SegmentOutcome,
 )
+from seggraph.services.segments import draft_bucket_warnings
 
 #: The most ids segmentEditImpact lists of those leaving and of those joining.
 MAX_IMPACT_SAMPLE = 100
@@ -207,7 +208,8 @@ class PreviewPayload:
     warnings: list[UserErrorType] = strawberry.field(
         default_factory=list,
         description="Evaluated, but worth knowing: e.g. EMPTY_CONDITIONS (matches everyone, or "
-        "no one).",
+        "no one), DRAFT_BUCKETS (a PERCENTAGE condition's buckets are drawn for the draft, "
+        "not for the segment it will be saved as).",
     )
 
 
@@ -268,6 +270,7 @@ class EvaluationQueries:
             )
             if errors:
                 raise InputRefused(errors)
+            warnings += draft_bucket_warnings(tree, prefix)
             rows = await ctx.evaluation.preview(
                 ctx.mode, tree, [EvaluationContext(str(i)) for i in subscriber_ids], explain=explain
             )

@@ -317,7 +317,9 @@ class SegmentMutations:
         "unchanged). id is the segment copied, in the mode other than mode. With API keys, the "
         "copy is written with a write key of mode (a LIVE key promotes a TEST segment): a key "
         "writes only in its own mode. A new copy is archived when its segment is, else active. "
-        f"{FULL_AT_MODE} Updating the counterpart adds none (an archived copy neither)."
+        f"{FULL_AT_MODE} Updating the counterpart adds none (an archived copy neither). "
+        "PERCENTAGE buckets are drawn per segment id, so a copy with a PERCENTAGE condition "
+        "selects a different sample than its segment: the payload warns (COPY_BUCKETS)."
     )
     async def copy_segment_to_mode(
         self,
