@@ -1,6 +1,7 @@
 """A profile's bounds: its number of trait names (``SEGGRAPH_CDP_MAX_TRAITS``), each trait
 value's size (``SEGGRAPH_CDP_MAX_TRAIT_BYTES``) and each trait name's length. A message past one
-is a 400 naming it and its profile, and nothing of its request is stored."""
+is a 400 naming it and its profile, and nothing of its request is stored. And a question reads
+only the traits it asks for, whatever else a profile holds."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from seggraph_cdp.provider import CdpProvider
 from seggraph_cdp.store import ProfileFull
 
 from seggraph.db import Database
+from seggraph.domain.context import EvaluationContext
 from seggraph.settings import Settings
 from tests.providers.cdp.conftest import cdp_settings
 from tests.providers.cdp.test_ingestion import post, snapshot
@@ -271,3 +273,28 @@ async def test_a_profile_created_meanwhile_is_tried_again_not_refused(
     result = await provider.ingest([message], NOW)
     assert result.accepted == 1 and len(tries) == 2
     assert traits_of(sync_db, "u") == {"a": 1}
+
+
+async def test_a_question_reads_only_the_traits_it_asks_for(
+    small: httpx.Client, seggraph_database: Database
+) -> None:
+    traits = {"plan": "pro", "seats": 3, **{f"t{i}": i for i in range(2)}}
+    post(small, "identify", {"userId": "u", "traits": traits})
+    provider = CdpProvider(small_settings()).bind(seggraph_database.db, database=seggraph_database)
+    profiles = await provider.store.load_profiles(["u", "nobody"], ["plan", "absent"])
+    assert set(profiles) == {"u"}
+    assert profiles["u"]["traits"] == {"plan": "pro"}
+    assert set(profiles["u"]) == {"_id", "first_seen", "last_seen", "traits"}
+    asked: list[list[str]] = []
+    load = provider.store.load_profiles
+
+    async def spy(ids: Any, names: Any = ()) -> Any:
+        asked.append(list(names))
+        return await load(ids, names)
+
+    provider.store.load_profiles = spy  # type: ignore[method-assign,assignment]
+    [row] = await provider.resolve(
+        [EvaluationContext("u")], ["cdp.trait.plan", "cdp.trait.first_name", "cdp.last_seen"]
+    )
+    assert asked == [["firstName", "plan"]]
+    assert row["cdp.trait.plan"] == "pro"

@@ -157,7 +157,8 @@ class CdpProvider:
         events = sorted(
             {found[0] for key in wanted if (found := self._reader.event_for(key)) is not None}
         )
-        profiles_query = self.store.load_profiles(ids)
+        traits = {t.trait for key in wanted if (t := self._reader.traits.get(key)) is not None}
+        profiles_query = self.store.load_profiles(ids, sorted(traits))
         if events:
             profiles, stats = await asyncio.gather(
                 profiles_query,

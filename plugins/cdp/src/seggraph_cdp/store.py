@@ -21,7 +21,7 @@ reading before writing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -282,8 +282,13 @@ class CdpStore:
                 return refusal
         return None
 
-    async def load_profiles(self, user_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        cursor = self.profiles.find({"_id": {"$in": list(user_ids)}})
+    async def load_profiles(
+        self, user_ids: Sequence[str], traits: Iterable[str] = ()
+    ) -> dict[str, dict[str, Any]]:
+        """The seen times and the named ``traits`` of each profile found: only those, so that
+        a question costs the same whatever else a profile holds."""
+        fields = {"first_seen": 1, "last_seen": 1, **{f"traits.{name}": 1 for name in traits}}
+        cursor = self.profiles.find({"_id": {"$in": list(user_ids)}}, fields)
         return {doc["_id"]: doc for doc in await cursor.to_list()}
 
     async def event_stats(
