@@ -29,6 +29,11 @@ A request is read whole before anything is written: one bad message refuses the 
   (``1e400``, 40 significant digits): never rounded, truncated or turned into a string. This
   holds for event ``properties`` as for traits, so an event is stored as it was sent or not
   at all.
+- A profile's size is bounded (:class:`Limits`): a message with more trait names than a
+  profile may hold (``SEGGRAPH_CDP_MAX_TRAITS``), a trait name longer than
+  :data:`MAX_TRAIT_NAME` or a trait value larger, as stored, than ``SEGGRAPH_CDP_MAX_TRAIT_BYTES``
+  is refused here; the store refuses a message that would take a profile past its number of
+  trait names.
 - A time is from :data:`EARLIEST` (the first that is a calendar day in every time zone) to the
   end of year 9999, in UTC: ``0001-01-01T00:00:00+01:00`` and ``9999-12-31T23:59:59-01:00``
   are refused (a time after the receipt is the receipt time anyway, see above). A clock-skew
@@ -45,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import bson
 from bson import Decimal128
 
 from seggraph.domain.context import MAX_SUBJECT_ID
@@ -54,6 +60,12 @@ from seggraph.domain.numbers import BOUNDS, fits_int64, within_bounds
 MAX_ID = MAX_SUBJECT_ID
 MAX_EVENT = 200
 MAX_BATCH = 2500
+#: The longest trait name, as for an event name: a name is stored twice in its profile (with
+#: its value and its time), so its length is part of what bounds a profile.
+MAX_TRAIT_NAME = MAX_EVENT
+#: The defaults of ``SEGGRAPH_CDP_MAX_TRAITS`` and ``SEGGRAPH_CDP_MAX_TRAIT_BYTES``.
+DEFAULT_MAX_TRAITS = 500
+DEFAULT_MAX_TRAIT_BYTES = 4096
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 #: How far after its receipt a message's time may be (clock skew) before it counts as received.
 FUTURE_SKEW = timedelta(minutes=5)
@@ -71,6 +83,18 @@ class BadMessage(ValueError):
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one profile may hold: at most ``traits`` trait names (``SEGGRAPH_CDP_MAX_TRAITS``),
+    each value at most ``trait_bytes`` bytes as stored (``SEGGRAPH_CDP_MAX_TRAIT_BYTES``)."""
+
+    traits: int = DEFAULT_MAX_TRAITS
+    trait_bytes: int = DEFAULT_MAX_TRAIT_BYTES
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
 class Message:
     message_id: str
     type: str
@@ -79,6 +103,8 @@ class Message:
     event: str | None = None
     traits: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
+    #: Where the message is in its request (``batch[3]``; empty for a single message).
+    where: str = ""
 
 
 def parse_time(value: Any, where: str) -> datetime | None:
@@ -155,6 +181,44 @@ def storable(value: dict[str, Any], where: str) -> dict[str, Any]:
     return copied
 
 
+def stored_size(value: Any) -> int:
+    """The bytes ``value`` takes in the database (BSON): a string its UTF-8 length + 5, a
+    number 8 (4 for a small integer, 16 for a decimal), an object or list its fields' sizes,
+    names included, + 5."""
+    return len(bson.encode({"": value})) - 7  # less the wrapping document and its field name
+
+
+def _traits(body: Any, where: str, limits: Limits) -> dict[str, Any]:
+    """The ``traits`` of an identify call, as stored, checked against ``limits``."""
+    traits = _object(body, where)
+    if len(traits) > limits.traits:
+        raise BadMessage(
+            where,
+            f"{len(traits)} traits in one message, but a profile holds at most {limits.traits} "
+            "trait names (SEGGRAPH_CDP_MAX_TRAITS)",
+        )
+    for name in traits:
+        if not name or "." in name or "\x00" in name or name.startswith("$"):
+            raise BadMessage(
+                where,
+                f"a trait name cannot be empty, contain '.' or NUL or start with '$': {name!r}",
+            )
+        if len(name) > MAX_TRAIT_NAME:
+            raise BadMessage(
+                where, f"a trait name has at most {MAX_TRAIT_NAME} characters: {name[:60]!r}…"
+            )
+    stored = storable(traits, where)
+    for name, value in stored.items():
+        size = stored_size(value)
+        if size > limits.trait_bytes:
+            raise BadMessage(
+                f"{where}.{name}",
+                f"the value takes {size} bytes stored, but a trait value takes at most "
+                f"{limits.trait_bytes} (SEGGRAPH_CDP_MAX_TRAIT_BYTES)",
+            )
+    return stored
+
+
 def _identifier(value: Any, where: str) -> str | None:
     if value is None:
         return None
@@ -183,6 +247,7 @@ def parse_message(
     *,
     where: str = "",
     batch_sent_at: datetime | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Message:
     """One message; ``kind`` is the endpoint's type (``None`` in a batch: the message says)."""
     prefix = f"{where}." if where else ""
@@ -213,14 +278,7 @@ def parse_message(
     traits: dict[str, Any] = {}
     properties: dict[str, Any] = {}
     if kind == "identify":
-        traits = _object(body.get("traits"), f"{prefix}traits")
-        for name in traits:
-            if not name or "." in name or "\x00" in name or name.startswith("$"):
-                raise BadMessage(
-                    f"{prefix}traits",
-                    f"a trait name cannot be empty, contain '.' or NUL or start with '$': {name!r}",
-                )
-        traits = storable(traits, f"{prefix}traits")
+        traits = _traits(body.get("traits"), f"{prefix}traits", limits)
     elif kind == "track":
         raw_event = body.get("event")
         if not isinstance(raw_event, str) or not raw_event.strip():
@@ -239,13 +297,16 @@ def parse_message(
         event=event,
         traits=traits,
         properties=properties,
+        where=where,
     )
 
 
-def parse_request(body: Any, kind: str, received_at: datetime) -> list[Message]:
+def parse_request(
+    body: Any, kind: str, received_at: datetime, limits: Limits = DEFAULT_LIMITS
+) -> list[Message]:
     """The messages of one request to an endpoint of one message type, or to ``/batch``."""
     if kind != "batch":
-        return [parse_message(body, kind, received_at)]
+        return [parse_message(body, kind, received_at, limits=limits)]
     if not isinstance(body, dict):
         raise BadMessage("body", "expected a JSON object with a batch array")
     items = body.get("batch")
@@ -255,6 +316,8 @@ def parse_request(body: Any, kind: str, received_at: datetime) -> list[Message]:
         raise BadMessage("batch", f"at most {MAX_BATCH} messages in one batch")
     sent_at = parse_time(body.get("sentAt"), "sentAt")
     return [
-        parse_message(item, None, received_at, where=f"batch[{index}]", batch_sent_at=sent_at)
+        parse_message(
+            item, None, received_at, where=f"batch[{index}]", batch_sent_at=sent_at, limits=limits
+        )
         for index, item in enumerate(items)
     ]

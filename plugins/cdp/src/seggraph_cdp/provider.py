@@ -18,13 +18,15 @@ from seggraph.domain.properties import PropertyDefinition
 from seggraph.evaluation.values import MISSING
 from seggraph.settings import read_settings
 from seggraph_cdp import properties
-from seggraph_cdp.messages import Message
+from seggraph_cdp.messages import Limits, Message
 from seggraph_cdp.properties import PROVIDER, ValueReader
 from seggraph_cdp.routes import cdp_routes
 from seggraph_cdp.settings import CdpSettings
-from seggraph_cdp.store import CdpStore, EventStats, IngestResult
+from seggraph_cdp.store import CdpStore, EventStats, IngestResult, ProfileFull
 
 log = logging.getLogger(__name__)
+#: How often a request is tried when a profile it writes is created meanwhile (see ``ingest``).
+INGEST_ATTEMPTS = 3
 
 
 class SubjectLike(Protocol):
@@ -70,7 +72,7 @@ class CdpProvider:
         currency: str = "USD",
         clock: Callable[[], datetime] | None = None,
     ) -> CdpProvider:
-        self._store = CdpStore(db)
+        self._store = CdpStore(db, max_traits=self.settings.max_traits)
         self._database = database
         self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
         self.currency = currency.upper()
@@ -107,12 +109,29 @@ class CdpProvider:
     def now(self) -> datetime:
         return self.clock()
 
+    def limits(self) -> Limits:
+        return self.settings.limits
+
     async def ingest(self, messages: list[Message], received_at: datetime) -> IngestResult:
+        """Store the request, in a transaction where there is one. A request that would take a
+        profile past ``SEGGRAPH_CDP_MAX_TRAITS`` raises
+        :class:`~seggraph_cdp.messages.BadMessage` (and its transaction stores nothing).
+        A profile found full is told from one created by a concurrent request, which another
+        attempt settles (:meth:`CdpStore.refusal`)."""
         store = self.store
-        if self._database is None:
-            return await store.ingest(messages, received_at)
-        return await self._database.run_atomically(
-            lambda session: store.ingest(messages, received_at, session)
+        for _attempt in range(INGEST_ATTEMPTS):
+            try:
+                if self._database is None:
+                    return await store.ingest(messages, received_at)
+                return await self._database.run_atomically(
+                    lambda session: store.ingest(messages, received_at, session)
+                )
+            except ProfileFull as full:
+                refusal = await store.refusal(full)
+                if refusal is not None:
+                    raise refusal from None
+        raise RuntimeError(
+            f"could not store the request: its profiles kept changing ({INGEST_ATTEMPTS} tries)"
         )
 
     def routes(self) -> list[Route]:
@@ -138,7 +157,8 @@ class CdpProvider:
         events = sorted(
             {found[0] for key in wanted if (found := self._reader.event_for(key)) is not None}
         )
-        profiles_query = self.store.load_profiles(ids)
+        traits = {t.trait for key in wanted if (t := self._reader.traits.get(key)) is not None}
+        profiles_query = self.store.load_profiles(ids, sorted(traits))
         if events:
             profiles, stats = await asyncio.gather(
                 profiles_query,

@@ -4,7 +4,9 @@
 They take Segment's JSON and authorise it as Segment does: HTTP Basic with the write key as the
 user name and an empty password, or (for clients that cannot send that header) the write key
 as ``writeKey`` in the JSON body. The whole request is read and checked before anything is
-written, so a refused request (405, 401, 400, 413) has no side effect. Every refusal answers
+written, so a refused request (405, 401, 400, 413) has no side effect; a message that would
+take its profile past its bound (``SEGGRAPH_CDP_MAX_TRAITS``) is a 400 too, and nothing of its
+request is stored. Every refusal answers
 ``{"success": false, "error": ...}``, an unknown path under ``/cdp/v1`` (404) included.
 """
 
@@ -24,7 +26,7 @@ from starlette.routing import Route
 
 from seggraph.web import json_bodies
 from seggraph.web.methods import ANY_METHOD
-from seggraph_cdp.messages import MESSAGE_TYPES, BadMessage, Message, parse_request
+from seggraph_cdp.messages import MESSAGE_TYPES, BadMessage, Limits, Message, parse_request
 from seggraph_cdp.store import IngestResult
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ class Ingestor(Protocol):
     def write_key(self) -> str | None: ...
 
     def max_body_bytes(self) -> int: ...
+
+    def limits(self) -> Limits: ...
 
     def now(self) -> datetime: ...
 
@@ -112,10 +116,12 @@ def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Re
             return _unauthorised(write_key)
         received_at = ingestor.now()
         try:
-            messages = parse_request(body, kind, received_at)
+            messages = parse_request(body, kind, received_at, ingestor.limits())
+            # A message that would take its profile past its bound is refused here, and the
+            # request is not stored.
+            result = await ingestor.ingest(messages, received_at)
         except BadMessage as exc:
             return _error(400, str(exc))
-        result = await ingestor.ingest(messages, received_at)
         return JSONResponse(result.as_json())
 
     return endpoint

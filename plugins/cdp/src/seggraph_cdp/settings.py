@@ -11,6 +11,15 @@
   ``.last_at``. A comma-separated list (``Order Completed,Signed Up``: slugs ``order_completed``
   and ``signed_up``) or a JSON object from slug to event name.
 - ``SEGGRAPH_CDP_MAX_BODY_BYTES``: the largest request body accepted (Segment's 500 KB).
+- ``SEGGRAPH_CDP_MAX_TRAITS``: the most distinct trait names one profile holds (500). Segment
+  itself refuses an identify call of 300 traits or more; a product's own traits are some tens.
+  A message that would take a profile past it is refused; the traits a profile holds can
+  always be updated.
+- ``SEGGRAPH_CDP_MAX_TRAIT_BYTES``: the largest trait value, in bytes as stored (4,096: a
+  string of some 4,000 characters, a list of a hundred tags). With the trait names' bound
+  (:data:`~seggraph_cdp.messages.MAX_TRAIT_NAME`), a profile is at most
+  ``MAX_TRAITS × (MAX_TRAIT_BYTES + 1,728)`` bytes (2.9 MB by default; a typical one a few KB);
+  the two together must keep it within the database's 16 MiB document.
 """
 
 from __future__ import annotations
@@ -20,14 +29,25 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from seggraph.domain.properties import PropertyType
 from seggraph.settings import read_settings
+from seggraph_cdp.messages import (
+    DEFAULT_MAX_TRAIT_BYTES,
+    DEFAULT_MAX_TRAITS,
+    MAX_TRAIT_NAME,
+    Limits,
+)
 
 TRAIT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 EVENT_SLUG = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
+#: The most a profile's names and times take per trait beyond its value: the name twice (at most
+#: 4 bytes a character in UTF-8), a date, and BSON's field headers.
+TRAIT_OVERHEAD = 2 * 4 * MAX_TRAIT_NAME + 128
+#: The largest a profile may become: a document is at most 16 MiB, with room for the rest.
+MAX_PROFILE_BYTES = 15_000_000
 KEY_NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
 TRAIT_TYPES = (
     PropertyType.TEXT,
@@ -164,6 +184,18 @@ class CdpSettings(BaseSettings):
     traits: str = Field(default="", description="Declared traits: name:TYPE,... or JSON.")
     events: str = Field(default="", description="Event names with computed properties.")
     max_body_bytes: int = Field(default=512_000, ge=1024, le=50_000_000)
+    max_traits: int = Field(
+        default=DEFAULT_MAX_TRAITS,
+        ge=1,
+        le=10_000,
+        description="The most distinct trait names one profile holds.",
+    )
+    max_trait_bytes: int = Field(
+        default=DEFAULT_MAX_TRAIT_BYTES,
+        ge=16,
+        le=1_000_000,
+        description="The largest trait value, in bytes as stored.",
+    )
 
     @field_validator("traits")
     @classmethod
@@ -176,6 +208,22 @@ class CdpSettings(BaseSettings):
     def _events(cls, value: str) -> str:
         parse_events(value)
         return value
+
+    @field_validator("max_trait_bytes")
+    @classmethod
+    def _profile_fits(cls, value: int, info: ValidationInfo) -> int:
+        traits = info.data.get("max_traits")
+        if traits is not None and traits * (value + TRAIT_OVERHEAD) > MAX_PROFILE_BYTES:
+            raise ValueError(
+                f"SEGGRAPH_CDP_MAX_TRAITS × (SEGGRAPH_CDP_MAX_TRAIT_BYTES + {TRAIT_OVERHEAD}) "
+                f"at most {MAX_PROFILE_BYTES} (a profile is one database document), got "
+                f"{traits} × ({value} + {TRAIT_OVERHEAD})"
+            )
+        return value
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(traits=self.max_traits, trait_bytes=self.max_trait_bytes)
 
     @property
     def trait_declarations(self) -> tuple[TraitDeclaration, ...]:

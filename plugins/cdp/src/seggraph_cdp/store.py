@@ -7,11 +7,21 @@
   ``last_seen``, ``traits`` (the latest value of each trait by event time) and ``trait_at`` (the
   event time each trait value is from, so an identify call that arrives late never overwrites a
   newer value).
+
+A profile holds at most ``max_traits`` trait names (``SEGGRAPH_CDP_MAX_TRAITS``). The update
+that folds a request's messages into a profile is conditional: it matches only a profile that
+already holds every trait name it sets, or can take the new ones within the bound. A request
+past the bound by itself is refused before anything is written; one that finds its profile
+full (the update matching nothing, its upsert then finding the profile's ``_id`` taken) raises
+:class:`ProfileFull`, and :meth:`CdpStore.refusal` says which message took the profile past
+its bound, from the profile as it is then (or that it was a concurrent write creating the
+profile, which a retry settles). So the bound holds under concurrent identify calls without
+reading before writing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +31,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from seggraph_cdp.messages import Message
+from seggraph_cdp.messages import DEFAULT_MAX_TRAITS, BadMessage, Message
 
 EVENTS = "cdp_events"
 PROFILES = "cdp_profiles"
@@ -56,6 +66,15 @@ class IngestResult:
         }
 
 
+class ProfileFull(Exception):
+    """The profiles of these users (each with the request's messages for it, in order) did not
+    take the request's new trait names: see :meth:`CdpStore.refusal`."""
+
+    def __init__(self, refused: dict[str, list[Message]]) -> None:
+        super().__init__(f"profiles full: {', '.join(map(repr, refused))}")
+        self.refused = refused
+
+
 @dataclass(frozen=True)
 class EventStats:
     count_30d: int
@@ -79,8 +98,64 @@ def _event_document(message: Message, received_at: datetime) -> dict[str, Any]:
     return doc
 
 
-def _profile_update(user_id: str, messages: Sequence[Message]) -> UpdateOne:
-    """One pipeline update per user: seen times widened, each trait set if it is newer."""
+def _held() -> dict[str, Any]:
+    """The traits a profile holds, as ``[{k: name, v: value}]`` (an expression)."""
+    return {"$objectToArray": {"$ifNull": ["$traits", {}]}}
+
+
+def _within(names: list[str], limit: int) -> dict[str, Any]:
+    """A query: the profile holds each of ``names`` already (so a profile past a bound lowered
+    since can still update its traits), or holds at most ``limit`` names with them. (The names
+    held with them are as many as those held when it holds each: one union, where
+    ``$setIsSubset`` costs a comparison per pair of names on SecantusDB, 400 ms at 500.)"""
+    held_names = {"$map": {"input": _held(), "in": "$$this.k"}}
+    with_them = {"$size": {"$setUnion": [held_names, {"$literal": names}]}}
+    return {
+        "$expr": {
+            "$let": {
+                "vars": {"with_them": with_them},
+                "in": {
+                    "$or": [
+                        {"$eq": ["$$with_them", {"$size": _held()}]},
+                        {"$lte": ["$$with_them", limit]},
+                    ]
+                },
+            }
+        }
+    }
+
+
+def over_limit(
+    user_id: str, messages: Sequence[Message], limit: int, held: int | None, new: set[str]
+) -> BadMessage | None:
+    """The refusal of the first of ``messages`` (one user's, in request order) whose trait names
+    take the profile past ``limit`` names, or ``None``. The profile holds ``held`` names, none
+    of ``new`` among them; ``held`` is ``None`` when the request is judged by itself (every
+    name new: past ``limit`` whatever the profile holds)."""
+    added: set[str] = set()
+    for message in messages:
+        added.update(name for name in message.traits if held is None or name in new)
+        total = (held or 0) + len(added)
+        if not added or total <= limit:
+            continue
+        where = f"{message.where}.traits" if message.where else "traits"
+        holds = (
+            f"this request alone sends {len(added)} distinct trait names for it"
+            if held is None
+            else f"it holds {held} and the request adds {len(added)} new ones"
+        )
+        return BadMessage(
+            where,
+            f"the profile of userId {user_id!r} would hold {total} trait names, but a profile "
+            f"holds at most {limit} (SEGGRAPH_CDP_MAX_TRAITS): {holds} up to this message. Its "
+            "traits can still be updated; nothing of the request was stored",
+        )
+    return None
+
+
+def _profile_update(user_id: str, messages: Sequence[Message], limit: int) -> UpdateOne:
+    """One pipeline update per user: seen times widened, each trait set if it is newer; with
+    traits, only on a profile that can take their names (:func:`_within`)."""
     first = min(m.timestamp for m in messages)
     last = max(m.timestamp for m in messages)
     latest: dict[str, tuple[datetime, Any]] = {}
@@ -99,13 +174,15 @@ def _profile_update(user_id: str, messages: Sequence[Message]) -> UpdateOne:
             "$cond": [{"$gte": [at, held_at]}, {"$literal": value}, f"$traits.{name}"]
         }
         stage[f"trait_at.{name}"] = {"$max": [at, held_at]}
-    return UpdateOne({"_id": user_id}, [{"$set": stage}], upsert=True)
+    guard = _within(sorted(latest), limit) if latest else {}
+    return UpdateOne({"_id": user_id, **guard}, [{"$set": stage}], upsert=True)
 
 
 class CdpStore:
-    def __init__(self, db: AsyncDatabase[dict]) -> None:
+    def __init__(self, db: AsyncDatabase[dict], *, max_traits: int = DEFAULT_MAX_TRAITS) -> None:
         self.events = db[EVENTS]
         self.profiles = db[PROFILES]
+        self.max_traits = max_traits
 
     async def ensure_indexes(self) -> None:
         for name, indexes in INDEXES.items():
@@ -115,7 +192,13 @@ class CdpStore:
     async def ingest(
         self, messages: Sequence[Message], received_at: datetime, session: Session = None
     ) -> IngestResult:
-        """Store the new messages and fold them into profiles; repeats are skipped."""
+        """Store the new messages and fold them into profiles; repeats are skipped.
+
+        Raises :class:`~seggraph_cdp.messages.BadMessage` for a user whose messages alone
+        hold more trait names than a profile may, before anything is written, and
+        :class:`ProfileFull` when a profile cannot take a request's new trait names: the
+        profiles are written first, so the request's events are not stored then (and a
+        transaction undoes the other profiles' updates)."""
         ignored = sum(1 for m in messages if m.user_id is None)
         unique: dict[str, Message] = {}
         for message in messages:
@@ -126,6 +209,16 @@ class CdpStore:
         cursor = self.events.find({"_id": {"$in": list(unique)}}, {"_id": 1}, session=session)
         seen = {doc["_id"] for doc in await cursor.to_list()}
         fresh = [m for key, m in unique.items() if key not in seen]
+        by_user: dict[str, list[Message]] = {}
+        for message in fresh:
+            assert message.user_id is not None
+            by_user.setdefault(message.user_id, []).append(message)
+        for user, batch in by_user.items():
+            refusal = over_limit(user, batch, self.max_traits, None, set())
+            if refusal is not None:
+                raise refusal
+        if by_user:
+            await self._fold(by_user, session)
         if fresh:
             try:
                 await self.events.insert_many(
@@ -137,22 +230,65 @@ class CdpStore:
                 if any(e.get("code") != DUPLICATE_KEY for e in errors):
                     raise
                 lost = {e["index"] for e in errors}
+                # (Its profile update, folded above, is the same update again: a no-op.)
                 fresh = [m for index, m in enumerate(fresh) if index not in lost]
-        by_user: dict[str, list[Message]] = {}
-        for message in fresh:
-            assert message.user_id is not None
-            by_user.setdefault(message.user_id, []).append(message)
-        if by_user:
-            await self.profiles.bulk_write(
-                [_profile_update(user, batch) for user, batch in by_user.items()],
-                ordered=False,
-                session=session,
-            )
         accepted = len(fresh)
         return IngestResult(accepted, len(messages) - ignored - accepted, ignored)
 
-    async def load_profiles(self, user_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        cursor = self.profiles.find({"_id": {"$in": list(user_ids)}})
+    async def _fold(self, by_user: dict[str, list[Message]], session: Session) -> None:
+        users = list(by_user)
+        try:
+            await self.profiles.bulk_write(
+                [_profile_update(user, by_user[user], self.max_traits) for user in users],
+                ordered=False,
+                session=session,
+            )
+        except BulkWriteError as exc:
+            # A conditional update that matched nothing upserts, and the profile's _id is
+            # taken: the profile cannot take the names (or was created meanwhile).
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            full = [users[e["index"]] for e in errors]
+            raise ProfileFull({user: by_user[user] for user in full}) from None
+
+    async def refusal(self, full: ProfileFull) -> BadMessage | None:
+        """Why ``full`` was raised, from the profiles as they are now: the refusal of the first
+        message that takes its profile past the bound, or ``None`` when every profile can take
+        its messages' names now (a concurrent write created it meanwhile: try again)."""
+        for user, batch in full.refused.items():
+            names = sorted({name for message in batch for name in message.traits})
+            # Each name looked up (``$setDifference`` compares every pair on SecantusDB).
+            absent = [{"$eq": [{"$type": f"$traits.{name}"}, "missing"]} for name in names]
+            cursor = await self.profiles.aggregate(
+                [
+                    {"$match": {"_id": user}},
+                    {
+                        "$project": {
+                            "count": {"$size": _held()},
+                            "absent": absent,
+                        }
+                    },
+                ]
+            )
+            found = await cursor.to_list()
+            if found:
+                held = found[0]["count"]
+                new = {name for name, gone in zip(names, found[0]["absent"], strict=True) if gone}
+            else:
+                held, new = 0, set(names)
+            refusal = over_limit(user, batch, self.max_traits, held, new)
+            if refusal is not None:
+                return refusal
+        return None
+
+    async def load_profiles(
+        self, user_ids: Sequence[str], traits: Iterable[str] = ()
+    ) -> dict[str, dict[str, Any]]:
+        """The seen times and the named ``traits`` of each profile found: only those, so that
+        a question costs the same whatever else a profile holds."""
+        fields = {"first_seen": 1, "last_seen": 1, **{f"traits.{name}": 1 for name in traits}}
+        cursor = self.profiles.find({"_id": {"$in": list(user_ids)}}, fields)
         return {doc["_id"]: doc for doc in await cursor.to_list()}
 
     async def event_stats(
