@@ -25,7 +25,7 @@ same text).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +34,6 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -46,6 +44,8 @@ from graphql import (
     ValueNode,
     VariableNode,
     get_named_type,
+    get_nullable_type,
+    is_list_type,
 )
 
 from seggraph.lru import IdentityCache
@@ -84,6 +84,10 @@ WALKS = frozenset({("Segment", "members"), ("Query", "segmentEditImpact")})
 COUNTS = frozenset({("Segment", "memberCount"), ("MemberConnection", "totalCount")})
 
 
+#: A field node with its definition: the field a selection set belongs to.
+Enclosing = tuple[FieldNode, GraphQLField]
+
+
 @dataclass(frozen=True)
 class Cost:
     objects: int
@@ -114,8 +118,6 @@ class _Estimate:
         self._collected: dict[int, dict[str, list[FieldNode]]] = {}
         #: (selection sets, type, enclosing field, in a tree) -> (objects, walks) per parent.
         self._memo: dict[tuple[tuple[int, ...], str, int, bool], tuple[int, int]] = {}
-        #: The definition of each field node seen (for its arguments' defaults).
-        self.defaults: dict[int, GraphQLField] = {}
 
     def collect(self, selection_set: SelectionSetNode) -> dict[str, list[FieldNode]]:
         """The fields of a selection set by response name, fragments spread (each node once)."""
@@ -125,15 +127,9 @@ class _Estimate:
         groups: dict[str, list[FieldNode]] = {}
         self._collected[id(selection_set)] = groups  # a cycle (refused by validation) ends here
 
-        def add(key: str, nodes: list[FieldNode]) -> None:
-            group = groups.setdefault(key, [])
-            for node in nodes:
-                if all(node is not other for other in group):
-                    group.append(node)
-
         for node in selection_set.selections:
             if isinstance(node, FieldNode):
-                add(node.alias.value if node.alias else node.name.value, [node])
+                _add_new(groups, node.alias.value if node.alias else node.name.value, [node])
                 continue
             if isinstance(node, InlineFragmentNode):
                 inner = node.selection_set
@@ -146,26 +142,30 @@ class _Estimate:
             else:
                 continue
             for key, nodes in self.collect(inner).items():
-                add(key, nodes)
+                _add_new(groups, key, nodes)
         return groups
 
     def of(
         self,
         selection_sets: tuple[SelectionSetNode, ...],
         parent: GraphQLObjectType,
-        enclosing: FieldNode | None,
+        enclosing: Enclosing | None,
         in_tree: bool,
         root: bool = False,
     ) -> tuple[int, int]:
-        key = (tuple(map(id, selection_sets)), parent.name, id(enclosing), in_tree)
+        key = (
+            tuple(map(id, selection_sets)),
+            parent.name,
+            id(enclosing[0]) if enclosing else 0,
+            in_tree,
+        )
         found = self._memo.get(key)
         if found is not None:
             return found
         groups: dict[str, list[FieldNode]] = {}
         for selection_set in selection_sets:
             for name, nodes in self.collect(selection_set).items():
-                group = groups.setdefault(name, [])
-                group.extend(n for n in nodes if all(n is not other for other in group))
+                _add_new(groups, name, nodes)
         objects = walks = 0
         for response_name, nodes in groups.items():
             more_objects, more_walks = self.field(nodes, parent, enclosing, in_tree)
@@ -180,7 +180,7 @@ class _Estimate:
         self,
         nodes: list[FieldNode],
         parent: GraphQLObjectType,
-        enclosing: FieldNode | None,
+        enclosing: Enclosing | None,
         in_tree: bool,
     ) -> tuple[int, int]:
         node = nodes[0]
@@ -188,7 +188,6 @@ class _Estimate:
         definition = parent.fields.get(name)
         if definition is None or name.startswith("__"):
             return 0, 0  # introspection and __typename: bounded by the schema
-        self.defaults[id(node)] = definition
         where = (parent.name, name)
         if where in COUNTS:
             self.counts = True
@@ -196,41 +195,41 @@ class _Estimate:
         if not isinstance(named, GraphQLObjectType):
             return 0, 0
         tree = in_tree or where in TREE_ROOTS or named.name in TREE_TYPES
-        size = 1 if tree else self.size(where, definition, node, enclosing)
-        objects = MAX_TREE if tree and not in_tree else (0 if in_tree else size)
+        size = 1 if tree else self.size(where, (node, definition), enclosing)
+        if in_tree:  # counted where the tree is answered
+            objects = 0
+        elif tree:
+            objects = MAX_TREE
+        else:
+            objects = size
         walks = 1 if where in WALKS else 0
         inner = tuple(n.selection_set for n in nodes if n.selection_set is not None)
         if inner:
-            inner_objects, inner_walks = self.of(inner, named, node, tree)
+            inner_objects, inner_walks = self.of(inner, named, (node, definition), tree)
             objects += size * inner_objects
             walks += size * inner_walks
         return objects, walks
 
-    def size(
-        self,
-        where: tuple[str, str],
-        definition: GraphQLField,
-        node: FieldNode,
-        enclosing: FieldNode | None,
-    ) -> int:
+    def size(self, where: tuple[str, str], field: Enclosing, enclosing: Enclosing | None) -> int:
         rule = SIZES.get(where)
         if isinstance(rule, int):
             return rule
         if rule is None:
-            return UNSIZED_LIST if _is_list(definition.type) else 1
+            return UNSIZED_LIST if is_list_type(get_nullable_type(field[1].type)) else 1
         source, _, argument = rule.partition(":")
-        holder = node if source == "arg" else enclosing
+        holder = field if source == "arg" else enclosing
         value = self.argument(holder, argument) if holder is not None else None
         return UNSIZED_LIST if value is None else max(value, 0)
 
-    def argument(self, node: FieldNode, name: str) -> int | None:
-        """The size an argument asks for: a number as it is, a list's length; when it is not
-        given, its default (``None`` without one)."""
+    def argument(self, field: Enclosing, name: str) -> int | None:
+        """The size an argument of ``field`` asks for: a number as it is, a list's length;
+        when it is not given, its default (``None`` without one)."""
+        node, definition = field
         for argument in node.arguments or ():
             if argument.name.value == name:
                 return self.value(argument.value)
-        parent = self.defaults.get(id(node))
-        default = parent.args[name].default_value if parent and name in parent.args else None
+        declared = definition.args.get(name)
+        default = declared.default_value if declared is not None else None
         return default if isinstance(default, int) and not isinstance(default, bool) else None
 
     def value(self, value: ValueNode) -> int | None:
@@ -247,10 +246,11 @@ class _Estimate:
         return 1
 
 
-def _is_list(kind: Any) -> bool:
-    while isinstance(kind, GraphQLNonNull):
-        kind = kind.of_type
-    return isinstance(kind, GraphQLList)
+def _add_new(groups: dict[str, list[FieldNode]], key: str, nodes: list[FieldNode]) -> None:
+    """Add to ``key``'s group those of ``nodes`` it does not hold yet (by identity: a fragment
+    spread twice brings the same nodes twice, and they are one field)."""
+    group = groups.setdefault(key, [])
+    group.extend(n for n in nodes if all(n is not other for other in group))
 
 
 def estimate(
@@ -291,16 +291,14 @@ def check_cost(
     fragments: Mapping[str, Any],
     variables: Mapping[str, Any],
     limits: CostLimits,
-    kept: Callable[[], IdentityCache[Cost]] = lambda: _KEPT,
 ) -> None:
     """Raise a GraphQLError (``QUERY_TOO_LARGE``) when the operation may answer more objects
     or start more walks than ``limits`` allow."""
-    cache = kept()
-    cost = cache.get((operation,), id(schema))
+    cost = _KEPT.get((operation,), id(schema))
     if cost is None:
         cost, varies = estimate(schema, operation, fragments, variables)
         if not varies:
-            cache.put((operation,), cost, id(schema))
+            _KEPT.put((operation,), cost, id(schema))
     problems = []
     if cost.objects > limits.max_objects:
         problems.append(
