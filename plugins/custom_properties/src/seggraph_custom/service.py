@@ -199,30 +199,19 @@ class CustomPropertiesService:
             # meanwhile (set_values writes beside the definition it was checked against)
             # conflicts with it, and one of the two runs again, so no value is left in the old
             # type and none is lost to a converted copy read before it.
-            current = await self.store.get_definition(key, session)
-            if current is None:
-                raise InputRefused(
-                    [UserError(("key",), "NOT_FOUND", f"there is no custom property custom.{key}")]
-                )
+            current = await self._existing(key, session)
             updated = self._changed_definition(current, change)
             type_changes = updated.type is not current.type or not set(current.enum_values) <= set(
                 updated.enum_values
             )
             converted: list[tuple[str, Any]] = []
             if type_changes:
-                await claim_segment_writes(self.store.db, session)
-                users = await self.store.segments_using(current.property_key, session)
-                if users:
-                    raise InputRefused(
-                        [
-                            UserError(
-                                ("type",),
-                                "PROPERTY_IN_USE",
-                                f"custom.{key} is used by segments {', '.join(users)}; its type "
-                                "(and its ENUM values) cannot change while any segment uses it",
-                            )
-                        ]
-                    )
+                await self._refuse_while_used(
+                    current,
+                    ("type",),
+                    "its type (and its ENUM values) cannot change while any segment uses it",
+                    session,
+                )
                 converted = await self._converted_values(current, updated, session)
             await self.store.replace_definition(updated, session)
             if converted:
@@ -233,6 +222,32 @@ class CustomPropertiesService:
         updated = await self.database.run_atomically(work)
         await self._changed()
         return updated
+
+    async def _existing(self, key: str, session: Session) -> CustomPropertyDefinition:
+        """The definition of ``key``, or NOT_FOUND."""
+        current = await self.store.get_definition(key, session)
+        if current is None:
+            raise InputRefused(
+                [UserError(("key",), "NOT_FOUND", f"there is no custom property custom.{key}")]
+            )
+        return current
+
+    async def _refuse_while_used(
+        self,
+        definition: CustomPropertyDefinition,
+        path: tuple[str, ...],
+        then: str,
+        session: Session,
+    ) -> None:
+        """PROPERTY_IN_USE (at ``path``, ending with ``then``) when a segment has a condition
+        on the property. In ``session``'s transaction, which first claims the segments' write
+        tokens (:func:`~seggraph.store.segments.claim_segment_writes`): a segment write under
+        way conflicts with it, so the check never misses a segment saved at the same moment."""
+        await claim_segment_writes(self.store.db, session)
+        users = await self.store.segments_using(definition.property_key, session)
+        if users:
+            message = f"custom.{definition.key} is used by segments {', '.join(users)}; {then}"
+            raise InputRefused([UserError(path, "PROPERTY_IN_USE", message)])
 
     def _changed_definition(
         self, current: CustomPropertyDefinition, change: DefinitionChange
@@ -314,24 +329,10 @@ class CustomPropertiesService:
             # Checked and deleted in one transaction that conflicts with every segment write
             # (claim_segment_writes): a segment saved meanwhile with a condition on the
             # property is seen here (and the delete refused), or sees the delete itself.
-            current = await self.store.get_definition(key, session)
-            if current is None:
-                raise InputRefused(
-                    [UserError(("key",), "NOT_FOUND", f"there is no custom property custom.{key}")]
-                )
-            await claim_segment_writes(self.store.db, session)
-            users = await self.store.segments_using(current.property_key, session)
-            if users:
-                raise InputRefused(
-                    [
-                        UserError(
-                            ("key",),
-                            "PROPERTY_IN_USE",
-                            f"custom.{key} is used by segments {', '.join(users)}; remove it "
-                            "from them before deleting it",
-                        )
-                    ]
-                )
+            current = await self._existing(key, session)
+            await self._refuse_while_used(
+                current, ("key",), "remove it from them before deleting it", session
+            )
             await self.store.delete_definition(key, session)
             await self.store.bump_version(session)
 
