@@ -31,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta, tzinfo
+from typing import NoReturn
 
 from bson import ObjectId
 
@@ -1080,14 +1081,18 @@ class SegmentService:
         refs_path: tuple[PathPart, ...] = ("conditions",),
         limit_path: tuple[PathPart, ...] = (),
     ) -> None:
-        """Write ``after`` (in place of ``before``, at its version) with its history entry.
-        A write that adds an active segment to its mode then counts the mode's active
-        segments: past :data:`MAX_EVALUATED_SEGMENTS` (writes saved at the same moment filled
-        the room the caller's :meth:`_room_for_one_more` found), it is undone and refused
-        (``TOO_MANY`` at ``limit_path``). A segment whose conditions reference others is then
-        checked: when one of them has gone or is being deleted, the write is undone and
-        refused (``UNKNOWN_SEGMENT`` at ``refs_path``), so no delete ever leaves it
-        dangling."""
+        """Write ``after`` (in place of ``before``, at its version) with its history entry,
+        then check what writes saved at the same moment may have broken, undoing the write
+        and refusing it (:meth:`_undo`) when:
+
+        - it adds an active segment to a mode now past :data:`MAX_EVALUATED_SEGMENTS` (the
+          room the caller's :meth:`_room_for_one_more` found was filled meanwhile):
+          ``TOO_MANY`` at ``limit_path``;
+        - its changed conditions no longer fit the property definitions
+          (:meth:`_check_properties_again`);
+        - a segment its conditions reference has gone or is being deleted, so no delete
+          ever leaves it dangling: ``UNKNOWN_SEGMENT`` at ``refs_path``;
+        - its references close a cycle: ``REFERENCE_CYCLE`` at ``refs_path``."""
         entry = HistoryEntry(
             segment_id=after.id,
             mode=after.mode,
@@ -1114,8 +1119,7 @@ class SegmentService:
         if _adds_active(before, after) and await self._over_limit(after.mode):
             # Of two writes that fill the last place at the same moment, the later to count
             # sees both, so at least one is undone (both may be: write again).
-            await self._roll_back(before, after, set())
-            raise InputRefused([_mode_full(after.mode, limit_path, meanwhile=True)])
+            await self._undo(before, after, [_mode_full(after.mode, limit_path, meanwhile=True)])
         if before is None or before.conditions != after.conditions:
             await self._check_properties_again(before, after, refs_path)
         refs = referenced_segments(after.conditions)
@@ -1125,28 +1129,34 @@ class SegmentService:
         # a write still checking (and about to be undone).
         unavailable = await self._unavailable(after.mode, sorted(refs))
         if unavailable:
-            await self._roll_back(before, after, set(unavailable))
-            raise InputRefused(
-                _unavailable_errors(refs_path, "UNKNOWN_SEGMENT", after.mode, unavailable)
-            )
+            errors = _unavailable_errors(refs_path, "UNKNOWN_SEGMENT", after.mode, unavailable)
+            await self._undo(before, after, errors, gone=set(unavailable))
         # Validation refused a cycle with the graph as it was read then; an edit of another
         # segment saved since (A -> B here while B -> A there) closes one all the same. Looked
         # for after the write, as the references' existence is: of two writes that close a
         # cycle together, the later to look sees both, so at least one of them is undone.
         cycle = find_cycle(await self.store.reference_graph(after.mode), after.id)
         if cycle:
-            await self._roll_back(before, after, {cycle[1]})
-            raise InputRefused(
-                [
-                    UserError(
-                        refs_path,
-                        "REFERENCE_CYCLE",
-                        "segment references would form a cycle: "
-                        + " -> ".join(cycle)
-                        + " (an edit saved meanwhile closed it); nothing was saved",
-                    )
-                ]
+            why = (
+                "segment references would form a cycle: "
+                + " -> ".join(cycle)
+                + " (an edit saved meanwhile closed it); nothing was saved"
             )
+            await self._undo(
+                before, after, [UserError(refs_path, "REFERENCE_CYCLE", why)], gone={cycle[1]}
+            )
+
+    async def _undo(
+        self,
+        before: Segment | None,
+        after: Segment,
+        errors: list[UserError],
+        gone: set[str] | None = None,
+    ) -> NoReturn:
+        """Undo the write of ``after`` (:meth:`_roll_back`, ``gone`` as it says) and refuse
+        it with ``errors``."""
+        await self._roll_back(before, after, gone or set())
+        raise InputRefused(errors)
 
     async def _room_for_one_more(self, mode: Mode, path: tuple[PathPart, ...]) -> list[UserError]:
         """Nothing when ``mode`` has room for one more active segment; else the refusal
@@ -1184,17 +1194,9 @@ class SegmentService:
         refused = validator.validate(after.conditions, refs_path).errors
         if not refused:
             return
-        await self._roll_back(before, after, set())
-        raise InputRefused(
-            [
-                replace(
-                    error,
-                    message=f"{error.message} (the property changed while this was saved; "
-                    "nothing was saved)",
-                )
-                for error in refused
-            ]
-        )
+        changed = "(the property changed while this was saved; nothing was saved)"
+        errors = [replace(error, message=f"{error.message} {changed}") for error in refused]
+        await self._undo(before, after, errors)
 
     async def _unavailable(self, mode: Mode, segment_ids: list[str]) -> dict[str, bool]:
         """Of ``segment_ids``, which a reference or usage just written may not name: the
