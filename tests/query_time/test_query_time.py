@@ -379,12 +379,12 @@ EDIT = """mutation($input: UpdateSegmentInput!) { updateSegment(input: $input) {
 READ = "query($id: ID!) { segment(id: $id) { version conditionsText } }"
 
 
-def test_two_edits_that_close_a_reference_cycle_together_are_not_both_saved(
-    q: GraphQLClient, query_server: LiveServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    a = create(q, "A", "subscriber.mrr > 10")
-    b = create(q, "B", "subscriber.mrr > 20")
-    service = query_server.app.state.services.segments
+def another_edit_closing_a_cycle(
+    service: Any, monkeypatch: pytest.MonkeyPatch, a: dict[str, Any], b: dict[str, Any]
+) -> list[Any]:
+    """Make another user's edit, B -> A, be saved after A's references are checked and before
+    A is written (once): each edit alone is fine, together they are a cycle. The list it
+    answers gets the other edit's result once it is saved."""
     validate = service.validate_conditions
     other_edits: list[Any] = []
 
@@ -393,8 +393,6 @@ def test_two_edits_that_close_a_reference_cycle_together_are_not_both_saved(
     ) -> Any:
         outcome = await validate(mode, root, segment_id=segment_id, prefix=prefix)
         if segment_id == a["id"] and not other_edits:
-            # Another user's edit, B -> A, saved after A's references were checked and
-            # before A is written: each edit alone is fine, together they are a cycle.
             other_edits.append(
                 await service.update(
                     mode,
@@ -407,6 +405,17 @@ def test_two_edits_that_close_a_reference_cycle_together_are_not_both_saved(
         return outcome
 
     monkeypatch.setattr(service, "validate_conditions", validate_then_another_edit)
+    return other_edits
+
+
+def test_two_edits_that_close_a_reference_cycle_together_are_not_both_saved(
+    q: GraphQLClient, query_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = create(q, "A", "subscriber.mrr > 10")
+    b = create(q, "B", "subscriber.mrr > 20")
+    other_edits = another_edit_closing_a_cycle(
+        query_server.app.state.services.segments, monkeypatch, a, b
+    )
     payload = q.query(
         EDIT,
         {
@@ -442,30 +451,15 @@ def test_the_number_of_a_version_undone_is_never_used_again(
     a = create(q, "A", "subscriber.mrr > 10")
     b = create(q, "B", "subscriber.mrr > 20")
     service = query_server.app.state.services.segments
-    validate, graph = service.validate_conditions, service.store.reference_graph
-    in_window: list[Any] = []
-
-    async def validate_then_another_edit(
-        mode: Any, root: Any, *, segment_id: str | None, prefix: Any = ("conditions",)
-    ) -> Any:
-        outcome = await validate(mode, root, segment_id=segment_id, prefix=prefix)
-        if segment_id == a["id"] and not in_window:
-            await service.update(
-                mode,
-                "another user",
-                b["id"],
-                expected_version=1,
-                conditions=parse(f'IN SEGMENT "{a["id"]}"'),
-            )
-            in_window.append("B -> A")
-        return outcome
+    graph = service.store.reference_graph
+    other_edits = another_edit_closing_a_cycle(service, monkeypatch, a, b)
+    answered: list[Any] = []
 
     async def a_question_then_the_graph(mode: Any, session: Any = None) -> Any:
-        if in_window == ["B -> A"]:  # A -> B is stored as version 2, and not yet undone
-            in_window.append(await asyncio.to_thread(results_of_sub_009, q))
+        if other_edits and not answered:  # A -> B is stored as version 2, and not yet undone
+            answered.append(await asyncio.to_thread(results_of_sub_009, q))
         return await graph(mode, session)
 
-    monkeypatch.setattr(service, "validate_conditions", validate_then_another_edit)
     monkeypatch.setattr(service.store, "reference_graph", a_question_then_the_graph)
     text = f'IN SEGMENT "{b["id"]}"'
     refused = q.query(
@@ -473,7 +467,7 @@ def test_the_number_of_a_version_undone_is_never_used_again(
     )
     monkeypatch.undo()
     assert [e["code"] for e in refused["updateSegment"]["userErrors"]] == ["REFERENCE_CYCLE"]
-    assert in_window[1] == [("A", "UNKNOWN"), ("B", "UNKNOWN")]  # version 2 was answered
+    assert answered == [[("A", "UNKNOWN"), ("B", "UNKNOWN")]]  # version 2 was answered
     assert q.query(READ, {"id": a["id"]})["segment"]["version"] == 1
 
     back = {"id": b["id"], "expectedVersion": 2, "conditionsText": "subscriber.mrr > 20"}
