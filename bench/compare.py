@@ -8,7 +8,9 @@ same time, on one embedded database holding the stage-2 data set (``--subscriber
 subscribers, the 102 bench segments), and the load generator (``bench.loadgen``, 8
 connections) alternates between them in bursts of ``--seconds``, swapping which goes first at
 each pair. Each query's answer is the ratio of requests per second, NEW over BASE, per pair:
-its median and how many pairs NEW won. A burst next to its pair sees the same machine.
+its median and how many pairs NEW won. A burst next to its pair sees the same machine. Beside
+it, each server's CPU per request (from ``/proc``, over each burst), which the load
+generator's and the database's share of the two cores move less than the rate.
 
 ``BASE`` and ``NEW`` are git revisions (``NEW`` defaults to the working tree, uncommitted
 changes included); each is checked out into a temporary worktree and served with its ``src``
@@ -31,6 +33,7 @@ import orjson
 from . import loadgen
 from . import server as srv
 from . import service_data as data
+from .accounting import cpu_seconds
 from .service import SEGMENT_PAGE, SUBSCRIBER_SEGMENTS, TRIVIAL, _create_segments
 from .workload import subscribers
 
@@ -55,17 +58,25 @@ def python_path(tree: Path) -> str:
     return ":".join([str(tree / "src"), *sorted(str(p) for p in tree.glob("plugins/*/src"))])
 
 
-def burst(url: str, body: Path, seconds: float) -> float:
-    """Requests per second of one burst of the load generator."""
+#: Seconds of each burst's warm-up (not counted in its requests per second).
+WARMUP = 0.5
+
+
+def burst(server: srv.Server, body: Path, seconds: float) -> tuple[float, float]:
+    """Requests per second of one burst of the load generator, and the server's CPU per
+    request (µs; over the warm-up too, whose requests are estimated at the burst's rate)."""
+    assert server.process is not None
+    before = cpu_seconds(server.process.pid)
     answer = subprocess.run(
-        loadgen.command(url, body, connections=8, seconds=seconds, warmup=0.5),
+        loadgen.command(server.url, body, connections=8, seconds=seconds, warmup=WARMUP),
         capture_output=True,
         text=True,
         cwd=srv.ROOT,
         check=True,
     )
+    cpu = cpu_seconds(server.process.pid) - before
     rps: float = orjson.loads(answer.stdout)["rps"]
-    return rps
+    return rps, cpu / (rps * (seconds + WARMUP)) * 1e6
 
 
 def main() -> None:
@@ -104,16 +115,23 @@ def main() -> None:
             body = root / "body.json"
             body.write_bytes(orjson.dumps(query))
             rates: dict[str, list[float]] = {"base": [], "new": []}
+            cpus: dict[str, list[float]] = {"base": [], "new": []}
             for pair in range(args.pairs):
                 order = ["base", "new"] if pair % 2 == 0 else ["new", "base"]
                 for label in order:
-                    rates[label].append(burst(servers[label].url, body, args.seconds))
+                    rate, cpu = burst(servers[label], body, args.seconds)
+                    rates[label].append(rate)
+                    cpus[label].append(cpu)
             ratios = [new / base for base, new in zip(rates["base"], rates["new"], strict=True)]
+            cpu_ratios = [new / base for base, new in zip(cpus["base"], cpus["new"], strict=True)]
             print(
                 f"{name}: base {statistics.median(rates['base']):,.0f} req/s, "
                 f"new {statistics.median(rates['new']):,.0f} req/s (medians); new/base per "
                 f"pair: median {statistics.median(ratios):.3f}, new higher in "
-                f"{sum(r > 1 for r in ratios)} of {len(ratios)}"
+                f"{sum(r > 1 for r in ratios)} of {len(ratios)}; server CPU per request: base "
+                f"{statistics.median(cpus['base']):.0f} µs, new "
+                f"{statistics.median(cpus['new']):.0f} µs, new/base per pair median "
+                f"{statistics.median(cpu_ratios):.3f}"
             )
 
 
