@@ -111,9 +111,9 @@ def test_the_values_are_read_while_the_freshness_checks_run(
     q, ledger, _ = primed_and_armed(served)
     assert results(q, "sub_015") == {"over 100": "MEMBER"}  # mrr 150
     # The ledger was asked while the check held the request, before any resolver ran, and
-    # that one call answered the question.
+    # that one call answered the question: the key the same question read before, alone.
     assert ledger.seen == [1]
-    assert ledger.calls == [(1, ("plan.interval", "subscriber.mrr", "subscription.is_free_trial"))]
+    assert ledger.calls == [(1, ("subscriber.mrr",))]
 
 
 def test_keys_beyond_the_ones_read_early_are_read_when_the_segments_are_known(
@@ -189,8 +189,52 @@ def test_the_keys_a_properties_field_names_are_read_early_with_the_segments_keys
     assert data["subscriber"]["segments"] == [{"segment": {"name": "over 100"}}]  # mrr 160
     # Both fields' keys were read before any resolver ran: one call per provider in all.
     assert ledger.seen == [1]
-    assert ledger.calls == [(1, ("plan.interval", "subscriber.mrr", "subscription.is_free_trial"))]
+    assert ledger.calls == [(1, ("plan.interval", "subscriber.mrr"))]
     assert crm.calls == [(1, ("crm.country",))]
+
+
+def test_each_question_reads_the_keys_it_read_last_time_and_a_new_one_their_read_groups(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, _ = served
+    primed(q)  # tags ["t"]: subscriber.mrr
+    create(q, "on trial", "subscription.is_free_trial IS TRUE", tags=["u"])
+    arm(ledger)
+    on_trial = """query($id: ID!) { subscriber(id: $id) {
+      segments(tags: ["u"], includeNonMembers: true) { segment { name } result }
+    } }"""
+    # Never asked: it may need any key, so the last question's key is read with its whole
+    # read group (the ledger's three keys), which holds the key it needs: one call.
+    assert q.query(on_trial, {"id": "sub_015"})["subscriber"]["segments"] == [
+        {"segment": {"name": "on trial"}, "result": "MEMBER"}  # every fifth is on trial
+    ]
+    every = ("plan.interval", "subscriber.mrr", "subscription.is_free_trial")
+    assert ledger.calls == [(1, every)]
+    # From now on each question, asked in turn, reads its own key alone, one call each.
+    assert q.query(on_trial, {"id": "sub_016"})["subscriber"]["segments"][0]["result"] == (
+        "NOT_MEMBER"
+    )
+    assert results(q, "sub_016") == {"over 100": "MEMBER"}  # mrr 160
+    assert ledger.calls[1:] == [(1, ("subscription.is_free_trial",)), (1, ("subscriber.mrr",))]
+    assert ledger.seen == [1, 1, 1]
+
+
+def test_an_operation_that_may_read_more_reads_the_read_groups_early(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, _ = primed_and_armed(served)
+    # Beside the subscriber, a root field the early read does not look into: what it may
+    # read is not known, so the early read asks for the read group of the keys it knows.
+    data = q.query(
+        """query($id: ID!) {
+          subscriber(id: $id) { segments(tags: ["t"]) { segment { name } } }
+          segments(first: 1) { totalCount }
+        }""",
+        {"id": "sub_015"},
+    )
+    assert data["subscriber"]["segments"] == [{"segment": {"name": "over 100"}}]
+    assert ledger.seen == [1]
+    assert ledger.calls == [(1, ("plan.interval", "subscriber.mrr", "subscription.is_free_trial"))]
 
 
 def test_a_field_skipped_by_a_directive_reads_nothing_early(

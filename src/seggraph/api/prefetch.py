@@ -12,8 +12,14 @@ the snapshot is read, :func:`start_reads` looks at what the operation asks of ea
 named or inline, and ``@skip``/``@include`` included — and starts reading that subscriber's
 values (:meth:`seggraph.services.evaluation.EvaluationService.prefetch`):
 
-- for ``segments`` or ``membership``, the keys the last such question needed;
+- for ``segments`` or ``membership``, the keys the same question (the same tags, the same
+  segment ids) needed the last time it was asked, or else the keys the last such question
+  needed;
 - for ``properties(keys:)``, the keys it names.
+
+When those are all the operation reads and every one of them is known, exactly those keys are
+read; otherwise, with every key read with them (their read groups), as the fields' own reads
+would ask.
 
 When the fields run, they find the values read or under way, and read only what they need
 beyond them. The two round trips overlap; what the request sees is unchanged, since both reads
@@ -22,7 +28,8 @@ start after the request did.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from typing import NamedTuple
 
 from graphql import GraphQLError, GraphQLObjectType, get_nullable_type
 from graphql.execution.collect_fields import CollectedFields, FieldDetails
@@ -33,11 +40,14 @@ from seggraph.api.properties.queries import MAX_KEYS
 from seggraph.api.subjects import ids_fit
 from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
+from seggraph.services.evaluation import membership_question, segments_question
 
 #: The ``Subscriber`` fields whose answer is an evaluation of segments.
 SEGMENT_FIELDS = frozenset({"segments", "membership"})
 #: The ``Subscriber`` field whose answer is the values of the keys it names.
 PROPERTY_FIELD = "properties"
+#: The ``Subscriber`` fields that read no values.
+QUIET_FIELDS = frozenset({"id", "subscriptionId", "__typename"})
 
 #: The executor's (memoized) collection of a field group's sub-fields on an object type.
 CollectSubfields = Callable[[GraphQLObjectType, list[FieldDetails]], CollectedFields]
@@ -63,13 +73,19 @@ def start_reads(
     if not isinstance(subscriber_type, GraphQLObjectType):
         return None
     catalogue = None
+    # Exactly the keys the fields need are read when nothing else in the operation may read
+    # values: its root fields are subscribers and __typename, asking nothing but the fields
+    # looked at here (see EvaluationService.prefetch).
+    complete = all(
+        details[0].node.name.value in ("subscriber", "__typename") for details in fields.values()
+    )
     for details in fields.values():
         first = details[0]
         if first.node.name.value != "subscriber":
             continue
         collected = collect(subscriber_type, details)
-        segments, keys = _asked(context.services.catalogue, subscriber_type, collected, variables)
-        if not segments and not keys:
+        asked = _asked(context.services.catalogue, subscriber_type, collected, variables)
+        if not asked.questions and not asked.keys:
             continue
         try:
             arguments = get_argument_values(
@@ -84,8 +100,26 @@ def start_reads(
             str(arguments["id"]), None if subscription is None else str(subscription)
         )
         catalogue = context.services.catalogue
-        context.evaluation.prefetch(context.mode, subscriber, segments=segments, keys=keys)
+        context.evaluation.prefetch(
+            context.mode,
+            subscriber,
+            questions=asked.questions,
+            keys=asked.keys,
+            complete=complete and asked.complete,
+        )
     return catalogue
+
+
+class Asked(NamedTuple):
+    """What the sub-fields of a ``subscriber`` field ask for."""
+
+    questions: tuple[Hashable, ...]
+    """Its questions about segments (``segments_question``, ``membership_question``)."""
+    keys: frozenset[str]
+    """The known property keys its ``properties`` fields name."""
+    complete: bool
+    """Whether those are all it reads: no other field that may read values, and every
+    question's and key list's arguments understood."""
 
 
 def _asked(
@@ -93,27 +127,38 @@ def _asked(
     subscriber_type: GraphQLObjectType,
     collected: CollectedFields,
     variables: VariableValues | None,
-) -> tuple[bool, frozenset[str]]:
-    """Whether the sub-fields ``collected`` on a subscriber ask for an evaluation of segments,
-    and the known property keys they name (a field asking for more than it may, or with an
-    argument that does not coerce, reads nothing early: it reports its error when it runs)."""
-    segments = False
+) -> Asked:
+    """What the sub-fields ``collected`` on a subscriber ask for (a field asking for more than
+    it may, or with an argument that does not coerce, reads nothing early: it reports its
+    error when it runs)."""
+    questions: list[Hashable] = []
     keys: set[str] = set()
+    complete = True
     for details in collected.grouped_field_set.values():
         first = details[0]
         name = first.node.name.value
-        if name in SEGMENT_FIELDS:
-            segments = True
-        elif name == PROPERTY_FIELD:
-            try:
-                named = get_argument_values(
-                    subscriber_type.fields[PROPERTY_FIELD],
-                    first.node,
-                    variables,
-                    first.fragment_variable_values,
-                ).get("keys")
-            except GraphQLError:
-                continue
+        if name in QUIET_FIELDS:
+            continue
+        if name not in SEGMENT_FIELDS and name != PROPERTY_FIELD:
+            complete = False
+            continue
+        try:
+            arguments = get_argument_values(
+                subscriber_type.fields[name], first.node, variables, first.fragment_variable_values
+            )
+        except GraphQLError:
+            complete = False
+            if name in SEGMENT_FIELDS:
+                questions.append(None)  # its keys unknown: the last question's are read
+            continue
+        if name == "segments":
+            questions.append(segments_question(arguments.get("tags")))
+        elif name == "membership":
+            questions.append(membership_question(str(i) for i in arguments["segmentIds"]))
+        else:
+            named = arguments.get("keys")
             if named and len(named) <= MAX_KEYS:
                 keys.update(key for key in named if key in catalogue)
-    return segments, frozenset(keys)
+            else:
+                complete = False
+    return Asked(tuple(questions), frozenset(keys), complete)

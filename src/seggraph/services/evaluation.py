@@ -20,6 +20,7 @@ from collections.abc import (
     Callable,
     Collection,
     Hashable,
+    Iterable,
     Iterator,
     Mapping,
     Sequence,
@@ -155,6 +156,22 @@ class SegmentSet:
         return any(c.segment_refs for c in self.compiled.values())
 
 
+#: How many questions' keys :attr:`PreparedSets.question_keys` keeps (a frontend asks a few
+#: questions, by a few tag sets, again and again).
+QUESTIONS_KEPT = 256
+
+
+def segments_question(tags: Iterable[str] | None) -> Hashable:
+    """``subscriber { segments(tags:) }`` as a question whose keys are remembered
+    (:attr:`PreparedSets.question_keys`): the tags given, in any order."""
+    return ("segments", tuple(sorted(set(tags or ()))))
+
+
+def membership_question(segment_ids: Iterable[str]) -> Hashable:
+    """``subscriber { membership(segmentIds:) }`` as a question whose keys are remembered."""
+    return ("membership", tuple(segment_ids))
+
+
 class PreparedSets(LruCache[Hashable, SegmentSet]):
     """Prepared segment sets, by what they were prepared from (shared by the process)."""
 
@@ -163,6 +180,12 @@ class PreparedSets(LruCache[Hashable, SegmentSet]):
         self.last_keys: dict[Mode, frozenset[str]] = {}
         """Per mode, the keys the last question about one subscriber read: what the next
         such question most likely reads too (:meth:`EvaluationService.prefetch`)."""
+        self.question_keys: LruCache[tuple[Mode, Hashable], frozenset[str]] = LruCache(
+            QUESTIONS_KEPT
+        )
+        """Per mode and question (:func:`segments_question`, :func:`membership_question`),
+        the keys it read the last time it was asked: what it reads next time, unless its
+        segments changed meanwhile."""
 
 
 class Strategy(StrEnum):
@@ -221,17 +244,20 @@ class RequestValueSource:
         # Fields of one request reach the providers at different moments (one after reading
         # segments from the database, another at once), so coalescing by timing alone is not
         # enough. A provider asked about a subscriber is asked at once for all of its keys
-        # read with the ones asked (their read group): every later field finds the values in
+        # read with the ones it must read (their read group): every later field finds them in
         # the batcher's cache, and each provider is called once per request (per read group
         # it declares) however the fields interleave.
-        widened = self.resolver.catalogue.with_siblings(frozenset(keys))
-        return await self.batcher.load_many(contexts, keys, along=widened)
+        siblings = self.resolver.catalogue.with_siblings
+        return await self.batcher.load_many(contexts, keys, along=siblings)
 
-    def prefetch(self, context: EvaluationContext, keys: frozenset[str]) -> None:
-        """Start reading ``keys`` for ``context`` (with their read groups, as :meth:`resolve`
-        does) without waiting; a later :meth:`resolve` finds them read or under way."""
-        widened = self.resolver.catalogue.with_siblings(keys)
-        self.batcher.prefetch(context, keys, along=widened)
+    def prefetch(
+        self, context: EvaluationContext, keys: frozenset[str], *, widen: bool = True
+    ) -> None:
+        """Start reading ``keys`` for ``context`` without waiting; a later :meth:`resolve`
+        finds them read or under way. ``widen``: with their read groups, as :meth:`resolve`
+        reads them (for a request that may read more keys of those groups later)."""
+        along = self.resolver.catalogue.with_siblings if widen else ()
+        self.batcher.prefetch(context, keys, along=along)
 
     async def subscriber_ids(self, after: str | None, limit: int) -> Sequence[str]:
         return await self.resolver.plugins.subscriber_ids(after, limit, timeout=self.bulk_timeout)
@@ -409,11 +435,16 @@ class EvaluationService:
         targets: list[Segment],
         *,
         explain: bool = False,
+        question: Hashable | None = None,
     ) -> list[SegmentOutcome]:
-        """Each target's result for one subscriber: one provider call per provider in all."""
+        """Each target's result for one subscriber: one provider call per provider in all.
+        ``question``: what was asked (:func:`segments_question`...), whose keys the next
+        request asking it reads early (:meth:`prefetch`)."""
         prepared = await self.prepare_saved(mode, targets)
         if prepared.keys:
             self.prepared_sets.last_keys[mode] = prepared.keys
+        if question is not None:
+            self.prepared_sets.question_keys.put((mode, question), prepared.keys)
         values = await self._values_for([context], prepared.keys)
         results = self._evaluate_one(prepared, context, values.get(context, {}), explain)
         return [SegmentOutcome(s, results[s.id]) for s in targets]
@@ -423,21 +454,35 @@ class EvaluationService:
         mode: Mode,
         context: EvaluationContext,
         *,
-        segments: bool = True,
+        questions: Sequence[Hashable] = (),
         keys: frozenset[str] = frozenset(),
+        complete: bool = False,
     ) -> None:
         """Start reading ``context``'s values before the request's fields ask for them (the
-        request's snapshot still being read), in one round: ``keys``, and, for a question
-        about its ``segments`` (which the question does not know yet), the keys the last such
-        question in ``mode`` read (:attr:`PreparedSets.last_keys`). :meth:`evaluate` and the
-        fields that read values then find them read or under way, and read only what they
-        need beyond them. Values are read after the request began, so they are as fresh as
-        the fields' own reads would be."""
-        last = self.prepared_sets.last_keys.get(mode) if segments else None
-        if last:
-            keys = keys | last if keys else last
+        request's snapshot still being read), in one round: ``keys``, and for each of the
+        ``questions`` about its segments (which the question does not know yet), the keys it
+        read the last time it was asked (:attr:`PreparedSets.question_keys`), or else the
+        keys the last such question in ``mode`` read (:attr:`PreparedSets.last_keys`).
+        :meth:`evaluate` and the fields that read values then find them read or under way,
+        and read only what they need beyond them. Values are read after the request began,
+        so they are as fresh as the fields' own reads would be.
+
+        ``complete``: the request reads nothing but ``keys`` and the questions' keys. When
+        every question's keys are known too, exactly those keys are read; otherwise, as a
+        field's read does, every key read with them (their read groups), so that a field
+        asking for a sibling finds it read. Reading the siblings for nothing cost a
+        ``subscriber { segments }`` over four billing keys a tenth of its throughput (the
+        provider derives, and the batcher carries, the twenty-one keys of the group)."""
+        exact = complete
+        for question in questions:
+            known = self.prepared_sets.question_keys.get((mode, question))
+            if known is None:
+                exact = False
+                known = self.prepared_sets.last_keys.get(mode)
+            if known:
+                keys = keys | known if keys else known
         if keys and isinstance(self.values, RequestValueSource):
-            self.values.prefetch(context, keys)
+            self.values.prefetch(context, keys, widen=not exact)
 
     def _evaluate_one(
         self,

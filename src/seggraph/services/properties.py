@@ -96,16 +96,18 @@ class PropertyBatcher:
         contexts: Iterable[EvaluationContext],
         keys: Iterable[str],
         *,
-        along: Collection[str] = (),
+        along: Along | Collection[str] = (),
     ) -> dict[EvaluationContext, dict[str, ResolvedValue]]:
         """The values of ``keys`` for each of ``contexts``. ``along``: keys to ask in the same
-        call when a context's ``keys`` need one (not returned; later loads find them here)."""
+        call when a context's ``keys`` need one (not returned; later loads find them here), or
+        a function giving them from the keys that need the call (the catalogue's
+        ``with_siblings``: their read groups)."""
         wanted_keys = list(dict.fromkeys(keys))
         wanted_contexts = list(dict.fromkeys(contexts))
-        along_set = along if isinstance(along, frozenset) else frozenset(along)
+        along = _along(along)
         waits: set[asyncio.Future[None]] = set()
         for context in wanted_contexts:
-            self._ask(context, wanted_keys, along_set, waits)
+            self._ask(context, wanted_keys, along, waits)
         if len(waits) == 1:  # the usual case: one round, awaited without a gathering task
             await next(iter(waits))
         elif waits:
@@ -117,16 +119,19 @@ class PropertyBatcher:
         }
 
     def prefetch(
-        self, context: EvaluationContext, keys: Iterable[str], *, along: Collection[str] = ()
+        self,
+        context: EvaluationContext,
+        keys: Iterable[str],
+        *,
+        along: Along | Collection[str] = (),
     ) -> None:
         """Start reading ``keys`` (and ``along``, as :meth:`load_many` does) for ``context``
         without waiting: a later :meth:`load_many` of them waits for this read instead of
         making its own. What nobody asks for afterwards is read for nothing. Its round asks
         at once, without the :data:`SETTLE_TICKS` a load lets pass for the request's other
         loads to join: a prefetch is made before any field runs, so there are none yet."""
-        along_set = along if isinstance(along, frozenset) else frozenset(along)
         rounds: set[asyncio.Future[None]] = set()
-        self._ask(context, list(dict.fromkeys(keys)), along_set, rounds, settle=0)
+        self._ask(context, list(dict.fromkeys(keys)), _along(along), rounds, settle=0)
         for round_ in rounds:  # a failed round may be awaited by no one
             round_.add_done_callback(retrieve_outcome)
 
@@ -134,12 +139,13 @@ class PropertyBatcher:
         self,
         context: EvaluationContext,
         keys: list[str],
-        along: frozenset[str],
+        along: Along,
         waits: set[asyncio.Future[None]],
         settle: int = SETTLE_TICKS,
     ) -> None:
         """Add to ``waits`` the rounds that answer ``keys`` for ``context``: the rounds already
-        reading some of them, and a new one for the others (with ``along``)."""
+        reading some of them, and a new one for the others (with ``along``, or what it gives
+        for them)."""
         known = self._values.get(context, _NOTHING)
         flying = self._inflight.get(context, _NOTHING)
         missing: list[str] = []
@@ -153,7 +159,8 @@ class PropertyBatcher:
                 waits.add(inflight)
         if missing:
             # Set operations: ``along`` is a provider's every key, forty or more.
-            extra = along.difference(missing, known, flying)
+            asked_along = along(frozenset(missing)) if callable(along) else along
+            extra = asked_along.difference(missing, known, flying)
             waits.add(self._enqueue(context, [*missing, *extra], settle))
 
     async def resolve(
@@ -239,3 +246,12 @@ class PropertyBatcher:
 
 
 _NOTHING: dict[str, Any] = {}
+
+#: What a load asks for along with the keys it needs: keys, or a function of those keys.
+Along = frozenset[str] | Callable[[frozenset[str]], frozenset[str]]
+
+
+def _along(along: Along | Collection[str]) -> Along:
+    if callable(along) or isinstance(along, frozenset):
+        return along
+    return frozenset(along)

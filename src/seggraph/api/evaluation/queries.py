@@ -32,6 +32,8 @@ from seggraph.services.evaluation import (
     MAX_EVALUATED_SEGMENTS,
     MAX_PREVIEW_SUBSCRIBERS,
     SegmentOutcome,
+    membership_question,
+    segments_question,
 )
 from seggraph.services.segments import draft_bucket_warnings
 
@@ -169,7 +171,9 @@ class Subscriber:
         ctx = info.context
         check_first(first, MAX_EVALUATED_SEGMENTS)
         targets = await ctx.evaluation.segments_for(ctx.mode, tags=tags or ())
-        outcomes = await ctx.evaluation.evaluate(ctx.mode, self.context, targets)
+        outcomes = await ctx.evaluation.evaluate(
+            ctx.mode, self.context, targets, question=segments_question(tags)
+        )
         return _memberships(outcomes, members_only=not include_non_members)[:first]
 
     @strawberry.field(
@@ -189,10 +193,11 @@ class Subscriber:
         ],
     ) -> list[SegmentMembership]:
         ctx = info.context
-        targets = await ctx.evaluation.segments_for(
-            ctx.mode, segment_ids=[str(i) for i in segment_ids]
+        ids = [str(i) for i in segment_ids]
+        targets = await ctx.evaluation.segments_for(ctx.mode, segment_ids=ids)
+        outcomes = await ctx.evaluation.evaluate(
+            ctx.mode, self.context, targets, question=membership_question(ids)
         )
-        outcomes = await ctx.evaluation.evaluate(ctx.mode, self.context, targets)
         return _memberships(outcomes, members_only=False)
 
 
