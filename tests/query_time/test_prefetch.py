@@ -219,6 +219,29 @@ def test_each_question_reads_the_keys_it_read_last_time_and_a_new_one_their_read
     assert ledger.seen == [1, 1, 1]
 
 
+def test_a_question_whose_tags_are_variables_is_told_apart_by_their_values(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> None:
+    q, ledger, _ = served
+    primed(q)  # tags ["t"]: subscriber.mrr
+    create(q, "on trial", "subscription.is_free_trial IS TRUE", tags=["u"])
+    by_tags = """query($id: ID!, $tags: [String!]) { subscriber(id: $id) {
+      segments(tags: $tags, includeNonMembers: true) { segment { name } result }
+    } }"""
+
+    def ask(tags: list[str]) -> dict[str, str]:
+        data = q.query(by_tags, {"id": "sub_015", "tags": tags})
+        return {r["segment"]["name"]: r["result"] for r in data["subscriber"]["segments"]}
+
+    assert ask(["t"]) == {"over 100": "MEMBER"}
+    assert ask(["u"]) == {"on trial": "MEMBER"}
+    arm(ledger)
+    # One document, two questions: each reads the key its own tags' segments read.
+    assert ask(["u"]) == {"on trial": "MEMBER"}
+    assert ask(["t"]) == {"over 100": "MEMBER"}
+    assert ledger.calls == [(1, ("subscription.is_free_trial",)), (1, ("subscriber.mrr",))]
+
+
 def test_an_operation_that_may_read_more_reads_the_read_groups_early(
     served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
 ) -> None:

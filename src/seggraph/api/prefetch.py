@@ -31,7 +31,16 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from typing import NamedTuple
 
-from graphql import GraphQLError, GraphQLObjectType, get_nullable_type
+from graphql import (
+    GraphQLError,
+    GraphQLField,
+    GraphQLObjectType,
+    ListValueNode,
+    ObjectValueNode,
+    ValueNode,
+    VariableNode,
+    get_nullable_type,
+)
 from graphql.execution.collect_fields import CollectedFields, FieldDetails
 from graphql.execution.values import VariableValues, get_argument_values
 
@@ -40,6 +49,7 @@ from seggraph.api.properties.queries import MAX_KEYS
 from seggraph.api.subjects import ids_fit
 from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
+from seggraph.lru import IdentityCache
 from seggraph.services.evaluation import membership_question, segments_question
 
 #: The ``Subscriber`` fields whose answer is an evaluation of segments.
@@ -142,23 +152,59 @@ def _asked(
         if name not in SEGMENT_FIELDS and name != PROPERTY_FIELD:
             complete = False
             continue
+        field = subscriber_type.fields[name]
         try:
+            if name in SEGMENT_FIELDS:
+                questions.append(_question(field, first, variables))
+                continue
             arguments = get_argument_values(
-                subscriber_type.fields[name], first.node, variables, first.fragment_variable_values
+                field, first.node, variables, first.fragment_variable_values
             )
         except GraphQLError:
             complete = False
             if name in SEGMENT_FIELDS:
                 questions.append(None)  # its keys unknown: the last question's are read
             continue
-        if name == "segments":
-            questions.append(segments_question(arguments.get("tags")))
-        elif name == "membership":
-            questions.append(membership_question(str(i) for i in arguments["segmentIds"]))
+        named = arguments.get("keys")
+        if named and len(named) <= MAX_KEYS:
+            keys.update(key for key in named if key in catalogue)
         else:
-            named = arguments.get("keys")
-            if named and len(named) <= MAX_KEYS:
-                keys.update(key for key in named if key in catalogue)
-            else:
-                complete = False
+            complete = False
     return Asked(tuple(questions), frozenset(keys), complete)
+
+
+#: The question of a segments field whose arguments hold no variable, by the field's node
+#: (the parse cache hands out the same nodes for the same document).
+_QUESTIONS: IdentityCache[Hashable] = IdentityCache(1024)
+
+
+def _question(
+    field: GraphQLField, details: FieldDetails, variables: VariableValues | None
+) -> Hashable:
+    """The question a ``segments`` or ``membership`` field asks (``segments_question``,
+    ``membership_question``); raises :class:`GraphQLError` when its arguments do not coerce.
+    Worked out once per node when no variable feeds it."""
+    node = details.node
+    constant = details.fragment_variable_values is None
+    if constant:
+        kept = _QUESTIONS.get((node,))
+        if kept is not None:
+            return kept
+    arguments = get_argument_values(field, node, variables, details.fragment_variable_values)
+    if node.name.value == "segments":
+        question = segments_question(arguments.get("tags"))
+    else:
+        question = membership_question(str(i) for i in arguments["segmentIds"])
+    if constant and not any(_has_variable(argument.value) for argument in node.arguments or ()):
+        _QUESTIONS.put((node,), question)
+    return question
+
+
+def _has_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(item.value) for item in value.fields)
+    return False
