@@ -6,7 +6,7 @@ referenced segments first (:func:`evaluation_order`) and pass their results in.
 
 from seggraph.evaluation.buckets import bucket_of
 from seggraph.evaluation.cache import SegmentCompiler
-from seggraph.evaluation.compiler import CompiledSegment, compile_segment
+from seggraph.evaluation.compiler import CompiledSegment, compile_segment, results_of
 from seggraph.evaluation.context import EvaluationOptions
 from seggraph.evaluation.errors import CompileError, ReferenceCycleError
 from seggraph.evaluation.explain import (
@@ -39,5 +39,6 @@ __all__ = [
     "bucket_of",
     "compile_segment",
     "evaluation_order",
+    "results_of",
     "unwrapped",
 ]

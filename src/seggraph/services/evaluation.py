@@ -55,6 +55,7 @@ from seggraph.evaluation import (
     Truth,
     compile_segment,
     evaluation_order,
+    results_of,
     unwrapped,
 )
 from seggraph.lru import LruCache
@@ -154,6 +155,11 @@ class SegmentSet:
     def references(self) -> bool:
         """Whether a segment of the set references another."""
         return any(c.segment_refs for c in self.compiled.values())
+
+    @functools.cached_property
+    def compiled_targets(self) -> list[CompiledSegment]:
+        """The targets' compiled segments, in the targets' order."""
+        return [self.compiled[segment_id] for segment_id in self.targets]
 
 
 #: How many questions' keys :attr:`PreparedSets.question_keys` keeps (a frontend asks a few
@@ -446,7 +452,13 @@ class EvaluationService:
         if question is not None:
             self.prepared_sets.question_keys.put((mode, question), prepared.keys)
         values = await self._values_for([context], prepared.keys)
-        results = self._evaluate_one(prepared, context, values.get(context, {}), explain)
+        row = values.get(context, {})
+        if not explain and not prepared.references:  # the usual question: each on its own
+            found = results_of(
+                prepared.compiled_targets, row, unwrapped(row), context.subscriber_id
+            )
+            return list(map(SegmentOutcome, targets, found))
+        results = self._evaluate_one(prepared, context, row, explain)
         return [SegmentOutcome(s, results[s.id]) for s in targets]
 
     def prefetch(
@@ -492,13 +504,10 @@ class EvaluationService:
         explain: bool,
     ) -> dict[str, EvaluationResult]:
         plain = unwrapped(values)
-        if not explain and not prepared.references:  # the usual question: each on its own
-            subscriber_id = context.subscriber_id
-            compiled_set = prepared.compiled
-            return {
-                segment_id: compiled_set[segment_id].result(values, plain, subscriber_id)
-                for segment_id in prepared.order
-            }
+        if not explain and not prepared.references:  # each on its own
+            ordered = [prepared.compiled[segment_id] for segment_id in prepared.order]
+            found = results_of(ordered, values, plain, context.subscriber_id)
+            return dict(zip(prepared.order, found, strict=True))
         wanted = set(prepared.targets)
         truths: dict[str, Truth] = {}
         results: dict[str, EvaluationResult] = {}
