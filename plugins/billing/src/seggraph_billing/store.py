@@ -636,8 +636,12 @@ class BillingStore:
             for collection, ids in wanted.items()
             if (absent := sorted(i for i in ids if i not in kept.docs[collection]))
         }
-        read = await asyncio.gather(
-            *(self._all(name, {"_id": {"$in": ids}}) for name, ids in missing.items())
+        read = (
+            await asyncio.gather(
+                *(self._all(name, {"_id": {"$in": ids}}) for name, ids in missing.items())
+            )
+            if missing
+            else []  # all kept (the usual case): no gathering future to make and await
         )
         for (collection, asked), docs in zip(missing.items(), read, strict=True):
             names.append(collection)
