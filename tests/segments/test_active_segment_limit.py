@@ -181,6 +181,47 @@ def test_a_create_losing_the_last_place_to_another_is_undone(
     assert sync_db.segment_history.count_documents({}) == limit - 1
 
 
+def test_a_refused_write_that_another_edit_built_on_says_it_stays(
+    seg: SegmentClient,
+    live_server: Any,
+    sync_db: Database[dict[str, Any]],
+    limit: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The create loses the last place, but before it can undo itself another user has
+    already edited the new segment (version 2 on top of it): it cannot be undone, so the
+    refusal must not say that nothing was saved. It says what stays, and the other user's
+    edit is kept."""
+    ids = [seg.created(name=f"s{i}")["id"] for i in range(limit - 1)]
+    service = live_server.app.state.services.segments
+    store = service.store
+    insert, roll_back = store.insert, store.roll_back
+
+    async def another_first(*args: Any, **kwargs: Any) -> None:
+        _another_segment_lands(sync_db, ids[0])
+        await insert(*args, **kwargs)
+
+    async def edited_on_top_first(before: Any, after: Any, session: Any) -> bool:
+        if not after.name.startswith("edited"):
+            await service.update(
+                after.mode, "another user", after.id, expected_version=1, name="edited by B"
+            )
+        return bool(await roll_back(before, after, session))
+
+    monkeypatch.setattr(store, "insert", another_first)
+    monkeypatch.setattr(store, "roll_back", edited_on_top_first)
+    path, code, message = refusal(seg.create(name="loser"))
+    assert (path, code) == ([], "TOO_MANY")
+    assert "nothing was saved" not in message
+    assert message.endswith(
+        "version 1 was saved all the same: it could not be undone, because version 2 was "
+        "saved on top of it meanwhile (edit the segment to change it)"
+    )
+    [kept] = sync_db.segments.find({"name": "edited by B"})
+    assert kept["version"] == 2
+    assert sync_db.segment_history.count_documents({"segment_id": str(kept["_id"])}) == 2
+
+
 def test_an_unarchive_losing_the_last_place_to_another_is_undone(
     seg: SegmentClient,
     live_server: Any,

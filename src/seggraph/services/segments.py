@@ -1154,8 +1154,16 @@ class SegmentService:
         gone: set[str] | None = None,
     ) -> NoReturn:
         """Undo the write of ``after`` (:meth:`_roll_back`, ``gone`` as it says) and refuse
-        it with ``errors``."""
-        await self._roll_back(before, after, gone or set())
+        it with ``errors``. When it could not be undone (another version was written on top
+        of it meanwhile), each error says so where it said that nothing was saved: the
+        client must not believe its write is gone while it stays, in the history and under
+        the edit made on top of it."""
+        on_top = await self._roll_back(before, after, gone or set())
+        if on_top is not None:
+            errors = [
+                replace(error, message=_saved_all_the_same(error.message, after.version, on_top))
+                for error in errors
+            ]
         raise InputRefused(errors)
 
     async def _room_for_one_more(self, mode: Mode, path: tuple[PathPart, ...]) -> list[UserError]:
@@ -1228,11 +1236,13 @@ class SegmentService:
                     del waiting[segment_id]  # that delete was refused: the segment stays
         return {**gone, **dict.fromkeys(waiting, True)}
 
-    async def _roll_back(self, before: Segment | None, after: Segment, gone: set[str]) -> None:
-        """Undo the write of ``after`` with its history entry. When a later version was
-        written on top of it meanwhile, that version's writer checks its references too, and
-        undoes itself when it names a segment in ``gone``: wait for that (briefly), then undo
-        ours."""
+    async def _roll_back(
+        self, before: Segment | None, after: Segment, gone: set[str]
+    ) -> int | None:
+        """Undo the write of ``after`` with its history entry: ``None`` once undone (or the
+        segment deleted meanwhile), else the version written on top of it, which it stays
+        under. That version's writer checks its references too, and undoes itself when it
+        names a segment in ``gone``: wait for that (briefly), then undo ours."""
         deadline = time.monotonic() + ROLL_BACK_PATIENCE_SECONDS
         while True:
 
@@ -1240,10 +1250,21 @@ class SegmentService:
                 return await self.store.roll_back(before, after, session)
 
             if await self.database.run_atomically(work):
-                return
+                return None
             latest = await self.store.get(after.mode, after.id)
-            if latest is None or not referenced_segments(latest.conditions) & gone:
-                return  # what is stored now references none of them: nothing left to undo
+            if latest is None:
+                return None
+            if not referenced_segments(latest.conditions) & gone:
+                # What is stored now references none of them: nothing a reference check can
+                # undo; ours stays under the version written on top of it.
+                log.warning(
+                    "segment %s: version %d was refused after it was saved, and could not be "
+                    "undone: version %d was written on top of it",
+                    after.id,
+                    after.version,
+                    latest.version,
+                )
+                return latest.version
             if time.monotonic() > deadline:
                 log.error(
                     "segment %s: version %d references %s, which are being deleted, and could "
@@ -1253,7 +1274,7 @@ class SegmentService:
                     ", ".join(sorted(gone)),
                     latest.version,
                 )
-                return
+                return latest.version
             await asyncio.sleep(0.02)
 
 
@@ -1321,6 +1342,22 @@ def _adds_active(before: Segment | None, after: Segment) -> bool:
     """Whether writing ``after`` in place of ``before`` (None: a new segment) adds an active
     segment to its mode."""
     return not after.archived and (before is None or before.archived)
+
+
+#: How a refusal made after the write says that the write is undone.
+NOTHING_SAVED = "nothing was saved"
+
+
+def _saved_all_the_same(message: str, version: int, on_top: int) -> str:
+    """``message`` of a refusal whose write could not be undone: what it says about nothing
+    being saved replaced by what happened."""
+    stays = (
+        f"version {version} was saved all the same: it could not be undone, because version "
+        f"{on_top} was saved on top of it meanwhile (edit the segment to change it)"
+    )
+    if NOTHING_SAVED in message:
+        return message.replace(NOTHING_SAVED, stays)
+    return f"{message}; {stays}"
 
 
 def _mode_full(mode: Mode, path: tuple[PathPart, ...], *, meanwhile: bool) -> UserError:
