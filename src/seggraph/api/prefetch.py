@@ -201,6 +201,8 @@ def _question(
 
 
 def _has_variable(value: ValueNode) -> bool:
+    """Whether a variable appears anywhere in ``value``. Not graphql-core's
+    ``is_const_value_node``: it calls a list constant when *any* item is (``[$tag, "x"]``)."""
     if isinstance(value, VariableNode):
         return True
     if isinstance(value, ListValueNode):

@@ -452,14 +452,8 @@ class EvaluationService:
         if question is not None:
             self.prepared_sets.question_keys.put((mode, question), prepared.keys)
         values = await self._values_for([context], prepared.keys)
-        row = values.get(context, {})
-        if not explain and not prepared.references:  # the usual question: each on its own
-            found = results_of(
-                prepared.compiled_targets, row, unwrapped(row), context.subscriber_id
-            )
-            return list(map(SegmentOutcome, targets, found))
-        results = self._evaluate_one(prepared, context, row, explain)
-        return [SegmentOutcome(s, results[s.id]) for s in targets]
+        results = self._evaluate_one(prepared, context, values.get(context, {}), explain)
+        return list(map(SegmentOutcome, targets, results))
 
     def prefetch(
         self,
@@ -502,12 +496,11 @@ class EvaluationService:
         context: EvaluationContext,
         values: Mapping[str, Any],
         explain: bool,
-    ) -> dict[str, EvaluationResult]:
+    ) -> list[EvaluationResult]:
+        """The result of each of ``prepared``'s targets, in their order."""
         plain = unwrapped(values)
-        if not explain and not prepared.references:  # each on its own
-            ordered = [prepared.compiled[segment_id] for segment_id in prepared.order]
-            found = results_of(ordered, values, plain, context.subscriber_id)
-            return dict(zip(prepared.order, found, strict=True))
+        if not explain and not prepared.references:  # the usual question: each on its own
+            return results_of(prepared.compiled_targets, values, plain, context.subscriber_id)
         wanted = set(prepared.targets)
         truths: dict[str, Truth] = {}
         results: dict[str, EvaluationResult] = {}
@@ -522,7 +515,7 @@ class EvaluationService:
             )
             truths[segment_id] = result.truth
             results[segment_id] = result
-        return results
+        return [results[segment_id] for segment_id in prepared.targets]
 
     async def preview(
         self,
@@ -546,7 +539,7 @@ class EvaluationService:
         prepared = await self.prepare(mode, {DRAFT_ID: self.compile_draft(root)}, [DRAFT_ID])
         values = await self._values_for(list(contexts), prepared.keys)
         return [
-            (ctx, self._evaluate_one(prepared, ctx, values.get(ctx, {}), explain)[DRAFT_ID])
+            (ctx, self._evaluate_one(prepared, ctx, values.get(ctx, {}), explain)[0])
             for ctx in contexts
         ]
 

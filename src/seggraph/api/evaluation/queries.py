@@ -54,22 +54,7 @@ def as_resolved(value: object) -> ResolvedValue:
 
 
 def _memberships(outcomes: list[SegmentOutcome], members_only: bool) -> list[SegmentMembership]:
-    """The outcomes' views (the members' alone with ``members_only``); a known result's shared
-    view is looked up in place (twenty per ``subscriber { segments }``)."""
-    out: list[SegmentMembership] = []
-    append = out.append
-    known = _KNOWN
-    for outcome in outcomes:
-        segment, result = outcome
-        truth = result.truth
-        if members_only and truth is not Truth.TRUE:
-            continue
-        kept = known.get((id(segment), truth))
-        if kept is not None and kept[0] is segment and not result.unknown_reasons:
-            append(kept[1])
-        else:
-            append(_membership(outcome))
-    return out
+    return [_membership(o) for o in outcomes if not members_only or o.result.truth is Truth.TRUE]
 
 
 def _membership(outcome: SegmentOutcome) -> SegmentMembership:
