@@ -193,12 +193,21 @@ def test_the_keys_a_properties_field_names_are_read_early_with_the_segments_keys
     assert crm.calls == [(1, ("crm.country",))]
 
 
+def with_a_second_question(
+    served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
+) -> tuple[GraphQLClient, CheckedLedger]:
+    """The served client and ledger, :func:`primed` (tags ``["t"]``: subscriber.mrr), with a
+    segment of another tag (``["u"]``: subscription.is_free_trial) never asked about yet."""
+    q, ledger, _ = served
+    primed(q)
+    create(q, "on trial", "subscription.is_free_trial IS TRUE", tags=["u"])
+    return q, ledger
+
+
 def test_each_question_reads_the_keys_it_read_last_time_and_a_new_one_their_read_groups(
     served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
 ) -> None:
-    q, ledger, _ = served
-    primed(q)  # tags ["t"]: subscriber.mrr
-    create(q, "on trial", "subscription.is_free_trial IS TRUE", tags=["u"])
+    q, ledger = with_a_second_question(served)
     arm(ledger)
     on_trial = """query($id: ID!) { subscriber(id: $id) {
       segments(tags: ["u"], includeNonMembers: true) { segment { name } result }
@@ -222,9 +231,7 @@ def test_each_question_reads_the_keys_it_read_last_time_and_a_new_one_their_read
 def test_a_question_whose_tags_are_variables_is_told_apart_by_their_values(
     served: tuple[GraphQLClient, CheckedLedger, CountingProvider],
 ) -> None:
-    q, ledger, _ = served
-    primed(q)  # tags ["t"]: subscriber.mrr
-    create(q, "on trial", "subscription.is_free_trial IS TRUE", tags=["u"])
+    q, ledger = with_a_second_question(served)
     by_tags = """query($id: ID!, $tags: [String!]) { subscriber(id: $id) {
       segments(tags: $tags, includeNonMembers: true) { segment { name } result }
     } }"""

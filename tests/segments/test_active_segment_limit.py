@@ -154,6 +154,24 @@ def _another_segment_lands(sync_db: Database[dict[str, Any]], like: str) -> None
     sync_db.segments.insert_one({**document, "_id": ObjectId(), "archived": False})
 
 
+def another_lands_before(
+    store: Any,
+    write: str,
+    sync_db: Database[dict[str, Any]],
+    like: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Make another active segment (a copy of ``like``) land just before each call of
+    ``store.<write>``: after the write's count found room, before the write itself."""
+    original = getattr(store, write)
+
+    async def another_first(*args: Any, **kwargs: Any) -> Any:
+        _another_segment_lands(sync_db, like)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(store, write, another_first)
+
+
 def test_a_create_losing_the_last_place_to_another_is_undone(
     seg: SegmentClient,
     live_server: Any,
@@ -165,13 +183,7 @@ def test_a_create_losing_the_last_place_to_another_is_undone(
     mode would hold one more than the limit, so this one undoes itself (history included)."""
     ids = [seg.created(name=f"s{i}")["id"] for i in range(limit - 1)]
     store = live_server.app.state.services.segments.store
-    insert = store.insert
-
-    async def another_first(*args: Any, **kwargs: Any) -> None:
-        _another_segment_lands(sync_db, ids[0])
-        await insert(*args, **kwargs)
-
-    monkeypatch.setattr(store, "insert", another_first)
+    another_lands_before(store, "insert", sync_db, ids[0], monkeypatch)
     path, code, message = refusal(seg.create(name="loser"))
     assert (path, code) == ([], "TOO_MANY")
     assert "reached 3 active segments, the most a mode holds, with another write" in message
@@ -195,11 +207,8 @@ def test_a_refused_write_that_another_edit_built_on_says_it_stays(
     ids = [seg.created(name=f"s{i}")["id"] for i in range(limit - 1)]
     service = live_server.app.state.services.segments
     store = service.store
-    insert, roll_back = store.insert, store.roll_back
-
-    async def another_first(*args: Any, **kwargs: Any) -> None:
-        _another_segment_lands(sync_db, ids[0])
-        await insert(*args, **kwargs)
+    another_lands_before(store, "insert", sync_db, ids[0], monkeypatch)
+    roll_back = store.roll_back
 
     async def edited_on_top_first(before: Any, after: Any, session: Any) -> bool:
         if not after.name.startswith("edited"):
@@ -208,7 +217,6 @@ def test_a_refused_write_that_another_edit_built_on_says_it_stays(
             )
         return bool(await roll_back(before, after, session))
 
-    monkeypatch.setattr(store, "insert", another_first)
     monkeypatch.setattr(store, "roll_back", edited_on_top_first)
     path, code, message = refusal(seg.create(name="loser"))
     assert (path, code) == ([], "TOO_MANY")
@@ -235,13 +243,7 @@ def test_an_unarchive_losing_the_last_place_to_another_is_undone(
     assert seg.run(ARCHIVE, id=archived["id"])["archiveSegment"]["userErrors"] == []
     ids = [seg.created(name=f"s{i}")["id"] for i in range(limit - 1)]
     store = live_server.app.state.services.segments.store
-    write = store.replace_if_version
-
-    async def another_first(*args: Any, **kwargs: Any) -> bool:
-        _another_segment_lands(sync_db, ids[0])
-        return bool(await write(*args, **kwargs))
-
-    monkeypatch.setattr(store, "replace_if_version", another_first)
+    another_lands_before(store, "replace_if_version", sync_db, ids[0], monkeypatch)
     path, code, _ = refusal(seg.run(UNARCHIVE, id=archived["id"])["unarchiveSegment"])
     assert (path, code) == (["id"], "TOO_MANY")
     stored = seg.get(archived["id"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -26,22 +27,36 @@ def stored_segments(sync_db: Db, name: str) -> int:
     return sync_db.segments.count_documents({"name": name})
 
 
+def once_after_validation(
+    services: Any, monkeypatch: pytest.MonkeyPatch, change: Callable[[], Awaitable[None]]
+) -> None:
+    """Make another request's ``change`` run once, between the next segment write's
+    validation of its conditions and the write itself."""
+    validate = services.segments.validate_conditions
+    ran: list[bool] = []
+
+    async def validated_then_changed(*args: Any, **kwargs: Any) -> Any:
+        outcome = await validate(*args, **kwargs)
+        if not ran:
+            ran.append(True)
+            await change()
+        return outcome
+
+    monkeypatch.setattr(services.segments, "validate_conditions", validated_then_changed)
+
+
 def test_a_property_deleted_between_a_segment_s_check_and_its_write_refuses_the_segment(
     gql: GraphQLClient, live_server: LiveServer, sync_db: Db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     create(gql, key="doomed", type="NUMBER")
     services = live_server.app.state.services
-    validate = services.segments.validate_conditions
     deleted: list[str] = []
 
-    async def validated_then_deleted(*args: Any, **kwargs: Any) -> Any:
-        outcome = await validate(*args, **kwargs)
-        if not deleted:  # another request deletes the property: no segment uses it yet
-            await services.custom_properties.delete_definition("doomed")
-            deleted.append("doomed")
-        return outcome
+    async def delete_it() -> None:  # another request deletes the property: no segment uses it
+        await services.custom_properties.delete_definition("doomed")
+        deleted.append("doomed")
 
-    monkeypatch.setattr(services.segments, "validate_conditions", validated_then_deleted)
+    once_after_validation(services, monkeypatch, delete_it)
     refused = create_segment(
         gql, [{"property": "custom.doomed", "operator": "GT", "value": 10}], name="Late"
     )
@@ -60,19 +75,15 @@ def test_a_type_change_between_a_segment_s_check_and_its_write_refuses_the_segme
 ) -> None:
     create(gql, key="plan_note", type="NUMBER")
     services = live_server.app.state.services
-    validate = services.segments.validate_conditions
     changed: list[str] = []
 
-    async def validated_then_changed(*args: Any, **kwargs: Any) -> Any:
-        outcome = await validate(*args, **kwargs)
-        if not changed:  # another request changes its type: no segment uses it yet
-            await services.custom_properties.update_definition(
-                "plan_note", DefinitionChange(type=CustomType.TEXT)
-            )
-            changed.append("TEXT")
-        return outcome
+    async def change_its_type() -> None:  # another request: no segment uses it yet
+        await services.custom_properties.update_definition(
+            "plan_note", DefinitionChange(type=CustomType.TEXT)
+        )
+        changed.append("TEXT")
 
-    monkeypatch.setattr(services.segments, "validate_conditions", validated_then_changed)
+    once_after_validation(services, monkeypatch, change_its_type)
     text = "custom.plan_note > 10"
     refused = gql.query(
         'mutation($text: String!) { createSegment(input: {name: "Typed", conditionsText: '
