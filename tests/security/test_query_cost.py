@@ -161,3 +161,13 @@ def test_an_estimate_without_variable_sizes_is_made_once_per_document(
     for n in (1, 2):
         gql.query(sized, {"n": n})
     assert len(made) == 3
+
+
+def test_a_size_variable_the_request_leaves_out_counts_as_the_arguments_default() -> None:
+    """The executor gives an argument its default when its variable is not sent: so does
+    the estimate (it used to count such a page as one item)."""
+    segments = "query($n: Int) { segments(first: $n) { nodes { id } } }"
+    assert estimate(segments).objects == 1 + 20
+    assert estimate(segments, {"n": 3}).objects == 1 + 3
+    members = 'query($n: Int) { segment(id: "x") { members(first: $n) { memberIds } } }'
+    assert estimate(members).objects == 1 + 50

@@ -223,11 +223,14 @@ class _Estimate:
 
     def argument(self, field: Enclosing, name: str) -> int | None:
         """The size an argument of ``field`` asks for: a number as it is, a list's length;
-        when it is not given, its default (``None`` without one)."""
+        when it is not given (or is a variable the request does not give, which the executor
+        replaces by the argument's default), its default (``None`` without one)."""
         node, definition = field
         for argument in node.arguments or ():
             if argument.name.value == name:
-                return self.value(argument.value)
+                given = self.value(argument.value)
+                if given is not None:
+                    return given
         declared = definition.args.get(name)
         default = declared.default_value if declared is not None else None
         return default if isinstance(default, int) and not isinstance(default, bool) else None
@@ -235,6 +238,8 @@ class _Estimate:
     def value(self, value: ValueNode) -> int | None:
         if isinstance(value, VariableNode):
             self.uses_variables = True
+            if value.name.value not in self.variables:
+                return None
             given = self.variables.get(value.name.value)
             if isinstance(given, list | tuple):
                 return len(given)
