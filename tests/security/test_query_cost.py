@@ -163,9 +163,34 @@ def test_an_estimate_without_variable_sizes_is_made_once_per_document(
     assert len(made) == 3
 
 
+def test_history_counts_the_versions_its_first_asks_for(gql: GraphQLClient) -> None:
+    """A segment's history answers at most first versions, so it is counted at first (a
+    literal or a variable), 100 when first is not given."""
+    paged = "{ segments(first: 100) { nodes { history(first: 500) { version } } } }"
+    assert estimate(paged).objects == 1 + 100 + 100 * 500
+    assert estimate(paged.replace("(first: 500)", "")).objects == 1 + 100 + 100 * 100
+    sized = "query($n: Int!) { segments(first: 100) { nodes { history(first: $n) { version } } } }"
+    assert estimate(sized, {"n": 7}).objects == 1 + 100 + 100 * 7
+    # two levels of history still go past the limit at the default size
+    nested = "{ segments(first: 100) { nodes { history { segment { history { version } } } } } }"
+    assert estimate(nested).objects == 1 + 100 + 100 * (100 + 100 * (1 + 100))
+    assert estimate(nested).objects > LIMITS.max_objects
+    # the server refuses or answers the same document by the size its variable asks for
+    changes = (
+        "query($n: Int!) { segments(first: 100) { nodes { history(first: $n) "
+        "{ changes { field } } } } }"
+    )
+    message = refusal(gql, changes, {"n": 500})
+    assert "may answer up to 550,101 objects" in message
+    assert gql.query(changes, {"n": 100}) == {"segments": {"nodes": []}}
+
+
 def test_a_size_variable_the_request_leaves_out_counts_as_the_arguments_default() -> None:
     """The executor gives an argument its default when its variable is not sent: so does
     the estimate (it used to count such a page as one item)."""
+    history = 'query($n: Int) { segment(id: "x") { history(first: $n) { version } } }'
+    assert estimate(history).objects == 1 + 100
+    assert estimate(history, {"n": 3}).objects == 1 + 3
     segments = "query($n: Int) { segments(first: $n) { nodes { id } } }"
     assert estimate(segments).objects == 1 + 20
     assert estimate(segments, {"n": 3}).objects == 1 + 3

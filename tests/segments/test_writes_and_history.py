@@ -8,7 +8,14 @@ from typing import Any
 import httpx
 from pymongo.database import Database
 
-from tests.segments.conftest import PAYLOAD, UPDATE, SegmentClient, errors_by_path, snapshot
+from tests.segments.conftest import (
+    PAYLOAD,
+    UPDATE,
+    SegmentClient,
+    errors_by_path,
+    mode_header,
+    snapshot,
+)
 
 MRR_GT = {"conditions": [{"property": "subscriber.mrr", "operator": "GT", "value": 100}]}
 HISTORY = """query($id: ID!) { segment(id: $id) { version history {
@@ -170,3 +177,62 @@ def test_a_copy_of_the_longest_name_keeps_its_suffix(seg: SegmentClient) -> None
         f"mutation($id: ID!) {{ duplicateSegment(id: $id) {{ {PAYLOAD} }} }}", id=longest["id"]
     )["duplicateSegment"]["segment"]
     assert copy["name"] == "x" * 193 + " (copy)"
+
+
+def edited(seg: SegmentClient, versions: int) -> str:
+    """The id of a new segment written ``versions`` times (created, then updated)."""
+    segment_id: str = seg.created(name="v1")["id"]
+    for version in range(1, versions):
+        payload = seg.update(id=segment_id, expectedVersion=version, name=f"v{version + 1}")
+        assert payload["userErrors"] == []
+    return segment_id
+
+
+HISTORY_PAGE = """query($id: ID!, $first: Int!, $before: Int) {
+  segment(id: $id) { history(first: $first, beforeVersion: $before) { version } } }"""
+
+
+def test_history_is_read_a_page_at_a_time_newest_first(seg: SegmentClient) -> None:
+    """first bounds the page; the last version answered, as beforeVersion, asks for the next."""
+    segment_id = edited(seg, 7)
+
+    def page(first: int, before: int | None = None) -> list[int]:
+        found = seg.run(HISTORY_PAGE, id=segment_id, first=first, before=before)
+        return [v["version"] for v in found["segment"]["history"]]
+
+    assert page(3) == [7, 6, 5]
+    assert page(3, before=5) == [4, 3, 2]
+    assert page(3, before=2) == [1]
+    assert page(3, before=1) == []
+    assert page(2, before=1000) == [7, 6]  # past the newest: from the newest
+    assert page(500) == [7, 6, 5, 4, 3, 2, 1]
+    everything = "query($id: ID!) { segment(id: $id) { history { version } } }"
+    answered = seg.run(everything, id=segment_id)["segment"]["history"]
+    assert [v["version"] for v in answered] == [7, 6, 5, 4, 3, 2, 1]
+
+
+def test_history_page_bounds_are_refused_naming_the_argument(seg: SegmentClient) -> None:
+    """Out of range, first or beforeVersion is an OUT_OF_RANGE error at that history alone:
+    the other fields of the question are answered."""
+    segment_id = edited(seg, 2)
+    for arguments, message in (
+        ("first: 0", "first must be 1..500, got 0"),
+        ("first: -1", "first must be 1..500, got -1"),
+        ("first: 501", "first must be 1..500, got 501"),
+        ("beforeVersion: 0", "beforeVersion must be 1..2147483647, got 0"),
+        ("first: 2, beforeVersion: -3", "beforeVersion must be 1..2147483647, got -3"),
+    ):
+        body = seg.gql.execute(
+            f"query($id: ID!) {{ refused: segment(id: $id) {{ history({arguments}) {{ version }} }}"
+            " segment(id: $id) { name history(first: 1) { version } } }",
+            {"id": segment_id},
+            **mode_header("TEST"),
+        )
+        assert body["data"] == {
+            "refused": None,
+            "segment": {"name": "v2", "history": [{"version": 2}]},
+        }, arguments
+        [error] = body["errors"]
+        assert error["path"] == ["refused", "history"]
+        assert error["message"] == message
+        assert error["extensions"]["code"] == "OUT_OF_RANGE"

@@ -70,6 +70,7 @@ SIZES: dict[tuple[str, str], str | int] = {
     ("Subscriber", "segments"): "arg:first",
     ("Subscriber", "membership"): "arg:segmentIds",
     ("Segment", "members"): "arg:first",
+    ("Segment", "history"): "arg:first",
     ("SegmentMembership", "unknownReasons"): 10,
     ("Evaluation", "unknownReasons"): 10,
     ("SegmentVersion", "changes"): 10,

@@ -46,7 +46,14 @@ from seggraph.domain.conditions import (
     Operator,
     referenced_segments,
 )
-from seggraph.domain.errors import InputRefused, PathPart, UserError, check_first, checked_text
+from seggraph.domain.errors import (
+    InputRefused,
+    PathPart,
+    UserError,
+    check_first,
+    check_range,
+    checked_text,
+)
 from seggraph.domain.segments import (
     FieldChange,
     HistoryAction,
@@ -77,6 +84,10 @@ MAX_DESCRIPTION = 2000
 MAX_TAG = 64
 MAX_TAGS = 50
 MAX_PAGE = 100
+#: The most versions one page of a segment's history answers.
+MAX_HISTORY_PAGE = 500
+#: The largest number a client can send (GraphQL's Int has 32 bits).
+MAX_INT = 2**31 - 1
 MAX_USAGE_TEXT = 200
 #: How many segments ``subscriber { segments }`` evaluates at once (it refuses rather than
 #: answer for only some of them; :mod:`seggraph.services.evaluation` imports this number), and
@@ -305,8 +316,17 @@ class SegmentService:
     async def tags(self, mode: Mode, include_archived: bool = False) -> list[tuple[str, int]]:
         return await self.store.tag_counts(mode, include_archived)
 
-    async def history(self, mode: Mode, segment_id: str) -> list[HistoryEntry]:
-        return await self.store.list_history(mode, segment_id)
+    async def history(
+        self, mode: Mode, segment_id: str, *, first: int, before_version: int | None = None
+    ) -> list[HistoryEntry]:
+        """The newest ``first`` versions, newest first, below ``before_version`` when it is
+        given (the last version of the previous page: version numbers may have gaps)."""
+        check_first(first, MAX_HISTORY_PAGE, least=1)
+        if before_version is not None:
+            check_range("beforeVersion", before_version, 1, MAX_INT)
+        return await self.store.list_history(
+            mode, segment_id, first=first, before_version=before_version
+        )
 
     async def usages(self, mode: Mode, segment_id: str) -> list[Usage]:
         return await self.store.list_usages(mode, segment_id)

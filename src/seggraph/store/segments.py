@@ -566,10 +566,16 @@ class SegmentStore:
             session=session,
         )
 
-    async def list_history(self, mode: Mode, segment_id: str) -> list[HistoryEntry]:
-        cursor = self.history.find({"segment_id": segment_id, "mode": mode.value}).sort(
-            "version", DESCENDING
-        )
+    async def list_history(
+        self, mode: Mode, segment_id: str, *, first: int, before_version: int | None = None
+    ) -> list[HistoryEntry]:
+        """The newest ``first`` (at least 1: a limit of 0 is none) versions, newest first,
+        below ``before_version`` when it is given. The ``by_version`` index serves the filter
+        and the order."""
+        wanted: dict[str, Any] = {"segment_id": segment_id, "mode": mode.value}
+        if before_version is not None:
+            wanted["version"] = {"$lt": before_version}
+        cursor = self.history.find(wanted).sort("version", DESCENDING).limit(first)
         return [_history_entry(doc) for doc in await cursor.to_list()]
 
     async def get_history(self, mode: Mode, segment_id: str, version: int) -> HistoryEntry | None:

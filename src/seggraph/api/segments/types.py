@@ -16,6 +16,7 @@ from seggraph.api.segments.conditions import ConditionGroupType
 from seggraph.api.subjects import check_id
 from seggraph.domain import segments as ds
 from seggraph.domain.context import EvaluationContext
+from seggraph.services.segments import MAX_HISTORY_PAGE
 from seggraph.textform import print_tree
 
 #: Said of every payload's userErrors.
@@ -203,9 +204,33 @@ class SegmentType(SharedView):
     def conditions_text(self) -> str:
         return print_tree(self.domain.conditions)
 
-    @strawberry.field(description="Every version, newest first.")
-    async def history(self, info: Info) -> list[HistoryEntryType]:
-        entries = await info.context.services.segments.history(self.domain.mode, self.domain.id)
+    @strawberry.field(
+        description="Its newest versions, newest first: at most first of them, below "
+        "beforeVersion when it is given. For the next page, pass the last version answered "
+        "as beforeVersion; fewer than first answered means there are no more."
+    )
+    async def history(
+        self,
+        info: Info,
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description=f"How many versions: 1 to {MAX_HISTORY_PAGE}, default 100 (else "
+                "OUT_OF_RANGE)."
+            ),
+        ] = 100,
+        before_version: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Only versions below this one (the last version of the "
+                "previous page), at least 1 (else OUT_OF_RANGE); omitted, or past the newest: "
+                "from the newest."
+            ),
+        ] = None,
+    ) -> list[HistoryEntryType]:
+        entries = await info.context.services.segments.history(
+            self.domain.mode, self.domain.id, first=first, before_version=before_version
+        )
         return [HistoryEntryType.of(e) for e in entries]
 
     @strawberry.field(description="Flows, offer rules and step conditions that use this segment.")
