@@ -236,3 +236,27 @@ def test_history_page_bounds_are_refused_naming_the_argument(seg: SegmentClient)
         assert error["path"] == ["refused", "history"]
         assert error["message"] == message
         assert error["extensions"]["code"] == "OUT_OF_RANGE"
+
+
+def test_a_history_page_is_read_through_an_index(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """The page's query (SegmentStore.list_history's) scans one segment's versions in an
+    index, not every segment's history."""
+    segment_id = edited(seg, 3)
+    edited(seg, 2)  # another segment's history beside it
+    page = (
+        sync_db.segment_history.find(
+            {"segment_id": segment_id, "mode": "TEST", "version": {"$lt": 3}}
+        )
+        .sort("version", -1)
+        .limit(1)
+    )
+    assert [d["version"] for d in page.clone()] == [2]
+    stages = []
+    plan = page.explain()["queryPlanner"]["winningPlan"]
+    plan = plan.get("queryPlan", plan)  # MongoDB's slot-based engine nests it
+    while plan:
+        stages.append(plan["stage"])
+        plan = plan.get("inputStage")
+    assert "IXSCAN" in stages and "COLLSCAN" not in stages, stages

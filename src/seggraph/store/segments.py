@@ -98,6 +98,13 @@ INDEXES = [
             IndexModel(
                 [("segment_id", ASCENDING), ("version", DESCENDING)], name="by_version", unique=True
             ),
+            # A page of one segment's history, and one version of it (get_history). MongoDB
+            # serves both from by_version too, but SecantusDB (0.7) picks no index that lacks
+            # a field of the filter (mode), so it read every segment's history for each.
+            IndexModel(
+                [("mode", ASCENDING), ("segment_id", ASCENDING), ("version", DESCENDING)],
+                name="pages",
+            ),
         ),
     ),
     IndexSpec(
@@ -570,8 +577,8 @@ class SegmentStore:
         self, mode: Mode, segment_id: str, *, first: int, before_version: int | None = None
     ) -> list[HistoryEntry]:
         """The newest ``first`` (at least 1: a limit of 0 is none) versions, newest first,
-        below ``before_version`` when it is given. The ``by_version`` index serves the filter
-        and the order."""
+        below ``before_version`` when it is given. The ``pages`` index serves the filter and
+        the order (on SecantusDB, the filter: it sorts the versions found in the index)."""
         wanted: dict[str, Any] = {"segment_id": segment_id, "mode": mode.value}
         if before_version is not None:
             wanted["version"] = {"$lt": before_version}
