@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -41,13 +42,17 @@ class PluginServer(LiveServer):
 
 
 class CommandLog(monitoring.CommandListener):
-    """Every command a client sends: (command name, collection)."""
+    """Every command a client sends: (command name, collection), and each aggregation's
+    pipeline."""
 
     def __init__(self) -> None:
         self.commands: list[tuple[str, str]] = []
+        self.pipelines: list[list[dict[str, Any]]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.commands.append((event.command_name, str(event.command.get(event.command_name))))
+        if event.command_name == "aggregate":
+            self.pipelines.append(list(event.command["pipeline"]))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -60,6 +65,7 @@ class CommandLog(monitoring.CommandListener):
 
     def clear(self) -> None:
         self.commands.clear()
+        self.pipelines.clear()
 
 
 @pytest.fixture(scope="session")

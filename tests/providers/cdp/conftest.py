@@ -1,19 +1,22 @@
-"""CDP fixtures: a live server whose CDP plugin has a write key, traits and events configured."""
+"""CDP fixtures: a live server whose CDP plugin has a write key, traits and events configured,
+and a database handle that logs the commands it sends."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database as SyncDatabase
 from seggraph_cdp.plugin import CdpPlugin
 from seggraph_cdp.settings import CdpSettings
 
 from seggraph.settings import Settings
-from tests.providers.servers import PluginServer, seggraph_database  # noqa: F401
+from tests.providers.servers import CommandLog, PluginServer, seggraph_database  # noqa: F401
 
 WRITE_KEY = "wk_test_123"
 TRAITS = {
@@ -57,3 +60,16 @@ def cdp(cdp_server: PluginServer, sync_db: SyncDatabase[dict[str, Any]]) -> Iter
             sync_db[name].delete_many({})
     with httpx.Client(base_url=cdp_server.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+async def logged_db(
+    settings: Settings,
+) -> AsyncIterator[tuple[AsyncDatabase[dict[str, Any]], CommandLog]]:
+    """The test database through a client of its own, and the log of the commands it sends."""
+    log = CommandLog()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri, tz_aware=True, event_listeners=[log]
+    )
+    yield client[settings.database], log
+    await client.close()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from seggraph_cdp.plugin import CdpPlugin
 from seggraph_cdp.provider import CdpProvider
@@ -77,18 +74,6 @@ async def test_the_cdp_provider_keeps_the_contract(
     )
     report.assert_ok()
     assert "expected_values" in report.checks_run
-
-
-@pytest.fixture
-async def logged_db(
-    settings: Settings,
-) -> AsyncIterator[tuple[AsyncDatabase[dict[str, Any]], CommandLog]]:
-    log = CommandLog()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongodb_uri, tz_aware=True, event_listeners=[log]
-    )
-    yield client[settings.database], log
-    await client.close()
 
 
 async def test_a_batch_costs_one_query_per_collection(
