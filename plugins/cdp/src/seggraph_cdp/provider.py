@@ -147,7 +147,8 @@ class CdpProvider:
         now: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """The values of ``keys`` (every CDP key by default) for each subject, in order: one
-        query on the profiles and, when event keys are asked, one aggregation on the events."""
+        query on the profiles and, when event keys are asked, beside it the aggregations of
+        :meth:`CdpStore.event_stats` on the events (as many for any number of subjects)."""
         known = {d.key for d in self.definitions()}
         wanted = [k for k in (keys if keys is not None else known) if k in known]
         if not subjects or not wanted:

@@ -22,6 +22,7 @@ writing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -321,27 +322,114 @@ class CdpStore:
     async def event_stats(
         self, user_ids: Sequence[str], events: Sequence[str], since: datetime
     ) -> dict[tuple[str, str], EventStats]:
-        """Per (user, event name): events since ``since`` and the latest event time."""
-        pipeline: list[dict[str, Any]] = [
-            {
-                "$match": {
-                    "user_id": {"$in": list(user_ids)},
-                    "event": {"$in": list(events)},
-                    "type": "track",
-                }
-            },
-            {
-                "$group": {
-                    "_id": {"user": "$user_id", "event": "$event"},
-                    "recent": {"$sum": {"$cond": [{"$gte": ["$timestamp", since]}, 1, 0]}},
-                    "last_at": {"$max": "$timestamp"},
-                }
-            },
-        ]
+        """Per (user, event name) with an event: the events at or after ``since`` and the latest
+        event time. The aggregations run at once, each one round trip for the whole batch, and
+        read from ``by_user_event_time`` only what their answers need, whatever a subscriber's
+        history holds: the counts read each pair's entries back to ``since``
+        (:func:`_recent_pipeline`), the latest times one entry per pair on MongoDB
+        (:func:`_latest_queries`). SecantusDB plans neither so (the README's *Storage*)."""
+        users, names = list(dict.fromkeys(user_ids)), list(dict.fromkeys(events))
+        if not users or not names:
+            return {}
+        queries = _latest_queries(users, names)
+        recent, *latest = await asyncio.gather(
+            self._aggregate(_recent_pipeline(users, names, since)),
+            *(self._aggregate(query.pipeline()) for query in queries),
+        )
+        last_at: dict[tuple[str, str], datetime] = {}
+        for query, found in zip(queries, latest, strict=True):
+            for doc in found:
+                last_at[query.pair(doc["_id"])] = doc["last_at"]
+        counts: dict[tuple[str, str], int] = {}
+        for doc in recent:
+            pair = (doc["_id"]["user"], doc["_id"]["event"])
+            counts[pair] = int(doc["count"])
+            # They ran at once: an event stored meanwhile may be counted and not be the latest
+            # the others read. The latest counted one is the latest all the same.
+            last_at[pair] = max(last_at.get(pair, doc["last_at"]), doc["last_at"])
+        return {pair: EventStats(counts.get(pair, 0), at) for pair, at in last_at.items()}
+
+    async def _aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         cursor = await self.events.aggregate(pipeline)
-        return {
-            (doc["_id"]["user"], doc["_id"]["event"]): EventStats(
-                int(doc["recent"]), doc.get("last_at")
-            )
-            for doc in await cursor.to_list()
-        }
+        return await cursor.to_list()
+
+
+#: ``by_user_event_time``'s own order: a ``$sort`` in it is an index walk, not a sort.
+_INDEX_ORDER = {"user_id": 1, "event": 1, "timestamp": -1}
+
+
+def _among(values: list[str]) -> Any:
+    """A match on any of ``values``: the value itself when there is one. MongoDB plans a
+    one-element ``$in`` as that equality; SecantusDB walks a range of a compound index only
+    under equalities (there ``{user_id: {$in: [u]}, …}`` reads every event of ``u``)."""
+    return values[0] if len(values) == 1 else {"$in": values}
+
+
+# No ``type: "track"`` in the matches below: only track calls store an ``event``
+# (``_event_document`` sets it from ``Message.event``, which ``parse_message`` sets for a track
+# call alone, as it has since the collection's first version), so a match on ``event`` is a
+# match on track calls. The index does not hold ``type``: with it, MongoDB must fetch every
+# document in range to check it, and a fetch with a filter rules the DISTINCT_SCAN out.
+
+
+def _recent_pipeline(users: list[str], names: list[str], since: datetime) -> list[dict[str, Any]]:
+    """Per pair, its events at or after ``since`` (a clock ahead's future ones included) and
+    the latest of them. On MongoDB the match is index bounds, each asked (user, name) pair from
+    its newest entry back to ``since``: the entries of the window and no older one."""
+    return [
+        {
+            "$match": {
+                "user_id": _among(users),
+                "event": _among(names),
+                "timestamp": {"$gte": since},
+            }
+        },
+        {
+            "$group": {
+                "_id": {"user": "$user_id", "event": "$event"},
+                "count": {"$sum": 1},
+                "last_at": {"$max": "$timestamp"},
+            }
+        },
+    ]
+
+
+@dataclass(frozen=True)
+class _Latest:
+    """One aggregation of the latest event time per value of ``by`` (``event`` under one user,
+    or ``user_id`` under one event name): ``fixed`` is that user or name."""
+
+    by: str
+    fixed: str
+    match: dict[str, Any]
+
+    def pipeline(self) -> list[dict[str, Any]]:
+        return [
+            {"$match": self.match},
+            {"$sort": dict(_INDEX_ORDER)},
+            {"$group": {"_id": f"${self.by}", "last_at": {"$first": "$timestamp"}}},
+        ]
+
+    def pair(self, key: str) -> tuple[str, str]:
+        """The (user, event name) of the group ``key``."""
+        return (self.fixed, key) if self.by == "event" else (key, self.fixed)
+
+
+def _latest_queries(users: list[str], names: list[str]) -> list[_Latest]:
+    """The latest time of each (user, name) pair, in the shape MongoDB answers with a
+    DISTINCT_SCAN over ``by_user_event_time``: per group, its first index entry (the newest),
+    then a seek to the next group. The manual (Aggregation Pipeline Optimization, "$group
+    stage"; $group, "Optimization to Return the First Document of Each Group") asks that the
+    pipeline sort and group by the same field, ``$first`` (or ``$last``) be the only
+    accumulator and an index have the sort's order; the server's rewrite
+    (``DocumentSourceGroup::rewriteGroupAsTransformOnFirstDocument``) takes a group on one
+    field only, and the scan (``turnIxscanIntoDistinctIxscan``) no predicate the index bounds
+    leave to check, and only equalities on the fields before the grouped one.
+
+    So a group on the pair ``{user, event}`` would read every entry of every pair. A question
+    about one subscriber is one aggregation grouped by ``event`` under that user; a batch of
+    several is one per asked name (as many as the configured names at most, whatever the
+    batch's size), grouped by ``user_id`` under that name."""
+    if len(users) == 1:
+        return [_Latest("event", users[0], {"user_id": users[0], "event": _among(names)})]
+    return [_Latest("user_id", name, {"user_id": {"$in": users}, "event": name}) for name in names]
