@@ -81,7 +81,8 @@ async def test_a_batch_costs_the_same_queries_whatever_its_size(
     cdp: httpx.Client, logged_db: tuple[AsyncDatabase[dict[str, Any]], CommandLog]
 ) -> None:
     """One query on the profiles; on the events, one for the 30-day counts and, for the latest
-    times, one per asked event name (one for a single subscriber): never one per subscriber."""
+    times of the pairs with no event in the window, one per such event name (one for a single
+    subscriber): never one per subscriber."""
     seed(cdp)
     db, log = logged_db
     provider = CdpProvider(cdp_settings()).bind(db)

@@ -161,8 +161,9 @@ async def test_a_long_history_is_answered_from_the_recent_range(
     logged_db: tuple[AsyncDatabase[dict[str, Any]], CommandLog],
 ) -> None:
     """3,000 events older than the window and 5 in it: the counts read only the entries of
-    the window, and the latest times are asked in the shape MongoDB answers with one index
-    entry per subscriber and name. (SecantusDB has no DISTINCT_SCAN, and its explain counts
+    the window, which give that name's latest time too, and the latest time of a name with no
+    event in the window is asked in the shape MongoDB answers with one index entry per
+    subscriber and name. (SecantusDB has no DISTINCT_SCAN, and its explain counts
     no read: it reports one document examined per document an index scan returns.)"""
     db, log = logged_db
     store = await fresh_store(db, "es-long")
@@ -185,12 +186,17 @@ async def test_a_long_history_is_answered_from_the_recent_range(
     assert all(
         reads_a_recent_range(p, SINCE) or reads_the_newest_per_group(p) for p in log.pipelines
     ), log.pipelines
+    # The latest time is asked only of the name with no event in the window.
+    [latest] = [p for p in log.pipelines if reads_the_newest_per_group(p)]
+    assert latest[0]["$match"] == {"user_id": "es-long", "event": "Signed Up"}
 
     # One name: the count walks that pair's index range back to `since`, and finds the 5.
     log.clear()
     [row] = await provider.resolve([EvaluationContext("es-long")], ORDERS, now=NOW)
     assert [row[key] for key in ORDERS] == [5, NOW]
-    [counting] = [p for p in log.pipelines if reads_a_recent_range(p, SINCE)]
+    # Active this month: the count's read is the only one (its latest counted is the latest).
+    [counting] = log.pipelines
+    assert reads_a_recent_range(counting, SINCE)
     plan = await db.command(
         {
             "explain": {"aggregate": "cdp_events", "pipeline": counting, "cursor": {}},

@@ -323,31 +323,34 @@ class CdpStore:
         self, user_ids: Sequence[str], events: Sequence[str], since: datetime
     ) -> dict[tuple[str, str], EventStats]:
         """Per (user, event name) with an event: the events at or after ``since`` and the latest
-        event time. The aggregations run at once, each one round trip for the whole batch, and
-        read from ``by_user_event_time`` only what their answers need, whatever a subscriber's
-        history holds: the counts read each pair's entries back to ``since``
-        (:func:`_recent_pipeline`), the latest times one entry per pair on MongoDB
-        (:func:`_latest_queries`). SecantusDB plans neither so (the README's *Storage*)."""
+        event time. Each query is one round trip for the whole batch and reads from
+        ``by_user_event_time`` only what its answer needs, whatever a subscriber's history
+        holds. The counts come first (:func:`_recent_pipeline`: each pair's entries back to
+        ``since``), with each counted pair's latest time: every event later than ``since`` is
+        among them. Only the pairs with no event in the window are then asked their latest
+        time (:func:`_latest_queries`: one entry per pair on MongoDB), so a subscriber active
+        this month costs its month's events alone, on SecantusDB too (the README's
+        *Storage*)."""
         users, names = list(dict.fromkeys(user_ids)), list(dict.fromkeys(events))
         if not users or not names:
             return {}
-        queries = _latest_queries(users, names)
-        recent, *latest = await asyncio.gather(
-            self._aggregate(_recent_pipeline(users, names, since)),
-            *(self._aggregate(query.pipeline()) for query in queries),
-        )
-        last_at: dict[tuple[str, str], datetime] = {}
-        for query, found in zip(queries, latest, strict=True):
-            for doc in found:
-                last_at[query.pair(doc["_id"])] = doc["last_at"]
-        counts: dict[tuple[str, str], int] = {}
-        for doc in recent:
+        found: dict[tuple[str, str], EventStats] = {}
+        for doc in await self._aggregate(_recent_pipeline(users, names, since)):
             pair = (doc["_id"]["user"], doc["_id"]["event"])
-            counts[pair] = int(doc["count"])
-            # They ran at once: an event stored meanwhile may be counted and not be the latest
-            # the others read. The latest counted one is the latest all the same.
-            last_at[pair] = max(last_at.get(pair, doc["last_at"]), doc["last_at"])
-        return {pair: EventStats(counts.get(pair, 0), at) for pair, at in last_at.items()}
+            found[pair] = EventStats(int(doc["count"]), doc["last_at"])
+        quiet = [(user, name) for user in users for name in names if (user, name) not in found]
+        if not quiet:
+            return found
+        quiet_users = list(dict.fromkeys(user for user, _ in quiet))
+        quiet_names = list(dict.fromkeys(name for _, name in quiet))
+        queries = _latest_queries(quiet_users, quiet_names)
+        answers = await asyncio.gather(*(self._aggregate(query.pipeline()) for query in queries))
+        for query, docs in zip(queries, answers, strict=True):
+            for doc in docs:
+                # A pair counted above keeps its figures; one whose first event in the window
+                # was stored between the two reads shows that event's time with a count of 0.
+                found.setdefault(query.pair(doc["_id"]), EventStats(0, doc["last_at"]))
+        return found
 
     async def _aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         cursor = await self.events.aggregate(pipeline)
