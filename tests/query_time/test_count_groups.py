@@ -22,6 +22,7 @@ from seggraph.domain.segments import Mode, Segment
 from seggraph.evaluation import EvaluationOptions, SegmentCompiler
 from seggraph.services.counts import CountsUnderWay
 from seggraph.services.evaluation import EvaluationService, MemberTotals
+from seggraph.services.walk_slots import FairSlots
 from seggraph.textform.parser import parse
 
 SUBSCRIBERS = [f"sub_{i:03d}" for i in range(1, 101)]
@@ -109,7 +110,7 @@ def service(
     store: Store,
     directory: Directory,
     under_way: CountsUnderWay[MemberTotals] | None = None,
-    walk_slots: asyncio.Semaphore | None = None,
+    walk_slots: FairSlots | None = None,
 ) -> EvaluationService:
     """One request's service; ``under_way`` is the process's counts under way and
     ``walk_slots`` its walk slots."""
@@ -198,7 +199,7 @@ def test_a_count_nobody_waits_for_any_more_is_given_up_and_frees_its_walk_slot()
     count only it asked for stops, and the one walk slot it held serves the next count."""
 
     async def run() -> tuple[int, int, int]:
-        slots = asyncio.Semaphore(1)
+        slots = FairSlots(1)
         under_way: CountsUnderWay[MemberTotals] = CountsUnderWay()
         held = Directory()
         held.gate.clear()  # the abandoned walk would wait here for ever

@@ -64,8 +64,18 @@ class Context:
     def evaluation(self) -> EvaluationService:
         """Query-time evaluation for this request (made on first use)."""
         if self._evaluation is None:
-            self._evaluation = self.services.evaluation_for(self.property_batcher())
+            self._evaluation = self.services.evaluation_for(
+                self.property_batcher(), self.walk_owner
+            )
         return self._evaluation
+
+    @property
+    def walk_owner(self) -> str:
+        """The client the request's walks over the directory belong to, for sharing the
+        walk slots fairly (:mod:`seggraph.services.walk_slots`): its API key's id (every
+        request sent with one key is one client, whoever it acts for), or without keys its
+        actor."""
+        return self.api_key.id if self.api_key is not None else self.actor
 
     def forget_values(self) -> None:
         """Read property values afresh from now on: a new batcher (and evaluation around it)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from seggraph.services.evaluation import (
 )
 from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
+from seggraph.services.walk_slots import FairSlots
 from seggraph.settings import Settings
 from seggraph.store import api_keys as api_key_store
 from seggraph.store import segments as segment_store
@@ -69,11 +70,12 @@ class Services:
     """The documents read together, once per GraphQL request that asks for one
     (:mod:`seggraph.freshness`): the segments' write tokens and whatever a provider
     :meth:`~FreshnessBoard.watch`-es."""
-    walk_slots: asyncio.Semaphore = field(init=False)
-    """Walks over the whole subscriber directory running at once (``SEGGRAPH_BULK_CONCURRENCY``)."""
+    walk_slots: FairSlots = field(init=False)
+    """Walks over the whole subscriber directory running at once (``SEGGRAPH_BULK_CONCURRENCY``),
+    the waiting ones served fairly between clients (:mod:`seggraph.services.walk_slots`)."""
 
     def __post_init__(self) -> None:
-        self.walk_slots = asyncio.Semaphore(self.settings.bulk_concurrency)
+        self.walk_slots = FairSlots(self.settings.bulk_concurrency)
         self.freshness = FreshnessBoard(self.database.db, self.database.operation_timeout)
         self.api_keys = ApiKeyService(
             api_key_store.ApiKeyStore(self.database.db),
@@ -128,8 +130,10 @@ class Services:
         (the settings do not change while the process runs)."""
         return EvaluationOptions(timezone=self.settings.zone, currency=self.settings.currency)
 
-    def evaluation_for(self, batcher: PropertyBatcher) -> EvaluationService:
-        """Query-time evaluation for one request, around that request's batcher."""
+    def evaluation_for(self, batcher: PropertyBatcher, walk_owner: Hashable) -> EvaluationService:
+        """Query-time evaluation for one request, around that request's batcher; its walks
+        hold the process's walk slots as ``walk_owner``'s (its client: the API key's id, or
+        the actor)."""
         return EvaluationService(
             self.segments,
             RequestValueSource(
@@ -140,6 +144,7 @@ class Services:
             self.compiler,
             pushdown=self.settings.pushdown,
             walk_slots=self.walk_slots,
+            walk_owner=walk_owner,
             prepared_sets=self.prepared_sets,
             counts_under_way=self.counts_under_way,
         )

@@ -63,6 +63,7 @@ from seggraph.plugins.results import SubscriberFilter, selected_ids
 from seggraph.services.counts import CountsUnderWay
 from seggraph.services.properties import SETTLE_TICKS, PropertyBatcher, PropertyResolver
 from seggraph.services.segments import MAX_EVALUATED_SEGMENTS, SegmentService, tag_filter_errors
+from seggraph.services.walk_slots import FairSlots
 from seggraph.store.filters import all_of
 from seggraph.store.pagination import BadCursor, decode_member_cursor, encode_member_cursor
 from seggraph.store.segments import SegmentFilter
@@ -288,7 +289,8 @@ class EvaluationService:
         compiler: SegmentCompiler | None = None,
         *,
         pushdown: bool = True,
-        walk_slots: asyncio.Semaphore | None = None,
+        walk_slots: FairSlots | None = None,
+        walk_owner: Hashable = None,
         prepared_sets: PreparedSets | None = None,
         counts_under_way: CountsUnderWay[MemberTotals] | None = None,
     ) -> None:
@@ -304,6 +306,8 @@ class EvaluationService:
         self.walk_slots = walk_slots
         """Shared by the process: how many walks over the directory may run at once
         (``SEGGRAPH_BULK_CONCURRENCY``), so a burst of counts cannot swamp the providers."""
+        self.walk_owner = walk_owner
+        """Whose walks this request's are (its client), for sharing the walk slots fairly."""
         self.counts_under_way = (
             counts_under_way if counts_under_way is not None else CountsUnderWay()
         )
@@ -568,8 +572,11 @@ class EvaluationService:
             size = min(2 * size, DIRECTORY_MAX_PAGE)
 
     def _walk(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        """Hold one of the process's walk slots for a walk over the whole directory."""
-        return self.walk_slots if self.walk_slots is not None else contextlib.nullcontext()
+        """Hold one of the process's walk slots for a walk over the whole directory, as
+        this request's client's."""
+        if self.walk_slots is None:
+            return contextlib.nullcontext()
+        return self.walk_slots.hold(self.walk_owner)
 
     async def _valued_pages(
         self, keys: frozenset[str], after: str | None = None
