@@ -101,7 +101,8 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Walks over the whole subscriber directory (evaluated member lists, "
-        "counts, edit impacts) running at once in one process; more wait for a free slot.",
+        "counts, edit impacts) running at once in one process; more wait for a free slot, "
+        "which goes to the waiting client (API key, or actor) holding the fewest.",
     )
 
     plugins: Annotated[list[str] | None, NoDecode] = Field(
