@@ -186,7 +186,7 @@ class _OwnedPart:
 
     collection: str
     owner: str
-    field: str
+    joined_as: str
     """Where the join puts the owned objects in a customer document (removed after)."""
     match: Mapping[str, Any] = field(default_factory=dict)
     sort: tuple[tuple[str, int], ...] = ()
@@ -204,7 +204,7 @@ class _OwnedPart:
             "from": self.collection,
             "localField": "_id",
             "foreignField": self.owner,
-            "as": self.field,
+            "as": self.joined_as,
         }
         if stages:
             spec["pipeline"] = stages
@@ -553,7 +553,7 @@ class BillingStore:
                 token = doc.get(_TOKEN_FIELD)
                 continue
             for part in wanted:
-                owned[part.collection][doc["_id"]] = doc.pop(part.field)
+                owned[part.collection][doc["_id"]] = doc.pop(part.joined_as)
             customers[doc["_id"]] = doc
         return customers, owned, token
 
