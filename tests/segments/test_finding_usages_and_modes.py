@@ -6,6 +6,7 @@ from typing import Any
 
 from pymongo.database import Database
 
+from tests.conftest import GraphQLClient, LiveServer
 from tests.segments.conftest import PAYLOAD, SegmentClient, errors_by_path, snapshot
 
 REGISTER = """mutation($input: SegmentUsageInput!) { registerSegmentUsage(input: $input) {
@@ -364,3 +365,33 @@ def test_a_live_usage_registered_again_as_not_live_says_so(seg: SegmentClient) -
         "query($id: ID!) { segment(id: $id) { usages { registeredAt } } }", id=segment["id"]
     )
     assert listed["segment"]["usages"] == [{"registeredAt": first["usage"]["registeredAt"]}]
+
+
+def test_segments_asked_by_id_at_once_are_read_together_each_as_alone(
+    seg: SegmentClient, gql: GraphQLClient, live_server: LiveServer
+) -> None:
+    """A request's aliased segment(id:) fields are read in one query, so that the counts and
+    member pages below them are asked together; each answers as it does alone: an id asked
+    twice, in capitals, not an id, another mode's segment's, one that names nothing."""
+    test = seg.created(name="In test")
+    live = seg.created("LIVE", name="In live")
+    asked = {
+        "a": test["id"],
+        "b": test["id"].upper(),
+        "c": "nope",
+        "d": live["id"],
+        "e": "0" * 24,
+        "f": test["id"],
+    }
+    document = (
+        "{ " + " ".join(f'{k}: segment(id: "{i}") {{ name }}' for k, i in asked.items()) + " }"
+    )
+    reads = live_server.app.state.services.segments.reads
+    before = reads.runs
+    answer = gql.query(document)
+    assert reads.runs == before + 1
+    found = {"name": "In test"}
+    assert answer == {"a": found, "b": found, "c": None, "d": None, "e": None, "f": found}
+    for key, segment_id in asked.items():
+        alone = gql.query(f'{{ segment(id: "{segment_id}") {{ name }} }}')["segment"]
+        assert alone == answer[key], key
