@@ -1,5 +1,6 @@
 """The member counts under way in the process, who waits for them, and giving up on a count
-nobody waits for any more.
+nobody waits for any more; and what one request asks together (its counts), answered
+together by one task.
 
 A count that evaluates every subscriber walks the whole directory (tens of seconds over
 100,000 subscribers) in a task of its own, not in the request that asked: requests asking for
@@ -16,12 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
 from typing import Generic, TypeVar
+
+from seggraph.coalescing import retrieve_outcome
+from seggraph.domain.segments import Mode
+from seggraph.services.properties import SETTLE_TICKS
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 class CountsUnderWay(Generic[T]):
@@ -121,3 +127,88 @@ class CountsUnderWay(Generic[T]):
         for future in self._made_by.pop(task, ()):
             if self._maker.get(future) is task:
                 del self._maker[future]
+
+
+#: What a request asked, with the future its answer is given to.
+Asked = tuple[A, asyncio.Future[T]]
+
+
+class AskedTogether(Generic[A, T]):
+    """What one request asks within ``SETTLE_TICKS`` turns of the event loop (the fields of a
+    page of segments ask a few turns apart, nested ones later), answered together by one task
+    of its own: ``answer(mode, asked)`` for what was asked in each mode, which gives each
+    future its answer. The task is the maker of each future in ``under_way``, so it is
+    cancelled once nobody waits for any of them; it fails with the error (or ends with the
+    cancellation) every future it did not answer, but those in ``answered_elsewhere``."""
+
+    def __init__(
+        self,
+        answer: Callable[[Mode, Sequence[Asked[A, T]]], Awaitable[None]],
+        under_way: CountsUnderWay[T],
+        answered_elsewhere: Collection[asyncio.Future[T]] = (),
+    ) -> None:
+        self._answer = answer
+        self._under_way = under_way
+        self._elsewhere = answered_elsewhere
+        self._queued: list[tuple[Mode, A, asyncio.Future[T]]] = []
+        """Asked and not yet started: what is asked now joins them."""
+        self._task: asyncio.Task[None] | None = None
+        """The task that will answer what is queued now."""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def ask(self, mode: Mode, item: A) -> asyncio.Future[T]:
+        """A future for ``item``'s answer, given by the task answering what the request asks
+        now (a new one unless one is open and not given up)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        task = self._task
+        if task is None or task.cancelling():  # none, or one given up: a new one answers it
+            self._queued = []
+            task = self._task = asyncio.ensure_future(self._answer_queued(self._queued))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._queued.append((mode, item, future))
+        self._under_way.made_by(future, task)
+        return future
+
+    async def _answer_queued(self, queued: list[tuple[Mode, A, asyncio.Future[T]]]) -> None:
+        """Answer ``queued`` (this task's own list) once the event loop has turned
+        ``SETTLE_TICKS`` times, as the request's property batcher waits for its loads."""
+        try:
+            for _ in range(SETTLE_TICKS):
+                await asyncio.sleep(0)
+        except BaseException as exc:  # cancelled meanwhile: what is queued ends with it
+            self._fail([(item, future) for _, item, future in queued], exc)
+            raise
+        finally:
+            if self._queued is queued:  # what is asked from now on starts a task of its own
+                self._queued = []
+                self._task = None
+        by_mode: dict[Mode, list[Asked[A, T]]] = {}
+        for mode, item, future in queued:
+            by_mode.setdefault(mode, []).append((item, future))
+        answering = list(by_mode.items())
+        try:
+            for mode, asked in answering:
+                try:
+                    await self._answer(mode, asked)
+                except Exception as exc:  # noqa: BLE001 - every one asked gets it, none hangs
+                    self._fail(asked, exc)
+        except BaseException as exc:  # cancelled (given up, or the server stopping)
+            for _, asked in answering:
+                self._fail(asked, exc)
+            raise
+
+    def _fail(self, asked: Sequence[Asked[A, T]], exc: BaseException) -> None:
+        for _, future in asked:
+            if not future.done() and future not in self._elsewhere:
+                fail(future, exc)
+
+
+def fail(future: asyncio.Future[T], error: BaseException) -> None:
+    """``future`` ends with ``error`` (cancelled, for a cancellation), retrieved when nobody
+    awaits it any more."""
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    else:
+        future.set_exception(error)
+        future.add_done_callback(retrieve_outcome)

@@ -27,7 +27,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from pymongo.errors import OperationFailure
 
@@ -60,8 +60,8 @@ from seggraph.evaluation import (
 )
 from seggraph.lru import LruCache
 from seggraph.plugins.results import SubscriberFilter, selected_ids
-from seggraph.services.counts import CountsUnderWay
-from seggraph.services.properties import SETTLE_TICKS, PropertyBatcher, PropertyResolver
+from seggraph.services.counts import Asked, AskedTogether, CountsUnderWay, fail
+from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import MAX_EVALUATED_SEGMENTS, SegmentService, tag_filter_errors
 from seggraph.services.walk_slots import FairSlots
 from seggraph.store.filters import all_of
@@ -316,13 +316,12 @@ class EvaluationService:
         who waits for each (a count nobody waits for any more is given up)."""
         self._counts: dict[tuple[Mode, str, int], asyncio.Future[MemberTotals]] = {}
         """This request's member counts, so a count asked twice walks once."""
-        self._queued_counts: list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]] = []
-        """Counts asked and not yet started: the ones asked together walk together."""
-        self._counting: set[asyncio.Task[None]] = set()
-        self._queue_task: asyncio.Task[None] | None = None
-        """The task that will count what is queued now."""
         self._following: set[asyncio.Future[MemberTotals]] = set()
         """This request's counts that wait for another request's (they end as it ends)."""
+        self._counts_asked: AskedTogether[Segment, MemberTotals] = AskedTogether(
+            self._count_together, self.counts_under_way, self._following
+        )
+        """The counts asked and not yet started: the ones asked together walk together."""
 
     # -- preparing ----------------------------------------------------------------------------
 
@@ -666,90 +665,23 @@ class EvaluationService:
             shared = None if self.compile(segment).segment_refs else self._shared_key(key)
             found = under_way.joinable(under_way.shared.get(shared)) if shared is not None else None
             if found is None:
-                found = self._queue_count(mode, segment, shared)
+                found = self._counts_asked.ask(mode, segment)
+                if shared is not None:
+                    self.counts_under_way.share(shared, found)
             self._counts[key] = found
         return await self.counts_under_way.wait(found)
 
     def _shared_key(self, key: Hashable) -> Hashable:
         return (key, self.catalogue().version, self.options)
 
-    def _queue_count(
-        self, mode: Mode, segment: Segment, shared: Hashable | None
-    ) -> asyncio.Future[MemberTotals]:
-        future: asyncio.Future[MemberTotals] = asyncio.get_running_loop().create_future()
-        if shared is not None:
-            self.counts_under_way.share(shared, future)
-        task = self._queue_task
-        if task is None or task.cancelling():  # none, or one given up: a new one counts it
-            self._queued_counts = []
-            task = self._queue_task = asyncio.ensure_future(self._count_queued(self._queued_counts))
-            self._counting.add(task)
-            task.add_done_callback(self._counting.discard)
-        self._queued_counts.append((mode, segment, future))
-        self.counts_under_way.made_by(future, task)
-        return future
-
-    async def _count_queued(
-        self, queued: list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]]
-    ) -> None:
-        """Count what the request asked for (``queued``, this task's own list) while the
-        event loop turned ``SETTLE_TICKS`` times, as the request's property batcher waits for
-        its loads: the fields of a page ask a few turns apart (nested ones later)."""
-        try:
-            for _ in range(SETTLE_TICKS):
-                await asyncio.sleep(0)
-        except BaseException as exc:  # cancelled meanwhile: what is queued ends with it
-            self._fail_counts([(segment, future) for _, segment, future in queued], exc)
-            raise
-        finally:
-            self._close_queue(queued)
-        by_mode: dict[Mode, list[tuple[Segment, asyncio.Future[MemberTotals]]]] = {}
-        for mode, segment, future in queued:
-            by_mode.setdefault(mode, []).append((segment, future))
-        counting = list(by_mode.items())
-        try:
-            for mode, asked in counting:
-                try:
-                    await self._count_together(mode, asked)
-                except Exception as exc:  # noqa: BLE001 - every count asked gets it, none hangs
-                    self._fail_counts(asked, exc)
-        except BaseException as exc:  # cancelled (given up, or the server stopping)
-            for _, asked in counting:
-                self._fail_counts(asked, exc)
-            raise
-
-    def _close_queue(
-        self, queued: list[tuple[Mode, Segment, asyncio.Future[MemberTotals]]]
-    ) -> None:
-        """The task of ``queued`` takes no more counts: the next count asked starts a task of
-        its own (unless another task's queue is open already)."""
-        if self._queued_counts is queued:
-            self._queued_counts = []
-            self._queue_task = None
-
-    def _fail_counts(
-        self, asked: Sequence[tuple[Segment, asyncio.Future[MemberTotals]]], exc: BaseException
-    ) -> None:
-        for _, future in asked:
-            if not future.done() and future not in self._following:
-                _fail(future, exc)
-
     async def _count_together(
-        self, mode: Mode, asked: Sequence[tuple[Segment, asyncio.Future[MemberTotals]]]
+        self, mode: Mode, asked: Sequence[Asked[Segment, MemberTotals]]
     ) -> None:
         """Each segment pushed down when its provider can translate it; the rest counted in
         one walk."""
-        pushed = await asyncio.gather(
-            *(self._pushed_count(mode, segment) for segment, _ in asked), return_exceptions=True
+        walked: list[_Walked] = await self._push_down_each(
+            mode, [(segment, segment, future) for segment, future in asked], _pushed_totals
         )
-        walked: list[_Walked] = []
-        for (segment, future), outcome in zip(asked, pushed, strict=True):
-            if isinstance(outcome, BaseException):
-                _fail(future, outcome)
-            elif outcome[1] is None:
-                walked.append((segment, future, outcome[0]))
-            else:
-                future.set_result(outcome[1])
         walks: list[tuple[list[_Walked], SegmentSet]] = []
         for group in _walk_groups(walked):
             segment, future, prepared = group[0]
@@ -775,14 +707,32 @@ class EvaluationService:
             for segment, future, _ in group:
                 future.set_result(counted[segment.id])
 
-    async def _pushed_count(
-        self, mode: Mode, segment: Segment
-    ) -> tuple[SegmentSet, MemberTotals | None]:
-        """The segment prepared, and its count when it is pushed down."""
-        prepared = await self.prepare_saved(mode, [segment])
-        pushed = await self._pushed_down(prepared, segment)
-        totals = None if pushed is None else MemberTotals(len(pushed), 0, Strategy.PUSHED_DOWN)
-        return prepared, totals
+    async def _push_down_each(
+        self,
+        mode: Mode,
+        asked: Sequence[tuple[Segment, _Question, asyncio.Future[_Answer]]],
+        pushed: Callable[[_Question, list[str]], _Answer],
+    ) -> list[tuple[_Question, asyncio.Future[_Answer], SegmentSet]]:
+        """Each question's segment prepared and, when it is pushed down, the question answered
+        from its members (``pushed``); a question whose segment fails gets the error. The
+        others are left to walk, each with its segment's prepared set."""
+
+        async def one(segment: Segment) -> tuple[SegmentSet, list[str] | None]:
+            prepared = await self.prepare_saved(mode, [segment])
+            return prepared, await self._pushed_down(prepared, segment)
+
+        outcomes = await asyncio.gather(
+            *(one(segment) for segment, _, _ in asked), return_exceptions=True
+        )
+        walked: list[tuple[_Question, asyncio.Future[_Answer], SegmentSet]] = []
+        for (_, question, future), outcome in zip(asked, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                fail(future, outcome)
+            elif outcome[1] is None:
+                walked.append((question, future, outcome[0]))
+            else:
+                future.set_result(pushed(question, outcome[1]))
+        return walked
 
     async def _walk_counts(self, prepared: Sequence[SegmentSet]) -> list[dict[str, MemberTotals]]:
         """Each set's targets' members and UNKNOWN subscribers, in one walk: every page read
@@ -922,8 +872,18 @@ def _select(node: Node, sets: Iterator[set[str]], universe: set[str]) -> set[str
     return union if node.combinator is Combinator.ANY else universe - union
 
 
+#: What :meth:`EvaluationService._push_down_each` answers (a count, a page of members), and
+#: what it answers it with.
+_Question = TypeVar("_Question")
+_Answer = TypeVar("_Answer")
+
 #: A count to walk: the segment, its future and its own prepared set.
 _Walked = tuple[Segment, asyncio.Future[MemberTotals], SegmentSet]
+
+
+def _pushed_totals(_: Segment, members: list[str]) -> MemberTotals:
+    """A count from the segment's pushed-down members."""
+    return MemberTotals(len(members), 0, Strategy.PUSHED_DOWN)
 
 
 def _walk_groups(walked: Sequence[_Walked]) -> list[list[_Walked]]:
@@ -946,16 +906,6 @@ def _walk_groups(walked: Sequence[_Walked]) -> list[list[_Walked]]:
     return plain + referencing
 
 
-def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
-    """``future`` ends with ``error`` (cancelled, for a cancellation), retrieved when nobody
-    awaits it any more."""
-    if isinstance(error, asyncio.CancelledError):
-        future.cancel()
-    else:
-        future.set_exception(error)
-        future.add_done_callback(retrieve_outcome)
-
-
 def _pass_on(done: asyncio.Future[MemberTotals], *, to: asyncio.Future[MemberTotals]) -> None:
     """What ``done`` ended with, given to ``to`` (a count that waited for another)."""
     if to.done():
@@ -963,7 +913,7 @@ def _pass_on(done: asyncio.Future[MemberTotals], *, to: asyncio.Future[MemberTot
     if done.cancelled():
         to.cancel()
     elif (error := done.exception()) is not None:
-        _fail(to, error)
+        fail(to, error)
     else:
         to.set_result(done.result())
 
