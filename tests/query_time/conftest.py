@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -43,6 +44,8 @@ class CountingProvider:
         self.definitions = definitions
         self.rows = rows
         self.calls: list[tuple[int, tuple[str, ...]]] = []
+        self.listed: list[str | None] = []
+        """The ``after`` of each page of the directory asked for (``subscriber_ids``)."""
         self.fail = False
         self.delay = 0.0
         self.in_flight = 0
@@ -73,6 +76,7 @@ class CountingProvider:
 
     @hookimpl
     async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
+        self.listed.append(after)
         await asyncio.sleep(self.delay)
         ids = sorted(self.rows)
         if after is not None:
@@ -123,6 +127,25 @@ def provider_server(
     return server
 
 
+@contextlib.contextmanager
+def served(
+    settings: Settings,
+    sync_db: Database[dict[str, Any]],
+    providers: tuple[CountingProvider, CountingProvider],
+    **overrides: Any,
+) -> Iterator[GraphQLClient]:
+    """A client of a server of its own (:func:`provider_server`, with ``overrides``) on an
+    emptied database, stopped when the block ends."""
+    for name in sync_db.list_collection_names():
+        sync_db[name].delete_many({})
+    server = provider_server(settings, providers, **overrides)
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            yield GraphQLClient(http)
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def query_server(
     settings: Settings,
@@ -144,6 +167,7 @@ def q(
         sync_db[name].delete_many({})
     for provider in providers:
         provider.calls.clear()
+        provider.listed.clear()
         provider.fail = False
     with httpx.Client(base_url=query_server.url, timeout=60) as http:
         yield GraphQLClient(http)

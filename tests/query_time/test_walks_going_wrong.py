@@ -25,7 +25,7 @@ from pymongo.database import Database
 from seggraph.plugins.hookspecs import hookimpl
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
-from tests.query_time.conftest import CountingProvider, make_providers, provider_server
+from tests.query_time.conftest import CountingProvider, make_providers, provider_server, served
 
 COUNT = "query($id: ID!) { segment(id: $id) { memberCount { members } } }"
 MEMBERS = "query($id: ID!) { segment(id: $id) { members(first: 50) { memberIds } } }"
@@ -167,29 +167,20 @@ def test_a_count_that_fails_leaves_the_rest_of_the_answer(
     """memberCount and members may fail (a directory that does not answer, a refused
     argument): the error names the field, and the page of segments around them stands. A
     non-null count made one failure blank the whole list (data: null)."""
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
     plain, crm = make_providers()
-    server = provider_server(settings, (plain, crm), bulk_provider_timeout_seconds=0.05)
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
-            q = GraphQLClient(http)
-            over = create(q, "over 100", "subscriber.mrr > 100")
-            plain.delay = 0.5  # the directory no longer answers in time
-            body = q.execute("{ segments(first: 5) { nodes { name memberCount { members } } } }")
-            assert body["data"] == {
-                "segments": {"nodes": [{"name": "over 100", "memberCount": None}]}
-            }
-            [error] = body["errors"]
-            assert error["path"] == ["segments", "nodes", 0, "memberCount"]
-            assert error["extensions"]["code"] == "TIMEOUT"
-            assert "provider 'ledger'" in error["message"]
-            plain.delay = 0
-            refused = q.execute(
-                "query($id: ID!) { segment(id: $id) { name members(first: 501) { memberIds } } }",
-                {"id": over},
-            )
-            assert refused["data"] == {"segment": {"name": "over 100", "members": None}}
-            assert refused["errors"][0]["extensions"]["code"] == "OUT_OF_RANGE"
-    finally:
-        server.stop()
+    with served(settings, sync_db, (plain, crm), bulk_provider_timeout_seconds=0.05) as q:
+        over = create(q, "over 100", "subscriber.mrr > 100")
+        plain.delay = 0.5  # the directory no longer answers in time
+        body = q.execute("{ segments(first: 5) { nodes { name memberCount { members } } } }")
+        assert body["data"] == {"segments": {"nodes": [{"name": "over 100", "memberCount": None}]}}
+        [error] = body["errors"]
+        assert error["path"] == ["segments", "nodes", 0, "memberCount"]
+        assert error["extensions"]["code"] == "TIMEOUT"
+        assert "provider 'ledger'" in error["message"]
+        plain.delay = 0
+        refused = q.execute(
+            "query($id: ID!) { segment(id: $id) { name members(first: 501) { memberIds } } }",
+            {"id": over},
+        )
+        assert refused["data"] == {"segment": {"name": "over 100", "members": None}}
+        assert refused["errors"][0]["extensions"]["code"] == "OUT_OF_RANGE"

@@ -1,6 +1,6 @@
 """The member counts under way in the process, who waits for them, and giving up on a count
-nobody waits for any more; and what one request asks together (its counts), answered
-together by one task.
+nobody waits for any more; and what one request asks together (its counts, its evaluated
+pages of members), answered together by one task.
 
 A count that evaluates every subscriber walks the whole directory (tens of seconds over
 100,000 subscribers) in a task of its own, not in the request that asked: requests asking for
@@ -10,7 +10,10 @@ walk slots (``SEGGRAPH_BULK_CONCURRENCY``) until it ends, so a client that hangs
 closed, a frontend's timeout) must not leave it walking for nobody while other counts wait
 for a slot. :class:`CountsUnderWay` counts the requests waiting for each count; when the last
 of them leaves (its request cancelled because its client hung up, :mod:`seggraph.web.disconnect`)
-and no other count of the same task is still waited for, the task is cancelled.
+and no other count of the same task is still waited for, the task is cancelled. A request's
+pages of members are made the same way (:class:`AskedTogether`, one walk for those that are
+not pushed down), waited for through a :class:`CountsUnderWay` of the request's own: a page
+is never shared with another request, but a walk making pages nobody waits for any more stops.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ A = TypeVar("A")
 class CountsUnderWay(Generic[T]):
     """Shared by the process's requests (one per :class:`~seggraph.services.container.Services`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "a member count") -> None:
+        self.what = what
+        """What is made (said when one is given up)."""
         self.shared: dict[Hashable, asyncio.Future[T]] = {}
         """The counts another request asking for the same count joins, by their key."""
         self._waiters: dict[asyncio.Future[T], int] = {}
@@ -113,8 +118,9 @@ class CountsUnderWay(Generic[T]):
         if any(self._waiters.get(f, 0) for f in made):
             return
         log.info(
-            "a member count was given up: no request waits for it any more (its client hung "
-            "up, or the field asking for it was cancelled)"
+            "%s was given up: no request waits for it any more (its client hung up, or the "
+            "field asking for it was cancelled)",
+            self.what,
         )
         task.cancel()  # from now on its counts are not joinable
 

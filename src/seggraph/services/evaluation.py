@@ -322,6 +322,14 @@ class EvaluationService:
             self._count_together, self.counts_under_way, self._following
         )
         """The counts asked and not yet started: the ones asked together walk together."""
+        self._pages_under_way: CountsUnderWay[MemberPage] = CountsUnderWay("a page of members")
+        """This request's pages of members being made, and who waits for each (a walk making
+        pages nobody waits for any more stops)."""
+        self._pages_asked: AskedTogether[_PageAsked, MemberPage] = AskedTogether(
+            self._members_together, self._pages_under_way
+        )
+        """The pages of members asked and not yet started: the ones asked together walk
+        together."""
 
     # -- preparing ----------------------------------------------------------------------------
 
@@ -600,50 +608,63 @@ class EvaluationService:
                 read.cancel()
                 read.add_done_callback(retrieve_outcome)
 
-    def _walk_truths(
-        self, prepared: SegmentSet, segment_id: str, after: str | None = None
-    ) -> contextlib.AbstractAsyncContextManager[AsyncGenerator[tuple[str, Truth], None]]:
-        """Every subscriber of the directory (after ``after``) with ``segment_id``'s truth,
-        in the directory's order: ``async with self._walk_truths(...) as truths``."""
-
-        async def truths() -> AsyncGenerator[tuple[str, Truth], None]:
-            async with contextlib.aclosing(self._valued_pages(prepared.keys, after)) as pages:
-                async for contexts, values in pages:
-                    for ctx in contexts:
-                        row = unwrapped(values.get(ctx, {}))
-                        yield ctx.subscriber_id, _truth(prepared, segment_id, ctx, row)
-
-        return contextlib.aclosing(truths())
-
     async def members(
         self, mode: Mode, segment: Segment, *, first: int, after: str | None
     ) -> MemberPage:
         """Members in ascending subscriber id order, ``first`` at a time after the cursor (the
-        ``end_cursor`` of the previous page: it names the segment and the last id)."""
+        ``end_cursor`` of the previous page: it names the segment and the last id).
+
+        The pages a request asks for together (a page of segments, each with its
+        ``members``) are made together, as its counts are: each segment that is pushed down
+        by its query, the others in one walk over the directory (:meth:`_walk_pages`), where
+        each page was a walk of its own. A refused ``first`` or cursor fails this page alone,
+        before it is asked."""
         check_first(first, MAX_MEMBERS_PAGE)
         try:
             last = None if after is None else decode_member_cursor(after, segment.id)
         except BadCursor as bad:
             raise InputRefused([UserError(("after",), "INVALID_CURSOR", str(bad))]) from None
+        future = self._pages_asked.ask(mode, _PageAsked(segment, first, last))
+        return await self._pages_under_way.wait(future)
 
-        def page(ids: list[str], more: bool, strategy: Strategy) -> MemberPage:
-            end = ids[-1] if ids else last  # an empty page ends where it began
-            cursor = None if end is None else encode_member_cursor(segment.id, end)
-            return MemberPage(ids, cursor, more, strategy)
+    async def _members_together(
+        self, mode: Mode, asked: Sequence[Asked[_PageAsked, MemberPage]]
+    ) -> None:
+        """Each page pushed down when its segment's providers can translate it; the rest made
+        in one walk."""
+        walked = await self._push_down_each(
+            mode, [(page.segment, page, future) for page, future in asked], _PageAsked.pushed
+        )
+        if walked:
+            await self._walk_pages([_OpenPage(*one) for one in walked])
 
-        prepared = await self.prepare_saved(mode, [segment])
-        pushed = await self._pushed_down(prepared, segment)
-        if pushed is not None:
-            ids = [i for i in pushed if last is None or i > last]
-            return page(ids[:first], len(ids) > first, Strategy.PUSHED_DOWN)
-        found: list[str] = []
-        async with self._walk(), self._walk_truths(prepared, segment.id, last) as truths:
-            async for subscriber_id, truth in truths:
-                if truth is Truth.TRUE:
-                    if len(found) == first:
-                        return page(found, True, Strategy.EVALUATED)
-                    found.append(subscriber_id)
-        return page(found, False, Strategy.EVALUATED)
+    async def _walk_pages(self, pages: Sequence[_OpenPage]) -> None:
+        """The evaluated pages in one walk over the directory, holding one walk slot: from the
+        earliest cursor among them (the start when one has none), each page of the directory
+        read once with every key any of them needs, each subscriber evaluated for each page
+        still open whose cursor it is past. A page is answered as soon as it has found one
+        member more than it holds (more follow), the others when the directory ends; the walk
+        stops once every page is answered. Each page is what a walk of its own from its cursor
+        finds: the directory lists ids in ascending order, strictly after the one it is given.
+        """
+        lasts = [page.asked.last for page in pages]
+        start = None if None in lasts else min(last for last in lasts if last is not None)
+        keys = frozenset().union(*(page.prepared.keys for page in pages))
+        open_pages = list(pages)
+        async with self._walk(), contextlib.aclosing(self._valued_pages(keys, start)) as walked:
+            async for contexts, values in walked:
+                for ctx in contexts:
+                    row = unwrapped(values.get(ctx, {}))
+                    answered = False
+                    for page in open_pages:
+                        if page.takes(ctx, row):
+                            answered |= page.add(ctx.subscriber_id)
+                    if answered:
+                        open_pages = [page for page in open_pages if not page.future.done()]
+                        if not open_pages:
+                            return
+        for page in open_pages:
+            page.answer(more=False)
 
     async def count(self, mode: Mode, segment: Segment) -> MemberTotals:
         """How many members (and UNKNOWN subscribers) over the whole directory; asked again
@@ -884,6 +905,56 @@ _Walked = tuple[Segment, asyncio.Future[MemberTotals], SegmentSet]
 def _pushed_totals(_: Segment, members: list[str]) -> MemberTotals:
     """A count from the segment's pushed-down members."""
     return MemberTotals(len(members), 0, Strategy.PUSHED_DOWN)
+
+
+class _PageAsked(NamedTuple):
+    """A page of members asked: the segment, how many, and after which subscriber id (the
+    cursor's; ``None`` from the start)."""
+
+    segment: Segment
+    first: int
+    last: str | None
+
+    def page(self, ids: list[str], more: bool, strategy: Strategy) -> MemberPage:
+        end = ids[-1] if ids else self.last  # an empty page ends where it began
+        cursor = None if end is None else encode_member_cursor(self.segment.id, end)
+        return MemberPage(ids, cursor, more, strategy)
+
+    def pushed(self, members: list[str]) -> MemberPage:
+        """The page from the segment's pushed-down members (sorted ids)."""
+        ids = [i for i in members if self.last is None or i > self.last]
+        return self.page(ids[: self.first], len(ids) > self.first, Strategy.PUSHED_DOWN)
+
+
+@dataclass(eq=False)
+class _OpenPage:
+    """A page of members a walk is making: what was asked, its future, its segment's own
+    prepared set (read as it is now, with whatever it references) and the members found."""
+
+    asked: _PageAsked
+    future: asyncio.Future[MemberPage]
+    prepared: SegmentSet
+    found: list[str] = field(default_factory=list)
+
+    def takes(self, ctx: EvaluationContext, row: Mapping[str, Any]) -> bool:
+        """Whether the subscriber is past the page's cursor and a member."""
+        last = self.asked.last
+        if last is not None and ctx.subscriber_id <= last:
+            return False
+        return _truth(self.prepared, self.asked.segment.id, ctx, row) is Truth.TRUE
+
+    def add(self, member: str) -> bool:
+        """A member found: on the page while it has room, else the page is answered (more
+        follow). Whether it was."""
+        if len(self.found) < self.asked.first:
+            self.found.append(member)
+            return False
+        self.answer(more=True)
+        return True
+
+    def answer(self, *, more: bool) -> None:
+        if not self.future.done():
+            self.future.set_result(self.asked.page(self.found, more, Strategy.EVALUATED))
 
 
 def _walk_groups(walked: Sequence[_Walked]) -> list[list[_Walked]]:
