@@ -135,6 +135,29 @@ def test_a_member_list_whose_client_hangs_up_stops(
     assert ids == [f"sub_{i:03d}" for i in range(11, 31)]
 
 
+def test_a_shared_walk_of_member_pages_whose_client_hangs_up_stops(
+    held: tuple[GraphQLClient, HeldLedger, LiveServer],
+) -> None:
+    """Two segments' pages asked together are one walk (the ledger lists its start once),
+    and it stops when the client hangs up; the one walk slot then serves the next request."""
+    q, ledger, server = held
+    ids = {
+        "a": create(q, "over 100", "subscriber.mrr > 100"),
+        "b": create(q, "FR", 'crm.country = "FR"'),
+    }
+    both = (
+        "query($a: ID!, $b: ID!) { a: segment(id: $a) { members(first: 50) { memberIds } } "
+        "b: segment(id: $b) { members(first: 3) { memberIds } } }"
+    )
+    post_and_hang_up(server, ledger, {"query": both, "variables": ids})
+    assert ledger.stopped.wait(5), "the walk went on for a client that had gone"
+    assert ledger.walks == 1
+    answer = q.query(both, ids)
+    assert answer["a"]["members"]["memberIds"] == [f"sub_{i:03d}" for i in range(11, 31)]
+    assert answer["b"]["members"]["memberIds"] == ["sub_001", "sub_003", "sub_005"]
+    assert ledger.walks == 2
+
+
 def test_a_mutation_runs_to_the_end_when_its_client_hangs_up(
     held: tuple[GraphQLClient, HeldLedger, LiveServer],
 ) -> None:
