@@ -14,11 +14,11 @@ parents'). A condition tree counts as at most ``MAX_TREE`` objects wherever it i
 (a tree holds at most 100 conditions, however they nest).
 
 Walks (``members``, ``memberCount`` and ``totalCount``, ``segmentEditImpact``) read the whole
-directory, so they are counted apart: the counts one request asks for share one walk, the
-lists of members it asks for share another (each list still counts its ``first`` objects),
-and each edit impact is a walk of its own. Counts and lists asked at different moments (below
-each segment's ``history``, read segment by segment) walk apart all the same: the estimate
-does not see when a field is asked, and counts them as one.
+directory, so they are counted apart: the counts one request asks for share one walk; each
+list of members and each edit impact counts as a walk of its own. For the lists of members
+that is an upper bound: those one request asks for together share one walk, but lists asked
+at different moments (below each segment's ``history``, read segment by segment) walk apart,
+and the estimate does not see when a field is asked.
 
 Estimated on every operation; a document whose sizes come from no variable is estimated once
 (kept by the identity of its operation node, which ``ParserCache`` hands out again for the
@@ -83,15 +83,9 @@ SIZES: dict[tuple[str, str], str | int] = {
 #: lists inside it count nothing more.
 TREE_ROOTS = frozenset({("Segment", "conditions"), ("Evaluation", "explanation")})
 TREE_TYPES = frozenset({"ConditionGroup", "Explanation"})
-#: Fields that walk the directory once each.
-WALKS = frozenset({("Query", "segmentEditImpact")})
-#: Fields whose walks one request shares, by the walk they share: the counts share one, the
-#: lists of members another.
-SHARED_WALKS = {
-    ("Segment", "memberCount"): "counts",
-    ("MemberConnection", "totalCount"): "counts",
-    ("Segment", "members"): "members",
-}
+#: Fields that walk the directory once each; and the counts, which share one walk per request.
+WALKS = frozenset({("Segment", "members"), ("Query", "segmentEditImpact")})
+COUNTS = frozenset({("Segment", "memberCount"), ("MemberConnection", "totalCount")})
 
 
 #: A field node with its definition: the field a selection set belongs to.
@@ -123,8 +117,7 @@ class _Estimate:
         self.fragments = fragments
         self.variables = variables
         self.uses_variables = False
-        self.shared_walks: set[str] = set()
-        """The shared walks (:data:`SHARED_WALKS`) the operation asks for."""
+        self.counts = False
         self.largest = ("", 0)
         self._collected: dict[int, dict[str, list[FieldNode]]] = {}
         #: (selection sets, type, enclosing field, in a tree) -> (objects, walks) per parent.
@@ -200,9 +193,8 @@ class _Estimate:
         if definition is None or name.startswith("__"):
             return 0, 0  # introspection and __typename: bounded by the schema
         where = (parent.name, name)
-        shared = SHARED_WALKS.get(where)
-        if shared is not None:
-            self.shared_walks.add(shared)
+        if where in COUNTS:
+            self.counts = True
         named = get_named_type(definition.type)
         if not isinstance(named, GraphQLObjectType):
             return 0, 0
@@ -282,7 +274,7 @@ def estimate(
         return Cost(0, 0, "", 0), False
     walker = _Estimate(schema, fragments, variables)
     objects, walks = walker.of((operation.selection_set,), root, None, False, root=True)
-    walks += len(walker.shared_walks)
+    walks += walker.counts
     largest, largest_objects = walker.largest
     return Cost(objects, walks, largest, largest_objects), walker.uses_variables
 
@@ -326,10 +318,9 @@ def check_cost(
         )
     if cost.walks > limits.max_walks:
         problems.append(
-            f"it starts {cost.walks} walks over every subscriber (each segmentEditImpact is "
-            f"one; the counts share one, and the members lists another), where "
-            f"{limits.max_walks} are allowed (SEGGRAPH_MAX_QUERY_WALKS); send them in separate "
-            "requests"
+            f"it starts {cost.walks} walks over every subscriber (each members list and "
+            f"segmentEditImpact is one; the counts share one), where {limits.max_walks} are "
+            "allowed (SEGGRAPH_MAX_QUERY_WALKS); send them in separate requests"
         )
     if problems:
         raise GraphQLError(
