@@ -9,6 +9,8 @@ the walks under control."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -302,3 +304,18 @@ def test_a_request_asking_while_a_count_is_given_up_counts_afresh() -> None:
         return (await asyncio.wait_for(staying, timeout=5)).members, directory.walks
 
     assert asyncio.run(run()) == (93, 2)
+
+
+def test_a_request_that_asks_no_count_or_page_frees_its_service_without_the_collector() -> None:
+    """A request's evaluation service (one per request) is in no reference cycle until it
+    asks for a count or a page of members, whose queues hold its bound methods: a
+    ``subscriber { segments }`` request's objects go when it ends, not at the cyclic
+    collector's next pass."""
+    gc.disable()
+    try:
+        one = service(Store(), Directory())
+        gone = weakref.ref(one)
+        del one
+        assert gone() is None
+    finally:
+        gc.enable()

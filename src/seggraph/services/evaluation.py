@@ -318,18 +318,28 @@ class EvaluationService:
         """This request's member counts, so a count asked twice walks once."""
         self._following: set[asyncio.Future[MemberTotals]] = set()
         """This request's counts that wait for another request's (they end as it ends)."""
-        self._counts_asked: AskedTogether[Segment, MemberTotals] = AskedTogether(
-            self._count_together, self.counts_under_way, self._following
-        )
+
+    # The queues of counts and pages of members are made when a request first asks for one:
+    # each holds a bound method of this service (a reference cycle), and a request that asks
+    # for neither, as ``subscriber { segments }`` does not, is freed when it ends, not by the
+    # cyclic collector (bench/README.md, finding 19).
+
+    @functools.cached_property
+    def _counts_asked(self) -> AskedTogether[Segment, MemberTotals]:
         """The counts asked and not yet started: the ones asked together walk together."""
-        self._pages_under_way: CountsUnderWay[MemberPage] = CountsUnderWay("a page of members")
+        return AskedTogether(self._count_together, self.counts_under_way, self._following)
+
+    @functools.cached_property
+    def _pages_under_way(self) -> CountsUnderWay[MemberPage]:
         """This request's pages of members being made, and who waits for each (a walk making
         pages nobody waits for any more stops)."""
-        self._pages_asked: AskedTogether[_PageAsked, MemberPage] = AskedTogether(
-            self._members_together, self._pages_under_way
-        )
+        return CountsUnderWay("a page of members")
+
+    @functools.cached_property
+    def _pages_asked(self) -> AskedTogether[_PageAsked, MemberPage]:
         """The pages of members asked and not yet started: the ones asked together walk
         together."""
+        return AskedTogether(self._members_together, self._pages_under_way)
 
     # -- preparing ----------------------------------------------------------------------------
 
