@@ -107,6 +107,36 @@ def test_many_walks_in_one_request_are_refused(gql: GraphQLClient) -> None:
     assert "it starts 6 walks" in refusal(gql, members)
 
 
+def test_the_counts_below_each_segments_history_are_a_walk_each(gql: GraphQLClient) -> None:
+    """The counts one request asks for together share one walk, but each segment's history is
+    read on its own, so the counts of its versions are asked apart from the others' and walk
+    apart: a page of segments with the counts of their versions is a walk per segment (it was
+    estimated as one and walked once per segment)."""
+    page = "{ segments(first: 6) { nodes { memberCount { members } } } }"
+    assert estimate(page).walks == 1
+    versions = (
+        "{ segments(first: 6) { nodes { history { segment { memberCount { members } } } } } }"
+    )
+    assert estimate(versions).walks == 6
+    assert "it starts 6 walks" in refusal(gql, versions)
+    # One segment's versions are asked together: one walk, shared with the counts beside it
+    # only when they are asked at the same moment.
+    one = '{ segment(id: "x") { history { segment { memberCount { members } } } } }'
+    assert estimate(one).walks == 1
+    both = '{ segment(id: "x") { memberCount { members } history { segment { members { totalCount } } } } }'
+    assert estimate(both).walks == 1 + 1 + 100  # the counts, the versions' counts, their lists
+    # The same fragment below two histories is counted for each.
+    fragment = "fragment F on SegmentVersion { segment { memberCount { members } } }"
+    twice = f'{{ a: segment(id: "x") {{ history {{ ...F }} }} b: segment(id: "y") {{ history {{ ...F }} }} }} {fragment}'
+    assert estimate(twice).walks == 2
+    # Each subscriber's segments are answered at a moment of their own too.
+    subscribers = (
+        '{ a: subscriber(id: "a") { segments { segment { memberCount { members } } } } '
+        'b: subscriber(id: "b") { segments { segment { memberCount { members } } } } }'
+    )
+    assert estimate(subscribers).walks == 2
+
+
 def test_what_frontends_ask_is_within_the_limits() -> None:
     ordinary = [
         # the cancel page

@@ -14,11 +14,14 @@ parents'). A condition tree counts as at most ``MAX_TREE`` objects wherever it i
 (a tree holds at most 100 conditions, however they nest).
 
 Walks (``members``, ``memberCount`` and ``totalCount``, ``segmentEditImpact``) read the whole
-directory, so they are counted apart: the counts one request asks for share one walk; each
-list of members and each edit impact counts as a walk of its own. For the lists of members
-that is an upper bound: those one request asks for together share one walk, but lists asked
-at different moments (below each segment's ``history``, read segment by segment) walk apart,
-and the estimate does not see when a field is asked.
+directory, so they are counted apart. The counts one request asks for together share one
+walk, but those below a field answered for each parent at a moment of its own
+(:data:`COUNT_GROUPS`: each segment's ``history``, each subscriber's ``segments``) are asked
+apart from the others, so each such field with counts below it is one walk more, times its
+parents (a page of 100 segments, each with the counts of its versions, is 100 walks). Each
+list of members and each edit impact counts as a walk of its own: for the lists of members an
+upper bound, since those one request asks for together share one walk, but lists asked at
+different moments walk apart, and the estimate does not see when a field is asked.
 
 Estimated on every operation; a document whose sizes come from no variable is estimated once
 (kept by the identity of its operation node, which ``ParserCache`` hands out again for the
@@ -86,10 +89,19 @@ TREE_TYPES = frozenset({"ConditionGroup", "Explanation"})
 #: Fields that walk the directory once each; and the counts, which share one walk per request.
 WALKS = frozenset({("Segment", "members"), ("Query", "segmentEditImpact")})
 COUNTS = frozenset({("Segment", "memberCount"), ("MemberConnection", "totalCount")})
+#: Fields answered for each parent at a moment of its own (a read per parent), so that the
+#: counts below one of them are asked together, but apart from the counts below another: each
+#: such field with counts below it is a walk (times its parents), not a share of the one walk.
+COUNT_GROUPS = frozenset(
+    {("Segment", "history"), ("Subscriber", "segments"), ("Subscriber", "membership")}
+)
 
 
 #: A field node with its definition: the field a selection set belongs to.
 Enclosing = tuple[FieldNode, GraphQLField]
+#: What a field or selection costs per parent: objects, walks of its own, and whether it asks
+#: for counts that share the walk of the counts asked with them.
+Part = tuple[int, int, bool]
 
 
 @dataclass(frozen=True)
@@ -117,11 +129,10 @@ class _Estimate:
         self.fragments = fragments
         self.variables = variables
         self.uses_variables = False
-        self.counts = False
         self.largest = ("", 0)
         self._collected: dict[int, dict[str, list[FieldNode]]] = {}
-        #: (selection sets, type, enclosing field, in a tree) -> (objects, walks) per parent.
-        self._memo: dict[tuple[tuple[int, ...], str, int, bool], tuple[int, int]] = {}
+        #: (selection sets, type, enclosing field, in a tree) -> the :data:`Part` per parent.
+        self._memo: dict[tuple[tuple[int, ...], str, int, bool], Part] = {}
 
     def collect(self, selection_set: SelectionSetNode) -> dict[str, list[FieldNode]]:
         """The fields of a selection set by response name, fragments spread (each node once)."""
@@ -156,7 +167,7 @@ class _Estimate:
         enclosing: Enclosing | None,
         in_tree: bool,
         root: bool = False,
-    ) -> tuple[int, int]:
+    ) -> Part:
         key = (
             tuple(map(id, selection_sets)),
             parent.name,
@@ -171,14 +182,16 @@ class _Estimate:
             for name, nodes in self.collect(selection_set).items():
                 _add_new(groups, name, nodes)
         objects = walks = 0
+        counts = False
         for response_name, nodes in groups.items():
-            more_objects, more_walks = self.field(nodes, parent, enclosing, in_tree)
+            more_objects, more_walks, more_counts = self.field(nodes, parent, enclosing, in_tree)
             objects += more_objects
             walks += more_walks
+            counts = counts or more_counts
             if root and more_objects > self.largest[1]:
                 self.largest = (response_name, more_objects)
-        self._memo[key] = (objects, walks)
-        return objects, walks
+        self._memo[key] = (objects, walks, counts)
+        return objects, walks, counts
 
     def field(
         self,
@@ -186,18 +199,17 @@ class _Estimate:
         parent: GraphQLObjectType,
         enclosing: Enclosing | None,
         in_tree: bool,
-    ) -> tuple[int, int]:
+    ) -> Part:
         node = nodes[0]
         name = node.name.value
         definition = parent.fields.get(name)
         if definition is None or name.startswith("__"):
-            return 0, 0  # introspection and __typename: bounded by the schema
+            return 0, 0, False  # introspection and __typename: bounded by the schema
         where = (parent.name, name)
-        if where in COUNTS:
-            self.counts = True
+        counts = where in COUNTS
         named = get_named_type(definition.type)
         if not isinstance(named, GraphQLObjectType):
-            return 0, 0
+            return 0, 0, counts
         tree = in_tree or where in TREE_ROOTS or named.name in TREE_TYPES
         size = 1 if tree else self.size(where, (node, definition), enclosing)
         if in_tree:  # counted where the tree is answered
@@ -209,10 +221,16 @@ class _Estimate:
         walks = 1 if where in WALKS else 0
         inner = tuple(n.selection_set for n in nodes if n.selection_set is not None)
         if inner:
-            inner_objects, inner_walks = self.of(inner, named, (node, definition), tree)
+            inner_objects, inner_walks, inner_counts = self.of(
+                inner, named, (node, definition), tree
+            )
             objects += size * inner_objects
             walks += size * inner_walks
-        return objects, walks
+            if inner_counts and where in COUNT_GROUPS:
+                walks += 1  # the counts below this field, for each of its parents: one walk
+            else:
+                counts = counts or inner_counts
+        return objects, walks, counts
 
     def size(self, where: tuple[str, str], field: Enclosing, enclosing: Enclosing | None) -> int:
         rule = SIZES.get(where)
@@ -273,8 +291,8 @@ def estimate(
     if root is None:
         return Cost(0, 0, "", 0), False
     walker = _Estimate(schema, fragments, variables)
-    objects, walks = walker.of((operation.selection_set,), root, None, False, root=True)
-    walks += walker.counts
+    objects, walks, counts = walker.of((operation.selection_set,), root, None, False, root=True)
+    walks += counts  # the counts asked together share one walk
     largest, largest_objects = walker.largest
     return Cost(objects, walks, largest, largest_objects), walker.uses_variables
 
@@ -319,7 +337,8 @@ def check_cost(
     if cost.walks > limits.max_walks:
         problems.append(
             f"it starts {cost.walks} walks over every subscriber (each members list and "
-            f"segmentEditImpact is one; the counts share one), where {limits.max_walks} are "
+            f"segmentEditImpact is one; the counts share one, those below each segment's "
+            f"history or each subscriber's segments one each), where {limits.max_walks} are "
             "allowed (SEGGRAPH_MAX_QUERY_WALKS); send them in separate requests"
         )
     if problems:
