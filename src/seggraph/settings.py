@@ -192,7 +192,8 @@ class Settings(BaseSettings):
         le=1_000,
         description="Walks over every subscriber one GraphQL operation may start: each "
         "members list and segmentEditImpact is one, the counts of a request share one (those "
-        "below each segment's history or each subscriber's segments one each).",
+        "below each page of segments, each segment's history or each subscriber's segments "
+        "one each).",
     )
     max_body_bytes: int = Field(
         default=1_000_000,

@@ -114,6 +114,9 @@ def test_the_counts_below_each_segments_history_are_a_walk_each(gql: GraphQLClie
     estimated as one and walked once per segment)."""
     page = "{ segments(first: 6) { nodes { memberCount { members } } } }"
     assert estimate(page).walks == 1
+    # Each page of segments is read on its own too: two aliased pages are two walks.
+    pages = '{ a: segments(first: 6) { nodes { memberCount { members } } } b: segments(first: 6, filter: {tags: ["x"]}) { nodes { memberCount { members } } } }'
+    assert estimate(pages).walks == 2
     versions = (
         "{ segments(first: 6) { nodes { history { segment { memberCount { members } } } } } }"
     )

@@ -16,9 +16,10 @@ parents'). A condition tree counts as at most ``MAX_TREE`` objects wherever it i
 Walks (``members``, ``memberCount`` and ``totalCount``, ``segmentEditImpact``) read the whole
 directory, so they are counted apart. The counts one request asks for together share one
 walk, but those below a field answered for each parent at a moment of its own
-(:data:`COUNT_GROUPS`: each segment's ``history``, each subscriber's ``segments``) are asked
-apart from the others, so each such field with counts below it is one walk more, times its
-parents (a page of 100 segments, each with the counts of its versions, is 100 walks). Each
+(:data:`COUNT_GROUPS`: each page of ``segments``, each segment's ``history``, each
+subscriber's ``segments``) may be asked apart from the others, so each such field with counts
+below it is one walk more, times its parents (a page of 100 segments, each with the counts of
+its versions, is 100 walks). Each
 list of members and each edit impact counts as a walk of its own: for the lists of members an
 upper bound, since those one request asks for together share one walk, but lists asked at
 different moments walk apart, and the estimate does not see when a field is asked.
@@ -93,7 +94,12 @@ COUNTS = frozenset({("Segment", "memberCount"), ("MemberConnection", "totalCount
 #: counts below one of them are asked together, but apart from the counts below another: each
 #: such field with counts below it is a walk (times its parents), not a share of the one walk.
 COUNT_GROUPS = frozenset(
-    {("Segment", "history"), ("Subscriber", "segments"), ("Subscriber", "membership")}
+    {
+        ("Query", "segments"),
+        ("Segment", "history"),
+        ("Subscriber", "segments"),
+        ("Subscriber", "membership"),
+    }
 )
 
 
@@ -337,9 +343,10 @@ def check_cost(
     if cost.walks > limits.max_walks:
         problems.append(
             f"it starts {cost.walks} walks over every subscriber (each members list and "
-            f"segmentEditImpact is one; the counts share one, those below each segment's "
-            f"history or each subscriber's segments one each), where {limits.max_walks} are "
-            "allowed (SEGGRAPH_MAX_QUERY_WALKS); send them in separate requests"
+            f"segmentEditImpact is one; the counts share one, those below each page of "
+            f"segments, each segment's history or each subscriber's segments one each), where "
+            f"{limits.max_walks} are allowed (SEGGRAPH_MAX_QUERY_WALKS); send them in separate "
+            "requests"
         )
     if problems:
         raise GraphQLError(
