@@ -19,10 +19,10 @@ walk, but those below a field answered for each parent at a moment of its own
 (:data:`COUNT_GROUPS`: each page of ``segments``, each segment's ``history``, each
 subscriber's ``segments``) may be asked apart from the others, so each such field with counts
 below it is one walk more, times its parents (a page of 100 segments, each with the counts of
-its versions, is 100 walks). Each
-list of members and each edit impact counts as a walk of its own: for the lists of members an
-upper bound, since those one request asks for together share one walk, but lists asked at
-different moments walk apart, and the estimate does not see when a field is asked.
+its versions, is 100 walks). Each list of members and each edit impact counts as a walk of its
+own: for the lists of members an upper bound, since those one request asks for together share
+one walk, but lists asked at different moments walk apart, and the estimate does not see when
+a field is asked.
 
 Estimated on every operation; a document whose sizes come from no variable is estimated once
 (kept by the identity of its operation node, which ``ParserCache`` hands out again for the
