@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database as SyncDatabase
@@ -35,10 +36,13 @@ INDEX_FIELDS = list(INDEX.document["key"])
 
 
 async def fresh_store(db: AsyncDatabase[dict[str, Any]], *users: str) -> CdpStore:
+    """A store on ``db`` without ``users``' events, profiles and latest times; it reads the
+    latest times from the events (as before ``cdp_event_latest`` is complete)."""
     store = CdpStore(db)
     await store.ensure_indexes()
     await store.events.delete_many({"user_id": {"$in": list(users)}})
     await store.profiles.delete_many({"_id": {"$in": list(users)}})
+    await store.latest.delete_many({"user_id": {"$in": list(users)}})
     return store
 
 
@@ -51,7 +55,12 @@ def track(key: str, user: str, event: str, at: datetime) -> Message:
 offsets = st.one_of(st.just(0), st.integers(-3 * 24 * 60, 33 * 24 * 60))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize("kept_apart", [False, True], ids=["from the events", "kept apart"])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     events=st.lists(
         st.tuples(st.sampled_from(USERS), st.sampled_from(NAMES), offsets), max_size=25
@@ -60,16 +69,28 @@ offsets = st.one_of(st.just(0), st.integers(-3 * 24 * 60, 33 * 24 * 60))
     users=st.lists(st.sampled_from([*USERS, "es-nobody"]), min_size=1, unique=True),
     names=st.lists(st.sampled_from([*NAMES, "Never Sent"]), min_size=1, unique=True),
 )
+# A name sent only before the window, beside one sent in it.
+@example(
+    events=[("es-a", "Opened", -60), ("es-a", "Opened", -5), ("es-a", "Signed Up", 10)],
+    late=1,
+    users=["es-a"],
+    names=["Opened", "Signed Up"],
+)
 async def test_the_count_since_and_the_latest_time_of_any_history(
     seggraph_database: Database,
+    kept_apart: bool,
     events: list[tuple[str, str, int]],
     late: int,
     users: list[str],
     names: list[str],
 ) -> None:
     """Per asked (subscriber, name) with an event: how many have a time at or after ``since``,
-    and the latest time, computed here from the events themselves."""
+    and the latest time, computed here from the events themselves. The latest times are read
+    from the events, or from ``cdp_event_latest`` as ingestion keeps it, with every event
+    older than ``since`` deleted by then (as a retention would delete them)."""
     store = await fresh_store(seggraph_database.db, *USERS)
+    if kept_apart:
+        await store.build_latest()
     times = [(user, name, SINCE + timedelta(minutes=m)) for user, name, m in events]
     messages = [track(f"es-{i}", *event) for i, event in enumerate(times)]
     # Delivered newest first, the oldest ``late`` ones in a later request (late arrivals).
@@ -77,6 +98,9 @@ async def test_the_count_since_and_the_latest_time_of_any_history(
     cut = max(len(messages) - late, 0)
     await store.ingest(messages[:cut], NOW)
     await store.ingest(messages[cut:], NOW)
+    if kept_apart:
+        await store.prune(SINCE)
+        assert await store.events.count_documents({"timestamp": {"$lt": SINCE}}) == 0
     expected = {}
     for user in users:
         for name in names:

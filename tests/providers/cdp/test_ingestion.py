@@ -26,7 +26,9 @@ def post(client: httpx.Client, kind: str, body: Any, key: str | None = WRITE_KEY
 
 
 def snapshot(db: Db) -> dict[str, list[dict[str, Any]]]:
-    return {name: list(db[name].find()) for name in ("cdp_events", "cdp_profiles")}
+    return {
+        name: list(db[name].find()) for name in ("cdp_events", "cdp_profiles", "cdp_event_latest")
+    }
 
 
 def iso(moment: datetime) -> str:
@@ -192,7 +194,7 @@ def test_a_body_too_large_is_413_and_writes_nothing(cdp: httpx.Client, sync_db: 
     huge = {"batch": [{"type": "track", "userId": "u", "event": "x" * 150}] * 200}
     response = post(cdp, "batch", huge)
     assert response.status_code == 413
-    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": []}
+    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": [], "cdp_event_latest": []}
 
 
 def test_only_post_is_allowed_and_the_refusal_is_json_like_every_other(
@@ -212,7 +214,7 @@ def test_only_post_is_allowed_and_the_refusal_is_json_like_every_other(
                 }
     head = cdp.head("/cdp/v1/track", auth=(WRITE_KEY, ""))
     assert head.status_code == 405 and head.headers["allow"] == "POST"
-    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": []}
+    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": [], "cdp_event_latest": []}
 
 
 def test_the_write_key_may_be_sent_in_the_body_as_segment_allows(

@@ -125,7 +125,7 @@ def test_one_message_with_more_traits_than_a_profile_holds_is_refused_before_sto
     many = {f"t{i}": i for i in range(MAX_TRAITS + 1)}
     error = refused(post(small, "identify", {"userId": "u", "traits": many}), "traits")
     assert "6 traits in one message" in error and "SEGGRAPH_CDP_MAX_TRAITS" in error
-    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": []}
+    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": [], "cdp_event_latest": []}
 
 
 def test_a_batch_is_refused_whole_at_the_message_that_takes_a_profile_past_its_bound(
@@ -162,7 +162,7 @@ def test_a_batch_past_the_bound_by_itself_is_refused_for_a_new_profile(
     }
     error = refused(post(small, "batch", batch), "batch[1].traits")
     assert "'new'" in error and "this request alone sends 6" in error
-    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": []}
+    assert snapshot(sync_db) == {"cdp_events": [], "cdp_profiles": [], "cdp_event_latest": []}
 
 
 def test_a_trait_value_or_name_too_large_is_refused(small: httpx.Client, sync_db: Db) -> None:

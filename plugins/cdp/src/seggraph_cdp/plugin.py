@@ -38,6 +38,10 @@ class CdpPlugin:
         await self.provider.start()
 
     @hookimpl
+    async def shutdown(self) -> None:
+        await self.provider.stop()
+
+    @hookimpl
     def register_properties(
         self, register: Callable[[PropertyDefinition], None], settings: Settings
     ) -> None:

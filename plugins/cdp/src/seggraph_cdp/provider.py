@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,8 @@ from seggraph_cdp.store import CdpStore, EventStats, IngestResult, ProfileFull
 log = logging.getLogger(__name__)
 #: How often a request is tried when a profile it writes is created meanwhile (see ``ingest``).
 INGEST_ATTEMPTS = 3
+#: Seconds between two deletions of the events past the retention.
+PRUNE_EVERY = 3600.0
 
 
 class SubjectLike(Protocol):
@@ -54,6 +56,7 @@ class CdpProvider:
         self._store: CdpStore | None = None
         self._database: Database | None = None
         self._reader = self._make_reader()
+        self._upkeep: asyncio.Task[None] | None = None
 
     def _make_reader(self) -> ValueReader:
         return ValueReader(
@@ -88,9 +91,49 @@ class CdpProvider:
         return self._store
 
     async def start(self) -> None:
-        await self.store.ensure_indexes()
+        retention = self.settings.event_retention_days
+        await self.store.ensure_indexes(retention=retention is not None)
         if self.settings.write_key is None:
             log.warning("SEGGRAPH_CDP_WRITE_KEY is not set: /cdp/v1/* refuses every request")
+        if not await self.store.check_latest() or retention is not None:
+            self._upkeep = asyncio.create_task(self.upkeep(), name="cdp-upkeep")
+
+    async def stop(self) -> None:
+        """Stop the upkeep (a build or a deletion under way is cancelled; either is taken up
+        again at the next start)."""
+        task, self._upkeep = self._upkeep, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def upkeep(self) -> None:
+        """In the background (started by :meth:`start` when there is something to do): a turn
+        of :meth:`upkeep_once` now and, with a retention set, every :data:`PRUNE_EVERY`
+        seconds. A turn that fails is logged and tried again at the next."""
+        while True:
+            try:
+                await self.upkeep_once()
+            except Exception:  # kept running: the next turn tries again
+                log.exception("CDP upkeep failed; trying again in %.0f s", PRUNE_EVERY)
+            else:
+                if self.settings.event_retention_days is None:
+                    return
+            await asyncio.sleep(PRUNE_EVERY)
+
+    async def upkeep_once(self) -> None:
+        """Fill ``cdp_event_latest`` from the events if this process does not know it complete
+        (once, after an upgrade), then, with a retention set, delete the events past it.
+        Nothing is deleted before the latest times are complete."""
+        store = self.store
+        if not store.latest_complete:
+            log.info("CDP: keeping each event's latest time, from the events stored so far")
+            pairs = await store.build_latest()
+            log.info("CDP: the latest times of %d (subscriber, event) pairs kept", pairs)
+        retention = self.settings.event_retention_days
+        if retention is not None:
+            deleted = await store.prune(self.clock() - timedelta(days=retention))
+            if deleted:
+                log.info("CDP: %d events older than %d days deleted", deleted, retention)
 
     def definitions(self) -> list[PropertyDefinition]:
         return properties.definitions(

@@ -20,6 +20,9 @@
   (:data:`~seggraph_cdp.messages.MAX_TRAIT_NAME`), a profile is at most
   ``MAX_TRAITS × (MAX_TRAIT_BYTES + 1,728)`` bytes (2.9 MB by default; a typical one a few KB);
   the two together must keep it within the database's 16 MiB document.
+- ``SEGGRAPH_CDP_EVENT_RETENTION_DAYS``: delete the stored events older than this many days
+  (unset: keep every event). At least 31: the counts look back 30 days; each event's latest
+  time is kept apart (``cdp_event_latest``), so no property changes.
 """
 
 from __future__ import annotations
@@ -173,6 +176,11 @@ def parse_events(text: str) -> dict[str, str]:
     return out
 
 
+#: The shortest event retention: the counts' window (30 × 24 h) and a day for clocks and
+#: late deliveries.
+MIN_RETENTION_DAYS = 31
+
+
 class CdpSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SEGGRAPH_CDP_", env_file=".env", extra="ignore", frozen=True
@@ -195,6 +203,15 @@ class CdpSettings(BaseSettings):
         ge=16,
         le=1_000_000,
         description="The largest trait value, in bytes as stored.",
+    )
+
+    event_retention_days: int | None = Field(
+        default=None,
+        ge=MIN_RETENTION_DAYS,
+        le=36_500,
+        description="Delete stored events older than this many days (unset: keep every "
+        "event). Counts look back 30 days and each event's latest time is kept apart, so no "
+        "property changes.",
     )
 
     @field_validator("traits")

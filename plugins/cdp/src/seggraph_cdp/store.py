@@ -7,6 +7,14 @@
   ``last_seen``, ``traits`` (the latest value of each trait by event time) and ``trait_at`` (the
   event time each trait value is from, so an identify call that arrives late never overwrites a
   newer value).
+- ``cdp_event_latest``: one document per (``userId``, event name) ever tracked, with the
+  latest time of that event (``last_at``), raised with ``$max`` by every request that stores
+  one, so ``last_at`` never needs the events older than the 30-day window: a question reads one
+  index entry per pair, and events past ``SEGGRAPH_CDP_EVENT_RETENTION_DAYS`` can be deleted
+  (:meth:`CdpStore.prune`). A database whose events predate it is filled once from them
+  (:meth:`CdpStore.build_latest`), and until then the latest times are read from the events.
+- ``cdp_meta``: ``{_id: "event_latest", complete: true}`` once ``cdp_event_latest`` holds
+  every event's time.
 
 A profile holds at most ``max_traits`` trait names (``SEGGRAPH_CDP_MAX_TRAITS``). The update
 that folds a request's messages into a profile checks, as it runs, that the profile already
@@ -23,11 +31,13 @@ writing.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -36,8 +46,16 @@ from pymongo.errors import BulkWriteError
 
 from seggraph_cdp.messages import DEFAULT_MAX_TRAITS, BadMessage, Message
 
+log = logging.getLogger(__name__)
+
 EVENTS = "cdp_events"
 PROFILES = "cdp_profiles"
+LATEST = "cdp_event_latest"
+META = "cdp_meta"
+#: The ``cdp_meta`` document saying ``cdp_event_latest`` is complete.
+LATEST_BUILT = "event_latest"
+#: Pairs written to ``cdp_event_latest`` in one bulk write while it is built.
+BUILD_BATCH = 1000
 DUPLICATE_KEY = 11000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -55,7 +73,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     # The updates a request's ingestion refused are found by its token (:func:`_profile_update`).
     PROFILES: [IndexModel([(REFUSED, ASCENDING)], name="by_refusal")],
+    # A batch's latest times, read as its counts are: by subscribers and event names.
+    LATEST: [IndexModel([("user_id", ASCENDING), ("event", ASCENDING)], name="by_user_event")],
 }
+#: The events older than the retention are deleted by time (only with a retention set).
+BY_TIME = IndexModel([("timestamp", ASCENDING)], name="by_time")
 
 Session = AsyncClientSession | None
 
@@ -105,6 +127,21 @@ def _event_document(message: Message, received_at: datetime) -> dict[str, Any]:
     if message.properties:
         doc["properties"] = message.properties
     return doc
+
+
+def latest_id(user_id: str, event: str) -> str:
+    """The ``_id`` of a pair's document in ``cdp_event_latest``: one string (a JSON array), so
+    that its upsert finds it by ``_id`` alone. On the embedded database an upsert whose filter
+    is a sub-document, or more than the ``_id``, reads every document of the collection."""
+    return orjson.dumps([user_id, event]).decode()
+
+
+def _latest_update(user_id: str, event: str, at: datetime) -> UpdateOne:
+    return UpdateOne(
+        {"_id": latest_id(user_id, event)},
+        {"$max": {"last_at": at}, "$setOnInsert": {"user_id": user_id, "event": event}},
+        upsert=True,
+    )
 
 
 def _held() -> dict[str, Any]:
@@ -204,12 +241,64 @@ class CdpStore:
     def __init__(self, db: AsyncDatabase[dict], *, max_traits: int = DEFAULT_MAX_TRAITS) -> None:
         self.events = db[EVENTS]
         self.profiles = db[PROFILES]
+        self.latest = db[LATEST]
+        self.meta = db[META]
         self.max_traits = max_traits
+        self.latest_complete = False
+        """Whether ``cdp_event_latest`` holds every event's time, as this process knows (from
+        ``cdp_meta`` at :meth:`check_latest`, or its own :meth:`build_latest`): until then
+        the latest times of quiet pairs are read from the events."""
 
-    async def ensure_indexes(self) -> None:
+    async def ensure_indexes(self, *, retention: bool = False) -> None:
+        """The collections' indexes, and ``by_time`` on the events when a retention deletes
+        them by time."""
         for name, indexes in INDEXES.items():
             if indexes:
                 await self.events.database[name].create_indexes(indexes)
+        if retention:
+            await self.events.create_indexes([BY_TIME])
+
+    async def check_latest(self) -> bool:
+        """Whether ``cdp_meta`` says ``cdp_event_latest`` is complete (remembered)."""
+        found = await self.meta.find_one({"_id": LATEST_BUILT})
+        self.latest_complete = bool(found and found.get("complete"))
+        return self.latest_complete
+
+    async def build_latest(self) -> int:
+        """Fill ``cdp_event_latest`` from the events (each pair's latest time, by ``$max``, so
+        ingestion may write meanwhile), then mark it complete. Answers the pairs written."""
+        cursor = await self.events.aggregate(
+            [
+                {"$match": {"event": {"$exists": True}}},
+                {
+                    "$group": {
+                        "_id": {"user": "$user_id", "event": "$event"},
+                        "last_at": {"$max": "$timestamp"},
+                    }
+                },
+            ],
+            allowDiskUse=True,
+        )
+        written = 0
+        batch: list[UpdateOne] = []
+        async for doc in cursor:
+            batch.append(_latest_update(doc["_id"]["user"], doc["_id"]["event"], doc["last_at"]))
+            if len(batch) >= BUILD_BATCH:
+                written += await self._write_latest(batch, None)
+                batch = []
+        if batch:
+            written += await self._write_latest(batch, None)
+        await self.meta.update_one({"_id": LATEST_BUILT}, {"$set": {"complete": True}}, upsert=True)
+        self.latest_complete = True
+        return written
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the events with a time before ``before``; answers how many. Refused while
+        ``cdp_event_latest`` is not known complete: their latest times would be lost."""
+        if not self.latest_complete:
+            raise RuntimeError("cdp_event_latest is not complete yet: no event may be deleted")
+        deleted = await self.events.delete_many({"timestamp": {"$lt": before}})
+        return deleted.deleted_count
 
     async def ingest(
         self, messages: Sequence[Message], received_at: datetime, session: Session = None
@@ -254,8 +343,37 @@ class CdpStore:
                 lost = {e["index"] for e in errors}
                 # (Its profile update, folded above, is the same update again: a no-op.)
                 fresh = [m for index, m in enumerate(fresh) if index not in lost]
+            await self._note_latest(fresh, session)
         accepted = len(fresh)
         return IngestResult(accepted, len(messages) - ignored - accepted, ignored)
+
+    async def _note_latest(self, stored: Sequence[Message], session: Session) -> None:
+        """Raise each stored event's pair's latest time in ``cdp_event_latest``."""
+        latest: dict[tuple[str, str], datetime] = {}
+        for message in stored:
+            if message.event is None or message.user_id is None:
+                continue
+            pair = (message.user_id, message.event)
+            held = latest.get(pair)
+            if held is None or message.timestamp > held:
+                latest[pair] = message.timestamp
+        if latest:
+            updates = [_latest_update(user, event, at) for (user, event), at in latest.items()]
+            await self._write_latest(updates, session)
+
+    async def _write_latest(self, updates: list[UpdateOne], session: Session) -> int:
+        """Apply ``updates`` to ``cdp_event_latest``; answers how many were applied. An upsert
+        that finds its ``_id`` taken (another request noted the same new pair at once) is
+        applied again: the document exists now, and ``$max`` keeps the later time."""
+        try:
+            await self.latest.bulk_write(updates, ordered=False, session=session)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            again = [updates[e["index"]] for e in errors]
+            await self.latest.bulk_write(again, ordered=False, session=session)
+        return len(updates)
 
     async def _fold(self, by_user: dict[str, list[Message]], session: Session) -> None:
         users = list(by_user)
@@ -323,14 +441,13 @@ class CdpStore:
         self, user_ids: Sequence[str], events: Sequence[str], since: datetime
     ) -> dict[tuple[str, str], EventStats]:
         """Per (user, event name) with an event: the events at or after ``since`` and the latest
-        event time. Each query is one round trip for the whole batch and reads from
-        ``by_user_event_time`` only what its answer needs, whatever a subscriber's history
-        holds. The counts come first (:func:`_recent_pipeline`: each pair's entries back to
+        event time. Each query is one round trip for the whole batch and reads only what its
+        answer needs, whatever a subscriber's history holds. The counts come first
+        (:func:`_recent_pipeline`: each pair's entries of ``by_user_event_time`` back to
         ``since``), with each counted pair's latest time: every event later than ``since`` is
         among them. Only the pairs with no event in the window are then asked their latest
-        time (:func:`_latest_queries`: one entry per pair on MongoDB), so a subscriber active
-        this month costs its month's events alone, on SecantusDB too (the README's
-        *Storage*)."""
+        time (:meth:`_latest_times`), so a subscriber active this month costs its month's
+        events alone (the README's *Storage*)."""
         users, names = list(dict.fromkeys(user_ids)), list(dict.fromkeys(events))
         if not users or not names:
             return {}
@@ -339,18 +456,39 @@ class CdpStore:
             pair = (doc["_id"]["user"], doc["_id"]["event"])
             found[pair] = EventStats(int(doc["count"]), doc["last_at"])
         quiet = [(user, name) for user in users for name in names if (user, name) not in found]
-        if not quiet:
-            return found
-        quiet_users = list(dict.fromkeys(user for user, _ in quiet))
-        quiet_names = list(dict.fromkeys(name for _, name in quiet))
-        queries = _latest_queries(quiet_users, quiet_names)
-        answers = await asyncio.gather(*(self._aggregate(query.pipeline()) for query in queries))
-        for query, docs in zip(queries, answers, strict=True):
-            for doc in docs:
-                # A pair counted above keeps its figures; one whose first event in the window
-                # was stored between the two reads shows that event's time with a count of 0.
-                found.setdefault(query.pair(doc["_id"]), EventStats(0, doc["last_at"]))
+        for pair, at in (await self._latest_times(quiet)).items():
+            # A pair counted above keeps its figures; one whose first event in the window was
+            # stored between the two reads shows that event's time with a count of 0.
+            found.setdefault(pair, EventStats(0, at))
         return found
+
+    async def _latest_times(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+        """The latest event time of each of ``pairs`` that has one: from ``cdp_event_latest``
+        once it is complete (one read, an index entry per pair), else from the events
+        (:func:`_latest_queries`: an index entry per pair on MongoDB)."""
+        if not pairs:
+            return {}
+        users = list(dict.fromkeys(user for user, _ in pairs))
+        names = list(dict.fromkeys(name for _, name in pairs))
+        if self.latest_complete:
+            asked = set(pairs)
+            cursor = self.latest.find(
+                {"user_id": _among(users), "event": _among(names)},
+                {"_id": 0, "user_id": 1, "event": 1, "last_at": 1},
+            )
+            docs = await cursor.to_list()
+            return {
+                pair: doc["last_at"]
+                for doc in docs
+                if (pair := (doc["user_id"], doc["event"])) in asked
+            }
+        queries = _latest_queries(users, names)
+        answers = await asyncio.gather(*(self._aggregate(query.pipeline()) for query in queries))
+        return {
+            query.pair(doc["_id"]): doc["last_at"]
+            for query, docs in zip(queries, answers, strict=True)
+            for doc in docs
+        }
 
     async def _aggregate(self, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
         cursor = await self.events.aggregate(pipeline)
