@@ -164,8 +164,9 @@ def test_total_count_and_member_count_walk_once(
             "hasNextPage": True,
         },
     }
-    # One page for the members, one walk (one page: 30 subscribers) for both counts.
-    assert len(billing.calls) == 2
+    # One walk (one page of the directory: 30 subscribers) for the members and both counts:
+    # totalCount is asked with its page, and memberCount with them.
+    assert len(billing.calls) == 1
 
 
 def test_a_walk_over_many_directory_pages_misses_no_one(

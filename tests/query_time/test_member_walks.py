@@ -132,6 +132,58 @@ def test_a_page_of_segments_with_their_members_is_one_walk(
     assert by_name["over 250, French"] == ["sub_027", "sub_029"]
 
 
+COUNTED = f"""query($a: ID!, $b: ID!, $c: ID!, $ca: String) {{
+  a: segment(id: $a) {{ members(first: 4, after: $ca) {{ {PAGE} totalCount }} }}
+  b: segment(id: $b) {{ memberCount {{ members unknown }} members(first: 5) {{ {PAGE} }} }}
+  c: segment(id: $c) {{ members(first: 20) {{ {PAGE} }} }} }}"""
+COUNT = "query($id: ID!) { segment(id: $id) { memberCount { members unknown } } }"
+
+
+def test_pages_and_counts_asked_together_share_one_walk(
+    q: GraphQLClient, providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    """A page after a cursor with its totalCount, a count beside a page, and a page alone:
+    one walk over the whole directory (the counts need every subscriber) makes them all, each
+    as it is asked alone. Before, each totalCount was a walk after its page's, and each
+    memberCount a walk beside the pages'."""
+    ids = three_segments(q)
+    cursor_a = alone(q, ids["a"], 3, None)["endCursor"]  # after sub_013
+    counts = {name: q.query(COUNT, {"id": ids[name]})["segment"]["memberCount"] for name in ids}
+    expected = {
+        "a": {**alone(q, ids["a"], 4, cursor_a), "totalCount": counts["a"]["members"]},
+        "b": alone(q, ids["b"], 5, None),
+        "c": alone(q, ids["c"], 20, None),
+    }
+    assert counts["a"] == {"members": 20, "unknown": 0}
+
+    billing, crm = providers
+    forget_calls(providers)
+    together = q.query(COUNTED, {**ids, "ca": cursor_a})
+    assert {name: together[name]["members"] for name in ids} == expected
+    assert together["b"]["memberCount"] == counts["b"]
+    assert billing.listed == [None]
+    assert billing.calls == [(30, ("plan.interval", "subscriber.mrr"))]
+    assert crm.calls == [(30, ("crm.country",))]
+
+
+def test_a_refused_page_asks_for_no_count(
+    q: GraphQLClient, providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    """A page refused with its totalCount asked: the field is null with its error, and the
+    count asked with it is given up before it walks (nobody will show it)."""
+    ids = three_segments(q)
+    billing, _ = providers
+    forget_calls(providers)
+    body = q.execute(
+        "query($id: ID!) { segment(id: $id) { members(first: 501) { totalCount } } }",
+        {"id": ids["a"]},
+    )
+    assert body["data"] == {"segment": {"members": None}}
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "OUT_OF_RANGE"
+    assert billing.listed == [] and billing.calls == []
+
+
 def test_a_refused_page_is_null_alone_and_the_others_still_share_their_walk(
     q: GraphQLClient, providers: tuple[CountingProvider, CountingProvider]
 ) -> None:

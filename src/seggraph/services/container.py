@@ -18,9 +18,9 @@ from seggraph.services.api_keys import ApiKeyService
 from seggraph.services.counts import CountsUnderWay
 from seggraph.services.evaluation import (
     EvaluationService,
-    MemberTotals,
     PreparedSets,
     RequestValueSource,
+    WalkAnswer,
 )
 from seggraph.services.properties import PropertyBatcher, PropertyResolver
 from seggraph.services.segments import SegmentService
@@ -51,7 +51,7 @@ class Services:
     """Compiled segment versions, shared by every request of the process."""
     prepared_sets: PreparedSets = field(default_factory=PreparedSets)
     """Segment sets prepared for evaluation, shared likewise."""
-    counts_under_way: CountsUnderWay[MemberTotals] = field(default_factory=CountsUnderWay)
+    counts_under_way: CountsUnderWay[WalkAnswer] = field(default_factory=CountsUnderWay)
     """Member counts being made, which another request asking for the same count joins."""
     custom_properties: CustomPropertiesBackend | None = None
     """The custom properties provider's definitions and values (set by it at start-up), for

@@ -11,9 +11,10 @@ closed, a frontend's timeout) must not leave it walking for nobody while other c
 for a slot. :class:`CountsUnderWay` counts the requests waiting for each count; when the last
 of them leaves (its request cancelled because its client hung up, :mod:`seggraph.web.disconnect`)
 and no other count of the same task is still waited for, the task is cancelled. A request's
-pages of members are made the same way (:class:`AskedTogether`, one walk for those that are
-not pushed down), waited for through a :class:`CountsUnderWay` of the request's own: a page
-is never shared with another request, but a walk making pages nobody waits for any more stops.
+pages of members are asked with its counts (:class:`AskedTogether`: one walk for the counts and
+pages that are not pushed down) and waited for through the same :class:`CountsUnderWay`: a
+page is never shared with another request, but a walk making counts and pages nobody waits
+for any more stops.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ A = TypeVar("A")
 class CountsUnderWay(Generic[T]):
     """Shared by the process's requests (one per :class:`~seggraph.services.container.Services`)."""
 
-    def __init__(self, what: str = "a member count") -> None:
+    def __init__(
+        self, what: str = "a walk over the directory (member counts, pages of members)"
+    ) -> None:
         self.what = what
         """What is made (said when one is given up)."""
         self.shared: dict[Hashable, asyncio.Future[T]] = {}

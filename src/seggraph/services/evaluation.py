@@ -27,7 +27,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
 from pymongo.errors import OperationFailure
 
@@ -292,7 +292,7 @@ class EvaluationService:
         walk_slots: FairSlots | None = None,
         walk_owner: Hashable = None,
         prepared_sets: PreparedSets | None = None,
-        counts_under_way: CountsUnderWay[MemberTotals] | None = None,
+        counts_under_way: CountsUnderWay[WalkAnswer] | None = None,
     ) -> None:
         self.segments = segments
         self.values = values
@@ -311,35 +311,25 @@ class EvaluationService:
         self.counts_under_way = (
             counts_under_way if counts_under_way is not None else CountsUnderWay()
         )
-        """Shared by the process: the counts being made, which a request asking for the same
-        count of the same segment version meanwhile waits for rather than walking again, and
-        who waits for each (a count nobody waits for any more is given up)."""
-        self._counts: dict[tuple[Mode, str, int], asyncio.Future[MemberTotals]] = {}
+        """Shared by the process: the counts and pages of members being made, and who waits for
+        each (a walk nobody waits for any more is given up). A request asking for the same
+        count of the same segment version meanwhile waits for that count rather than walking
+        again; a page is never shared with another request."""
+        self._counts: dict[tuple[Mode, str, int], asyncio.Future[WalkAnswer]] = {}
         """This request's member counts, so a count asked twice walks once."""
-        self._following: set[asyncio.Future[MemberTotals]] = set()
+        self._following: set[asyncio.Future[WalkAnswer]] = set()
         """This request's counts that wait for another request's (they end as it ends)."""
 
-    # The queues of counts and pages of members are made when a request first asks for one:
-    # each holds a bound method of this service (a reference cycle), and a request that asks
-    # for neither, as ``subscriber { segments }`` does not, is freed when it ends, not by the
+    # The queue of counts and pages of members is made when a request first asks for one: it
+    # holds a bound method of this service (a reference cycle), and a request that asks for
+    # neither, as ``subscriber { segments }`` does not, is freed when it ends, not by the
     # cyclic collector (bench/README.md, finding 19).
 
     @functools.cached_property
-    def _counts_asked(self) -> AskedTogether[Segment, MemberTotals]:
-        """The counts asked and not yet started: the ones asked together walk together."""
-        return AskedTogether(self._count_together, self.counts_under_way, self._following)
-
-    @functools.cached_property
-    def _pages_under_way(self) -> CountsUnderWay[MemberPage]:
-        """This request's pages of members being made, and who waits for each (a walk making
-        pages nobody waits for any more stops)."""
-        return CountsUnderWay("a page of members")
-
-    @functools.cached_property
-    def _pages_asked(self) -> AskedTogether[_PageAsked, MemberPage]:
-        """The pages of members asked and not yet started: the ones asked together walk
-        together."""
-        return AskedTogether(self._members_together, self._pages_under_way)
+    def _walks_asked(self) -> AskedTogether[WalkAsked, WalkAnswer]:
+        """The counts and pages of members asked and not yet started: the ones asked together
+        are made together, in one walk for those not pushed down (:meth:`_walk_together`)."""
+        return AskedTogether(self._walk_together, self.counts_under_way, self._following)
 
     # -- preparing ----------------------------------------------------------------------------
 
@@ -624,57 +614,19 @@ class EvaluationService:
         """Members in ascending subscriber id order, ``first`` at a time after the cursor (the
         ``end_cursor`` of the previous page: it names the segment and the last id).
 
-        The pages a request asks for together (a page of segments, each with its
-        ``members``) are made together, as its counts are: each segment that is pushed down
-        by its query, the others in one walk over the directory (:meth:`_walk_pages`), where
-        each page was a walk of its own. A refused ``first`` or cursor fails this page alone,
-        before it is asked."""
+        The pages and counts a request asks for together (a page of segments, each with its
+        ``members`` and ``memberCount``) are made together: each segment that is pushed down
+        by its query, the others in one walk over the directory (:meth:`_walk_together`),
+        where each page and each group of counts was a walk of its own. A page is answered as
+        soon as the walk has found it, while the walk goes on for the counts. A refused
+        ``first`` or cursor fails this page alone, before it is asked."""
         check_first(first, MAX_MEMBERS_PAGE)
         try:
             last = None if after is None else decode_member_cursor(after, segment.id)
         except BadCursor as bad:
             raise InputRefused([UserError(("after",), "INVALID_CURSOR", str(bad))]) from None
-        future = self._pages_asked.ask(mode, _PageAsked(segment, first, last))
-        return await self._pages_under_way.wait(future)
-
-    async def _members_together(
-        self, mode: Mode, asked: Sequence[Asked[_PageAsked, MemberPage]]
-    ) -> None:
-        """Each page pushed down when its segment's providers can translate it; the rest made
-        in one walk."""
-        walked = await self._push_down_each(
-            mode, [(page.segment, page, future) for page, future in asked], _PageAsked.pushed
-        )
-        if walked:
-            await self._walk_pages([_OpenPage(*one) for one in walked])
-
-    async def _walk_pages(self, pages: Sequence[_OpenPage]) -> None:
-        """The evaluated pages in one walk over the directory, holding one walk slot: from the
-        earliest cursor among them (the start when one has none), each page of the directory
-        read once with every key any of them needs, each subscriber evaluated for each page
-        still open whose cursor it is past. A page is answered as soon as it has found one
-        member more than it holds (more follow), the others when the directory ends; the walk
-        stops once every page is answered. Each page is what a walk of its own from its cursor
-        finds: the directory lists ids in ascending order, strictly after the one it is given.
-        """
-        lasts = [page.asked.last for page in pages]
-        start = None if None in lasts else min(last for last in lasts if last is not None)
-        keys = frozenset().union(*(page.prepared.keys for page in pages))
-        open_pages = list(pages)
-        async with self._walk(), contextlib.aclosing(self._valued_pages(keys, start)) as walked:
-            async for contexts, values in walked:
-                for ctx in contexts:
-                    row = unwrapped(values.get(ctx, {}))
-                    answered = False
-                    for page in open_pages:
-                        if page.takes(ctx, row):
-                            answered |= page.add(ctx.subscriber_id)
-                    if answered:
-                        open_pages = [page for page in open_pages if not page.future.done()]
-                        if not open_pages:
-                            return
-        for page in open_pages:
-            page.answer(more=False)
+        future = self._walks_asked.ask(mode, _PageAsked(segment, first, last))
+        return cast(MemberPage, await self.counts_under_way.wait(future))
 
     async def count(self, mode: Mode, segment: Segment) -> MemberTotals:
         """How many members (and UNKNOWN subscribers) over the whole directory; asked again
@@ -696,20 +648,42 @@ class EvaluationService:
             shared = None if self.compile(segment).segment_refs else self._shared_key(key)
             found = under_way.joinable(under_way.shared.get(shared)) if shared is not None else None
             if found is None:
-                found = self._counts_asked.ask(mode, segment)
+                found = self._walks_asked.ask(mode, segment)
                 if shared is not None:
                     self.counts_under_way.share(shared, found)
             self._counts[key] = found
-        return await self.counts_under_way.wait(found)
+        return cast(MemberTotals, await self.counts_under_way.wait(found))
 
     def _shared_key(self, key: Hashable) -> Hashable:
         return (key, self.catalogue().version, self.options)
 
-    async def _count_together(
-        self, mode: Mode, asked: Sequence[Asked[Segment, MemberTotals]]
+    async def _walk_together(
+        self, mode: Mode, asked: Sequence[Asked[WalkAsked, WalkAnswer]]
     ) -> None:
-        """Each segment pushed down when its provider can translate it; the rest counted in
-        one walk."""
+        """The counts and pages of members asked together: each pushed down when its
+        segment's providers can translate it, the rest made in one walk over the directory
+        (:meth:`_walk_directory`)."""
+        counts = [(item, future) for item, future in asked if isinstance(item, Segment)]
+        pages = [(item, future) for item, future in asked if isinstance(item, _PageAsked)]
+        walks = await self._counts_to_walk(mode, counts) if counts else []
+        paged = await self._push_down_each(
+            mode, [(page.segment, page, future) for page, future in pages], _PageAsked.pushed
+        )
+        if not walks and not paged:
+            return
+        totals = await self._walk_directory(
+            [prepared for _, prepared in walks], [_OpenPage(*one) for one in paged]
+        )
+        for (group, _), counted in zip(walks, totals, strict=True):
+            for segment, future, _ in group:
+                future.set_result(counted[segment.id])
+
+    async def _counts_to_walk(
+        self, mode: Mode, asked: Sequence[tuple[Segment, asyncio.Future[WalkAnswer]]]
+    ) -> list[tuple[list[_Walked], SegmentSet]]:
+        """The counts that must walk, in groups each evaluated as one prepared set: each
+        segment pushed down when its provider can translate it, and one that references
+        others and is being counted by another request already left to follow that count."""
         walked: list[_Walked] = await self._push_down_each(
             mode, [(segment, segment, future) for segment, future in asked], _pushed_totals
         )
@@ -731,12 +705,7 @@ class EvaluationService:
             elif len(group) > 1:
                 prepared = await self.prepare_saved(mode, [s for s, _, _ in group])
             walks.append((group, prepared))
-        if not walks:
-            return
-        totals = await self._walk_counts([prepared for _, prepared in walks])
-        for (group, _), counted in zip(walks, totals, strict=True):
-            for segment, future, _ in group:
-                future.set_result(counted[segment.id])
+        return walks
 
     async def _push_down_each(
         self,
@@ -765,19 +734,36 @@ class EvaluationService:
                 future.set_result(pushed(question, outcome[1]))
         return walked
 
-    async def _walk_counts(self, prepared: Sequence[SegmentSet]) -> list[dict[str, MemberTotals]]:
-        """Each set's targets' members and UNKNOWN subscribers, in one walk: every page read
-        once with the keys of all of them, each set evaluated on its own."""
-        members = [dict.fromkeys(p.targets, 0) for p in prepared]
-        unknown = [dict.fromkeys(p.targets, 0) for p in prepared]
-        keys = frozenset().union(*(p.keys for p in prepared))
-        walk = self._walk()
-        async with walk, contextlib.aclosing(self._valued_pages(keys)) as pages:
-            async for contexts, values in pages:
+    async def _walk_directory(
+        self, counted: Sequence[SegmentSet], pages: Sequence[_OpenPage]
+    ) -> list[dict[str, MemberTotals]]:
+        """One walk over the directory, holding one walk slot, for the counts of each of
+        ``counted``'s targets (members and UNKNOWN subscribers) and for ``pages``: each page of
+        the directory read once with every key any of them needs, each set evaluated on its
+        own, each subscriber evaluated for each page still open whose cursor it is past.
+
+        A page is answered as soon as it has found one member more than it holds (more
+        follow), the others when the directory ends. The walk starts at the earliest cursor
+        among the pages (the start when one has none, or when there are counts) and stops
+        once every page is answered, unless there are counts. Each page is what a walk of its
+        own from its cursor finds: the directory lists ids in ascending order, strictly after
+        the one it is given."""
+        members = [dict.fromkeys(p.targets, 0) for p in counted]
+        unknown = [dict.fromkeys(p.targets, 0) for p in counted]
+        keys = frozenset().union(
+            *(p.keys for p in counted), *(page.prepared.keys for page in pages)
+        )
+        lasts = [page.asked.last for page in pages]
+        start = None
+        if not counted and None not in lasts:
+            start = min(last for last in lasts if last is not None)
+        open_pages = list(pages)
+        async with self._walk(), contextlib.aclosing(self._valued_pages(keys, start)) as walked:
+            async for contexts, values in walked:
                 for ctx in contexts:
                     row = unwrapped(values.get(ctx, {}))
                     for one, its_members, its_unknown in zip(
-                        prepared, members, unknown, strict=True
+                        counted, members, unknown, strict=True
                     ):
                         truths = _truths(one, ctx, row)
                         for segment_id in one.targets:
@@ -786,12 +772,24 @@ class EvaluationService:
                                 its_members[segment_id] += 1
                             elif truth is Truth.UNKNOWN:
                                 its_unknown[segment_id] += 1
+                    if not open_pages:
+                        continue
+                    answered = False
+                    for page in open_pages:
+                        if page.takes(ctx, row):
+                            answered |= page.add(ctx.subscriber_id)
+                    if answered:
+                        open_pages = [page for page in open_pages if not page.future.done()]
+                        if not open_pages and not counted:
+                            return []
+        for page in open_pages:
+            page.answer(more=False)
         return [
             {
                 segment_id: MemberTotals(m[segment_id], u[segment_id], Strategy.EVALUATED)
                 for segment_id in one.targets
             }
-            for one, m, u in zip(prepared, members, unknown, strict=True)
+            for one, m, u in zip(counted, members, unknown, strict=True)
         ]
 
     async def _pushed_down(self, prepared: SegmentSet, segment: Segment) -> list[str] | None:
@@ -909,7 +907,7 @@ _Question = TypeVar("_Question")
 _Answer = TypeVar("_Answer")
 
 #: A count to walk: the segment, its future and its own prepared set.
-_Walked = tuple[Segment, asyncio.Future[MemberTotals], SegmentSet]
+_Walked = tuple[Segment, asyncio.Future["WalkAnswer"], SegmentSet]
 
 
 def _pushed_totals(_: Segment, members: list[str]) -> MemberTotals:
@@ -936,13 +934,19 @@ class _PageAsked(NamedTuple):
         return self.page(ids[: self.first], len(ids) > self.first, Strategy.PUSHED_DOWN)
 
 
+#: What a walk over the directory is asked: a segment's count, or a page of its members.
+WalkAsked = Segment | _PageAsked
+#: What it answers: a count, or a page of members.
+WalkAnswer = MemberTotals | MemberPage
+
+
 @dataclass(eq=False)
 class _OpenPage:
     """A page of members a walk is making: what was asked, its future, its segment's own
     prepared set (read as it is now, with whatever it references) and the members found."""
 
     asked: _PageAsked
-    future: asyncio.Future[MemberPage]
+    future: asyncio.Future[WalkAnswer]
     prepared: SegmentSet
     found: list[str] = field(default_factory=list)
 
@@ -987,7 +991,7 @@ def _walk_groups(walked: Sequence[_Walked]) -> list[list[_Walked]]:
     return plain + referencing
 
 
-def _pass_on(done: asyncio.Future[MemberTotals], *, to: asyncio.Future[MemberTotals]) -> None:
+def _pass_on(done: asyncio.Future[WalkAnswer], *, to: asyncio.Future[WalkAnswer]) -> None:
     """What ``done`` ended with, given to ``to`` (a count that waited for another)."""
     if to.done():
         return

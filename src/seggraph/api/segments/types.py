@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 
 from seggraph.api.context import Info
 from seggraph.api.direct import direct
@@ -14,6 +17,7 @@ from seggraph.api.errors import UserErrorType
 from seggraph.api.execution import SharedView
 from seggraph.api.segments.conditions import ConditionGroupType
 from seggraph.api.subjects import check_id
+from seggraph.coalescing import retrieve_outcome
 from seggraph.domain import segments as ds
 from seggraph.domain.context import EvaluationContext
 from seggraph.services.segments import MAX_HISTORY_PAGE
@@ -295,9 +299,14 @@ class SegmentType(SharedView):
         from seggraph.api.evaluation.types import MemberConnection as Connection
 
         info.context.watch_client(info)
-        page = await info.context.evaluation.members(
-            self.domain.mode, self.domain, first=first, after=after
-        )
+        evaluation = info.context.evaluation
+        asked = evaluation.members(self.domain.mode, self.domain, first=first, after=after)
+        if _selects(info, "totalCount"):
+            # Asked with the page, so that both are made in one walk (the count would
+            # otherwise be asked once the page is answered, and walk again).
+            page = await _with_count(asked, evaluation.count(self.domain.mode, self.domain))
+        else:
+            page = await asked
         return Connection(
             member_ids=[strawberry.ID(i) for i in page.member_ids],
             end_cursor=page.end_cursor,
@@ -416,3 +425,43 @@ class SegmentPayload:
     current_version: int | None = strawberry.field(
         default=None, description="On a VERSION_CONFLICT: the version now stored."
     )
+
+
+T = TypeVar("T")
+
+
+def _selects(info: Info, name: str) -> bool:
+    """Whether the field's selection asks for the field ``name`` (through fragments), with no
+    directive on the way that could leave it out."""
+    raw = info._raw_info
+    pending: list[SelectionSetNode | None] = [node.selection_set for node in raw.field_nodes]
+    while pending:
+        selection_set = pending.pop()
+        for selection in selection_set.selections if selection_set is not None else ():
+            if selection.directives:
+                continue
+            if isinstance(selection, FieldNode):
+                if selection.name.value == name:
+                    return True
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = raw.fragments.get(selection.name.value)
+                if fragment is not None and not fragment.directives:
+                    pending.append(fragment.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+    return False
+
+
+async def _with_count(asked: Coroutine[Any, Any, T], count: Coroutine[Any, Any, Any]) -> T:
+    """``asked``'s answer once ``count`` has ended too; the count's outcome is left to the field
+    that shows it, which asks for the same count again (counted once per request). Both run
+    at once, so that they are asked together; either is cancelled when this ends first."""
+    tasks = [asyncio.ensure_future(asked), asyncio.ensure_future(count)]
+    try:
+        answer: T = await tasks[0]
+        await asyncio.wait(tasks[1:])
+        return answer
+    finally:
+        for task in tasks:
+            task.cancel()
+            task.add_done_callback(retrieve_outcome)
