@@ -168,6 +168,16 @@ def test_total_count_and_member_count_walk_once(
     # totalCount is asked with its page, and memberCount with them.
     assert len(billing.calls) == 1
 
+    # totalCount alone, in a fragment: asked with its page too.
+    billing.calls.clear()
+    answer = slow.query(
+        """query($id: ID!) { segment(id: $id) { members(first: 3) { ...Page } } }
+           fragment Page on MemberConnection { memberIds ... on MemberConnection { totalCount } }""",
+        {"id": segment["id"]},
+    )["segment"]
+    assert answer == {"members": {"memberIds": ["sub_021", "sub_022", "sub_023"], "totalCount": 10}}
+    assert len(billing.calls) == 1
+
 
 def test_a_walk_over_many_directory_pages_misses_no_one(
     slow: GraphQLClient,

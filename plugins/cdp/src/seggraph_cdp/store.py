@@ -31,7 +31,6 @@ writing.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,8 +44,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from seggraph_cdp.messages import DEFAULT_MAX_TRAITS, BadMessage, Message
-
-log = logging.getLogger(__name__)
 
 EVENTS = "cdp_events"
 PROFILES = "cdp_profiles"
