@@ -191,7 +191,7 @@ class Settings(BaseSettings):
         ge=1,
         le=1_000,
         description="Walks over every subscriber one GraphQL operation may start: each "
-        "members list and segmentEditImpact is one, the counts of a request share one (those "
+        "segmentEditImpact is one, the counts and members lists of a request share one (those "
         "below each page of segments, each segment's history or each subscriber's segments "
         "one each).",
     )

@@ -14,6 +14,7 @@ from seggraph.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.query_time.conftest import CountingProvider, make_providers, served
 from tests.query_time.test_query_time import create
+from tests.security.test_query_cost import estimate
 
 PAGE = "memberIds endCursor hasNextPage strategy"
 ALONE = f"""query($id: ID!, $first: Int!, $after: String) {{ segment(id: $id) {{
@@ -108,8 +109,7 @@ def test_a_page_of_segments_with_their_members_is_one_walk(
     q: GraphQLClient, providers: tuple[CountingProvider, CountingProvider]
 ) -> None:
     """Five segments' members were five walks; now they are one, each page as it is asked
-    alone (one of the segments references another). (The cost estimate still counts each list
-    as a walk: lists asked at different moments walk apart, and it cannot see when.)"""
+    alone (one of the segments references another)."""
     tag = ["dashboard"]
     over = create(q, "over 250", "subscriber.mrr > 250", tag)
     for threshold in range(0, 90, 30):
@@ -164,6 +164,40 @@ def test_pages_and_counts_asked_together_share_one_walk(
     assert billing.listed == [None]
     assert billing.calls == [(30, ("plan.interval", "subscriber.mrr"))]
     assert crm.calls == [(30, ("crm.country",))]
+
+
+def test_the_walk_estimate_is_never_below_the_walks_made(
+    q: GraphQLClient, providers: tuple[CountingProvider, CountingProvider]
+) -> None:
+    """Each query's walks, as the directory is listed (one listing a walk: the 30 subscribers
+    are one page of it), against the estimate that refuses an operation past
+    ``SEGGRAPH_MAX_QUERY_WALKS`` before it runs: lists and counts asked together are one
+    walk (the first three queries: one walk each), those below each segment's history one
+    each."""
+    ids = three_segments(q)
+    page = "{ segments(first: 5) { nodes { memberCount { members } members(first: 2) { %s } } } }"
+    cases = [
+        (page % "memberIds", 1),
+        (page % "memberIds totalCount", 1),
+        (COUNTED.replace("$ca", "null").replace(", null: String", ""), 1),
+        (
+            "{ segments(first: 3) { nodes { history(first: 2) { segment { "
+            "members(first: 1) { memberIds } } } } } }",
+            3,
+        ),
+        (
+            "{ segments(first: 3) { nodes { memberCount { members } history(first: 2) { "
+            "segment { members(first: 1) { memberIds totalCount } } } } } }",
+            4,
+        ),
+    ]
+    billing, _ = providers
+    for document, estimated in cases:
+        forget_calls(providers)
+        q.query(document, ids if "$a" in document else None)
+        assert estimate(document).walks == estimated, document
+        # Asked apart, lists may still happen to walk together (reads ending in one turn).
+        assert 1 <= len(billing.listed) <= estimated, document
 
 
 def test_a_refused_page_asks_for_no_count(

@@ -103,15 +103,23 @@ def test_many_walks_in_one_request_are_refused(gql: GraphQLClient) -> None:
     message = refusal(gql, f"{{ {impacts} }}")
     assert "it starts 6 walks over every subscriber" in message
     assert "where 5 are allowed (SEGGRAPH_MAX_QUERY_WALKS)" in message
-    members = "{ segments(first: 6) { nodes { members(first: 1) { memberIds } } } }"
+    # Lists of members below each segment's history are asked segment by segment.
+    members = (
+        "{ segments(first: 6) { nodes { history(first: 1) { segment { members(first: 1) "
+        "{ memberIds } } } } } }"
+    )
     assert "it starts 6 walks" in refusal(gql, members)
+    # A page of segments with their members and counts is one walk, and runs.
+    page = "{ segments(first: 6) { nodes { members(first: 1) { memberIds totalCount } } } }"
+    assert estimate(page).walks == 1
+    assert "nodes" in gql.query(page)["segments"]
 
 
 def test_the_counts_below_each_segments_history_are_a_walk_each(gql: GraphQLClient) -> None:
-    """The counts one request asks for together share one walk, but each segment's history is
-    read on its own, so the counts of its versions are asked apart from the others' and walk
-    apart: a page of segments with the counts of their versions is a walk per segment (it was
-    estimated as one and walked once per segment)."""
+    """The counts (and lists of members) one request asks for together share one walk, but
+    each segment's history is read on its own, so the counts of its versions are asked apart
+    from the others' and walk apart: a page of segments with the counts of their versions is a
+    walk per segment (it was estimated as one and walked once per segment)."""
     page = "{ segments(first: 6) { nodes { memberCount { members } } } }"
     assert estimate(page).walks == 1
     # Each page of segments is read on its own too: two aliased pages are two walks.
@@ -127,7 +135,7 @@ def test_the_counts_below_each_segments_history_are_a_walk_each(gql: GraphQLClie
     one = '{ segment(id: "x") { history { segment { memberCount { members } } } } }'
     assert estimate(one).walks == 1
     both = '{ segment(id: "x") { memberCount { members } history { segment { members { totalCount } } } } }'
-    assert estimate(both).walks == 1 + 1 + 100  # the counts, the versions' counts, their lists
+    assert estimate(both).walks == 1 + 1  # its count; its versions' counts and lists
     # The same fragment below two histories is counted for each.
     fragment = "fragment F on SegmentVersion { segment { memberCount { members } } }"
     twice = f'{{ a: segment(id: "x") {{ history {{ ...F }} }} b: segment(id: "y") {{ history {{ ...F }} }} }} {fragment}'

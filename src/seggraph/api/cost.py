@@ -14,15 +14,13 @@ parents'). A condition tree counts as at most ``MAX_TREE`` objects wherever it i
 (a tree holds at most 100 conditions, however they nest).
 
 Walks (``members``, ``memberCount`` and ``totalCount``, ``segmentEditImpact``) read the whole
-directory, so they are counted apart. The counts one request asks for together share one
-walk, but those below a field answered for each parent at a moment of its own
-(:data:`COUNT_GROUPS`: each page of ``segments``, each segment's ``history``, each
-subscriber's ``segments``) may be asked apart from the others, so each such field with counts
-below it is one walk more, times its parents (a page of 100 segments, each with the counts of
-its versions, is 100 walks). Each list of members and each edit impact counts as a walk of its
-own: for the lists of members an upper bound, since those one request asks for together share
-one walk, but lists asked at different moments walk apart, and the estimate does not see when
-a field is asked.
+directory, so they are counted apart. The counts and lists of members one request asks for
+together share one walk, but those below a field answered for each parent at a moment of its
+own (:data:`COUNT_GROUPS`: each page of ``segments``, each segment's ``history``, each
+subscriber's ``segments``) are asked apart from the others, so each such field with counts or
+lists below it is one walk more, times its parents (a page of 100 segments, each with the
+counts of its versions, is 100 walks; a page of 100 segments, each with its members, is
+one). Each edit impact is a walk of its own.
 
 Estimated on every operation; a document whose sizes come from no variable is estimated once
 (kept by the identity of its operation node, which ``ParserCache`` hands out again for the
@@ -87,12 +85,16 @@ SIZES: dict[tuple[str, str], str | int] = {
 #: lists inside it count nothing more.
 TREE_ROOTS = frozenset({("Segment", "conditions"), ("Evaluation", "explanation")})
 TREE_TYPES = frozenset({"ConditionGroup", "Explanation"})
-#: Fields that walk the directory once each; and the counts, which share one walk per request.
-WALKS = frozenset({("Segment", "members"), ("Query", "segmentEditImpact")})
-COUNTS = frozenset({("Segment", "memberCount"), ("MemberConnection", "totalCount")})
+#: Fields that walk the directory once each; and the counts and lists of members, which the
+#: fields asked together share one walk for.
+WALKS = frozenset({("Query", "segmentEditImpact")})
+SHARED = frozenset(
+    {("Segment", "memberCount"), ("MemberConnection", "totalCount"), ("Segment", "members")}
+)
 #: Fields answered for each parent at a moment of its own (a read per parent), so that the
-#: counts below one of them are asked together, but apart from the counts below another: each
-#: such field with counts below it is a walk (times its parents), not a share of the one walk.
+#: counts and lists below one of them are asked together, but apart from those below another:
+#: each such field with counts or lists below it is a walk (times its parents), not a share of
+#: the one walk.
 COUNT_GROUPS = frozenset(
     {
         ("Query", "segments"),
@@ -106,7 +108,7 @@ COUNT_GROUPS = frozenset(
 #: A field node with its definition: the field a selection set belongs to.
 Enclosing = tuple[FieldNode, GraphQLField]
 #: What a field or selection costs per parent: objects, walks of its own, and whether it asks
-#: for counts that share the walk of the counts asked with them.
+#: for counts or lists of members that share the walk of those asked with them.
 Part = tuple[int, int, bool]
 
 
@@ -212,7 +214,7 @@ class _Estimate:
         if definition is None or name.startswith("__"):
             return 0, 0, False  # introspection and __typename: bounded by the schema
         where = (parent.name, name)
-        counts = where in COUNTS
+        counts = where in SHARED
         named = get_named_type(definition.type)
         if not isinstance(named, GraphQLObjectType):
             return 0, 0, counts
@@ -233,7 +235,7 @@ class _Estimate:
             objects += size * inner_objects
             walks += size * inner_walks
             if inner_counts and where in COUNT_GROUPS:
-                walks += 1  # the counts below this field, for each of its parents: one walk
+                walks += 1  # the counts and lists below this field, for each of its parents
             else:
                 counts = counts or inner_counts
         return objects, walks, counts
@@ -298,7 +300,7 @@ def estimate(
         return Cost(0, 0, "", 0), False
     walker = _Estimate(schema, fragments, variables)
     objects, walks, counts = walker.of((operation.selection_set,), root, None, False, root=True)
-    walks += counts  # the counts asked together share one walk
+    walks += counts  # the counts and lists asked together share one walk
     largest, largest_objects = walker.largest
     return Cost(objects, walks, largest, largest_objects), walker.uses_variables
 
@@ -342,9 +344,9 @@ def check_cost(
         )
     if cost.walks > limits.max_walks:
         problems.append(
-            f"it starts {cost.walks} walks over every subscriber (each members list and "
-            f"segmentEditImpact is one; the counts share one, those below each page of "
-            f"segments, each segment's history or each subscriber's segments one each), where "
+            f"it starts {cost.walks} walks over every subscriber (each segmentEditImpact is "
+            f"one; the counts and members lists share one, those below each page of segments, "
+            f"each segment's history or each subscriber's segments one each), where "
             f"{limits.max_walks} are allowed (SEGGRAPH_MAX_QUERY_WALKS); send them in separate "
             "requests"
         )
