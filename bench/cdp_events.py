@@ -6,7 +6,9 @@ keeping those latest times costs ingestion:
 
 One subscriber has 20,000 events of a name older than the 30-day window and 10 in it, and
 5,000 old events of a second name; 200 others have 20 and 10. Both ways answer each question
-(checked), in turns, and each figure is the median of ``--runs`` turns. Ingestion: 10,000
+(checked), in turns, and each figure is the median of ``--runs`` turns. A batch: 100 of 10,000
+subscribers with 3 old events of each of 3 names (30,000 pairs), the latest times read from
+the events and from ``cdp_event_latest`` by ``_id``, medians of ``--runs``. Ingestion: 10,000
 track calls (500 subscribers, 4 names, 5 each) in requests of 500, into an empty database,
 with and without the latest times written, in turns, medians of 3. Prints Markdown tables.
 """
@@ -83,6 +85,34 @@ async def measure(uri: str, runs: int) -> list[tuple[str, float, float]]:
         await client.close()
 
 
+async def batch(uri: str, runs: int) -> tuple[float, float]:
+    """Milliseconds for a walk's batch of 100 subscribers (of 10,000) and 3 quiet names, the
+    latest times from the events and from ``cdp_event_latest``, medians of ``runs``."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
+    try:
+        store = CdpStore(client["bench_cdp_batch"])
+        await store.ensure_indexes()
+        users = [f"b{u:05d}" for u in range(10_000)]
+        old = [m for user in users for e in range(3) for m in tracks(user, f"E{e}", 3, 0)]
+        for start in range(0, len(old), 2000):
+            await store.ingest(old[start : start + 2000], NOW)
+        await store.build_latest()
+        asked, names = users[5000:5100], ["E0", "E1", "E2"]
+        times: dict[bool, list[float]] = {False: [], True: []}
+        answers = {}
+        for _ in range(runs):
+            for kept in (False, True):
+                store.latest_complete = kept
+                started = time.perf_counter()
+                answers[kept] = await store.event_stats(asked, names, SINCE)
+                times[kept].append((time.perf_counter() - started) * 1000)
+        if answers[False] != answers[True] or len(answers[True]) != 300:
+            raise RuntimeError("the batch: the two ways answer differently")
+        return statistics.median(times[False]), statistics.median(times[True])
+    finally:
+        await client.close()
+
+
 async def ingestion(uri: str) -> tuple[float, float]:
     """Seconds to store 10,000 track calls in requests of 500, with the latest times kept and
     without (the store's ``_note_latest`` skipped), medians of 3 turns."""
@@ -117,6 +147,12 @@ def main() -> None:
     args = parser.parse_args()
     with EmbeddedDatabase(":memory:") as embedded:
         rows = asyncio.run(measure(embedded.uri, args.runs))
+        rows.append(
+            (
+                "100 of 10,000 subscribers, three quiet names (30,000 pairs)",
+                *asyncio.run(batch(embedded.uri, args.runs)),
+            )
+        )
         kept, skipped = asyncio.run(ingestion(embedded.uri))
     print("| question | latest times from the events, ms | from cdp_event_latest, ms |")
     print("|---|---:|---:|")
