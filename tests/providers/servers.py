@@ -42,17 +42,20 @@ class PluginServer(LiveServer):
 
 
 class CommandLog(monitoring.CommandListener):
-    """Every command a client sends: (command name, collection), and each aggregation's
-    pipeline."""
+    """Every command a client sends: (command name, collection), each aggregation's pipeline
+    and each find's (collection, filter)."""
 
     def __init__(self) -> None:
         self.commands: list[tuple[str, str]] = []
         self.pipelines: list[list[dict[str, Any]]] = []
+        self.finds: list[tuple[str, dict[str, Any]]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.commands.append((event.command_name, str(event.command.get(event.command_name))))
         if event.command_name == "aggregate":
             self.pipelines.append(list(event.command["pipeline"]))
+        elif event.command_name == "find":
+            self.finds.append((str(event.command["find"]), dict(event.command.get("filter", {}))))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -66,6 +69,7 @@ class CommandLog(monitoring.CommandListener):
     def clear(self) -> None:
         self.commands.clear()
         self.pipelines.clear()
+        self.finds.clear()
 
 
 @pytest.fixture(scope="session")

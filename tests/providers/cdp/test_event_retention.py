@@ -10,11 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.database import Database as SyncDatabase
 from seggraph_cdp.messages import Message
+from seggraph_cdp.properties import WINDOW
 from seggraph_cdp.provider import CdpProvider
 from seggraph_cdp.settings import load_cdp_settings
-from seggraph_cdp.store import LATEST_BUILT, CdpStore, latest_id
+from seggraph_cdp.store import LATEST_BUILT, CdpStore, EventStats, latest_id
 
 from seggraph.db import Database
 from seggraph.domain.context import EvaluationContext
@@ -22,6 +24,7 @@ from seggraph.settings import SettingsError
 from tests.providers.cdp.conftest import cdp_settings
 from tests.providers.cdp.test_event_stats import fresh_store, track
 from tests.providers.cdp.test_ingestion import iso, post
+from tests.providers.servers import CommandLog
 
 Db = SyncDatabase[dict[str, Any]]
 NOW = datetime(2026, 9, 1, 12, tzinfo=UTC)
@@ -115,6 +118,41 @@ async def old_database(database: Database, user: str) -> CdpStore:
     await store.latest.delete_many({})
     await store.meta.delete_many({})
     return store
+
+
+async def test_the_latest_times_of_quiet_pairs_are_read_by_id(
+    logged_db: tuple[AsyncDatabase[dict[str, Any]], CommandLog],
+) -> None:
+    """A batch's quiet pairs are looked up by ``_id`` alone (on the embedded database a match
+    on the subscribers reads every pair of the collection), and the events are not read for
+    them."""
+    db, log = logged_db
+    users = ["rt-id-a", "rt-id-b"]
+    store = await fresh_store(db, *users)
+    await store.build_latest()
+    await store.ingest(
+        [
+            track("rt-id-1", "rt-id-a", "Order Completed", NOW - timedelta(days=90)),
+            track("rt-id-2", "rt-id-b", "Signed Up", NOW - timedelta(days=60)),
+        ],
+        NOW,
+    )
+    log.clear()
+    found = await store.event_stats(users, ["Order Completed", "Signed Up"], NOW - WINDOW)
+    assert found == {
+        ("rt-id-a", "Order Completed"): EventStats(0, NOW - timedelta(days=90)),
+        ("rt-id-b", "Signed Up"): EventStats(0, NOW - timedelta(days=60)),
+    }
+    [(collection, query)] = log.finds
+    assert collection == "cdp_event_latest"
+    assert query == {
+        "_id": {
+            "$in": [
+                latest_id(user, name) for user in users for name in ["Order Completed", "Signed Up"]
+            ]
+        }
+    }
+    assert len(log.pipelines) == 1  # the counts' read alone
 
 
 async def test_an_older_database_is_filled_once_and_answers_the_same(
