@@ -158,6 +158,27 @@ def test_a_shared_walk_of_member_pages_whose_client_hangs_up_stops(
     assert ledger.walks == 2
 
 
+def test_a_walk_of_a_page_and_its_total_count_whose_client_hangs_up_stops(
+    held: tuple[GraphQLClient, HeldLedger, LiveServer],
+) -> None:
+    """A page with its totalCount and a count beside it are one walk, and it stops when the
+    client hangs up (neither the page's field nor the count it asked keeps it going); the one
+    walk slot then serves the next request."""
+    q, ledger, server = held
+    segment = create(q, "over 100", "subscriber.mrr > 100")
+    asked = (
+        "query($a: ID!) { segment(id: $a) { memberCount { members } "
+        "members(first: 3) { memberIds totalCount } } }"
+    )
+    post_and_hang_up(server, ledger, {"query": asked, "variables": {"a": segment}})
+    assert ledger.stopped.wait(5), "the walk went on for a client that had gone"
+    assert ledger.walks == 1
+    answer = q.query(asked, {"a": segment})["segment"]
+    assert answer["memberCount"] == {"members": 20}
+    assert answer["members"] == {"memberIds": ["sub_011", "sub_012", "sub_013"], "totalCount": 20}
+    assert ledger.walks == 2
+
+
 def test_a_mutation_runs_to_the_end_when_its_client_hangs_up(
     held: tuple[GraphQLClient, HeldLedger, LiveServer],
 ) -> None:
