@@ -117,6 +117,14 @@ class GraphQLClient:
         return data
 
 
+def empty_collections(db: SyncDatabase[dict[str, Any]], prefix: str = "") -> None:
+    """Every document of ``db``'s collections whose name starts with ``prefix`` deleted (the
+    collections and their indexes kept)."""
+    for name in db.list_collection_names():
+        if name.startswith(prefix):
+            db[name].delete_many({})
+
+
 @pytest.fixture(scope="session")
 def http(live_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
@@ -126,8 +134,7 @@ def http(live_server: LiveServer) -> Iterator[httpx.Client]:
 @pytest.fixture
 def gql(http: httpx.Client, sync_db: SyncDatabase[dict[str, Any]]) -> GraphQLClient:
     """A GraphQL client on an empty database (every collection emptied, indexes kept)."""
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
+    empty_collections(sync_db)
     return GraphQLClient(http)
 
 

@@ -16,7 +16,7 @@ from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins.hookspecs import hookimpl
 from seggraph.settings import Settings
-from tests.conftest import GraphQLClient, LiveServer
+from tests.conftest import GraphQLClient, LiveServer, empty_collections
 
 SUBSCRIBERS = [f"sub_{i:03d}" for i in range(1, 31)]
 
@@ -108,6 +108,13 @@ def make_providers() -> tuple[CountingProvider, CountingProvider]:
     return billing, crm
 
 
+def forget_calls(providers: tuple[CountingProvider, CountingProvider]) -> None:
+    """The providers' notes of the calls and directory listings made so far, forgotten."""
+    for provider in providers:
+        provider.calls.clear()
+        provider.listed.clear()
+
+
 @pytest.fixture(scope="session")
 def providers() -> tuple[CountingProvider, CountingProvider]:
     return make_providers()
@@ -136,8 +143,7 @@ def served(
 ) -> Iterator[GraphQLClient]:
     """A client of a server of its own (:func:`provider_server`, with ``overrides``) on an
     emptied database, stopped when the block ends."""
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
+    empty_collections(sync_db)
     server = provider_server(settings, providers, **overrides)
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
@@ -163,11 +169,9 @@ def q(
     sync_db: Database[dict[str, Any]],
     providers: tuple[CountingProvider, CountingProvider],
 ) -> Iterator[GraphQLClient]:
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
+    empty_collections(sync_db)
+    forget_calls(providers)
     for provider in providers:
-        provider.calls.clear()
-        provider.listed.clear()
         provider.fail = False
     with httpx.Client(base_url=query_server.url, timeout=60) as http:
         yield GraphQLClient(http)

@@ -13,7 +13,7 @@ import pytest
 from pymongo.database import Database
 
 from seggraph.settings import Settings
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, empty_collections
 from tests.query_time.conftest import (
     SUBSCRIBERS,
     CountingProvider,
@@ -38,8 +38,7 @@ def slow(
 ) -> Iterator[GraphQLClient]:
     """A server whose providers answer after SLOW seconds: later than one subscriber's
     provider timeout, well within the bulk one; one walk at a time."""
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
+    empty_collections(sync_db)
     server = provider_server(
         settings,
         slow_providers,

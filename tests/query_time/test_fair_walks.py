@@ -19,7 +19,7 @@ from pymongo.database import Database
 
 from seggraph.services.walk_slots import FairSlots
 from seggraph.settings import Settings
-from tests.conftest import GraphQLClient, LiveServer
+from tests.conftest import GraphQLClient, LiveServer, empty_collections
 from tests.query_time.conftest import make_providers, provider_server
 from tests.query_time.test_walks_going_wrong import COUNT, HeldLedger, create
 from tests.security.conftest import bearer, run_cli
@@ -39,8 +39,7 @@ def clients(
     """The server, its held directory, the headers of client A's three requests and those of
     client B's one. Without keys, a client is an actor; with keys, a key, whatever actor each
     of its requests names."""
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
+    empty_collections(sync_db)
     plain, crm = make_providers()
     ledger = HeldLedger(plain)
     keys = request.param == "keys"

@@ -12,7 +12,7 @@ from pymongo.database import Database
 
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient
-from tests.query_time.conftest import CountingProvider, make_providers, served
+from tests.query_time.conftest import CountingProvider, forget_calls, make_providers, served
 from tests.query_time.test_query_time import create
 from tests.security.test_query_cost import estimate
 
@@ -40,12 +40,6 @@ def three(ids: dict[str, str], asked: dict[str, tuple[int, str | None]]) -> dict
         **{f"f{name}": first for name, (first, _) in asked.items()},
         **{f"c{name}": after for name, (_, after) in asked.items()},
     }
-
-
-def forget_calls(providers: tuple[CountingProvider, CountingProvider]) -> None:
-    for provider in providers:
-        provider.calls.clear()
-        provider.listed.clear()
 
 
 def three_segments(q: GraphQLClient) -> dict[str, str]:

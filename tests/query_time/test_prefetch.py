@@ -16,7 +16,7 @@ from pymongo.database import Database
 from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph.plugins.hookspecs import hookimpl
 from seggraph.settings import Settings
-from tests.conftest import GraphQLClient, LiveServer
+from tests.conftest import GraphQLClient, LiveServer, empty_collections
 from tests.query_time.conftest import CountingProvider, make_providers
 from tests.query_time.test_query_time import create
 
@@ -59,8 +59,7 @@ class CheckedLedger(CountingProvider):
 def served(
     settings: Settings, sync_db: Database[dict[str, Any]]
 ) -> Iterator[tuple[GraphQLClient, CheckedLedger, CountingProvider]]:
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
+    empty_collections(sync_db)
     plain_ledger, crm = make_providers()
     ledger = CheckedLedger(plain_ledger)
     isolated = settings.model_copy(

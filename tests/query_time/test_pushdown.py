@@ -18,7 +18,7 @@ from seggraph.plugins.hookspecs import hookimpl
 from seggraph.plugins.results import SubscriberFilter
 from seggraph.services import evaluation
 from seggraph.settings import Settings
-from tests.conftest import GraphQLClient, LiveServer
+from tests.conftest import GraphQLClient, LiveServer, empty_collections
 
 COLLECTION = "pushdown_profiles"
 FIELDS = {
@@ -156,8 +156,7 @@ REGIONS = ("eu", "us", "apac")
 def clients(
     two_servers: tuple[LiveServer, LiveServer], sync_db: Database[dict[str, Any]]
 ) -> Iterator[tuple[GraphQLClient, GraphQLClient]]:
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
+    empty_collections(sync_db)
     docs = []
     for i in range(1, 61):
         doc: dict[str, Any] = {
@@ -390,8 +389,7 @@ def ticket_servers(
 def ticket_clients(
     ticket_servers: tuple[LiveServer, LiveServer], sync_db: Database[dict[str, Any]]
 ) -> Iterator[tuple[GraphQLClient, GraphQLClient]]:
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
+    empty_collections(sync_db)
     sync_db[COLLECTION].insert_many(
         [{"_id": f"p{i:03d}", "plan": "PRO", "closed": i == 14} for i in range(1, 31)]
     )

@@ -24,7 +24,7 @@ from pymongo.database import Database
 
 from seggraph.plugins.hookspecs import hookimpl
 from seggraph.settings import Settings
-from tests.conftest import GraphQLClient, LiveServer
+from tests.conftest import GraphQLClient, LiveServer, empty_collections
 from tests.query_time.conftest import CountingProvider, make_providers, provider_server, served
 
 COUNT = "query($id: ID!) { segment(id: $id) { memberCount { members } } }"
@@ -66,8 +66,7 @@ class HeldLedger(CountingProvider):
 def held(
     settings: Settings, sync_db: Database[dict[str, Any]]
 ) -> Iterator[tuple[GraphQLClient, HeldLedger, LiveServer]]:
-    for name in sync_db.list_collection_names():
-        sync_db[name].delete_many({})
+    empty_collections(sync_db)
     plain, crm = make_providers()
     ledger = HeldLedger(plain)
     server = provider_server(settings, (ledger, crm), bulk_concurrency=1)

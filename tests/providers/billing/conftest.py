@@ -15,6 +15,7 @@ from pymongo.database import Database as SyncDatabase
 from seggraph_billing.provider import BillingProvider
 from seggraph_billing.settings import BillingSettings
 
+from tests.conftest import empty_collections
 from tests.providers.billing.builders import NOW
 
 SECRET = "whsec_test_secret"
@@ -79,9 +80,7 @@ async def billing_db(
 
 
 def clear_billing(sync_db: SyncDatabase[dict[str, Any]]) -> None:
-    for name in sync_db.list_collection_names():
-        if name.startswith("billing_"):
-            sync_db[name].delete_many({})
+    empty_collections(sync_db, "billing_")
 
 
 class Clock:

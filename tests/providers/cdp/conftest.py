@@ -16,6 +16,7 @@ from seggraph_cdp.plugin import CdpPlugin
 from seggraph_cdp.settings import CdpSettings
 
 from seggraph.settings import Settings
+from tests.conftest import empty_collections
 from tests.providers.servers import CommandLog, PluginServer, seggraph_database  # noqa: F401
 
 WRITE_KEY = "wk_test_123"
@@ -55,9 +56,7 @@ def cdp_server(settings: Settings, sync_db: SyncDatabase[dict[str, Any]]) -> Ite
 @pytest.fixture
 def cdp(cdp_server: PluginServer, sync_db: SyncDatabase[dict[str, Any]]) -> Iterator[httpx.Client]:
     """An HTTP client on the CDP server, with the CDP collections emptied."""
-    for name in sync_db.list_collection_names():
-        if name.startswith("cdp_"):
-            sync_db[name].delete_many({})
+    empty_collections(sync_db, "cdp_")
     with httpx.Client(base_url=cdp_server.url, timeout=30) as client:
         yield client
 

@@ -16,6 +16,7 @@ from pymongo.database import Database as SyncDatabase
 from seggraph_cdp.plugin import CdpPlugin
 
 from seggraph.settings import Settings
+from tests.conftest import empty_collections
 from tests.providers.cdp.conftest import cdp_settings
 from tests.providers.cdp.test_ingestion import post, snapshot
 from tests.providers.cdp.test_properties import preview_result, values
@@ -234,9 +235,7 @@ def test_the_earliest_time_is_read_in_a_time_zone_behind_utc(
     settings: Settings, sync_db: Db
 ) -> None:
     """The first accepted time is a calendar day in every zone, so reading it never fails."""
-    for name in sync_db.list_collection_names():
-        if name.startswith("cdp_"):
-            sync_db[name].delete_many({})
+    empty_collections(sync_db, "cdp_")
     zone = settings.model_copy(update={"timezone": "America/New_York"})
     server = PluginServer(zone, [("cdp", CdpPlugin(cdp_settings()))])
     server.start()

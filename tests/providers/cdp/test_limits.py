@@ -21,6 +21,7 @@ from seggraph_cdp.store import ProfileFull
 from seggraph.db import Database
 from seggraph.domain.context import EvaluationContext
 from seggraph.settings import Settings
+from tests.conftest import empty_collections
 from tests.providers.cdp.conftest import cdp_settings
 from tests.providers.cdp.test_ingestion import post, snapshot
 from tests.providers.servers import PluginServer
@@ -46,9 +47,7 @@ def small_server(settings: Settings) -> Iterator[PluginServer]:
 @pytest.fixture
 def small(small_server: PluginServer, sync_db: Db) -> Iterator[httpx.Client]:
     """A client on a server whose profiles hold at most 5 traits of at most 64 bytes each."""
-    for name in sync_db.list_collection_names():
-        if name.startswith("cdp_"):
-            sync_db[name].delete_many({})
+    empty_collections(sync_db, "cdp_")
     with httpx.Client(base_url=small_server.url, timeout=30) as client:
         yield client
 

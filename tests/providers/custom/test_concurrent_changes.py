@@ -18,6 +18,7 @@ from seggraph.domain.custom_properties import (
     ValueAssignment,
 )
 from seggraph.domain.errors import InputRefused
+from tests.conftest import empty_collections
 
 
 @pytest.fixture
@@ -26,9 +27,7 @@ async def service(
 ) -> CustomPropertiesService:
     if not await seggraph_database.supports_transactions():
         pytest.skip("needs transactions (a replica set, or the embedded database)")
-    for name in sync_db.list_collection_names():
-        if name.startswith("custom_"):
-            sync_db[name].delete_many({})
+    empty_collections(sync_db, "custom_")
     found = CustomPropertiesService(seggraph_database, CustomStore(seggraph_database.db))
     await found.store.ensure_indexes()
     return found
