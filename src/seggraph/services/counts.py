@@ -37,11 +37,7 @@ A = TypeVar("A")
 class CountsUnderWay(Generic[T]):
     """Shared by the process's requests (one per :class:`~seggraph.services.container.Services`)."""
 
-    def __init__(
-        self, what: str = "a walk over the directory (member counts, pages of members)"
-    ) -> None:
-        self.what = what
-        """What is made (said when one is given up)."""
+    def __init__(self) -> None:
         self.shared: dict[Hashable, asyncio.Future[T]] = {}
         """The counts another request asking for the same count joins, by their key."""
         self._waiters: dict[asyncio.Future[T], int] = {}
@@ -121,9 +117,9 @@ class CountsUnderWay(Generic[T]):
         if any(self._waiters.get(f, 0) for f in made):
             return
         log.info(
-            "%s was given up: no request waits for it any more (its client hung up, or the "
-            "field asking for it was cancelled)",
-            self.what,
+            "a walk over the directory (member counts, pages of members) was given up: no "
+            "request waits for it any more (its client hung up, or the field asking for it was "
+            "cancelled)"
         )
         task.cancel()  # from now on its counts are not joinable
 
