@@ -26,7 +26,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 from functools import partial
-from typing import Any
+from typing import Any, TypeGuard
 
 from seggraph.domain.conditions import Money
 from seggraph.domain.currencies import minor_units, round_money
@@ -85,6 +85,7 @@ MONTHS_FACTOR: dict[str, Fraction] = {
 }
 #: Months in one interval (the inverse of :data:`MONTHS_FACTOR`).
 MONTHS_PER_INTERVAL: dict[str, Fraction] = {k: 1 / v for k, v in MONTHS_FACTOR.items()}
+_ZERO = Fraction(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,14 +170,29 @@ class DerivationError(ValueError):
 # --- reading Stripe's shapes ---------------------------------------------------------------------
 
 
+def _is_doc(value: Any) -> TypeGuard[Doc]:
+    """A JSON object: a ``dict`` (what the database gives; checked first, since the check
+    against the ``Mapping`` ABC costs several times as much and a derivation makes dozens),
+    or any other mapping."""
+    return value.__class__ is dict or isinstance(value, Mapping)
+
+
 def ref_id(value: Any) -> str | None:
     """The id of a reference that is an id or an expanded object."""
     if isinstance(value, str):
         return value or None
-    if isinstance(value, Mapping):
+    if _is_doc(value):
         ident = value.get("id")
         return ident if isinstance(ident, str) and ident else None
     return None
+
+
+def _ratio(value: Any, what: str) -> tuple[int, int]:
+    """:func:`exact`'s number as a numerator and a denominator; an int as itself, at once."""
+    if value.__class__ is int:
+        return value, 1
+    number = exact(value, what)
+    return number.numerator, number.denominator
 
 
 def exact(value: Any, what: str) -> Fraction:
@@ -237,16 +253,16 @@ def days_between(earlier: datetime, now: datetime, zone: tzinfo) -> int:
 
 def items_of(subscription: Doc) -> list[Doc]:
     raw = subscription.get("items")
-    if isinstance(raw, Mapping):
+    if _is_doc(raw):
         raw = raw.get("data")
     if not isinstance(raw, list):
         return []
-    return [item for item in raw if isinstance(item, Mapping)]
+    return [item for item in raw if _is_doc(item)]
 
 
 def item_kind(item: Doc) -> str | None:
     metadata = item.get("metadata")
-    if isinstance(metadata, Mapping):
+    if _is_doc(metadata):
         kind = metadata.get("kind")
         if isinstance(kind, str):
             return kind.strip().lower()
@@ -297,25 +313,25 @@ class Resolver:
         ident = ref_id(raw)
         if ident is not None and ident in self.lookups.prices:
             return self.lookups.prices[ident]
-        return raw if isinstance(raw, Mapping) else None
+        return raw if _is_doc(raw) else None
 
     def product(self, price: Doc) -> Doc | None:
         raw = price.get("product")
         ident = ref_id(raw)
         if ident is not None and ident in self.lookups.products:
             return self.lookups.products[ident]
-        return raw if isinstance(raw, Mapping) else None
+        return raw if _is_doc(raw) else None
 
     def coupon(self, discount: Doc) -> Doc | None:
         raw = discount.get("coupon")
         if raw is None:
             source = discount.get("source")  # newer API versions: discount.source.coupon
-            if isinstance(source, Mapping):
+            if _is_doc(source):
                 raw = source.get("coupon")
         ident = ref_id(raw)
         if ident is not None and ident in self.lookups.coupons:
             return self.lookups.coupons[ident]
-        if isinstance(raw, Mapping):
+        if _is_doc(raw):
             return raw
         return {"id": ident} if ident is not None else None
 
@@ -332,7 +348,7 @@ class Resolver:
 def discount_in_force(discount: Any, now: datetime) -> Doc | None:
     """The discount when its ``start`` (if any) is at or before now and its ``end`` (if any)
     is after now; otherwise ``None``."""
-    if not isinstance(discount, Mapping) or discount.get("deleted"):
+    if not _is_doc(discount) or discount.get("deleted"):
         return None
     start = moment(discount.get("start"))
     end = moment(discount.get("end"))
@@ -356,9 +372,9 @@ def invoice_subscription_id(invoice: Doc) -> str | None:
     if ident is not None:
         return ident
     parent = invoice.get("parent")  # newer API versions: parent.subscription_details
-    if isinstance(parent, Mapping):
+    if _is_doc(parent):
         details = parent.get("subscription_details")
-        if isinstance(details, Mapping):
+        if _is_doc(details):
             return ref_id(details.get("subscription"))
     return None
 
@@ -387,17 +403,23 @@ def subscription_currency(subscription: Doc, resolver: Resolver, account: Accoun
     return currency_of(price.get("currency") if price else None, account.currency)
 
 
-def _recurring(price: Doc, where: str) -> tuple[str, Fraction]:
+def _recurring(price: Doc, subscription: Doc) -> tuple[str, int, int]:
+    """The price's interval and its ``interval_count`` as a numerator and a denominator."""
     recurring = price.get("recurring")
-    if not isinstance(recurring, Mapping):
-        raise DerivationError(f"price {price.get('id')!r} of {where} is not recurring")
+    if not _is_doc(recurring):
+        raise DerivationError(
+            f"price {price.get('id')!r} of {_where(subscription)} is not recurring"
+        )
     interval = recurring.get("interval")
     if interval not in MONTHS_FACTOR:
         raise DerivationError(f"price {price.get('id')!r} has an unknown interval {interval!r}")
-    count = interval_count(recurring)
+    raw = recurring.get("interval_count")
+    count, per = (1, 1) if raw is None else _ratio(raw, "interval_count")
     if count <= 0:
-        raise DerivationError(f"price {price.get('id')!r} has interval_count {count}")
-    return str(interval), count
+        raise DerivationError(
+            f"price {price.get('id')!r} has interval_count {Fraction(count, per)}"
+        )
+    return str(interval), count, per
 
 
 def interval_count(recurring: Doc) -> Fraction:
@@ -406,13 +428,18 @@ def interval_count(recurring: Doc) -> Fraction:
     return Fraction(1) if raw is None else exact(raw, "interval_count")
 
 
-def _unit_amount(price: Doc) -> Fraction:
-    """The unit amount in minor units (``unit_amount``, or the finer ``unit_amount_decimal``)."""
-    if price.get("unit_amount") is not None:
-        return exact(price["unit_amount"], "unit_amount")
-    if price.get("unit_amount_decimal") is not None:
-        return exact(price["unit_amount_decimal"], "unit_amount_decimal")
+def _unit_amount(price: Doc) -> tuple[int, int]:
+    """The unit amount in minor units (``unit_amount``, or the finer ``unit_amount_decimal``),
+    as a numerator and a denominator."""
+    if (raw := price.get("unit_amount")) is not None:
+        return _ratio(raw, "unit_amount")
+    if (raw := price.get("unit_amount_decimal")) is not None:
+        return _ratio(raw, "unit_amount_decimal")
     raise DerivationError(f"price {price.get('id')!r} has no unit_amount")
+
+
+def _where(subscription: Doc) -> str:
+    return f"subscription {subscription.get('id')!r}"
 
 
 def subscription_mrr(
@@ -423,37 +450,58 @@ def subscription_mrr(
     now: datetime,
 ) -> tuple[Fraction, str]:
     """The exact MRR (major units) and its currency; raises :class:`DerivationError` when a
-    counted item's price is unknown."""
+    counted item's price is unknown.
+
+    The items' sum is kept as one integer numerator over one integer denominator and made a
+    :class:`Fraction` once: a ``Fraction`` operation normalises by a gcd and checks its
+    operands' types each time, and the dozen an item took were a third of a derivation's time
+    (measured in finding 35 of ``bench/README.md``). The rare coupons then use ``Fraction``."""
     currency = subscription_currency(subscription, resolver, account)
     if subscription.get("status") not in MRR_STATUSES:
-        return Fraction(0), currency
-    where = f"subscription {subscription.get('id')!r}"
-    total = Fraction(0)
-    plan, _ = plan_and_addons(subscription)
+        return _ZERO, currency
+    # Σ unit × quantity × months factor / interval count (then over 10 ** minor units).
+    numerator, denominator = 0, 1
     for item in items_of(subscription):
         price = resolver.price(item)
         if price is None:
-            raise DerivationError(f"the price of an item of {where} is not known")
-        interval, count = _recurring(price, where)
-        amount = minor_to_major(_unit_amount(price), currency)
-        total += amount * quantity_of(item) * MONTHS_FACTOR[interval] / count
+            raise DerivationError(f"the price of an item of {_where(subscription)} is not known")
+        interval, count, per = _recurring(price, subscription)
+        unit, unit_per = _unit_amount(price)
+        raw = item.get("quantity")
+        quantity, quantity_per = (1, 1) if raw is None else _ratio(raw, "quantity")
+        factor = MONTHS_FACTOR[interval]
+        top = unit * quantity * factor.numerator * per
+        bottom = unit_per * quantity_per * factor.denominator * count
+        numerator = numerator * bottom + top * denominator
+        denominator *= bottom
+    total = Fraction(numerator, denominator * 10 ** minor_units(currency))
     discount = effective_discount(subscription, customer, now)
     coupon = resolver.coupon(discount) if discount is not None else None
     if coupon is not None:
-        if coupon.get("percent_off") is not None:
-            total *= 1 - exact(coupon["percent_off"], "percent_off") / 100
-        elif coupon.get("amount_off") is not None:
-            coupon_currency = currency_of(coupon.get("currency"), currency)
-            # A fixed-amount coupon in another currency cannot apply (Stripe refuses it).
-            if coupon_currency == currency and plan is not None:
-                plan_price = resolver.price(plan)
-                if plan_price is None:
-                    raise DerivationError(f"the plan price of {where} is not known")
-                interval, count = _recurring(plan_price, where)
-                months = count * MONTHS_PER_INTERVAL[interval]
-                off = minor_to_major(exact(coupon["amount_off"], "amount_off"), currency)
-                total -= off / months
-    return max(total, Fraction(0)), currency
+        total = _after_coupon(total, coupon, subscription, resolver, currency)
+    return (total if total.numerator >= 0 else _ZERO), currency
+
+
+def _after_coupon(
+    total: Fraction, coupon: Doc, subscription: Doc, resolver: Resolver, currency: str
+) -> Fraction:
+    """A monthly amount less the coupon: a percentage of it, or a fixed amount per plan
+    period spread over its months."""
+    if coupon.get("percent_off") is not None:
+        return total * (1 - exact(coupon["percent_off"], "percent_off") / 100)
+    if coupon.get("amount_off") is None:
+        return total
+    plan, _ = plan_and_addons(subscription)
+    # A fixed-amount coupon in another currency cannot apply (Stripe refuses it).
+    if currency_of(coupon.get("currency"), currency) != currency or plan is None:
+        return total
+    plan_price = resolver.price(plan)
+    if plan_price is None:
+        raise DerivationError(f"the plan price of {_where(subscription)} is not known")
+    interval, count, per = _recurring(plan_price, subscription)
+    months = Fraction(count, per) * MONTHS_PER_INTERVAL[interval]
+    off = minor_to_major(exact(coupon["amount_off"], "amount_off"), currency)
+    return total - off / months
 
 
 def paid_invoices(invoices: Iterable[Doc]) -> list[Doc]:
@@ -520,20 +568,22 @@ def _derive_subscriber(
     now: datetime,
 ) -> None:
     def mrr() -> Money:
-        total = Fraction(0)
+        counted: list[Fraction] = []
         for subscription in subscriptions:
             amount, currency = out.mrr_once(
                 subscription,
                 partial(subscription_mrr, subscription, customer, resolver, account, now),
             )
             if currency == account.currency:
-                total += amount
+                counted.append(amount)
             elif amount:
                 out.note(
                     "subscriber.mrr",
                     f"subscription {subscription.get('id')} is in {currency}, not the account "
                     f"currency {account.currency}: left out",
                 )
+        # Most subscribers have one subscription: its amount as it is, with no addition.
+        total = counted[0] if len(counted) == 1 else sum(counted, _ZERO)
         return to_money(total, account.currency)
 
     def ltv() -> Money:
@@ -716,7 +766,7 @@ def _derive_plan(out: Derivation, subscription: Doc, resolver: Resolver) -> None
     if price is None:
         return
     recurring = price.get("recurring")
-    if isinstance(recurring, Mapping):
+    if _is_doc(recurring):
         interval = recurring.get("interval")
         if isinstance(interval, str) and interval:
             values["plan.interval"] = interval.upper()
