@@ -135,6 +135,55 @@ def test_live_usage_refuses_condition_changes_until_acknowledged(
     assert "Main cancel flow" in accepted["warnings"][0]["message"]
 
 
+def test_usages_of_the_segments_that_read_a_segment_guard_its_conditions(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """A segment read through IN_SEGMENT by a segment that live usages route by decides who
+    they reach: its conditions are guarded by their usages too, through any depth."""
+    base = seg.created(name="Base", conditions=MRR_GT)
+    middle = seg.created(name="Middle", conditions=in_segment(base["id"]))
+    routed = seg.created(
+        name="Routed",
+        conditions={
+            "conditions": [
+                {"property": "segment", "operator": "NOT_IN_SEGMENT", "value": middle["id"]}
+            ]
+        },
+    )
+    for segment_id, ref, name, live in (
+        (routed["id"], "rule_9", "50% off rule", True),
+        (middle["id"], "flow_draft", "Draft flow", False),
+    ):
+        usage = {"segmentId": segment_id, "kind": "OFFER_RULE", "refId": ref, "name": name}
+        seg.run(REGISTER, input={**usage, "live": live})
+
+    before = snapshot(sync_db)
+    refused = seg.update(id=base["id"], expectedVersion=1, conditionsText="subscriber.mrr > 5000")
+    assert errors_by_path(refused) == {"conditionsText": "SEGMENT_IN_LIVE_USE"}
+    message = refused["userErrors"][0]["message"]
+    assert "'50% off rule'" in message and f"'Routed' ({routed['id']})" in message
+    assert "Draft flow" not in message  # not live: a warning, not a refusal
+    assert snapshot(sync_db) == before
+
+    accepted = seg.update(
+        id=base["id"],
+        expectedVersion=1,
+        conditionsText="subscriber.mrr > 5000",
+        acknowledgeLiveUsage=True,
+    )
+    assert accepted["userErrors"] == []
+    warned = {w["code"]: w["message"] for w in accepted["warnings"]}
+    assert set(warned) == {"SEGMENT_IN_LIVE_USE", "SEGMENT_IN_USE"}
+    assert "50% off rule" in warned["SEGMENT_IN_LIVE_USE"]
+    assert f"'Middle' ({middle['id']})" in warned["SEGMENT_IN_USE"]
+
+    # A segment that nothing reads, and whose own usages are none, needs no acknowledgement.
+    assert seg.update(id=routed["id"], expectedVersion=1, name="Routed!")["userErrors"] == []
+    alone = seg.created(name="Alone", conditions=MRR_GT)
+    edited = seg.update(id=alone["id"], expectedVersion=1, conditionsText="subscriber.mrr > 5")
+    assert (edited["userErrors"], edited["warnings"]) == ([], [])
+
+
 def test_a_usage_not_live_yet_gets_a_warning_when_the_conditions_change(
     seg: SegmentClient,
 ) -> None:

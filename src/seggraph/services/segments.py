@@ -516,23 +516,50 @@ class SegmentService:
     ) -> list[UserError]:
         """Refuse a change of the conditions of a segment that live usages route by, unless
         acknowledged; once acknowledged, the warning naming them. Usages that are not live
-        (a draft flow) only get a warning: they will route by the new conditions."""
+        (a draft flow) only get a warning: they will route by the new conditions.
+
+        The usages of the segments that read this one through ``IN_SEGMENT`` (directly or
+        through others) count as its own: they route by its conditions too."""
         usages = await self.store.list_usages(mode, segment_id)
+        readers = await self._readers(mode, segment_id)
+        through = await self.store.usages_of(mode, sorted(readers)) if readers else []
+        reading = (
+            {
+                s.id: s
+                for s in await self.store.get_many(mode, sorted({u.segment_id for u in through}))
+            }
+            if through
+            else {}
+        )
+
+        def sentence(chosen: list[Usage], chosen_through: list[Usage]) -> str:
+            parts = [usages_sentence(chosen)] if chosen else []
+            for reader_id in dict.fromkeys(u.segment_id for u in chosen_through):
+                reader = reading.get(reader_id)
+                name = f"{reader.name!r} ({reader_id})" if reader else repr(reader_id)
+                own = [u for u in chosen_through if u.segment_id == reader_id]
+                parts.append(
+                    f"{usages_sentence(own)} through segment {name}, which reads it with IN_SEGMENT"
+                )
+            return "; ".join(parts)
+
         live = [u for u in usages if u.live]
+        live_through = [u for u in through if u.live]
         idle = [u for u in usages if not u.live]
+        idle_through = [u for u in through if not u.live]
         warnings = []
-        if idle:
+        if idle or idle_through:
             warnings.append(
                 UserError(
                     path,
                     "SEGMENT_IN_USE",
-                    f"{subject} is used by {usages_sentence(idle)}, not live: the new "
+                    f"{subject} is used by {sentence(idle, idle_through)}, not live: the new "
                     "conditions are what they will route by",
                 )
             )
-        if not live:
+        if not live and not live_through:
             return warnings
-        names = usages_sentence(live)
+        names = sentence(live, live_through)
         if not acknowledged:
             raise InputRefused(
                 [
@@ -553,6 +580,23 @@ class SegmentService:
             ),
             *warnings,
         ]
+
+    async def _readers(self, mode: Mode, segment_id: str) -> set[str]:
+        """The segments whose conditions read ``segment_id`` through ``IN_SEGMENT`` /
+        ``NOT_IN_SEGMENT``, directly or through other segments (one read of the mode's
+        reference graph)."""
+        read_by: dict[str, list[str]] = {}
+        for reader, refs in (await self.store.reference_graph(mode)).items():
+            for ref in refs:
+                read_by.setdefault(ref, []).append(reader)
+        found: set[str] = set()
+        waiting = [segment_id]
+        while waiting:
+            for reader in read_by.get(waiting.pop(), []):
+                if reader not in found and reader != segment_id:
+                    found.add(reader)
+                    waiting.append(reader)
+        return found
 
     async def set_archived(
         self, mode: Mode, actor: str, segment_id: str, archived: bool, expected_version: int | None

@@ -627,6 +627,13 @@ class SegmentStore:
         ).sort([("kind", ASCENDING), ("ref_id", ASCENDING)])
         return [_usage_from_doc(doc) for doc in await cursor.to_list()]
 
+    async def usages_of(self, mode: Mode, segment_ids: list[str]) -> list[Usage]:
+        """The usages of any of ``segment_ids``, by segment, kind and reference id."""
+        cursor = self.usages.find({"mode": mode.value, "segment_id": {"$in": segment_ids}}).sort(
+            [("segment_id", ASCENDING), ("kind", ASCENDING), ("ref_id", ASCENDING)]
+        )
+        return [_usage_from_doc(doc) for doc in await cursor.to_list()]
+
 
 def _usage_from_doc(doc: dict[str, Any]) -> Usage:
     return Usage(

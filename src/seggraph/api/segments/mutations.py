@@ -25,7 +25,8 @@ from seggraph.domain.errors import InputRefused, PathPart, UserError
 from seggraph.services.segments import MAX_EVALUATED_SEGMENTS, VersionConflict, WriteResult
 
 ACKNOWLEDGE = strawberry.argument(
-    description="Required to change the conditions of a segment that live usages route by."
+    description="Required to change the conditions of a segment that live usages route by, "
+    "its own or those of the segments that read it through IN_SEGMENT."
 )
 SEGMENT_ID = strawberry.argument(description="The segment's id, in the request's mode.")
 OPTIONAL_VERSION = strawberry.argument(
@@ -90,7 +91,8 @@ class UpdateSegmentInput:
     )
     acknowledge_live_usage: bool = strawberry.field(
         default=False,
-        description="Required to change the conditions of a segment that live usages route by.",
+        description="Required to change the conditions of a segment that live usages route "
+        "by, its own or those of the segments that read it through IN_SEGMENT.",
     )
 
 

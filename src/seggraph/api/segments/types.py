@@ -99,7 +99,8 @@ class UsageType:
     )
     live: bool = strawberry.field(
         description="Whether it routes live customers: changing the conditions of the segment "
-        "then needs acknowledgeLiveUsage (SEGMENT_IN_LIVE_USE otherwise)."
+        "then needs acknowledgeLiveUsage (SEGMENT_IN_LIVE_USE otherwise), and so does changing "
+        "the conditions of a segment it reads through IN_SEGMENT, at any depth."
     )
     registered_at: datetime = strawberry.field(
         description="When it was first registered. Registering it again updates name and "
