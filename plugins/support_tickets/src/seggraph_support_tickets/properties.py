@@ -34,7 +34,8 @@ DEFINITIONS = (
         RECENT_TICKETS,
         "Support tickets in the last 30 days",
         PropertyType.NUMBER,
-        description="Tickets created in the last 30 days, whatever their status.",
+        description="Tickets created at or after now minus 30 days (a rolling window of 30 times "
+        "24 hours), whatever their status.",
         unit="tickets",
     ),
     PropertyDefinition(
