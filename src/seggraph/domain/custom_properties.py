@@ -281,6 +281,20 @@ def _list(raw: Any) -> list[str]:
     return list(items)
 
 
+def list_as_text(items: Sequence[str]) -> str:
+    """A LIST's items as text that :func:`coerce_value` reads back as the same items (a LIST
+    property changed to TEXT, and back, keeps them): comma-separated (``a,b``) when that reads
+    back exactly, else a JSON array (``["a,b","c"]``), for an item that holds a comma, is
+    blank, has spaces around it or starts the text with ``[``."""
+    joined = ",".join(items)
+    try:
+        if _list(joined) == list(items):
+            return joined
+    except ValueRefused:  # the text starts with "[" and is no JSON array
+        pass
+    return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
+
+
 # --- definitions -------------------------------------------------------------------------------
 
 

@@ -7,12 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from seggraph.domain.custom_properties import (
     CustomPropertyDefinition,
     CustomType,
     ValueRefused,
     coerce_value,
+    list_as_text,
 )
 
 
@@ -115,6 +118,37 @@ def test_list(raw: Any, expected: list[str]) -> None:
 def test_list_refused(raw: Any) -> None:
     with pytest.raises(ValueRefused, match=r"list of strings|JSON array"):
         coerce_value(definition(CustomType.LIST), raw)
+
+
+@pytest.mark.parametrize(
+    ("items", "text"),
+    [
+        (["a", "b"], "a,b"),
+        ([], ""),
+        (["a,b", "c"], '["a,b","c"]'),
+        ([" padded", "x"], '[" padded","x"]'),
+        (["", "x"], '["","x"]'),
+        (["[x", "y"], '["[x","y"]'),
+        (["[x]"], '["[x]"]'),
+        (["tab\t", "ü"], '["tab\\t","ü"]'),
+        (["é"], "é"),
+    ],
+)
+def test_a_list_as_text_is_comma_separated_unless_that_would_change_its_items(
+    items: list[str], text: str
+) -> None:
+    assert list_as_text(items) == text
+
+
+@given(st.lists(st.text(max_size=20), max_size=30))
+@example(["a,b", "c"])
+@example(["[", "]"])
+@example(['["a"]'])
+def test_a_list_as_text_reads_back_as_the_same_items(items: list[str]) -> None:
+    """A LIST property changed to TEXT and back keeps every list: the text is read as the
+    LIST type reads a written value."""
+    text = coerce_value(definition(CustomType.TEXT), list_as_text(items))
+    assert coerce_value(definition(CustomType.LIST), text) == items
 
 
 @pytest.mark.parametrize("kind", list(CustomType))

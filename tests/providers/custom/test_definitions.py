@@ -225,6 +225,38 @@ def test_numbers_become_the_text_they_are_shown_as(gql: GraphQLClient) -> None:
     }
 
 
+def test_a_list_changed_to_text_and_back_keeps_its_items(gql: GraphQLClient) -> None:
+    """LIST to TEXT wrote the items joined with commas, so an item with a comma came back as
+    two; text the LIST type would not read back as the same items is now a JSON array."""
+    create(gql, key="qa_list", type="LIST")
+    lists = {
+        "qa_1": ["vip", "beta"],
+        "qa_2": ["a,b", "c"],
+        "qa_3": [" padded ", ""],
+        "qa_4": ["[not json"],
+        "qa_5": [],
+    }
+    written = set_values(
+        gql, [{"key": "qa_list", "subscriberId": s, "value": v} for s, v in lists.items()]
+    )
+    assert written["userErrors"] == []
+
+    def values() -> dict[str, Any]:
+        return {s: properties(gql, s, ["custom.qa_list"])["custom.qa_list"]["value"] for s in lists}
+
+    assert values() == lists
+    assert update(gql, key="qa_list", type="TEXT")["userErrors"] == []
+    assert values() == {
+        "qa_1": "vip,beta",
+        "qa_2": '["a,b","c"]',
+        "qa_3": '[" padded ",""]',
+        "qa_4": '["[not json"]',
+        "qa_5": "",
+    }
+    assert update(gql, key="qa_list", type="LIST")["userErrors"] == []
+    assert values() == lists
+
+
 def test_a_type_change_is_refused_when_a_value_cannot_be_converted(
     gql: GraphQLClient, sync_db: Db
 ) -> None:

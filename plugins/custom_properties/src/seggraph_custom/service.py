@@ -42,6 +42,7 @@ from seggraph.domain.custom_properties import (
     check_key,
     check_label,
     coerce_value,
+    list_as_text,
     show_value,
 )
 from seggraph.domain.errors import InputRefused, UserError
@@ -61,7 +62,9 @@ def _subject_word(object: CustomObject) -> str:
 
 
 def _as_text(stored: Any) -> Any:
-    """A stored value in the form a user would type it (to convert it to another type)."""
+    """A stored value in the form a user would type it (to convert it to another type); a list
+    as text that reads back as the same items (:func:`list_as_text`), so LIST to TEXT and
+    back loses none."""
     if isinstance(stored, bool):
         return "true" if stored else "false"
     if isinstance(stored, Decimal128):
@@ -72,7 +75,7 @@ def _as_text(stored: Any) -> Any:
     if isinstance(stored, int):
         return str(stored)
     if isinstance(stored, list):
-        return ",".join(str(item) for item in stored)
+        return list_as_text([str(item) for item in stored])
     return stored
 
 

@@ -58,7 +58,9 @@ class UpdateCustomPropertyInput:
     type: CustomTypeEnum | None = strawberry.field(  # type: ignore[valid-type]
         default=None,
         description="Refused while any segment uses the property; existing values are "
-        "converted, and the change is refused when one cannot be.",
+        "converted, and the change is refused when one cannot be. A LIST becomes its items "
+        "comma-separated, or a JSON array when that would not read back as the same items "
+        "(an item with a comma, for one), so that changing it to TEXT and back keeps them.",
     )
     enum_values: list[str] | None = strawberry.field(
         default=None,
