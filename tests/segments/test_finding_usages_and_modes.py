@@ -59,6 +59,19 @@ def test_text_search_in_name_and_description(seg: SegmentClient) -> None:
     assert names(seg.run('{ segments(filter: {search: "(.*"}) { nodes { name } } }')) == []
 
 
+def test_text_search_finds_accents_typed_either_way(seg: SegmentClient) -> None:
+    """Names are kept in composed form (NFC), and the search was not: "cafe" and a combining
+    acute found nothing in "Café Crème Über"."""
+    seg.created(name="Caf\u00e9 Cr\u00e8me \u00dcber")
+    seg.created(name="Cafe society")
+    search = "query($s: String!) { segments(filter: {search: $s}) { nodes { name } } }"
+    for typed in ["caf\u00e9", "cafe\u0301", "CAFE\u0301 cre\u0300me", "u\u0308ber"]:
+        assert names(seg.run(search, s=typed)) == ["Caf\u00e9 Cr\u00e8me \u00dcber"], typed
+    assert names(seg.run(search, s="cafe")) == ["Cafe society"]
+    # 200 characters composed (the most a search holds), 400 as typed: counted as composed
+    assert seg.run(search, s="e\u0301" * 200)["segments"]["nodes"] == []
+
+
 def test_filters_page_with_a_total(seg: SegmentClient) -> None:
     for i in range(5):
         seg.created(name=f"s{i}", tags=["x"] if i % 2 == 0 else [])

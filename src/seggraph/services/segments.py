@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta, tzinfo
@@ -317,6 +318,9 @@ class SegmentService:
     ) -> SegmentPage:
         check_first(first, MAX_PAGE)
         wanted = segment_filter or SegmentFilter()
+        # In composed form (NFC), as names and descriptions are kept (checked_text): an é typed
+        # as e and an accent finds the é of a name, and counts as one character, as it does there.
+        wanted = replace(wanted, search=unicodedata.normalize("NFC", wanted.search))
         errors = tag_filter_errors(wanted.tags, ("filter", "tags"))
         if len(wanted.search) > MAX_NAME:
             errors.append(
@@ -328,9 +332,7 @@ class SegmentService:
             )
         if errors:
             raise InputRefused(errors)
-        edges, has_next, total = await self.store.page(
-            mode, segment_filter or SegmentFilter(), first=first, after=after
-        )
+        edges, has_next, total = await self.store.page(mode, wanted, first=first, after=after)
         return SegmentPage(edges, has_next, total)
 
     async def tags(self, mode: Mode, include_archived: bool = False) -> list[tuple[str, int]]:

@@ -44,8 +44,9 @@ class SegmentFilterInput:
     )
     search: str = strawberry.field(
         default="",
-        description="Words (at most 200 characters) each matched, case-insensitively, "
-        "against the start of a word of the name or description; empty: any segment.",
+        description="Words (at most 200 characters, in composed form, NFC, as names are kept) "
+        "each matched, case-insensitively, against the start of a word of the name or "
+        "description; empty: any segment.",
     )
     archived: ArchivedFilter = strawberry.field(
         default=ArchivedFilter.ACTIVE, description="Archived or not; default ACTIVE."
