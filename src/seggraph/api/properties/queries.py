@@ -133,7 +133,7 @@ class PropertyQueries:
             int,
             strawberry.argument(
                 description=f"At most this many suggestions: 1 to {MAX_SUGGESTIONS}, default 10 "
-                "(else BAD_ARGUMENT)."
+                "(else OUT_OF_RANGE)."
             ),
         ] = 10,
     ) -> list[PropertyValueSuggestion]:

@@ -16,6 +16,7 @@ from seggraph.api.segments.types import (
     SegmentType,
     TagCount,
 )
+from seggraph.services.segments import MAX_TAG, MAX_TAGS
 from seggraph.store.segments import SegmentFilter
 
 
@@ -36,8 +37,8 @@ class ArchivedFilter(Enum):
 class SegmentFilterInput:
     tags: list[str] = strawberry.field(
         default_factory=list,
-        description="Tags to match, case-insensitively (at most 50; else TOO_LONG); empty: "
-        "any segment.",
+        description=f"Tags to match, case-insensitively: at most {MAX_TAGS} (else TOO_MANY), "
+        f"each at most {MAX_TAG} characters (else TOO_LONG); empty: any segment.",
     )
     tag_match: TagMatch = strawberry.field(
         default=TagMatch.ANY, description="ANY: at least one of the tags; ALL: every tag."
