@@ -184,6 +184,44 @@ def test_adding_enum_values_is_allowed_in_use_but_removing_one_is_not(gql: Graph
     assert removed["userErrors"][0]["code"] == "PROPERTY_IN_USE"
 
 
+def test_a_refused_change_of_enum_values_points_at_enum_values(
+    gql: GraphQLClient, sync_db: Db
+) -> None:
+    """Removing a value a segment uses was refused at ["type"], a field the input did not
+    give; the type's own change is still refused at ["type"]."""
+    create(gql, key="qa_enum", type="ENUM", enumValues=["High", "Low"])
+    create_segment(gql, [{"property": "custom.qa_enum", "operator": "EQ", "value": "Low"}])
+    before = sync_db["custom_definitions"].find_one({"_id": "qa_enum"})
+    removed = update(gql, key="qa_enum", enumValues=["High"])
+    assert removed["customProperty"] is None
+    assert [(e["path"], e["code"]) for e in removed["userErrors"]] == [
+        (["enumValues"], "PROPERTY_IN_USE")
+    ]
+    assert "ENUM values cannot be removed or renamed" in removed["userErrors"][0]["message"]
+    retyped = update(gql, key="qa_enum", type="TEXT")
+    assert [(e["path"], e["code"]) for e in retyped["userErrors"]] == [
+        (["type"], "PROPERTY_IN_USE")
+    ]
+    both = update(gql, key="qa_enum", type="LIST", enumValues=[])
+    assert [(e["path"], e["code"]) for e in both["userErrors"]] == [(["type"], "PROPERTY_IN_USE")]
+    assert sync_db["custom_definitions"].find_one({"_id": "qa_enum"}) == before
+
+
+def test_a_removed_enum_value_a_subscriber_holds_is_refused_at_enum_values(
+    gql: GraphQLClient, sync_db: Db
+) -> None:
+    """With no segment using it, removing a value still held is VALUES_INCOMPATIBLE, at the
+    field that removed it."""
+    create(gql, key="qa_enum", type="ENUM", enumValues=["High", "Low"])
+    set_values(gql, [{"key": "qa_enum", "subscriberId": "qa_5", "value": "Low"}])
+    before = list(sync_db["custom_values"].find())
+    refused = update(gql, key="qa_enum", enumValues=["High"])
+    [error] = refused["userErrors"]
+    assert (error["path"], error["code"]) == (["enumValues"], "VALUES_INCOMPATIBLE")
+    assert "subscriber qa_5" in error["message"]
+    assert list(sync_db["custom_values"].find()) == before
+
+
 def test_an_unused_property_changes_type_and_its_values_are_converted(
     gql: GraphQLClient, sync_db: Db
 ) -> None:

@@ -204,18 +204,21 @@ class CustomPropertiesService:
             # type and none is lost to a converted copy read before it.
             current = await self._existing(key, session)
             updated = self._changed_definition(current, change)
-            type_changes = updated.type is not current.type or not set(current.enum_values) <= set(
-                updated.enum_values
-            )
+            new_type = updated.type is not current.type
+            values_removed = not set(current.enum_values) <= set(updated.enum_values)
             converted: list[tuple[str, Any]] = []
-            if type_changes:
-                await self._refuse_while_used(
-                    current,
-                    ("type",),
-                    "its type (and its ENUM values) cannot change while any segment uses it",
-                    session,
+            if new_type or values_removed:
+                # A refusal names the input field at fault: the type when it changes, else
+                # the ENUM values (one removed or renamed).
+                at = ("type",) if new_type else ("enumValues",)
+                then = (
+                    "its type (and its ENUM values) cannot change while any segment uses it"
+                    if new_type
+                    else "its ENUM values cannot be removed or renamed while any segment uses "
+                    "it (adding one can)"
                 )
-                converted = await self._converted_values(current, updated, session)
+                await self._refuse_while_used(current, at, then, session)
+                converted = await self._converted_values(current, updated, at, session)
             await self.store.replace_definition(updated, session)
             if converted:
                 await self.store.replace_values(key, current.object, converted, session)
@@ -287,10 +290,11 @@ class CustomPropertiesService:
         self,
         current: CustomPropertyDefinition,
         updated: CustomPropertyDefinition,
+        at: tuple[str, ...] = ("type",),
         session: Session = None,
     ) -> list[tuple[str, Any]]:
         """Every stored value of ``current`` in ``updated``'s type, or InputRefused naming those
-        that cannot be converted."""
+        that cannot be converted (at ``at``, the input field that changed)."""
         errors: list[UserError] = []
         converted: list[tuple[str, Any]] = []
         refused = 0
@@ -304,7 +308,7 @@ class CustomPropertiesService:
                 if len(errors) < MAX_LISTED:
                     errors.append(
                         UserError(
-                            ("type",),
+                            at,
                             "VALUES_INCOMPATIBLE",
                             f"{word} {subject}: custom.{current.key} holds {shown}, which "
                             f"cannot be read as {updated.type.value}: {exc.message}",
@@ -316,7 +320,7 @@ class CustomPropertiesService:
             if refused > len(errors):
                 errors.append(
                     UserError(
-                        ("type",),
+                        at,
                         "VALUES_INCOMPATIBLE",
                         f"and {refused - len(errors)} more values cannot be converted; change or "
                         "remove them first",

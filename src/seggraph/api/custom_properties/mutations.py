@@ -65,7 +65,7 @@ class UpdateCustomPropertyInput:
     enum_values: list[str] | None = strawberry.field(
         default=None,
         description="Adding values is always allowed; removing or renaming one counts as a "
-        "type change.",
+        "type change, refused at this field (at type when the type changes too).",
     )
 
 
