@@ -182,6 +182,52 @@ def test_preview_unsaved_conditions_as_tree_or_text(q: GraphQLClient) -> None:
     assert invalid["userErrors"][0]["code"] == "OPERATOR_NOT_ALLOWED"
 
 
+def test_a_preview_or_an_edit_impact_of_a_money_range_in_two_currencies_is_refused(
+    q: GraphQLClient,
+) -> None:
+    """Validation is shared: what a save refuses, a preview and an edit's impact refuse too
+    (a preview answered every subscriber UNKNOWN, the condition being in EUR and USD)."""
+    preview = """query($text: String, $tree: ConditionGroupInput) {
+      previewConditions(subscriberIds: ["sub_010"], conditionsText: $text, conditions: $tree) {
+        results { subscriberId } userErrors { path code message } } }"""
+    by_text = q.query(preview, {"text": "subscriber.mrr BETWEEN 10 USD AND 400 EUR"})
+    assert by_text["previewConditions"] == {
+        "results": [],
+        "userErrors": [
+            {
+                "path": ["conditionsText", "conditions", "0", "value"],
+                "code": "INVALID_RANGE",
+                "message": "subscriber.mrr BETWEEN: the two bounds of BETWEEN must be in one "
+                "currency, got USD and EUR",
+            }
+        ],
+    }
+    mixed = [{"amount": 10, "currency": "EUR"}, 400]
+    tree = {
+        "conditions": [{"property": "subscriber.mrr", "operator": "NOT_BETWEEN", "value": mixed}]
+    }
+    [error] = q.query(preview, {"tree": tree})["previewConditions"]["userErrors"]
+    assert (error["path"], error["code"]) == (
+        ["conditions", "conditions", "0", "value"],
+        "INVALID_RANGE",
+    )
+    assert error["message"].endswith("got EUR and USD (the account currency)")
+    inverted = q.query(preview, {"text": "subscriber.mrr BETWEEN 10 EUR AND 5 EUR"})
+    [error] = inverted["previewConditions"]["userErrors"]
+    assert error["message"] == "subscriber.mrr BETWEEN: expected min <= max, got [10 EUR, 5 EUR]"
+
+    segment = create(q, "over 200", "subscriber.mrr > 200")
+    impact = q.query(
+        """query($id: ID!) {
+             segmentEditImpact(id: $id, conditionsText: "subscriber.mrr BETWEEN 10 USD AND 9 EUR") {
+               impact { evaluated } userErrors { code message } } }""",
+        {"id": segment["id"]},
+    )["segmentEditImpact"]
+    assert impact["impact"] is None
+    assert [e["code"] for e in impact["userErrors"]] == ["INVALID_RANGE"]
+    assert "must be in one currency, got USD and EUR" in impact["userErrors"][0]["message"]
+
+
 def test_a_preview_of_a_percentage_says_its_buckets_are_the_draft_s(q: GraphQLClient) -> None:
     """A draft has no segment id to draw buckets from: the preview says its sample is not
     the one the saved segment will select (QA: 20 members previewed, 17 saved, others)."""

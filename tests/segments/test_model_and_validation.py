@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -12,7 +13,18 @@ from pymongo.database import Database
 from starlette.requests import Request
 
 from seggraph.api.context import asked_actor
-from tests.segments.conftest import SegmentClient, errors_by_path, snapshot
+from seggraph.catalogue import Catalogue
+from seggraph.domain.conditions import (
+    Combinator,
+    Condition,
+    DateUnit,
+    Group,
+    Money,
+    Operator,
+    RelativeDate,
+)
+from seggraph.validation.conditions import ConditionValidator
+from tests.segments.conftest import TEST_PROPERTIES, SegmentClient, errors_by_path, snapshot
 
 HIGH_VALUE_ANNUAL = {
     "combinator": "ALL",
@@ -327,7 +339,11 @@ def test_a_currency_that_is_not_iso_4217_is_refused_with_its_path(
         name="xyz",
         conditions={
             "conditions": [
-                condition("subscriber.mrr", "BETWEEN", [{"amount": 1, "currency": "EUR"}, 5]),
+                condition(
+                    "subscriber.mrr",
+                    "BETWEEN",
+                    [{"amount": 1, "currency": "EUR"}, {"amount": 5, "currency": "eur"}],
+                ),
                 condition("subscriber.mrr", "BETWEEN", [1, {"amount": 5, "currency": "xyz"}]),
             ]
         },
@@ -354,6 +370,234 @@ def test_a_currency_that_is_not_iso_4217_is_refused_with_its_path(
         },
     )
     assert saved["userErrors"] == []
+
+
+MIXED = "the two bounds of {op} must be in one currency, got {low} and {high}"
+
+
+@pytest.mark.parametrize("operator", ["BETWEEN", "NOT_BETWEEN"])
+@pytest.mark.parametrize(
+    ("bounds", "low", "high"),
+    [
+        ([{"amount": 10, "currency": "USD"}, {"amount": 50, "currency": "EUR"}], "USD", "EUR"),
+        # min > max in amounts, but across currencies that is not the question
+        ([{"amount": 100, "currency": "usd"}, {"amount": 50, "currency": "EUR"}], "USD", "EUR"),
+        # a bound without a currency is in the account currency (USD here)
+        ([10, {"amount": 50, "currency": "EUR"}], "USD (the account currency)", "EUR"),
+        ([{"amount": 10, "currency": "GBP"}, {"amount": 50}], "GBP", "USD (the account currency)"),
+    ],
+)
+def test_a_money_range_with_bounds_in_two_currencies_is_refused_and_nothing_is_written(
+    seg: SegmentClient,
+    sync_db: Database[dict[str, Any]],
+    operator: str,
+    bounds: list[Any],
+    low: str,
+    high: str,
+) -> None:
+    """min <= max cannot be decided across currencies and no conversion is guessed: such a
+    range was saved, and then every subscriber was UNKNOWN ("the condition in EUR, USD")."""
+    before = snapshot(sync_db)
+    tree = {
+        "conditions": [
+            condition("subscriber.mrr", "GT", 1),
+            condition("subscriber.mrr", operator, bounds),
+        ]
+    }
+    refused = seg.create(name="mixed", conditions=tree)
+    assert refused["segment"] is None
+    assert payload_errors(refused) == [
+        (
+            "conditions.conditions.1.value",
+            "INVALID_RANGE",
+            f"subscriber.mrr {operator}: " + MIXED.format(op=operator, low=low, high=high),
+        )
+    ]
+    assert snapshot(sync_db) == before
+    assert seg.gql.query("{ segments { totalCount } }")["segments"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "operator", "low", "high"),
+    [
+        ("subscriber.mrr BETWEEN 10 USD AND 400 EUR", "BETWEEN", "USD", "EUR"),
+        ("subscriber.mrr NOT BETWEEN 100 EUR AND 50 USD", "NOT_BETWEEN", "EUR", "USD"),
+        ("subscriber.mrr BETWEEN 10 AND 400 EUR", "BETWEEN", "USD (the account currency)", "EUR"),
+        ("subscriber.mrr BETWEEN 10 EUR AND 400 ¤", "BETWEEN", "EUR", "USD (the account currency)"),
+    ],
+)
+def test_a_money_range_in_two_currencies_is_refused_in_the_text_form_too(
+    seg: SegmentClient,
+    sync_db: Database[dict[str, Any]],
+    text: str,
+    operator: str,
+    low: str,
+    high: str,
+) -> None:
+    before = snapshot(sync_db)
+    refused = seg.create(name="mixed", conditionsText=text)
+    assert refused["segment"] is None
+    [error] = refused["userErrors"]
+    assert (error["path"], error["code"]) == (
+        ["conditionsText", "conditions", "0", "value"],
+        "INVALID_RANGE",
+    )
+    assert error["message"] == (
+        f"subscriber.mrr {operator}: " + MIXED.format(op=operator, low=low, high=high)
+    )
+    assert snapshot(sync_db) == before
+
+
+def test_an_update_to_a_money_range_in_two_currencies_is_refused_and_changes_nothing(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    made = seg.created(name="range", conditionsText="subscriber.mrr BETWEEN 10 EUR AND 50 EUR")
+    before = snapshot(sync_db)
+    mixed = [{"amount": 10, "currency": "EUR"}, {"amount": 50, "currency": "USD"}]
+    by_tree = seg.update(
+        id=made["id"],
+        expectedVersion=1,
+        conditions={"conditions": [condition("subscriber.mrr", "NOT_BETWEEN", mixed)]},
+    )
+    assert errors_by_path(by_tree) == {"conditions.conditions.0.value": "INVALID_RANGE"}
+    by_text = seg.update(
+        id=made["id"], expectedVersion=1, conditionsText="subscriber.mrr BETWEEN 10 EUR AND 50 USD"
+    )
+    assert [e["code"] for e in by_text["userErrors"]] == ["INVALID_RANGE"]
+    assert "must be in one currency, got EUR and USD" in by_text["userErrors"][0]["message"]
+    assert snapshot(sync_db) == before
+    assert seg.get(made["id"]) == made
+
+
+@pytest.mark.parametrize("operator", ["BETWEEN", "NOT_BETWEEN"])
+@pytest.mark.parametrize(
+    ("bounds", "saved"),
+    [
+        (
+            [{"amount": 10, "currency": "EUR"}, {"amount": 50, "currency": "eur"}],
+            [{"amount": 10, "currency": "EUR"}, {"amount": 50, "currency": "EUR"}],
+        ),
+        # the account currency, written or not, is one currency
+        ([10, {"amount": 50, "currency": "USD"}], [10, {"amount": 50, "currency": "USD"}]),
+        ([10, 50], [10, 50]),
+        # equal bounds are a range
+        (
+            [{"amount": 5, "currency": "JPY"}, {"amount": 5, "currency": "JPY"}],
+            [{"amount": 5, "currency": "JPY"}, {"amount": 5, "currency": "JPY"}],
+        ),
+    ],
+)
+def test_a_money_range_in_one_currency_is_still_saved(
+    seg: SegmentClient, operator: str, bounds: list[Any], saved: list[Any]
+) -> None:
+    made = seg.created(
+        name="one currency",
+        conditions={"conditions": [condition("subscriber.mrr", operator, bounds)]},
+    )
+    assert made["conditions"]["conditions"][0]["value"] == saved
+    written = f"subscriber.mrr {operator.replace('_', ' ')} 10 EUR AND 50 EUR"
+    assert seg.created(name="text", conditionsText=written)["conditionsText"] == written
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        (
+            "subscriber.mrr",
+            [{"amount": 10, "currency": "EUR"}, {"amount": 5, "currency": "EUR"}],
+            "[10 EUR, 5 EUR]",
+        ),
+        (
+            "subscriber.mrr",
+            [{"amount": "10.50", "currency": "USD"}, 5],
+            "[10.50 USD, 5]",
+        ),
+        ("subscriber.mrr", [200, 100], "[200, 100]"),
+        ("subscription.duration_days", ["10.50", 5], "[10.50, 5]"),
+        ("subscription.duration_days", [1.5, 1], "[1.5, 1]"),
+        (
+            "subscription.next_billing_date",
+            ["2026-12-10", "2026-12-01"],
+            "[2026-12-10, 2026-12-01]",
+        ),
+        (
+            "cdp.last_seen",
+            ["2026-01-01T23:00:00-05:00", "2026-01-02T01:00:00+05:00"],
+            "[2026-01-01T23:00:00-05:00, 2026-01-02T01:00:00+05:00] "
+            "(in the account time zone, the days 2026-01-02 and 2026-01-01)",
+        ),
+    ],
+)
+def test_an_inverted_range_shows_its_bounds_as_a_person_writes_them(
+    seg: SegmentClient, key: str, value: list[Any], shown: str
+) -> None:
+    """Not as Python shows them: "got [Money(amount=Decimal('10'), currency='EUR'), ...]"."""
+    refused = seg.create(
+        name="inverted", conditions={"conditions": [condition(key, "BETWEEN", value)]}
+    )
+    assert payload_errors(refused) == [
+        (
+            "conditions.conditions.0.value",
+            "INVALID_RANGE",
+            f"{key} BETWEEN: expected min <= max, got {shown}",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "subscriber.mrr BETWEEN 10 EUR AND 5 EUR",
+            "subscriber.mrr BETWEEN: expected min <= max, got [10 EUR, 5 EUR]",
+        ),
+        (
+            "subscriber.mrr NOT BETWEEN 10.50 ¤ AND 5 USD",
+            "subscriber.mrr NOT_BETWEEN: expected min <= max, got [10.50, 5 USD]",
+        ),
+        # an amount where another type is expected, as the text form spells it
+        ('plan.name IN ("Pro", 10 EUR)', "plan.name IN: expected a string, got 10 EUR"),
+        (
+            "subscription.duration_days > 10 ¤",
+            "subscription.duration_days GT: expected a number, got 10 ¤",
+        ),
+        (
+            "subscription.next_billing_date BEFORE 99.95 CHF",
+            "subscription.next_billing_date BEFORE: expected an ISO-8601 date (YYYY-MM-DD), "
+            "got 99.95 CHF",
+        ),
+    ],
+)
+def test_values_of_the_text_form_are_shown_as_written_in_messages(
+    seg: SegmentClient, text: str, message: str
+) -> None:
+    refused = seg.create(name="shown", conditionsText=text)
+    assert [e["message"] for e in refused["userErrors"]] == [message]
+
+
+def test_a_tree_built_in_code_has_its_values_shown_as_a_person_writes_them() -> None:
+    """The validator also reads trees built in code, whose values may be any canonical form."""
+    validator = ConditionValidator(Catalogue(TEST_PROPERTIES), currency="USD")
+    tree = Group(
+        Combinator.ALL,
+        (
+            Condition("plan.name", Operator.EQ, RelativeDate(3, DateUnit.DAY)),
+            Condition("plan.name", Operator.IN, ("Pro", RelativeDate(1, DateUnit.MONTH))),
+            Condition("subscription.duration_days", Operator.GT, Money(Decimal("9.5"), "EUR")),
+            Condition(
+                "subscriber.mrr",
+                Operator.NOT_BETWEEN,
+                (Money(Decimal("10"), "EUR"), Money(Decimal("5.00"), None)),
+            ),
+        ),
+    )
+    assert [error.message for error in validator.validate(tree).errors] == [
+        "plan.name EQ: expected a string, got 3 DAYS",
+        "plan.name IN: expected a string, got 1 MONTH",
+        "subscription.duration_days GT: expected a number, got 9.5 EUR",
+        "subscriber.mrr NOT_BETWEEN: the two bounds of NOT_BETWEEN must be in one currency, "
+        "got EUR and USD (the account currency)",
+    ]
 
 
 def test_an_amount_in_the_account_currency_is_saved_as_the_bare_amount(

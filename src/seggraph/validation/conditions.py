@@ -22,6 +22,7 @@ from seggraph.domain.conditions import (
     Combinator,
     Condition,
     Group,
+    Money,
     Node,
     Operator,
 )
@@ -240,8 +241,14 @@ class ConditionValidator:
             if len(items) != 2:
                 raise v.ValueRefused("expected [min, max]")
             low, high = _item(one, items, 0), _item(one, items, 1)
+            if definition.type is PropertyType.MONEY:
+                self._check_one_currency(operator, low, high)
             if self._sort_key(definition, low) > self._sort_key(definition, high):
-                raise v.ValueRefused(f"expected min <= max, got [{low}, {high}]", "INVALID_RANGE")
+                raise v.ValueRefused(
+                    f"expected min <= max, got [{v.shown(low)}, {v.shown(high)}]"
+                    + self._days_of(definition, low, high),
+                    "INVALID_RANGE",
+                )
             return (low, high)
         if operator in _LIST_OPERATORS:
             items = v.as_list(raw, max_items=self.limits.max_list_items)
@@ -299,6 +306,34 @@ class ConditionValidator:
         except re2.error as exc:
             reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
             raise v.ValueRefused(f"not a valid RE2 pattern: {reason}", "INVALID_PATTERN") from None
+
+    def _check_one_currency(self, operator: Operator, low: Any, high: Any) -> None:
+        """The bounds of a MONEY range are in one currency: ``min <= max`` cannot be decided
+        across currencies, and no conversion is guessed. A bound without a currency (saved as
+        the bare amount) is in the account currency, as evaluation reads it: with the account
+        in USD, ``[10, 50 USD]`` is one currency and ``[10, 50 EUR]`` is two."""
+        low_currency, high_currency = (
+            getattr(bound, "currency", None) or self.currency for bound in (low, high)
+        )
+        if low_currency.upper() == high_currency.upper():
+            return
+        named = [
+            currency if isinstance(bound, Money) else f"{currency} (the account currency)"
+            for bound, currency in ((low, low_currency), (high, high_currency))
+        ]
+        raise v.ValueRefused(
+            f"the two bounds of {operator.value} must be in one currency, "
+            f"got {named[0]} and {named[1]}",
+            "INVALID_RANGE",
+        )
+
+    def _days_of(self, definition: PropertyDefinition, low: Any, high: Any) -> str:
+        """For date-times, the calendar days the range compares (in the account time zone),
+        which the offsets written may hide; else nothing."""
+        if definition.type is not PropertyType.DATETIME:
+            return ""
+        days = [parse_iso_day(bound, self.zone) for bound in (low, high)]
+        return f" (in the account time zone, the days {days[0]} and {days[1]})"
 
     def _sort_key(self, definition: PropertyDefinition, value: Any) -> Any:
         """Comparable form of a range bound: money by amount, a DATETIME as evaluation reads

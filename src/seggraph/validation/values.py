@@ -47,10 +47,18 @@ class ValueRefused(ValueError):
 
 def describe(value: Any) -> str:
     """``value`` for a message, written as the client wrote it (JSON: ``true``, ``null``,
-    ``[1, 2]``, a number as its digits) rather than as Python shows it (``True``,
-    ``Decimal('1E+3')``), shortened past 60 characters."""
+    ``[1, 2]``, a number as its digits; the text form's ``10 EUR`` and ``3 DAYS``) rather than
+    as Python shows it (``True``, ``Decimal('1E+3')``, ``Money(amount=Decimal('10'), ...)``),
+    shortened past 60 characters."""
     text = _SHORT.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def shown(value: Any) -> str:
+    """A parsed condition value (its canonical form) for a message, as a person writes it: a
+    number as its digits, money as ``10 EUR`` (a bare amount is in the account currency), a
+    date or date-time as its ISO text without quotes (``2026-12-01``), ``3 DAYS``."""
+    return value if isinstance(value, str) else describe(value)
 
 
 class _JsonRepr(reprlib.Repr):
@@ -65,6 +73,12 @@ class _JsonRepr(reprlib.Repr):
             return str(x)
         if isinstance(x, float) and not math.isfinite(x):
             return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+        if isinstance(x, Money):  # from the text form, spelled as it is there
+            currency = "¤" if x.currency is None else str(x.currency)  # ¤: the account's
+            return f"{self.repr1(x.amount, level - 1)} {currency}"
+        if isinstance(x, RelativeDate):
+            unit = getattr(x.unit, "value", x.unit)
+            return f"{self.repr1(x.amount, level - 1)} {unit}{'' if x.amount == 1 else 'S'}"
         return super().repr1(x, level)
 
     def repr_dict(self, x: dict[Any, Any], level: int) -> str:

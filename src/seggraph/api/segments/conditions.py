@@ -45,8 +45,11 @@ Operator = described_enum(
         "GTE": "Greater than or equal to the value (NUMBER, MONEY, SEMVER).",
         "LT": "Less than the value (NUMBER, MONEY, SEMVER).",
         "LTE": "Less than or equal to the value (NUMBER, MONEY, SEMVER).",
-        "BETWEEN": "Within [min, max], both included (NUMBER, MONEY, DATE, DATETIME).",
-        "NOT_BETWEEN": "Outside [min, max] (NUMBER, MONEY, DATE, DATETIME).",
+        "BETWEEN": "Within [min, max], both included (NUMBER, MONEY, DATE, DATETIME); min <= "
+        "max, and a MONEY range's two bounds are in one currency (a bound without one is in "
+        "the account currency), else INVALID_RANGE.",
+        "NOT_BETWEEN": "Outside [min, max] (NUMBER, MONEY, DATE, DATETIME); [min, max] as for "
+        "BETWEEN.",
         "IN": "Equals one of a list of values (NUMBER, MONEY, TEXT, ENUM).",
         "NOT_IN": "Equals none of a list of values (NUMBER, MONEY, TEXT, ENUM).",
         "IS_SET": "Has a value (any type); takes no value.",
