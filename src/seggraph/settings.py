@@ -150,7 +150,8 @@ class Settings(BaseSettings):
         default="billing",
         min_length=1,
         description="The provider that lists subscriber ids for bulk questions (falls back to "
-        "the only provider that can, when this one is not installed).",
+        "the only provider that can when this one is not installed or not in SEGGRAPH_PLUGINS; "
+        "when it failed to start or is disabled, bulk questions fail, saying so).",
     )
 
     # -- security and limits (README "Security") ----------------------------------------------

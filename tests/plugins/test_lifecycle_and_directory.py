@@ -11,7 +11,7 @@ from seggraph import hookimpl
 from seggraph.app import create_app
 from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.plugins import ProviderStatus, SubscriberFilter
-from seggraph.plugins.manager import ProviderCallError
+from seggraph.plugins.manager import PluginManager, ProviderCallError
 from seggraph.settings import Settings
 from tests.plugins.fakes import DescribedDirectory, Directory, FakeProvider, manager_with, number
 
@@ -53,6 +53,40 @@ async def test_without_a_directory_or_when_it_fails_the_error_names_it() -> None
         == "provider 'billing': could not list subscribers: TimeoutError: ledger slow"
     )
     assert failing.info("billing").failures_in_row == 1  # type: ignore[union-attr]
+
+
+class FailingToStart(Directory):
+    @hookimpl
+    async def startup(self) -> None:
+        raise RuntimeError("ledger unreachable")
+
+
+async def test_a_named_directory_that_failed_or_is_disabled_is_not_replaced(
+    settings: Settings,
+) -> None:
+    """Another provider's subscribers standing in for the directory's would make every count
+    and member list wrong without a word: a bulk question fails, naming why."""
+    app = create_app(
+        settings.model_copy(update={"plugins": [], "subscriber_directory": "loyalty"}),
+        extra_plugins=[("loyalty", FailingToStart(2)), ("ledger", Directory(3))],
+    )
+    async with app.router.lifespan_context(app):
+        manager = app.state.plugins
+        assert manager.directory() is None
+        with pytest.raises(ProviderCallError) as error:
+            await manager.subscriber_ids(None, 10)
+        assert "'loyalty' (SEGGRAPH_SUBSCRIBER_DIRECTORY) failed to start" in str(error.value)
+        assert "ledger unreachable" in str(error.value)
+
+    # Billing, installed and disabled, is not replaced by the one other directory either;
+    # left out by SEGGRAPH_PLUGINS it is as if not installed, and the other one answers.
+    disabled = PluginManager.load(
+        Settings(_env_file=None, disable_plugins=["billing"]), [("ledger", Directory(3))]
+    )
+    assert disabled.directory() is None
+    with pytest.raises(ProviderCallError, match=r"'billing' .* is disabled \(in SEGGRAPH_DISABLE"):
+        await disabled.subscriber_ids(None, 10)
+    assert manager_with(("ledger", Directory(3))).directory() == "ledger"
 
 
 async def test_only_the_directory_describes_the_directory_and_a_bad_answer_is_no_answer() -> None:

@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Why a plugin left out by ``SEGGRAPH_PLUGINS`` is disabled: to this deployment it is as if
+#: not installed (the subscriber directory falls back past it, :meth:`PluginManager.directory`).
+NOT_ALLOWED = "not in SEGGRAPH_PLUGINS"
+
 #: A provider call for at most this many subscribers (a question about one subscriber, a
 #: request's few) is shared only with calls of its own size, and a larger one (a list of
 #: many subscribers' values) only with larger ones: a question never waits behind another
@@ -185,7 +189,7 @@ class PluginManager:
     def _refusal(self, name: str) -> str | None:
         allowed = self.settings.plugins
         if allowed is not None and name not in allowed:
-            return "not in SEGGRAPH_PLUGINS"
+            return NOT_ALLOWED
         if name in self.settings.disable_plugins:
             return "in SEGGRAPH_DISABLE_PLUGINS"
         return None
@@ -352,6 +356,10 @@ class PluginManager:
         await asyncio.gather(
             *(self._start(record, database, services) for record in self._active("startup"))
         )
+        if (name := self.directory()) is not None:
+            log.info("subscriber directory: provider %r", name)
+        elif self._directory_out() is not None:
+            log.warning("no subscriber directory: %s", self._no_directory())
 
     async def _start(self, record: _Record, database: Database, services: Services) -> None:
         name = record.name
@@ -751,13 +759,46 @@ class PluginManager:
         return answer
 
     def directory(self) -> str | None:
-        """The name of the provider answering ``subscriber_ids``, if any."""
+        """The name of the provider answering ``subscriber_ids``, if any: the one
+        ``SEGGRAPH_SUBSCRIBER_DIRECTORY`` names, else, when that one is not installed (or not
+        in ``SEGGRAPH_PLUGINS``), the only provider that can. A named provider that failed to
+        start, or is in ``SEGGRAPH_DISABLE_PLUGINS``, leaves no directory: another provider's
+        subscribers standing in for its own would make every count and member list wrong
+        without a word (:meth:`_no_directory` says why instead)."""
+        if self._directory_out() is not None:
+            return None
         candidates = [r for r in self._active("subscriber_ids") if not r.broken]
         preferred = self.settings.subscriber_directory
         for record in candidates:
             if record.name == preferred:
                 return record.name
         return candidates[0].name if len(candidates) == 1 else None
+
+    def _directory_out(self) -> str | None:
+        """Why the provider ``SEGGRAPH_SUBSCRIBER_DIRECTORY`` names is installed and cannot
+        answer (failed to start, or disabled), else ``None``."""
+        named = self._records.get(self.settings.subscriber_directory)
+        if named is None:
+            return None
+        if named.broken:
+            return named.broken
+        if named.disabled is not None and named.disabled != NOT_ALLOWED:
+            return f"is disabled ({named.disabled})"
+        return None
+
+    def _no_directory(self) -> str:
+        """Why there is no directory, for the error of a bulk question."""
+        named = self.settings.subscriber_directory
+        out = self._directory_out()
+        if out is not None:
+            return (
+                f"the subscriber directory {named!r} (SEGGRAPH_SUBSCRIBER_DIRECTORY) {out}; no "
+                "other provider's subscribers stand in for its own"
+            )
+        return (
+            "no provider lists subscribers (install the billing provider, or set "
+            "SEGGRAPH_SUBSCRIBER_DIRECTORY)"
+        )
 
     def directory_filter(self) -> SubscriberFilter | None:
         """The directory provider's query for the subscribers it lists, if it gives one."""
@@ -776,11 +817,7 @@ class PluginManager:
         it fails."""
         name = self.directory()
         if name is None:
-            raise ProviderCallError(
-                self.settings.subscriber_directory,
-                "no provider lists subscribers (install the billing provider, or set "
-                "SEGGRAPH_SUBSCRIBER_DIRECTORY)",
-            )
+            raise ProviderCallError(self.settings.subscriber_directory, self._no_directory())
         record = self._records[name]
         try:
             answer = await self._call(
