@@ -107,7 +107,7 @@ def test_explanation_shows_paths_values_results_and_providers() -> None:
     b = by_path["conditions", "children", 1, "children", 2, "children", 0]
     assert (b.actual, b.state, b.result, b.provider) == (MISSING, ValueState.MISSING, FA, None)
     e = by_path["conditions", "children", 2]
-    assert (e.expected, e.actual, e.result) == (("ACTIVE", "SAVED"), "saved", TR)
+    assert (e.expected, e.actual, e.result) == (("ACTIVE", "SAVED"), "SAVED", TR)  # as read
     vip = by_path["conditions", "children", 3]
     assert (vip.property, vip.expected, vip.actual, vip.result) == (
         SEGMENT_PROPERTY,
@@ -214,3 +214,16 @@ def test_a_bare_amount_of_a_property_declaring_a_currency_is_shown_in_that_curre
     )
     _, result = evaluate_all_ways(tree, {"me": Money(Decimal(7), "USD")})
     assert _conditions(result.explanation)[0].actual == Money(Decimal(7), "USD")
+
+
+def test_an_enum_value_in_another_case_is_shown_as_the_identifier_it_names() -> None:
+    """``"saved"`` is the declared ``SAVED`` to a condition: the explanation shows ``SAVED``,
+    what a client finds among the catalogue's ``enumValues``; a value that names none is
+    shown as it came, beside why it is UNKNOWN."""
+    tree = Group(Combinator.ALL, (Condition("e", O.IN, ("SAVED",)),))
+    truth, result = evaluate_all_ways(tree, {"e": ResolvedValue("saved", "ledger", 1.0)})
+    assert truth is TR
+    assert _conditions(result.explanation)[0].actual == "SAVED"
+    truth, result = evaluate_all_ways(tree, {"e": "paused"})
+    assert truth is UN
+    assert _conditions(result.explanation)[0].actual == "paused"

@@ -30,7 +30,7 @@ TRIAL = PropertyDefinition("ledger.on_trial", "On trial", PropertyType.BOOLEAN)
 LEDGER = {
     "cus_bare": {"ledger.mrr": 7},
     "cus_none": {"ledger.mrr": Money(Decimal(7), None)},
-    "cus_usd": {"ledger.mrr": Money(Decimal(7), "USD")},
+    "cus_usd": {"ledger.mrr": Money(Decimal(7), "USD"), "ledger.plan": "growth"},
 }
 
 
@@ -186,6 +186,11 @@ def test_a_bare_amount_is_read_in_the_currency_its_property_declares(gql: GraphQ
     assert [row["values"][0]["value"] for row in values] == [eur, eur, usd]
     one = gql.query('{ subscriber(id: "cus_bare") { properties(keys: ["ledger.mrr"]) { value } } }')
     assert one["subscriber"]["properties"] == [{"value": eur}]
+    # An ENUM answered in another case is shown as the identifier it names, as it is read.
+    plan = gql.query(
+        '{ subscriber(id: "cus_usd") { properties(keys: ["ledger.plan"]) { value } } }'
+    )
+    assert plan["subscriber"]["properties"] == [{"value": "Growth"}]
 
     def preview(text: str) -> list[tuple[str, Any]]:
         rows = gql.query(

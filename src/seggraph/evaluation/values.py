@@ -288,10 +288,23 @@ def money_as_read(raw: Any, currency: str) -> Any:
     return raw
 
 
+@lru_cache(maxsize=4096)
 def shown_as_read(definition: PropertyDefinition | None) -> Callable[[Any], Any] | None:
     """How a present value of ``definition`` is shown (``None``: as it came): a MONEY
-    property with a declared currency shows its bare amounts in that currency."""
-    if definition is None or definition.type is not PropertyType.MONEY:
+    property with a declared currency shows its bare amounts in that currency; an ENUM shows
+    the declared identifier a value names in another case (``"gold"`` as ``GOLD``, which is
+    what a condition compares and what a client finds in the catalogue's ``enumValues``)."""
+    if definition is None:
+        return None
+    if definition.type is PropertyType.ENUM:
+        canonical = {identifier.casefold(): identifier for identifier in definition.enum_values}
+
+        def identifier(raw: Any) -> Any:
+            named = coerce_enum(raw, canonical) if raw.__class__ is str else raw
+            return raw if named.__class__ is Unknown else named
+
+        return identifier
+    if definition.type is not PropertyType.MONEY:
         return None
     currency = definition.currency
     if not currency:
