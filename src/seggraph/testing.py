@@ -17,7 +17,9 @@ It registers the plugin in a plugin manager of its own, starts it (when given a 
 and checks, with the contexts you give (subscribers your test data knows) plus one subscriber
 nobody knows:
 
-- ``registration``: the plugin registers (only known hooks, valid signatures) and starts;
+- ``registration``: the plugin registers (only known hooks, valid signatures) and starts; a
+  method named after a hook but not marked ``@hookimpl``, and a hook parameter with a default
+  value (pluggy passes only the parameters without one), are reported too;
 - ``definitions``: every declared property is valid (key, label, type, ENUM values,
   currency...), no key twice, and a provider that declares properties can resolve them;
 - ``resolve_shape``: ``resolve_properties`` answers in the documented shape, only for the
@@ -162,6 +164,8 @@ async def check_provider(
     if info is None or info.status is ProviderStatus.FAILED:
         report.add("registration", (info and info.last_error) or "could not be registered")
         return report
+    for mistake in manager.hook_mistakes(name):
+        report.add("registration", mistake)
     started = False
     try:
         if database is not None and manager.implements(name, "startup"):

@@ -155,3 +155,18 @@ class KeptDirectory(Base):
     @hookimpl
     def directory_filter(self) -> SubscriberFilter:
         return SubscriberFilter(self.collection, self.query)
+
+
+class Unmarked(Base):
+    """Suggests values, but the method lacks ``@hookimpl``: pluggy never calls it."""
+
+    def suggest_property_values(self, key: str, prefix: str, limit: int) -> Any:
+        return super().suggest_property_values(key, prefix, limit)
+
+
+class DefaultedParameter(Base):
+    """``settings=None``: pluggy passes only parameters without a default, so it is None."""
+
+    @hookimpl
+    def register_properties(self, register: Any, settings: Any = None) -> None:
+        super().register_properties(register)

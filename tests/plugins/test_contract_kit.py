@@ -129,6 +129,8 @@ async def test_the_example_provider_reads_a_whole_batch_in_one_query(
         (broken.BadSuggestions(), "suggestions", "6 values, more than the 5 asked"),
         (broken.BadSuggestions(), "suggestions", "'Ada' does not start with the prefix"),
         (broken.Misspelled(), "registration", "unknown hook(s) resolve_properties_batch"),
+        (broken.Unmarked(), "registration", "suggest_property_values is defined but not marked"),
+        (broken.DefaultedParameter(), "registration", "parameter(s) settings have a default"),
     ],
 )
 async def test_the_kit_fails_a_broken_provider_for_the_rule_it_breaks(

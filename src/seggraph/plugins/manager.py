@@ -269,6 +269,32 @@ class PluginManager:
                 if impl.plugin is plugin:
                     record.impls[caller.name] = impl
         log.info("plugin %r loaded (%s)", record.name, record.origin)
+        for mistake in self.hook_mistakes(record.name):
+            log.warning("plugin %r: %s", record.name, mistake)
+
+    def hook_mistakes(self, name: str) -> list[str]:
+        """What in a loaded plugin's hooks looks like a mistake that pluggy keeps quiet about:
+        a method named after a hook but not marked ``@hookimpl`` (never called), and a hook
+        parameter with a default value (pluggy passes only the parameters without one, so it
+        always gets its default)."""
+        record = self._records.get(name)
+        if record is None or record.plugin is None:
+            return []
+        mistakes = []
+        for hook in HOOK_NAMES:
+            if hook not in record.impls and callable(getattr(record.plugin, hook, None)):
+                mistakes.append(
+                    f"{hook} is defined but not marked @hookimpl "
+                    "(from seggraph import hookimpl): seggraph never calls it"
+                )
+        for hook, impl in sorted(record.impls.items()):
+            if impl.kwargnames:
+                mistakes.append(
+                    f"{hook}'s parameter(s) {', '.join(impl.kwargnames)} have a default value: "
+                    "pluggy passes only the parameters without one, so they always get it; "
+                    "remove the default"
+                )
+        return mistakes
 
     def _break(self, record: _Record, reason: str, exc: BaseException | None = None) -> None:
         record.broken = reason
