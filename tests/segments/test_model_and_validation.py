@@ -174,6 +174,29 @@ def test_an_empty_root_is_allowed_with_a_warning(seg: SegmentClient) -> None:
     assert "matches everyone" in payload["warnings"][0]["message"]
 
 
+def test_an_empty_group_inside_the_tree_is_saved_with_a_warning_saying_what_it_does(
+    seg: SegmentClient,
+) -> None:
+    """``mrr > 1 AND ANY()`` matches no one: allowed (the spec gives an empty group its
+    meaning), but most likely a group left empty in an editor, so the payload says so."""
+    mrr = {"property": "subscriber.mrr", "operator": "GT", "value": 1}
+    payload = seg.create(
+        name="Half built",
+        conditions={
+            "conditions": [mrr],
+            "groups": [{"combinator": "ANY"}, {"combinator": "NONE", "conditions": [mrr]}],
+        },
+    )
+    assert payload["userErrors"] == []
+    assert [(w["path"], w["code"]) for w in payload["warnings"]] == [
+        (["conditions", "groups", "0"], "EMPTY_GROUP")
+    ]
+    assert "FALSE for everyone" in payload["warnings"][0]["message"]
+    as_text = seg.create(name="Half built, as text", conditionsText="subscriber.mrr > 1 AND ALL()")
+    assert [w["code"] for w in as_text["warnings"]] == ["EMPTY_GROUP"]
+    assert "TRUE for everyone" in as_text["warnings"][0]["message"]
+
+
 def condition(prop: str, op: str, value: Any = None, **extra: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"property": prop, "operator": op, **extra}
     if value is not None:

@@ -93,6 +93,17 @@ def child_path(group: Group, index: int) -> tuple[PathPart, ...]:
     return ("groups", index - n_conditions)
 
 
+def _empty_group_warning(group: Group, path: Path) -> UserError:
+    """An empty group inside the tree is allowed (the spec gives it a meaning) but is most
+    likely a group left empty in an editor: say what it does to its parent."""
+    truth = "FALSE for everyone" if group.combinator is Combinator.ANY else "TRUE for everyone"
+    return UserError(
+        path,
+        "EMPTY_GROUP",
+        f"this {group.combinator.value} group has no conditions: it is {truth}",
+    )
+
+
 class ConditionValidator:
     def __init__(
         self,
@@ -112,7 +123,7 @@ class ConditionValidator:
         outcome = ValidationOutcome(tree=root)
         errors = outcome.errors
         count = [0]
-        tree = self._group(root, prefix, 1, errors, count)
+        tree = self._group(root, prefix, 1, errors, count, outcome.warnings)
         if count[0] > self.limits.max_conditions:
             errors.append(
                 UserError(
@@ -139,7 +150,13 @@ class ConditionValidator:
         return outcome
 
     def _group(
-        self, group: Group, path: Path, depth: int, errors: list[UserError], count: list[int]
+        self,
+        group: Group,
+        path: Path,
+        depth: int,
+        errors: list[UserError],
+        count: list[int],
+        warnings: list[UserError],
     ) -> Group:
         if depth > self.limits.max_depth:
             errors.append(
@@ -155,7 +172,9 @@ class ConditionValidator:
         for index, child in enumerate(group.children):
             child_at = path + child_path(group, index)
             if isinstance(child, Group):
-                children.append(self._group(child, child_at, depth + 1, errors, count))
+                if not child.children:
+                    warnings.append(_empty_group_warning(child, child_at))
+                children.append(self._group(child, child_at, depth + 1, errors, count, warnings))
             else:
                 count[0] += 1
                 children.append(self._condition(child, child_at, errors))
