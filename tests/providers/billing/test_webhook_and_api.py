@@ -311,6 +311,36 @@ mutation ($input: RecordRetentionEventInput!) {
 """
 
 
+def test_a_condition_editor_is_offered_the_catalogue_s_names_and_ids(
+    webhook: Webhook, gql: GraphQLClient
+) -> None:
+    """Plan and add-on names (a price's nickname, else its product's name) and ids, product
+    names and ids and coupon ids are suggested from the catalogue, by prefix, any case."""
+    seed(webhook)
+    t = int(time.time()) - 60
+    named = price("month_9", 900, "month", product="prod_pro", nickname="Pro monthly")
+    webhook.send("price.created", named, t)
+    webhook.send("product.created", product("prod_gone", "Promo"), t)
+    webhook.send("product.deleted", {**product("prod_gone", "Promo"), "deleted": True}, t + 1)
+
+    def suggested(key: str, prefix: str = "", first: int = 10) -> list[Any]:
+        data = gql.query(
+            "query($key: String!, $prefix: String!, $first: Int!) {"
+            " propertyValueSuggestions(key: $key, prefix: $prefix, first: $first) { value } }",
+            {"key": key, "prefix": prefix, "first": first},
+        )
+        return [row["value"] for row in data["propertyValueSuggestions"]]
+
+    assert suggested("plan.name") == ["Pro", "Pro monthly"]  # two prices name no nickname
+    assert suggested("plan.name", "pro m") == ["Pro monthly"]
+    assert suggested("addon.name", "PRO", first=1) == ["Pro"]
+    assert suggested("plan.id", "y") == ["year_120"]
+    assert suggested("product.name", "pr") == ["Pro"]  # the deleted product is not offered
+    assert suggested("product.id") == ["prod_pro"]
+    assert suggested("subscription.active_coupon_id") == ["pct25"]
+    assert suggested("plan.interval", "m") == ["MONTH"]  # an ENUM: seggraph's own
+
+
 def test_record_retention_events(webhook: Webhook, gql: GraphQLClient) -> None:
     seed(webhook)
     webhook.send("customer.subscription.created", subscription("sub_1", [item("year_120")]))

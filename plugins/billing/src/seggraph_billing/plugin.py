@@ -56,6 +56,10 @@ class BillingPlugin:
         return await self.provider.resolve(contexts, keys)
 
     @hookimpl
+    async def suggest_property_values(self, key: str, prefix: str, limit: int) -> list[str] | None:
+        return await self.provider.suggest(key, prefix, limit)
+
+    @hookimpl
     def register_routes(self) -> Sequence[BaseRoute]:
         return self.provider.routes()
 

@@ -23,11 +23,11 @@ from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from seggraph.plugins import Noted
 from seggraph.settings import read_settings
 from seggraph.web.methods import ANY_METHOD
-from seggraph_billing.derive import ALL_KEYS, Account, Lookups, SubscriberData, derive
+from seggraph_billing.derive import ALL_KEYS, Account, Lookups, Resolver, SubscriberData, derive
 from seggraph_billing.ingest import IngestError, apply_event, parse_event, verify_signature
 from seggraph_billing.properties import INVOICE_KEYS, PROVIDER, RETENTION_KEYS, definitions
 from seggraph_billing.settings import BillingSettings
-from seggraph_billing.store import BillingStore
+from seggraph_billing.store import COUPONS, PRICES, PRODUCTS, BillingStore
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,30 @@ class BillingProvider:
         }
 
     # --- the subscriber directory -----------------------------------------------------------------
+
+    async def suggest(self, key: str, prefix: str, limit: int) -> list[str] | None:
+        """Values of a catalogue property (plan, add-on and product names and ids, coupon ids)
+        starting with ``prefix`` case-insensitively, in alphabetical order; ``None`` for the
+        other keys (seggraph suggests an ENUM's declared values)."""
+        if key in ("plan.id", "addon.id"):
+            found = [doc["_id"] for doc in await self.store.catalogue_objects(PRICES, ["_id"])]
+        elif key in ("plan.name", "addon.name"):
+            prices = await self.store.catalogue_objects(PRICES, ["nickname", "product"])
+            products = await self.store.catalogue_objects(PRODUCTS, ["name"])
+            resolver = Resolver(Lookups(products={doc["_id"]: doc for doc in products}))
+            found = [name for doc in prices if (name := resolver.price_name(doc)) is not None]
+        elif key in ("product.id", "product.name"):
+            field = "_id" if key == "product.id" else "name"
+            found = [
+                doc.get(field) for doc in await self.store.catalogue_objects(PRODUCTS, [field])
+            ]
+        elif key in ("subscriber.active_coupon_id", "subscription.active_coupon_id"):
+            found = [doc["_id"] for doc in await self.store.catalogue_objects(COUPONS, ["_id"])]
+        else:
+            return None
+        folded = prefix.casefold()
+        chosen = {v for v in found if isinstance(v, str) and v and v.casefold().startswith(folded)}
+        return sorted(chosen, key=lambda v: (v.casefold(), v))[:limit]
 
     async def subscriber_ids(self, after: str | None = None, limit: int = 500) -> list[str]:
         """A page of subscriber ids in id order, strictly after ``after``."""

@@ -61,6 +61,9 @@ CATALOGUE_MAX_AGE_SECONDS = 300.0
 #: Beyond this many kept objects (a very large catalogue) the memory starts again empty.
 CATALOGUE_MAX_OBJECTS = 20_000
 
+#: A suggestion request reads at most this many objects of a catalogue collection.
+SUGGESTION_SCAN = 5_000
+
 #: The collection of each Stripe object type seggraph keeps.
 COLLECTION_OF: dict[str, str] = {
     "customer": CUSTOMERS,
@@ -664,6 +667,18 @@ class BillingStore:
         cursor = self.db[collection].find(dict(query), projection)
         if sort:
             cursor = cursor.sort(sort)
+        return await cursor.to_list(None)
+
+    async def catalogue_objects(
+        self, collection: str, fields: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """The catalogue objects of ``collection`` (prices, products, coupons) that are not
+        deleted, with ``fields`` (for suggestions: at most :data:`SUGGESTION_SCAN` of them)."""
+        cursor = (
+            self.db[collection]
+            .find({"deleted": {"$ne": True}}, dict.fromkeys(fields, 1))
+            .limit(SUGGESTION_SCAN)
+        )
         return await cursor.to_list(None)
 
     async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
