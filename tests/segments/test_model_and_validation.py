@@ -156,6 +156,12 @@ def test_names_and_tags_refuse_control_characters_and_tags_compare_composed(
         "description": "CONTROL_CHARACTERS",
         "tags.0": "CONTROL_CHARACTERS",
     }
+    # A right-to-left override shows "invoice.exe" for "exe.eciovni"; a byte order mark is
+    # invisible: both refused. A joiner (emoji sequences) and a right-to-left mark are text.
+    spoofed = seg.create(name="Churn risk \u202eexe.eciovni", tags=["vip\ufeff"])
+    assert errors_by_path(spoofed) == {"name": "CONTROL_CHARACTERS", "tags.0": "CONTROL_CHARACTERS"}
+    assert "U+202E" in spoofed["userErrors"][0]["message"]
+    assert seg.created(name="Family \U0001f468\u200d\U0001f469 \u05e9\u05dc\u05d5\u05dd 5\u200f")
     made = seg.created(
         name="Caf\u0065\u0301", description="line one\nline two\tend", tags=["\u00e9", "e\u0301"]
     )

@@ -49,11 +49,27 @@ class NotFound(LookupError):
 LINE_BREAKS = frozenset("\n\r\t")
 
 
+#: The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) and
+#: the byte order mark: invisible, and the first reorder how the text around them is shown
+#: ("Trojan Source"), so a name could show another name than it holds.
+_INVISIBLE_CONTROLS = frozenset(
+    [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\ufeff"]
+)
+
+
 def control_characters(text: str, allowed: frozenset[str] = frozenset()) -> str:
-    """The control characters of ``text`` (but ``allowed``), as ``U+001B, U+0000``, or "".
-    Names and tags are shown in terminals, logs and history: a newline or an escape sequence
-    would forge lines there or recolour a terminal."""
-    found = sorted({c for c in text if c not in allowed and unicodedata.category(c) == "Cc"})
+    """The control characters of ``text`` (but ``allowed``), as ``U+001B, U+202E``, or "":
+    Unicode's controls (``Cc``), the bidirectional overrides and isolates and the byte order
+    mark. Names and tags are shown in terminals, logs, history and segment lists: a newline or
+    an escape sequence would forge lines there or recolour a terminal, and a right-to-left
+    override would show the name's characters in another order than they are."""
+    found = sorted(
+        {
+            c
+            for c in text
+            if c not in allowed and (unicodedata.category(c) == "Cc" or c in _INVISIBLE_CONTROLS)
+        }
+    )
     return ", ".join(f"U+{ord(c):04X}" for c in found)
 
 
