@@ -95,6 +95,15 @@ def test_the_longest_key_is_allowed_and_custom_prefix_is_read(gql: GraphQLClient
     assert create(gql, key="custom.b", type="TEXT")["customProperty"]["key"] == "b"
 
 
+def test_the_catalogue_search_finds_an_accent_typed_either_way(gql: GraphQLClient) -> None:
+    assert create(gql, key="creme_level", label="Crème level", type="TEXT")["userErrors"] == []
+    for typed in ("crème", "cre\u0300me", "CRE\u0300ME"):
+        found = gql.query("query($s: String!) { properties(search: $s) { key } }", {"s": typed})[
+            "properties"
+        ]
+        assert [p["key"] for p in found] == ["custom.creme_level"], typed
+
+
 def test_a_key_is_taken_once(gql: GraphQLClient) -> None:
     create(gql, key="vip", type="BOOLEAN")
     again = create(gql, key="vip", type="TEXT")

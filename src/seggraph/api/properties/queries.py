@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 import strawberry
@@ -30,7 +31,10 @@ PROPERTY_KEY = strawberry.argument(
 
 
 def _matches(definition: PropertyDefinition, words: list[str]) -> bool:
+    """Every word is in the key, label or description, case-insensitively and in composed
+    form (NFC) on both sides: an é typed as e and an accent finds the é of a label."""
     text = f"{definition.key} {definition.label} {definition.description}".casefold()
+    text = unicodedata.normalize("NFC", text) if not text.isascii() else text
     return all(word in text for word in words)
 
 
@@ -91,12 +95,12 @@ class PropertyQueries:
         search: Annotated[
             str | None,
             strawberry.argument(
-                description="Words, each to be found (case-insensitively) in the key, label or "
-                "description; omitted: all."
+                description="Words, each to be found (case-insensitively, in composed form) in "
+                "the key, label or description; omitted: all."
             ),
         ] = None,
     ) -> list[PropertyNode]:
-        words = (search or "").casefold().split()
+        words = unicodedata.normalize("NFC", (search or "").casefold()).split()
         found = [
             definition
             for definition in info.context.services.catalogue
