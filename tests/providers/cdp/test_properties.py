@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from seggraph_cdp.provider import CdpProvider
 from starlette.applications import Starlette
 
@@ -212,15 +213,18 @@ def test_segments_use_cdp_properties(cdp: httpx.Client) -> None:
     assert results == {"active": "MEMBER", "dormant": "NOT_MEMBER", "nobody": "NOT_MEMBER"}
 
 
-async def test_without_a_write_key_every_request_is_refused() -> None:
-    provider = CdpProvider(cdp_settings(write_key=None))
+@pytest.mark.parametrize("key", [None, "", "   "])
+async def test_without_a_write_key_every_request_is_refused(key: str | None) -> None:
+    """A blank key (a deployment template expanding a missing secret to "") is no key: it
+    was compared with the blank user name of ``-u ":"`` and let anyone write."""
+    provider = CdpProvider(cdp_settings(write_key=key))
     transport = httpx.ASGITransport(app=Starlette(routes=provider.routes()))
     async with httpx.AsyncClient(transport=transport, base_url="http://cdp") as client:
-        response = await client.post(
-            "/cdp/v1/track", json={"userId": "u", "event": "x"}, auth=("", "")
-        )
-    assert response.status_code == 401
-    assert "SEGGRAPH_CDP_WRITE_KEY" in response.json()["error"]
+        for extra in ({"auth": ("", "")}, {"auth": (key or "", "")}, {}):
+            body = {"userId": "u", "event": "x", "writeKey": key or ""}
+            response = await client.post("/cdp/v1/track", json=body, **extra)  # type: ignore[arg-type]
+            assert response.status_code == 401, (extra, response.text)
+            assert "SEGGRAPH_CDP_WRITE_KEY" in response.json()["error"]
 
 
 def test_a_time_far_ahead_counts_as_the_time_the_message_arrived(cdp: httpx.Client) -> None:

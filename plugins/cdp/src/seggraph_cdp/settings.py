@@ -1,7 +1,7 @@
 """The CDP provider's settings, read from ``SEGGRAPH_CDP_*`` environment variables (or ``.env``).
 
 - ``SEGGRAPH_CDP_WRITE_KEY``: the write key Segment-style clients send as the HTTP Basic user
-  name (empty password). Unset: every ingestion request is refused with 401.
+  name (empty password). Unset or blank: every ingestion request is refused with 401.
 - ``SEGGRAPH_CDP_TRAITS``: the declared traits, each read as ``cdp.trait.<name>`` with the name
   in snake case (``firstName`` → ``cdp.trait.first_name``). Either a comma-separated list of
   ``name:TYPE`` (``plan:TEXT,seats:NUMBER,vip:BOOLEAN``) or a JSON object
@@ -213,6 +213,17 @@ class CdpSettings(BaseSettings):
         "event). Counts look back 30 days and each event's latest time is kept apart, so no "
         "property changes.",
     )
+
+    @field_validator("write_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        """A blank key (a template expanding a missing secret to "") is no key: compared with
+        a blank user name, it would let anyone write."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
 
     @field_validator("traits")
     @classmethod
