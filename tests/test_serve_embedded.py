@@ -106,6 +106,30 @@ def test_a_malformed_provider_setting_stops_start_up(tmp_path: Path) -> None:
     assert "stopping the embedded database" in err  # not left running
 
 
+def test_a_second_server_on_a_data_directory_in_use_says_which_server_holds_it(
+    tmp_path: Path,
+) -> None:
+    """It failed with "SecantusDB exited with code 1 at start-up; see .../secantusdb.log",
+    whose only line was WiredTiger's "Device or resource busy"."""
+    data_dir, log = tmp_path / "db", tmp_path / "serve.log"
+    with serving(data_dir, free_port(), log, SEGGRAPH_AUTH="off") as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+        env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(free_port()))
+        second = subprocess.run(
+            [sys.executable, "-m", "seggraph", "serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        said = " ".join((second.stdout + second.stderr).split())
+        assert second.returncode == 1, said
+        serve_pid = json.loads((tmp_path / "db.server.json").read_text())["serve_pid"]
+        assert f"is in use by another seggraph serve (pid {serve_pid}" in said
+        assert gql(url, "{ __typename }") == {"__typename": "Query"}  # the first one goes on
+    assert (tmp_path / "db.secantusdb.log").exists()  # its log is named after its directory
+
+
 def test_the_server_stops_when_its_embedded_database_dies(tmp_path: Path) -> None:
     """Not left serving errors with /healthz saying all is well: it exits non-zero, so that
     whatever supervises it starts it (and the database) again."""

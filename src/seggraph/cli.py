@@ -96,6 +96,7 @@ def serve(
         EmbeddedDatabaseError,
         forget_running,
         record_running,
+        running_server,
     )
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
@@ -125,6 +126,15 @@ def serve(
             serve_demo(settings, settings.mongodb_uri or "", log)
         run(settings)
         return
+    running = running_server(settings.data_dir)
+    if running is not None:
+        console.print(
+            f"[red]error:[/red] the data directory {settings.data_dir} is in use by another "
+            f"seggraph serve (pid {running.get('serve_pid', '?')}, its database at "
+            f"{running['uri']}): stop that one first, or give this one another "
+            "SEGGRAPH_DATA_DIR (--data-dir)"
+        )
+        raise typer.Exit(1)
     embedded = EmbeddedDatabase(settings.data_dir)
     watch: _DatabaseWatch | None = None
     try:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -58,6 +58,12 @@ def runtime_file(data_dir: Path) -> Path:
     return data_dir.parent / f"{data_dir.name}.server.json"
 
 
+def log_file_of(data_dir: Path) -> Path:
+    """Where the embedded database on ``data_dir`` writes its log: beside the directory, named
+    after it (two data directories in one folder keep two logs)."""
+    return data_dir.parent / f"{data_dir.name}.secantusdb.log"
+
+
 def record_running(data_dir: Path, uri: str, pid: int) -> None:
     path = runtime_file(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +77,14 @@ def forget_running(data_dir: Path) -> None:
 def running_uri(data_dir: Path) -> str | None:
     """The URI of the embedded database a running ``seggraph serve`` holds on ``data_dir``, or
     None when there is none (a record left by a server that died is ignored)."""
+    record = running_server(data_dir)
+    return None if record is None else str(record["uri"])
+
+
+def running_server(data_dir: Path) -> dict[str, Any] | None:
+    """The record (``uri``, the database's ``pid``, ``serve_pid``) of the ``seggraph serve``
+    running on ``data_dir``, or None when there is none (a record left by a server that died
+    is ignored)."""
     path = runtime_file(data_dir)
     try:
         record = json.loads(path.read_text())
@@ -90,7 +104,7 @@ def running_uri(data_dir: Path) -> str | None:
         return None
     finally:
         client.close()
-    return uri
+    return dict(record)
 
 
 class EmbeddedDatabase:
@@ -133,9 +147,7 @@ class EmbeddedDatabase:
         storage = str(self.storage_path)
         if storage != MEMORY:
             Path(storage).mkdir(parents=True, exist_ok=True)
-        log_path = self.log_file or (
-            Path(storage).parent / "secantusdb.log" if storage != MEMORY else None
-        )
+        log_path = self.log_file or (log_file_of(Path(storage)) if storage != MEMORY else None)
         output: BinaryIO | int = (
             open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
         )
