@@ -215,6 +215,8 @@ ROWS = [
     row(P.TEXT, O.MATCHES, "^GOLD$", "gold", FA),
     row(P.TEXT, O.MATCHES, "^GOLD$", "gold", TR, ci=True),  # RE2's case-insensitive mode
     row(P.TEXT, O.MATCHES, "^$", "", TR),
+    row(P.TEXT, O.MATCHES, "", "anything", TR),  # the empty pattern is in every text
+    row(P.TEXT, O.MATCHES, "", "", TR),
     row(P.TEXT, O.MATCHES, "[0-9]", "abc", FA),
     row(P.TEXT, O.MATCHES, "[0-9]", MISSING, FA),
     row(P.TEXT, O.MATCHES, "[0-9]", 5, UN),

@@ -180,6 +180,17 @@ def test_an_empty_root_is_allowed_with_a_warning(seg: SegmentClient) -> None:
     assert "matches everyone" in payload["warnings"][0]["message"]
 
 
+def test_matches_takes_the_empty_pattern_which_the_other_text_operators_refuse(
+    seg: SegmentClient,
+) -> None:
+    """The spec refuses an empty string for CONTAINS, NOT_CONTAINS, STARTS_WITH and ENDS_WITH
+    only; ``MATCHES ""`` is a valid RE2 pattern (found in every text)."""
+    made = seg.create(conditions={"conditions": [condition("plan.name", "MATCHES", "")]})
+    assert made["userErrors"] == []
+    refused = seg.create(conditions={"conditions": [condition("plan.name", "ENDS_WITH", "")]})
+    assert [e["code"] for e in refused["userErrors"]] == ["EMPTY_VALUE"]
+
+
 def test_an_empty_group_inside_the_tree_is_saved_with_a_warning_saying_what_it_does(
     seg: SegmentClient,
 ) -> None:

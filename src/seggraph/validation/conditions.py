@@ -46,14 +46,10 @@ _RANGE_OPERATORS = frozenset({Operator.BETWEEN, Operator.NOT_BETWEEN})
 _RELATIVE_OPERATORS = frozenset(
     {Operator.IN_LAST, Operator.IN_NEXT, Operator.MORE_THAN_AGO, Operator.MORE_THAN_AHEAD}
 )
+#: The spec's list: an empty string is refused for these (it would be TRUE for every text).
+#: ``MATCHES ""`` is not among them: the empty pattern is a valid RE2 pattern.
 _NON_EMPTY_TEXT = frozenset(
-    {
-        Operator.CONTAINS,
-        Operator.NOT_CONTAINS,
-        Operator.STARTS_WITH,
-        Operator.ENDS_WITH,
-        Operator.MATCHES,
-    }
+    {Operator.CONTAINS, Operator.NOT_CONTAINS, Operator.STARTS_WITH, Operator.ENDS_WITH}
 )
 _CASE_INSENSITIVE_TYPES = frozenset({PropertyType.TEXT, PropertyType.LIST})
 #: Operators of the pseudo-properties ``segment`` and ``subscriber.bucket`` (no catalogue type).
