@@ -76,3 +76,35 @@ def test_import_command(
         assert refused.returncode == 2, refused.stderr
         assert "not in the future" in " ".join(refused.stderr.split())
     assert list(sync_db["billing_customers"].find()) == before
+
+
+def test_a_value_mongodb_cannot_store_is_a_bad_line_not_a_failed_import(
+    tmp_path: Path, mongo_uri: str, database_name: str, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """An integer beyond 64 bits (JSON has no bound; BSON does) used to fail the write of its
+    whole batch with a traceback: the good customers around it were lost and no report was
+    printed. It is a bad line like any other: reported with its number, and skipped."""
+    clear_billing(sync_db)
+    path = tmp_path / "billing.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                orjson.dumps(customer("cus_imp1")).decode(),
+                '{"object":"customer","id":"cus_imp2","balance":18446744073709551615}',
+                orjson.dumps(customer("cus_imp3")).decode(),
+                '{"object":"customer","id":"cus_imp4","metadata":{"k\\u0000":"v"}}',
+                orjson.dumps(customer("cus_imp5")).decode(),
+            ]
+        )
+        + "\n"
+    )
+    result = run_import(mongo_uri, database_name, str(path), "--as-of", "2026-01-01T00:00:00")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "OverflowError" not in result.stderr
+    assert "5 lines read; 3 objects written" in result.stderr
+    assert "line 2: cannot be stored: balance is 18446744073709551615" in result.stderr
+    assert "64-bit" in result.stderr
+    assert "line 4: cannot be stored:" in result.stderr and "NUL character" in result.stderr
+    assert "2 bad lines skipped" in result.stderr
+    stored = sorted(doc["_id"] for doc in sync_db["billing_customers"].find())
+    assert stored == ["cus_imp1", "cus_imp3", "cus_imp5"]

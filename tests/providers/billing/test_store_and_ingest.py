@@ -548,6 +548,55 @@ async def test_import_is_idempotent_and_reports_bad_lines(
     assert resumed.lines == 3 and resumed.applied == 3
 
 
+async def test_an_object_mongodb_cannot_store_is_a_bad_line_and_its_batch_is_written(
+    provider: BillingProvider, tmp_path: Path, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """Values JSON allows and BSON does not (an integer beyond 64 bits, a NUL in a field name,
+    a top-level field name starting with $, nesting beyond MongoDB's 100 levels) are refused
+    when the line is read: the line is reported and nothing of it is written, and the good
+    lines of the same batch are (a bad value in a batch's write used to fail the batch)."""
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(100):
+        inner["x"] = {}
+        inner = inner["x"]
+    path = write_lines(
+        tmp_path / "billing.jsonl",
+        [
+            coupon("pct25", percent_off=25),
+            customer("cus_1"),
+            '{"object":"customer","id":"cus_2","balance":18446744073709551615}',
+            '{"object":"customer","id":"cus_3","metadata":{"k\\u0000":"v"}}',
+            '{"object":"discount","customer":"cus_4","coupon":"pct25","m":{"\\u0000":1}}',
+            '{"object":"invoice","id":"in_1","customer":"cus_1","amount_paid":9223372036854775808}',
+            customer("cus_5") | {"$set": {"email": "x"}},
+            customer("cus_6") | {"metadata": deep},
+            discount("pct25") | {"customer": "cus_1"},
+            subscription("sub_1", [item("month_10", 18446744073709551615)], customer="cus_1"),
+            customer("cus_7"),
+        ],
+    )
+    report = await import_file(provider.store, path, as_of=T0)
+    assert [number for number, _ in report.errors] == [3, 4, 5, 6, 7, 8, 10]
+    messages = dict(report.errors)
+    assert messages[3] == (
+        "line 3: cannot be stored: balance is 18446744073709551615, beyond MongoDB's 64-bit "
+        "integers (-9223372036854775808 to 9223372036854775807)"
+    )
+    assert "the field name 'k\\x00' in metadata has a NUL character" in messages[4]
+    assert "NUL character" in messages[5]
+    assert "amount_paid is 9223372036854775808" in messages[6]  # 2**63: one too many
+    assert "'$set' starts with '$'" in messages[7]
+    assert "nested more than 100 levels" in messages[8]
+    assert "items.data[0].quantity is 18446744073709551615" in messages[10]
+    assert report.applied == 4 and report.by_type == {"coupon": 1, "customer": 2, "discount": 1}
+    assert sorted(doc["_id"] for doc in sync_db[CUSTOMERS].find()) == ["cus_1", "cus_7"]
+    assert sync_db[SUBSCRIPTIONS].count_documents({}) == 0
+    assert sync_db["billing_invoices"].count_documents({}) == 0
+    got = await values_of(provider, "cus_1", "subscriber.active_coupon_id")
+    assert got == {"subscriber.active_coupon_id": "pct25"}
+
+
 @pytest.mark.parametrize("batch_size", [1, 500])
 async def test_an_imported_discount_applies_whichever_batch_its_line_is_in(
     provider: BillingProvider, tmp_path: Path, batch_size: int

@@ -222,6 +222,11 @@ MALFORMED = [
         "MALFORMED_OBJECT",
         id="discount without owner",
     ),
+    pytest.param(
+        envelope("customer.created", customer("cus_1"), created=2**64 - 1),
+        "MALFORMED_EVENT",
+        id="created beyond 64 bits",
+    ),
 ]
 
 
@@ -233,6 +238,71 @@ def test_malformed_bodies_are_refused_and_change_nothing(
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == code
     assert all(not docs for docs in billing_state(sync_db).values())
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(levels - 1):
+        inner["x"] = {}
+        inner = inner["x"]
+    return deep
+
+
+UNSTORABLE = [
+    pytest.param(
+        "customer.created",
+        customer("cus_1", balance=18446744073709551615),
+        "balance is 18446744073709551615, beyond MongoDB's 64-bit integers",
+        id="integer beyond 64 bits",
+    ),
+    pytest.param(
+        "customer.updated",
+        customer("cus_1", metadata={"k\x00": "v"}),
+        "the field name 'k\\x00' in metadata has a NUL character",
+        id="NUL in a field name",
+    ),
+    pytest.param(
+        "customer.discount.created",
+        discount("pct25") | {"customer": "cus_1", "end": 2**63},
+        "end is 9223372036854775808",
+        id="discount with an integer beyond 64 bits",
+    ),
+    pytest.param(
+        "customer.subscription.created",
+        subscription("sub_1", [item("year_120")]) | {"$inc": {"a": 1}},
+        "the field name '$inc' starts with '$'",
+        id="top-level field name starting with $",
+    ),
+    pytest.param(
+        "invoice.paid",
+        invoice("in_1", 100) | {"lines": _nested(100)},  # 101 levels with the invoice
+        "nested more than 100 levels deep",
+        id="nested beyond 100 levels",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "obj", "problem"), UNSTORABLE)
+def test_an_object_mongodb_cannot_store_is_refused_as_malformed(
+    webhook: Webhook,
+    sync_db: SyncDatabase[dict[str, Any]],
+    kind: str,
+    obj: dict[str, Any],
+    problem: str,
+) -> None:
+    """JSON allows what BSON does not: such an event is refused as a malformed object (400,
+    naming the value), not a 500 that Stripe would retry for days, and nothing is written."""
+    response = webhook.post(envelope(kind, obj, ident="evt_bad"))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "MALFORMED_OBJECT"
+    assert error["message"].startswith("data.object: cannot be stored: ")
+    assert problem in error["message"]
+    assert all(not docs for docs in billing_state(sync_db).values())
+    # The event was not recorded: once corrected it is applied.
+    good = webhook.post(envelope("customer.created", customer("cus_1"), ident="evt_bad"))
+    assert good.status_code == 200 and good.json()["outcome"] == "applied"
 
 
 def test_only_post_and_only_reasonable_sizes(webhook: Webhook, http: httpx.Client) -> None:

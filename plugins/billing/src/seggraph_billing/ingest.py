@@ -15,7 +15,14 @@ from typing import Any
 import orjson
 
 from seggraph_billing.derive import ref_id
-from seggraph_billing.store import COLLECTION_OF, BillingStore, WriteReport
+from seggraph_billing.store import (
+    COLLECTION_OF,
+    INT64_MAX,
+    INT64_MIN,
+    BillingStore,
+    WriteReport,
+    storage_problem,
+)
 
 
 class IngestError(Exception):
@@ -123,8 +130,12 @@ def parse_event(payload: bytes) -> Event:
         problems.append("id must be a non-empty string")
     if not isinstance(kind, str) or not kind:
         problems.append("type must be a non-empty string")
-    if not isinstance(created, int) or isinstance(created, bool):
-        problems.append("created must be a Unix timestamp (an integer)")
+    if (
+        not isinstance(created, int)
+        or isinstance(created, bool)
+        or not INT64_MIN <= created <= INT64_MAX
+    ):
+        problems.append("created must be a Unix timestamp (a 64-bit integer)")
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):
         problems.append("data.object must be an object")
@@ -169,7 +180,9 @@ def object_type_of(event_type: str) -> str | None:
 
 
 def check_object(kind: str, obj: Mapping[str, Any], *, where: str = "data.object") -> None:
-    """Refuse an object seggraph cannot store, before anything is written."""
+    """Refuse an object seggraph cannot store, before anything is written: one without what
+    it needs (an id, a customer), or one MongoDB cannot hold (an integer beyond 64 bits, a
+    field name with a NUL character, …: :func:`~seggraph_billing.store.storage_problem`)."""
     declared = obj.get("object")
     if declared is not None and declared != kind:
         raise IngestError(
@@ -180,7 +193,14 @@ def check_object(kind: str, obj: Mapping[str, Any], *, where: str = "data.object
             raise IngestError(
                 400, "MALFORMED_OBJECT", f"{where}: a discount needs a customer or a subscription"
             )
-        return
+    else:
+        _check_fields(kind, obj, where)
+    # A discount is kept inside its customer's or subscription's document.
+    if (problem := storage_problem(obj, embedded=kind == "discount")) is not None:
+        raise IngestError(400, "MALFORMED_OBJECT", f"{where}: cannot be stored: {problem}")
+
+
+def _check_fields(kind: str, obj: Mapping[str, Any], where: str) -> None:
     ident = obj.get("id")
     if not isinstance(ident, str) or not ident:
         raise IngestError(400, "MALFORMED_OBJECT", f"{where}.id must be a non-empty string")

@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import bson
 from bson import ObjectId
+from bson.errors import BSONError
 from pymongo import ASCENDING, DESCENDING, IndexModel, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -110,8 +112,81 @@ INVOICE_FIELDS = {
 }
 
 
+#: MongoDB's limits on one document (its manual's "Limits and Thresholds"): 16 MiB of BSON, and
+#: at most 100 levels of nesting (the document is the first level; each object or array inside
+#: adds one).
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+MAX_NESTING = 100
+#: Room left in a stored document for what seggraph adds to an object (``_id``, ``_seggraph``).
+BOOKKEEPING_BYTES = 64 * 1024
+#: BSON's integers are 64-bit (JSON's are not bounded; orjson reads them up to 2**64 - 1).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 class BadObject(ValueError):
     """A Stripe object seggraph cannot store (no id, an unknown type)."""
+
+
+def storage_problem(obj: Mapping[str, Any], *, embedded: bool = False) -> str | None:
+    """Why MongoDB could not store ``obj`` (an object read from JSON) as a document, or with
+    ``embedded`` as a field of one (a discount, kept in its customer or subscription); None
+    when it can.
+
+    Checked when an object is read (a webhook event, an import line), before anything is
+    written: the driver raises on an integer beyond 64 bits or a field name with a NUL
+    character, a top-level field name starting with ``$`` cannot be in a replacement, and
+    the server refuses a document over 16 MiB or nested more than 100 levels; any of these in
+    one object would otherwise fail the write of the whole batch it is in.
+    """
+    if not embedded and (dollar := next((k for k in obj if str(k).startswith("$")), None)):
+        return f"the field name {dollar!r} starts with '$', which MongoDB refuses at the top level"
+    if _nesting(obj, 2 if embedded else 1) > MAX_NESTING:
+        return f"it is nested more than {MAX_NESTING} levels deep (MongoDB's limit)"
+    try:
+        size = len(bson.encode(obj))
+    except (BSONError, OverflowError, ValueError, TypeError, RecursionError) as exc:
+        return _unencodable(obj, "") or f"MongoDB cannot encode it ({exc})"
+    if size > MAX_DOCUMENT_BYTES - BOOKKEEPING_BYTES:
+        return (
+            f"it takes {size} bytes of BSON; a MongoDB document holds at most "
+            f"{MAX_DOCUMENT_BYTES} bytes, of which {BOOKKEEPING_BYTES} are kept for seggraph"
+        )
+    return None
+
+
+def _nesting(obj: Mapping[str, Any], level: int) -> int:
+    """The deepest level of an object at ``level`` (its objects and arrays one deeper each);
+    not recursive, so any depth is measured. Stops counting past :data:`MAX_NESTING`."""
+    deepest = level
+    stack: list[tuple[Any, int]] = [(dict(obj), level)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        for child in value.values() if isinstance(value, dict) else value:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return deepest
+
+
+def _unencodable(value: Any, path: str) -> str | None:
+    """The first value or field name of ``value`` BSON cannot encode, in words, or None.
+    Recursive: called only on an object whose nesting is already known to be bounded."""
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                where = f" in {path}" if path else ""
+                return f"the field name {key!r}{where} has a NUL character, which MongoDB refuses"
+            if (found := _unencodable(child, f"{path}.{key}" if path else key)) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            if (found := _unencodable(child, f"{path}[{index}]")) is not None:
+                return found
+    elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return f"{path} is {value}, beyond MongoDB's 64-bit integers ({INT64_MIN} to {INT64_MAX})"
+    return None
 
 
 @dataclass(slots=True)
