@@ -633,6 +633,119 @@ async def test_an_imported_discount_applies_whichever_batch_its_line_is_in(
     }
 
 
+def billing_documents(sync_db: SyncDatabase[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Every stored billing object with its bookkeeping, but for the write token (changed by
+    every write) and the catalogue token."""
+    return {
+        name: list(sync_db[name].find({}, {"_seggraph.w": 0}).sort("_id"))
+        for name in sorted(sync_db.list_collection_names())
+        if name.startswith("billing_") and name != "billing_meta"
+    }
+
+
+@pytest.mark.parametrize("discount_first", [True, False], ids=["discount first", "object first"])
+async def test_importing_a_file_again_keeps_its_discounts_whatever_the_batch_sizes(
+    provider: BillingProvider,
+    tmp_path: Path,
+    sync_db: SyncDatabase[dict[str, Any]],
+    discount_first: bool,
+) -> None:
+    """A discount line outranks its object's ``discount`` field, both at the import's one
+    version, wherever the line is and whatever was stored before: importing the file again
+    (with any batch size) changes nothing. The customer's and the subscription's lines say
+    ``discount: null``; their discount lines say otherwise."""
+    own = [
+        discount("pct25") | {"customer": "cus_impd", "subscription": None},
+        discount("pct50") | {"customer": "cus_impd", "subscription": "sub_impd"},
+    ]
+    objects = [
+        customer("cus_impd"),
+        subscription("sub_impd", [item("month_10")], customer="cus_impd"),
+    ]
+    path = write_lines(
+        tmp_path / "impd.jsonl",
+        [
+            coupon("pct25", percent_off=25),
+            coupon("pct50", percent_off=50),
+            product("prod_basic", "Basic"),
+            price("month_10", 1000),
+            *(own + objects if discount_first else objects + own),
+        ],
+    )
+    keys = ("subscriber.active_coupon_id", "subscription.active_coupon_id", "subscriber.mrr")
+    expected = {
+        "subscriber.active_coupon_id": "pct25",
+        "subscription.active_coupon_id": "pct50",
+        "subscriber.mrr": Money(Decimal("5.00"), "USD"),
+    }
+    first = await import_file(provider.store, path, as_of=T0, batch_size=1)
+    assert first.applied == 8 and not first.errors
+    assert await values_of(provider, "cus_impd", *keys) == expected
+    stored = billing_documents(sync_db)
+    for batch_size in (1, 1, 2, 3, 500, 1):
+        again = await import_file(provider.store, path, as_of=T0, batch_size=batch_size)
+        assert again.applied == 8 and not again.errors
+        assert await values_of(provider, "cus_impd", *keys) == expected, batch_size
+        assert billing_documents(sync_db) == stored, batch_size
+
+
+async def test_at_the_same_time_a_discount_event_outranks_the_objects_discount_field(
+    provider: BillingProvider,
+) -> None:
+    """Events created in the same second arrive in any order: the discount event, which says
+    what became of the discount, is kept over the ``discount`` field of the object's event of
+    that second, whichever arrives last (two events of one kind: the later arrival wins)."""
+    await seed_catalogue(provider)
+    await apply_event(provider.store, event("customer.created", customer(), T0))
+    applied = discount("pct25") | {"customer": "cus_1"}
+    await apply_event(provider.store, event("customer.discount.created", applied, T0 + 10))
+    # Written in the same second, before the discount: its discount field is null.
+    stale_field = customer(name="Renamed")
+    assert (
+        await apply_event(provider.store, event("customer.updated", stale_field, T0 + 10))
+        == "applied"
+    )
+    got = await values_of(provider, "cus_1", "subscriber.active_coupon_id")
+    assert got == {"subscriber.active_coupon_id": "pct25"}
+    # A removal in a later second, then an update of that second still showing the discount.
+    await apply_event(provider.store, event("customer.discount.deleted", applied, T0 + 20))
+    still = customer(discount=applied, name="Renamed again")
+    await apply_event(provider.store, event("customer.updated", still, T0 + 20))
+    got = await values_of(provider, "cus_1", "subscriber.active_coupon_id")
+    assert got == {"subscriber.active_coupon_id": MISSING}
+    # A newer object event states the discount again: newer wins, as ever.
+    await apply_event(provider.store, event("customer.updated", still, T0 + 21))
+    got = await values_of(provider, "cus_1", "subscriber.active_coupon_id")
+    assert got == {"subscriber.active_coupon_id": "pct25"}
+    # ... and the discount's own events of one second: the later arrival wins.
+    await apply_event(provider.store, event("customer.discount.deleted", applied, T0 + 30))
+    await apply_event(provider.store, event("customer.discount.created", applied, T0 + 30))
+    got = await values_of(provider, "cus_1", "subscriber.active_coupon_id")
+    assert got == {"subscriber.active_coupon_id": "pct25"}
+
+
+async def test_a_stub_stored_before_discounts_were_marked_keeps_its_discount(
+    provider: BillingProvider, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """A stub written before ``dd`` was kept has only ``stub``: it was written by a discount
+    all the same, so its object of the same version keeps its discount (and the mark)."""
+    sync_db[CUSTOMERS].insert_one(
+        {
+            "_id": "cus_1",
+            "id": "cus_1",
+            "discount": discount("pct25") | {"customer": "cus_1"},
+            "_seggraph": {"v": None, "dv": T0, "w": "old", "stub": True},
+        }
+    )
+    await seed_catalogue(provider)
+    await apply_event(provider.store, event("customer.created", customer(), T0))
+    got = await values_of(provider, "cus_1", "subscriber.active_coupon_id")
+    assert got == {"subscriber.active_coupon_id": "pct25"}
+    stored = sync_db[CUSTOMERS].find_one({"_id": "cus_1"})
+    assert stored is not None and stored["_seggraph"]["dd"] is True
+    assert "stub" not in stored["_seggraph"]
+
+
 async def test_import_never_overwrites_newer_webhook_state(
     provider: BillingProvider, tmp_path: Path
 ) -> None:

@@ -7,10 +7,15 @@ the id) plus a ``_seggraph`` field with the bookkeeping that makes ingestion saf
   the ``--as-of`` time of a bulk import). A write older than ``v`` is ignored; an equal one is
   applied (the later arrival wins a tie, and re-applying the same event changes nothing).
 - ``dv``: the version of the ``discount`` field alone, which ``customer.discount.*`` events
-  change without the rest of the object. A full object older than ``dv`` keeps the newer
-  discount, and so does one that states no ``discount`` at all. A discount that arrives before
-  its object is kept in a stub (``stub``: no customer yet, not a subscriber), which the object's
-  first write completes; at the same version, the stub's discount is kept.
+  and an import's discount lines change without the rest of the object. A full object older
+  than ``dv`` keeps the newer discount, and so does one that states no ``discount`` at all.
+- ``dd``: true when the stored discount was written on its own (a discount event or line), not
+  as a full object's ``discount`` field. At the same version, such a discount outranks the
+  object's field, whichever was written first: ties are broken by what was written, never by
+  the order of arrival, which webhooks do not keep and which an import's batches change (so
+  importing a file again changes nothing). Two writes of one kind at one version: the later
+  arrival wins. A discount that arrives before its object is kept in a stub (``stub``: no
+  customer yet, not a subscriber), which the object's first write completes.
 - ``w``: a token changed by every write; writes are conditional on it (optimistic concurrency),
   so two concurrent deliveries never lose an update.
 
@@ -245,15 +250,24 @@ def normalize(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
 def _keeps_discount(doc: Mapping[str, Any], meta: Mapping[str, Any], version: float) -> bool:
     """Whether a full object written at ``version`` keeps the stored discount (whose own
     version is ``meta["dv"]``) rather than its own ``discount`` field: when the stored one is
-    newer, when the object does not state a discount at all, and when a discount that arrived
-    before its object (a stub) has the object's version (the import writes every line at one
-    version, and a discount line in an earlier batch than its customer's would be lost)."""
+    newer, when the object does not state a discount at all, and when the stored one was
+    written on its own (a discount event or import line) at the object's version.
+
+    That tie matters most to the import, which writes every line at one version (``--as-of``):
+    a discount line and its object's line (``discount: null``, or a discount of its own) are
+    written in an order that depends on the batches and on what an earlier run stored, and the
+    discount line must win every time. Events of one second arrive in any order too; a
+    discount event is the one that says what became of the discount."""
     stored = meta.get("dv")
     if stored is None:
         return False
-    return (
-        stored > version or "discount" not in doc or (stored == version and bool(meta.get("stub")))
-    )
+    return stored > version or "discount" not in doc or (stored == version and _own_discount(meta))
+
+
+def _own_discount(meta: Mapping[str, Any]) -> bool:
+    """Whether the stored discount was written on its own (a stub's always was: ``stub`` alone
+    marks those stored before ``dd`` was kept)."""
+    return bool(meta.get("dd") or meta.get("stub"))
 
 
 @dataclass(frozen=True)
@@ -391,6 +405,8 @@ class BillingStore:
             ):
                 new["discount"] = current.get("discount")
                 new_meta["dv"] = meta["dv"]
+                if _own_discount(meta):
+                    new_meta["dd"] = True
             new[META] = new_meta
             state[doc["_id"]] = new
             final[doc["_id"]] = new
@@ -449,7 +465,8 @@ class BillingStore:
     ) -> WriteReport:
         """Set (or, with ``None``, remove) the discount of a customer or subscription.
 
-        Applies when ``version`` is at least the stored discount's; an object not stored yet
+        Applies when ``version`` is at least the stored discount's, and is marked as written on
+        its own (``dd``: a full object of the same version keeps it); an object not stored yet
         gets a stub holding only the discount, which its first full write completes.
         """
         collection = COLLECTION_OF[kind]
@@ -465,7 +482,7 @@ class BillingStore:
                     "_id": ident,
                     "id": ident,
                     "discount": value,
-                    META: {"v": None, "dv": version, "w": token, "stub": True},
+                    META: {"v": None, "dv": version, "dd": True, "w": token, "stub": True},
                 }
                 try:
                     await self.db[collection].insert_one(stub)
@@ -474,7 +491,14 @@ class BillingStore:
                 return WriteReport(applied=1)
             result = await self.db[collection].update_one(
                 {"_id": ident, f"{META}.w": meta.get("w")},
-                {"$set": {"discount": value, f"{META}.dv": version, f"{META}.w": token}},
+                {
+                    "$set": {
+                        "discount": value,
+                        f"{META}.dv": version,
+                        f"{META}.dd": True,
+                        f"{META}.w": token,
+                    }
+                },
             )
             if result.matched_count:
                 return WriteReport(applied=1)
