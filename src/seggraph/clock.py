@@ -7,6 +7,12 @@ from datetime import UTC, datetime
 
 Clock = Callable[[], datetime]
 
+#: The earliest time seggraph takes from a client (a CDP message, a retention event, a support
+#: ticket): a day after the calendar's first, so that it is a calendar day in every time zone.
+#: ``0001-01-01T00:00Z`` is in year 0 in New York, which no ``date`` holds: taken, it could not
+#: be read in such an account's time zone (a day count, a date condition) at all.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+
 
 def utcnow() -> datetime:
     """Now in UTC, truncated to milliseconds (what MongoDB stores), so round trips are exact."""

@@ -967,6 +967,40 @@ def test_datetime_timestamps_are_read_too() -> None:
     assert got["subscription.next_billing_date"] == date(2026, 4, 4)
 
 
+def test_a_date_with_no_day_in_the_account_zone_leaves_the_other_values_readable() -> None:
+    """A time the calendar holds in UTC but not in the account's zone (year 0 in New York,
+    year 10000 in Tokyo) made every billing value of the subscriber UNKNOWN: now only the
+    values read from that date are, saying why."""
+    sub = subscription("sub_1", [item("month_10")])
+    sub["created"] = "0001-01-01T00:00:00+00:00"
+    early = values(
+        [sub],
+        events=[retention("saved", "0001-01-01T03:00:00", offer_id="o1")],
+        zone="America/New_York",
+    )
+    late = subscription("sub_1", [item("month_10")])
+    late["current_period_end"] = "9999-12-31T20:00:00+00:00"
+    later = values([late], zone="Asia/Tokyo")
+    unknown = {
+        key: value.detail
+        for got in (early, later)
+        for key, value in got.items()
+        if isinstance(value, Unknown)
+    }
+    assert unknown == {
+        "subscriber.days_since_saved": "0001-01-01T03:00:00+00:00 has no calendar day in the "
+        "account time zone America/New_York",
+        "subscription.duration_days": "0001-01-01T00:00:00+00:00 has no calendar day in the "
+        "account time zone America/New_York",
+        "subscription.next_billing_date": "9999-12-31T20:00:00+00:00 has no calendar day in "
+        "the account time zone Asia/Tokyo",
+    }
+    assert early["subscriber.status"] == "SAVED" and early["subscriber.active_offer_id"] == "o1"
+    assert early["subscription.next_billing_date"] == date(2026, 3, 31)
+    assert_money(early["subscriber.mrr"], usd("10.00"))
+    assert later["subscription.duration_days"] == 73
+
+
 # --- the one rounding ----------------------------------------------------------------------------
 
 

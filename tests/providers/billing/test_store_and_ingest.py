@@ -3,7 +3,7 @@ any order, the bulk import, the subscriber directory, retention events."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,11 @@ from seggraph_billing.ingest import Event, apply_event
 from seggraph_billing.provider import BillingProvider
 from seggraph_billing.store import CUSTOMERS, JOIN_MAX_IDS, SUBSCRIPTIONS, BillingStore
 
+from seggraph.clock import EARLIEST
 from seggraph.domain.conditions import Money
 from seggraph.domain.context import EvaluationContext as Subject
 from seggraph.domain.errors import InputRefused
-from seggraph.evaluation.values import MISSING
+from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from tests.providers.billing.builders import (
     NOW,
     coupon,
@@ -35,6 +36,8 @@ from tests.providers.billing.builders import (
 from tests.providers.billing.conftest import Clock, CommandLog
 
 T0 = int(NOW.timestamp()) - 3600
+PLUS_ONE = timezone(timedelta(hours=1))
+END_MINUS_ONE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-1)))
 
 
 def event(kind: str, obj: dict[str, Any], created: int, ident: str | None = None) -> Event:
@@ -836,6 +839,19 @@ async def test_retention_events_drive_status_offer_and_days(
         ("cus_1", "SAVED", {}, ("offerId",), "BLANK"),
         ("cus_1", "PAUSED", {}, ("kind",), "INVALID"),
         ("cus_1", "CANCELED", {"at": NOW + timedelta(hours=1)}, ("at",), "IN_FUTURE"),
+        # In year 0 once in UTC, and in year 10000: an OverflowError (a 500) before.
+        ("cus_1", "CANCELED", {"at": datetime(1, 1, 1, tzinfo=PLUS_ONE)}, ("at",), "OUT_OF_RANGE"),
+        ("cus_1", "CANCELED", {"at": END_MINUS_ONE}, ("at",), "IN_FUTURE"),
+        # Taken before, and unreadable in New York: the first day of the calendar is not a day
+        # in every time zone.
+        (
+            "cus_1",
+            "CANCELED",
+            {"at": EARLIEST - timedelta(milliseconds=1)},
+            ("at",),
+            "OUT_OF_RANGE",
+        ),
+        ("cus_1", "CANCELED", {"at": datetime(1, 1, 1)}, ("at",), "OUT_OF_RANGE"),
     ],
 )
 async def test_refused_retention_events_write_nothing(
@@ -852,3 +868,60 @@ async def test_refused_retention_events_write_nothing(
         await provider.record_retention_event(subscriber_id=subscriber, kind=kind, **kwargs)
     assert [(e.path, e.code) for e in refused.value.errors] == [(path, code)]
     assert sync_db["billing_retention_events"].count_documents({}) == 0
+
+
+async def test_a_retention_event_from_the_first_day_in_every_zone_is_taken_and_read(
+    provider: BillingProvider, billing_db: Any
+) -> None:
+    """0001-01-02T00:00Z is the earliest time taken, as the CDP's: in New York it is still
+    0001-01-01, so every value stays readable there."""
+    provider.bind(billing_db, zone="America/New_York", currency="USD")
+    await seed_catalogue(provider)
+    await provider.store.put_objects("customer", [(customer(), T0)], source="test")
+    await provider.store.put_objects(
+        "subscription", [(subscription("sub_1", [item("month_10")]), T0)], source="test"
+    )
+    saved = await provider.record_retention_event(
+        subscriber_id="cus_1", kind="SAVED", offer_id="o1", at=EARLIEST
+    )
+    assert saved.at == EARLIEST
+    got = await values_of(provider, "cus_1")
+    assert got["subscriber.status"] == "SAVED"
+    assert got["subscriber.days_since_saved"] == (NOW.date() - datetime(1, 1, 1).date()).days
+    assert got["subscriber.mrr"] == Money(Decimal("10.00"), "USD")
+
+
+async def test_a_stored_date_with_no_day_in_the_account_zone_spoils_only_its_values(
+    provider: BillingProvider, billing_db: Any
+) -> None:
+    """A save at 0001-01-01T00:00Z (taken before the bound) is in year 0 in New York: every
+    billing value of the subscriber was UNKNOWN ("billing data unreadable: date value out of
+    range"), for good, since no mutation deletes an event. Now only the days since the save
+    are unknown, saying why."""
+    provider.bind(billing_db, zone="America/New_York", currency="USD")
+    await seed_catalogue(provider)
+    await provider.store.put_objects("customer", [(customer(), T0)], source="test")
+    await provider.store.put_objects(
+        "subscription", [(subscription("sub_1", [item("month_10")]), T0)], source="test"
+    )
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    await provider.store.add_retention_event(
+        {
+            "subscriber_id": "cus_1",
+            "kind": "saved",
+            "offer_id": "o1",
+            "coupon_id": None,
+            "at": first,
+            "recorded_at": first,
+            "actor": "test",
+        }
+    )
+    got = await values_of(provider, "cus_1")
+    days = got.pop("subscriber.days_since_saved")
+    assert isinstance(days, Unknown) and days.reason is UnknownReason.PROVIDER_ERROR
+    assert "0001-01-01T00:00:00+00:00 has no calendar day" in days.detail
+    assert "America/New_York" in days.detail
+    assert not [key for key, value in got.items() if isinstance(value, Unknown)], got
+    assert got["subscriber.status"] == "SAVED" and got["subscriber.active_offer_id"] == "o1"
+    assert got["subscriber.mrr"] == Money(Decimal("10.00"), "USD")
+    assert got["subscription.duration_days"] == 74

@@ -500,6 +500,43 @@ def test_retention_event_ids_are_bounded(
     assert gql.query(RECORD, {"input": longest})["recordRetentionEvent"]["userErrors"] == []
 
 
+def test_a_retention_event_time_out_of_the_calendar_is_a_user_error(
+    webhook: Webhook, gql: GraphQLClient, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """0001-01-01T00:00:00+01:00 (year 0 in UTC) and 9999-12-31T23:59:59-01:00 (year 10000)
+    were an INTERNAL_SERVER_ERROR; 0001-01-01T00:00:00Z was taken, though it is no day in New
+    York. The earliest time taken is the CDP's."""
+    seed(webhook)
+    earliest = (
+        "at must be 0001-01-02T00:00:00+00:00 or later (the first time that is a calendar day "
+        "in every time zone)"
+    )
+    for at, code, message in (
+        ("0001-01-01T00:00:00+01:00", "OUT_OF_RANGE", earliest),
+        ("0001-01-01T00:00:00Z", "OUT_OF_RANGE", earliest),
+        ("0001-01-01T23:59:59.999Z", "OUT_OF_RANGE", earliest),
+        ("9999-12-31T23:59:59-01:00", "IN_FUTURE", "at must not be in the future"),
+        ("9999-12-31T23:59:59Z", "IN_FUTURE", "at must not be in the future"),
+    ):
+        body = gql.execute(
+            RECORD, {"input": {"subscriberId": "cus_1", "kind": "CANCELED", "at": at}}
+        )
+        assert "errors" not in body, body
+        refused = body["data"]["recordRetentionEvent"]
+        assert refused == {
+            "retentionEvent": None,
+            "userErrors": [{"path": ["at"], "code": code, "message": message}],
+        }, at
+    assert sync_db["billing_retention_events"].count_documents({}) == 0
+    taken = gql.query(
+        RECORD,
+        {"input": {"subscriberId": "cus_1", "kind": "CANCELED", "at": "0001-01-02T00:00:00Z"}},
+    )["recordRetentionEvent"]
+    assert (
+        taken["userErrors"] == [] and taken["retentionEvent"]["at"] == "0001-01-02T00:00:00+00:00"
+    )
+
+
 def test_retention_events_refuse_a_first_out_of_range(webhook: Webhook, gql: GraphQLClient) -> None:
     """first: -1 answered [] and first: 10000 answered 500 events, without a word."""
     seed(webhook)

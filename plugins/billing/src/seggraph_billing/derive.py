@@ -243,7 +243,15 @@ def currency_of(value: Any, fallback: str) -> str:
 
 
 def local_date(when: datetime, zone: tzinfo) -> date:
-    return when.astimezone(zone).date()
+    """The calendar day of ``when`` in ``zone``; :class:`DerivationError` when that day is in no
+    year a ``date`` holds (``0001-01-01T00:00Z`` is in year 0 in New York, a date stored before
+    seggraph refused such times): a value that needs the day is unknown, the others are not."""
+    try:
+        return when.astimezone(zone).date()
+    except OverflowError:
+        raise DerivationError(
+            f"{when.isoformat()} has no calendar day in the account time zone {zone}"
+        ) from None
 
 
 def days_between(earlier: datetime, now: datetime, zone: tzinfo) -> int:
@@ -552,6 +560,13 @@ def _guard(out: Derivation, key: str, compute: Any) -> None:
     out when the caller does not want it."""
     if out.wanted is not None and key not in out.wanted:
         return
+    _set(out, key, compute)
+
+
+def _set(out: Derivation, key: str, compute: Any) -> None:
+    """Set ``key`` to ``compute()``, or to an :class:`Unknown` saying why it failed: what one
+    value cannot be derived from (a price not known, a date with no day in the account time
+    zone) leaves the subscriber's other values as they are."""
     try:
         out.values[key] = compute()
     except DerivationError as exc:
@@ -622,7 +637,11 @@ def _derive_subscriber(
             out.values["subscriber.active_offer_id"] = offer
         saved_at = moment(latest_save.get("at"))
         if saved_at is not None:
-            out.values["subscriber.days_since_saved"] = days_between(saved_at, now, account.zone)
+            _set(
+                out,
+                "subscriber.days_since_saved",
+                lambda: days_between(saved_at, now, account.zone),
+            )
 
     discount = discount_in_force(customer.get("discount") if customer else None, now)
     coupon = resolver.coupon(discount) if discount is not None else None
@@ -692,7 +711,7 @@ def _derive_subscription(
     )
     created = moment(subscription.get("created"))
     if created is not None:
-        values["subscription.duration_days"] = days_between(created, now, account.zone)
+        _set(out, "subscription.duration_days", lambda: days_between(created, now, account.zone))
     will_renew = (
         not canceled
         and not subscription.get("cancel_at_period_end")
@@ -705,7 +724,11 @@ def _derive_subscription(
         else:
             next_billing = period_end(subscription)
         if next_billing is not None:
-            values["subscription.next_billing_date"] = local_date(next_billing, account.zone)
+            _set(
+                out,
+                "subscription.next_billing_date",
+                lambda: local_date(next_billing, account.zone),
+            )
     values["subscription.is_past_due"] = status in PAST_DUE_STATUSES
 
     discount = effective_discount(subscription, customer, now)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from seggraph.clock import to_milliseconds
+from seggraph.clock import EARLIEST, to_milliseconds
 from seggraph.domain.context import MAX_SUBJECT_ID, EvaluationContext
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.retention import RetentionEvent, RetentionKind
@@ -223,10 +223,7 @@ class BillingProvider:
         coupon_id = (coupon_id or "").strip() or None
         # MongoDB keeps milliseconds: the answer says what is stored (and read back).
         now = to_milliseconds(self.clock().astimezone(UTC))
-        when = at or now
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=self.account.zone)
-        when = to_milliseconds(when.astimezone(UTC))
+        when = _in_utc(at, self.account.zone) if at is not None else now
         if not subscriber_id:
             errors.append(UserError(("subscriberId",), "BLANK", "subscriberId is required"))
         elif len(subscriber_id) > MAX_SUBJECT_ID:
@@ -248,6 +245,15 @@ class BillingProvider:
                 errors.append(_too_long(field, value))
         if when > now + FUTURE_SKEW:
             errors.append(UserError(("at",), "IN_FUTURE", "at must not be in the future"))
+        elif when < EARLIEST:
+            errors.append(
+                UserError(
+                    ("at",),
+                    "OUT_OF_RANGE",
+                    f"at must be {EARLIEST.isoformat()} or later (the first time that is a "
+                    "calendar day in every time zone)",
+                )
+            )
         if errors:
             raise InputRefused(errors)
         doc = {
@@ -328,6 +334,21 @@ def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
+
+
+def _in_utc(at: datetime, zone: tzinfo) -> datetime:
+    """``at`` in UTC to the millisecond, as it is stored (without an offset: in ``zone``). A
+    time that is in no year a ``datetime`` holds once in UTC (``0001-01-01T00:00:00+01:00``,
+    ``9999-12-31T23:59:59-01:00``) is the first or the last one there is, which the bounds
+    then refuse (out of range, or in the future), instead of an OverflowError."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=zone)
+    try:
+        return to_milliseconds(at.astimezone(UTC))
+    except OverflowError:
+        return (
+            datetime.min.replace(tzinfo=UTC) if at.year == 1 else datetime.max.replace(tzinfo=UTC)
+        )
 
 
 def _too_long(field: str, value: str) -> UserError:

@@ -53,6 +53,10 @@ from typing import Any
 import bson
 from bson import Decimal128
 
+# The earliest time a message may have: a day after the calendar's first, so that it is a day in
+# every time zone (the account's day of 0001-01-01T05:00Z is before year 1 in New York); shared
+# with retention events and support tickets.
+from seggraph.clock import EARLIEST
 from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph.domain.numbers import BOUNDS, fits_int64, within_bounds
 
@@ -69,9 +73,6 @@ DEFAULT_MAX_TRAIT_BYTES = 4096
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 #: How far after its receipt a message's time may be (clock skew) before it counts as received.
 FUTURE_SKEW = timedelta(minutes=5)
-#: The earliest time a message may have: a day after the calendar's first, so that it is a day
-#: in every time zone (the account's day of ``0001-01-01T05:00Z`` is before year 1 in New York).
-EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 
 
 class BadMessage(ValueError):

@@ -42,7 +42,9 @@ class RecordRetentionEventInput:
     at: datetime | None = strawberry.field(
         default=None,
         description="When it happened (default: now); at most 5 minutes after the server's "
-        "clock (else IN_FUTURE). Without an offset it is read in the account time zone. Stored "
+        "clock (else IN_FUTURE), and from 0001-01-02T00:00:00Z on, the first time that is a "
+        "calendar day in every time zone (else OUT_OF_RANGE). Without an offset it is read in "
+        "the account time zone. Stored "
         "and answered in UTC, cut to the millisecond: 2026-01-02T05:04:05.261474+02:00 is "
         "answered as 2026-01-02T03:04:05.261000+00:00.",
     )
