@@ -229,26 +229,62 @@ def test_a_created_at_outside_what_a_date_holds_in_utc_is_refused_naming_it(
     assert "out of range" in problems[0]
     assert sync_db[COLLECTION].count_documents({}) == 0  # nothing half-written
 
-    # The first instant is a date: stored, and read back as the same instant.
+    # The first instant that is a day in every time zone (the CDP's earliest time too) is
+    # stored, and read back as the same instant.
     edge = post(
         server.url,
         {
             "tickets": [
-                ticket(id="T-4", subscriber_id="cus_4", created_at="0001-01-01T01:00:00+01:00")
+                ticket(id="T-4", subscriber_id="cus_4", created_at="0001-01-02T01:00:00+01:00")
             ]
         },
     )
     assert edge.status_code == 200 and edge.json() == {"written": 1}
     stored = {d["_id"]: d["created_at"] for d in sync_db[COLLECTION].find()}
-    assert stored == {"T-4": datetime(1, 1, 1, 0, 0, tzinfo=UTC)}
+    assert stored == {"T-4": datetime(1, 1, 2, 0, 0, tzinfo=UTC)}
     with httpx.Client(base_url=server.url, timeout=30) as http:
         data = GraphQLClient(http).query(
             """{ propertyValues(subscriberIds: ["cus_4"], keys: ["support.last_ticket_at"])
                  { subscriberId values { state value } } }"""
         )
     assert {row["subscriberId"]: row["values"] for row in data["propertyValues"]} == {
-        "cus_4": [{"state": "PRESENT", "value": "0001-01-01T00:00:00+00:00"}],
+        "cus_4": [{"state": "PRESENT", "value": "0001-01-02T00:00:00+00:00"}],
     }
+
+
+def test_a_created_at_before_the_first_day_in_every_time_zone_is_refused(
+    settings: Settings,
+    start_live_server: Any,
+    sync_db: SyncDatabase[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's earliest created_at, 0001-01-01T00:00:00+00:00, was taken; in New York it
+    is in year 0, and support.last_ticket_at answered TYPE_ERROR for good. The bound is the
+    CDP's: from 0001-01-02T00:00:00 in UTC, a day in every time zone."""
+    sync_db[COLLECTION].delete_many({})
+    monkeypatch.setenv(TOKEN_VARIABLE, TOKEN)
+    server = start_live_server(
+        settings.model_copy(update={"plugins": ["support_tickets"], "timezone": "America/New_York"})
+    )
+    first = ticket(id="T-1", subscriber_id="cus_1", created_at="0001-01-01T00:00:00+00:00")
+    last = ticket(id="T-2", subscriber_id="cus_1", created_at="0001-01-01T23:59:59.999999+00:00")
+    assert refused_problems(post(server.url, {"tickets": [first, last]})) == [
+        f"tickets[{i}].created_at: out of range; in UTC it must fall between "
+        "0001-01-02T00:00:00 (the first time that is a calendar day in every time zone) and "
+        "9999-12-31T23:59:59"
+        for i in (0, 1)
+    ]
+    assert sync_db[COLLECTION].count_documents({}) == 0
+    earliest = ticket(id="T-3", subscriber_id="cus_1", created_at="0001-01-02T00:00:00+00:00")
+    assert post(server.url, {"tickets": [earliest]}).json() == {"written": 1}
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        data = GraphQLClient(http).query(
+            """{ propertyValues(subscriberIds: ["cus_1"], keys: ["support.last_ticket_at"])
+                 { values { state value } } }"""
+        )
+    assert data["propertyValues"] == [
+        {"values": [{"state": "PRESENT", "value": "0001-01-02T00:00:00+00:00"}]}
+    ]
 
 
 def test_a_ticket_created_in_the_future_is_refused_naming_it(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from seggraph.clock import EARLIEST
 from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph_support_tickets.properties import PRIORITIES, STATUSES
 
@@ -75,14 +76,20 @@ def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[s
     else:
         try:
             # In UTC, as it is stored: 0001-01-01T00:00:00+01:00 is in no year a date holds.
-            ticket["created_at"] = created.astimezone(UTC)
+            utc: datetime | None = created.astimezone(UTC)
         except OverflowError:
+            utc = None
+        if utc is None or utc < EARLIEST:
+            # From the CDP's earliest time on, a day in every time zone: 0001-01-01T00:00Z is
+            # in year 0 in New York, where support.last_ticket_at could not be read.
             problems.append(
                 f"{where}.created_at: out of range; in UTC it must fall between "
-                "0001-01-01T00:00:00 and 9999-12-31T23:59:59"
+                f"{EARLIEST.replace(tzinfo=None).isoformat()} (the first time that is a "
+                "calendar day in every time zone) and 9999-12-31T23:59:59"
             )
         else:
-            if ticket["created_at"] - now > MAX_AHEAD:
+            ticket["created_at"] = utc
+            if utc - now > MAX_AHEAD:
                 problems.append(
                     f"{where}.created_at: in the future (the server's clock says "
                     f"{now.isoformat(timespec='seconds')}; at most 5 minutes ahead is taken "
