@@ -422,6 +422,43 @@ def test_a_subscriber_id_longer_than_any_id_seggraph_takes_is_refused_naming_it(
     assert sync_db[COLLECTION].find_one({"_id": "T-2"})["subscriber_id"] == "s" * 256  # type: ignore[index]
 
 
+def test_ticket_ids_and_tags_are_bounded_as_seggraph_s_ids_and_text_values(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """A 200,000-character tag was stored and offered by propertyValueSuggestions, though no
+    condition may hold a text value of more than 1,000 characters; a ticket id had no bound.
+    Now an id has at most 256 characters (as every id), a tag 1,000 (as a text value), a
+    ticket 500 tags (as a condition's list of values)."""
+    response = post(
+        server.url,
+        {
+            "tickets": [
+                ticket(),
+                ticket(id="T" * 257),
+                ticket(id="T-3", tags=["billing", "x" * 200_000, " " + "Y" * 1001 + " "]),
+                ticket(id="T-4", tags=[f"t{i}" for i in range(501)]),
+            ]
+        },
+    )
+    assert refused_problems(response) == [
+        "tickets[1].id: at most 256 characters, got 257",
+        "tickets[2].tags[1]: at most 1000 characters, got 200000",
+        "tickets[2].tags[2]: at most 1000 characters, got 1001",
+        "tickets[3].tags: at most 500 tags, got 501",
+    ]
+    assert sync_db[COLLECTION].count_documents({}) == 0
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        suggested = GraphQLClient(http).query(
+            '{ propertyValueSuggestions(key: "support.tags", prefix: "x") { value } }'
+        )
+    assert suggested["propertyValueSuggestions"] == []
+
+    longest = ticket(id="T" * 256, tags=[" " + "X" * 1000 + " ", *(f"t{i}" for i in range(499))])
+    assert post(server.url, {"tickets": [longest]}).json() == {"written": 1}
+    stored = sync_db[COLLECTION].find_one({"_id": "T" * 256})
+    assert stored is not None and len(stored["tags"]) == 500 and "x" * 1000 in stored["tags"]
+
+
 def test_only_a_bearer_token_opens_the_route(
     server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
 ) -> None:

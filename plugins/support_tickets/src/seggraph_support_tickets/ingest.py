@@ -10,6 +10,13 @@ from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph_support_tickets.properties import PRIORITIES, STATUSES
 
 MAX_TICKETS = 1000
+#: A ticket's id, as every id seggraph takes (a subscriber id's bound).
+MAX_ID = MAX_SUBJECT_ID
+#: A tag, as stored, as long as a condition's text value may be: a longer one could be
+#: suggested to a condition editor but never written in a condition.
+MAX_TAG = 1000
+#: Tags on one ticket: as many as a condition's list of values may hold.
+MAX_TAGS = 500
 #: How far after the server's clock a ticket's ``created_at`` may be (the helpdesk's clock
 #: skew). Beyond it the ticket is refused: it would count as created in the last 30 days, and
 #: be the latest ticket, until long after it was sent.
@@ -48,9 +55,9 @@ def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[s
         value = item.get(field)
         if not isinstance(value, str) or not value.strip():
             problems.append(f"{where}.{field}: required, a non-empty string")
-        elif field == "subscriber_id" and len(value.strip()) > MAX_SUBJECT_ID:
+        elif len(value.strip()) > MAX_ID:
             problems.append(
-                f"{where}.{field}: at most {MAX_SUBJECT_ID} characters, got {len(value.strip())}"
+                f"{where}.{field}: at most {MAX_ID} characters, got {len(value.strip())}"
             )
         else:
             ticket[field] = value.strip()
@@ -65,8 +72,14 @@ def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[s
     tags = item.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
         problems.append(f"{where}.tags: a list of non-empty strings")
+    elif len(tags) > MAX_TAGS:
+        problems.append(f"{where}.tags: at most {MAX_TAGS} tags, got {len(tags)}")
     else:
-        ticket["tags"] = sorted({t.strip().lower() for t in tags})
+        kept = [t.strip().lower() for t in tags]
+        for i, tag in enumerate(kept):
+            if len(tag) > MAX_TAG:
+                problems.append(f"{where}.tags[{i}]: at most {MAX_TAG} characters, got {len(tag)}")
+        ticket["tags"] = sorted(set(kept))
     try:
         created = datetime.fromisoformat(str(item.get("created_at", "")))
         if created.tzinfo is None:
