@@ -101,9 +101,15 @@ def _key_json(key: ApiKey) -> dict[str, object]:
 
 @keys_app.command("create")
 def create(
-    mode: Annotated[ModeOption, typer.Option(help="The mode the key works in.")],
+    # In any case: `keys list` shows modes and roles as TEST and WRITE.
+    mode: Annotated[
+        ModeOption, typer.Option(case_sensitive=False, help="The mode the key works in.")
+    ],
     role: Annotated[
-        RoleOption, typer.Option(help="read: queries only; write: queries and mutations.")
+        RoleOption,
+        typer.Option(
+            case_sensitive=False, help="read: queries only; write: queries and mutations."
+        ),
     ],
     name: Annotated[
         str,

@@ -45,6 +45,22 @@ def test_a_key_shows_its_mode_is_shown_once_and_stored_only_as_a_hash(
     assert parsed.secret not in every_value and test_key not in every_value
 
 
+def test_a_key_s_mode_and_role_are_taken_in_any_case(
+    make_key: KeyMaker, auth_settings: Settings, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """`keys list` shows TEST and WRITE, and `keys create --mode TEST` was refused ("'TEST' is
+    not one of 'test', 'live'")."""
+    key = make_key("TEST", "Write", "capitals")
+    assert key.startswith("sg_test_")
+    parsed = parse_key(key)
+    assert parsed is not None
+    stored = sync_db["api_keys"].find_one({"_id": parsed.key_id})
+    assert stored is not None and (stored["mode"], stored["role"]) == ("TEST", "WRITE")
+    assert make_key("Live", "READ").startswith("sg_live_")
+    refused = run_cli(auth_settings, "keys", "create", "--mode", "staging", "--role", "read")
+    assert refused.exit_code == 2 and "'staging' is not one of 'test', 'live'" in refused.output
+
+
 def test_keys_list_shows_no_secret_and_revoke_marks_the_key(
     make_key: KeyMaker, auth_settings: Settings
 ) -> None:

@@ -108,3 +108,46 @@ def test_a_value_mongodb_cannot_store_is_a_bad_line_not_a_failed_import(
     assert "2 bad lines skipped" in result.stderr
     stored = sorted(doc["_id"] for doc in sync_db["billing_customers"].find())
     assert stored == ["cus_imp1", "cus_imp3", "cus_imp5"]
+
+
+def test_a_byte_order_mark_before_line_1_is_read_past_as_import_crm_and_custom_do(
+    tmp_path: Path, mongo_uri: str, database_name: str, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """Line 1 of a file saved with a byte order mark (Excel's "CSV UTF-8", PowerShell) was
+    refused as not JSON, where `import crm` and `import custom` read it."""
+    clear_billing(sync_db)
+    objects = [customer("cus_1"), product("prod_basic", "Basic")]
+    path = tmp_path / "billing.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(orjson.dumps(obj) for obj in objects) + b"\n")
+    result = run_import(mongo_uri, database_name, str(path), "--as-of", "2026-01-01T00:00:00")
+    assert result.returncode == 0, result.stderr
+    assert "2 lines read; 2 objects written" in result.stderr
+    assert sync_db["billing_customers"].count_documents({"_id": "cus_1"}) == 1
+    # Only before line 1: a mark inside the file is not whitespace in JSON.
+    path.write_bytes(orjson.dumps(objects[0]) + b"\n\xef\xbb\xbf" + orjson.dumps(objects[1]))
+    again = run_import(mongo_uri, database_name, str(path), "--as-of", "2026-01-01T00:00:00")
+    assert again.returncode == 1 and "line 2: not JSON" in again.stderr
+
+
+def test_a_bad_line_is_said_once_with_its_number_and_counts_are_in_words(
+    tmp_path: Path, mongo_uri: str, database_name: str, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """ "line 4: line 4.customer must be a customer id", and "1 bad lines skipped"."""
+    clear_billing(sync_db)
+    orphan = subscription("sub_1", [item("month_10")])
+    del orphan["customer"]
+    lines = [customer("cus_1"), {"object": "customer"}, price("month_10", 1000), orphan]
+    path = tmp_path / "billing.jsonl"
+    path.write_text("\n".join(orjson.dumps(obj).decode() for obj in lines) + "\n")
+    result = run_import(mongo_uri, database_name, str(path), "--as-of", "2026-01-01T00:00:00")
+    assert result.returncode == 1
+    assert "line 2: id must be a non-empty string" in result.stderr
+    assert "line 4: customer must be a customer id" in result.stderr
+    assert "line 4." not in result.stderr and "line 2: line 2" not in result.stderr
+    assert "4 lines read; 2 objects written" in result.stderr
+    assert "; 1 customer, 1 price" in result.stderr
+    assert "2 bad lines skipped" in result.stderr
+    path.write_text("\n".join(orjson.dumps(obj).decode() for obj in lines[:2]) + "\n")
+    one = run_import(mongo_uri, database_name, str(path), "--as-of", "2026-01-01T00:00:00")
+    assert one.returncode == 1 and "1 bad line skipped" in one.stderr
+    assert "2 lines read; 1 object written, 0 older than what was stored" in one.stderr

@@ -81,7 +81,7 @@ def test_contacts_and_companies_provide_the_crm_properties(
     sync_db["billing_customers"].insert_one({"_id": "cus_bob", "email": "bob@example.com"})
     done = run_cli(settings, "import", "crm", str(companies), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "0 contacts, 1 companies imported" in done.stderr
+    assert "0 contacts, 1 company imported" in done.stderr
     done = run_cli(settings, "import", "crm", str(contacts), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert crm_values(gql, "cus_ann") == {
@@ -159,6 +159,28 @@ def test_a_refused_record_stops_the_whole_import(
     assert "3 problems; nothing was written" in out
     assert sync_db["crm_contacts"].count_documents({}) == 0
     assert sync_db["crm_companies"].count_documents({}) == 0
+
+
+def test_one_problem_is_one_problem_and_a_repeated_id_is_named(
+    sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    """ "1 problems"; and contacts c5, c5, the first refused for its email: the repeat went
+    unsaid."""
+    path = tmp_path / "crm.json"
+    path.write_text(json.dumps({"contacts": [{"id": "c5", "email": "nope"}]}), encoding="utf-8")
+    done = run_cli(settings, "import", "crm", str(path), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "1 problem; nothing was written" in " ".join(done.stderr.split())
+    path.write_text(
+        json.dumps({"contacts": [{"id": "c5", "email": "nope"}, {"id": "c5", "email": "a@x.io"}]}),
+        encoding="utf-8",
+    )
+    done = run_cli(settings, "import", "crm", str(path), cwd=tmp_path)
+    out = " ".join(done.stderr.split())
+    assert "contacts[0] (id c5): email: expected an email address, got 'nope'" in out
+    assert "contacts[1] (id c5): id: the same id is also at contacts[0]" in out
+    assert "2 problems; nothing was written" in out
+    assert sync_db["crm_contacts"].count_documents({}) == 0
 
 
 def test_values_the_database_cannot_keep_are_refused_before_anything_is_written(

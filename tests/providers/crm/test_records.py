@@ -120,6 +120,30 @@ def test_every_bad_field_is_named(tmp_path: Path) -> None:
     ]
 
 
+def test_a_repeated_id_is_named_when_its_first_record_is_refused_too(tmp_path: Path) -> None:
+    """Contacts c5 and c5, the first refused for its email: the repeat went unsaid, and came
+    out only once the email was fixed."""
+    path = tmp_path / "contacts.jsonl"
+    path.write_text(
+        '{"id": "c5", "email": "not-an-email"}\n'
+        '{"id": "c5", "email": "ok@x.io"}\n'
+        '{"id": "c6"}\n'
+        '{"id": "c6", "email": "also-bad"}\n'
+        '{"id": "c7", "email": "ok@x.io"}\n',
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "USD")
+    assert [str(e) for e in parsed.errors] == [
+        "line 1 (id c5): email: expected an email address, got 'not-an-email'",
+        "line 2 (id c5): id: the same id is also at line 1",
+        "line 3 (id c6): email: a contact needs an email or an external_id to be matched to a "
+        "subscriber",
+        "line 4 (id c6): email: expected an email address, got 'also-bad'",
+        "line 4 (id c6): id: the same id is also at line 3",
+    ]
+    assert [c["id"] for c in parsed.contacts] == ["c7"]
+
+
 def test_unknown_lifecycle_stage_lists_the_stages(tmp_path: Path) -> None:
     path = tmp_path / "people.jsonl"
     path.write_text('{"id": 1, "external_id": "cus_1", "lifecyclestage": "prospect"}\n')

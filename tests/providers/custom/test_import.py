@@ -89,13 +89,37 @@ def test_a_refused_row_stops_the_whole_import(
     # Listed in the file's order, whichever check refused each row.
     listed = [
         "row 3: subscriber cus_2: custom.vip: expected a boolean",
-        "row 4: cus_3: there is no custom property custom.ghost",
+        "row 4: subscriber cus_3: there is no custom property custom.ghost",
         "row 5: a subscriber_id (or subscription_id) is required",
         "row 6: subscriber cus_4: custom.seats: expected a number, got 'lots'",
     ]
     places = [out.find(line) for line in listed]
     assert -1 not in places and places == sorted(places), out
     assert "4 rows refused; nothing was written" in out
+    assert sync_db["custom_values"].count_documents({}) == 0
+
+
+def test_refusals_are_worded_alike_and_counted_in_words(
+    gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    """ "subscriber cus_qa3: custom.vip: …" beside "cus_qa4: there is no custom property …", and
+    "1 rows refused"."""
+    define(gql)
+    path = tmp_path / "values.csv"
+    path.write_text("subscription_id,key,value\nsub_1,ghost,1\n", encoding="utf-8")
+    done = run_cli(settings, "import", "custom", str(path), cwd=tmp_path)
+    assert done.returncode == 1
+    out = " ".join(done.stderr.split())
+    assert "row 2: subscription sub_1: there is no custom property custom.ghost" in out
+    assert "1 row refused; nothing was written" in out
+    path.write_text(
+        "subscriber_id,key,value\ncus_qa3,vip,perhaps\ncus_qa4,ghost,1\n", encoding="utf-8"
+    )
+    done = run_cli(settings, "import", "custom", str(path), cwd=tmp_path)
+    out = " ".join(done.stderr.split())
+    assert "row 2: subscriber cus_qa3: custom.vip: expected a boolean" in out
+    assert "row 3: subscriber cus_qa4: there is no custom property custom.ghost" in out
+    assert "2 rows refused; nothing was written" in out
     assert sync_db["custom_values"].count_documents({}) == 0
 
 
@@ -126,7 +150,10 @@ def test_a_broken_row_is_refused_not_read_as_a_removal(
     done = run_cli(settings, "import", "custom", str(lines), cwd=tmp_path)
     assert done.returncode == 1
     out = " ".join(done.stderr.split())
-    assert "line 2: not valid JSON" in out and "line 3: cus_1: there is no custom property" in out
+    assert (
+        "line 2: not valid JSON" in out
+        and "line 3: subscriber cus_1: there is no custom property" in out
+    )
     assert list(sync_db["custom_values"].find()) == before
 
 
@@ -137,7 +164,7 @@ def test_dry_run_checks_only(
     path = tmp_path / "values.csv"
     path.write_text("subscriber_id,key,value\ncus_1,vip,yes\n", encoding="utf-8")
     done = run_cli(settings, "import", "custom", str(path), "--dry-run", cwd=tmp_path)
-    assert done.returncode == 0 and "1 values checked" in done.stderr
+    assert done.returncode == 0 and "1 value checked" in done.stderr
     assert sync_db["custom_values"].count_documents({}) == 0
 
 

@@ -115,7 +115,7 @@ def test_a_refused_bulk_write_writes_nothing_and_names_subscriber_key_and_why(
         (
             ["values", "2", "key"],
             "UNKNOWN_PROPERTY",
-            "cus_3: there is no custom property custom.ghost",
+            "subscriber cus_3: there is no custom property custom.ghost",
         ),
         (
             ["values", "3", "value"],
@@ -179,7 +179,7 @@ def test_a_value_without_its_id_or_value_is_reported_with_every_other_problem(
         (
             ["values", "2", "key"],
             "UNKNOWN_PROPERTY",
-            "cus_3: there is no custom property custom.ghost",
+            "subscriber cus_3: there is no custom property custom.ghost",
         ),
         (["values", "3", "value"], "BLANK", "a value is required (null removes the value)"),
         (
@@ -205,7 +205,7 @@ def test_a_value_without_its_id_or_value_is_reported_with_every_other_problem(
             "give exactly one of subscriberId and subscriptionId",
         ),
         (["values", "7", "value"], "INVALID_VALUE", "custom.seats: expected a number, got 'many'"),
-        (["values", "8", "key"], "UNKNOWN_PROPERTY", "?: there is no custom property custom.ghost"),
+        (["values", "8", "key"], "UNKNOWN_PROPERTY", "there is no custom property custom.ghost"),
         (
             ["values", "8", "subscriberId"],
             "INVALID_ID",

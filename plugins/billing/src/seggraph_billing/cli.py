@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import math
 import time
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PosixPath
 from typing import Annotated, Any
 
 import typer
@@ -21,12 +22,37 @@ from rich.progress import (
 )
 
 from seggraph.cli_database import database_uri
+from seggraph.cli_text import counted
 from seggraph.settings import SettingsError, load_settings
 from seggraph_billing.importer import DEFAULT_BATCH, ImportReport, default_as_of, import_file
 from seggraph_billing.store import BillingStore
 
 console = Console(stderr=True)
 MAX_ERRORS_SHOWN = 20
+
+
+#: What some exports put before the first line (Excel's "CSV UTF-8", PowerShell's UTF8): read
+#: past, as ``import crm`` and ``import custom`` read it, not as line 1's first bytes.
+BYTE_ORDER_MARK = codecs.BOM_UTF8
+
+
+class _PastByteOrderMark(PosixPath):
+    """A file that starts with :data:`BYTE_ORDER_MARK`, opened (in binary, as
+    ``seggraph_billing.importer.read_lines`` opens it) past the mark: line 1 is read from its
+    first character, and the lines are still numbered from 1."""
+
+    def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = super().open(mode, *args, **kwargs)
+        if "b" in mode and handle.read(len(BYTE_ORDER_MARK)) != BYTE_ORDER_MARK:
+            handle.seek(0)
+        return handle
+
+
+def past_byte_order_mark(file: Path) -> Path:
+    """``file``, read past the byte order mark it starts with, if any."""
+    with file.open("rb") as handle:
+        marked = handle.read(len(BYTE_ORDER_MARK)) == BYTE_ORDER_MARK
+    return _PastByteOrderMark(file) if marked else file
 
 
 class AsOfRefused(ValueError):
@@ -110,10 +136,11 @@ def import_billing(
         raise typer.Exit(2) from None
     from seggraph.embedded import EmbeddedDatabaseError
 
+    source = past_byte_order_mark(file)
     try:
         with database_uri(settings, use_running_server=True) as uri:
             report = asyncio.run(
-                _run(uri, settings.database, file, version, start_line, batch_size)
+                _run(uri, settings.database, source, version, start_line, batch_size)
             )
     except EmbeddedDatabaseError as exc:
         console.print(
@@ -141,7 +168,8 @@ async def _run(
             console=console,
             transient=False,
         ) as progress:
-            task = progress.add_task("import", total=file.stat().st_size, lines=0)
+            skipped = len(BYTE_ORDER_MARK) if isinstance(file, _PastByteOrderMark) else 0
+            task = progress.add_task("import", total=file.stat().st_size - skipped, lines=0)
 
             def advance(done_bytes: int, lines: int) -> None:
                 progress.update(task, completed=done_bytes, lines=lines)
@@ -159,15 +187,25 @@ async def _run(
 
 
 def _print_report(report: ImportReport, file: Path) -> None:
-    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(report.by_type.items()))
+    kinds = ", ".join(counted(count, kind) for kind, count in sorted(report.by_type.items()))
     console.print(
-        f"{file}: {report.lines} lines read; {report.applied} objects written, "
-        f"{report.stale} older than what was stored (kept the newer)"
+        f"{file}: {counted(report.lines, 'line')} read; {counted(report.applied, 'object')} "
+        f"written, {report.stale} older than what was stored (kept the newer)"
         + (f"; {kinds}" if kinds else "")
     )
     for number, message in report.errors[:MAX_ERRORS_SHOWN]:
-        console.print(f"[red]line {number}:[/red] {message.removeprefix(f'line {number}: ')}")
+        console.print(f"[red]line {number}:[/red] {_about_the_line(number, message)}")
     if len(report.errors) > MAX_ERRORS_SHOWN:
-        console.print(f"… and {len(report.errors) - MAX_ERRORS_SHOWN} more bad lines")
+        console.print(f"… and {counted(len(report.errors) - MAX_ERRORS_SHOWN, 'more bad line')}")
     if report.errors:
-        console.print(f"[red]{len(report.errors)} bad lines skipped[/red]")
+        console.print(f"[red]{counted(len(report.errors), 'bad line')} skipped[/red]")
+
+
+def _about_the_line(number: int, message: str) -> str:
+    """What is wrong with line ``number``, without the line it is printed after: the importer
+    says ``line 4: not JSON`` and ``line 4.customer must be a customer id`` (the object's
+    field), which were printed as ``line 4: line 4.customer must be a customer id``."""
+    for prefix in (f"line {number}: ", f"line {number}."):
+        if message.startswith(prefix):
+            return message.removeprefix(prefix)
+    return message

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from seggraph.cli_database import database_uri
+from seggraph.cli_text import counted
 from seggraph.settings import SettingsError, load_settings
 from seggraph_crm.importer import ImportFileError
 from seggraph_crm.provider import CrmProvider
@@ -63,9 +64,12 @@ def import_crm(
             console.print(f"[red]refused[/red] {error}")
         if len(parsed.errors) > MAX_ERRORS_SHOWN:
             console.print(f"… and {len(parsed.errors) - MAX_ERRORS_SHOWN} more")
-        console.print(f"[red]{len(parsed.errors)} problems; nothing was written[/red]")
+        console.print(f"[red]{counted(len(parsed.errors), 'problem')}; nothing was written[/red]")
         raise typer.Exit(1)
-    summary = f"{len(parsed.contacts)} contacts, {len(parsed.companies)} companies"
+    summary = (
+        f"{counted(len(parsed.contacts), 'contact')}, "
+        f"{counted(len(parsed.companies), 'company', 'companies')}"
+    )
     if dry_run:
         console.print(f"{file}: {summary} checked; nothing written (--dry-run)")
         return

@@ -116,24 +116,30 @@ def read_records(path: Path, kind: RecordKind | None, currency: str) -> ParsedRe
     parsed = ParsedRecords()
     seen: dict[tuple[RecordKind, str], str] = {}
     for record_kind, position, row in _rows(path, kind):
+        found = len(parsed.errors)
         if record_kind is RecordKind.CONTACTS:
             record = parse_contact(row, position, parsed.errors)
             target = parsed.contacts
         else:
             record = parse_company(row, position, parsed.errors, currency)
             target = parsed.companies
-        if record is None:
-            continue
-        identity = (record_kind, record["id"])
-        if identity in seen:
-            parsed.errors.append(
-                RecordError(
-                    position, record["id"], "id", f"the same id is also at {seen[identity]}"
+        # A refused record's id counts too (its errors carry it when it reads as an id): the
+        # second of two records c5 is a repeat even when the first is refused for its email.
+        ident = (
+            record["id"]
+            if record is not None
+            else next((e.record_id for e in parsed.errors[found:] if e.record_id), None)
+        )
+        if ident is not None:
+            identity = (record_kind, ident)
+            if identity in seen:
+                parsed.errors.append(
+                    RecordError(position, ident, "id", f"the same id is also at {seen[identity]}")
                 )
-            )
-            continue
-        seen[identity] = position
-        target.append(record)
+                continue
+            seen[identity] = position
+        if record is not None:
+            target.append(record)
     return parsed
 
 

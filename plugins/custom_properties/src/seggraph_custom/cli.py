@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from seggraph.cli_database import database_uri
+from seggraph.cli_text import counted
 from seggraph.db import Database
 from seggraph.settings import SettingsError, load_settings
 from seggraph_custom.importer import ImportFileError, ImportRows, read_rows
@@ -75,10 +76,14 @@ async def _run(uri: str, name: str, file: Path, rows: ImportRows, dry_run: bool)
                 console.print(f"[red]refused[/red] {line}")
             if len(problems) > MAX_ERRORS_SHOWN:
                 console.print(f"… and {len(problems) - MAX_ERRORS_SHOWN} more")
-            console.print(f"[red]{len(problems)} rows refused; nothing was written[/red]")
+            console.print(
+                f"[red]{counted(len(problems), 'row')} refused; nothing was written[/red]"
+            )
             return 1
         if dry_run:
-            console.print(f"{file}: {len(stored)} values checked; nothing written (--dry-run)")
+            console.print(
+                f"{file}: {counted(len(stored), 'value')} checked; nothing written (--dry-run)"
+            )
             return 0
         with Progress(
             TextColumn("[bold]importing[/bold] custom values"),
@@ -90,7 +95,7 @@ async def _run(uri: str, name: str, file: Path, rows: ImportRows, dry_run: bool)
             task = progress.add_task("import", total=len(stored))
             await service.write(stored, lambda n: progress.advance(task, n))
         removed = sum(1 for s in stored if s.value is None)
-        console.print(f"{file}: {len(stored) - removed} values set, {removed} removed")
+        console.print(f"{file}: {counted(len(stored) - removed, 'value')} set, {removed} removed")
         return 0
     finally:
         await database.close()

@@ -368,11 +368,15 @@ class CustomPropertiesService:
             id_valid = bool(subject) and len(subject) <= MAX_SUBJECT_ID
             definition = definitions.get(key)
             if definition is None:
+                # Worded as a refused value is ("subscriber cus_1: custom.seats: …"): the
+                # subscriber (or subscription) when its id is one, nothing when it is refused.
+                named = _subject_word(item.object or CustomObject.SUBSCRIBER)
+                who = f"{named} {subject}: " if id_valid else ""
                 errors.append(
                     UserError(
                         (path, index, "key"),
                         "UNKNOWN_PROPERTY",
-                        f"{subject if id_valid else '?'}: there is no custom property custom.{key}",
+                        f"{who}there is no custom property custom.{key}",
                     )
                 )
                 if id_given and not id_valid:
