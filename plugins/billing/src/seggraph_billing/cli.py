@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import codecs
 import math
 import time
 from datetime import UTC, datetime
-from pathlib import Path, PosixPath
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -29,30 +28,6 @@ from seggraph_billing.store import BillingStore
 
 console = Console(stderr=True)
 MAX_ERRORS_SHOWN = 20
-
-
-#: What some exports put before the first line (Excel's "CSV UTF-8", PowerShell's UTF8): read
-#: past, as ``import crm`` and ``import custom`` read it, not as line 1's first bytes.
-BYTE_ORDER_MARK = codecs.BOM_UTF8
-
-
-class _PastByteOrderMark(PosixPath):
-    """A file that starts with :data:`BYTE_ORDER_MARK`, opened (in binary, as
-    ``seggraph_billing.importer.read_lines`` opens it) past the mark: line 1 is read from its
-    first character, and the lines are still numbered from 1."""
-
-    def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        handle = super().open(mode, *args, **kwargs)
-        if "b" in mode and handle.read(len(BYTE_ORDER_MARK)) != BYTE_ORDER_MARK:
-            handle.seek(0)
-        return handle
-
-
-def past_byte_order_mark(file: Path) -> Path:
-    """``file``, read past the byte order mark it starts with, if any."""
-    with file.open("rb") as handle:
-        marked = handle.read(len(BYTE_ORDER_MARK)) == BYTE_ORDER_MARK
-    return _PastByteOrderMark(file) if marked else file
 
 
 class AsOfRefused(ValueError):
@@ -136,11 +111,10 @@ def import_billing(
         raise typer.Exit(2) from None
     from seggraph.embedded import EmbeddedDatabaseError
 
-    source = past_byte_order_mark(file)
     try:
         with database_uri(settings, use_running_server=True) as uri:
             report = asyncio.run(
-                _run(uri, settings.database, source, version, start_line, batch_size)
+                _run(uri, settings.database, file, version, start_line, batch_size)
             )
     except EmbeddedDatabaseError as exc:
         console.print(
@@ -168,8 +142,7 @@ async def _run(
             console=console,
             transient=False,
         ) as progress:
-            skipped = len(BYTE_ORDER_MARK) if isinstance(file, _PastByteOrderMark) else 0
-            task = progress.add_task("import", total=file.stat().st_size - skipped, lines=0)
+            task = progress.add_task("import", total=file.stat().st_size, lines=0)
 
             def advance(done_bytes: int, lines: int) -> None:
                 progress.update(task, completed=done_bytes, lines=lines)

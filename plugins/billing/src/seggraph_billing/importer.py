@@ -13,6 +13,7 @@ reported with their line number and skipped; the rest of the file is imported.
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -63,11 +64,15 @@ def parse_line(text: str | bytes, line_number: int) -> tuple[str, dict[str, Any]
 
 
 def read_lines(path: Path, start_line: int = 1) -> Iterator[tuple[int, bytes, int]]:
-    """``(line number, line, bytes read so far)`` from ``start_line`` on."""
+    """``(line number, line, bytes read so far)`` from ``start_line`` on. A UTF-8 byte order
+    mark before line 1 (Excel's "CSV UTF-8", PowerShell) is read past, as ``import crm`` and
+    ``import custom`` read it; one anywhere else is the line's, and no JSON."""
     with path.open("rb") as handle:
         offset = 0
         for number, raw in enumerate(handle, start=1):
             offset += len(raw)
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
             if number >= start_line:
                 yield number, raw, offset
 
