@@ -82,22 +82,25 @@ def test_serve_embedded_keeps_data_across_a_restart(tmp_path: Path) -> None:
             socket.create_connection(("127.0.0.1", int(db_port)), timeout=2).close()
 
 
-def test_a_malformed_provider_setting_stops_start_up(tmp_path: Path) -> None:
-    """An ENUM trait declared without values: the server does not start without the CDP
-    provider (its ingestion gone, /readyz saying ready); it stops, naming the variable."""
+def serve_until_it_stops(data_dir: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``seggraph serve`` on ``data_dir`` and a free port, expected to stop by itself; the
+    environment's ``SEGGRAPH_*`` variables are dropped, ``settings`` adds some."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-    env.update(
-        SEGGRAPH_DATA_DIR=str(tmp_path / "db"),
-        SEGGRAPH_PORT=str(free_port()),
-        SEGGRAPH_AUTH="off",
-        SEGGRAPH_CDP_TRAITS="tier:ENUM",
-    )
-    done = subprocess.run(
+    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(free_port()), **settings)
+    return subprocess.run(
         [sys.executable, "-m", "seggraph", "serve"],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
+    )
+
+
+def test_a_malformed_provider_setting_stops_start_up(tmp_path: Path) -> None:
+    """An ENUM trait declared without values: the server does not start without the CDP
+    provider (its ingestion gone, /readyz saying ready); it stops, naming the variable."""
+    done = serve_until_it_stops(
+        tmp_path / "db", SEGGRAPH_AUTH="off", SEGGRAPH_CDP_TRAITS="tier:ENUM"
     )
     err = " ".join(done.stderr.split())
     assert done.returncode == 2, err
@@ -113,15 +116,7 @@ def test_a_second_server_on_a_data_directory_in_use_says_which_server_holds_it(
     whose only line was WiredTiger's "Device or resource busy"."""
     data_dir, log = tmp_path / "db", tmp_path / "serve.log"
     with serving(data_dir, free_port(), log, SEGGRAPH_AUTH="off") as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-        env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(free_port()))
-        second = subprocess.run(
-            [sys.executable, "-m", "seggraph", "serve"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        second = serve_until_it_stops(data_dir)
         said = " ".join((second.stdout + second.stderr).split())
         assert second.returncode == 1, said
         serve_pid = json.loads((tmp_path / "db.server.json").read_text())["serve_pid"]
