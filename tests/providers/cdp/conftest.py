@@ -30,6 +30,7 @@ TRAITS = {
     "tier": {"type": "ENUM", "values": ["FREE", "PRO"]},
     "tags": "LIST",
     "ltv": "MONEY",
+    "appVersion": "SEMVER",
 }
 EVENTS = "Order Completed,Signed Up"
 

@@ -48,6 +48,7 @@ def test_catalogue_lists_declared_traits_and_configured_events(cdp: httpx.Client
         "cdp.trait.tier": "ENUM",
         "cdp.trait.tags": "LIST",
         "cdp.trait.ltv": "MONEY",
+        "cdp.trait.app_version": "SEMVER",
         "cdp.event.order_completed.count_30d": "NUMBER",
         "cdp.event.order_completed.last_at": "DATETIME",
         "cdp.event.signed_up.count_30d": "NUMBER",
@@ -131,6 +132,39 @@ def preview_result(client: httpx.Client, subscriber: str, text: str) -> str:
     [row] = body["data"]["previewConditions"]["results"]
     result: str = row["evaluation"]["result"]
     return result
+
+
+def test_a_semver_trait_is_compared_by_semantic_version_precedence(cdp: httpx.Client) -> None:
+    """The one bundled way to a SEMVER property: 2.10.0 is after 2.9.1 (not before, as text
+    would have it), a pre-release before its release, build metadata ignored; a leading ``v``
+    or a non-version is set and UNKNOWN in comparisons (operators.md, Semver)."""
+    versions = {
+        "cus_v1": "2.10.0",
+        "cus_v2": "2.9.1",
+        "cus_v3": "2.10.0-beta.1",
+        "cus_v4": "2.10.0+build.7",
+        "cus_v5": "v2.10.0",
+        "cus_v6": "latest",
+    }
+    for who, version in versions.items():
+        post(cdp, "identify", {"userId": who, "traits": {"appVersion": version}})
+    answers = {
+        who: preview_result(cdp, who, 'cdp.trait.app_version >= "2.10.0"') for who in versions
+    }
+    assert answers == {
+        "cus_v1": "MEMBER",
+        "cus_v2": "NOT_MEMBER",
+        "cus_v3": "NOT_MEMBER",
+        "cus_v4": "MEMBER",
+        "cus_v5": "UNKNOWN",
+        "cus_v6": "UNKNOWN",
+    }
+    assert preview_result(cdp, "cus_v4", 'cdp.trait.app_version = "2.10.0"') == "MEMBER"
+    assert preview_result(cdp, "cus_v5", "cdp.trait.app_version IS SET") == "MEMBER"
+    assert (
+        values(cdp, "cus_v5", ["cdp.trait.app_version"])["cdp.trait.app_version"]["unknownReason"]
+        == "TYPE_ERROR"
+    )
 
 
 def test_seen_times_and_event_properties(cdp: httpx.Client) -> None:

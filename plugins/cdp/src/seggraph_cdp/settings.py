@@ -61,6 +61,7 @@ TRAIT_TYPES = (
     PropertyType.DATETIME,
     PropertyType.ENUM,
     PropertyType.LIST,
+    PropertyType.SEMVER,
 )
 
 
