@@ -150,8 +150,9 @@ class Settings(BaseSettings):
         default="billing",
         min_length=1,
         description="The provider that lists subscriber ids for bulk questions (falls back to "
-        "the only provider that can when this one is not installed or not in SEGGRAPH_PLUGINS; "
-        "when it failed to start or is disabled, bulk questions fail, saying so).",
+        "the only provider that can when this one is not installed, not in SEGGRAPH_PLUGINS, "
+        "or left at this default and disabled; when it failed to start, or is set and "
+        "disabled, bulk questions fail, saying so).",
     )
 
     # -- security and limits (README "Security") ----------------------------------------------

@@ -78,14 +78,16 @@ async def test_a_named_directory_that_failed_or_is_disabled_is_not_replaced(
         assert "'loyalty' (SEGGRAPH_SUBSCRIBER_DIRECTORY) failed to start" in str(error.value)
         assert "ledger unreachable" in str(error.value)
 
-    # Billing, installed and disabled, is not replaced by the one other directory either;
-    # left out by SEGGRAPH_PLUGINS it is as if not installed, and the other one answers.
-    disabled = PluginManager.load(
-        Settings(_env_file=None, disable_plugins=["billing"]), [("ledger", Directory(3))]
-    )
+    # Named explicitly and disabled, billing is not replaced by the one other directory
+    # either. As the default, disabled or left out by SEGGRAPH_PLUGINS, it is as if not
+    # installed, and the other one answers (a deployment with a directory of its own).
+    named = Settings(_env_file=None, disable_plugins=["billing"], subscriber_directory="billing")
+    disabled = PluginManager.load(named, [("ledger", Directory(3))])
     assert disabled.directory() is None
     with pytest.raises(ProviderCallError, match=r"'billing' .* is disabled \(in SEGGRAPH_DISABLE"):
         await disabled.subscriber_ids(None, 10)
+    by_default = Settings(_env_file=None, disable_plugins=["billing"])
+    assert PluginManager.load(by_default, [("ledger", Directory(3))]).directory() == "ledger"
     assert manager_with(("ledger", Directory(3))).directory() == "ledger"
 
 

@@ -788,9 +788,9 @@ class PluginManager:
         """The name of the provider answering ``subscriber_ids``, if any: the one
         ``SEGGRAPH_SUBSCRIBER_DIRECTORY`` names, else, when that one is not installed (or not
         in ``SEGGRAPH_PLUGINS``), the only provider that can. A named provider that failed to
-        start, or is in ``SEGGRAPH_DISABLE_PLUGINS``, leaves no directory: another provider's
-        subscribers standing in for its own would make every count and member list wrong
-        without a word (:meth:`_no_directory` says why instead)."""
+        start, or that the variable names explicitly and ``SEGGRAPH_DISABLE_PLUGINS`` holds,
+        leaves no directory: another provider's subscribers standing in for its own would make
+        every count and member list wrong without a word (:meth:`_no_directory` says why)."""
         if self._directory_out() is not None:
             return None
         candidates = [r for r in self._active("subscriber_ids") if not r.broken]
@@ -802,13 +802,16 @@ class PluginManager:
 
     def _directory_out(self) -> str | None:
         """Why the provider ``SEGGRAPH_SUBSCRIBER_DIRECTORY`` names is installed and cannot
-        answer (failed to start, or disabled), else ``None``."""
+        answer, else ``None``: it failed to start, or it is in ``SEGGRAPH_DISABLE_PLUGINS``
+        while the variable names it explicitly. The default (billing) disabled is as if not
+        installed: a deployment with a directory of its own disables billing and is done."""
         named = self._records.get(self.settings.subscriber_directory)
         if named is None:
             return None
         if named.broken:
             return named.broken
-        if named.disabled is not None and named.disabled != NOT_ALLOWED:
+        explicit = "subscriber_directory" in self.settings.model_fields_set
+        if explicit and named.disabled is not None and named.disabled != NOT_ALLOWED:
             return f"is disabled ({named.disabled})"
         return None
 
