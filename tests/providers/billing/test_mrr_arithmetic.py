@@ -9,6 +9,7 @@ plainly with :class:`fractions.Fraction`, independent of how the derivation comp
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -169,3 +170,29 @@ def test_mrr_is_the_exact_formula_rounded_once(
             (e for s in subs if s["currency"] == "usd" and (e := expected[s["id"]])), Fraction(0)
         )
         assert whole.values["subscriber.mrr"] == Money(rounded(total, "USD"), "USD")
+
+
+def test_a_number_no_billing_figure_has_is_unknown_at_once() -> None:
+    """``"1E-1000000"`` as a unit amount: exact arithmetic on it is not bounded (a gcd of
+    million-digit integers held the event loop for 30 s); it is no billing figure, so the MRR
+    is unknown, saying which number, and the subscriber's other values stand."""
+    price = {
+        "id": "p_odd",
+        "object": "price",
+        "unit_amount": None,
+        "unit_amount_decimal": "1E-1000000",
+        "recurring": {"interval": "month", "interval_count": 1},
+    }
+    items = [item("p_odd", 3), item("p_odd", "0.5")]
+    sub = subscription("sub_odd", items, "active", currency="usd")
+    data = SubscriberData("cus_1", customer=customer(), subscriptions=[sub])
+    account = Account(NOW.tzinfo, "USD")  # type: ignore[arg-type]
+    started = time.perf_counter()
+    values = derive(data, Lookups(prices={"p_odd": price}), account, NOW).values
+    assert time.perf_counter() - started < 1.0
+    mrr = values["subscription.mrr"]
+    assert isinstance(mrr, Unknown) and "unit_amount_decimal is not a billing figure" in mrr.detail
+    assert values["subscription.status"] == "ACTIVE"
+    huge = {**price, "unit_amount": 10**70}
+    values = derive(data, Lookups(prices={"p_odd": huge}), account, NOW).values
+    assert isinstance(values["subscription.mrr"], Unknown)

@@ -187,33 +187,54 @@ def ref_id(value: Any) -> str | None:
     return None
 
 
+#: The largest magnitude of a decimal exponent, and the most digits, an amount, quantity,
+#: percentage or interval count may have. Anything beyond is no billing figure, and exact
+#: arithmetic on it is not bounded: ``"1E-1000000"`` as a unit amount made one MRR take 30 s
+#: of the event loop (a gcd of million-digit integers).
+MAX_EXPONENT = 60
+MAX_DIGITS = 60
+#: An int below this is taken as it is, at once (BSON's are 64-bit); a larger one is checked.
+_SMALL = 10**MAX_DIGITS
+#: The most digits a returned MONEY amount may have: what ``decimal``'s default context holds.
+MONEY_DIGITS = 28
+
+
 def _ratio(value: Any, what: str) -> tuple[int, int]:
     """:func:`exact`'s number as a numerator and a denominator; an int as itself, at once."""
-    if value.__class__ is int:
+    if value.__class__ is int and -_SMALL < value < _SMALL:
         return value, 1
     number = exact(value, what)
     return number.numerator, number.denominator
 
 
 def exact(value: Any, what: str) -> Fraction:
-    """An exact number from JSON: an int, a decimal string or a float (read as its repr)."""
+    """An exact number from JSON: an int, a decimal string or a float (read as its repr);
+    :class:`DerivationError` for anything else, and for a number of more than
+    :data:`MAX_DIGITS` digits or an exponent beyond :data:`MAX_EXPONENT`."""
     if isinstance(value, bool) or value is None:
         raise DerivationError(f"{what} is not a number: {value!r}")
     if isinstance(value, int):
+        if len(str(abs(value))) > MAX_DIGITS:
+            raise DerivationError(f"{what} is not a billing figure: {value!r}")
         return Fraction(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise DerivationError(f"{what} is not finite: {value!r}")
-        return Fraction(Decimal(repr(value)))
-    if isinstance(value, Decimal | str):
+        number = Decimal(repr(value))
+    elif isinstance(value, Decimal | str):
         try:
             number = Decimal(value)
         except ArithmeticError:
             raise DerivationError(f"{what} is not a number: {value!r}") from None
         if not number.is_finite():
             raise DerivationError(f"{what} is not finite: {value!r}")
-        return Fraction(number)
-    raise DerivationError(f"{what} is not a number: {value!r}")
+    else:
+        raise DerivationError(f"{what} is not a number: {value!r}")
+    if number and (
+        abs(number.adjusted()) > MAX_EXPONENT or len(number.as_tuple().digits) > MAX_DIGITS
+    ):
+        raise DerivationError(f"{what} is not a billing figure: {value!r}")
+    return Fraction(number)
 
 
 def to_money(amount: Fraction, currency: str) -> Money:
@@ -224,6 +245,9 @@ def to_money(amount: Fraction, currency: str) -> Money:
     numerator, denominator = amount.numerator, amount.denominator  # denominator > 0
     whole = (2 * abs(numerator) * 10**places + denominator) // (2 * denominator)
     signed = -whole if numerator < 0 else whole
+    if len(str(whole)) > MONEY_DIGITS:
+        # Decimal's 28 digits could not hold it (quantize would raise): no amount is that.
+        raise DerivationError(f"an amount of {len(str(whole))} digits is no billing figure")
     return Money(round_money(Decimal(signed).scaleb(-places), currency), currency)
 
 
