@@ -409,6 +409,7 @@ def test_a_condition_editor_is_offered_the_catalogue_s_names_and_ids(
     assert suggested("product.id") == ["prod_pro"]
     assert suggested("subscription.active_coupon_id") == ["pct25"]
     assert suggested("plan.interval", "m") == ["MONTH"]  # an ENUM: seggraph's own
+    assert suggested("plan.name", "(*") == []  # the prefix is text, not a pattern
 
 
 def test_record_retention_events(webhook: Webhook, gql: GraphQLClient) -> None:

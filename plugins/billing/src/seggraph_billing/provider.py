@@ -23,7 +23,7 @@ from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from seggraph.plugins import Noted
 from seggraph.settings import read_settings
 from seggraph.web.methods import ANY_METHOD
-from seggraph_billing.derive import ALL_KEYS, Account, Lookups, Resolver, SubscriberData, derive
+from seggraph_billing.derive import ALL_KEYS, Account, Lookups, SubscriberData, derive, ref_id
 from seggraph_billing.ingest import IngestError, apply_event, parse_event, verify_signature
 from seggraph_billing.properties import INVOICE_KEYS, PROVIDER, RETENTION_KEYS, definitions
 from seggraph_billing.settings import BillingSettings
@@ -172,21 +172,46 @@ class BillingProvider:
     async def suggest(self, key: str, prefix: str, limit: int) -> list[str] | None:
         """Values of a catalogue property (plan, add-on and product names and ids, coupon ids)
         starting with ``prefix`` case-insensitively, in alphabetical order; ``None`` for the
-        other keys (seggraph suggests an ENUM's declared values)."""
+        other keys (seggraph suggests an ENUM's declared values). The database selects the
+        objects by the prefix; a plan's name is its price's nickname, else its product's."""
+        objects = self.store.catalogue_objects
+        recurring = {"recurring": {"$ne": None}}  # a subscription item's price
         if key in ("plan.id", "addon.id"):
-            found = [doc["_id"] for doc in await self.store.catalogue_objects(PRICES, ["_id"])]
+            found = [
+                doc["_id"]
+                for doc in await objects(PRICES, ["_id"], starting=("_id", prefix), where=recurring)
+            ]
         elif key in ("plan.name", "addon.name"):
-            prices = await self.store.catalogue_objects(PRICES, ["nickname", "product"])
-            products = await self.store.catalogue_objects(PRODUCTS, ["name"])
-            resolver = Resolver(Lookups(products={doc["_id"]: doc for doc in products}))
-            found = [name for doc in prices if (name := resolver.price_name(doc)) is not None]
+            nicknamed = await objects(
+                PRICES, ["nickname"], starting=("nickname", prefix), where=recurring
+            )
+            products = await objects(PRODUCTS, ["name"], starting=("name", prefix))
+            unnamed = {"nickname": {"$in": [None, ""]}, **recurring}
+            ids = [doc["_id"] for doc in products]
+            by_product = (
+                await objects(
+                    PRICES,
+                    ["product"],
+                    where={
+                        **unnamed,
+                        "$or": [{"product": {"$in": ids}}, {"product.id": {"$in": ids}}],
+                    },
+                )
+                if ids
+                else []
+            )
+            named = {doc["_id"]: doc.get("name") for doc in products}
+            found = [doc.get("nickname") for doc in nicknamed]
+            found += [named.get(ref_id(doc.get("product"))) for doc in by_product]
         elif key in ("product.id", "product.name"):
             field = "_id" if key == "product.id" else "name"
             found = [
-                doc.get(field) for doc in await self.store.catalogue_objects(PRODUCTS, [field])
+                doc.get(field) for doc in await objects(PRODUCTS, [field], starting=(field, prefix))
             ]
         elif key in ("subscriber.active_coupon_id", "subscription.active_coupon_id"):
-            found = [doc["_id"] for doc in await self.store.catalogue_objects(COUPONS, ["_id"])]
+            found = [
+                doc["_id"] for doc in await objects(COUPONS, ["_id"], starting=("_id", prefix))
+            ]
         else:
             return None
         folded = prefix.casefold()

@@ -31,6 +31,7 @@ while it is unchanged, a batch costs no catalogue query at all.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -769,15 +770,23 @@ class BillingStore:
         return await cursor.to_list(None)
 
     async def catalogue_objects(
-        self, collection: str, fields: Sequence[str]
+        self,
+        collection: str,
+        fields: Sequence[str],
+        *,
+        starting: tuple[str, str] | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """The catalogue objects of ``collection`` (prices, products, coupons) that are not
-        deleted, with ``fields`` (for suggestions: at most :data:`SUGGESTION_SCAN` of them)."""
-        cursor = (
-            self.db[collection]
-            .find({"deleted": {"$ne": True}}, dict.fromkeys(fields, 1))
-            .limit(SUGGESTION_SCAN)
-        )
+        deleted, with ``fields``, for suggestions: those whose ``starting`` field (a field and
+        a prefix) starts with the prefix in any case, and match ``where``; at most
+        :data:`SUGGESTION_SCAN` of them. The prefix is matched by the database (an anchored
+        case-insensitive ``$regex``), so a keystroke reads only what may be suggested."""
+        query: dict[str, Any] = {"deleted": {"$ne": True}, **(where or {})}
+        if starting is not None and starting[1]:
+            field, prefix = starting
+            query[field] = {"$regex": "^" + re.escape(prefix), "$options": "i"}
+        cursor = self.db[collection].find(query, dict.fromkeys(fields, 1)).limit(SUGGESTION_SCAN)
         return await cursor.to_list(None)
 
     async def subscriber_ids(self, after: str | None, limit: int) -> list[str]:
