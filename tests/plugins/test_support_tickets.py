@@ -457,6 +457,9 @@ def test_ticket_ids_and_tags_are_bounded_as_seggraph_s_ids_and_text_values(
     assert post(server.url, {"tickets": [longest]}).json() == {"written": 1}
     stored = sync_db[COLLECTION].find_one({"_id": "T" * 256})
     assert stored is not None and len(stored["tags"]) == 500 and "x" * 1000 in stored["tags"]
+    # Tags are counted as stored: 600 entries that are 10 tags in any case are 10.
+    repeated = ticket(id="T-5", tags=[f"T{i % 10}" if i % 2 else f"t{i % 10}" for i in range(600)])
+    assert post(server.url, {"tickets": [repeated]}).json() == {"written": 1}
 
 
 def test_only_a_bearer_token_opens_the_route(

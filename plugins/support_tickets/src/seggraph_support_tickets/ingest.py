@@ -72,14 +72,14 @@ def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[s
     tags = item.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
         problems.append(f"{where}.tags: a list of non-empty strings")
-    elif len(tags) > MAX_TAGS:
-        problems.append(f"{where}.tags: at most {MAX_TAGS} tags, got {len(tags)}")
     else:
         kept = [t.strip().lower() for t in tags]
         for i, tag in enumerate(kept):
             if len(tag) > MAX_TAG:
                 problems.append(f"{where}.tags[{i}]: at most {MAX_TAG} characters, got {len(tag)}")
         ticket["tags"] = sorted(set(kept))
+        if len(ticket["tags"]) > MAX_TAGS:  # counted as stored: repeats are one tag
+            problems.append(f"{where}.tags: at most {MAX_TAGS} tags, got {len(ticket['tags'])}")
     try:
         created = datetime.fromisoformat(str(item.get("created_at", "")))
         if created.tzinfo is None:
