@@ -207,6 +207,12 @@ def _ratio(value: Any, what: str) -> tuple[int, int]:
     return number.numerator, number.denominator
 
 
+def _ratio_or_one(value: Any, what: str) -> tuple[int, int]:
+    """:func:`_ratio` of ``value``, or 1 when it is absent (Stripe's default for a quantity
+    and an interval count)."""
+    return (1, 1) if value is None else _ratio(value, what)
+
+
 def exact(value: Any, what: str) -> Fraction:
     """An exact number from JSON: an int, a decimal string or a float (read as its repr);
     :class:`DerivationError` for anything else, and for a number of more than
@@ -214,7 +220,7 @@ def exact(value: Any, what: str) -> Fraction:
     if isinstance(value, bool) or value is None:
         raise DerivationError(f"{what} is not a number: {value!r}")
     if isinstance(value, int):
-        if len(str(abs(value))) > MAX_DIGITS:
+        if not -_SMALL < value < _SMALL:
             raise DerivationError(f"{what} is not a billing figure: {value!r}")
         return Fraction(value)
     if isinstance(value, float):
@@ -245,9 +251,9 @@ def to_money(amount: Fraction, currency: str) -> Money:
     numerator, denominator = amount.numerator, amount.denominator  # denominator > 0
     whole = (2 * abs(numerator) * 10**places + denominator) // (2 * denominator)
     signed = -whole if numerator < 0 else whole
-    if len(str(whole)) > MONEY_DIGITS:
+    if (digits := len(str(whole))) > MONEY_DIGITS:
         # Decimal's 28 digits could not hold it (quantize would raise): no amount is that.
-        raise DerivationError(f"an amount of {len(str(whole))} digits is no billing figure")
+        raise DerivationError(f"an amount of {digits} digits is no billing figure")
     return Money(round_money(Decimal(signed).scaleb(-places), currency), currency)
 
 
@@ -316,8 +322,12 @@ def is_canceled(subscription: Doc) -> bool:
 
 def quantity_of(item: Doc) -> Fraction:
     """An item's quantity; absent means 1, Stripe's default when an item is created."""
-    raw = item.get("quantity")
-    return Fraction(1) if raw is None else exact(raw, "quantity")
+    return Fraction(*_quantity(item))
+
+
+def _quantity(item: Doc) -> tuple[int, int]:
+    """:func:`quantity_of` as a numerator and a denominator."""
+    return _ratio_or_one(item.get("quantity"), "quantity")
 
 
 def primary_subscription(subscriptions: Iterable[Doc]) -> Doc | None:
@@ -445,8 +455,7 @@ def _recurring(price: Doc, subscription: Doc) -> tuple[str, int, int]:
     interval = recurring.get("interval")
     if interval not in MONTHS_FACTOR:
         raise DerivationError(f"price {price.get('id')!r} has an unknown interval {interval!r}")
-    raw = recurring.get("interval_count")
-    count, per = (1, 1) if raw is None else _ratio(raw, "interval_count")
+    count, per = _interval_count(recurring)
     if count <= 0:
         raise DerivationError(
             f"price {price.get('id')!r} has interval_count {Fraction(count, per)}"
@@ -456,8 +465,12 @@ def _recurring(price: Doc, subscription: Doc) -> tuple[str, int, int]:
 
 def interval_count(recurring: Doc) -> Fraction:
     """``recurring.interval_count``; absent means 1 (Stripe's default)."""
-    raw = recurring.get("interval_count")
-    return Fraction(1) if raw is None else exact(raw, "interval_count")
+    return Fraction(*_interval_count(recurring))
+
+
+def _interval_count(recurring: Doc) -> tuple[int, int]:
+    """:func:`interval_count` as a numerator and a denominator."""
+    return _ratio_or_one(recurring.get("interval_count"), "interval_count")
 
 
 def _unit_amount(price: Doc) -> tuple[int, int]:
@@ -499,8 +512,7 @@ def subscription_mrr(
             raise DerivationError(f"the price of an item of {_where(subscription)} is not known")
         interval, count, per = _recurring(price, subscription)
         unit, unit_per = _unit_amount(price)
-        raw = item.get("quantity")
-        quantity, quantity_per = (1, 1) if raw is None else _ratio(raw, "quantity")
+        quantity, quantity_per = _quantity(item)
         factor = MONTHS_FACTOR[interval]
         top = unit * quantity * factor.numerator * per
         bottom = unit_per * quantity_per * factor.denominator * count
