@@ -14,15 +14,9 @@ from typing import Any
 
 import orjson
 
+from seggraph.domain.numbers import fits_int64
 from seggraph_billing.derive import ref_id
-from seggraph_billing.store import (
-    COLLECTION_OF,
-    INT64_MAX,
-    INT64_MIN,
-    BillingStore,
-    WriteReport,
-    storage_problem,
-)
+from seggraph_billing.store import COLLECTION_OF, BillingStore, WriteReport, storage_problem
 
 
 class IngestError(Exception):
@@ -130,11 +124,7 @@ def parse_event(payload: bytes) -> Event:
         problems.append("id must be a non-empty string")
     if not isinstance(kind, str) or not kind:
         problems.append("type must be a non-empty string")
-    if (
-        not isinstance(created, int)
-        or isinstance(created, bool)
-        or not INT64_MIN <= created <= INT64_MAX
-    ):
+    if not isinstance(created, int) or isinstance(created, bool) or not fits_int64(created):
         problems.append("created must be a Unix timestamp (a 64-bit integer)")
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):

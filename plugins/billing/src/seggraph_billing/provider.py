@@ -167,7 +167,7 @@ class BillingProvider:
             "subscription_id": derivation.subscription_id,
         }
 
-    # --- the subscriber directory -----------------------------------------------------------------
+    # --- suggestions for a condition editor ----------------------------------------------------
 
     async def suggest(self, key: str, prefix: str, limit: int) -> list[str] | None:
         """Values of a catalogue property (plan, add-on and product names and ids, coupon ids)
@@ -217,6 +217,8 @@ class BillingProvider:
         folded = prefix.casefold()
         chosen = {v for v in found if isinstance(v, str) and v and v.casefold().startswith(folded)}
         return sorted(chosen, key=lambda v: (v.casefold(), v))[:limit]
+
+    # --- the subscriber directory -----------------------------------------------------------------
 
     async def subscriber_ids(self, after: str | None = None, limit: int = 500) -> list[str]:
         """A page of subscriber ids in id order, strictly after ``after``."""

@@ -47,6 +47,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from seggraph.db import IndexSpec
+from seggraph.domain.numbers import INT64_MAX, INT64_MIN, fits_int64
 from seggraph_billing.derive import Lookups, SubscriberData, items_of, ref_id
 
 PREFIX = "billing_"
@@ -125,8 +126,6 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 MAX_NESTING = 100
 #: Room left in a stored document for what seggraph adds to an object (``_id``, ``_seggraph``).
 BOOKKEEPING_BYTES = 64 * 1024
-#: BSON's integers are 64-bit (JSON's are not bounded; orjson reads them up to 2**64 - 1).
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class BadObject(ValueError):
@@ -190,7 +189,8 @@ def _unencodable(value: Any, path: str) -> str | None:
         for index, child in enumerate(value):
             if (found := _unencodable(child, f"{path}[{index}]")) is not None:
                 return found
-    elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+    elif isinstance(value, int) and not fits_int64(value):
+        # BSON's integers are 64-bit; JSON's are not bounded (orjson reads up to 2**64 - 1).
         return f"{path} is {value}, beyond MongoDB's 64-bit integers ({INT64_MIN} to {INT64_MAX})"
     return None
 
