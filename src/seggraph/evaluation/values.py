@@ -297,10 +297,10 @@ def shown_as_read(definition: PropertyDefinition | None) -> Callable[[Any], Any]
     if definition is None:
         return None
     if definition.type is PropertyType.ENUM:
-        canonical = {identifier.casefold(): identifier for identifier in definition.enum_values}
+        coerce = _enum_coercer(definition.enum_values)
 
         def identifier(raw: Any) -> Any:
-            named = coerce_enum(raw, canonical) if raw.__class__ is str else raw
+            named = coerce(raw)
             return raw if named.__class__ is Unknown else named
 
         return identifier
@@ -330,6 +330,21 @@ def coercer_of(
     )
 
 
+def _enum_coercer(enum_values: tuple[str, ...]) -> Callable[[Any], str | Unknown]:
+    """An ENUM's coercion: the declared identifier a value names, case-insensitively."""
+    canonical = {identifier.casefold(): identifier for identifier in enum_values}
+    exact = {identifier: identifier for identifier in enum_values}
+
+    def enum(raw: Any) -> str | Unknown:
+        if raw.__class__ is str:
+            found = exact.get(raw)
+            if found is not None:
+                return found
+        return coerce_enum(raw, canonical)
+
+    return enum
+
+
 def coercer_for(
     kind: PropertyType,
     *,
@@ -347,17 +362,7 @@ def coercer_for(
     if kind is PropertyType.TEXT:
         return coerce_text
     if kind is PropertyType.ENUM:
-        canonical = {identifier.casefold(): identifier for identifier in enum_values}
-        exact = {identifier: identifier for identifier in enum_values}
-
-        def enum(raw: Any) -> str | Unknown:
-            if raw.__class__ is str:
-                found = exact.get(raw)
-                if found is not None:
-                    return found
-            return coerce_enum(raw, canonical)
-
-        return enum
+        return _enum_coercer(enum_values)
     if kind is PropertyType.BOOLEAN:
         return coerce_boolean
     if kind is PropertyType.DATE:
