@@ -14,6 +14,17 @@ Clock = Callable[[], datetime]
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 
 
+def taken_in_utc(moment: datetime) -> datetime | None:
+    """An aware ``moment`` in UTC, or None when seggraph does not take it from a client: before
+    :data:`EARLIEST`, or in no year a ``datetime`` holds once in UTC
+    (``0001-01-01T00:00:00+01:00`` is in year 0 there)."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        return None
+    return utc if utc >= EARLIEST else None
+
+
 def utcnow() -> datetime:
     """Now in UTC, truncated to milliseconds (what MongoDB stores), so round trips are exact."""
     return to_milliseconds(datetime.now(UTC))

@@ -56,7 +56,7 @@ from bson import Decimal128
 # The earliest time a message may have: a day after the calendar's first, so that it is a day in
 # every time zone (the account's day of 0001-01-01T05:00Z is before year 1 in New York); shared
 # with retention events and support tickets.
-from seggraph.clock import EARLIEST
+from seggraph.clock import EARLIEST, taken_in_utc
 from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph.domain.numbers import BOUNDS, fits_int64, within_bounds
 
@@ -122,12 +122,8 @@ def parse_time(value: Any, where: str) -> datetime | None:
         raise BadMessage(where, f"expected an ISO-8601 date-time, got {value[:60]!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    utc: datetime | None
-    try:
-        utc = moment.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC, and so on
-        utc = None
-    if utc is None or utc < EARLIEST:
+    utc = taken_in_utc(moment)
+    if utc is None:
         raise BadMessage(
             where,
             f"{value[:60]!r} is out of range: a time is from {EARLIEST.date().isoformat()} to "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from seggraph.clock import EARLIEST
+from seggraph.clock import EARLIEST, taken_in_utc
 from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph_support_tickets.properties import PRIORITIES, STATUSES
 
@@ -87,12 +87,8 @@ def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[s
     except ValueError:
         problems.append(f"{where}.created_at: an ISO 8601 date-time with an offset")
     else:
-        try:
-            # In UTC, as it is stored: 0001-01-01T00:00:00+01:00 is in no year a date holds.
-            utc: datetime | None = created.astimezone(UTC)
-        except OverflowError:
-            utc = None
-        if utc is None or utc < EARLIEST:
+        utc = taken_in_utc(created)  # in UTC, as it is stored
+        if utc is None:
             # From the CDP's earliest time on, a day in every time zone: 0001-01-01T00:00Z is
             # in year 0 in New York, where support.last_ticket_at could not be read.
             problems.append(
