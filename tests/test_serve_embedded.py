@@ -162,3 +162,51 @@ def _database_pid(data_dir: Path) -> int:
 
     pid: int = json.loads(runtime_file(data_dir).read_text())["pid"]
     return pid
+
+
+def test_two_servers_started_together_on_one_data_directory(tmp_path: Path) -> None:
+    """Started at the same instant, both found no running server (its record is written once
+    its database is up, seconds later); the second then failed with "SecantusDB exited with
+    code 1 at start-up". Now one serves and the other stops at once, saying why."""
+    data_dir = tmp_path / "db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_AUTH="off")
+    ports = [free_port(), free_port()]
+    servers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "seggraph", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        for port in ports
+    ]
+    try:
+        deadline = time.monotonic() + 90
+        while all(server.poll() is None for server in servers):
+            assert time.monotonic() < deadline, "neither server stopped"
+            time.sleep(0.1)
+        loser = next(server for server in servers if server.poll() is not None)
+        winner = servers[1 - servers.index(loser)]
+        said = " ".join((loser.communicate(timeout=10)[0] or "").split())
+        assert loser.returncode == 1, said
+        assert f"the data directory {data_dir} is in use by another seggraph process" in said
+        assert "SecantusDB exited" not in said and "Traceback" not in said
+        url = f"http://127.0.0.1:{ports[servers.index(winner)]}"
+        while True:
+            assert winner.poll() is None, winner.communicate()[0]
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the other server did not become ready"
+            time.sleep(0.1)
+        assert gql(url, "{ __typename }") == {"__typename": "Query"}
+    finally:
+        for server in servers:
+            if server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+                server.communicate(timeout=60)

@@ -1,17 +1,20 @@
 """The database a one-off command (an import, the demo loader) writes to.
 
 ``SEGGRAPH_MONGODB_URI`` when it is set; otherwise the embedded database, started on the data
-directory for the length of the command. The embedded database locks its directory, so while a
-``seggraph serve`` runs on it, starting another one fails with
-:class:`seggraph.embedded.EmbeddedDatabaseError` — unless the command asks to use the running
-server's database (``use_running_server``), which ``seggraph serve`` records beside the
-directory.
+directory for the length of the command. Only one process at a time runs a database on a data
+directory (:class:`seggraph.embedded.DirectoryLock`), so while a ``seggraph serve`` starts or
+runs on it, starting another one fails with :class:`seggraph.embedded.DataDirectoryInUse` —
+unless the command asks to use the running server's database (``use_running_server``), which
+``seggraph serve`` records beside the directory once its database is up.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+
+import typer
+from rich.console import Console
 
 from seggraph.settings import Settings
 
@@ -32,3 +35,19 @@ def database_uri(settings: Settings, *, use_running_server: bool = False) -> Ite
             return
     with EmbeddedDatabase(settings.data_dir) as embedded:
         yield embedded.uri
+
+
+@contextlib.contextmanager
+def command_database(settings: Settings, console: Console) -> Iterator[str]:
+    """:func:`database_uri` for a CLI command, through a running ``seggraph serve`` when there
+    is one: an embedded database that cannot start (SecantusDB not installed, the directory
+    held by another process, a failed start) is an ``error:`` line and exit status 1, not a
+    traceback."""
+    from seggraph.embedded import EmbeddedDatabaseError
+
+    try:
+        with database_uri(settings, use_running_server=True) as uri:
+            yield uri
+    except EmbeddedDatabaseError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None

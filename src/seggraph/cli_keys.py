@@ -1,6 +1,6 @@
 """``seggraph keys``: create, list and revoke API keys.
 
-The commands reach the database the server uses (:func:`seggraph.cli_database.database_uri`):
+The commands reach the database the server uses (:func:`seggraph.cli_database.command_database`):
 ``SEGGRAPH_MONGODB_URI`` when it is set; otherwise the embedded database of a running
 ``seggraph serve`` (recorded beside the data directory), or, when no server is running, a
 temporary embedded database on the data directory.
@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from seggraph.cli_database import database_uri
+from seggraph.cli_database import command_database
 from seggraph.domain.api_keys import MAX_NAME, ApiKey, Role, parse_key
 from seggraph.domain.segments import Mode
 from seggraph.settings import Settings, SettingsError, load_settings
@@ -69,17 +69,8 @@ def _run(settings: Settings, work: Callable[[ApiKeyService], Awaitable[T]]) -> T
         finally:
             await database.close()
 
-    from seggraph.embedded import EmbeddedDatabaseError
-
-    try:
-        with database_uri(settings, use_running_server=True) as uri:
-            return asyncio.run(main(uri))
-    except EmbeddedDatabaseError as exc:
-        console.print(
-            f"[red]error:[/red] {exc}\n(is a `seggraph serve` on {settings.data_dir} starting or "
-            "stopping? try again when it is up, or set SEGGRAPH_MONGODB_URI)"
-        )
-        raise typer.Exit(1) from None
+    with command_database(settings, console) as uri:
+        return asyncio.run(main(uri))
 
 
 def _shown(name: str) -> str:

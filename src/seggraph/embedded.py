@@ -33,6 +33,10 @@ class EmbeddedDatabaseError(RuntimeError):
     """The embedded database could not be started."""
 
 
+class DataDirectoryInUse(EmbeddedDatabaseError):
+    """Another seggraph process has an embedded database on the data directory."""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -62,6 +66,55 @@ def log_file_of(data_dir: Path) -> Path:
     """Where the embedded database on ``data_dir`` writes its log: beside the directory, named
     after it (two data directories in one folder keep two logs)."""
     return data_dir.parent / f"{data_dir.name}.secantusdb.log"
+
+
+def lock_file_of(data_dir: Path) -> Path:
+    """The file a seggraph process holds locked (``flock``) while it runs an embedded database
+    on ``data_dir``, holding that process's pid."""
+    return data_dir.parent / f"{data_dir.name}.lock"
+
+
+class DirectoryLock:
+    """An exclusive lock on a data directory for as long as this process runs a database on it.
+
+    WiredTiger locks the directory too, but only once SecantusDB has started, seconds later;
+    two ``seggraph serve`` started together both found no running server and the second then
+    failed with SecantusDB's exit code. The lock is taken before anything starts, is released
+    by the kernel when the process dies however it dies (no stale lock to clean up), and is
+    not inherited by the database's process.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = lock_file_of(data_dir)
+        self.data_dir = data_dir
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`DataDirectoryInUse` naming the holder's pid."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f"pid {holder}" if holder.isdigit() else "its pid not yet written"
+            raise DataDirectoryInUse(
+                f"the data directory {self.data_dir} is in use by another seggraph process "
+                f"({who}): a `seggraph serve` starting or stopping, or a command such as an "
+                "import; try again when it has finished or is up, or give this one another "
+                "SEGGRAPH_DATA_DIR"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # the lock goes with the descriptor; the file stays (no unlink race)
 
 
 def record_running(data_dir: Path, uri: str, pid: int) -> None:
@@ -132,6 +185,7 @@ class EmbeddedDatabase:
         self.startup_timeout = startup_timeout
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
+        self._lock: DirectoryLock | None = None
 
     @property
     def uri(self) -> str:
@@ -145,6 +199,17 @@ class EmbeddedDatabase:
                 "MongoDB server"
             )
         storage = str(self.storage_path)
+        if storage != MEMORY and sys.platform != "win32":
+            lock = DirectoryLock(Path(storage))
+            lock.acquire()
+            self._lock = lock
+        try:
+            return self._start(storage)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, storage: str) -> str:
         if storage != MEMORY:
             Path(storage).mkdir(parents=True, exist_ok=True)
         log_path = self.log_file or (log_file_of(Path(storage)) if storage != MEMORY else None)
@@ -208,15 +273,20 @@ class EmbeddedDatabase:
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM, then wait; SIGKILL only if it does not stop in time."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.error("SecantusDB did not stop within %.0f s; killing it", timeout)
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            if process is None or process.poll() is not None:
+                return
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.error("SecantusDB did not stop within %.0f s; killing it", timeout)
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def __enter__(self) -> EmbeddedDatabase:
         self.start()

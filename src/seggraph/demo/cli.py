@@ -149,9 +149,8 @@ def demo_command(
     ] = DEFAULT_SUBSCRIBERS,
 ) -> None:
     """``seggraph demo`` (its help is :data:`HELP`)."""
-    from seggraph.cli_database import database_uri
+    from seggraph.cli_database import command_database
     from seggraph.demo.loader import DemoError
-    from seggraph.embedded import EmbeddedDatabaseError
     from seggraph.settings import SettingsError, load_settings
 
     try:
@@ -161,14 +160,8 @@ def demo_command(
         raise typer.Exit(2) from None
     apply_cdp_defaults()
     try:
-        with database_uri(settings, use_running_server=True) as uri:
+        with command_database(settings, console) as uri:
             report = run_load(settings, uri, subscribers)
-    except EmbeddedDatabaseError as exc:
-        console.print(
-            f"[red]error:[/red] {exc} (is a `seggraph serve` starting or stopping on "
-            f"{settings.data_dir}? try again when it is up, or set SEGGRAPH_MONGODB_URI)"
-        )
-        raise typer.Exit(1) from None
     except DemoError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

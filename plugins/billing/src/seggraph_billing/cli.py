@@ -20,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from seggraph.cli_database import database_uri
+from seggraph.cli_database import command_database
 from seggraph.cli_text import counted
 from seggraph.settings import SettingsError, load_settings
 from seggraph_billing.importer import DEFAULT_BATCH, ImportReport, default_as_of, import_file
@@ -109,19 +109,8 @@ def import_billing(
             f"future, got {as_of!r}{why}"
         )
         raise typer.Exit(2) from None
-    from seggraph.embedded import EmbeddedDatabaseError
-
-    try:
-        with database_uri(settings, use_running_server=True) as uri:
-            report = asyncio.run(
-                _run(uri, settings.database, file, version, start_line, batch_size)
-            )
-    except EmbeddedDatabaseError as exc:
-        console.print(
-            f"[red]error:[/red] {exc} (is `seggraph serve` using the embedded database? stop "
-            "it, or set SEGGRAPH_MONGODB_URI)"
-        )
-        raise typer.Exit(1) from None
+    with command_database(settings, console) as uri:
+        report = asyncio.run(_run(uri, settings.database, file, version, start_line, batch_size))
     _print_report(report, file)
     if report.errors:
         raise typer.Exit(1)

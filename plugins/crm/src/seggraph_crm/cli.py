@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from seggraph.cli_database import database_uri
+from seggraph.cli_database import command_database
 from seggraph.cli_text import counted
 from seggraph.settings import SettingsError, load_settings
 from seggraph_crm.importer import ImportFileError
@@ -73,7 +73,7 @@ def import_crm(
     if dry_run:
         console.print(f"{file}: {summary} checked; nothing written (--dry-run)")
         return
-    with database_uri(settings, use_running_server=True) as uri:
+    with command_database(settings, console) as uri:
         asyncio.run(_run(uri, settings.database, provider, parsed))
     console.print(f"{file}: {summary} imported")
 

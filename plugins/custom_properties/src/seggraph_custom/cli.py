@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from seggraph.cli_database import database_uri
+from seggraph.cli_database import command_database
 from seggraph.cli_text import counted
 from seggraph.db import Database
 from seggraph.settings import SettingsError, load_settings
@@ -58,7 +58,7 @@ def import_custom(
     except ImportFileError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    with database_uri(settings, use_running_server=True) as uri:
+    with command_database(settings, console) as uri:
         code = asyncio.run(_run(uri, settings.database, file, rows, dry_run))
     if code:
         raise typer.Exit(code)
