@@ -315,6 +315,14 @@ class _Checker:
             return None
         rows: Rows = {}
         for context, row in raw_rows.items():
+            if not isinstance(context, EvaluationContext):
+                report.add(
+                    "resolve_shape",
+                    f"{where} answered a mapping keyed by {type(context).__name__} {context!r}: "
+                    "key it by the EvaluationContext objects given in contexts (the server "
+                    "answers every value of such a call UNKNOWN)",
+                )
+                return None
             if context not in contexts:
                 report.add("resolve_shape", f"{where} answered for {context!r}, not asked")
                 continue

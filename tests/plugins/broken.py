@@ -102,6 +102,16 @@ class SortedRows(Base):
         return [self.row(c, keys) for c in ordered]
 
 
+class KeyedById(Base):
+    """Keys its answer by subscriber id instead of by context."""
+
+    @hookimpl
+    async def resolve_properties(
+        self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
+    ) -> Any:
+        return {c.subscriber_id: self.row(c, keys) for c in contexts}
+
+
 class Raising(Base):
     @hookimpl
     async def resolve_properties(

@@ -124,6 +124,7 @@ async def test_the_example_provider_reads_a_whole_batch_in_one_query(
         (broken.BatchDependent(), "batch_consistency", "broken.count for cus_1: 3 in a batch, 1"),
         (broken.SortedRows(), "batch_consistency", "in reverse order"),
         (broken.Raising(), "resolve_shape", "raised ConnectionError: no route to the ledger"),
+        (broken.KeyedById(), "resolve_shape", "keyed by str 'cus_1': key it by the Evaluation"),
         (broken.BadSuggestions(), "suggestions", "'ENTERPRISE' is not a valid ENUM"),
         (broken.BadSuggestions(), "suggestions", "'pro' is not spelled as declared"),
         (broken.BadSuggestions(), "suggestions", "6 values, more than the 5 asked"),

@@ -157,6 +157,22 @@ async def test_an_answer_of_the_wrong_shape_is_a_provider_error() -> None:
     assert "answered 1 rows for 2 contexts" in unknown.detail
 
 
+async def test_an_answer_keyed_by_subscriber_id_is_a_provider_error_not_missing() -> None:
+    class ById(FakeProvider):
+        @hookimpl
+        async def resolve_properties(self, contexts: Any, keys: Any) -> Any:  # type: ignore[override]
+            return {context.subscriber_id: {"beta.a": 1} for context in contexts}
+
+    manager = manager_with(("beta", ById([number("beta.a")])))
+    values = await manager.resolve(manager.build_catalogue(), [A, B], ["beta.a"])
+    for context in (A, B):
+        unknown = values[context]["beta.a"].value
+        assert isinstance(unknown, Unknown)
+        assert unknown.reason is UnknownReason.PROVIDER_ERROR
+        assert "keyed by str 'sub_a'" in unknown.detail
+        assert "EvaluationContext" in unknown.detail
+
+
 async def test_a_provider_that_fails_to_start_is_failed_and_its_keys_unknown(
     settings: Settings, mongo_uri: str
 ) -> None:

@@ -962,6 +962,14 @@ def _rows(answer: Any, contexts: list[EvaluationContext]) -> Mapping[Any, Any]:
     """The answer of ``resolve_properties`` as ``{context: {key: value}}``."""
     if isinstance(answer, Mapping):
         rows: Mapping[Any, Any] = answer
+        for key in rows:
+            if not isinstance(key, EvaluationContext):
+                # Keyed by subscriber id, say: no context would find its row, and every value
+                # would be MISSING without a word.
+                raise BadAnswer(
+                    f"answered a mapping keyed by {type(key).__name__} {key!r}: key it by the "
+                    "EvaluationContext objects given in contexts"
+                )
     elif isinstance(answer, Sequence) and not isinstance(answer, str | bytes):
         if len(answer) != len(contexts):
             raise BadAnswer(
