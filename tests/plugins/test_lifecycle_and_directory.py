@@ -3,6 +3,7 @@ directory that bulk questions walk."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -53,6 +54,25 @@ async def test_without_a_directory_or_when_it_fails_the_error_names_it() -> None
         == "provider 'billing': could not list subscribers: TimeoutError: ledger slow"
     )
     assert failing.info("billing").failures_in_row == 1  # type: ignore[union-attr]
+
+
+async def test_start_up_says_when_there_is_no_directory(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider author's environment without the billing provider: the log says at start-up
+    that counts and member lists will fail, rather than only when one is asked."""
+    app = create_app(
+        settings.model_copy(update={"plugins": []}),
+        extra_plugins=[("loyalty", FakeProvider([number("loyalty.points")]))],
+    )
+    with caplog.at_level(logging.INFO, logger="seggraph.plugins.manager"):
+        async with app.router.lifespan_context(app):
+            pass
+    said = [r.getMessage() for r in caplog.records if "directory" in r.getMessage()]
+    assert said == [
+        "no subscriber directory: no provider lists subscribers (install the billing provider, "
+        "or set SEGGRAPH_SUBSCRIBER_DIRECTORY); member counts and lists will fail"
+    ]
 
 
 class FailingToStart(Directory):

@@ -384,8 +384,11 @@ class PluginManager:
         )
         if (name := self.directory()) is not None:
             log.info("subscriber directory: provider %r", name)
-        elif self._directory_out() is not None:
-            log.warning("no subscriber directory: %s", self._no_directory())
+        else:
+            log.warning(
+                "no subscriber directory: %s; member counts and lists will fail",
+                self._no_directory(),
+            )
 
     async def _start(self, record: _Record, database: Database, services: Services) -> None:
         name = record.name
