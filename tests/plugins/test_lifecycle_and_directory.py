@@ -43,6 +43,18 @@ async def test_billing_is_the_default_directory_and_a_lone_one_is_used() -> None
     assert manager_with(("crm", Directory(1)), ("cdp", Directory(1))).directory() is None
 
 
+async def test_several_directories_and_none_named_the_error_says_to_choose() -> None:
+    """Two providers list subscribers and SEGGRAPH_SUBSCRIBER_DIRECTORY names neither: not
+    "no provider lists subscribers", which sends the reader to install one."""
+    several = manager_with(("crm", Directory(1)), ("cdp", Directory(1)))
+    with pytest.raises(ProviderCallError) as error:
+        await several.subscriber_ids(None, 10)
+    assert str(error.value) == (
+        "provider 'billing': several providers list subscribers (crm, cdp) and "
+        "SEGGRAPH_SUBSCRIBER_DIRECTORY names none of them ('billing'): set it to one"
+    )
+
+
 async def test_without_a_directory_or_when_it_fails_the_error_names_it() -> None:
     with pytest.raises(ProviderCallError, match="no provider lists subscribers"):
         await manager_with().subscriber_ids(None, 10)

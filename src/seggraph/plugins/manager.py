@@ -827,6 +827,12 @@ class PluginManager:
                 f"the subscriber directory {named!r} (SEGGRAPH_SUBSCRIBER_DIRECTORY) {out}; no "
                 "other provider's subscribers stand in for its own"
             )
+        candidates = [r.name for r in self._active("subscriber_ids") if not r.broken]
+        if len(candidates) > 1:
+            return (
+                f"several providers list subscribers ({', '.join(candidates)}) and "
+                f"SEGGRAPH_SUBSCRIBER_DIRECTORY names none of them ({named!r}): set it to one"
+            )
         return (
             "no provider lists subscribers (install the billing provider, or set "
             "SEGGRAPH_SUBSCRIBER_DIRECTORY)"
