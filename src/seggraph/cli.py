@@ -243,7 +243,8 @@ def plugins(
     SEGGRAPH_DISABLE_PLUGINS. Providers are not started: a provider whose properties live in
     the database may list only some of them here. A name in SEGGRAPH_PLUGINS that no
     installed plugin has is a warning on standard error (and, with --json, an entry with the
-    status NOT_INSTALLED).
+    status NOT_INSTALLED), and so is a hook mistake pluggy keeps quiet about (a method named
+    after a hook but not marked @hookimpl, a hook parameter with a default value).
     """
     import json
 
@@ -261,6 +262,9 @@ def plugins(
             f"[red]error:[/red] property {key!r} is declared by both {first!r} and {second!r}: "
             "the server will refuse to start"
         )
+    for info in infos:  # what the server logs as warnings when it loads the plugin
+        for mistake in manager.hook_mistakes(info.name):
+            console.print(f"[yellow]warning:[/yellow] plugin {info.name!r}: {escape(mistake)}")
     missing = manager.not_installed()
     for name in missing:
         console.print(f"[yellow]warning:[/yellow] {escape(_not_installed(name))}")

@@ -132,3 +132,44 @@ def test_plugins_warn_of_a_name_in_seggraph_plugins_that_is_not_installed(
     every = seggraph("plugins", "--json", cwd=tmp_path, SEGGRAPH_PLUGINS="support_tickets")
     assert "warning" not in every.stderr
     assert "NOT_INSTALLED" not in {p["status"] for p in json.loads(every.stdout)}
+
+
+UNMARKED = """
+from seggraph import hookimpl
+from seggraph.domain.properties import PropertyDefinition, PropertyType
+
+
+class Loyalty:
+    def register_properties(self, register):
+        register(PropertyDefinition("loyalty.points", "Points", PropertyType.NUMBER))
+
+    @hookimpl
+    def resolve_properties(self, contexts, keys, settings=None):
+        return {}
+"""
+
+
+def test_plugins_warn_of_hook_mistakes_pluggy_keeps_quiet_about(tmp_path: Path) -> None:
+    """A hook not marked @hookimpl or with a defaulted parameter was listed OK, with no word:
+    the warnings went only to a log the command never shows."""
+    site = tmp_path / "site"
+    write_distribution(
+        site,
+        "seggraph-loyalty",
+        "0.1.0",
+        {"loyalty": "seggraph_test_unmarked:Loyalty"},
+        {"seggraph_test_unmarked": UNMARKED},
+    )
+    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+    for args in (["plugins"], ["plugins", "--json"]):
+        result = seggraph(*args, cwd=tmp_path, PYTHONPATH=path, SEGGRAPH_PLUGINS="loyalty")
+        assert result.returncode == 0, result.stderr
+        warned = " ".join(result.stderr.split())
+        assert (
+            "warning: plugin 'loyalty': register_properties is defined but not marked @hookimpl"
+            in warned
+        )
+        assert (
+            "warning: plugin 'loyalty': resolve_properties's parameter(s) settings have a "
+            "default value" in warned
+        )
