@@ -120,6 +120,29 @@ async def test_a_failure_is_logged_naming_its_provider_once(
     ]
 
 
+async def test_the_first_failure_in_a_row_logs_where_in_the_plugin_it_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ "provider 'beta' failed: KeyError: 'points'" alone does not say which line of the
+    plugin raised: the first failure of a run logs the traceback, the next ones do not."""
+
+    class Buggy(FakeProvider):
+        @hookimpl
+        async def resolve_properties(self, contexts: Any, keys: Any) -> Any:  # type: ignore[override]
+            return {c: {"beta.count": {}["points"]} for c in contexts}
+
+    manager = manager_with(("beta", Buggy([number("beta.count")])))
+    catalogue = manager.build_catalogue()
+    with caplog.at_level(logging.WARNING, logger="seggraph.plugins.manager"):
+        for _ in range(2):
+            await manager.resolve(catalogue, [A], ["beta.count"])
+    first, second = caplog.records
+    assert first.getMessage() == "provider 'beta' failed: KeyError: 'points'"
+    assert first.exc_info is not None
+    assert 'return {c: {"beta.count": {}["points"]}' in caplog.text  # the plugin's own line
+    assert second.exc_info is None
+
+
 async def test_answers_per_value_keep_missing_apart_from_errors() -> None:
     class Mixed(FakeProvider):
         @hookimpl

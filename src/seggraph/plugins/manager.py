@@ -339,10 +339,18 @@ class PluginManager:
             raise TypeError(f"{hook} must be synchronous, but it returned an awaitable")
         return result
 
-    def _failed(self, record: _Record, error: str) -> None:
+    def _failed(self, record: _Record, error: str, exc: BaseException | None = None) -> None:
         """Count a failed call. ``error`` names the provider already ("provider 'x' ..."): it is
-        what ``providers { lastError }`` shows, and the log line is that text as it is."""
+        what ``providers { lastError }`` shows, and the log line is that text as it is. ``exc``,
+        what the provider's own code raised, puts its traceback in the log line of the first
+        failure in a row (where in the plugin it went wrong), not in each one that follows."""
         record.failures_in_row += 1
+        if (
+            exc is None
+            or isinstance(exc, BadAnswer | ProviderTimeout)
+            or record.failures_in_row > 1
+        ):
+            exc = None
         record.last_error = error
         record.last_error_at = _now()
         threshold = self.settings.provider_failure_threshold
@@ -354,9 +362,10 @@ class PluginManager:
                 error,
                 record.failures_in_row,
                 cooldown,
+                exc_info=exc,
             )
         else:
-            log.warning("%s", error)
+            log.warning("%s", error, exc_info=exc)
 
     def _succeeded(self, record: _Record) -> None:
         record.failures_in_row = 0
@@ -640,7 +649,7 @@ class PluginManager:
             return Unknown(UnknownReason.TIMEOUT, error)
         except Exception as exc:  # noqa: BLE001 - contained: its keys become UNKNOWN
             error = f"provider {name!r} failed: {describe_exception(exc)}"
-            self._failed(record, error)
+            self._failed(record, error, exc)
             return Unknown(UnknownReason.PROVIDER_ERROR, error)
         self._succeeded(record)
         return rows
@@ -740,6 +749,7 @@ class PluginManager:
                 self._failed(
                     record,
                     f"provider {record.name!r} could not suggest values: {describe_exception(exc)}",
+                    exc,
                 )
                 answer = None
         if answer is None:
@@ -783,7 +793,7 @@ class PluginManager:
                 except (bson.errors.InvalidDocument, TypeError, OverflowError) as exc:
                     raise BadAnswer(f"its filter cannot be sent to the database: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - contained: nothing is pushed down
-            self._failed(record, f"provider {record.name!r} could not {doing}: {exc}")
+            self._failed(record, f"provider {record.name!r} could not {doing}: {exc}", exc)
             return None
         return answer
 
@@ -869,7 +879,7 @@ class PluginManager:
         except Exception as exc:
             timed_out = isinstance(exc, ProviderTimeout)
             message = str(exc) if timed_out else describe_exception(exc)
-            self._failed(record, f"provider {name!r} could not list subscribers: {message}")
+            self._failed(record, f"provider {name!r} could not list subscribers: {message}", exc)
             raise ProviderCallError(
                 name, f"could not list subscribers: {message}", timed_out=timed_out
             ) from exc
