@@ -74,8 +74,9 @@ class ProviderCallError(Exception):
     """A provider call that the caller cannot do without failed (``subscriber_ids``);
     ``timed_out`` when it did not answer in time."""
 
-    def __init__(self, provider: str, reason: str, *, timed_out: bool = False) -> None:
-        super().__init__(f"provider {provider!r}: {reason}")
+    def __init__(self, provider: str | None, reason: str, *, timed_out: bool = False) -> None:
+        # No provider to name: no directory is installed (the reason says so).
+        super().__init__(reason if provider is None else f"provider {provider!r}: {reason}")
         self.provider = provider
         # Not ``message``: graphql-core shows an error's ``message`` attribute rather than
         # the exception's text, and the client must see which provider failed.
@@ -865,7 +866,12 @@ class PluginManager:
         it fails."""
         name = self.directory()
         if name is None:
-            raise ProviderCallError(self.settings.subscriber_directory, self._no_directory())
+            # Named only when it is there and cannot answer: not the default when absent.
+            out = self._directory_out()
+            raise ProviderCallError(
+                None if out is None else self.settings.subscriber_directory,
+                f"no subscriber directory: {self._no_directory()}",
+            )
         record = self._records[name]
         try:
             answer = await self._call(
