@@ -13,6 +13,7 @@ from graphql import OperationDefinitionNode, parse
 
 from seggraph.api import cost
 from seggraph.api.schema import schema as seggraph_schema
+from seggraph.services.evaluation import EvaluationService
 from tests.conftest import GraphQLClient, LiveServer
 from tests.segments.conftest import SegmentClient
 
@@ -146,6 +147,43 @@ def test_the_counts_below_each_segments_history_are_a_walk_each(gql: GraphQLClie
         'b: subscriber(id: "b") { segments { segment { memberCount { members } } } } }'
     )
     assert estimate(subscribers).walks == 2
+
+
+def test_the_counts_in_each_mutation_s_payload_are_a_walk_each(
+    seg: SegmentClient, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mutation's root fields run one after the other, so the counts each payload asks for
+    are asked at a moment of their own and walk apart: six aliased copies each answering its
+    count walked six times, where the estimate said one walk."""
+    segment = seg.created(name="Counted", conditionsText="subscriber.mrr > 1")
+    walks: list[Any] = []
+    original = EvaluationService._walk_directory
+
+    async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        walks.append(args)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(EvaluationService, "_walk_directory", counted)
+
+    def copies(n: int) -> str:
+        fields = " ".join(
+            f'c{i}: duplicateSegment(id: "{segment["id"]}") '
+            "{ segment { memberCount { members } } userErrors { code } }"
+            for i in range(n)
+        )
+        return f"mutation {{ {fields} }}"
+
+    assert estimate(copies(6)).walks == 6
+    assert "it starts 6 walks" in refusal(gql, copies(6))
+    assert walks == []
+    assert seg.gql.query("{ segments { totalCount } }")["segments"]["totalCount"] == 1
+    # Five are allowed, and walk as estimated.
+    assert estimate(copies(5)).walks == 5
+    answer = gql.query(copies(5))
+    assert [answer[f"c{i}"]["segment"]["memberCount"] for i in range(5)] == [{"members": 0}] * 5
+    assert len(walks) == 5
+    # A mutation without counts in its payload starts none.
+    assert estimate(copies(6).replace("memberCount { members }", "id")).walks == 0
 
 
 def test_what_frontends_ask_is_within_the_limits() -> None:

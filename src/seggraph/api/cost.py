@@ -17,10 +17,12 @@ Walks (``members``, ``memberCount`` and ``totalCount``, ``segmentEditImpact``) r
 directory, so they are counted apart. The counts and lists of members one request asks for
 together share one walk, but those below a field answered for each parent at a moment of its
 own (:data:`COUNT_GROUPS`: each page of ``segments``, each segment's ``history``, each
-subscriber's ``segments``) are asked apart from the others, so each such field with counts or
-lists below it is one walk more, times its parents (a page of 100 segments, each with the
-counts of its versions, is 100 walks; a page of 100 segments, each with its members, is
-one). Each edit impact is a walk of its own.
+subscriber's ``segments``; and each root field of a mutation, since mutations run one after
+the other) are asked apart from the others, so each such field with counts or lists below it
+is one walk more, times its parents (a page of 100 segments, each with the counts of its
+versions, is 100 walks; a page of 100 segments, each with its members, is one; 30 aliased
+``duplicateSegment`` each answering its copy's ``memberCount`` are 30). Each edit impact is a
+walk of its own.
 
 Estimated on every operation; a document whose sizes come from no variable is estimated once
 (kept by the identity of its operation node, which ``ParserCache`` hands out again for the
@@ -136,6 +138,9 @@ class _Estimate:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        #: The root type whose fields run one after the other (a mutation's): each is asked
+        #: at a moment of its own, as a field of :data:`COUNT_GROUPS` is.
+        self.serial_root = schema.mutation_type
         self.uses_variables = False
         self.largest = ("", 0)
         self._collected: dict[int, dict[str, list[FieldNode]]] = {}
@@ -234,7 +239,7 @@ class _Estimate:
             )
             objects += size * inner_objects
             walks += size * inner_walks
-            if inner_counts and where in COUNT_GROUPS:
+            if inner_counts and (where in COUNT_GROUPS or parent is self.serial_root):
                 walks += 1  # the counts and lists below this field, for each of its parents
             else:
                 counts = counts or inner_counts
@@ -346,9 +351,9 @@ def check_cost(
         problems.append(
             f"it starts {cost.walks} walks over every subscriber (each segmentEditImpact is "
             f"one; the counts and members lists share one, those below each page of segments, "
-            f"each segment's history or each subscriber's segments one each), where "
-            f"{limits.max_walks} are allowed (SEGGRAPH_MAX_QUERY_WALKS); send them in separate "
-            "requests"
+            f"each segment's history, each subscriber's segments or each mutation one each), "
+            f"where {limits.max_walks} are allowed (SEGGRAPH_MAX_QUERY_WALKS); send them in "
+            "separate requests"
         )
     if problems:
         raise GraphQLError(
