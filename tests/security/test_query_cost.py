@@ -186,6 +186,32 @@ def test_the_counts_in_each_mutation_s_payload_are_a_walk_each(
     assert estimate(copies(6).replace("memberCount { members }", "id")).walks == 0
 
 
+def test_unknown_reasons_count_one_for_each_condition_of_a_tree(
+    seg: SegmentClient, gql: GraphQLClient
+) -> None:
+    """A membership or evaluation that is UNKNOWN answers a reason for each UNKNOWN condition
+    it depends on, as many as a tree holds: they were counted as 10 at most, so a page of
+    memberships answered many times what it was estimated at."""
+    conditions = " OR ".join(f"subscriber.mrr > {i}" for i in range(20))
+    segment = seg.created(name="Unknown", conditionsText=conditions)  # no provider answers
+    question = (
+        '{ subscriber(id: "cus_x") { segments(includeNonMembers: true) '
+        "{ result unknownReasons { property } } } }"
+    )
+    [membership] = gql.query(question)["subscriber"]["segments"]
+    assert membership["result"] == "UNKNOWN"
+    assert len(membership["unknownReasons"]) == 20
+    # the subscriber, its default page of 100 memberships, a tree's worth of reasons each
+    assert estimate(question).objects == 1 + 100 + 100 * cost.MAX_TREE
+    evaluated = (
+        'query($id: ID!) { segment(id: $id) { evaluate(subscriberId: "cus_x") '
+        "{ unknownReasons { property } } } }"
+    )
+    reasons = gql.query(evaluated, {"id": segment["id"]})["segment"]["evaluate"]
+    assert len(reasons["unknownReasons"]) == 20
+    assert estimate(evaluated).objects == 1 + 1 + cost.MAX_TREE
+
+
 def test_what_frontends_ask_is_within_the_limits() -> None:
     ordinary = [
         # the cancel page

@@ -78,8 +78,9 @@ SIZES: dict[tuple[str, str], str | int] = {
     ("Subscriber", "membership"): "arg:segmentIds",
     ("Segment", "members"): "arg:first",
     ("Segment", "history"): "arg:first",
-    ("SegmentMembership", "unknownReasons"): 10,
-    ("Evaluation", "unknownReasons"): 10,
+    # one per UNKNOWN condition the result depends on: as many as a tree holds
+    ("SegmentMembership", "unknownReasons"): MAX_TREE,
+    ("Evaluation", "unknownReasons"): MAX_TREE,
     ("SegmentVersion", "changes"): 10,
     ("Property", "attributes"): 10,
 }
