@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import orjson
 
 from seggraph.web.graphiql import ASSET_NAMES
 from tests.conftest import GraphQLClient
@@ -103,6 +104,17 @@ def test_protocol_refusals_are_graphql_errors_with_a_stable_code(http: httpx.Cli
     hashed = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "ab" * 32}}}
     message = refusal(http.post("/graphql", json=hashed), 400, "PERSISTED_QUERY_NOT_SUPPORTED")
     assert message == "PersistedQueryNotSupported"
+    # The same by GET, as Apollo's link sends it, from any client that accepts anything (curl's
+    # default): the answer, not the GraphiQL page.
+    for accept in ("*/*", "text/html", "application/graphql-response+json"):
+        by_get = http.get(
+            "/graphql",
+            params={"extensions": orjson.dumps(hashed["extensions"]).decode()},
+            headers={"accept": accept},
+        )
+        message = refusal(by_get, 400, "PERSISTED_QUERY_NOT_SUPPORTED")
+        assert message == "PersistedQueryNotSupported", accept
+    assert "<html" in http.get("/graphql", headers={"accept": "text/html"}).text.lower()
     message = refusal(
         http.post("/graphql", json={**query, "operationName": "B"}), 400, "UNKNOWN_OPERATION"
     )

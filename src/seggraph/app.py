@@ -206,6 +206,15 @@ class SeggraphGraphQL(GraphQL[Context, None]):
             )
         return parsed
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's GET, but not for a GET that carries a request without its
+        text (an automatic persisted query's hash in ``extensions``): that is a client, and
+        curl's ``Accept: */*`` would otherwise get the page instead of the answer that makes
+        it send the text."""
+        return super().should_render_graphql_ide(request) and not request.query_params.get(
+            "extensions"
+        )
+
     def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
         """A GET request's parameters, its ``variables`` and ``extensions`` decoded as JSON
         (named as such when they are not: Strawberry's message speaks of a request body)."""
