@@ -3,9 +3,12 @@ and block-lists; a plugin that fails to import is reported by name and the other
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from seggraph_support_tickets.plugin import SupportTicketsPlugin
 
+from seggraph import hookimpl
 from seggraph.plugins import ProviderStatus
 from seggraph.plugins.hookspecs import HOOK_NAMES
 from seggraph.plugins.loader import discover
@@ -161,3 +164,25 @@ def test_a_second_plugin_with_a_taken_name_is_not_loaded() -> None:
     manager = PluginManager.load(only(plugins=[]), [("alpha", first), ("alpha", second)])
     assert manager.plugin("alpha") is first
     assert "a second plugin named 'alpha'" in (manager.info("alpha").last_error or "")  # type: ignore[union-attr]
+
+
+class WrongArgument:
+    """``database`` is no argument of resolve_properties (a plugin binds its database in
+    ``startup``)."""
+
+    @hookimpl
+    def resolve_properties(self, contexts: Any, keys: Any, database: Any) -> Any:
+        return {}
+
+
+def test_a_hook_taking_an_argument_it_is_not_given_is_refused_naming_the_ones_it_may_take() -> None:
+    """pluggy's refusal names the unknown argument only; the author had to read hookspecs.py
+    to find what the hook gives."""
+    manager = PluginManager.load(only(plugins=[]), [("ledger", WrongArgument())])
+    info = manager.info("ledger")
+    assert info is not None and info.status is ProviderStatus.FAILED
+    said = info.last_error or ""
+    assert "Argument(s) {'database'}" in said
+    assert said.endswith(
+        "; resolve_properties may take any of (contexts, keys, settings), by those names"
+    )

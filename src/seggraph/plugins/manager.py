@@ -252,7 +252,8 @@ class PluginManager:
         try:
             self.pm.register(plugin, name=record.name)
         except Exception as exc:  # noqa: BLE001 - pluggy's validation errors, recorded
-            self._break(record, f"could not be registered: {describe_exception(exc)}", exc)
+            hint = "".join(f"; {wrong}" for wrong in self._unknown_arguments(plugin))
+            self._break(record, f"could not be registered: {describe_exception(exc)}{hint}", exc)
             return
         callers = self.pm.get_hookcallers(plugin) or []
         unknown = sorted(caller.name for caller in callers if not caller.has_spec())
@@ -272,6 +273,23 @@ class PluginManager:
         log.info("plugin %r loaded (%s)", record.name, record.origin)
         for mistake in self.hook_mistakes(record.name):
             log.warning("plugin %r: %s", record.name, mistake)
+
+    def _unknown_arguments(self, plugin: object) -> list[str]:
+        """For each hook method of ``plugin`` taking a parameter its hook does not give, what
+        the hook gives: pluggy's refusal names the unknown parameter, not the known ones."""
+        found = []
+        for hook in HOOK_NAMES:
+            method = getattr(plugin, hook, None)
+            spec = getattr(self.pm.hook, hook).spec
+            if not callable(method) or spec is None:
+                continue
+            try:
+                taken = list(inspect.signature(method).parameters)
+            except (TypeError, ValueError):
+                continue
+            if any(name not in spec.argnames for name in taken):
+                found.append(f"{hook} may take any of ({', '.join(spec.argnames)}), by those names")
+        return found
 
     def hook_mistakes(self, name: str) -> list[str]:
         """What in a loaded plugin's hooks looks like a mistake that pluggy keeps quiet about:
