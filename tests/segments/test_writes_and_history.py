@@ -188,6 +188,27 @@ def edited(seg: SegmentClient, versions: int) -> str:
     return segment_id
 
 
+def test_a_duplicate_and_a_copy_number_their_own_versions_from_1(seg: SegmentClient) -> None:
+    """A segment made from another starts its own numbering: its first edit is version 2, not
+    the number after the source's (a gap README promises only where a write was undone)."""
+    source_id = edited(seg, 4)
+    duplicate = seg.run(
+        f"mutation($id: ID!) {{ duplicateSegment(id: $id) {{ {PAYLOAD} }} }}", id=source_id
+    )["duplicateSegment"]["segment"]
+    copy = seg.run(
+        f"mutation($id: ID!) {{ copySegmentToMode(id: $id, mode: LIVE) {{ {PAYLOAD} }} }}",
+        mode="LIVE",
+        id=source_id,
+    )["copySegmentToMode"]["segment"]
+    for made, mode in ((duplicate, "TEST"), (copy, "LIVE")):
+        assert made["version"] == 1
+        edit = seg.update(mode, id=made["id"], expectedVersion=1, name="edited")
+        assert edit["userErrors"] == []
+        assert edit["segment"]["version"] == 2
+        history = seg.run(HISTORY, mode=mode, id=made["id"])["segment"]["history"]
+        assert [entry["version"] for entry in history] == [2, 1]
+
+
 HISTORY_PAGE = """query($id: ID!, $first: Int!, $before: Int) {
   segment(id: $id) { history(first: $first, beforeVersion: $before) { version } } }"""
 

@@ -658,6 +658,7 @@ class SegmentService:
             id=str(ObjectId()),
             name=new_name,
             version=1,
+            versions_used=0,  # a new segment: the source's used numbers are not its own
             archived=False,
             created_at=now,
             created_by=actor,
@@ -894,6 +895,7 @@ class SegmentService:
                 mode=target,
                 conditions=tree,
                 version=1,
+                versions_used=0,  # a new segment: the source's used numbers are not its own
                 created_at=now,
                 created_by=actor,
                 updated_at=now,
