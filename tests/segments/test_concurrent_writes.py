@@ -84,6 +84,47 @@ def history_is_whole(db: Database[dict[str, Any]]) -> None:
         assert versions == list(range(1, doc["version"] + 1)), (doc["_id"], versions)
 
 
+# -- archive, unarchive and delete without expectedVersion: not checked ------------------------
+
+ARCHIVE = f"""mutation($id: ID!) {{ archiveSegment(id: $id) {{ {PAYLOAD} }} }}"""
+UNARCHIVE = f"""mutation($id: ID!) {{ unarchiveSegment(id: $id) {{ {PAYLOAD} }} }}"""
+
+
+def test_an_edit_saved_meanwhile_is_no_conflict_without_expected_version(
+    seg: SegmentClient, http: httpx.Client, sync_db: Database[dict[str, Any]]
+) -> None:
+    """archiveSegment, unarchiveSegment and deleteSegment check the version only when given
+    one ("Omitted: not checked"): an edit saved between their read and their write is no
+    VERSION_CONFLICT (at an expectedVersion the client never sent). The edit, which names
+    its version, is written when it comes first, and refused when it comes second."""
+    for round_ in range(6):
+        segment = seg.created(name=f"Racing {round_}")
+        version = 1
+        for toggle, archived in ((ARCHIVE, True), (UNARCHIVE, False)):
+            edit = {"id": segment["id"], "expectedVersion": version, "name": f"v{version + 1}"}
+            edited, toggled = at_once(
+                http, (UPDATE, {"input": edit}), (toggle, segment_id(segment))
+            )
+            toggled = next(iter(toggled.values()))
+            assert toggled["userErrors"] == [], f"round {round_}: {toggled['userErrors']}"
+            edit_saved = edited["updateSegment"]["segment"] is not None
+            version += 2 if edit_saved else 1
+            stored = seg.get(segment["id"])
+            assert stored is not None
+            assert (stored["archived"], stored["version"]) == (archived, version)
+
+        edit = {"id": segment["id"], "expectedVersion": version, "name": "Edited once more"}
+        _, deleted = at_once(http, (UPDATE, {"input": edit}), (DELETE, segment_id(segment)))
+        assert deleted["deleteSegment"]["userErrors"] == [], f"round {round_}"
+        assert deleted["deleteSegment"]["deletedId"] == segment["id"]
+        assert seg.get(segment["id"]) is None
+    history_is_whole(sync_db)
+
+
+def segment_id(segment: dict[str, Any]) -> dict[str, Any]:
+    return {"id": segment["id"]}
+
+
 # -- copySegmentToMode: one counterpart, whoever asks at once ----------------------------------
 
 

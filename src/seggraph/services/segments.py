@@ -110,6 +110,9 @@ ROLL_BACK_PATIENCE_SECONDS = 2.0
 #: How many times a write takes the next number when undone writes keep using the one it was
 #: to have (each time another write was saved and undone between its read and its write).
 _RENUMBERINGS = 5
+#: How many times an archive, unarchive or delete asked without ``expectedVersion`` reads the
+#: segment again when an edit saved between its read and its write changed the version.
+_UNCHECKED_ATTEMPTS = 5
 
 log = logging.getLogger(__name__)
 
@@ -603,6 +606,19 @@ class SegmentService:
     async def set_archived(
         self, mode: Mode, actor: str, segment_id: str, archived: bool, expected_version: int | None
     ) -> WriteResult:
+        """Archive or unarchive; without ``expected_version`` the version is not checked, so
+        an edit saved between this read and this write is read again, not a conflict."""
+        for _ in range(_UNCHECKED_ATTEMPTS - 1):
+            try:
+                return await self._set_archived(mode, actor, segment_id, archived, expected_version)
+            except VersionConflict:
+                if expected_version is not None:
+                    raise
+        return await self._set_archived(mode, actor, segment_id, archived, expected_version)
+
+    async def _set_archived(
+        self, mode: Mode, actor: str, segment_id: str, archived: bool, expected_version: int | None
+    ) -> WriteResult:
         current = await self.require(mode, segment_id)
         if expected_version is not None and current.version != expected_version:
             raise VersionConflict(segment_id, expected_version, current.version)
@@ -729,7 +745,20 @@ class SegmentService:
     ) -> Segment:
         """Delete a segment nothing uses or references. The segment is marked first, then
         checked, then deleted (see the module's docstring): a reference or usage saved
-        meanwhile either is seen here, and the delete refused, or sees the mark and is undone."""
+        meanwhile either is seen here, and the delete refused, or sees the mark and is undone.
+        Without ``expected_version`` the version is not checked: an edit saved between this
+        read and the mark or the delete is read again, not a conflict."""
+        for _ in range(_UNCHECKED_ATTEMPTS - 1):
+            try:
+                return await self._delete(mode, actor, segment_id, expected_version)
+            except VersionConflict:
+                if expected_version is not None:
+                    raise
+        return await self._delete(mode, actor, segment_id, expected_version)
+
+    async def _delete(
+        self, mode: Mode, actor: str, segment_id: str, expected_version: int | None
+    ) -> Segment:
         current = await self.require(mode, segment_id)
         version = current.version if expected_version is None else expected_version
         mark = DeleteMark(ObjectId(), self.clock())
