@@ -614,3 +614,37 @@ def test_a_copy_with_a_percentage_condition_warns_that_it_selects_another_sample
     plain = seg.created(name="No buckets", conditions=mrr_gt(100))
     quiet = seg.run(COPY_TO, id=plain["id"], target="LIVE")["copySegmentToMode"]
     assert quiet["userErrors"] == [] and quiet["warnings"] == []
+
+
+def test_an_id_in_capitals_is_the_segment_for_every_write_and_every_guard(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """segment(id:) reads the id's hexadecimal in capitals as the segment; so do the writes,
+    which used it as typed where usages, references and copies name the segment: an edit
+    in capitals changed the conditions of a segment in live use without the acknowledgement,
+    a copy made a second LIVE counterpart, a usage was refused as "deleted meanwhile"."""
+    source = seg.created(name="Source", conditions=mrr_gt(100))
+    capitals = source["id"].upper()
+
+    by_capitals = seg.run(COPY, id=capitals)["copySegmentToMode"]
+    assert by_capitals["userErrors"] == []
+    assert by_capitals["segment"]["copiedFromId"] == source["id"]
+    again = seg.run(COPY, id=source["id"])["copySegmentToMode"]
+    assert again["segment"]["id"] == by_capitals["segment"]["id"]
+    assert sync_db.segments.count_documents({"mode": "LIVE"}) == 1
+
+    used_live(seg, capitals)
+    assert [u["segment_id"] for u in sync_db.segment_usages.find()] == [source["id"]]
+    before = snapshot(sync_db)
+    edit = seg.update(id=capitals, expectedVersion=1, conditions=mrr_gt(5))
+    assert errors_by_path(edit) == {"conditions": "SEGMENT_IN_LIVE_USE"}
+    assert snapshot(sync_db) == before
+
+    removed = seg.run(
+        """mutation($id: ID!) { removeSegmentUsage(segmentId: $id, kind: FLOW,
+        refId: "flow_cancel") { userErrors { code } } }""",
+        id=capitals,
+    )["removeSegmentUsage"]
+    assert removed["userErrors"] == [] and sync_db.segment_usages.count_documents({}) == 0
+    deleted = seg.run(DELETE, id=capitals)["deleteSegment"]
+    assert deleted["deletedId"] == source["id"]

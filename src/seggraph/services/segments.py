@@ -477,6 +477,7 @@ class SegmentService:
     ) -> WriteResult:
         """``refused`` as for :meth:`create`."""
         current = await self.require(mode, segment_id)
+        segment_id = current.id  # as usages and references name it (not in capitals, say)
         errors: list[UserError] = list(refused)
         changes: dict[str, object] = {}
         if name is not None:
@@ -620,6 +621,7 @@ class SegmentService:
         self, mode: Mode, actor: str, segment_id: str, archived: bool, expected_version: int | None
     ) -> WriteResult:
         current = await self.require(mode, segment_id)
+        segment_id = current.id  # as usages and references name it (not in capitals, say)
         if expected_version is not None and current.version != expected_version:
             raise VersionConflict(segment_id, expected_version, current.version)
         if current.archived == archived:
@@ -707,6 +709,7 @@ class SegmentService:
         :meth:`update`: ``expected_version`` must be the current one, and conditions that
         live usages route by change only when ``acknowledge_live_usage``."""
         current = await self.require(mode, segment_id)
+        segment_id = current.id  # as its history names it (not in capitals, say)
         entry = await self.store.get_history(mode, segment_id, version)
         if entry is None:
             raise InputRefused(
@@ -887,6 +890,7 @@ class SegmentService:
                 ]
             )
         source = await self.require(source_mode, segment_id)
+        segment_id = source.id  # as its copy names it (not in capitals, say)
         tree = await self._map_references(source.conditions, source_mode, target)
         counterpart = await self._counterpart(source, target)
         tree, errors, warnings = await self.validate_conditions(
@@ -1115,11 +1119,12 @@ class SegmentService:
                 UserError(("name",), "TOO_LONG", f"name has at most {MAX_USAGE_TEXT} characters")
             )
         try:
-            await self.require(mode, segment_id, ("segmentId",))
+            segment = await self.require(mode, segment_id, ("segmentId",))
         except InputRefused as refused:  # every problem at once
             raise InputRefused([*refused.errors, *errors]) from None
         if errors:
             raise InputRefused(errors)
+        segment_id = segment.id  # as deletes and edits look it up (not in capitals, say)
         usage = Usage(segment_id, mode, kind, ref_id.strip(), name.strip(), live, self.clock())
         before = await self.store.upsert_usage(usage)
         if before is not None:  # there already, so there for any delete to see
@@ -1142,6 +1147,8 @@ class SegmentService:
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> None:
         ref_id = ref_id.strip()  # as it was registered
+        oid = to_object_id(segment_id)
+        segment_id = str(oid) if oid is not None else segment_id  # as it was registered
         if not await self.store.remove_usage(mode, segment_id, kind, ref_id):
             raise InputRefused(
                 [

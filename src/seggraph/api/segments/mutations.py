@@ -384,7 +384,9 @@ class SegmentMutations:
     ) -> DeleteSegmentPayload:
         ctx = info.context
         try:
-            await ctx.services.segments.delete(ctx.mode, ctx.actor, str(id), expected_version)
+            deleted = await ctx.services.segments.delete(
+                ctx.mode, ctx.actor, str(id), expected_version
+            )
         except InputRefused as refused:
             return DeleteSegmentPayload(user_errors=user_errors(list(refused.errors)))
         except VersionConflict as conflict:
@@ -392,7 +394,7 @@ class SegmentMutations:
                 user_errors=user_errors([conflict.as_user_error()]),
                 current_version=conflict.current,
             )
-        return DeleteSegmentPayload(deleted_id=id)
+        return DeleteSegmentPayload(deleted_id=strawberry.ID(deleted.id))
 
     @strawberry.mutation(description="Record that a flow, offer rule or step uses a segment.")
     async def register_segment_usage(
