@@ -201,7 +201,10 @@ class SegmentMutations:
 
         return await _segment_write(work)
 
-    @strawberry.mutation(description="Edit a segment; every write bumps its version.")
+    @strawberry.mutation(
+        description="Edit a segment; an edit that changes something bumps its version, one "
+        "that changes nothing (a form saved again as it was) answers the segment as it is."
+    )
     async def update_segment(
         self,
         info: Info,

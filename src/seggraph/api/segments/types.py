@@ -182,8 +182,8 @@ class SegmentType(SharedView):
     )
     version: int = strawberry.field(
         description=(
-            "Bumped by every write; pass it as expectedVersion. A number is never used twice "
-            "(a write undone after it was saved leaves a gap)."
+            "Bumped by every write that changes something; pass it as expectedVersion. A number "
+            "is never used twice (a write undone after it was saved leaves a gap)."
         )
     )
     archived: bool = strawberry.field(
