@@ -648,3 +648,18 @@ def test_an_id_in_capitals_is_the_segment_for_every_write_and_every_guard(
     assert removed["userErrors"] == [] and sync_db.segment_usages.count_documents({}) == 0
     deleted = seg.run(DELETE, id=capitals)["deleteSegment"]
     assert deleted["deletedId"] == source["id"]
+
+
+def test_a_reference_to_an_id_in_capitals_is_the_segment(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """IN_SEGMENT naming a segment's id in capitals was refused as UNKNOWN_SEGMENT ("there is
+    no TEST segment"), although segment(id:) reads it as that segment. It is now stored as the
+    id, so the reference guards the segment like any other."""
+    target = seg.created(name="Target", conditions=mrr_gt(100))
+    reader = seg.created(name="Reader", conditions=in_segment(target["id"].upper()))
+    assert reader["conditions"]["conditions"][0]["value"] == target["id"]
+    stored = sync_db.segments.find_one({"name": "Reader"})
+    assert stored is not None and stored["refs"] == [target["id"]]
+    refused = seg.run(DELETE, id=target["id"])["deleteSegment"]
+    assert errors_by_path(refused) == {"id": "SEGMENT_REFERENCED"}

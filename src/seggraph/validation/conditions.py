@@ -8,6 +8,7 @@ checked by the segment service, which can read the database.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -53,6 +54,7 @@ _NON_EMPTY_TEXT = frozenset(
 )
 _CASE_INSENSITIVE_TYPES = frozenset({PropertyType.TEXT, PropertyType.LIST})
 #: Operators of the pseudo-properties ``segment`` and ``subscriber.bucket`` (no catalogue type).
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 _PSEUDO_OPERATORS = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT, Operator.PERCENTAGE})
 
 
@@ -200,7 +202,9 @@ class ConditionValidator:
                 )
             if not isinstance(condition.value, str) or not condition.value.strip():
                 return refuse(("value",), "INVALID_VALUE", f"{operator.value} takes a segment id")
-            return Condition(key, operator, condition.value.strip())
+            ref = condition.value.strip()
+            # A segment's id is its ObjectId in lowercase hex, which reads accept in any case.
+            return Condition(key, operator, ref.lower() if _OBJECT_ID.fullmatch(ref) else ref)
         if operator is Operator.PERCENTAGE or key == BUCKET_PROPERTY:
             if key != BUCKET_PROPERTY or operator is not Operator.PERCENTAGE:
                 return refuse(
