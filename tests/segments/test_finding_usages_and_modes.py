@@ -6,6 +6,7 @@ from typing import Any
 
 from pymongo.database import Database
 
+from seggraph.domain.segments import MAX_USAGES
 from tests.conftest import GraphQLClient, LiveServer
 from tests.segments.conftest import PAYLOAD, SegmentClient, errors_by_path, snapshot
 
@@ -457,3 +458,43 @@ def test_segments_asked_by_id_at_once_are_read_together_each_as_alone(
     for key, segment_id in asked.items():
         alone = gql.query(f'{{ segment(id: "{segment_id}") {{ name }} }}')["segment"]
         assert alone == answer[key], key
+
+
+def test_a_segment_holds_at_most_max_usages(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """Usages had no bound, while `segment { usages }` answers them all and the query cost
+    estimate counted 100: 150 registered answered 150 per segment of a page."""
+    segment = seg.created(name="Popular", conditions=MRR_GT)
+
+    def usage(n: int) -> dict[str, Any]:
+        return {"segmentId": segment["id"], "kind": "FLOW", "refId": f"flow_{n}", "name": "F"}
+
+    for start in range(0, MAX_USAGES, 25):  # aliased, 25 a request
+        fields = " ".join(
+            f"u{n}: registerSegmentUsage(input: $u{n}) {{ userErrors {{ code }} }}"
+            for n in range(start, start + 25)
+        )
+        variables = " ".join(f"$u{n}: SegmentUsageInput!" for n in range(start, start + 25))
+        answer = seg.gql.query(
+            f"mutation({variables}) {{ {fields} }}",
+            {f"u{n}": usage(n) for n in range(start, start + 25)},
+        )
+        assert all(a["userErrors"] == [] for a in answer.values())
+    before = snapshot(sync_db)
+    refused = seg.run(REGISTER, input=usage(MAX_USAGES))["registerSegmentUsage"]
+    assert errors_by_path(refused) == {"segmentId": "TOO_MANY"}
+    assert f"already has {MAX_USAGES} usages in TEST" in refused["userErrors"][0]["message"]
+    assert snapshot(sync_db) == before
+    # Registering one of them again is an update, not one more.
+    assert seg.run(REGISTER, input=usage(0))["registerSegmentUsage"]["userErrors"] == []
+    listed = seg.gql.query(
+        "query($id: ID!) { segment(id: $id) { usages { refId } } }", {"id": segment["id"]}
+    )
+    assert len(listed["segment"]["usages"]) == MAX_USAGES
+    removed = seg.gql.query(
+        f'mutation {{ removeSegmentUsage(segmentId: "{segment["id"]}", kind: FLOW, '
+        'refId: "flow_0") { userErrors { code } } }'
+    )
+    assert removed["removeSegmentUsage"]["userErrors"] == []
+    assert seg.run(REGISTER, input=usage(MAX_USAGES))["registerSegmentUsage"]["userErrors"] == []

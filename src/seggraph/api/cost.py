@@ -55,11 +55,12 @@ from graphql import (
     is_list_type,
 )
 
+from seggraph.domain.segments import MAX_USAGES
 from seggraph.lru import IdentityCache
 
 #: The objects a condition tree or an explanation can answer, however deep it is selected.
 MAX_TREE = 100
-#: A list that no argument sizes and no other bound applies to (usages, tags, the catalogue).
+#: A list that no argument sizes and no other bound applies to (tags, the catalogue).
 UNSIZED_LIST = 100
 
 #: How many items a list field answers, from its own arguments (``arg:NAME``: the length of
@@ -81,6 +82,7 @@ SIZES: dict[tuple[str, str], str | int] = {
     # one per UNKNOWN condition the result depends on: as many as a tree holds
     ("SegmentMembership", "unknownReasons"): MAX_TREE,
     ("Evaluation", "unknownReasons"): MAX_TREE,
+    ("Segment", "usages"): MAX_USAGES,
     ("SegmentVersion", "changes"): 10,
     ("Property", "attributes"): 10,
 }

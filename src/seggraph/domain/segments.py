@@ -68,6 +68,11 @@ class Segment:
         return max(self.version, self.versions_used) + 1
 
 
+#: The usages one segment holds in a mode: as many as ``segment { usages }`` answers (and the
+#: query cost estimate counts), and more than any segment's routing needs.
+MAX_USAGES = 100
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """A reference from another system (a cancellation flow, an offer rule…) to a segment."""

@@ -57,6 +57,7 @@ from seggraph.domain.errors import (
     checked_text,
 )
 from seggraph.domain.segments import (
+    MAX_USAGES,
     FieldChange,
     HistoryAction,
     HistoryEntry,
@@ -1143,6 +1144,21 @@ class SegmentService:
         if unavailable:
             await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
             raise InputRefused(_unavailable_errors(("segmentId",), "NOT_FOUND", mode, unavailable))
+        # Counted after the write, as the delete check is: two registered at once past the
+        # limit both see it and are both undone, never one too many kept.
+        if await self.store.count_usages(mode, segment_id) > MAX_USAGES:
+            await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
+            raise InputRefused(
+                [
+                    UserError(
+                        ("segmentId",),
+                        "TOO_MANY",
+                        f"segment {segment_id} already has {MAX_USAGES} usages in {mode.value}, "
+                        "the most one segment holds: remove those no longer in use "
+                        "(removeSegmentUsage), then register this one; nothing was saved",
+                    )
+                ]
+            )
         return usage, []
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> None:

@@ -613,6 +613,9 @@ class SegmentStore:
         )
         return None if before is None else _usage_from_doc(before)
 
+    async def count_usages(self, mode: Mode, segment_id: str) -> int:
+        return await self.usages.count_documents({"mode": mode.value, "segment_id": segment_id})
+
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> bool:
         result = await self.usages.delete_one(
             {"mode": mode.value, "segment_id": segment_id, "kind": kind.value, "ref_id": ref_id}

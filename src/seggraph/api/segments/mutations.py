@@ -399,7 +399,11 @@ class SegmentMutations:
             )
         return DeleteSegmentPayload(deleted_id=strawberry.ID(deleted.id))
 
-    @strawberry.mutation(description="Record that a flow, offer rule or step uses a segment.")
+    @strawberry.mutation(
+        description="Record that a flow, offer rule or step uses a segment (registering the "
+        f"same kind and refId again updates it); a segment holds at most {ds.MAX_USAGES} usages in "
+        "a mode (TOO_MANY past them)."
+    )
     async def register_segment_usage(
         self,
         info: Info,
