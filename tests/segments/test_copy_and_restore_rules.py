@@ -614,6 +614,19 @@ def test_a_copy_with_a_percentage_condition_warns_that_it_selects_another_sample
     plain = seg.created(name="No buckets", conditions=mrr_gt(100))
     quiet = seg.run(COPY_TO, id=plain["id"], target="LIVE")["copySegmentToMode"]
     assert quiet["userErrors"] == [] and quiet["warnings"] == []
+    # A duplicate in the same mode has an id of its own too: it says so as the copy does
+    # (it said nothing).
+    duplicate = f"mutation($id: ID!) {{ duplicateSegment(id: $id) {{ {PAYLOAD} }} }}"
+    twin = seg.run(duplicate, id=experiment["id"])["duplicateSegment"]
+    assert twin["userErrors"] == []
+    [warning] = twin["warnings"]
+    assert (warning["path"], warning["code"]) == (["id"], "COPY_BUCKETS")
+    assert (
+        "the duplicate selects a different sample of subscribers than segment "
+        in (warning["message"])
+    )
+    assert experiment["id"] in warning["message"]
+    assert seg.run(duplicate, id=plain["id"])["duplicateSegment"]["warnings"] == []
 
 
 def test_an_id_in_capitals_is_the_segment_for_every_write_and_every_guard(

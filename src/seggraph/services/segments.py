@@ -694,7 +694,10 @@ class SegmentService:
             refs_path=("id",),
             limit_path=("id",),
         )
-        return WriteResult(copy)
+        consequence = (
+            f"the duplicate selects a different sample of subscribers than segment {source.id}"
+        )
+        return WriteResult(copy, copy_bucket_warnings(copy.conditions, consequence))
 
     async def restore(
         self,
@@ -903,17 +906,12 @@ class SegmentService:
         if errors:
             raise InputRefused(about_content(errors, source.conditions, ("id",), whose))
         warnings = about_content(warnings, source.conditions, ("id",), whose)
-        if conditions_with(tree, ("conditions",), _BUCKETS):
-            warnings.append(
-                UserError(
-                    ("id",),
-                    "COPY_BUCKETS",
-                    "PERCENTAGE buckets are drawn per segment id, so the copy selects a "
-                    f"different sample of subscribers than segment {segment_id}: an experiment "
-                    f"tested in {source_mode.value} does not reach the same subscribers in "
-                    f"{target.value}",
-                )
-            )
+        warnings += copy_bucket_warnings(
+            tree,
+            f"the copy selects a different sample of subscribers than segment {segment_id}: "
+            f"an experiment tested in {source_mode.value} does not reach the same subscribers "
+            f"in {target.value}",
+        )
         note = f"copied from {source_mode.value} segment {segment_id} version {source.version}"
         if counterpart is None:
             if expected_version is not None:
@@ -1609,6 +1607,15 @@ def reference_conditions(
 
 _REFERENCES = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT})
 _BUCKETS = frozenset({Operator.PERCENTAGE})
+
+
+def copy_bucket_warnings(tree: Group, consequence: str) -> list[UserError]:
+    """``COPY_BUCKETS`` at ``id`` when a copy's tree has PERCENTAGE conditions: buckets are
+    drawn per segment id, so the copy's sample is not its source's (``consequence``)."""
+    if not conditions_with(tree, ("conditions",), _BUCKETS):
+        return []
+    why = f"PERCENTAGE buckets are drawn per segment id, so {consequence}"
+    return [UserError(("id",), "COPY_BUCKETS", why)]
 
 
 def draft_bucket_warnings(tree: Group, path: tuple[PathPart, ...]) -> list[UserError]:
