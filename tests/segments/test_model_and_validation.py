@@ -144,6 +144,19 @@ def test_the_mode_header_sent_twice_naming_both_modes_is_refused(seg: SegmentCli
     assert "got 'nope'" in malformed.json()["errors"][0]["message"]  # as sent
 
 
+def test_tags_are_counted_as_stored(seg: SegmentClient) -> None:
+    """A tag sent again (in any case, with spaces) is stored once and counted once: 51 copies
+    of one tag were refused as "at most 50 tags, got 51"."""
+    made = seg.created(name="Repeats", tags=["vip"] * 50 + [" VIP ", "churn"])
+    assert made["tags"] == ["vip", "churn"]
+    distinct = seg.create(name="Many", tags=[f"t{i}" for i in range(50)] + ["T0", "t50"])
+    assert errors_by_path(distinct) == {"tags": "TOO_MANY"}
+    assert "at most 50 tags, got 51 (counted as stored" in distinct["userErrors"][0]["message"]
+    flood = seg.create(name="Flood", tags=["vip"] * 501)  # refused before any is read
+    assert errors_by_path(flood) == {"tags": "TOO_MANY"}
+    assert flood["userErrors"][0]["message"] == "at most 50 tags, got 501"
+
+
 def test_names_and_tags_refuse_control_characters_and_tags_compare_composed(
     seg: SegmentClient,
 ) -> None:

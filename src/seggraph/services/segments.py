@@ -87,6 +87,8 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 2000
 MAX_TAG = 64
 MAX_TAGS = 50
+#: The longest list of tags read at all (repeats are dropped, so more than MAX_TAGS may fit).
+MAX_TAGS_SENT = 10 * MAX_TAGS
 MAX_PAGE = 100
 #: The most versions one page of a segment's history answers.
 MAX_HISTORY_PAGE = 500
@@ -179,11 +181,13 @@ def conflict_message(segment_id: str, expected: int | None, current: int | None)
 
 def clean_tags(tags: list[str], errors: list[UserError]) -> tuple[str, ...]:
     """Trim tags (in composed form, NFC) and drop case-insensitive repeats, keeping the first
-    spelling."""
+    spelling. At most :data:`MAX_TAGS` are counted as stored (a tag sent twice is one); a
+    list longer than :data:`MAX_TAGS_SENT` is refused before any is read."""
     seen: set[str] = set()
     out: list[str] = []
-    if len(tags) > MAX_TAGS:
+    if len(tags) > MAX_TAGS_SENT:
         errors.append(UserError(("tags",), "TOO_MANY", f"at most {MAX_TAGS} tags, got {len(tags)}"))
+        return ()
     for i, raw in enumerate(tags):
         found = len(errors)
         tag = checked_text(
@@ -192,6 +196,15 @@ def clean_tags(tags: list[str], errors: list[UserError]) -> tuple[str, ...]:
         if len(errors) == found and tag_key(tag) not in seen:
             seen.add(tag_key(tag))
             out.append(tag)
+    if len(out) > MAX_TAGS:
+        errors.append(
+            UserError(
+                ("tags",),
+                "TOO_MANY",
+                f"at most {MAX_TAGS} tags, got {len(out)} (counted as stored: trimmed, and "
+                "repeats in any case counted once)",
+            )
+        )
     return tuple(out)
 
 
