@@ -210,3 +210,23 @@ def test_two_servers_started_together_on_one_data_directory(tmp_path: Path) -> N
             if server.poll() is None:
                 server.send_signal(signal.SIGTERM)
                 server.communicate(timeout=60)
+
+
+def test_a_database_that_does_not_answer_stops_start_up_in_one_line(tmp_path: Path) -> None:
+    """A wrong SEGGRAPH_MONGODB_URI printed sixty lines of PyMongo's traceback before
+    "Application startup failed"; the reason alone is the operator's to read."""
+    port = free_port()  # nothing listens there
+    done = serve_until_it_stops(
+        tmp_path / "db",
+        SEGGRAPH_AUTH="off",
+        SEGGRAPH_MONGODB_URI=f"mongodb://127.0.0.1:{port}/",
+        SEGGRAPH_DATABASE_TIMEOUT_SECONDS="1",
+    )
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 3, said
+    assert (
+        f"seggraph did not start: the database at mongodb://127.0.0.1:{port}/ did not answer "
+        "within 1 s (SEGGRAPH_MONGODB_URI, SEGGRAPH_DATABASE_TIMEOUT_SECONDS): "
+        f"127.0.0.1:{port}:"
+    ) in said
+    assert "Traceback" not in said and "Topology Description" not in said

@@ -7,17 +7,19 @@ import contextlib
 import gc
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from pymongo.errors import ConnectionFailure, OperationFailure
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -30,6 +32,7 @@ from strawberry.types.graphql import OperationType
 from seggraph.api.context import Context
 from seggraph.api.schema import schema
 from seggraph.api.security import masked
+from seggraph.catalogue import DuplicatePropertyError
 from seggraph.db import Database, redact_uri
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.plugins.manager import PluginManager
@@ -308,12 +311,18 @@ def create_app(
         )
         log.info("database: %s (database %r)", redact_uri(uri), settings.database)
         try:
-            await database.ensure_indexes(all_indexes())
+            try:
+                await database.ensure_indexes(all_indexes())
+            except (ConnectionFailure, OperationFailure) as exc:
+                raise StartupRefused(_database_refusal(uri, settings, exc)) from exc
             services = Services.build(settings, database)
             services.plugins = plugins
             await plugins.startup(database, services)
             try:
-                services.catalogue = plugins.build_catalogue()
+                try:
+                    services.catalogue = plugins.build_catalogue()
+                except DuplicatePropertyError as exc:
+                    raise StartupRefused(str(exc)) from exc
                 plugins.catalogue_changed = _catalogue_updater(services)
                 _log_providers(plugins)
                 app.state.services = services
@@ -335,6 +344,7 @@ def create_app(
         *plugins.routes(),
     ]
     middleware = [
+        Middleware(StartupRefusalMessage),
         Middleware(RequestIdMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, paths=[GRAPHQL_PATH]),
     ]
@@ -342,6 +352,49 @@ def create_app(
     app.state.settings = settings
     app.state.plugins = plugins
     return app
+
+
+class StartupRefused(Exception):
+    """A reason the service cannot start that its operator fixes (the database cannot be
+    reached or refuses seggraph, two providers declare one key): said in one line, without a
+    traceback (:class:`StartupRefusalMessage`)."""
+
+
+class StartupRefusalMessage:
+    """uvicorn logs the message of ``lifespan.startup.failed``, where Starlette puts the
+    traceback of whatever the lifespan raised: sixty lines of PyMongo for a wrong
+    ``SEGGRAPH_MONGODB_URI``. For a :class:`StartupRefused` the message is its reason alone;
+    anything else (a bug) keeps its traceback. Starlette sends that message while it handles
+    the exception, so the exception is the one being handled (``sys.exception()``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_reason(message: Message) -> None:
+            refused = sys.exception()
+            if message["type"] == "lifespan.startup.failed" and isinstance(refused, StartupRefused):
+                message = {**message, "message": f"seggraph did not start: {refused}"}
+            await send(message)
+
+        await self.app(scope, receive, send_reason)
+
+
+def _database_refusal(uri: str, settings: Settings, exc: Exception) -> str:
+    where = f"the database at {redact_uri(uri)}"
+    if isinstance(exc, OperationFailure):  # reached: authentication, authorisation
+        reason = (exc.details or {}).get("errmsg") or str(exc)
+        return f"{where} refused seggraph: {reason}"
+    # PyMongo's message goes on with the topology's whole description after the reason.
+    reason = str(exc).split(", Timeout: ")[0]
+    return (
+        f"{where} did not answer within {settings.database_timeout_seconds:g} s "
+        f"(SEGGRAPH_MONGODB_URI, SEGGRAPH_DATABASE_TIMEOUT_SECONDS): {reason}"
+    )
 
 
 def _catalogue_updater(services: Services) -> Callable[[str, list[PropertyDefinition]], None]:

@@ -262,17 +262,32 @@ def test_two_providers_declaring_one_key_refuse_the_catalogue_naming_both() -> N
 async def test_the_server_refuses_to_start_when_two_providers_declare_one_key(
     settings: Settings,
 ) -> None:
-    from seggraph.app import create_app
+    from seggraph.app import StartupRefused, create_app
 
     app = create_app(
         settings.model_copy(update={"plugins": []}),
         extra_plugins=[("alpha", healthy()), ("copycat", FakeProvider([number("alpha.count")]))],
     )
-    try:
-        async with app.router.lifespan_context(app):
-            raise AssertionError("the application started")
-    except DuplicatePropertyError as exc:
-        assert "'alpha' and 'copycat'" in str(exc)
+    # The ASGI lifespan as uvicorn drives it: it logs the failure's message, which was
+    # Starlette's traceback and now is the reason alone.
+    received = [{"type": "lifespan.startup"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return received.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with pytest.raises(StartupRefused):
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    assert sent == [
+        {
+            "type": "lifespan.startup.failed",
+            "message": "seggraph did not start: property 'alpha.count' is declared by both "
+            "'alpha' and 'copycat'; each key must belong to exactly one provider",
+        }
+    ]
 
 
 def test_over_http_broken_plugins_are_reported_and_the_others_keep_answering(
