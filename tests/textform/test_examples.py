@@ -391,6 +391,10 @@ PRINTED: list[tuple[Group, str]] = [
     (ALL(C("a.a", Operator.EQ, D("1E+3"))), "a.a = 1000"),
     (ALL(C("a.a", Operator.EQ, D("-0.00"))), "a.a = -0.00"),
     (ALL(C("a.a", Operator.EQ, D("1E-7"))), "a.a = 0.0000001"),
+    # beyond the 34 decimal places validation allows, still without an exponent (as parsed)
+    (ALL(C("a.a", Operator.EQ, D("1E-40"))), "a.a = 0." + "0" * 39 + "1"),
+    (ALL(C("a.a", Operator.IN, (D("-0E-35"),))), "a.a IN (-0." + "0" * 35 + ")"),
+    (ALL(C("a.a", Operator.EQ, Money(D("1E-35"), "USD"))), "a.a = 0." + "0" * 34 + "1 USD"),
     (ALL(C("a.a", Operator.EQ, Money(D("12.50"), None))), "a.a = 12.50 ¤"),
     (ALL(C("a.a", Operator.EQ, Money(D("12.50"), "AND"))), "a.a = 12.50 `AND`"),
     (ALL(C("a.a", Operator.EQ, Money(D("12.50"), "usd"))), "a.a = 12.50 `usd`"),

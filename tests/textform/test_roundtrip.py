@@ -78,6 +78,7 @@ def check_any_text(text: str) -> None:
 @example("(" * 200 + "a = 1" + ")" * 200)
 @example("NOT " * 500 + "a = 1")
 @example("a IN LAST " + "9" * 5000 + " DAYS")
+@example("a = 0." + "0" * 40 + "1 AND b = 0." + "0" * 50)
 def test_any_text_parses_or_raises_a_text_form_error(text: str) -> None:
     check_any_text(text)
 

@@ -183,9 +183,13 @@ def _number(value: Any) -> str:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"a number in the text form is finite, got {value}")
-        if not within_bounds(value):
+        exponent = value.as_tuple().exponent
+        if not within_bounds(value) and isinstance(exponent, int) and exponent > 0:
             # Saved before numbers were bounded: its exponent form (which the text form does
-            # not read back) rather than, for 1e2000000, two million digits.
+            # not read back) rather than, for 1e2000000, two million digits. Any other number
+            # is written as the parser reads it, bounded or not: a text may write 0.000...01
+            # with 40 decimal places (validation refuses it, the parser does not), and
+            # whatever parses prints and reads back.
             return str(value)
         return format(value, "f")  # never an exponent; 100.0 stays 100.0
     if isinstance(value, int) and not isinstance(value, bool):
