@@ -79,7 +79,7 @@ from seggraph.textform import format_condition, print_tree
 from seggraph.validation.conditions import (
     ConditionValidator,
     TreeLimits,
-    child_path,
+    child_paths,
     normalized,
 )
 
@@ -1602,8 +1602,8 @@ def conditions_with(
     """The conditions of a canonical tree with one of ``operators``, each with its path in
     the input (as validation names paths)."""
     found: list[tuple[tuple[PathPart, ...], Condition]] = []
-    for index, child in enumerate(group.children):
-        at = path + child_path(group, index)
+    for child, child_at in zip(group.children, child_paths(group), strict=True):
+        at = path + child_at
         if isinstance(child, Group):
             found += conditions_with(child, at, operators)
         elif child.operator in operators:

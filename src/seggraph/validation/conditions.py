@@ -91,6 +91,16 @@ def child_path(group: Group, index: int) -> tuple[PathPart, ...]:
     return ("groups", index - n_conditions)
 
 
+def child_paths(group: Group) -> list[tuple[PathPart, ...]]:
+    """``child_path`` of each child of a normalized group, in one pass over its children (a
+    loop over the children calling ``child_path`` counts them again for each: quadratic)."""
+    n_conditions = sum(1 for c in group.children if isinstance(c, Condition))
+    return [
+        ("conditions", index) if index < n_conditions else ("groups", index - n_conditions)
+        for index in range(len(group.children))
+    ]
+
+
 def _empty_group_warning(group: Group, path: Path) -> UserError:
     """An empty group inside the tree is allowed (the spec gives it a meaning) but is most
     likely a group left empty in an editor: say what it does to its parent."""
@@ -167,8 +177,8 @@ class ConditionValidator:
             )
             return group
         children: list[Node] = []
-        for index, child in enumerate(group.children):
-            child_at = path + child_path(group, index)
+        for child, at in zip(group.children, child_paths(group), strict=True):
+            child_at = path + at
             if isinstance(child, Group):
                 if not child.children:
                     warnings.append(_empty_group_warning(child, child_at))
