@@ -864,6 +864,25 @@ def test_the_longest_conditions_text_is_refused_naming_the_limit(seg: SegmentCli
     assert errors_by_path(payload) == {"conditionsText": "TOO_MANY_CONDITIONS"}
 
 
+def test_a_tree_past_the_condition_limit_is_refused_with_one_error(seg: SegmentClient) -> None:
+    """Past the limit, the tree is refused as a whole: each of 20,000 unknown properties was
+    an error of its own (1.8 MB of userErrors), and each reference was looked up."""
+    unknown = seg.create(name="many", conditionsText=" OR ".join(["a.b=1"] * 20_000))
+    assert unknown["userErrors"] == [
+        {
+            "path": ["conditionsText"],
+            "code": "TOO_MANY_CONDITIONS",
+            "message": "a segment has at most 100 conditions, this one has 20000",
+        }
+    ]
+    refs = [condition("segment", "IN_SEGMENT", f"{i:024x}") for i in range(101)]
+    payload = seg.create(name="refs", conditions={"conditions": refs})
+    assert errors_by_path(payload) == {"conditions": "TOO_MANY_CONDITIONS"}
+    # Within the limit, every problem at once, as before.
+    few = seg.create(name="few", conditionsText="a.b=1 OR c.d=2")
+    assert [e["code"] for e in few["userErrors"]] == ["UNKNOWN_PROPERTY", "UNKNOWN_PROPERTY"]
+
+
 def test_child_paths_are_each_childs_input_path() -> None:
     """What validation and the reference check take every child's path from, in one pass."""
     group = normalized(

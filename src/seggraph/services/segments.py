@@ -386,6 +386,8 @@ class SegmentService:
         )
         outcome = validator.validate(root, prefix)
         errors = list(outcome.errors)
+        if outcome.unread:  # nor are its references, which may be thousands
+            return outcome.tree, errors, list(outcome.warnings)
         refused = {error.path[: len(error.path) - 1] for error in errors}
         # The references of the conditions validation accepted, with where each one is.
         refs: dict[str, list[tuple[PathPart, ...]]] = {}

@@ -74,6 +74,8 @@ class ValidationOutcome:
     tree: Group
     errors: list[UserError] = field(default_factory=list)
     warnings: list[UserError] = field(default_factory=list)
+    #: Refused as a whole (too many conditions): none of its conditions was read.
+    unread: bool = False
 
 
 def normalized(group: Group) -> Group:
@@ -99,6 +101,16 @@ def child_paths(group: Group) -> list[tuple[PathPart, ...]]:
         ("conditions", index) if index < n_conditions else ("groups", index - n_conditions)
         for index in range(len(group.children))
     ]
+
+
+def _count_conditions(group: Group, depth: int, max_depth: int) -> int:
+    """The conditions of a tree down to ``max_depth`` (deeper groups are refused as such)."""
+    if depth > max_depth:
+        return 0
+    return sum(
+        _count_conditions(c, depth + 1, max_depth) if isinstance(c, Group) else 1
+        for c in group.children
+    )
 
 
 def _empty_group_warning(group: Group, path: Path) -> UserError:
@@ -130,17 +142,22 @@ class ConditionValidator:
         root = normalized(root)
         outcome = ValidationOutcome(tree=root)
         errors = outcome.errors
-        count = [0]
-        tree = self._group(root, prefix, 1, errors, count, outcome.warnings)
-        if count[0] > self.limits.max_conditions:
+        # Counted before any condition is read: a tree past the limit is refused as a whole,
+        # with one error, not one for each of its conditions (a conditionsText may hold
+        # 28,000, and each unknown property was an error: 1.8 MB of them).
+        count = _count_conditions(root, 1, self.limits.max_depth)
+        if count > self.limits.max_conditions:
             errors.append(
                 UserError(
                     prefix,
                     "TOO_MANY_CONDITIONS",
                     f"a segment has at most {self.limits.max_conditions} conditions, "
-                    f"this one has {count[0]}",
+                    f"this one has {count}",
                 )
             )
+            outcome.unread = True
+            return outcome
+        tree = self._group(root, prefix, 1, errors, outcome.warnings)
         if not root.children:
             outcome.warnings.append(
                 UserError(
@@ -163,7 +180,6 @@ class ConditionValidator:
         path: Path,
         depth: int,
         errors: list[UserError],
-        count: list[int],
         warnings: list[UserError],
     ) -> Group:
         if depth > self.limits.max_depth:
@@ -182,9 +198,8 @@ class ConditionValidator:
             if isinstance(child, Group):
                 if not child.children:
                     warnings.append(_empty_group_warning(child, child_at))
-                children.append(self._group(child, child_at, depth + 1, errors, count, warnings))
+                children.append(self._group(child, child_at, depth + 1, errors, warnings))
             else:
-                count[0] += 1
                 children.append(self._condition(child, child_at, errors))
         return Group(group.combinator, tuple(children))
 
