@@ -303,7 +303,13 @@ OPERATORS: dict[Operator, tuple[Any, str, list[str]]] = {
     Operator.PERCENTAGE: (
         D("25.5"),
         "subscriber.bucket PERCENTAGE 25.5",
-        ["IN PERCENTAGE 25.5", "subscriber.bucket percentage 25.5", "in percentage 25.5"],
+        [
+            "IN PERCENTAGE 25.5",
+            "subscriber.bucket percentage 25.5",
+            "in percentage 25.5",
+            # after the key too, as `segment IN SEGMENT "s"` (it was "expected a list")
+            "subscriber.bucket IN PERCENTAGE 25.5",
+        ],
     ),
 }
 

@@ -63,6 +63,7 @@ _PHRASES: dict[tuple[str, ...], Operator | None] = {
     ("IN", "LAST"): Operator.IN_LAST,
     ("IN", "NEXT"): Operator.IN_NEXT,
     ("IN", "SEGMENT"): Operator.IN_SEGMENT,
+    ("IN", "PERCENTAGE"): Operator.PERCENTAGE,  # as IN SEGMENT: the keyless form's words
     ("MORE", "THAN", "AGO"): Operator.MORE_THAN_AGO,
     ("MORE", "THAN", "AHEAD"): Operator.MORE_THAN_AHEAD,
     ("MORE", "THAN"): None,
