@@ -195,6 +195,27 @@ async def test_an_older_database_is_filled_once_and_answers_the_same(
     assert await later.resolve(contexts, KEYS, now=NOW) == from_events
 
 
+async def test_a_process_that_found_them_incomplete_reads_what_another_completed(
+    seggraph_database: Database,
+) -> None:
+    """Two workers start on an older database: both find the latest times incomplete; one
+    fills them and deletes the events past its retention. The other, whose own fill has not
+    ended, answers from the latest times the first completed, not from the events left (the
+    sign-ups, 400 and 700 days old, are gone from them)."""
+    other = await old_database(seggraph_database, "rt-other")
+    assert not await other.check_latest()
+    first = CdpStore(seggraph_database.db)
+    await first.build_latest()
+    await first.prune(NOW - timedelta(days=31))
+    assert await other.events.count_documents({"user_id": "rt-other"}) == 1
+    found = await other.event_stats(["rt-other"], ["Order Completed", "Signed Up"], NOW - WINDOW)
+    assert found == {
+        ("rt-other", "Order Completed"): EventStats(1, NOW - timedelta(days=2)),
+        ("rt-other", "Signed Up"): EventStats(0, NOW - timedelta(days=400)),
+    }
+    assert other.latest_complete
+
+
 async def test_events_past_the_retention_are_deleted_and_no_property_changes(
     seggraph_database: Database,
 ) -> None:

@@ -43,6 +43,8 @@ async def fresh_store(db: AsyncDatabase[dict[str, Any]], *users: str) -> CdpStor
     await store.events.delete_many({"user_id": {"$in": list(users)}})
     await store.profiles.delete_many({"_id": {"$in": list(users)}})
     await store.latest.delete_many({"user_id": {"$in": list(users)}})
+    # Not complete, as far as any store knows: another test may have built them.
+    await store.meta.delete_many({})
     return store
 
 

@@ -246,7 +246,8 @@ class CdpStore:
         self.latest_complete = False
         """Whether ``cdp_event_latest`` holds every event's time, as this process knows (from
         ``cdp_meta`` at :meth:`check_latest`, or its own :meth:`build_latest`): until then
-        the latest times of quiet pairs are read from the events."""
+        each read of the latest times of quiet pairs asks ``cdp_meta`` again, and reads them
+        from the events while it is not complete."""
 
     async def ensure_indexes(self, *, retention: bool = False) -> None:
         """The collections' indexes, and ``by_time`` on the events when a retention deletes
@@ -467,7 +468,10 @@ class CdpStore:
         (:func:`_latest_queries`: an index entry per pair on MongoDB)."""
         if not pairs:
             return {}
-        if self.latest_complete:
+        # Another process may have completed them since this one looked (and deleted the
+        # events past a retention then): until this process knows them complete, it asks
+        # again, so it never reads the latest times from events another process pruned.
+        if self.latest_complete or await self.check_latest():
             ids = [latest_id(user, name) for user, name in pairs]
             cursor = self.latest.find(
                 {"_id": _among(ids)}, {"user_id": 1, "event": 1, "last_at": 1}
