@@ -32,7 +32,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta, tzinfo
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from bson import ObjectId
 
@@ -118,6 +118,8 @@ _RENUMBERINGS = 5
 _UNCHECKED_ATTEMPTS = 5
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -625,13 +627,10 @@ class SegmentService:
     ) -> WriteResult:
         """Archive or unarchive; without ``expected_version`` the version is not checked, so
         an edit saved between this read and this write is read again, not a conflict."""
-        for _ in range(_UNCHECKED_ATTEMPTS - 1):
-            try:
-                return await self._set_archived(mode, actor, segment_id, archived, expected_version)
-            except VersionConflict:
-                if expected_version is not None:
-                    raise
-        return await self._set_archived(mode, actor, segment_id, archived, expected_version)
+        return await _read_again_unless_checked(
+            expected_version,
+            lambda: self._set_archived(mode, actor, segment_id, archived, expected_version),
+        )
 
     async def _set_archived(
         self, mode: Mode, actor: str, segment_id: str, archived: bool, expected_version: int | None
@@ -770,13 +769,9 @@ class SegmentService:
         meanwhile either is seen here, and the delete refused, or sees the mark and is undone.
         Without ``expected_version`` the version is not checked: an edit saved between this
         read and the mark or the delete is read again, not a conflict."""
-        for _ in range(_UNCHECKED_ATTEMPTS - 1):
-            try:
-                return await self._delete(mode, actor, segment_id, expected_version)
-            except VersionConflict:
-                if expected_version is not None:
-                    raise
-        return await self._delete(mode, actor, segment_id, expected_version)
+        return await _read_again_unless_checked(
+            expected_version, lambda: self._delete(mode, actor, segment_id, expected_version)
+        )
 
     async def _delete(
         self, mode: Mode, actor: str, segment_id: str, expected_version: int | None
@@ -1622,6 +1617,21 @@ def reference_conditions(
 
 _REFERENCES = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT})
 _BUCKETS = frozenset({Operator.PERCENTAGE})
+
+
+async def _read_again_unless_checked(
+    expected_version: int | None, write: Callable[[], Awaitable[_T]]
+) -> _T:
+    """``write`` (which reads the segment, then writes it), again when an edit saved between
+    its read and its write changed the version, up to :data:`_UNCHECKED_ATTEMPTS` times; with
+    ``expected_version`` the version is checked, and a conflict is the caller's."""
+    for _ in range(_UNCHECKED_ATTEMPTS - 1):
+        try:
+            return await write()
+        except VersionConflict:
+            if expected_version is not None:
+                raise
+    return await write()
 
 
 def copy_bucket_warnings(tree: Group, consequence: str) -> list[UserError]:
