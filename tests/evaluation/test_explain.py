@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+from seggraph.api.properties.types import PropertyValue
 from seggraph.domain.conditions import (
     SEGMENT_PROPERTY,
     Combinator,
@@ -23,7 +26,7 @@ from seggraph.evaluation import (
     UnknownReason,
     ValueState,
 )
-from tests.evaluation.helpers import compile_one, evaluate_all_ways
+from tests.evaluation.helpers import CATALOGUE, compile_one, evaluate_all_ways, options
 
 TR, FA, UN = Truth.TRUE, Truth.FALSE, Truth.UNKNOWN
 O = Operator  # noqa: E741
@@ -227,3 +230,27 @@ def test_an_enum_value_in_another_case_is_shown_as_the_identifier_it_names() -> 
     truth, result = evaluate_all_ways(tree, {"e": "paused"})
     assert truth is UN
     assert _conditions(result.explanation)[0].actual == "paused"
+
+
+def test_a_date_time_is_shown_in_the_account_time_zone() -> None:
+    """In Paris, 23:30 UTC on March 31 is April 1, the day ``ON 2024-04-01`` compares: the
+    explanation shows that moment in Paris, whose date is the one compared (it showed
+    ``2024-03-31T23:30:00+00:00``, a day the condition's TRUE seemed to contradict). A
+    date-time without an offset is already in the account zone and is shown as it came, as
+    is an unreadable one; ``properties`` shows the values the same way."""
+    tree = Group(Combinator.ALL, (Condition("dt", O.ON, "2024-04-01"),))
+    for sent in (datetime(2024, 3, 31, 23, 30, tzinfo=UTC), "2024-03-31T23:30:00Z"):
+        truth, result = evaluate_all_ways(
+            tree, {"dt": ResolvedValue(sent, "cdp", 1.0)}, tz="Europe/Paris"
+        )
+        assert truth is TR
+        (shown,) = _conditions(result.explanation)
+        assert shown.actual == datetime(2024, 4, 1, 1, 30, tzinfo=ZoneInfo("Europe/Paris"))
+        assert shown.actual.isoformat() == "2024-04-01T01:30:00+02:00"
+        answered = PropertyValue.of(
+            "dt", ResolvedValue(sent), CATALOGUE["dt"], options(tz="Europe/Paris")
+        )
+        assert answered.value == "2024-04-01T01:30:00+02:00"
+    for sent in ("2024-04-01T01:30:00", datetime(2024, 4, 1, 1, 30), "2024-04-01", "garbage"):
+        _, result = evaluate_all_ways(tree, {"dt": sent}, tz="Europe/Paris")
+        assert _conditions(result.explanation)[0].actual == sent

@@ -181,7 +181,7 @@ class _Builder:
             DIRECT_CLASS[definition.type],
             test,
             shortcut,
-            shown_as_read(definition),
+            shown_as_read(definition, options.timezone),
         )
 
 

@@ -288,14 +288,41 @@ def money_as_read(raw: Any, currency: str) -> Any:
     return raw
 
 
+def datetime_as_read(raw: Any, zone: tzinfo) -> Any:
+    """A provider's DATETIME answer as an explanation or a ``properties`` answer shows it: a
+    moment with an offset (a ``datetime``, or an ISO string the evaluation reads) as that
+    moment in the account zone ``zone``, so that its date is the calendar day conditions
+    compare (``2024-03-31T23:30:00Z`` in Paris is ``2024-04-01T01:30:00+02:00``); anything
+    else (no offset: already in the account zone; a plain date; unreadable) as it came."""
+    moment = raw
+    if isinstance(raw, str):
+        if len(raw) == 10 or isinstance(coerce_datetime(raw, zone), Unknown):
+            return raw
+        moment = datetime.fromisoformat(raw)
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        return raw
+    try:
+        return moment.astimezone(zone)
+    except (OverflowError, ValueError):  # at the ends of the calendar
+        return raw
+
+
 @lru_cache(maxsize=4096)
-def shown_as_read(definition: PropertyDefinition | None) -> Callable[[Any], Any] | None:
+def shown_as_read(
+    definition: PropertyDefinition | None, zone: tzinfo | None = None
+) -> Callable[[Any], Any] | None:
     """How a present value of ``definition`` is shown (``None``: as it came): a MONEY
     property with a declared currency shows its bare amounts in that currency; an ENUM shows
     the declared identifier a value names in another case (``"gold"`` as ``GOLD``, which is
-    what a condition compares and what a client finds in the catalogue's ``enumValues``)."""
+    what a condition compares and what a client finds in the catalogue's ``enumValues``);
+    with the account zone ``zone``, a DATETIME with an offset shows in that zone
+    (:func:`datetime_as_read`)."""
     if definition is None:
         return None
+    if definition.type is PropertyType.DATETIME:
+        if zone is None:
+            return None
+        return lambda raw: datetime_as_read(raw, zone)
     if definition.type is PropertyType.ENUM:
         coerce = _enum_coercer(definition.enum_values)
 

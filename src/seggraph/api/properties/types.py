@@ -239,8 +239,9 @@ class PropertyValue:
     ) -> PropertyValue:
         """``definition``: the property's, so that a MONEY property's bare amounts show in
         its declared currency, as the evaluation reads them; with ``options`` (the account
-        zone and currency) too, a present value evaluation cannot read as that type says
-        so (TYPE_ERROR), as an explanation of a condition on it would."""
+        zone and currency) too, a DATETIME with an offset shows in the account zone, and a
+        present value evaluation cannot read as that type says so (TYPE_ERROR), as an
+        explanation of a condition on it would."""
         raw = resolved.value
         if isinstance(raw, Unknown):
             return cls(
@@ -260,7 +261,9 @@ class PropertyValue:
                 raw
             )
             unreadable = coerced if isinstance(coerced, Unknown) else None
-        shown = None if missing else shown_as_read(definition)
+        shown = (
+            None if missing else shown_as_read(definition, options.timezone if options else None)
+        )
         if shown is not None:
             raw = shown(raw)
         return cls(
