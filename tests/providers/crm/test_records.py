@@ -156,3 +156,24 @@ def test_kind_must_be_known(tmp_path: Path) -> None:
     path.write_text("[]")
     with pytest.raises(ImportFileError, match="--kind"):
         read_records(path, None, "USD")
+
+
+def test_a_csv_cell_keeps_its_line_breaks_and_starts_no_record(tmp_path: Path) -> None:
+    """Lines were split with str.splitlines() before the csv module read them: a quoted cell
+    lost its line break ("Beta\\nCorp" was "BetaCorp"), and a U+2028 in a cell started a new
+    record (a company "Labs" named "Software", and co1 without its industry)."""
+    path = tmp_path / "companies.csv"
+    path.write_text(
+        "id,name,industry\r\n"
+        "co1,Acme\u2028Labs,Software\r\n"
+        'co2,"Beta\r\nCorp",Retail\r\n'
+        "co3,Gamma\x0cInc,Media\r\n",
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "USD")
+    assert parsed.errors == []
+    assert parsed.companies == [
+        {"id": "co1", "name": "Acme\u2028Labs", "industry": "Software"},
+        {"id": "co2", "name": "Beta\nCorp", "industry": "Retail"},
+        {"id": "co3", "name": "Gamma\x0cInc", "industry": "Media"},
+    ]

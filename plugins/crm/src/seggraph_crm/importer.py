@@ -17,6 +17,7 @@ each a single bulk write.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,7 +101,10 @@ def _rows(path: Path, kind: RecordKind | None) -> Iterator[tuple[RecordKind, str
         for index, row in enumerate(data):
             yield kind, f"[{index}]", row
         return
-    reader = csv.DictReader(text.splitlines())
+    # The csv module splits the records itself (newline=""): a quoted cell keeps its line
+    # breaks, and a character str.splitlines() takes for a line end (U+2028, form feed…) stays
+    # in its cell instead of starting a record of its own.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames
     if not header:
         raise ImportFileError(f"{path} has no header row")
