@@ -177,3 +177,18 @@ def test_a_csv_cell_keeps_its_line_breaks_and_starts_no_record(tmp_path: Path) -
         {"id": "co2", "name": "Beta\nCorp", "industry": "Retail"},
         {"id": "co3", "name": "Gamma\x0cInc", "industry": "Media"},
     ]
+
+
+def test_hubspots_country_region_column_is_the_country(tmp_path: Path) -> None:
+    """HubSpot exports its ``country`` property under the label "Country/Region", for contacts
+    and companies: the column was ignored, so crm.country was missing after the import."""
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("Record ID,Email,Country/Region\n1,a@x.io,France\n", encoding="utf-8")
+    companies = tmp_path / "companies.csv"
+    companies.write_text("Record ID,Company name,Country/Region\n9,Acme,Spain\n", encoding="utf-8")
+    assert read_records(contacts, None, "USD").contacts == [
+        {"id": "1", "email": "a@x.io", "country": "France"}
+    ]
+    assert read_records(companies, None, "USD").companies == [
+        {"id": "9", "name": "Acme", "country": "Spain"}
+    ]

@@ -71,7 +71,7 @@ CONTACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "owner": ("account_owner", "hubspot_owner_id", "owner", "contact_owner"),
     "company_id": ("associatedcompanyid", "associated_company_id", "company_id"),
     "company_name": ("company", "company_name"),
-    "country": ("country",),
+    "country": ("country", "country/region"),  # HubSpot's label: "Country/Region"
     "updated_at": ("lastmodifieddate", "last_modified_date", "updated_at"),
 }
 COMPANY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -81,7 +81,7 @@ COMPANY_COLUMNS: dict[str, tuple[str, ...]] = {
     "employees": ("numberofemployees", "number_of_employees", "company_size", "employees"),
     "annual_revenue": ("annualrevenue", "annual_revenue"),
     "currency": ("annual_revenue_currency", "currency", "hs_currency"),
-    "country": ("country",),
+    "country": ("country", "country/region"),  # HubSpot's label: "Country/Region"
     "owner": ("account_owner", "hubspot_owner_id", "company_owner", "owner"),
     "renewal_date": ("renewal_date",),
     "health_score": ("health_score",),
