@@ -112,6 +112,33 @@ def test_an_older_identify_arriving_late_never_overwrites_a_newer_trait(
     assert profile["first_seen"] == now - timedelta(days=3) and profile["last_seen"] == now
 
 
+def test_a_trait_sent_with_a_time_before_1970_is_kept(cdp: httpx.Client, sync_db: Db) -> None:
+    """A trait the profile did not hold counted as held since 1970-01-01: an identify call
+    timestamped earlier (a backfill of old records; times are taken from 0001-01-02) was
+    accepted, its time became first_seen, and its traits were dropped, answered missing."""
+    post(
+        cdp,
+        "identify",
+        {"userId": "u", "timestamp": "1969-06-01T00:00:00Z", "traits": {"plan": "legacy"}},
+    )
+    post(
+        cdp,
+        "identify",
+        {"userId": "u", "timestamp": "1950-01-01T00:00:00Z", "traits": {"plan": "older"}},
+    )
+    profile = sync_db["cdp_profiles"].find_one({"_id": "u"})
+    assert profile is not None
+    assert profile["traits"] == {"plan": "legacy"}
+    assert profile["trait_at"] == {"plan": datetime(1969, 6, 1, tzinfo=UTC)}
+    response = cdp.post(
+        "/graphql",
+        json={
+            "query": '{ subscriber(id: "u") { properties(keys: ["cdp.trait.plan"]) { value } } }'
+        },
+    )
+    assert response.json()["data"]["subscriber"]["properties"] == [{"value": "legacy"}]
+
+
 @pytest.mark.parametrize(
     "auth",
     [

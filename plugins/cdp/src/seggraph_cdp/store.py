@@ -54,7 +54,9 @@ LATEST_BUILT = "event_latest"
 #: Pairs written to ``cdp_event_latest`` in one bulk write while it is built.
 BUILD_BATCH = 1000
 DUPLICATE_KEY = 11000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The time of a trait the profile does not hold yet: before every message's (which are from
+#: ``seggraph.clock.EARLIEST``, 0001-01-02), so a first value is taken whatever its time.
+_NEVER = datetime(1, 1, 1, tzinfo=UTC)
 
 #: Set on a profile, to the ingestion's token, by an update its trait names did not fit.
 REFUSED = "refused_by"
@@ -219,7 +221,7 @@ def _profile_update(
         "last_seen": {"$max": [{"$ifNull": ["$last_seen", last]}, last]},
     }
     for name, (at, value) in latest.items():
-        held_at = {"$ifNull": [f"$trait_at.{name}", _EPOCH]}
+        held_at = {"$ifNull": [f"$trait_at.{name}", _NEVER]}
         stage[f"traits.{name}"] = {
             "$cond": [{"$gte": [at, held_at]}, {"$literal": value}, f"$traits.{name}"]
         }
