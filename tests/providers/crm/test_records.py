@@ -192,3 +192,23 @@ def test_hubspots_country_region_column_is_the_country(tmp_path: Path) -> None:
     assert read_records(companies, None, "USD").companies == [
         {"id": "9", "name": "Acme", "country": "Spain"}
     ]
+
+
+def test_a_csv_row_with_more_cells_than_the_header_is_refused(tmp_path: Path) -> None:
+    """An unquoted comma ("Acme, Inc") moved every later cell one column on, and the cells past
+    the header's last column were dropped without a word: co1 was imported named "Acme", in
+    the industry "Inc", and "Software" was lost. A trailing comma (a blank cell) is fine."""
+    path = tmp_path / "companies.csv"
+    path.write_text(
+        "id,name,industry\nco1,Acme, Inc,Software\nco2,Beta,Retail,\nco3,Gamma\n",
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "USD")
+    assert [str(e) for e in parsed.errors] == [
+        "row 2 (id co1): row: more cells than the header has columns ('Software' past the last "
+        "one): a cell holding a comma must be quoted"
+    ]
+    assert parsed.companies == [
+        {"id": "co2", "name": "Beta", "industry": "Retail"},
+        {"id": "co3", "name": "Gamma"},
+    ]

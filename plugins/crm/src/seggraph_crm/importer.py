@@ -112,7 +112,9 @@ def _rows(path: Path, kind: RecordKind | None) -> Iterator[tuple[RecordKind, str
     if kind is None:
         raise ImportFileError("say which records the file holds: --kind contacts|companies")
     for number, row in enumerate(reader, start=2):
-        yield kind, f"row {number}", {k: v for k, v in row.items() if k is not None}
+        # Cells past the header's last column stay under the key None: read_records refuses
+        # the row (a comma in an unquoted cell moves every later cell one column on).
+        yield kind, f"row {number}", row
 
 
 def read_records(path: Path, kind: RecordKind | None, currency: str) -> ParsedRecords:
@@ -121,12 +123,27 @@ def read_records(path: Path, kind: RecordKind | None, currency: str) -> ParsedRe
     seen: dict[tuple[RecordKind, str], str] = {}
     for record_kind, position, row in _rows(path, kind):
         found = len(parsed.errors)
+        extra = row.pop(None, None) if isinstance(row, dict) else None
         if record_kind is RecordKind.CONTACTS:
             record = parse_contact(row, position, parsed.errors)
             target = parsed.contacts
         else:
             record = parse_company(row, position, parsed.errors, currency)
             target = parsed.companies
+        cells = [str(cell) for cell in extra or () if str(cell).strip()]
+        if cells:  # blank cells past the header (a trailing comma) are nothing to lose
+            parsed.errors.append(
+                RecordError(
+                    position,
+                    record["id"]
+                    if record is not None
+                    else next((e.record_id for e in parsed.errors[found:] if e.record_id), None),
+                    "row",
+                    f"more cells than the header has columns ({', '.join(map(repr, cells))[:80]} "
+                    "past the last one): a cell holding a comma must be quoted",
+                )
+            )
+            record = None
         # A refused record's id counts too (its errors carry it when it reads as an id): the
         # second of two records c5 is a repeat even when the first is refused for its email.
         ident = (
