@@ -212,3 +212,23 @@ def test_a_csv_row_with_more_cells_than_the_header_is_refused(tmp_path: Path) ->
         {"id": "co2", "name": "Beta", "industry": "Retail"},
         {"id": "co3", "name": "Gamma"},
     ]
+
+
+def test_a_json_lines_string_may_hold_a_line_separator(tmp_path: Path) -> None:
+    """JSON strings may hold U+2028 unescaped (``json.dumps(..., ensure_ascii=False)`` writes it
+    so): the lines were split with str.splitlines(), which cut line 1 in two, and the whole
+    file was refused as not valid JSON."""
+    path = tmp_path / "contacts.jsonl"
+    path.write_text(
+        json.dumps({"id": "c1", "email": "a@x.io", "company": "Acme\u2028Labs"}, ensure_ascii=False)
+        + "\r\n"
+        + json.dumps({"id": "c2", "email": "b@x.io"})
+        + "\n\n",
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "USD")
+    assert parsed.errors == []
+    assert parsed.contacts == [
+        {"id": "c1", "email": "a@x.io", "company_name": "Acme\u2028Labs"},
+        {"id": "c2", "email": "b@x.io"},
+    ]

@@ -66,7 +66,9 @@ def _rows(path: Path, kind: RecordKind | None) -> Iterator[tuple[RecordKind, str
         kind = kind or guess_kind(path)
         if kind is None:
             raise ImportFileError("say which records the file holds: --kind contacts|companies")
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Lines end at "\n" alone (read_text made "\r\n" one): a JSON string may hold U+2028
+        # and the like as they are, which str.splitlines() takes for line ends.
+        for number, line in enumerate(text.split("\n"), start=1):
             if line.strip():
                 try:
                     yield kind, f"line {number}", json.loads(line)
