@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from seggraph_cdp.properties import ValueReader
 from seggraph_cdp.provider import CdpProvider
 from starlette.applications import Starlette
 
@@ -320,3 +321,18 @@ def test_an_integer_beyond_2_53_is_answered_as_a_string_everywhere(cdp: httpx.Cl
         },
     ).text
     assert f'"value":"{big}"' in raw.replace(" ", "")
+
+
+def test_last_seen_a_few_minutes_ahead_past_midnight_is_zero_days_ago() -> None:
+    """A message up to five minutes ahead of its receipt is kept as sent: received at 23:58,
+    sent as 00:02 the next day, it made the subscriber last seen -1 days ago."""
+    reader = ValueReader([], {}, zone=UTC, currency="USD")
+    now = datetime(2026, 3, 1, 23, 58, tzinfo=UTC)
+    profile = {"last_seen": datetime(2026, 3, 2, 0, 2, tzinfo=UTC)}
+    assert reader.values(["cdp.days_since_last_seen"], profile, {}, now) == {
+        "cdp.days_since_last_seen": 0
+    }
+    profile = {"last_seen": datetime(2026, 2, 27, 0, 2, tzinfo=UTC)}
+    assert reader.values(["cdp.days_since_last_seen"], profile, {}, now) == {
+        "cdp.days_since_last_seen": 2
+    }

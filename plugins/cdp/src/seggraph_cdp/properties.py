@@ -6,7 +6,7 @@
 - ``cdp.first_seen`` / ``cdp.last_seen`` (DATETIME): the earliest and latest event time of any
   message with the subscriber's ``userId``.
 - ``cdp.days_since_last_seen`` (NUMBER): whole calendar days in the account time zone from the
-  last-seen day to today.
+  last-seen day to today (0 for a last-seen time a few minutes ahead, past midnight).
 - ``cdp.event.<slug>.count_30d`` (NUMBER): ``track`` calls of that event with an event time at
   or after now minus 30 days (a rolling window of 30 × 24 hours); 0 for a subscriber the CDP
   has seen who never sent it.
@@ -214,7 +214,10 @@ class ValueReader:
             last = profile.get("last_seen")
             if last is None:
                 return None
-            return (now.astimezone(self.zone).date() - last.astimezone(self.zone).date()).days
+            days = (now.astimezone(self.zone).date() - last.astimezone(self.zone).date()).days
+            # A message up to FUTURE_SKEW ahead is kept as sent: near midnight its day is
+            # tomorrow, and it was seen today, not in -1 days.
+            return max(days, 0)
         trait = self.traits.get(key)
         if trait is not None:
             raw = profile.get("traits", {}).get(trait.trait)
