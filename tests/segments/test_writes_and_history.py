@@ -6,7 +6,9 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from pymongo.database import Database
+from pymongo.errors import OperationFailure
 
 from tests.segments.conftest import (
     PAYLOAD,
@@ -281,3 +283,81 @@ def test_a_history_page_is_read_through_an_index(
         stages.append(plan["stage"])
         plan = plan.get("inputStage")
     assert "IXSCAN" in stages and "COLLSCAN" not in stages, stages
+
+
+def _fails_after_the_write(store: Any, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the first call of ``store.<method>`` after the next segment write fail, as the
+    database failing would (the checks a write makes once it is saved)."""
+    written: list[bool] = []
+    failed: list[bool] = []
+    for write in ("insert", "replace_if_version"):
+        original_write = getattr(store, write)
+
+        async def writing(*args: Any, _original: Any = original_write, **kwargs: Any) -> Any:
+            result = await _original(*args, **kwargs)
+            written.append(True)
+            return result
+
+        monkeypatch.setattr(store, write, writing)
+    original = getattr(store, method)
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        if written and not failed:
+            failed.append(True)
+            raise OperationFailure("injected failure", code=2)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(store, method, failing)
+
+
+@pytest.mark.parametrize("check", ["count_active", "delete_marks", "reference_graph"])
+def test_a_write_whose_checks_after_it_fail_is_undone_and_answered_an_error(
+    seg: SegmentClient,
+    live_server: Any,
+    sync_db: Database[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    check: str,
+) -> None:
+    """The database fails while a saved write is checked (the mode's limit, the segments it
+    references, a cycle): the client is answered an error, so nothing stays saved, neither
+    the segment nor its history entry (a client writing again would make a second one, and
+    an unchecked reference could name a segment deleted meanwhile)."""
+    target = seg.created(name="Target")["id"]
+    before = snapshot(sync_db)
+    store = live_server.app.state.services.segments.store
+    _fails_after_the_write(store, check, monkeypatch)
+    created = seg.gql.execute(
+        f"mutation($input: CreateSegmentInput!) {{ createSegment(input: $input) {{ {PAYLOAD} }} }}",
+        {"input": {"name": "Ref", "conditions": in_segment(target)}},
+    )
+    assert created["data"] is None
+    assert created["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert created["errors"][0]["message"].startswith("Unexpected error; request id")
+    after = snapshot(sync_db)
+    assert after["segments"] == before["segments"]
+    assert after["segment_history"] == before["segment_history"]
+    assert seg.gql.query("{ segments { totalCount } }")["segments"]["totalCount"] == 1
+
+    monkeypatch.undo()
+    if check == "count_active":
+        return  # an update adds no active segment: the mode is not counted
+    # An update the same: the segment stays at its version, with its history.
+    ref = seg.created(name="Ref")["id"]
+    before = snapshot(sync_db)
+    _fails_after_the_write(store, check, monkeypatch)
+    updated = seg.gql.execute(
+        UPDATE, {"input": {"id": ref, "expectedVersion": 1, "conditions": in_segment(target)}}
+    )
+    assert updated["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    stored = sync_db.segments.find_one({"name": "Ref"})
+    assert stored is not None
+    assert (stored["version"], stored["refs"]) == (1, [])  # (its number 2 stays used)
+    assert snapshot(sync_db)["segment_history"] == before["segment_history"]
+    # and the same edit saved again goes through, at the next version
+    assert seg.update(id=ref, expectedVersion=1, conditions=in_segment(target))["segment"][
+        "version"
+    ] in (2, 3)
+
+
+def in_segment(segment_id: str) -> dict[str, Any]:
+    return {"conditions": [{"property": "segment", "operator": "IN_SEGMENT", "value": segment_id}]}

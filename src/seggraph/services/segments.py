@@ -1264,6 +1264,26 @@ class SegmentService:
             await self.store.add_history(entry, session)
 
         await self.database.run_atomically(work)
+        try:
+            await self._check_after_write(before, after, refs_path, limit_path)
+        except InputRefused:
+            raise
+        except BaseException:
+            # The checks could not be made (the database failing, say): a write left stored
+            # unchecked might break what they guard (a reference to a segment deleted
+            # meanwhile, the mode's limit), and its client, answered an error, would take
+            # it for not saved and write it again. Undone, then, as a refused write is.
+            await self._undo_unchecked(before, after)
+            raise
+
+    async def _check_after_write(
+        self,
+        before: Segment | None,
+        after: Segment,
+        refs_path: tuple[PathPart, ...],
+        limit_path: tuple[PathPart, ...],
+    ) -> None:
+        """The checks :meth:`_write` makes once ``after`` is saved (see there)."""
         if _adds_active(before, after) and await self._over_limit(after.mode):
             # Of two writes that fill the last place at the same moment, the later to count
             # sees both, so at least one is undone (both may be: write again).
@@ -1313,6 +1333,25 @@ class SegmentService:
                 for error in errors
             ]
         raise InputRefused(errors)
+
+    async def _undo_unchecked(self, before: Segment | None, after: Segment) -> None:
+        """Undo the write of ``after``, whose checks after the write failed; logged (never
+        raised) when that fails too, so that the checks' own error is the one answered."""
+        try:
+            on_top = await self._roll_back(before, after, set())
+        except Exception:  # the error being raised is the one to report
+            log.exception(
+                "segment %s: version %d could not be checked after it was saved, nor undone",
+                after.id,
+                after.version,
+            )
+            return
+        if on_top is None:
+            log.warning(
+                "segment %s: version %d was undone: it could not be checked after it was saved",
+                after.id,
+                after.version,
+            )
 
     async def _room_for_one_more(self, mode: Mode, path: tuple[PathPart, ...]) -> list[UserError]:
         """Nothing when ``mode`` has room for one more active segment; else the refusal
