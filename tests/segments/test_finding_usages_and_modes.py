@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pymongo.database import Database
+from pymongo.errors import OperationFailure
 
 from seggraph.domain.segments import MAX_USAGES
 from tests.conftest import GraphQLClient, LiveServer
@@ -498,3 +500,37 @@ def test_a_segment_holds_at_most_max_usages(
     )
     assert removed["removeSegmentUsage"]["userErrors"] == []
     assert seg.run(REGISTER, input=usage(MAX_USAGES))["registerSegmentUsage"]["userErrors"] == []
+
+
+@pytest.mark.parametrize("check", ["delete_marks", "count_usages"])
+def test_a_new_usage_whose_checks_fail_is_removed_and_answered_an_error(
+    seg: SegmentClient,
+    live_server: LiveServer,
+    sync_db: Database[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    check: str,
+) -> None:
+    """The database fails while a new usage is checked after it is written (its segment
+    still there, not being deleted; the segment's usages counted): the client is answered
+    an error, so the usage is not kept (unchecked, it could name a segment deleted
+    meanwhile), and registering it again works."""
+    segment_id = seg.created(name="Used")["id"]
+    store = live_server.app.state.services.segments.store
+    original = getattr(store, check)
+    failed: list[bool] = []
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        if not failed:
+            failed.append(True)
+            raise OperationFailure("injected failure", code=2)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(store, check, failing)
+    usage = {"segmentId": segment_id, "kind": "FLOW", "refId": "flow_1", "name": "F", "live": True}
+    refused = seg.gql.execute(REGISTER, {"input": usage})
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert sync_db.segment_usages.count_documents({}) == 0
+    registered = seg.run(REGISTER, input=usage)["registerSegmentUsage"]
+    assert registered["userErrors"] == []
+    assert sync_db.segment_usages.count_documents({}) == 1

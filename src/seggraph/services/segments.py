@@ -1148,13 +1148,27 @@ class SegmentService:
                     )
                 )
             return replace(usage, registered_at=before.registered_at), warnings
-        unavailable = await self._unavailable(mode, [segment_id])
+        try:
+            unavailable = await self._unavailable(mode, [segment_id])
+            # Counted after the write, as the delete check is: two registered at once past
+            # the limit both see it and are both undone, never one too many kept.
+            too_many = (
+                not unavailable and await self.store.count_usages(mode, segment_id) > MAX_USAGES
+            )
+        except BaseException:
+            # Not checked (the database failing, say): removed again, as a refused one is,
+            # so that the error answered is true and no usage of a deleted segment stays.
+            try:
+                await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
+            except Exception:  # the error being raised is the one to report
+                log.exception(
+                    "usage %r of segment %s: not checked, nor removed", ref_id, segment_id
+                )
+            raise
         if unavailable:
             await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
             raise InputRefused(_unavailable_errors(("segmentId",), "NOT_FOUND", mode, unavailable))
-        # Counted after the write, as the delete check is: two registered at once past the
-        # limit both see it and are both undone, never one too many kept.
-        if await self.store.count_usages(mode, segment_id) > MAX_USAGES:
+        if too_many:
             await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
             raise InputRefused(
                 [
