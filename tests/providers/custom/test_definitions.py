@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from pymongo.database import Database as SyncDatabase
+from pymongo.errors import PyMongoError
+from seggraph_custom.store import CustomStore
 
 from tests.conftest import GraphQLClient
 from tests.providers.custom.conftest import (
@@ -360,3 +362,27 @@ def test_deleting_an_unused_property_removes_it_and_its_values(
     assert sync_db["custom_values"].find_one({"values.nickname": {"$exists": True}}) is None
     refused = create_segment(gql, [{"property": "custom.nickname", "operator": "IS_SET"}])
     assert refused["userErrors"][0]["code"] == "UNKNOWN_PROPERTY"
+
+
+def test_a_change_saved_is_answered_saved_when_the_catalogue_cannot_be_read_again(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change is committed; the worker's read of the catalogue after it failed (the
+    database failing just then), and the client was answered INTERNAL_SERVER_ERROR: retrying
+    then gave KEY_TAKEN. Now the answer says it was made, and the next request has it."""
+    original = CustomStore.all_definitions
+    failures = [PyMongoError("the database failed just then")]
+
+    async def failing_once(self: CustomStore, *args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CustomStore, "all_definitions", failing_once)
+    created = create(gql, key="after_failure", type="NUMBER")
+    assert created["userErrors"] == []
+    assert created["customProperty"]["propertyKey"] == "custom.after_failure"
+    assert failures == []  # the read after the change was the one that failed
+    entry = catalogue_entry(gql, "custom.after_failure")
+    assert entry is not None and entry["type"] == "NUMBER"
+    assert create(gql, key="after_failure", type="NUMBER")["userErrors"][0]["code"] == "KEY_TAKEN"

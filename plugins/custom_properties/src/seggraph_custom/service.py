@@ -14,13 +14,14 @@ any part is refused.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from bson import Decimal128
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from seggraph.api.properties.types import json_value
 from seggraph.clock import Clock, utcnow
@@ -50,6 +51,8 @@ from seggraph.domain.properties import PropertyDefinition
 from seggraph.freshness import current_document
 from seggraph.store.segments import claim_segment_writes
 from seggraph_custom.store import CATALOGUE_VERSION, CustomStore, Session, decode, version_of
+
+log = logging.getLogger(__name__)
 
 MAX_LISTED = 20
 WRITE_CHUNK = 1000
@@ -135,7 +138,20 @@ class CustomPropertiesService:
             self.on_change(self.properties())
 
     async def _changed(self) -> None:
-        await self.load()
+        """After a committed change, this worker's catalogue read again before the change is
+        answered. The change is made whatever happens here: when the read fails (the database
+        failing just then), the answer still says so (an error would make a client retry what
+        is there: ``KEY_TAKEN``), and this worker, whose version stays the old one, reads the
+        catalogue again at its next request's freshness check."""
+        try:
+            await self.load()
+        except PyMongoError:
+            log.warning(
+                "a custom property change was saved, but this worker could not read the "
+                "catalogue again: it will at its next request",
+                exc_info=True,
+            )
+            return
         self._notify()
 
     # -- definitions -----------------------------------------------------------------------------
