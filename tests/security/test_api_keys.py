@@ -228,6 +228,33 @@ def test_a_copy_is_written_only_with_a_key_of_the_mode_it_writes(
     assert live is not None and live["source_id"] == tested
 
 
+PREVIEW_IN_SEGMENT = """query($id: JSON!) { previewConditions(subscriberIds: ["cus_1"],
+  conditions: {combinator: ALL, conditions: [{property: "segment", operator: IN_SEGMENT,
+  value: $id}]}) { userErrors { path code message } } }"""
+
+
+def test_a_reference_refusal_does_not_tell_a_test_key_which_ids_are_live_segments(
+    auth_http: httpx.Client, make_key: KeyMaker, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """A TEST READ key (a staging app's) cannot read LIVE segments, nor copy them: an
+    IN_SEGMENT naming a LIVE segment's id was refused with "is a LIVE segment", so a preview
+    told it which ids are LIVE segments. It is now refused as an id of no segment is."""
+    sync_db["segments"].delete_many({})
+    live_key, test_reader = make_key("live"), make_key("test", "read")
+    created = post(auth_http, CREATE, bearer(live_key), name="Live only").json()
+    live_id = created["data"]["createSegment"]["segment"]["id"]
+    nowhere = "0" * 24
+
+    def refusal(segment_id: str) -> dict[str, Any]:
+        body = post(auth_http, PREVIEW_IN_SEGMENT, bearer(test_reader), id=segment_id).json()
+        [error] = body["data"]["previewConditions"]["userErrors"]
+        assert error["code"] == "UNKNOWN_SEGMENT"
+        return dict(error, message=error["message"].replace(segment_id, "<id>"))
+
+    assert refusal(live_id) == refusal(nowhere)
+    assert "is a LIVE segment" not in refusal(live_id)["message"]
+
+
 def test_history_names_the_key_and_whom_its_client_acts_for(
     auth_http: httpx.Client, make_key: KeyMaker
 ) -> None:

@@ -347,7 +347,12 @@ def test_segment_references_stay_in_mode_and_never_cycle(seg: SegmentClient) -> 
     live_a = seg.created(mode="LIVE", name="Live A")
     cross = seg.create(name="cross", conditions=in_segment(live_a["id"]))
     assert errors_by_path(cross) == {"conditions.conditions.0.value": "UNKNOWN_SEGMENT"}
-    assert "LIVE segment" in cross["userErrors"][0]["message"]
+    # Refused as an id of no segment is: the refusal does not tell that it is a LIVE one.
+    nowhere = seg.create(name="nowhere", conditions=in_segment("0" * 24))
+    assert cross["userErrors"][0]["message"] == nowhere["userErrors"][0]["message"].replace(
+        "0" * 24, live_a["id"]
+    )
+    assert "is a LIVE segment" not in cross["userErrors"][0]["message"]
 
     referenced = seg.run(DELETE, id=a["id"])["deleteSegment"]
     assert errors_by_path(referenced) == {"id": "SEGMENT_REFERENCED"}

@@ -404,15 +404,18 @@ class SegmentService:
         self, mode: Mode, refs: dict[str, list[tuple[PathPart, ...]]], segment_id: str | None
     ) -> list[UserError]:
         """Each referenced segment exists in ``mode`` and no cycle forms; an error is reported
-        at every condition naming the segment at fault (``refs``: id -> condition paths)."""
+        at every condition naming the segment at fault (``refs``: id -> condition paths).
+
+        An id of the other mode is refused in the same words as an id of no segment: the
+        other mode is never looked in, so a request (a TEST READ key's preview, say) cannot
+        learn which ids are segments of the other mode."""
         errors: list[UserError] = []
         found = {s.id for s in await self.store.get_many(mode, sorted(refs))}
         for ref in sorted(set(refs) - found):
-            other = await self.store.get(mode.other, ref)
             why = (
-                f"segment {ref!r} is a {mode.other.value} segment; references never cross modes"
-                if other
-                else f"there is no {mode.value} segment {ref!r}"
+                f"there is no {mode.value} segment {ref!r} (a reference names a segment of "
+                f"its own mode: for a {mode.other.value} segment, the id of its "
+                f"{mode.value} copy)"
             )
             errors += [UserError(path + ("value",), "UNKNOWN_SEGMENT", why) for path in refs[ref]]
         if segment_id is not None and not errors:
