@@ -23,7 +23,7 @@ from seggraph.domain.conditions import (
 )
 from seggraph.textform import format_condition, parse, print_tree
 from seggraph.textform.printer import format_value
-from seggraph.textform.vocabulary import SHAPES, Shape
+from seggraph.textform.vocabulary import MAX_TEXT, SHAPES, Shape
 
 D = Decimal
 
@@ -415,6 +415,17 @@ PRINTED: list[tuple[Group, str]] = [
 def test_trees_print_canonically_and_read_back(tree: Group, text: str) -> None:
     assert print_tree(tree) == text
     assert parse(text) == tree
+
+
+def test_a_number_saved_before_numbers_were_bounded_prints_in_exponent_form() -> None:
+    """A segment saved with 1e-2000000 (before numbers were bounded) had two million digits in
+    its conditionsText, in every answer naming it; like 1e2000000, it keeps its exponent form.
+    A number as long as a text the API reads can hold is still written out, and reads back."""
+    for legacy in ("1E-2000000", "1E+2000000", "-1.5E-300000"):
+        assert print_tree(ALL(C("a.a", Operator.EQ, D(legacy)))) == f"a.a = {legacy}"
+    text = "a.a = 0." + "0" * (MAX_TEXT - 20) + "1"
+    assert len(text) < MAX_TEXT
+    assert print_tree(parse(text)) == text
 
 
 def test_a_long_root_chain_goes_one_operand_a_line() -> None:

@@ -28,6 +28,7 @@ from seggraph.domain.conditions import (
 from seggraph.domain.numbers import within_bounds
 from seggraph.textform.vocabulary import (
     ACCOUNT_CURRENCY,
+    MAX_TEXT,
     SHAPES,
     SPELLINGS,
     Shape,
@@ -183,13 +184,14 @@ def _number(value: Any) -> str:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"a number in the text form is finite, got {value}")
-        exponent = value.as_tuple().exponent
-        if not within_bounds(value) and isinstance(exponent, int) and exponent > 0:
+        _, digits, exponent = value.as_tuple()
+        assert isinstance(exponent, int)  # finite
+        if not within_bounds(value) and (exponent > 0 or len(digits) - exponent > MAX_TEXT):
             # Saved before numbers were bounded: its exponent form (which the text form does
-            # not read back) rather than, for 1e2000000, two million digits. Any other number
-            # is written as the parser reads it, bounded or not: a text may write 0.000...01
-            # with 40 decimal places (validation refuses it, the parser does not), and
-            # whatever parses prints and reads back.
+            # not read back) rather than, for 1e2000000 or 1e-2000000, two million digits.
+            # Any other number is written as the parser reads it, bounded or not: a text may
+            # write 0.000...01 with 40 decimal places (validation refuses it, the parser does
+            # not), and whatever parses from a text the API reads prints and reads back.
             return str(value)
         return format(value, "f")  # never an exponent; 100.0 stays 100.0
     if isinstance(value, int) and not isinstance(value, bool):

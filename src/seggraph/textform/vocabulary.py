@@ -7,6 +7,12 @@ from enum import Enum
 
 from seggraph.domain.conditions import DateUnit, Operator
 
+#: The longest conditions text the API reads (``conditionsText``). A number parsed from such a
+#: text is written out in at most as many characters, so the printer writes out every number
+#: up to this length and gives a longer one (saved before numbers were bounded) its exponent
+#: form rather than millions of digits.
+MAX_TEXT = 200_000
+
 
 class Shape(Enum):
     """The syntax of the value that follows an operator."""

@@ -6,8 +6,9 @@ from seggraph.api.segments.conditions import ConditionGroupInput, to_domain
 from seggraph.domain.conditions import Group
 from seggraph.domain.errors import InputRefused, PathPart, UserError
 from seggraph.textform import TextFormError, parse
+from seggraph.textform.vocabulary import MAX_TEXT
 
-MAX_CONDITIONS_TEXT = 200_000
+MAX_CONDITIONS_TEXT = MAX_TEXT
 
 
 def conditions_input(
