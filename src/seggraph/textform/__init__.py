@@ -33,6 +33,7 @@ Grammar (keywords in any case; whitespace and line breaks are free between token
               | ["NOT"] ("CONTAINS" | "ON") scalar | ("STARTS" | "ENDS") "WITH" scalar
               | ("MATCHES" | "BEFORE" | "AFTER" | "PERCENTAGE") scalar
               | "ON" "OR" ("BEFORE" | "AFTER") scalar | ["NOT"] "IN" "SEGMENT" scalar
+              | "IN" "PERCENTAGE" scalar
               | "IN" ("LAST" | "NEXT") relative
               | "MORE" "THAN" relative ("AGO" | "AHEAD")
               | "MORE" "THAN" ("AGO" | "AHEAD") relative
