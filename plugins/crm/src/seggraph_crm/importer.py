@@ -132,20 +132,6 @@ def read_records(path: Path, kind: RecordKind | None, currency: str) -> ParsedRe
         else:
             record = parse_company(row, position, parsed.errors, currency)
             target = parsed.companies
-        cells = [str(cell) for cell in extra or () if str(cell).strip()]
-        if cells:  # blank cells past the header (a trailing comma) are nothing to lose
-            parsed.errors.append(
-                RecordError(
-                    position,
-                    record["id"]
-                    if record is not None
-                    else next((e.record_id for e in parsed.errors[found:] if e.record_id), None),
-                    "row",
-                    f"more cells than the header has columns ({', '.join(map(repr, cells))[:80]} "
-                    "past the last one): a cell holding a comma must be quoted",
-                )
-            )
-            record = None
         # A refused record's id counts too (its errors carry it when it reads as an id): the
         # second of two records c5 is a repeat even when the first is refused for its email.
         ident = (
@@ -153,6 +139,18 @@ def read_records(path: Path, kind: RecordKind | None, currency: str) -> ParsedRe
             if record is not None
             else next((e.record_id for e in parsed.errors[found:] if e.record_id), None)
         )
+        cells = [str(cell) for cell in extra or () if str(cell).strip()]
+        if cells:  # blank cells past the header (a trailing comma) are nothing to lose
+            parsed.errors.append(
+                RecordError(
+                    position,
+                    ident,
+                    "row",
+                    f"more cells than the header has columns ({', '.join(map(repr, cells))[:80]} "
+                    "past the last one): a cell holding a comma must be quoted",
+                )
+            )
+            record = None
         if ident is not None:
             identity = (record_kind, ident)
             if identity in seen:
