@@ -216,6 +216,30 @@ async def test_a_process_that_found_them_incomplete_reads_what_another_completed
     assert other.latest_complete
 
 
+async def test_an_answer_read_before_this_process_completed_them_does_not_undo_it(
+    seggraph_database: Database,
+) -> None:
+    """A read asks ``cdp_meta`` while this process's own fill ends: the answer, read before the
+    fill marked the latest times complete, said incomplete and undid what the fill had just
+    set, so the process went back to reading them from the events, and its next upkeep filled
+    them all again from the events."""
+    store = await old_database(seggraph_database, "rt-race")
+    meta = store.meta
+
+    class FillEndsMeanwhile:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(meta, name)
+
+        async def find_one(self, *args: Any, **kwargs: Any) -> Any:
+            found = await meta.find_one(*args, **kwargs)
+            await store.build_latest()  # ends while the answer is on its way
+            return found
+
+    store.meta = FillEndsMeanwhile()  # type: ignore[assignment]
+    assert await store.check_latest()  # complete, as this process's own fill knows
+    assert store.latest_complete
+
+
 async def test_events_past_the_retention_are_deleted_and_no_property_changes(
     seggraph_database: Database,
 ) -> None:

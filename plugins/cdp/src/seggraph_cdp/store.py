@@ -261,9 +261,11 @@ class CdpStore:
             await self.events.create_indexes([BY_TIME])
 
     async def check_latest(self) -> bool:
-        """Whether ``cdp_meta`` says ``cdp_event_latest`` is complete (remembered)."""
+        """Whether ``cdp_event_latest`` is complete: ``cdp_meta`` says so, or this process
+        knows it (remembered). An answer saying not complete never undoes what this process
+        learnt meanwhile: its own fill may end while the question is on its way."""
         found = await self.meta.find_one({"_id": LATEST_BUILT})
-        self.latest_complete = bool(found and found.get("complete"))
+        self.latest_complete = self.latest_complete or bool(found and found.get("complete"))
         return self.latest_complete
 
     async def build_latest(self) -> int:
