@@ -85,22 +85,21 @@ def normalized(group: Group) -> Group:
     return Group(group.combinator, (*conditions, *groups))
 
 
-def child_path(group: Group, index: int) -> tuple[PathPart, ...]:
-    """The input path of a normalized group's ``index``-th child, relative to the group."""
-    n_conditions = sum(1 for c in group.children if isinstance(c, Condition))
-    if index < n_conditions:
-        return ("conditions", index)
-    return ("groups", index - n_conditions)
-
-
 def child_paths(group: Group) -> list[tuple[PathPart, ...]]:
-    """``child_path`` of each child of a normalized group, in one pass over its children (a
-    loop over the children calling ``child_path`` counts them again for each: quadratic)."""
+    """The input path of each child of a normalized group, relative to the group: its
+    conditions first (``conditions``, i), then its groups (``groups``, i)."""
     n_conditions = sum(1 for c in group.children if isinstance(c, Condition))
     return [
         ("conditions", index) if index < n_conditions else ("groups", index - n_conditions)
         for index in range(len(group.children))
     ]
+
+
+def child_path(group: Group, index: int) -> tuple[PathPart, ...]:
+    """The input path of a normalized group's ``index``-th child (:func:`child_paths`). It
+    reads all the group's children: a loop over them takes :func:`child_paths` once instead
+    (calling this for each child is quadratic)."""
+    return child_paths(group)[index]
 
 
 def _count_conditions(group: Group, depth: int, max_depth: int) -> int:
