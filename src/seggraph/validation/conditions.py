@@ -53,8 +53,9 @@ _NON_EMPTY_TEXT = frozenset(
     {Operator.CONTAINS, Operator.NOT_CONTAINS, Operator.STARTS_WITH, Operator.ENDS_WITH}
 )
 _CASE_INSENSITIVE_TYPES = frozenset({PropertyType.TEXT, PropertyType.LIST})
-#: Operators of the pseudo-properties ``segment`` and ``subscriber.bucket`` (no catalogue type).
+#: A segment id as reads accept it: an ObjectId's 24 hex digits, in any case.
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
+#: Operators of the pseudo-properties ``segment`` and ``subscriber.bucket`` (no catalogue type).
 _PSEUDO_OPERATORS = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT, Operator.PERCENTAGE})
 
 
