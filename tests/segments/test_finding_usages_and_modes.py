@@ -491,7 +491,8 @@ def test_a_segment_holds_at_most_max_usages(
     before = snapshot(sync_db)
     refused = seg.run(REGISTER, input=usage(MAX_USAGES))["registerSegmentUsage"]
     assert errors_by_path(refused) == {"segmentId": "TOO_MANY"}
-    assert f"already has {MAX_USAGES} usages in TEST" in refused["userErrors"][0]["message"]
+    message = refused["userErrors"][0]["message"]
+    assert f"would hold {MAX_USAGES + 1} usages in TEST with this one" in message
     assert snapshot(sync_db) == before
     # Registering one of them again is an update, not one more.
     assert seg.run(REGISTER, input=usage(0))["registerSegmentUsage"]["userErrors"] == []

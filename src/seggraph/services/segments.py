@@ -1155,9 +1155,7 @@ class SegmentService:
             unavailable = await self._unavailable(mode, [segment_id])
             # Counted after the write, as the delete check is: two registered at once past
             # the limit both see it and are both undone, never one too many kept.
-            too_many = (
-                not unavailable and await self.store.count_usages(mode, segment_id) > MAX_USAGES
-            )
+            held = 0 if unavailable else await self.store.count_usages(mode, segment_id)
         except BaseException:
             # Not checked (the database failing, say): removed again, as a refused one is,
             # so that the error answered is true and no usage of a deleted segment stays.
@@ -1171,15 +1169,16 @@ class SegmentService:
         if unavailable:
             await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
             raise InputRefused(_unavailable_errors(("segmentId",), "NOT_FOUND", mode, unavailable))
-        if too_many:
+        if held > MAX_USAGES:
             await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
             raise InputRefused(
                 [
                     UserError(
                         ("segmentId",),
                         "TOO_MANY",
-                        f"segment {segment_id} already has {MAX_USAGES} usages in {mode.value}, "
-                        "the most one segment holds: remove those no longer in use "
+                        f"segment {segment_id} would hold {held} usages in {mode.value} with "
+                        f"this one (counting any registered at the same moment), past the "
+                        f"{MAX_USAGES} one segment holds: remove those no longer in use "
                         "(removeSegmentUsage), then register this one; nothing was saved",
                     )
                 ]
