@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,6 +67,16 @@ class Segment:
     def next_version(self) -> int:
         """The number the next write of this segment takes."""
         return max(self.version, self.versions_used) + 1
+
+
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
+
+
+def canonical_id(segment_id: str) -> str:
+    """A segment id as it is stored and as usages, references and copies name it: an
+    ObjectId's 24 hex digits in lowercase. Reads accept them in any case, so every write takes
+    this form; any other text names no segment and is kept as it is (for the refusal)."""
+    return segment_id.lower() if _OBJECT_ID.fullmatch(segment_id) else segment_id
 
 
 #: The usages one segment holds in a mode: as many as ``segment { usages }`` answers (and the

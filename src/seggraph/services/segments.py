@@ -65,6 +65,7 @@ from seggraph.domain.segments import (
     Segment,
     Usage,
     UsageKind,
+    canonical_id,
     tag_key,
 )
 from seggraph.store.segments import (
@@ -1187,8 +1188,7 @@ class SegmentService:
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> None:
         ref_id = ref_id.strip()  # as it was registered
-        oid = to_object_id(segment_id)
-        segment_id = str(oid) if oid is not None else segment_id  # as it was registered
+        segment_id = canonical_id(segment_id)  # as it was registered
         if not await self.store.remove_usage(mode, segment_id, kind, ref_id):
             raise InputRefused(
                 [

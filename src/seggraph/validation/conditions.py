@@ -8,7 +8,6 @@ checked by the segment service, which can read the database.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -29,6 +28,7 @@ from seggraph.domain.conditions import (
 )
 from seggraph.domain.errors import PathPart, UserError
 from seggraph.domain.properties import VALUELESS_OPERATORS, PropertyDefinition, PropertyType
+from seggraph.domain.segments import canonical_id
 from seggraph.evaluation.dates import parse_iso_day
 from seggraph.validation import values as v
 
@@ -53,8 +53,6 @@ _NON_EMPTY_TEXT = frozenset(
     {Operator.CONTAINS, Operator.NOT_CONTAINS, Operator.STARTS_WITH, Operator.ENDS_WITH}
 )
 _CASE_INSENSITIVE_TYPES = frozenset({PropertyType.TEXT, PropertyType.LIST})
-#: A segment id as reads accept it: an ObjectId's 24 hex digits, in any case.
-_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}")
 #: Operators of the pseudo-properties ``segment`` and ``subscriber.bucket`` (no catalogue type).
 _PSEUDO_OPERATORS = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT, Operator.PERCENTAGE})
 
@@ -227,9 +225,7 @@ class ConditionValidator:
                 )
             if not isinstance(condition.value, str) or not condition.value.strip():
                 return refuse(("value",), "INVALID_VALUE", f"{operator.value} takes a segment id")
-            ref = condition.value.strip()
-            # A segment's id is its ObjectId in lowercase hex, which reads accept in any case.
-            return Condition(key, operator, ref.lower() if _OBJECT_ID.fullmatch(ref) else ref)
+            return Condition(key, operator, canonical_id(condition.value.strip()))
         if operator is Operator.PERCENTAGE or key == BUCKET_PROPERTY:
             if key != BUCKET_PROPERTY or operator is not Operator.PERCENTAGE:
                 return refuse(
