@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from seggraph.domain.errors import UserError, checked_text
 from seggraph.domain.numbers import BOUNDS, NUMBER_TEXT, within_bounds
 from seggraph.domain.properties import PropertyDefinition, PropertyType
+from seggraph.domain.segments import Mode
 
 NAMESPACE = "custom"
 PROVIDER = "custom"
@@ -391,10 +392,10 @@ class CustomPropertiesBackend(Protocol):
     ) -> CustomPropertyDefinition: ...
 
     async def update_definition(
-        self, key: str, change: DefinitionChange
+        self, key: str, change: DefinitionChange, *, mode: Mode | None = None
     ) -> CustomPropertyDefinition: ...
 
-    async def delete_definition(self, key: str) -> None: ...
+    async def delete_definition(self, key: str, *, mode: Mode | None = None) -> None: ...
 
     async def check_values(
         self, assignments: Sequence[ValueAssignment], path: str = "values"

@@ -164,14 +164,26 @@ def test_the_type_cannot_change_while_a_segment_uses_the_property(
     assert refused["customProperty"] is None
     [error] = refused["userErrors"]
     assert error["code"] == "PROPERTY_IN_USE" and error["path"] == ["type"]
-    assert f"'Deep' ({mode})" in error["message"]
+    # Asked in TEST: a TEST segment is named, a LIVE one counted (a TEST key, a staging
+    # app's, learns no LIVE segment's name).
+    if mode == "TEST":
+        assert "is used by segments 'Deep' (TEST);" in error["message"]
+    else:
+        assert "is used by 1 LIVE segment;" in error["message"]
+        assert "Deep" not in error["message"]
+        in_live = gql.query(
+            'mutation { updateCustomProperty(input: {key: "seats", type: TEXT}) '
+            "{ userErrors { code message } } }",
+            **{"X-Seggraph-Mode": "LIVE"},
+        )["updateCustomProperty"]["userErrors"]
+        assert "is used by segments 'Deep' (LIVE);" in in_live[0]["message"]
     assert sync_db["custom_definitions"].find_one({"_id": "seats"}) == before
     # label changes are still fine
     assert update(gql, key="seats", label="Seats bought")["userErrors"] == []
     deleted = delete(gql, "seats")
     assert deleted["deletedKey"] is None
     assert deleted["userErrors"][0]["code"] == "PROPERTY_IN_USE"
-    assert "'Deep'" in deleted["userErrors"][0]["message"]
+    assert ("'Deep'" in deleted["userErrors"][0]["message"]) is (mode == "TEST")
 
 
 def test_archived_segments_count_as_uses(gql: GraphQLClient) -> None:

@@ -48,6 +48,7 @@ from seggraph.domain.custom_properties import (
 )
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.properties import PropertyDefinition
+from seggraph.domain.segments import Mode
 from seggraph.freshness import current_document
 from seggraph.store.segments import claim_segment_writes
 from seggraph_custom.store import CATALOGUE_VERSION, CustomStore, Session, decode, version_of
@@ -209,8 +210,10 @@ class CustomPropertiesService:
         return definition
 
     async def update_definition(
-        self, key: str, change: DefinitionChange
+        self, key: str, change: DefinitionChange, *, mode: Mode | None = None
     ) -> CustomPropertyDefinition:
+        """``mode``: the request's; a refusal names its segments, and counts the other
+        mode's (``None``: names them all)."""
         key = key.removeprefix(f"{NAMESPACE}.")
 
         async def work(session: Session) -> CustomPropertyDefinition:
@@ -233,7 +236,7 @@ class CustomPropertiesService:
                     else "its ENUM values cannot be removed or renamed while any segment uses "
                     "it (adding one can)"
                 )
-                await self._refuse_while_used(current, at, then, session)
+                await self._refuse_while_used(current, at, then, session, mode)
                 converted = await self._converted_values(current, updated, at, session)
             await self.store.replace_definition(updated, session)
             if converted:
@@ -260,16 +263,29 @@ class CustomPropertiesService:
         path: tuple[str, ...],
         then: str,
         session: Session,
+        mode: Mode | None,
     ) -> None:
-        """PROPERTY_IN_USE (at ``path``, ending with ``then``) when a segment has a condition
-        on the property. In ``session``'s transaction, which first claims the segments' write
-        tokens (:func:`~seggraph.store.segments.claim_segment_writes`): a segment write under
-        way conflicts with it, so the check never misses a segment saved at the same moment."""
+        """PROPERTY_IN_USE (at ``path``, ending with ``then``) when a segment of either mode
+        has a condition on the property (definitions are shared by both). The segments of
+        ``mode``, the request's, are named; the other mode's are counted: a TEST key learns no
+        LIVE segment's name. In ``session``'s transaction, which first claims the segments'
+        write tokens (:func:`~seggraph.store.segments.claim_segment_writes`): a segment write
+        under way conflicts with it, so the check never misses a segment saved at the same
+        moment."""
         await claim_segment_writes(self.store.db, session)
         users = await self.store.segments_using(definition.property_key, session)
-        if users:
-            message = f"custom.{definition.key} is used by segments {', '.join(users)}; {then}"
-            raise InputRefused([UserError(path, "PROPERTY_IN_USE", message)])
+        if not users:
+            return
+        named = sorted(
+            f"{name!r} ({used_in.value}{', archived' if archived else ''})"
+            for name, used_in, archived in users
+            if mode is None or used_in is mode
+        )
+        parts = [f"segments {', '.join(named)}"] if named else []
+        if mode is not None and (others := sum(1 for _, m, _ in users if m is not mode)):
+            parts.append(f"{others} {mode.other.value} segment{'s' if others > 1 else ''}")
+        message = f"custom.{definition.key} is used by {' and by '.join(parts)}; {then}"
+        raise InputRefused([UserError(path, "PROPERTY_IN_USE", message)])
 
     def _changed_definition(
         self, current: CustomPropertyDefinition, change: DefinitionChange
@@ -345,7 +361,8 @@ class CustomPropertiesService:
             raise InputRefused(errors)
         return converted
 
-    async def delete_definition(self, key: str) -> None:
+    async def delete_definition(self, key: str, *, mode: Mode | None = None) -> None:
+        """``mode`` as for :meth:`update_definition`."""
         key = key.removeprefix(f"{NAMESPACE}.")
 
         async def work(session: Session) -> None:
@@ -354,7 +371,7 @@ class CustomPropertiesService:
             # property is seen here (and the delete refused), or sees the delete itself.
             current = await self._existing(key, session)
             await self._refuse_while_used(
-                current, ("key",), "remove it from them before deleting it", session
+                current, ("key",), "remove it from them before deleting it", session, mode
             )
             await self.store.delete_definition(key, session)
             await self.store.bump_version(session)

@@ -32,6 +32,7 @@ from seggraph.domain.custom_properties import (
     StoredValue,
 )
 from seggraph.domain.numbers import fits_int64
+from seggraph.domain.segments import Mode
 from seggraph.freshness import Watched, written
 
 DEFINITIONS = "custom_definitions"
@@ -199,16 +200,18 @@ class CustomStore:
         """The catalogue version's document (:func:`version_of` reads it)."""
         return await self.meta.find_one({"_id": CATALOGUE_VERSION_ID}, {"version": 1, "token": 1})
 
-    async def segments_using(self, property_key: str, session: Session = None) -> list[str]:
-        """Names (with mode) of the segments with a condition on ``property_key``."""
+    async def segments_using(
+        self, property_key: str, session: Session = None
+    ) -> list[tuple[str, Mode, bool]]:
+        """(name, mode, archived) of each segment, of either mode, with a condition on
+        ``property_key``."""
         cursor = self.db[SEGMENTS].find(
             _uses_key(property_key), {"name": 1, "mode": 1, "archived": 1}, session=session
         )
-        out = []
-        for doc in await cursor.to_list():
-            note = ", archived" if doc.get("archived") else ""
-            out.append(f"{doc.get('name', doc['_id'])!r} ({doc.get('mode', '?')}{note})")
-        return sorted(out)
+        return [
+            (str(doc.get("name", doc["_id"])), Mode(doc["mode"]), bool(doc.get("archived")))
+            for doc in await cursor.to_list()
+        ]
 
     # -- values -----------------------------------------------------------------------------------
 

@@ -192,7 +192,9 @@ class CustomPropertyMutations:
             enum_values=input.enum_values,
         )
         try:
-            definition = await backend(info).update_definition(input.key, change)
+            definition = await backend(info).update_definition(
+                input.key, change, mode=info.context.mode
+            )
         except InputRefused as refused:
             return CustomPropertyPayload(user_errors=user_errors(list(refused.errors)))
         return CustomPropertyPayload(custom_property=CustomPropertyNode.of(definition))
@@ -209,7 +211,7 @@ class CustomPropertyMutations:
         ],
     ) -> DeleteCustomPropertyPayload:
         try:
-            await backend(info).delete_definition(key)
+            await backend(info).delete_definition(key, mode=info.context.mode)
         except InputRefused as refused:
             return DeleteCustomPropertyPayload(user_errors=user_errors(list(refused.errors)))
         return DeleteCustomPropertyPayload(deleted_key=key.removeprefix(f"{dcp.NAMESPACE}."))
