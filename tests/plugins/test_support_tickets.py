@@ -282,8 +282,9 @@ def test_a_created_at_before_the_first_day_in_every_time_zone_is_refused(
             """{ propertyValues(subscriberIds: ["cus_1"], keys: ["support.last_ticket_at"])
                  { values { state value } } }"""
         )
+    # Shown in the account zone (New York's local mean time then, -04:56:02): a day of year 1.
     assert data["propertyValues"] == [
-        {"values": [{"state": "PRESENT", "value": "0001-01-02T00:00:00+00:00"}]}
+        {"values": [{"state": "PRESENT", "value": "0001-01-01T19:03:58-04:56:02"}]}
     ]
 
 
