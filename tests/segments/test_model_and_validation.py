@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 from cross_web import HTTPException
 from pymongo.database import Database
 from starlette.requests import Request
@@ -161,6 +162,27 @@ def test_tags_are_counted_as_stored(seg: SegmentClient) -> None:
     flood = seg.create(name="Flood", tags=["vip"] * 501)  # refused before any is read
     assert errors_by_path(flood) == {"tags": "TOO_MANY"}
     assert flood["userErrors"][0]["message"] == "at most 50 tags, got 501"
+
+
+def test_a_name_or_tag_stored_before_a_rule_is_kept_when_sent_back_as_it_is(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """A name saved before bidirectional controls were refused was refused when an editor
+    sent the whole form back unchanged, so no other field of the segment could be edited."""
+    made = seg.created(name="Old name", tags=["old"], description="d")
+    spoofed, tag = "Old \u202ename", "old\ufeff"
+    sync_db.segments.update_one(
+        {"_id": ObjectId(made["id"])}, {"$set": {"name": spoofed, "tags": [tag]}}
+    )
+    edited = seg.update(
+        id=made["id"], expectedVersion=1, name=spoofed, tags=[tag, "new"], description="e"
+    )
+    assert edited["userErrors"] == []
+    assert edited["segment"]["name"] == spoofed and edited["segment"]["tags"] == [tag, "new"]
+    assert edited["segment"]["description"] == "e"
+    # A new name or tag is checked as ever.
+    refused = seg.update(id=made["id"], expectedVersion=2, name="New \u202ename", tags=["x\ufeff"])
+    assert errors_by_path(refused) == {"name": "CONTROL_CHARACTERS", "tags.0": "CONTROL_CHARACTERS"}
 
 
 def test_names_and_tags_refuse_control_characters_and_tags_compare_composed(

@@ -182,19 +182,32 @@ def conflict_message(segment_id: str, expected: int | None, current: int | None)
     )
 
 
-def clean_tags(tags: list[str], errors: list[UserError]) -> tuple[str, ...]:
+def clean_tags(
+    tags: list[str], errors: list[UserError], stored: Sequence[str] = ()
+) -> tuple[str, ...]:
     """Trim tags (in composed form, NFC) and drop case-insensitive repeats, keeping the first
     spelling. At most :data:`MAX_TAGS` are counted as stored (a tag sent twice is one); a
-    list longer than :data:`MAX_TAGS_SENT` is refused before any is read."""
+    list longer than :data:`MAX_TAGS_SENT` is refused before any is read. A tag sent as it
+    is ``stored`` (the segment's) is taken as it is, not checked again."""
     seen: set[str] = set()
     out: list[str] = []
     if len(tags) > MAX_TAGS_SENT:
         errors.append(UserError(("tags",), "TOO_MANY", f"at most {MAX_TAGS} tags, got {len(tags)}"))
         return ()
+    kept = set(stored)
     for i, raw in enumerate(tags):
         found = len(errors)
-        tag = checked_text(
-            raw, "tag", errors, max_length=MAX_TAG, blank="a tag cannot be blank", path=("tags", i)
+        tag = (
+            raw
+            if raw in kept
+            else checked_text(
+                raw,
+                "tag",
+                errors,
+                max_length=MAX_TAG,
+                blank="a tag cannot be blank",
+                path=("tags", i),
+            )
         )
         if len(errors) == found and tag_key(tag) not in seen:
             seen.add(tag_key(tag))
@@ -502,12 +515,15 @@ class SegmentService:
         segment_id = current.id  # as usages and references name it (not in capitals, say)
         errors: list[UserError] = list(refused)
         changes: dict[str, object] = {}
-        if name is not None:
+        # A text sent back as it is stored is not checked again: an editor saving a form
+        # sends every field, and one stored before a rule was added (a bidirectional control
+        # in a name, say) would refuse every edit of the segment's other fields.
+        if name is not None and name != current.name:
             changes["name"] = clean_name(name, errors)
-        if description is not None:
+        if description is not None and description != current.description:
             changes["description"] = clean_description(description, errors)
         if tags is not None:
-            changes["tags"] = clean_tags(tags, errors)
+            changes["tags"] = clean_tags(tags, errors, stored=current.tags)
         warnings: list[UserError] = []
         if conditions is not None:
             tree, tree_errors, warnings = await self.validate_conditions(
