@@ -55,8 +55,13 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _run(settings: Settings, work: Callable[[ApiKeyService], Awaitable[T]]) -> T:
-    """Run ``work(ApiKeyService)`` against the server's database."""
+def _run(
+    settings: Settings,
+    work: Callable[[ApiKeyService], Awaitable[T]],
+    after_failure: str = "nothing was changed",
+) -> T:
+    """Run ``work(ApiKeyService)`` against the server's database; ``after_failure`` says what
+    a database failure in the middle leaves."""
     from seggraph.db import Database
     from seggraph.services.api_keys import ApiKeyService
     from seggraph.store.api_keys import INDEXES, ApiKeyStore
@@ -69,7 +74,7 @@ def _run(settings: Settings, work: Callable[[ApiKeyService], Awaitable[T]]) -> T
         finally:
             await database.close()
 
-    with command_database(settings, console) as uri:
+    with command_database(settings, console, after_failure=after_failure) as uri:
         return asyncio.run(main(uri))
 
 
@@ -123,7 +128,12 @@ def create(
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from None
 
-    key, full = _run(settings, work)
+    key, full = _run(
+        settings,
+        work,
+        "no key was shown: create one again (a key this attempt may have stored is listed by "
+        "`seggraph keys list`; its secret was never shown, so revoke it)",
+    )
     console.print(
         f"created {key.mode.value} {key.role.value} key [bold]{key.id}[/bold]"
         + (f" ({escape(_shown(key.name))})" if key.name else "")
@@ -188,7 +198,12 @@ def revoke(
     async def work(service: ApiKeyService) -> tuple[ApiKey, bool] | None:
         return await service.revoke(key_id)
 
-    found = _run(settings, work)
+    found = _run(
+        settings,
+        work,
+        "whether the key is revoked is not known: run the command again (it says so when the "
+        "key already is)",
+    )
     if found is None:
         console.print(
             f"[red]error:[/red] there is no key {escape(repr(key_id))} (see `seggraph keys list`)"

@@ -30,6 +30,13 @@ console = Console(stderr=True)
 MAX_ERRORS_SHOWN = 20
 
 
+#: What a database failure in the middle of an import leaves, and what to do.
+AFTER_FAILURE = (
+    "the objects written before it are kept; run the same command again to complete the "
+    "import (objects are upserted by id, so what is written already is not changed)"
+)
+
+
 class AsOfRefused(ValueError):
     """``--as-of`` reads as a time, but not one an import may take."""
 
@@ -109,7 +116,7 @@ def import_billing(
             f"future, got {as_of!r}{why}"
         )
         raise typer.Exit(2) from None
-    with command_database(settings, console) as uri:
+    with command_database(settings, console, after_failure=AFTER_FAILURE) as uri:
         report = asyncio.run(_run(uri, settings.database, file, version, start_line, batch_size))
     _print_report(report, file)
     if report.errors:

@@ -20,6 +20,11 @@ from seggraph_crm.records import ParsedRecords, RecordKind
 
 console = Console(stderr=True)
 MAX_ERRORS_SHOWN = 20
+#: What a database failure in the middle of an import leaves, and what to do.
+AFTER_FAILURE = (
+    "the records written before it are kept; run the same command again to complete the "
+    "import (a record written again replaces itself)"
+)
 
 
 def import_crm(
@@ -73,7 +78,7 @@ def import_crm(
     if dry_run:
         console.print(f"{file}: {summary} checked; nothing written (--dry-run)")
         return
-    with command_database(settings, console) as uri:
+    with command_database(settings, console, after_failure=AFTER_FAILURE) as uri:
         asyncio.run(_run(uri, settings.database, provider, parsed))
     console.print(f"{file}: {summary} imported")
 

@@ -20,6 +20,11 @@ from seggraph_custom.store import CustomStore
 
 console = Console(stderr=True)
 MAX_ERRORS_SHOWN = 20
+#: What a database failure in the middle of an import leaves, and what to do.
+AFTER_FAILURE = (
+    "the values written before it are kept; run the same command again to complete the "
+    "import (a value written again replaces itself)"
+)
 
 
 def import_custom(
@@ -58,7 +63,7 @@ def import_custom(
     except ImportFileError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    with command_database(settings, console) as uri:
+    with command_database(settings, console, after_failure=AFTER_FAILURE) as uri:
         code = asyncio.run(_run(uri, settings.database, file, rows, dry_run))
     if code:
         raise typer.Exit(code)
