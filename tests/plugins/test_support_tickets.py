@@ -9,10 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.database import Database as SyncDatabase
+from pymongo.errors import OperationFailure
 from seggraph_support_tickets.plugin import TOKEN_VARIABLE, SupportTicketsPlugin
-from seggraph_support_tickets.store import COLLECTION
+from seggraph_support_tickets.store import COLLECTION, TicketStore
 
+from seggraph.db import Database
 from seggraph.domain.conditions import Condition, Operator
 from seggraph.plugins import SubscriberFilter
 from seggraph.plugins.manager import PluginManager
@@ -524,3 +527,34 @@ def test_a_ticket_sent_twice_in_one_request_is_stored_once_as_sent_the_second_ti
         "URGENT",
         ["second"],
     )
+
+
+async def test_a_request_writes_every_ticket_or_none(
+    settings: Settings, sync_db: SyncDatabase[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's promise: a write that fails in its middle (the server stopping, say, here
+    after the first ticket) leaves none of the request's tickets. One unordered bulk write
+    outside a transaction kept what it had written."""
+    sync_db[COLLECTION].delete_many({})
+    assert settings.mongodb_uri
+    database = Database(settings.mongodb_uri, settings.database)
+    store = TicketStore(database)
+    real = AsyncCollection.bulk_write
+
+    async def fails_after_the_first(self: AsyncCollection[Any], requests: Any, **kw: Any) -> Any:
+        await real(self, requests[:1], **kw)
+        raise OperationFailure("the server stopped in the middle of the write")
+
+    monkeypatch.setattr(AsyncCollection, "bulk_write", fails_after_the_first)
+    tickets = [
+        {"id": f"T-{n}", "subscriber_id": "cus_1", "status": "open", "tags": []} for n in (1, 2)
+    ]
+    try:
+        with pytest.raises(OperationFailure):
+            await store.upsert(tickets, NOW)
+        assert sync_db[COLLECTION].count_documents({}) == 0
+        monkeypatch.undo()
+        assert await store.upsert(tickets, NOW) == 2
+        assert sync_db[COLLECTION].count_documents({}) == 2
+    finally:
+        await database.close()

@@ -63,7 +63,7 @@ class SupportTicketsPlugin:
 
     @hookimpl
     async def startup(self, database: Database) -> None:
-        self._store = TicketStore(database.db[COLLECTION])
+        self._store = TicketStore(database)
         await self._store.ensure_indexes()
         if self.token is None:
             self.token = os.environ.get(TOKEN_VARIABLE) or None

@@ -7,15 +7,19 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
+
+from seggraph.db import Database
 
 #: Collections are named after the provider, so they never clash with seggraph's or another's.
 COLLECTION = "support_tickets"
 
 
 class TicketStore:
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
-        self.collection = collection
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.collection: AsyncCollection[dict[str, Any]] = database.db[COLLECTION]
 
     async def ensure_indexes(self) -> None:
         """Idempotent: called at every start."""
@@ -45,20 +49,24 @@ class TicketStore:
         return found
 
     async def upsert(self, tickets: Sequence[dict[str, Any]], now: datetime) -> int:
-        """Write tickets by id (a ticket sent again replaces the stored one)."""
+        """Write tickets by id (a ticket sent again replaces the stored one): all or none, in
+        one transaction where the database has them (the README's promise; one bulk write is
+        not atomic, and a server stopping in its middle kept the first tickets)."""
         if not tickets:
             return 0
-        await self.collection.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": ticket["id"]},
-                    {"$set": {**{k: v for k, v in ticket.items() if k != "id"}, "updated_at": now}},
-                    upsert=True,
-                )
-                for ticket in tickets
-            ],
-            ordered=False,
-        )
+        writes = [
+            UpdateOne(
+                {"_id": ticket["id"]},
+                {"$set": {**{k: v for k, v in ticket.items() if k != "id"}, "updated_at": now}},
+                upsert=True,
+            )
+            for ticket in tickets
+        ]
+
+        async def write(session: AsyncClientSession | None) -> None:
+            await self.collection.bulk_write(writes, ordered=False, session=session)
+
+        await self.database.run_atomically(write)
         return len(tickets)
 
     async def tags_starting_with(self, prefix: str, limit: int) -> list[str]:
