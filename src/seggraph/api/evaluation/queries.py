@@ -41,11 +41,15 @@ from seggraph.services.segments import draft_bucket_warnings
 MAX_IMPACT_SAMPLE = 100
 
 CONDITIONS = strawberry.argument(
-    description="The conditions as a tree (a root group); give this or conditionsText, not both."
+    description="The conditions as a tree (a root group); give this or conditionsText, not both "
+    "(else AMBIGUOUS in userErrors; neither: REQUIRED)."
 )
 CONDITIONS_TEXT = strawberry.argument(
     description="Or the conditions in the text form (docs/text-form.md), at most "
-    f"{MAX_CONDITIONS_TEXT:,} characters."
+    f"{MAX_CONDITIONS_TEXT:,} characters (else TOO_LONG in userErrors), refused with its line "
+    "and column when it does not parse (PARSE_ERROR). Errors and warnings about a condition "
+    'are at its path in the tree the text reads as: ["conditionsText", "groups", "0", '
+    '"conditions", "1"].'
 )
 
 
@@ -151,7 +155,8 @@ class Subscriber:
             list[str] | None,
             strawberry.argument(
                 description="Only the active segments carrying at least one of these tags "
-                "(case-insensitively); omitted or empty: every active segment."
+                "(case-insensitively): at most 50 (else TOO_MANY), each at most 64 characters "
+                "(else TOO_LONG); omitted or empty: every active segment."
             ),
         ] = None,
         first: Annotated[

@@ -95,28 +95,41 @@ Operator = described_enum(
 @strawberry.input(description="One condition: property, operator and value.")
 class ConditionInput:
     property: str = strawberry.field(
-        description='A property key from the catalogue, "segment" for IN_SEGMENT / '
-        'NOT_IN_SEGMENT, or "subscriber.bucket" for PERCENTAGE.'
+        description='A property key from the catalogue (else UNKNOWN_PROPERTY), "segment" for '
+        'IN_SEGMENT / NOT_IN_SEGMENT (else INVALID_PROPERTY), or "subscriber.bucket" for '
+        "PERCENTAGE."
     )
     operator: Operator = strawberry.field(  # type: ignore[valid-type]
         description="One the property's type allows (Property.operators); IN_SEGMENT and "
-        'NOT_IN_SEGMENT on "segment", PERCENTAGE on "subscriber.bucket".'
+        'NOT_IN_SEGMENT on "segment", PERCENTAGE on "subscriber.bucket" and only there (else '
+        "OPERATOR_NOT_ALLOWED)."
     )
     value: JSON | None = strawberry.field(
         default=None,
         description="A number, string, list, [min, max], "
         '{"amount": 30, "unit": "DAY"} or {"amount": 99.95, "currency": "USD"}; '
-        "omitted for operators that take none.",
+        "omitted for operators that take none (else VALUE_NOT_ALLOWED), required by the others "
+        "(else VALUE_REQUIRED). Refused at this field: a value not of the operator's form "
+        "(INVALID_VALUE); an empty list, or an empty text for CONTAINS, NOT_CONTAINS, "
+        "STARTS_WITH and ENDS_WITH (EMPTY_VALUE); a list of more than 500 items or a text of "
+        "more than 1,000 characters (TOO_LONG); min above max, or a MONEY range in two "
+        "currencies (INVALID_RANGE); an amount finer than its currency's minor unit "
+        "(INVALID_MONEY); a MATCHES pattern RE2 refuses (INVALID_PATTERN); an IN_SEGMENT or "
+        "NOT_IN_SEGMENT id with no segment of the request's mode (UNKNOWN_SEGMENT), or one "
+        "that would make the references a cycle (REFERENCE_CYCLE).",
     )
     case_insensitive: bool = strawberry.field(
-        default=False, description="TEXT and LIST operators only: compare after case folding."
+        default=False,
+        description="Compare after case folding; default false. TEXT and LIST properties only "
+        "(else CASE_INSENSITIVE_NOT_ALLOWED).",
     )
 
 
 @strawberry.input(
     description="A group of conditions and nested groups. A segment has at most 100 "
-    "conditions and 5 levels of groups, the root being level 1 (SEGGRAPH_MAX_CONDITIONS, "
-    "SEGGRAPH_MAX_CONDITION_DEPTH)."
+    "conditions (else TOO_MANY_CONDITIONS, at the root, and none of them is checked) and 5 "
+    "levels of groups, the root being level 1 (else TOO_DEEP, at the group too deep); "
+    "SEGGRAPH_MAX_CONDITIONS and SEGGRAPH_MAX_CONDITION_DEPTH set them."
 )
 class ConditionGroupInput:
     combinator: Combinator = strawberry.field(  # type: ignore[valid-type]

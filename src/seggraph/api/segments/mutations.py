@@ -28,16 +28,32 @@ ACKNOWLEDGE = strawberry.argument(
     description="Required to change the conditions of a segment that live usages route by, "
     "its own or those of the segments that read it through IN_SEGMENT."
 )
-SEGMENT_ID = strawberry.argument(description="The segment's id, in the request's mode.")
+SEGMENT_ID = strawberry.argument(
+    description="The segment's id, in the request's mode (else NOT_FOUND)."
+)
 OPTIONAL_VERSION = strawberry.argument(
     description="The version you loaded; when given, a stale one is refused with "
     "VERSION_CONFLICT and currentVersion. Omitted: not checked."
 )
-NAME = "Trimmed, 1 to 200 characters."
-DESCRIPTION = "Trimmed, at most 2,000 characters."
+NAME = (
+    "Trimmed, 1 to 200 characters (else BLANK, TOO_LONG), without control characters (else "
+    "CONTROL_CHARACTERS)."
+)
+DESCRIPTION = (
+    "Trimmed, at most 2,000 characters (else TOO_LONG); line breaks and tabs are kept, other "
+    "control characters refused (CONTROL_CHARACTERS)."
+)
 TAGS = (
-    "At most 50, each trimmed and 1 to 64 characters; repeats (compared case-insensitively) "
-    "are dropped, keeping the first spelling."
+    "At most 50 (else TOO_MANY), each trimmed and 1 to 64 characters without control "
+    "characters (else BLANK, TOO_LONG, CONTROL_CHARACTERS, at the tag); repeats (compared "
+    "case-insensitively) are dropped, keeping the first spelling."
+)
+#: Said of every conditionsText input of a mutation.
+CONDITIONS_TEXT = (
+    "at most 200,000 characters (else TOO_LONG), refused with its line and column when it "
+    "does not parse (PARSE_ERROR); not with conditions (else AMBIGUOUS). Errors about a "
+    'condition are at its path in the tree the text reads as: ["conditionsText", "groups", '
+    '"0", "conditions", "1"].'
 )
 
 
@@ -64,15 +80,19 @@ class CreateSegmentInput:
         default=None, description="The root group; omitted: an empty ALL group."
     )
     conditions_text: str | None = strawberry.field(
-        default=None, description="Or the conditions in the text form (docs/text-form.md)."
+        default=None,
+        description=f"Or the conditions in the text form (docs/text-form.md): {CONDITIONS_TEXT}",
     )
 
 
 @strawberry.input(description="Change any of name, description, tags and conditions.")
 class UpdateSegmentInput:
-    id: strawberry.ID = strawberry.field(description="The segment's id, in the request's mode.")
+    id: strawberry.ID = strawberry.field(
+        description="The segment's id, in the request's mode (else NOT_FOUND)."
+    )
     expected_version: int = strawberry.field(
-        description="The version you loaded; a stale one is refused with VERSION_CONFLICT."
+        description="The version you loaded; a stale one is refused with VERSION_CONFLICT "
+        "and currentVersion."
     )
     name: str | None = strawberry.field(default=None, description=f"{NAME} Null: unchanged.")
     description: str | None = strawberry.field(
@@ -87,7 +107,9 @@ class UpdateSegmentInput:
         "conditionsText): unchanged.",
     )
     conditions_text: str | None = strawberry.field(
-        default=None, description="Or the new conditions in the text form (not both)."
+        default=None,
+        description="Or the new conditions in the text form (docs/text-form.md): "
+        f"{CONDITIONS_TEXT}",
     )
     acknowledge_live_usage: bool = strawberry.field(
         default=False,
@@ -102,16 +124,18 @@ class UpdateSegmentInput:
 )
 class SegmentUsageInput:
     segment_id: strawberry.ID = strawberry.field(
-        description="The segment used, in the request's mode."
+        description="The segment used, in the request's mode (else NOT_FOUND)."
     )
     kind: UsageKind = strawberry.field(  # type: ignore[valid-type]
         description="What uses it."
     )
     ref_id: str = strawberry.field(
-        description="The flow's, offer rule's or step's own id: 1 to 200 characters, trimmed."
+        description="The flow's, offer rule's or step's own id: 1 to 200 characters, trimmed "
+        "(else INVALID)."
     )
     name: str = strawberry.field(
-        default="", description="Its name, for people: at most 200 characters; default empty."
+        default="",
+        description="Its name, for people: at most 200 characters (else TOO_LONG); default empty.",
     )
     live: bool = strawberry.field(
         default=False,
@@ -241,8 +265,8 @@ class SegmentMutations:
         name: Annotated[
             str | None,
             strawberry.argument(
-                description="The copy's name (trimmed, 1 to 200 characters); omitted: \"NAME "
-                '(copy)", NAME shortened to fit.'
+                description="The copy's name (trimmed, 1 to 200 characters, else BLANK or "
+                'TOO_LONG); omitted: "NAME (copy)", NAME shortened to fit.'
             ),
         ] = None,
     ) -> SegmentPayload:
@@ -251,7 +275,11 @@ class SegmentMutations:
             lambda: ctx.services.segments.duplicate(ctx.mode, ctx.actor, str(id), name)
         )
 
-    @strawberry.mutation(description="Archive a segment (allowed in use, with a warning).")
+    @strawberry.mutation(
+        description="Archive a segment: allowed while usages or other segments' IN_SEGMENT "
+        "conditions name it, which keep evaluating it, with a warning (SEGMENT_IN_USE, "
+        "SEGMENT_REFERENCED). Archiving an archived segment answers it as it is."
+    )
     async def archive_segment(
         self,
         info: Info,
@@ -290,14 +318,15 @@ class SegmentMutations:
         version: Annotated[
             int,
             strawberry.argument(
-                description="The version to restore (SegmentVersion.version in its history)."
+                description="The version to restore (SegmentVersion.version in its "
+                "history; else NOT_FOUND)."
             ),
         ],
         expected_version: Annotated[
             int,
             strawberry.argument(
                 description="The version you loaded (the current one); a stale one is "
-                "refused with VERSION_CONFLICT."
+                "refused with VERSION_CONFLICT and currentVersion."
             ),
         ],
         acknowledge_live_usage: Annotated[bool, ACKNOWLEDGE] = False,
@@ -332,7 +361,10 @@ class SegmentMutations:
         id: Annotated[
             strawberry.ID,
             strawberry.argument(
-                description="The segment to copy: a segment of the mode other than mode."
+                description="The segment to copy: a segment of the mode other than mode "
+                "(else NOT_FOUND). When its IN_SEGMENT / NOT_IN_SEGMENT conditions name a "
+                "segment with no counterpart in mode yet, it is refused (REFERENCE_NOT_COPIED): "
+                "copy those first."
             ),
         ],
         mode: Annotated[
@@ -429,7 +461,9 @@ class SegmentMutations:
         info: Info,
         segment_id: Annotated[
             strawberry.ID,
-            strawberry.argument(description="The segment used, in the request's mode."),
+            strawberry.argument(
+                description="The segment used, in the request's mode (else NOT_FOUND)."
+            ),
         ],
         kind: Annotated[
             UsageKind,  # type: ignore[valid-type]
