@@ -25,14 +25,24 @@ from seggraph.domain import custom_properties as dcp
 from seggraph.domain.errors import InputRefused, UserError
 
 MAX_VALUES = 5000
+#: What refuses a label or a description (the rules of a segment's name and description).
+LABEL_CODES = (
+    "Refused: blank (BLANK), longer (TOO_LONG), with control characters (CONTROL_CHARACTERS)."
+)
+DESCRIPTION_CODES = (
+    "Refused: longer (TOO_LONG), with control characters but line breaks and tabs "
+    "(CONTROL_CHARACTERS)."
+)
 
 
 @strawberry.input(description="A new custom property; it is read in segments as custom.<key>.")
 class CreateCustomPropertyInput:
     key: str = strawberry.field(
-        description="Immutable: a lower-case letter, then up to 63 of a-z, 0-9 and _."
+        description="Immutable: a lower-case letter, then up to 63 of a-z, 0-9 and _ (else "
+        "INVALID_KEY); trimmed, and custom.plan_tier is read as plan_tier. A key already "
+        "defined is refused (KEY_TAKEN)."
     )
-    label: str = strawberry.field(description=f"Its name for people. {LABEL}")
+    label: str = strawberry.field(description=f"Its name for people. {LABEL} {LABEL_CODES}")
     type: CustomTypeEnum = strawberry.field(  # type: ignore[valid-type]
         description="The type of its values."
     )
@@ -40,48 +50,67 @@ class CreateCustomPropertyInput:
         default=dcp.CustomObject.SUBSCRIBER,
         description="What it describes, fixed once created; default SUBSCRIBER.",
     )
-    description: str = strawberry.field(default="", description=f"{DESCRIPTION} Default empty.")
+    description: str = strawberry.field(
+        default="", description=f"{DESCRIPTION} {DESCRIPTION_CODES} Default empty."
+    )
     enum_values: list[str] = strawberry.field(
         default_factory=list,
-        description="The values of an ENUM property (required for ENUM, refused for the other "
-        "types): at most 500, each trimmed and 1 to 100 characters, unique case-insensitively.",
+        description="The values of an ENUM property (required for ENUM, else BLANK; refused "
+        "for the other types, NOT_ALLOWED): at most 500 (else TOO_MANY), each trimmed and 1 to "
+        "100 characters (else BLANK, TOO_LONG), unique case-insensitively (else DUPLICATE).",
     )
 
 
 @strawberry.input(description="Change the label or description; the type only while unused.")
 class UpdateCustomPropertyInput:
-    key: str = strawberry.field(description="The property's key: plan_tier or custom.plan_tier.")
-    label: str | None = strawberry.field(default=None, description=f"{LABEL} Null: unchanged.")
+    key: str = strawberry.field(
+        description="The property's key: plan_tier or custom.plan_tier (else NOT_FOUND)."
+    )
+    label: str | None = strawberry.field(
+        default=None, description=f"{LABEL} {LABEL_CODES} Null: unchanged."
+    )
     description: str | None = strawberry.field(
-        default=None, description=f"{DESCRIPTION} Null: unchanged."
+        default=None, description=f"{DESCRIPTION} {DESCRIPTION_CODES} Null: unchanged."
     )
     type: CustomTypeEnum | None = strawberry.field(  # type: ignore[valid-type]
         default=None,
-        description="Refused while any segment uses the property; existing values are "
-        "converted, and the change is refused when one cannot be. A LIST becomes its items "
-        "comma-separated, or a JSON array when that would not read back as the same items "
-        "(an item with a comma, for one), so that changing it to TEXT and back keeps them.",
+        description="Refused while any segment uses the property (PROPERTY_IN_USE); existing "
+        "values are converted, and the change is refused when one cannot be "
+        "(VALUES_INCOMPATIBLE). A LIST becomes its items comma-separated, or a JSON array "
+        "when that would not read back as the same items (an item with a comma, for one), so "
+        "that changing it to TEXT and back keeps them.",
     )
     enum_values: list[str] | None = strawberry.field(
         default=None,
-        description="Adding values is always allowed; removing or renaming one counts as a "
-        "type change, refused at this field (at type when the type changes too).",
+        description="The ENUM's values, replacing them all (the rules of "
+        "CreateCustomPropertyInput.enumValues). Adding values is always allowed; removing or "
+        "renaming one counts as a type change, refused while any segment uses the property "
+        "(PROPERTY_IN_USE) at this field (at type when the type changes too).",
     )
 
 
 @strawberry.input(description="One value: a subscriber's (or a subscription's) value of a key.")
 class CustomPropertyValueInput:
-    key: str = strawberry.field(description="plan_tier or custom.plan_tier.")
+    key: str = strawberry.field(
+        description="plan_tier or custom.plan_tier, a custom property (else UNKNOWN_PROPERTY)."
+    )
     subscriber_id: strawberry.ID | None = strawberry.field(
-        default=None, description="For a property that describes subscribers."
+        default=None,
+        description="For a property that describes subscribers (else WRONG_OBJECT): 1 to 256 "
+        "characters (else INVALID_ID). Give exactly one of subscriberId and subscriptionId "
+        "(else INVALID_ID).",
     )
     subscription_id: strawberry.ID | None = strawberry.field(
-        default=None, description="For a property that describes subscriptions."
+        default=None,
+        description="For a property that describes subscriptions (else WRONG_OBJECT): 1 to "
+        "256 characters (else INVALID_ID).",
     )
     value: JSON | None = strawberry.field(
         default=strawberry.UNSET,
-        description="JSON or text, coerced by the property's type (for a BOOLEAN, text reads "
-        "true for true t 1 yes and false for false f 0 no or blank); null removes the value.",
+        description="Required (omitted: BLANK); null removes the value. JSON or text, coerced "
+        "by the property's type (for a BOOLEAN, text reads true for true t 1 yes and false for "
+        "false f 0 no or blank); one that cannot be is refused (INVALID_VALUE; TOO_LONG past "
+        "a TEXT's 10,000 characters or a LIST's 1,000 items).",
     )
 
 
@@ -207,7 +236,10 @@ class CustomPropertyMutations:
         info: Info,
         key: Annotated[
             str,
-            strawberry.argument(description="The property's key: plan_tier or custom.plan_tier."),
+            strawberry.argument(
+                description="The property's key: plan_tier or custom.plan_tier (else NOT_FOUND); "
+                "refused while a segment uses it (PROPERTY_IN_USE)."
+            ),
         ],
     ) -> DeleteCustomPropertyPayload:
         try:

@@ -23,21 +23,21 @@ from seggraph.domain.errors import InputRefused
 @strawberry.input(description="A save, cancellation or reactivation to record.")
 class RecordRetentionEventInput:
     subscriber_id: strawberry.ID = strawberry.field(
-        description=f"The billing customer's id (at most {MAX_SUBJECT_ID} characters); one "
-        "billing does not know is refused (UNKNOWN_SUBSCRIBER)."
+        description=f"The billing customer's id (at most {MAX_SUBJECT_ID} characters, else "
+        "TOO_LONG); one billing does not know is refused (UNKNOWN_SUBSCRIBER)."
     )
     kind: RetentionKindEnum = strawberry.field(  # type: ignore[valid-type]
         description="What happened; SAVED needs offerId."
     )
     offer_id: str | None = strawberry.field(
         default=None,
-        description=f"The offer accepted; required for SAVED (at most {MAX_SUBJECT_ID} "
-        "characters).",
+        description="The offer accepted; required for SAVED (else BLANK), at most "
+        f"{MAX_SUBJECT_ID} characters (else TOO_LONG).",
     )
     coupon_id: str | None = strawberry.field(
         default=None,
         description=f"The coupon that came with the offer, if any (at most {MAX_SUBJECT_ID} "
-        "characters).",
+        "characters, else TOO_LONG).",
     )
     at: datetime | None = strawberry.field(
         default=None,
