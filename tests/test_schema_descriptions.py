@@ -3,6 +3,7 @@ these descriptions to the frontend developers who explore the API."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -97,3 +98,155 @@ def test_a_refused_argument_answers_the_code_its_description_names(
     answer = gql.execute(document, variables)
     [error] = answer["errors"]
     assert f"else {error['extensions']['code']})" in described(path), error
+
+
+def _preview(condition: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """previewConditions of one condition (nothing written)."""
+    return (
+        "query($c: ConditionGroupInput) { previewConditions(subscriberIds: [], conditions: $c) "
+        "{ userErrors { path code } } }",
+        {"c": {"conditions": [condition]}},
+    )
+
+
+_SET_VALUE = (
+    "mutation($i: CustomPropertyValueInput!) { setCustomPropertyValue(input: $i) "
+    "{ userErrors { path code } } }"
+)
+
+#: (the input field whose description names the code, the document, its variables, the
+#: userErrors' path expected): each a refusal answered in a payload's userErrors.
+REFUSED_INPUT = [
+    (
+        ("ConditionInput", "property"),
+        *_preview({"property": "nosuch.key", "operator": "IS_SET"}),
+        ["conditions", "conditions", "0", "property"],
+    ),
+    (
+        ("ConditionInput", "property"),
+        *_preview({"property": "plan.name", "operator": "IN_SEGMENT", "value": "x"}),
+        ["conditions", "conditions", "0", "property"],
+    ),
+    (
+        ("ConditionInput", "operator"),
+        *_preview({"property": "plan.name", "operator": "PERCENTAGE", "value": 5}),
+        ["conditions", "conditions", "0", "operator"],
+    ),
+    (
+        ("ConditionInput", "caseInsensitive"),
+        *_preview(
+            {"property": "plan.quantity", "operator": "EQ", "value": 1, "caseInsensitive": True}
+        ),
+        ["conditions", "conditions", "0", "caseInsensitive"],
+    ),
+    (
+        ("ConditionInput", "value"),
+        *_preview({"property": "plan.name", "operator": "IS_SET", "value": "x"}),
+        ["conditions", "conditions", "0", "value"],
+    ),
+    (
+        ("ConditionInput", "value"),
+        *_preview({"property": "plan.name", "operator": "EQ"}),
+        ["conditions", "conditions", "0", "value"],
+    ),
+    (
+        ("ConditionInput", "value"),
+        *_preview({"property": "plan.name", "operator": "CONTAINS", "value": ""}),
+        ["conditions", "conditions", "0", "value"],
+    ),
+    (
+        ("ConditionInput", "value"),
+        *_preview({"property": "plan.name", "operator": "IN", "value": ["x"] * 501}),
+        ["conditions", "conditions", "0", "value"],
+    ),
+    (
+        ("ConditionInput", "value"),
+        *_preview({"property": "plan.quantity", "operator": "BETWEEN", "value": [5, 1]}),
+        ["conditions", "conditions", "0", "value"],
+    ),
+    (
+        ("ConditionInput", "value"),
+        *_preview({"property": "subscriber.mrr", "operator": "EQ", "value": 0.001}),
+        ["conditions", "conditions", "0", "value"],
+    ),
+    (
+        ("ConditionInput", "value"),
+        *_preview({"property": "plan.name", "operator": "MATCHES", "value": "("}),
+        ["conditions", "conditions", "0", "value"],
+    ),
+    (
+        ("ConditionInput", "value"),
+        *_preview({"property": "segment", "operator": "IN_SEGMENT", "value": "0" * 24}),
+        ["conditions", "conditions", "0", "value"],
+    ),
+    (
+        ("Query", "previewConditions", "conditionsText"),
+        '{ previewConditions(subscriberIds: [], conditionsText: "plan.name =") '
+        "{ userErrors { path code } } }",
+        {},
+        ["conditionsText"],
+    ),
+    (
+        ("Query", "previewConditions", "conditions"),
+        '{ previewConditions(subscriberIds: [], conditions: {}, conditionsText: "") '
+        "{ userErrors { path code } } }",
+        {},
+        ["conditionsText"],
+    ),
+    (
+        ("CustomPropertyValueInput", "value"),
+        _SET_VALUE,
+        {"i": {"key": "plan_tier", "subscriberId": "cus_1"}},
+        ["input", "value"],
+    ),
+    (
+        ("CustomPropertyValueInput", "subscriberId"),
+        _SET_VALUE,
+        {"i": {"key": "plan_tier", "subscriberId": "x" * 257, "value": "a"}},
+        ["input", "subscriberId"],
+    ),
+    (
+        ("CustomPropertyValueInput", "key"),
+        _SET_VALUE,
+        {"i": {"key": "plan_tierx", "subscriberId": "cus_1", "value": "a"}},
+        ["input", "key"],
+    ),
+    (
+        ("SegmentUsageInput", "refId"),
+        'mutation { registerSegmentUsage(input: {segmentId: "x", kind: FLOW, refId: " "}) '
+        "{ userErrors { path code } } }",
+        {},
+        ["refId"],
+    ),
+    (
+        ("RecordRetentionEventInput", "offerId"),
+        'mutation { recordRetentionEvent(input: {subscriberId: "cus_1", kind: SAVED}) '
+        "{ userErrors { path code } } }",
+        {},
+        ["offerId"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "document", "variables", "at"),
+    REFUSED_INPUT,
+    ids=[f"{'.'.join(r[0])}-{i}" for i, r in enumerate(REFUSED_INPUT)],
+)
+def test_a_refused_input_answers_a_code_its_description_names(
+    gql: GraphQLClient,
+    path: tuple[str, ...],
+    document: str,
+    variables: dict[str, Any],
+    at: list[str],
+) -> None:
+    """Condition values, custom values, usages and retention events said what they take but
+    not the codes a refusal of each answers."""
+    gql.query(
+        'mutation { createCustomProperty(input: {key: "plan_tier", label: "Plan tier", '
+        "type: TEXT}) { userErrors { code } } }"
+    )
+    [payload] = gql.query(document, variables).values()
+    codes = [error["code"] for error in payload["userErrors"] if error["path"] == at]
+    assert codes, payload
+    assert re.search(rf"\b{codes[0]}\b", described(path)), (codes, described(path))
