@@ -123,6 +123,22 @@ def test_label_and_description_change_and_the_catalogue_follows(gql: GraphQLClie
     assert catalogue_entry(gql, "custom.vip")["label"] == "Very important"  # type: ignore[index]
 
 
+def test_an_update_that_changes_nothing_keeps_updated_at(gql: GraphQLClient) -> None:
+    """updatedAt says when the definition last changed; a form saved again as it was (or an
+    update naming no field) moved it to the moment of the save."""
+    created = create(gql, key="tier", type="ENUM", enumValues=["Gold", "Silver"])
+    before = created["customProperty"]
+    for fields in (
+        {},
+        {"label": before["label"], "description": "", "type": "ENUM"},
+        {"enumValues": ["Gold", "Silver"]},
+    ):
+        again = update(gql, key="tier", **fields)
+        assert again["userErrors"] == [] and again["customProperty"] == before, fields
+    changed = update(gql, key="tier", label="Tier")["customProperty"]
+    assert changed["label"] == "Tier" and changed["updatedAt"] >= before["updatedAt"]
+
+
 def test_an_unknown_key_cannot_be_updated_or_deleted(gql: GraphQLClient) -> None:
     assert update(gql, key="ghost", label="x")["userErrors"][0]["code"] == "NOT_FOUND"
     assert delete(gql, "ghost")["userErrors"][0]["code"] == "NOT_FOUND"

@@ -215,14 +215,19 @@ class CustomPropertiesService:
         """``mode``: the request's; a refusal names its segments, and counts the other
         mode's (``None``: names them all)."""
         key = key.removeprefix(f"{NAMESPACE}.")
+        written = False
 
         async def work(session: Session) -> CustomPropertyDefinition:
+            nonlocal written
             # Read, checked, converted and written in one transaction: a value written
             # meanwhile (set_values writes beside the definition it was checked against)
             # conflicts with it, and one of the two runs again, so no value is left in the old
             # type and none is lost to a converted copy read before it.
             current = await self._existing(key, session)
             updated = self._changed_definition(current, change)
+            written = replace(updated, updated_at=current.updated_at) != current
+            if not written:  # a form saved again as it was: updatedAt is when it last changed
+                return current
             new_type = updated.type is not current.type
             values_removed = not set(current.enum_values) <= set(updated.enum_values)
             converted: list[tuple[str, Any]] = []
@@ -245,6 +250,8 @@ class CustomPropertiesService:
             return updated
 
         updated = await self.database.run_atomically(work)
+        if not written:
+            return updated  # nothing written: the catalogue holds it as it is
         await self._changed()
         return updated
 

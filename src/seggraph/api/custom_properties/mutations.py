@@ -205,7 +205,9 @@ class CustomPropertyMutations:
         return CustomPropertyPayload(custom_property=CustomPropertyNode.of(definition))
 
     @strawberry.mutation(
-        description="Edit a custom property's label, description or type, or add ENUM values."
+        description="Edit a custom property's label, description or type, or add ENUM "
+        "values; an update that changes nothing (a form saved again as it was) answers the "
+        "definition as it is, its updatedAt kept."
     )
     async def update_custom_property(
         self,
