@@ -91,6 +91,31 @@ def test_segments_are_listed_newest_first_with_cursor_pagination(gql: GraphQLCli
     assert seen == ids[::-1]
 
 
+def test_an_empty_later_page_of_segments_keeps_its_place(gql: GraphQLClient) -> None:
+    """An empty page after a cursor (first: 0, or past the last) answers its after as
+    endCursor: a client continuing from it goes on where it was. Its endCursor was null, so
+    after `first: 0` (hasNextPage true) the next page started over from the newest."""
+    ids = [create(gql, name=f"segment {i}")["segment"]["id"] for i in range(4)]
+    newest_first = ids[::-1]
+    first = gql.query(LIST, {"first": 2})["segments"]
+    after = first["pageInfo"]["endCursor"]
+
+    empty = gql.query(LIST, {"first": 0, "after": after})["segments"]
+    assert empty["edges"] == []
+    assert empty["pageInfo"] == {"hasNextPage": True, "endCursor": after}
+    following = gql.query(LIST, {"first": 2, "after": empty["pageInfo"]["endCursor"]})["segments"]
+    assert [e["node"]["id"] for e in following["edges"]] == newest_first[2:]
+
+    last = following["pageInfo"]["endCursor"]
+    past = gql.query(LIST, {"first": 2, "after": last})["segments"]
+    assert past["pageInfo"] == {"hasNextPage": False, "endCursor": last}
+    # The first page empty: nothing to continue after, so null (from the newest again).
+    assert gql.query(LIST, {"first": 0})["segments"]["pageInfo"] == {
+        "hasNextPage": True,
+        "endCursor": None,
+    }
+
+
 @pytest.mark.parametrize("cursor", ["garbage!", ""])
 def test_a_forged_cursor_is_a_clear_error(gql: GraphQLClient, cursor: str) -> None:
     create(gql, name="listed")  # an empty cursor listed the first page as if none was given

@@ -113,7 +113,9 @@ class SegmentQueries:
             edges=edges,
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
-                end_cursor=edges[-1].cursor if edges else None,
+                # An empty page (first: 0, or past the last) ends where it began: its after,
+                # so a client continuing from endCursor never starts over from the newest.
+                end_cursor=edges[-1].cursor if edges else after,
             ),
             total_count=page.total_count,
         )

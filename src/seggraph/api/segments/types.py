@@ -373,8 +373,9 @@ _VIEWS_KEPT = 4096
 class PageInfo:
     has_next_page: bool = strawberry.field(description="Whether more segments follow.")
     end_cursor: str | None = strawberry.field(
-        description="The last edge's cursor, to pass as after for the next page; null when "
-        "the page is empty."
+        description="The last edge's cursor, to pass as after for the next page. Null only "
+        "when the first page is empty; an empty later page (first: 0, or past the last) "
+        "repeats its after."
     )
 
 
