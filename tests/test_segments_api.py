@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -116,11 +118,27 @@ def test_an_empty_later_page_of_segments_keeps_its_place(gql: GraphQLClient) -> 
     }
 
 
-@pytest.mark.parametrize("cursor", ["garbage!", ""])
+def forged(stamp: str) -> str:
+    """A cursor of the TEST segments listing at ``stamp``, as a client could make one."""
+    raw = json.dumps([stamp, "0" * 24, "TEST segments"]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage!",
+        "",
+        # Times no BSON date holds once in UTC: they were sent to the database, a 500.
+        forged("0001-01-01T00:00:00+14:00"),
+        forged("9999-12-31T23:59:59-14:00"),
+    ],
+)
 def test_a_forged_cursor_is_a_clear_error(gql: GraphQLClient, cursor: str) -> None:
     create(gql, name="listed")  # an empty cursor listed the first page as if none was given
     body = gql.execute(LIST, {"first": 2, "after": cursor})
     assert body["errors"][0]["message"].startswith("not a valid cursor")
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
 
 
 def test_queries_work_by_get(gql: GraphQLClient) -> None:

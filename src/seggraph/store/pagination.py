@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -25,7 +25,11 @@ def decode_cursor(cursor: str, scope: str) -> tuple[datetime, ObjectId]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         stamp, oid, of = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        position = datetime.fromisoformat(stamp), ObjectId(oid)
+        created_at = datetime.fromisoformat(stamp)
+        # In UTC here, as the database compares it: a time that is no moment BSON can hold
+        # (0001-01-01T00:00:00+14:00) is a bad cursor, not an error when the query is sent.
+        created_at = created_at.replace(tzinfo=created_at.tzinfo or UTC).astimezone(UTC)
+        position = created_at, ObjectId(oid)
     except Exception as exc:  # any decoding failure means the same thing to the caller
         raise BadCursor(f"not a valid cursor: {cursor!r}") from exc
     if of != scope:
