@@ -6,7 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import pymongo
 from pymongo import AsyncMongoClient, IndexModel
@@ -44,13 +43,47 @@ class IndexSpec:
     guards: tuple[UniqueGuard, ...] = field(default_factory=tuple)
 
 
+#: URI options whose values are secrets (lower case), and the secret parts of
+#: ``authMechanismProperties`` (``AWS_SESSION_TOKEN:…``).
+_SECRET_OPTIONS = frozenset({"tlscertificatekeyfilepassword"})
+_SECRET_PROPERTIES = frozenset({"aws_session_token"})
+
+
 def redact_uri(uri: str) -> str:
-    """The URI with any password replaced, fit for a log line."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URI with its password (and any secret option) replaced, fit for a log line.
+
+    The URI is split as PyMongo splits it, not as a URL: the user information is everything
+    before the last ``@`` ahead of the first ``/`` or ``?``, so a password PyMongo accepts
+    with an unescaped ``#`` in it (which ``urlsplit`` takes for a fragment) is replaced too.
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        scheme, rest = "", uri
+    hosts_and_path, question, options = rest.partition("?")
+    hosts, slash, path = hosts_and_path.partition("/")
+    if "@" in hosts:
+        userinfo, _, hosts = hosts.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        hosts = f"{user}{':***' if colon else ''}@{hosts}"
+    if options:
+        options = "&".join(_redact_option(option) for option in options.split("&"))
+    return f"{scheme}{sep}{hosts}{slash}{path}{question}{options}"
+
+
+def _redact_option(option: str) -> str:
+    name, equals, value = option.partition("=")
+    if not equals:
+        return option
+    if name.lower() in _SECRET_OPTIONS:
+        return f"{name}=***"
+    if name.lower() == "authmechanismproperties":
+        properties = []
+        for prop in value.split(","):
+            key, colon, _secret = prop.partition(":")
+            secret = colon and key.lower() in _SECRET_PROPERTIES
+            properties.append(f"{key}:***" if secret else prop)
+        return f"{name}={','.join(properties)}"
+    return option
 
 
 def database_unavailable(error: BaseException | None) -> bool:
