@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -180,6 +181,22 @@ def list_keys(
     Console().print(table)
 
 
+#: What may be an id a ``keys revoke`` names (ids are 12 hex digits): said back as given.
+_ID_LIKE = re.compile(r"[0-9A-Za-z]{1,16}")
+
+
+def _asked(argument: str) -> str:
+    """The argument of ``keys revoke`` as an error repeats it: an id as given, anything else
+    (a whole key mistyped or pasted with ``Bearer``, say) not at all, since it may hold a
+    key's secret, which would then be on the terminal and in whatever records its output."""
+    if _ID_LIKE.fullmatch(argument.strip()):
+        return escape(repr(argument.strip()))
+    return (
+        "with that id (it is not repeated here, as it may hold a secret: give the id, 12 hex "
+        "digits after `sg_<mode>_`, or the whole key `sg_<mode>_<id>_<secret>`)"
+    )
+
+
 @keys_app.command("revoke")
 def revoke(
     key_id: Annotated[
@@ -206,7 +223,7 @@ def revoke(
     )
     if found is None:
         console.print(
-            f"[red]error:[/red] there is no key {escape(repr(key_id))} (see `seggraph keys list`)"
+            f"[red]error:[/red] there is no key {_asked(key_id)} (see `seggraph keys list`)"
         )
         raise typer.Exit(1)
     key, revoked_now = found

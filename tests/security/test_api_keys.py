@@ -130,6 +130,24 @@ def test_a_key_name_is_shown_as_written_not_as_markup(auth_settings: Settings) -
     assert name in run_cli(auth_settings, "keys", "list").stdout
 
 
+@pytest.mark.parametrize("shape", ["Bearer {}", "{}x", "{upper}", "{0}\n{0}", "sg_live{cut}"])
+def test_revoke_never_repeats_a_key_it_cannot_read(
+    make_key: KeyMaker, auth_settings: Settings, shape: str
+) -> None:
+    """A whole key mistyped or pasted with `Bearer ` was said back in full ("there is no key
+    'Bearer sg_test_…_<secret>'"): its secret on the terminal and in whatever records it."""
+    key = make_key(name="pasted")
+    secret = key.split("_")[3]
+    given = shape.format(key, upper=key.upper(), cut=key.removeprefix("sg_test")[:-1])
+    refused = run_cli(auth_settings, "keys", "revoke", given)
+    assert refused.exit_code == 1, refused.output
+    flat = refused.output.replace("\n", "")
+    assert secret[:16] not in flat.lower() and secret[-16:] not in flat.lower()
+    assert "there is no key" in refused.output and "not repeated" in refused.output
+    unknown = run_cli(auth_settings, "keys", "revoke", "00000000000f")
+    assert unknown.exit_code == 1 and "there is no key '00000000000f'" in unknown.output
+
+
 def test_revoke_help_names_the_key_id_part(auth_settings: Settings) -> None:
     """Markdown help ate <mode>: "(the part after sg__)"."""
     shown = run_cli(auth_settings, "keys", "revoke", "--help")
