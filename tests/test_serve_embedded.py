@@ -230,3 +230,22 @@ def test_a_database_that_does_not_answer_stops_start_up_in_one_line(tmp_path: Pa
         f"127.0.0.1:{port}:"
     ) in said
     assert "Traceback" not in said and "Topology Description" not in said
+
+
+def test_the_access_log_keeps_a_get_requests_variables_out(tmp_path: Path) -> None:
+    """uvicorn logged each GraphQL GET with its query string at INFO: the variables in it (an
+    email used as a subscriber id here) went to the log with every request."""
+    data_dir, log = tmp_path / "db", tmp_path / "serve.log"
+    with serving(data_dir, free_port(), log, SEGGRAPH_AUTH="off") as url:
+        asked = httpx.get(
+            url + "/graphql",
+            params={
+                "query": "query($id: ID!) { subscriber(id: $id) { id } }",
+                "variables": '{"id": "alice@example.com"}',
+            },
+            timeout=30,
+        )
+        assert asked.json() == {"data": {"subscriber": {"id": "alice@example.com"}}}
+    text = log.read_text()
+    assert '"GET /graphql?… HTTP/1.1" 200' in text
+    assert "alice" not in text and "query=" not in text

@@ -39,6 +39,7 @@ from seggraph.plugins.manager import PluginManager
 from seggraph.services.container import Services, all_indexes
 from seggraph.settings import Settings
 from seggraph.web import graphiql, health, json_bodies
+from seggraph.web.access_log import hide_query_strings
 from seggraph.web.auth import ApiKeyGate, request_identity
 from seggraph.web.disconnect import stop_watching
 from seggraph.web.middleware import (
@@ -309,6 +310,7 @@ def create_app(
             settings.database,
             server_selection_timeout_ms=round(settings.database_timeout_seconds * 1000),
         )
+        hide_query_strings()  # after uvicorn has configured its loggers
         log.info("database: %s (database %r)", redact_uri(uri), settings.database)
         try:
             try:
