@@ -69,3 +69,38 @@ def test_a_malformed_value_stops_serve_with_the_message(monkeypatch: pytest.Monk
     )
     assert result.returncode == 2
     assert "SEGGRAPH_PORT" in result.stderr and "valid integer" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("uri", "said"),
+    [
+        ("mongodb://app:s3cr#t@db.example:99999/", "Port must be an integer between 0 and 65535"),
+        ("postgres://app:s3cr#t@db.example/", "Invalid URI scheme"),
+        ("mongodb://app:s3cr:t@db.example/", "Username and password must be escaped"),
+    ],
+)
+def test_a_malformed_mongodb_uri_names_the_variable_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, uri: str, said: str
+) -> None:
+    """It passed the settings and failed at start-up, in a traceback (a port out of range)."""
+    monkeypatch.setenv("SEGGRAPH_MONGODB_URI", uri)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = " ".join(str(error.value).split())
+    assert "SEGGRAPH_MONGODB_URI: expected a MongoDB connection string PyMongo reads" in message
+    assert said in message
+    assert "s3cr" not in message and "app:***@db.example" in message
+
+
+def test_well_formed_mongodb_uris_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    for uri in (
+        "mongodb://app:p%40ss@a.example:27017,b.example:27018/seggraph?replicaSet=rs0&tls=true",
+        "mongodb+srv://app:pw@cluster0.example.net/?retryWrites=true",  # read at start-up
+        "mongodb://127.0.0.1/?directConnection=true",
+    ):
+        monkeypatch.setenv("SEGGRAPH_MONGODB_URI", uri)
+        assert load_settings().mongodb_uri == uri
+    # An option PyMongo does not know: the client warns and goes on, and so do the settings.
+    monkeypatch.setenv("SEGGRAPH_MONGODB_URI", "mongodb://db.example/?notAnOption=1")
+    with pytest.warns(UserWarning, match="Unknown option"):
+        assert load_settings().mongodb_uri == "mongodb://db.example/?notAnOption=1"

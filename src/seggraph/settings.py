@@ -223,6 +223,27 @@ class Settings(BaseSettings):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
+    @field_validator("mongodb_uri")
+    @classmethod
+    def _a_mongodb_uri(cls, value: str | None) -> str | None:
+        """Read as PyMongo reads it, so that a malformed one stops start-up naming the variable
+        rather than in a traceback at the first connection. A ``mongodb+srv://`` one is read
+        at start-up: reading it looks its hosts up in the DNS. The error repeats it without
+        its password."""
+        if value and not value.startswith("mongodb+srv://"):
+            from pymongo.errors import PyMongoError
+            from pymongo.uri_parser import parse_uri
+
+            from seggraph.db import redact_uri
+
+            try:
+                parse_uri(value, warn=True)  # as the client reads it: an unknown option warns
+            except (ValueError, PyMongoError) as exc:  # InvalidURI, ConfigurationError, a port
+                raise ValueError(
+                    f"a MongoDB connection string PyMongo reads ({exc}), got {redact_uri(value)!r}"
+                ) from None
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
