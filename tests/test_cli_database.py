@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 from pymongo import MongoClient
@@ -149,3 +152,77 @@ def test_a_database_failure_in_the_middle_of_a_command_is_an_error_line_saying_w
     finally:
         client.close()
         database.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "status", "by"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")]
+)
+def test_an_import_stopped_by_a_signal_stops_the_database_and_says_so(
+    tmp_path: Path, signum: int, status: int, by: str
+) -> None:
+    """Ctrl-C (SIGINT) or SIGTERM in the middle of an import on the embedded database: the
+    command stops the database, says it was interrupted and what to do, and exits with 130
+    (143); the next command starts the database on the directory at once. SIGTERM used to end
+    the process on the spot, without a word, the database stopping on its own after the
+    directory's lock was gone (the next command's database then failed to start); Ctrl-C
+    said nothing at all."""
+    fifo = tmp_path / "billing.jsonl"  # read as the test writes it: the signal comes mid-file
+    os.mkfifo(fifo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+    env.update(SEGGRAPH_DATA_DIR=str(tmp_path / "db"), COLUMNS="400")
+    command = [sys.executable, "-m", "seggraph", "import", "billing"]
+    line = "".join(json.dumps({"object": "customer", "id": f"cus_{i}"}) + "\n" for i in range(3))
+    child = subprocess.Popen(
+        [*command, str(fifo), "--as-of", "1700000000", "--batch-size", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with _open_for_writing(fifo, child) as writer:
+            writer.write(line)
+            writer.flush()
+            child.send_signal(signum)
+            writer.write(line)
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    said = " ".join(stderr.split())
+    assert child.returncode == status, said
+    assert "Traceback" not in said
+    assert f"interrupted ({by}):" in said
+    assert "run the same command again to complete" in said
+    (tmp_path / "again.jsonl").write_text(line)
+    done = subprocess.run(
+        [*command, "again.jsonl"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 objects written" in " ".join(done.stderr.split())
+
+
+def _open_for_writing(fifo: Path, reader: subprocess.Popen[str]) -> TextIO:
+    """``fifo`` opened once ``reader`` opens it (its database is up and the import reads)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:  # ENXIO: no reader yet
+            if exc.errno != errno.ENXIO:
+                raise
+            if reader.poll() is not None or time.monotonic() > deadline:
+                _, stderr = reader.communicate()
+                raise AssertionError(f"the import did not read the file: {stderr}") from None
+            time.sleep(0.05)
+            continue
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "w")

@@ -11,7 +11,10 @@ unless the command asks to use the running server's database (``use_running_serv
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import typer
 from rich.console import Console
@@ -40,26 +43,76 @@ def database_uri(settings: Settings, *, use_running_server: bool = False) -> Ite
 
 #: What a command that the database failed in the middle of says it leaves, by default.
 AFTER_FAILURE = "run the command again once the database answers"
+#: What a command stopped by Ctrl-C or SIGTERM says it leaves, by default.
+AFTER_INTERRUPT = "what it wrote before is kept; run the same command again to complete it"
+#: The exit status of a command stopped by a signal: 128 and the signal's number.
+EXIT_INTERRUPTED = {"Ctrl-C": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
+
+
+class _Interruption:
+    """Which signal stopped the command (Ctrl-C unless SIGTERM came)."""
+
+    def __init__(self) -> None:
+        self.by = "Ctrl-C"
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[_Interruption]:
+    """SIGTERM taken as Ctrl-C while a command works: by default it ended the process at once,
+    without a word, leaving the embedded database to stop on its own after seggraph had
+    released the data directory (the next command then failed to start it)."""
+    seen = _Interruption()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        seen.by = "SIGTERM"
+        on_sigint = signal.getsignal(signal.SIGINT)
+        if callable(on_sigint):  # Python's, or asyncio.run's (it cancels the main task)
+            on_sigint(signal.SIGINT, frame)
+        else:  # SIGINT ignored (a background job of a script)
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
 def command_database(
-    settings: Settings, console: Console, *, after_failure: str = AFTER_FAILURE
+    settings: Settings,
+    console: Console,
+    *,
+    after_failure: str = AFTER_FAILURE,
+    after_interrupt: str | Callable[[], str] = AFTER_INTERRUPT,
 ) -> Iterator[str]:
     """:func:`database_uri` for a CLI command, through a running ``seggraph serve`` when there
     is one: an embedded database that cannot start (SecantusDB not installed, the directory
     held by another process, a failed start) is an ``error:`` line and exit status 1, not a
     traceback. So is the database failing while the command works (unreachable, or refusing a
     read or write): the line says so, then ``after_failure``, what the command's writes may
-    have left and what to do (run it again, ...)."""
+    have left and what to do (run it again, ...). Ctrl-C or SIGTERM stops the command and
+    the embedded database, then says so and ``after_interrupt`` (a text, or a function
+    giving it then), with the exit status 130 (143 for SIGTERM), not a traceback."""
     from pymongo.errors import PyMongoError
 
     from seggraph.db import database_unavailable
     from seggraph.embedded import EmbeddedDatabaseError
 
+    interruption = _Interruption()
     try:
-        with database_uri(settings, use_running_server=True) as uri:
+        with (
+            _sigterm_as_ctrl_c() as interruption,
+            database_uri(settings, use_running_server=True) as uri,
+        ):
             yield uri
+    except KeyboardInterrupt:
+        said = after_interrupt if isinstance(after_interrupt, str) else after_interrupt()
+        console.print(f"[yellow]interrupted[/yellow] ({interruption.by}): {said}")
+        raise typer.Exit(EXIT_INTERRUPTED[interruption.by]) from None
     except EmbeddedDatabaseError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
