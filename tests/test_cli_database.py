@@ -196,7 +196,7 @@ def test_an_import_stopped_by_a_signal_stops_the_database_and_says_so(
     assert child.returncode == status, said
     assert "Traceback" not in said
     assert f"interrupted ({by}):" in said
-    assert "run the same command again to complete" in said
+    assert "run the same command again to complete the import, or add --start-line" in said
     (tmp_path / "again.jsonl").write_text(line)
     done = subprocess.run(
         [*command, "again.jsonl"],

@@ -75,7 +75,12 @@ def _run(
         finally:
             await database.close()
 
-    with command_database(settings, console, after_failure=after_failure) as uri:
+    with command_database(
+        settings,
+        console,
+        after_failure=after_failure,
+        after_interrupt="`seggraph keys list` shows whether it took effect",
+    ) as uri:
         return asyncio.run(main(uri))
 
 

@@ -141,6 +141,12 @@ without data of its own; running it again when the demo is loaded does nothing.
 events (SEGGRAPH_CDP_TRAITS / SEGGRAPH_CDP_EVENTS, when they are unset).
 """
 
+#: What an interrupted ``seggraph demo`` says: the loader completes an interrupted load.
+AFTER_INTERRUPT = (
+    "the demo is loaded in part; run `seggraph demo` again (or `seggraph serve --demo`) to "
+    "complete it"
+)
+
 
 def demo_command(
     subscribers: Annotated[
@@ -160,7 +166,7 @@ def demo_command(
         raise typer.Exit(2) from None
     apply_cdp_defaults()
     try:
-        with command_database(settings, console) as uri:
+        with command_database(settings, console, after_interrupt=AFTER_INTERRUPT) as uri:
             report = run_load(settings, uri, subscribers)
     except DemoError as exc:
         console.print(f"[red]error:[/red] {exc}")

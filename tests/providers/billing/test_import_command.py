@@ -151,3 +151,19 @@ def test_a_bad_line_is_said_once_with_its_number_and_counts_are_in_words(
     one = run_import(mongo_uri, database_name, str(path), "--as-of", "2026-01-01T00:00:00")
     assert one.returncode == 1 and "1 bad line skipped" in one.stderr
     assert "2 lines read; 1 object written, 0 older than what was stored" in one.stderr
+
+
+def test_an_interrupted_import_says_which_lines_are_written_and_where_to_resume() -> None:
+    """Ctrl-C or SIGTERM says the lines whose batches are written and the --start-line that
+    skips them (it used to say nothing; the line a resume could start from was not known)."""
+    from seggraph_billing.cli import _Written
+
+    written = _Written(start_line=5)
+    said = written.after_interrupt()
+    assert said.startswith("no batch was written yet")
+    assert "run the same command again to complete the import" in said
+    assert said.endswith("add --start-line 5 to skip what is written")
+    written.next_line = 1005  # lines 5 to 1004 read and their batches written
+    said = written.after_interrupt()
+    assert said.startswith("lines 5 to 1004 are written (the batch in progress may be in part)")
+    assert said.endswith("add --start-line 1005 to skip what is written")

@@ -116,15 +116,45 @@ def import_billing(
             f"future, got {as_of!r}{why}"
         )
         raise typer.Exit(2) from None
-    with command_database(settings, console, after_failure=AFTER_FAILURE) as uri:
-        report = asyncio.run(_run(uri, settings.database, file, version, start_line, batch_size))
+    written = _Written(start_line)
+    with command_database(
+        settings, console, after_failure=AFTER_FAILURE, after_interrupt=written.after_interrupt
+    ) as uri:
+        report = asyncio.run(
+            _run(uri, settings.database, file, version, start_line, batch_size, written)
+        )
     _print_report(report, file)
     if report.errors:
         raise typer.Exit(1)
 
 
+class _Written:
+    """How far the import has written: every line before ``next_line`` is done (its batch
+    written), which an interrupted import says, so that it can be resumed from there."""
+
+    def __init__(self, start_line: int) -> None:
+        self.start_line = start_line
+        self.next_line = start_line
+
+    def after_interrupt(self) -> str:
+        if self.next_line == self.start_line:
+            done = "no batch was written yet"
+        else:
+            done = f"lines {self.start_line} to {self.next_line - 1} are written"
+        return (
+            f"{done} (the batch in progress may be in part); run the same command again to "
+            f"complete the import, or add --start-line {self.next_line} to skip what is written"
+        )
+
+
 async def _run(
-    uri: str, database: str, file: Path, version: float, start_line: int, batch_size: int
+    uri: str,
+    database: str,
+    file: Path,
+    version: float,
+    start_line: int,
+    batch_size: int,
+    written: _Written | None = None,
 ) -> ImportReport:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
     try:
@@ -142,6 +172,8 @@ async def _run(
 
             def advance(done_bytes: int, lines: int) -> None:
                 progress.update(task, completed=done_bytes, lines=lines)
+                if written is not None:
+                    written.next_line = start_line + lines
 
             return await import_file(
                 store,

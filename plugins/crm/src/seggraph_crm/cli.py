@@ -78,7 +78,9 @@ def import_crm(
     if dry_run:
         console.print(f"{file}: {summary} checked; nothing written (--dry-run)")
         return
-    with command_database(settings, console, after_failure=AFTER_FAILURE) as uri:
+    with command_database(
+        settings, console, after_failure=AFTER_FAILURE, after_interrupt=AFTER_FAILURE
+    ) as uri:
         asyncio.run(_run(uri, settings.database, provider, parsed))
     console.print(f"{file}: {summary} imported")
 

@@ -63,7 +63,9 @@ def import_custom(
     except ImportFileError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    with command_database(settings, console, after_failure=AFTER_FAILURE) as uri:
+    with command_database(
+        settings, console, after_failure=AFTER_FAILURE, after_interrupt=AFTER_FAILURE
+    ) as uri:
         code = asyncio.run(_run(uri, settings.database, file, rows, dry_run))
     if code:
         raise typer.Exit(code)
