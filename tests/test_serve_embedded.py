@@ -249,3 +249,39 @@ def test_the_access_log_keeps_a_get_requests_variables_out(tmp_path: Path) -> No
     text = log.read_text()
     assert '"GET /graphql?… HTTP/1.1" 200' in text
     assert "alice" not in text and "query=" not in text
+
+
+def test_sigterm_while_the_demo_loads_stops_the_server_and_its_database(tmp_path: Path) -> None:
+    """SIGTERM during `serve --demo`'s load ended the process on the spot, before its handler
+    was installed: no word, its record left behind, the database stopped only by the kernel's
+    parent-death signal. It now stops as a server does, saying the demo is loaded in part."""
+    data_dir, log = tmp_path / "db", tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(free_port()), SEGGRAPH_AUTH="off")
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "seggraph", "serve", "--demo"],
+            env=env,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "using the embedded database" not in log.read_text():
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        time.sleep(2)  # into the load
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0, log.read_text()
+    finally:
+        if server.poll() is None:
+            server.kill()
+    text = log.read_text()
+    assert "stopped while loading the demo: it is loaded in part" in text
+    assert "stopping the embedded database" in text
+    assert not (tmp_path / "db.server.json").exists()
+    db_port = re.findall(r"embedded database \(SecantusDB\) at mongodb://127.0.0.1:(\d+)", text)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", int(db_port[0])), timeout=2).close()

@@ -107,11 +107,22 @@ def serve(
 
         apply_cdp_defaults(log)
 
+    # SIGTERM is a clean exit from here on, so that the embedded database is stopped by the
+    # ``finally`` below instead of being orphaned: while the demo loads, and once uvicorn runs
+    # (it shuts down gracefully on SIGTERM, then re-raises the signal to this handler).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+    def load_demo(uri: str) -> None:
+        try:
+            serve_demo(settings, uri, log)
+        except (KeyboardInterrupt, SystemExit):
+            log.warning(
+                "stopped while loading the demo: it is loaded in part; `seggraph serve --demo` "
+                "(or `seggraph demo`) completes it"
+            )
+            raise
+
     def run(app_settings: Settings) -> None:
-        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler
-        # that was installed before it: make that a clean exit, so the embedded database is
-        # stopped by the ``finally`` below instead of being orphaned.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         uvicorn.run(
             create_app(app_settings, freeze_after_startup=True),
             host=app_settings.host,
@@ -123,7 +134,7 @@ def serve(
     if not settings.embedded:
         log.info("using the MongoDB at SEGGRAPH_MONGODB_URI")
         if demo:
-            serve_demo(settings, settings.mongodb_uri or "", log)
+            load_demo(settings.mongodb_uri or "")
         run(settings)
         return
     running = running_server(settings.data_dir)
@@ -150,7 +161,7 @@ def serve(
         assert embedded.process is not None
         record_running(settings.data_dir, uri, embedded.process.pid)
         if demo:
-            serve_demo(settings, uri, log)
+            load_demo(uri)
         watch = _DatabaseWatch(embedded.process, log)
         watch.start()
         run(settings.model_copy(update={"mongodb_uri": uri}))
