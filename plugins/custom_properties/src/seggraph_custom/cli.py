@@ -102,7 +102,7 @@ async def _run(uri: str, name: str, file: Path, rows: ImportRows, dry_run: bool)
             task = progress.add_task("import", total=len(stored))
             await service.write(stored, lambda n: progress.advance(task, n))
         removed = sum(1 for s in stored if s.value is None)
-        console.print(f"{file}: {counted(len(stored) - removed, 'value')} set, {removed} removed")
+        console.print(f"{file}: {counted(len(stored) - removed, 'value')} set, {removed:,} removed")
         return 0
     finally:
         await database.close()
