@@ -825,12 +825,16 @@ class PluginManager:
         every count and member list wrong without a word (:meth:`_no_directory` says why)."""
         if self._directory_out() is not None:
             return None
-        candidates = [r for r in self._active("subscriber_ids") if not r.broken]
+        candidates = self._listers()
         preferred = self.settings.subscriber_directory
         for record in candidates:
             if record.name == preferred:
                 return record.name
         return candidates[0].name if len(candidates) == 1 else None
+
+    def _listers(self) -> list[_Record]:
+        """The providers that can list subscribers: loaded with ``subscriber_ids``, not failed."""
+        return [r for r in self._active("subscriber_ids") if not r.broken]
 
     def _directory_out(self) -> str | None:
         """Why the provider ``SEGGRAPH_SUBSCRIBER_DIRECTORY`` names is installed and cannot
@@ -856,7 +860,7 @@ class PluginManager:
                 f"the subscriber directory {named!r} (SEGGRAPH_SUBSCRIBER_DIRECTORY) {out}; no "
                 "other provider's subscribers stand in for its own"
             )
-        candidates = [r.name for r in self._active("subscriber_ids") if not r.broken]
+        candidates = [r.name for r in self._listers()]
         if len(candidates) > 1:
             return (
                 f"several providers list subscribers ({', '.join(candidates)}) and "

@@ -1183,23 +1183,23 @@ class SegmentService:
                     "usage %r of segment %s: not checked, nor removed", ref_id, segment_id
                 )
             raise
+        refusal: list[UserError] = []
         if unavailable:
+            refusal = _unavailable_errors(("segmentId",), "NOT_FOUND", mode, unavailable)
+        elif held > MAX_USAGES:
+            refusal = [
+                UserError(
+                    ("segmentId",),
+                    "TOO_MANY",
+                    f"segment {segment_id} would hold {held} usages in {mode.value} with "
+                    f"this one (counting any registered at the same moment), past the "
+                    f"{MAX_USAGES} one segment holds: remove those no longer in use "
+                    "(removeSegmentUsage), then register this one; nothing was saved",
+                )
+            ]
+        if refusal:  # removed again: a refused usage is not registered
             await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
-            raise InputRefused(_unavailable_errors(("segmentId",), "NOT_FOUND", mode, unavailable))
-        if held > MAX_USAGES:
-            await self.store.remove_usage(mode, segment_id, kind, usage.ref_id)
-            raise InputRefused(
-                [
-                    UserError(
-                        ("segmentId",),
-                        "TOO_MANY",
-                        f"segment {segment_id} would hold {held} usages in {mode.value} with "
-                        f"this one (counting any registered at the same moment), past the "
-                        f"{MAX_USAGES} one segment holds: remove those no longer in use "
-                        "(removeSegmentUsage), then register this one; nothing was saved",
-                    )
-                ]
-            )
+            raise InputRefused(refusal)
         return usage, []
 
     async def remove_usage(self, mode: Mode, segment_id: str, kind: UsageKind, ref_id: str) -> None:
