@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from seggraph.clock import EARLIEST, to_milliseconds
+from seggraph.clock import EARLIEST, taken_in_utc, to_milliseconds
 from seggraph.domain.context import MAX_SUBJECT_ID, EvaluationContext
 from seggraph.domain.errors import InputRefused, UserError
 from seggraph.domain.retention import RetentionEvent, RetentionKind
@@ -250,7 +250,12 @@ class BillingProvider:
         coupon_id = (coupon_id or "").strip() or None
         # MongoDB keeps milliseconds: the answer says what is stored (and read back).
         now = to_milliseconds(self.clock().astimezone(UTC))
-        when = _in_utc(at, self.account.zone) if at is not None else now
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=self.account.zone)  # without an offset: in the account zone
+        # None: before EARLIEST, or in no year a datetime holds once in UTC
+        # (0001-01-01T00:00:00+01:00, 9999-12-31T23:59:59-01:00).
+        taken = now if at is None else taken_in_utc(at)
+        when = None if taken is None else to_milliseconds(taken)
         if not subscriber_id:
             errors.append(UserError(("subscriberId",), "BLANK", "subscriberId is required"))
         elif len(subscriber_id) > MAX_SUBJECT_ID:
@@ -270,9 +275,11 @@ class BillingProvider:
         for field, value in (("offerId", offer_id), ("couponId", coupon_id)):
             if value is not None and len(value) > MAX_SUBJECT_ID:
                 errors.append(_too_long(field, value))
-        if when > now + FUTURE_SKEW:
+        if (when is None and at is not None and at.year == 9999) or (
+            when is not None and when > now + FUTURE_SKEW
+        ):
             errors.append(UserError(("at",), "IN_FUTURE", "at must not be in the future"))
-        elif when < EARLIEST:
+        elif when is None:
             errors.append(
                 UserError(
                     ("at",),
@@ -361,21 +368,6 @@ def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
-
-
-def _in_utc(at: datetime, zone: tzinfo) -> datetime:
-    """``at`` in UTC to the millisecond, as it is stored (without an offset: in ``zone``). A
-    time that is in no year a ``datetime`` holds once in UTC (``0001-01-01T00:00:00+01:00``,
-    ``9999-12-31T23:59:59-01:00``) is the first or the last one there is, which the bounds
-    then refuse (out of range, or in the future), instead of an OverflowError."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=zone)
-    try:
-        return to_milliseconds(at.astimezone(UTC))
-    except OverflowError:
-        return (
-            datetime.min.replace(tzinfo=UTC) if at.year == 1 else datetime.max.replace(tzinfo=UTC)
-        )
 
 
 def _too_long(field: str, value: str) -> UserError:
