@@ -410,8 +410,8 @@ class CustomPropertiesService:
             if definition is None:
                 # Worded as a refused value is ("subscriber cus_1: custom.seats: …"): the
                 # subscriber (or subscription) when its id is one, nothing when it is refused.
-                named = _subject_word(item.object or CustomObject.SUBSCRIBER)
-                who = f"{named} {subject}: " if id_valid else ""
+                word = _subject_word(item.object or CustomObject.SUBSCRIBER)
+                who = f"{word} {subject}: " if id_valid else ""
                 errors.append(
                     UserError(
                         (path, index, "key"),
@@ -420,7 +420,6 @@ class CustomPropertiesService:
                     )
                 )
                 if id_given and not id_valid:
-                    word = _subject_word(item.object or CustomObject.SUBSCRIBER)
                     errors.append(
                         UserError(
                             (path, index, f"{word}Id"),
