@@ -564,9 +564,11 @@ class SegmentService:
 
         The usages of the segments that read this one through ``IN_SEGMENT`` (directly or
         through others) count as its own: they route by its conditions too."""
-        usages = await self.store.list_usages(mode, segment_id)
         readers = await self._readers(mode, segment_id)
-        through = await self.store.usages_of(mode, sorted(readers)) if readers else []
+        # One read for the segment's own usages and those of the segments reading it.
+        found = await self.store.usages_of(mode, [segment_id, *sorted(readers)])
+        usages = [u for u in found if u.segment_id == segment_id]
+        through = [u for u in found if u.segment_id != segment_id]
         reading = (
             {
                 s.id: s

@@ -625,16 +625,16 @@ class SegmentStore:
     async def list_usages(
         self, mode: Mode, segment_id: str, session: Session = None
     ) -> list[Usage]:
-        cursor = self.usages.find(
-            {"mode": mode.value, "segment_id": segment_id}, session=session
-        ).sort([("kind", ASCENDING), ("ref_id", ASCENDING)])
-        return [_usage_from_doc(doc) for doc in await cursor.to_list()]
+        """The usages of one segment, by kind and reference id."""
+        return await self.usages_of(mode, [segment_id], session)
 
-    async def usages_of(self, mode: Mode, segment_ids: list[str]) -> list[Usage]:
+    async def usages_of(
+        self, mode: Mode, segment_ids: list[str], session: Session = None
+    ) -> list[Usage]:
         """The usages of any of ``segment_ids``, by segment, kind and reference id."""
-        cursor = self.usages.find({"mode": mode.value, "segment_id": {"$in": segment_ids}}).sort(
-            [("segment_id", ASCENDING), ("kind", ASCENDING), ("ref_id", ASCENDING)]
-        )
+        cursor = self.usages.find(
+            {"mode": mode.value, "segment_id": {"$in": segment_ids}}, session=session
+        ).sort([("segment_id", ASCENDING), ("kind", ASCENDING), ("ref_id", ASCENDING)])
         return [_usage_from_doc(doc) for doc in await cursor.to_list()]
 
 
