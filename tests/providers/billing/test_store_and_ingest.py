@@ -348,6 +348,58 @@ async def test_an_older_event_never_overwrites_newer_state(provider: BillingProv
     assert (await values_of(provider, "cus_1"))["subscription.is_past_due"] is False
 
 
+async def test_within_one_second_an_earlier_stage_of_an_object_never_overwrites_a_later_one(
+    provider: BillingProvider,
+) -> None:
+    """Stripe's ``created`` is in whole seconds and its events arrive in any order: a
+    subscription's first invoice is created, finalized and paid in one second, and a
+    ``*.created`` snapshot is the object's first state. A tie goes to the later stage."""
+    await seed_catalogue(provider)
+    await apply_event(provider.store, event("customer.created", customer(), T0))
+    store = provider.store
+    paid = invoice("in_1", 4200, subscription="sub_1")
+    assert await apply_event(store, event("invoice.paid", paid, T0 + 1)) == "applied"
+    open_ = paid | {"status": "open", "amount_paid": 0}
+    draft = paid | {"status": "draft", "amount_paid": 0}
+    assert await apply_event(store, event("invoice.finalized", open_, T0 + 1)) == "stale"
+    assert await apply_event(store, event("invoice.created", draft, T0 + 1)) == "stale"
+    assert (await values_of(provider, "cus_1"))["subscriber.ltv"] == Money(Decimal("42.00"), "USD")
+    # Two events of one stage in one second: the later arrival still wins (a refund).
+    refunded = paid | {"post_payment_credit_notes_amount": 1200}
+    assert await apply_event(store, event("invoice.updated", refunded, T0 + 1)) == "applied"
+    assert (await values_of(provider, "cus_1"))["subscriber.ltv"] == Money(Decimal("30.00"), "USD")
+
+    # A subscription's created snapshot, arriving after an update of the same second.
+    active = subscription("sub_1", [item("year_120")], "active")
+    incomplete = subscription("sub_1", [item("year_120")], "incomplete")
+    assert (
+        await apply_event(store, event("customer.subscription.updated", active, T0 + 2))
+        == "applied"
+    )
+    assert (
+        await apply_event(store, event("customer.subscription.created", incomplete, T0 + 2))
+        == "stale"
+    )
+    assert (await values_of(provider, "cus_1"))["subscription.status"] == "ACTIVE"
+    # Nothing follows a deletion: an update of the same second arriving after it is older.
+    assert (
+        await apply_event(store, event("customer.subscription.deleted", active, T0 + 3))
+        == "applied"
+    )
+    assert (
+        await apply_event(store, event("customer.subscription.updated", active, T0 + 3)) == "stale"
+    )
+    assert (await values_of(provider, "cus_1"))["subscription.status"] == "CANCELED"
+    await apply_event(store, event("customer.deleted", customer(), T0 + 4))
+    assert await apply_event(store, event("customer.updated", customer(), T0 + 4)) == "stale"
+    assert await provider.subscriber_ids() == []
+    # A coupon's id is the account's: one deleted and created again in one second is back.
+    await apply_event(store, event("coupon.deleted", coupon("pct25", percent_off=25), T0 + 5))
+    again = coupon("pct25", percent_off=30)
+    assert await apply_event(store, event("coupon.created", again, T0 + 5)) == "applied"
+    assert "deleted" not in (await store.db["billing_coupons"].find_one({"_id": "pct25"}) or {})
+
+
 async def test_discount_events_interleaved_with_object_events(
     provider: BillingProvider, sync_db: SyncDatabase[dict[str, Any]]
 ) -> None:

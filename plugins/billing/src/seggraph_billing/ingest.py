@@ -218,6 +218,38 @@ def as_deleted(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+#: An invoice's statuses in the order of its life (Stripe: draft, then open, then paid, void or
+#: uncollectible, which may still be paid or voided).
+_INVOICE_STAGES = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
+
+
+#: Objects whose ids the account chooses, so that one deleted may be created again with its id
+#: (a coupon's terms cannot change: scripts delete and re-create it), in the same second too.
+_REUSED_IDS = frozenset({"coupon", "product"})
+
+
+def stage(event_type: str, kind: str, obj: Mapping[str, Any]) -> int | None:
+    """How far along its life an event's snapshot of an object is, to order two events of one
+    object with the same ``created`` second (which Stripe delivers in any order): deleted
+    last, then an invoice's status and a subscription's cancellation (neither goes back);
+    within one of those, a ``*.created`` event's snapshot (the object's first state) before
+    any other event's. ``obj`` is the state to store (:func:`as_deleted` applied). None for
+    objects whose ids may be used again (:data:`_REUSED_IDS`): a ``*.created`` event may then
+    follow a deletion, and the arrival order decides."""
+    if kind in _REUSED_IDS:
+        return None
+    if obj.get("deleted") is True:
+        life = 9
+    elif kind == "invoice":
+        life = _INVOICE_STAGES.get(str(obj.get("status")), 1)
+    elif kind == "subscription":
+        life = 1 if obj.get("status") in ("canceled", "incomplete_expired") else 0
+    else:
+        life = 0
+    step = 0 if event_type.endswith(".created") else 2 if event_type.endswith(".deleted") else 1
+    return 10 * life + step
+
+
 async def apply_event(store: BillingStore, event: Event) -> str:
     """Apply one verified event: ``applied``, ``stale`` (newer state kept) or ``ignored``."""
     kind = object_type_of(event.type)
@@ -229,7 +261,12 @@ async def apply_event(store: BillingStore, event: Event) -> str:
     obj = event.object
     if event.type.endswith(".deleted"):
         obj = as_deleted(kind, obj)
-    report = await store.put_objects(kind, [(obj, event.created)], source=f"event {event.id}")
+    report = await store.put_objects(
+        kind,
+        [(obj, event.created)],
+        source=f"event {event.id}",
+        stage=stage(event.type, kind, obj),
+    )
     return _outcome(report)
 
 

@@ -6,6 +6,11 @@ the id) plus a ``_seggraph`` field with the bookkeeping that makes ingestion saf
 - ``v``: the version of the object's state, the ``created`` time of the event that wrote it (or
   the ``--as-of`` time of a bulk import). A write older than ``v`` is ignored; an equal one is
   applied (the later arrival wins a tie, and re-applying the same event changes nothing).
+- ``s``: the stage of the event that wrote it (``seggraph_billing.ingest.stage``): at an equal
+  ``v``, an event of an earlier stage (a ``*.created`` snapshot, an invoice's ``open`` after
+  its ``paid``, anything after a deletion) is ignored. Stripe's ``created`` is in whole
+  seconds, and an object's events of one second arrive in any order. A write without a stage
+  (an import) is ordered by ``v`` alone.
 - ``dv``: the version of the ``discount`` field alone, which ``customer.discount.*`` events
   and an import's discount lines change without the rest of the object. A full object older
   than ``dv`` keeps the newer discount, and so does one that states no ``discount`` at all.
@@ -248,6 +253,15 @@ def normalize(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _newer(meta: Mapping[str, Any], version: float, stage: int | None) -> bool:
+    """Whether the stored state (its ``meta``) is newer than a write at ``version``, of
+    ``stage``: of a later version, or of the same one and a later stage (both known)."""
+    if meta["v"] != version:
+        return bool(meta["v"] > version)
+    stored = meta.get("s")
+    return stage is not None and stored is not None and stored > stage
+
+
 def _keeps_discount(doc: Mapping[str, Any], meta: Mapping[str, Any], version: float) -> bool:
     """Whether a full object written at ``version`` keeps the stored discount (whose own
     version is ``meta["dv"]``) rather than its own ``discount`` field: when the stored one is
@@ -357,9 +371,15 @@ class BillingStore:
     # --- writes ----------------------------------------------------------------------------------
 
     async def put_objects(
-        self, kind: str, entries: Sequence[tuple[Mapping[str, Any], float]], *, source: str
+        self,
+        kind: str,
+        entries: Sequence[tuple[Mapping[str, Any], float]],
+        *,
+        source: str,
+        stage: int | None = None,
     ) -> WriteReport:
-        """Store whole objects of one type, each with its version; older ones are ignored.
+        """Store whole objects of one type, each with its version; older ones are ignored, and
+        so are those of an equal version and an earlier ``stage`` than the stored one's.
 
         Entries for the same id are applied in order. Costs one read and one bulk write per
         call (plus a retry for ids another writer changed in between).
@@ -373,13 +393,17 @@ class BillingStore:
         for _ in range(_MAX_ATTEMPTS):
             if not pending:
                 return report
-            attempt, conflicted = await self._put_once(collection, pending, source)
+            attempt, conflicted = await self._put_once(collection, pending, source, stage)
             report.add(attempt)
             pending = [(doc, version) for doc, version in pending if doc["_id"] in conflicted]
         raise RuntimeError(f"could not write {len(pending)} {kind} objects: too many conflicts")
 
     async def _put_once(
-        self, collection: str, docs: list[tuple[dict[str, Any], float]], source: str
+        self,
+        collection: str,
+        docs: list[tuple[dict[str, Any], float]],
+        source: str,
+        stage: int | None,
     ) -> tuple[WriteReport, set[str]]:
         ids = list(dict.fromkeys(doc["_id"] for doc, _ in docs))
         stored = {
@@ -394,11 +418,13 @@ class BillingStore:
         for doc, version in docs:
             current = state[doc["_id"]]
             meta = (current or {}).get(META) or {}
-            if current is not None and meta.get("v") is not None and meta["v"] > version:
+            if current is not None and meta.get("v") is not None and _newer(meta, version, stage):
                 report.stale += 1
                 continue
             new = dict(doc)
             new_meta: dict[str, Any] = {"v": version, "dv": version, "source": source}
+            if stage is not None:
+                new_meta["s"] = stage
             if (
                 current is not None
                 and "discount" in current
