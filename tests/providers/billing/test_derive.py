@@ -31,6 +31,7 @@ from seggraph_billing.derive import (
 )
 
 from seggraph.domain.conditions import Money
+from seggraph.domain.currencies import minor_units
 from seggraph.evaluation.values import MISSING, Unknown
 from tests.providers.billing.builders import (
     NOW,
@@ -137,7 +138,7 @@ def assert_money(actual: Any, expected: Money) -> None:
     """Equal amount and currency, and rounded to the currency's minor unit (2 places for USD)."""
     assert isinstance(actual, Money), actual
     assert actual == expected, f"{actual} != {expected}"
-    places = {"JPY": 0}.get(expected.currency or "", 2)
+    places = minor_units(expected.currency or "USD")
     assert actual.amount.as_tuple().exponent == -places, actual
 
 
@@ -343,6 +344,45 @@ def test_subscriber_mrr_only_in_the_account_currency() -> None:
 def test_subscriber_mrr_in_a_zero_decimal_account_currency() -> None:
     got = values([subscription("sub_1", [item("jpy_month_1000")], currency="jpy")], currency="JPY")
     assert_money(got["subscriber.mrr"], Money(Decimal("1000"), "JPY"))
+
+
+@pytest.mark.parametrize(
+    ("currency", "stripe_amount", "expected", "discounted", "total"),
+    [
+        # ISK: no decimals in ISO 4217, two in Stripe's API (100 is 1 króna).
+        ("ISK", 199000, "1990", "1973", "3963"),
+        # MGA: two decimals in ISO 4217, one of Stripe's zero-decimal currencies.
+        ("MGA", 10000, "10000.00", "9916.67", "19916.67"),
+        ("KWD", 5000, "5.000", "4.958", "9.958"),
+    ],
+)
+def test_amounts_are_read_with_stripe_decimals(
+    currency: str, stripe_amount: int, expected: str, discounted: str, total: str
+) -> None:
+    """Stripe writes an amount in the currency's smallest unit as its API counts it, which for
+    ISK and MGA is not ISO 4217's; the value returned is rounded to ISO's minor unit."""
+    code = currency.lower()
+    monthly = price("p", stripe_amount, currency=code)
+    yearly = price("y", stripe_amount * 12, "year", currency=code)
+    off = coupon("c", amount_off=stripe_amount // 10, currency=code)
+    lookups = Lookups(prices={"p": monthly, "y": yearly}, coupons={"c": off})
+    subs = [
+        subscription("sub_1", [item("p")], currency=code, created="2026-01-02T00:00:00"),
+        subscription("sub_2", [item("y")], currency=code, discount=discount("c")),
+    ]
+    invoices = [invoice("in_1", stripe_amount, subscription="sub_1", currency=code)]
+    got = values(subs, invoices=invoices, currency=currency, lookups=lookups)
+    amount = Decimal(expected)
+    assert_money(got["subscription.mrr"], Money(amount, currency))
+    assert_money(got["subscriber.mrr"], Money(Decimal(total), currency))
+    assert_money(got["subscriber.ltv"], Money(amount, currency))
+    assert_money(got["subscription.ltv"], Money(amount, currency))
+    second = values(
+        subs, invoices=invoices, currency=currency, lookups=lookups, subscription_id="sub_2"
+    )
+    # A tenth of a month's price off each year: a 120th of it off each month.
+    assert_money(second["subscription.mrr"], Money(Decimal(discounted), currency))
+    assert second["subscription.discount_fixed_amount"] == Money(amount / 10, currency)
 
 
 # --- LTV -----------------------------------------------------------------------------------------

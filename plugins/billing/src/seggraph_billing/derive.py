@@ -257,8 +257,27 @@ def to_money(amount: Fraction, currency: str) -> Money:
     return Money(round_money(Decimal(signed).scaleb(-places), currency), currency)
 
 
+#: Currencies whose amounts Stripe's API writes with other decimals than ISO 4217's minor unit
+#: (docs.stripe.com/currencies, "Zero-decimal currencies" and "Special cases"): ISK stays a
+#: two-decimal currency in the API (an amount of 100 is 1 króna, though ISO 4217 gives it no
+#: decimals), and MGA is one of Stripe's zero-decimal currencies (ISO 4217 gives it two).
+#: Read with ISO's exponent, an ISK price of 1,990 kr (``unit_amount`` 199000) was an MRR of
+#: 199,000 kr. A returned MONEY value is still rounded to ISO's minor unit (:func:`to_money`).
+STRIPE_DECIMALS: dict[str, int] = {"ISK": 2, "MGA": 0}
+
+
+def stripe_decimals(currency: str) -> int:
+    """How many decimals Stripe's integer amounts (``unit_amount``, ``amount_off``,
+    ``amount_paid``) have in ``currency``."""
+    code = currency.upper()
+    found = STRIPE_DECIMALS.get(code)
+    return minor_units(code) if found is None else found
+
+
 def minor_to_major(amount: Fraction, currency: str) -> Fraction:
-    return amount / 10 ** minor_units(currency)
+    """A Stripe amount (in the currency's smallest unit as Stripe's API counts it) in major
+    units."""
+    return amount / 10 ** stripe_decimals(currency)
 
 
 def number_value(value: Fraction) -> int | Decimal:
@@ -518,7 +537,7 @@ def subscription_mrr(
         bottom = unit_per * quantity_per * factor.denominator * count
         numerator = numerator * bottom + top * denominator
         denominator *= bottom
-    total = Fraction(numerator, denominator * 10 ** minor_units(currency))
+    total = Fraction(numerator, denominator * 10 ** stripe_decimals(currency))
     discount = effective_discount(subscription, customer, now)
     coupon = resolver.coupon(discount) if discount is not None else None
     if coupon is not None:
