@@ -306,6 +306,42 @@ def test_unknown_price_makes_mrr_unknown_not_zero() -> None:
     assert got["plan.interval"] is MISSING
 
 
+def newer_discount(coupon_id: str) -> dict[str, Any]:
+    """A discount as newer API versions (2025-09-30.clover) send it: its coupon an id in
+    ``source``, not expanded."""
+    out = discount(coupon_id)
+    del out["coupon"]
+    out["source"] = {"type": "coupon", "coupon": coupon_id}
+    return out
+
+
+@pytest.mark.parametrize("level", ["subscription", "customer"])
+def test_a_discount_whose_coupon_is_not_known_makes_the_amounts_unknown(level: str) -> None:
+    """A discount in force whose coupon is known by its id alone: what it takes off is not
+    known, so the MRR and the discount's amounts are unknown, not the undiscounted price and
+    "no discount"; its coupon id is known."""
+    own = newer_discount("coupon_elsewhere") if level == "subscription" else None
+    cust = customer(discount=newer_discount("coupon_elsewhere") if level == "customer" else None)
+    got = values([subscription("sub_1", [item("month_10")], discount=own)], cust=cust)
+    for key in (
+        "subscription.mrr",
+        "subscriber.mrr",
+        "subscription.discount_percentage",
+        "subscription.discount_fixed_amount",
+    ):
+        assert isinstance(got[key], Unknown), (key, got[key])
+        assert "coupon_elsewhere" in got[key].detail and "not known" in got[key].detail
+    assert got["subscription.active_coupon_id"] == "coupon_elsewhere"
+    # Known in the lookups (the catalogue holds it), the same shape is read in full.
+    got = values([subscription("sub_1", [item("month_10")], discount=newer_discount("pct25"))])
+    assert_money(got["subscription.mrr"], usd("7.50"))
+    assert got["subscription.discount_percentage"] == 25
+    assert got["subscription.discount_fixed_amount"] is MISSING
+    # Not counted anyway while trialing: the coupon is not needed for the MRR.
+    trial = [subscription("sub_1", [item("month_10")], "trialing", discount=own, customer="cus_1")]
+    assert_money(values(trial, cust=cust)["subscriber.mrr"], usd("0"))
+
+
 # --- subscriber.mrr ------------------------------------------------------------------------------
 
 

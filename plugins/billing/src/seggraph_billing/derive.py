@@ -26,7 +26,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 from functools import partial
-from typing import Any, TypeGuard
+from typing import Any, NoReturn, TypeGuard
 
 from seggraph.domain.conditions import Money
 from seggraph.domain.currencies import minor_units, round_money
@@ -406,6 +406,20 @@ class Resolver:
         return name if isinstance(name, str) and name else None
 
 
+def coupon_terms_known(coupon: Doc) -> bool:
+    """Whether the coupon says what it takes off (it has ``percent_off`` or ``amount_off``):
+    one known by its id alone does not. Newer API versions send ``discount.source.coupon`` as
+    an id, unexpanded, so a coupon the catalogue does not hold (created before the webhook
+    endpoint, with no import of coupons since) is only an id."""
+    return "percent_off" in coupon or "amount_off" in coupon
+
+
+def _coupon_not_known(coupon: Doc, subscription: Doc) -> NoReturn:
+    raise DerivationError(
+        f"the coupon {ref_id(coupon)!r} of the discount of {_where(subscription)} is not known"
+    )
+
+
 def discount_in_force(discount: Any, now: datetime) -> Doc | None:
     """The discount when its ``start`` (if any) is at or before now and its ``end`` (if any)
     is after now; otherwise ``None``."""
@@ -549,7 +563,10 @@ def _after_coupon(
     total: Fraction, coupon: Doc, subscription: Doc, resolver: Resolver, currency: str
 ) -> Fraction:
     """A monthly amount less the coupon: a percentage of it, or a fixed amount per plan
-    period spread over its months."""
+    period spread over its months. A coupon known only by its id makes it unknown: the
+    amount before the discount is not the subscription's MRR."""
+    if not coupon_terms_known(coupon):
+        _coupon_not_known(coupon, subscription)
     if coupon.get("percent_off") is not None:
         return total * (1 - exact(coupon["percent_off"], "percent_off") / 100)
     if coupon.get("amount_off") is None:
@@ -792,7 +809,11 @@ def _derive_subscription(
         coupon_id = ref_id(coupon)
         if coupon_id is not None:
             values["subscription.active_coupon_id"] = coupon_id
-        if coupon.get("percent_off") is not None:
+        if not coupon_terms_known(coupon):
+            # A percentage or a fixed amount: which, and how much, is not known.
+            for key in ("subscription.discount_percentage", "subscription.discount_fixed_amount"):
+                _guard(out, key, partial(_coupon_not_known, coupon, subscription))
+        elif coupon.get("percent_off") is not None:
             _guard(
                 out,
                 "subscription.discount_percentage",
