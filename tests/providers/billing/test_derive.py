@@ -306,6 +306,32 @@ def test_unknown_price_makes_mrr_unknown_not_zero() -> None:
     assert got["plan.interval"] is MISSING
 
 
+def test_a_multi_currency_coupon_applies_its_amount_in_the_subscription_s_currency() -> None:
+    """A fixed-amount coupon with ``currency_options`` (Stripe's multi-currency coupons) takes
+    off, from a subscription in another currency than its own, the amount it gives for that
+    currency, as Stripe charges; without one for that currency it does not apply."""
+    multi = coupon("multi", amount_off=500, currency="usd")
+    multi["currency_options"] = {"eur": {"amount_off": 450}, "usd": {"amount_off": 500}}
+    lookups = Lookups(prices=PRICES, coupons={"multi": multi})
+    eur = [
+        subscription("sub_1", [item("eur_month_10")], currency="eur", discount=discount("multi"))
+    ]
+    got = values(eur, lookups=lookups)
+    assert_money(got["subscription.mrr"], Money(Decimal("5.50"), "EUR"))
+    assert_money(got["subscription.discount_fixed_amount"], Money(Decimal("4.50"), "EUR"))
+    usd_sub = [subscription("sub_1", [item("month_10")], discount=discount("multi"))]
+    got = values(usd_sub, lookups=lookups)
+    assert_money(got["subscription.mrr"], usd("5.00"))
+    assert_money(got["subscription.discount_fixed_amount"], usd("5.00"))
+    # No amount for JPY: the coupon does not apply, and its amount is its own.
+    jpy = [
+        subscription("sub_1", [item("jpy_month_1000")], currency="jpy", discount=discount("multi"))
+    ]
+    got = values(jpy, lookups=lookups)
+    assert_money(got["subscription.mrr"], Money(Decimal("1000"), "JPY"))
+    assert_money(got["subscription.discount_fixed_amount"], usd("5.00"))
+
+
 def newer_discount(coupon_id: str) -> dict[str, Any]:
     """A discount as newer API versions (2025-09-30.clover) send it: its coupon an id in
     ``source``, not expanded."""

@@ -569,19 +569,38 @@ def _after_coupon(
         _coupon_not_known(coupon, subscription)
     if coupon.get("percent_off") is not None:
         return total * (1 - exact(coupon["percent_off"], "percent_off") / 100)
-    if coupon.get("amount_off") is None:
-        return total
+    amount_off = fixed_amount_off(coupon, currency)
     plan, _ = plan_and_addons(subscription)
-    # A fixed-amount coupon in another currency cannot apply (Stripe refuses it).
-    if currency_of(coupon.get("currency"), currency) != currency or plan is None:
+    # A fixed-amount coupon with no amount in the subscription's currency cannot apply
+    # (Stripe refuses it).
+    if amount_off is None or plan is None:
         return total
     plan_price = resolver.price(plan)
     if plan_price is None:
         raise DerivationError(f"the plan price of {_where(subscription)} is not known")
     interval, count, per = _recurring(plan_price, subscription)
     months = Fraction(count, per) * MONTHS_PER_INTERVAL[interval]
-    off = minor_to_major(exact(coupon["amount_off"], "amount_off"), currency)
+    off = minor_to_major(exact(amount_off, "amount_off"), currency)
     return total - off / months
+
+
+def fixed_amount_off(coupon: Doc, currency: str) -> Any:
+    """The coupon's ``amount_off`` in ``currency`` (Stripe's integer amount): its own when it
+    is in that currency, else the one its ``currency_options`` give for it (a multi-currency
+    coupon, as Stripe applies it to a subscription in another currency); None when it has
+    none in that currency."""
+    if coupon.get("amount_off") is None:
+        return None
+    if currency_of(coupon.get("currency"), currency) == currency:
+        return coupon["amount_off"]
+    options = coupon.get("currency_options")
+    if _is_doc(options):
+        option = options.get(currency.lower())
+        if option is None:
+            option = options.get(currency)
+        if _is_doc(option) and option.get("amount_off") is not None:
+            return option["amount_off"]
+    return None
 
 
 def paid_invoices(invoices: Iterable[Doc]) -> list[Doc]:
@@ -820,15 +839,16 @@ def _derive_subscription(
                 lambda: number_value(exact(coupon["percent_off"], "percent_off")),
             )
         elif coupon.get("amount_off") is not None:
-            currency = currency_of(
-                coupon.get("currency"), subscription_currency(subscription, resolver, account)
-            )
+            # In the subscription's currency when the coupon has an amount in it (its own,
+            # or one of its currency_options), else in the coupon's own.
+            own = subscription_currency(subscription, resolver, account)
+            amount_off = fixed_amount_off(coupon, own)
+            if amount_off is None:
+                own, amount_off = currency_of(coupon.get("currency"), own), coupon["amount_off"]
             _guard(
                 out,
                 "subscription.discount_fixed_amount",
-                lambda: to_money(
-                    minor_to_major(exact(coupon["amount_off"], "amount_off"), currency), currency
-                ),
+                lambda: to_money(minor_to_major(exact(amount_off, "amount_off"), own), own),
             )
 
 
