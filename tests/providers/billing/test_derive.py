@@ -32,7 +32,7 @@ from seggraph_billing.derive import (
 
 from seggraph.domain.conditions import Money
 from seggraph.domain.currencies import minor_units
-from seggraph.evaluation.values import MISSING, Unknown
+from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from tests.providers.billing.builders import (
     NOW,
     coupon,
@@ -1101,6 +1101,56 @@ def test_a_date_with_no_day_in_the_account_zone_leaves_the_other_values_readable
     assert early["subscription.next_billing_date"] == date(2026, 3, 31)
     assert_money(early["subscriber.mrr"], usd("10.00"))
     assert later["subscription.duration_days"] == 73
+
+
+UNREADABLE_TIME_CASES = [
+    # (case, field, value, status)
+    ("created in milliseconds", "created", ts("2026-03-05T12:00:00") * 1000, "active"),
+    ("created not a time", "created", "last week", "active"),
+    (
+        "period end in milliseconds",
+        "current_period_end",
+        ts("2026-04-05T00:00:00") * 1000,
+        "active",
+    ),
+    ("period end a boolean", "current_period_end", True, "active"),
+    ("trial end in milliseconds", "trial_end", ts("2026-03-20T00:00:00") * 1000, "trialing"),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "status"),
+    [case[1:] for case in UNREADABLE_TIME_CASES],
+    ids=[case[0] for case in UNREADABLE_TIME_CASES],
+)
+def test_a_time_that_is_not_a_timestamp_makes_its_values_unknown_not_missing(
+    field: str, raw: Any, status: str
+) -> None:
+    """A subscription imported with milliseconds (or anything else but Unix seconds, an ISO
+    date-time or a datetime) in ``created``, ``current_period_end`` or ``trial_end`` had
+    ``subscription.duration_days`` or ``subscription.next_billing_date`` missing: IS NOT SET
+    was TRUE, and a renewing subscription had no next billing date. Such a value is UNKNOWN,
+    naming the field; the subscription's other values answer as usual."""
+    sub = subscription("sub_1", [item("month_10")], status, trial_end="2026-03-20T00:00:00")
+    sub[field] = raw
+    got = values([sub])
+    key = "subscription.duration_days" if field == "created" else "subscription.next_billing_date"
+    found = got[key]
+    assert isinstance(found, Unknown), found
+    assert found.reason is UnknownReason.PROVIDER_ERROR
+    assert f"{field} of subscription 'sub_1' is " in found.detail
+    assert "not a Unix timestamp in seconds" in found.detail
+    other = "subscription.next_billing_date" if field == "created" else "subscription.duration_days"
+    assert not isinstance(got[other], Unknown) and got[other] is not MISSING
+    assert got["subscription.will_renew"] is True
+
+
+def test_an_unreadable_plan_item_period_end_is_unknown_too() -> None:
+    items = [item("month_10", kind="plan", current_period_end=ts("2026-04-10T00:00:00") * 1000)]
+    got = values([subscription("sub_1", items, current_period_end=None)])
+    found = got["subscription.next_billing_date"]
+    assert isinstance(found, Unknown), found
+    assert "current_period_end of " in found.detail
 
 
 # --- the one rounding ----------------------------------------------------------------------------

@@ -800,9 +800,12 @@ def _derive_subscription(
     values["subscription.status"] = (
         "TRIALING" if status == "trialing" else "CANCELED" if canceled else "ACTIVE"
     )
-    created = moment(subscription.get("created"))
-    if created is not None:
-        _set(out, "subscription.duration_days", lambda: days_between(created, now, account.zone))
+    if subscription.get("created") is not None:
+        _set(
+            out,
+            "subscription.duration_days",
+            lambda: days_between(timestamp(subscription, "created"), now, account.zone),
+        )
     will_renew = (
         not canceled
         and not subscription.get("cancel_at_period_end")
@@ -810,16 +813,15 @@ def _derive_subscription(
     )
     values["subscription.will_renew"] = will_renew
     if will_renew:
-        if status == "trialing":
-            next_billing = moment(subscription.get("trial_end"))
-        else:
-            next_billing = period_end(subscription)
-        if next_billing is not None:
-            _set(
-                out,
-                "subscription.next_billing_date",
-                lambda: local_date(next_billing, account.zone),
+        try:
+            next_billing = _next_billing_date(subscription, account)
+        except DerivationError as exc:
+            values["subscription.next_billing_date"] = Unknown(
+                UnknownReason.PROVIDER_ERROR, str(exc)
             )
+        else:
+            if next_billing is not None:
+                values["subscription.next_billing_date"] = next_billing
     values["subscription.is_past_due"] = status in PAST_DUE_STATUSES
 
     discount = effective_discount(subscription, customer, now)
@@ -852,13 +854,46 @@ def _derive_subscription(
             )
 
 
+def timestamp(doc: Doc, field: str) -> datetime:
+    """``doc[field]``, a time that is there (not None), read as Stripe writes it;
+    :class:`DerivationError` when it is not one (``"soon"``, or milliseconds, which are in no
+    year a ``datetime`` holds as seconds): a value derived from it is unknown, not missing."""
+    raw = doc.get(field)
+    found = moment(raw)
+    if found is None:
+        shown = repr(raw)
+        if len(shown) > 40:
+            shown = shown[:37] + "..."
+        kind = doc.get("object")
+        raise DerivationError(
+            f"{field} of {kind if isinstance(kind, str) and kind else 'object'} "
+            f"{doc.get('id')!r} is {shown}: not a Unix timestamp in seconds (nor an ISO 8601 "
+            "date-time)"
+        )
+    return found
+
+
 def period_end(subscription: Doc) -> datetime | None:
-    """The subscription's ``current_period_end``, else its plan item's."""
-    own = moment(subscription.get("current_period_end"))
-    if own is not None:
-        return own
+    """The subscription's ``current_period_end``, else its plan item's; None when neither has
+    one, :class:`DerivationError` when the one there is not a time."""
+    if subscription.get("current_period_end") is not None:
+        return timestamp(subscription, "current_period_end")
     plan, _ = plan_and_addons(subscription)
-    return moment(plan.get("current_period_end")) if plan is not None else None
+    if plan is None or plan.get("current_period_end") is None:
+        return None
+    return timestamp(plan, "current_period_end")
+
+
+def _next_billing_date(subscription: Doc, account: Account) -> date | None:
+    """``trial_end`` when trialing, else the period end, as a day in the account zone; None
+    when there is none."""
+    if subscription.get("status") == "trialing":
+        if subscription.get("trial_end") is None:
+            return None
+        when: datetime | None = timestamp(subscription, "trial_end")
+    else:
+        when = period_end(subscription)
+    return None if when is None else local_date(when, account.zone)
 
 
 def _derive_plan(out: Derivation, subscription: Doc, resolver: Resolver) -> None:
