@@ -77,6 +77,24 @@ ERRORS: list[tuple[str, int, int, str | None, str]] = [
     ("a.a = 1)", 1, 8, "the end of the text", "found ')'"),
     ("a.a = 1 AND b.b = 2 ,", 1, 21, "OR", "found ','"),
     ("a.a = 100 usd", 1, 11, "AND", "a currency code is written in upper case: 100 USD"),
+    # a date without its quotes reads as 2026, then -01: say how to write it
+    ("a.a ON 2026-01-31", 1, 12, "AND", 'a date is written in double quotes: "2026-01-31"'),
+    (
+        "a.a BEFORE 2026-01-31T09:30:00+01:00 AND b.b IS SET",
+        1,
+        16,
+        "OR",
+        'a date is written in double quotes: "2026-01-31T09:30:00+01:00"',
+    ),
+    (
+        "a.a BETWEEN 2026-01-01 AND 2026-02-01",
+        1,
+        17,
+        "AND",
+        '(a date is written in double quotes: "2026-01-01")',
+    ),
+    ('a.a IN ("x", 2026-01-31)', 1, 18, "')'", 'a date is written in double quotes: "2026-01-31"'),
+    ("a.a = 5 -3", 1, 9, "AND", "found '-3'"),
     # a bad number
     ("a.a = 1.2.3", 1, 7, None, "expected a number such as 100, -3 or 99.95, found '1.2.3'"),
     ("a.a = 1.", 1, 7, None, "found '1.'"),

@@ -7,6 +7,7 @@ refuses it later with the condition's path.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -82,6 +83,9 @@ _SCALAR_EXPECTED = ["a number", "an amount such as 9.99 USD", 'a "string"']
 _SCALAR_SUMMARY = 'a value (a number, an amount such as 9.99 USD or a "string")'
 _NODE_EXPECTED = ["a property key", "NOT", "'('", "ALL(", "ANY(", "NONE(", "IN SEGMENT"]
 _NODE_SUMMARY = "a condition (such as subscriber.mrr > 100), NOT, '(' or a group such as ALL(...)"
+#: A date or date-time written without its quotes (``2026-01-31``, ``2026-01-31T09:30:00Z``),
+#: which reads as the number 2026 and then -01.
+_UNQUOTED_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt][0-9:.]*(?:[Zz]|[+-][0-9:]*)?)?")
 _UNITS_EXPECTED = ["DAYS", "WEEKS", "MONTHS", "YEARS"]
 
 
@@ -112,6 +116,7 @@ def _join(words: list[str]) -> str:
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        self.text = text
         self.tokens = Lexer(text).tokens()
         self.at = 0
         self.depth = 0
@@ -166,8 +171,18 @@ class _Parser:
         self.depth -= 1
 
     def after_value_hint(self) -> str:
-        """A hint when a lower-case currency code follows an amount."""
+        """A hint when a lower-case currency code follows an amount, or when a date was written
+        without its quotes (``2026-01-31`` reads as 2026, then -01)."""
         token, before = self.peek(), self.tokens[self.at - 1] if self.at else None
+        if (
+            before is not None
+            and before.kind is Kind.NUMBER
+            and token.kind is Kind.NUMBER
+            and token.offset == before.offset + len(before.text)
+        ):
+            date = _UNQUOTED_DATE.match(self.text, before.offset)
+            if date is not None:
+                return f'a date is written in double quotes: "{date.group()}"'
         if (
             before is not None
             and before.kind is Kind.NUMBER
@@ -374,7 +389,8 @@ class _Parser:
         if not self.at_word("AND"):
             self.fail(
                 ["AND"],
-                hint=f"{SPELLINGS[operator]} takes a minimum AND a maximum, such as 1 AND 10",
+                hint=self.after_value_hint()
+                or f"{SPELLINGS[operator]} takes a minimum AND a maximum, such as 1 AND 10",
             )
         self.advance()
         return (low, self.scalar())
