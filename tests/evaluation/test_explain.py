@@ -254,3 +254,31 @@ def test_a_date_time_is_shown_in_the_account_time_zone() -> None:
     for sent in ("2024-04-01T01:30:00", datetime(2024, 4, 1, 1, 30), "2024-04-01", "garbage"):
         _, result = evaluate_all_ways(tree, {"dt": sent}, tz="Europe/Paris")
         assert _conditions(result.explanation)[0].actual == sent
+
+
+def test_a_date_time_with_no_day_in_the_account_zone_says_so() -> None:
+    """``9999-12-31T23:59:59Z`` is a date-time, but in Kathmandu (+05:45) it falls in year
+    10000, which no calendar day holds: the condition is UNKNOWN (a type error), and the
+    explanation said "expected an ISO-8601 date-time, got datetime datetime.datetime(9999, ...",
+    as if the value were not one. It says why the value cannot be read: no calendar day in the
+    account time zone."""
+    tree = Group(Combinator.ALL, (Condition("dt", O.BEFORE, "2024-04-01"),))
+    late = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    for sent, shown_as in ((late, late.isoformat()), ("9999-12-31T23:59:59Z", None)):
+        truth, result = evaluate_all_ways(tree, {"dt": sent}, tz="Asia/Kathmandu")
+        assert truth is UN
+        (cause,) = _conditions(result.explanation)
+        assert cause.unknown is not None
+        assert cause.unknown.reason is UnknownReason.TYPE_ERROR
+        written = shown_as or str(sent)
+        assert cause.unknown.detail == (
+            f"{written} has no calendar day in the account time zone Asia/Kathmandu "
+            "(years 1 to 9999)"
+        )
+    # In UTC the same moment is a day, and an unreadable text is still named as such.
+    truth, _ = evaluate_all_ways(tree, {"dt": late}, tz="UTC")
+    assert truth is FA
+    _, result = evaluate_all_ways(tree, {"dt": "2024-02-30T10:00:00Z"}, tz="Asia/Kathmandu")
+    (cause,) = _conditions(result.explanation)
+    assert cause.unknown is not None
+    assert cause.unknown.detail.startswith("expected an ISO-8601 date-time")

@@ -224,7 +224,13 @@ def coerce_datetime(raw: Any, zone: tzinfo) -> date | Unknown:
             return date(raw.year, raw.month, raw.day)
         if isinstance(raw, str):
             return parse_iso_day(raw, zone)
-    except (ValueError, OverflowError):
+    except OverflowError:  # a moment the calendar holds, but not in this zone (year 10000)
+        text = raw.isoformat() if isinstance(raw, datetime) else str(raw)[:60]
+        return Unknown(
+            UnknownReason.TYPE_ERROR,
+            f"{text} has no calendar day in the account time zone {zone} (years 1 to 9999)",
+        )
+    except ValueError:
         return _type_error("an ISO-8601 date-time", raw)
     return _type_error("a date-time", raw)
 
