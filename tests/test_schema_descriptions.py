@@ -225,6 +225,13 @@ REFUSED_INPUT = [
         {},
         ["offerId"],
     ),
+    (
+        ("RecordRetentionEventInput", "idempotencyKey"),
+        'mutation { recordRetentionEvent(input: {subscriberId: "cus_1", kind: CANCELED, '
+        'idempotencyKey: " "}) { userErrors { path code } } }',
+        {},
+        ["idempotencyKey"],
+    ),
 ]
 
 

@@ -36,6 +36,10 @@ class RetentionEvent:
     offer_id: str | None = None
     coupon_id: str | None = None
     actor: str | None = None
+    idempotency_key: str | None = None
+    """The client's key for this event: a second call with it records nothing."""
+    replayed: bool = False
+    """Answered for an idempotency key an earlier call recorded: this call wrote nothing."""
 
 
 class RetentionBackend(Protocol):
@@ -50,9 +54,14 @@ class RetentionBackend(Protocol):
         coupon_id: str | None,
         at: datetime | None,
         actor: str | None,
+        idempotency_key: str | None = None,
     ) -> RetentionEvent:
         """Validate and store one event; raises
-        :class:`~seggraph.domain.errors.InputRefused` (nothing written) when refused."""
+        :class:`~seggraph.domain.errors.InputRefused` (nothing written) when refused.
+
+        With an ``idempotency_key`` an earlier call recorded, nothing is written: the event
+        that call recorded is answered (``replayed``) when this call asks for the same event,
+        and the key is refused (``IDEMPOTENCY_KEY_REUSED``) when it asks for another."""
         ...
 
     async def retention_events(self, subscriber_id: str, limit: int) -> list[RetentionEvent]:

@@ -4,6 +4,7 @@ GraphQL, and the retention event mutation (real HTTP, real database)."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -451,6 +452,103 @@ def test_refused_retention_events_answer_user_errors(
         (("subscriberId",), "UNKNOWN_SUBSCRIBER"),
         (("offerId",), "BLANK"),
     }
+    assert sync_db["billing_retention_events"].count_documents({}) == 0
+
+
+RECORD_ONCE = """
+mutation ($input: RecordRetentionEventInput!) {
+  recordRetentionEvent(input: $input) {
+    retentionEvent { id kind offerId at recordedAt idempotencyKey }
+    replayed
+    userErrors { path code message }
+  }
+}
+"""
+
+
+def test_a_retry_with_the_idempotency_key_answers_the_event_recorded_and_records_nothing(
+    webhook: Webhook, gql: GraphQLClient, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """A flow that sends its save again after a timeout (the outcome unknown) must not record a
+    second save; a retry without at asks for the same event though the clock moved on."""
+    seed(webhook)
+    saved = {"subscriberId": "cus_1", "kind": "SAVED", "offerId": "offer_1", "idempotencyKey": "k1"}
+    first = gql.query(RECORD_ONCE, {"input": saved})["recordRetentionEvent"]
+    assert first["userErrors"] == [] and first["replayed"] is False
+    assert first["retentionEvent"]["idempotencyKey"] == "k1"
+    time.sleep(0.01)
+    again = gql.query(RECORD_ONCE, {"input": {**saved, "offerId": " offer_1 "}})
+    assert again["recordRetentionEvent"]["replayed"] is True
+    assert again["recordRetentionEvent"]["retentionEvent"] == first["retentionEvent"]
+    assert sync_db["billing_retention_events"].count_documents({}) == 1
+    # Another key is another event.
+    other = gql.query(RECORD_ONCE, {"input": {**saved, "idempotencyKey": "k2"}})
+    assert other["recordRetentionEvent"]["replayed"] is False
+    assert sync_db["billing_retention_events"].count_documents({}) == 2
+    # With at given, a retry gives the same at (to the millisecond) to be the same event.
+    timed = {**saved, "idempotencyKey": "k3", "at": "2026-01-02T03:04:05.123+00:00"}
+    recorded = gql.query(RECORD_ONCE, {"input": timed})["recordRetentionEvent"]
+    retried = gql.query(
+        RECORD_ONCE, {"input": {**timed, "at": "2026-01-02T04:04:05.123456+01:00"}}
+    )["recordRetentionEvent"]
+    assert retried["replayed"] is True
+    assert retried["retentionEvent"]["id"] == recorded["retentionEvent"]["id"]
+    assert sync_db["billing_retention_events"].count_documents({}) == 3
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"offerId": "offer_2"},
+        {"kind": "CANCELED", "offerId": None},
+        {"couponId": "pct25"},
+        {"at": "2026-01-02T03:04:05+00:00"},  # the first call took the time of recording
+    ],
+)
+def test_an_idempotency_key_sent_with_another_event_is_refused_and_writes_nothing(
+    webhook: Webhook,
+    gql: GraphQLClient,
+    sync_db: SyncDatabase[dict[str, Any]],
+    change: dict[str, Any],
+) -> None:
+    seed(webhook)
+    saved = {"subscriberId": "cus_1", "kind": "SAVED", "offerId": "offer_1", "idempotencyKey": "k"}
+    gql.query(RECORD_ONCE, {"input": saved})
+    refused = gql.query(RECORD_ONCE, {"input": {**saved, **change}})["recordRetentionEvent"]
+    assert refused["retentionEvent"] is None and refused["replayed"] is False
+    assert [(e["path"], e["code"]) for e in refused["userErrors"]] == [
+        (["idempotencyKey"], "IDEMPOTENCY_KEY_REUSED")
+    ]
+    assert sync_db["billing_retention_events"].count_documents({}) == 1
+
+
+def test_calls_with_one_idempotency_key_at_once_record_one_event(
+    webhook: Webhook, gql: GraphQLClient, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    seed(webhook)
+    saved = {"subscriberId": "cus_1", "kind": "CANCELED", "idempotencyKey": "at-once"}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: gql.query(RECORD_ONCE, {"input": saved}), range(8)))
+    events = [a["recordRetentionEvent"] for a in answers]
+    assert all(e["userErrors"] == [] for e in events)
+    assert len({e["retentionEvent"]["id"] for e in events}) == 1
+    assert sorted(e["replayed"] for e in events) == [False] + [True] * 7
+    assert sync_db["billing_retention_events"].count_documents({}) == 1
+
+
+@pytest.mark.parametrize(("key", "code"), [("", "BLANK"), ("  ", "BLANK"), ("k" * 257, "TOO_LONG")])
+def test_a_blank_or_long_idempotency_key_is_refused(
+    webhook: Webhook,
+    gql: GraphQLClient,
+    sync_db: SyncDatabase[dict[str, Any]],
+    key: str,
+    code: str,
+) -> None:
+    seed(webhook)
+    refused = gql.query(
+        RECORD_ONCE, {"input": {"subscriberId": "cus_1", "kind": "CANCELED", "idempotencyKey": key}}
+    )["recordRetentionEvent"]
+    assert [(e["path"], e["code"]) for e in refused["userErrors"]] == [(["idempotencyKey"], code)]
     assert sync_db["billing_retention_events"].count_documents({}) == 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -235,9 +236,12 @@ class BillingProvider:
         coupon_id: str | None = None,
         at: datetime | None = None,
         actor: str | None = None,
+        idempotency_key: str | None = None,
     ) -> RetentionEvent:
         """Record a save, cancellation or reactivation; raises :class:`InputRefused` with every
-        refused part (nothing written)."""
+        refused part (nothing written). An ``idempotency_key`` an earlier call recorded writes
+        nothing: that call's event is answered (``replayed``) when this one asks for the same
+        event, else the key is refused."""
         errors: list[UserError] = []
         subscriber_id = (subscriber_id or "").strip()
         try:
@@ -288,9 +292,15 @@ class BillingProvider:
                     "calendar day in every time zone)",
                 )
             )
+        if idempotency_key is not None and not idempotency_key.strip():
+            errors.append(
+                UserError(("idempotencyKey",), "BLANK", "an idempotency key must not be blank")
+            )
+        elif idempotency_key is not None and len(idempotency_key) > MAX_SUBJECT_ID:
+            errors.append(_too_long("idempotencyKey", idempotency_key))
         if errors:
             raise InputRefused(errors)
-        doc = {
+        doc: dict[str, Any] = {
             "subscriber_id": subscriber_id,
             "kind": str(kind).lower(),
             "offer_id": offer_id,
@@ -299,8 +309,27 @@ class BillingProvider:
             "recorded_at": now,
             "actor": actor,
         }
-        doc["_id"] = await self.store.add_retention_event(doc)
-        return retention_event(doc)
+        if idempotency_key is None:
+            doc["_id"] = await self.store.add_retention_event(doc)
+            return retention_event(doc)
+        # What the call asked for, compared with a retry's: ``at`` as given (None when the
+        # time of recording was taken), so that a retry without ``at`` asks for the same event.
+        doc["idempotency"] = {"key": idempotency_key, "at_given": at is not None}
+        stored = await self.store.add_retention_event_once(doc)
+        if stored is None:
+            return retention_event(doc)
+        if not _same_request(stored, doc):
+            raise InputRefused(
+                [
+                    UserError(
+                        ("idempotencyKey",),
+                        "IDEMPOTENCY_KEY_REUSED",
+                        "this idempotency key was used for another event (a different "
+                        "subscriber, kind, offer, coupon or at): use a new key for a new event",
+                    )
+                ]
+            )
+        return replace(retention_event(stored), replayed=True)
 
     async def retention_events(self, subscriber_id: str, limit: int = 20) -> list[RetentionEvent]:
         """A subscriber's events, latest first (by ``at``, then by recording)."""
@@ -378,6 +407,19 @@ def _too_long(field: str, value: str) -> UserError:
     )
 
 
+def _same_request(stored: Mapping[str, Any], asked: Mapping[str, Any]) -> bool:
+    """Whether a recorded event is what a call with its idempotency key asks for: the same
+    subscriber, kind, offer and coupon, and ``at`` given by both at the same millisecond or by
+    neither."""
+    fields = ("subscriber_id", "kind", "offer_id", "coupon_id")
+    if any(stored.get(f) != asked.get(f) for f in fields):
+        return False
+    given = bool(stored["idempotency"].get("at_given"))
+    if given != asked["idempotency"]["at_given"]:
+        return False
+    return not given or stored["at"] == asked["at"]
+
+
 def retention_event(doc: Mapping[str, Any]) -> RetentionEvent:
     return RetentionEvent(
         id=str(doc["_id"]),
@@ -388,4 +430,5 @@ def retention_event(doc: Mapping[str, Any]) -> RetentionEvent:
         offer_id=doc.get("offer_id"),
         coupon_id=doc.get("coupon_id"),
         actor=doc.get("actor"),
+        idempotency_key=(doc.get("idempotency") or {}).get("key"),
     )

@@ -106,6 +106,14 @@ INDEXES: list[IndexSpec] = [
                 [("subscriber_id", ASCENDING), ("recorded_at", ASCENDING), ("_id", ASCENDING)],
                 name="by_subscriber",
             ),
+            # recordRetentionEvent's idempotency keys: one event per key, also when two
+            # calls with one key run at once.
+            IndexModel(
+                [("idempotency.key", ASCENDING)],
+                name="by_idempotency_key",
+                unique=True,
+                partialFilterExpression={"idempotency.key": {"$type": "string"}},
+            ),
         ),
     ),
     IndexSpec(WEBHOOK_EVENTS, (IndexModel([("received_at", ASCENDING)], name="by_received"),)),
@@ -560,6 +568,24 @@ class BillingStore:
     async def add_retention_event(self, event: Mapping[str, Any]) -> Any:
         result = await self.db[RETENTION_EVENTS].insert_one(dict(event))
         return result.inserted_id
+
+    async def add_retention_event_once(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Record ``event`` unless an event with its ``idempotency.key`` is recorded: None when
+        this call recorded it (its ``_id`` set), else the event recorded before. Two calls with
+        one key at once record one event (the unique index ``by_idempotency_key``)."""
+        key = event["idempotency"]["key"]
+        found = await self.db[RETENTION_EVENTS].find_one({"idempotency.key": key})
+        if found is not None:
+            return found
+        try:
+            event["_id"] = await self.add_retention_event(event)
+        except DuplicateKeyError:
+            event.pop("_id", None)
+            found = await self.db[RETENTION_EVENTS].find_one({"idempotency.key": key})
+            if found is None:  # the index refused something else: not ours to hide
+                raise
+            return found
+        return None
 
     async def put_retention_events(self, events: Sequence[Mapping[str, Any]]) -> int:
         """Store recorded events in one bulk write, each replacing any stored event with its

@@ -48,6 +48,16 @@ class RecordRetentionEventInput:
         "and answered in UTC, cut to the millisecond: 2026-01-02T05:04:05.261474+02:00 is "
         "answered as 2026-01-02T03:04:05.261000+00:00.",
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A key of the client's choosing (such as a UUID), 1 to "
+        f"{MAX_SUBJECT_ID} characters (else BLANK or TOO_LONG), that makes a retry safe: a call "
+        "with a key an earlier call recorded writes nothing and answers that call's event "
+        "(replayed true) when it asks for the same event (the same subscriberId, kind, "
+        "offerId, couponId, and at given by both at the same millisecond or by neither), and "
+        "is refused (IDEMPOTENCY_KEY_REUSED) when it asks for another. Keys are kept with "
+        "their events, for every subscriber and in both modes.",
+    )
 
 
 @strawberry.type
@@ -73,7 +83,10 @@ class RetentionMutations:
                 coupon_id=input.coupon_id,
                 at=input.at,
                 actor=info.context.actor,
+                idempotency_key=input.idempotency_key,
             )
         except InputRefused as refused:
             return RecordRetentionEventPayload(user_errors=user_errors(list(refused.errors)))
-        return RecordRetentionEventPayload(retention_event=RetentionEventNode.of(event))
+        return RecordRetentionEventPayload(
+            retention_event=RetentionEventNode.of(event), replayed=event.replayed
+        )

@@ -42,6 +42,9 @@ class RetentionEventNode:
     recorded_at: datetime = strawberry.field(
         description="When it was recorded (UTC, to the millisecond)."
     )
+    idempotency_key: str | None = strawberry.field(
+        description="The idempotencyKey it was recorded with, if any."
+    )
 
     @classmethod
     def of(cls, event: dr.RetentionEvent) -> RetentionEventNode:
@@ -53,6 +56,7 @@ class RetentionEventNode:
             coupon_id=event.coupon_id,
             at=event.at,
             recorded_at=event.recorded_at,
+            idempotency_key=event.idempotency_key,
         )
 
 
@@ -63,4 +67,9 @@ class RecordRetentionEventPayload:
     )
     user_errors: list[UserErrorType] = strawberry.field(
         default_factory=list, description=USER_ERRORS
+    )
+    replayed: bool = strawberry.field(
+        default=False,
+        description="True when the input's idempotencyKey named an event recorded before: "
+        "that event is answered and this call wrote nothing.",
     )
