@@ -92,7 +92,7 @@ def test_tickets_posted_to_its_route_become_property_values(
     assert sync_db[COLLECTION].count_documents({}) == 0  # nothing half-written
 
     written = post(server.url, TICKETS)
-    assert written.status_code == 200 and written.json() == {"written": 3}
+    assert written.status_code == 200 and written.json() == {"written": 3, "stale": 0}
 
     with httpx.Client(base_url=server.url, timeout=30) as http:
         gql = GraphQLClient(http)
@@ -242,7 +242,7 @@ def test_a_created_at_outside_what_a_date_holds_in_utc_is_refused_naming_it(
             ]
         },
     )
-    assert edge.status_code == 200 and edge.json() == {"written": 1}
+    assert edge.status_code == 200 and edge.json() == {"written": 1, "stale": 0}
     stored = {d["_id"]: d["created_at"] for d in sync_db[COLLECTION].find()}
     assert stored == {"T-4": datetime(1, 1, 2, 0, 0, tzinfo=UTC)}
     with httpx.Client(base_url=server.url, timeout=30) as http:
@@ -279,7 +279,7 @@ def test_a_created_at_before_the_first_day_in_every_time_zone_is_refused(
     ]
     assert sync_db[COLLECTION].count_documents({}) == 0
     earliest = ticket(id="T-3", subscriber_id="cus_1", created_at="0001-01-02T00:00:00+00:00")
-    assert post(server.url, {"tickets": [earliest]}).json() == {"written": 1}
+    assert post(server.url, {"tickets": [earliest]}).json() == {"written": 1, "stale": 0}
     with httpx.Client(base_url=server.url, timeout=30) as http:
         data = GraphQLClient(http).query(
             """{ propertyValues(subscriberIds: ["cus_1"], keys: ["support.last_ticket_at"])
@@ -312,7 +312,7 @@ def test_a_ticket_created_in_the_future_is_refused_naming_it(
     assert all("in the future" in p for p in problems)
     assert sync_db[COLLECTION].count_documents({}) == 0
     taken = post(server.url, {"tickets": [ticket(id="T-1", created_at=ahead.isoformat())]})
-    assert taken.status_code == 200 and taken.json() == {"written": 1}
+    assert taken.status_code == 200 and taken.json() == {"written": 1, "stale": 0}
 
 
 def test_satisfaction_is_the_average_not_rounded_to_cents(server: LiveServer) -> None:
@@ -408,7 +408,7 @@ def test_a_body_over_seggraphs_body_limit_is_refused_with_413(
     assert sync_db[COLLECTION].count_documents({}) == 0
 
     small = httpx.post(url, json={"tickets": [ticket()]}, headers=headers, timeout=30)
-    assert small.status_code == 200 and small.json() == {"written": 1}
+    assert small.status_code == 200 and small.json() == {"written": 1, "stale": 0}
 
 
 def test_a_subscriber_id_longer_than_any_id_seggraph_takes_is_refused_naming_it(
@@ -458,12 +458,12 @@ def test_ticket_ids_and_tags_are_bounded_as_seggraph_s_ids_and_text_values(
     assert suggested["propertyValueSuggestions"] == []
 
     longest = ticket(id="T" * 256, tags=[" " + "X" * 1000 + " ", *(f"t{i}" for i in range(499))])
-    assert post(server.url, {"tickets": [longest]}).json() == {"written": 1}
+    assert post(server.url, {"tickets": [longest]}).json() == {"written": 1, "stale": 0}
     stored = sync_db[COLLECTION].find_one({"_id": "T" * 256})
     assert stored is not None and len(stored["tags"]) == 500 and "x" * 1000 in stored["tags"]
     # Tags are counted as stored: 600 entries that are 10 tags in any case are 10.
     repeated = ticket(id="T-5", tags=[f"T{i % 10}" if i % 2 else f"t{i % 10}" for i in range(600)])
-    assert post(server.url, {"tickets": [repeated]}).json() == {"written": 1}
+    assert post(server.url, {"tickets": [repeated]}).json() == {"written": 1, "stale": 0}
 
 
 def test_only_a_bearer_token_opens_the_route(
@@ -519,7 +519,7 @@ def test_a_ticket_sent_twice_in_one_request_is_stored_once_as_sent_the_second_ti
     first = ticket(status="open", priority="LOW", tags=["first"])
     second = ticket(id=" T-1 ", status="solved", priority="URGENT", tags=["second"])
     response = post(server.url, {"tickets": [first, second, ticket(id="T-2")]})
-    assert response.status_code == 200 and response.json() == {"written": 2}
+    assert response.status_code == 200 and response.json() == {"written": 2, "stale": 0}
     stored = {d["_id"]: d for d in sync_db[COLLECTION].find()}
     assert sorted(stored) == ["T-1", "T-2"]
     assert (stored["T-1"]["status"], stored["T-1"]["priority"], stored["T-1"]["tags"]) == (
@@ -554,7 +554,68 @@ async def test_a_request_writes_every_ticket_or_none(
             await store.upsert(tickets, NOW)
         assert sync_db[COLLECTION].count_documents({}) == 0
         monkeypatch.undo()
-        assert await store.upsert(tickets, NOW) == 2
+        assert await store.upsert(tickets, NOW) == (2, 0)
         assert sync_db[COLLECTION].count_documents({}) == 2
     finally:
         await database.close()
+
+
+OPEN_TICKETS = (
+    '{ subscriber(id: "cus_1") { properties(keys: ["support.open_tickets"]) { value } } }'
+)
+
+
+def open_tickets(url: str) -> Any:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        [value] = GraphQLClient(http).query(OPEN_TICKETS)["subscriber"]["properties"]
+    return value["value"]
+
+
+def test_a_late_older_state_of_a_ticket_does_not_undo_a_newer_one(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """A helpdesk's webhooks arrive out of order: the update that solved a ticket, then the
+    older one that opened it. Without updated_at the ticket went back to open, and the
+    subscriber counted an open ticket it does not have."""
+    solved = ticket(status="solved", updated_at=iso(0))
+    opened = ticket(status="open", updated_at=(NOW - timedelta(hours=2)).isoformat())
+    assert post(server.url, {"tickets": [solved]}).json() == {"written": 1, "stale": 0}
+    assert post(server.url, {"tickets": [opened]}).json() == {"written": 0, "stale": 1}
+    assert sync_db[COLLECTION].find_one({"_id": "T-1"})["status"] == "solved"
+    assert open_tickets(server.url) == 0
+    # The same time again is written (the later arrival wins), as is a newer one.
+    reopened = ticket(status="pending", updated_at=iso(0))
+    assert post(server.url, {"tickets": [reopened]}).json() == {"written": 1, "stale": 0}
+    assert sync_db[COLLECTION].find_one({"_id": "T-1"})["status"] == "pending"
+    # In one request, the newer of two states is kept, whichever comes first.
+    later = (NOW + timedelta(minutes=1)).isoformat()
+    both = [ticket(status="closed", updated_at=later), ticket(status="open", updated_at=iso(0))]
+    assert post(server.url, {"tickets": both}).json() == {"written": 1, "stale": 0}
+    assert sync_db[COLLECTION].find_one({"_id": "T-1"})["status"] == "closed"
+    # A ticket sent without updated_at replaces the stored one, and has no time to defend.
+    assert post(server.url, {"tickets": [ticket(status="open")]}).json()["written"] == 1
+    assert post(server.url, {"tickets": [opened | {"status": "solved"}]}).json()["written"] == 1
+    assert sync_db[COLLECTION].find_one({"_id": "T-1"})["status"] == "solved"
+
+
+def test_an_updated_at_that_is_no_time_is_refused_naming_it(
+    server: LiveServer, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    refused = post(
+        server.url,
+        {
+            "tickets": [
+                ticket(updated_at="yesterday"),
+                ticket(id="T-2", updated_at="2026-01-05T10:00:00"),
+                ticket(id="T-3", updated_at=(NOW + timedelta(hours=1)).isoformat()),
+            ]
+        },
+    )
+    assert refused.status_code == 400
+    problems = refused.json()["error"]["problems"]
+    assert problems[:2] == [
+        "tickets[0].updated_at: an ISO 8601 date-time with an offset",
+        "tickets[1].updated_at: an ISO 8601 date-time with an offset",
+    ]
+    assert problems[2].startswith("tickets[2].updated_at: in the future")
+    assert sync_db[COLLECTION].count_documents({}) == 0

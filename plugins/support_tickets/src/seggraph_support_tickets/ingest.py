@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from seggraph.clock import EARLIEST, taken_in_utc
+from seggraph.clock import EARLIEST, taken_in_utc, to_milliseconds
 from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph_support_tickets.properties import PRIORITIES, STATUSES
 
@@ -32,7 +32,8 @@ class BadTickets(ValueError):
 def parse_tickets(body: Any, now: datetime) -> list[dict[str, Any]]:
     """``{"tickets": [...]}`` (or one ticket object) as documents to store, one per ticket id:
     a ticket sent twice in one request is stored as it is the second time (the later one wins,
-    as when it is sent again in a later request). ``now`` is the server's clock."""
+    as when it is sent again in a later request), unless the first states a newer
+    ``updated_at``. ``now`` is the server's clock."""
     raw = body.get("tickets", [body]) if isinstance(body, dict) else None
     if not isinstance(raw, list) or not raw:
         raise BadTickets(['send {"tickets": [...]} with at least one ticket'])
@@ -42,7 +43,18 @@ def parse_tickets(body: Any, now: datetime) -> list[dict[str, Any]]:
     tickets = [_ticket(i, item, problems, now) for i, item in enumerate(raw)]
     if problems:
         raise BadTickets(problems)
-    return list({ticket["id"]: ticket for ticket in tickets}.values())
+    latest: dict[str, dict[str, Any]] = {}
+    for ticket in tickets:
+        kept = latest.get(ticket["id"])
+        if kept is None or not _older(ticket, kept):
+            latest[ticket["id"]] = ticket
+    return list(latest.values())
+
+
+def _older(ticket: dict[str, Any], than: dict[str, Any]) -> bool:
+    """Whether ``ticket`` states an older state than ``than`` (both with an ``updated_at``)."""
+    mine, theirs = ticket.get("source_updated_at"), than.get("source_updated_at")
+    return mine is not None and theirs is not None and mine < theirs
 
 
 def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[str, Any]:
@@ -80,30 +92,15 @@ def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[s
         ticket["tags"] = sorted(set(kept))
         if len(ticket["tags"]) > MAX_TAGS:  # counted as stored: repeats are one tag
             problems.append(f"{where}.tags: at most {MAX_TAGS} tags, got {len(ticket['tags'])}")
-    try:
-        created = datetime.fromisoformat(str(item.get("created_at", "")))
-        if created.tzinfo is None:
-            raise ValueError("no offset")
-    except ValueError:
-        problems.append(f"{where}.created_at: an ISO 8601 date-time with an offset")
-    else:
-        utc = taken_in_utc(created)  # in UTC, as it is stored
-        if utc is None:
-            # From the CDP's earliest time on, a day in every time zone: 0001-01-01T00:00Z is
-            # in year 0 in New York, where support.last_ticket_at could not be read.
-            problems.append(
-                f"{where}.created_at: out of range; in UTC it must fall between "
-                f"{EARLIEST.replace(tzinfo=None).isoformat()} (the first time that is a "
-                "calendar day in every time zone) and 9999-12-31T23:59:59"
-            )
-        else:
-            ticket["created_at"] = utc
-            if utc - now > MAX_AHEAD:
-                problems.append(
-                    f"{where}.created_at: in the future (the server's clock says "
-                    f"{now.isoformat(timespec='seconds')}; at most 5 minutes ahead is taken "
-                    "as clock skew)"
-                )
+    created = _time(where, "created_at", item.get("created_at", ""), problems, now)
+    if created is not None:
+        ticket["created_at"] = created
+    if item.get("updated_at") is not None:
+        # The helpdesk's time of this state: a state older than the stored one is not written.
+        updated = _time(where, "updated_at", item["updated_at"], problems, now)
+        if updated is not None:
+            # To the millisecond, as MongoDB keeps it: compared with the stored one as stored.
+            ticket["source_updated_at"] = to_milliseconds(updated)
     satisfaction = item.get("satisfaction")
     if satisfaction is not None and (
         isinstance(satisfaction, bool)
@@ -113,3 +110,33 @@ def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[s
         problems.append(f"{where}.satisfaction: an integer from 1 to 5, or null")
     ticket["satisfaction"] = satisfaction
     return ticket
+
+
+def _time(where: str, field: str, raw: Any, problems: list[str], now: datetime) -> datetime | None:
+    """An ISO 8601 date-time with an offset, in UTC as it is stored, from :data:`EARLIEST` on
+    and at most :data:`MAX_AHEAD` after ``now``; None (and a problem) when it is not."""
+    try:
+        taken = datetime.fromisoformat(str(raw))
+        if taken.tzinfo is None:
+            raise ValueError("no offset")
+    except ValueError:
+        problems.append(f"{where}.{field}: an ISO 8601 date-time with an offset")
+        return None
+    utc = taken_in_utc(taken)  # in UTC, as it is stored
+    if utc is None:
+        # From the CDP's earliest time on, a day in every time zone: 0001-01-01T00:00Z is
+        # in year 0 in New York, where support.last_ticket_at could not be read.
+        problems.append(
+            f"{where}.{field}: out of range; in UTC it must fall between "
+            f"{EARLIEST.replace(tzinfo=None).isoformat()} (the first time that is a "
+            "calendar day in every time zone) and 9999-12-31T23:59:59"
+        )
+        return None
+    if utc - now > MAX_AHEAD:
+        problems.append(
+            f"{where}.{field}: in the future (the server's clock says "
+            f"{now.isoformat(timespec='seconds')}; at most 5 minutes ahead is taken "
+            "as clock skew)"
+        )
+        return None
+    return utc

@@ -132,7 +132,8 @@ class SupportTicketsPlugin:
     async def ingest(self, request: Request) -> Response:
         """``POST /support-tickets/tickets`` with ``Authorization: Bearer <token>`` and
         ``{"tickets": [{"id", "subscriber_id", "status", "priority", "tags", "created_at",
-        "satisfaction"}]}``: every ticket is written, or none."""
+        "updated_at", "satisfaction"}]}``: every ticket is written (but those older than
+        their stored state, by ``updated_at``), or none."""
         if request.method != "POST":
             return _error(
                 405,
@@ -160,7 +161,7 @@ class SupportTicketsPlugin:
         except BadTickets as exc:
             return _refused(exc.problems)
         written = await self.store.upsert(tickets, now)
-        return JSONResponse({"written": written})
+        return JSONResponse({"written": written.written, "stale": written.stale})
 
 
 def _refused(problems: list[str]) -> JSONResponse:
