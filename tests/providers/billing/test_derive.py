@@ -1176,3 +1176,96 @@ def test_to_money_rounds_half_away_from_zero_once(
     got = to_money(amount, currency)
     assert got == Money(expected, currency)
     assert got.amount.as_tuple().exponent == -places
+
+
+# --- items left out of the embedded list ---------------------------------------------------------
+
+#: Twelve items, the plan first: what Stripe embeds of them is the first ten.
+TWELVE = [item("month_10", kind="plan")] + [
+    item("addon_5", kind="addon", id=f"si_seat_{n}") for n in range(11)
+]
+
+
+def cut_short(
+    items: list[dict[str, Any]], embedded: int, status: str = "active", **list_fields: Any
+) -> dict[str, Any]:
+    """A subscription whose ``items`` list object holds the first ``embedded`` of ``items``,
+    as Stripe embeds them (``has_more``, ``total_count``), unless ``list_fields`` say else."""
+    sub = subscription("sub_1", items[:embedded], status)
+    sub["items"] |= {"has_more": embedded < len(items), "total_count": len(items)} | list_fields
+    return sub
+
+
+def test_a_subscription_with_items_left_out_has_no_wrong_amount_plan_or_add_ons() -> None:
+    """Stripe embeds the first items of a subscription only: ten of twelve give an MRR of
+    10 + 9 × 5 where it is 10 + 11 × 5, and the add-ons without two of them. Those values
+    are UNKNOWN with the reason; the plan, which an embedded item names, is known."""
+    whole = values([subscription("sub_1", TWELVE)])
+    assert_money(whole["subscription.mrr"], usd("65.00"))
+    got = values([cut_short(TWELVE, 10)])
+    for key in ("subscription.mrr", "subscriber.mrr", "addon.id", "addon.name"):
+        assert isinstance(got[key], Unknown), key
+        assert got[key].reason == "PROVIDER_ERROR"
+        assert "12 items and only 10 are stored" in got[key].detail, key
+        assert "'sub_1'" in got[key].detail
+    assert got["plan.id"] == "month_10" and got["plan.name"] == "Basic monthly"
+    assert got["plan.quantity"] == 1 and got["product.id"] == "prod_basic"
+    assert got["subscription.next_billing_date"] == date(2026, 4, 1)
+    assert got["subscription.status"] == "ACTIVE" and got["subscription.will_renew"] is True
+
+
+def test_with_items_left_out_and_none_embedded_saying_plan_the_plan_is_unknown() -> None:
+    """A left-out item may be the one whose kind is ``plan``: the first item is no longer
+    surely the plan, nor is the period end read from the plan item."""
+    items = [item("addon_5", kind="addon", id=f"si_{n}") for n in range(10)]
+    items.append(item("year_120", kind="plan", current_period_end=ts("2026-07-01T00:00:00")))
+    items[0]["current_period_end"] = ts("2026-05-01T00:00:00")
+    sub = cut_short(items, 10)
+    sub["current_period_end"] = None
+    got = values([sub])
+    for key in (
+        "plan.id",
+        "plan.name",
+        "plan.interval",
+        "plan.interval_count",
+        "plan.quantity",
+        "product.id",
+        "product.name",
+        "subscription.next_billing_date",
+    ):
+        assert isinstance(got[key], Unknown), key
+        assert "plan is not known" in got[key].detail and "11 items" in got[key].detail, key
+    complete = values([subscription("sub_1", items, current_period_end=None)])
+    assert complete["plan.id"] == "year_120"
+    assert complete["subscription.next_billing_date"] == date(2026, 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("list_fields", "left_out"),
+    [
+        pytest.param({"has_more": True, "total_count": None}, True, id="has_more, no count"),
+        pytest.param({"has_more": False, "total_count": 12}, True, id="count above the data"),
+        pytest.param({"has_more": False, "total_count": 10}, False, id="count of the data"),
+        # Completed by hand: every item in data, has_more left as Stripe wrote it.
+        pytest.param({"has_more": True, "total_count": 10}, False, id="count wins has_more"),
+        pytest.param({"has_more": False, "total_count": None}, False, id="no more, no count"),
+        pytest.param({"has_more": "yes", "total_count": "12"}, False, id="not Stripe's types"),
+    ],
+)
+def test_which_lists_are_cut_short(list_fields: dict[str, Any], left_out: bool) -> None:
+    fields = {k: v for k, v in list_fields.items() if v is not None}
+    sub = subscription("sub_1", TWELVE[:10])
+    sub["items"] |= fields
+    got = values([sub])
+    assert isinstance(got["subscription.mrr"], Unknown) is left_out
+    assert isinstance(got["addon.id"], Unknown) is left_out
+    if not left_out:
+        assert_money(got["subscription.mrr"], usd("55.00"))  # the ten items are all there
+
+
+def test_a_subscription_that_counts_no_mrr_still_has_mrr_zero_with_items_left_out() -> None:
+    """properties.md: 0 unless active, past due or unpaid, whatever the items."""
+    for status in ("trialing", "canceled", "incomplete", "paused"):
+        got = values([cut_short(TWELVE, 10, status)])
+        assert_money(got["subscription.mrr"], usd("0.00"))
+        assert_money(got["subscriber.mrr"], usd("0.00"))

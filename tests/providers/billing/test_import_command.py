@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from pymongo.database import Database as SyncDatabase
 
+from tests.conftest import GraphQLClient
 from tests.providers.billing.builders import customer, item, price, product, subscription
 from tests.providers.billing.conftest import clear_billing
 
@@ -167,3 +168,59 @@ def test_an_interrupted_import_says_which_lines_are_written_and_where_to_resume(
     said = written.after_interrupt()
     assert said.startswith("lines 5 to 1004 are written (the batch in progress may be in part)")
     assert said.endswith("add --start-line 1005 to skip what is written")
+
+
+def test_a_subscription_imported_with_items_left_out_has_its_amounts_unknown_not_wrong(
+    tmp_path: Path, mongo_uri: str, database_name: str, gql: GraphQLClient
+) -> None:
+    """An export of subscriptions as Stripe's API lists them holds the first 10 items of
+    each (``has_more``, ``total_count``): the import said nothing and the MRR of those 10 was
+    answered. The import says which lines, and the values are UNKNOWN with the reason; a
+    line with every item (a plain list, or a list object whose ``total_count`` they make)
+    gives them."""
+    items = [item("month_10", kind="plan")] + [
+        item("seat_5", kind="addon", id=f"si_seat_{n}") for n in range(11)
+    ]
+    cut = subscription("sub_1", items[:10])
+    cut["items"] |= {"has_more": True, "total_count": 12}
+    whole = subscription("sub_2", items, customer="cus_2")
+    whole["items"] = items  # a plain list: every item
+    objects = [
+        product("prod_basic", "Basic"),
+        price("month_10", 1000),
+        price("seat_5", 500),
+        customer("cus_1"),
+        customer("cus_2"),
+        cut,
+        whole,
+    ]
+    path = tmp_path / "billing.jsonl"
+    path.write_text("\n".join(orjson.dumps(obj).decode() for obj in objects) + "\n")
+    result = run_import(mongo_uri, database_name, str(path), "--as-of", "2026-01-01T00:00:00")
+    assert result.returncode == 0, result.stderr
+    assert "7 objects written" in result.stderr
+    assert "line 6: subscription 'sub_1' has 12 items and only 10 are stored" in result.stderr
+    assert "its MRR and add-ons are UNKNOWN" in result.stderr
+    assert "line 7" not in result.stderr
+
+    query = (
+        "query ($id: ID!) { subscriber(id: $id) { properties(keys: "
+        '["subscriber.mrr", "addon.id", "plan.id"]) { key value state detail } } }'
+    )
+
+    def values(subscriber: str) -> dict[str, Any]:
+        data = gql.query(query, {"id": subscriber})["subscriber"]["properties"]
+        return {v["key"]: v for v in data}
+
+    got = values("cus_1")
+    assert got["subscriber.mrr"]["state"] == "UNKNOWN"
+    assert "'sub_1' has 12 items and only 10 are stored" in got["subscriber.mrr"]["detail"]
+    assert got["addon.id"]["state"] == "UNKNOWN"
+    assert got["plan.id"]["value"] == "month_10"
+    assert values("cus_2")["subscriber.mrr"]["value"] == {"amount": 65, "currency": "USD"}
+
+    cut["items"]["data"] = items  # completed: every item, has_more as the export wrote it
+    path.write_text(orjson.dumps(cut).decode() + "\n")
+    again = run_import(mongo_uri, database_name, str(path), "--as-of", "2026-01-02T00:00:00")
+    assert again.returncode == 0 and "line 1" not in again.stderr, again.stderr
+    assert values("cus_1")["subscriber.mrr"]["value"] == {"amount": 65, "currency": "USD"}

@@ -874,3 +874,64 @@ def test_an_amount_left_out_of_a_sum_is_said_in_the_explanation_and_the_values(
     )["subscriber"]["properties"]
     assert "EUR" in values[0]["note"] and "left out" in values[0]["note"]
     assert values[1] == {"key": "plan.interval", "note": None}
+
+
+# --- a subscription with more items than its event embeds ---------------------------------------
+
+
+def twelve_items() -> list[dict[str, Any]]:
+    """A yearly plan of 120 and eleven seats of 5 a month: an MRR of 10 + 11 × 5 = 65."""
+    return [item("year_120", kind="plan")] + [
+        item("seats_5", kind="addon", id=f"si_seat_{n}") for n in range(11)
+    ]
+
+
+def as_stripe_embeds(sub: dict[str, Any]) -> dict[str, Any]:
+    """The subscription as Stripe sends it in an event: the first 10 items of its list."""
+    items = sub["items"]["data"]
+    sub["items"] = {
+        "object": "list",
+        "data": items[:10],
+        "has_more": len(items) > 10,
+        "total_count": len(items),
+        "url": f"/v1/subscription_items?subscription={sub['id']}",
+    }
+    return sub
+
+
+def test_items_left_out_of_an_event_make_the_amounts_unknown_not_wrong(
+    webhook: Webhook, gql: GraphQLClient
+) -> None:
+    """Stripe embeds the first 10 items of a subscription in its events (``has_more``): the
+    MRR of those 10 (10 + 9 × 5 = 55) was answered as the subscriber's, and the add-ons
+    lacked two. They are UNKNOWN with the reason, so a segment over them is UNKNOWN, not a
+    wrong member; the plan, named by an embedded item, is known. An event with every item
+    (or an import of them) makes them known again."""
+    seed(webhook)
+    t = int(time.time()) - 20
+    sent = as_stripe_embeds(subscription("sub_1", twelve_items()))
+    assert webhook.send("customer.subscription.created", sent, t) == "applied"
+    keys = ["subscriber.mrr", "subscription.mrr", "addon.id", "plan.id", "plan.interval"]
+    data = gql.query(PROPERTIES_QUERY, {"id": "cus_1", "sub": None, "keys": keys})
+    got = {v["key"]: v for v in data["subscriber"]["properties"]}
+    for key in ("subscriber.mrr", "subscription.mrr", "addon.id"):
+        assert got[key]["state"] == "UNKNOWN", got[key]
+        assert got[key]["unknownReason"] == "PROVIDER_ERROR"
+        assert "'sub_1' has 12 items and only 10 are stored" in got[key]["detail"]
+    assert got["plan.id"]["value"] == "year_120" and got["plan.interval"]["value"] == "YEAR"
+
+    created = gql.query(
+        CREATE, {"input": {"name": "MRR over 60", "conditionsText": "subscriber.mrr > 60"}}
+    )["createSegment"]
+    segment = created["segment"]["id"]
+    member = gql.query(MEMBERSHIP, {"id": "cus_1", "segments": [segment]})
+    assert member["subscriber"]["membership"] == [{"result": "UNKNOWN"}]
+
+    complete = subscription("sub_1", twelve_items())
+    complete["items"] |= {"has_more": False, "total_count": 12}
+    assert webhook.send("customer.subscription.updated", complete, t + 1) == "applied"
+    got = property_values(gql, "cus_1", keys)
+    assert money(got["subscriber.mrr"]) == (Decimal("65.00"), "USD")
+    assert got["addon.id"] == ["seats_5"] * 11
+    member = gql.query(MEMBERSHIP, {"id": "cus_1", "segments": [segment]})
+    assert member["subscriber"]["membership"] == [{"result": "MEMBER"}]

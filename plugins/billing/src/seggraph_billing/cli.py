@@ -194,6 +194,11 @@ def _print_report(report: ImportReport, file: Path) -> None:
         f"written, {report.stale} older than what was stored (kept the newer)"
         + (f"; {kinds}" if kinds else "")
     )
+    for number, message in report.warnings[:MAX_ERRORS_SHOWN]:
+        console.print(f"[yellow]line {number}:[/yellow] {message}")
+    if len(report.warnings) > MAX_ERRORS_SHOWN:
+        more = len(report.warnings) - MAX_ERRORS_SHOWN
+        console.print(f"… and {counted(more, 'more subscription')} with items left out")
     for number, message in report.errors[:MAX_ERRORS_SHOWN]:
         console.print(f"[red]line {number}:[/red] {_about_the_line(number, message)}")
     if len(report.errors) > MAX_ERRORS_SHOWN:

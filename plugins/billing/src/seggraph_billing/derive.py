@@ -11,10 +11,10 @@ Arithmetic is exact: amounts are :class:`fractions.Fraction` from the moment the
 MONEY value is rounded half-up to its currency's minor unit only when it is returned.
 
 Objects are read the way Stripe writes them: timestamps are Unix seconds (``datetime`` values
-are accepted too), ``items`` is a list object (``{"data": [...]}``) or a plain list, and a
-reference (an item's ``price``, a price's ``product``, a discount's ``coupon``, an invoice's
-``subscription``) is an id or the expanded object. A referenced object found in the lookups wins
-over an expanded copy, which may be older.
+are accepted too), ``items`` is a list object (``{"data": [...]}``, which may leave items out:
+:func:`items_cut_short`) or a plain list, and a reference (an item's ``price``, a price's
+``product``, a discount's ``coupon``, an invoice's ``subscription``) is an id or the expanded
+object. A referenced object found in the lookups wins over an expanded copy, which may be older.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ PRODUCT_PLAN_ADDON_KEYS: tuple[str, ...] = (
     "addon.id",
     "addon.name",
 )
+#: The keys read from the plan item.
+PLAN_KEYS: tuple[str, ...] = tuple(k for k in PRODUCT_PLAN_ADDON_KEYS if not k.startswith("addon."))
 #: Every key the billing provider supplies, in the spec's order.
 ALL_KEYS: tuple[str, ...] = SUBSCRIBER_KEYS + SUBSCRIPTION_KEYS + PRODUCT_PLAN_ADDON_KEYS
 
@@ -309,12 +311,42 @@ def days_between(earlier: datetime, now: datetime, zone: tzinfo) -> int:
 
 
 def items_of(subscription: Doc) -> list[Doc]:
+    """The items the subscription holds: all of them, unless :func:`items_cut_short` says
+    some are not embedded."""
     raw = subscription.get("items")
     if _is_doc(raw):
         raw = raw.get("data")
     if not isinstance(raw, list):
         return []
     return [item for item in raw if _is_doc(item)]
+
+
+def items_cut_short(subscription: Doc) -> str | None:
+    """Why the subscription's embedded items are not all its items, or None when they are.
+
+    Stripe embeds a list object (``{"data": [...], "has_more", "total_count"}``) holding the
+    first items only (at most 10 in an event; a subscription may have 20). Its
+    ``total_count``, when given, says how many there are (a list completed by hand, with every
+    item in ``data``, is complete whatever ``has_more`` still says); else ``has_more`` says
+    whether more are left out. A plain list is taken as complete."""
+    raw = subscription.get("items")
+    if not _is_doc(raw):
+        return None
+    data = raw.get("data")
+    embedded = len(data) if isinstance(data, list) else 0
+    total = raw.get("total_count")
+    if isinstance(total, int) and not isinstance(total, bool):
+        if total <= embedded:
+            return None
+        held = f"{total} items and only {embedded} are stored"
+    elif raw.get("has_more") is True:
+        held = f"more items than the {embedded} stored"
+    else:
+        return None
+    return (
+        f"{_where(subscription)} has {held} (Stripe embeds the first items only: import it "
+        "with all of them in items.data)"
+    )
 
 
 def item_kind(item: Doc) -> str | None:
@@ -326,13 +358,32 @@ def item_kind(item: Doc) -> str | None:
     return None
 
 
-def plan_and_addons(subscription: Doc) -> tuple[Doc | None, list[Doc]]:
-    """The plan is the first item whose kind is ``plan``, else the first; the rest are add-ons."""
+def _plan_index(items: list[Doc]) -> int:
+    return next((i for i, item in enumerate(items) if item_kind(item) == "plan"), 0)
+
+
+def plan_item(subscription: Doc) -> Doc | None:
+    """The plan: the first item whose kind is ``plan``, else the first (every other item is
+    an add-on). With items left out (:func:`items_cut_short`), the first embedded item that
+    says ``plan`` is still the plan (the embedded items come first); when none says it, a
+    left-out item may: :class:`DerivationError`."""
     items = items_of(subscription)
-    if not items:
-        return None, []
-    plan_index = next((i for i, item in enumerate(items) if item_kind(item) == "plan"), 0)
-    return items[plan_index], [item for i, item in enumerate(items) if i != plan_index]
+    for item in items:
+        if item_kind(item) == "plan":
+            return item
+    if (cut := items_cut_short(subscription)) is not None:
+        raise DerivationError(f"the plan is not known: {cut}")
+    return items[0] if items else None
+
+
+def addon_items(subscription: Doc) -> list[Doc]:
+    """Every item but the plan (:func:`plan_item`); :class:`DerivationError` when items are
+    left out (:func:`items_cut_short`)."""
+    if (cut := items_cut_short(subscription)) is not None:
+        raise DerivationError(f"the add-ons are not all known: {cut}")
+    items = items_of(subscription)
+    index = _plan_index(items)
+    return [item for i, item in enumerate(items) if i != index]
 
 
 def is_canceled(subscription: Doc) -> bool:
@@ -473,7 +524,7 @@ def subscription_currency(subscription: Doc, resolver: Resolver, account: Accoun
     """The subscription's ``currency``, else its plan price's, else the account currency."""
     if isinstance(subscription.get("currency"), str) and subscription["currency"]:
         return str(subscription["currency"]).upper()
-    plan, _ = plan_and_addons(subscription)
+    plan = plan_item(subscription)
     price = resolver.price(plan) if plan is not None else None
     return currency_of(price.get("currency") if price else None, account.currency)
 
@@ -537,6 +588,8 @@ def subscription_mrr(
     currency = subscription_currency(subscription, resolver, account)
     if subscription.get("status") not in MRR_STATUSES:
         return _ZERO, currency
+    if (cut := items_cut_short(subscription)) is not None:
+        raise DerivationError(cut)  # the sum of some of its items is no MRR
     # Σ unit × quantity × months factor / interval count (then over 10 ** minor units).
     numerator, denominator = 0, 1
     for item in items_of(subscription):
@@ -570,7 +623,7 @@ def _after_coupon(
     if coupon.get("percent_off") is not None:
         return total * (1 - exact(coupon["percent_off"], "percent_off") / 100)
     amount_off = fixed_amount_off(coupon, currency)
-    plan, _ = plan_and_addons(subscription)
+    plan = plan_item(subscription)
     # A fixed-amount coupon with no amount in the subscription's currency cannot apply
     # (Stripe refuses it).
     if amount_off is None or plan is None:
@@ -878,7 +931,7 @@ def period_end(subscription: Doc) -> datetime | None:
     one, :class:`DerivationError` when the one there is not a time."""
     if subscription.get("current_period_end") is not None:
         return timestamp(subscription, "current_period_end")
-    plan, _ = plan_and_addons(subscription)
+    plan = plan_item(subscription)
     if plan is None or plan.get("current_period_end") is None:
         return None
     return timestamp(plan, "current_period_end")
@@ -898,18 +951,27 @@ def _next_billing_date(subscription: Doc, account: Account) -> date | None:
 
 def _derive_plan(out: Derivation, subscription: Doc, resolver: Resolver) -> None:
     values = out.values
-    plan, addons = plan_and_addons(subscription)
-    addon_prices = [(item, resolver.price(item)) for item in addons]
-    values["addon.id"] = [
-        ident
-        for item, price in addon_prices
-        if (ident := ref_id(price) or ref_id(item.get("price"))) is not None
-    ]
-    values["addon.name"] = [
-        name
-        for _, price in addon_prices
-        if price is not None and (name := resolver.price_name(price)) is not None
-    ]
+    try:
+        addon_prices = [(item, resolver.price(item)) for item in addon_items(subscription)]
+    except DerivationError as exc:  # items left out: so would be add-ons
+        values["addon.id"] = values["addon.name"] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+    else:
+        values["addon.id"] = [
+            ident
+            for item, price in addon_prices
+            if (ident := ref_id(price) or ref_id(item.get("price"))) is not None
+        ]
+        values["addon.name"] = [
+            name
+            for _, price in addon_prices
+            if price is not None and (name := resolver.price_name(price)) is not None
+        ]
+    try:
+        plan = plan_item(subscription)
+    except DerivationError as exc:  # the plan may be an item left out
+        for key in PLAN_KEYS:
+            values[key] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+        return
     if plan is None:
         return
     price = resolver.price(plan)

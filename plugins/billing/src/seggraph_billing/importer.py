@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from seggraph_billing.derive import ref_id
+from seggraph_billing.derive import items_cut_short, ref_id
 from seggraph_billing.ingest import IngestError, check_object
 from seggraph_billing.store import COLLECTION_OF, BillingStore, WriteReport
 
@@ -37,6 +37,8 @@ class ImportReport:
     stale: int = 0
     blank: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    #: Lines written whose values will be UNKNOWN (a subscription with items left out).
+    warnings: list[tuple[int, str]] = field(default_factory=list)
     by_type: dict[str, int] = field(default_factory=dict)
 
     def add(self, report: WriteReport) -> None:
@@ -122,6 +124,8 @@ async def import_file(
             report.errors.append((number, exc.message))
             continue
         report.by_type[kind] = report.by_type.get(kind, 0) + 1
+        if kind == "subscription" and (cut := items_cut_short(obj)) is not None:
+            report.warnings.append((number, f"{cut}: its MRR and add-ons are UNKNOWN"))
         if kind == "discount":
             discounts.append(obj)
         else:
