@@ -1,5 +1,6 @@
 """ASGI middleware around every route: a request id, a body-size limit, and a last line of
-defence that turns an unhandled exception into a masked answer logged with the request id."""
+defence that turns an unhandled exception into a masked answer logged with the request id;
+and :func:`read_body`, the same limit for a route that reads its body itself."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seggraph.db import database_unavailable
@@ -146,6 +147,39 @@ class RequestIdMiddleware:
 class BodyTooLarge(Exception):
     """A request body is over the limit (answered 413 by :class:`RequestIdMiddleware`)."""
 
+    @classmethod
+    def over(cls, max_bytes: int) -> BodyTooLarge:
+        return cls(f"the request body is larger than {max_bytes} bytes")
+
+
+def declares_more_than(declared: str | bytes, max_bytes: int) -> bool:
+    """Whether a ``Content-Length`` value says more than ``max_bytes`` (one that is no
+    number says nothing: the body is counted as it arrives)."""
+    try:
+        return int(declared) > max_bytes
+    except ValueError:
+        return False
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, read no further than ``max_bytes``: :class:`BodyTooLarge` when its
+    ``Content-Length`` says more (before anything is read), or, for a body sent without one
+    (in chunks), as soon as what has arrived is more, the rest left unread. Anyone may send
+    such a body before a route checks a key or a signature, so a route must never read one
+    whole (``request.body()``) before its size check. For routes that answer the refusal in
+    their own shape (the CDP's, the billing webhook); :class:`BodyLimitMiddleware` bounds
+    the others."""
+    if declares_more_than(request.headers.get("content-length", ""), max_bytes):
+        raise BodyTooLarge.over(max_bytes)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > max_bytes:
+            raise BodyTooLarge.over(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
 
 class BodyLimitMiddleware:
     """Refuses request bodies over ``max_bytes`` on ``paths``: by ``Content-Length`` before
@@ -156,21 +190,13 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
         self.paths = frozenset(paths)
 
-    def _too_large(self) -> BodyTooLarge:
-        return BodyTooLarge(f"the request body is larger than {self.max_bytes} bytes")
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") not in self.paths:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
-                    raise self._too_large()
+            if name == b"content-length" and declares_more_than(value, self.max_bytes):
+                raise BodyTooLarge.over(self.max_bytes)
         received = 0
 
         async def counting_receive() -> Message:
@@ -179,7 +205,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise self._too_large()
+                    raise BodyTooLarge.over(self.max_bytes)
             return message
 
         await self.app(scope, counting_receive, send)

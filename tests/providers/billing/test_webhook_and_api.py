@@ -4,6 +4,7 @@ GraphQL, and the retention event mutation (real HTTP, real database)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -316,6 +317,14 @@ def test_only_post_and_only_reasonable_sizes(webhook: Webhook, http: httpx.Clien
     response = webhook.post(huge)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "TOO_LARGE"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: refused once past the limit
+        for _ in range(40):
+            yield b" " * 65_536
+
+    streamed = http.post(URL, content=chunks(), headers={"stripe-signature": "t=1,v1=00"})
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]["code"] == "TOO_LARGE"
 
 
 def test_unused_event_types_are_acknowledged(

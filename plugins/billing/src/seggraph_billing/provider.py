@@ -24,6 +24,7 @@ from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from seggraph.plugins import Noted
 from seggraph.settings import read_settings
 from seggraph.web.methods import ANY_METHOD
+from seggraph.web.middleware import BodyTooLarge, read_body
 from seggraph_billing.derive import ALL_KEYS, Account, Lookups, SubscriberData, derive, ref_id
 from seggraph_billing.ingest import IngestError, apply_event, parse_event, verify_signature
 from seggraph_billing.properties import INVOICE_KEYS, PROVIDER, RETENTION_KEYS, definitions
@@ -367,13 +368,14 @@ class BillingProvider:
                 "NOT_CONFIGURED",
                 "the billing webhook has no signing secret: set SEGGRAPH_BILLING_WEBHOOK_SECRET",
             )
-        limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise IngestError(413, "TOO_LARGE", "the body is larger than the webhook accepts")
-        payload = await request.body()
-        if len(payload) > limit:
-            raise IngestError(413, "TOO_LARGE", "the body is larger than the webhook accepts")
+        try:
+            # No further than the limit: a body sent in chunks, before any signature is
+            # checked, was read whole into memory first.
+            payload = await read_body(request, self.settings.max_body_bytes)
+        except BodyTooLarge:
+            raise IngestError(
+                413, "TOO_LARGE", "the body is larger than the webhook accepts"
+            ) from None
         verify_signature(
             payload,
             request.headers.get("stripe-signature"),

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from seggraph.web import json_bodies
 from seggraph.web.methods import ANY_METHOD
+from seggraph.web.middleware import BodyTooLarge, read_body
 from seggraph_cdp.messages import MESSAGE_TYPES, BadMessage, Limits, Message, parse_request
 from seggraph_cdp.store import IngestResult
 
@@ -96,14 +97,10 @@ def _endpoint(kind: str, ingestor: Ingestor) -> Callable[[Request], Awaitable[Re
         if write_key is None or (not by_header and "authorization" in request.headers):
             return _unauthorised(write_key)  # a wrong header is not rescued by the body
         limit = ingestor.max_body_bytes()
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        try:
+            raw = await read_body(request, limit)  # no further than the limit
+        except BodyTooLarge:
             return _error(413, f"the body is larger than {limit} bytes")
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > limit:
-                return _error(413, f"the body is larger than {limit} bytes")
         try:
             # Numbers exactly, no NaN or Infinity, no half of a UTF-16 surrogate pair (no
             # character: the database cannot store it).
