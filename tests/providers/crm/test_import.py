@@ -133,6 +133,21 @@ def test_segments_use_crm_properties(
     assert result == "MEMBER"
 
 
+def test_a_basic_iso_date_is_the_day_it_names(
+    gql: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    """``20261205`` (ISO 8601's basic form, as many exports write a date) is 5 December 2026:
+    it was read as epoch milliseconds, 1970-01-01, so "renews after 2026-12-01" was false."""
+    companies = tmp_path / "companies.csv"
+    companies.write_text("id,name,renewal_date\nco1,Acme,20261205\n", encoding="utf-8")
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("id,email,external_id,company_id\nc1,a@acme.io,cus_ann,co1\n")
+    for path in (companies, contacts):
+        done = run_cli(settings, "import", "crm", str(path), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert crm_values(gql, "cus_ann")["crm.renewal_date"] == "2026-12-05"
+
+
 def test_a_refused_record_stops_the_whole_import(
     gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -96,6 +96,41 @@ def test_a_renewal_date_is_the_day_it_names(tmp_path: Path) -> None:
     assert {c["id"]: c["renewal_date"] for c in parsed.companies} == {
         f"c{i}": date(2026, 12, 5) for i in range(1, 6)
     }
+
+
+def test_a_number_that_would_be_a_moment_of_1970_is_refused(tmp_path: Path) -> None:
+    """Epoch seconds, or a short number, read as epoch milliseconds land in 1970: refused, the
+    same as a number and as a string (a negative one was read as a number, refused as text)."""
+    path = tmp_path / "companies.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"id": "c1", "renewal_date": "1796428800"},  # epoch seconds of 2026-12-05
+                {"id": "c2", "renewal_date": 1796428800},
+                {"id": "c3", "renewal_date": -86400000},
+                {"id": "c4", "renewal_date": "-86400000"},
+                {"id": "c5", "renewal_date": "20261340"},  # no 40th day of a 13th month
+                {"id": "c6", "updated_at": "1796428800"},
+                {"id": "c7", "renewal_date": -1796428800000, "updated_at": "-1796428800000"},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "USD")
+    assert [(e.record_id, e.field) for e in parsed.errors] == [
+        ("c1", "renewal_date"),
+        ("c2", "renewal_date"),
+        ("c3", "renewal_date"),
+        ("c4", "renewal_date"),
+        ("c5", "renewal_date"),
+        ("c6", "updated_at"),
+    ]
+    assert "epoch milliseconds (12 digits or more" in parsed.errors[0].message
+    assert "expected a date YYYYMMDD" in parsed.errors[4].message
+    # 12 digits or more are epoch milliseconds, negative ones too, as a number or as text
+    (c7,) = parsed.companies
+    assert c7["renewal_date"] == date(1913, 1, 28)
+    assert c7["updated_at"] == datetime(1913, 1, 28, tzinfo=UTC)
 
 
 def test_every_bad_field_is_named(tmp_path: Path) -> None:

@@ -199,23 +199,55 @@ def _count(value: Any) -> int:
     return int(number)
 
 
-def _from_milliseconds(value: int | str) -> datetime:
+#: Epoch milliseconds are read from 12 digits on (from 1973-03-03, or before 1966-10-31): a
+#: smaller number read as milliseconds is a moment of 1970 that no CRM record means (epoch
+#: seconds, or a date written in another form), so it is refused rather than guessed.
+_MIN_MILLISECONDS = 10**11
+_WHOLE = re.compile(r"-?[0-9]+")
+
+
+def _from_number(value: int | str) -> datetime:
+    """A whole number, or a string of its digits: eight digits are ISO 8601's basic date
+    ``YYYYMMDD`` (``20261205`` is 5 December 2026, at midnight UTC); twelve or more are epoch
+    milliseconds (HubSpot's form); any other is refused, never read as a moment of 1970."""
+    text = str(value)
+    if len(text) == 8 and text.isdigit():
+        try:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+        except ValueError:
+            raise _Refused(f"expected a date YYYYMMDD, got {text!r}") from None
+    number = int(text)
+    if abs(number) < _MIN_MILLISECONDS:
+        raise _Refused(
+            f"expected a date YYYY-MM-DD or YYYYMMDD, or epoch milliseconds (12 digits or more: "
+            f"a smaller number would be a moment of 1970, epoch seconds are not read), "
+            f"got {text[:40]!r}"
+        )
     try:
-        return datetime.fromtimestamp(int(value) / 1000, UTC)
+        return datetime.fromtimestamp(number / 1000, UTC)
     except (OverflowError, OSError, ValueError):
-        raise _Refused(f"epoch milliseconds out of range: {str(value)[:40]!r}") from None
+        raise _Refused(f"epoch milliseconds out of range: {text[:40]!r}") from None
+
+
+def _whole_number(value: Any) -> int | str | None:
+    """``value`` as :func:`_from_number` reads it, or None when it is no whole number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        return value.strip()
+    return None
 
 
 def _date(value: Any) -> date:
-    """``YYYY-MM-DD``, an ISO date-time or epoch milliseconds (HubSpot's dates are midnight
-    UTC). A date-time is the date it names where it was written: ``2026-12-05T20:00:00-08:00``
-    is 5 December (it is 6 December in UTC), and HubSpot's ``2026-12-05T00:00:00Z`` too."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return _from_milliseconds(value).date()
+    """``YYYY-MM-DD``, an ISO date-time, ``YYYYMMDD`` or epoch milliseconds (HubSpot's dates are
+    midnight UTC). A date-time is the date it names where it was written:
+    ``2026-12-05T20:00:00-08:00`` is 5 December (it is 6 December in UTC), and HubSpot's
+    ``2026-12-05T00:00:00Z`` too."""
+    number = _whole_number(value)
+    if number is not None:
+        return _from_number(number).date()
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            return _from_milliseconds(text).date()
         try:
             if len(text) == 10:
                 return date.fromisoformat(text)
@@ -227,12 +259,11 @@ def _date(value: Any) -> date:
 
 
 def _datetime(value: Any) -> datetime:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return _from_milliseconds(value)
+    number = _whole_number(value)
+    if number is not None:
+        return _from_number(number)
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            return _from_milliseconds(text)
         try:
             moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
         except ValueError:
