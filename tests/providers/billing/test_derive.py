@@ -368,6 +368,69 @@ def test_a_discount_whose_coupon_is_not_known_makes_the_amounts_unknown(level: s
     assert_money(values(trial, cust=cust)["subscriber.mrr"], usd("0"))
 
 
+UNREADABLE_BOUND_CASES = [
+    # (case, bound, raw): a start or an end that is there but is no time
+    ("end in milliseconds", "end", ts("2026-03-01T00:00:00") * 1000),
+    ("start in milliseconds", "start", ts("2026-01-01T00:00:00") * 1000),
+    ("end as text", "end", "next month"),
+    ("start a boolean", "start", True),
+]
+
+
+@pytest.mark.parametrize("level", ["subscription", "customer"])
+@pytest.mark.parametrize(
+    ("bound", "raw"),
+    [case[1:] for case in UNREADABLE_BOUND_CASES],
+    ids=[case[0] for case in UNREADABLE_BOUND_CASES],
+)
+def test_a_discount_bound_that_is_no_time_makes_what_depends_on_it_unknown(
+    level: str, bound: str, raw: Any
+) -> None:
+    """A discount whose ``start`` or ``end`` is there but is no time was taken for one with no
+    bound, so in force for ever: the MRR discounted, its coupon and percentage given as
+    known. Whether it is in force is not known: those values are UNKNOWN, naming the field."""
+    disc = discount("pct25")
+    disc[bound] = raw
+    own = disc if level == "subscription" else None
+    cust = customer(discount=disc if level == "customer" else None)
+    got = values([subscription("sub_1", [item("month_10")], discount=own)], cust=cust)
+    keys = [
+        "subscription.mrr",
+        "subscriber.mrr",
+        "subscription.active_coupon_id",
+        "subscription.discount_percentage",
+        "subscription.discount_fixed_amount",
+    ]
+    if level == "customer":
+        keys.append("subscriber.active_coupon_id")
+    else:
+        assert got["subscriber.active_coupon_id"] is MISSING
+    for key in keys:
+        found = got[key]
+        assert isinstance(found, Unknown), (key, found)
+        assert found.reason is UnknownReason.PROVIDER_ERROR
+        assert f"{bound} of discount 'di_pct25' is " in found.detail, found.detail
+    # The values that do not read the discount answer as usual.
+    assert got["subscription.duration_days"] == 73
+    assert got["plan.id"] == "month_10"
+
+
+def test_a_readable_bound_that_puts_a_discount_out_of_force_decides() -> None:
+    """An end that is past (or a start to come) puts the discount out of force whatever its
+    other bound holds; a subscription's own discount in force hides the customer's."""
+    ended = discount("pct25", end="2026-03-01T00:00:00") | {"start": "soon"}
+    later = discount("pct25", start="2026-04-01T00:00:00") | {"end": 10**15}
+    for disc in (ended, later):
+        got = values([subscription("sub_1", [item("month_10")], discount=disc)])
+        assert_money(got["subscription.mrr"], usd("10.00"))
+        assert got["subscription.active_coupon_id"] is MISSING
+    cust = customer(discount=discount("off12") | {"end": "soon"})
+    got = values([subscription("sub_1", [item("month_10")], discount=discount("pct25"))], cust=cust)
+    assert_money(got["subscription.mrr"], usd("7.50"))
+    assert got["subscription.active_coupon_id"] == "pct25"
+    assert isinstance(got["subscriber.active_coupon_id"], Unknown)
+
+
 # --- subscriber.mrr ------------------------------------------------------------------------------
 
 

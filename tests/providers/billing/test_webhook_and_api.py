@@ -710,6 +710,37 @@ def test_discount_and_invoice_events_reach_the_values(webhook: Webhook, gql: Gra
     assert unknown == {"subscriber.mrr": "MISSING", "plan.id": "MISSING"}
 
 
+def test_a_discount_end_in_milliseconds_is_unknown_through_the_api(
+    webhook: Webhook, gql: GraphQLClient
+) -> None:
+    """A discount whose end is in milliseconds (a day that has passed) was taken for one with
+    no end: the API answered the discounted MRR and the coupon as in force. It is UNKNOWN."""
+    seed(webhook)
+    t = int(time.time()) - 20
+    webhook.send("customer.subscription.created", subscription("sub_1", [item("seats_5")]), t)
+    ended_ms = (int(time.time()) - 86400) * 1000
+    webhook.send(
+        "customer.discount.created",
+        discount("pct25") | {"customer": "cus_1", "subscription": "sub_1", "end": ended_ms},
+        t + 1,
+    )
+    keys = ["subscriber.mrr", "subscription.active_coupon_id", "subscription.discount_percentage"]
+    data = gql.query(PROPERTIES_QUERY, {"id": "cus_1", "sub": None, "keys": keys})
+    for row in data["subscriber"]["properties"]:
+        assert row["state"] == "UNKNOWN", row
+        assert row["unknownReason"] == "PROVIDER_ERROR", row
+        assert "end of discount 'di_pct25' is " in row["detail"], row
+    # The same discount with its end in seconds has ended: no discount, the full price.
+    webhook.send(
+        "customer.discount.updated",
+        discount("pct25") | {"customer": "cus_1", "subscription": "sub_1", "end": ended_ms // 1000},
+        t + 2,
+    )
+    got = property_values(gql, "cus_1", keys)
+    assert money(got["subscriber.mrr"]) == (Decimal("5.00"), "USD")
+    assert got["subscription.active_coupon_id"] == "MISSING"
+
+
 def money(value: Any) -> tuple[Decimal, str]:
     """A MONEY value as the API renders it (a JSON number and a currency)."""
     return Decimal(str(value["amount"])), value["currency"]

@@ -471,17 +471,31 @@ def _coupon_not_known(coupon: Doc, subscription: Doc) -> NoReturn:
     )
 
 
+def _raise(exc: DerivationError) -> NoReturn:
+    raise exc
+
+
 def discount_in_force(discount: Any, now: datetime) -> Doc | None:
     """The discount when its ``start`` (if any) is at or before now and its ``end`` (if any)
-    is after now; otherwise ``None``."""
+    is after now; otherwise ``None``. :class:`DerivationError` when a bound is there but is
+    no time (milliseconds, text) and the other does not already put the discount out of
+    force: whether it is in force is not known, and taking it for no bound kept it in force
+    for ever."""
     if not _is_doc(discount) or discount.get("deleted"):
         return None
-    start = moment(discount.get("start"))
-    end = moment(discount.get("end"))
-    if start is not None and start > now:
-        return None
-    if end is not None and end <= now:
-        return None
+    unreadable: DerivationError | None = None
+    for name in ("start", "end"):
+        if discount.get(name) is None:
+            continue
+        try:
+            bound = timestamp(discount, name)
+        except DerivationError as exc:
+            unreadable = unreadable or exc
+            continue
+        if bound > now if name == "start" else bound <= now:
+            return None
+    if unreadable is not None:
+        raise unreadable
     return discount
 
 
@@ -787,7 +801,11 @@ def _derive_subscriber(
                 lambda: days_between(saved_at, now, account.zone),
             )
 
-    discount = discount_in_force(customer.get("discount") if customer else None, now)
+    try:
+        discount = discount_in_force(customer.get("discount") if customer else None, now)
+    except DerivationError as exc:
+        out.values["subscriber.active_coupon_id"] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+        return
     coupon = resolver.coupon(discount) if discount is not None else None
     if coupon is not None and ref_id(coupon) is not None:
         out.values["subscriber.active_coupon_id"] = ref_id(coupon)
@@ -877,7 +895,14 @@ def _derive_subscription(
                 values["subscription.next_billing_date"] = next_billing
     values["subscription.is_past_due"] = status in PAST_DUE_STATUSES
 
-    discount = effective_discount(subscription, customer, now)
+    try:
+        discount = effective_discount(subscription, customer, now)
+    except DerivationError as exc:
+        # Whether a discount is in force is not known: its coupon and its terms neither.
+        values["subscription.active_coupon_id"] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+        for key in ("subscription.discount_percentage", "subscription.discount_fixed_amount"):
+            _guard(out, key, partial(_raise, exc))
+        return
     coupon = resolver.coupon(discount) if discount is not None else None
     if coupon is not None:
         coupon_id = ref_id(coupon)
