@@ -5,13 +5,18 @@ that they cannot pick different ones for the same subscriber.
 A subscriber's primary subscription is the most recently ``created`` one that is not canceled
 (``canceled`` or ``incomplete_expired``), else the most recently created one; ties go to the
 greatest subscription id. ``created`` is what the billing provider stores: Stripe's Unix
-seconds, or an ISO 8601 date-time (imports may write one), or a ``datetime``.
+seconds, or an ISO 8601 date-time (imports may write one), or a ``datetime``. A ``created``
+that is there but is no time (milliseconds, text) is no guess: when the choice turns on it,
+which subscription is primary is not known (:class:`PrimaryNotKnown`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CANCELED_STATUSES = frozenset({"canceled", "incomplete_expired"})
 
@@ -47,3 +52,33 @@ def primary_rank(status: Any, created: Any, subscription_id: Any) -> tuple[bool,
         stripe_moment(created) or _NEVER,
         str(subscription_id or ""),
     )
+
+
+class PrimaryNotKnown(ValueError):
+    """Which subscription is primary is not known: it turns on a ``created`` that is there but
+    is no time."""
+
+
+def pick_primary(candidates: Iterable[T], read: Callable[[T], tuple[Any, Any, Any]]) -> T | None:
+    """The primary subscription of ``candidates`` (``read`` gives one's status, ``created`` and
+    id), None when there are none. :class:`PrimaryNotKnown` when one of those it is chosen
+    among (the live ones, or all when none is live) has a ``created`` that is there but is no
+    time: ranked as the oldest it was passed over, so every subscription value read another
+    subscription's by a guess."""
+    ranked = [(primary_rank(*read(candidate)), candidate) for candidate in candidates]
+    if not ranked:
+        return None
+    best_rank, best = max(ranked, key=lambda pair: pair[0])
+    among = [candidate for rank, candidate in ranked if rank[0] == best_rank[0]]
+    if len(among) > 1:
+        for candidate in among:
+            _, created, ident = read(candidate)
+            if created is not None and stripe_moment(created) is None:
+                shown = repr(created)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                raise PrimaryNotKnown(
+                    f"created of subscription {ident!r} is {shown}: not a Unix timestamp in "
+                    "seconds (nor an ISO 8601 date-time), so which subscription is the primary "
+                    "one is not known"
+                )
+    return best

@@ -1073,6 +1073,34 @@ def test_primary_subscription(subs: list[tuple[str, str, str]], expected: str) -
     assert run(docs).subscription_id == expected
 
 
+def test_a_created_that_is_no_time_makes_the_primary_subscription_unknown() -> None:
+    """A ``created`` that is there but is no time (milliseconds) ranked its subscription as
+    the oldest, so "the" subscription, and every subscription, plan, product and add-on value,
+    was chosen by a guess. When the choice turns on it those values are UNKNOWN; the
+    subscriber's own values, and a named subscription, answer as usual."""
+    newer = subscription("sub_new", [item("month_10")])
+    newer["created"] = ts("2026-03-01T00:00:00") * 1000
+    older = subscription("sub_old", [item("year_120")], created="2025-01-01T00:00:00")
+    got = values([newer, older])
+    for key in SUBSCRIPTION_KEYS + PRODUCT_PLAN_ADDON_KEYS:
+        found = got[key]
+        assert isinstance(found, Unknown), (key, found)
+        assert found.reason is UnknownReason.PROVIDER_ERROR
+        assert "created of subscription 'sub_new' is " in found.detail
+        assert "which subscription is the primary one is not known" in found.detail
+    assert_money(got["subscriber.mrr"], usd("20.00"))
+    assert got["subscriber.status"] == "ACTIVE"
+    named = values([newer, older], subscription_id="sub_new")
+    assert named["plan.id"] == "month_10"
+    # It does not matter where it decides nothing: a canceled one beside a live one, or the
+    # only subscription there is.
+    gone = subscription("sub_new", [item("month_10")], "canceled") | {"created": "soon"}
+    assert values([gone, older])["plan.id"] == "year_120"
+    alone = values([newer])
+    assert alone["plan.id"] == "month_10"
+    assert isinstance(alone["subscription.duration_days"], Unknown)
+
+
 def test_subscription_properties_read_the_primary_or_the_named_subscription() -> None:
     subs = [
         subscription("sub_old", [item("year_120")], created="2025-01-01T00:00:00"),

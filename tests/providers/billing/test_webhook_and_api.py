@@ -741,6 +741,25 @@ def test_a_discount_end_in_milliseconds_is_unknown_through_the_api(
     assert got["subscription.active_coupon_id"] == "MISSING"
 
 
+def test_a_created_in_milliseconds_makes_the_primary_subscription_unknown_through_the_api(
+    webhook: Webhook, gql: GraphQLClient
+) -> None:
+    """Two live subscriptions, the newer one's ``created`` in milliseconds: it ranked as the
+    oldest, so the API answered the other one's plan. Which one is primary is not known."""
+    seed(webhook)
+    t = int(time.time()) - 20
+    newer = subscription("sub_new", [item("seats_5")]) | {"created": (t - 10) * 1000}
+    older = subscription("sub_old", [item("year_120")], created="2025-01-01T00:00:00")
+    webhook.send("customer.subscription.created", newer, t)
+    webhook.send("customer.subscription.created", older, t)
+    data = gql.query(PROPERTIES_QUERY, {"id": "cus_1", "sub": None, "keys": ["plan.id"]})
+    (row,) = data["subscriber"]["properties"]
+    assert (row["state"], row["unknownReason"]) == ("UNKNOWN", "PROVIDER_ERROR"), row
+    assert "created of subscription 'sub_new' is " in row["detail"], row
+    named = property_values(gql, "cus_1", ["plan.id"], subscription="sub_new")
+    assert named == {"plan.id": "seats_5"}
+
+
 def money(value: Any) -> tuple[Decimal, str]:
     """A MONEY value as the API renders it (a JSON number and a currency)."""
     return Decimal(str(value["amount"])), value["currency"]

@@ -324,6 +324,41 @@ def test_the_primary_subscription_is_found_whatever_form_created_takes(
     assert (found["state"], found["value"]) == ("PRESENT", 3)
 
 
+def test_a_created_that_is_no_time_makes_the_primary_subscription_unknown(
+    defined: GraphQLClient, sync_db: Db
+) -> None:
+    """A ``created`` in milliseconds (or text) ranked its subscription as the oldest, so a
+    subscription property read the other one's value by a guess. When the choice turns on
+    it, the property is UNKNOWN; a subscriber property and a named subscription read as usual,
+    and a canceled subscription's unreadable ``created`` does not matter beside a live one."""
+    sync_db["billing_subscriptions"].insert_many(
+        [
+            {"_id": "sub_ms", "customer": "cus_3", "status": "active", "created": 1796428800000},
+            {"_id": "sub_s", "customer": "cus_3", "status": "active", "created": 1764806400},
+            {"_id": "sub_live", "customer": "cus_4", "status": "active", "created": 1764806400},
+            {"_id": "sub_gone", "customer": "cus_4", "status": "canceled", "created": "soon"},
+        ]
+    )
+    set_values(
+        defined,
+        [
+            {"key": "seat_cap", "subscriptionId": "sub_ms", "value": 1},
+            {"key": "seat_cap", "subscriptionId": "sub_s", "value": 2},
+            {"key": "seat_cap", "subscriptionId": "sub_live", "value": 3},
+            {"key": "seats", "subscriberId": "cus_3", "value": 7},
+        ],
+    )
+    found = properties(defined, "cus_3", ["custom.seat_cap", "custom.seats"])
+    cap = found["custom.seat_cap"]
+    assert (cap["state"], cap["unknownReason"]) == ("UNKNOWN", "PROVIDER_ERROR"), cap
+    assert "created of subscription 'sub_ms' is 1796428800000" in cap["detail"]
+    assert found["custom.seats"]["value"] == 7
+    named = properties(defined, "cus_3", ["custom.seat_cap"], subscription="sub_ms")
+    assert named["custom.seat_cap"]["value"] == 1
+    live = properties(defined, "cus_4", ["custom.seat_cap"])["custom.seat_cap"]
+    assert (live["state"], live["value"]) == ("PRESENT", 3)
+
+
 def test_segments_evaluate_custom_values(defined: GraphQLClient) -> None:
     set_values(
         defined,

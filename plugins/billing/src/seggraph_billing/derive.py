@@ -30,7 +30,7 @@ from typing import Any, NoReturn, TypeGuard
 
 from seggraph.domain.conditions import Money
 from seggraph.domain.currencies import minor_units, round_money
-from seggraph.domain.subscriptions import CANCELED_STATUSES, primary_rank
+from seggraph.domain.subscriptions import CANCELED_STATUSES, PrimaryNotKnown, pick_primary
 from seggraph.domain.subscriptions import stripe_moment as moment
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 
@@ -402,14 +402,16 @@ def _quantity(item: Doc) -> tuple[int, int]:
 
 def primary_subscription(subscriptions: Iterable[Doc]) -> Doc | None:
     """The most recently created subscription that is not canceled, else the most recently
-    created one; ties on ``created`` go to the greatest id."""
+    created one; ties on ``created`` go to the greatest id. :class:`DerivationError` when the
+    choice turns on a ``created`` that is no time (:func:`pick_primary`)."""
 
-    def rank(subscription: Doc) -> tuple[bool, datetime, str]:
-        return primary_rank(
-            subscription.get("status"), subscription.get("created"), subscription.get("id")
-        )
+    def read(subscription: Doc) -> tuple[Any, Any, Any]:
+        return subscription.get("status"), subscription.get("created"), subscription.get("id")
 
-    return max(subscriptions, key=rank, default=None)
+    try:
+        return pick_primary(subscriptions, read)
+    except PrimaryNotKnown as exc:
+        raise DerivationError(str(exc)) from None
 
 
 class Resolver:
@@ -705,7 +707,14 @@ def derive(
     if subscription_id is not None:
         chosen = next((s for s in subscriptions if s.get("id") == subscription_id), None)
     else:
-        chosen = primary_subscription(subscriptions)
+        try:
+            chosen = primary_subscription(subscriptions)
+        except DerivationError as exc:
+            # Every value read from "the" subscription would read one by a guess.
+            unknown = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+            for key in SUBSCRIPTION_KEYS + PRODUCT_PLAN_ADDON_KEYS:
+                values[key] = unknown
+            return out
     if chosen is not None:
         out.subscription_id = ref_id(chosen.get("id"))
         _derive_subscription(out, chosen, data.invoices, customer, resolver, account, now)

@@ -13,7 +13,8 @@ from seggraph.clock import Clock, utcnow
 from seggraph.db import Database
 from seggraph.domain.custom_properties import NAMESPACE, PROVIDER, CustomObject
 from seggraph.domain.properties import PropertyDefinition
-from seggraph.evaluation.values import MISSING
+from seggraph.domain.subscriptions import PrimaryNotKnown
+from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 from seggraph_custom.service import CustomPropertiesService, OnChange
 from seggraph_custom.store import CustomStore
 from seggraph_custom.subscriptions import PrimarySubscriptions
@@ -103,13 +104,27 @@ class CustomProvider:
             for k in wanted
         )
         named = [getattr(s, "subscription_id", None) for s in subjects]
-        primary: dict[str, str | None] = {}
+        primary: dict[str, str | PrimaryNotKnown | None] = {}
         unnamed = [s.subscriber_id for s, n in zip(subjects, named, strict=True) if not n]
         if needs_subscription and unnamed and self._primary is not None:
             primary = await self._primary.of(unnamed)
-        pairs = [
-            (s.subscriber_id, n or primary.get(s.subscriber_id))
-            for s, n in zip(subjects, named, strict=True)
-        ]
+        pairs: list[tuple[str, str | None]] = []
+        not_known: dict[int, PrimaryNotKnown] = {}
+        for index, (subject, name) in enumerate(zip(subjects, named, strict=True)):
+            chosen = name or primary.get(subject.subscriber_id)
+            if isinstance(chosen, PrimaryNotKnown):
+                not_known[index], chosen = chosen, None
+            pairs.append((subject.subscriber_id, chosen))
         values = await service.values_for(wanted, pairs)
-        return [{k: MISSING if v is None else v for k, v in found.items()} for found in values]
+        out = [{k: MISSING if v is None else v for k, v in found.items()} for found in values]
+        if not_known:
+            of_subscription = [
+                k
+                for k in wanted
+                if (d := service.cached_definition(k.removeprefix(f"{NAMESPACE}."))) is not None
+                and d.object is CustomObject.SUBSCRIPTION
+            ]
+            for index, exc in not_known.items():
+                unknown = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+                out[index].update(dict.fromkeys(of_subscription, unknown))
+        return out

@@ -4,43 +4,47 @@ The spec's primary subscription: the most recently ``created`` subscription that
 (``canceled`` or ``incomplete_expired``), or, when all are canceled, the most recently created
 one; ties go to the greatest id. Subscriptions are the billing provider's Stripe-shaped documents
 (``customer``, ``status``, ``created``), read with one ``$in`` query per batch from the
-collection ``SEGGRAPH_CUSTOM_SUBSCRIPTIONS_COLLECTION`` names (``billing_subscriptions``).
+collection ``SEGGRAPH_CUSTOM_SUBSCRIPTIONS_COLLECTION`` names (``billing_subscriptions``). When
+the choice turns on a ``created`` that is there but is no time, a subscription property is
+UNKNOWN for that subscriber, never another subscription's value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from seggraph.domain.subscriptions import primary_rank
+from seggraph.domain.subscriptions import PrimaryNotKnown, pick_primary
 
 
-def _rank(doc: dict[str, Any]) -> tuple[bool, datetime, str]:
-    return primary_rank(doc.get("status"), doc.get("created"), doc["_id"])
+def _read(doc: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return doc.get("status"), doc.get("created"), doc["_id"]
 
 
 class PrimarySubscriptions:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection
 
-    async def of(self, subscriber_ids: Sequence[str]) -> dict[str, str | None]:
+    async def of(self, subscriber_ids: Sequence[str]) -> dict[str, str | PrimaryNotKnown | None]:
+        """Each subscriber's primary subscription id, None when it has none, or why which one
+        it is is not known (a ``created`` that is no time decides it)."""
         cursor = self.collection.find(
             {"customer": {"$in": list(dict.fromkeys(subscriber_ids))}},
             {"customer": 1, "status": 1, "created": 1},
         )
-        best: dict[str, tuple[tuple[bool, datetime, str], str]] = {}
+        held: dict[str, list[dict[str, Any]]] = {}
         for doc in await cursor.to_list():
             customer = doc.get("customer")
-            if not isinstance(customer, str):
-                continue
-            rank = _rank(doc)
-            held = best.get(customer)
-            if held is None or rank > held[0]:
-                best[customer] = (rank, str(doc["_id"]))
-        return {
-            subscriber: best[subscriber][1] if subscriber in best else None
-            for subscriber in subscriber_ids
-        }
+            if isinstance(customer, str):
+                held.setdefault(customer, []).append(doc)
+        out: dict[str, str | PrimaryNotKnown | None] = {}
+        for subscriber in subscriber_ids:
+            try:
+                chosen = pick_primary(held.get(subscriber, ()), _read)
+            except PrimaryNotKnown as exc:
+                out[subscriber] = exc
+            else:
+                out[subscriber] = None if chosen is None else str(chosen["_id"])
+        return out
