@@ -829,6 +829,29 @@ def test_will_renew_and_next_billing_date(
         assert type(got["subscription.next_billing_date"]) is date
 
 
+@pytest.mark.parametrize("raw", ["false", "true", 0, 1, "no"])
+def test_a_cancel_at_period_end_that_is_no_boolean_makes_renewal_unknown(raw: Any) -> None:
+    """``cancel_at_period_end`` written as text (an import from a CSV export: ``"false"``) or a
+    number was read by its truth: ``"false"`` made the subscription one that will not renew,
+    with no next billing date. Whether it renews is not known: both are UNKNOWN, naming the
+    field. A cancellation that decides it anyway (canceled, or a ``cancel_at``) still does."""
+    sub = subscription("sub_1", [item("month_10")])
+    sub["cancel_at_period_end"] = raw
+    got = values([sub])
+    for key in ("subscription.will_renew", "subscription.next_billing_date"):
+        found = got[key]
+        assert isinstance(found, Unknown), (key, found)
+        assert found.reason is UnknownReason.PROVIDER_ERROR
+        assert f"cancel_at_period_end of subscription 'sub_1' is {raw!r}" in found.detail
+    assert got["subscription.status"] == "ACTIVE"
+    assert_money(got["subscription.mrr"], usd("10.00"))
+    ending = subscription("sub_1", [item("month_10")], cancel_at="2026-04-01T00:00:00")
+    ending["cancel_at_period_end"] = raw
+    got = values([ending])
+    assert got["subscription.will_renew"] is False
+    assert got["subscription.next_billing_date"] is MISSING
+
+
 def test_period_end_falls_back_to_the_plan_item() -> None:
     items = [
         item("addon_5", kind="addon", current_period_end=ts("2026-05-01T00:00:00")),

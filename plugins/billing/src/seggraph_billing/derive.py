@@ -886,12 +886,23 @@ def _derive_subscription(
             "subscription.duration_days",
             lambda: days_between(timestamp(subscription, "created"), now, account.zone),
         )
+    at_period_end = subscription.get("cancel_at_period_end")
     will_renew = (
-        not canceled
-        and not subscription.get("cancel_at_period_end")
-        and subscription.get("cancel_at") is None
+        not canceled and at_period_end is not True and subscription.get("cancel_at") is None
     )
-    values["subscription.will_renew"] = will_renew
+    if will_renew and not (at_period_end is None or at_period_end is False):
+        # Not a boolean ("false" as text was taken for true): whether it renews, and so its
+        # next billing date, is not known.
+        unknown = Unknown(
+            UnknownReason.PROVIDER_ERROR,
+            f"cancel_at_period_end of {_where(subscription)} is {at_period_end!r:.40}: "
+            "not a boolean",
+        )
+        values["subscription.will_renew"] = unknown
+        values["subscription.next_billing_date"] = unknown
+        will_renew = False
+    else:
+        values["subscription.will_renew"] = will_renew
     if will_renew:
         try:
             next_billing = _next_billing_date(subscription, account)
