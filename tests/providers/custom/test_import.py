@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pymongo.database import Database as SyncDatabase
+from seggraph_custom import cli
+from seggraph_custom.importer import read_rows
+from seggraph_custom.service import CustomPropertiesService
 
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient
-from tests.providers.custom.conftest import create, properties
+from tests.providers.custom.conftest import create, delete, properties, update
 from tests.providers.servers import run_cli
 
 Db = SyncDatabase[dict[str, Any]]
@@ -173,3 +179,87 @@ def test_a_file_without_the_header_is_refused(settings: Settings, tmp_path: Path
     path.write_text("id,name\n1,x\n", encoding="utf-8")
     done = run_cli(settings, "import", "custom", str(path), cwd=tmp_path)
     assert done.returncode == 2 and "subscriber_id,key,value" in done.stderr
+
+
+def import_with_a_change(
+    settings: Settings,
+    path: Path,
+    change: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[int, str]:
+    """``seggraph import custom PATH`` (its command's body, in this process), with another
+    client's ``change`` made once, after the rows were checked and before they are written."""
+    check = CustomPropertiesService.check_values
+    changed: list[bool] = []
+
+    async def checked_then_changed(self: CustomPropertiesService, *args: Any, **kw: Any) -> Any:
+        found = await check(self, *args, **kw)
+        if not changed:
+            changed.append(True)
+            await asyncio.to_thread(change)
+        return found
+
+    monkeypatch.setattr(CustomPropertiesService, "check_values", checked_then_changed)
+    code = asyncio.run(
+        cli._run(settings.mongodb_uri or "", settings.database, path, read_rows(path), False)
+    )
+    monkeypatch.undo()
+    assert changed
+    return code, " ".join(capsys.readouterr().err.split())
+
+
+def test_a_property_deleted_and_made_again_during_an_import_gets_no_old_value(
+    gql: GraphQLClient,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The rows were checked against a NUMBER, then written after the property was deleted
+    and made again as TEXT: the number came back under TEXT (TYPE_ERROR)."""
+    create(gql, key="seats", type="NUMBER")
+    path = tmp_path / "values.jsonl"
+    path.write_text(json.dumps({"subscriber_id": "cus_1", "key": "seats", "value": 12}) + "\n")
+
+    def made_again_as_text() -> None:
+        assert delete(gql, "seats")["userErrors"] == []
+        assert create(gql, key="seats", type="TEXT")["userErrors"] == []
+
+    code, out = import_with_a_change(settings, path, made_again_as_text, monkeypatch, capsys)
+    assert code == 1, out
+    assert "line 1: subscriber cus_1: custom.seats: expected text, got 12" in out
+    assert "a custom property changed while the import ran" in out
+    assert properties(gql, "cus_1", ["custom.seats"])["custom.seats"]["state"] == "MISSING"
+
+
+def test_a_type_change_during_an_import_checks_the_rows_again(
+    gql: GraphQLClient,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A value the new type refuses is not written in the type the property left; one it
+    accepts is written in the new type."""
+    create(gql, key="tier", type="TEXT")
+    path = tmp_path / "values.csv"
+    path.write_text("subscriber_id,key,value\ncus_1,tier,gold\n", encoding="utf-8")
+
+    def to_enum() -> None:
+        assert update(gql, key="tier", type="ENUM", enumValues=["SILVER"])["userErrors"] == []
+
+    code, out = import_with_a_change(settings, path, to_enum, monkeypatch, capsys)
+    assert code == 1, out
+    assert "row 2: subscriber cus_1: custom.tier: expected one of SILVER, got 'gold'" in out
+    assert properties(gql, "cus_1", ["custom.tier"])["custom.tier"]["state"] == "MISSING"
+
+    path.write_text("subscriber_id,key,value\ncus_1,tier,silver\n", encoding="utf-8")
+
+    def to_text() -> None:
+        assert update(gql, key="tier", type="TEXT")["userErrors"] == []
+
+    code, out = import_with_a_change(settings, path, to_text, monkeypatch, capsys)
+    assert code == 0, out
+    found = properties(gql, "cus_1", ["custom.tier"])["custom.tier"]
+    assert (found["state"], found["value"]) == ("PRESENT", "silver")

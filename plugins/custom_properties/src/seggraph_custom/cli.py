@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from seggraph.cli_database import command_database
 from seggraph.cli_text import counted
 from seggraph.db import Database
+from seggraph.domain.errors import InputRefused
 from seggraph.settings import SettingsError, load_settings
 from seggraph_custom.importer import ImportFileError, ImportRows, read_rows
 from seggraph_custom.service import CustomPropertiesService
@@ -100,7 +101,27 @@ async def _run(uri: str, name: str, file: Path, rows: ImportRows, dry_run: bool)
             console=console,
         ) as progress:
             task = progress.add_task("import", total=len(stored))
-            await service.write(stored, lambda n: progress.advance(task, n))
+            written = 0
+
+            def advance(count: int) -> None:
+                nonlocal written
+                written += count
+                progress.advance(task, count)
+
+            try:
+                stored = await service.import_values(rows.assignments, advance)
+            except InputRefused as changed:
+                # A property deleted or given another type since the rows were checked: its
+                # values are checked again as each chunk is written, beside the definition.
+                progress.stop()
+                for line in rows.report(list(changed.errors))[:MAX_ERRORS_SHOWN]:
+                    console.print(f"[red]refused[/red] {line}")
+                console.print(
+                    "[red]a custom property changed while the import ran: the first "
+                    f"{counted(written, 'row')} of the file were written, the rest were not[/red] "
+                    "(change the rows refused and run the import again)"
+                )
+                return 1
         removed = sum(1 for s in stored if s.value is None)
         console.print(f"{file}: {counted(len(stored) - removed, 'value')} set, {removed:,} removed")
         return 0
