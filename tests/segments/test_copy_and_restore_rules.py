@@ -629,6 +629,35 @@ def test_a_copy_with_a_percentage_condition_warns_that_it_selects_another_sample
     assert seg.run(duplicate, id=plain["id"])["duplicateSegment"]["warnings"] == []
 
 
+def test_a_copy_answered_unchanged_still_warns_that_it_selects_another_sample(
+    seg: SegmentClient,
+) -> None:
+    """Copying again onto a counterpart that already holds the copy writes nothing, but the
+    copy still draws its own buckets: the payload says so each time, as the first copy's did
+    (the second promotion of a 25% experiment, or a copy back, said nothing)."""
+    experiment = seg.created(
+        name="Win-back 25%",
+        conditions={
+            "conditions": [{"property": "subscriber.bucket", "operator": "PERCENTAGE", "value": 25}]
+        },
+    )
+    first = seg.run(COPY_TO, id=experiment["id"], target="LIVE")["copySegmentToMode"]
+    live = first["segment"]
+    assert [w["code"] for w in first["warnings"]] == ["COPY_BUCKETS"]
+    # Again without expectedVersion, with it, and back into TEST: nothing is written.
+    for again in (
+        seg.run(COPY_TO, id=experiment["id"], target="LIVE"),
+        seg.run(COPY_TO, id=experiment["id"], target="LIVE", expected=1),
+        seg.run(COPY_TO, mode="LIVE", id=live["id"], target="TEST", expected=1),
+    ):
+        payload = again["copySegmentToMode"]
+        assert payload["userErrors"] == [] and payload["segment"]["version"] == 1
+        [warning] = payload["warnings"]
+        assert (warning["path"], warning["code"]) == (["id"], "COPY_BUCKETS")
+    history = seg.run(HISTORY, mode="LIVE", id=live["id"])["segment"]["history"]
+    assert [entry["version"] for entry in history] == [1]
+
+
 def test_an_id_in_capitals_is_the_segment_for_every_write_and_every_guard(
     seg: SegmentClient, sync_db: Database[dict[str, Any]]
 ) -> None:

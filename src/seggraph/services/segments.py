@@ -987,16 +987,18 @@ class SegmentService:
                         f"another request copied segment {segment_id} at the same moment, and "
                         "its copy was deleted again since; copy again",
                     ) from None
-                return self._unchanged_copy(counterpart, source, tree)
+                return self._unchanged_copy(counterpart, source, tree, warnings)
             return WriteResult(copy, warnings)
         if expected_version is None:
-            return self._unchanged_copy(counterpart, source, tree)
+            return self._unchanged_copy(counterpart, source, tree, warnings)
         if counterpart.version != expected_version:
             raise VersionConflict(counterpart.id, expected_version, counterpart.version)
         if _copied_onto(counterpart, source, tree) == counterpart:
             # Already this copy: a new version would change nothing but the version, and
-            # add a history entry saying nothing.
-            return WriteResult(counterpart)
+            # add a history entry saying nothing. What is said about its content still holds
+            # (COPY_BUCKETS: the copy's sample is still not its segment's), as updateSegment
+            # says it of a form saved again as it was.
+            return WriteResult(counterpart, warnings)
         return await self._overwrite(
             counterpart,
             source,
@@ -1011,11 +1013,13 @@ class SegmentService:
         )
 
     @staticmethod
-    def _unchanged_copy(counterpart: Segment, source: Segment, tree: Group) -> WriteResult:
-        """The counterpart as it is, when it already holds what copying ``source`` writes;
-        else the conflict that says which version to expect."""
+    def _unchanged_copy(
+        counterpart: Segment, source: Segment, tree: Group, warnings: list[UserError]
+    ) -> WriteResult:
+        """The counterpart as it is, with the copy's ``warnings``, when it already holds what
+        copying ``source`` writes; else the conflict that says which version to expect."""
         if _copied_onto(counterpart, source, tree) == counterpart:
-            return WriteResult(counterpart)
+            return WriteResult(counterpart, warnings)
         mode = counterpart.mode.value
         if counterpart.source_id == source.id:
             which = f"already has a {mode} copy, {counterpart.id}, at version {counterpart.version}"
