@@ -256,7 +256,9 @@ class SegmentMutations:
 
     @strawberry.mutation(
         description='Copy a segment (named "NAME (copy)" unless a name is given); the copy is '
-        f"active. {FULL_AT_ID}"
+        f"active. {FULL_AT_ID} PERCENTAGE buckets are drawn per segment id, so a copy with a "
+        "PERCENTAGE condition selects a different sample than its segment: the payload warns "
+        "(COPY_BUCKETS)."
     )
     async def duplicate_segment(
         self,
