@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from decimal import Decimal
 from typing import Any
@@ -352,6 +353,30 @@ def test_a_segment_asked_beside_the_segment_it_references_reads_its_result(
     )
     assert data["subscriber"]["membership"] == [{"segment": {"name": "yearly"}, "result": "MEMBER"}]
     assert results_of_sub_009(q, ["pair"]) == [("not yearly", "NOT_MEMBER"), ("yearly", "MEMBER")]
+
+
+def test_membership_reads_a_segment_id_in_capitals_as_the_segment_with_its_buckets(
+    q: GraphQLClient,
+) -> None:
+    """segment(id:) reads an id's hexadecimal in capitals as the segment; membership(segmentIds:)
+    refused it (NOT_FOUND). It answers the segment now, drawing the buckets of its stored id, so
+    both answers agree with the spec's recipe."""
+    rollout = create(q, "rollout", "subscriber.bucket PERCENTAGE 50")
+    shouted = rollout["id"].upper()
+    assert shouted != rollout["id"]
+    for subscriber in SUBSCRIBERS:
+        data = q.query(
+            "query($s: ID!, $ids: [ID!]!, $id: ID!) { subscriber(id: $s) { membership(segmentIds: "
+            "$ids) { segment { id } result } } segment(id: $id) { evaluate(subscriberId: $s) "
+            "{ result } } }",
+            {"s": subscriber, "ids": [shouted], "id": shouted},
+        )
+        digest = hashlib.sha1(f"{rollout['id']}:{subscriber}".encode()).hexdigest()
+        expected = "MEMBER" if int(digest[:8], 16) % 100_000 < 50_000 else "NOT_MEMBER"
+        assert data["subscriber"]["membership"] == [
+            {"segment": {"id": rollout["id"]}, "result": expected}
+        ]
+        assert data["segment"]["evaluate"]["result"] == expected
 
 
 def test_conditions_text_round_trips_through_a_segment(q: GraphQLClient) -> None:

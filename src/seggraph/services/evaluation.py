@@ -45,7 +45,7 @@ from seggraph.domain.conditions import (
 )
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused, UserError, check_first
-from seggraph.domain.segments import Mode, Segment
+from seggraph.domain.segments import Mode, Segment, canonical_id
 from seggraph.evaluation import (
     CompiledSegment,
     EvaluationOptions,
@@ -403,7 +403,8 @@ class EvaluationService:
                     ]
                 )
             found = {s.id: s for s in await self.segments.store.get_many(mode, list(segment_ids))}
-            missing = [i for i in segment_ids if i not in found]
+            # An id in capitals is the segment, as segment(id:) reads it.
+            missing = [i for i in segment_ids if canonical_id(i) not in found]
             if missing:
                 raise InputRefused(
                     [
@@ -414,7 +415,7 @@ class EvaluationService:
                         )
                     ]
                 )
-            return [found[i] for i in segment_ids]
+            return [found[canonical_id(i)] for i in segment_ids]
         refused = tag_filter_errors(tags, ("tags",))
         if refused:
             raise InputRefused(refused)
