@@ -185,3 +185,21 @@ def test_bucket_explanation_shows_the_bucket() -> None:
     (condition,) = result.explanation.children
     assert condition.actual == bucket_of("seg-1", "cus_9")
     assert bucket_index("seg-1", "cus_9") == int(bucket_of("seg-1", "cus_9") * 1000)
+
+
+def test_buckets_give_the_share_asked_for_independently_per_segment() -> None:
+    """Over 100,000 fixed ids, each percentage selects its share (within half a point), and two
+    segments' samples are independent: the share in both is the product of the shares."""
+    subscribers = [f"cus_{i:06d}" for i in range(100_000)]
+    first = [bucket_index("6650f0c2a1b2c3d4e5f60718", s) for s in subscribers]
+    second = [bucket_index("6650f0c2a1b2c3d4e5f60719", s) for s in subscribers]
+    assert min(first) >= 0 and max(first) < 100_000
+    tolerance = Decimal("0.5")
+    for pct in (Decimal(1), Decimal(10), Decimal("25.5"), Decimal(50), Decimal(90)):
+        threshold = pct * 1000
+        in_first = [b < threshold for b in first]
+        in_second = [b < threshold for b in second]
+        for sample in (in_first, in_second):
+            assert abs(Decimal(sum(sample)) / 1000 - pct) <= tolerance, pct
+        both = Decimal(sum(a and b for a, b in zip(in_first, in_second, strict=True))) / 1000
+        assert abs(both - pct * pct / 100) <= tolerance, pct
