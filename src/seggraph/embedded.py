@@ -160,6 +160,18 @@ def running_server(data_dir: Path) -> dict[str, Any] | None:
     return dict(record)
 
 
+def _refuse_nested_data(data_dir: Path) -> None:
+    """Stop on data a relative data directory left one level down (``db/db``, before the path
+    was made absolute), rather than start an empty database beside it."""
+    nested = data_dir / data_dir.name
+    if (nested / "WiredTiger.wt").exists() and not (data_dir / "WiredTiger.wt").exists():
+        raise EmbeddedDatabaseError(
+            f"the data of {data_dir} is in {nested}, where earlier versions put it when "
+            f"SEGGRAPH_DATA_DIR was a relative path: stop seggraph and move the files of "
+            f"{nested} up into {data_dir}"
+        )
+
+
 class EmbeddedDatabase:
     """Start SecantusDB on a free loopback port, wait until it answers, stop it cleanly.
 
@@ -199,6 +211,11 @@ class EmbeddedDatabase:
                 "MongoDB server"
             )
         storage = str(self.storage_path)
+        if storage != MEMORY:
+            # Absolute: SecantusDB runs in the directory itself, so a relative path (such as
+            # SEGGRAPH_DATA_DIR=db) was read from there and the data went to db/db.
+            storage = str(Path(storage).absolute())
+            _refuse_nested_data(Path(storage))
         if storage != MEMORY and sys.platform != "win32":
             lock = DirectoryLock(Path(storage))
             lock.acquire()

@@ -1,0 +1,58 @@
+"""Settings as an operator meets them through the command line: each test runs ``seggraph`` in
+a process of its own, with only the ``SEGGRAPH_*`` variables it sets (and the ``.env`` file of
+its working directory)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TIMEOUT = 180
+
+
+def seggraph(*args: str, cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+    env.update(variables, COLUMNS="400")
+    return subprocess.run(
+        [sys.executable, "-m", "seggraph", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def test_a_relative_data_directory_holds_the_data_itself(tmp_path: Path) -> None:
+    """SEGGRAPH_DATA_DIR=db kept the data in db/db (the database ran in the directory and read
+    the path from there), so the same directory named by its absolute path (a service unit,
+    a container) was an empty database."""
+    (tmp_path / "elsewhere").mkdir()
+    created = seggraph(
+        "keys", "create", "--mode", "test", "--role", "read", "--name", "relative",
+        cwd=tmp_path,
+        SEGGRAPH_DATA_DIR="db",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    listed = seggraph(
+        "keys", "list", "--json", cwd=tmp_path / "elsewhere", SEGGRAPH_DATA_DIR=str(tmp_path / "db")
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [key["name"] for key in json.loads(listed.stdout)] == ["relative"]
+    assert not (tmp_path / "db" / "db").exists()
+
+
+def test_data_a_relative_data_directory_left_one_level_down_is_not_hidden(tmp_path: Path) -> None:
+    """Data kept in db/db by a relative SEGGRAPH_DATA_DIR before: the command stops saying
+    where it is and what to do, instead of starting an empty database in db."""
+    (tmp_path / "db" / "db").mkdir(parents=True)
+    (tmp_path / "db" / "db" / "WiredTiger.wt").write_bytes(b"")
+    listed = seggraph("keys", "list", cwd=tmp_path, SEGGRAPH_DATA_DIR="db")
+    said = " ".join(listed.stderr.split())
+    assert listed.returncode == 1, said
+    assert f"the data of {tmp_path / 'db'} is in {tmp_path / 'db' / 'db'}" in said
+    assert "Traceback" not in said
+    assert not (tmp_path / "db" / "WiredTiger.wt").exists()
