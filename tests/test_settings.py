@@ -51,6 +51,8 @@ def test_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         ("SEGGRAPH_CURRENCY", "XYZ", "SEGGRAPH_CURRENCY: expected an ISO 4217 currency code"),
         ("SEGGRAPH_LOG_LEVEL", "chatty", "SEGGRAPH_LOG_LEVEL: Input should be 'DEBUG'"),
         ("SEGGRAPH_DATABASE", "my db", "SEGGRAPH_DATABASE: String should match pattern"),
+        ("SEGGRAPH_DATA_DIR", "", "SEGGRAPH_DATA_DIR: expected a directory path"),
+        ("SEGGRAPH_DATA_DIR", "  ", "SEGGRAPH_DATA_DIR: expected a directory path"),
     ],
 )
 def test_malformed_values_name_the_variable(

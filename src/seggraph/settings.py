@@ -244,6 +244,17 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _a_directory(cls, value: Any) -> Any:
+        """An empty one was the working directory: the database's files went among whatever
+        was there, and its lock and log beside it as ``.lock`` and ``.secantusdb.log``."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(
+                "a directory path (unset: $XDG_DATA_HOME/seggraph/db), got an empty value"
+            )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
