@@ -155,6 +155,38 @@ def test_the_route_answers_503_until_a_token_is_configured(
     assert response.json()["error"]["code"] == "NOT_CONFIGURED"
 
 
+def test_the_token_is_read_from_a_dotenv_file_as_every_setting(
+    settings: Settings,
+    start_live_server: Any,
+    sync_db: SyncDatabase[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """README: settings are environment variables or a .env file in the working directory. The
+    token alone was read from the environment only, so the route answered 503 with it in .env."""
+    sync_db[COLLECTION].delete_many({})
+    monkeypatch.delenv(TOKEN_VARIABLE, raising=False)
+    (tmp_path / ".env").write_text(f"{TOKEN_VARIABLE}={TOKEN}\n")
+    monkeypatch.chdir(tmp_path)
+    server = start_live_server(settings.model_copy(update={"plugins": ["support_tickets"]}))
+    assert post(server.url, TICKETS, token="wrong").status_code == 401
+    response = post(server.url, TICKETS)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"written": len(TICKETS["tickets"])}
+
+
+def test_a_blank_token_is_no_token(
+    settings: Settings, start_live_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template expanding a missing secret to blanks: the route says it is not configured
+    (it answered 401 to every request, as if a token were set)."""
+    monkeypatch.setenv(TOKEN_VARIABLE, "  ")
+    server = start_live_server(settings.model_copy(update={"plugins": ["support_tickets"]}))
+    response = post(server.url, TICKETS, token=None)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "NOT_CONFIGURED"
+
+
 def test_conditions_on_tags_translate_into_a_mongodb_query() -> None:
     """Tags are stored lower-cased: a case-sensitive value is looked up as written (so
     "Billing" finds nothing, as evaluation says), a case-insensitive one by every lower-case

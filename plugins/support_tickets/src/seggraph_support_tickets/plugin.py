@@ -8,7 +8,6 @@ the class), calls ``startup`` with the database, then ``register_properties``; a
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,13 +23,14 @@ from seggraph.domain.conditions import Condition
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition
 from seggraph.plugins import SubscriberFilter
-from seggraph.settings import Settings
+from seggraph.settings import Settings, read_settings
 from seggraph.web import json_bodies
 from seggraph.web.methods import ANY_METHOD
 from seggraph.web.middleware import BodyLimitMiddleware
 from seggraph_support_tickets import properties
 from seggraph_support_tickets.ingest import BadTickets, parse_tickets
 from seggraph_support_tickets.matching import tags_filter
+from seggraph_support_tickets.settings import SupportTicketsSettings
 from seggraph_support_tickets.store import COLLECTION, TicketStore
 
 TOKEN_VARIABLE = "SEGGRAPH_SUPPORT_TICKETS_TOKEN"
@@ -65,8 +65,9 @@ class SupportTicketsPlugin:
     async def startup(self, database: Database) -> None:
         self._store = TicketStore(database)
         await self._store.ensure_indexes()
-        if self.token is None:
-            self.token = os.environ.get(TOKEN_VARIABLE) or None
+        if self.token is None:  # from the environment or .env, as every setting
+            token = read_settings(SupportTicketsSettings).token
+            self.token = token.get_secret_value() if token is not None else None
 
     # --- the catalogue ----------------------------------------------------------------------------
 
