@@ -290,6 +290,23 @@ class Settings(BaseSettings):
         return not self.mongodb_uri
 
 
+def configured_value(name: str) -> str | None:
+    """The value of variable ``name`` where the settings read it: the environment, else the
+    ``.env`` file of the working directory (its names in any case, as the settings take them);
+    None when neither has it."""
+    if name in os.environ:
+        return os.environ[name]
+    env_file = Path(".env")
+    if not env_file.is_file():
+        return None
+    from dotenv import dotenv_values
+
+    for key, value in dotenv_values(env_file).items():
+        if key.upper() == name.upper():
+            return value
+    return None
+
+
 class SettingsError(Exception):
     """A setting could not be read; the message names each variable and what it expected."""
 

@@ -270,3 +270,29 @@ def test_segments_about_paying_subscriptions_leave_canceled_ones_out(
             {"id": subscriber},
         )["subscriber"]["segments"]
         assert not watched & {row["segment"]["name"] for row in answer}, subscriber
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_the_demo_keeps_cdp_traits_the_operator_declared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """`serve --demo` declares the demo's CDP traits and events only when they are unset. With
+    them in .env it set its own in the environment, which wins over .env: the operator's
+    traits were gone from the catalogue."""
+    from seggraph_cdp.settings import CdpSettings
+
+    from seggraph.demo.cli import CDP_EVENTS, apply_cdp_defaults
+    from seggraph.settings import read_settings
+
+    for name in ("SEGGRAPH_CDP_TRAITS", "SEGGRAPH_CDP_EVENTS"):
+        monkeypatch.setenv(name, "")  # so that what apply_cdp_defaults sets is undone after
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    if where == ".env":
+        (tmp_path / ".env").write_text("SEGGRAPH_CDP_TRAITS=vip:BOOLEAN\n")
+    else:
+        monkeypatch.setenv("SEGGRAPH_CDP_TRAITS", "vip:BOOLEAN")
+    apply_cdp_defaults()
+    cdp = read_settings(CdpSettings)
+    assert [t.name for t in cdp.trait_declarations] == ["vip"]
+    assert cdp.events == CDP_EVENTS  # not declared: the demo's

@@ -27,13 +27,16 @@ CDP_DEFAULTS = {"SEGGRAPH_CDP_TRAITS": CDP_TRAITS, "SEGGRAPH_CDP_EVENTS": CDP_EV
 
 
 def apply_cdp_defaults(log: logging.Logger | None = None) -> None:
-    """Declare the demo's CDP traits and events, unless the environment declares its own.
+    """Declare the demo's CDP traits and events, unless the environment (or ``.env``) declares
+    its own.
 
     Call before the plugins are loaded (they read their settings when they are created).
     """
+    from seggraph.settings import configured_value
+
     for name, value in CDP_DEFAULTS.items():
-        if os.environ.get(name, "").strip():
-            continue
+        if (configured_value(name) or "").strip():
+            continue  # the environment's, or .env's (the environment would win over it)
         os.environ[name] = value
         if log is not None:
             log.info("demo: %s=%s", name, value)
