@@ -174,6 +174,28 @@ def test_dry_run_checks_only(
     assert sync_db["custom_values"].count_documents({}) == 0
 
 
+def test_a_dry_run_creates_nothing_in_the_database(
+    gql: GraphQLClient, sync_db: Db, settings: Settings, tmp_path: Path
+) -> None:
+    """A dry run (or an import whose rows are refused) created the values collection and its
+    indexes, a write: it failed outright for a user allowed to read only."""
+    define(gql)
+    fresh = sync_db.client[f"{settings.database}_dry"]
+    fresh["custom_definitions"].insert_many(list(sync_db["custom_definitions"].find()))
+    path = tmp_path / "values.csv"
+    path.write_text("subscriber_id,key,value\ncus_1,vip,yes\n", encoding="utf-8")
+    elsewhere = settings.model_copy(update={"database": fresh.name})
+    try:
+        done = run_cli(elsewhere, "import", "custom", str(path), "--dry-run", cwd=tmp_path)
+        assert done.returncode == 0 and "1 value checked" in done.stderr, done.stderr
+        path.write_text("subscriber_id,key,value\ncus_1,nope,yes\n", encoding="utf-8")
+        done = run_cli(elsewhere, "import", "custom", str(path), cwd=tmp_path)
+        assert done.returncode == 1 and "nothing was written" in done.stderr, done.stderr
+        assert fresh.list_collection_names() == ["custom_definitions"]
+    finally:
+        sync_db.client.drop_database(fresh.name)
+
+
 def test_a_file_without_the_header_is_refused(settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "values.csv"
     path.write_text("id,name\n1,x\n", encoding="utf-8")

@@ -76,7 +76,6 @@ async def _run(uri: str, name: str, file: Path, rows: ImportRows, dry_run: bool)
     database = Database(uri, name)
     try:
         service = CustomPropertiesService(database, CustomStore(database.db))
-        await service.store.ensure_indexes()
         stored, errors = await service.check_values(rows.assignments)
         problems = rows.report(errors)
         if problems:
@@ -93,6 +92,7 @@ async def _run(uri: str, name: str, file: Path, rows: ImportRows, dry_run: bool)
                 f"{file}: {counted(len(stored), 'value')} checked; nothing written (--dry-run)"
             )
             return 0
+        await service.store.ensure_indexes()  # only now: a check writes nothing
         with Progress(
             TextColumn("[bold]importing[/bold] custom values"),
             BarColumn(),
