@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -106,3 +107,62 @@ def test_well_formed_mongodb_uris_are_taken(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SEGGRAPH_MONGODB_URI", "mongodb://db.example/?notAnOption=1")
     with pytest.warns(UserWarning, match="Unknown option"):
         assert load_settings().mongodb_uri == "mongodb://db.example/?notAnOption=1"
+
+
+def _readme_settings() -> dict[str, str]:
+    """README's settings table: variable → its default column."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(SEGGRAPH_[A-Z0-9_]+)` \| ([^|]*) \|", table, re.M)
+    return {name: default.strip() for name, default in rows}
+
+
+def _documented_default(value: object) -> str:
+    if value is None:
+        return "unset"
+    if value in ("", []):
+        return "empty"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, float) and value.is_integer():
+        return f"`{int(value)}`"
+    return f"`{value}`"
+
+
+def test_the_readme_table_lists_every_setting_with_its_default() -> None:
+    """Every variable seggraph and its bundled providers read is in README's table with the
+    default the code has, and the table names no variable the code does not read."""
+    from seggraph_billing.settings import BillingSettings
+    from seggraph_cdp.settings import CdpSettings
+    from seggraph_crm.settings import CrmSettings
+    from seggraph_custom.settings import CustomSettings
+    from seggraph_support_tickets.settings import SupportTicketsSettings
+
+    from seggraph.settings import Settings
+
+    classes = (
+        Settings,
+        BillingSettings,
+        CdpSettings,
+        CrmSettings,
+        CustomSettings,
+        SupportTicketsSettings,
+    )
+    documented = _readme_settings()
+    in_code: dict[str, str] = {}
+    for cls in classes:
+        prefix = str(cls.model_config.get("env_prefix"))
+        for name, field in cls.model_fields.items():
+            if field.default_factory is not None:
+                default = field.default_factory()  # type: ignore[call-arg]
+            else:
+                default = field.default
+            in_code[prefix + name.upper()] = _documented_default(default)
+    in_code["SEGGRAPH_TEST_MONGODB_URI"] = "unset"  # the tests' (tests/conftest.py)
+    in_code["SEGGRAPH_AUTH"] = "`on`" if Settings.model_fields["auth"].default else "`off`"
+    assert sorted(documented) == sorted(in_code)
+    assert documented["SEGGRAPH_DATA_DIR"].startswith("`$XDG_DATA_HOME/seggraph/db`")
+    del documented["SEGGRAPH_DATA_DIR"], in_code["SEGGRAPH_DATA_DIR"]
+    assert documented == in_code
