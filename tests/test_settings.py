@@ -75,6 +75,28 @@ def test_a_malformed_value_stops_serve_with_the_message(monkeypatch: pytest.Monk
 
 
 @pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--port", "70000", "--port: Input should be less than or equal to 65535"),
+        ("--host", "", "--host: String should have at least 1 character"),
+    ],
+)
+def test_a_malformed_option_of_serve_is_named_as_the_option(
+    option: str, value: str, said: str
+) -> None:
+    """`seggraph serve --port 70000` said `SEGGRAPH_PORT: ...`, a variable that was not set."""
+    result = subprocess.run(
+        [sys.executable, "-m", "seggraph", "serve", option, value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert said in message and "SEGGRAPH_" not in message
+
+
+@pytest.mark.parametrize(
     ("uri", "said"),
     [
         ("mongodb://app:s3cr#t@db.example:99999/", "Port must be an integer between 0 and 65535"),

@@ -322,7 +322,8 @@ AnySettings = TypeVar("AnySettings", bound=BaseSettings)
 def read_settings(cls: type[AnySettings], **overrides: Any) -> AnySettings:
     """Settings of ``cls`` (seggraph's, or a provider's ``SEGGRAPH_<PROVIDER>_*``) from the
     environment; a malformed value raises :class:`SettingsError` naming each variable (its
-    ``env_prefix`` and field) and what it expected. A provider that reads its settings this
+    ``env_prefix`` and field) and what it expected, or, for a value given in ``overrides``
+    (a command-line option such as ``--port``), the option. A provider that reads its settings this
     way when it is loaded stops the server's start-up on a malformed one, as seggraph's own
     settings do, instead of starting without the provider."""
     try:
@@ -332,7 +333,10 @@ def read_settings(cls: type[AnySettings], **overrides: Any) -> AnySettings:
         lines = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "?"
-            variable = prefix + field.upper()
+            if field in overrides:
+                variable = "--" + field.replace("_", "-")
+            else:
+                variable = prefix + field.upper()
             message = error["msg"]
             if message.startswith("Value error, "):
                 message = "expected " + message.removeprefix("Value error, ")
