@@ -254,12 +254,13 @@ def plugins(
     SEGGRAPH_DISABLE_PLUGINS. Providers are not started: a provider whose properties live in
     the database may list only some of them here. A name in SEGGRAPH_PLUGINS that no
     installed plugin has is a warning on standard error (and, with --json, an entry with the
-    status NOT_INSTALLED), and so is a hook mistake pluggy keeps quiet about (a method named
-    after a hook but not marked @hookimpl, a hook parameter with a default value).
+    status NOT_INSTALLED), and so are such a name in SEGGRAPH_DISABLE_PLUGINS and a hook
+    mistake pluggy keeps quiet about (a method named after a hook but not marked @hookimpl,
+    a hook parameter with a default value).
     """
     import json
 
-    from seggraph.plugins.manager import PluginManager
+    from seggraph.plugins.manager import PluginManager, disabled_not_installed
 
     settings = _settings()
     # The table says what failed; keep the log's tracebacks out of the way.
@@ -279,6 +280,8 @@ def plugins(
     missing = manager.not_installed()
     for name in missing:
         console.print(f"[yellow]warning:[/yellow] {escape(_not_installed(name))}")
+    for name in manager.disabled_not_installed():
+        console.print(f"[yellow]warning:[/yellow] {escape(disabled_not_installed(name))}")
     if as_json:
         listed = [_plugin_json(info) for info in infos] + [_missing_json(n) for n in missing]
         typer.echo(json.dumps(listed, indent=2))

@@ -134,6 +134,22 @@ def test_plugins_warn_of_a_name_in_seggraph_plugins_that_is_not_installed(
     assert "NOT_INSTALLED" not in {p["status"] for p in json.loads(every.stdout)}
 
 
+def test_plugins_warn_of_a_name_in_seggraph_disable_plugins_that_is_not_installed(
+    tmp_path: Path,
+) -> None:
+    """A typo there (cpd for cdp) left the plugin it meant loaded, without a word."""
+    listed = seggraph("plugins", "--json", cwd=tmp_path, SEGGRAPH_DISABLE_PLUGINS="cpd,crm")
+    assert listed.returncode == 0, listed.stderr
+    said = " ".join(listed.stderr.split())
+    assert (
+        "warning: SEGGRAPH_DISABLE_PLUGINS names 'cpd', which is not installed: it disables "
+        "nothing" in said
+    )
+    assert "'crm'" not in said
+    statuses = {p["name"]: p["status"] for p in json.loads(listed.stdout)}
+    assert statuses["crm"] == "DISABLED" and statuses["cdp"] == "OK"
+
+
 UNMARKED = """
 from seggraph import hookimpl
 from seggraph.domain.properties import PropertyDefinition, PropertyType

@@ -131,6 +131,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def disabled_not_installed(name: str) -> str:
+    """The warning for a name in SEGGRAPH_DISABLE_PLUGINS that no plugin has."""
+    return f"SEGGRAPH_DISABLE_PLUGINS names {name!r}, which is not installed: it disables nothing"
+
+
 class PluginManager:
     """The plugins of one application (or one CLI command).
 
@@ -181,11 +186,18 @@ class PluginManager:
                 manager.add_plugin(extra)
         for wanted in manager.not_installed():
             log.warning("SEGGRAPH_PLUGINS names %r, which is not installed", wanted)
+        for unwanted in manager.disabled_not_installed():
+            log.warning(disabled_not_installed(unwanted))
         return manager
 
     def not_installed(self) -> list[str]:
         """The names SEGGRAPH_PLUGINS gives that no plugin has, in its order."""
         return [name for name in self.settings.plugins or () if name not in self._records]
+
+    def disabled_not_installed(self) -> list[str]:
+        """The names SEGGRAPH_DISABLE_PLUGINS gives that no plugin has (a typo leaves the
+        plugin it meant loaded), in its order."""
+        return [name for name in self.settings.disable_plugins if name not in self._records]
 
     def _refusal(self, name: str) -> str | None:
         allowed = self.settings.plugins
