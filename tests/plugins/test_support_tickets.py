@@ -172,7 +172,7 @@ def test_the_token_is_read_from_a_dotenv_file_as_every_setting(
     assert post(server.url, TICKETS, token="wrong").status_code == 401
     response = post(server.url, TICKETS)
     assert response.status_code == 200, response.text
-    assert response.json() == {"written": len(TICKETS["tickets"])}
+    assert response.json() == {"written": len(TICKETS["tickets"]), "stale": 0}
 
 
 def test_a_blank_token_is_no_token(
