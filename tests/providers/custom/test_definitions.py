@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from pymongo.database import Database as SyncDatabase
 from pymongo.errors import PyMongoError
 from seggraph_custom.store import CustomStore
 
+from seggraph.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.providers.custom.conftest import (
     create,
@@ -353,6 +356,41 @@ def test_a_type_change_is_refused_when_a_value_cannot_be_converted(
     assert "expected a number" in error["message"]
     assert list(sync_db["custom_values"].find()) == before
     assert sync_db["custom_definitions"].find_one({"_id": "note"})["type"] == "TEXT"  # type: ignore[index]
+
+
+def test_a_conversion_past_the_transaction_time_limit_is_refused_saying_what_to_do(
+    gql: GraphQLClient,
+    sync_db: Db,
+    settings: Settings,
+    start_live_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Converting many values in one transaction can take longer than it may (the embedded
+    database took 15 s for 20,000): the answer said DATABASE_UNAVAILABLE, "try again shortly",
+    and every retry ran out of time again. It is now a refusal saying why and what to do."""
+    create(gql, key="seats_text", type="TEXT")
+    set_values(
+        gql,
+        [{"key": "seats_text", "subscriberId": f"cus_{i}", "value": str(i)} for i in range(3)],
+    )
+    before = list(sync_db["custom_values"].find())
+    quick = start_live_server(settings.model_copy(update={"database_timeout_seconds": 0.5}))
+    real = CustomStore.replace_values
+
+    async def slow(self: CustomStore, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(2)  # longer than the 1.5 s a transaction may take here
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CustomStore, "replace_values", slow)
+    with httpx.Client(base_url=quick.url, timeout=60) as http:
+        refused = update(GraphQLClient(http), key="seats_text", type="NUMBER")
+    monkeypatch.undo()
+    [error] = refused["userErrors"]
+    assert (error["path"], error["code"]) == (["type"], "TOO_MANY_VALUES")
+    assert "the 3 stored values of custom.seats_text" in error["message"]
+    assert "SEGGRAPH_DATABASE_TIMEOUT_SECONDS" in error["message"]
+    assert list(sync_db["custom_values"].find()) == before
+    assert sync_db["custom_definitions"].find_one({"_id": "seats_text"})["type"] == "TEXT"  # type: ignore[index]
 
 
 def test_a_refused_type_change_shows_the_values_as_the_api_answers_them(

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from bson import Decimal128
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from seggraph.api.properties.types import json_value
 from seggraph.clock import Clock, utcnow
@@ -216,9 +216,11 @@ class CustomPropertiesService:
         mode's (``None``: names them all)."""
         key = key.removeprefix(f"{NAMESPACE}.")
         written = False
+        #: The stored values being converted (None before the conversion; -1 while read).
+        converting: int | None = None
 
         async def work(session: Session) -> CustomPropertyDefinition:
-            nonlocal written
+            nonlocal written, converting
             # Read, checked, converted and written in one transaction: a value written
             # meanwhile (set_values writes beside the definition it was checked against)
             # conflicts with it, and one of the two runs again, so no value is left in the old
@@ -242,18 +244,43 @@ class CustomPropertiesService:
                     "it (adding one can)"
                 )
                 await self._refuse_while_used(current, at, then, session, mode)
+                converting = -1
                 converted = await self._converted_values(current, updated, at, session)
+                converting = len(converted)
             await self.store.replace_definition(updated, session)
             if converted:
                 await self.store.replace_values(key, current.object, converted, session)
             await self.store.bump_version(session)
             return updated
 
-        updated = await self.database.run_atomically(work)
+        try:
+            updated = await self.database.run_atomically(work)
+        except PyMongoError as exc:
+            if (
+                converting is None
+                or not exc.timeout
+                or isinstance(exc, ServerSelectionTimeoutError)
+            ):
+                raise  # not the conversion's length: the database unavailable, or another fault
+            # Converting every value in one transaction ran past its time limit: trying
+            # again would too (it is not the database being unavailable, as it was answered).
+            raise InputRefused([self._conversion_too_large(key, change, converting)]) from exc
         if not written:
             return updated  # nothing written: the catalogue holds it as it is
         await self._changed()
         return updated
+
+    def _conversion_too_large(self, key: str, change: DefinitionChange, count: int) -> UserError:
+        values = "the stored values" if count < 0 else f"the {count:,} stored values"
+        limit = self.database.transaction_time_limit
+        return UserError(
+            ("type",) if change.type is not None else ("enumValues",),
+            "TOO_MANY_VALUES",
+            f"converting {values} of custom.{key} did not finish within the {limit:g} s a "
+            "transaction may take (three times SEGGRAPH_DATABASE_TIMEOUT_SECONDS), so nothing "
+            "was changed: raise SEGGRAPH_DATABASE_TIMEOUT_SECONDS for this change, or remove "
+            "values first",
+        )
 
     async def _existing(self, key: str, session: Session) -> CustomPropertyDefinition:
         """The definition of ``key``, or NOT_FOUND."""

@@ -76,9 +76,10 @@ class UpdateCustomPropertyInput:
         default=None,
         description="Refused while any segment uses the property (PROPERTY_IN_USE); existing "
         "values are converted, and the change is refused when one cannot be "
-        "(VALUES_INCOMPATIBLE). A LIST becomes its items comma-separated, or a JSON array "
-        "when that would not read back as the same items (an item with a comma, for one), so "
-        "that changing it to TEXT and back keeps them.",
+        "(VALUES_INCOMPATIBLE), or when converting them all takes longer than a transaction "
+        "may (TOO_MANY_VALUES: nothing changed). A LIST becomes its items comma-separated, "
+        "or a JSON array when that would not read back as the same items (an item with a "
+        "comma, for one), so that changing it to TEXT and back keeps them.",
     )
     enum_values: list[str] | None = strawberry.field(
         default=None,
