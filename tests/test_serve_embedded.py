@@ -39,6 +39,7 @@ def test_serve_embedded_keeps_data_across_a_restart(tmp_path: Path) -> None:
         )
         segment_id = created["createSegment"]["segment"]["id"]
     assert "embedded database" in log.read_text()
+    assert "SEGGRAPH_MONGODB_URI is unset or empty" not in log.read_text()  # a local trial
 
     billing = tmp_path / "billing.jsonl"
     billing.write_text(
@@ -80,6 +81,17 @@ def test_serve_embedded_keeps_data_across_a_restart(tmp_path: Path) -> None:
     for db_port in db_ports:
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", int(db_port)), timeout=2).close()
+
+
+def test_the_embedded_database_served_to_other_machines_is_a_warning(tmp_path: Path) -> None:
+    """A deployment template that expands a missing SEGGRAPH_MONGODB_URI to "" serves its
+    production traffic from a database on the machine's disk: only an INFO line said so."""
+    log = tmp_path / "serve.log"
+    with serving(tmp_path / "db", free_port(), log, SEGGRAPH_HOST="0.0.0.0", SEGGRAPH_AUTH="off"):
+        pass
+    [line] = [line for line in log.read_text().splitlines() if "with the embedded database" in line]
+    assert "WARNING" in line and "serving on 0.0.0.0" in line
+    assert "SEGGRAPH_MONGODB_URI is unset or empty" in line
 
 
 def serve_until_it_stops(data_dir: Path, **settings: str) -> subprocess.CompletedProcess[str]:

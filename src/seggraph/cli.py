@@ -26,6 +26,9 @@ from seggraph.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from seggraph.plugins.manager import ProviderInfo
 
+#: Hosts only this machine reaches: serving the embedded database there is a trial.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
 app = typer.Typer(
     name="seggraph",
     help="seggraph: which subscribers are in which segments, answered over GraphQL.\n\n"
@@ -157,6 +160,16 @@ def serve(
         log.info(
             "using the embedded database (SecantusDB) at %s, data in %s", uri, settings.data_dir
         )
+        if settings.host not in LOOPBACK_HOSTS:
+            # Reachable by others, so possibly a deployment whose SEGGRAPH_MONGODB_URI came out
+            # empty (a missing secret in a template): say so, rather than only at INFO.
+            log.warning(
+                "serving on %s with the embedded database, since SEGGRAPH_MONGODB_URI is unset "
+                "or empty: the data is kept in %s on this machine only. A deployment sets "
+                "SEGGRAPH_MONGODB_URI to its MongoDB (README: Using a real MongoDB or Atlas)",
+                settings.host,
+                settings.data_dir,
+            )
         # `seggraph keys` reaches this database through the record while it holds the directory.
         assert embedded.process is not None
         record_running(settings.data_dir, uri, embedded.process.pid)
