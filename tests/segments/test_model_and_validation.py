@@ -33,6 +33,10 @@ from seggraph.validation.conditions import (
 )
 from tests.segments.conftest import TEST_PROPERTIES, SegmentClient, errors_by_path, snapshot
 
+#: Under the length limit, and a program RE2 builds case-sensitively but finds too large
+#: case-insensitively (each \\w then also matches the Kelvin sign and the long s).
+BIG_WHEN_CASE_INSENSITIVE = "(?:\\w){1000}" * 59
+
 HIGH_VALUE_ANNUAL = {
     "combinator": "ALL",
     "conditions": [
@@ -298,6 +302,12 @@ def condition(prop: str, op: str, value: Any = None, **extra: Any) -> dict[str, 
         (condition("plan.name", "MATCHES", "(unclosed"), "INVALID_PATTERN", "value"),
         (condition("plan.name", "MATCHES", "(a)\\1"), "INVALID_PATTERN", "value"),
         (
+            # RE2 compiles this case-sensitively, but not case-insensitively (too large).
+            condition("plan.name", "MATCHES", BIG_WHEN_CASE_INSENSITIVE, caseInsensitive=True),
+            "INVALID_PATTERN",
+            "value",
+        ),
+        (
             condition("subscription.next_billing_date", "BEFORE", "31/01/2026"),
             "INVALID_VALUE",
             "value",
@@ -387,6 +397,32 @@ def test_refused_conditions_name_their_path(
     assert errors_by_path(payload) == {path: code}, payload["userErrors"]
     assert cond["property"] in payload["userErrors"][0]["message"] or code == "UNKNOWN_SEGMENT"
     assert snapshot(sync_db) == before
+
+
+def test_a_pattern_is_checked_as_its_case_sensitivity_compiles_it(seg: SegmentClient) -> None:
+    """Case-insensitive matching takes a larger RE2 program: a pattern that fits only when
+    case-sensitive is refused in a preview too (not an internal error), and is taken
+    case-sensitive."""
+    tree = {
+        "conditions": [
+            condition("plan.name", "MATCHES", BIG_WHEN_CASE_INSENSITIVE, caseInsensitive=True)
+        ]
+    }
+    preview = seg.run(
+        'query($c: ConditionGroupInput!) { previewConditions(subscriberIds: ["cus_1"], '
+        "conditions: $c) { results { subscriberId } userErrors { path code message } } }",
+        c=tree,
+    )["previewConditions"]
+    assert preview["results"] == []
+    assert [(e["path"], e["code"]) for e in preview["userErrors"]] == [
+        (["conditions", "conditions", "0", "value"], "INVALID_PATTERN")
+    ]
+    assert "too large" in preview["userErrors"][0]["message"]
+    sensitive = seg.create(
+        name="fits",
+        conditions={"conditions": [condition("plan.name", "MATCHES", BIG_WHEN_CASE_INSENSITIVE)]},
+    )
+    assert sensitive["userErrors"] == []
 
 
 @pytest.mark.parametrize(

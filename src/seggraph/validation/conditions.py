@@ -258,7 +258,7 @@ class ConditionValidator:
                 f"{definition.type.value}",
             )
         try:
-            value = self._value(definition, operator, condition.value)
+            value = self._value(definition, operator, condition.value, condition.case_insensitive)
         except v.ValueRefused as exc:
             where = _where(exc.at)
             return refuse(
@@ -266,7 +266,13 @@ class ConditionValidator:
             )
         return Condition(key, operator, value, condition.case_insensitive)
 
-    def _value(self, definition: PropertyDefinition, operator: Operator, raw: Any) -> Any:
+    def _value(
+        self,
+        definition: PropertyDefinition,
+        operator: Operator,
+        raw: Any,
+        case_insensitive: bool = False,
+    ) -> Any:
         if operator in VALUELESS_OPERATORS:
             if raw is not None:
                 raise v.ValueRefused(f"{operator.value} takes no value", "VALUE_NOT_ALLOWED")
@@ -297,7 +303,7 @@ class ConditionValidator:
             return tuple(_item(one, items, index) for index in range(len(items)))
         value = one(raw)
         if operator is Operator.MATCHES:
-            self._check_regex(value)
+            self._check_regex(value, case_insensitive)
         return value
 
     def _scalar_parser(
@@ -334,13 +340,16 @@ class ConditionValidator:
             ) from None
         return value
 
-    def _check_regex(self, pattern: str) -> None:
+    def _check_regex(self, pattern: str, case_insensitive: bool) -> None:
+        """``pattern`` compiles as evaluation compiles it: case-insensitive matching takes a
+        larger program, which RE2 may refuse (too large) where the case-sensitive one fits."""
         if len(pattern) > self.limits.max_regex_length:
             raise v.ValueRefused(
                 f"a pattern has at most {self.limits.max_regex_length} characters", "TOO_LONG"
             )
         options = re2.Options()
         options.log_errors = False
+        options.case_sensitive = not case_insensitive
         try:
             re2.compile(pattern, options)
         except re2.error as exc:
