@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
 from seggraph.domain.segments import MAX_USAGES
+from seggraph.services.segments import tag_filter_errors
 from tests.conftest import GraphQLClient, LiveServer
 from tests.segments.conftest import PAYLOAD, SegmentClient, errors_by_path, snapshot
 
@@ -46,6 +48,22 @@ def test_tag_counts_and_tag_filters(seg: SegmentClient) -> None:
         '{ segments(filter: {tags: ["vip", "ANNUAL"], tagMatch: ALL}) { nodes { name } } }'
     )
     assert names(all_of) == ["a"]
+
+
+def test_a_tag_filter_counts_a_tag_in_composed_form_as_it_is_stored(seg: SegmentClient) -> None:
+    """A stored tag is at most 64 characters in composed form (NFC); the filter counted the
+    characters as sent, so a tag a segment carries, typed with decomposed accents (or Hangul
+    as jamo, as some systems send it), was refused as TOO_LONG instead of finding it."""
+    accented = "\u00e9" * 40
+    hangul = "\ud504\ub9ac\ubbf8\uc5c4" * 16  # 64 syllables, 192 jamo decomposed
+    seg.created(name="accented", tags=[accented])
+    seg.created(name="hangul", tags=[hangul])
+    ask = "query($t: [String!]!) { segments(filter: {tags: $t}) { nodes { name } } }"
+    assert names(seg.run(ask, t=["e\u0301" * 40])) == ["accented"]
+    assert names(seg.run(ask, t=[unicodedata.normalize("NFD", hangul)])) == ["hangul"]
+    assert tag_filter_errors(["e\u0301" * 64], ("tags",)) == []
+    too_long = tag_filter_errors(["e\u0301" * 65], ("tags",))
+    assert [(e.code, e.path) for e in too_long] == [("TOO_LONG", ("tags", 0))]
 
 
 def test_text_search_in_name_and_description(seg: SegmentClient) -> None:

@@ -226,14 +226,16 @@ def clean_tags(
 
 def tag_filter_errors(tags: Sequence[str], path: tuple[PathPart, ...]) -> list[UserError]:
     """What is wrong with the tags a question filters by: more than a segment may carry
-    (``TOO_MANY``), or one longer than a tag may be (``TOO_LONG``, which no segment carries)."""
+    (``TOO_MANY``), or one longer than a tag may be (``TOO_LONG``, which no segment carries).
+    A tag is counted in composed form (NFC), as a stored tag is: ``é`` typed as ``e`` and an
+    accent is one character, and a tag a segment carries is never refused as too long."""
     errors: list[UserError] = []
     if len(tags) > MAX_TAGS:
         errors.append(
             UserError(path, "TOO_MANY", f"filter by at most {MAX_TAGS} tags, got {len(tags)}")
         )
     for index, tag in enumerate(tags):
-        if len(tag.strip()) > MAX_TAG:
+        if len(unicodedata.normalize("NFC", tag.strip())) > MAX_TAG:
             errors.append(
                 UserError((*path, index), "TOO_LONG", f"a tag has at most {MAX_TAG} characters")
             )
