@@ -5,12 +5,14 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+import httpx
 import pytest
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
 from seggraph.domain.segments import MAX_USAGES
 from seggraph.services.segments import tag_filter_errors
+from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer
 from tests.segments.conftest import PAYLOAD, SegmentClient, errors_by_path, snapshot
 
@@ -91,6 +93,51 @@ def test_text_search_finds_accents_typed_either_way(seg: SegmentClient) -> None:
     assert names(seg.run(search, s="cafe")) == ["Cafe society"]
     # 200 characters composed (the most a search holds), 400 as typed: counted as composed
     assert seg.run(search, s="e\u0301" * 200)["segments"]["nodes"] == []
+
+
+def test_text_search_keeps_the_combining_marks_of_a_word(seg: SegmentClient) -> None:
+    """Words were runs of ``\\w``, which leaves combining marks out: the vowel signs of
+    Devanagari and Thai cut every word into letters, so "दिन" (day) found "हिन्दी भाषा" (its
+    words were द, न, भ, ष, ह) and "สุข" found "สวัสดี ขอบคุณ"."""
+    seg.created(name="\u0939\u093f\u0928\u094d\u0926\u0940 \u092d\u093e\u0937\u093e")  # हिन्दी भाषा
+    seg.created(name="\u0e2a\u0e27\u0e31\u0e2a\u0e14\u0e35 \u0e02\u0e2d\u0e1a\u0e04\u0e38\u0e13")
+    search = "query($s: String!) { segments(filter: {search: $s}) { nodes { name } } }"
+    hindi, thai = (
+        "\u0939\u093f\u0928\u094d\u0926\u0940 \u092d\u093e\u0937\u093e",
+        ("\u0e2a\u0e27\u0e31\u0e2a\u0e14\u0e35 \u0e02\u0e2d\u0e1a\u0e04\u0e38\u0e13"),
+    )
+    assert names(seg.run(search, s="\u0926\u093f\u0928")) == []  # दिन
+    assert names(seg.run(search, s="\u0e2a\u0e38\u0e02")) == []  # สุข
+    assert names(seg.run(search, s="\u0939\u093f\u0928\u094d\u0926\u0940")) == [hindi]
+    assert names(seg.run(search, s="\u0939\u093f")) == [hindi]  # the start of हिन्दी
+    assert names(seg.run(search, s="\u0e2a\u0e27\u0e31\u0e2a")) == [thai]
+    assert names(seg.run(search, s="\u0e02\u0e2d\u0e1a")) == [thai]
+
+
+def test_segments_stored_with_words_found_the_old_way_are_found_after_a_restart(
+    seg: SegmentClient,
+    sync_db: Database[dict[str, Any]],
+    settings: Settings,
+    start_live_server: Any,
+) -> None:
+    """A segment written before words kept their combining marks holds the old words; the
+    server gives it the new ones when it starts, so a search finds it as it finds a new one."""
+    hindi = "\u0939\u093f\u0928\u094d\u0926\u0940"  # हिन्दी
+    created = seg.created(name=f"{hindi} users", description="plain words")
+    old_terms = sorted(["\u0939", "\u0928", "\u0926", "users", "plain", "words"])
+    sync_db.segments.update_one({"name": f"{hindi} users"}, {"$set": {"search_terms": old_terms}})
+    server = start_live_server(settings)
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        found = GraphQLClient(http).query(
+            "query($s: String!) { segments(filter: {search: $s}) { nodes { id } } }",
+            {"s": hindi},
+            **{"X-Seggraph-Mode": "TEST"},
+        )
+    assert [n["id"] for n in found["segments"]["nodes"]] == [created["id"]]
+    stored = sync_db.segments.find_one({"name": f"{hindi} users"})
+    assert stored is not None and stored["search_terms"] == sorted(
+        [hindi, "users", "plain", "words"]
+    )
 
 
 def test_filters_page_with_a_total(seg: SegmentClient) -> None:

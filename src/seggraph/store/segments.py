@@ -10,6 +10,7 @@ read returns it, and it changes neither the version nor the write token.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, replace
@@ -135,9 +136,59 @@ def to_object_id(segment_id: str) -> ObjectId | None:
         return None
 
 
+def _words(text: str) -> list[str]:
+    """The words of ``text``: runs of letters, digits, ``_`` and the combining marks written
+    with them. ``\\w`` alone leaves the marks out, and so cut a word wherever one sits: the
+    vowel signs of Devanagari or Thai (``हिन्दी`` was ``ह``, ``न`` and ``द``), so a search
+    found any word that began with one of the letters."""
+    if text.isascii():
+        return _WORD.findall(text)
+    words: list[str] = []
+    start = None
+    for at, char in enumerate(text):
+        if char.isalnum() or char == "_" or unicodedata.category(char).startswith("M"):
+            if start is None:
+                start = at
+        elif start is not None:
+            words.append(text[start:at])
+            start = None
+    if start is not None:
+        words.append(text[start:])
+    return words
+
+
 def search_terms(*texts: str) -> list[str]:
     """The case-folded words of a segment's name and description (what text search matches)."""
-    return sorted({word.casefold() for text in texts for word in _WORD.findall(text)})
+    return sorted({word.casefold() for text in texts for word in _words(text)})
+
+
+async def refresh_search_terms(db: AsyncDatabase[dict]) -> int:
+    """Give every stored segment the search terms its name and description have now, when
+    the way words are found changed since it was written (else a search finds it by the old
+    words and misses it by the new ones); how many were rewritten. Run at startup. A segment
+    written meanwhile is left as that write made it (the update matches its text and terms
+    as read)."""
+    rewritten = 0
+    modes: set[str] = set()
+    fields = {"name": 1, "description": 1, "search_terms": 1, "mode": 1}
+    async for doc in db[SEGMENTS].find({}, fields):
+        name, description = doc.get("name", ""), doc.get("description", "")
+        terms = search_terms(name, description)
+        if doc.get("search_terms") == terms:
+            continue
+        as_read = {
+            "_id": doc["_id"],
+            "name": name,
+            "description": description,
+            "search_terms": doc.get("search_terms"),
+        }
+        result = await db[SEGMENTS].update_one(as_read, {"$set": {"search_terms": terms}})
+        rewritten += result.modified_count
+        if result.modified_count:
+            modes.add(doc["mode"])
+    for mode in modes:  # answers kept in memory by other processes are read again
+        await _change_write_token(db, Mode(mode), None)
+    return rewritten
 
 
 def to_document(segment: Segment) -> dict[str, Any]:
