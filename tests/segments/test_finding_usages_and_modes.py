@@ -114,6 +114,19 @@ def test_text_search_keeps_the_combining_marks_of_a_word(seg: SegmentClient) -> 
     assert names(seg.run(search, s="\u0e02\u0e2d\u0e1a")) == [thai]
 
 
+def test_text_search_finds_a_turkish_capital_dotted_i_by_its_lowercase_i(
+    seg: SegmentClient,
+) -> None:
+    """Case folding makes İ an i and a combining dot above, which nobody types: "istanbul"
+    and "müşterileri" found nothing in "İSTANBUL MÜŞTERİLERİ"."""
+    turkish = "\u0130STANBUL M\u00dc\u015eTER\u0130LER\u0130"
+    seg.created(name=turkish, description="\u0130zmir")
+    seg.created(name="Other")
+    search = "query($s: String!) { segments(filter: {search: $s}) { nodes { name } } }"
+    for typed in ["istanbul", "m\u00fc\u015fterileri", "izmir", "\u0130stanbul", "ISTANBUL"]:
+        assert names(seg.run(search, s=typed)) == [turkish], typed
+
+
 def test_segments_stored_with_words_found_the_old_way_are_found_after_a_restart(
     seg: SegmentClient,
     sync_db: Database[dict[str, Any]],

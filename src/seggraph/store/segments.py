@@ -157,9 +157,17 @@ def _words(text: str) -> list[str]:
     return words
 
 
+def _folded(word: str) -> str:
+    """``word`` case-folded. Folding turns the Turkish capital ``İ`` into ``i`` and a
+    combining dot above, which no lowercase word typed has: ``istanbul`` and
+    ``müşterileri`` found nothing in ``İSTANBUL MÜŞTERİLERİ``. The dot goes: ``İ`` is
+    ``i``'s capital, as ``I`` is."""
+    return word.casefold().replace("i\u0307", "i")
+
+
 def search_terms(*texts: str) -> list[str]:
     """The case-folded words of a segment's name and description (what text search matches)."""
-    return sorted({word.casefold() for text in texts for word in _words(text)})
+    return sorted({_folded(word) for text in texts for word in _words(text)})
 
 
 async def refresh_search_terms(db: AsyncDatabase[dict]) -> int:
