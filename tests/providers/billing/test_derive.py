@@ -466,6 +466,22 @@ def test_subscriber_mrr_only_in_the_account_currency() -> None:
     assert_money(out.values["subscriber.mrr"], Money(Decimal("10.00"), "EUR"))
 
 
+def test_subscriber_mrr_is_known_when_only_a_subscription_in_another_currency_is_not() -> None:
+    """A subscription in another currency is left out of ``subscriber.mrr`` whatever its MRR,
+    so one whose MRR cannot be derived (its price not known yet) does not make the sum
+    UNKNOWN; one in the account currency still does."""
+    subs = [
+        subscription("sub_usd", [item("month_10")]),
+        subscription("sub_eur", [item("price_nowhere")], currency="eur"),
+    ]
+    out = run(subs)
+    assert_money(out.values["subscriber.mrr"], usd("10.00"))
+    assert any("sub_eur" in note and "EUR" in note for note in out.notes["subscriber.mrr"])
+    assert isinstance(run(subs, subscription_id="sub_eur").values["subscription.mrr"], Unknown)
+    subs[1] = subscription("sub_usd2", [item("price_nowhere")])
+    assert isinstance(values(subs)["subscriber.mrr"], Unknown)
+
+
 def test_subscriber_mrr_in_a_zero_decimal_account_currency() -> None:
     got = values([subscription("sub_1", [item("jpy_month_1000")], currency="jpy")], currency="JPY")
     assert_money(got["subscriber.mrr"], Money(Decimal("1000"), "JPY"))

@@ -752,13 +752,22 @@ def _derive_subscriber(
     def mrr() -> Money:
         counted: list[Fraction] = []
         for subscription in subscriptions:
-            amount, currency = out.mrr_once(
-                subscription,
-                partial(subscription_mrr, subscription, customer, resolver, account, now),
-            )
-            if currency == account.currency:
+            amount: Fraction | None
+            try:
+                amount, currency = out.mrr_once(
+                    subscription,
+                    partial(subscription_mrr, subscription, customer, resolver, account, now),
+                )
+            except DerivationError:
+                # A subscription in another currency is left out whatever its MRR, so one
+                # whose MRR cannot be derived (a price not known yet) leaves the sum known.
+                currency = subscription_currency(subscription, resolver, account)
+                if currency == account.currency:
+                    raise
+                amount = None
+            if amount is not None and currency == account.currency:
                 counted.append(amount)
-            elif amount:
+            elif amount is None or amount:
                 out.note(
                     "subscriber.mrr",
                     f"subscription {subscription.get('id')} is in {currency}, not the account "
