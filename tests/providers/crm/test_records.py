@@ -155,6 +155,23 @@ def test_every_bad_field_is_named(tmp_path: Path) -> None:
     ]
 
 
+def test_a_currency_that_is_no_iso_4217_code_is_refused(tmp_path: Path) -> None:
+    """A conditions' currency must be an ISO 4217 code, so a company's revenue in ``UDS`` (a
+    typo) could never be compared: every condition on it would be UNKNOWN. It is refused
+    when imported, as the message always said; a real code passes, in any case."""
+    path = tmp_path / "companies.csv"
+    path.write_text(
+        "id,name,annualrevenue,currency\nc1,Acme,1000,uds\nc2,Beta,1000,xyz\nc3,Gamma,1000,eur\n",
+        encoding="utf-8",
+    )
+    parsed = read_records(path, None, "USD")
+    assert [str(e) for e in parsed.errors] == [
+        "row 2 (id c1): currency: 'UDS' is not an ISO 4217 currency code (such as USD, EUR, JPY)",
+        "row 3 (id c2): currency: 'XYZ' is not an ISO 4217 currency code (such as USD, EUR, JPY)",
+    ]
+    assert [c["currency"] for c in parsed.companies] == ["EUR"]
+
+
 def test_a_repeated_id_is_named_when_its_first_record_is_refused_too(tmp_path: Path) -> None:
     """Contacts c5 and c5, the first refused for its email: the repeat went unsaid, and came
     out only once the email was fixed."""

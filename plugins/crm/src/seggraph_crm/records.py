@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from seggraph.domain.currencies import is_currency_code
+from seggraph.domain.currencies import is_currency_code, is_iso_currency
 from seggraph.domain.numbers import BOUNDS, INT64_MAX, fits_int64, within_bounds
 
 
@@ -338,6 +338,10 @@ def _company_field(name: str, value: Any, currency: str) -> Any:
         code = _text(value).upper()
         if not is_currency_code(code):
             raise _Refused(f"expected a three-letter ISO 4217 currency code, got {code!r}")
+        if not is_iso_currency(code):
+            # No condition can name it (conditions take ISO 4217 codes only): every one on
+            # this company's revenue would be UNKNOWN, a currency mismatch, for a typo.
+            raise _Refused(f"{code!r} is not an ISO 4217 currency code (such as USD, EUR, JPY)")
         return code
     if name == "renewal_date":
         return _date(value)
