@@ -757,6 +757,22 @@ def test_a_money_amount_too_large_or_too_precise_for_28_digits_is_still_checked(
     assert errors_by_path(refused) == {"conditions.conditions.1.value": "INVALID_MONEY"}
 
 
+def test_a_refused_amount_is_named_as_the_text_form_writes_it(seg: SegmentClient) -> None:
+    """``subscriber.mrr = 0.0000001`` was refused as "1E-7 is not a whole number of USD minor
+    units": the text form writes no exponent, and neither does the message."""
+    refused = seg.create(name="tiny", conditionsText="subscriber.mrr = 0.0000001")
+    assert [e["message"] for e in refused["userErrors"]] == [
+        "subscriber.mrr EQ: 0.0000001 is not a whole number of USD minor units"
+    ]
+    refused = seg.create(
+        name="tiny",
+        conditions={"conditions": [condition("subscriber.mrr", "GT", {"amount": "1.5E-7"})]},
+    )
+    assert [e["message"] for e in refused["userErrors"]] == [
+        "subscriber.mrr GT: 0.00000015 is not a whole number of USD minor units"
+    ]
+
+
 @pytest.mark.parametrize(
     "value",
     [

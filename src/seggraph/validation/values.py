@@ -70,7 +70,9 @@ class _JsonRepr(reprlib.Repr):
         if isinstance(x, bool):
             return "true" if x else "false"
         if isinstance(x, Decimal):
-            return str(x)
+            # As the text form writes it, without an exponent (str() wrote 0.0000001 as 1E-7),
+            # unless it is past the bounds (1E+2000000 would be two million digits).
+            return format(x, "f") if within_bounds(x) else str(x)
         if isinstance(x, float) and not math.isfinite(x):
             return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
         if isinstance(x, Money):  # from the text form, spelled as it is there
@@ -155,7 +157,7 @@ def parse_money(value: Any, account_currency: str) -> Money | Decimal:
     effective = currency or account_currency
     if not is_whole_minor_units(amount, effective):
         raise ValueRefused(
-            f"{amount} is not a whole number of {effective} minor units", "INVALID_MONEY"
+            f"{describe(amount)} is not a whole number of {effective} minor units", "INVALID_MONEY"
         )
     # Without a currency the canonical form is the bare amount (the account currency), which is
     # also what the text form reads back from "100".
@@ -250,10 +252,10 @@ def parse_semver(value: Any) -> str:
 def parse_percentage(value: Any) -> Decimal:
     number = parse_decimal(value, "a percentage from 0 to 100")
     if not Decimal(0) <= number <= Decimal(100):
-        raise ValueRefused(f"expected a percentage from 0 to 100, got {number}")
+        raise ValueRefused(f"expected a percentage from 0 to 100, got {describe(number)}")
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -3 and number != number.quantize(Decimal("0.001")):
-        raise ValueRefused(f"a percentage has at most 3 decimals, got {number}")
+        raise ValueRefused(f"a percentage has at most 3 decimals, got {describe(number)}")
     return number
 
 
