@@ -100,6 +100,10 @@ ERRORS: list[tuple[str, int, int, str | None, str]] = [
     ("a.a = 1.", 1, 7, None, "found '1.'"),
     ("a.a = .5", 1, 7, None, "unexpected character '.'"),
     ("a.a = 12abc", 1, 7, None, "found '12abc' (put a space between a number and a currency code"),
+    # an exponent is not a currency code
+    ("a.a = 1e3", 1, 7, None, "found '1e3' (a number is written without an exponent: 1000, not"),
+    ("a.a = 2.5E-7", 1, 7, None, "found '2.5E' (a number is written without an exponent"),
+    ("a.a = 1e3USD", 1, 7, None, "found '1e3USD' (put a space between a number and a currency"),
     ("a.a = - 3", 1, 7, None, "found '-'"),
     ("a.a = ٣", 1, 7, None, "found '٣'"),
     # BETWEEN without its AND

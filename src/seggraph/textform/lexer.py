@@ -40,6 +40,8 @@ class Token:
 
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _NUMBER_TAIL = re.compile(r"[A-Za-z0-9_.]+")
+#: An exponent after a number (``1e3``, ``2.5E-7``), which the text form does not read.
+_EXPONENT = re.compile(r"[eE][+-]?[0-9]+(?![A-Za-z0-9_.])")
 _SYMBOLS = ("==", "!=", "<>", "<=", ">=", "=", "<", ">", "(", ")", ",", "¤")
 _ESCAPES = {'"': '"', "\\": "\\", "`": "`", "n": "\n", "t": "\t", "r": "\r"}
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -133,7 +135,9 @@ class Lexer:
         if tail is not None:  # 1.2.3, 12abc, 100USD, 1.
             raw = text[at : tail.end()]
             hint = ""
-            if raw[len(match.group()) :][:1].isalpha():
+            if _EXPONENT.match(text, end):
+                hint = " (a number is written without an exponent: 1000, not 1e3)"
+            elif raw[len(match.group()) :][:1].isalpha():
                 hint = " (put a space between a number and a currency code: 100 USD)"
             return self._error(
                 at,
