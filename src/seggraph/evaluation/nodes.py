@@ -28,6 +28,7 @@ from seggraph.evaluation.explain import (
 from seggraph.evaluation.predicates import Shortcut, Test
 from seggraph.evaluation.truth import FALSE, NEGATION, TRUE, UNKNOWN, Truth
 from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownReason
+from seggraph.lru import LruCache
 
 Values: TypeAlias = Mapping[str, Any]
 FastFn: TypeAlias = Callable[[Values, Env], Truth]
@@ -411,7 +412,14 @@ class BucketLeaf(Node):
 
 #: Groups of up to this many children get a generated fast path (see ``_group_factory``).
 _MAX_UNROLLED = 8
-_FACTORIES: dict[tuple[Combinator, tuple[str, ...]], Callable[..., FastFn]] = {}
+#: How many generated factories are kept. There is one per combinator and sequence of shapes,
+#: and a client's drafts (previewConditions) can ask for any of over a million (three
+#: combinators, five shapes, two to eight children): kept without a bound, each new one was
+#: about 6 KB more for the life of the process. The saved segments' groups need a few dozen.
+FACTORIES_KEPT = 1024
+_FACTORIES: LruCache[tuple[Combinator, tuple[str, ...]], Callable[..., FastFn]] = LruCache(
+    FACTORIES_KEPT
+)
 
 #: A number answered in place, a missing value at once; what follows the ``else:`` answers
 #: any other value (shared by the ``numeric`` and ``money`` shapes below).
@@ -462,7 +470,8 @@ def _group_factory(combinator: Combinator, shapes: tuple[str, ...]) -> Callable[
 
     The source is built from the combinator and the children's shapes alone: no key, value or
     other condition data ever reaches it (those are the ``make`` arguments, bound by name,
-    ``k0``, ``p0``, ...). One factory per combinator and sequence of shapes, made once."""
+    ``k0``, ``p0``, ...). One factory per combinator and sequence of shapes, made once while
+    :data:`_FACTORIES` keeps it."""
     factory = _FACTORIES.get((combinator, shapes))
     if factory is not None:
         return factory
@@ -494,7 +503,7 @@ def _group_factory(combinator: Combinator, shapes: tuple[str, ...]) -> Callable[
     name = f"<seggraph {combinator.value} group: {' '.join(shapes)}>"
     exec(compile(source, name, "exec"), namespace)
     factory = namespace["make"]
-    _FACTORIES[(combinator, shapes)] = factory
+    _FACTORIES.put((combinator, shapes), factory)
     return factory
 
 
