@@ -39,7 +39,7 @@ class Thing:
         return 0
 
 
-def test_an_identity_cache_finds_the_very_objects_and_keeps_them_alive() -> None:
+def test_an_identity_cache_finds_the_very_objects() -> None:
     cache: IdentityCache[str | None] = IdentityCache(2)
     a, b = Thing(), Thing()
     cache.put((a,), "a")
@@ -49,11 +49,40 @@ def test_an_identity_cache_finds_the_very_objects_and_keeps_them_alive() -> None
     assert cache.get((a,), extra="other") is None
     assert cache.get((a, b), "pair", default="missing") is None  # a kept None is found
     assert cache.get((b, a), "pair", default="missing") == "missing"
-    # The entry keeps its objects alive, so their ids cannot be taken by new objects.
+    c = Thing()
+    cache.put((c,), "c")  # the least recently used entry, ("a",), is forgotten
+    assert (cache.get((a,)), cache.get((c,)), len(cache)) == (None, "c", 2)
+
+
+def test_an_identity_cache_keeps_nothing_alive_and_forgets_what_is_gone() -> None:
+    cache: IdentityCache[str] = IdentityCache(8)
+    a, b = Thing(), Thing()
+    cache.put((a,), "a")
+    cache.put((a, b), "pair")
     alive = weakref.ref(a)
     del a
     gc.collect()
-    assert alive() is not None
-    c = Thing()
-    cache.put((c,), "c")  # the least recently used entry, ("a",), is forgotten
-    assert (cache.get((alive(),)), cache.get((c,)), len(cache)) == (None, "c", 2)
+    assert alive() is None
+    assert len(cache) == 2  # until the next put
+    cache.put((b,), "b")
+    assert (cache.get((b,)), len(cache)) == ("b", 1)
+
+
+def test_an_object_taking_the_id_of_one_gone_finds_nothing() -> None:
+    cache: IdentityCache[str] = IdentityCache(8)
+    a = Thing()
+    cache.put((a,), "a")
+    gone = id(a)
+    del a
+    # A new object of the same size, made at once, usually takes the freed memory, and its id.
+    others = [Thing() for _ in range(100)]
+    taken = [thing for thing in others if id(thing) == gone]
+    assert taken, "no new object took the id (the allocator changed?)"
+    assert cache.get((taken[0],)) is None
+
+
+def test_an_identity_cache_holds_objects_that_take_no_weak_reference() -> None:
+    cache: IdentityCache[str] = IdentityCache(8)
+    key = (1, "x")  # a tuple takes no weak reference: held as it is
+    cache.put((key,), "tuple")
+    assert cache.get((key,)) == "tuple"

@@ -3,9 +3,13 @@ distinct requests, by the thousand, leave the structures they fill at their boun
 
 from __future__ import annotations
 
+import gc
 import itertools
 from typing import Any
 
+from graphql import DocumentNode
+
+from seggraph.api.security import PARSED
 from seggraph.evaluation import nodes
 from tests.conftest import GraphQLClient
 
@@ -48,3 +52,29 @@ def test_drafts_of_ever_new_group_shapes_keep_the_generated_group_code_bounded(
         [row] = preview["results"]
         assert row == {"subscriberId": "cus_1", "evaluation": {"result": "MEMBER"}}
         assert len(nodes._FACTORIES) <= nodes.FACTORIES_KEPT
+
+
+def test_documents_by_the_hundred_keep_no_more_text_parsed_than_the_parse_cache_holds(
+    gql: GraphQLClient,
+) -> None:
+    """The parse cache held 512 documents however long, and the caches keyed by a document's
+    identity (validation, cost, plans, each up to 1,024 entries) kept theirs alive too: 600
+    requests of 20 KB kept 3 GB. Now only the parse cache keeps documents, at most
+    ``PARSED.characters`` characters of them."""
+    marker = "# memory-bounds "
+    padding = "#" + "x" * 4_000 + "\n"
+    query = "{ segments(first: 1) { totalCount nodes { id name } } }"
+    count = 2 * PARSED.characters // len(padding)
+    for i in range(count):
+        answer = gql.query(f"{marker}{i}\n{padding}{query}")
+        assert answer == {"segments": {"totalCount": 0, "nodes": []}}
+    gc.collect()
+    kept = [
+        document
+        for document in gc.get_objects()
+        if isinstance(document, DocumentNode)
+        and document.loc is not None
+        and document.loc.source.body.startswith(marker)
+    ]
+    assert kept, "the parse cache keeps recent documents"
+    assert sum(len(document.loc.source.body) for document in kept) <= PARSED.characters

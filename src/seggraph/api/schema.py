@@ -97,7 +97,7 @@ def build_schema() -> SeggraphSchema:
         # DateTime refuses what it cannot read in words of its own (seggraph/api/scalars.py).
         config=StrawberryConfig(name_converter=RememberingNameConverter(), scalar_map=SCALARS),
         extensions=[
-            lambda: ParsedOperationChoice(maxsize=512),
+            ParsedOperationChoice,
             DocumentValidationCache,
             RequestLimits,
         ],

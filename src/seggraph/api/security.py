@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -34,6 +36,7 @@ from graphql import (
     SelectionSetNode,
     ValidationContext,
 )
+from graphql.language.parser import parse
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationRule
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.types import ExecutionContext
@@ -295,8 +298,59 @@ SEVERAL_OPERATIONS = "Must provide operation name if query contains multiple ope
 NO_OPERATION = "Must provide an operation."
 
 
+#: The most characters of query text the parsed documents kept hold together (documents
+#: longer than that are parsed for each request). A parsed document costs about 100 bytes of
+#: memory a character of its text, and up to 550 for one with a token every character or two:
+#: a count of documents alone (Strawberry's ``ParserCache``, 512) let 512 documents of
+#: ``SEGGRAPH_MAX_QUERY_TOKENS`` tokens stay, 3 GB from 600 requests of 20 KB.
+KEPT_DOCUMENT_CHARACTERS = 200_000
+#: The most documents kept, however short.
+KEPT_DOCUMENTS = 512
+
+
+class ParsedDocuments:
+    """Parsed documents by query text and parse options, least recently used forgotten first,
+    at most ``documents`` of them holding ``characters`` characters of text together (a
+    longer text is parsed every time). The caches keyed by a document's identity
+    (validation, cost, plans) keep nothing alive (:class:`~seggraph.lru.IdentityCache`): this
+    is what bounds them. For one event loop, as :class:`~seggraph.lru.LruCache`."""
+
+    def __init__(
+        self, characters: int = KEPT_DOCUMENT_CHARACTERS, documents: int = KEPT_DOCUMENTS
+    ) -> None:
+        self.characters = characters
+        self.documents = documents
+        self._entries: OrderedDict[tuple[str, tuple[tuple[str, Any], ...]], DocumentNode] = (
+            OrderedDict()
+        )
+        self.held = 0
+        """Characters of the kept documents' texts."""
+
+    def __call__(self, query: str, **options: Any) -> DocumentNode:
+        key = (query, tuple(sorted(options.items())))
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+            return found
+        document = parse(query, **options)
+        if len(query) <= self.characters:
+            self._entries[key] = document
+            self.held += len(query)
+            while self.held > self.characters or len(self._entries) > self.documents:
+                (text, _), _ = self._entries.popitem(last=False)
+                self.held -= len(text)
+        return document
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: The process's parsed documents (every schema and request).
+PARSED = ParsedDocuments()
+
+
 class ParsedOperationChoice(ParserCache):
-    """Strawberry's ``ParserCache`` (documents parsed once, kept in an LRU cache), then
+    """Strawberry's ``ParserCache`` (documents parsed once, here kept in :data:`PARSED`), then
     GraphQL's ``GetOperation`` for a request without ``operationName``: a document with
     several operations, or none, is a request error (:data:`SEVERAL_OPERATIONS`,
     :data:`NO_OPERATION`), answered like a validation error. Strawberry would run the first
@@ -307,6 +361,10 @@ class ParsedOperationChoice(ParserCache):
     mutation is refused): both look at the operation that runs, the named one or the only one.
     A name the document does not have is Strawberry's refusal (``UNKNOWN_OPERATION``). One
     extension for both: an extension of its own cost every request several µs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cached_parse_document = PARSED
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
