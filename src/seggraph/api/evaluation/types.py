@@ -284,7 +284,10 @@ class MemberConnection:
         description="Pass it as after for the next page. Null only when the first page is "
         "empty; an empty later page repeats its after."
     )
-    has_next_page: bool = strawberry.field(description="Whether more members follow.")
+    has_next_page: bool = strawberry.field(
+        description="Whether more members followed when the page was made (the next page is "
+        "empty if they have left since)."
+    )
     strategy: Strategy = strawberry.field(  # type: ignore[valid-type]
         description="How the page was found."
     )

@@ -293,7 +293,11 @@ class SegmentType(SharedView):
             str | None,
             strawberry.argument(
                 description="The endCursor of the previous page of this segment's members; "
-                "omitted: from the start. Any other cursor is refused (INVALID_CURSOR)."
+                "omitted: from the start. Any other cursor is refused (INVALID_CURSOR). The page "
+                "lists the members after the subscriber id the cursor names, evaluated now: "
+                "pages are not a snapshot, so one who stays a member throughout is on exactly "
+                "one page, and the cursor is not tied to the segment's version (after an edit, "
+                "the next page is of the new conditions: ask version with each page to notice)."
             ),
         ] = None,
     ) -> Annotated[MemberConnection, strawberry.lazy("seggraph.api.evaluation.types")] | None:
