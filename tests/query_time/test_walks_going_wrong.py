@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -22,6 +22,7 @@ import orjson
 import pytest
 from pymongo.database import Database
 
+from seggraph.domain.context import EvaluationContext
 from seggraph.plugins.hookspecs import hookimpl
 from seggraph.settings import Settings
 from tests.conftest import GraphQLClient, LiveServer, empty_collections
@@ -227,3 +228,52 @@ def test_a_count_that_fails_leaves_the_rest_of_the_answer(
         )
         assert refused["data"] == {"segment": {"name": "over 100", "members": None}}
         assert refused["errors"][0]["extensions"]["code"] == "OUT_OF_RANGE"
+
+
+class PartlyDown(CountingProvider):
+    """The CRM, failing each call that asks about ``down_for`` (one page of a walk)."""
+
+    down_for: str | None = None
+
+    @hookimpl
+    async def resolve_properties(
+        self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
+    ) -> dict[EvaluationContext, dict[str, Any]]:
+        if any(ctx.subscriber_id == self.down_for for ctx in contexts):
+            raise RuntimeError(f"{self.name} is down")
+        return await super().resolve_properties(contexts, keys)
+
+
+def test_a_property_provider_failing_for_part_of_a_walk_leaves_its_members_off_the_page(
+    settings: Settings, sync_db: Database[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the members field's description and the README say: no error, the page short of the
+    members the failed call was about (UNKNOWN), memberCount's unknown counting them; asked
+    again once the provider answers, the page is whole."""
+    from seggraph.services import evaluation
+
+    monkeypatch.setattr(evaluation, "PAGE_SIZE", 4)  # sub_013 .. sub_016 are one call
+    ledger, plain = make_providers()
+    crm = PartlyDown(plain.name, plain.definitions, plain.rows)
+    with served(settings, sync_db, (ledger, crm)) as q:
+        french = create(q, "French", 'crm.country = "FR"')  # the odd ones
+        asked = (
+            "query($id: ID!) { segment(id: $id) { memberCount { members unknown } "
+            "members(first: 50) { memberIds hasNextPage } } }"
+        )
+        crm.down_for = "sub_014"
+        body = q.execute(asked, {"id": french})
+        assert "errors" not in body
+        short = body["data"]["segment"]
+        odd = [f"sub_{i:03d}" for i in range(1, 31, 2)]
+        assert short["members"] == {
+            "memberIds": [i for i in odd if i not in ("sub_013", "sub_015")],
+            "hasNextPage": False,
+        }
+        assert short["memberCount"] == {"members": 13, "unknown": 4}
+        crm.down_for = None
+        whole = q.query(asked, {"id": french})["segment"]
+        assert whole == {
+            "memberCount": {"members": 15, "unknown": 0},
+            "members": {"memberIds": odd, "hasNextPage": False},
+        }

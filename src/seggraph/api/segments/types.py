@@ -277,7 +277,10 @@ class SegmentType(SharedView):
         description="Its members (subscribers whose result is MEMBER), a page at a time in "
         "ascending subscriber id order (the subscriber directory's order). Null, with an error "
         "at this field, when the page could not be made (a refused argument, the directory "
-        "provider failing): the rest of the answer stands."
+        "provider failing): the rest of the answer stands. A subscriber whose result is UNKNOWN "
+        "is on no page and raises no error, whatever made it so: a property provider failing "
+        "or timing out during the walk leaves the page short of the members it would list "
+        "(memberCount's unknown counts them; asked again, the page is made afresh)."
     )
     async def members(
         self,
