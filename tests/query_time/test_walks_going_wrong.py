@@ -259,7 +259,7 @@ def test_a_property_provider_failing_for_part_of_a_walk_leaves_its_members_off_t
         french = create(q, "French", 'crm.country = "FR"')  # the odd ones
         asked = (
             "query($id: ID!) { segment(id: $id) { memberCount { members unknown } "
-            "members(first: 50) { memberIds hasNextPage } } }"
+            "members(first: 50) { memberIds hasNextPage unknownCount } } }"
         )
         crm.down_for = "sub_014"
         body = q.execute(asked, {"id": french})
@@ -269,11 +269,25 @@ def test_a_property_provider_failing_for_part_of_a_walk_leaves_its_members_off_t
         assert short["members"] == {
             "memberIds": [i for i in odd if i not in ("sub_013", "sub_015")],
             "hasNextPage": False,
+            "unknownCount": 4,  # the page says it is short, and by how many
         }
         assert short["memberCount"] == {"members": 13, "unknown": 4}
+        # Pages of 5: the UNKNOWN ones are counted by the page whose range holds them.
+        paged = (
+            "query($id: ID!, $after: String) { segment(id: $id) { "
+            "members(first: 5, after: $after) { memberIds endCursor unknownCount } } }"
+        )
+        first = q.query(paged, {"id": french})["segment"]["members"]
+        assert (first["memberIds"][-1], first["unknownCount"]) == ("sub_009", 0)
+        second = q.query(paged, {"id": french, "after": first["endCursor"]})["segment"]["members"]
+        # Walked from sub_010, four at a time: the call about sub_014 is sub_014 .. sub_017.
+        assert second["memberIds"] == ["sub_011", "sub_013", "sub_019", "sub_021", "sub_023"]
+        assert second["unknownCount"] == 4
+        third = q.query(paged, {"id": french, "after": second["endCursor"]})["segment"]["members"]
+        assert third["unknownCount"] == 0
         crm.down_for = None
         whole = q.query(asked, {"id": french})["segment"]
         assert whole == {
             "memberCount": {"members": 15, "unknown": 0},
-            "members": {"memberIds": odd, "hasNextPage": False},
+            "members": {"memberIds": odd, "hasNextPage": False, "unknownCount": 0},
         }

@@ -210,6 +210,9 @@ class MemberPage:
     end_cursor: str | None
     has_next_page: bool
     strategy: Strategy = Strategy.EVALUATED
+    #: Subscribers of the page's range (after its cursor, up to its end cursor, or to the
+    #: end of the directory on the last page) whose result was UNKNOWN: not on the page.
+    unknown: int = 0
 
 
 @dataclass
@@ -924,10 +927,10 @@ class _PageAsked(NamedTuple):
     first: int
     last: str | None
 
-    def page(self, ids: list[str], more: bool, strategy: Strategy) -> MemberPage:
+    def page(self, ids: list[str], more: bool, strategy: Strategy, unknown: int = 0) -> MemberPage:
         end = ids[-1] if ids else self.last  # an empty page ends where it began
         cursor = None if end is None else encode_member_cursor(self.segment.id, end)
-        return MemberPage(ids, cursor, more, strategy)
+        return MemberPage(ids, cursor, more, strategy, unknown)
 
     def pushed(self, members: list[str]) -> MemberPage:
         """The page from the segment's pushed-down members (sorted ids)."""
@@ -950,26 +953,39 @@ class _OpenPage:
     future: asyncio.Future[WalkAnswer]
     prepared: SegmentSet
     found: list[str] = field(default_factory=list)
+    #: UNKNOWN subscribers up to the last member found (in the page's range), and since it
+    #: (in the range only if no member follows before the directory ends).
+    unknown: int = 0
+    unknown_since: int = 0
 
     def takes(self, ctx: EvaluationContext, row: Mapping[str, Any]) -> bool:
-        """Whether the subscriber is past the page's cursor and a member."""
+        """Whether the subscriber is past the page's cursor and a member (an UNKNOWN one past
+        the cursor is counted)."""
         last = self.asked.last
         if last is not None and ctx.subscriber_id <= last:
             return False
-        return _truth(self.prepared, self.asked.segment.id, ctx, row) is Truth.TRUE
+        truth = _truth(self.prepared, self.asked.segment.id, ctx, row)
+        if truth is Truth.UNKNOWN:
+            self.unknown_since += 1
+        return truth is Truth.TRUE
 
     def add(self, member: str) -> bool:
         """A member found: on the page while it has room, else the page is answered (more
         follow). Whether it was."""
         if len(self.found) < self.asked.first:
             self.found.append(member)
+            self.unknown += self.unknown_since
+            self.unknown_since = 0
             return False
         self.answer(more=True)
         return True
 
     def answer(self, *, more: bool) -> None:
         if not self.future.done():
-            self.future.set_result(self.asked.page(self.found, more, Strategy.EVALUATED))
+            # With more members, the page ends at its last member: the UNKNOWN subscribers
+            # after it are the next page's.
+            unknown = self.unknown if more else self.unknown + self.unknown_since
+            self.future.set_result(self.asked.page(self.found, more, Strategy.EVALUATED, unknown))
 
 
 def _walk_groups(walked: Sequence[_Walked]) -> list[list[_Walked]]:

@@ -291,6 +291,13 @@ class MemberConnection:
     strategy: Strategy = strawberry.field(  # type: ignore[valid-type]
         description="How the page was found."
     )
+    unknown_count: int = strawberry.field(
+        description="Subscribers of this page's range (after its after, up to its endCursor; "
+        "to the end of the directory on the last page) whose result is UNKNOWN, so not listed: "
+        "a provider failing or timing out for them, for one. 0 means the page lists every "
+        "member of its range; otherwise an export of every page misses them (ask the page "
+        "again later). Always 0 for a page found by a pushed-down query."
+    )
     segment: strawberry.Private[Segment]
 
     @strawberry.field(

@@ -280,7 +280,8 @@ class SegmentType(SharedView):
         "provider failing): the rest of the answer stands. A subscriber whose result is UNKNOWN "
         "is on no page and raises no error, whatever made it so: a property provider failing "
         "or timing out during the walk leaves the page short of the members it would list "
-        "(memberCount's unknown counts them; asked again, the page is made afresh)."
+        "(the page's unknownCount and memberCount's unknown count them; asked again, the page "
+        "is made afresh)."
     )
     async def members(
         self,
@@ -320,6 +321,7 @@ class SegmentType(SharedView):
             end_cursor=page.end_cursor,
             has_next_page=page.has_next_page,
             strategy=page.strategy,
+            unknown_count=page.unknown,
             segment=self.domain,
         )
 
