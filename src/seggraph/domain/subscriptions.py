@@ -54,6 +54,15 @@ def primary_rank(status: Any, created: Any, subscription_id: Any) -> tuple[bool,
     )
 
 
+def primary_note(subscription_id: Any, count: int) -> str:
+    """The note on a value read from the primary subscription, when none was named and the
+    subscriber has several: which one was read (the same words from every provider)."""
+    return (
+        f"read subscription {subscription_id}, the primary one of the subscriber's {count} "
+        "(no subscriptionId was given)"
+    )
+
+
 class PrimaryNotKnown(ValueError):
     """Which subscription is primary is not known: it turns on a ``created`` that is there but
     is no time."""

@@ -932,7 +932,99 @@ def test_an_amount_left_out_of_a_sum_is_said_in_the_explanation_and_the_values(
         "{ key note } } }"
     )["subscriber"]["properties"]
     assert "EUR" in values[0]["note"] and "left out" in values[0]["note"]
-    assert values[1] == {"key": "plan.interval", "note": None}
+    # The sum's note is the sum's: plan.interval says only which subscription it read.
+    assert values[1]["note"] is not None and "left out" not in values[1]["note"]
+    assert "sub_usd" in values[1]["note"]
+
+
+def test_an_explanation_says_which_subscription_was_read(
+    webhook: Webhook, gql: GraphQLClient
+) -> None:
+    """A subscriber with two subscriptions, asked about without a subscriptionId: billing and
+    custom properties read the primary one, and the explanation (and each value's note) says
+    which, so a result can be understood; a subscription named is read without a note, one of
+    another subscriber is said to be none of this one's by billing (which answers it missing)
+    and read as named by custom properties, as the README says; one subscription is no
+    question."""
+    seed(webhook)
+    webhook.send("customer.created", customer("cus_2"))
+    webhook.send("customer.created", customer("cus_3"))
+    old = subscription("sub_old", [item("year_120")], created="2025-01-01T00:00:00")
+    new = subscription("sub_new", [item("seats_5")], created="2025-06-01T00:00:00")
+    other = subscription("sub_other", [item("seats_5")], customer="cus_2")
+    only = subscription("sub_only", [item("seats_5")], customer="cus_3")
+    for sent in (old, new, other, only):
+        webhook.send("customer.subscription.created", sent)
+    created = gql.query(
+        "mutation($input: CreateCustomPropertyInput!) { createCustomProperty(input: $input) "
+        "{ userErrors { code } } }",
+        {
+            "input": {
+                "key": "seat_cap",
+                "label": "Seat cap",
+                "type": "NUMBER",
+                "object": "SUBSCRIPTION",
+            }
+        },
+    )["createCustomProperty"]
+    assert created["userErrors"] == []
+    written = gql.query(
+        "mutation($values: [CustomPropertyValueInput!]!) { setCustomPropertyValues(values: "
+        "$values) { userErrors { code } } }",
+        {
+            "values": [
+                {"key": "seat_cap", "subscriptionId": ident, "value": cap}
+                for ident, cap in (
+                    ("sub_old", 5),
+                    ("sub_new", 50),
+                    ("sub_other", 500),
+                    ("sub_only", 70),
+                )
+            ]
+        },
+    )["setCustomPropertyValues"]
+    assert written["userErrors"] == []
+    segment = gql.query(
+        CREATE,
+        {
+            "input": {
+                "name": "Seats plan",
+                "conditionsText": 'plan.id = "seats_5" AND custom.seat_cap >= 10',
+            }
+        },
+    )["createSegment"]["segment"]["id"]
+
+    def explained(subscriber: str, sub: str | None) -> tuple[str, list[tuple[Any, Any]]]:
+        found = gql.query(
+            "query($id: ID!, $who: ID!, $sub: ID) { segment(id: $id) { evaluate(subscriberId: "
+            "$who, subscriptionId: $sub, explain: true) { result explanation { conditions "
+            "{ actual note } } } } }",
+            {"id": segment, "who": subscriber, "sub": sub},
+        )["segment"]["evaluate"]
+        rows = [(c["actual"], c["note"]) for c in found["explanation"]["conditions"]]
+        return found["result"], rows
+
+    result, rows = explained("cus_1", None)
+    assert result == "MEMBER"
+    assert [actual for actual, _ in rows] == ["seats_5", 50]
+    for _, note in rows:  # the same words from both providers
+        assert note == (
+            "read subscription sub_new, the primary one of the subscriber's 2 (no "
+            "subscriptionId was given)"
+        )
+    assert explained("cus_1", "sub_old") == ("NOT_MEMBER", [("year_120", None), (5, None)])
+    result, rows = explained("cus_1", "sub_other")
+    assert result == "NOT_MEMBER"
+    [(plan, plan_note), (cap, cap_note)] = rows
+    assert plan is None and "sub_other is not one of this subscriber's" in plan_note
+    assert (cap, cap_note) == (500, None)
+    assert explained("cus_3", None) == ("MEMBER", [("seats_5", None), (70, None)])
+    values = gql.query(
+        '{ subscriber(id: "cus_1") { properties(keys: ["subscriber.mrr", "subscription.mrr", '
+        '"custom.seat_cap"]) { key note } } }'
+    )["subscriber"]["properties"]
+    assert values[0] == {"key": "subscriber.mrr", "note": None}  # every subscription's sum
+    assert all("sub_new" in value["note"] for value in values[1:])
 
 
 # --- a subscription with more items than its event embeds ---------------------------------------

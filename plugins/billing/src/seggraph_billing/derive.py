@@ -30,7 +30,12 @@ from typing import Any, NoReturn, TypeGuard
 
 from seggraph.domain.conditions import Money
 from seggraph.domain.currencies import minor_units, round_money
-from seggraph.domain.subscriptions import CANCELED_STATUSES, PrimaryNotKnown, pick_primary
+from seggraph.domain.subscriptions import (
+    CANCELED_STATUSES,
+    PrimaryNotKnown,
+    pick_primary,
+    primary_note,
+)
 from seggraph.domain.subscriptions import stripe_moment as moment
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
 
@@ -704,8 +709,14 @@ def derive(
 
     _derive_subscriber(out, data, subscriptions, customer, resolver, account, now)
 
+    note: str | None = None
     if subscription_id is not None:
         chosen = next((s for s in subscriptions if s.get("id") == subscription_id), None)
+        if chosen is None:
+            note = (
+                f"subscription {subscription_id} is not one of this subscriber's: billing reads "
+                "only the subscriber's own subscriptions"
+            )
     else:
         try:
             chosen = primary_subscription(subscriptions)
@@ -715,6 +726,11 @@ def derive(
             for key in SUBSCRIPTION_KEYS + PRODUCT_PLAN_ADDON_KEYS:
                 values[key] = unknown
             return out
+        if chosen is not None and len(subscriptions) > 1:
+            note = primary_note(ref_id(chosen.get("id")), len(subscriptions))
+    if note is not None:  # which subscription was read, where that is a question
+        for key in SUBSCRIPTION_KEYS + PRODUCT_PLAN_ADDON_KEYS:
+            out.note(key, note)
     if chosen is not None:
         out.subscription_id = ref_id(chosen.get("id"))
         _derive_subscription(out, chosen, data.invoices, customer, resolver, account, now)

@@ -13,11 +13,12 @@ from seggraph.clock import Clock, utcnow
 from seggraph.db import Database
 from seggraph.domain.custom_properties import NAMESPACE, PROVIDER, CustomObject
 from seggraph.domain.properties import PropertyDefinition
-from seggraph.domain.subscriptions import PrimaryNotKnown
+from seggraph.domain.subscriptions import PrimaryNotKnown, primary_note
 from seggraph.evaluation.values import MISSING, Unknown, UnknownReason
+from seggraph.plugins.results import Noted
 from seggraph_custom.service import CustomPropertiesService, OnChange
 from seggraph_custom.store import CustomStore
-from seggraph_custom.subscriptions import PrimarySubscriptions
+from seggraph_custom.subscriptions import Primary, PrimarySubscriptions
 
 
 class SubjectLike(Protocol):
@@ -104,20 +105,27 @@ class CustomProvider:
             for k in wanted
         )
         named = [getattr(s, "subscription_id", None) for s in subjects]
-        primary: dict[str, str | PrimaryNotKnown | None] = {}
+        primary: dict[str, Primary | PrimaryNotKnown | None] = {}
         unnamed = [s.subscriber_id for s, n in zip(subjects, named, strict=True) if not n]
         if needs_subscription and unnamed and self._primary is not None:
             primary = await self._primary.of(unnamed)
         pairs: list[tuple[str, str | None]] = []
         not_known: dict[int, PrimaryNotKnown] = {}
+        chosen_among: dict[int, Primary] = {}
         for index, (subject, name) in enumerate(zip(subjects, named, strict=True)):
-            chosen = name or primary.get(subject.subscriber_id)
-            if isinstance(chosen, PrimaryNotKnown):
-                not_known[index], chosen = chosen, None
+            chosen: str | None = name
+            if not name:
+                found = primary.get(subject.subscriber_id)
+                if isinstance(found, PrimaryNotKnown):
+                    not_known[index] = found
+                elif found is not None:
+                    chosen = found.id
+                    if found.among > 1:
+                        chosen_among[index] = found
             pairs.append((subject.subscriber_id, chosen))
         values = await service.values_for(wanted, pairs)
         out = [{k: MISSING if v is None else v for k, v in found.items()} for found in values]
-        if not_known:
+        if not_known or chosen_among:
             of_subscription = [
                 k
                 for k in wanted
@@ -127,4 +135,9 @@ class CustomProvider:
             for index, exc in not_known.items():
                 unknown = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
                 out[index].update(dict.fromkeys(of_subscription, unknown))
+            for index, read in chosen_among.items():
+                # Which of the subscriber's subscriptions was read, for explanations.
+                note = primary_note(read.id, read.among)
+                row = out[index]
+                row.update({k: Noted(row[k], note) for k in of_subscription})
         return out

@@ -12,7 +12,7 @@ UNKNOWN for that subscriber, never another subscription's value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -23,13 +23,22 @@ def _read(doc: dict[str, Any]) -> tuple[Any, Any, Any]:
     return doc.get("status"), doc.get("created"), doc["_id"]
 
 
+class Primary(NamedTuple):
+    """A subscriber's primary subscription, and how many subscriptions it was chosen among."""
+
+    id: str
+    among: int
+
+
 class PrimarySubscriptions:
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self.collection = collection
 
-    async def of(self, subscriber_ids: Sequence[str]) -> dict[str, str | PrimaryNotKnown | None]:
-        """Each subscriber's primary subscription id, None when it has none, or why which one
-        it is is not known (a ``created`` that is no time decides it)."""
+    async def of(
+        self, subscriber_ids: Sequence[str]
+    ) -> dict[str, Primary | PrimaryNotKnown | None]:
+        """Each subscriber's primary subscription, None when it has none, or why which one it
+        is is not known (a ``created`` that is no time decides it)."""
         cursor = self.collection.find(
             {"customer": {"$in": list(dict.fromkeys(subscriber_ids))}},
             {"customer": 1, "status": 1, "created": 1},
@@ -39,12 +48,15 @@ class PrimarySubscriptions:
             customer = doc.get("customer")
             if isinstance(customer, str):
                 held.setdefault(customer, []).append(doc)
-        out: dict[str, str | PrimaryNotKnown | None] = {}
+        out: dict[str, Primary | PrimaryNotKnown | None] = {}
         for subscriber in subscriber_ids:
+            candidates = held.get(subscriber, [])
             try:
-                chosen = pick_primary(held.get(subscriber, ()), _read)
+                chosen = pick_primary(candidates, _read)
             except PrimaryNotKnown as exc:
                 out[subscriber] = exc
             else:
-                out[subscriber] = None if chosen is None else str(chosen["_id"])
+                out[subscriber] = (
+                    None if chosen is None else Primary(str(chosen["_id"]), len(candidates))
+                )
         return out

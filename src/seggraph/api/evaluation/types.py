@@ -131,7 +131,9 @@ class ConditionExplanationType:
     )
     note: str | None = strawberry.field(
         description="The provider's note on how it derived the value, when it gave one: e.g. "
-        "which amounts in another currency a sum left out."
+        "which amounts in another currency a sum left out, or which of the subscriber's "
+        "subscriptions a subscription value was read from when it has several and none was "
+        "named."
     )
 
 
