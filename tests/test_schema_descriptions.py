@@ -84,6 +84,19 @@ REFUSED = [
         {},
     ),
     (("Query", "customPropertyValues"), "{ customPropertyValues { key } }", {}),
+    # subscriptionId named no code: a blank or too long one is refused (a subscriber id's
+    # description named TOO_LONG, not BLANK).
+    (("Query", "subscriber", "id"), '{ subscriber(id: " ") { id } }', {}),
+    (
+        ("Query", "subscriber", "subscriptionId"),
+        '{ subscriber(id: "cus_1", subscriptionId: " ") { id } }',
+        {},
+    ),
+    (
+        ("Query", "subscriber", "subscriptionId"),
+        'query($s: ID) { subscriber(id: "cus_1", subscriptionId: $s) { id } }',
+        {"s": "s" * 257},
+    ),
 ]
 
 

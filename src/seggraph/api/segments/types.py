@@ -27,11 +27,14 @@ from seggraph.textform import print_tree
 USER_ERRORS = "Why the input was refused, each problem found; empty when it was accepted."
 SUBSCRIBER_ID = strawberry.argument(
     description="The subscriber's id (its billing customer id), at most 256 characters "
-    "(else TOO_LONG); not looked up first."
+    "(else TOO_LONG) and not blank (else BLANK); not looked up first."
 )
 SUBSCRIPTION_ID = strawberry.argument(
     description="One of the subscriber's subscriptions, to read subscription properties "
-    "from (at most 256 characters); omitted: each provider picks the subscriber's primary one."
+    "from: at most 256 characters (else TOO_LONG) and not blank (else BLANK); not looked up "
+    "first (compared as written: a subscription that is not the subscriber's is missing to "
+    "billing, and read as named by custom properties). Omitted: each provider picks the "
+    "subscriber's primary one."
 )
 
 if TYPE_CHECKING:
