@@ -29,7 +29,7 @@ import asyncio
 import logging
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta, tzinfo
 from typing import NoReturn, TypeVar
@@ -1506,28 +1506,30 @@ class SegmentService:
 
 
 def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
-    """A reference cycle through ``start`` (as a path that returns to it), or None."""
-    path: list[str] = []
-    on_path: set[str] = set()
+    """A reference cycle through ``start`` (as a path that returns to it), or None.
+
+    Iterative: a chain of references may be longer than Python's recursion limit (archived
+    segments do not count towards a mode's limit), and a recursive walk failed every write
+    at the head of a chain of about a thousand with an internal error."""
+    path: list[str] = [start]
+    on_path: set[str] = {start}
     done: set[str] = set()
-
-    def visit(node: str) -> list[str] | None:
-        if node in on_path:
-            return path[path.index(node) :] + [node]
-        if node in done:
-            return None
-        path.append(node)
-        on_path.add(node)
-        for nxt in graph.get(node, ()):
-            cycle = visit(nxt)
-            if cycle:
-                return cycle
-        path.pop()
-        on_path.discard(node)
-        done.add(node)
-        return None
-
-    return visit(start)
+    # For each segment of ``path``, the references still to visit.
+    pending: list[Iterator[str]] = [iter(graph.get(start, ()))]
+    while pending:
+        nxt = next(pending[-1], None)
+        if nxt is None:
+            node = path.pop()
+            pending.pop()
+            on_path.discard(node)
+            done.add(node)
+        elif nxt in on_path:
+            return path[path.index(nxt) :] + [nxt]
+        elif nxt not in done:
+            path.append(nxt)
+            on_path.add(nxt)
+            pending.append(iter(graph.get(nxt, ())))
+    return None
 
 
 def _copied_onto(current: Segment, source: Segment, tree: Group) -> Segment:
