@@ -66,3 +66,57 @@ def test_find_cycle_walks_a_long_chain_without_recursing() -> None:
     chain = {a: [b] for a, b in itertools.pairwise(ids)}
     assert find_cycle(chain, ids[0]) is None
     assert find_cycle({**chain, ids[-1]: [ids[0]]}, ids[0]) == [*ids, ids[0]]
+
+
+def stored_cycle(db: Database[dict[str, Any]]) -> tuple[str, str]:
+    """Two active TEST segments, A -> B -> A, written as they are stored (a cycle saved
+    before cycles were refused, or by another tool); their ids."""
+    now = datetime.now(UTC)
+    a, b = str(ObjectId()), str(ObjectId())
+    for this, other in ((a, b), (b, a)):
+        tree = parse(f'IN SEGMENT "{other}"')
+        segment = Segment(this, Mode.TEST, this, "", (), tree, 1, False, now, "t", now, "t")
+        db.segments.insert_one(to_document(segment))
+    return a, b
+
+
+IMPACT = """query($id: ID!, $text: String!) { segmentEditImpact(id: $id, conditionsText: $text) {
+  impact { evaluated } userErrors { path code message } } }"""
+
+
+def test_a_reference_into_a_stored_cycle_is_refused_naming_the_way_in(
+    q: GraphQLClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """An edit (or an edit's impact) naming a segment of a stored cycle the edited segment is
+    not part of was answered an internal error, and a new segment naming one was refused as
+    if it closed the cycle, "an edit saved meanwhile closed it". Each is refused at the
+    condition, naming the path from the segment into the cycle."""
+    a, b = stored_cycle(sync_db)
+    into = f'IN SEGMENT "{a}"'
+    d = q.query(CREATE, {"input": {"name": "D", "conditionsText": "subscriber.mrr > 10"}})
+    d_id = d["createSegment"]["segment"]["id"]
+
+    edit = {"id": d_id, "expectedVersion": 1, "conditionsText": into}
+    [refused] = q.query(EDIT, {"input": edit})["updateSegment"]["userErrors"]
+    assert refused["path"] == ["conditionsText", "conditions", "0", "value"]
+    assert refused["code"] == "REFERENCE_CYCLE"
+    assert f"lead into a cycle: {d_id} -> {a} -> {b} -> {a}" in refused["message"]
+
+    impact = q.query(IMPACT, {"id": d_id, "text": into})["segmentEditImpact"]
+    assert impact["impact"] is None
+    assert [e["code"] for e in impact["userErrors"]] == ["REFERENCE_CYCLE"]
+
+    new = q.query(CREATE, {"input": {"name": "E", "conditionsText": into}})["createSegment"]
+    [refused] = new["userErrors"]
+    assert refused["code"] == "REFERENCE_CYCLE"
+    assert "lead into a cycle: " in refused["message"]
+    assert f" -> {a} -> {b} -> {a}" in refused["message"]
+    assert "meanwhile" not in refused["message"]
+    assert "nothing was saved" in refused["message"]
+    names = "{ segments(filter: {archived: ALL}) { nodes { name } } }"
+    assert sorted(n["name"] for n in q.query(names)["segments"]["nodes"]) == sorted(["D", a, b])
+
+    # Breaking the cycle is an edit like any other; D may then read A.
+    broken = {"id": a, "expectedVersion": 1, "conditionsText": "subscriber.mrr > 10"}
+    assert q.query(EDIT, {"input": broken})["updateSegment"]["userErrors"] == []
+    assert q.query(EDIT, {"input": edit})["updateSegment"]["userErrors"] == []

@@ -439,7 +439,7 @@ class SegmentService:
             graph[segment_id] = sorted(refs)
             cycle = find_cycle(graph, segment_id)
             if cycle:
-                why = "segment references would form a cycle: " + " -> ".join(cycle)
+                why = cycle_message(cycle)
                 errors += [
                     UserError(path + ("value",), "REFERENCE_CYCLE", why) for path in refs[cycle[1]]
                 ]
@@ -1345,11 +1345,8 @@ class SegmentService:
         # cycle together, the later to look sees both, so at least one of them is undone.
         cycle = find_cycle(await self.store.reference_graph(after.mode), after.id)
         if cycle:
-            why = (
-                "segment references would form a cycle: "
-                + " -> ".join(cycle)
-                + " (an edit saved meanwhile closed it); nothing was saved"
-            )
+            meanwhile = " (an edit saved meanwhile closed it)" if cycle[0] == cycle[-1] else ""
+            why = f"{cycle_message(cycle)}{meanwhile}; {NOTHING_SAVED}"
             await self._undo(
                 before, after, [UserError(refs_path, "REFERENCE_CYCLE", why)], gone={cycle[1]}
             )
@@ -1506,7 +1503,9 @@ class SegmentService:
 
 
 def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
-    """A reference cycle through ``start`` (as a path that returns to it), or None.
+    """A reference cycle that ``start`` reads, as the path from ``start`` that returns to a
+    segment already on it (to ``start`` when the cycle goes through it; ``path[1]`` is always
+    one of ``start``'s own references), or None.
 
     Iterative: a chain of references may be longer than Python's recursion limit (archived
     segments do not count towards a mode's limit), and a recursive walk failed every write
@@ -1524,12 +1523,24 @@ def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
             on_path.discard(node)
             done.add(node)
         elif nxt in on_path:
-            return path[path.index(nxt) :] + [nxt]
+            return [*path, nxt]
         elif nxt not in done:
             path.append(nxt)
             on_path.add(nxt)
             pending.append(iter(graph.get(nxt, ())))
     return None
+
+
+def cycle_message(cycle: list[str]) -> str:
+    """Why a write whose references reach ``cycle`` (from :func:`find_cycle`) is refused."""
+    named = " -> ".join(cycle)
+    if cycle[0] == cycle[-1]:
+        return f"segment references would form a cycle: {named}"
+    return (
+        f"segment references lead into a cycle: {named} (stored before cycles were refused, "
+        "or by another tool); the segments of a cycle are UNKNOWN for every subscriber until "
+        "one of them is edited to break it"
+    )
 
 
 def _copied_onto(current: Segment, source: Segment, tree: Group) -> Segment:
