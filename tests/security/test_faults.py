@@ -17,8 +17,12 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from seggraph.clock import utcnow
+from seggraph.domain.api_keys import ApiKey, Role, new_key
+from seggraph.domain.segments import Mode
 from seggraph.embedded import EmbeddedDatabase, free_port
 from seggraph.settings import Settings
+from seggraph.store.api_keys import to_document
 from tests.conftest import TEST_URI_VARIABLE, LiveServer
 
 pytestmark = [
@@ -238,3 +242,52 @@ def test_a_database_that_stops_answering_fails_requests_within_the_timeout(
         assert time.monotonic() < deadline, "the server did not recover"
         time.sleep(0.1)
     assert faulty.gql("{ segments { totalCount } }")["data"]["segments"]["totalCount"] == 0
+
+
+def test_a_database_that_stops_answering_fails_the_api_key_check_within_the_timeout(
+    faulty: Faulty, settings: Settings
+) -> None:
+    """With keys on (the default), a request whose key is not cached reads it first: a hung
+    database failed that read only when PyMongo's monitor gave the server up (20 s and more,
+    with a 1 s database timeout), holding every such request as long."""
+    full, key_id, secret_hash = new_key(Mode.TEST)
+    faulty.db["api_keys"].insert_one(
+        to_document(ApiKey(key_id, Mode.TEST, Role.READ, "probe", secret_hash, utcnow()))
+    )
+    server = LiveServer(
+        settings.model_copy(
+            update={
+                "mongodb_uri": faulty.database.uri,
+                "database": "faults",
+                "plugins": [],
+                "database_timeout_seconds": 1,
+                "auth": True,
+                "api_key_cache_seconds": 0,  # every request checks its key
+            }
+        )
+    )
+    server.start()
+    query = {"query": "{ __typename }"}
+    headers = {"authorization": f"Bearer {full}"}
+    # The client gives up at 15 s: far beyond the 1 s the read may take.
+    http = httpx.Client(base_url=server.url, timeout=15, headers=headers)
+    try:
+        assert http.post("/graphql", json=query).json() == {"data": {"__typename": "Query"}}
+        process = faulty.database.process
+        assert process is not None
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            down = http.post("/graphql", json=query)
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        assert down.status_code == 503, down.text
+        (error,) = down.json()["errors"]
+        assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+        deadline = time.monotonic() + 60
+        while http.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the server did not recover"
+            time.sleep(0.1)
+        assert http.post("/graphql", json=query).json() == {"data": {"__typename": "Query"}}
+    finally:
+        http.close()
+        server.stop()

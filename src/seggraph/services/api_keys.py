@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pymongo
+
 from seggraph.clock import Clock, utcnow
 from seggraph.domain.api_keys import (
     MAX_NAME,
@@ -35,9 +37,15 @@ class ApiKeyService:
         cache_seconds: float = 5.0,
         clock: Clock = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        lookup_timeout: float | None = None,
     ) -> None:
         self.store = store
         self.cache_seconds = cache_seconds
+        self.lookup_timeout = lookup_timeout
+        """Seconds checking a key in the database may take (``None``: PyMongo's defaults). It is
+        the read every authenticated request starts with: a database that stops answering (a
+        hung host) would otherwise hold it until PyMongo's monitor gives the server up, half
+        a minute, rather than fail it as unavailable."""
         self.clock = clock
         self.monotonic = monotonic
         self._checked: dict[tuple[Mode, str, str], tuple[ApiKey, float]] = {}
@@ -83,7 +91,8 @@ class ApiKeyService:
         cached = self._checked.get(cache_key)
         if cached is not None and cached[1] > now:
             return cached[0]
-        stored = await self.store.get(presented.key_id)
+        with pymongo.timeout(self.lookup_timeout):
+            stored = await self.store.get(presented.key_id)
         if stored is None or stored.revoked or not secret_matches(presented, stored):
             self._checked.pop(cache_key, None)
             return None

@@ -80,6 +80,7 @@ class Services:
         self.api_keys = ApiKeyService(
             api_key_store.ApiKeyStore(self.database.db),
             cache_seconds=self.settings.api_key_cache_seconds,
+            lookup_timeout=self.database.operation_timeout,
         )
         self.properties = PropertyResolver(lambda: self.plugins, lambda: self.catalogue)
         self.segments = SegmentService(
