@@ -11,10 +11,12 @@ import httpx
 import pytest
 from bson import ObjectId
 from pymongo.database import Database as SyncDatabase
+from pymongo.errors import ServerSelectionTimeoutError
 
-from seggraph.db import Database
+from seggraph.db import Database, database_unavailable
 from seggraph.domain.conditions import EMPTY_ROOT
 from seggraph.domain.segments import Mode, Segment
+from seggraph.embedded import free_port
 from seggraph.freshness import (
     FreshnessBoard,
     NotInSnapshot,
@@ -80,6 +82,36 @@ async def test_a_snapshot_is_read_once_when_first_asked_for(database: Database) 
     await database.db["fresh_a"].update_one({"_id": "one"}, {"$set": {"token": 2}})
     assert await snapshot.get(one) == {"_id": "one", "token": 1}  # the request's, kept
     assert board.reads == 1
+
+
+async def test_a_request_waits_for_a_database_that_does_not_answer_once() -> None:
+    """The snapshot's read failing for want of a database (here: nothing listens on its
+    port) fails the request's later askers with the same error, without reading again: the
+    request's freshness checks met it first, and each resolver asking after them waited the
+    database timeout once more (a query took twice SEGGRAPH_DATABASE_TIMEOUT_SECONDS)."""
+    database = Database(
+        f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        "nowhere",
+        server_selection_timeout_ms=100,
+    )
+    try:
+        board = FreshnessBoard(database.db, database.operation_timeout)
+        one = Watched("fresh_a", "one")
+        board.watch(one)
+        snapshot = board.begin_request()
+        with pytest.raises(ServerSelectionTimeoutError) as first:
+            await snapshot.get(one)
+        assert database_unavailable(first.value)
+        for _ in range(3):  # a freshness check, then the resolvers
+            with pytest.raises(ServerSelectionTimeoutError):
+                await snapshot.get(one)
+        assert board.reads == 1
+        # The next request reads again (the database may be back).
+        with pytest.raises(ServerSelectionTimeoutError):
+            await board.begin_request().get(one)
+        assert board.reads == 2
+    finally:
+        await database.close()
 
 
 async def test_requests_asking_at_once_share_one_read(database: Database) -> None:

@@ -36,6 +36,7 @@ import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 
 from seggraph.coalescing import FreshRead
+from seggraph.db import database_unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,11 @@ class Snapshot:
         self._read = read
         self._watched = watched
         self._documents: dict[Watched, dict[str, Any] | None] | None = None
+        self._unavailable: BaseException | None = None
+        """The read's failure when the database did not answer it: raised again to the
+        request's later askers rather than read again, so that a request waits for an
+        unavailable database once (``SEGGRAPH_DATABASE_TIMEOUT_SECONDS``), not once for its
+        freshness checks and once more for each resolver that asks after them."""
         self._forgotten: set[Watched] = set()
         self._lock = asyncio.Lock()
 
@@ -89,8 +95,15 @@ class Snapshot:
             return NOT_IN_SNAPSHOT
         if self._documents is None:
             async with self._lock:
+                if self._unavailable is not None:
+                    raise self._unavailable
                 if self._documents is None:
-                    self._documents = dict(await self._read())
+                    try:
+                        self._documents = dict(await self._read())
+                    except Exception as exc:
+                        if database_unavailable(exc):
+                            self._unavailable = exc
+                        raise
         return self._documents.get(watched, NOT_IN_SNAPSHOT)
 
     def forget(self, watched: Watched) -> None:
