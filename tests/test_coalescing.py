@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pymongo
 import pytest
 
 from seggraph.coalescing import Coalescer, FreshRead
+from seggraph.db import Database
+from seggraph.settings import Settings
 
 
 class Source:
@@ -115,3 +118,31 @@ async def test_a_run_answering_the_wrong_number_of_outputs_is_an_error() -> None
     shared: Coalescer[int, int] = Coalescer(run)
     with pytest.raises(RuntimeError, match="1 inputs"):
         await shared(1)
+
+
+async def test_a_run_does_not_carry_the_deadline_of_the_caller_that_started_it(
+    settings: Settings,
+) -> None:
+    """A mutation's database work runs under a deadline (seggraph.api.deadlines). A run it
+    starts serves the callers that ask meanwhile too, and under load it goes on serving
+    them: its database calls must not fail once that one mutation's deadline has passed."""
+    assert settings.mongodb_uri
+    database = Database(settings.mongodb_uri, settings.database)
+    gate = asyncio.Event()
+
+    async def ping(inputs: list[int]) -> list[int]:
+        await gate.wait()
+        await database.client.admin.command("ping")
+        return inputs
+
+    shared: Coalescer[int, int] = Coalescer(ping)
+    try:
+        with pymongo.timeout(0.05):  # the first caller's deadline
+            first = asyncio.ensure_future(shared(1))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(shared(2))  # a caller without one
+        await asyncio.sleep(0.2)  # the first caller's deadline has passed
+        gate.set()
+        assert await asyncio.gather(first, second) == [1, 2]
+    finally:
+        await database.close()

@@ -22,6 +22,7 @@ afresh there.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -73,7 +74,10 @@ class Coalescer(Generic[I, O]):
         self._inputs.append(item)
         self._futures.append(future)
         if self._runner is None:
-            self._runner = loop.create_task(self._serve())
+            # A context of its own, not the first caller's: the runs serve every caller, and
+            # may go on long after that one is answered, so none of its context (a mutation's
+            # database deadline, :mod:`seggraph.api.deadlines`) may reach them.
+            self._runner = loop.create_task(self._serve(), context=contextvars.Context())
         return future
 
     async def __call__(self, item: I) -> O:

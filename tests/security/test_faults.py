@@ -291,3 +291,31 @@ def test_a_database_that_stops_answering_fails_the_api_key_check_within_the_time
     finally:
         http.close()
         server.stop()
+
+
+def test_a_database_that_stops_answering_fails_a_mutation_within_three_timeouts(
+    faulty: Faulty,
+) -> None:
+    """A mutation reads before its transaction (how many segments the mode holds), a read
+    PyMongo gives no time limit: on a hung database it waited until PyMongo's monitor gave the
+    server up (20 to 30 s, with a 1 s database timeout). The mutation is bounded as a whole,
+    by three timeouts, as its transaction is; nothing is written."""
+    assert "errors" not in faulty.gql(CREATE, name="Before")
+    process = faulty.database.process
+    assert process is not None
+    # The client gives up at 15 s: far beyond the 3 s the mutation may take.
+    with httpx.Client(base_url=faulty.server.url, timeout=15) as http:
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            down = http.post("/graphql", json={"query": CREATE, "variables": {"name": "During"}})
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+    (error,) = down.json()["errors"]
+    assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    deadline = time.monotonic() + 60
+    while faulty.http.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "the server did not recover"
+        time.sleep(0.1)
+    assert "errors" not in faulty.gql(CREATE, name="After")
+    assert sorted(doc["name"] for doc in faulty.db["segments"].find()) == ["After", "Before"]
+    no_partial_writes(faulty.db)

@@ -8,6 +8,7 @@ from strawberry.schema.name_converter import NameConverter
 
 from seggraph.api.custom_properties.mutations import CustomPropertyMutations
 from seggraph.api.custom_properties.queries import CustomPropertyQueries
+from seggraph.api.deadlines import bound_mutations
 from seggraph.api.direct import install_direct_resolvers
 from seggraph.api.evaluation.queries import EvaluationQueries
 from seggraph.api.execution import PlainFieldExecutor
@@ -103,6 +104,8 @@ def build_schema() -> SeggraphSchema:
         ],
     )
     built.direct_resolvers = install_direct_resolvers(built)
+    # Each mutation's database work within the database timeout (seggraph/api/deadlines.py).
+    bound_mutations(built)
     return built
 
 
