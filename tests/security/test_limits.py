@@ -108,6 +108,18 @@ def test_fragments_spread_many_times_are_counted_once(gql: GraphQLClient) -> Non
     ]
 
 
+def test_a_document_too_complex_to_validate_says_so(gql: GraphQLClient) -> None:
+    """One field repeated a thousand times spends graphql-core's budget for comparing fields;
+    the client was told only "Validation aborted.", which says neither why nor what to do."""
+    repeated = "{ segments { " + " ".join(["totalCount"] * 1000) + " } }"
+    [error] = gql.execute(repeated)["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["message"].startswith("the document is too complex to check")
+    assert "ask each field once" in error["message"]
+    # Asked a few times, as a field may be, it is answered.
+    assert gql.query("{ segments { totalCount totalCount } }") == {"segments": {"totalCount": 0}}
+
+
 def test_too_many_aliases_are_refused(limited: httpx.Client) -> None:
     assert errors(ask(limited, "{ a: segments { totalCount } b: segments { totalCount } }")) == []
     refused = errors(ask(limited, "{ a: segments { totalCount } b: tags { tag } c: tags { tag } }"))

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -43,9 +44,28 @@ class ValidationMemo:
             self.hits += 1
             return errors
         self.misses += 1
-        errors = validate_document(schema, document, rules)
+        errors = [_said(error) for error in validate_document(schema, document, rules)]
         self._entries.put((schema, document), errors, rules)
         return errors
+
+
+#: What a client is told when graphql-core gives up validating a document, where it says
+#: only "Validation aborted.".
+TOO_COMPLEX = (
+    "the document is too complex to check: it repeats fields, or spreads fragments, so often "
+    "(or nests so deeply) that comparing them ran past the validator's budget; ask each field "
+    "once at each place (a field asked twice is answered once) and spread each fragment fewer "
+    "times"
+)
+
+
+def _said(error: GraphQLError) -> GraphQLError:
+    """``error``, or, for graphql-core giving up (its budget for comparing fields, or for
+    shared fragments, spent; or its recursion), an error that says why and what to do, with
+    the code ``QUERY_TOO_COMPLEX``."""
+    if not isinstance(error, ValidationAbortedError) or error.message != "Validation aborted.":
+        return error  # "Too many validation errors, …" says why already
+    return GraphQLError(TOO_COMPLEX, extensions={"code": "QUERY_TOO_COMPLEX"})
 
 
 #: The process's validations (every schema and request: the key names the schema).
