@@ -1399,3 +1399,24 @@ def test_a_subscription_that_counts_no_mrr_still_has_mrr_zero_with_items_left_ou
         got = values([cut_short(TWELVE, 10, status)])
         assert_money(got["subscription.mrr"], usd("0.00"))
         assert_money(got["subscriber.mrr"], usd("0.00"))
+
+
+def test_items_left_out_with_no_plan_embedded_still_tell_the_currency() -> None:
+    """A subscription with no ``currency`` (API versions before Stripe added it) whose
+    embedded items say no ``plan``: its currency is its items' (a subscription bills every
+    item in one), not unknown. A canceled one, which adds nothing, made subscriber.mrr
+    UNKNOWN; with a fixed-amount coupon the whole derivation failed (every billing value
+    UNKNOWN, subscriber.status too)."""
+    addons = [item("addon_5", kind="addon", id=f"si_{n}") for n in range(11)]
+    canceled = cut_short(addons, 10, "canceled")
+    canceled.pop("currency", None)
+    got = values([canceled])
+    assert_money(got["subscriber.mrr"], usd("0.00"))
+    assert_money(got["subscription.ltv"], usd("0.00"))
+    active = cut_short(addons, 10)
+    active.pop("currency", None)
+    active["discount"] = discount("off1")
+    got = values([active])
+    assert got["subscriber.status"] == "ACTIVE"
+    assert isinstance(got["subscriber.mrr"], Unknown)  # items left out: no MRR
+    assert_money(got["subscription.discount_fixed_amount"], usd("1.00"))

@@ -542,10 +542,17 @@ def is_paid(invoice: Doc) -> bool:
 
 
 def subscription_currency(subscription: Doc, resolver: Resolver, account: Account) -> str:
-    """The subscription's ``currency``, else its plan price's, else the account currency."""
+    """The subscription's ``currency``, else its plan price's, else the account currency.
+
+    With items left out (:func:`items_cut_short`) and none embedded saying ``plan``, the
+    first embedded item's price says it: a Stripe subscription bills all its items in one
+    currency. (Asking :func:`plan_item` there raised, so a canceled subscription, which adds
+    nothing, made ``subscriber.mrr`` UNKNOWN, and a fixed-amount coupon failed the whole
+    derivation.)"""
     if isinstance(subscription.get("currency"), str) and subscription["currency"]:
         return str(subscription["currency"]).upper()
-    plan = plan_item(subscription)
+    items = items_of(subscription)
+    plan = items[_plan_index(items)] if items else None
     price = resolver.price(plan) if plan is not None else None
     return currency_of(price.get("currency") if price else None, account.currency)
 
