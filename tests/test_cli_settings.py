@@ -56,3 +56,19 @@ def test_data_a_relative_data_directory_left_one_level_down_is_not_hidden(tmp_pa
     assert f"the data of {tmp_path / 'db'} is in {tmp_path / 'db' / 'db'}" in said
     assert "Traceback" not in said
     assert not (tmp_path / "db" / "WiredTiger.wt").exists()
+
+
+def test_data_a_relative_data_directory_of_several_parts_left_below_it_is_not_hidden(
+    tmp_path: Path,
+) -> None:
+    """SEGGRAPH_DATA_DIR=data/db kept the data in data/db/data/db (the path read again from
+    inside the directory), not in data/db/db: the check for data left behind looked there
+    only, and an empty database started in data/db, every key and segment gone from sight."""
+    left = tmp_path / "data" / "db" / "data" / "db"
+    left.mkdir(parents=True)
+    (left / "WiredTiger.wt").write_bytes(b"")
+    listed = seggraph("keys", "list", cwd=tmp_path, SEGGRAPH_DATA_DIR="data/db")
+    said = " ".join(listed.stderr.split())
+    assert listed.returncode == 1, said
+    assert f"the data of {tmp_path / 'data' / 'db'} is in {left}" in said
+    assert not (tmp_path / "data" / "db" / "WiredTiger.wt").exists()

@@ -160,16 +160,23 @@ def running_server(data_dir: Path) -> dict[str, Any] | None:
     return dict(record)
 
 
-def _refuse_nested_data(data_dir: Path) -> None:
-    """Stop on data a relative data directory left one level down (``db/db``, before the path
-    was made absolute), rather than start an empty database beside it."""
-    nested = data_dir / data_dir.name
-    if (nested / "WiredTiger.wt").exists() and not (data_dir / "WiredTiger.wt").exists():
-        raise EmbeddedDatabaseError(
-            f"the data of {data_dir} is in {nested}, where earlier versions put it when "
-            f"SEGGRAPH_DATA_DIR was a relative path: stop seggraph and move the files of "
-            f"{nested} up into {data_dir}"
-        )
+def _refuse_nested_data(data_dir: Path, given: Path) -> None:
+    """Stop on data a relative data directory left below itself (``db/db`` for ``db``,
+    ``data/db/data/db`` for ``data/db``: the path read again from inside the directory, before
+    it was made absolute), rather than start an empty database beside it. ``given`` is the
+    path as configured; an absolute one may have been relative before (``db``, from its
+    parent)."""
+    if (data_dir / "WiredTiger.wt").exists():
+        return
+    nested = [] if given.is_absolute() else [data_dir / given]
+    nested.append(data_dir / data_dir.name)
+    for left in nested:
+        if (left / "WiredTiger.wt").exists():
+            raise EmbeddedDatabaseError(
+                f"the data of {data_dir} is in {left}, where earlier versions put it when "
+                f"SEGGRAPH_DATA_DIR was a relative path: stop seggraph and move the files of "
+                f"{left} up into {data_dir}"
+            )
 
 
 class EmbeddedDatabase:
@@ -214,8 +221,9 @@ class EmbeddedDatabase:
         if storage != MEMORY:
             # Absolute: SecantusDB runs in the directory itself, so a relative path (such as
             # SEGGRAPH_DATA_DIR=db) was read from there and the data went to db/db.
-            storage = str(Path(storage).absolute())
-            _refuse_nested_data(Path(storage))
+            given = Path(storage)
+            storage = str(given.absolute())
+            _refuse_nested_data(Path(storage), given)
         if storage != MEMORY and sys.platform != "win32":
             lock = DirectoryLock(Path(storage))
             lock.acquire()
