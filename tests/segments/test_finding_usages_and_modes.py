@@ -153,6 +153,27 @@ def test_segments_stored_with_words_found_the_old_way_are_found_after_a_restart(
     )
 
 
+def test_a_segment_whose_text_another_tool_stored_as_null_does_not_stop_start_up(
+    seg: SegmentClient,
+    sync_db: Database[dict[str, Any]],
+    settings: Settings,
+    start_live_server: Any,
+) -> None:
+    """The start-up refresh of search words read a null description as text, and the server
+    no longer started; such a segment was served before the refresh existed."""
+    seg.created(name="Null description", description="some words")
+    sync_db.segments.update_one({"name": "Null description"}, {"$set": {"description": None}})
+    server = start_live_server(settings)
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        found = GraphQLClient(http).query(
+            '{ segments(filter: {search: "null"}) { nodes { name } } }',
+            **{"X-Seggraph-Mode": "TEST"},
+        )
+    assert found["segments"]["nodes"] == [{"name": "Null description"}]
+    stored = sync_db.segments.find_one({"name": "Null description"})
+    assert stored is not None and stored["search_terms"] == ["description", "null"]
+
+
 def test_filters_page_with_a_total(seg: SegmentClient) -> None:
     for i in range(5):
         seg.created(name=f"s{i}", tags=["x"] if i % 2 == 0 else [])

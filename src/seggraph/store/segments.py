@@ -180,8 +180,10 @@ async def refresh_search_terms(db: AsyncDatabase[dict]) -> int:
     modes: set[str] = set()
     fields = {"name": 1, "description": 1, "search_terms": 1, "mode": 1}
     async for doc in db[SEGMENTS].find({}, fields):
-        name, description = doc.get("name", ""), doc.get("description", "")
-        terms = search_terms(name, description)
+        name, description = doc.get("name"), doc.get("description")
+        # Text another tool stored as null (or not as text) has no words; it must not stop
+        # the server's start-up, as it did not before this refresh.
+        terms = search_terms(*(t for t in (name, description) if isinstance(t, str)))
         if doc.get("search_terms") == terms:
             continue
         as_read = {
