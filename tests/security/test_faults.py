@@ -319,3 +319,64 @@ def test_a_database_that_stops_answering_fails_a_mutation_within_three_timeouts(
     assert "errors" not in faulty.gql(CREATE, name="After")
     assert sorted(doc["name"] for doc in faulty.db["segments"].find()) == ["After", "Before"]
     no_partial_writes(faulty.db)
+
+
+def test_a_database_that_stops_answering_during_a_type_change_is_not_too_many_values(
+    faulty: Faulty, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conversion that runs past its time limit on a database that answers is refused
+    TOO_MANY_VALUES (raise the timeout, or remove values); one cut off by a database that
+    stopped answering is the database being unavailable, not advice to raise a timeout."""
+    from seggraph_custom.store import CustomStore
+
+    server = LiveServer(
+        settings.model_copy(
+            update={
+                "mongodb_uri": faulty.database.uri,
+                "database": "faults",
+                "plugins": ["custom"],
+                "database_timeout_seconds": 1,
+            }
+        )
+    )
+    server.start()
+    process = faulty.database.process
+    assert process is not None
+    real = CustomStore.replace_values
+
+    async def hangs(self: CustomStore, *args: Any, **kwargs: Any) -> Any:
+        os.kill(process.pid, signal.SIGSTOP)  # the database stops answering mid-conversion
+        return await real(self, *args, **kwargs)
+
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+
+            def gql(query: str) -> dict[str, Any]:
+                body: dict[str, Any] = http.post("/graphql", json={"query": query}).json()
+                return body
+
+            created = gql(
+                'mutation { createCustomProperty(input: {key: "seats", label: "Seats", '
+                "type: TEXT}) { userErrors { code } } }"
+            )
+            assert created["data"]["createCustomProperty"]["userErrors"] == []
+            written = gql(
+                'mutation { setCustomPropertyValue(input: {subscriberId: "cus_1", key: "seats", '
+                'value: "3"}) { written } }'
+            )
+            assert written["data"]["setCustomPropertyValue"]["written"] == 1
+            monkeypatch.setattr(CustomStore, "replace_values", hangs)
+            try:
+                answer = gql(
+                    'mutation { updateCustomProperty(input: {key: "seats", type: NUMBER}) '
+                    "{ userErrors { code } } }"
+                )
+            finally:
+                os.kill(process.pid, signal.SIGCONT)
+                monkeypatch.undo()
+    finally:
+        server.stop()
+    (error,) = answer["errors"]
+    assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    stored = faulty.db["custom_definitions"].find_one({"_id": "seats"})
+    assert stored is not None and stored["type"] == "TEXT"

@@ -14,6 +14,7 @@ any part is refused.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -262,8 +263,15 @@ class CustomPropertiesService:
                 or isinstance(exc, ServerSelectionTimeoutError)
             ):
                 raise  # not the conversion's length: the database unavailable, or another fault
+            # Asked in a context of its own: the mutation's deadline (seggraph.api.deadlines),
+            # spent by the transaction, would fail the ping whatever the database does.
+            answers = asyncio.get_running_loop().create_task(
+                self.database.ping(), context=contextvars.Context()
+            )
+            if not await answers:
+                raise  # a database that stopped answering, not one too slow for the values
             # Converting every value in one transaction ran past its time limit: trying
-            # again would too (it is not the database being unavailable, as it was answered).
+            # again would too (it is not the database being unavailable: it answers).
             raise InputRefused([self._conversion_too_large(key, change, converting)]) from exc
         if not written:
             return updated  # nothing written: the catalogue holds it as it is
