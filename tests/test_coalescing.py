@@ -146,3 +146,28 @@ async def test_a_run_does_not_carry_the_deadline_of_the_caller_that_started_it(
         assert await asyncio.gather(first, second) == [1, 2]
     finally:
         await database.close()
+
+
+async def test_a_run_s_database_work_is_bounded_by_the_coalescer_s_timeout(
+    settings: Settings,
+) -> None:
+    """A run has a context of its own, so no caller's deadline bounds it: one on a database
+    that stopped answering held every caller waiting on it for the 20 to 30 s PyMongo takes to
+    give the server up. With a timeout, its database work fails as timed out, for every caller,
+    once that much time has passed (here spent before the ping)."""
+    assert settings.mongodb_uri
+    database = Database(settings.mongodb_uri, settings.database)
+
+    async def slow_ping(inputs: list[int]) -> list[int]:
+        await asyncio.sleep(0.2)  # the run's 0.05 s are spent
+        await database.client.admin.command("ping")
+        return inputs
+
+    shared: Coalescer[int, int] = Coalescer(slow_ping, timeout=0.05)
+    try:
+        answers = await asyncio.gather(shared(1), shared(2), return_exceptions=True)
+        assert all(isinstance(a, pymongo.errors.PyMongoError) and a.timeout for a in answers)
+        # A caller's own deadline does not reach it either way; one without a timeout pings.
+        assert await Coalescer(slow_ping)(3) == 3
+    finally:
+        await database.close()

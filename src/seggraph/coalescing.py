@@ -26,6 +26,8 @@ import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+import pymongo
+
 I = TypeVar("I")  # noqa: E741 - input, beside O for output
 O = TypeVar("O")  # noqa: E741
 T = TypeVar("T")
@@ -43,8 +45,15 @@ class Coalescer(Generic[I, O]):
     time; ``run`` answers one output per input, in order. An exception raised by ``run``
     reaches every caller of that run."""
 
-    def __init__(self, run: Callable[[list[I]], Awaitable[Sequence[O]]]) -> None:
+    def __init__(
+        self, run: Callable[[list[I]], Awaitable[Sequence[O]]], timeout: float | None = None
+    ) -> None:
         self._run = run
+        self._timeout = timeout
+        """Seconds each run's database operations may take together (``None``: PyMongo's
+        defaults). A run has a context of its own, so no caller's deadline bounds it: without
+        one, a run on a database that stopped answering (a hung host) held every caller for
+        the 20 to 30 s PyMongo takes to give the server up."""
         self._inputs: list[I] = []
         self._futures: list[asyncio.Future[O]] = []
         self._runner: asyncio.Task[None] | None = None
@@ -93,7 +102,8 @@ class Coalescer(Generic[I, O]):
                 self.runs += 1
                 self._running = True
                 try:
-                    outputs = await self._run(inputs)
+                    with pymongo.timeout(self._timeout):
+                        outputs = await self._run(inputs)
                     if len(outputs) != len(inputs):
                         raise RuntimeError(
                             f"a coalesced run answered {len(outputs)} outputs for "
@@ -124,9 +134,10 @@ class FreshRead(Generic[T]):
     """One read (``read()``) shared by the callers that asked before it started: each caller
     gets a value read after it asked (see the module's docstring)."""
 
-    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+    def __init__(self, read: Callable[[], Awaitable[T]], timeout: float | None = None) -> None:
+        """``timeout``: as :class:`Coalescer`'s."""
         self._read = read
-        self._shared: Coalescer[None, T] = Coalescer(self._run)
+        self._shared: Coalescer[None, T] = Coalescer(self._run, timeout)
 
     async def _run(self, callers: list[None]) -> list[T]:
         value = await self._read()

@@ -85,7 +85,9 @@ class Services:
         self.properties = PropertyResolver(lambda: self.plugins, lambda: self.catalogue)
         self.segments = SegmentService(
             self.database,
-            segment_store.SegmentStore(self.database.db, self.freshness),
+            segment_store.SegmentStore(
+                self.database.db, self.freshness, self.database.operation_timeout
+            ),
             lambda: self.catalogue,
             currency=self.settings.currency,
             zone=self.settings.zone,

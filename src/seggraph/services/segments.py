@@ -309,7 +309,9 @@ class SegmentService:
         self.limits = limits or TreeLimits()
         self.clock = clock
         self.delete_wait_seconds = DELETE_WAIT_SECONDS
-        self.reads: Coalescer[tuple[Mode, str], Segment | None] = Coalescer(self._read_together)
+        self.reads: Coalescer[tuple[Mode, str], Segment | None] = Coalescer(
+            self._read_together, database.operation_timeout
+        )
         """The reads of :meth:`get`, those asked at once made together."""
 
     # -- reading ------------------------------------------------------------------------------

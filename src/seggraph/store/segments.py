@@ -337,9 +337,15 @@ async def _change_write_token(db: AsyncDatabase[dict], mode: Mode, session: Sess
 
 
 class SegmentStore:
-    def __init__(self, db: AsyncDatabase[dict], freshness: FreshnessBoard | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[dict],
+        freshness: FreshnessBoard | None = None,
+        read_timeout: float | None = None,
+    ) -> None:
         """``freshness``: the board that reads the write tokens once per request with the
-        other watched documents (without one, every :meth:`write_token` reads its own)."""
+        other watched documents (without one, every :meth:`write_token` reads its own).
+        ``read_timeout``: seconds a shared read of a write token may take."""
         self.segments = db[SEGMENTS]
         self.history = db[HISTORY]
         self.usages = db[USAGES]
@@ -347,7 +353,9 @@ class SegmentStore:
         self._answers: LruCache[Hashable, tuple[Any, Any]] = LruCache(ANSWERS_KEPT)
         #: Each mode's write-token document.
         self._watched = {mode: write_token_of(mode) for mode in Mode}
-        self._token_reads = {mode: FreshRead(partial(self._read_token, mode)) for mode in Mode}
+        self._token_reads = {
+            mode: FreshRead(partial(self._read_token, mode), read_timeout) for mode in Mode
+        }
         if freshness is not None:
             for watched in self._watched.values():
                 freshness.watch(watched)

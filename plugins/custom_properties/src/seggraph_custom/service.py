@@ -101,7 +101,7 @@ class CustomPropertiesService:
         self._version: tuple[int, str] | None = None
         self._refresh_lock = asyncio.Lock()
         # Asked by every request: one read shared by the requests that ask at once.
-        self._version_read = FreshRead(store.version_document)
+        self._version_read = FreshRead(store.version_document, database.operation_timeout)
 
     # -- the catalogue ---------------------------------------------------------------------------
 
