@@ -106,13 +106,16 @@ def test_a_reference_into_a_stored_cycle_is_refused_naming_the_way_in(
     assert impact["impact"] is None
     assert [e["code"] for e in impact["userErrors"]] == ["REFERENCE_CYCLE"]
 
-    new = q.query(CREATE, {"input": {"name": "E", "conditionsText": into}})["createSegment"]
+    # A new segment is refused before it is written, at the condition as an edit is, and
+    # its path starts from "the new segment": it was saved, then undone, and refused at
+    # ["conditionsText"] naming the id of a segment that no longer existed.
+    other = f"subscriber.mrr > 10 AND {into}"
+    new = q.query(CREATE, {"input": {"name": "E", "conditionsText": other}})["createSegment"]
     [refused] = new["userErrors"]
     assert refused["code"] == "REFERENCE_CYCLE"
-    assert "lead into a cycle: " in refused["message"]
-    assert f" -> {a} -> {b} -> {a}" in refused["message"]
+    assert refused["path"] == ["conditionsText", "conditions", "1", "value"]
+    assert f"lead into a cycle: the new segment -> {a} -> {b} -> {a}" in refused["message"]
     assert "meanwhile" not in refused["message"]
-    assert "nothing was saved" in refused["message"]
     names = "{ segments(filter: {archived: ALL}) { nodes { name } } }"
     assert sorted(n["name"] for n in q.query(names)["segments"]["nodes"]) == sorted(["D", a, b])
 

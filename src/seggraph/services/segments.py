@@ -108,6 +108,9 @@ DELETE_MARK_IN_FORCE = timedelta(seconds=60)
 #: How long a new reference or usage waits for a delete in progress to finish before it is
 #: refused (:meth:`SegmentService._unavailable`).
 DELETE_WAIT_SECONDS = 1.0
+#: What a segment being created is called where its id would be (it has none yet): in the
+#: path of a cycle its references lead into (``validate_conditions(segment_id=NEW_SEGMENT)``).
+NEW_SEGMENT = "the new segment"
 #: How long a write waits for a later version written on top of its own to be undone, when it
 #: must undo itself (:meth:`SegmentService._roll_back`).
 ROLL_BACK_PATIENCE_SECONDS = 2.0
@@ -400,7 +403,11 @@ class SegmentService:
         segment_id: str | None,
         prefix: tuple[PathPart, ...] = ("conditions",),
     ) -> tuple[Group, list[UserError], list[UserError]]:
-        """The canonical tree, its errors and its warnings (references checked in ``mode``)."""
+        """The canonical tree, its errors and its warnings (references checked in ``mode``).
+
+        ``segment_id``: the segment the conditions are for, whose references must not close
+        or lead into a cycle (:data:`NEW_SEGMENT` for one being created); None: not looked
+        for (a preview)."""
         validator = ConditionValidator(
             self.catalogue(), currency=self.currency, limits=self.limits, zone=self.zone
         )
@@ -436,6 +443,8 @@ class SegmentService:
                 f"{mode.value} copy)"
             )
             errors += [UserError(path + ("value",), "UNKNOWN_SEGMENT", why) for path in refs[ref]]
+        # A new segment (NEW_SEGMENT) cannot close a cycle, but its references may lead into
+        # one stored (by another tool): refused here, at the condition, as an edit's is.
         if segment_id is not None and not errors:
             graph = await self.store.reference_graph(mode)
             graph[segment_id] = sorted(refs)
@@ -468,7 +477,10 @@ class SegmentService:
         desc = clean_description(description, errors)
         cleaned_tags = clean_tags(tags or [], errors)
         tree, tree_errors, warnings = await self.validate_conditions(
-            mode, conditions or Group(Combinator.ALL), segment_id=None, prefix=conditions_prefix
+            mode,
+            conditions or Group(Combinator.ALL),
+            segment_id=NEW_SEGMENT,
+            prefix=conditions_prefix,
         )
         errors += tree_errors
         errors += await self._room_for_one_more(mode, ())
