@@ -393,6 +393,37 @@ def test_a_conversion_past_the_transaction_time_limit_is_refused_saying_what_to_
     assert sync_db["custom_definitions"].find_one({"_id": "seats_text"})["type"] == "TEXT"  # type: ignore[index]
 
 
+def test_a_conversion_past_the_time_limit_is_refused_at_the_field_that_changed(
+    gql: GraphQLClient,
+    sync_db: Db,
+    settings: Settings,
+    start_live_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A form that sends every field, the type as it is and an ENUM value removed, was refused
+    at ["type"], a field it did not change (PROPERTY_IN_USE and VALUES_INCOMPATIBLE are at
+    ["enumValues"] then, as the README says of every such refusal)."""
+    create(gql, key="tier", type="ENUM", enumValues=["GOLD", "SILVER", "BRONZE"])
+    set_values(gql, [{"key": "tier", "subscriberId": "cus_1", "value": "GOLD"}])
+    quick = start_live_server(settings.model_copy(update={"database_timeout_seconds": 0.5}))
+    real = CustomStore.replace_values
+
+    async def slow(self: CustomStore, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(2)  # longer than the 1.5 s a transaction may take here
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CustomStore, "replace_values", slow)
+    with httpx.Client(base_url=quick.url, timeout=60) as http:
+        refused = update(
+            GraphQLClient(http), key="tier", type="ENUM", enumValues=["GOLD", "SILVER"]
+        )
+    monkeypatch.undo()
+    [error] = refused["userErrors"]
+    assert (error["path"], error["code"]) == (["enumValues"], "TOO_MANY_VALUES")
+    stored = sync_db["custom_definitions"].find_one({"_id": "tier"})
+    assert stored is not None and stored["enum_values"] == ["GOLD", "SILVER", "BRONZE"]
+
+
 def test_a_refused_type_change_shows_the_values_as_the_api_answers_them(
     gql: GraphQLClient,
 ) -> None:

@@ -219,9 +219,11 @@ class CustomPropertiesService:
         written = False
         #: The stored values being converted (None before the conversion; -1 while read).
         converting: int | None = None
+        #: The input field a refusal of the conversion is at (the type when it changes).
+        at: tuple[str, ...] = ("type",)
 
         async def work(session: Session) -> CustomPropertyDefinition:
-            nonlocal written, converting
+            nonlocal written, converting, at
             # Read, checked, converted and written in one transaction: a value written
             # meanwhile (set_values writes beside the definition it was checked against)
             # conflicts with it, and one of the two runs again, so no value is left in the old
@@ -272,17 +274,17 @@ class CustomPropertiesService:
                 raise  # a database that stopped answering, not one too slow for the values
             # Converting every value in one transaction ran past its time limit: trying
             # again would too (it is not the database being unavailable: it answers).
-            raise InputRefused([self._conversion_too_large(key, change, converting)]) from exc
+            raise InputRefused([self._conversion_too_large(key, at, converting)]) from exc
         if not written:
             return updated  # nothing written: the catalogue holds it as it is
         await self._changed()
         return updated
 
-    def _conversion_too_large(self, key: str, change: DefinitionChange, count: int) -> UserError:
+    def _conversion_too_large(self, key: str, at: tuple[str, ...], count: int) -> UserError:
         values = "the stored values" if count < 0 else f"the {count:,} stored values"
         limit = self.database.transaction_time_limit
         return UserError(
-            ("type",) if change.type is not None else ("enumValues",),
+            at,
             "TOO_MANY_VALUES",
             f"converting {values} of custom.{key} did not finish within the {limit:g} s a "
             "transaction may take (three times SEGGRAPH_DATABASE_TIMEOUT_SECONDS), so nothing "
