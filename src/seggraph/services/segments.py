@@ -445,7 +445,7 @@ class SegmentService:
             errors += [UserError(path + ("value",), "UNKNOWN_SEGMENT", why) for path in refs[ref]]
         # A new segment (NEW_SEGMENT) cannot close a cycle, but its references may lead into
         # one stored (by another tool): refused here, at the condition, as an edit's is.
-        if segment_id is not None and not errors:
+        if segment_id is not None and refs and not errors:  # no reference, no cycle: no read
             graph = await self.store.reference_graph(mode)
             graph[segment_id] = sorted(refs)
             cycle = find_cycle(graph, segment_id)
