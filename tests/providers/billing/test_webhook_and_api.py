@@ -505,6 +505,26 @@ def test_a_retry_with_the_idempotency_key_answers_the_event_recorded_and_records
     assert sync_db["billing_retention_events"].count_documents({}) == 3
 
 
+def test_a_retry_after_its_customer_was_deleted_is_answered_the_event_recorded(
+    webhook: Webhook, gql: GraphQLClient, sync_db: SyncDatabase[dict[str, Any]]
+) -> None:
+    """The key was looked up after the input's checks, so a retry whose customer was deleted
+    meanwhile was refused UNKNOWN_SUBSCRIBER: the flow learnt nothing of the save it made."""
+    seed(webhook)
+    saved = {"subscriberId": "cus_1", "kind": "CANCELED", "idempotencyKey": "before-delete"}
+    first = gql.query(RECORD_ONCE, {"input": saved})["recordRetentionEvent"]
+    assert first["userErrors"] == []
+    assert webhook.send("customer.deleted", customer("cus_1")) == "applied"
+    again = gql.query(RECORD_ONCE, {"input": saved})["recordRetentionEvent"]
+    assert again["userErrors"] == [] and again["replayed"] is True
+    assert again["retentionEvent"]["id"] == first["retentionEvent"]["id"]
+    # Without a key, or with a new one, the customer is unknown now.
+    fresh = gql.query(RECORD_ONCE, {"input": {**saved, "idempotencyKey": "after-delete"}})
+    codes = [e["code"] for e in fresh["recordRetentionEvent"]["userErrors"]]
+    assert codes == ["UNKNOWN_SUBSCRIBER"]
+    assert sync_db["billing_retention_events"].count_documents({}) == 1
+
+
 @pytest.mark.parametrize(
     "change",
     [

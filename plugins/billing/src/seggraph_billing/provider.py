@@ -299,8 +299,6 @@ class BillingProvider:
             )
         elif idempotency_key is not None and len(idempotency_key) > MAX_SUBJECT_ID:
             errors.append(_too_long("idempotencyKey", idempotency_key))
-        if errors:
-            raise InputRefused(errors)
         doc: dict[str, Any] = {
             "subscriber_id": subscriber_id,
             "kind": str(kind).lower(),
@@ -310,16 +308,29 @@ class BillingProvider:
             "recorded_at": now,
             "actor": actor,
         }
+        if idempotency_key is not None and not any(e.path == ("idempotencyKey",) for e in errors):
+            # What the call asked for, compared with a retry's: ``at`` as given (None when the
+            # time of recording was taken), so that a retry without ``at`` asks for the same
+            # event.
+            doc["idempotency"] = {"key": idempotency_key, "at_given": at is not None}
+            # Looked up before the input is refused: a retry is answered the event recorded,
+            # even once its customer is deleted (the flow must learn the save was kept).
+            stored = await self.store.retention_event_by_key(idempotency_key)
+            if stored is not None:
+                return self._replayed(stored, doc)
+        if errors:
+            raise InputRefused(errors)
         if idempotency_key is None:
             doc["_id"] = await self.store.add_retention_event(doc)
             return retention_event(doc)
-        # What the call asked for, compared with a retry's: ``at`` as given (None when the
-        # time of recording was taken), so that a retry without ``at`` asks for the same event.
-        doc["idempotency"] = {"key": idempotency_key, "at_given": at is not None}
         stored = await self.store.add_retention_event_once(doc)
-        if stored is None:
-            return retention_event(doc)
-        if not _same_request(stored, doc):
+        return retention_event(doc) if stored is None else self._replayed(stored, doc)
+
+    @staticmethod
+    def _replayed(stored: Mapping[str, Any], asked: Mapping[str, Any]) -> RetentionEvent:
+        """The event an earlier call recorded with the key ``asked`` holds, when ``asked`` is the
+        same event; else the key is refused."""
+        if not _same_request(stored, asked):
             raise InputRefused(
                 [
                     UserError(

@@ -569,19 +569,21 @@ class BillingStore:
         result = await self.db[RETENTION_EVENTS].insert_one(dict(event))
         return result.inserted_id
 
+    async def retention_event_by_key(self, key: str) -> dict[str, Any] | None:
+        """The event recorded with the idempotency key ``key``, if any."""
+        return await self.db[RETENTION_EVENTS].find_one({"idempotency.key": key})
+
     async def add_retention_event_once(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """Record ``event`` unless an event with its ``idempotency.key`` is recorded: None when
-        this call recorded it (its ``_id`` set), else the event recorded before. Two calls with
-        one key at once record one event (the unique index ``by_idempotency_key``)."""
+        """Record ``event`` unless an event with its ``idempotency.key`` is recorded meanwhile:
+        None when this call recorded it (its ``_id`` set), else the event recorded with the
+        key. Two calls with one key at once record one event (the unique index
+        ``by_idempotency_key``); look the key up first (:meth:`retention_event_by_key`)."""
         key = event["idempotency"]["key"]
-        found = await self.db[RETENTION_EVENTS].find_one({"idempotency.key": key})
-        if found is not None:
-            return found
         try:
             event["_id"] = await self.add_retention_event(event)
         except DuplicateKeyError:
             event.pop("_id", None)
-            found = await self.db[RETENTION_EVENTS].find_one({"idempotency.key": key})
+            found = await self.retention_event_by_key(key)
             if found is None:  # the index refused something else: not ours to hide
                 raise
             return found
