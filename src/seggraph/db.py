@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -98,6 +99,38 @@ def database_unavailable(error: BaseException | None) -> bool:
     return False
 
 
+#: A ping answered after this many seconds or more: the database was not answering (a
+#: healthy one answers in milliseconds).
+STALLED_PING_SECONDS = 0.25
+
+
+class DatabaseHealth:
+    """When the database last answered, and when it last did not (monotonic seconds), as the
+    reads that every request makes first and the pings see them: what tells a provider that
+    failed while the database did not answer from one that is broken on its own
+    (:class:`~seggraph.plugins.manager.PluginManager`)."""
+
+    def __init__(self) -> None:
+        self.answered_at = float("-inf")
+        self.unanswered_at = float("-inf")
+
+    def answered(self) -> None:
+        self.answered_at = time.monotonic()
+
+    def unanswered(self) -> None:
+        self.unanswered_at = time.monotonic()
+
+    @property
+    def down(self) -> bool:
+        """The database did not answer the last time it was asked."""
+        return self.unanswered_at > self.answered_at
+
+    def back_since(self, since: float) -> bool:
+        """The database did not answer at some moment since ``since``, and has answered
+        since then."""
+        return since <= self.unanswered_at < self.answered_at
+
+
 async def _duplicates(collection: AsyncCollection[dict], index: IndexModel, shown: int = 20) -> str:
     """The groups of documents that share a key of ``index`` (within its partial filter)."""
     document = index.document
@@ -136,6 +169,7 @@ class Database:
             uuidRepresentation="standard",
         )
         self.db: AsyncDatabase[dict] = self.client[name]
+        self.health = DatabaseHealth()
         self._transactions: bool | None = None
         self.operation_timeout = server_selection_timeout_ms / 1000
         """Seconds the reads every request makes first (its snapshot, the readiness ping) may
@@ -186,13 +220,22 @@ class Database:
                 result: T = await session.with_transaction(work)
                 return result
 
-    async def ping(self) -> bool:
+    async def ping(self, *, quiet: bool = False) -> bool:
+        """The database answers a ping within :attr:`operation_timeout` (recorded in
+        :attr:`health`: one answered after :data:`STALLED_PING_SECONDS` or more says that it
+        did not answer until then); a failure is logged unless ``quiet``."""
+        started = time.monotonic()
         try:
             with pymongo.timeout(self.operation_timeout):
                 await self.client.admin.command("ping")
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure as "not ready"
-            log.warning("database ping failed: %s", exc)
+            self.health.unanswered()
+            if not quiet:
+                log.warning("database ping failed: %s", exc)
             return False
+        self.health.answered()
+        if self.health.answered_at - started >= STALLED_PING_SECONDS:
+            self.health.unanswered_at = started  # paused, say, and back while it waited
         return True
 
     async def close(self) -> None:

@@ -36,7 +36,7 @@ import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 
 from seggraph.coalescing import FreshRead
-from seggraph.db import database_unavailable
+from seggraph.db import DatabaseHealth, database_unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +152,18 @@ def using_snapshot(snapshot: Snapshot | None) -> Iterator[None]:
 class FreshnessBoard:
     """The watched documents of one database, read together."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        timeout: float | None = None,
+        health: DatabaseHealth | None = None,
+    ) -> None:
         self._db = db
         self._timeout = timeout
         """Seconds the read may take (``None``: PyMongo's defaults): a database that stops
         answering fails the requests waiting for it in that time, as unavailable."""
+        self._health = health
+        """Where the read's outcome is recorded: whether the database answered it."""
         self._watched: list[Watched] = []
         self._read = FreshRead(self._read_all)
 
@@ -194,9 +201,16 @@ class FreshnessBoard:
             {"$unionWith": {"coll": collection, "pipeline": _tagged(collection, doc_ids)}}
             for collection, doc_ids in others
         ]
-        with pymongo.timeout(self._timeout):
-            cursor = await self._db[first].aggregate(pipeline)
-            rows = await cursor.to_list(None)
+        try:
+            with pymongo.timeout(self._timeout):
+                cursor = await self._db[first].aggregate(pipeline)
+                rows = await cursor.to_list(None)
+        except Exception as exc:
+            if self._health is not None and database_unavailable(exc):
+                self._health.unanswered()
+            raise
+        if self._health is not None:
+            self._health.answered()
         for row in rows:
             found[Watched(row["c"], row["doc"]["_id"])] = row["doc"]
         return found

@@ -138,7 +138,8 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         le=86_400,
-        description="How long a provider that keeps failing is skipped.",
+        description="How long a provider that keeps failing is skipped (a cool-down that the "
+        "database caused ends as soon as the database answers again).",
     )
     provider_batch_size: int = Field(
         default=200,

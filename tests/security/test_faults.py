@@ -4,11 +4,12 @@ tests/plugins/test_failures.py and tests/query_time/test_query_time.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,12 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from seggraph import hookimpl
 from seggraph.clock import utcnow
+from seggraph.db import Database
 from seggraph.domain.api_keys import ApiKey, Role, new_key
+from seggraph.domain.context import EvaluationContext
+from seggraph.domain.properties import PropertyDefinition, PropertyType
 from seggraph.domain.segments import Mode
 from seggraph.embedded import EmbeddedDatabase, free_port
 from seggraph.settings import Settings
@@ -380,3 +385,108 @@ def test_a_database_that_stops_answering_during_a_type_change_is_not_too_many_va
     assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
     stored = faulty.db["custom_definitions"].find_one({"_id": "seats"})
     assert stored is not None and stored["type"] == "TEXT"
+
+
+class DatabaseProvider:
+    """A provider keeping its values in the shared database, as the bundled ones do."""
+
+    @hookimpl
+    def register_properties(self, register: Callable[[PropertyDefinition], None]) -> None:
+        register(PropertyDefinition("probe.seats", "Seats", PropertyType.NUMBER))
+
+    @hookimpl
+    async def startup(self, database: Database) -> None:
+        self.values = database.db["probe_values"]
+
+    @hookimpl
+    async def resolve_properties(
+        self, contexts: list[EvaluationContext]
+    ) -> dict[EvaluationContext, dict[str, Any]]:
+        ids = [context.subscriber_id for context in contexts]
+        found = {doc["_id"]: doc async for doc in self.values.find({"_id": {"$in": ids}})}
+        return {c: {"probe.seats": found[c.subscriber_id]["seats"]} for c in contexts}
+
+
+class HungProvider:
+    """Never answers: a provider broken on its own, whatever the database does."""
+
+    @hookimpl
+    def register_properties(self, register: Callable[[PropertyDefinition], None]) -> None:
+        register(PropertyDefinition("hung.seats", "Seats", PropertyType.NUMBER))
+
+    @hookimpl
+    async def resolve_properties(self) -> dict[EvaluationContext, dict[str, Any]]:
+        await asyncio.sleep(3600)
+        return {}
+
+
+VALUE = """query($key: String!) { subscriber(id: "sub_1") {
+  properties(keys: [$key]) { value unknownReason detail } } }"""
+
+
+def test_providers_that_failed_while_the_database_did_not_answer_are_called_once_it_does(
+    faulty: Faulty, settings: Settings
+) -> None:
+    """Every call of a provider reading the shared database runs late while the database is
+    paused, so the provider was put in its cool-down: once the database answered again (and
+    /readyz said ready), its values stayed UNKNOWN ("skipped until ...") for the rest of the
+    cool-down (30 s by default; here an hour). A cool-down the database caused ends when it
+    answers; a provider failing on its own while the database answers stays in its own."""
+    faulty.db["probe_values"].insert_one({"_id": "sub_1", "seats": 4})
+    server = LiveServer(
+        settings.model_copy(
+            update={
+                "mongodb_uri": faulty.database.uri,
+                "database": "faults",
+                "plugins": [],
+                "database_timeout_seconds": 1,
+                "provider_timeout_seconds": 0.5,
+                "provider_failure_threshold": 1,
+                "provider_cooldown_seconds": 3600,
+            }
+        ),
+        extra_plugins=[("probe", DatabaseProvider()), ("hung", HungProvider())],
+    )
+    server.start()
+    http = httpx.Client(base_url=server.url, timeout=15)
+
+    def value(key: str) -> dict[str, Any]:
+        response = http.post("/graphql", json={"query": VALUE, "variables": {"key": key}})
+        body = response.json()
+        if "errors" in body:
+            return {"errors": [e["extensions"]["code"] for e in body["errors"]]}
+        (found,) = body["data"]["subscriber"]["properties"]
+        return dict(found)
+
+    try:
+        assert value("probe.seats") == {"value": 4, "unknownReason": None, "detail": None}
+        # Broken on its own, the database answering: its cool-down stands.
+        assert value("hung.seats")["unknownReason"] == "TIMEOUT"
+        assert http.get("/readyz").status_code == 200
+        skipped = value("hung.seats")
+        assert skipped["unknownReason"] == "PROVIDER_ERROR"
+        assert "is skipped until" in skipped["detail"]
+
+        process = faulty.database.process
+        assert process is not None
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            during = value("probe.seats")
+            assert during.get("value") != 4, during
+            assert http.get("/readyz").status_code == 503
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 60
+        while http.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the server did not recover"
+            time.sleep(0.1)
+        assert value("probe.seats") == {"value": 4, "unknownReason": None, "detail": None}
+        providers = http.post(
+            "/graphql", json={"query": "{ providers { name status lastError } }"}
+        ).json()["data"]["providers"]
+        probe = next(p for p in providers if p["name"] == "probe")
+        assert probe["status"] == "OK"
+        assert "did not answer within 0.5s" in probe["lastError"]  # it did fail meanwhile
+    finally:
+        http.close()
+        server.stop()

@@ -5,11 +5,14 @@ name), honours the allow- and block-lists, and calls each plugin's implementatio
 that a plugin that raises or hangs is pinned by name and never affects the others: async
 implementations are awaited under a per-provider timeout, failures in a row put a provider in a
 cool-down (DEGRADED), and every value it could not supply becomes UNKNOWN with the reason.
+A cool-down that the database caused (the provider's calls failed or ran late while the
+database did not answer) ends as soon as the database answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import time
@@ -28,6 +31,7 @@ from starlette.routing import BaseRoute
 from seggraph.catalogue import Catalogue
 from seggraph.chunking import chunks
 from seggraph.coalescing import Coalescer, retrieve_outcome
+from seggraph.db import database_unavailable
 from seggraph.domain.conditions import Condition
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition, PropertyType
@@ -60,6 +64,9 @@ NOT_ALLOWED = "not in SEGGRAPH_PLUGINS"
 #: many subscribers' values) only with larger ones: a question never waits behind another
 #: request's call for a thousand subscribers, which its own timeout would not outlast.
 SMALL_SHARED_CALL = 8
+
+#: Seconds between two pings of a database that did not answer, while providers failed.
+DATABASE_RECHECK_SECONDS = 0.5
 
 #: ``{context: {key: value}}`` as the manager answers it; every value wrapped with its provider.
 Resolved = dict[EvaluationContext, dict[str, ResolvedValue]]
@@ -118,6 +125,11 @@ class _Record:
     last_error_at: datetime | None = None
     failures_in_row: int = 0
     skip_until: float = 0.0
+    #: When the first failing call of the current run of failures began (``time.monotonic``).
+    run_started: float = 0.0
+    #: The last failure was one the database not answering causes (the call ran late, or
+    #: raised the database's unavailability): its cool-down ends when the database answers.
+    database_kind: bool = False
     #: Provider calls shared among concurrent requests, one coalescer per timeout and size
     #: class (:data:`SMALL_SHARED_CALL`).
     shared: dict[tuple[float, bool], Coalescer[Any, Any]] = field(default_factory=dict)
@@ -152,6 +164,10 @@ class PluginManager:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self._records: dict[str, _Record] = {}
+        #: The database the providers share (set at start-up), and the task pinging it while
+        #: it does not answer (:meth:`_watch_database`).
+        self._database: Database | None = None
+        self._watch: asyncio.Task[None] | None = None
         #: Called with ``(provider, definitions)`` when a provider's definitions change.
         self.catalogue_changed: CatalogueListener | None = None
 
@@ -370,12 +386,33 @@ class PluginManager:
             raise TypeError(f"{hook} must be synchronous, but it returned an awaitable")
         return result
 
-    def _failed(self, record: _Record, error: str, exc: BaseException | None = None) -> None:
-        """Count a failed call. ``error`` names the provider already ("provider 'x' ..."): it is
-        what ``providers { lastError }`` shows, and the log line is that text as it is. ``exc``,
-        what the provider's own code raised, puts its traceback in the log line of the first
-        failure in a row (where in the plugin it went wrong), not in each one that follows."""
+    def _failed(
+        self,
+        record: _Record,
+        error: str,
+        exc: BaseException | None = None,
+        *,
+        started: float | None = None,
+    ) -> None:
+        """Count a failed call (that began at ``started``, ``time.monotonic``). ``error`` names
+        the provider already ("provider 'x' ..."): it is what ``providers { lastError }``
+        shows, and the log line is that text as it is. ``exc``, what the provider's own code
+        raised, puts its traceback in the log line of the first failure in a row (where in the
+        plugin it went wrong), not in each one that follows.
+
+        A call that ran late or raised the database's unavailability may be the database's
+        doing, not the provider's: the database is pinged until it answers
+        (:meth:`_watch_database`), and when it did not answer during this run of failures, the
+        run ends when it answers again (:meth:`_database_back`): a cool-down ends then, and
+        those failures no longer count towards the next one."""
+        if self._database_back(record):
+            record.failures_in_row = 0
+        if record.failures_in_row == 0:
+            record.run_started = time.monotonic() if started is None else started
         record.failures_in_row += 1
+        record.database_kind = isinstance(exc, ProviderTimeout) or database_unavailable(exc)
+        if record.database_kind:
+            self._watch_database()
         if (
             exc is None
             or isinstance(exc, BadAnswer | ProviderTimeout)
@@ -403,7 +440,61 @@ class PluginManager:
         record.skip_until = 0.0
 
     def _cooling(self, record: _Record) -> bool:
-        return record.skip_until > self.clock()
+        if record.skip_until <= self.clock():
+            return False
+        if self._database_back(record):
+            log.info(
+                "provider %r is called again: its %d failed calls in a row came while the "
+                "database did not answer, and the database answers again",
+                record.name,
+                record.failures_in_row,
+            )
+            self._succeeded(record)
+            return False
+        return True
+
+    def _database_back(self, record: _Record) -> bool:
+        """The record's run of failures is the database's: the last one was of the kind the
+        database not answering causes, the database did not answer since the run began, and
+        it has answered since."""
+        return (
+            record.failures_in_row > 0
+            and record.database_kind
+            and self._database is not None
+            and self._database.health.back_since(record.run_started)
+        )
+
+    def _database_down(self, record: _Record) -> bool:
+        """The record's last failure is of the database's kind, and the database does not
+        answer (as last seen)."""
+        return record.database_kind and self._database is not None and self._database.health.down
+
+    def _watch_database(self) -> None:
+        """Ping the database until it answers (in the background, once at a time), so that
+        the cool-downs it caused end as soon as it does, with no request needed to see it."""
+        if self._database is None or (self._watch is not None and not self._watch.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - providers are called on the event loop
+            return
+        # A context of its own: no request's deadline (pymongo.timeout) reaches the pings.
+        self._watch = loop.create_task(self._await_database(), context=contextvars.Context())
+
+    async def _await_database(self) -> None:
+        database = self._database
+        assert database is not None
+        said = False
+        while not await database.ping(quiet=True):
+            if not said:
+                log.warning(
+                    "the database does not answer: providers failing meanwhile are called "
+                    "again as soon as it does"
+                )
+                said = True
+            await asyncio.sleep(DATABASE_RECHECK_SECONDS)
+        if said:
+            log.info("the database answers again")
 
     def _status(self, record: _Record) -> ProviderStatus:
         if record.disabled:
@@ -419,6 +510,7 @@ class PluginManager:
     async def startup(self, database: Database, services: Services) -> None:
         """Run every ``startup`` implementation, concurrently, each under the start-up timeout;
         a provider that raises or runs late is FAILED, and the others start."""
+        self._database = database
         await asyncio.gather(
             *(self._start(record, database, services) for record in self._active("startup"))
         )
@@ -447,6 +539,9 @@ class PluginManager:
 
     async def shutdown(self) -> None:
         """Run every ``shutdown`` implementation; errors are logged, never raised."""
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch.add_done_callback(retrieve_outcome)
         await asyncio.gather(*(self._stop(record) for record in self._active("shutdown")))
 
     async def _stop(self, record: _Record) -> None:
@@ -636,6 +731,8 @@ class PluginManager:
                 f"provider {name!r} is skipped until {until:%H:%M:%S} UTC after "
                 f"{record.failures_in_row} failed calls in a row (last: {record.last_error})"
             )
+            if self._database_down(record):
+                reason += "; the database does not answer: it is called again once it does"
             return _all_unknown(contexts, keys, Unknown(UnknownReason.PROVIDER_ERROR, reason), name)
         limit = self.settings.provider_timeout_seconds if timeout is None else timeout
         if shared:
@@ -664,6 +761,7 @@ class PluginManager:
         """One call of the provider's ``resolve_properties``: its rows, or why there are none
         (the failure counted towards the provider's cool-down)."""
         name = record.name
+        started = time.monotonic()
         try:
             answer = await self._call(
                 record,
@@ -676,11 +774,11 @@ class PluginManager:
             rows = _rows(answer, contexts)
         except ProviderTimeout as exc:
             error = f"provider {name!r} {exc}"
-            self._failed(record, error)
+            self._failed(record, error, exc, started=started)
             return Unknown(UnknownReason.TIMEOUT, error)
         except Exception as exc:  # noqa: BLE001 - contained: its keys become UNKNOWN
             error = f"provider {name!r} failed: {describe_exception(exc)}"
-            self._failed(record, error, exc)
+            self._failed(record, error, exc, started=started)
             return Unknown(UnknownReason.PROVIDER_ERROR, error)
         self._succeeded(record)
         return rows
@@ -762,6 +860,7 @@ class PluginManager:
             and self._unavailable(record, definition.provider, "suggest_property_values") is None
             and not self._cooling(record)
         ):
+            started = time.monotonic()
             try:
                 answer = await self._call(
                     record,
@@ -781,6 +880,7 @@ class PluginManager:
                     record,
                     f"provider {record.name!r} could not suggest values: {describe_exception(exc)}",
                     exc,
+                    started=started,
                 )
                 answer = None
         if answer is None:
@@ -907,6 +1007,7 @@ class PluginManager:
                 f"no subscriber directory: {self._no_directory()}",
             )
         record = self._records[name]
+        started = time.monotonic()
         try:
             answer = await self._call(
                 record,
@@ -919,7 +1020,12 @@ class PluginManager:
         except Exception as exc:
             timed_out = isinstance(exc, ProviderTimeout)
             message = str(exc) if timed_out else describe_exception(exc)
-            self._failed(record, f"provider {name!r} could not list subscribers: {message}", exc)
+            self._failed(
+                record,
+                f"provider {name!r} could not list subscribers: {message}",
+                exc,
+                started=started,
+            )
             raise ProviderCallError(
                 name, f"could not list subscribers: {message}", timed_out=timed_out
             ) from exc

@@ -76,7 +76,9 @@ class Services:
 
     def __post_init__(self) -> None:
         self.walk_slots = FairSlots(self.settings.bulk_concurrency)
-        self.freshness = FreshnessBoard(self.database.db, self.database.operation_timeout)
+        self.freshness = FreshnessBoard(
+            self.database.db, self.database.operation_timeout, self.database.health
+        )
         self.api_keys = ApiKeyService(
             api_key_store.ApiKeyStore(self.database.db),
             cache_seconds=self.settings.api_key_cache_seconds,
