@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from seggraph.embedded import free_port
+from seggraph.embedded import EmbeddedDatabase, free_port
 from tests.providers.billing import builders as b
 from tests.serve_process import serving
 
@@ -297,3 +297,70 @@ def test_sigterm_while_the_demo_loads_stops_the_server_and_its_database(tmp_path
     db_port = re.findall(r"embedded database \(SecantusDB\) at mongodb://127.0.0.1:(\d+)", text)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", int(db_port[0])), timeout=2).close()
+
+
+#: A line of the server's log: its time, level and logger, then the message.
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+
+
+def test_the_server_log_has_one_line_format_with_request_ids_and_no_topology(
+    tmp_path: Path,
+) -> None:
+    """uvicorn's own lines had a format of their own, without a time (``INFO:     ...``); its
+    access lines named no request id, so a client's X-Request-Id led nowhere in the log; and
+    while the database was away each warning carried PyMongo's description of the whole
+    topology (some 700 characters) after its reason."""
+    database = EmbeddedDatabase(tmp_path / "external", port=free_port())
+    uri = database.start()
+    log = tmp_path / "serve.log"
+    secret = "someone@example.com"
+    try:
+        settings = {"SEGGRAPH_AUTH": "off", "SEGGRAPH_PLUGINS": ""}
+        settings |= {"SEGGRAPH_MONGODB_URI": uri, "SEGGRAPH_DATABASE_TIMEOUT_SECONDS": "1"}
+        with serving(tmp_path / "db", free_port(), log, **settings) as url:
+            query = '{ segments(filter: {search: "' + secret + '"}) { totalCount } }'
+            up = httpx.get(
+                url + "/graphql",
+                params={"query": query},
+                headers={"x-request-id": "probe-request-0001"},
+                timeout=30,
+            )
+            assert up.json() == {"data": {"segments": {"totalCount": 0}}}
+            database.stop()
+            # The first failure is the connection's; the next ones are server selection's,
+            # which PyMongo follows with the topology's description.
+            for _ in range(2):
+                assert httpx.get(url + "/readyz", timeout=30).status_code == 503
+            down = httpx.post(
+                url + "/graphql",
+                json={"query": "{ segments { totalCount } }"},
+                headers={"x-request-id": "probe-request-0002"},
+                timeout=30,
+            )
+            assert down.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    finally:
+        database.stop()
+    lines = log.read_text().splitlines()
+    assert any("uvicorn" in line and "Application startup complete" in line for line in lines)
+    for line in lines:
+        assert LOG_LINE.match(line), line
+        assert "Topology Description" not in line, line
+        assert secret not in line, line
+    [access] = [line for line in lines if "probe-request-0001" in line]
+    assert " INFO uvicorn.access: request probe-request-0001: 127.0.0.1:" in access
+    assert '"GET /graphql?… HTTP/1.1" 200' in access
+    # The readiness probe's warnings, each under the request id of its access line.
+    pings = [line for line in lines if "database ping failed" in line]
+    assert len(pings) == 2
+    for ping in pings:
+        named = re.search(
+            r" WARNING seggraph.db: request (\S+): database ping failed: 127.0.0.1:", ping
+        )
+        assert named, ping
+        assert any(
+            f"request {named[1]}: " in line and '"GET /readyz HTTP/1.1" 503' in line
+            for line in lines
+        )
+    unavailable = [line for line in lines if "probe-request-0002" in line]
+    assert any("WARNING" in line and "database unavailable" in line for line in unavailable)
+    assert any('"POST /graphql HTTP/1.1" 200' in line for line in unavailable)

@@ -21,6 +21,7 @@ from seggraph.demo.cli import HELP as DEMO_HELP
 from seggraph.demo.cli import SEGMENTS_SHOWN as DEMO_SEGMENTS
 from seggraph.demo.cli import demo_command
 from seggraph.demo.generator import DEFAULT_SUBSCRIBERS
+from seggraph.logs import ServerFormatter
 from seggraph.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -51,9 +52,11 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    """The server's log lines, uvicorn's included (``uvicorn.run(log_config=None)`` leaves its
+    loggers to this handler): :class:`~seggraph.logs.ServerFormatter`."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ServerFormatter())
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 SERVE_HELP = f"""Serve the GraphQL API.
@@ -131,6 +134,7 @@ def serve(
             host=app_settings.host,
             port=app_settings.port,
             log_level=app_settings.log_level.value.lower(),
+            log_config=None,  # its lines in seggraph's format (_configure_logging)
         )
 
     _log_auth(log, settings)

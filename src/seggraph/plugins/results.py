@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from seggraph.evaluation.values import MISSING, ResolvedValue, Unknown, UnknownReason
+from seggraph.logs import without_topology
 
 __all__ = [
     "MISSING",
@@ -108,6 +109,7 @@ def normalize_value(raw: Any) -> Any:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """``TypeName: message`` (just the type name when the message is empty)."""
-    text = str(exc).strip()
+    """``TypeName: message`` (just the type name when the message is empty; without the
+    topology description PyMongo appends to a server selection error)."""
+    text = without_topology(str(exc)).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seggraph.db import database_unavailable
+from seggraph.logs import current_request_id
 
 log = logging.getLogger("seggraph.errors")
 
@@ -120,28 +121,34 @@ class RequestIdMiddleware:
                 message = {**message, "headers": [*message.get("headers", ()), header]}
             await send(message)
 
+        # The log lines written while it is handled name it, uvicorn's access line included
+        # (written when the response starts, from ``send``: in this context).
+        token = current_request_id.set(request_id)
         try:
-            await self.app(scope, receive, send_with_id)
-        except BodyTooLarge as exc:
-            if started:
-                raise
-            await send_error(send_with_id, scope, 413, "BODY_TOO_LARGE", str(exc))
-        except ClientDisconnect:
-            # The client hung up before its body was whole: nobody to answer, nothing wrong
-            # with the server (anyone could fill the log with tracebacks this way).
-            log.info("request %s: the client disconnected before sending its body", request_id)
-        except Exception as exc:
-            if database_unavailable(exc):
-                log.warning("request %s: database unavailable: %s", request_id, exc)
-                status, code = 503, "DATABASE_UNAVAILABLE"
-                message = unavailable_message(request_id)
-            else:
-                log.exception("request %s: unexpected error", request_id)
-                status, code = 500, "INTERNAL_SERVER_ERROR"
-                message = f"Unexpected error; request id {request_id}"
-            if started:
-                raise
-            await send_error(send_with_id, scope, status, code, message)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except BodyTooLarge as exc:
+                if started:
+                    raise
+                await send_error(send_with_id, scope, 413, "BODY_TOO_LARGE", str(exc))
+            except ClientDisconnect:
+                # The client hung up before its body was whole: nobody to answer, nothing wrong
+                # with the server (anyone could fill the log with tracebacks this way).
+                log.info("request %s: the client disconnected before sending its body", request_id)
+            except Exception as exc:
+                if database_unavailable(exc):
+                    log.warning("request %s: database unavailable: %s", request_id, exc)
+                    status, code = 503, "DATABASE_UNAVAILABLE"
+                    message = unavailable_message(request_id)
+                else:
+                    log.exception("request %s: unexpected error", request_id)
+                    status, code = 500, "INTERNAL_SERVER_ERROR"
+                    message = f"Unexpected error; request id {request_id}"
+                if started:
+                    raise
+                await send_error(send_with_id, scope, status, code, message)
+        finally:
+            current_request_id.reset(token)
 
 
 class BodyTooLarge(Exception):
