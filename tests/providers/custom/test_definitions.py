@@ -358,6 +358,26 @@ def test_a_type_change_is_refused_when_a_value_cannot_be_converted(
     assert sync_db["custom_definitions"].find_one({"_id": "note"})["type"] == "TEXT"  # type: ignore[index]
 
 
+def update_past_the_time_limit(
+    settings: Settings, start_live_server: Any, monkeypatch: pytest.MonkeyPatch, **fields: Any
+) -> dict[str, Any]:
+    """``update(**fields)`` on a server whose transactions may take 1.5 s, with the values'
+    conversion written 2 s late (as many values take on a slow database)."""
+    quick = start_live_server(settings.model_copy(update={"database_timeout_seconds": 0.5}))
+    real = CustomStore.replace_values
+
+    async def slow(self: CustomStore, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(2)  # longer than the 1.5 s a transaction may take here
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CustomStore, "replace_values", slow)
+    try:
+        with httpx.Client(base_url=quick.url, timeout=60) as http:
+            return update(GraphQLClient(http), **fields)
+    finally:
+        monkeypatch.undo()
+
+
 def test_a_conversion_past_the_transaction_time_limit_is_refused_saying_what_to_do(
     gql: GraphQLClient,
     sync_db: Db,
@@ -374,17 +394,9 @@ def test_a_conversion_past_the_transaction_time_limit_is_refused_saying_what_to_
         [{"key": "seats_text", "subscriberId": f"cus_{i}", "value": str(i)} for i in range(3)],
     )
     before = list(sync_db["custom_values"].find())
-    quick = start_live_server(settings.model_copy(update={"database_timeout_seconds": 0.5}))
-    real = CustomStore.replace_values
-
-    async def slow(self: CustomStore, *args: Any, **kwargs: Any) -> Any:
-        await asyncio.sleep(2)  # longer than the 1.5 s a transaction may take here
-        return await real(self, *args, **kwargs)
-
-    monkeypatch.setattr(CustomStore, "replace_values", slow)
-    with httpx.Client(base_url=quick.url, timeout=60) as http:
-        refused = update(GraphQLClient(http), key="seats_text", type="NUMBER")
-    monkeypatch.undo()
+    refused = update_past_the_time_limit(
+        settings, start_live_server, monkeypatch, key="seats_text", type="NUMBER"
+    )
     [error] = refused["userErrors"]
     assert (error["path"], error["code"]) == (["type"], "TOO_MANY_VALUES")
     assert "the 3 stored values of custom.seats_text" in error["message"]
@@ -405,19 +417,14 @@ def test_a_conversion_past_the_time_limit_is_refused_at_the_field_that_changed(
     ["enumValues"] then, as the README says of every such refusal)."""
     create(gql, key="tier", type="ENUM", enumValues=["GOLD", "SILVER", "BRONZE"])
     set_values(gql, [{"key": "tier", "subscriberId": "cus_1", "value": "GOLD"}])
-    quick = start_live_server(settings.model_copy(update={"database_timeout_seconds": 0.5}))
-    real = CustomStore.replace_values
-
-    async def slow(self: CustomStore, *args: Any, **kwargs: Any) -> Any:
-        await asyncio.sleep(2)  # longer than the 1.5 s a transaction may take here
-        return await real(self, *args, **kwargs)
-
-    monkeypatch.setattr(CustomStore, "replace_values", slow)
-    with httpx.Client(base_url=quick.url, timeout=60) as http:
-        refused = update(
-            GraphQLClient(http), key="tier", type="ENUM", enumValues=["GOLD", "SILVER"]
-        )
-    monkeypatch.undo()
+    refused = update_past_the_time_limit(
+        settings,
+        start_live_server,
+        monkeypatch,
+        key="tier",
+        type="ENUM",
+        enumValues=["GOLD", "SILVER"],
+    )
     [error] = refused["userErrors"]
     assert (error["path"], error["code"]) == (["enumValues"], "TOO_MANY_VALUES")
     stored = sync_db["custom_definitions"].find_one({"_id": "tier"})
