@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -364,3 +365,96 @@ def test_the_server_log_has_one_line_format_with_request_ids_and_no_topology(
     unavailable = [line for line in lines if "probe-request-0002" in line]
     assert any("WARNING" in line and "database unavailable" in line for line in unavailable)
     assert any('"POST /graphql HTTP/1.1" 200' in line for line in unavailable)
+
+
+def test_sigterm_cancels_the_requests_still_running_after_the_shutdown_timeout(
+    tmp_path: Path,
+) -> None:
+    """uvicorn waited for every request in flight however long (a second SIGTERM did not
+    force it), so a supervisor's SIGKILL came first and skipped the providers' shutdown, the
+    database client's close and the embedded database's stop. A request here waits on a
+    paused database: after SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS it is cancelled (500), the
+    server stops its database and exits 0. The database is resumed once the request is
+    cancelled, so that the shutdown finds it answering."""
+    data_dir, log = tmp_path / "db", tmp_path / "serve.log"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
+    env.update(
+        SEGGRAPH_DATA_DIR=str(data_dir),
+        SEGGRAPH_PORT=str(port),
+        SEGGRAPH_AUTH="off",
+        SEGGRAPH_DATABASE_TIMEOUT_SECONDS="60",
+        SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS="1",
+    )
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "seggraph", "serve"],
+            env=env,
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        database_pid = _database_pid(data_dir)
+        assert _databases_on(data_dir) == [database_pid]
+        os.kill(database_pid, signal.SIGSTOP)
+        body = json.dumps(
+            {"query": 'mutation { createSegment(input: {name: "Late"}) { segment { id } } }'}
+        ).encode()
+        client = socket.create_connection(("127.0.0.1", port), timeout=60)
+        client.sendall(
+            b"POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            + f"content-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        # Accepted after the mutation's connection, answered after the server read the
+        # mutation: the mutation is in flight, waiting on the database.
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
+        server.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while "timeout graceful shutdown exceeded" not in log.read_text():
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the request was not cancelled:\n" + log.read_text()
+            time.sleep(0.1)
+        os.kill(database_pid, signal.SIGCONT)
+        client.settimeout(30)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+        client.close()
+        assert server.wait(30) == 0, log.read_text()
+        left = _databases_on(data_dir)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        for pid in _databases_on(data_dir):  # after a failure: not left behind paused
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGKILL)
+    assert left == [], "the embedded database was left running"
+    assert answer.startswith(b"HTTP/1.1 500 "), answer
+    text = log.read_text()
+    assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in text
+    assert "Application shutdown complete" in text  # the providers' and the client's close
+    assert "stopping the embedded database" in text
+    assert "did not stop within" not in text
+
+
+def _databases_on(data_dir: Path) -> list[int]:
+    """The processes whose command line names ``data_dir`` (the embedded database's does)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if str(data_dir).encode() in cmdline.read_bytes().split(b"\0"):
+                pids.append(int(cmdline.parent.name))
+    return pids

@@ -54,6 +54,16 @@ def test_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         ("SEGGRAPH_DATABASE", "my db", "SEGGRAPH_DATABASE: String should match pattern"),
         ("SEGGRAPH_DATA_DIR", "", "SEGGRAPH_DATA_DIR: expected a directory path"),
         ("SEGGRAPH_DATA_DIR", "  ", "SEGGRAPH_DATA_DIR: expected a directory path"),
+        (
+            "SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS",
+            "0",
+            "SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS: Input should be greater than or equal to 1",
+        ),
+        (
+            "SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS",
+            "2.5",
+            "SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS: Input should be a valid integer",
+        ),
     ],
 )
 def test_malformed_values_name_the_variable(

@@ -135,6 +135,10 @@ def serve(
             port=app_settings.port,
             log_level=app_settings.log_level.value.lower(),
             log_config=None,  # its lines in seggraph's format (_configure_logging)
+            # Without it, uvicorn waits for every request in flight however long (a second
+            # SIGTERM does not force it), and a supervisor's SIGKILL then skips the providers'
+            # shutdown, the database client's close and the embedded database's stop.
+            timeout_graceful_shutdown=app_settings.shutdown_timeout_seconds,
         )
 
     _log_auth(log, settings)

@@ -216,6 +216,15 @@ class Settings(BaseSettings):
         description="How long a request waits for an unavailable database before it fails "
         "with DATABASE_UNAVAILABLE.",
     )
+    shutdown_timeout_seconds: int = Field(
+        default=25,
+        ge=1,
+        le=3600,
+        description="How long `seggraph serve`, once told to stop (SIGTERM, Ctrl-C), waits for "
+        "the requests in flight (whole seconds, as uvicorn takes them): those still running "
+        "then are cancelled (500), and the providers and the database are shut down. The "
+        "default is under Kubernetes' 30 s grace period.",
+    )
 
     @field_validator("plugins", "disable_plugins", mode="before")
     @classmethod
