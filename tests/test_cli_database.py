@@ -17,6 +17,7 @@ from pymongo import MongoClient
 
 from seggraph.embedded import DirectoryLock, EmbeddedDatabase, free_port
 from tests.conftest import TEST_URI_VARIABLE
+from tests.serve_process import run_seggraph
 
 COMMANDS = {
     "import custom": ("import", "custom", "values.csv"),
@@ -97,15 +98,12 @@ def test_a_database_failure_in_the_middle_of_a_command_is_an_error_line_saying_w
     db = client["faults"]
 
     def run(*args: str) -> tuple[int, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-        env.update(SEGGRAPH_MONGODB_URI=database.uri, SEGGRAPH_DATABASE="faults", COLUMNS="400")
-        done = subprocess.run(
-            [sys.executable, "-m", "seggraph", *args],
+        done = run_seggraph(
+            *args,
             cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+            SEGGRAPH_MONGODB_URI=database.uri,
+            SEGGRAPH_DATABASE="faults",
+            COLUMNS="400",
         )
         return done.returncode, " ".join((done.stdout + done.stderr).split())
 

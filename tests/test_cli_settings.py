@@ -5,25 +5,16 @@ its working directory)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.serve_process import run_seggraph
 
 TIMEOUT = 180
 
 
 def seggraph(*args: str, cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-    env.update(variables, COLUMNS="400")
-    return subprocess.run(
-        [sys.executable, "-m", "seggraph", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return run_seggraph(*args, cwd=cwd, timeout=TIMEOUT, COLUMNS="400", **variables)
 
 
 def test_a_relative_data_directory_holds_the_data_itself(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from seggraph.embedded import EmbeddedDatabase, free_port
 from tests.providers.billing import builders as b
-from tests.serve_process import serving
+from tests.serve_process import serving, start_serve, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -142,25 +142,13 @@ def test_the_server_stops_when_its_embedded_database_dies(tmp_path: Path) -> Non
     """Not left serving errors with /healthz saying all is well: it exits non-zero, so that
     whatever supervises it starts it (and the database) again."""
     data_dir = tmp_path / "db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
     port = free_port()
-    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(port), SEGGRAPH_AUTH="off")
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "seggraph", "serve"], env=env, stdout=out, stderr=out
-        )
+    server = start_serve(
+        log, SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(port), SEGGRAPH_AUTH="off"
+    )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_ready(server, port, log)
         os.kill(_database_pid(data_dir), signal.SIGKILL)
         assert server.wait(60) == 1, log.read_text()
     finally:
@@ -269,16 +257,13 @@ def test_sigterm_while_the_demo_loads_stops_the_server_and_its_database(tmp_path
     was installed: no word, its record left behind, the database stopped only by the kernel's
     parent-death signal. It now stops as a server does, saying the demo is loaded in part."""
     data_dir, log = tmp_path / "db", tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-    env.update(SEGGRAPH_DATA_DIR=str(data_dir), SEGGRAPH_PORT=str(free_port()), SEGGRAPH_AUTH="off")
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "seggraph", "serve", "--demo"],
-            env=env,
-            stdout=out,
-            stderr=out,
-            stdin=subprocess.DEVNULL,
-        )
+    server = start_serve(
+        log,
+        "--demo",
+        SEGGRAPH_DATA_DIR=str(data_dir),
+        SEGGRAPH_PORT=str(free_port()),
+        SEGGRAPH_AUTH="off",
+    )
     try:
         deadline = time.monotonic() + 60
         while "using the embedded database" not in log.read_text():
@@ -378,33 +363,16 @@ def test_sigterm_cancels_the_requests_still_running_after_the_shutdown_timeout(
     cancelled, so that the shutdown finds it answering."""
     data_dir, log = tmp_path / "db", tmp_path / "serve.log"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-    env.update(
+    server = start_serve(
+        log,
         SEGGRAPH_DATA_DIR=str(data_dir),
         SEGGRAPH_PORT=str(port),
         SEGGRAPH_AUTH="off",
         SEGGRAPH_DATABASE_TIMEOUT_SECONDS="60",
         SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS="1",
     )
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "seggraph", "serve"],
-            env=env,
-            stdout=out,
-            stderr=out,
-            stdin=subprocess.DEVNULL,
-        )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_ready(server, port, log)
         database_pid = _database_pid(data_dir)
         assert _databases_on(data_dir) == [database_pid]
         os.kill(database_pid, signal.SIGSTOP)

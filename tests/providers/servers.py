@@ -3,9 +3,7 @@ for counting the queries a provider sends."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -22,6 +20,7 @@ from seggraph.plugins.loader import discover
 from seggraph.plugins.manager import PluginManager
 from seggraph.settings import Settings
 from tests.conftest import LiveServer
+from tests.serve_process import run_seggraph
 
 
 class PluginServer(LiveServer):
@@ -84,17 +83,10 @@ async def seggraph_database(settings: Settings) -> AsyncIterator[Database]:
 
 def run_cli(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``seggraph ARGS`` in a child process on the test database (as a user runs it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGGRAPH_")}
-    env.update(
+    return run_seggraph(
+        *args,
+        cwd=cwd,
         SEGGRAPH_MONGODB_URI=settings.mongodb_uri or "",
         SEGGRAPH_DATABASE=settings.database,
         COLUMNS="200",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "seggraph", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
