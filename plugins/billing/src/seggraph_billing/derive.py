@@ -737,7 +737,8 @@ def derive(
             note = primary_note(ref_id(chosen.get("id")), len(subscriptions))
     if note is not None:  # which subscription was read, where that is a question
         for key in SUBSCRIPTION_KEYS + PRODUCT_PLAN_ADDON_KEYS:
-            out.note(key, note)
+            if out.wanted is None or key in out.wanted:  # a walk asks for a few keys
+                out.note(key, note)
     if chosen is not None:
         out.subscription_id = ref_id(chosen.get("id"))
         _derive_subscription(out, chosen, data.invoices, customer, resolver, account, now)
