@@ -499,23 +499,36 @@ class CustomPropertiesService:
         return stored, errors
 
     async def set_values(self, assignments: Sequence[ValueAssignment]) -> SetResult:
-        async def work(session: Session) -> list[StoredValue]:
-            # Checked against the definitions in the transaction that writes them, beside
-            # those definitions: a type change made meanwhile conflicts with this write (one
-            # of the two runs again), so no value is stored in a type its property left.
-            stored, errors = await self.check_values(assignments, session=session)
-            if errors:
-                raise InputRefused(errors)
-            await self.store.mark_values_written({s.key for s in stored}, session)
-            for start in range(0, len(stored), WRITE_CHUNK):
-                await self.store.write_values(stored[start : start + WRITE_CHUNK], session)
-            return stored
-
-        stored = await self.database.run_atomically(work)
+        stored = await self._write_checked(assignments)
         # A value set twice in one call is stored as set the last time: counted once, so.
         final = {(s.object, s.subject_id, s.key): s.value for s in stored}
         removed = sum(1 for value in final.values() if value is None)
         return SetResult(written=len(final) - removed, removed=removed)
+
+    async def _write_checked(
+        self, assignments: Sequence[ValueAssignment], start: int = 0
+    ) -> list[StoredValue]:
+        """Check ``assignments`` and write them, in one transaction: checked against the
+        definitions in the transaction that writes them, beside those definitions, so a type
+        change made meanwhile conflicts with this write (one of the two runs again) and no
+        value is stored in a type its property left. A refusal (InputRefused) names each
+        assignment at its place ``start`` further on (its place in a whole import)."""
+
+        async def work(session: Session) -> list[StoredValue]:
+            stored, errors = await self.check_values(assignments, session=session)
+            if errors:
+                if start:
+                    errors = [
+                        replace(e, path=(e.path[0], start + int(e.path[1]), *e.path[2:]))
+                        for e in errors
+                    ]
+                raise InputRefused(errors)
+            await self.store.mark_values_written({s.key for s in stored}, session)
+            for first in range(0, len(stored), WRITE_CHUNK):
+                await self.store.write_values(stored[first : first + WRITE_CHUNK], session)
+            return stored
+
+        return await self.database.run_atomically(work)
 
     async def import_values(
         self,
@@ -532,28 +545,10 @@ class CustomPropertiesService:
         written: list[StoredValue] = []
         for start in range(0, len(assignments), WRITE_CHUNK):
             chunk = assignments[start : start + WRITE_CHUNK]
-            written.extend(await self._import_chunk(chunk, start))
+            written.extend(await self._write_checked(chunk, start))
             if progress is not None:
                 progress(len(chunk))
         return written
-
-    async def _import_chunk(
-        self, chunk: Sequence[ValueAssignment], start: int
-    ) -> list[StoredValue]:
-        async def work(session: Session) -> list[StoredValue]:
-            stored, errors = await self.check_values(chunk, session=session)
-            if errors:  # said at the assignment's place in the whole import
-                raise InputRefused(
-                    [
-                        replace(e, path=(e.path[0], start + int(e.path[1]), *e.path[2:]))
-                        for e in errors
-                    ]
-                )
-            await self.store.mark_values_written({s.key for s in stored}, session)
-            await self.store.write_values(stored, session)
-            return stored
-
-        return await self.database.run_atomically(work)
 
     async def write(
         self, stored: Sequence[StoredValue], progress: Callable[[int], None] | None = None
