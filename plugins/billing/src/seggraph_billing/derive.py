@@ -478,6 +478,11 @@ def _coupon_not_known(coupon: Doc, subscription: Doc) -> NoReturn:
     )
 
 
+def _unknown(exc: DerivationError) -> Unknown:
+    """What a value that cannot be derived answers: UNKNOWN, saying why."""
+    return Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+
+
 def _raise(exc: DerivationError) -> NoReturn:
     raise exc
 
@@ -729,7 +734,7 @@ def derive(
             chosen = primary_subscription(subscriptions)
         except DerivationError as exc:
             # Every value read from "the" subscription would read one by a guess.
-            unknown = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+            unknown = _unknown(exc)
             for key in SUBSCRIPTION_KEYS + PRODUCT_PLAN_ADDON_KEYS:
                 values[key] = unknown
             return out
@@ -761,7 +766,7 @@ def _set(out: Derivation, key: str, compute: Any) -> None:
     try:
         out.values[key] = compute()
     except DerivationError as exc:
-        out.values[key] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+        out.values[key] = _unknown(exc)
 
 
 def _derive_subscriber(
@@ -846,7 +851,7 @@ def _derive_subscriber(
     try:
         discount = discount_in_force(customer.get("discount") if customer else None, now)
     except DerivationError as exc:
-        out.values["subscriber.active_coupon_id"] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+        out.values["subscriber.active_coupon_id"] = _unknown(exc)
         return
     coupon = resolver.coupon(discount) if discount is not None else None
     if coupon is not None and ref_id(coupon) is not None:
@@ -940,9 +945,7 @@ def _derive_subscription(
         try:
             next_billing = _next_billing_date(subscription, account)
         except DerivationError as exc:
-            values["subscription.next_billing_date"] = Unknown(
-                UnknownReason.PROVIDER_ERROR, str(exc)
-            )
+            values["subscription.next_billing_date"] = _unknown(exc)
         else:
             if next_billing is not None:
                 values["subscription.next_billing_date"] = next_billing
@@ -952,7 +955,7 @@ def _derive_subscription(
         discount = effective_discount(subscription, customer, now)
     except DerivationError as exc:
         # Whether a discount is in force is not known: its coupon and its terms neither.
-        values["subscription.active_coupon_id"] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+        values["subscription.active_coupon_id"] = _unknown(exc)
         for key in ("subscription.discount_percentage", "subscription.discount_fixed_amount"):
             _guard(out, key, partial(_raise, exc))
         return
@@ -1032,7 +1035,7 @@ def _derive_plan(out: Derivation, subscription: Doc, resolver: Resolver) -> None
     try:
         addon_prices = [(item, resolver.price(item)) for item in addon_items(subscription)]
     except DerivationError as exc:  # items left out: so would be add-ons
-        values["addon.id"] = values["addon.name"] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+        values["addon.id"] = values["addon.name"] = _unknown(exc)
     else:
         values["addon.id"] = [
             ident
@@ -1048,7 +1051,7 @@ def _derive_plan(out: Derivation, subscription: Doc, resolver: Resolver) -> None
         plan = plan_item(subscription)
     except DerivationError as exc:  # the plan may be an item left out
         for key in PLAN_KEYS:
-            values[key] = Unknown(UnknownReason.PROVIDER_ERROR, str(exc))
+            values[key] = _unknown(exc)
         return
     if plan is None:
         return
