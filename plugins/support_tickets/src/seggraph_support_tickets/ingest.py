@@ -8,6 +8,7 @@ from typing import Any
 from seggraph.clock import EARLIEST, taken_in_utc, to_milliseconds
 from seggraph.domain.context import MAX_SUBJECT_ID
 from seggraph_support_tickets.properties import PRIORITIES, STATUSES
+from seggraph_support_tickets.store import SOURCE_TIME, older_than
 
 MAX_TICKETS = 1000
 #: A ticket's id, as every id seggraph takes (a subscriber id's bound).
@@ -46,15 +47,9 @@ def parse_tickets(body: Any, now: datetime) -> list[dict[str, Any]]:
     latest: dict[str, dict[str, Any]] = {}
     for ticket in tickets:
         kept = latest.get(ticket["id"])
-        if kept is None or not _older(ticket, kept):
+        if kept is None or not older_than(ticket, kept.get(SOURCE_TIME)):
             latest[ticket["id"]] = ticket
     return list(latest.values())
-
-
-def _older(ticket: dict[str, Any], than: dict[str, Any]) -> bool:
-    """Whether ``ticket`` states an older state than ``than`` (both with an ``updated_at``)."""
-    mine, theirs = ticket.get("source_updated_at"), than.get("source_updated_at")
-    return mine is not None and theirs is not None and mine < theirs
 
 
 def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[str, Any]:
@@ -100,7 +95,7 @@ def _ticket(index: int, item: Any, problems: list[str], now: datetime) -> dict[s
         updated = _time(where, "updated_at", item["updated_at"], problems, now)
         if updated is not None:
             # To the millisecond, as MongoDB keeps it: compared with the stored one as stored.
-            ticket["source_updated_at"] = to_milliseconds(updated)
+            ticket[SOURCE_TIME] = to_milliseconds(updated)
     satisfaction = item.get("satisfaction")
     if satisfaction is not None and (
         isinstance(satisfaction, bool)

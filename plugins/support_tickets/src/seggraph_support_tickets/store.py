@@ -27,9 +27,10 @@ class Written(NamedTuple):
     stale: int
 
 
-def _older_than_stored(ticket: dict[str, Any], stored: datetime | None) -> bool:
+def older_than(ticket: dict[str, Any], time: datetime | None) -> bool:
+    """Whether ``ticket`` states an older state than one of helpdesk ``time`` (both known)."""
     mine = ticket.get(SOURCE_TIME)
-    return mine is not None and stored is not None and mine < stored
+    return mine is not None and time is not None and bool(mine < time)
 
 
 def _write(ticket: dict[str, Any], now: datetime) -> UpdateOne:
@@ -94,14 +95,14 @@ class TicketStore:
             return Written(0, 0)
 
         async def write(session: AsyncClientSession | None) -> Written:
-            versioned = [t["id"] for t in tickets if t.get("source_updated_at") is not None]
+            versioned = [t["id"] for t in tickets if t.get(SOURCE_TIME) is not None]
             stored = {
                 doc["_id"]: doc.get(SOURCE_TIME)
                 async for doc in self.collection.find(
                     {"_id": {"$in": versioned}}, {SOURCE_TIME: 1}, session=session
                 )
             }
-            fresh = [t for t in tickets if not _older_than_stored(t, stored.get(t["id"]))]
+            fresh = [t for t in tickets if not older_than(t, stored.get(t["id"]))]
             writes = [_write(ticket, now) for ticket in fresh]
             if writes:
                 try:
