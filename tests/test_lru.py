@@ -86,3 +86,18 @@ def test_an_identity_cache_holds_objects_that_take_no_weak_reference() -> None:
     key = (1, "x")  # a tuple takes no weak reference: held as it is
     cache.put((key,), "tuple")
     assert cache.get((key,)) == "tuple"
+
+
+def test_a_weighed_cache_keeps_its_entries_within_their_weight() -> None:
+    """The parse cache weighs each document by its text: the least recently used go until
+    the rest weigh at most the budget, and one heavier than the budget is not kept."""
+    cache: LruCache[str, int] = LruCache(10, max_weight=10, weight=lambda key, _: len(key))
+    cache.put("aaaa", 1)
+    cache.put("bbbb", 2)
+    assert cache.get("aaaa") == 1  # now the most recently used
+    cache.put("ccc", 3)  # 11 > 10: "bbbb" goes
+    assert (cache.get("bbbb"), cache.held, len(cache)) == (None, 7, 2)
+    cache.put("x" * 11, 4)  # heavier than the budget alone
+    assert (cache.get("x" * 11), cache.held) == (None, 7)
+    cache.put("ccc", 5)  # put again: weighed once
+    assert (cache.get("ccc"), cache.held, len(cache)) == (5, 7, 2)

@@ -17,13 +17,29 @@ _Ref = weakref.ref
 
 class LruCache(Generic[K, V]):
     """At most ``maxsize`` entries; putting one more forgets the least recently used. Not
-    thread-safe: for one event loop."""
+    thread-safe: for one event loop.
 
-    def __init__(self, maxsize: int) -> None:
+    With ``weight`` (an entry's weight, from its key and value), the entries weigh at most
+    ``max_weight`` together too: the least recently used are forgotten until they do, and an
+    entry heavier than ``max_weight`` alone is not kept."""
+
+    def __init__(
+        self,
+        maxsize: int,
+        *,
+        max_weight: int | None = None,
+        weight: Callable[[K, V], int] | None = None,
+    ) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
+        if (max_weight is None) != (weight is None):
+            raise ValueError("max_weight and weight go together")
         self.maxsize = maxsize
+        self.max_weight = max_weight
+        self._weight = weight
         self._entries: OrderedDict[K, V] = OrderedDict()
+        self.held = 0
+        """The kept entries' weight together (0 without ``weight``)."""
 
     def get(self, key: K) -> V | None:
         """The entry (now the most recently used), or ``None``."""
@@ -33,17 +49,30 @@ class LruCache(Generic[K, V]):
         return found
 
     def put(self, key: K, value: V) -> None:
+        if self._weight is None or self.max_weight is None:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+            return
+        weight = self._weight(key, value)
+        self.discard(key)
+        if weight > self.max_weight:
+            return
         self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
+        self.held += weight
+        while len(self._entries) > self.maxsize or self.held > self.max_weight:
+            old_key, old_value = self._entries.popitem(last=False)
+            self.held -= self._weight(old_key, old_value)
 
     def peek(self, key: K) -> V | None:
         """The entry, or ``None``, without making it the most recently used."""
         return self._entries.get(key)
 
     def discard(self, key: K) -> None:
-        self._entries.pop(key, None)
+        found = self._entries.pop(key, None)
+        if found is not None and self._weight is not None:
+            self.held -= self._weight(key, found)
 
     def items(self) -> list[tuple[K, V]]:
         """Every entry, least recently used first (looking does not make them used)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -45,6 +44,7 @@ from seggraph.api.direct import DirectResolvers
 from seggraph.db import database_unavailable
 from seggraph.domain.api_keys import Role
 from seggraph.domain.errors import InputRefused
+from seggraph.lru import LruCache
 from seggraph.plugins.manager import ProviderCallError
 from seggraph.services.segments import VersionConflict
 from seggraph.settings import Settings
@@ -308,41 +308,44 @@ KEPT_DOCUMENT_CHARACTERS = 200_000
 KEPT_DOCUMENTS = 512
 
 
+#: A parsed document's key: its query text and parse options.
+DocumentKey = tuple[str, tuple[tuple[str, Any], ...]]
+
+
 class ParsedDocuments:
     """Parsed documents by query text and parse options, least recently used forgotten first,
     at most ``documents`` of them holding ``characters`` characters of text together (a
-    longer text is parsed every time). The caches keyed by a document's identity
-    (validation, cost, plans) keep nothing alive (:class:`~seggraph.lru.IdentityCache`): this
-    is what bounds them. For one event loop, as :class:`~seggraph.lru.LruCache`."""
+    longer text is parsed every time): a :class:`~seggraph.lru.LruCache` weighing each by its
+    text. The caches keyed by a document's identity (validation, cost, plans) keep nothing
+    alive (:class:`~seggraph.lru.IdentityCache`): this is what bounds them."""
 
     def __init__(
         self, characters: int = KEPT_DOCUMENT_CHARACTERS, documents: int = KEPT_DOCUMENTS
     ) -> None:
         self.characters = characters
-        self.documents = documents
-        self._entries: OrderedDict[tuple[str, tuple[tuple[str, Any], ...]], DocumentNode] = (
-            OrderedDict()
+        self._entries: LruCache[DocumentKey, DocumentNode] = LruCache(
+            documents, max_weight=characters, weight=_text_length
         )
-        self.held = 0
+
+    @property
+    def held(self) -> int:
         """Characters of the kept documents' texts."""
+        return self._entries.held
 
     def __call__(self, query: str, **options: Any) -> DocumentNode:
         key = (query, tuple(sorted(options.items())))
         found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
-            return found
-        document = parse(query, **options)
-        if len(query) <= self.characters:
-            self._entries[key] = document
-            self.held += len(query)
-            while self.held > self.characters or len(self._entries) > self.documents:
-                (text, _), _ = self._entries.popitem(last=False)
-                self.held -= len(text)
-        return document
+        if found is None:
+            found = parse(query, **options)
+            self._entries.put(key, found)
+        return found
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _text_length(key: DocumentKey, _: DocumentNode) -> int:
+    return len(key[0])
 
 
 #: The process's parsed documents (every schema and request).
