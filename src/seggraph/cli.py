@@ -275,9 +275,10 @@ def plugins(
     SEGGRAPH_DISABLE_PLUGINS. Providers are not started: a provider whose properties live in
     the database may list only some of them here. A name in SEGGRAPH_PLUGINS that no
     installed plugin has is a warning on standard error (and, with --json, an entry with the
-    status NOT_INSTALLED), and so are such a name in SEGGRAPH_DISABLE_PLUGINS and a hook
-    mistake pluggy keeps quiet about (a method named after a hook but not marked @hookimpl,
-    a hook parameter with a default value).
+    status NOT_INSTALLED), and so are such a name in SEGGRAPH_DISABLE_PLUGINS, a SEGGRAPH_*
+    variable that no setting has (a misspelled name), and a hook mistake pluggy keeps quiet
+    about (a method named after a hook but not marked @hookimpl, a hook parameter with a
+    default value).
     """
     import json
 
@@ -303,6 +304,8 @@ def plugins(
         console.print(f"[yellow]warning:[/yellow] {escape(_not_installed(name))}")
     for name in manager.disabled_not_installed():
         console.print(f"[yellow]warning:[/yellow] {escape(disabled_not_installed(name))}")
+    for unknown in manager.unknown_settings():
+        console.print(f"[yellow]warning:[/yellow] {escape(unknown)}")
     if as_json:
         listed = [_plugin_json(info) for info in infos] + [_missing_json(n) for n in missing]
         typer.echo(json.dumps(listed, indent=2))

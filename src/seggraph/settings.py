@@ -6,18 +6,25 @@ environment variable and what it expected; see the settings table in the README.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from seggraph.domain.currencies import is_iso_currency
 
 ENV_PREFIX = "SEGGRAPH_"
+
+#: ``SEGGRAPH_*`` variables that are no setting of the service but the test suite's
+#: (``tests/conftest.py``, ``tests/security/test_fuzz_graphql.py``): never warned of.
+NOT_SETTINGS = frozenset({"SEGGRAPH_TEST_MONGODB_URI", "SEGGRAPH_FUZZ_EXAMPLES"})
 
 
 class LogLevel(StrEnum):
@@ -315,6 +322,74 @@ def configured_value(name: str) -> str | None:
         if key.upper() == name.upper():
             return value
     return None
+
+
+def variable_names(cls: type[BaseSettings]) -> tuple[set[str], set[str]]:
+    """The variables a settings class reads, in upper case (pydantic-settings reads them in
+    any case), and the prefixes of its nested ones (``env_nested_delimiter``)."""
+    prefix = str(cls.model_config.get("env_prefix") or "").upper()
+    delimiter = cls.model_config.get("env_nested_delimiter")
+    names: set[str] = set()
+    nested: set[str] = set()
+    for field_name, field in cls.model_fields.items():
+        alias = field.validation_alias or field.alias
+        if isinstance(alias, str):
+            read = [alias]  # an alias is the whole variable name, without the prefix
+        elif isinstance(alias, AliasChoices):
+            read = [choice for choice in alias.choices if isinstance(choice, str)]
+        else:
+            read = [prefix + field_name]
+        for name in read:
+            names.add(name.upper())
+            if delimiter:
+                nested.add((name + delimiter).upper())
+    return names, nested
+
+
+def plugin_prefix(plugin: str) -> str:
+    """``SEGGRAPH_<PLUGIN>_``: where a plugin's own settings are, by convention."""
+    return ENV_PREFIX + re.sub(r"[^A-Z0-9]+", "_", plugin.upper()).strip("_") + "_"
+
+
+def configured_names() -> list[tuple[str, str]]:
+    """Every ``SEGGRAPH_*`` variable (in any case, as the settings read them) of the
+    environment, then of the working directory's ``.env`` file that the environment does not
+    have: ``(name, where)``, ``where`` being ``""`` or ``" in .env"``. Names only: a value may
+    be a secret."""
+    found: dict[str, tuple[str, str]] = {}
+    for name in sorted(os.environ):
+        if name.upper().startswith(ENV_PREFIX):
+            found.setdefault(name.upper(), (name, ""))
+    env_file = Path(".env")
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        for name in sorted(dotenv_values(env_file)):
+            if name.upper().startswith(ENV_PREFIX):
+                found.setdefault(name.upper(), (name, " in .env"))
+    return list(found.values())
+
+
+def unknown_settings(
+    configured: Iterable[tuple[str, str]], known: Iterable[str], owned: Iterable[str]
+) -> list[str]:
+    """A warning for each configured ``SEGGRAPH_*`` name (:func:`configured_names`) that no
+    settings class reads (``known``) and that is under none of the ``owned`` prefixes (those
+    of plugins whose names are not known: disabled, failed, or not saying), naming the
+    closest known name when there is one (never the value: it may be a secret)."""
+    known = {name.upper() for name in known} | NOT_SETTINGS
+    owned = tuple(prefix.upper() for prefix in owned)
+    # Compared without the prefix every name shares, which would make any two look alike.
+    candidates = sorted(name.removeprefix(ENV_PREFIX) for name in known)
+    warnings = []
+    for name, where in configured:
+        upper = name.upper()
+        if upper in known or upper.startswith(owned):
+            continue
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), candidates, n=1)
+        hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+        warnings.append(f"unknown setting {name}{where}{hint}: ignored")
+    return warnings
 
 
 class SettingsError(Exception):

@@ -41,6 +41,7 @@ def test_plugins_json_lists_each_plugin_with_its_hooks_and_properties(tmp_path: 
         "suggest_property_values",
         "register_routes",
         "condition_to_filter",
+        "register_settings",
     ]
     by_key = {p["key"]: p for p in tickets["properties"]}
     assert by_key["support.open_tickets"]["type"] == "NUMBER"

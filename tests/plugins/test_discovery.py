@@ -44,6 +44,7 @@ def test_the_example_plugin_is_found_through_its_entry_point() -> None:
         "suggest_property_values",
         "register_routes",
         "condition_to_filter",
+        "register_settings",
     }
     # The entry point names a class: each application gets an instance of its own.
     plugin = manager.plugin("support_tickets")

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
     from starlette.routing import BaseRoute
 
     from seggraph.db import Database
@@ -251,6 +252,25 @@ def directory_filter() -> SubscriberFilter | None:
     """
 
 
+@hookspec
+def register_settings() -> Sequence[type[BaseSettings] | str] | None:
+    """The ``SEGGRAPH_*`` variables this plugin reads, so that the server can warn of one
+    that nothing reads (a misspelled name would otherwise be ignored without a word).
+    Optional.
+
+    Return a sequence of pydantic-settings classes (each variable of their fields is known:
+    ``env_prefix`` and the field's name, or its alias) and of strings: a variable's name, or,
+    ending in ``_``, a prefix every variable under which is yours (``SEGGRAPH_LOYALTY_``).
+    Without this hook the variables under ``SEGGRAPH_<NAME>_`` (the plugin's name in upper
+    case) are taken to be the plugin's, unchecked; so are those of a plugin that is
+    installed and disabled, which is never imported.
+
+    Synchronous; called when the plugins are loaded (before ``startup``). When it raises or
+    returns something else, the server logs a warning and leaves the variables under
+    ``SEGGRAPH_<NAME>_`` unchecked; the provider is unaffected.
+    """
+
+
 #: Every hook's name, in the order documented above.
 HOOK_NAMES: tuple[str, ...] = (
     "startup",
@@ -262,4 +282,5 @@ HOOK_NAMES: tuple[str, ...] = (
     "condition_to_filter",
     "subscriber_ids",
     "directory_filter",
+    "register_settings",
 )

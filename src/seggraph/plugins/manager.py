@@ -26,6 +26,7 @@ import bson
 import bson.errors
 import pluggy
 from pluggy import HookImpl
+from pydantic_settings import BaseSettings
 from starlette.routing import BaseRoute
 
 from seggraph.catalogue import Catalogue
@@ -47,7 +48,15 @@ from seggraph.plugins.results import (
     describe_exception,
     normalize_value,
 )
-from seggraph.settings import Settings, SettingsError
+from seggraph.settings import (
+    ENV_PREFIX,
+    Settings,
+    SettingsError,
+    configured_names,
+    plugin_prefix,
+    unknown_settings,
+    variable_names,
+)
 
 if TYPE_CHECKING:
     from seggraph.db import Database
@@ -204,6 +213,8 @@ class PluginManager:
             log.warning("SEGGRAPH_PLUGINS names %r, which is not installed", wanted)
         for unwanted in manager.disabled_not_installed():
             log.warning(disabled_not_installed(unwanted))
+        for unknown in manager.unknown_settings():
+            log.warning(unknown)
         return manager
 
     def not_installed(self) -> list[str]:
@@ -214,6 +225,54 @@ class PluginManager:
         """The names SEGGRAPH_DISABLE_PLUGINS gives that no plugin has (a typo leaves the
         plugin it meant loaded), in its order."""
         return [name for name in self.settings.disable_plugins if name not in self._records]
+
+    def unknown_settings(self) -> list[str]:
+        """A warning for each ``SEGGRAPH_*`` variable of the environment or ``.env`` that no
+        settings class reads: neither seggraph's nor a loaded plugin's (``register_settings``),
+        nor under ``SEGGRAPH_<NAME>_`` of a plugin whose variables are not known (disabled,
+        failed, or without the hook)."""
+        known, owned = variable_names(Settings)
+        for record in self._records.values():
+            declared = self._declared_settings(record)
+            if declared is None:
+                owned.add(plugin_prefix(record.name))
+                continue
+            for entry in declared:
+                if isinstance(entry, str) and entry.endswith("_"):
+                    if entry.upper() != ENV_PREFIX:  # not every variable at once
+                        owned.add(entry)
+                elif isinstance(entry, str):
+                    known.add(entry)
+                else:
+                    names, nested = variable_names(entry)
+                    known |= names
+                    owned |= nested
+        return unknown_settings(configured_names(), known, owned)
+
+    def _declared_settings(self, record: _Record) -> list[type[BaseSettings] | str] | None:
+        """What a loaded plugin's ``register_settings`` answers; ``None`` when its variables
+        are not known (no such hook, not loaded, or the hook failed, which is logged)."""
+        if not record.loaded or "register_settings" not in record.impls:
+            return None
+        try:
+            answer = list(self._call_sync(record, "register_settings") or ())
+            for entry in answer:
+                if not isinstance(entry, str) and not (
+                    isinstance(entry, type) and issubclass(entry, BaseSettings)
+                ):
+                    raise BadAnswer(
+                        "expected pydantic-settings classes and variable names, got "
+                        f"{type(entry).__name__}"
+                    )
+        except Exception as exc:  # noqa: BLE001 - only the warnings depend on it
+            log.warning(
+                "plugin %r: register_settings failed (%s): its %s* variables are not checked",
+                record.name,
+                describe_exception(exc),
+                plugin_prefix(record.name),
+            )
+            return None
+        return answer
 
     def _refusal(self, name: str) -> str | None:
         allowed = self.settings.plugins

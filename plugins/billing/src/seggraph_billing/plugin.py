@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic_settings import BaseSettings
 from starlette.routing import BaseRoute
 
 from seggraph.plugins import SubscriberFilter, hookimpl
@@ -35,6 +36,11 @@ class BillingPlugin:
 
     def __init__(self, settings: BillingSettings | None = None) -> None:
         self.provider = BillingProvider(settings or read_settings(BillingSettings))
+
+    @hookimpl
+    def register_settings(self) -> list[type[BaseSettings]]:
+        """The ``SEGGRAPH_BILLING_*`` variables, so that a misspelled one is warned of."""
+        return [BillingSettings]
 
     @hookimpl
     async def startup(self, database: Database, settings: Settings, services: Services) -> None:

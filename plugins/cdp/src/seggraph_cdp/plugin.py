@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pydantic_settings import BaseSettings
 from starlette.routing import BaseRoute
 
 from seggraph.db import Database
@@ -25,6 +26,11 @@ class CdpPlugin:
 
     def __init__(self, settings: CdpSettings | None = None) -> None:
         self.provider = CdpProvider(settings or load_cdp_settings())
+
+    @hookimpl
+    def register_settings(self) -> list[type[BaseSettings]]:
+        """The ``SEGGRAPH_CDP_*`` variables, so that a misspelled one is warned of."""
+        return [CdpSettings]
 
     @hookimpl
     def register_routes(self) -> Sequence[BaseRoute]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pydantic_settings import BaseSettings
+
 from seggraph.db import Database
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.properties import PropertyDefinition
@@ -23,6 +25,11 @@ class CrmPlugin:
 
     def __init__(self, settings: CrmSettings | None = None) -> None:
         self.provider = CrmProvider(settings)
+
+    @hookimpl
+    def register_settings(self) -> list[type[BaseSettings]]:
+        """The ``SEGGRAPH_CRM_*`` variables, so that a misspelled one is warned of."""
+        return [CrmSettings]
 
     @hookimpl
     async def startup(self, database: Database, settings: Settings) -> None:

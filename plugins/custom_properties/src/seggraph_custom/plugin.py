@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic_settings import BaseSettings
+
 from seggraph.plugins import hookimpl
 from seggraph.settings import read_settings
 from seggraph_custom import __version__
@@ -33,6 +35,11 @@ class CustomPropertiesPlugin:
     def __init__(self, settings: CustomSettings | None = None) -> None:
         self.settings = settings or read_settings(CustomSettings)
         self.provider = CustomProvider()
+
+    @hookimpl
+    def register_settings(self) -> list[type[BaseSettings]]:
+        """The ``SEGGRAPH_CUSTOM_*`` variables, so that a misspelled one is warned of."""
+        return [CustomSettings]
 
     @hookimpl
     async def startup(

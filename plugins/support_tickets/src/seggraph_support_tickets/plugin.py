@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic_settings import BaseSettings
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -60,6 +61,11 @@ class SupportTicketsPlugin:
         return self._store
 
     # --- life cycle -------------------------------------------------------------------------------
+
+    @hookimpl
+    def register_settings(self) -> list[type[BaseSettings]]:
+        """The ``SEGGRAPH_SUPPORT_TICKETS_*`` variables, so that a misspelled one is warned of."""
+        return [SupportTicketsSettings]
 
     @hookimpl
     async def startup(self, database: Database) -> None:
