@@ -395,3 +395,24 @@ def test_every_response_carries_a_request_id(auth_http: httpx.Client, make_key: 
     assert given.headers["x-request-id"] == "trace-1234-abcd"
     odd = auth_http.get("/healthz", headers={"X-Request-Id": "<script>"})
     assert odd.headers["x-request-id"] != "<script>"
+
+
+ACCOUNT = "{ account { mode currency timeZone } }"
+
+
+def test_the_account_says_the_mode_of_the_key_and_needs_one_as_every_read_does(
+    auth_http: httpx.Client, make_key: KeyMaker
+) -> None:
+    """A frontend shows which mode it works in from the key it was given: a LIVE key's
+    requests are LIVE whatever the frontend assumed."""
+    assert post(auth_http, ACCOUNT, {}).status_code == 401
+    assert auth_http.get("/graphql", params={"query": ACCOUNT}).status_code == 401
+    for mode, role in (("test", "read"), ("test", "write"), ("live", "read"), ("live", "write")):
+        response = post(auth_http, ACCOUNT, bearer(make_key(mode, role)))
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "data": {"account": {"mode": mode.upper(), "currency": "USD", "timeZone": "UTC"}}
+        }
+    # the key decides: a header naming the other mode is refused as for every read
+    refused = post(auth_http, ACCOUNT, bearer(make_key("live"), **{"X-Seggraph-Mode": "TEST"}))
+    assert refused.status_code == 403

@@ -6,6 +6,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 
+from seggraph.api.account.queries import AccountQueries
 from seggraph.api.custom_properties.mutations import CustomPropertyMutations
 from seggraph.api.custom_properties.queries import CustomPropertyQueries
 from seggraph.api.deadlines import bound_mutations
@@ -26,7 +27,8 @@ from seggraph.api.validation_cache import DocumentValidationCache
     description="Everything there is to read: segments (in the request's mode, its API key's) "
     "with their history, usages, members and counts; subscribers' memberships, explanations "
     "and property values; previews of unsaved conditions and edit impacts; the property "
-    "catalogue and its providers; custom properties and their values; retention events. "
+    "catalogue and its providers; custom properties and their values; retention events; the "
+    "account's settings (currency, time zone, limits) and the request's mode. "
     "Property values, custom properties and retention events are the same in both modes. An "
     "argument refused (out of range, too many, too long, an unknown property or segment, a "
     "bad cursor) is a GraphQL error in errors, with its extensions.code (OUT_OF_RANGE, "
@@ -43,6 +45,7 @@ class Query(
     CustomPropertyQueries,
     PropertyQueries,
     RetentionQueries,
+    AccountQueries,
 ):
     pass
 
