@@ -87,7 +87,11 @@ class Settings(BaseSettings):
         default=5, ge=1, le=20, description="Levels of nested condition groups (the root is 1)."
     )
     max_conditions: int = Field(
-        default=100, ge=1, le=10_000, description="Conditions in one segment, at most."
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Conditions in one segment, at most (an empty group, or one nested too "
+        "deep, counts as one).",
     )
 
     pushdown: bool = Field(

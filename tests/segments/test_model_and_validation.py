@@ -957,6 +957,39 @@ def test_a_tree_past_the_condition_limit_is_refused_with_one_error(seg: SegmentC
     assert [e["code"] for e in few["userErrors"]] == ["UNKNOWN_PROPERTY", "UNKNOWN_PROPERTY"]
 
 
+def test_empty_and_too_deep_groups_count_against_the_condition_limit(seg: SegmentClient) -> None:
+    """Only conditions counted: a tree of 20,000 empty groups was saved (each answered as a
+    node of its own, 100 objects to the query cost estimate), a preview of 5,000 of them for
+    20 subscribers answered 7.5 MB in 69 s with a READ key, and 20,000 groups nested one level
+    too deep were 20,000 TOO_DEEP errors. Each such group now counts as a condition."""
+    empty = {"combinator": "ANY"}
+    at_limit = seg.create(name="100", conditions={"groups": [empty] * 100})
+    assert at_limit["userErrors"] == [] and len(at_limit["warnings"]) == 100
+    mixed = {"conditions": [condition("subscriber.mrr", "GT", 1)], "groups": [empty] * 100}
+    assert seg.create(name="101", conditions=mixed)["userErrors"] == [
+        {
+            "path": ["conditions"],
+            "code": "TOO_MANY_CONDITIONS",
+            "message": "a segment has at most 100 conditions, an empty group (or one nested "
+            "too deep) counting as one; this one has 1 conditions and 100 such groups",
+        }
+    ]
+    many = seg.create(name="many", conditionsText=" AND ".join(["ANY()"] * 20_000))
+    assert errors_by_path(many) == {"conditionsText": "TOO_MANY_CONDITIONS"}
+    assert many["warnings"] == []
+    deep: dict[str, Any] = {"groups": [empty] * 200}  # at level 5, holding 200 at level 6
+    for _ in range(4):
+        deep = {"groups": [deep]}
+    refused = seg.create(name="deep", conditions=deep)
+    assert [e["code"] for e in refused["userErrors"]] == ["TOO_MANY_CONDITIONS"]
+    preview = seg.run(
+        """query($c: ConditionGroupInput!) { previewConditions(subscriberIds: ["cus_1"],
+        conditions: $c) { results { subscriberId } userErrors { code } } }""",
+        c={"groups": [empty] * 5_000},
+    )["previewConditions"]
+    assert preview == {"results": [], "userErrors": [{"code": "TOO_MANY_CONDITIONS"}]}
+
+
 def test_child_paths_are_each_childs_input_path() -> None:
     """What validation and the reference check take every child's path from, in one pass."""
     group = normalized(

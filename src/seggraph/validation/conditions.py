@@ -101,14 +101,21 @@ def child_path(group: Group, index: int) -> tuple[PathPart, ...]:
     return child_paths(group)[index]
 
 
-def _count_conditions(group: Group, depth: int, max_depth: int) -> int:
-    """The conditions of a tree down to ``max_depth`` (deeper groups are refused as such)."""
-    if depth > max_depth:
-        return 0
-    return sum(
-        _count_conditions(c, depth + 1, max_depth) if isinstance(c, Group) else 1
-        for c in group.children
-    )
+def _count_conditions(group: Group, depth: int, max_depth: int) -> tuple[int, int]:
+    """The conditions of a tree down to ``max_depth``, and its empty groups and groups nested
+    past it (refused as such, their contents unread), which count as conditions against the
+    limit: else a tree of no condition held any number of them (20,000 empty groups were
+    saved, each answered and explained as a node of its own, or refused with an error each)."""
+    conditions = groups = 0
+    for child in group.children:
+        if not isinstance(child, Group):
+            conditions += 1
+        elif not child.children or depth + 1 > max_depth:
+            groups += 1
+        else:
+            inner, inner_groups = _count_conditions(child, depth + 1, max_depth)
+            conditions, groups = conditions + inner, groups + inner_groups
+    return conditions, groups
 
 
 def _empty_group_warning(group: Group, path: Path) -> UserError:
@@ -143,16 +150,17 @@ class ConditionValidator:
         # Counted before any condition is read: a tree past the limit is refused as a whole,
         # with one error, not one for each of its conditions (a conditionsText may hold
         # 28,000, and each unknown property was an error: 1.8 MB of them).
-        count = _count_conditions(root, 1, self.limits.max_depth)
-        if count > self.limits.max_conditions:
-            errors.append(
-                UserError(
-                    prefix,
-                    "TOO_MANY_CONDITIONS",
-                    f"a segment has at most {self.limits.max_conditions} conditions, "
-                    f"this one has {count}",
+        count, groups = _count_conditions(root, 1, self.limits.max_depth)
+        if count + groups > self.limits.max_conditions:
+            message = f"a segment has at most {self.limits.max_conditions} conditions"
+            if groups:
+                message += (
+                    ", an empty group (or one nested too deep) counting as one; this one has "
+                    f"{count} conditions and {groups} such groups"
                 )
-            )
+            else:
+                message += f", this one has {count}"
+            errors.append(UserError(prefix, "TOO_MANY_CONDITIONS", message))
             outcome.unread = True
             return outcome
         tree = self._group(root, prefix, 1, errors, outcome.warnings)

@@ -15,7 +15,8 @@ from seggraph.api.segments.types import Mode
 class SegmentLimits:
     max_conditions: int = strawberry.field(
         description="SEGGRAPH_MAX_CONDITIONS: conditions in one segment's tree, at most, "
-        "however they nest (else TOO_MANY_CONDITIONS, the tree refused whole)."
+        "however they nest, an empty group (or one nested too deep) counting as one (else "
+        "TOO_MANY_CONDITIONS, the tree refused whole)."
     )
     max_condition_depth: int = strawberry.field(
         description="SEGGRAPH_MAX_CONDITION_DEPTH: levels of nested groups, the root group "

@@ -127,7 +127,8 @@ class ConditionInput:
 
 @strawberry.input(
     description="A group of conditions and nested groups. A segment has at most 100 "
-    "conditions (else TOO_MANY_CONDITIONS, at the root, and none of them is checked) and 5 "
+    "conditions, an empty group or one nested too deep counting as one (else "
+    "TOO_MANY_CONDITIONS, at the root, and none of them is checked) and 5 "
     "levels of groups, the root being level 1 (else TOO_DEEP, at the group too deep); "
     "SEGGRAPH_MAX_CONDITIONS and SEGGRAPH_MAX_CONDITION_DEPTH set them."
 )
