@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import pytest
 from graphql import OperationDefinitionNode, parse
 
@@ -301,3 +302,23 @@ def test_a_size_variable_the_request_leaves_out_counts_as_the_arguments_default(
     assert estimate(segments, {"n": 3}).objects == 1 + 3
     members = 'query($n: Int) { segment(id: "x") { members(first: $n) { memberIds } } }'
     assert estimate(members).objects == 1 + 50
+
+
+def test_a_condition_tree_counts_as_many_objects_as_the_setting_lets_it_hold(
+    gql: GraphQLClient, settings: Any, start_live_server: Any
+) -> None:
+    """A tree counted as 100 objects whatever SEGGRAPH_MAX_CONDITIONS said: with 10,000
+    conditions allowed, a page of 100 segments' trees (up to a million objects) was estimated
+    at 10,101 and run, and a page of memberships' unknownReasons alike."""
+    trees = "{ segments(first: 100) { nodes { conditions { conditions { property } } } } }"
+    reasons = (
+        '{ subscriber(id: "cus_x") { segments(includeNonMembers: true) '
+        "{ unknownReasons { property } } } }"
+    )
+    assert gql.query(trees) == {"segments": {"nodes": []}}  # 100 conditions: 10,101 objects
+    assert "subscriber" in gql.query(reasons)
+    server = start_live_server(settings.model_copy(update={"max_conditions": 10_000}))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        larger = GraphQLClient(http)
+        assert "may answer up to 1,000,101 objects" in refusal(larger, trees)
+        assert "may answer up to 1,000,101 objects" in refusal(larger, reasons)

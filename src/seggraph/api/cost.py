@@ -10,8 +10,8 @@ therefore estimated before any resolver runs, as GitHub's API does for its node 
 list's size is what its arguments ask for (``first``, the ids or keys given, variables
 included) or, for a list no argument sizes, a bound of what it can hold; the estimate is the
 sum over the fields that answer objects of how many each can answer (its size times its
-parents'). A condition tree counts as at most ``MAX_TREE`` objects wherever it is answered
-(a tree holds at most 100 conditions, however they nest).
+parents'). A condition tree counts as at most as many objects as it may hold conditions
+(``SEGGRAPH_MAX_CONDITIONS``, :data:`MAX_TREE` by default) wherever it is answered.
 
 Walks (``members``, ``memberCount`` and ``totalCount``, ``segmentEditImpact``) read the whole
 directory, so they are counted apart. The counts and lists of members one request asks for
@@ -58,8 +58,13 @@ from graphql import (
 from seggraph.domain.segments import MAX_USAGES
 from seggraph.lru import IdentityCache
 
-#: The objects a condition tree or an explanation can answer, however deep it is selected.
+#: The objects a condition tree or an explanation can answer, however deep it is selected, by
+#: default: as many as the conditions a tree holds (SEGGRAPH_MAX_CONDITIONS, whose default this
+#: is; :attr:`CostLimits.max_tree` follows the setting).
 MAX_TREE = 100
+#: In :data:`SIZES`: a list of one item for each condition of a tree at most.
+TREE = "tree"
+
 #: A list that no argument sizes and no other bound applies to (tags, the catalogue).
 UNSIZED_LIST = 100
 
@@ -80,13 +85,13 @@ SIZES: dict[tuple[str, str], str | int] = {
     ("Segment", "members"): "arg:first",
     ("Segment", "history"): "arg:first",
     # one per UNKNOWN condition the result depends on: as many as a tree holds
-    ("SegmentMembership", "unknownReasons"): MAX_TREE,
-    ("Evaluation", "unknownReasons"): MAX_TREE,
+    ("SegmentMembership", "unknownReasons"): TREE,
+    ("Evaluation", "unknownReasons"): TREE,
     ("Segment", "usages"): MAX_USAGES,
     ("SegmentVersion", "changes"): 10,
     ("Property", "attributes"): 10,
 }
-#: Fields answering a condition tree or an explanation: ``MAX_TREE`` objects at most, and the
+#: Fields answering a condition tree or an explanation: a tree's objects at most, and the
 #: lists inside it count nothing more.
 TREE_ROOTS = frozenset({("Segment", "conditions"), ("Evaluation", "explanation")})
 TREE_TYPES = frozenset({"ConditionGroup", "Explanation"})
@@ -137,8 +142,11 @@ class _Estimate:
         schema: GraphQLSchema,
         fragments: Mapping[str, Any],
         variables: Mapping[str, Any],
+        tree: int = MAX_TREE,
     ) -> None:
         self.schema = schema
+        #: The objects a condition tree counts as (:data:`MAX_TREE`).
+        self.tree = tree
         self.fragments = fragments
         self.variables = variables
         #: The root type whose fields run one after the other (a mutation's): each is asked
@@ -231,7 +239,7 @@ class _Estimate:
         if in_tree:  # counted where the tree is answered
             objects = 0
         elif tree:
-            objects = MAX_TREE
+            objects = self.tree
         else:
             objects = size
         walks = 1 if where in WALKS else 0
@@ -252,6 +260,8 @@ class _Estimate:
         rule = SIZES.get(where)
         if isinstance(rule, int):
             return rule
+        if rule == TREE:
+            return self.tree
         if rule is None:
             return UNSIZED_LIST if is_list_type(get_nullable_type(field[1].type)) else 1
         source, _, argument = rule.partition(":")
@@ -301,12 +311,14 @@ def estimate(
     operation: OperationDefinitionNode,
     fragments: Mapping[str, Any],
     variables: Mapping[str, Any],
+    tree: int = MAX_TREE,
 ) -> tuple[Cost, bool]:
-    """The operation's cost, and whether it depends on the variables."""
+    """The operation's cost, a condition tree counting as ``tree`` objects, and whether it
+    depends on the variables."""
     root = schema.get_root_type(operation.operation)
     if root is None:
         return Cost(0, 0, "", 0), False
-    walker = _Estimate(schema, fragments, variables)
+    walker = _Estimate(schema, fragments, variables, tree)
     objects, walks, counts = walker.of((operation.selection_set,), root, None, False, root=True)
     walks += counts  # the counts and lists asked together share one walk
     largest, largest_objects = walker.largest
@@ -317,12 +329,14 @@ def estimate(
 class CostLimits:
     max_objects: int
     max_walks: int
+    #: The objects a condition tree counts as: the conditions a tree may hold.
+    max_tree: int = MAX_TREE
 
 
 @functools.cache
-def cost_limits(max_objects: int, max_walks: int) -> CostLimits:
+def cost_limits(max_objects: int, max_walks: int, max_tree: int = MAX_TREE) -> CostLimits:
     """The limits of these settings, made once."""
-    return CostLimits(max_objects, max_walks)
+    return CostLimits(max_objects, max_walks, max_tree)
 
 
 _KEPT: IdentityCache[Cost] = IdentityCache(1024)
@@ -337,11 +351,12 @@ def check_cost(
 ) -> None:
     """Raise a GraphQLError (``QUERY_TOO_LARGE``) when the operation may answer more objects
     or start more walks than ``limits`` allow."""
-    cost = _KEPT.get((operation,), id(schema))
+    kept_for = (id(schema), limits.max_tree)
+    cost = _KEPT.get((operation,), kept_for)
     if cost is None:
-        cost, varies = estimate(schema, operation, fragments, variables)
+        cost, varies = estimate(schema, operation, fragments, variables, limits.max_tree)
         if not varies:
-            _KEPT.put((operation,), cost, id(schema))
+            _KEPT.put((operation,), cost, kept_for)
     problems = []
     if cost.objects > limits.max_objects:
         problems.append(

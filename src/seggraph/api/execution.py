@@ -443,7 +443,9 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         context = self.context_value
         if isinstance(context, Context):
             settings = context.services.settings
-            limits = cost_limits(settings.max_query_objects, settings.max_query_walks)
+            limits = cost_limits(
+                settings.max_query_objects, settings.max_query_walks, settings.max_conditions
+            )
             check_cost(
                 self.schema, self.operation, self.fragments, self.variable_values.coerced, limits
             )
