@@ -46,7 +46,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 
 from seggraph.api.context import Context
 from seggraph.api.properties.queries import MAX_KEYS
-from seggraph.api.subjects import ids_fit
+from seggraph.api.subjects import given_id, ids_fit
 from seggraph.catalogue import Catalogue
 from seggraph.domain.context import EvaluationContext
 from seggraph.lru import IdentityCache
@@ -107,7 +107,7 @@ def start_reads(
         if not ids_fit(arguments["id"], subscription):
             continue  # refused when the field runs: nothing is read for it
         subscriber = EvaluationContext(
-            str(arguments["id"]), None if subscription is None else str(subscription)
+            given_id(arguments["id"]), None if subscription is None else given_id(subscription)
         )
         catalogue = context.services.catalogue
         context.evaluation.prefetch(

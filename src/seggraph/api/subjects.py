@@ -1,6 +1,9 @@
-"""Subscriber and subscription ids given as query arguments, not blank and bounded by
-:data:`~seggraph.domain.context.MAX_SUBJECT_ID`: another is a GraphQL error naming the
-argument, before anything is read for it (``seggraph.api.prefetch`` skips it too)."""
+"""The ids GraphQL arguments name (subscribers, subscriptions, segments), read as every write
+reads an id: trimmed (:func:`~seggraph.domain.context.trimmed_id`), so that ``" cus_1"`` asks
+about the subscriber a write of ``" cus_1"`` stored as ``cus_1``. Subscriber and subscription
+ids are also not blank and bounded by :data:`~seggraph.domain.context.MAX_SUBJECT_ID`: another
+is a GraphQL error naming the argument, before anything is read for it
+(``seggraph.api.prefetch`` skips it too)."""
 
 from __future__ import annotations
 
@@ -8,32 +11,39 @@ from collections.abc import Iterable
 
 from graphql import GraphQLError
 
-from seggraph.domain.context import MAX_SUBJECT_ID
+from seggraph.domain.context import MAX_SUBJECT_ID, trimmed_id
 
 
-def check_id(argument: str, value: object | None) -> None:
-    """Refuses ``value`` (the GraphQL argument ``argument``) when it is blank, as the
-    mutations that take a subscriber id do, or longer than :data:`MAX_SUBJECT_ID`; ``None``
-    (an argument not given) passes."""
-    if value is not None and not str(value).strip():
+def given_id(value: object) -> str:
+    """An ``ID`` argument as seggraph compares it: trimmed."""
+    return trimmed_id(str(value))
+
+
+def check_id(argument: str, value: object) -> str:
+    """``value`` (the GraphQL argument ``argument``) trimmed; refused when that is blank, as
+    the mutations that take a subscriber id do, or longer than :data:`MAX_SUBJECT_ID`."""
+    text = given_id(value)
+    if not text:
         raise GraphQLError(f"{argument}: an id cannot be blank", extensions={"code": "BLANK"})
-    if not ids_fit(value):
+    if len(text) > MAX_SUBJECT_ID:
         raise GraphQLError(
-            f"{argument}: an id has at most {MAX_SUBJECT_ID} characters, got {len(str(value))}",
+            f"{argument}: an id has at most {MAX_SUBJECT_ID} characters, got {len(text)}",
             extensions={"code": "TOO_LONG"},
         )
+    return text
 
 
-def check_ids(argument: str, values: Iterable[object]) -> None:
+def check_optional_id(argument: str, value: object | None) -> str | None:
+    """:func:`check_id`, but ``None`` (an argument not given) passes."""
+    return None if value is None else check_id(argument, value)
+
+
+def check_ids(argument: str, values: Iterable[object]) -> list[str]:
     """:func:`check_id` for each id of a list argument."""
-    for value in values:
-        check_id(argument, value)
+    return [check_id(argument, value) for value in values]
 
 
 def ids_fit(*values: object | None) -> bool:
-    """Whether every given id is an id: not blank, short enough (``None``, an id not given,
-    is)."""
-    return all(
-        value is None or (0 < len(str(value)) <= MAX_SUBJECT_ID and bool(str(value).strip()))
-        for value in values
-    )
+    """Whether every given id is an id once trimmed: not blank, short enough (``None``, an id
+    not given, is)."""
+    return all(value is None or 0 < len(given_id(value)) <= MAX_SUBJECT_ID for value in values)

@@ -10,6 +10,16 @@ from dataclasses import dataclass
 MAX_SUBJECT_ID = 256
 
 
+def trimmed_id(text: str) -> str:
+    """An id as seggraph keeps and compares it: without surrounding whitespace (``str.strip``),
+    inner whitespace kept. Every id that comes in is trimmed so (an argument naming a subscriber,
+    subscription or segment, ``seggraph.api.subjects``; a custom property value's subject; a CDP ``userId``; a ticket's
+    ``subscriber_id``; a CRM ``external_id``; a retention event's ``subscriberId``), so that one
+    written with surrounding whitespace is found by the id without it, and the other way
+    round; one empty once trimmed is blank."""
+    return text.strip()
+
+
 @dataclass(frozen=True, slots=True)
 class EvaluationContext:
     """A subscriber (a billing customer, by id) and, optionally, one of its subscriptions.

@@ -14,7 +14,7 @@ from seggraph.api.custom_properties.types import (
     CustomPropertyValue,
     value_to_json,
 )
-from seggraph.api.subjects import check_id
+from seggraph.api.subjects import check_optional_id
 from seggraph.domain.custom_properties import NAMESPACE, CustomObject
 
 
@@ -64,13 +64,13 @@ class CustomPropertyQueries:
                 "give exactly one of subscriberId and subscriptionId",
                 extensions={"code": "BAD_ARGUMENT"},
             )
-        check_id("subscriberId", subscriber_id)
-        check_id("subscriptionId", subscription_id)
+        subscriber = check_optional_id("subscriberId", subscriber_id)
+        subscription = check_optional_id("subscriptionId", subscription_id)
         found = backend_or_none(info)
         if found is None:
             return []
-        object = CustomObject.SUBSCRIBER if subscriber_id else CustomObject.SUBSCRIPTION
-        values = await found.get_values(object, str(subscriber_id or subscription_id))
+        object = CustomObject.SUBSCRIBER if subscriber else CustomObject.SUBSCRIPTION
+        values = await found.get_values(object, subscriber or subscription or "")
         return [
             CustomPropertyValue(
                 key=key, property_key=f"{NAMESPACE}.{key}", value=value_to_json(value)

@@ -23,7 +23,7 @@ from seggraph.api.properties.queries import MAX_KEYS, check_keys
 from seggraph.api.properties.types import PropertyValue
 from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import SUBSCRIBER_ID, SUBSCRIPTION_ID, USER_ERRORS, SegmentType
-from seggraph.api.subjects import check_id, check_ids
+from seggraph.api.subjects import check_id, check_ids, check_optional_id
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused, check_first, check_range
 from seggraph.domain.segments import Segment
@@ -98,7 +98,7 @@ _KNOWN_KEPT = 8192
     description="A subscriber (and optionally one of its subscriptions) at query time."
 )
 class Subscriber:
-    id: strawberry.ID = strawberry.field(description="The subscriber's id, as asked.")
+    id: strawberry.ID = strawberry.field(description="The subscriber's id, as asked (trimmed).")
     subscription_id: strawberry.ID | None = strawberry.field(
         description="The subscription asked about; null: each provider reads the subscriber's "
         "primary one."
@@ -242,9 +242,11 @@ class EvaluationQueries:
         id: Annotated[strawberry.ID, SUBSCRIBER_ID],
         subscription_id: Annotated[strawberry.ID | None, SUBSCRIPTION_ID] = None,
     ) -> Subscriber:
-        check_id("id", id)
-        check_id("subscriptionId", subscription_id)
-        return Subscriber(id=id, subscription_id=subscription_id)
+        subscription = check_optional_id("subscriptionId", subscription_id)
+        return Subscriber(
+            id=strawberry.ID(check_id("id", id)),
+            subscription_id=None if subscription is None else strawberry.ID(subscription),
+        )
 
     @strawberry.field(
         description="Evaluate unsaved conditions (a tree or text) for some subscribers, so a "
@@ -271,7 +273,7 @@ class EvaluationQueries:
         ] = True,
     ) -> PreviewPayload:
         ctx = info.context
-        check_ids("subscriberIds", subscriber_ids)
+        ids = check_ids("subscriberIds", subscriber_ids)
         try:
             root, prefix = conditions_input(conditions, conditions_text, required=True)
             assert root is not None
@@ -282,7 +284,7 @@ class EvaluationQueries:
                 raise InputRefused(errors)
             warnings += draft_bucket_warnings(tree, prefix)
             rows = await ctx.evaluation.preview(
-                ctx.mode, tree, [EvaluationContext(str(i)) for i in subscriber_ids], explain=explain
+                ctx.mode, tree, [EvaluationContext(i) for i in ids], explain=explain
             )
         except InputRefused as refused:
             return PreviewPayload(user_errors=user_errors(list(refused.errors)))

@@ -182,10 +182,10 @@ class PropertyQueries:
                 f"ask for at most {MAX_SUBSCRIBERS} subscribers and {MAX_KEYS} keys at once",
                 extensions={"code": "TOO_MANY"},
             )
-        check_ids("subscriberIds", subscriber_ids)
+        ids = check_ids("subscriberIds", subscriber_ids)
         check_keys(info.context.services.catalogue, keys)
         unique_keys = list(dict.fromkeys(keys))
         return [
-            SubscriberPropertyValues(subscriber_id=subscriber_id, keys=unique_keys)
-            for subscriber_id in dict.fromkeys(subscriber_ids)
+            SubscriberPropertyValues(subscriber_id=strawberry.ID(subscriber_id), keys=unique_keys)
+            for subscriber_id in dict.fromkeys(ids)
         ]

@@ -37,10 +37,10 @@ class RetentionQueries:
             ),
         ] = 20,
     ) -> list[RetentionEventNode]:
-        check_id("subscriberId", subscriber_id)
+        subscriber = check_id("subscriberId", subscriber_id)
         check_first(first, MAX_EVENTS)
         found = backend_or_none(info)
         if found is None:
             return []
-        events = await found.retention_events(str(subscriber_id), first)
+        events = await found.retention_events(subscriber, first)
         return [RetentionEventNode.of(event) for event in events]

@@ -16,7 +16,7 @@ from seggraph.api.enums import described_enum
 from seggraph.api.errors import UserErrorType
 from seggraph.api.execution import SharedView
 from seggraph.api.segments.conditions import ConditionGroupType
-from seggraph.api.subjects import check_id
+from seggraph.api.subjects import check_id, check_optional_id
 from seggraph.coalescing import retrieve_outcome
 from seggraph.domain import segments as ds
 from seggraph.domain.context import EvaluationContext
@@ -26,15 +26,15 @@ from seggraph.textform import print_tree
 #: Said of every payload's userErrors.
 USER_ERRORS = "Why the input was refused, each problem found; empty when it was accepted."
 SUBSCRIBER_ID = strawberry.argument(
-    description="The subscriber's id (its billing customer id), at most 256 characters "
-    "(else TOO_LONG) and not blank (else BLANK); not looked up first."
+    description="The subscriber's id (its billing customer id), trimmed as every id is: at "
+    "most 256 characters (else TOO_LONG) and not blank (else BLANK); not looked up first."
 )
 SUBSCRIPTION_ID = strawberry.argument(
     description="One of the subscriber's subscriptions, to read subscription properties "
-    "from: at most 256 characters (else TOO_LONG) and not blank (else BLANK); not looked up "
-    "first (compared as written: a subscription that is not the subscriber's is missing to "
-    "billing, and read as named by custom properties). Omitted: each provider picks the "
-    "subscriber's primary one."
+    "from, trimmed as every id is: at most 256 characters (else TOO_LONG) and not blank (else "
+    "BLANK); not looked up first (compared as written: a subscription that is not the "
+    "subscriber's is missing to billing, and read as named by custom properties). Omitted: "
+    "each provider picks the subscriber's primary one."
 )
 
 if TYPE_CHECKING:
@@ -266,10 +266,9 @@ class SegmentType(SharedView):
     ) -> Annotated[Evaluation, strawberry.lazy("seggraph.api.evaluation.types")]:
         from seggraph.api.evaluation.types import Evaluation as EvaluationType
 
-        check_id("subscriberId", subscriber_id)
-        check_id("subscriptionId", subscription_id)
         context = EvaluationContext(
-            str(subscriber_id), str(subscription_id) if subscription_id else None
+            check_id("subscriberId", subscriber_id),
+            check_optional_id("subscriptionId", subscription_id),
         )
         [outcome] = await info.context.evaluation.evaluate(
             self.domain.mode, context, [self.domain], explain=explain
