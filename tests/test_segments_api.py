@@ -60,6 +60,45 @@ def test_unknown_and_malformed_ids_read_as_null(gql: GraphQLClient) -> None:
         }
 
 
+def test_a_segment_id_with_surrounding_whitespace_names_the_segment(gql: GraphQLClient) -> None:
+    """As an IN_SEGMENT value with the same spaces does: a query, an edit impact, membership,
+    and every mutation taking a segment id find it."""
+    segment = create(gql, name="Everyone", conditionsText="")["segment"]["id"]
+    padded = f" {segment}\t"
+    read = gql.query(
+        "query($id: ID!, $value: JSON) { segment(id: $id) { id } "
+        'subscriber(id: "cus_1") { membership(segmentIds: [$id]) { segment { id } result } } '
+        'segmentEditImpact(id: $id, conditionsText: "") { userErrors { code } } '
+        'previewConditions(subscriberIds: ["cus_1"], conditions: {conditions: [{property: '
+        '"segment", operator: IN_SEGMENT, value: $value}]}) { results { evaluation { result } } '
+        "userErrors { code } } }",
+        {"id": padded, "value": padded},
+    )
+    assert read["segment"] == {"id": segment}
+    assert read["subscriber"]["membership"] == [{"segment": {"id": segment}, "result": "MEMBER"}]
+    assert read["segmentEditImpact"]["userErrors"] == []
+    assert read["previewConditions"] == {
+        "results": [{"evaluation": {"result": "MEMBER"}}],
+        "userErrors": [],
+    }
+    errors = "userErrors { path code message }"
+    mutations = [
+        f'updateSegment(input: {{id: $id, expectedVersion: 1, description: "d"}}) {{ {errors} }}',
+        f'registerSegmentUsage(input: {{segmentId: $id, kind: FLOW, refId: "f"}}) {{ {errors} }}',
+        f'removeSegmentUsage(segmentId: $id, kind: FLOW, refId: "f") {{ {errors} }}',
+        f"archiveSegment(id: $id) {{ {errors} }}",
+        f"unarchiveSegment(id: $id) {{ {errors} }}",
+        f"restoreSegmentVersion(id: $id, version: 1, expectedVersion: 4) {{ {errors} }}",
+        f"duplicateSegment(id: $id) {{ {errors} }}",
+        f"deleteSegment(id: $id) {{ deletedId {errors} }}",
+    ]
+    for mutation in mutations:
+        answer = gql.query(f"mutation($id: ID!) {{ {mutation} }}", {"id": padded})
+        [payload] = answer.values()
+        assert payload["userErrors"] == [], mutation
+    assert payload["deletedId"] == segment
+
+
 def test_tags_are_trimmed_and_unique_case_insensitively(gql: GraphQLClient) -> None:
     payload = create(gql, name="Tagged", tags=[" vip ", "VIP", "annual", "Vip"])
     assert payload["segment"]["tags"] == ["vip", "annual"]

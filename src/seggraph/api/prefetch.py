@@ -194,7 +194,7 @@ def _question(
     if node.name.value == "segments":
         question = segments_question(arguments.get("tags"))
     else:
-        question = membership_question(str(i) for i in arguments["segmentIds"])
+        question = membership_question(given_id(i) for i in arguments["segmentIds"])
     if constant and not any(_has_variable(argument.value) for argument in node.arguments or ()):
         _QUESTIONS.put((node,), question)
     return question

@@ -23,7 +23,7 @@ from seggraph.api.properties.queries import MAX_KEYS, check_keys
 from seggraph.api.properties.types import PropertyValue
 from seggraph.api.segments.conditions import ConditionGroupInput
 from seggraph.api.segments.types import SUBSCRIBER_ID, SUBSCRIPTION_ID, USER_ERRORS, SegmentType
-from seggraph.api.subjects import check_id, check_ids, check_optional_id
+from seggraph.api.subjects import check_id, check_ids, check_optional_id, given_id
 from seggraph.domain.context import EvaluationContext
 from seggraph.domain.errors import InputRefused, check_first, check_range
 from seggraph.domain.segments import Segment
@@ -198,7 +198,7 @@ class Subscriber:
         ],
     ) -> list[SegmentMembership]:
         ctx = info.context
-        ids = [str(i) for i in segment_ids]
+        ids = [given_id(i) for i in segment_ids]
         targets = await ctx.evaluation.segments_for(ctx.mode, segment_ids=ids)
         outcomes = await ctx.evaluation.evaluate(
             ctx.mode, self.context, targets, question=membership_question(ids)
@@ -325,7 +325,7 @@ class EvaluationQueries:
         ctx = info.context
         try:
             check_range("sample", sample, 0, MAX_IMPACT_SAMPLE)
-            segment = await ctx.services.segments.require(ctx.mode, str(id))
+            segment = await ctx.services.segments.require(ctx.mode, given_id(id))
             root, prefix = conditions_input(conditions, conditions_text, required=True)
             assert root is not None
             tree, errors, _ = await ctx.services.segments.validate_conditions(

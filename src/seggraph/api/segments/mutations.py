@@ -19,6 +19,7 @@ from seggraph.api.segments.types import (
     UsageKind,
     UsageType,
 )
+from seggraph.api.subjects import given_id
 from seggraph.domain import segments as ds
 from seggraph.domain.conditions import Group
 from seggraph.domain.errors import InputRefused, PathPart, UserError
@@ -241,7 +242,7 @@ class SegmentMutations:
             return await ctx.services.segments.update(
                 ctx.mode,
                 ctx.actor,
-                str(input.id),
+                given_id(input.id),
                 expected_version=input.expected_version,
                 name=input.name,
                 description=input.description,
@@ -274,7 +275,7 @@ class SegmentMutations:
     ) -> SegmentPayload:
         ctx = info.context
         return await _segment_write(
-            lambda: ctx.services.segments.duplicate(ctx.mode, ctx.actor, str(id), name)
+            lambda: ctx.services.segments.duplicate(ctx.mode, ctx.actor, given_id(id), name)
         )
 
     @strawberry.mutation(
@@ -291,7 +292,7 @@ class SegmentMutations:
         ctx = info.context
         return await _segment_write(
             lambda: ctx.services.segments.set_archived(
-                ctx.mode, ctx.actor, str(id), True, expected_version
+                ctx.mode, ctx.actor, given_id(id), True, expected_version
             )
         )
 
@@ -305,7 +306,7 @@ class SegmentMutations:
         ctx = info.context
         return await _segment_write(
             lambda: ctx.services.segments.set_archived(
-                ctx.mode, ctx.actor, str(id), False, expected_version
+                ctx.mode, ctx.actor, given_id(id), False, expected_version
             )
         )
 
@@ -338,7 +339,7 @@ class SegmentMutations:
             lambda: ctx.services.segments.restore(
                 ctx.mode,
                 ctx.actor,
-                str(id),
+                given_id(id),
                 version,
                 expected_version,
                 acknowledge_live_usage=acknowledge_live_usage,
@@ -402,7 +403,7 @@ class SegmentMutations:
             lambda: ctx.services.segments.copy_to_mode(
                 target.other,
                 ctx.actor,
-                str(id),
+                given_id(id),
                 target,
                 expected_version=expected_version,
                 acknowledge_live_usage=acknowledge_live_usage,
@@ -422,7 +423,7 @@ class SegmentMutations:
         ctx = info.context
         try:
             deleted = await ctx.services.segments.delete(
-                ctx.mode, ctx.actor, str(id), expected_version
+                ctx.mode, ctx.actor, given_id(id), expected_version
             )
         except InputRefused as refused:
             return DeleteSegmentPayload(user_errors=user_errors(list(refused.errors)))
@@ -447,7 +448,7 @@ class SegmentMutations:
         try:
             usage, warnings = await ctx.services.segments.register_usage(
                 ctx.mode,
-                str(input.segment_id),
+                given_id(input.segment_id),
                 ds.UsageKind(input.kind),
                 input.ref_id,
                 input.name,
@@ -481,7 +482,7 @@ class SegmentMutations:
         ctx = info.context
         try:
             await ctx.services.segments.remove_usage(
-                ctx.mode, str(segment_id), ds.UsageKind(kind), ref_id
+                ctx.mode, given_id(segment_id), ds.UsageKind(kind), ref_id
             )
         except InputRefused as refused:
             return SegmentUsagePayload(user_errors=user_errors(list(refused.errors)))

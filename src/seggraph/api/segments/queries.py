@@ -16,6 +16,7 @@ from seggraph.api.segments.types import (
     SegmentType,
     TagCount,
 )
+from seggraph.api.subjects import given_id
 from seggraph.services.segments import MAX_TAG, MAX_TAGS
 from seggraph.store.segments import SegmentFilter
 
@@ -66,7 +67,7 @@ class SegmentQueries:
             strawberry.argument(description="The segment's id (archived segments included)."),
         ],
     ) -> SegmentType | None:
-        segment = await info.context.services.segments.get(info.context.mode, str(id))
+        segment = await info.context.services.segments.get(info.context.mode, given_id(id))
         return SegmentType.of(segment) if segment else None
 
     @strawberry.field(
