@@ -299,10 +299,15 @@ def list_as_text(items: Sequence[str]) -> str:
 # --- definitions -------------------------------------------------------------------------------
 
 
+def bare_key(key: str) -> str:
+    """A custom property's key as it is stored, however a request names it: trimmed, and
+    without the ``custom.`` namespace (``" custom.plan_tier "`` is ``plan_tier``). Creating a
+    property, setting a value, reading, updating and deleting one all read the key so."""
+    return key.strip().removeprefix(f"{NAMESPACE}.")
+
+
 def check_key(key: str, errors: list[UserError], path: tuple[str, ...] = ("key",)) -> str:
-    key = key.strip()
-    if key.startswith(f"{NAMESPACE}."):
-        key = key[len(NAMESPACE) + 1 :]
+    key = bare_key(key)
     if not KEY_PATTERN.fullmatch(key):
         errors.append(
             UserError(

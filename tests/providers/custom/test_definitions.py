@@ -100,6 +100,21 @@ def test_the_longest_key_is_allowed_and_custom_prefix_is_read(gql: GraphQLClient
     assert create(gql, key="custom.b", type="TEXT")["customProperty"]["key"] == "b"
 
 
+@pytest.mark.parametrize("typed", [" tier ", "\tcustom.tier\n"])
+def test_a_key_with_surrounding_whitespace_names_the_property_it_created(
+    gql: GraphQLClient, typed: str
+) -> None:
+    """Created as " tier " (stored tier), the key is read, updated and deleted by any spelling,
+    as setting a value reads it."""
+    assert create(gql, key=" tier ", type="TEXT")["customProperty"]["key"] == "tier"
+    read = gql.query("query($k: String!) { customProperty(key: $k) { key } }", {"k": typed})
+    assert read["customProperty"] == {"key": "tier"}
+    changed = update(gql, key=typed, label="Tier (edited)")
+    assert changed["userErrors"] == [] and changed["customProperty"]["label"] == "Tier (edited)"
+    assert delete(gql, typed) == {"deletedKey": "tier", "userErrors": []}
+    assert gql.query('{ customProperty(key: "tier") { key } }')["customProperty"] is None
+
+
 def test_the_catalogue_search_finds_an_accent_typed_either_way(gql: GraphQLClient) -> None:
     assert create(gql, key="creme_level", label="Crème level", type="TEXT")["userErrors"] == []
     for typed in ("crème", "cre\u0300me", "CRE\u0300ME"):

@@ -39,6 +39,7 @@ from seggraph.domain.custom_properties import (
     StoredValue,
     ValueAssignment,
     ValueRefused,
+    bare_key,
     check_description,
     check_enum_values,
     check_key,
@@ -162,7 +163,7 @@ class CustomPropertiesService:
         return await self.store.all_definitions()
 
     async def get_definition(self, key: str) -> CustomPropertyDefinition | None:
-        return await self.store.get_definition(key.removeprefix(f"{NAMESPACE}."))
+        return await self.store.get_definition(bare_key(key))
 
     async def create_definition(
         self,
@@ -215,7 +216,7 @@ class CustomPropertiesService:
     ) -> CustomPropertyDefinition:
         """``mode``: the request's; a refusal names its segments, and counts the other
         mode's (``None``: names them all)."""
-        key = key.removeprefix(f"{NAMESPACE}.")
+        key = bare_key(key)
         written = False
         #: The stored values being converted (None before the conversion; -1 while read).
         converting: int | None = None
@@ -407,7 +408,7 @@ class CustomPropertiesService:
 
     async def delete_definition(self, key: str, *, mode: Mode | None = None) -> None:
         """``mode`` as for :meth:`update_definition`."""
-        key = key.removeprefix(f"{NAMESPACE}.")
+        key = bare_key(key)
 
         async def work(session: Session) -> None:
             # Checked and deleted in one transaction that conflicts with every segment write
@@ -433,13 +434,13 @@ class CustomPropertiesService:
         Every problem of every assignment is reported (an unknown key does not hide a blank
         id). An assignment whose ``subject_id`` is ``None`` has its key and value checked only:
         its caller refuses the missing id."""
-        keys = {a.key.strip().removeprefix(f"{NAMESPACE}.") for a in assignments}
+        keys = {bare_key(a.key) for a in assignments}
         definitions = await self.store.definitions_of(keys, session)
         stored: list[StoredValue] = []
         errors: list[UserError] = []
         for index, item in enumerate(assignments):
             found = len(errors)
-            key = item.key.strip().removeprefix(f"{NAMESPACE}.")
+            key = bare_key(item.key)
             subject = item.subject_id.strip() if isinstance(item.subject_id, str) else ""
             id_given = item.subject_id is not None
             id_valid = bool(subject) and len(subject) <= MAX_SUBJECT_ID

@@ -64,7 +64,7 @@ class CreateCustomPropertyInput:
 @strawberry.input(description="Change the label or description; the type only while unused.")
 class UpdateCustomPropertyInput:
     key: str = strawberry.field(
-        description="The property's key: plan_tier or custom.plan_tier (else NOT_FOUND)."
+        description="The property's key: plan_tier or custom.plan_tier, trimmed (else NOT_FOUND)."
     )
     label: str | None = strawberry.field(
         default=None, description=f"{LABEL} {LABEL_CODES} Null: unchanged."
@@ -93,7 +93,8 @@ class UpdateCustomPropertyInput:
 @strawberry.input(description="One value: a subscriber's (or a subscription's) value of a key.")
 class CustomPropertyValueInput:
     key: str = strawberry.field(
-        description="plan_tier or custom.plan_tier, a custom property (else UNKNOWN_PROPERTY)."
+        description="plan_tier or custom.plan_tier, trimmed, a custom property (else "
+        "UNKNOWN_PROPERTY)."
     )
     subscriber_id: strawberry.ID | None = strawberry.field(
         default=None,
@@ -240,8 +241,8 @@ class CustomPropertyMutations:
         key: Annotated[
             str,
             strawberry.argument(
-                description="The property's key: plan_tier or custom.plan_tier (else NOT_FOUND); "
-                "refused while a segment uses it (PROPERTY_IN_USE)."
+                description="The property's key: plan_tier or custom.plan_tier, trimmed (else "
+                "NOT_FOUND); refused while a segment uses it (PROPERTY_IN_USE)."
             ),
         ],
     ) -> DeleteCustomPropertyPayload:
@@ -249,7 +250,7 @@ class CustomPropertyMutations:
             await backend(info).delete_definition(key, mode=info.context.mode)
         except InputRefused as refused:
             return DeleteCustomPropertyPayload(user_errors=user_errors(list(refused.errors)))
-        return DeleteCustomPropertyPayload(deleted_key=key.removeprefix(f"{dcp.NAMESPACE}."))
+        return DeleteCustomPropertyPayload(deleted_key=dcp.bare_key(key))
 
     @strawberry.mutation(description="Set (or, with null, remove) one custom property value.")
     async def set_custom_property_value(

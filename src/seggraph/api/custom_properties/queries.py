@@ -31,7 +31,9 @@ class CustomPropertyQueries:
     async def custom_property(
         self,
         info: Info,
-        key: Annotated[str, strawberry.argument(description="plan_tier or custom.plan_tier.")],
+        key: Annotated[
+            str, strawberry.argument(description="plan_tier or custom.plan_tier, trimmed.")
+        ],
     ) -> CustomPropertyNode | None:
         found = backend_or_none(info)
         definition = await found.get_definition(key) if found else None
