@@ -4,14 +4,18 @@ reads one (real HTTP, real database, the bundled providers)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from pymongo.database import Database as SyncDatabase
 
 from tests.conftest import GraphQLClient
-from tests.providers.billing.builders import item, subscription
-from tests.providers.billing.test_webhook_and_api import RECORD, Webhook, seed
+from tests.providers.billing.builders import customer, item, subscription
+from tests.providers.billing.test_import_command import run_import
+from tests.providers.billing.test_webhook_and_api import RECORD, Webhook, envelope, seed
 
 #: How a client may spell ``cus_1``: as written, padded, with a tab and a line break.
 SPELLINGS = ["cus_1", " cus_1 ", "\tcus_1\n"]
@@ -143,3 +147,43 @@ def test_an_id_of_whitespace_only_is_blank_and_a_padded_one_is_bounded_once_trim
     [error] = body["errors"]
     assert error["extensions"]["code"] == "TOO_LONG"
     assert error["message"] == "subscriberId: an id has at most 256 characters, got 258"
+
+
+def test_billing_refuses_an_id_with_surrounding_whitespace_it_could_never_be_asked_by(
+    webhook: Webhook,
+    gql: GraphQLClient,
+    tmp_path: Path,
+    mongo_uri: str,
+    database_name: str,
+    sync_db: SyncDatabase[dict[str, Any]],
+) -> None:
+    """Stored as " cus_2 ", a customer would be in member lists under an id no other provider
+    keys values by and no question reaches (questions trim it): the webhook and the import
+    refuse it, naming the field, and write nothing."""
+    seed(webhook)
+    padded_customer = webhook.post(envelope("customer.created", customer(" cus_2 ")))
+    padded_owner = webhook.post(
+        envelope(
+            "customer.subscription.created",
+            subscription("sub_2", [item("year_120")], customer="cus_1\t"),
+        )
+    )
+    for response, field, ident in (
+        (padded_customer, "id", " cus_2 "),
+        (padded_owner, "customer", "cus_1\t"),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "MALFORMED_OBJECT"
+        assert response.json()["error"]["message"] == (
+            f"data.object.{field}: an id cannot begin or end with whitespace, got {ident!r}"
+        )
+    path = tmp_path / "billing.jsonl"
+    path.write_text(
+        "\n".join(orjson.dumps(customer(i)).decode() for i in ("cus_3", " cus_4", "cus_5")) + "\n"
+    )
+    result = run_import(mongo_uri, database_name, str(path), "--as-of", "2026-01-01T00:00:00")
+    assert result.returncode == 1, result.stderr
+    assert "line 2: id: an id cannot begin or end with whitespace, got ' cus_4'" in result.stderr
+    stored = sorted(doc["_id"] for doc in sync_db["billing_customers"].find())
+    assert stored == ["cus_1", "cus_3", "cus_5"]
+    assert [doc["_id"] for doc in sync_db["billing_subscriptions"].find()] == []

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from seggraph.domain.context import trimmed_id
 from seggraph.domain.numbers import fits_int64
 from seggraph_billing.derive import ref_id
 from seggraph_billing.store import COLLECTION_OF, BillingStore, WriteReport, storage_problem
@@ -185,6 +186,7 @@ def check_object(kind: str, obj: Mapping[str, Any], *, where: str = "data.object
             )
     else:
         _check_fields(kind, obj, where)
+    _check_padding(kind, obj, where)
     # A discount is kept inside its customer's or subscription's document.
     if (problem := storage_problem(obj, embedded=kind == "discount")) is not None:
         raise IngestError(400, "MALFORMED_OBJECT", f"{where}: cannot be stored: {problem}")
@@ -205,6 +207,21 @@ def _check_fields(kind: str, obj: Mapping[str, Any], where: str) -> None:
             items = items.get("data")
         if items is not None and not isinstance(items, list):
             raise IngestError(400, "MALFORMED_OBJECT", f"{where}.items must be a list of items")
+
+
+def _check_padding(kind: str, obj: Mapping[str, Any], where: str) -> None:
+    """Refuse an object, customer or subscription id with surrounding whitespace (no billing
+    system makes one): every other way an id comes in trims it (``trimmed_id``), so one
+    stored so would be found by no question, and its subscriber by no other provider."""
+    fields = ("customer", "subscription") if kind == "discount" else ("id", "customer")
+    for field in fields:
+        ident = obj.get("id") if field == "id" else ref_id(obj.get(field))
+        if isinstance(ident, str) and trimmed_id(ident) != ident:
+            raise IngestError(
+                400,
+                "MALFORMED_OBJECT",
+                f"{where}.{field}: an id cannot begin or end with whitespace, got {ident!r}",
+            )
 
 
 def as_deleted(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
