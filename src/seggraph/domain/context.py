@@ -12,11 +12,12 @@ MAX_SUBJECT_ID = 256
 
 def trimmed_id(text: str) -> str:
     """An id as seggraph keeps and compares it: without surrounding whitespace (``str.strip``),
-    inner whitespace kept. Every id that comes in is trimmed so (an argument naming a subscriber,
-    subscription or segment, ``seggraph.api.subjects``; a custom property value's subject; a CDP ``userId``; a ticket's
-    ``subscriber_id``; a CRM ``external_id``; a retention event's ``subscriberId``), so that one
-    written with surrounding whitespace is found by the id without it, and the other way
-    round; one empty once trimmed is blank."""
+    inner whitespace kept. Every id that comes in is trimmed so (an argument naming a
+    subscriber, subscription or segment, ``seggraph.api.subjects``; a custom property value's
+    subject; a CDP ``userId``; a ticket's ``subscriber_id``; a CRM ``external_id``; a retention
+    event's ``subscriberId``), so that one written with surrounding whitespace is found by the
+    id without it, and the other way round; one empty once trimmed is blank. Billing refuses a
+    padded id instead (no billing system makes one)."""
     return text.strip()
 
 
