@@ -51,6 +51,7 @@ from seggraph.web.middleware import (
     scope_request_id,
     send_error,
 )
+from seggraph.web.overload import ConcurrencyLimitMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -350,6 +351,7 @@ def create_app(
     middleware = [
         Middleware(StartupRefusalMessage),
         Middleware(RequestIdMiddleware),
+        Middleware(ConcurrencyLimitMiddleware, max_requests=settings.max_concurrent_requests),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, paths=[GRAPHQL_PATH]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

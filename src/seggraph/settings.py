@@ -216,6 +216,14 @@ class Settings(BaseSettings):
         description="The largest GraphQL request body, and support tickets request body "
         "(413 above it).",
     )
+    max_concurrent_requests: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Requests to the API (GraphQL, the ingestion routes) one process handles "
+        "at once: one more is answered 503 OVERLOADED with Retry-After: 1 at once (/healthz "
+        "and /readyz are never refused).",
+    )
     introspection: bool = Field(
         default=True,
         description="Answer introspection queries (__schema, __type); GraphiQL needs them.",

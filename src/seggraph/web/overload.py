@@ -1,0 +1,88 @@
+"""A bound on the requests in flight (``SEGGRAPH_MAX_CONCURRENT_REQUESTS``).
+
+Without one, a burst of slow queries (member walks, counts) all run at once: memory grows and
+every request slows down until the clients time out. Past the bound a request is answered at
+once with 503 and ``Retry-After: 1``, in the route's error shape (GraphQL's ``errors`` on
+``/graphql``, code ``OVERLOADED``), rather than waiting behind the others. uvicorn's
+``limit_concurrency`` counts connections (a browser's idle keep-alive one too) and answers in
+plain text, which GraphQL clients cannot read.
+
+``/healthz`` and ``/readyz`` are never counted nor refused: an orchestrator that saw them fail
+under load would restart a process that is only busy.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from seggraph.web.middleware import send_error
+
+log = logging.getLogger("seggraph.overload")
+
+#: The paths that are never counted nor refused.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+#: Seconds between two warnings of refused requests, at least.
+WARN_EVERY_SECONDS = 10.0
+OVERLOADED_MESSAGE = "the server has too many requests in flight; try again in a moment"
+
+
+class ConcurrencyLimitMiddleware:
+    """Answers an HTTP request 503 (``OVERLOADED``, ``Retry-After: 1``) while ``max_requests``
+    others are in flight. A request counts from when it reaches this middleware until the
+    application has returned: its response sent (a streamed one whole), or the request
+    failed or was cancelled. Sits inside :class:`~seggraph.web.middleware.RequestIdMiddleware`,
+    so that the refusal carries the request id. A WARNING says so at most once every
+    ``warn_every`` seconds, with the number refused since the last one."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_requests: int,
+        unlimited_paths: Collection[str] = UNLIMITED_PATHS,
+        warn_every: float = WARN_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.max_requests = max_requests
+        self.unlimited_paths = frozenset(unlimited_paths)
+        self.warn_every = warn_every
+        self.clock = clock
+        self.in_flight = 0
+        self._refused = 0  # since the last warning
+        self._warned_at: float | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.unlimited_paths:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_requests:
+            self._note_refusal()
+            await send_error(
+                send, scope, 503, "OVERLOADED", OVERLOADED_MESSAGE, [(b"retry-after", b"1")]
+            )
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    def _note_refusal(self) -> None:
+        self._refused += 1
+        now = self.clock()
+        if self._warned_at is not None and now - self._warned_at < self.warn_every:
+            return
+        log.warning(
+            "overloaded: %d request(s) refused with 503 since %s: %d in flight "
+            "(SEGGRAPH_MAX_CONCURRENT_REQUESTS)",
+            self._refused,
+            "the last warning" if self._warned_at is not None else "start-up",
+            self.max_requests,
+        )
+        self._warned_at = now
+        self._refused = 0
