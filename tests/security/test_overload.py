@@ -3,6 +3,10 @@ the API is answered at once with 503 ``OVERLOADED`` and ``Retry-After: 1``, in t
 error shape; the health endpoints are always answered; a request gives its place back however
 it ends (answered, failed, cancelled), and the refusals are logged at most once in a while.
 
+A request counts only once its body has arrived whole: one still sending it (a client sending a
+body a byte at a time) holds no place, and one whose body completes while none is free is
+refused then, its body never handed to the route.
+
 A real server (limit 2) holds two requests with a plugin of its own (a property whose call
 waits, and a route that waits) until the test releases them; the middleware's bookkeeping is
 also driven at the ASGI level with events."""
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,19 +38,22 @@ from tests.conftest import LiveServer
 from tests.plugins.fakes import FakeProvider, number
 
 HELD_PATH = "/held/hold"
+READ_PATH = "/held/read"
 VALUES = 'query { propertyValues(subscriberIds: ["sub_1"], keys: ["held.n"]) { values { value } } }'
 
 
 class Holding(FakeProvider):
     """``held.n`` (7 for everyone), and a route ``/held/hold``; each of their calls waits for
     ``release`` once it has said so in ``resolving`` or ``routed`` (from the server's thread
-    to the test's)."""
+    to the test's). ``/held/read`` answers the body it is sent, once whole; ``reading`` says
+    it has started reading it."""
 
     def __init__(self) -> None:
         super().__init__([number("held.n")])
         self.release = threading.Event()
         self.resolving = threading.Event()
         self.routed = threading.Event()
+        self.reading = threading.Event()
 
     @hookimpl
     async def resolve_properties(
@@ -62,7 +70,11 @@ class Holding(FakeProvider):
             await asyncio.to_thread(self.release.wait)
             return JSONResponse({"ok": True})
 
-        return [Route(HELD_PATH, hold, methods=["POST"])]
+        async def read(request: Request) -> JSONResponse:
+            self.reading.set()
+            return JSONResponse({"body": (await request.body()).decode()})
+
+        return [Route(HELD_PATH, hold, methods=["POST"]), Route(READ_PATH, read, methods=["POST"])]
 
 
 def test_past_the_limit_a_request_is_refused_at_once_and_served_again_later(
@@ -137,6 +149,34 @@ def test_past_the_limit_a_request_is_refused_at_once_and_served_again_later(
     assert warnings and all("SEGGRAPH_MAX_CONCURRENT_REQUESTS" in m for m in warnings), warnings
 
 
+def test_a_client_still_sending_its_body_holds_no_place(
+    settings: Settings, start_live_server: Any
+) -> None:
+    # One place: a client sending its body slowly (a byte now, the rest whenever it likes; the
+    # billing webhook reads the whole body before it checks a signature) does not take it.
+    holding = Holding()
+    server: LiveServer = start_live_server(
+        settings.model_copy(update={"plugins": [], "max_concurrent_requests": 1}),
+        extra_plugins=[("held", holding)],
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as slow:
+        slow.sendall(
+            f"POST {READ_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+            "Connection: close\r\n\r\na".encode()
+        )
+        assert holding.reading.wait(30), "the route never started reading"
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            served = http.post("/graphql", json={"query": "{ __typename }"})
+            assert served.status_code == 200, served.text
+            assert served.json() == {"data": {"__typename": "Query"}}
+        slow.sendall(b"b")
+        answer = b""
+        while chunk := slow.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert answer.endswith(b'{"body":"ab"}')
+
+
 # --- the middleware alone, at the ASGI level ---------------------------------------------------
 
 
@@ -164,38 +204,164 @@ class Gate:
         await send({"type": "http.response.body", "body": b"b"})
 
 
-def scope_of(path: str) -> Scope:
+def scope_of(path: str, headers: Sequence[tuple[bytes, bytes]], method: str) -> Scope:
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [],
+        "headers": list(headers),
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000),
     }
 
 
-async def call(app: Any, path: str = "/graphql") -> tuple[int, dict[str, str], Any]:
+async def no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def call(
+    app: Any,
+    path: str = "/graphql",
+    *,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    receive: Receive = no_body,
+    method: str = "POST",
+) -> tuple[int, dict[str, str], Any]:
     """The status, headers and JSON body (or raw body) ``app`` answers ``path`` with."""
     sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await app(scope_of(path), receive, send)
+    await app(scope_of(path, headers, method), receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
-    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    answered = {k.decode(): v.decode() for k, v in start["headers"]}
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], headers, orjson.loads(body) if body.startswith(b"{") else body
+    return start["status"], answered, orjson.loads(body) if body.startswith(b"{") else body
+
+
+WITH_BODY = [(b"content-length", b"2")]
+
+
+class Reader:
+    """An ASGI app that reads its request's body whole (kept in ``bodies``, ``read`` counting
+    them), then waits for ``release`` and answers it back."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.read = asyncio.Semaphore(0)
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        self.bodies.append(body)
+        self.read.release()
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+
+class SlowBody:
+    """A client sending the body ``ab``: ``a`` at once, ``b`` once ``rest`` is set (``waiting``
+    says the application waits for it)."""
+
+    def __init__(self) -> None:
+        self.rest = asyncio.Event()
+        self.waiting = asyncio.Event()
+        self.first = True
+
+    async def __call__(self) -> Message:
+        if self.first:
+            self.first = False
+            return {"type": "http.request", "body": b"a", "more_body": True}
+        self.waiting.set()
+        await self.rest.wait()
+        return {"type": "http.request", "body": b"b", "more_body": False}
+
+
+async def test_a_request_holds_a_place_only_once_its_body_is_whole() -> None:
+    reader = Reader()
+    limit = ConcurrencyLimitMiddleware(reader, max_requests=1)
+    app = RequestIdMiddleware(limit)
+
+    # Still sending its body: no place held, so another request is served meanwhile.
+    slow_body = SlowBody()
+    slow = asyncio.create_task(call(app, headers=WITH_BODY, receive=slow_body))
+    await slow_body.waiting.wait()
+    assert limit.in_flight == 0
+    assert (await call(app))[::2] == (200, b"")
+    await reader.read.acquire()
+
+    # Its body whole while the one place is taken: refused then, the body never handed over.
+    reader.release.clear()
+
+    async def whole() -> Message:
+        return {"type": "http.request", "body": b"xy", "more_body": False}
+
+    held = asyncio.create_task(call(app, headers=WITH_BODY, receive=whole))
+    await reader.read.acquire()
+    assert limit.in_flight == 1
+    slow_body.rest.set()
+    status, headers, body = await slow
+    assert (status, headers["retry-after"], body["errors"][0]["extensions"]["code"]) == (
+        503,
+        "1",
+        "OVERLOADED",
+    )
+    assert reader.bodies == [b"", b"xy"]
+    reader.release.set()
+    assert (await held)[::2] == (200, b"xy")
+    assert limit.in_flight == 0
+
+    # A body whole while a place is free: served.
+    slow_body = SlowBody()
+    slow = asyncio.create_task(call(app, headers=WITH_BODY, receive=slow_body))
+    await slow_body.waiting.wait()
+    slow_body.rest.set()
+    assert (await slow)[::2] == (200, b"ab")
+    assert limit.in_flight == 0
+
+
+async def test_a_request_answered_without_its_body_read_counts_from_its_answer() -> None:
+    gates = {"/graphql": Gate(), "/other": Gate()}
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        await gates[scope["path"]](scope, receive, send)
+
+    limit = ConcurrencyLimitMiddleware(route, max_requests=1)
+    app = RequestIdMiddleware(limit)
+
+    # Working without reading its body (as a GET does, which no route reads the body of):
+    # not counted until it answers, ...
+    unread = asyncio.create_task(call(app, "/other", headers=WITH_BODY))
+    await gates["/other"].entered.acquire()
+    assert limit.in_flight == 0
+    held = asyncio.create_task(call(app, headers=WITH_BODY, method="GET"))
+    await gates["/graphql"].entered.acquire()
+    assert limit.in_flight == 1
+    # ... then counted (past the bound: its work is done), never refused, freed once.
+    gates["/other"].release.set()
+    await gates["/other"].streaming.wait()
+    assert limit.in_flight == 2
+    gates["/other"].finish.set()
+    assert (await unread)[::2] == (200, b"ab")
+    assert limit.in_flight == 1
+    gates["/graphql"].release.set()
+    gates["/graphql"].finish.set()
+    assert (await held)[::2] == (200, b"ab")
+    assert limit.in_flight == 0
 
 
 class Clock:
