@@ -31,6 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from seggraph import hookimpl
 from seggraph.domain.context import EvaluationContext
+from seggraph.logs import ServerFormatter
 from seggraph.settings import Settings, SettingsError, load_settings
 from seggraph.web.middleware import RequestIdMiddleware
 from seggraph.web.overload import ConcurrencyLimitMiddleware
@@ -446,6 +447,42 @@ async def test_refusals_are_logged_at_most_once_in_a_while_with_how_many(
     assert len(messages) == 2, messages
     assert messages[0].startswith("overloaded: 1 request(s) refused with 503 since start-up")
     assert messages[1].startswith("overloaded: 6 request(s) refused with 503 since the last")
+
+
+class ServerLines(logging.Handler):
+    """The lines ``seggraph serve`` writes (:class:`ServerFormatter`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(ServerFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+async def test_the_warning_is_not_written_as_if_about_the_one_request_refused_then() -> None:
+    # ``seggraph serve``'s log format puts the current request's id before a line written
+    # while it is handled; the warning counts every refusal since the last one, so it is no
+    # line of the request that happened to trigger it (whose id is on its access line).
+    gate = Gate()
+    app = RequestIdMiddleware(ConcurrencyLimitMiddleware(gate, max_requests=1))
+    held = asyncio.create_task(call(app))
+    await gate.entered.acquire()
+    handler = ServerLines()
+    logger = logging.getLogger("seggraph.overload")
+    logger.addHandler(handler)
+    try:
+        refused = await call(app, headers=[(b"x-request-id", b"refused-1234")])
+    finally:
+        logger.removeHandler(handler)
+    assert refused[1]["x-request-id"] == "refused-1234"
+    assert len(handler.lines) == 1, handler.lines
+    assert "refused-1234" not in handler.lines[0]
+    assert " WARNING seggraph.overload: overloaded: 1 request(s) refused" in handler.lines[0]
+    gate.release.set()
+    gate.finish.set()
+    await held
 
 
 @pytest.mark.parametrize("given", ["0", "-1", "100001", "many"])

@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from seggraph.logs import current_request_id
 from seggraph.web.middleware import send_error
 
 log = logging.getLogger("seggraph.overload")
@@ -136,12 +137,18 @@ class ConcurrencyLimitMiddleware:
         now = self.clock()
         if self._warned_at is not None and now - self._warned_at < self.warn_every:
             return
-        log.warning(
-            "overloaded: %d request(s) refused with 503 since %s: %d in flight "
-            "(SEGGRAPH_MAX_CONCURRENT_REQUESTS)",
-            self._refused,
-            "the last warning" if self._warned_at is not None else "start-up",
-            self.max_requests,
-        )
+        # About the process, not about the request refused now: written outside its
+        # request's context, so that the log's format does not put that one's id before it.
+        token = current_request_id.set(None)
+        try:
+            log.warning(
+                "overloaded: %d request(s) refused with 503 since %s: %d in flight "
+                "(SEGGRAPH_MAX_CONCURRENT_REQUESTS)",
+                self._refused,
+                "the last warning" if self._warned_at is not None else "start-up",
+                self.max_requests,
+            )
+        finally:
+            current_request_id.reset(token)
         self._warned_at = now
         self._refused = 0
