@@ -16,13 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from seggraph import __version__
+from seggraph.cli_database import command_settings
 from seggraph.cli_keys import keys_app
 from seggraph.demo.cli import HELP as DEMO_HELP
 from seggraph.demo.cli import SEGMENTS_SHOWN as DEMO_SEGMENTS
 from seggraph.demo.cli import demo_command
 from seggraph.demo.generator import DEFAULT_SUBSCRIBERS
 from seggraph.logs import ServerFormatter
-from seggraph.settings import Settings, SettingsError, load_settings
+from seggraph.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from seggraph.plugins.manager import ProviderInfo
@@ -44,11 +45,9 @@ console = Console(stderr=True)
 
 
 def _settings(**overrides: object) -> Settings:
-    try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
-    except SettingsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    """For ``serve`` and ``plugins``, which warn of a misspelled ``SEGGRAPH_*`` name as they
+    load the plugins (the server's log, ``plugins``' warnings)."""
+    return command_settings(console, check_names=False, **overrides)
 
 
 def _configure_logging(level: str) -> None:

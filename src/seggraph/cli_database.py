@@ -1,4 +1,5 @@
-"""The database a one-off command (an import, the demo loader) writes to.
+"""The settings of a one-off command (an import, ``seggraph keys``, the demo loader) and the
+database it writes to.
 
 ``SEGGRAPH_MONGODB_URI`` when it is set; otherwise the embedded database, started on the data
 directory for the length of the command. Only one process at a time runs a database on a data
@@ -11,6 +12,7 @@ unless the command asks to use the running server's database (``use_running_serv
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -20,7 +22,50 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from seggraph.settings import Settings
+from seggraph.settings import Settings, SettingsError, load_settings
+
+
+def command_settings(
+    console: Console, *, check_names: bool = True, **overrides: object
+) -> Settings:
+    """The settings of a CLI command (``overrides``, its options, win when not ``None``): a
+    malformed one is an ``error:`` line and exit status 2. With ``check_names``, each
+    ``SEGGRAPH_*`` variable that no setting has (a misspelled name: ``SEGGRAPH_MONGO_URI``
+    would leave the command writing to the embedded database) is a ``warning:`` line naming
+    the closest setting, never the value, as ``seggraph serve`` logs it (``serve`` and
+    ``seggraph plugins``, which say so themselves, do not ask)."""
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if check_names:
+        for warning in unknown_settings(settings):
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    return settings
+
+
+def unknown_settings(settings: Settings) -> list[str]:
+    """:meth:`~seggraph.plugins.manager.PluginManager.unknown_settings` of the installed
+    plugins, imported and made (they are not started), as ``seggraph serve`` loads them.
+    Quiet: a plugin that cannot be loaded (``seggraph plugins`` says why), or whose own
+    setting is malformed (the command does not need it), keeps its ``SEGGRAPH_<NAME>_``
+    variables, unchecked."""
+    from seggraph.plugins import loader
+    from seggraph.plugins.manager import PluginManager
+
+    manager = PluginManager(settings)
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)  # the plugins' log lines too: not this command's
+    try:
+        for source in loader.discover():
+            try:
+                manager.add_entry_point(source)
+            except SettingsError:
+                continue  # not loaded: its variables are its own
+        return manager.unknown_settings()
+    finally:
+        logging.disable(previous)
 
 
 @contextlib.contextmanager

@@ -20,10 +20,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from seggraph.cli_database import command_database
+from seggraph.cli_database import command_database, command_settings
 from seggraph.domain.api_keys import MAX_NAME, ApiKey, Role, parse_key
 from seggraph.domain.segments import Mode
-from seggraph.settings import Settings, SettingsError, load_settings
+from seggraph.settings import Settings
 
 if TYPE_CHECKING:
     from seggraph.services.api_keys import ApiKeyService
@@ -49,11 +49,7 @@ class RoleOption(StrEnum):
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    return command_settings(console)
 
 
 def _run(

@@ -1,6 +1,8 @@
 """A ``SEGGRAPH_*`` variable that no setting has (a misspelled name) is a warning, naming the
-closest setting, in the server's log and in ``seggraph plugins``; it was ignored without a
-word (``SEGGRAPH_MONGO_URI`` started the server on the embedded database)."""
+closest setting, in the server's log, in ``seggraph plugins`` and in every command that reads
+the settings (``seggraph import …``, ``seggraph keys …``, ``seggraph demo``); it was ignored
+without a word (``SEGGRAPH_MONGO_URI`` started the server, or an import, on the embedded
+database)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pymongo import MongoClient
 
 from seggraph.app import create_app
 from seggraph.embedded import free_port
@@ -16,7 +19,7 @@ from seggraph.plugins import hookimpl
 from seggraph.settings import Settings
 from tests.plugins.conftest import write_distribution
 from tests.plugins.test_cli import seggraph
-from tests.serve_process import serving
+from tests.serve_process import run_seggraph, serving
 
 SECRET = "hunter2-do-not-log"
 
@@ -46,6 +49,48 @@ def test_serve_warns_of_misspelled_settings_without_their_values(tmp_path: Path)
     ]
     assert all(" WARNING " in line for line in text.splitlines() if "unknown setting" in line)
     assert SECRET not in text
+
+
+#: Commands that read the settings, each with the files it is given (empty ones).
+COMMANDS = {
+    "keys list": ("keys", "list"),
+    "import billing": ("import", "billing", "billing.jsonl"),
+    "import crm": ("import", "crm", "crm.json", "--dry-run"),
+    "import custom": ("import", "custom", "values.csv"),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_commands_warn_of_misspelled_settings_once_without_their_values(
+    tmp_path: Path, mongo_uri: str, database_name: str, command: str
+) -> None:
+    """`SEGGRAPH_MONGO_URI=… seggraph import billing FILE` wrote into the embedded database
+    without a word: only `serve` and `seggraph plugins` warned."""
+    (tmp_path / "billing.jsonl").write_text("")
+    (tmp_path / "crm.json").write_text('{"contacts": []}')
+    (tmp_path / "values.csv").write_text("subscriber_id,key,value\n")
+    database = f"{database_name}_unknown_settings"
+    try:
+        result = run_seggraph(
+            *COMMANDS[command],
+            cwd=tmp_path,
+            COLUMNS="400",
+            SEGGRAPH_MONGODB_URI=mongo_uri,  # spelled right: the test database
+            SEGGRAPH_DATABASE=database,
+            SEGGRAPH_MONGO_URI=f"mongodb://admin:{SECRET}-uri@db.example",
+            SEGGRAPH_CDP_WRITEKEY=f"{SECRET}-cdp",
+            SEGGRAPH_CDP_WRITE_KEY=f"{SECRET}-cdp-right",
+        )
+    finally:
+        with MongoClient(mongo_uri) as client:
+            client.drop_database(database)
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "unknown setting" in line] == [
+        "warning: unknown setting SEGGRAPH_CDP_WRITEKEY (did you mean SEGGRAPH_CDP_WRITE_KEY?): "
+        "ignored",
+        "warning: unknown setting SEGGRAPH_MONGO_URI (did you mean SEGGRAPH_MONGODB_URI?): ignored",
+    ]
+    assert SECRET not in result.stderr + result.stdout
 
 
 LOYALTY = """

@@ -158,15 +158,10 @@ def demo_command(
     ] = DEFAULT_SUBSCRIBERS,
 ) -> None:
     """``seggraph demo`` (its help is :data:`HELP`)."""
-    from seggraph.cli_database import command_database
+    from seggraph.cli_database import command_database, command_settings
     from seggraph.demo.loader import DemoError
-    from seggraph.settings import SettingsError, load_settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = command_settings(console)
     apply_cdp_defaults()
     try:
         with command_database(settings, console, after_interrupt=AFTER_INTERRUPT) as uri:

@@ -254,9 +254,9 @@ def directory_filter() -> SubscriberFilter | None:
 
 @hookspec
 def register_settings() -> Sequence[type[BaseSettings] | str] | None:
-    """The ``SEGGRAPH_*`` variables this plugin reads, so that the server can warn of one
-    that nothing reads (a misspelled name would otherwise be ignored without a word).
-    Optional.
+    """The ``SEGGRAPH_*`` variables this plugin reads, so that the server (and each CLI
+    command that reads the settings) can warn of one that nothing reads (a misspelled name
+    would otherwise be ignored without a word). Optional.
 
     Return a sequence of pydantic-settings classes (each variable of their fields is known:
     ``env_prefix`` and the field's name, or its alias) and of strings: a variable's name, or,

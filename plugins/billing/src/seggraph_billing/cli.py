@@ -20,9 +20,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from seggraph.cli_database import command_database
+from seggraph.cli_database import command_database, command_settings
 from seggraph.cli_text import counted
-from seggraph.settings import SettingsError, load_settings
 from seggraph_billing.importer import DEFAULT_BATCH, ImportReport, default_as_of, import_file
 from seggraph_billing.store import BillingStore
 
@@ -102,11 +101,7 @@ def import_billing(
     directory: through the running `seggraph serve` when there is one, so the data is
     served at once.
     """
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = command_settings(console)
     try:
         version = parse_as_of(as_of) if as_of is not None else default_as_of(file)
     except ValueError as exc:

@@ -11,9 +11,8 @@ from pymongo import AsyncMongoClient
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from seggraph.cli_database import command_database
+from seggraph.cli_database import command_database, command_settings
 from seggraph.cli_text import counted
-from seggraph.settings import SettingsError, load_settings
 from seggraph_crm.importer import ImportFileError
 from seggraph_crm.provider import CrmProvider
 from seggraph_crm.records import ParsedRecords, RecordKind
@@ -52,11 +51,7 @@ def import_crm(
     directory: through the running `seggraph serve` when there is one, so the data is
     served at once.
     """
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = command_settings(console)
     provider = CrmProvider()
     provider.currency = settings.currency
     try:

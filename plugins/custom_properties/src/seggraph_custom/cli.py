@@ -10,11 +10,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from seggraph.cli_database import command_database
+from seggraph.cli_database import command_database, command_settings
 from seggraph.cli_text import counted
 from seggraph.db import Database
 from seggraph.domain.errors import InputRefused
-from seggraph.settings import SettingsError, load_settings
 from seggraph_custom.importer import ImportFileError, ImportRows, read_rows
 from seggraph_custom.service import CustomPropertiesService
 from seggraph_custom.store import CustomStore
@@ -54,11 +53,7 @@ def import_custom(
     directory: through the running `seggraph serve` when there is one, so the data is
     served at once.
     """
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    settings = command_settings(console)
     try:
         rows = read_rows(file)
     except ImportFileError as exc:
