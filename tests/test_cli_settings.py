@@ -63,3 +63,15 @@ def test_data_a_relative_data_directory_of_several_parts_left_below_it_is_not_hi
     assert listed.returncode == 1, said
     assert f"the data of {tmp_path / 'data' / 'db'} is in {left}" in said
     assert not (tmp_path / "data" / "db" / "WiredTiger.wt").exists()
+
+
+def test_a_settings_file_not_in_utf_8_is_an_error_line(tmp_path: Path) -> None:
+    """A .env saved in cp1252 (a value with an accent, written on Windows) ended every command,
+    `serve` too, in a UnicodeDecodeError traceback that named no file."""
+    (tmp_path / ".env").write_bytes("SEGGRAPH_DATABASE=caf\u00e9\n".encode("cp1252"))
+    listed = seggraph("keys", "list", cwd=tmp_path, SEGGRAPH_DATA_DIR=str(tmp_path / "db"))
+    said = " ".join(listed.stderr.split())
+    assert listed.returncode == 2, said
+    assert said.startswith("error: the settings file .env is not utf-8 text"), said
+    assert "save it as utf-8" in said
+    assert "Traceback" not in said

@@ -425,6 +425,12 @@ def read_settings(cls: type[AnySettings], **overrides: Any) -> AnySettings:
     settings do, instead of starting without the provider."""
     try:
         return cls(**overrides)
+    except UnicodeDecodeError as exc:  # the .env file, saved in another encoding (cp1252 …)
+        env_file = cls.model_config.get("env_file")
+        raise SettingsError(
+            f"the settings file {env_file} is not {exc.encoding} text ({exc.reason} at byte "
+            f"{exc.start}): save it as {exc.encoding}"
+        ) from None
     except ValidationError as exc:
         prefix = str(cls.model_config.get("env_prefix") or "")
         lines = []
