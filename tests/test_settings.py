@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -82,6 +83,66 @@ def test_a_malformed_value_stops_serve_with_the_message(monkeypatch: pytest.Monk
     )
     assert result.returncode == 2
     assert "SEGGRAPH_PORT" in result.stderr and "valid integer" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        # Leap-second zones: their offset stops following the rules where the leap-second
+        # table ends (right/Europe/Paris stayed on summer time after June 2026).
+        ("right/Europe/Paris", "(right/ zones count leap seconds: write Europe/Paris)"),
+        # The same rules as Europe/Paris, under a name Intl rejects: refused, not rewritten,
+        # so that the setting means the same on a machine whose zoneinfo has no posix/.
+        ("posix/Europe/Paris", "(posix/ zones are copies: write Europe/Paris)"),
+        ("localtime", "(localtime is a file of the zoneinfo directory, not a zone name)"),
+        ("posixrules", "(posixrules is a file of the zoneinfo directory, not a zone name)"),
+        ("Factory", "(Factory is a file of the zoneinfo directory, not a zone name)"),
+        ("europe/paris", "(did you mean Europe/Paris?)"),
+        ("utc", "(did you mean UTC?)"),
+        ("Europe/Pariss", "(did you mean Europe/Paris?)"),
+    ],
+)
+def test_a_time_zone_that_is_no_iana_name_is_refused_with_the_name_to_write(
+    monkeypatch: pytest.MonkeyPatch, value: str, hint: str
+) -> None:
+    """ZoneInfo opens any file of the system's zoneinfo directory: these names started the
+    server, and `account { timeZone }` answered a frontend a zone its Intl rejects."""
+    monkeypatch.setenv("SEGGRAPH_TIMEZONE", value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = " ".join(str(error.value).split())
+    assert (
+        f"SEGGRAPH_TIMEZONE: expected an IANA time zone name such as UTC or Europe/Paris, "
+        f"got {value!r} {hint}" in message
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"],
+)
+def test_iana_time_zone_names_are_taken_as_written(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SEGGRAPH_TIMEZONE", value)
+    settings = load_settings()
+    assert settings.timezone == value and settings.zone.key == value
+
+
+def test_a_leap_second_time_zone_stops_serve_with_the_zone_to_write(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SEGGRAPH_TIMEZONE", "right/Europe/Paris")
+    monkeypatch.setenv("SEGGRAPH_DATA_DIR", str(tmp_path / "db"))  # were it started
+    result = subprocess.run(
+        [sys.executable, "-m", "seggraph", "serve"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert "SEGGRAPH_TIMEZONE: expected an IANA time zone name" in message
+    assert "got 'right/Europe/Paris' (right/ zones count leap seconds: write Europe/Paris)" in (
+        message
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,14 @@ environment variable and what it expected; see the settings table in the README.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -292,12 +293,16 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        """A zone of the IANA database, spelt as it is: ZoneInfo also opens the other files of
+        the system's zoneinfo directory (localtime, posixrules, Factory, posix/…, right/…,
+        and on a case-insensitive disk europe/paris), names a browser's Intl rejects and, for
+        right/…, an offset that stops following the zone's rules where its leap-second table
+        ends."""
+        if value not in iana_zone_names():
             raise ValueError(
                 f"an IANA time zone name such as UTC or Europe/Paris, got {value!r}"
-            ) from exc
+                + _zone_hint(value)
+            )
         return value
 
     @field_validator("currency", mode="before")
@@ -317,6 +322,37 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when no MongoDB URI is configured and the embedded database is used."""
         return not self.mongodb_uri
+
+
+#: Files that the system's zoneinfo directory may hold, and ``available_timezones()`` list,
+#: which are no IANA zone: the machine's own setting (Debian's ``localtime`` link), zic's
+#: default rules and the "zone not set" placeholder (``Factory``, abbreviated ``-00``).
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@functools.cache
+def iana_zone_names() -> frozenset[str]:
+    """The IANA zone names this machine's time zone database has (the system's zoneinfo
+    directory and the ``tzdata`` package; never its ``posix/`` and ``right/`` copies)."""
+    return frozenset(available_timezones()) - NOT_ZONES
+
+
+def _zone_hint(value: str) -> str:
+    """What to write instead of ``value``, when there is one: the zone a ``posix/`` or
+    ``right/`` copy is of, the right spelling of a name in another case, a close name."""
+    names = iana_zone_names()
+    zone = value.removeprefix("posix/").removeprefix("right/")
+    spelt = {name.lower(): name for name in names}.get(zone.lower())
+    if spelt is None:
+        close = difflib.get_close_matches(zone, sorted(names), n=1, cutoff=0.8)
+        spelt = close[0] if close else None
+    if value.startswith("right/") and spelt:
+        return f" (right/ zones count leap seconds: write {spelt})"
+    if value.startswith("posix/") and spelt:
+        return f" (posix/ zones are copies: write {spelt})"
+    if value in NOT_ZONES:
+        return f" ({value} is a file of the zoneinfo directory, not a zone name)"
+    return f" (did you mean {spelt}?)" if spelt else ""
 
 
 def configured_value(name: str) -> str | None:
