@@ -8,6 +8,7 @@ import gc
 import json
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
@@ -54,6 +55,13 @@ from seggraph.web.middleware import (
 from seggraph.web.overload import ConcurrencyLimitMiddleware
 
 log = logging.getLogger(__name__)
+
+#: Seconds the providers' shutdown and the database client's close may take together once
+#: the requests are over (or the database timeout, when shorter): on a database that does not
+#: answer, each waited until PyMongo gave the server up (half a minute), and `seggraph serve`
+#: outlived a supervisor's grace period (Kubernetes: 30 s) after its
+#: SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS (25) for the requests.
+CLOSING_SECONDS = 2.0
 
 
 def _media_type_lowered(scope: Scope) -> Scope:
@@ -312,6 +320,11 @@ def create_app(
             settings.database,
             server_selection_timeout_ms=round(settings.database_timeout_seconds * 1000),
         )
+        # After the requests, the providers' shutdown and the client's close share this
+        # (nothing to wait for on a database that answers; on one that does not, a wait that
+        # only delays the supervisor's restart).
+        closing = min(CLOSING_SECONDS, database.operation_timeout)
+        closing_started = time.monotonic()
         hide_query_strings()  # after uvicorn has configured its loggers
         log.info("database: %s (database %r)", redact_uri(uri), settings.database)
         try:
@@ -335,9 +348,11 @@ def create_app(
                     freeze_startup_objects()
                 yield
             finally:
-                await plugins.shutdown()
+                closing_started = time.monotonic()
+                await plugins.shutdown(closing)
         finally:
-            await database.close()
+            left = closing - (time.monotonic() - closing_started)
+            await database.close(left)
 
     graphql_app = SeggraphGraphQL()
     routes = [

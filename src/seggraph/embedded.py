@@ -7,6 +7,7 @@ through the normal MongoDB driver, exactly like a real MongoDB.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -21,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
+import pymongo
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
@@ -179,6 +181,29 @@ def _refuse_nested_data(data_dir: Path, given: Path) -> None:
             )
 
 
+#: Seconds a database that answered once and no longer answers (a ping within
+#: :data:`PING_SECONDS`) is given to stop on SIGTERM before it is killed.
+UNANSWERED_GRACE_SECONDS = 2.0
+PING_SECONDS = 0.5
+
+
+def _answers(uri: str) -> bool:
+    """The database at ``uri`` answers a ping within :data:`PING_SECONDS`."""
+    limit = round(PING_SECONDS * 1000)
+    client: MongoClient[dict] = MongoClient(
+        uri, serverSelectionTimeoutMS=limit, connectTimeoutMS=limit, socketTimeoutMS=limit
+    )
+    try:
+        with pymongo.timeout(PING_SECONDS):
+            client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        with pymongo.timeout(PING_SECONDS):
+            client.close()
+    return True
+
+
 class EmbeddedDatabase:
     """Start SecantusDB on a free loopback port, wait until it answers, stop it cleanly.
 
@@ -205,6 +230,7 @@ class EmbeddedDatabase:
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
         self._lock: DirectoryLock | None = None
+        self._served = False
 
     @property
     def uri(self) -> str:
@@ -284,6 +310,7 @@ class EmbeddedDatabase:
                     )
                 try:
                     client.admin.command("ping")
+                    self._served = True
                     return
                 except PyMongoError:
                     time.sleep(0.05)
@@ -296,11 +323,26 @@ class EmbeddedDatabase:
         )
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM, then wait; SIGKILL only if it does not stop in time."""
+        """SIGTERM, then wait; SIGKILL only if it does not stop in time.
+
+        Once it has served, a database that does not answer a ping at once (hung, or paused:
+        then resumed first) is given :data:`UNANSWERED_GRACE_SECONDS` rather than ``timeout``:
+        waiting 20 s for a process that answers nothing held a server's shutdown past its
+        supervisor's grace period."""
         process, self.process = self.process, None
         try:
             if process is None or process.poll() is not None:
                 return
+            if self._served and not _answers(self.uri):
+                timeout = min(timeout, UNANSWERED_GRACE_SECONDS)
+                log.warning(
+                    "SecantusDB (pid %d) does not answer: stopping it, killed if it has not "
+                    "stopped within %g s",
+                    process.pid,
+                    timeout,
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGCONT)  # a paused process takes no SIGTERM
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout)

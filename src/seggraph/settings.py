@@ -137,7 +137,8 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         le=3600,
-        description="How long a provider's start-up or shut-down may take.",
+        description="How long a provider's start-up may take (its shut-down: at most 2 s, or "
+        "SEGGRAPH_DATABASE_TIMEOUT_SECONDS when shorter).",
     )
     provider_failure_threshold: int = Field(
         default=5,

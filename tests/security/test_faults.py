@@ -5,6 +5,7 @@ tests/plugins/test_failures.py and tests/query_time/test_query_time.py.)"""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import threading
@@ -490,3 +491,57 @@ def test_providers_that_failed_while_the_database_did_not_answer_are_called_once
     finally:
         http.close()
         server.stop()
+
+
+class _Flusher:
+    """A provider that writes what it holds to the database when it shuts down."""
+
+    @hookimpl
+    async def startup(self, database: Database) -> None:
+        self.database = database
+
+    @hookimpl
+    async def shutdown(self) -> None:
+        await self.database.db["flusher"].insert_one({"flushed": True})
+
+
+async def test_a_database_that_stops_answering_cuts_the_shutdown_short(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After the requests, a provider's shutdown that writes to a database that stopped
+    answering waited until PyMongo gave the server up (20 to 30 s, with a 1 s database
+    timeout; SEGGRAPH_PROVIDER_STARTUP_TIMEOUT_SECONDS is 30), and a supervisor's SIGKILL came
+    first. It is cut short at the database timeout, and said so."""
+    from seggraph.app import create_app
+
+    database = EmbeddedDatabase(tmp_path / "db", port=free_port())
+    database.start()
+    app = create_app(
+        settings.model_copy(
+            update={
+                "mongodb_uri": database.uri,
+                "database": "faults",
+                "plugins": [],
+                "database_timeout_seconds": 1,
+            }
+        ),
+        extra_plugins=[("flusher", _Flusher())],
+    )
+    process = database.process
+    assert process is not None
+    try:
+        with caplog.at_level("WARNING"):
+            async with app.router.lifespan_context(app):
+                assert await app.state.services.database.ping()
+                os.kill(process.pid, signal.SIGSTOP)
+                while Path(f"/proc/{process.pid}/stat").read_text().split(") ")[1][0] != "T":
+                    await asyncio.sleep(0.01)  # until it has stopped
+        assert (
+            "seggraph.plugins.manager",
+            logging.WARNING,
+            "plugin 'flusher' did not shut down within 1 s: cut short",
+        ) in caplog.record_tuples
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+        database.stop()

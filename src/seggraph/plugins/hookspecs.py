@@ -101,8 +101,9 @@ def startup(
 def shutdown() -> Awaitable[None] | None:
     """Release what ``startup`` opened. Called once, when the application stops.
 
-    May be async. When it raises or runs late (past the start-up timeout) the error is logged;
-    the other providers still shut down.
+    May be async. When it raises the error is logged; when it runs late (past 2 s, or the
+    database timeout when shorter, :data:`seggraph.app.CLOSING_SECONDS`) it is cancelled and
+    that logged at WARNING. The other providers still shut down.
     """
 
 

@@ -596,16 +596,23 @@ class PluginManager:
         except Exception as exc:  # noqa: BLE001 - a provider's start-up failure is its own
             self._break(record, f"failed to start: {describe_exception(exc)}", exc)
 
-    async def shutdown(self) -> None:
-        """Run every ``shutdown`` implementation; errors are logged, never raised."""
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Run every ``shutdown`` implementation, concurrently, each for at most the start-up
+        timeout or ``timeout`` when shorter (one cut short is logged at WARNING); errors are
+        logged, never raised."""
         if self._watch is not None:
             self._watch.cancel()
             self._watch.add_done_callback(retrieve_outcome)
-        await asyncio.gather(*(self._stop(record) for record in self._active("shutdown")))
+        limit = self.settings.provider_startup_timeout_seconds
+        if timeout is not None:
+            limit = min(limit, timeout)
+        await asyncio.gather(*(self._stop(record, limit) for record in self._active("shutdown")))
 
-    async def _stop(self, record: _Record) -> None:
+    async def _stop(self, record: _Record, timeout: float) -> None:
         try:
-            await self._call(record, "shutdown", self.settings.provider_startup_timeout_seconds)
+            await self._call(record, "shutdown", timeout)
+        except ProviderTimeout:
+            log.warning("plugin %r did not shut down within %g s: cut short", record.name, timeout)
         except Exception as exc:  # noqa: BLE001 - shutting down goes on for the others
             log.error("plugin %r failed to shut down: %s", record.name, describe_exception(exc))
 
