@@ -545,3 +545,62 @@ async def test_a_database_that_stops_answering_cuts_the_shutdown_short(
     finally:
         os.kill(process.pid, signal.SIGCONT)
         database.stop()
+
+
+def answered_while_paused(
+    url: str, process: EmbeddedDatabase, query: str, **variables: Any
+) -> dict[str, Any]:
+    """The answer to ``query`` asked while the database does not answer (paused), once the
+    database is back: the client gives up at 15 s, far beyond the 1 s database timeout and
+    below the 20 to 30 s PyMongo takes to give the server up."""
+    pid = process.process.pid if process.process is not None else 0
+    with httpx.Client(base_url=url, timeout=15) as http:
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            body: dict[str, Any] = http.post(
+                "/graphql", json={"query": query, "variables": variables}
+            ).json()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        deadline = time.monotonic() + 60
+        while http.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the server did not recover"
+            time.sleep(0.1)
+    return body
+
+
+def unavailable(answer: dict[str, Any]) -> bool:
+    """Every error of ``answer`` (one at least) says the database is unavailable."""
+    codes = [error["extensions"]["code"] for error in answer.get("errors", ())]
+    return bool(codes) and set(codes) == {"DATABASE_UNAVAILABLE"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("{ tags { tag count } }", id="tags"),
+        pytest.param(
+            'query($id: ID!) { subscriber(id: "cus_1") { membership(segmentIds: [$id]) '
+            "{ result } } }",
+            id="membership",
+        ),
+        pytest.param(
+            'query($id: ID!) { segmentEditImpact(id: $id, conditionsText: "") '
+            "{ impact { leavingCount } } }",
+            id="edit-impact",
+        ),
+    ],
+)
+def test_a_database_that_stops_answering_fails_a_segment_read_within_the_timeout(
+    faulty: Faulty, query: str
+) -> None:
+    """These read segments without the request's snapshot (``tags`` counts them, a
+    membership and an edit impact read the segments they name), with no time limit: on a
+    database that stopped answering they waited until PyMongo gave the server up (20 to 30 s,
+    with a 1 s database timeout)."""
+    created = faulty.gql(CREATE, name="Tagged")["data"]["createSegment"]["segment"]
+    # Answered while the database answers (the edit impact: refused, for want of a
+    # subscriber directory among these providers).
+    assert not unavailable(faulty.gql(query, id=created["id"]))
+    answer = answered_while_paused(faulty.server.url, faulty.database, query, id=created["id"])
+    assert unavailable(answer), answer

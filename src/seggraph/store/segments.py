@@ -13,11 +13,13 @@ import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar, cast
 
+import pymongo
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -345,7 +347,11 @@ class SegmentStore:
     ) -> None:
         """``freshness``: the board that reads the write tokens once per request with the
         other watched documents (without one, every :meth:`write_token` reads its own).
-        ``read_timeout``: seconds a shared read of a write token may take."""
+        ``read_timeout``: seconds a shared read of a write token may take, and a read of
+        segments by id or of the tags (within any deadline around it): PyMongo gives a read
+        no time limit, so on a database that stopped answering (a hung host) it waited until
+        PyMongo gave the server up, 20 to 30 s."""
+        self._read_timeout = read_timeout
         self.segments = db[SEGMENTS]
         self.history = db[HISTORY]
         self.usages = db[USAGES]
@@ -359,6 +365,13 @@ class SegmentStore:
         if freshness is not None:
             for watched in self._watched.values():
                 freshness.watch(watched)
+
+    def _bounded(self) -> AbstractContextManager[None]:
+        """The deadline of a read: ``read_timeout``, within any deadline around it (none
+        without a ``read_timeout``: ``pymongo.timeout(None)`` would lift the one around)."""
+        if self._read_timeout is None:
+            return nullcontext()
+        return pymongo.timeout(self._read_timeout)
 
     # -- the write token ----------------------------------------------------------------------
 
@@ -395,9 +408,10 @@ class SegmentStore:
         oid = to_object_id(segment_id)
         if oid is None:
             return None
-        doc = await self.segments.find_one(
-            {"_id": oid, "mode": mode.value}, READ_PROJECTION, session=session
-        )
+        with self._bounded():
+            doc = await self.segments.find_one(
+                {"_id": oid, "mode": mode.value}, READ_PROJECTION, session=session
+            )
         return from_document(doc) if doc else None
 
     async def get_many(self, mode: Mode, ids: list[str], session: Session = None) -> list[Segment]:
@@ -407,7 +421,8 @@ class SegmentStore:
         cursor = self.segments.find(
             {"_id": {"$in": oids}, "mode": mode.value}, READ_PROJECTION, session=session
         )
-        return [from_document(doc) for doc in await cursor.to_list()]
+        with self._bounded():
+            return [from_document(doc) for doc in await cursor.to_list()]
 
     async def replace_if_version(
         self, segment: Segment, before: Segment, session: Session = None
@@ -589,11 +604,12 @@ class SegmentStore:
             match["archived"] = False
         cursor = self.segments.find(match, {"tags": 1, "_id": 0}, sort=[("_id", 1)])
         counts: dict[str, list[Any]] = {}
-        async for document in cursor:
-            # Each tag of the segment once (its first spelling), by its fold.
-            first = {tag_key(tag): tag for tag in reversed(document.get("tags", []))}
-            for folded, tag in first.items():
-                counts.setdefault(folded, [tag, 0])[1] += 1
+        with self._bounded():
+            async for document in cursor:
+                # Each tag of the segment once (its first spelling), by its fold.
+                first = {tag_key(tag): tag for tag in reversed(document.get("tags", []))}
+                for folded, tag in first.items():
+                    counts.setdefault(folded, [tag, 0])[1] += 1
         ranked = sorted(counts.items(), key=lambda item: (-item[1][1], item[0]))
         return [(tag, n) for _, (tag, n) in ranked]
 
