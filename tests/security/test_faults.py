@@ -604,3 +604,46 @@ def test_a_database_that_stops_answering_fails_a_segment_read_within_the_timeout
     assert not unavailable(faulty.gql(query, id=created["id"]))
     answer = answered_while_paused(faulty.server.url, faulty.database, query, id=created["id"])
     assert unavailable(answer), answer
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("{ customProperties { key } }", id="definitions"),
+        pytest.param('{ customProperty(key: "seats") { key } }', id="definition"),
+        pytest.param('{ customPropertyValues(subscriberId: "cus_1") { key } }', id="values"),
+    ],
+)
+def test_a_database_that_stops_answering_fails_a_custom_property_read_within_the_timeout(
+    faulty: Faulty, settings: Settings, query: str
+) -> None:
+    """The custom property queries read the definitions and values themselves, with no time
+    limit: on a database that stopped answering they waited until PyMongo gave the server up
+    (20 to 30 s, with a 1 s database timeout)."""
+    server = LiveServer(
+        settings.model_copy(
+            update={
+                "mongodb_uri": faulty.database.uri,
+                "database": "faults",
+                "plugins": ["custom"],
+                "database_timeout_seconds": 1,
+            }
+        )
+    )
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            created = http.post(
+                "/graphql",
+                json={
+                    "query": 'mutation { createCustomProperty(input: {key: "seats", '
+                    'label: "Seats", type: TEXT}) { userErrors { code } } }'
+                },
+            ).json()
+            assert created["data"]["createCustomProperty"]["userErrors"] == []
+            answered = http.post("/graphql", json={"query": query}).json()
+            assert "errors" not in answered, answered
+        answer = answered_while_paused(server.url, faulty.database, query)
+    finally:
+        server.stop()
+    assert unavailable(answer), answer

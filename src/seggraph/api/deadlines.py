@@ -9,17 +9,31 @@ Each mutation field's resolver runs under one deadline,
 :attr:`~seggraph.db.Database.transaction_time_limit` (three times the timeout, as a
 transaction with its retries), which the transaction inside shares. Only the resolver: its
 payload's fields (a segment's ``memberCount``) are answered after it, as a query's are.
+
+A query field that reads the database itself, neither through the request's snapshot nor
+through a shared read (both bounded), runs its reads under :func:`read_deadline`, the database
+timeout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from inspect import isawaitable
 from typing import Any
 
 import pymongo
 import strawberry
 from graphql import GraphQLFieldResolver, GraphQLResolveInfo
+
+from seggraph.api.context import Info
+
+
+def read_deadline(info: Info) -> AbstractContextManager[None]:
+    """The deadline of a query field's own reads: the database timeout
+    (:attr:`~seggraph.db.Database.operation_timeout`). Without it, on a database that stopped
+    answering (a hung host) they waited until PyMongo gave the server up, 20 to 30 s."""
+    return pymongo.timeout(info.context.services.database.operation_timeout)
 
 
 def bound_mutations(schema: strawberry.Schema) -> None:

@@ -14,6 +14,7 @@ from seggraph.api.custom_properties.types import (
     CustomPropertyValue,
     value_to_json,
 )
+from seggraph.api.deadlines import read_deadline
 from seggraph.api.subjects import check_optional_id
 from seggraph.domain.custom_properties import NAMESPACE, CustomObject
 
@@ -25,7 +26,9 @@ class CustomPropertyQueries:
         found = backend_or_none(info)
         if found is None:
             return []
-        return [CustomPropertyNode.of(d) for d in await found.list_definitions()]
+        with read_deadline(info):
+            definitions = await found.list_definitions()
+        return [CustomPropertyNode.of(d) for d in definitions]
 
     @strawberry.field(description="One custom property by key (plan_tier or custom.plan_tier).")
     async def custom_property(
@@ -36,7 +39,10 @@ class CustomPropertyQueries:
         ],
     ) -> CustomPropertyNode | None:
         found = backend_or_none(info)
-        definition = await found.get_definition(key) if found else None
+        if found is None:
+            return None
+        with read_deadline(info):
+            definition = await found.get_definition(key)
         return CustomPropertyNode.of(definition) if definition else None
 
     @strawberry.field(
@@ -72,7 +78,8 @@ class CustomPropertyQueries:
         if found is None:
             return []
         object = CustomObject.SUBSCRIBER if subscriber else CustomObject.SUBSCRIPTION
-        values = await found.get_values(object, subscriber or subscription or "")
+        with read_deadline(info):
+            values = await found.get_values(object, subscriber or subscription or "")
         return [
             CustomPropertyValue(
                 key=key, property_key=f"{NAMESPACE}.{key}", value=value_to_json(value)
