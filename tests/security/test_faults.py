@@ -647,3 +647,31 @@ def test_a_database_that_stops_answering_fails_a_custom_property_read_within_the
     finally:
         server.stop()
     assert unavailable(answer), answer
+
+
+def test_a_database_that_stops_answering_fails_retention_events_within_the_timeout(
+    faulty: Faulty, settings: Settings
+) -> None:
+    """retentionEvents reads the billing provider's events itself, with no time limit: on a
+    database that stopped answering it waited until PyMongo gave the server up (20 to 30 s,
+    with a 1 s database timeout)."""
+    query = '{ retentionEvents(subscriberId: "cus_1") { id } }'
+    server = LiveServer(
+        settings.model_copy(
+            update={
+                "mongodb_uri": faulty.database.uri,
+                "database": "faults",
+                "plugins": ["billing"],
+                "database_timeout_seconds": 1,
+            }
+        )
+    )
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            answered = http.post("/graphql", json={"query": query}).json()
+            assert answered == {"data": {"retentionEvents": []}}, answered
+        answer = answered_while_paused(server.url, faulty.database, query)
+    finally:
+        server.stop()
+    assert unavailable(answer), answer

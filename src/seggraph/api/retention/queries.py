@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 
 from seggraph.api.context import Info
+from seggraph.api.deadlines import read_deadline
 from seggraph.api.retention.backend import backend_or_none
 from seggraph.api.retention.types import RetentionEventNode
 from seggraph.api.subjects import check_id
@@ -42,5 +43,6 @@ class RetentionQueries:
         found = backend_or_none(info)
         if found is None:
             return []
-        events = await found.retention_events(subscriber, first)
+        with read_deadline(info):
+            events = await found.retention_events(subscriber, first)
         return [RetentionEventNode.of(event) for event in events]
