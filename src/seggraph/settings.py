@@ -404,19 +404,34 @@ def configured_names() -> list[tuple[str, str]]:
     """Every ``SEGGRAPH_*`` variable (in any case, as the settings read them) of the
     environment, then of the working directory's ``.env`` file that the environment does not
     have: ``(name, where)``, ``where`` being ``""`` or ``" in .env"``. Names only: a value may
-    be a secret."""
+    be a secret, and so may what follows a name that is no variable name: a ``.env`` line
+    ``SEGGRAPH_CDP_WRITE_KEY:wk_…`` (a colon for ``=``) is read as one name, no value. Such a
+    name is cut where it stops being one, ``…`` marking the cut (``SEGGRAPH_CDP_WRITE_KEY…``):
+    no setting has it, and the rest is never shown."""
     found: dict[str, tuple[str, str]] = {}
     for name in sorted(os.environ):
         if name.upper().startswith(ENV_PREFIX):
-            found.setdefault(name.upper(), (name, ""))
+            shown = _name_part(name)
+            found.setdefault(shown.upper(), (shown, ""))
     env_file = Path(".env")
     if env_file.is_file():
         from dotenv import dotenv_values
 
         for name in sorted(dotenv_values(env_file)):
             if name.upper().startswith(ENV_PREFIX):
-                found.setdefault(name.upper(), (name, " in .env"))
+                shown = _name_part(name)
+                found.setdefault(shown.upper(), (shown, " in .env"))
     return list(found.values())
+
+
+_VARIABLE_NAME = re.compile(r"[A-Za-z0-9_]*")
+
+
+def _name_part(name: str) -> str:
+    """``name`` up to its first character that no variable name has, and ``…`` there."""
+    part = _VARIABLE_NAME.match(name)
+    cut = part.group() if part else ""
+    return name if cut == name else cut + "…"
 
 
 def unknown_settings(

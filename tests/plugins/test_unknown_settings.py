@@ -189,3 +189,25 @@ def test_the_app_warns_once_per_unknown_setting_and_survives_a_failing_hook(
     ) in said
     assert SECRET not in caplog.text
     assert app.state.plugins.info("loyalty").status.value == "OK"
+
+
+def test_a_dotenv_line_with_a_colon_for_equals_is_warned_of_without_its_value(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """python-dotenv reads ``SEGGRAPH_CDP_WRITE_KEY:secret`` (a colon for ``=``, as in YAML)
+    as one name without a value: the warning printed that name, the secret with it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        f"SEGGRAPH_CDP_WRITE_KEY:{SECRET}\nSEGGRAPH_AUTH=off\n", encoding="utf-8"
+    )
+    with caplog.at_level(logging.WARNING, logger="seggraph"):
+        create_app(settings)
+    said = [r.getMessage() for r in caplog.records if "unknown setting" in r.getMessage()]
+    assert said == [
+        "unknown setting SEGGRAPH_CDP_WRITE_KEY… in .env (did you mean "
+        "SEGGRAPH_CDP_WRITE_KEY?): ignored"
+    ]
+    assert SECRET not in caplog.text
