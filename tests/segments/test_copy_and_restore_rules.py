@@ -36,6 +36,7 @@ REGISTER = """mutation($input: SegmentUsageInput!) { registerSegmentUsage(input:
 HISTORY = "query($id: ID!) { segment(id: $id) { history { version action note } } }"
 DELETE = """mutation($id: ID!, $expected: Int) { deleteSegment(id: $id, expectedVersion: $expected) {
   deletedId userErrors { path code message } currentVersion } }"""
+DUPLICATE = f"""mutation($id: ID!) {{ duplicateSegment(id: $id) {{ {PAYLOAD} }} }}"""
 ARCHIVE = f"""mutation($id: ID!, $expected: Int) {{ archiveSegment(id: $id, expectedVersion: $expected)
   {{ {PAYLOAD} }} }}"""
 
@@ -616,8 +617,7 @@ def test_a_copy_with_a_percentage_condition_warns_that_it_selects_another_sample
     assert quiet["userErrors"] == [] and quiet["warnings"] == []
     # A duplicate in the same mode has an id of its own too: it says so as the copy does
     # (it said nothing).
-    duplicate = f"mutation($id: ID!) {{ duplicateSegment(id: $id) {{ {PAYLOAD} }} }}"
-    twin = seg.run(duplicate, id=experiment["id"])["duplicateSegment"]
+    twin = seg.run(DUPLICATE, id=experiment["id"])["duplicateSegment"]
     assert twin["userErrors"] == []
     [warning] = twin["warnings"]
     assert (warning["path"], warning["code"]) == (["id"], "COPY_BUCKETS")
@@ -626,7 +626,7 @@ def test_a_copy_with_a_percentage_condition_warns_that_it_selects_another_sample
         in (warning["message"])
     )
     assert experiment["id"] in warning["message"]
-    assert seg.run(duplicate, id=plain["id"])["duplicateSegment"]["warnings"] == []
+    assert seg.run(DUPLICATE, id=plain["id"])["duplicateSegment"]["warnings"] == []
 
 
 def test_a_copy_answered_unchanged_still_warns_that_it_selects_another_sample(
@@ -705,3 +705,32 @@ def test_a_reference_to_an_id_in_capitals_is_the_segment(
     assert stored is not None and stored["refs"] == [target["id"]]
     refused = seg.run(DELETE, id=target["id"])["deleteSegment"]
     assert errors_by_path(refused) == {"id": "SEGMENT_REFERENCED"}
+
+
+def test_a_duplicate_of_conditions_no_longer_valid_is_refused_for_what_is_wrong_with_them(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """A segment saved before an empty group counted against SEGGRAPH_MAX_CONDITIONS (100
+    conditions and an empty group): its duplicate was written, found invalid by the check after
+    the write, undone, and refused as if "the property changed while this was saved". It is
+    refused before anything is written, at ``id``, naming the segment, as a copy is."""
+    full = {
+        "conditions": [
+            {"property": "subscriber.mrr", "operator": "GT", "value": i} for i in range(100)
+        ]
+    }
+    segment = seg.created(name="Full", conditions=full)
+    sync_db.segments.update_one(
+        {"_id": ObjectId(segment["id"])},
+        {"$push": {"conditions.children": {"combinator": "ANY", "children": []}}},
+    )
+    before = snapshot(sync_db)
+    refused = seg.run(DUPLICATE, id=segment["id"])["duplicateSegment"]
+    assert refused["segment"] is None
+    assert [(e["path"], e["code"]) for e in refused["userErrors"]] == [
+        (["id"], "TOO_MANY_CONDITIONS")
+    ]
+    message = refused["userErrors"][0]["message"]
+    assert message.startswith(f"segment {segment['id']}: a segment has at most 100 conditions")
+    assert "changed while this was saved" not in message
+    assert snapshot(sync_db) == before

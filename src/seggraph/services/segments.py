@@ -720,6 +720,14 @@ class SegmentService:
         source = await self.require(mode, segment_id)
         errors: list[UserError] = []
         new_name = clean_name(name if name is not None else _copy_name(source.name), errors)
+        # Its conditions must be valid now (a property gone, a limit lowered, empty groups
+        # counted since it was saved): refused up front, as a copy or a restore is, naming the
+        # condition at fault, rather than written, found invalid by the check after the
+        # write, and undone as if a property had changed while it was saved.
+        _, invalid, _ = await self.validate_conditions(
+            mode, source.conditions, segment_id=NEW_SEGMENT
+        )
+        errors += about_content(invalid, source.conditions, ("id",), f"segment {source.id}")
         errors += await self._room_for_one_more(mode, ("id",))
         if errors:
             raise InputRefused(errors)

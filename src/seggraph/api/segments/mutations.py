@@ -257,7 +257,9 @@ class SegmentMutations:
 
     @strawberry.mutation(
         description='Copy a segment (named "NAME (copy)" unless a name is given); the copy is '
-        f"active. {FULL_AT_ID} PERCENTAGE buckets are drawn per segment id, so a copy with a "
+        f"active. Its conditions must be valid now (else their errors, at id, naming the "
+        "condition: a property gone, a limit lowered since it was saved); nothing is written. "
+        f"{FULL_AT_ID} PERCENTAGE buckets are drawn per segment id, so a copy with a "
         "PERCENTAGE condition selects a different sample than its segment: the payload warns "
         "(COPY_BUCKETS)."
     )
