@@ -324,7 +324,7 @@ def create_app(
         # (nothing to wait for on a database that answers; on one that does not, a wait that
         # only delays the supervisor's restart).
         closing = min(CLOSING_SECONDS, database.operation_timeout)
-        closing_started = time.monotonic()
+        closing_started: float | None = None  # once the providers' shutdown starts
         hide_query_strings()  # after uvicorn has configured its loggers
         log.info("database: %s (database %r)", redact_uri(uri), settings.database)
         try:
@@ -351,8 +351,10 @@ def create_app(
                 closing_started = time.monotonic()
                 await plugins.shutdown(closing)
         finally:
-            left = closing - (time.monotonic() - closing_started)
-            await database.close(left)
+            # A start-up refused (the database not answering) reaches here with no shutdown
+            # run: the close then gets the whole of ``closing``.
+            spent = 0.0 if closing_started is None else time.monotonic() - closing_started
+            await database.close(closing - spent)
 
     graphql_app = SeggraphGraphQL()
     routes = [

@@ -32,8 +32,8 @@ SUBSCRIBER_ID = strawberry.argument(
 SUBSCRIPTION_ID = strawberry.argument(
     description="One of the subscriber's subscriptions, to read subscription properties "
     "from, trimmed as every id is: at most 256 characters (else TOO_LONG) and not blank (else "
-    "BLANK); not looked up first (compared as written: a subscription that is not the "
-    "subscriber's is missing to billing, and read as named by custom properties). Omitted: "
+    "BLANK); not looked up first (not checked to be the subscriber's: one that is not is "
+    "missing to billing, and read as named by custom properties). Omitted: "
     "each provider picks the subscriber's primary one."
 )
 
