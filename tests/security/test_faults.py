@@ -71,16 +71,7 @@ def faulty(tmp_path: Path, settings: Settings) -> Iterator[Faulty]:
         tmp_path / "db", port=free_port(), extra_args=["--enable-test-commands"]
     )
     database.start()
-    server = LiveServer(
-        settings.model_copy(
-            update={
-                "mongodb_uri": database.uri,
-                "database": "faults",
-                "plugins": [],
-                "database_timeout_seconds": 1,
-            }
-        )
-    )
+    server = server_on(database, settings)
     server.start()
     client: MongoClient[dict[str, Any]] = MongoClient(database.uri, tz_aware=True)
     faulty = Faulty(database, server, client["faults"])
@@ -91,6 +82,22 @@ def faulty(tmp_path: Path, settings: Settings) -> Iterator[Faulty]:
         server.stop()
         client.close()
         database.stop()
+
+
+def server_on(database: EmbeddedDatabase, settings: Settings, **updates: Any) -> LiveServer:
+    """A server (not started) on ``database``'s ``faults`` database, with no plugin and a 1 s
+    database timeout unless ``updates`` say otherwise."""
+    return LiveServer(
+        settings.model_copy(
+            update={
+                "mongodb_uri": database.uri,
+                "database": "faults",
+                "plugins": [],
+                "database_timeout_seconds": 1,
+                **updates,
+            }
+        )
+    )
 
 
 def no_partial_writes(db: Any) -> None:
@@ -260,18 +267,8 @@ def test_a_database_that_stops_answering_fails_the_api_key_check_within_the_time
     faulty.db["api_keys"].insert_one(
         to_document(ApiKey(key_id, Mode.TEST, Role.READ, "probe", secret_hash, utcnow()))
     )
-    server = LiveServer(
-        settings.model_copy(
-            update={
-                "mongodb_uri": faulty.database.uri,
-                "database": "faults",
-                "plugins": [],
-                "database_timeout_seconds": 1,
-                "auth": True,
-                "api_key_cache_seconds": 0,  # every request checks its key
-            }
-        )
-    )
+    # Every request checks its key (no cache).
+    server = server_on(faulty.database, settings, auth=True, api_key_cache_seconds=0)
     server.start()
     query = {"query": "{ __typename }"}
     headers = {"authorization": f"Bearer {full}"}
@@ -335,16 +332,7 @@ def test_a_database_that_stops_answering_during_a_type_change_is_not_too_many_va
     stopped answering is the database being unavailable, not advice to raise a timeout."""
     from seggraph_custom.store import CustomStore
 
-    server = LiveServer(
-        settings.model_copy(
-            update={
-                "mongodb_uri": faulty.database.uri,
-                "database": "faults",
-                "plugins": ["custom"],
-                "database_timeout_seconds": 1,
-            }
-        )
-    )
+    server = server_on(faulty.database, settings, plugins=["custom"])
     server.start()
     process = faulty.database.process
     assert process is not None
@@ -620,16 +608,7 @@ def test_a_database_that_stops_answering_fails_a_custom_property_read_within_the
     """The custom property queries read the definitions and values themselves, with no time
     limit: on a database that stopped answering they waited until PyMongo gave the server up
     (20 to 30 s, with a 1 s database timeout)."""
-    server = LiveServer(
-        settings.model_copy(
-            update={
-                "mongodb_uri": faulty.database.uri,
-                "database": "faults",
-                "plugins": ["custom"],
-                "database_timeout_seconds": 1,
-            }
-        )
-    )
+    server = server_on(faulty.database, settings, plugins=["custom"])
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
@@ -656,16 +635,7 @@ def test_a_database_that_stops_answering_fails_retention_events_within_the_timeo
     database that stopped answering it waited until PyMongo gave the server up (20 to 30 s,
     with a 1 s database timeout)."""
     query = '{ retentionEvents(subscriberId: "cus_1") { id } }'
-    server = LiveServer(
-        settings.model_copy(
-            update={
-                "mongodb_uri": faulty.database.uri,
-                "database": "faults",
-                "plugins": ["billing"],
-                "database_timeout_seconds": 1,
-            }
-        )
-    )
+    server = server_on(faulty.database, settings, plugins=["billing"])
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
