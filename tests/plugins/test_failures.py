@@ -3,6 +3,7 @@ keys are UNKNOWN with the reason, and the other providers keep answering."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -451,3 +452,96 @@ def test_a_value_evaluation_cannot_read_is_shown_present_with_type_error(
                 "unknownReason": None,
                 "detail": None,
             }
+
+
+class Suggesting(FakeProvider):
+    """Suggests ``suggested``, or raises ``fail`` / sleeps ``delay`` first (as its values)."""
+
+    def __init__(
+        self, definitions: list[PropertyDefinition], suggested: list[str], **failing: Any
+    ) -> None:
+        super().__init__(definitions, **failing)
+        self.suggested = suggested
+
+    @hookimpl
+    async def suggest_property_values(self, prefix: str) -> list[str]:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail is not None:
+            raise self.fail
+        return [value for value in self.suggested if value.startswith(prefix)]
+
+
+def test_value_suggestions_of_a_failing_provider_are_an_error_naming_it_not_an_empty_list(
+    settings: Settings, start_live_server: Any
+) -> None:
+    """A provider whose suggestions raised or ran late (the support tickets' tags while the
+    database hung) answered [], which a condition editor shows as "no values". It is an error
+    at the field (PROVIDER_ERROR or TIMEOUT, naming the provider), as memberCount's is; an
+    ENUM still gets its declared values, and a provider that answers none answers []."""
+    tier = PropertyDefinition("raising.tier", "Tier", PropertyType.ENUM, enum_values=("GOLD",))
+    server: LiveServer = start_live_server(
+        settings.model_copy(
+            update={
+                "plugins": [],
+                "provider_timeout_seconds": 0.3,
+                "provider_failure_threshold": 3,
+                "provider_cooldown_seconds": 3600,
+            }
+        ),
+        extra_plugins=[
+            ("alpha", Suggesting([text("alpha.tags")], ["billing", "bug"])),
+            ("raising", Suggesting([text("raising.tags"), tier], [], fail=OSError("db down"))),
+            ("hanging", Suggesting([text("hanging.tags")], ["x"], delay=3600)),
+        ],
+    )
+    query = (
+        "query($key: String!, $prefix: String!) { "
+        "propertyValueSuggestions(key: $key, prefix: $prefix) { value } }"
+    )
+
+    def suggested(http: httpx.Client, key: str, prefix: str = "") -> dict[str, Any]:
+        variables = {"key": key, "prefix": prefix}
+        answer = http.post("/graphql", json={"query": query, "variables": variables})
+        body: dict[str, Any] = answer.json()
+        return body
+
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        assert suggested(http, "alpha.tags", "b")["data"] == {
+            "propertyValueSuggestions": [{"value": "billing"}, {"value": "bug"}]
+        }
+        assert suggested(http, "alpha.tags", "z") == {"data": {"propertyValueSuggestions": []}}
+
+        raised = suggested(http, "raising.tags")
+        assert raised["data"] is None
+        [error] = raised["errors"]
+        assert error["path"] == ["propertyValueSuggestions"]
+        assert error["extensions"]["code"] == "PROVIDER_ERROR"
+        assert error["message"] == "provider 'raising': could not suggest values: OSError: db down"
+
+        late = suggested(http, "hanging.tags")
+        assert late["data"] is None
+        [error] = late["errors"]
+        assert error["extensions"]["code"] == "TIMEOUT"
+        assert error["message"] == (
+            "provider 'hanging': could not suggest values: did not answer within 0.3s"
+        )
+
+        # An ENUM's declared values are what seggraph offers on its own: still offered.
+        assert suggested(http, "raising.tier")["data"] == {
+            "propertyValueSuggestions": [{"value": "GOLD"}]
+        }
+        # Its third failure in a row (the ENUM's call was the second) put it in its cool-down:
+        # skipped, and still said so.
+        suggested(http, "raising.tags")
+        skipped = suggested(http, "raising.tags")
+        [error] = skipped["errors"]
+        assert error["extensions"]["code"] == "PROVIDER_ERROR"
+        assert "is skipped until" in error["message"]
+        assert "OSError: db down" in error["message"]
+        providers = GraphQLClient(http).query("{ providers { name status lastError } }")
+        by_name = {p["name"]: p for p in providers["providers"]}
+        assert by_name["raising"]["status"] == "DEGRADED"
+        assert by_name["hanging"]["lastError"] == (
+            "provider 'hanging' could not suggest values: did not answer within 0.3s"
+        )

@@ -178,8 +178,10 @@ def suggest_property_values(key: str, prefix: str, limit: int) -> Awaitable[Any]
     them (an ENUM's values as declared), or ``None`` to let seggraph suggest (an ENUM's
     declared values). Values that are not valid for the type are dropped.
 
-    May be async. When it raises or runs late, the answer is seggraph's own suggestions (which
-    may be none) and the failure counts towards the provider's failures in a row.
+    May be async. When it raises, answers something else or runs late, the failure counts
+    towards the provider's failures in a row, and ``propertyValueSuggestions`` answers an
+    ENUM's or BOOLEAN's declared values, or else an error naming the provider (PROVIDER_ERROR
+    or TIMEOUT), never an empty list: that would say the property has no values.
     """
 
 

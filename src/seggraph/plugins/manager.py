@@ -523,6 +523,17 @@ class PluginManager:
             and self._database.health.back_since(record.run_started)
         )
 
+    def _skipped(self, record: _Record) -> str:
+        """Why a provider in its cool-down is not called (after its name)."""
+        until = datetime.now(UTC) + timedelta(seconds=record.skip_until - self.clock())
+        reason = (
+            f"is skipped until {until:%H:%M:%S} UTC after {record.failures_in_row} failed "
+            f"calls in a row (last: {record.last_error})"
+        )
+        if self._database_down(record):
+            reason += "; the database does not answer: it is called again once it does"
+        return reason
+
     def _database_down(self, record: _Record) -> bool:
         """The record's last failure is of the database's kind, and the database does not
         answer (as last seen)."""
@@ -792,13 +803,7 @@ class PluginManager:
     ) -> Resolved:
         name = record.name
         if self._cooling(record):
-            until = datetime.now(UTC) + timedelta(seconds=record.skip_until - self.clock())
-            reason = (
-                f"provider {name!r} is skipped until {until:%H:%M:%S} UTC after "
-                f"{record.failures_in_row} failed calls in a row (last: {record.last_error})"
-            )
-            if self._database_down(record):
-                reason += "; the database does not answer: it is called again once it does"
+            reason = f"provider {name!r} {self._skipped(record)}"
             return _all_unknown(contexts, keys, Unknown(UnknownReason.PROVIDER_ERROR, reason), name)
         limit = self.settings.provider_timeout_seconds if timeout is None else timeout
         if shared:
@@ -915,22 +920,30 @@ class PluginManager:
         self, catalogue: Catalogue, key: str, prefix: str = "", limit: int = 10
     ) -> list[Any]:
         """Up to ``limit`` values of ``key`` starting with ``prefix``: the provider's own
-        suggestions, or (when it has none, fails or runs late) an ENUM's declared values."""
+        suggestions, or (when it has none) an ENUM's or BOOLEAN's declared values.
+
+        When its provider fails, runs late, is DEGRADED or failed to start, an ENUM or BOOLEAN
+        still gets its declared values; any other property raises :class:`ProviderCallError`
+        (naming the provider and why): an empty list would say there are no values."""
         definition = catalogue.get(key)
         if definition is None or limit <= 0:
             return []
+        hook = "suggest_property_values"
         record = self._records.get(definition.provider)
+        if record is None or not record.loaded or hook not in record.impls:
+            return default_suggestions(definition, prefix, limit)
         answer: Any = None
-        if (
-            record is not None
-            and self._unavailable(record, definition.provider, "suggest_property_values") is None
-            and not self._cooling(record)
-        ):
+        failure: ProviderCallError | None = None
+        if record.broken:
+            failure = ProviderCallError(record.name, record.broken)
+        elif self._cooling(record):
+            failure = ProviderCallError(record.name, self._skipped(record))
+        else:
             started = time.monotonic()
             try:
                 answer = await self._call(
                     record,
-                    "suggest_property_values",
+                    hook,
                     self.settings.provider_timeout_seconds,
                     key=key,
                     prefix=prefix,
@@ -941,17 +954,24 @@ class PluginManager:
                 ):
                     raise BadAnswer(f"expected a list of values, got {type(answer).__name__}")
                 self._succeeded(record)
-            except Exception as exc:  # noqa: BLE001 - contained: seggraph's own suggestions
+            except Exception as exc:  # noqa: BLE001 - contained: reported as the field's error
+                answer = None
+                timed_out = isinstance(exc, ProviderTimeout)
+                message = str(exc) if timed_out else describe_exception(exc)
                 self._failed(
                     record,
-                    f"provider {record.name!r} could not suggest values: {describe_exception(exc)}",
+                    f"provider {record.name!r} could not suggest values: {message}",
                     exc,
                     started=started,
                 )
-                answer = None
-        if answer is None:
+                failure = ProviderCallError(
+                    record.name, f"could not suggest values: {message}", timed_out=timed_out
+                )
+        if answer is not None:
+            return valid_suggestions(definition, answer, self.settings)[:limit]
+        if failure is None or definition.type in (PropertyType.ENUM, PropertyType.BOOLEAN):
             return default_suggestions(definition, prefix, limit)
-        return valid_suggestions(definition, answer, self.settings)[:limit]
+        raise failure
 
     def condition_filter(
         self, catalogue: Catalogue, condition: Condition

@@ -121,7 +121,10 @@ class PropertyQueries:
     @strawberry.field(
         description="Values to offer for a condition on a property, starting with `prefix` "
         "(case-insensitively): the provider's suggestions, or else an ENUM's values (a "
-        "BOOLEAN's true and false)."
+        "BOOLEAN's true and false). An empty list means there are none: when the provider "
+        "fails, runs late, or is DEGRADED or FAILED, an ENUM or BOOLEAN still gets its "
+        "values, and any other property an error at this field (PROVIDER_ERROR or TIMEOUT, "
+        "naming the provider; the field is non-null, so `data` is null)."
     )
     async def property_value_suggestions(
         self,
