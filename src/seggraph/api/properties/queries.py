@@ -158,7 +158,10 @@ class PropertyQueries:
 
     @strawberry.field(
         description="Property values for some subscribers. One request costs one call per "
-        "provider per batch of subscribers, however many fields ask."
+        "provider per batch of subscribers, however many fields ask. A provider that fails or "
+        "runs late is no error here: its keys are UNKNOWN (unknownReason PROVIDER_ERROR or "
+        "TIMEOUT, the detail naming it) for the subscribers of that call, and the other "
+        "providers' values stand."
     )
     def property_values(
         self,
