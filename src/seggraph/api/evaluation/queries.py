@@ -218,7 +218,8 @@ class PreviewPayload:
     warnings: list[UserErrorType] = strawberry.field(
         default_factory=list,
         description="Evaluated, but worth knowing: e.g. EMPTY_CONDITIONS (matches everyone, or "
-        "no one), DRAFT_BUCKETS (a PERCENTAGE condition's buckets are drawn for the draft, "
+        "no one), EMPTY_GROUP (a group without conditions, TRUE or FALSE for everyone), "
+        "DRAFT_BUCKETS (a PERCENTAGE condition's buckets are drawn for the draft, "
         "not for the segment it will be saved as).",
     )
 

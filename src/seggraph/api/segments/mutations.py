@@ -27,7 +27,8 @@ from seggraph.services.segments import MAX_EVALUATED_SEGMENTS, VersionConflict, 
 
 ACKNOWLEDGE = strawberry.argument(
     description="Required to change the conditions of a segment that live usages route by, "
-    "its own or those of the segments that read it through IN_SEGMENT."
+    "its own or those of the segments that read it through IN_SEGMENT (else "
+    "SEGMENT_IN_LIVE_USE)."
 )
 SEGMENT_ID = strawberry.argument(
     description="The segment's id, in the request's mode (else NOT_FOUND)."
@@ -115,7 +116,8 @@ class UpdateSegmentInput:
     acknowledge_live_usage: bool = strawberry.field(
         default=False,
         description="Required to change the conditions of a segment that live usages route "
-        "by, its own or those of the segments that read it through IN_SEGMENT.",
+        "by, its own or those of the segments that read it through IN_SEGMENT (else "
+        "SEGMENT_IN_LIVE_USE).",
     )
 
 
@@ -358,7 +360,9 @@ class SegmentMutations:
         "writes only in its own mode. A new copy is archived when its segment is, else active. "
         f"{FULL_AT_MODE} Updating the counterpart adds none (an archived copy neither). "
         "PERCENTAGE buckets are drawn per segment id, so a copy with a PERCENTAGE condition "
-        "selects a different sample than its segment: the payload warns (COPY_BUCKETS)."
+        "selects a different sample than its segment: the payload warns (COPY_BUCKETS). A "
+        "segment with several copies in mode (made before seggraph kept one per segment) is "
+        "refused (DUPLICATE_COPIES): delete all but one."
     )
     async def copy_segment_to_mode(
         self,
@@ -414,7 +418,9 @@ class SegmentMutations:
 
     @strawberry.mutation(
         description="Delete a segment; refused while a usage (SEGMENT_IN_USE) or another "
-        "segment's IN_SEGMENT condition (SEGMENT_REFERENCED) names it."
+        "segment's IN_SEGMENT condition (SEGMENT_REFERENCED) names it, while another request "
+        "deletes it (DELETE_IN_PROGRESS), and when its checks and its write took more than "
+        "30 s (DELETE_TIMED_OUT; nothing deleted, ask again)."
     )
     async def delete_segment(
         self,

@@ -433,7 +433,10 @@ class SegmentPayload:
     )
     warnings: list[UserErrorType] = strawberry.field(
         default_factory=list,
-        description="Written, but worth knowing: live usages affected, empty conditions…",
+        description="Written, but worth knowing: live usages affected (SEGMENT_IN_LIVE_USE, "
+        "SEGMENT_IN_USE), an archived segment still used or read (SEGMENT_IN_USE, "
+        "SEGMENT_REFERENCED), empty conditions (EMPTY_CONDITIONS) or an empty group "
+        "(EMPTY_GROUP), a copy's PERCENTAGE sample (COPY_BUCKETS).",
     )
     current_version: int | None = strawberry.field(
         default=None, description="On a VERSION_CONFLICT: the version now stored."
