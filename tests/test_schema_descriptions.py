@@ -239,6 +239,13 @@ REFUSED_INPUT = [
         ["offerId"],
     ),
     (
+        ("RecordRetentionEventInput", "subscriberId"),
+        'mutation { recordRetentionEvent(input: {subscriberId: " ", kind: CANCELED}) '
+        "{ userErrors { path code } } }",
+        {},
+        ["subscriberId"],
+    ),
+    (
         ("RecordRetentionEventInput", "idempotencyKey"),
         'mutation { recordRetentionEvent(input: {subscriberId: "cus_1", kind: CANCELED, '
         'idempotencyKey: " "}) { userErrors { path code } } }',

@@ -23,8 +23,9 @@ from seggraph.domain.errors import InputRefused
 @strawberry.input(description="A save, cancellation or reactivation to record.")
 class RecordRetentionEventInput:
     subscriber_id: strawberry.ID = strawberry.field(
-        description=f"The billing customer's id (at most {MAX_SUBJECT_ID} characters, else "
-        "TOO_LONG); one billing does not know is refused (UNKNOWN_SUBSCRIBER)."
+        description=f"The billing customer's id, trimmed (blank: BLANK; at most "
+        f"{MAX_SUBJECT_ID} characters, else TOO_LONG); one billing does not know is refused "
+        "(UNKNOWN_SUBSCRIBER)."
     )
     kind: RetentionKindEnum = strawberry.field(  # type: ignore[valid-type]
         description="What happened; SAVED needs offerId."
