@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pytest
 from graphql import (
     GraphQLEnumType,
@@ -16,7 +17,8 @@ from graphql import (
 )
 
 from seggraph.api.schema import schema
-from tests.conftest import GraphQLClient
+from seggraph.settings import Settings
+from tests.conftest import GraphQLClient, empty_collections
 
 
 def undescribed() -> list[str]:
@@ -277,3 +279,26 @@ def test_a_refused_input_answers_a_code_its_description_names(
     codes = [error["code"] for error in payload["userErrors"] if error["path"] == at]
     assert codes, payload
     assert re.search(rf"\b{codes[0]}\b", described(path)), (codes, described(path))
+
+
+def test_a_directory_that_cannot_list_answers_the_code_the_walks_name(
+    settings: Settings, start_live_server: Any, sync_db: Any
+) -> None:
+    """members and segmentEditImpact fail when the subscriber directory cannot list anyone:
+    neither description named the code (PROVIDER_ERROR) a client then meets."""
+    empty_collections(sync_db)
+    server = start_live_server(settings.model_copy(update={"plugins": []}))  # no directory
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        client = GraphQLClient(http)
+        made = client.query('mutation { createSegment(input: {name: "All"}) { segment { id } } }')
+        segment_id = made["createSegment"]["segment"]["id"]
+        walks = {
+            ("Segment", "members"): "query($id: ID!) { segment(id: $id) { members(first: 5) "
+            "{ memberIds } } }",
+            ("Query", "segmentEditImpact"): "query($id: ID!) { segmentEditImpact(id: $id, "
+            'conditionsText: "") { userErrors { code } } }',
+        }
+        for path, document in walks.items():
+            [error] = client.execute(document, {"id": segment_id})["errors"]
+            assert error["extensions"]["code"] == "PROVIDER_ERROR", error
+            assert re.search(rf"\b{error['extensions']['code']}\b", described(path)), path

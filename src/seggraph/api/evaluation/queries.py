@@ -301,7 +301,9 @@ class EvaluationQueries:
 
     @strawberry.field(
         description="How many current members would leave and how many non-members would "
-        "join if the segment had these conditions, with a sample of each."
+        "join if the segment had these conditions, with a sample of each. It walks the "
+        "subscriber directory: the directory provider failing is an error (PROVIDER_ERROR or "
+        "TIMEOUT, naming the provider)."
     )
     async def segment_edit_impact(
         self,
