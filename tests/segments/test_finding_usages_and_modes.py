@@ -639,3 +639,22 @@ def test_a_new_usage_whose_checks_fail_is_removed_and_answered_an_error(
     registered = seg.run(REGISTER, input=usage)["registerSegmentUsage"]
     assert registered["userErrors"] == []
     assert sync_db.segment_usages.count_documents({}) == 1
+
+
+def test_removing_a_usage_of_no_segment_is_refused_at_segment_id(seg: SegmentClient) -> None:
+    """removeSegmentUsage's segmentId says "in the request's mode (else NOT_FOUND)", but a
+    segment that does not exist (or is of the other mode) was answered at refId, as if the
+    segment had only no such usage: a form showed the error beside the wrong field."""
+    remove = (
+        "mutation($id: ID!, $ref: String!) { removeSegmentUsage(segmentId: $id, kind: FLOW, "
+        "refId: $ref) { userErrors { path code message } } }"
+    )
+    live_id = seg.created("LIVE", name="Live one")["id"]
+    for missing in ("0" * 24, live_id):
+        refused = seg.run(remove, id=missing, ref="flow_1")["removeSegmentUsage"]
+        assert errors_by_path(refused) == {"segmentId": "NOT_FOUND"}
+        assert f"there is no TEST segment '{missing}'" in refused["userErrors"][0]["message"]
+    # A segment that exists without that usage: the usage is what is not found.
+    segment_id = seg.created(name="Used")["id"]
+    refused = seg.run(remove, id=segment_id, ref="flow_1")["removeSegmentUsage"]
+    assert errors_by_path(refused) == {"refId": "NOT_FOUND"}

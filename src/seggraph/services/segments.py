@@ -1236,6 +1236,7 @@ class SegmentService:
         ref_id = ref_id.strip()  # as it was registered
         segment_id = canonical_id(segment_id)  # as it was registered
         if not await self.store.remove_usage(mode, segment_id, kind, ref_id):
+            await self.require(mode, segment_id, ("segmentId",))  # no segment: said there
             raise InputRefused(
                 [
                     UserError(
