@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -658,3 +659,54 @@ def test_removing_a_usage_of_no_segment_is_refused_at_segment_id(seg: SegmentCli
     segment_id = seg.created(name="Used")["id"]
     refused = seg.run(remove, id=segment_id, ref="flow_1")["removeSegmentUsage"]
     assert errors_by_path(refused) == {"refId": "NOT_FOUND"}
+
+
+def test_a_usage_with_control_characters_is_refused_and_a_stored_one_can_be_removed(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    segment = seg.created(name="Used")
+    before = snapshot(sync_db)
+    refused = seg.run(
+        REGISTER,
+        input={
+            "segmentId": segment["id"],
+            "kind": "FLOW",
+            "refId": "flow_\x1b[31m",
+            "name": "Winback\nWARNING forged log line\x00",
+            "live": False,
+        },
+    )["registerSegmentUsage"]
+    assert refused["usage"] is None
+    assert errors_by_path(refused) == {"refId": "CONTROL_CHARACTERS", "name": "CONTROL_CHARACTERS"}
+    messages = {e["path"][0]: e["message"] for e in refused["userErrors"]}
+    assert "U+001B" in messages["refId"]
+    assert "U+0000, U+000A" in messages["name"]
+    assert snapshot(sync_db) == before
+    # A bidirectional override is refused as in a segment's name.
+    assert errors_by_path(
+        seg.run(
+            REGISTER,
+            input={"segmentId": segment["id"], "kind": "FLOW", "refId": "f", "name": "a\u202eb"},
+        )["registerSegmentUsage"]
+    ) == {"name": "CONTROL_CHARACTERS"}
+
+    # A usage an earlier version stored with one is still found, and removed, by its refId.
+    sync_db["segment_usages"].insert_one(
+        {
+            "mode": "TEST",
+            "segment_id": segment["id"],
+            "kind": "FLOW",
+            "ref_id": "old\x1bflow",
+            "name": "old\nname",
+            "live": False,
+            "registered_at": datetime.now(UTC),
+        }
+    )
+    removed = seg.run(
+        "mutation($id: ID!, $ref: String!) { removeSegmentUsage(segmentId: $id, kind: FLOW, "
+        "refId: $ref) { userErrors { code } } }",
+        id=segment["id"],
+        ref="old\x1bflow",
+    )["removeSegmentUsage"]
+    assert removed["userErrors"] == []
+    assert sync_db["segment_usages"].count_documents({}) == 0

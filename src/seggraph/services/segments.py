@@ -55,6 +55,7 @@ from seggraph.domain.errors import (
     check_first,
     check_range,
     checked_text,
+    control_characters,
 )
 from seggraph.domain.segments import (
     MAX_USAGES,
@@ -277,6 +278,24 @@ def describe_changes(before: Segment | None, after: Segment) -> tuple[FieldChang
         if old != new:
             changes.append(FieldChange(name, old, new))
     return tuple(changes)
+
+
+def _usage_text_controls(field: str, text: str) -> list[UserError]:
+    """A ``CONTROL_CHARACTERS`` error at ``field`` when a usage's refId or name holds control
+    characters, worded as a segment name's (``checked_text``): they are shown in the messages
+    and warnings naming the usage (SEGMENT_IN_USE, say), in logs and in UIs. Only checked
+    when a usage is registered: one stored before is still found, and removed, by its refId."""
+    controls = control_characters(text)
+    if not controls:
+        return []
+    return [
+        UserError(
+            (field,),
+            "CONTROL_CHARACTERS",
+            f"a {field} cannot hold control characters (such as a newline or an escape); this "
+            f"one has {controls}",
+        )
+    ]
 
 
 def usages_sentence(usages: list[Usage]) -> str:
@@ -1173,10 +1192,14 @@ class SegmentService:
             errors.append(
                 UserError(("refId",), "INVALID", f"refId must be 1..{MAX_USAGE_TEXT} characters")
             )
+        else:
+            errors += _usage_text_controls("refId", ref_id.strip())
         if len(name) > MAX_USAGE_TEXT:
             errors.append(
                 UserError(("name",), "TOO_LONG", f"name has at most {MAX_USAGE_TEXT} characters")
             )
+        else:
+            errors += _usage_text_controls("name", name.strip())
         try:
             segment = await self.require(mode, segment_id, ("segmentId",))
         except InputRefused as refused:  # every problem at once

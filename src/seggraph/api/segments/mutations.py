@@ -134,11 +134,12 @@ class SegmentUsageInput:
     )
     ref_id: str = strawberry.field(
         description="The flow's, offer rule's or step's own id: 1 to 200 characters, trimmed "
-        "(else INVALID)."
+        "(else INVALID), without control characters (else CONTROL_CHARACTERS)."
     )
     name: str = strawberry.field(
         default="",
-        description="Its name, for people: at most 200 characters (else TOO_LONG); default empty.",
+        description="Its name, for people: at most 200 characters (else TOO_LONG), without "
+        "control characters (else CONTROL_CHARACTERS); default empty.",
     )
     live: bool = strawberry.field(
         default=False,
