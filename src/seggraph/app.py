@@ -85,8 +85,8 @@ class SeggraphGraphQL(GraphQL[Context, None]):
     errors shape with a stable ``extensions.code``, as seggraph's own 401, 403 and 413 are:
     Strawberry answers them in plain text, which GraphQL clients (Apollo, urql) cannot read.
     The codes: ``MALFORMED_JSON`` (not JSON, not UTF-8, nested too deeply), ``BAD_REQUEST``
-    (JSON, but not a GraphQL request), ``UNKNOWN_OPERATION`` (400), ``METHOD_NOT_ALLOWED``
-    (405, with ``Allow``).
+    (not a GraphQL request, or a mode or actor header refused), ``UNKNOWN_OPERATION`` (400),
+    ``METHOD_NOT_ALLOWED`` (405, with ``Allow``).
     """
 
     def __init__(self) -> None:
