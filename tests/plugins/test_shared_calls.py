@@ -228,3 +228,75 @@ async def test_a_small_question_never_waits_behind_a_large_call() -> None:
     provider.gate.set()
     assert (await small)[EvaluationContext("sub_x")]["alpha.count"].value == 0
     assert len(await large) == 20
+
+
+class FailsFor(FakeProvider):
+    """Answers like :func:`counting`'s provider, but fails a call whose contexts include
+    ``poison``."""
+
+    def __init__(self, poison: str) -> None:
+        super().__init__(
+            [number("alpha.count")], {s: {"alpha.count": i} for i, s in enumerate(SUBSCRIBERS)}
+        )
+        self.poison = poison
+
+    @hookimpl
+    async def resolve_properties(
+        self, contexts: Sequence[EvaluationContext], keys: Sequence[str]
+    ) -> dict[EvaluationContext, dict[str, Any]]:
+        if any(context.subscriber_id == self.poison for context in contexts):
+            self.calls.append((list(contexts), list(keys)))
+            raise OSError(f"cannot read {self.poison}")
+        return await super().resolve_properties(contexts, keys)
+
+
+def _outcomes(answer: Any, subscribers: Sequence[str]) -> dict[str, Any]:
+    return {s: answer[EvaluationContext(s)]["alpha.count"].value for s in subscribers}
+
+
+async def test_a_request_split_across_batches_gets_each_batchs_own_outcome() -> None:
+    """Three requests of six subscribers share a run of 18, in batches of 8: the second
+    request's subscribers fall in the first two batches, the third's in the last two. The
+    middle batch fails: its subscribers are UNKNOWN, and only they; a request's subscribers
+    in a batch that worked get their values (they used to get the failure too)."""
+    provider = FailsFor("sub_10")
+    manager = manager_with(("alpha", provider), provider_batch_size=8)
+    catalogue = manager.build_catalogue()
+    requests = [SUBSCRIBERS[0:6], SUBSCRIBERS[6:12], SUBSCRIBERS[12:18]]
+    answers = await asyncio.gather(
+        *(
+            manager.resolve(
+                catalogue, [EvaluationContext(s) for s in subs], ["alpha.count"], shared=True
+            )
+            for subs in requests
+        )
+    )
+    assert [[c.subscriber_id for c in contexts] for contexts, _ in provider.calls] == [
+        SUBSCRIBERS[0:8],
+        SUBSCRIBERS[8:16],
+        SUBSCRIBERS[16:18],
+    ]
+    failure = Unknown(
+        UnknownReason.PROVIDER_ERROR, "provider 'alpha' failed: OSError: cannot read sub_10"
+    )
+    for subs, answer in zip(requests, answers, strict=True):
+        assert _outcomes(answer, subs) == {
+            s: failure if s in SUBSCRIBERS[8:16] else SUBSCRIBERS.index(s) for s in subs
+        }
+    info = manager.info("alpha")
+    assert info is not None and info.last_error == failure.detail
+
+
+async def test_an_unshared_request_of_many_batches_gets_each_batchs_own_outcome() -> None:
+    provider = FailsFor("sub_10")
+    manager = manager_with(("alpha", provider), provider_batch_size=8)
+    catalogue = manager.build_catalogue()
+    subs = SUBSCRIBERS[0:18]
+    answer = await manager.resolve(catalogue, [EvaluationContext(s) for s in subs], ["alpha.count"])
+    failure = Unknown(
+        UnknownReason.PROVIDER_ERROR, "provider 'alpha' failed: OSError: cannot read sub_10"
+    )
+    assert _outcomes(answer, subs) == {
+        s: failure if s in SUBSCRIBERS[8:16] else i for i, s in enumerate(subs)
+    }
+    assert [len(contexts) for contexts, _ in provider.calls] == [8, 8, 2]

@@ -889,11 +889,13 @@ class PluginManager:
         record: _Record,
         timeout: float,
         requests: list[tuple[list[EvaluationContext], Sequence[str]]],
-    ) -> list[Mapping[EvaluationContext, dict[str, ResolvedValue]] | Unknown]:
+    ) -> list[Mapping[EvaluationContext, dict[str, ResolvedValue]]]:
         """One provider call for every request of a shared run (the union of their contexts
         and keys, in batches of ``SEGGRAPH_PROVIDER_BATCH_SIZE`` contexts, in parallel); each
         request gets the values of the union's keys for its contexts, wrapped once for all
-        of them (the latency is the call's), or the reason its batch failed."""
+        of them (the latency is the call's). A context of a batch that failed has the reason
+        for every key, and only such a context: a request whose contexts the union split
+        across batches gets each one's values from its own batch."""
         union = list(dict.fromkeys(c for contexts, _ in requests for c in contexts))
         keys = sorted({k for _, wanted in requests for k in wanted})
         batches = [list(b) for b in chunks(union, self.settings.provider_batch_size)]
@@ -903,18 +905,13 @@ class PluginManager:
         )
         latency = (time.perf_counter() - started) * 1000
         values: dict[EvaluationContext, dict[str, ResolvedValue]] = {}
-        failed: dict[EvaluationContext, Unknown] = {}
         for batch, answer in zip(batches, answers, strict=True):
             if isinstance(answer, Unknown):
-                failed.update(dict.fromkeys(batch, answer))
+                values.update(_all_unknown(batch, keys, answer, record.name))
                 continue
             for context in batch:
                 values[context] = _wrapped(answer.get(context) or {}, keys, record.name, latency)
-        out: list[Mapping[EvaluationContext, dict[str, ResolvedValue]] | Unknown] = []
-        for contexts, _ in requests:
-            reason = next((failed[c] for c in contexts if c in failed), None)
-            out.append(reason if reason is not None else values)
-        return out
+        return [values] * len(requests)
 
     async def suggest(
         self, catalogue: Catalogue, key: str, prefix: str = "", limit: int = 10
