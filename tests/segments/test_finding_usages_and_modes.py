@@ -11,6 +11,7 @@ import pytest
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
+from seggraph.domain.errors import control_characters
 from seggraph.domain.segments import MAX_USAGES
 from seggraph.services.segments import tag_filter_errors
 from seggraph.settings import Settings
@@ -710,3 +711,36 @@ def test_a_usage_with_control_characters_is_refused_and_a_stored_one_can_be_remo
     )["removeSegmentUsage"]
     assert removed["userErrors"] == []
     assert sync_db["segment_usages"].count_documents({}) == 0
+
+
+def test_a_usage_stored_with_control_characters_is_named_with_them_escaped(
+    seg: SegmentClient, sync_db: Database[dict[str, Any]]
+) -> None:
+    """Usages an earlier version stored with an escape or a newline in their refId (refused
+    since) were named with it raw in SEGMENT_IN_USE: a terminal showing the message or the
+    log was recoloured, a line forged. The refId's controls are escaped; other text is not."""
+    segment = seg.created(name="Used")
+
+    def stored(ref_id: str, name: str) -> None:
+        sync_db["segment_usages"].insert_one(
+            {
+                "mode": "TEST",
+                "segment_id": segment["id"],
+                "kind": "FLOW",
+                "ref_id": ref_id,
+                "name": name,
+                "live": False,
+                "registered_at": datetime.now(UTC),
+            }
+        )
+
+    stored("old\x1b[31mflow", "")
+    stored("flow\nWARNING forged\u202e", "Winback\nforged")
+    stored('réf_"l\'été"_日本', "Café «Ünïcode» 日本")
+    refused = seg.run(DELETE, id=segment["id"])["deleteSegment"]
+    assert errors_by_path(refused) == {"id": "SEGMENT_IN_USE"}
+    message = refused["userErrors"][0]["message"]
+    assert control_characters(message) == ""
+    assert "FLOW 'old\\x1b[31mflow' (old\\x1b[31mflow)" in message
+    assert "FLOW 'Winback\\nforged' (flow\\nWARNING forged\\u202e)" in message
+    assert "FLOW 'Café «Ünïcode» 日本' (réf_\"l'été\"_日本)" in message

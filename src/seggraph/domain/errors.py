@@ -57,19 +57,24 @@ _INVISIBLE_CONTROLS = frozenset(
 )
 
 
+def _is_control(c: str) -> bool:
+    return unicodedata.category(c) == "Cc" or c in _INVISIBLE_CONTROLS
+
+
+def escaped_controls(text: str) -> str:
+    """``text`` with its control characters (as :func:`control_characters` finds them)
+    written as Python's escapes (``\\x1b``, ``\\n``, ``\\u202e``) and the rest as it is:
+    for text stored before its controls were refused, shown in a message."""
+    return "".join(repr(c)[1:-1] if _is_control(c) else c for c in text)
+
+
 def control_characters(text: str, allowed: frozenset[str] = frozenset()) -> str:
     """The control characters of ``text`` (but ``allowed``), as ``U+001B, U+202E``, or "":
     Unicode's controls (``Cc``), the bidirectional overrides and isolates and the byte order
     mark. Names and tags are shown in terminals, logs, history and segment lists: a newline or
     an escape sequence would forge lines there or recolour a terminal, and a right-to-left
     override would show the name's characters in another order than they are."""
-    found = sorted(
-        {
-            c
-            for c in text
-            if c not in allowed and (unicodedata.category(c) == "Cc" or c in _INVISIBLE_CONTROLS)
-        }
-    )
+    found = sorted({c for c in text if c not in allowed and _is_control(c)})
     return ", ".join(f"U+{ord(c):04X}" for c in found)
 
 

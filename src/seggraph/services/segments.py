@@ -56,6 +56,7 @@ from seggraph.domain.errors import (
     check_range,
     checked_text,
     control_characters,
+    escaped_controls,
 )
 from seggraph.domain.segments import (
     MAX_USAGES,
@@ -299,7 +300,12 @@ def _usage_text_controls(field: str, text: str) -> list[UserError]:
 
 
 def usages_sentence(usages: list[Usage]) -> str:
-    return ", ".join(f"{u.kind.value} {u.name or u.ref_id!r} ({u.ref_id})" for u in usages)
+    """``FLOW 'Winback' (flow_1), …``: the name quoted as ``repr`` does (its control
+    characters escaped), the refId with any control characters a usage stored before they
+    were refused holds escaped (``\\x1b``), so none reaches a message, a log or a UI raw."""
+    return ", ".join(
+        f"{u.kind.value} {u.name or u.ref_id!r} ({escaped_controls(u.ref_id)})" for u in usages
+    )
 
 
 def segments_sentence(segments: list[Segment]) -> str:
