@@ -511,6 +511,37 @@ def test_a_refused_usage_reports_every_problem_at_once(
     assert snapshot(sync_db) == before
 
 
+def test_a_usage_s_ref_id_and_name_are_measured_trimmed_as_they_are_stored(
+    seg: SegmentClient,
+) -> None:
+    """The 200-character bounds were checked before trimming: a refId or name of 199
+    characters sent with spaces around was refused, though what is stored is trimmed."""
+    segment = seg.created(name="Used")
+    ref_id, name = "r" * 199, "n" * 200
+    registered = seg.run(
+        REGISTER,
+        input={
+            "segmentId": segment["id"],
+            "kind": "FLOW",
+            "refId": f"  {ref_id}  ",
+            "name": f" {name} ",
+        },
+    )["registerSegmentUsage"]
+    assert registered["userErrors"] == []
+    assert registered["usage"] == {"kind": "FLOW", "refId": ref_id, "name": name, "live": False}
+    # Past the bound once trimmed, it still is refused.
+    refused = seg.run(
+        REGISTER,
+        input={
+            "segmentId": segment["id"],
+            "kind": "FLOW",
+            "refId": f" {'r' * 201} ",
+            "name": f" {'n' * 201} ",
+        },
+    )["registerSegmentUsage"]
+    assert errors_by_path(refused) == {"refId": "INVALID", "name": "TOO_LONG"}
+
+
 def test_a_live_usage_registered_again_as_not_live_says_so(seg: SegmentClient) -> None:
     """Registering again updates the usage: turning a live one off silently dropped the
     guard on the segment's conditions."""

@@ -1194,18 +1194,19 @@ class SegmentService:
         segment has gone or is being deleted meanwhile, it is removed again and refused (see
         the module's docstring)."""
         errors: list[UserError] = []
-        if not ref_id.strip() or len(ref_id) > MAX_USAGE_TEXT:
+        ref_id, name = ref_id.strip(), name.strip()  # stored trimmed, so measured trimmed
+        if not ref_id or len(ref_id) > MAX_USAGE_TEXT:
             errors.append(
                 UserError(("refId",), "INVALID", f"refId must be 1..{MAX_USAGE_TEXT} characters")
             )
         else:
-            errors += _usage_text_controls("refId", ref_id.strip())
+            errors += _usage_text_controls("refId", ref_id)
         if len(name) > MAX_USAGE_TEXT:
             errors.append(
                 UserError(("name",), "TOO_LONG", f"name has at most {MAX_USAGE_TEXT} characters")
             )
         else:
-            errors += _usage_text_controls("name", name.strip())
+            errors += _usage_text_controls("name", name)
         try:
             segment = await self.require(mode, segment_id, ("segmentId",))
         except InputRefused as refused:  # every problem at once
@@ -1213,7 +1214,7 @@ class SegmentService:
         if errors:
             raise InputRefused(errors)
         segment_id = segment.id  # as deletes and edits look it up (not in capitals, say)
-        usage = Usage(segment_id, mode, kind, ref_id.strip(), name.strip(), live, self.clock())
+        usage = Usage(segment_id, mode, kind, ref_id, name, live, self.clock())
         before = await self.store.upsert_usage(usage)
         if before is not None:  # there already, so there for any delete to see
             warnings = []

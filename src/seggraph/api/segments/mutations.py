@@ -133,13 +133,13 @@ class SegmentUsageInput:
         description="What uses it."
     )
     ref_id: str = strawberry.field(
-        description="The flow's, offer rule's or step's own id: 1 to 200 characters, trimmed "
+        description="The flow's, offer rule's or step's own id, trimmed: 1 to 200 characters "
         "(else INVALID), without control characters (else CONTROL_CHARACTERS)."
     )
     name: str = strawberry.field(
         default="",
-        description="Its name, for people: at most 200 characters (else TOO_LONG), without "
-        "control characters (else CONTROL_CHARACTERS); default empty.",
+        description="Its name, for people, trimmed: at most 200 characters (else TOO_LONG), "
+        "without control characters (else CONTROL_CHARACTERS); default empty.",
     )
     live: bool = strawberry.field(
         default=False,
