@@ -595,6 +595,38 @@ def test_a_database_that_stops_answering_fails_a_segment_read_within_the_timeout
 
 
 @pytest.mark.parametrize(
+    "field",
+    [
+        pytest.param("history { version }", id="history"),
+        pytest.param("usages { refId }", id="usages"),
+    ],
+)
+def test_a_database_whose_reads_stop_answering_fails_a_segment_s_history_or_usages_in_time(
+    faulty: Faulty, field: str
+) -> None:
+    """``Segment.history`` and ``Segment.usages`` read without the store's read deadline:
+    when the database stopped answering those reads they waited as long as it did (a paused
+    database stops the request's snapshot first, so a find held by a fail point stands in)."""
+    created = faulty.gql(CREATE, name="Read")["data"]["createSegment"]["segment"]
+    query = f"{{ segments(first: 1) {{ nodes {{ id {field} }} }} }}"
+    # Answered while the database answers; the page is kept, so the field's is the next find.
+    answered = faulty.gql(query)
+    assert answered["data"]["segments"]["nodes"][0]["id"] == created["id"], answered
+    faulty.db.client.admin.command(
+        "configureFailPoint",
+        "failCommand",
+        mode={"times": 1},
+        data={"failCommands": ["find"], "blockConnection": True, "blockTimeMS": 10_000},
+    )
+    try:
+        with httpx.Client(base_url=faulty.server.url, timeout=15) as http:
+            answer = http.post("/graphql", json={"query": query}).json()
+    finally:
+        faulty.db.client.admin.command("configureFailPoint", "failCommand", mode="off")
+    assert unavailable(answer), answer
+
+
+@pytest.mark.parametrize(
     "query",
     [
         pytest.param("{ customProperties { key } }", id="definitions"),

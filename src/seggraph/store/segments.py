@@ -668,7 +668,8 @@ class SegmentStore:
         if before_version is not None:
             wanted["version"] = {"$lt": before_version}
         cursor = self.history.find(wanted).sort("version", DESCENDING).limit(first)
-        return [_history_entry(doc) for doc in await cursor.to_list()]
+        with self._bounded():
+            return [_history_entry(doc) for doc in await cursor.to_list()]
 
     async def get_history(self, mode: Mode, segment_id: str, version: int) -> HistoryEntry | None:
         doc = await self.history.find_one(
@@ -711,7 +712,8 @@ class SegmentStore:
         self, mode: Mode, segment_id: str, session: Session = None
     ) -> list[Usage]:
         """The usages of one segment, by kind and reference id."""
-        return await self.usages_of(mode, [segment_id], session)
+        with self._bounded():
+            return await self.usages_of(mode, [segment_id], session)
 
     async def usages_of(
         self, mode: Mode, segment_ids: list[str], session: Session = None
