@@ -39,7 +39,7 @@ from seggraph.domain.properties import PropertyDefinition
 from seggraph.plugins.manager import PluginManager
 from seggraph.services.container import Services, all_indexes
 from seggraph.settings import Settings
-from seggraph.store.segments import refresh_search_terms
+from seggraph.store.segments import refresh_derived_fields
 from seggraph.web import graphiql, health, json_bodies
 from seggraph.web.access_log import hide_query_strings
 from seggraph.web.auth import ApiKeyGate, request_identity
@@ -330,7 +330,7 @@ def create_app(
         try:
             try:
                 await database.ensure_indexes(all_indexes())
-                await refresh_search_terms(database.db)
+                await refresh_derived_fields(database.db)
             except (ConnectionFailure, OperationFailure) as exc:
                 raise StartupRefused(_database_refusal(uri, settings, exc)) from exc
             services = Services.build(settings, database)

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
@@ -174,6 +175,50 @@ def test_a_segment_whose_text_another_tool_stored_as_null_does_not_stop_start_up
     assert found["segments"]["nodes"] == [{"name": "Null description"}]
     stored = sync_db.segments.find_one({"name": "Null description"})
     assert stored is not None and stored["search_terms"] == ["description", "null"]
+
+
+def test_a_segment_stored_decomposed_by_an_older_version_is_found_by_tag_and_search_after_a_restart(
+    seg: SegmentClient,
+    sync_db: Database[dict[str, Any]],
+    settings: Settings,
+    start_live_server: Any,
+) -> None:
+    """Versions before names and tags were kept in composed form (NFC) stored them as typed:
+    an é typed as e and an accent, with tag keys only case-folded. A tag filter computes the
+    composed key, and a search is composed, so after an upgrade such a segment was found by
+    no tag filter (not even by the spelling ``tags`` lists) and no search for its accented
+    word; the server gives it the keys and words of today when it starts."""
+    decomposed = "Cafe\u0301"  # Café, as e and a combining acute accent
+    created = seg.created(name="placeholder", tags=["plain"])
+    # The document as the older version wrote it (tags_key: tag.casefold(); words: \w runs).
+    sync_db.segments.update_one(
+        {"name": "placeholder"},
+        {
+            "$set": {
+                "name": f"{decomposed} lovers",
+                "tags": [decomposed, "plain"],
+                "tags_key": ["cafe\u0301", "plain"],
+                "search_terms": ["cafe", "lovers"],
+            }
+        },
+    )
+    server = start_live_server(settings)
+    filtered = "query($t: [String!]!) { segments(filter: {tags: $t}) { nodes { id } } }"
+    searched = "query($s: String!) { segments(filter: {search: $s}) { nodes { id } } }"
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        client = GraphQLClient(http)
+        mode = {"X-Seggraph-Mode": "TEST"}
+        for tag in ["Caf\u00e9", decomposed, "CAF\u00c9"]:
+            found = client.query(filtered, {"t": [tag]}, **mode)["segments"]["nodes"]
+            assert [n["id"] for n in found] == [created["id"]], ascii(tag)
+        for typed in ["caf\u00e9", decomposed, "lovers"]:
+            found = client.query(searched, {"s": typed}, **mode)["segments"]["nodes"]
+            assert [n["id"] for n in found] == [created["id"]], ascii(typed)
+    stored = sync_db.segments.find_one({"_id": ObjectId(created["id"])})
+    assert stored is not None
+    assert stored["tags_key"] == ["caf\u00e9", "plain"]
+    assert stored["search_terms"] == ["caf\u00e9", "lovers"]
+    assert stored["tags"] == [decomposed, "plain"]  # what the user wrote is left as it was
 
 
 def test_filters_page_with_a_total(seg: SegmentClient) -> None:

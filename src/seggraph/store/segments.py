@@ -164,37 +164,48 @@ def _folded(word: str) -> str:
     combining dot above, which no lowercase word typed has: ``istanbul`` and
     ``müşterileri`` found nothing in ``İSTANBUL MÜŞTERİLERİ``. The dot goes: ``İ`` is
     ``i``'s capital, as ``I`` is."""
-    return word.casefold().replace("i\u0307", "i")
+    return unicodedata.normalize("NFC", word.casefold().replace("i\u0307", "i"))
 
 
 def search_terms(*texts: str) -> list[str]:
-    """The case-folded words of a segment's name and description (what text search matches)."""
-    return sorted({_folded(word) for text in texts for word in _words(text)})
+    """The case-folded words of a segment's name and description (what text search matches),
+    in composed form (NFC), as a search is: a name stored decomposed (``e`` and an accent,
+    as versions before names were kept in NFC wrote it) has the words a search for it has."""
+    return sorted(
+        {_folded(word) for text in texts for word in _words(unicodedata.normalize("NFC", text))}
+    )
 
 
-async def refresh_search_terms(db: AsyncDatabase[dict]) -> int:
-    """Give every stored segment the search terms its name and description have now, when
-    the way words are found changed since it was written (else a search finds it by the old
-    words and misses it by the new ones); how many were rewritten. Run at startup. A segment
-    written meanwhile is left as that write made it (the update matches its text and terms
-    as read)."""
+async def refresh_derived_fields(db: AsyncDatabase[dict]) -> int:
+    """Give every stored segment the search terms its name and description have now, and the
+    tag keys its tags have now, when the way either is derived changed since it was written
+    (else a search or a tag filter finds it by the old ones and misses it by the new ones: a
+    tag stored as ``e`` and an accent before tags were compared in composed form was found by
+    no filter, not even by the spelling ``tags`` lists); how many were rewritten. Run at
+    startup. A segment written meanwhile is left as that write made it (the update matches
+    its text, tags and derived fields as read)."""
     rewritten = 0
     modes: set[str] = set()
-    fields = {"name": 1, "description": 1, "search_terms": 1, "mode": 1}
+    fields = {"name": 1, "description": 1, "search_terms": 1, "tags": 1, "tags_key": 1, "mode": 1}
     async for doc in db[SEGMENTS].find({}, fields):
-        name, description = doc.get("name"), doc.get("description")
+        name, description, tags = doc.get("name"), doc.get("description"), doc.get("tags")
         # Text another tool stored as null (or not as text) has no words; it must not stop
         # the server's start-up, as it did not before this refresh.
-        terms = search_terms(*(t for t in (name, description) if isinstance(t, str)))
-        if doc.get("search_terms") == terms:
+        derived: dict[str, Any] = {
+            "search_terms": search_terms(*(t for t in (name, description) if isinstance(t, str)))
+        }
+        if isinstance(tags, list) and all(isinstance(tag, str) for tag in tags):
+            derived["tags_key"] = [tag_key(tag) for tag in tags]
+        if all(doc.get(key) == value for key, value in derived.items()):
             continue
         as_read = {
             "_id": doc["_id"],
             "name": name,
             "description": description,
-            "search_terms": doc.get("search_terms"),
+            "tags": tags,
+            **{key: doc.get(key) for key in derived},
         }
-        result = await db[SEGMENTS].update_one(as_read, {"$set": {"search_terms": terms}})
+        result = await db[SEGMENTS].update_one(as_read, {"$set": derived})
         rewritten += result.modified_count
         if result.modified_count:
             modes.add(doc["mode"])
