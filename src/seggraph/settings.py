@@ -362,15 +362,21 @@ def configured_value(name: str) -> str | None:
     None when neither has it."""
     if name in os.environ:
         return os.environ[name]
-    env_file = Path(".env")
-    if not env_file.is_file():
-        return None
-    from dotenv import dotenv_values
-
-    for key, value in dotenv_values(env_file).items():
+    for key, value in _env_file_values().items():
         if key.upper() == name.upper():
             return value
     return None
+
+
+def _env_file_values() -> dict[str, str | None]:
+    """The variables of the working directory's ``.env`` file (the settings' ``env_file``),
+    none when there is no such file."""
+    env_file = Path(".env")
+    if not env_file.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return dotenv_values(env_file)
 
 
 def variable_names(cls: type[BaseSettings]) -> tuple[set[str], set[str]]:
@@ -409,18 +415,11 @@ def configured_names() -> list[tuple[str, str]]:
     name is cut where it stops being one, ``…`` marking the cut (``SEGGRAPH_CDP_WRITE_KEY…``):
     no setting has it, and the rest is never shown."""
     found: dict[str, tuple[str, str]] = {}
-    for name in sorted(os.environ):
-        if name.upper().startswith(ENV_PREFIX):
-            shown = _name_part(name)
-            found.setdefault(shown.upper(), (shown, ""))
-    env_file = Path(".env")
-    if env_file.is_file():
-        from dotenv import dotenv_values
-
-        for name in sorted(dotenv_values(env_file)):
+    for names, where in ((os.environ, ""), (_env_file_values(), " in .env")):
+        for name in sorted(names):
             if name.upper().startswith(ENV_PREFIX):
                 shown = _name_part(name)
-                found.setdefault(shown.upper(), (shown, " in .env"))
+                found.setdefault(shown.upper(), (shown, where))
     return list(found.values())
 
 
