@@ -95,22 +95,30 @@ def checked_text(
     ``multiline``). Errors are at ``path`` (``(field,)`` by default)."""
     at = path if path is not None else (field,)
     text = unicodedata.normalize("NFC", value.strip())
-    controls = control_characters(text, LINE_BREAKS if multiline else frozenset())
     if blank is not None and not text:
         errors.append(UserError(at, "BLANK", blank))
     elif len(text) > max_length:
         errors.append(UserError(at, "TOO_LONG", f"a {field} has at most {max_length} characters"))
-    elif controls:
-        errors.append(
-            UserError(
-                at,
-                "CONTROL_CHARACTERS",
-                f"a {field} cannot hold control characters (such as "
-                f"{'an escape' if multiline else 'a newline or an escape'}); this one has "
-                f"{controls}",
-            )
-        )
+    elif (refused := controls_error(at, field, text, multiline=multiline)) is not None:
+        errors.append(refused)
     return text
+
+
+def controls_error(
+    at: tuple[PathPart, ...], field: str, text: str, *, multiline: bool = False
+) -> UserError | None:
+    """A ``CONTROL_CHARACTERS`` error at ``at`` when ``text`` (the ``field``) holds control
+    characters (:func:`control_characters`; line breaks and tabs allowed when ``multiline``),
+    else None."""
+    controls = control_characters(text, LINE_BREAKS if multiline else frozenset())
+    if not controls:
+        return None
+    return UserError(
+        at,
+        "CONTROL_CHARACTERS",
+        f"a {field} cannot hold control characters (such as "
+        f"{'an escape' if multiline else 'a newline or an escape'}); this one has {controls}",
+    )
 
 
 def check_first(first: int, most: int, least: int = 0) -> None:

@@ -55,7 +55,7 @@ from seggraph.domain.errors import (
     check_first,
     check_range,
     checked_text,
-    control_characters,
+    controls_error,
     escaped_controls,
 )
 from seggraph.domain.segments import (
@@ -279,24 +279,6 @@ def describe_changes(before: Segment | None, after: Segment) -> tuple[FieldChang
         if old != new:
             changes.append(FieldChange(name, old, new))
     return tuple(changes)
-
-
-def _usage_text_controls(field: str, text: str) -> list[UserError]:
-    """A ``CONTROL_CHARACTERS`` error at ``field`` when a usage's refId or name holds control
-    characters, worded as a segment name's (``checked_text``): they are shown in the messages
-    and warnings naming the usage (SEGMENT_IN_USE, say), in logs and in UIs. Only checked
-    when a usage is registered: one stored before is still found, and removed, by its refId."""
-    controls = control_characters(text)
-    if not controls:
-        return []
-    return [
-        UserError(
-            (field,),
-            "CONTROL_CHARACTERS",
-            f"a {field} cannot hold control characters (such as a newline or an escape); this "
-            f"one has {controls}",
-        )
-    ]
 
 
 def usages_sentence(usages: list[Usage]) -> str:
@@ -1195,18 +1177,21 @@ class SegmentService:
         the module's docstring)."""
         errors: list[UserError] = []
         ref_id, name = ref_id.strip(), name.strip()  # stored trimmed, so measured trimmed
+        # Control characters are refused as in a segment's name: a usage is named in messages
+        # and warnings (SEGMENT_IN_USE, say), in logs and in UIs. Only when it is registered:
+        # one stored before is still found, and removed, by its refId.
         if not ref_id or len(ref_id) > MAX_USAGE_TEXT:
             errors.append(
                 UserError(("refId",), "INVALID", f"refId must be 1..{MAX_USAGE_TEXT} characters")
             )
-        else:
-            errors += _usage_text_controls("refId", ref_id)
+        elif (refused := controls_error(("refId",), "refId", ref_id)) is not None:
+            errors.append(refused)
         if len(name) > MAX_USAGE_TEXT:
             errors.append(
                 UserError(("name",), "TOO_LONG", f"name has at most {MAX_USAGE_TEXT} characters")
             )
-        else:
-            errors += _usage_text_controls("name", name)
+        elif (refused := controls_error(("name",), "name", name)) is not None:
+            errors.append(refused)
         try:
             segment = await self.require(mode, segment_id, ("segmentId",))
         except InputRefused as refused:  # every problem at once
