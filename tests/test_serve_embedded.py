@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -361,21 +362,9 @@ def test_sigterm_cancels_the_requests_still_running_after_the_shutdown_timeout(
     paused database: after SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS it is cancelled (500), the
     server stops its database and exits 0. The database is resumed once the request is
     cancelled, so that the shutdown finds it answering."""
-    data_dir, log = tmp_path / "db", tmp_path / "serve.log"
-    port = free_port()
-    server = start_serve(
-        log,
-        SEGGRAPH_DATA_DIR=str(data_dir),
-        SEGGRAPH_PORT=str(port),
-        SEGGRAPH_AUTH="off",
-        SEGGRAPH_DATABASE_TIMEOUT_SECONDS="60",
-        SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS="1",
-    )
-    try:
-        wait_ready(server, port, log)
-        database_pid = _database_pid(data_dir)
-        assert _databases_on(data_dir) == [database_pid]
-        os.kill(database_pid, signal.SIGSTOP)
+    with _served_then_paused(
+        tmp_path, SEGGRAPH_DATABASE_TIMEOUT_SECONDS="60", SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS="1"
+    ) as (server, port, database_pid, log):
         body = json.dumps(
             {"query": 'mutation { createSegment(input: {name: "Late"}) { segment { id } } }'}
         ).encode()
@@ -401,14 +390,7 @@ def test_sigterm_cancels_the_requests_still_running_after_the_shutdown_timeout(
             answer += chunk
         client.close()
         assert server.wait(30) == 0, log.read_text()
-        left = _databases_on(data_dir)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        for pid in _databases_on(data_dir):  # after a failure: not left behind paused
-            os.kill(pid, signal.SIGCONT)
-            os.kill(pid, signal.SIGKILL)
+        left = _databases_on(tmp_path / "db")
     assert left == [], "the embedded database was left running"
     assert answer.startswith(b"HTTP/1.1 500 "), answer
     text = log.read_text()
@@ -427,6 +409,29 @@ def test_sigterm_with_a_database_that_stopped_answering_exits_within_the_grace_p
     database waited 20 s for a process that answered nothing, so a supervisor's SIGKILL
     (Kubernetes: at 30 s) came first. The client's close is cut short, the database is
     resumed, stopped and, as it does not stop at once, killed; the server exits 0."""
+    with _served_then_paused(
+        tmp_path, SEGGRAPH_DATABASE_TIMEOUT_SECONDS="1", SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS="2"
+    ) as (server, _, _, log):
+        server.send_signal(signal.SIGTERM)
+        # Far beyond the few seconds it takes; below the ~48 s it took, and below the 21 s
+        # it would take were either wait (the close's, the database's stop) left.
+        assert server.wait(15) == 0, log.read_text()
+        left = _databases_on(tmp_path / "db")
+    assert left == [], "the embedded database was left running"
+    text = log.read_text()
+    assert "WARNING seggraph.db: closing the database client was cut short" in text
+    assert "does not answer: stopping it" in text
+    assert "did not stop within 20 s" not in text
+
+
+@contextlib.contextmanager
+def _served_then_paused(
+    tmp_path: Path, **settings: str
+) -> Iterator[tuple[subprocess.Popen[bytes], int, int, Path]]:
+    """A ``seggraph serve`` on the embedded database in ``tmp_path / "db"`` (auth off, and
+    ``settings``), ready, and then its database paused (SIGSTOP): ``(server, port, database
+    pid, log)``. Afterwards the server is killed if it still runs, and a database left on the
+    data directory (after a failure) is resumed and killed, not left behind paused."""
     data_dir, log = tmp_path / "db", tmp_path / "serve.log"
     port = free_port()
     server = start_serve(
@@ -434,31 +439,21 @@ def test_sigterm_with_a_database_that_stopped_answering_exits_within_the_grace_p
         SEGGRAPH_DATA_DIR=str(data_dir),
         SEGGRAPH_PORT=str(port),
         SEGGRAPH_AUTH="off",
-        SEGGRAPH_DATABASE_TIMEOUT_SECONDS="1",
-        SEGGRAPH_SHUTDOWN_TIMEOUT_SECONDS="2",
+        **settings,
     )
     try:
         wait_ready(server, port, log)
         database_pid = _database_pid(data_dir)
         assert _databases_on(data_dir) == [database_pid]
         os.kill(database_pid, signal.SIGSTOP)
-        server.send_signal(signal.SIGTERM)
-        # Far beyond the few seconds it takes; below the ~48 s it took, and below the 21 s
-        # it would take were either wait (the close's, the database's stop) left.
-        assert server.wait(15) == 0, log.read_text()
-        left = _databases_on(data_dir)
+        yield server, port, database_pid, log
     finally:
         if server.poll() is None:
             server.kill()
             server.wait()
-        for pid in _databases_on(data_dir):  # after a failure: not left behind paused
+        for pid in _databases_on(data_dir):
             os.kill(pid, signal.SIGCONT)
             os.kill(pid, signal.SIGKILL)
-    assert left == [], "the embedded database was left running"
-    text = log.read_text()
-    assert "WARNING seggraph.db: closing the database client was cut short" in text
-    assert "does not answer: stopping it" in text
-    assert "did not stop within 20 s" not in text
 
 
 def _databases_on(data_dir: Path) -> list[int]:
